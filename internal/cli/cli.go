@@ -1,0 +1,161 @@
+// Package cli implements ctem's command line. Each command is built by a
+// function that receives its environment, so commands run in tests without
+// a process; Run is the whole program.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ctem-dev/ctem/internal/store"
+	"github.com/ctem-dev/ctem/internal/store/sqlite"
+)
+
+// Version is set at build time with -ldflags "-X ...cli.Version=...".
+var Version = "dev"
+
+// env is what every command gets: its streams, environment and the
+// global flags.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+
+	dbPath string
+	quiet  bool
+}
+
+// Run runs ctem with args (without the program name) and returns the
+// process exit code. Errors are printed to stderr in one line.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	root := newRoot(e)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "ctem: %s\n", oneLine(err.Error()))
+	}
+	return ExitCode(err)
+}
+
+// oneLine keeps an error message on one line, whatever the input put
+// into it.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(sanitize(s)), " ")
+}
+
+func newRoot(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "ctem",
+		Short: "Continuous threat exposure management",
+		Long: `ctem ingests the reports of the scanners you already run, correlates them
+into one deduplicated picture of exposures, and keeps it current as new scans
+arrive.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       Version,
+	}
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	root.SetIn(e.stdin)
+	root.PersistentFlags().StringVar(&e.dbPath, "db", "", "database file (default $CTEM_DB, else ctem.db in the user data directory)")
+	root.PersistentFlags().BoolVarP(&e.quiet, "quiet", "q", false, "print nothing but data and errors")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
+	root.AddCommand(
+		newIngestCmd(e),
+		newFindingsCmd(e),
+		newExposuresCmd(e),
+		newAssetsCmd(e),
+		newScansCmd(e),
+		newFormatsCmd(e),
+		newDemoCmd(e),
+	)
+	for _, c := range root.Commands() {
+		c.Args = wrapArgs(c.Args)
+	}
+	return root
+}
+
+// wrapArgs makes positional-argument errors usage errors.
+func wrapArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
+	if v == nil {
+		return nil
+	}
+	return func(cmd *cobra.Command, args []string) error {
+		if err := v(cmd, args); err != nil {
+			return usage(err)
+		}
+		return nil
+	}
+}
+
+// databasePath resolves --db, then $CTEM_DB, then the user data directory.
+func (e *env) databasePath() (string, error) {
+	if e.dbPath != "" {
+		return e.dbPath, nil
+	}
+	if p := e.getenv("CTEM_DB"); p != "" {
+		return p, nil
+	}
+	dir, err := dataDir(e.getenv)
+	if err != nil {
+		return "", usage(fmt.Errorf("no --db given and no data directory: %w", err))
+	}
+	return filepath.Join(dir, "ctem", "ctem.db"), nil
+}
+
+// dataDir is the user's data directory: $XDG_DATA_HOME or ~/.local/share
+// on Unix, ~/Library/Application Support on macOS, %LocalAppData% on
+// Windows.
+func dataDir(getenv func(string) string) (string, error) {
+	switch runtime.GOOS {
+	case "windows":
+		if d := getenv("LocalAppData"); d != "" {
+			return d, nil
+		}
+		return "", fmt.Errorf("%%LocalAppData%% is not set")
+	case "darwin":
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", err
+		}
+		return filepath.Join(home, "Library", "Application Support"), nil
+	}
+	if d := getenv("XDG_DATA_HOME"); d != "" {
+		return d, nil
+	}
+	home := getenv("HOME")
+	if home == "" {
+		return "", fmt.Errorf("$HOME is not set")
+	}
+	return filepath.Join(home, ".local", "share"), nil
+}
+
+// openStore opens the database named by the flags.
+func (e *env) openStore(ctx context.Context) (store.Store, error) {
+	path, err := e.databasePath()
+	if err != nil {
+		return nil, err
+	}
+	return sqlite.Open(ctx, path)
+}
+
+// logf prints a progress or warning line to stderr unless --quiet.
+func (e *env) logf(format string, args ...any) {
+	if e.quiet {
+		return
+	}
+	fmt.Fprintf(e.stderr, "%s\n", sanitize(fmt.Sprintf(format, args...)))
+}
+
+// warnf prints a warning to stderr, even with --quiet.
+func (e *env) warnf(format string, args ...any) {
+	fmt.Fprintf(e.stderr, "ctem: warning: %s\n", oneLine(fmt.Sprintf(format, args...)))
+}

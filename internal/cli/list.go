@@ -1,0 +1,275 @@
+package cli
+
+import (
+	"fmt"
+	"iter"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ctem-dev/ctem/internal/model"
+	"github.com/ctem-dev/ctem/internal/store"
+)
+
+// filterFlags are the filters every listing takes.
+type filterFlags struct {
+	output     string
+	severities string
+	tools      []string
+	assets     []string
+	statuses   []string
+	cves       []string
+	kinds      []string
+	scan       string
+	limit      int
+}
+
+func (f *filterFlags) register(cmd *cobra.Command, which string) {
+	cmd.Flags().StringVarP(&f.output, "output", "o", outTable, "output format: table, json or csv")
+	if strings.Contains(which, "s") {
+		cmd.Flags().StringVar(&f.severities, "severity", "", "comma-separated severities to show (critical,high,medium,low,info,unknown)")
+	}
+	if strings.Contains(which, "t") {
+		cmd.Flags().StringSliceVar(&f.tools, "tool", nil, "only findings of these tools")
+	}
+	if strings.Contains(which, "a") {
+		cmd.Flags().StringSliceVar(&f.assets, "asset", nil, "only these asset keys (a trailing * matches a prefix)")
+	}
+	if strings.Contains(which, "S") {
+		cmd.Flags().StringSliceVar(&f.statuses, "status", nil, "only these statuses (open, fixed, accepted, not_affected, false_positive)")
+	}
+	if strings.Contains(which, "c") {
+		cmd.Flags().StringSliceVar(&f.cves, "cve", nil, "only these vulnerability ids (CVE, GHSA, GO- or any alias)")
+	}
+	if strings.Contains(which, "k") {
+		cmd.Flags().StringSliceVar(&f.kinds, "kind", nil, "only these kinds")
+	}
+	cmd.Flags().IntVar(&f.limit, "limit", 0, "show at most this many (0: all)")
+}
+
+func (f *filterFlags) filter() (store.Filter, error) {
+	if err := checkOutput(f.output, outTable, outJSON, outCSV); err != nil {
+		return store.Filter{}, err
+	}
+	sevs, err := model.ParseSeverityFilter(f.severities)
+	if err != nil {
+		return store.Filter{}, usage(err)
+	}
+	var sts []model.Status
+	for _, s := range f.statuses {
+		st := model.Status(strings.ToLower(strings.TrimSpace(s)))
+		if !st.Valid() {
+			return store.Filter{}, usage(fmt.Errorf("unknown status %q", s))
+		}
+		sts = append(sts, st)
+	}
+	tools := make([]string, len(f.tools))
+	for i, t := range f.tools {
+		tools[i] = strings.ToLower(strings.TrimSpace(t))
+	}
+	return store.Filter{Severities: sevs, Tools: tools, Assets: f.assets, Statuses: sts, VulnIDs: f.cves, Kinds: f.kinds, ScanID: f.scan, Limit: f.limit}, nil
+}
+
+func newFindingsCmd(e *env) *cobra.Command {
+	var ff filterFlags
+	cmd := &cobra.Command{
+		Use:   "findings",
+		Short: "List findings: one per item a tool reported",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := ff.filter()
+			if err != nil {
+				return err
+			}
+			st, err := e.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			_, err = writeListing(e.stdout, ff.output, st.Findings(cmd.Context(), f), findingColumns)
+			return err
+		},
+	}
+	ff.register(cmd, "stacSk")
+	cmd.Flags().StringVar(&ff.scan, "scan", "", "only findings last seen by this scan id")
+	return cmd
+}
+
+func newExposuresCmd(e *env) *cobra.Command {
+	var ff filterFlags
+	var history bool
+	cmd := &cobra.Command{
+		Use:   "exposures",
+		Short: "List exposures: weaknesses on assets, merged across tools",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := ff.filter()
+			if err != nil {
+				return err
+			}
+			f.History = history
+			st, err := e.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			cols := exposureColumns
+			if history {
+				cols = append(cols[:len(cols):len(cols)], column[model.Exposure]{"HISTORY", 0, historyText})
+			}
+			_, err = writeListing(e.stdout, ff.output, st.Exposures(cmd.Context(), f), cols)
+			return err
+		},
+	}
+	ff.register(cmd, "stacSk")
+	cmd.Flags().BoolVar(&history, "history", false, "include each exposure's status history")
+	return cmd
+}
+
+func newAssetsCmd(e *env) *cobra.Command {
+	var ff filterFlags
+	cmd := &cobra.Command{
+		Use:   "assets",
+		Short: "List assets",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := ff.filter()
+			if err != nil {
+				return err
+			}
+			st, err := e.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			_, err = writeListing(e.stdout, ff.output, st.Assets(cmd.Context(), f), assetColumns)
+			return err
+		},
+	}
+	ff.register(cmd, "ak")
+	return cmd
+}
+
+func newScansCmd(e *env) *cobra.Command {
+	var ff filterFlags
+	cmd := &cobra.Command{
+		Use:   "scans",
+		Short: "List scans, newest first, with what each opened, fixed and reopened",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := ff.filter()
+			if err != nil {
+				return err
+			}
+			st, err := e.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			_, err = writeListing(e.stdout, ff.output, st.Scans(cmd.Context(), f), scanColumns)
+			return err
+		},
+	}
+	ff.register(cmd, "ta")
+	return cmd
+}
+
+// seqOf yields the elements of a slice as a listing sequence.
+func seqOf[T any](xs []T) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		for _, x := range xs {
+			if !yield(x, nil) {
+				return
+			}
+		}
+	}
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
+}
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+var findingColumns = []column[model.Finding]{
+	{"ID", 0, func(f model.Finding) string { return f.ID }},
+	{"SEVERITY", 0, func(f model.Finding) string { return string(f.Severity) }},
+	{"TOOL", 0, func(f model.Finding) string { return f.Tool }},
+	{"RULE", 24, func(f model.Finding) string { return f.RuleID }},
+	{"ASSET", 48, func(f model.Finding) string { return f.Asset }},
+	{"PACKAGE", 24, func(f model.Finding) string { return f.Package.Name }},
+	{"VERSION", 16, func(f model.Finding) string { return f.Package.Version }},
+	{"FIXED IN", 16, func(f model.Finding) string { return f.Package.FixedVersion }},
+	{"LOCATION", 40, func(f model.Finding) string { return locText(f.Location) }},
+	{"STATUS", 0, func(f model.Finding) string { return string(f.Status) }},
+	{"TITLE", 60, func(f model.Finding) string { return f.Title }},
+}
+
+var exposureColumns = []column[model.Exposure]{
+	{"ID", 0, func(x model.Exposure) string { return x.ID }},
+	{"SEVERITY", 0, func(x model.Exposure) string { return string(x.Severity) }},
+	{"WEAKNESS", 24, func(x model.Exposure) string {
+		if len(x.VulnIDs) > 0 {
+			return x.VulnIDs[0]
+		}
+		return x.RuleID
+	}},
+	{"ASSET", 48, func(x model.Exposure) string { return x.Asset }},
+	{"PACKAGE", 24, func(x model.Exposure) string { return x.Package.Name }},
+	{"VERSION", 16, func(x model.Exposure) string { return x.Package.Version }},
+	{"FIXED IN", 16, func(x model.Exposure) string { return x.Package.FixedVersion }},
+	{"LOCATION", 40, func(x model.Exposure) string { return locText(x.Location) }},
+	{"TOOLS", 0, func(x model.Exposure) string { return strings.Join(x.Tools, ",") }},
+	{"FINDINGS", 0, func(x model.Exposure) string { return strconv.Itoa(len(x.FindingIDs)) }},
+	{"STATUS", 0, func(x model.Exposure) string { return string(x.Status) }},
+	{"TITLE", 60, func(x model.Exposure) string { return x.Title }},
+}
+
+var assetColumns = []column[model.Asset]{
+	{"KEY", 72, func(a model.Asset) string { return a.Key }},
+	{"KIND", 0, func(a model.Asset) string { return string(a.Kind) }},
+	{"NAME", 40, func(a model.Asset) string { return a.Name }},
+	{"OWNER", 0, func(a model.Asset) string { return a.Owner }},
+	{"CRITICALITY", 0, func(a model.Asset) string { return a.Criticality }},
+	{"LAST SEEN", 0, func(a model.Asset) string { return when(a.LastSeen) }},
+}
+
+var scanColumns = []column[model.Scan]{
+	{"ID", 0, func(s model.Scan) string { return s.ID }},
+	{"TIME", 0, func(s model.Scan) string { return when(s.StartedAt) }},
+	{"TOOL", 0, func(s model.Scan) string { return s.Tool }},
+	{"TARGET", 48, func(s model.Scan) string { return s.Target }},
+	{"FINDINGS", 0, func(s model.Scan) string { return strconv.Itoa(s.Findings) }},
+	{"NEW", 0, func(s model.Scan) string { return strconv.Itoa(s.New) }},
+	{"FIXED", 0, func(s model.Scan) string { return strconv.Itoa(s.Fixed) }},
+	{"REOPENED", 0, func(s model.Scan) string { return strconv.Itoa(s.Reopened) }},
+	{"INPUT", 40, func(s model.Scan) string { return s.Input }},
+}
+
+func locText(l model.Location) string {
+	switch {
+	case l.URL != "":
+		return l.URL
+	case l.Path != "" && l.Line > 0:
+		return l.Path + ":" + strconv.Itoa(l.Line)
+	}
+	return l.Path
+}
+
+func historyText(x model.Exposure) string {
+	var parts []string
+	for _, h := range x.History {
+		parts = append(parts, fmt.Sprintf("%s %s→%s", h.At.UTC().Format("2006-01-02T15:04:05Z"), h.From, h.To))
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,625 @@
+// Package sarif parses SARIF 2.1.0 logs from any tool (CodeQL, Semgrep,
+// gosec, Trivy, Checkov, Gitleaks, Grype, ...). Each run is a scan; each
+// result a finding, with its rule's metadata, CWE tags, security-severity,
+// fingerprints, suppressions and baseline state.
+package sarif
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/ctem-dev/ctem/internal/ingest"
+	"github.com/ctem-dev/ctem/internal/model"
+)
+
+// Format is SARIF 2.1.0.
+var Format = ingest.Format{
+	Name:   "sarif",
+	Title:  "SARIF 2.1.0 (any static analysis tool)",
+	Detect: Detect,
+	Parse:  Parse,
+}
+
+// Detect accepts a JSON object with a runs array and a SARIF version or
+// schema.
+func Detect(s *ingest.Sniff) bool {
+	if s.Kind != ingest.SniffJSONObject || !s.Has("runs") {
+		return false
+	}
+	return strings.HasPrefix(s.Get("version"), "2.") || strings.Contains(strings.ToLower(s.Get("$schema")), "sarif")
+}
+
+type text struct {
+	Text     string `json:"text"`
+	Markdown string `json:"markdown"`
+}
+
+func (t text) String() string {
+	if t.Text != "" {
+		return t.Text
+	}
+	return t.Markdown
+}
+
+type properties struct {
+	Tags             []string    `json:"tags"`
+	SecuritySeverity ingest.Text `json:"security-severity"`
+	ProblemSeverity  string      `json:"problem.severity"`
+	Severity         ingest.Text `json:"severity"`
+	CWE              []string    `json:"cwe"`
+}
+
+type rule struct {
+	ID                   string `json:"id"`
+	Name                 string `json:"name"`
+	ShortDescription     text   `json:"shortDescription"`
+	FullDescription      text   `json:"fullDescription"`
+	Help                 text   `json:"help"`
+	DefaultConfiguration struct {
+		Level string `json:"level"`
+	} `json:"defaultConfiguration"`
+	Properties    properties `json:"properties"`
+	Relationships []struct {
+		Target struct {
+			ID            string `json:"id"`
+			ToolComponent struct {
+				Name string `json:"name"`
+			} `json:"toolComponent"`
+		} `json:"target"`
+	} `json:"relationships"`
+}
+
+type toolComponent struct {
+	Name            string `json:"name"`
+	FullName        string `json:"fullName"`
+	Version         string `json:"version"`
+	SemanticVersion string `json:"semanticVersion"`
+	Rules           []rule `json:"rules"`
+}
+
+type tool struct {
+	Driver     toolComponent   `json:"driver"`
+	Extensions []toolComponent `json:"extensions"`
+}
+
+type region struct {
+	StartLine   int  `json:"startLine"`
+	StartColumn int  `json:"startColumn"`
+	EndLine     int  `json:"endLine"`
+	Snippet     text `json:"snippet"`
+}
+
+type location struct {
+	PhysicalLocation struct {
+		ArtifactLocation struct {
+			URI string `json:"uri"`
+		} `json:"artifactLocation"`
+		Region        region `json:"region"`
+		ContextRegion region `json:"contextRegion"`
+	} `json:"physicalLocation"`
+	LogicalLocations []struct {
+		FullyQualifiedName string `json:"fullyQualifiedName"`
+		Name               string `json:"name"`
+	} `json:"logicalLocations"`
+}
+
+type result struct {
+	RuleID    string `json:"ruleId"`
+	RuleIndex *int   `json:"ruleIndex"`
+	Rule      struct {
+		ID    string `json:"id"`
+		Index *int   `json:"index"`
+	} `json:"rule"`
+	Kind                string            `json:"kind"`
+	Level               string            `json:"level"`
+	Message             text              `json:"message"`
+	Locations           []location        `json:"locations"`
+	Fingerprints        map[string]string `json:"fingerprints"`
+	PartialFingerprints map[string]string `json:"partialFingerprints"`
+	Suppressions        []struct {
+		Kind          string `json:"kind"`
+		Status        string `json:"status"`
+		Justification string `json:"justification"`
+	} `json:"suppressions"`
+	BaselineState string     `json:"baselineState"`
+	Properties    properties `json:"properties"`
+	Taxa          []struct {
+		ID            string `json:"id"`
+		ToolComponent struct {
+			Name string `json:"name"`
+		} `json:"toolComponent"`
+	} `json:"taxa"`
+}
+
+type provenance struct {
+	RepositoryURI string `json:"repositoryUri"`
+	RevisionID    string `json:"revisionId"`
+}
+
+// run holds what one run says about its results.
+type run struct {
+	tool     tool
+	haveTool bool
+	rules    map[string]*rule
+	repo     string
+	kind     model.FindingKind // the tool's class, if it has one
+	began    bool
+	index    int
+	spooled  *os.File // results read before the tool, replayed after
+	nSpooled int
+	// places maps (rule, file, snippet) to the lines it was seen at, to
+	// number places that share a snippet.
+	places map[string][]int
+}
+
+// Parse reads a SARIF log from in and emits one scan per run.
+func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
+	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R)}
+	err := ingest.WalkObject(p.dec, func(name string) error {
+		switch name {
+		case "version":
+			var v string
+			if err := ingest.DecodeJSON(p.dec, &v); err != nil {
+				return err
+			}
+			if !strings.HasPrefix(v, "2.") {
+				return in.Errorf(p.dec.InputOffset(), "unsupported SARIF version %q (want 2.1.0)", v)
+			}
+			return nil
+		case "runs":
+			i := 0
+			return ingest.WalkArray(p.dec, func() error {
+				defer func() { i++ }()
+				return p.run(ctx, i)
+			})
+		}
+		return p.dec.SkipValue()
+	})
+	if err == nil {
+		err = ingest.ExpectEOF(in, p.dec)
+	}
+	return ingest.AsInputError(in, p.dec.InputOffset(), err)
+}
+
+type parser struct {
+	in   *ingest.Input
+	sink ingest.Sink
+	dec  *jsontext.Decoder
+}
+
+func (p *parser) run(ctx context.Context, index int) (err error) {
+	r := &run{index: index, rules: map[string]*rule{}, places: map[string][]int{}}
+	defer func() {
+		if r.spooled != nil {
+			r.spooled.Close()
+			os.Remove(r.spooled.Name())
+		}
+	}()
+	n := 0
+	err = ingest.WalkObject(p.dec, func(name string) error {
+		switch name {
+		case "tool":
+			if err := ingest.DecodeJSON(p.dec, &r.tool); err != nil {
+				return err
+			}
+			r.haveTool = true
+			r.indexRules()
+			return nil
+		case "versionControlProvenance":
+			var vcp []provenance
+			if err := ingest.DecodeJSON(p.dec, &vcp); err != nil {
+				return err
+			}
+			for _, v := range vcp {
+				if v.RepositoryURI != "" && r.repo == "" {
+					r.repo = v.RepositoryURI
+				}
+			}
+			return nil
+		case "results":
+			return ingest.WalkArray(p.dec, func() error {
+				defer func() { n++ }()
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				if !r.haveTool {
+					return p.spool(r)
+				}
+				var res result
+				if err := ingest.DecodeJSON(p.dec, &res); err != nil {
+					return err
+				}
+				return p.emit(r, &res, n)
+			})
+		}
+		return p.dec.SkipValue()
+	})
+	if err != nil {
+		return err
+	}
+	if r.spooled != nil {
+		if err := p.replay(ctx, r); err != nil {
+			return err
+		}
+	}
+	// A run with no results is still a scan: it fixes what the last one had.
+	return p.begin(r)
+}
+
+// spool copies a result that came before the run's tool description to a
+// temporary file, so that memory stays bounded however many there are.
+func (p *parser) spool(r *run) error {
+	v, err := p.dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	if r.spooled == nil {
+		f, err := os.CreateTemp("", "ctem-sarif-*.jsonl")
+		if err != nil {
+			return fmt.Errorf("spool SARIF results: %w", err)
+		}
+		r.spooled = f
+	}
+	r.nSpooled++
+	if _, err := r.spooled.Write(append(v, '\n')); err != nil {
+		return fmt.Errorf("spool SARIF results: %w", err)
+	}
+	return nil
+}
+
+func (p *parser) replay(ctx context.Context, r *run) error {
+	if _, err := r.spooled.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("replay SARIF results: %w", err)
+	}
+	dec := ingest.NewJSONDecoder(bufio.NewReader(r.spooled))
+	for i := 0; i < r.nSpooled; i++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var res result
+		if err := ingest.DecodeJSON(dec, &res); err != nil {
+			return fmt.Errorf("replay SARIF results: %w", err)
+		}
+		if err := p.emit(r, &res, i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *run) indexRules() {
+	add := func(tc *toolComponent) {
+		for i := range tc.Rules {
+			rl := &tc.Rules[i]
+			if _, dup := r.rules[rl.ID]; !dup && rl.ID != "" {
+				r.rules[rl.ID] = rl
+			}
+		}
+	}
+	add(&r.tool.Driver)
+	for i := range r.tool.Extensions {
+		add(&r.tool.Extensions[i])
+	}
+	r.kind = toolKind(r.toolName())
+}
+
+func (r *run) toolName() string {
+	n := r.tool.Driver.Name
+	if n == "" {
+		n = r.tool.Driver.FullName
+	}
+	n = strings.ToLower(strings.Join(strings.Fields(n), "-"))
+	if n == "" {
+		n = "sarif"
+	}
+	return n
+}
+
+// toolKind classifies tools whose results are not code findings.
+func toolKind(name string) model.FindingKind {
+	switch {
+	case strings.Contains(name, "gitleaks"), strings.Contains(name, "trufflehog"), strings.Contains(name, "detect-secrets"), strings.Contains(name, "secret"):
+		return model.FindingSecret
+	case strings.Contains(name, "checkov"), strings.Contains(name, "tfsec"), strings.Contains(name, "kics"),
+		strings.Contains(name, "terrascan"), strings.Contains(name, "dockle"), strings.Contains(name, "hadolint"),
+		strings.Contains(name, "kubescape"), strings.Contains(name, "kube-linter"):
+		return model.FindingMisconfig
+	case strings.Contains(name, "trivy"), strings.Contains(name, "grype"), strings.Contains(name, "dependency-check"),
+		strings.Contains(name, "snyk"), strings.Contains(name, "osv-scanner"), strings.Contains(name, "govulncheck"):
+		return model.FindingVulnerability
+	}
+	return ""
+}
+
+func (p *parser) begin(r *run) error {
+	if r.began {
+		return nil
+	}
+	r.began = true
+	target := r.repo
+	if p.in.Target != "" {
+		target = p.in.Target
+	}
+	if target == "" {
+		base := p.in.Name
+		if i := strings.LastIndexAny(base, `/\`); i >= 0 {
+			base = base[i+1:]
+		}
+		base = strings.TrimSuffix(strings.TrimSuffix(base, ".gz"), ".sarif")
+		base = strings.TrimSuffix(base, ".json")
+		p.in.Warn("%s: run %d names no repository (versionControlProvenance); using %q, pass --target to name it", p.in.Name, r.index, base)
+		target = base
+	}
+	asset := model.RepoKey(target)
+	if !strings.Contains(target, "/") && !strings.Contains(target, ":") {
+		asset = "repo:" + strings.ToLower(target)
+	}
+	if err := p.sink.Asset(model.Asset{Key: asset, Kind: model.KindRepository, Name: strings.TrimPrefix(asset, "repo:"), Source: "sarif"}); err != nil {
+		return err
+	}
+	version := r.tool.Driver.SemanticVersion
+	if version == "" {
+		version = r.tool.Driver.Version
+	}
+	return p.sink.BeginScan(model.Scan{Tool: r.toolName(), ToolVersion: version, Format: "sarif", Target: target, Asset: asset})
+}
+
+var (
+	pkgLine     = regexp.MustCompile(`(?m)^Package: (.+)$`)
+	versionLine = regexp.MustCompile(`(?m)^Installed Version: (.+)$`)
+	fixedLine   = regexp.MustCompile(`(?m)^Fixed Version: (.*)$`)
+)
+
+// emit turns one result into a finding.
+func (p *parser) emit(r *run, res *result, n int) error {
+	if err := p.begin(r); err != nil {
+		return err
+	}
+	ruleID := res.RuleID
+	if ruleID == "" {
+		ruleID = res.Rule.ID
+	}
+	var rl *rule
+	if ruleID != "" {
+		rl = r.rules[ruleID]
+		if rl == nil {
+			// Hierarchical ids ("a/b/c") may name a rule by their prefix.
+			if i := strings.Index(ruleID, "/"); i > 0 {
+				rl = r.rules[ruleID[:i]]
+			}
+		}
+	}
+	idx := res.RuleIndex
+	if idx == nil {
+		idx = res.Rule.Index
+	}
+	if rl == nil && idx != nil && *idx >= 0 && *idx < len(r.tool.Driver.Rules) {
+		rl = &r.tool.Driver.Rules[*idx]
+		if ruleID == "" {
+			ruleID = rl.ID
+		}
+	}
+	if rl == nil {
+		rl = &rule{}
+	}
+	msg := res.Message.String()
+	f := &model.Finding{
+		Tool:        r.toolName(),
+		Kind:        model.FindingCode,
+		RuleID:      ruleID,
+		Title:       firstNonEmpty(rl.ShortDescription.String(), rl.Name, firstLine(msg), ruleID),
+		Description: strings.TrimSpace(msg + "\n\n" + rl.FullDescription.String()),
+		Pointer:     fmt.Sprintf("/runs/%d/results/%d", r.index, n),
+	}
+	if r.kind != "" {
+		f.Kind = r.kind
+	}
+	// Location.
+	if len(res.Locations) > 0 {
+		loc := res.Locations[0]
+		pl := loc.PhysicalLocation
+		f.Location.Path = cleanURI(pl.ArtifactLocation.URI)
+		f.Location.Line = pl.Region.StartLine
+		f.Location.EndLine = pl.Region.EndLine
+		f.Location.Column = pl.Region.StartColumn
+		f.Location.Snippet = pl.Region.Snippet.String()
+		if f.Location.Path == "" && len(loc.LogicalLocations) > 0 {
+			f.Location.Path = firstNonEmpty(loc.LogicalLocations[0].FullyQualifiedName, loc.LogicalLocations[0].Name)
+		}
+		if f.Location.Snippet != "" {
+			key := ruleID + "\x00" + f.Location.Path + "\x00" + strings.Join(strings.Fields(f.Location.Snippet), " ")
+			lines := r.places[key]
+			f.Location.Occurrence = slices.Index(lines, f.Location.Line)
+			if f.Location.Occurrence < 0 {
+				f.Location.Occurrence = len(lines)
+				r.places[key] = append(lines, f.Location.Line)
+			}
+		}
+	}
+	// Ids: CWEs from tags, relationships, taxa and properties; CVEs and
+	// GHSAs from the rule id and name.
+	var cweText []string
+	cweText = append(cweText, rl.Properties.Tags...)
+	cweText = append(cweText, res.Properties.Tags...)
+	cweText = append(cweText, rl.Properties.CWE...)
+	cweText = append(cweText, res.Properties.CWE...)
+	for _, rel := range rl.Relationships {
+		if strings.EqualFold(rel.Target.ToolComponent.Name, "CWE") {
+			cweText = append(cweText, "CWE-"+strings.TrimPrefix(strings.ToUpper(rel.Target.ID), "CWE-"))
+		}
+	}
+	for _, t := range res.Taxa {
+		if strings.EqualFold(t.ToolComponent.Name, "CWE") {
+			cweText = append(cweText, "CWE-"+strings.TrimPrefix(strings.ToUpper(t.ID), "CWE-"))
+		}
+	}
+	f.CWEs = model.ExtractCWEs(strings.Join(cweText, " "))
+	f.VulnIDs = model.ExtractVulnIDs(ruleID + " " + rl.Name)
+	if f.Kind == model.FindingVulnerability || (f.Kind == model.FindingCode && len(f.VulnIDs) > 0 && pkgLine.MatchString(msg)) {
+		// Trivy and Grype write the package into the message.
+		f.Kind = model.FindingVulnerability
+		if m := pkgLine.FindStringSubmatch(msg); m != nil {
+			f.Package.Name = strings.TrimSpace(m[1])
+		}
+		if m := versionLine.FindStringSubmatch(msg); m != nil {
+			f.Package.Version = strings.TrimSpace(m[1])
+		}
+		if m := fixedLine.FindStringSubmatch(msg); m != nil {
+			f.Package.FixedVersion = strings.TrimSpace(m[1])
+		}
+		if len(f.VulnIDs) == 0 {
+			f.Kind = model.FindingCode
+		}
+	}
+	// Severity: security-severity (a CVSS-like score) wins over the level.
+	sevScore := res.Properties.SecuritySeverity
+	if sevScore == "" {
+		sevScore = rl.Properties.SecuritySeverity
+	}
+	level := res.Level
+	if level == "" {
+		level = rl.DefaultConfiguration.Level
+	}
+	if level == "" {
+		level = "warning" // SARIF's default
+	}
+	switch {
+	case sevScore != "":
+		f.Severity = model.SeverityFromScore(sevScore.Float())
+		f.ToolSeverity = "security-severity " + sevScore.String()
+	default:
+		f.Severity = levelSeverity(level)
+		f.ToolSeverity = level
+	}
+	if res.Kind != "" && res.Kind != "fail" {
+		// pass, notApplicable, informational, review, open: not a failure.
+		f.Severity = model.SeverityInfo
+		f.ToolStatus = "kind: " + res.Kind
+	}
+	// Fingerprints: the tool's stable ones first.
+	f.ToolFingerprint = pickFingerprint(res.Fingerprints)
+	if f.ToolFingerprint == "" {
+		f.ToolFingerprint = pickFingerprint(res.PartialFingerprints)
+	}
+	// Secrets: the snippet holds the secret; keep only its keyed hash.
+	if f.Kind == model.FindingSecret {
+		f.SecretHash, f.SecretHint = ingest.RedactSecret(p.in.SecretKey, firstNonEmpty(f.Location.Snippet, f.ToolFingerprint, msg))
+		f.Description = ingest.MaskSecret(f.Description, f.Location.Snippet)
+		f.Location.Snippet = ""
+		f.ToolFingerprint = ""
+		if len(f.CWEs) == 0 {
+			f.CWEs = []string{"CWE-798"}
+		}
+	}
+	// Suppressions and baseline state are kept.
+	if len(res.Suppressions) > 0 {
+		s := res.Suppressions[0]
+		state := s.Status
+		if state == "" {
+			state = "accepted"
+		}
+		f.ToolStatus = strings.TrimSpace(fmt.Sprintf("suppressed: %s %s %s", s.Kind, state, s.Justification))
+		if state == "accepted" {
+			f.Status = model.StatusAccepted
+		}
+	}
+	if res.BaselineState != "" {
+		f.ToolStatus = strings.TrimSpace(f.ToolStatus + " baseline: " + res.BaselineState)
+		if res.BaselineState == "absent" {
+			f.Status = model.StatusFixed
+		}
+	}
+	return p.sink.Finding(f)
+}
+
+func levelSeverity(level string) model.Severity {
+	switch level {
+	case "error":
+		return model.SeverityHigh
+	case "warning":
+		return model.SeverityMedium
+	case "note":
+		return model.SeverityLow
+	case "none":
+		return model.SeverityInfo
+	}
+	return model.SeverityUnknown
+}
+
+// pickFingerprint chooses a fingerprint deterministically: by key, in
+// order, so the same log always yields the same one.
+func pickFingerprint(m map[string]string) string {
+	if len(m) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		if m[k] != "" {
+			parts = append(parts, k+"="+m[k])
+		}
+	}
+	return strings.Join(parts, ";")
+}
+
+// cleanURI turns an artifact URI into a path: file:// and leading ./ go,
+// percent-escapes are decoded. No URI is ever fetched.
+func cleanURI(u string) string {
+	u = strings.TrimPrefix(u, "file://")
+	if s, err := unescape(u); err == nil {
+		u = s
+	}
+	return strings.TrimPrefix(u, "./")
+}
+
+func unescape(s string) (string, error) {
+	if !strings.Contains(s, "%") {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) {
+			n, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
+			if err != nil {
+				return "", errors.New("bad escape")
+			}
+			b.WriteByte(byte(n))
+			i += 2
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String(), nil
+}
+
+func firstNonEmpty(xs ...string) string {
+	for _, x := range xs {
+		if x = strings.TrimSpace(x); x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return s
+}

@@ -1,0 +1,196 @@
+package ingest
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+)
+
+// sniffSize is how much of an input detection looks at.
+const sniffSize = 64 << 10
+
+// Source is an opened input: decompressed, buffered, and hashed as it is
+// read. Close it when done.
+type Source struct {
+	Name string
+	// Size is the compressed size of a regular file, or -1.
+	Size int64
+	r    *bufio.Reader
+	h    hash.Hash
+	c    []io.Closer
+	// counted tracks the raw bytes read, for progress.
+	counted *countingReader
+}
+
+// Open opens path for ingest; "-" is stdin. A gzip stream is decompressed
+// transparently (detected by its magic bytes, not the file name).
+func Open(path string, stdin io.Reader) (*Source, error) {
+	s := &Source{Name: path, Size: -1}
+	var raw io.Reader
+	if path == "-" {
+		raw = stdin
+		s.Name = "<stdin>"
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		if st, err := f.Stat(); err == nil {
+			if st.IsDir() {
+				f.Close()
+				return nil, fmt.Errorf("%s: is a directory", path)
+			}
+			if st.Mode().IsRegular() {
+				s.Size = st.Size()
+			}
+		}
+		s.c = append(s.c, f)
+		raw = f
+	}
+	s.counted = &countingReader{r: raw}
+	return s, s.init()
+}
+
+// NewSource wraps an in-memory or other reader as a Source named name.
+func NewSource(name string, r io.Reader) (*Source, error) {
+	s := &Source{Name: name, Size: -1, counted: &countingReader{r: r}}
+	return s, s.init()
+}
+
+func (s *Source) init() error {
+	s.h = sha256.New()
+	br := bufio.NewReaderSize(s.counted, sniffSize)
+	magic, _ := br.Peek(2)
+	var r io.Reader = br
+	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			s.Close()
+			return &InputError{File: s.Name, Offset: 0, Err: fmt.Errorf("gzip: %w", err)}
+		}
+		s.c = append(s.c, zr)
+		r = &gzipErrReader{name: s.Name, r: zr}
+	}
+	s.r = bufio.NewReaderSize(io.TeeReader(r, s.h), sniffSize)
+	return nil
+}
+
+// Reader is the decompressed stream, positioned at the input's start.
+func (s *Source) Reader() *bufio.Reader { return s.r }
+
+// Sniff examines the head of the input without consuming it.
+func (s *Source) Sniff() *Sniff {
+	head, _ := s.r.Peek(sniffSize)
+	return SniffBytes(head)
+}
+
+// Digest is the SHA-256 of the decompressed bytes read so far; after a
+// parser has read the whole input it is the input's digest.
+func (s *Source) Digest() string {
+	// Drain what a parser left unread (trailing white space) so that the
+	// digest covers the whole input.
+	_, _ = io.Copy(io.Discard, s.r)
+	return "sha256:" + hex.EncodeToString(s.h.Sum(nil))
+}
+
+// BytesRead is how many raw (compressed) bytes have been read, for
+// progress display.
+func (s *Source) BytesRead() int64 { return s.counted.n.Load() }
+
+// Close releases the input.
+func (s *Source) Close() error {
+	var first error
+	for i := len(s.c) - 1; i >= 0; i-- {
+		if err := s.c[i].Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	s.c = nil
+	return first
+}
+
+// gzipErrReader reports a corrupt or truncated gzip stream as an input
+// error instead of a bare gzip error.
+type gzipErrReader struct {
+	name string
+	r    io.Reader
+	n    int64
+}
+
+func (g *gzipErrReader) Read(p []byte) (int, error) {
+	n, err := g.r.Read(p)
+	g.n += int64(n)
+	if err != nil && err != io.EOF {
+		return n, &InputError{File: g.name, Offset: g.n, Err: fmt.Errorf("gzip: %w", err)}
+	}
+	return n, err
+}
+
+// LineCol computes the 1-based line and column of byte offset off in the
+// decompressed content of the file at path. It returns zeros when the file
+// cannot be read again (standard input) or off is beyond its end.
+func LineCol(path string, off int64) (line, col int) {
+	if path == "-" || path == "<stdin>" || off < 0 {
+		return 0, 0
+	}
+	src, err := Open(path, nil)
+	if err != nil {
+		return 0, 0
+	}
+	defer src.Close()
+	line, col = 1, 1
+	buf := make([]byte, 32<<10)
+	var pos int64
+	for pos < off {
+		n, err := src.r.Read(buf[:min(int64(len(buf)), off-pos)])
+		for _, c := range buf[:n] {
+			if c == '\n' {
+				line++
+				col = 1
+			} else if c&0xC0 != 0x80 { // count runes, not bytes
+				col++
+			}
+		}
+		pos += int64(n)
+		if err != nil {
+			if pos < off {
+				return 0, 0
+			}
+			break
+		}
+	}
+	return line, col
+}
+
+// WithPosition fills the Line and Col of an InputError for a file on disk.
+func WithPosition(err error, path string) error {
+	ie, ok := asInputError(err)
+	if !ok || ie.Line > 0 || ie.Offset < 0 {
+		return err
+	}
+	ie.Line, ie.Col = LineCol(path, ie.Offset)
+	return err
+}
+
+func asInputError(err error) (*InputError, bool) {
+	for err != nil {
+		if ie, ok := err.(*InputError); ok {
+			return ie, true
+		}
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return nil, false
+		}
+		err = u.Unwrap()
+	}
+	return nil, false
+}
+
+// HeadContains reports whether the sniffed head contains sub.
+func (s *Sniff) HeadContains(sub string) bool { return bytes.Contains(s.Head, []byte(sub)) }

@@ -1,0 +1,148 @@
+-- +goose Up
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+
+CREATE TABLE assets (
+  key         TEXT PRIMARY KEY,
+  kind        TEXT NOT NULL,
+  name        TEXT NOT NULL,
+  labels      TEXT NOT NULL DEFAULT '{}',
+  environment TEXT NOT NULL DEFAULT '',
+  owner       TEXT NOT NULL DEFAULT '',
+  criticality TEXT NOT NULL DEFAULT '',
+  source      TEXT NOT NULL DEFAULT '',
+  first_seen  BIGINT NOT NULL,
+  last_seen   BIGINT NOT NULL
+);
+
+CREATE TABLE relations (
+  from_key   TEXT NOT NULL,
+  to_key     TEXT NOT NULL,
+  type       TEXT NOT NULL,
+  action     TEXT NOT NULL DEFAULT '',
+  source     TEXT NOT NULL DEFAULT '',
+  first_seen BIGINT NOT NULL,
+  last_seen  BIGINT NOT NULL,
+  PRIMARY KEY (from_key, to_key, type, action, source)
+);
+CREATE INDEX relations_to ON relations (to_key);
+
+CREATE TABLE scans (
+  id           TEXT PRIMARY KEY,
+  seq          BIGINT NOT NULL,
+  tool         TEXT NOT NULL,
+  tool_version TEXT NOT NULL DEFAULT '',
+  format       TEXT NOT NULL,
+  target       TEXT NOT NULL,
+  asset        TEXT NOT NULL DEFAULT '',
+  input        TEXT NOT NULL DEFAULT '',
+  digest       TEXT NOT NULL DEFAULT '',
+  started_at   BIGINT NOT NULL,
+  findings     INTEGER NOT NULL DEFAULT 0,
+  new          INTEGER NOT NULL DEFAULT 0,
+  fixed        INTEGER NOT NULL DEFAULT 0,
+  reopened     INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX scans_tool_target ON scans (tool, target, seq);
+
+CREATE TABLE findings (
+  id               TEXT PRIMARY KEY,
+  tool             TEXT NOT NULL,
+  target           TEXT NOT NULL,
+  kind             TEXT NOT NULL,
+  rule_id          TEXT NOT NULL,
+  vuln_ids         TEXT NOT NULL,
+  cwes             TEXT NOT NULL,
+  sev              INTEGER NOT NULL,
+  tool_severity    TEXT NOT NULL,
+  cvss             TEXT NOT NULL,
+  title            TEXT NOT NULL,
+  description      TEXT NOT NULL,
+  asset            TEXT NOT NULL,
+  pkg_name         TEXT NOT NULL,
+  pkg_version      TEXT NOT NULL,
+  pkg_fixed        TEXT NOT NULL,
+  pkg_purl         TEXT NOT NULL,
+  path             TEXT NOT NULL,
+  line             INTEGER NOT NULL,
+  end_line         INTEGER NOT NULL,
+  col              INTEGER NOT NULL,
+  url              TEXT NOT NULL,
+  component        TEXT NOT NULL,
+  status           TEXT NOT NULL,
+  reported_status  TEXT NOT NULL,
+  tool_status      TEXT NOT NULL,
+  fingerprint      TEXT NOT NULL,
+  tool_fingerprint TEXT NOT NULL,
+  secret_hash      TEXT NOT NULL,
+  secret_hint      TEXT NOT NULL,
+  exposure_id      TEXT NOT NULL,
+  pointer          TEXT NOT NULL,
+  scan_id          TEXT NOT NULL,
+  first_seen       BIGINT NOT NULL,
+  last_seen        BIGINT NOT NULL,
+  fixed_at         BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX findings_scan ON findings (scan_id);
+CREATE INDEX findings_tool_target ON findings (tool, target, status);
+CREATE INDEX findings_exposure ON findings (exposure_id);
+
+CREATE TABLE exposures (
+  id          TEXT PRIMARY KEY,
+  kind        TEXT NOT NULL,
+  rule_id     TEXT NOT NULL,
+  vuln_id     TEXT NOT NULL,
+  vuln_ids    TEXT NOT NULL,
+  cwes        TEXT NOT NULL,
+  sev         INTEGER NOT NULL,
+  title       TEXT NOT NULL,
+  asset       TEXT NOT NULL,
+  pkg_name    TEXT NOT NULL,
+  pkg_version TEXT NOT NULL,
+  pkg_fixed   TEXT NOT NULL,
+  pkg_purl    TEXT NOT NULL,
+  path        TEXT NOT NULL,
+  line        INTEGER NOT NULL,
+  url         TEXT NOT NULL,
+  component   TEXT NOT NULL,
+  status      TEXT NOT NULL,
+  first_seen  BIGINT NOT NULL,
+  last_seen   BIGINT NOT NULL,
+  fixed_at    BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX exposures_asset ON exposures (asset);
+CREATE INDEX exposures_vuln ON exposures (vuln_id);
+
+CREATE TABLE finding_events (
+  finding_id  TEXT NOT NULL,
+  from_status TEXT NOT NULL,
+  to_status   TEXT NOT NULL,
+  at          BIGINT NOT NULL,
+  scan_id     TEXT NOT NULL
+);
+CREATE INDEX finding_events_finding ON finding_events (finding_id);
+CREATE INDEX finding_events_scan ON finding_events (scan_id);
+
+CREATE TABLE evidence (
+  kind       TEXT NOT NULL,
+  asset      TEXT NOT NULL DEFAULT '',
+  vuln_id    TEXT NOT NULL DEFAULT '',
+  finding_id TEXT NOT NULL DEFAULT '',
+  source     TEXT NOT NULL,
+  detail     TEXT NOT NULL DEFAULT '',
+  at         BIGINT NOT NULL,
+  PRIMARY KEY (kind, asset, vuln_id, finding_id, source)
+);
+CREATE INDEX evidence_vuln ON evidence (vuln_id);
+
+-- +goose Down
+DROP TABLE evidence;
+DROP TABLE finding_events;
+DROP TABLE exposures;
+DROP TABLE findings;
+DROP TABLE scans;
+DROP TABLE relations;
+DROP TABLE assets;
+DROP TABLE meta;

@@ -1,0 +1,79 @@
+// Package sqlite opens ctem's embedded store: a SQLite database file in WAL
+// mode, through the pure-Go modernc.org/sqlite driver, migrated to the
+// schema embedded in the binary.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/ctem-dev/ctem/internal/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Dialect is SQLite's dialect. Write transactions begin IMMEDIATE (see
+// the DSN), so concurrent ingests queue on the write lock instead of
+// failing when a reader would upgrade.
+var Dialect = sqlstore.Dialect{Name: "sqlite"}
+
+// busyTimeoutMS is how long a writer waits for another writer to finish
+// before it gives up: long enough for a large ingest by another process.
+const busyTimeoutMS = 10 * 60 * 1000
+
+// Open opens (creating if needed) the database file at path and migrates
+// it to the latest schema.
+func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("open database %s: %w", path, err)
+		}
+	}
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_txlock", "immediate")
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate database %s: %w", path, err)
+	}
+	return sqlstore.New(db, Dialect), nil
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub)
+	if err != nil {
+		return err
+	}
+	cur, target, err := p.GetVersions(ctx)
+	if err == nil && cur == target {
+		return nil
+	}
+	_, err = p.Up(ctx)
+	return err
+}

@@ -1,0 +1,388 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"iter"
+	"slices"
+	"strings"
+
+	"github.com/ctem-dev/ctem/internal/model"
+	"github.com/ctem-dev/ctem/internal/store"
+)
+
+// where builds a WHERE clause from conditions and their arguments.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+// in adds "col IN (?, ...)" for a non-empty list.
+func (w *where) in(col string, vals []string) {
+	if len(vals) == 0 {
+		return
+	}
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		args[i] = v
+	}
+	w.add(col+" IN ("+placeholders(len(vals))+")", args...)
+}
+
+// keys adds a match on a key column: exact, or a prefix for "x*".
+func (w *where) keys(col string, vals []string) {
+	if len(vals) == 0 {
+		return
+	}
+	var ors []string
+	var args []any
+	for _, v := range vals {
+		if p, ok := strings.CutSuffix(v, "*"); ok {
+			ors = append(ors, col+" LIKE ? ESCAPE '\\'")
+			args = append(args, escapeLike(p)+"%")
+		} else {
+			ors = append(ors, col+" = ?")
+			args = append(args, v)
+		}
+	}
+	w.add("("+strings.Join(ors, " OR ")+")", args...)
+}
+
+// ids adds a match on an id column: exact, or a prefix of four or more.
+func (w *where) ids(col string, vals []string) {
+	var pref []string
+	for _, v := range vals {
+		pref = append(pref, v+"*")
+	}
+	w.keys(col, pref)
+}
+
+func (w *where) sql() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+func escapeLike(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(s)
+}
+
+func sevRanks(ss []model.Severity) []string {
+	var out []string
+	for _, s := range ss {
+		out = append(out, fmt.Sprint(s.Rank()))
+	}
+	return out
+}
+
+func statuses(ss []model.Status) []string {
+	var out []string
+	for _, s := range ss {
+		out = append(out, string(s))
+	}
+	return out
+}
+
+// vulnMatch matches a ",a,b," list column against any of ids.
+func (w *where) vulnMatch(col string, ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	var ors []string
+	var args []any
+	for _, id := range ids {
+		ors = append(ors, col+" LIKE ? ESCAPE '\\'")
+		args = append(args, "%,"+escapeLike(model.NormalizeVulnID(id))+",%")
+	}
+	w.add("("+strings.Join(ors, " OR ")+")", args...)
+}
+
+func limit(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" LIMIT %d", n)
+}
+
+// rowsSeq runs a query and yields each row scanned by scan.
+func rowsSeq[T any](ctx context.Context, db *sql.DB, q string, args []any, scan func(*sql.Rows) (T, error)) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		rows, err := db.QueryContext(ctx, q, args...)
+		if err != nil {
+			yield(zero, err)
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			v, err := scan(rows)
+			if err != nil {
+				yield(zero, err)
+				return
+			}
+			if !yield(v, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(zero, err)
+		}
+	}
+}
+
+// Findings lists findings.
+func (s *DB) Findings(ctx context.Context, f store.Filter) iter.Seq2[model.Finding, error] {
+	var w where
+	w.in("sev", sevRanks(f.Severities))
+	w.in("tool", f.Tools)
+	w.keys("asset", f.Assets)
+	w.in("status", statuses(f.Statuses))
+	w.vulnMatch("vuln_ids", f.VulnIDs)
+	w.in("kind", f.Kinds)
+	w.ids("id", f.IDs)
+	if f.ScanID != "" {
+		w.add("scan_id = ?", f.ScanID)
+	}
+	q := `SELECT ` + findingCols + ` FROM findings` + w.sql() + ` ORDER BY sev DESC, asset, rule_id, id` + limit(f.Limit)
+	return rowsSeq(ctx, s.db, s.rebind(q), w.args, scanFinding)
+}
+
+func scanFinding(r *sql.Rows) (model.Finding, error) {
+	var f model.Finding
+	var kind, vulns, cwes, cvss, status, reported, target string
+	var sev int
+	var first, last, fixed int64
+	err := r.Scan(&f.ID, &f.Tool, &target, &kind, &f.RuleID, &vulns, &cwes, &sev, &f.ToolSeverity, &cvss, &f.Title, &f.Description,
+		&f.Asset, &f.Package.Name, &f.Package.Version, &f.Package.FixedVersion, &f.Package.PURL,
+		&f.Location.Path, &f.Location.Line, &f.Location.EndLine, &f.Location.Column, &f.Location.URL, &f.Location.Component,
+		&status, &reported, &f.ToolStatus, &f.Fingerprint, &f.ToolFingerprint, &f.SecretHash, &f.SecretHint,
+		&f.ExposureID, &f.Pointer, &f.ScanID, &first, &last, &fixed)
+	if err != nil {
+		return f, fmt.Errorf("read finding: %w", err)
+	}
+	f.Kind, f.Status, f.Severity = model.FindingKind(kind), model.Status(status), model.SeverityFromRank(sev)
+	f.VulnIDs, f.CWEs = splitList(vulns), splitList(cwes)
+	if cvss != "" {
+		_ = json.Unmarshal([]byte(cvss), &f.CVSS)
+	}
+	f.FirstSeen, f.LastSeen, f.FixedAt = fromMicros(first), fromMicros(last), fromMicros(fixed)
+	return f, nil
+}
+
+// Exposures lists exposures with their findings' ids, tools and aliases.
+func (s *DB) Exposures(ctx context.Context, f store.Filter) iter.Seq2[model.Exposure, error] {
+	var w where
+	w.in("sev", sevRanks(f.Severities))
+	w.keys("asset", f.Assets)
+	w.in("status", statuses(f.Statuses))
+	w.in("kind", f.Kinds)
+	w.ids("id", f.IDs)
+	if len(f.Tools) > 0 {
+		args := make([]any, len(f.Tools))
+		for i, t := range f.Tools {
+			args[i] = t
+		}
+		w.add("EXISTS (SELECT 1 FROM findings x WHERE x.exposure_id = exposures.id AND x.tool IN ("+placeholders(len(f.Tools))+"))", args...)
+	}
+	if len(f.VulnIDs) > 0 {
+		var inner where
+		inner.vulnMatch("x.vuln_ids", f.VulnIDs)
+		w.add("EXISTS (SELECT 1 FROM findings x WHERE x.exposure_id = exposures.id AND "+strings.Join(inner.conds, " AND ")+")", inner.args...)
+	}
+	q := s.rebind(`SELECT ` + exposureCols + ` FROM exposures` + w.sql() + ` ORDER BY sev DESC, asset, vuln_id, rule_id, id` + limit(f.Limit))
+	return func(yield func(model.Exposure, error) bool) {
+		rows, err := s.db.QueryContext(ctx, q, w.args...)
+		if err != nil {
+			yield(model.Exposure{}, err)
+			return
+		}
+		defer rows.Close()
+		// Exposures are read in chunks; each chunk's findings are read
+		// with one query.
+		const chunk = 500
+		batch := make([]model.Exposure, 0, chunk)
+		flush := func() bool {
+			if err := s.attachFindings(ctx, batch, f.History); err != nil {
+				yield(model.Exposure{}, err)
+				return false
+			}
+			for _, e := range batch {
+				if !yield(e, nil) {
+					return false
+				}
+			}
+			batch = batch[:0]
+			return true
+		}
+		for rows.Next() {
+			e, err := scanExposure(rows)
+			if err != nil {
+				yield(model.Exposure{}, err)
+				return
+			}
+			batch = append(batch, e)
+			if len(batch) == chunk && !flush() {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(model.Exposure{}, err)
+			return
+		}
+		if len(batch) > 0 {
+			flush()
+		}
+	}
+}
+
+func scanExposure(r *sql.Rows) (model.Exposure, error) {
+	var e model.Exposure
+	var kind, vulnID, vulns, cwes, status string
+	var sev int
+	var first, last, fixed int64
+	err := r.Scan(&e.ID, &kind, &e.RuleID, &vulnID, &vulns, &cwes, &sev, &e.Title, &e.Asset,
+		&e.Package.Name, &e.Package.Version, &e.Package.FixedVersion, &e.Package.PURL,
+		&e.Location.Path, &e.Location.Line, &e.Location.URL, &e.Location.Component, &status, &first, &last, &fixed)
+	if err != nil {
+		return e, fmt.Errorf("read exposure: %w", err)
+	}
+	e.Kind, e.Status, e.Severity = model.FindingKind(kind), model.Status(status), model.SeverityFromRank(sev)
+	e.VulnIDs, e.CWEs = splitList(vulns), splitList(cwes)
+	e.FirstSeen, e.LastSeen, e.FixedAt = fromMicros(first), fromMicros(last), fromMicros(fixed)
+	e.FindingIDs, e.Tools = []string{}, []string{}
+	return e, nil
+}
+
+// attachFindings fills FindingIDs, Tools, the union of VulnIDs and CWEs,
+// and optionally History, for a batch of exposures.
+func (s *DB) attachFindings(ctx context.Context, batch []model.Exposure, history bool) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	idx := make(map[string]int, len(batch))
+	args := make([]any, len(batch))
+	for i, e := range batch {
+		idx[e.ID] = i
+		args[i] = e.ID
+	}
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT exposure_id, id, tool, vuln_ids, cwes FROM findings WHERE exposure_id IN (`+placeholders(len(batch))+`) ORDER BY tool, id`), args...)
+	if err != nil {
+		return fmt.Errorf("read exposure findings: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var eid, id, tool, vulns, cwes string
+		if err := rows.Scan(&eid, &id, &tool, &vulns, &cwes); err != nil {
+			return fmt.Errorf("read exposure findings: %w", err)
+		}
+		e := &batch[idx[eid]]
+		e.FindingIDs = append(e.FindingIDs, id)
+		if !slices.Contains(e.Tools, tool) {
+			e.Tools = append(e.Tools, tool)
+		}
+		e.VulnIDs = append(e.VulnIDs, splitList(vulns)...)
+		for _, c := range splitList(cwes) {
+			if !slices.Contains(e.CWEs, c) {
+				e.CWEs = append(e.CWEs, c)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i := range batch {
+		batch[i].VulnIDs = model.SortVulnIDs(batch[i].VulnIDs)
+	}
+	if !history {
+		return nil
+	}
+	hrows, err := s.db.QueryContext(ctx, s.rebind(`SELECT f.exposure_id, e.finding_id, e.from_status, e.to_status, e.at, e.scan_id
+FROM finding_events e JOIN findings f ON f.id = e.finding_id
+WHERE f.exposure_id IN (`+placeholders(len(batch))+`) ORDER BY e.at, e.finding_id`), args...)
+	if err != nil {
+		return fmt.Errorf("read history: %w", err)
+	}
+	defer hrows.Close()
+	for hrows.Next() {
+		var eid, from, to string
+		var ev model.Event
+		var at int64
+		if err := hrows.Scan(&eid, &ev.FindingID, &from, &to, &at, &ev.ScanID); err != nil {
+			return fmt.Errorf("read history: %w", err)
+		}
+		ev.From, ev.To, ev.At = model.Status(from), model.Status(to), fromMicros(at)
+		e := &batch[idx[eid]]
+		e.History = append(e.History, ev)
+	}
+	return hrows.Err()
+}
+
+// Assets lists assets.
+func (s *DB) Assets(ctx context.Context, f store.Filter) iter.Seq2[model.Asset, error] {
+	var w where
+	w.keys("key", f.Assets)
+	w.in("kind", f.Kinds)
+	q := `SELECT key, kind, name, labels, environment, owner, criticality, source, first_seen, last_seen FROM assets` + w.sql() + ` ORDER BY key` + limit(f.Limit)
+	return rowsSeq(ctx, s.db, s.rebind(q), w.args, func(r *sql.Rows) (model.Asset, error) {
+		var a model.Asset
+		var kind, labels string
+		var first, last int64
+		if err := r.Scan(&a.Key, &kind, &a.Name, &labels, &a.Environment, &a.Owner, &a.Criticality, &a.Source, &first, &last); err != nil {
+			return a, fmt.Errorf("read asset: %w", err)
+		}
+		a.Kind = model.AssetKind(kind)
+		if labels != "" && labels != "{}" {
+			_ = json.Unmarshal([]byte(labels), &a.Labels)
+		}
+		a.FirstSeen, a.LastSeen = fromMicros(first), fromMicros(last)
+		return a, nil
+	})
+}
+
+// Scans lists scans, newest first.
+func (s *DB) Scans(ctx context.Context, f store.Filter) iter.Seq2[model.Scan, error] {
+	var w where
+	w.in("tool", f.Tools)
+	w.keys("asset", f.Assets)
+	w.ids("id", f.IDs)
+	q := `SELECT id, tool, tool_version, format, target, asset, input, digest, started_at, findings, new, fixed, reopened FROM scans` + w.sql() + ` ORDER BY seq DESC` + limit(f.Limit)
+	return rowsSeq(ctx, s.db, s.rebind(q), w.args, func(r *sql.Rows) (model.Scan, error) {
+		var sc model.Scan
+		var at int64
+		if err := r.Scan(&sc.ID, &sc.Tool, &sc.ToolVersion, &sc.Format, &sc.Target, &sc.Asset, &sc.Input, &sc.Digest, &at, &sc.Findings, &sc.New, &sc.Fixed, &sc.Reopened); err != nil {
+			return sc, fmt.Errorf("read scan: %w", err)
+		}
+		sc.StartedAt = fromMicros(at)
+		return sc, nil
+	})
+}
+
+// Relations lists relations touching the filter's asset keys.
+func (s *DB) Relations(ctx context.Context, f store.Filter) iter.Seq2[model.Relation, error] {
+	var w where
+	if len(f.Assets) > 0 {
+		var a, b where
+		a.keys("from_key", f.Assets)
+		b.keys("to_key", f.Assets)
+		w.add("("+strings.Join(a.conds, "")+" OR "+strings.Join(b.conds, "")+")", append(a.args, b.args...)...)
+	}
+	q := `SELECT from_key, to_key, type, action, source FROM relations` + w.sql() + ` ORDER BY from_key, type, to_key` + limit(f.Limit)
+	return rowsSeq(ctx, s.db, s.rebind(q), w.args, func(r *sql.Rows) (model.Relation, error) {
+		var rel model.Relation
+		var typ string
+		if err := r.Scan(&rel.From, &rel.To, &typ, &rel.Action, &rel.Source); err != nil {
+			return rel, fmt.Errorf("read relation: %w", err)
+		}
+		rel.Type = model.RelationType(typ)
+		return rel, nil
+	})
+}

@@ -1,0 +1,137 @@
+// Package sqlstore implements store.Store over database/sql with
+// hand-written SQL that SQLite and PostgreSQL both accept. The database
+// packages (store/sqlite, store/postgres) open the connection, run their
+// migrations and hand it here with their Dialect.
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ctem-dev/ctem/internal/store"
+)
+
+// Dialect holds what differs between the SQL databases.
+type Dialect struct {
+	// Name is "sqlite" or "postgres".
+	Name string
+	// Numbered is true when placeholders are $1, $2 (PostgreSQL) rather
+	// than ?.
+	Numbered bool
+	// BeginSQL, when set, is run first in every write transaction (for
+	// example to take a lock).
+	BeginSQL string
+}
+
+// DB is a store.Store over a database/sql handle.
+type DB struct {
+	db *sql.DB
+	d  Dialect
+}
+
+var _ store.Store = (*DB)(nil)
+
+// New returns a Store over db, whose schema must be migrated already.
+func New(db *sql.DB, d Dialect) *DB { return &DB{db: db, d: d} }
+
+// SQL returns the underlying handle.
+func (s *DB) SQL() *sql.DB { return s.db }
+
+// Close closes the database.
+func (s *DB) Close() error { return s.db.Close() }
+
+// rebind rewrites ? placeholders to $n for numbered dialects. Queries
+// here never hold a literal question mark.
+func (s *DB) rebind(q string) string {
+	if !s.d.Numbered {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+// SecretKey returns the database's secret-hashing key, creating it on
+// first use.
+func (s *DB) SecretKey(ctx context.Context) ([]byte, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT value FROM meta WHERE key = ?`), "secret_key").Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		k := make([]byte, 32)
+		if _, err := rand.Read(k); err != nil {
+			return nil, fmt.Errorf("make secret key: %w", err)
+		}
+		if _, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`), "secret_key", hex.EncodeToString(k)); err != nil {
+			return nil, fmt.Errorf("store secret key: %w", err)
+		}
+		err = s.db.QueryRowContext(ctx, s.rebind(`SELECT value FROM meta WHERE key = ?`), "secret_key").Scan(&v)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read secret key: %w", err)
+	}
+	return hex.DecodeString(v)
+}
+
+// Counts returns the row counts of the main tables.
+func (s *DB) Counts(ctx context.Context) (store.Counts, error) {
+	var c store.Counts
+	for _, t := range []struct {
+		table string
+		n     *int
+	}{
+		{"assets", &c.Assets}, {"relations", &c.Relations}, {"findings", &c.Findings},
+		{"exposures", &c.Exposures}, {"scans", &c.Scans}, {"finding_events", &c.Events}, {"evidence", &c.Evidence},
+	} {
+		if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+t.table).Scan(t.n); err != nil {
+			return c, fmt.Errorf("count %s: %w", t.table, err)
+		}
+	}
+	return c, nil
+}
+
+// micros converts a time to the stored form: microseconds since the epoch,
+// 0 for the zero time.
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(n).UTC()
+}
+
+// joinList stores a list as ",a,b," so that membership is a LIKE '%,a,%'.
+func joinList(xs []string) string {
+	if len(xs) == 0 {
+		return ""
+	}
+	return "," + strings.Join(xs, ",") + ","
+}
+
+func splitList(s string) []string {
+	s = strings.Trim(s, ",")
+	if s == "" {
+		return []string{}
+	}
+	return strings.Split(s, ",")
+}

@@ -1,0 +1,394 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/ctem-dev/ctem/internal/model"
+	"github.com/ctem-dev/ctem/internal/store"
+)
+
+// tx is an ingest transaction. Findings are written through prepared
+// statements inside one database transaction: committing once per ingest
+// rather than per row is what makes bulk ingest fast.
+type tx struct {
+	s   *DB
+	ctx context.Context
+	tx  *sql.Tx
+
+	cur      *model.Scan   // the scan findings go to
+	pending  []*model.Scan // scans begun since the last EndInput
+	lastTime int64         // the last scan time handed out, to keep them distinct
+	nextSeq  int64
+
+	assets    map[string]bool // asset keys written in this transaction
+	exposures map[string]bool // exposure ids written in this transaction
+
+	insFinding, insExposure, touchAsset *sql.Stmt
+	done                                bool
+}
+
+var _ store.Tx = (*tx)(nil)
+
+// Begin starts an ingest transaction.
+func (s *DB) Begin(ctx context.Context) (store.Tx, error) {
+	t, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin ingest: %w", err)
+	}
+	x := &tx{s: s, ctx: ctx, tx: t, assets: map[string]bool{}, exposures: map[string]bool{}}
+	if s.d.BeginSQL != "" {
+		if _, err := t.ExecContext(ctx, s.d.BeginSQL); err != nil {
+			t.Rollback()
+			return nil, fmt.Errorf("begin ingest: %w", err)
+		}
+	}
+	if err := t.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM scans`).Scan(&x.nextSeq); err != nil {
+		t.Rollback()
+		return nil, fmt.Errorf("begin ingest: %w", err)
+	}
+	if err := x.prepare(); err != nil {
+		t.Rollback()
+		return nil, err
+	}
+	return x, nil
+}
+
+const findingCols = `id, tool, target, kind, rule_id, vuln_ids, cwes, sev, tool_severity, cvss, title, description,
+asset, pkg_name, pkg_version, pkg_fixed, pkg_purl, path, line, end_line, col, url, component,
+status, reported_status, tool_status, fingerprint, tool_fingerprint, secret_hash, secret_hint,
+exposure_id, pointer, scan_id, first_seen, last_seen, fixed_at`
+
+const exposureCols = `id, kind, rule_id, vuln_id, vuln_ids, cwes, sev, title, asset, pkg_name, pkg_version,
+pkg_fixed, pkg_purl, path, line, url, component, status, first_seen, last_seen, fixed_at`
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func (x *tx) prepare() error {
+	var err error
+	prep := func(q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var st *sql.Stmt
+		st, err = x.tx.PrepareContext(x.ctx, x.s.rebind(q))
+		return st
+	}
+	x.insFinding = prep(`INSERT INTO findings (` + findingCols + `) VALUES (` + placeholders(36) + `)
+ON CONFLICT (id) DO UPDATE SET
+  target = excluded.target, rule_id = excluded.rule_id, vuln_ids = excluded.vuln_ids, cwes = excluded.cwes,
+  sev = excluded.sev, tool_severity = excluded.tool_severity, cvss = excluded.cvss, title = excluded.title,
+  description = excluded.description, pkg_fixed = excluded.pkg_fixed, pkg_purl = excluded.pkg_purl,
+  line = excluded.line, end_line = excluded.end_line, col = excluded.col, tool_status = excluded.tool_status,
+  tool_fingerprint = excluded.tool_fingerprint, secret_hint = excluded.secret_hint, pointer = excluded.pointer,
+  reported_status = excluded.reported_status,
+  status = CASE WHEN findings.status = 'fixed' THEN 'fixed' ELSE excluded.status END,
+  scan_id = excluded.scan_id, last_seen = excluded.last_seen`)
+	x.insExposure = prep(`INSERT INTO exposures (` + exposureCols + `) VALUES (` + placeholders(21) + `)
+ON CONFLICT (id) DO UPDATE SET
+  last_seen = excluded.last_seen,
+  pkg_fixed = CASE WHEN excluded.pkg_fixed <> '' THEN excluded.pkg_fixed ELSE exposures.pkg_fixed END,
+  pkg_purl = CASE WHEN exposures.pkg_purl = '' THEN excluded.pkg_purl ELSE exposures.pkg_purl END,
+  title = CASE WHEN exposures.title = '' THEN excluded.title ELSE exposures.title END`)
+	x.touchAsset = prep(`INSERT INTO assets (key, kind, name, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET last_seen = excluded.last_seen`)
+	if err != nil {
+		return fmt.Errorf("prepare ingest: %w", err)
+	}
+	return nil
+}
+
+// scanTime returns a time for a new scan, strictly after the previous one
+// of this transaction, so that "first seen in this scan" is exact.
+func (x *tx) scanTime() time.Time {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if n := now.UnixMicro(); n <= x.lastTime {
+		now = time.UnixMicro(x.lastTime + 1).UTC()
+	}
+	x.lastTime = now.UnixMicro()
+	return now
+}
+
+// BeginScan starts a scan.
+func (x *tx) BeginScan(s model.Scan) error {
+	if s.Tool == "" || s.Target == "" {
+		return fmt.Errorf("scan needs a tool and a target (tool %q, target %q)", s.Tool, s.Target)
+	}
+	s.StartedAt = x.scanTime()
+	s.ID = model.Hash("scan", s.Tool, s.Target, s.StartedAt.Format(time.RFC3339Nano))[:16]
+	seq := x.nextSeq
+	x.nextSeq++
+	if s.Asset != "" {
+		if err := x.ensureAsset(s.Asset, s.StartedAt); err != nil {
+			return err
+		}
+	}
+	_, err := x.tx.ExecContext(x.ctx, x.s.rebind(`INSERT INTO scans (id, seq, tool, tool_version, format, target, asset, input, digest, started_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), s.ID, seq, s.Tool, s.ToolVersion, s.Format, s.Target, s.Asset, s.Input, s.Digest, micros(s.StartedAt))
+	if err != nil {
+		return fmt.Errorf("record scan: %w", err)
+	}
+	sc := s
+	x.cur = &sc
+	x.pending = append(x.pending, &sc)
+	return nil
+}
+
+func (x *tx) ensureAsset(key string, at time.Time) error {
+	if x.assets[key] {
+		return nil
+	}
+	name := key
+	if _, rest, ok := strings.Cut(key, ":"); ok && !strings.HasPrefix(key, "arn:") && !strings.HasPrefix(key, "pkg:") {
+		name = rest
+	}
+	if _, err := x.touchAsset.ExecContext(x.ctx, key, string(model.KindOfKey(key)), name, micros(at), micros(at)); err != nil {
+		return fmt.Errorf("record asset %s: %w", key, err)
+	}
+	x.assets[key] = true
+	return nil
+}
+
+// Asset records an asset; non-empty fields override what is stored, and
+// labels merge.
+func (x *tx) Asset(a model.Asset) error {
+	if a.Key == "" {
+		return errors.New("asset without a key")
+	}
+	if a.Kind == "" {
+		a.Kind = model.KindOfKey(a.Key)
+	}
+	if a.Name == "" {
+		a.Name = a.Key
+	}
+	now := time.Now().UTC()
+	if x.cur != nil {
+		now = x.cur.StartedAt
+	}
+	labels := "{}"
+	if len(a.Labels) > 0 {
+		var old string
+		err := x.tx.QueryRowContext(x.ctx, x.s.rebind(`SELECT labels FROM assets WHERE key = ?`), a.Key).Scan(&old)
+		merged := map[string]string{}
+		if err == nil {
+			_ = json.Unmarshal([]byte(old), &merged)
+		}
+		maps.Copy(merged, a.Labels)
+		b, _ := json.Marshal(merged)
+		labels = string(b)
+	}
+	_, err := x.tx.ExecContext(x.ctx, x.s.rebind(`INSERT INTO assets (key, kind, name, labels, environment, owner, criticality, source, first_seen, last_seen)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET
+  kind = excluded.kind, name = excluded.name,
+  labels = CASE WHEN excluded.labels <> '{}' THEN excluded.labels ELSE assets.labels END,
+  environment = CASE WHEN excluded.environment <> '' THEN excluded.environment ELSE assets.environment END,
+  owner = CASE WHEN excluded.owner <> '' THEN excluded.owner ELSE assets.owner END,
+  criticality = CASE WHEN excluded.criticality <> '' THEN excluded.criticality ELSE assets.criticality END,
+  source = CASE WHEN excluded.source <> '' THEN excluded.source ELSE assets.source END,
+  last_seen = excluded.last_seen`),
+		a.Key, string(a.Kind), a.Name, labels, a.Environment, a.Owner, a.Criticality, a.Source, micros(now), micros(now))
+	if err != nil {
+		return fmt.Errorf("record asset %s: %w", a.Key, err)
+	}
+	x.assets[a.Key] = true
+	return nil
+}
+
+// Relation records an edge; both ends become assets if unknown.
+func (x *tx) Relation(r model.Relation) error {
+	if r.From == "" || r.To == "" || r.Type == "" {
+		return fmt.Errorf("relation needs two ends and a type (%q -%s-> %q)", r.From, r.Type, r.To)
+	}
+	now := time.Now().UTC()
+	if x.cur != nil {
+		now = x.cur.StartedAt
+	}
+	for _, k := range []string{r.From, r.To} {
+		if err := x.ensureAsset(k, now); err != nil {
+			return err
+		}
+	}
+	_, err := x.tx.ExecContext(x.ctx, x.s.rebind(`INSERT INTO relations (from_key, to_key, type, action, source, first_seen, last_seen)
+VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (from_key, to_key, type, action, source) DO UPDATE SET last_seen = excluded.last_seen`),
+		r.From, r.To, string(r.Type), r.Action, r.Source, micros(now), micros(now))
+	if err != nil {
+		return fmt.Errorf("record relation: %w", err)
+	}
+	return nil
+}
+
+// Evidence records a fact; the same fact from the same source is updated.
+func (x *tx) Evidence(e model.Evidence) error {
+	if e.At.IsZero() {
+		e.At = time.Now().UTC()
+	}
+	_, err := x.tx.ExecContext(x.ctx, x.s.rebind(`INSERT INTO evidence (kind, asset, vuln_id, finding_id, source, detail, at)
+VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, asset, vuln_id, finding_id, source) DO UPDATE SET detail = excluded.detail, at = excluded.at`),
+		string(e.Kind), e.Asset, model.NormalizeVulnID(e.VulnID), e.FindingID, e.Source, e.Detail, micros(e.At))
+	if err != nil {
+		return fmt.Errorf("record evidence: %w", err)
+	}
+	return nil
+}
+
+// Finding records one finding of the current scan.
+func (x *tx) Finding(f *model.Finding) error {
+	if x.cur == nil {
+		return errors.New("finding before any scan began")
+	}
+	if f.Tool == "" {
+		f.Tool = x.cur.Tool
+	}
+	if f.Asset == "" {
+		f.Asset = x.cur.Asset
+	}
+	if f.Asset == "" {
+		return fmt.Errorf("finding %q names no asset", f.RuleID)
+	}
+	f.Normalize()
+	at := x.cur.StartedAt
+	if err := x.ensureAsset(f.Asset, at); err != nil {
+		return err
+	}
+	cvss := ""
+	if len(f.CVSS) > 0 {
+		b, _ := json.Marshal(f.CVSS)
+		cvss = string(b)
+	}
+	sev := f.Severity.Rank()
+	vulnIDs, cwes := joinList(cleanList(f.VulnIDs)), joinList(cleanList(f.CWEs))
+	_, err := x.insFinding.ExecContext(x.ctx,
+		f.ID, f.Tool, x.cur.Target, string(f.Kind), f.RuleID, vulnIDs, cwes, sev, f.ToolSeverity, cvss, f.Title, f.Description,
+		f.Asset, f.Package.Name, f.Package.Version, f.Package.FixedVersion, f.Package.PURL,
+		f.Location.Path, f.Location.Line, f.Location.EndLine, f.Location.Column, f.Location.URL, f.Location.Component,
+		string(f.Status), string(f.Status), f.ToolStatus, f.Fingerprint, f.ToolFingerprint, f.SecretHash, f.SecretHint,
+		f.ExposureID, f.Pointer, x.cur.ID, micros(at), micros(at), 0)
+	if err != nil {
+		return fmt.Errorf("record finding: %w", err)
+	}
+	if !x.exposures[f.ExposureID] {
+		_, err = x.insExposure.ExecContext(x.ctx,
+			f.ExposureID, string(f.Kind), f.RuleID, model.CanonicalVulnID(f.VulnIDs), vulnIDs, cwes, sev, f.Title, f.Asset,
+			f.Package.Name, f.Package.Version, f.Package.FixedVersion, f.Package.PURL,
+			f.Location.Path, f.Location.Line, f.Location.URL, f.Location.Component, string(f.Status), micros(at), micros(at), 0)
+		if err != nil {
+			return fmt.Errorf("record exposure: %w", err)
+		}
+		x.exposures[f.ExposureID] = true
+	}
+	return nil
+}
+
+// cleanList keeps list items free of the separator.
+func cleanList(xs []string) []string {
+	out := xs[:0:0]
+	for _, s := range xs {
+		out = append(out, strings.ReplaceAll(s, ",", ";"))
+	}
+	return out
+}
+
+// EndInput closes the pending scans: lifecycle, counts, input name.
+func (x *tx) EndInput(ctx context.Context, input, digest string) ([]model.Scan, error) {
+	var out []model.Scan
+	for _, s := range x.pending {
+		s.Input, s.Digest = input, digest
+		if err := x.lifecycle(ctx, s); err != nil {
+			return nil, err
+		}
+		out = append(out, *s)
+	}
+	x.pending, x.cur = nil, nil
+	return out, nil
+}
+
+// lifecycle applies one finished scan to the findings of its (tool,
+// target): what comes back is reopened, what is missing is fixed, and the
+// exposures of every finding touched are brought up to date.
+func (x *tx) lifecycle(ctx context.Context, s *model.Scan) error {
+	q := func(query string, args ...any) (sql.Result, error) {
+		return x.tx.ExecContext(ctx, x.s.rebind(query), args...)
+	}
+	now := micros(s.StartedAt)
+	// Reopen what an earlier scan had fixed.
+	if _, err := q(`INSERT INTO finding_events (finding_id, from_status, to_status, at, scan_id)
+SELECT id, 'fixed', reported_status, ?, ? FROM findings WHERE scan_id = ? AND status = 'fixed'`, now, s.ID, s.ID); err != nil {
+		return fmt.Errorf("record reopened findings: %w", err)
+	}
+	res, err := q(`UPDATE findings SET status = reported_status, fixed_at = 0 WHERE scan_id = ? AND status = 'fixed'`, s.ID)
+	if err != nil {
+		return fmt.Errorf("reopen findings: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	s.Reopened = int(n)
+	// Fix what this scan no longer reports.
+	if _, err := q(`INSERT INTO finding_events (finding_id, from_status, to_status, at, scan_id)
+SELECT id, status, 'fixed', ?, ? FROM findings WHERE tool = ? AND target = ? AND scan_id <> ? AND status <> 'fixed'`, now, s.ID, s.Tool, s.Target, s.ID); err != nil {
+		return fmt.Errorf("record fixed findings: %w", err)
+	}
+	res, err = q(`UPDATE findings SET status = 'fixed', fixed_at = ? WHERE tool = ? AND target = ? AND scan_id <> ? AND status <> 'fixed'`, now, s.Tool, s.Target, s.ID)
+	if err != nil {
+		return fmt.Errorf("fix findings: %w", err)
+	}
+	n, _ = res.RowsAffected()
+	s.Fixed = int(n)
+	// Bring the touched exposures up to date.
+	if _, err := q(`UPDATE exposures SET
+  status = CASE
+    WHEN EXISTS (SELECT 1 FROM findings f WHERE f.exposure_id = exposures.id AND f.status = 'open') THEN 'open'
+    WHEN EXISTS (SELECT 1 FROM findings f WHERE f.exposure_id = exposures.id AND f.status = 'accepted') THEN 'accepted'
+    WHEN EXISTS (SELECT 1 FROM findings f WHERE f.exposure_id = exposures.id AND f.status = 'false_positive') THEN 'false_positive'
+    WHEN EXISTS (SELECT 1 FROM findings f WHERE f.exposure_id = exposures.id AND f.status = 'not_affected') THEN 'not_affected'
+    ELSE 'fixed' END,
+  sev = COALESCE(
+    (SELECT MAX(f.sev) FROM findings f WHERE f.exposure_id = exposures.id AND f.status <> 'fixed'),
+    (SELECT MAX(f.sev) FROM findings f WHERE f.exposure_id = exposures.id), 0),
+  last_seen = COALESCE((SELECT MAX(f.last_seen) FROM findings f WHERE f.exposure_id = exposures.id), last_seen),
+  fixed_at = CASE
+    WHEN EXISTS (SELECT 1 FROM findings f WHERE f.exposure_id = exposures.id AND f.status <> 'fixed') THEN 0
+    ELSE COALESCE((SELECT MAX(f.fixed_at) FROM findings f WHERE f.exposure_id = exposures.id), 0) END
+WHERE id IN (
+  SELECT exposure_id FROM findings WHERE scan_id = ?
+  UNION SELECT f.exposure_id FROM finding_events e JOIN findings f ON f.id = e.finding_id WHERE e.scan_id = ?)`, s.ID, s.ID); err != nil {
+		return fmt.Errorf("update exposures: %w", err)
+	}
+	// Counts.
+	if err := x.tx.QueryRowContext(ctx, x.s.rebind(`SELECT COUNT(*), COALESCE(SUM(CASE WHEN first_seen = ? THEN 1 ELSE 0 END), 0) FROM findings WHERE scan_id = ?`), now, s.ID).Scan(&s.Findings, &s.New); err != nil {
+		return fmt.Errorf("count scan findings: %w", err)
+	}
+	if _, err := q(`UPDATE scans SET input = ?, digest = ?, findings = ?, new = ?, fixed = ?, reopened = ? WHERE id = ?`,
+		s.Input, s.Digest, s.Findings, s.New, s.Fixed, s.Reopened, s.ID); err != nil {
+		return fmt.Errorf("update scan: %w", err)
+	}
+	return nil
+}
+
+// Commit makes the ingest visible.
+func (x *tx) Commit() error {
+	if x.done {
+		return errors.New("ingest already ended")
+	}
+	x.done = true
+	if err := x.tx.Commit(); err != nil {
+		return fmt.Errorf("commit ingest: %w", err)
+	}
+	return nil
+}
+
+// Rollback discards the ingest. It is safe to call after Commit.
+func (x *tx) Rollback() error {
+	if x.done {
+		return nil
+	}
+	x.done = true
+	return x.tx.Rollback()
+}

@@ -1,0 +1,87 @@
+// Package store defines the Store interface through which every part of
+// ctem reads and writes its records, and the filters of its listings. The
+// implementations live in subpackages named after their database.
+package store
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"time"
+
+	"github.com/ctem-dev/ctem/internal/ingest"
+	"github.com/ctem-dev/ctem/internal/model"
+)
+
+// ErrNotFound is returned when a record asked for by id or key is absent.
+var ErrNotFound = errors.New("not found")
+
+// Store is ctem's database. It is safe for concurrent use; several
+// processes may share one database, and concurrent ingests serialize.
+type Store interface {
+	// Begin starts an ingest: one transaction into which any number of
+	// inputs are written. Nothing is visible to others, and nothing
+	// changes, until Commit; Rollback (or an error) leaves the database
+	// exactly as it was.
+	Begin(ctx context.Context) (Tx, error)
+
+	// Findings lists findings matching f, most severe first.
+	Findings(ctx context.Context, f Filter) iter.Seq2[model.Finding, error]
+	// Exposures lists exposures matching f, most severe first, each with
+	// its merged finding ids and tools (and history when f.History).
+	Exposures(ctx context.Context, f Filter) iter.Seq2[model.Exposure, error]
+	// Assets lists assets matching f, by key.
+	Assets(ctx context.Context, f Filter) iter.Seq2[model.Asset, error]
+	// Scans lists scans matching f, newest first.
+	Scans(ctx context.Context, f Filter) iter.Seq2[model.Scan, error]
+	// Relations lists the relations touching the asset keys in f.Asset
+	// (all relations when it is empty).
+	Relations(ctx context.Context, f Filter) iter.Seq2[model.Relation, error]
+
+	// Counts returns how many rows each table holds.
+	Counts(ctx context.Context) (Counts, error)
+	// SecretKey returns the database's key for hashing secret values,
+	// created with the database.
+	SecretKey(ctx context.Context) ([]byte, error)
+	// Close closes the database.
+	Close() error
+}
+
+// Tx is an ingest in progress. It is an ingest.Sink; after each input
+// (file) the caller calls EndInput, and Commit or Rollback at the end.
+type Tx interface {
+	ingest.Sink
+	// EndInput ends the scans begun since the previous EndInput: it
+	// records the input's name and digest on them, marks fixed what an
+	// earlier scan of the same (tool, target) reported and these did not,
+	// reopens what comes back, and returns the scans with their counts.
+	EndInput(ctx context.Context, input, digest string) ([]model.Scan, error)
+	Commit() error
+	Rollback() error
+}
+
+// Filter selects records in listings. Zero fields select everything.
+type Filter struct {
+	Severities []model.Severity
+	Tools      []string
+	Assets     []string // asset keys; a trailing * matches a prefix
+	Statuses   []model.Status
+	VulnIDs    []string // any alias
+	Kinds      []string // asset kinds for Assets, finding kinds otherwise
+	ScanID     string
+	IDs        []string // finding, exposure or scan ids (a prefix of 4 or more)
+	History    bool     // exposures: include the status history
+	Since      time.Time
+	Limit      int
+}
+
+// Counts are row counts, for tests and status displays.
+type Counts struct {
+	Assets    int `json:"assets"`
+	Relations int `json:"relations"`
+	Findings  int `json:"findings"`
+	Exposures int `json:"exposures"`
+	Scans     int `json:"scans"`
+	Events    int `json:"events"`
+	Evidence  int `json:"evidence"`
+}
