@@ -101,17 +101,17 @@ type Package struct {
 
 // Location points into source code, a file in an image, or a URL.
 type Location struct {
-	Path      string `json:"path"`
-	Line      int    `json:"line"`
-	EndLine   int    `json:"end_line,omitempty"`
-	Column    int    `json:"column,omitempty"`
-	Snippet   string `json:"-"`
+	Path    string `json:"path"`
+	Line    int    `json:"line"`
+	EndLine int    `json:"end_line,omitempty"`
+	Column  int    `json:"column,omitempty"`
+	Snippet string `json:"-"`
 	// Occurrence tells apart places in one file that share a snippet:
 	// 0 for the first, 1 for the next. Parsers set it; it keeps code
 	// fingerprints line-independent without merging two places.
-	Occurrence int `json:"-"`
-	URL       string `json:"url,omitempty"`
-	Component string `json:"component,omitempty"`
+	Occurrence int    `json:"-"`
+	URL        string `json:"url,omitempty"`
+	Component  string `json:"component,omitempty"`
 }
 
 // CVSS is one CVSS vector as the tool reported it. Source names who scored
