@@ -75,6 +75,11 @@ func fingerprints(f *Finding) (fp, exposure string) {
 			id = f.RuleID
 		}
 		pkg := PackageKey(f.Package)
+		if pkg == "" {
+			// Without a package, the tool's rule is all that tells two
+			// items apart.
+			pkg = "rule:" + f.RuleID
+		}
 		exposure = Hash(string(f.Kind), f.Asset, id, pkg, f.Package.Version)
 		fp = Hash(string(f.Kind), f.Asset, id, pkg, f.Package.Version, loc.Path, loc.Component)
 	case FindingCode:
@@ -90,7 +95,7 @@ func fingerprints(f *Finding) (fp, exposure string) {
 		fp = Hash("code", f.Asset, f.RuleID, loc.Path, where, strconv.Itoa(loc.Column), Hash(f.Title))
 	case FindingSecret:
 		exposure = Hash("secret", f.Asset, loc.Path, strconv.Itoa(loc.Line), f.SecretHash)
-		fp = Hash("secret", f.Asset, f.RuleID, loc.Path, strconv.Itoa(loc.Line), f.SecretHash)
+		fp = Hash("secret", f.Asset, f.RuleID, loc.Path, strconv.Itoa(loc.Line), f.SecretHash, loc.Component)
 	default: // misconfiguration, dast, network and anything else
 		exposure = Hash(string(f.Kind), f.Asset, f.RuleID, loc.Component, loc.Path, loc.URL)
 		fp = Hash(string(f.Kind), f.Asset, f.RuleID, loc.Component, loc.Path, loc.URL, strconv.Itoa(loc.Line))

@@ -54,6 +54,9 @@ func (t text) String() string {
 
 type properties struct {
 	Tags             []string    `json:"tags"`
+	Commit           string      `json:"commit"`
+	Offender         string      `json:"offender"`
+	Secret           string      `json:"secret"`
 	SecuritySeverity ingest.Text `json:"security-severity"`
 	ProblemSeverity  string      `json:"problem.severity"`
 	Severity         ingest.Text `json:"severity"`
@@ -379,6 +382,8 @@ var (
 	pkgLine     = regexp.MustCompile(`(?m)^Package: (.+)$`)
 	versionLine = regexp.MustCompile(`(?m)^Installed Version: (.+)$`)
 	fixedLine   = regexp.MustCompile(`(?m)^Fixed Version: (.*)$`)
+	// Grype: "The path lib/x.jar reports x at version 1.0.1 which ..."
+	grypeLine = regexp.MustCompile(`reports (\S+) at version (\S+)`)
 )
 
 // emit turns one result into a finding.
@@ -478,6 +483,9 @@ func (p *parser) emit(r *run, res *result, n int) error {
 		if m := fixedLine.FindStringSubmatch(msg); m != nil {
 			f.Package.FixedVersion = strings.TrimSpace(m[1])
 		}
+		if m := grypeLine.FindStringSubmatch(msg); m != nil && f.Package.Name == "" {
+			f.Package.Name, f.Package.Version = m[1], m[2]
+		}
 		if len(f.VulnIDs) == 0 {
 			f.Kind = model.FindingCode
 		}
@@ -512,10 +520,16 @@ func (p *parser) emit(r *run, res *result, n int) error {
 	if f.ToolFingerprint == "" {
 		f.ToolFingerprint = pickFingerprint(res.PartialFingerprints)
 	}
-	// Secrets: the snippet holds the secret; keep only its keyed hash.
+	if c := firstNonEmpty(res.Properties.Commit); c != "" {
+		f.Location.Component = "commit " + c
+	}
+	// Secrets: the snippet (or Gitleaks' offender property) holds the
+	// secret; keep only its keyed hash.
 	if f.Kind == model.FindingSecret {
-		f.SecretHash, f.SecretHint = ingest.RedactSecret(p.in.SecretKey, firstNonEmpty(f.Location.Snippet, f.ToolFingerprint, msg))
-		f.Description = ingest.MaskSecret(f.Description, f.Location.Snippet)
+		secret := firstNonEmpty(res.Properties.Secret, res.Properties.Offender, f.Location.Snippet, f.ToolFingerprint, msg)
+		f.SecretHash, f.SecretHint = ingest.RedactSecret(p.in.SecretKey, secret)
+		f.Description = ingest.MaskSecret(ingest.MaskSecret(f.Description, f.Location.Snippet), secret)
+		f.Title = ingest.MaskSecret(f.Title, secret)
 		f.Location.Snippet = ""
 		f.ToolFingerprint = ""
 		if len(f.CWEs) == 0 {

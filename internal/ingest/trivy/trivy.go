@@ -434,6 +434,11 @@ func (p *parser) result(ctx context.Context, ptr, workload string) error {
 				switch field {
 				case "Vulnerabilities":
 					f, err = p.vulnerability(target, class, vulnAsset)
+					if f != nil && workload != "" {
+						// Two workloads running one image are two items
+						// of the report and one exposure of the image.
+						f.Location.Component = workload
+					}
 				case "Misconfigurations":
 					f, err = p.misconfiguration(target, asset)
 				case "Secrets":
@@ -483,7 +488,7 @@ func vulnFinding(v *vulnerability, target, class, asset string) *model.Finding {
 		ToolFingerprint: v.Fingerprint,
 	}
 	if f.Title == "" {
-		f.Title = v.VulnerabilityID + " in " + v.PkgName
+		f.Title = strings.TrimSpace(firstOf(v.VulnerabilityID, "unidentified vulnerability") + " in " + v.PkgName)
 	}
 	// Language packages are told apart by the file they were found in;
 	// OS packages by nothing more, so renaming the image changes nothing.
@@ -684,4 +689,11 @@ func (p *parser) modified(target, class, asset, vulnAsset string) (*model.Findin
 	}
 	f.ToolStatus = strings.TrimSpace(fmt.Sprintf("suppressed: %s by %s %s", m.Status, m.Source, m.Statement))
 	return f, nil
+}
+
+func firstOf(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
