@@ -49,7 +49,7 @@ type check struct {
 	BCCheckID   string `json:"bc_check_id"`
 	CheckName   string `json:"check_name"`
 	CheckResult struct {
-		Result         string `json:"result"`
+		Result          string `json:"result"`
 		SuppressComment string `json:"suppress_comment"`
 	} `json:"check_result"`
 	FilePath      string        `json:"file_path"`
@@ -134,7 +134,7 @@ func (p *parser) beginScan(version string) error {
 	} else {
 		p.asset = model.RepoKey(strings.ReplaceAll(p.target, "\\", "/"))
 	}
-	return p.sink.BeginScan(model.Scan{Tool: Tool, ToolVersion: version, Format: Format.Name, Target: p.target, Asset: p.asset})
+	return p.sink.BeginScan(model.Scan{Tool: Tool, ToolVersion: version, Format: "checkov", Target: p.target, Asset: p.asset})
 }
 
 // report reads one framework's report object.
