@@ -13,7 +13,7 @@ import (
 // FormatXML is ZAP's traditional XML report (root element OWASPZAPReport),
 // with or without requests and responses.
 var FormatXML = ingest.Format{
-	Name:   "zap-xml",
+	Name:   nameXML,
 	Title:  "OWASP ZAP traditional XML report",
 	Detect: DetectXML,
 	Parse:  ParseXML,
@@ -37,8 +37,6 @@ func parseXML(ctx context.Context, in *ingest.Input, dec *xml.Decoder, sink inge
 		version string
 		began   bool
 		asset   string
-		nsite   = -1
-		nalert  int
 		depth   int
 	)
 	for {
@@ -68,10 +66,8 @@ func parseXML(ctx context.Context, in *ingest.Input, dec *xml.Decoder, sink inge
 			}
 			switch t.Name.Local {
 			case "site":
-				nsite++
-				nalert = 0
 				s := site{Name: attr(t, "name"), Host: attr(t, "host"), Port: attr(t, "port"), SSL: attr(t, "ssl")}
-				if asset, err = beginSite(in, sink, s, version, FormatXML.Name); err != nil {
+				if asset, err = beginSite(in, sink, s, version, nameXML); err != nil {
 					return err
 				}
 				began = true
@@ -81,7 +77,7 @@ func parseXML(ctx context.Context, in *ingest.Input, dec *xml.Decoder, sink inge
 				}
 				line, _ := dec.InputPos()
 				if !began {
-					if asset, err = beginSite(in, sink, site{}, version, FormatXML.Name); err != nil {
+					if asset, err = beginSite(in, sink, site{}, version, nameXML); err != nil {
 						return err
 					}
 					began = true
@@ -91,11 +87,7 @@ func parseXML(ctx context.Context, in *ingest.Input, dec *xml.Decoder, sink inge
 					return err
 				}
 				depth--
-				ptr := fmt.Sprintf("line %d", line)
-				if nsite >= 0 {
-					ptr = fmt.Sprintf("line %d: site %d alert %d", line, nsite, nalert)
-				}
-				nalert++
+				ptr := func(i int) string { return fmt.Sprintf("line %d: instance %d", line, i) }
 				for _, f := range findings(in, &a, asset, ptr) {
 					if err := sink.Finding(f); err != nil {
 						return err
@@ -108,7 +100,7 @@ func parseXML(ctx context.Context, in *ingest.Input, dec *xml.Decoder, sink inge
 	}
 	if !began {
 		// A report of no site still says that nothing was found.
-		if _, err := beginSite(in, sink, site{}, version, FormatXML.Name); err != nil {
+		if _, err := beginSite(in, sink, site{}, version, nameXML); err != nil {
 			return err
 		}
 	}

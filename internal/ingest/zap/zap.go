@@ -124,8 +124,8 @@ func siteKey(s site, name string) string {
 
 // findings turns one alert into its findings, one per instance; an alert
 // with no instances (a report written with instances left out) gives one
-// finding on the site itself.
-func findings(in *ingest.Input, a *alert, asset, ptr string) []*model.Finding {
+// finding on the site itself. ptr gives the pointer of instance i.
+func findings(in *ingest.Input, a *alert, asset string, ptr func(i int) string) []*model.Finding {
 	ruleID := strings.TrimSpace(a.AlertRef.String())
 	if ruleID == "" {
 		ruleID = strings.TrimSpace(a.PluginID.String())
@@ -173,9 +173,16 @@ func findings(in *ingest.Input, a *alert, asset, ptr string) []*model.Finding {
 				URL:       stripUserinfo(strings.TrimSpace(inst.URI)),
 				Component: strings.TrimSpace(strings.TrimSpace(inst.Method) + " " + strings.TrimSpace(inst.Param)),
 			},
-			Pointer: ptr + "/instances/" + strconv.Itoa(i),
+			Pointer: ptr(i),
 		}
 		d := desc
+		if secret {
+			// The URL's query is where such a value travels.
+			if i := strings.IndexAny(f.Location.URL, "?#"); i >= 0 {
+				f.Location.URL = f.Location.URL[:i]
+			}
+			f.Location.URL = ingest.MaskSecret(f.Location.URL, inst.Evidence)
+		}
 		if secret && inst.Evidence != "" {
 			f.SecretHash, f.SecretHint = ingest.RedactSecret(in.SecretKey, inst.Evidence)
 			d += "\n\nEvidence: (redacted)"
@@ -231,3 +238,9 @@ func stripUserinfo(u string) string {
 	}
 	return u
 }
+
+// The formats' names, as given to --format.
+const (
+	nameXML  = "zap-xml"
+	nameJSON = "zap-json"
+)
