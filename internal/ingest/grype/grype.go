@@ -464,5 +464,9 @@ func projectKey(name string) string {
 	if strings.Contains(name, "://") || strings.HasPrefix(name, "git@") {
 		return model.RepoKey(name)
 	}
-	return "repo:" + strings.ToLower(strings.TrimSuffix(strings.Trim(strings.ReplaceAll(name, "\\", "/"), "/"), ".git"))
+	p := strings.ToLower(strings.TrimSuffix(strings.Trim(strings.ReplaceAll(name, "\\", "/"), "/"), ".git"))
+	if p == "" || p == "." {
+		return model.FileKey(name)
+	}
+	return "repo:" + p
 }

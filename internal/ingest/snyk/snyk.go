@@ -1,0 +1,430 @@
+// Package snyk parses the JSON output of the Snyk CLI's open-source and
+// container tests (snyk test --json, snyk container test --json): a single
+// project object, or the array of projects that --all-projects writes. Each
+// entry of a project's vulnerabilities becomes one finding; ignored and
+// patched entries are kept as accepted. Snyk Code writes SARIF, which the
+// sarif format reads.
+package snyk
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/ctem-dev/ctem/internal/ingest"
+	"github.com/ctem-dev/ctem/internal/model"
+)
+
+// Tool is the tool name findings carry.
+const Tool = "snyk"
+
+const formatName = "snyk"
+
+// Format is the Snyk CLI JSON format.
+var Format = ingest.Format{
+	Name:   formatName,
+	Title:  "Snyk CLI JSON (snyk test, --all-projects, snyk container test)",
+	Detect: Detect,
+	Parse:  Parse,
+}
+
+// Detect accepts a project object, or an array of them, whose first
+// vulnerability carries Snyk's dependency path (from and upgradePath) or
+// whose members are Snyk's project summary (ok, dependencyCount,
+// packageManager, policy).
+func Detect(s *ingest.Sniff) bool {
+	var pre string
+	switch s.Kind {
+	case ingest.SniffJSONObject:
+	case ingest.SniffJSONArray:
+		pre = "[]."
+	default:
+		return false
+	}
+	if !s.Has(pre + "vulnerabilities") {
+		return false
+	}
+	if s.HasAll(pre+"vulnerabilities[].from", pre+"vulnerabilities[].upgradePath") ||
+		strings.HasPrefix(s.Get(pre+"vulnerabilities[].id"), "SNYK-") {
+		return true
+	}
+	return s.HasAll(pre+"ok", pre+"dependencyCount", pre+"packageManager") && s.HasAny(pre+"policy", pre+"org")
+}
+
+type cvssDetail struct {
+	Assigner        string      `json:"assigner"`
+	CVSSv3Vector    string      `json:"cvssV3Vector"`
+	CVSSv3BaseScore ingest.Text `json:"cvssV3BaseScore"`
+}
+
+type vulnerability struct {
+	ID          string                   `json:"id"`
+	Type        string                   `json:"type"`
+	Title       string                   `json:"title"`
+	Description string                   `json:"description"`
+	Severity    string                   `json:"severity"`
+	CVSSv3      string                   `json:"CVSSv3"`
+	CVSSScore   ingest.Text              `json:"cvssScore"`
+	CVSSDetails []cvssDetail             `json:"cvssDetails"`
+	Identifiers map[string][]ingest.Text `json:"identifiers"`
+	PackageName string                   `json:"packageName"`
+	Name        string                   `json:"name"`
+	Version     string                   `json:"version"`
+	FixedIn     []ingest.Text            `json:"fixedIn"`
+	From        []string                 `json:"from"`
+	UpgradePath []jsontext.Value         `json:"upgradePath"`
+	License     string                   `json:"license"`
+	EPSSDetails *struct {
+		Probability ingest.Text `json:"probability"`
+		Percentile  ingest.Text `json:"percentile"`
+	} `json:"epssDetails"`
+	Filtered struct {
+		Ignored []struct {
+			Reason  string `json:"reason"`
+			Expires string `json:"expires"`
+			Source  string `json:"source"`
+		} `json:"ignored"`
+		Patches []jsontext.Value `json:"patches"`
+	} `json:"filtered"`
+}
+
+// pending is a finding held until its project's target is known.
+type pending struct {
+	f    *model.Finding
+	epss string // EPSS detail, when Snyk gave one
+}
+
+// project is what one project object says; its target comes after its
+// vulnerabilities, so findings wait in it.
+type project struct {
+	projectName, path, manifest string
+	container                   bool
+	image                       string // "name:tag" from a docker-image dependency path
+	findings                    []pending
+	apps                        []*project
+}
+
+type parser struct {
+	in   *ingest.Input
+	sink ingest.Sink
+	dec  *jsontext.Decoder
+}
+
+// Parse reads a Snyk report from in and emits one scan per project.
+//
+// Snyk writes a project's name and path after its vulnerabilities; each
+// project's findings are held in memory until the project object ends
+// (the input itself is read as a stream).
+func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
+	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R)}
+	err := p.parse(ctx)
+	return ingest.AsInputError(in, p.dec.InputOffset(), err)
+}
+
+func (p *parser) parse(ctx context.Context) error {
+	switch p.dec.PeekKind() {
+	case '{':
+		if err := p.top(ctx, ""); err != nil {
+			return err
+		}
+	case '[':
+		i := 0
+		if err := ingest.WalkArray(p.dec, func() error {
+			defer func() { i++ }()
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return p.top(ctx, fmt.Sprintf("/%d", i))
+		}); err != nil {
+			return err
+		}
+	default:
+		if _, err := p.dec.ReadToken(); err != nil {
+			return err
+		}
+		return p.in.Errorf(0, "not a Snyk report: expected an object or an array")
+	}
+	return ingest.ExpectEOF(p.in, p.dec)
+}
+
+// top reads one top-level project and emits its scan.
+func (p *parser) top(ctx context.Context, ptr string) error {
+	pr, err := p.project(ctx, ptr)
+	if err != nil {
+		return err
+	}
+	return p.emit(pr)
+}
+
+func (p *parser) project(ctx context.Context, ptr string) (*project, error) {
+	pr := &project{}
+	var displayTarget, targetFile string
+	err := ingest.WalkObject(p.dec, func(name string) error {
+		switch name {
+		case "vulnerabilities":
+			return p.vulns(ctx, pr, ptr+"/vulnerabilities", "")
+		case "filtered":
+			return ingest.WalkObject(p.dec, func(kind string) error {
+				switch kind {
+				case "ignore", "patch":
+					return p.vulns(ctx, pr, ptr+"/filtered/"+kind, kind)
+				}
+				return p.dec.SkipValue()
+			})
+		case "projectName":
+			return ingest.DecodeJSON(p.dec, &pr.projectName)
+		case "path":
+			return ingest.DecodeJSON(p.dec, &pr.path)
+		case "displayTargetFile":
+			return ingest.DecodeJSON(p.dec, &displayTarget)
+		case "targetFile":
+			return ingest.DecodeJSON(p.dec, &targetFile)
+		case "docker":
+			pr.container = true
+			return p.dec.SkipValue()
+		case "applications":
+			i := 0
+			return ingest.WalkArray(p.dec, func() error {
+				defer func() { i++ }()
+				app, err := p.project(ctx, fmt.Sprintf("%s/applications/%d", ptr, i))
+				if err != nil {
+					return err
+				}
+				pr.apps = append(pr.apps, app)
+				return nil
+			})
+		}
+		return p.dec.SkipValue()
+	})
+	if err != nil {
+		return nil, err
+	}
+	pr.manifest = strings.ReplaceAll(displayTarget, "\\", "/")
+	if pr.manifest == "" {
+		pr.manifest = strings.ReplaceAll(targetFile, "\\", "/")
+	}
+	if strings.HasPrefix(pr.projectName, "docker-image|") {
+		pr.container = true
+	}
+	return pr, nil
+}
+
+// vulns reads an array of vulnerabilities into pr; filter is "ignore" or
+// "patch" for the entries Snyk filtered out.
+func (p *parser) vulns(ctx context.Context, pr *project, ptr, filter string) error {
+	i := 0
+	return ingest.WalkArray(p.dec, func() error {
+		defer func() { i++ }()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var v vulnerability
+		if err := ingest.DecodeJSON(p.dec, &v); err != nil {
+			return err
+		}
+		pf := finding(&v, filter)
+		pf.f.Pointer = fmt.Sprintf("%s/%d", ptr, i)
+		if pr.image == "" && len(v.From) > 0 {
+			if ref, ok := strings.CutPrefix(v.From[0], "docker-image|"); ok {
+				if j := strings.LastIndex(ref, "@"); j > 0 && !strings.Contains(ref[j:], ":") {
+					ref = ref[:j] + ":" + ref[j+1:]
+				}
+				pr.image = ref
+			}
+		}
+		pr.findings = append(pr.findings, pf)
+		return nil
+	})
+}
+
+// emit begins the scan of a top-level project and emits its findings and
+// those of its applications (the language projects Snyk found inside a
+// container image).
+func (p *parser) emit(pr *project) error {
+	s := model.Scan{Tool: Tool, Format: formatName}
+	if pr.container {
+		ref := p.in.Target
+		if ref == "" {
+			ref = pr.image
+		}
+		if ref == "" {
+			ref = strings.TrimPrefix(pr.projectName, "docker-image|")
+		}
+		if ref == "" {
+			p.in.Warn("%s: the container report names no image; pass --target", p.in.Name)
+			ref = "unknown"
+		}
+		s.Asset = model.ImageKey(ref)
+		s.Target = s.Asset
+		if err := p.sink.BeginScan(s); err != nil {
+			return err
+		}
+		if err := p.sink.Asset(model.Asset{Key: s.Asset, Kind: model.KindImage, Name: strings.TrimPrefix(s.Asset, "image:"), Source: Tool}); err != nil {
+			return err
+		}
+	} else {
+		base := p.in.TargetOr(pr.path)
+		if base == "" {
+			base = pr.projectName
+		}
+		if base == "" || base == "." {
+			p.in.Warn("%s: the report names no project path; pass --target to name the repository Snyk tested", p.in.Name)
+			if base == "" {
+				base = "unknown"
+			}
+		}
+		s.Asset = projectKey(base)
+		s.Target = base
+		if pr.manifest != "" {
+			s.Target = strings.TrimRight(base, "/\\") + "/" + pr.manifest
+		}
+		if err := p.sink.BeginScan(s); err != nil {
+			return err
+		}
+	}
+	if err := p.findings(pr, s.Asset, !pr.container); err != nil {
+		return err
+	}
+	for _, app := range pr.apps {
+		if err := p.findings(app, s.Asset, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// findings emits the held findings of pr on asset; withPath puts the
+// project's manifest in their location (not for a container's operating
+// system packages, which no file tells apart).
+func (p *parser) findings(pr *project, asset string, withPath bool) error {
+	for _, pf := range pr.findings {
+		f := pf.f
+		f.Asset = asset
+		if withPath {
+			f.Location.Path = pr.manifest
+		}
+		if err := p.sink.Finding(f); err != nil {
+			return err
+		}
+		if pf.epss == "" {
+			continue
+		}
+		for _, id := range f.VulnIDs {
+			if !strings.HasPrefix(id, "CVE-") {
+				continue
+			}
+			if err := p.sink.Evidence(model.Evidence{Kind: model.EvidenceEPSS, Asset: asset, VulnID: id, Source: Tool, Detail: pf.epss}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func finding(v *vulnerability, filter string) pending {
+	pkg := v.PackageName
+	if pkg == "" {
+		pkg = v.Name
+	}
+	f := &model.Finding{
+		Tool:         Tool,
+		Kind:         model.FindingVulnerability,
+		RuleID:       v.ID,
+		VulnIDs:      []string{v.ID},
+		Severity:     model.ParseSeverity(v.Severity),
+		ToolSeverity: v.Severity,
+		Title:        v.Title,
+		Description:  v.Description,
+		Package:      model.Package{Name: pkg, Version: v.Version},
+		Location:     model.Location{Component: strings.Join(v.From, " > ")},
+	}
+	if v.Type == "license" {
+		f.Kind = model.FindingLicense
+		f.VulnIDs = nil
+		if f.Title == "" {
+			f.Title = "licence " + v.License
+		}
+	}
+	var fixed []string
+	for _, t := range v.FixedIn {
+		if t != "" {
+			fixed = append(fixed, string(t))
+		}
+	}
+	f.Package.FixedVersion = strings.Join(fixed, ", ")
+	for _, kind := range slices.Sorted(maps.Keys(v.Identifiers)) {
+		for _, id := range v.Identifiers[kind] {
+			s := strings.TrimSpace(string(id))
+			switch {
+			case s == "":
+			case strings.EqualFold(kind, "CWE"):
+				f.CWEs = append(f.CWEs, s)
+			case isDigits(s):
+				// NSP and WhiteSource give bare numbers.
+				f.VulnIDs = append(f.VulnIDs, kind+"-"+s)
+			default:
+				f.VulnIDs = append(f.VulnIDs, s)
+			}
+		}
+	}
+	if v.CVSSv3 != "" {
+		f.CVSS = append(f.CVSS, model.CVSS{Source: "snyk", Vector: v.CVSSv3, Score: v.CVSSScore.Float()})
+	}
+	for _, d := range v.CVSSDetails {
+		if d.CVSSv3Vector != "" {
+			f.CVSS = append(f.CVSS, model.CVSS{Source: strings.ToLower(d.Assigner), Vector: d.CVSSv3Vector, Score: d.CVSSv3BaseScore.Float()})
+		}
+	}
+	if f.Severity == model.SeverityUnknown && v.CVSSScore != "" {
+		f.Severity = model.SeverityFromScore(v.CVSSScore.Float())
+	}
+	if f.Title == "" {
+		f.Title = v.ID + " in " + pkg
+	}
+	switch filter {
+	case "ignore":
+		f.Status = model.StatusAccepted
+		f.ToolStatus = "ignored"
+		for _, ig := range v.Filtered.Ignored {
+			f.ToolStatus = strings.TrimSpace(fmt.Sprintf("ignored: %s", ig.Reason))
+			if ig.Expires != "" {
+				f.ToolStatus += " (expires " + ig.Expires + ")"
+			}
+		}
+	case "patch":
+		f.Status = model.StatusAccepted
+		f.ToolStatus = "patched"
+	}
+	pf := pending{f: f}
+	if v.EPSSDetails != nil && v.EPSSDetails.Probability != "" {
+		pf.epss = fmt.Sprintf("epss %s, percentile %s", v.EPSSDetails.Probability, v.EPSSDetails.Percentile)
+	}
+	return pf
+}
+
+func isDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// projectKey is the asset key of a tested project: a repository URL's
+// key, else the path as a repository name, as the trivy format keys
+// filesystem scans.
+func projectKey(name string) string {
+	if strings.Contains(name, "://") || strings.HasPrefix(name, "git@") {
+		return model.RepoKey(name)
+	}
+	p := strings.ToLower(strings.TrimSuffix(strings.Trim(strings.ReplaceAll(name, "\\", "/"), "/"), ".git"))
+	if p == "" || p == "." {
+		return model.FileKey(name)
+	}
+	return "repo:" + p
+}
