@@ -141,12 +141,9 @@ func (p *parser) query(q *query, ptr string) error {
 			Location: model.Location{
 				Path:      file.FileName,
 				Line:      file.Line.Int(),
-				Component: file.SearchKey,
+				Component: component(file.SearchKey, file.ExpectedValue),
 			},
 			Pointer: fmt.Sprintf("%s/files/%d", ptr, j),
-		}
-		if file.ResourceType != "" && file.ResourceName != "" {
-			f.Location.Component = file.ResourceType + "." + file.ResourceName
 		}
 		if f.RuleID == "" {
 			f.RuleID = q.QueryName
@@ -163,6 +160,7 @@ func (p *parser) query(q *query, ptr string) error {
 		add("", q.Description)
 		add("Platform: ", q.Platform)
 		add("Category: ", q.Category)
+		add("Resource: ", strings.Trim(file.ResourceType+"."+file.ResourceName, "."))
 		add("Search key: ", file.SearchKey)
 		add("Issue: ", file.IssueType)
 		add("Expected: ", file.ExpectedValue)
@@ -181,4 +179,18 @@ func (p *parser) query(q *query, ptr string) error {
 		}
 	}
 	return nil
+}
+
+// component names the place a file entry is about. KICS reports several
+// items under one search key and one similarity id (each element of an
+// RBAC rule, say) and tells them apart only in the expected value, which
+// then starts with a longer key: "rules[0].verbs shouldn't contain ...".
+// That longer key is the component when there is one, so that the items
+// stay apart.
+func component(searchKey, expected string) string {
+	first, _, _ := strings.Cut(strings.TrimSpace(expected), " ")
+	if searchKey != "" && len(first) > len(searchKey) && strings.HasPrefix(first, searchKey) {
+		return first
+	}
+	return searchKey
 }
