@@ -146,9 +146,9 @@ type pendingFinding struct {
 
 // Parse reads a Grype report from in and emits one finding per match.
 //
-// Grype writes "source" after "matches", and the scan's asset depends on
-// the source; findings read before it are held in memory until the source
-// is known (the input itself is still read as a stream).
+// Grype writes "source", "distro" and "descriptor" after "matches", and
+// the scan depends on them; findings are held in memory until the end of
+// the report (the input itself is read as a stream, one match at a time).
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R)}
 	err := p.parse(ctx)
@@ -189,21 +189,12 @@ func (p *parser) top(ctx context.Context, name string) error {
 			}
 			pf := p.finding(&m, name == "ignoredMatches")
 			pf.f.Pointer = fmt.Sprintf("/%s/%d", name, i)
-			if !p.began {
-				p.pending = append(p.pending, pf)
-				return nil
-			}
-			return p.emit(pf)
+			p.pending = append(p.pending, pf)
+			return nil
 		})
 	case "source":
 		p.src = &source{}
-		if err := ingest.DecodeJSON(p.dec, p.src); err != nil {
-			return err
-		}
-		if err := p.beginScan(); err != nil {
-			return err
-		}
-		return p.flush()
+		return ingest.DecodeJSON(p.dec, p.src)
 	case "distro":
 		return ingest.DecodeJSON(p.dec, &p.distro)
 	case "descriptor":
@@ -254,8 +245,7 @@ func (p *parser) emit(pf pendingFinding) error {
 	return nil
 }
 
-// beginScan starts the report's scan once, when the source is read or at
-// the end of a report without one.
+// beginScan starts the report's scan at the end of the report.
 func (p *parser) beginScan() error {
 	if p.began {
 		return nil
@@ -376,10 +366,6 @@ func (p *parser) emitImage(img *imageTarget) error {
 	return p.sink.Asset(a)
 }
 
-// osTypes are the package types of operating system packages: their
-// findings are not told apart by file, as in the trivy format.
-var osTypes = map[string]bool{"deb": true, "rpm": true, "apk": true, "alpm": true, "portage": true}
-
 func (p *parser) finding(m *match, ignored bool) pendingFinding {
 	v := &m.Vulnerability
 	a := &m.Artifact
@@ -399,7 +385,10 @@ func (p *parser) finding(m *match, ignored bool) pendingFinding {
 			PURL:         a.PURL,
 		},
 	}
-	if !osTypes[a.Type] && len(a.Locations) > 0 {
+	// The first location tells apart two copies of one package (in two
+	// layers, or two jars); for operating system packages it is the
+	// package database, which does not move between builds.
+	if len(a.Locations) > 0 {
 		f.Location.Path = a.Locations[0].Path
 	}
 	pf := pendingFinding{f: f, epss: v.EPSS}
