@@ -33,9 +33,10 @@ var Format = ingest.Format{
 }
 
 // Detect accepts a project object, or an array of them, whose first
-// vulnerability carries Snyk's dependency path (from and upgradePath) or
-// whose members are Snyk's project summary (ok, dependencyCount,
-// packageManager, policy).
+// vulnerability carries Snyk's dependency path (from and upgradePath) or a
+// SNYK- id with a packageName, or whose members are Snyk's project summary
+// (ok, dependencyCount, packageManager, policy). CycloneDX documents, which
+// also hold vulnerabilities, are refused.
 func Detect(s *ingest.Sniff) bool {
 	var pre string
 	switch s.Kind {
@@ -48,8 +49,11 @@ func Detect(s *ingest.Sniff) bool {
 	if !s.Has(pre + "vulnerabilities") {
 		return false
 	}
+	if s.Has("bomFormat") || s.Has("specVersion") {
+		return false // CycloneDX also names its list "vulnerabilities"
+	}
 	if s.HasAll(pre+"vulnerabilities[].from", pre+"vulnerabilities[].upgradePath") ||
-		strings.HasPrefix(s.Get(pre+"vulnerabilities[].id"), "SNYK-") {
+		strings.HasPrefix(s.Get(pre+"vulnerabilities[].id"), "SNYK-") && s.Has(pre+"vulnerabilities[].packageName") {
 		return true
 	}
 	return s.HasAll(pre+"ok", pre+"dependencyCount", pre+"packageManager") && s.HasAny(pre+"policy", pre+"org")
