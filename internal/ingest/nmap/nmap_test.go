@@ -256,7 +256,9 @@ func TestVulnScripts(t *testing.T) {
 	if !slices.Equal(confirmed, []string{"CVE-2014-0160", "CVE-2017-0143"}) {
 		t.Errorf("probe-confirmed evidence = %q, want CVE-2014-0160 and CVE-2017-0143", confirmed)
 	}
-	if slices.ContainsFunc(r.Findings, func(f *model.Finding) bool { return strings.Contains(f.Asset, "3389") || strings.Contains(f.Asset, "192.0.2.11") }) {
+	if slices.ContainsFunc(r.Findings, func(f *model.Finding) bool {
+		return strings.Contains(f.Asset, "3389") || strings.Contains(f.Asset, "192.0.2.11")
+	}) {
 		t.Errorf("a filtered port or a down host gave a finding")
 	}
 }
