@@ -8,6 +8,7 @@ package nmap
 
 import (
 	"context"
+	"fmt"
 	"encoding/xml"
 	"errors"
 	"io"
@@ -529,7 +530,11 @@ func (p *parser) vulners(s *script, key, where string, pkg model.Package) (out [
 			Location:     model.Location{Component: where},
 		}
 		if xs := exploits[id]; len(xs) > 0 {
-			f.ToolStatus = "exploit: " + strings.Join(xs, ", ")
+			// vulners marks exploits "*EXPLOIT*"; name a few, count all.
+			f.ToolStatus = "exploit: " + strings.Join(xs[:min(len(xs), 3)], ", ")
+			if len(xs) > 3 {
+				f.ToolStatus += fmt.Sprintf(" and %d more", len(xs)-3)
+			}
 		}
 		out = append(out, f)
 	}
