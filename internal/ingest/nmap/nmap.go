@@ -8,9 +8,9 @@ package nmap
 
 import (
 	"context"
-	"fmt"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"regexp"
 	"slices"
