@@ -147,6 +147,9 @@ func findings(in *ingest.Input, a *alert, asset string, ptr func(i int) string) 
 	if s := strings.TrimSpace(stripHTML(a.Solution)); s != "" {
 		desc += "\n\nSolution: " + s
 	}
+	if s := clip(stripHTML(a.OtherInfo)); s != "" && !secretPlugins[strings.TrimSpace(a.PluginID.String())] {
+		desc += "\n\nOther information: " + s
+	}
 	if s := strings.TrimSpace(stripHTML(a.Reference)); s != "" {
 		desc += "\n\nReferences: " + s
 	}
@@ -161,10 +164,13 @@ func findings(in *ingest.Input, a *alert, asset string, ptr func(i int) string) 
 	out := make([]*model.Finding, 0, len(insts))
 	for i, inst := range insts {
 		f := &model.Finding{
-			Tool:         Tool,
-			Kind:         model.FindingDAST,
-			RuleID:       ruleID,
-			CWEs:         cwes,
+			Tool:   Tool,
+			Kind:   model.FindingDAST,
+			RuleID: ruleID,
+			CWEs:   cwes,
+			// Some rules (the vulnerable JavaScript library check) name
+			// the CVEs they found.
+			VulnIDs:      model.ExtractVulnIDs(a.OtherInfo + "\n" + a.Reference),
 			Severity:     sev,
 			ToolSeverity: toolSev,
 			Title:        title,
