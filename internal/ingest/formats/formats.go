@@ -4,14 +4,49 @@ package formats
 
 import (
 	"github.com/ctem-dev/ctem/internal/ingest"
+	"github.com/ctem-dev/ctem/internal/ingest/asff"
+	"github.com/ctem-dev/ctem/internal/ingest/checkov"
+	"github.com/ctem-dev/ctem/internal/ingest/cyclonedx"
+	"github.com/ctem-dev/ctem/internal/ingest/grype"
+	"github.com/ctem-dev/ctem/internal/ingest/kics"
+	"github.com/ctem-dev/ctem/internal/ingest/nmap"
+	"github.com/ctem-dev/ctem/internal/ingest/npmaudit"
+	"github.com/ctem-dev/ctem/internal/ingest/nuclei"
+	"github.com/ctem-dev/ctem/internal/ingest/osvscanner"
+	"github.com/ctem-dev/ctem/internal/ingest/prowler"
 	"github.com/ctem-dev/ctem/internal/ingest/sarif"
+	"github.com/ctem-dev/ctem/internal/ingest/snyk"
+	"github.com/ctem-dev/ctem/internal/ingest/spdx"
+	"github.com/ctem-dev/ctem/internal/ingest/tfsec"
 	"github.com/ctem-dev/ctem/internal/ingest/trivy"
+	"github.com/ctem-dev/ctem/internal/ingest/zap"
 )
 
 // All returns the registry of every format, in the order listings show.
 func All() ingest.Registry {
 	return ingest.Registry{
+		// SCA, containers, SBOMs
 		trivy.Format,
+		grype.Format,
+		snyk.Format,
+		osvscanner.Format,
+		npmaudit.Format,
+		cyclonedx.FormatJSON,
+		cyclonedx.FormatXML,
+		spdx.Format,
+		// code
 		sarif.Format,
+		// IaC and cloud
+		checkov.Format,
+		kics.Format,
+		tfsec.Format,
+		prowler.FormatOCSF,
+		prowler.FormatJSON,
+		asff.Format,
+		// DAST and network
+		zap.FormatXML,
+		zap.FormatJSON,
+		nuclei.Format,
+		nmap.Format,
 	}
 }

@@ -122,6 +122,15 @@ func (x *tx) BeginScan(s model.Scan) error {
 	if s.Tool == "" || s.Target == "" {
 		return fmt.Errorf("scan needs a tool and a target (tool %q, target %q)", s.Tool, s.Target)
 	}
+	// A scan of the same (tool, target) begun earlier in this input is
+	// resumed, not started again: a report that lists one account's
+	// findings in two places must not have its second part fix the first.
+	for _, p := range x.pending {
+		if p.Tool == s.Tool && p.Target == s.Target {
+			x.cur = p
+			return nil
+		}
+	}
 	s.StartedAt = x.scanTime()
 	s.ID = model.Hash("scan", s.Tool, s.Target, s.StartedAt.Format(time.RFC3339Nano))[:16]
 	seq := x.nextSeq
