@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ctem-dev/ctem/internal/model"
@@ -32,6 +34,23 @@ type tx struct {
 
 	insFinding, insExposure, touchAsset *sql.Stmt
 	done                                bool
+
+	// Findings are written by a writer goroutine, so that parsing and
+	// fingerprinting (on the caller's goroutine) overlap with SQLite's
+	// work: on two cores this is most of the gain. Every other operation
+	// first waits for the queue to drain (flush), so order is kept.
+	jobs    chan job
+	writer  sync.WaitGroup
+	failed  atomic.Bool
+	werr    error // the writer's first error; read after flush
+	stopped bool
+}
+
+// job is one statement for the writer, or a barrier to close.
+type job struct {
+	stmt    *sql.Stmt
+	args    []any
+	barrier chan struct{}
 }
 
 var _ store.Tx = (*tx)(nil)
@@ -57,7 +76,59 @@ func (s *DB) Begin(ctx context.Context) (store.Tx, error) {
 		t.Rollback()
 		return nil, err
 	}
+	x.jobs = make(chan job, 4096)
+	x.writer.Go(x.write)
 	return x, nil
+}
+
+// write runs the queued statements in order until the queue closes.
+func (x *tx) write() {
+	for j := range x.jobs {
+		if j.barrier != nil {
+			close(j.barrier)
+			continue
+		}
+		if x.failed.Load() {
+			continue
+		}
+		if _, err := j.stmt.ExecContext(x.ctx, j.args...); err != nil {
+			x.werr = err
+			x.failed.Store(true)
+		}
+	}
+}
+
+// enqueue hands a statement to the writer.
+func (x *tx) enqueue(st *sql.Stmt, args ...any) error {
+	if x.failed.Load() {
+		return x.flush()
+	}
+	x.jobs <- job{stmt: st, args: args}
+	return nil
+}
+
+// flush waits until the writer has run everything queued and returns its
+// first error.
+func (x *tx) flush() error {
+	if x.stopped {
+		return x.werr
+	}
+	b := make(chan struct{})
+	x.jobs <- job{barrier: b}
+	<-b
+	if x.failed.Load() {
+		return fmt.Errorf("record finding: %w", x.werr)
+	}
+	return nil
+}
+
+// stop ends the writer.
+func (x *tx) stop() {
+	if !x.stopped {
+		x.stopped = true
+		close(x.jobs)
+		x.writer.Wait()
+	}
 }
 
 const findingCols = `id, tool, target, kind, rule_id, vuln_ids, cwes, sev, tool_severity, cvss, title, description,
@@ -95,6 +166,9 @@ ON CONFLICT (id) DO UPDATE SET
 	x.insExposure = prep(`INSERT INTO exposures (` + exposureCols + `) VALUES (` + placeholders(21) + `)
 ON CONFLICT (id) DO UPDATE SET
   last_seen = excluded.last_seen,
+  sev = CASE WHEN excluded.sev > exposures.sev OR exposures.status = 'fixed' THEN excluded.sev ELSE exposures.sev END,
+  status = CASE WHEN excluded.status = 'open' OR exposures.status = 'fixed' THEN excluded.status ELSE exposures.status END,
+  fixed_at = CASE WHEN excluded.status = 'fixed' THEN exposures.fixed_at ELSE 0 END,
   pkg_fixed = CASE WHEN excluded.pkg_fixed <> '' THEN excluded.pkg_fixed ELSE exposures.pkg_fixed END,
   pkg_purl = CASE WHEN exposures.pkg_purl = '' THEN excluded.pkg_purl ELSE exposures.pkg_purl END,
   title = CASE WHEN exposures.title = '' THEN excluded.title ELSE exposures.title END`)
@@ -119,6 +193,9 @@ func (x *tx) scanTime() time.Time {
 
 // BeginScan starts a scan.
 func (x *tx) BeginScan(s model.Scan) error {
+	if err := x.flush(); err != nil {
+		return err
+	}
 	if s.Tool == "" || s.Target == "" {
 		return fmt.Errorf("scan needs a tool and a target (tool %q, target %q)", s.Tool, s.Target)
 	}
@@ -159,7 +236,7 @@ func (x *tx) ensureAsset(key string, at time.Time) error {
 	if _, rest, ok := strings.Cut(key, ":"); ok && !strings.HasPrefix(key, "arn:") && !strings.HasPrefix(key, "pkg:") {
 		name = rest
 	}
-	if _, err := x.touchAsset.ExecContext(x.ctx, key, string(model.KindOfKey(key)), name, micros(at), micros(at)); err != nil {
+	if err := x.enqueue(x.touchAsset, key, string(model.KindOfKey(key)), name, micros(at), micros(at)); err != nil {
 		return fmt.Errorf("record asset %s: %w", key, err)
 	}
 	x.assets[key] = true
@@ -169,6 +246,9 @@ func (x *tx) ensureAsset(key string, at time.Time) error {
 // Asset records an asset; non-empty fields override what is stored, and
 // labels merge.
 func (x *tx) Asset(a model.Asset) error {
+	if err := x.flush(); err != nil {
+		return err
+	}
 	if a.Key == "" {
 		return errors.New("asset without a key")
 	}
@@ -214,6 +294,9 @@ ON CONFLICT (key) DO UPDATE SET
 
 // Relation records an edge; both ends become assets if unknown.
 func (x *tx) Relation(r model.Relation) error {
+	if err := x.flush(); err != nil {
+		return err
+	}
 	if r.From == "" || r.To == "" || r.Type == "" {
 		return fmt.Errorf("relation needs two ends and a type (%q -%s-> %q)", r.From, r.Type, r.To)
 	}
@@ -237,6 +320,9 @@ VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (from_key, to_key, type, action, source
 
 // Evidence records a fact; the same fact from the same source is updated.
 func (x *tx) Evidence(e model.Evidence) error {
+	if err := x.flush(); err != nil {
+		return err
+	}
 	if e.At.IsZero() {
 		e.At = time.Now().UTC()
 	}
@@ -275,22 +361,22 @@ func (x *tx) Finding(f *model.Finding) error {
 	}
 	sev := f.Severity.Rank()
 	vulnIDs, cwes := joinList(cleanList(f.VulnIDs)), joinList(cleanList(f.CWEs))
-	_, err := x.insFinding.ExecContext(x.ctx,
+	err := x.enqueue(x.insFinding,
 		f.ID, f.Tool, x.cur.Target, string(f.Kind), f.RuleID, vulnIDs, cwes, sev, f.ToolSeverity, cvss, f.Title, f.Description,
 		f.Asset, f.Package.Name, f.Package.Version, f.Package.FixedVersion, f.Package.PURL,
 		f.Location.Path, f.Location.Line, f.Location.EndLine, f.Location.Column, f.Location.URL, f.Location.Component,
 		string(f.Status), string(f.Status), f.ToolStatus, f.Fingerprint, f.ToolFingerprint, f.SecretHash, f.SecretHint,
 		f.ExposureID, f.Pointer, x.cur.ID, micros(at), micros(at), 0)
 	if err != nil {
-		return fmt.Errorf("record finding: %w", err)
+		return err
 	}
 	if !x.exposures[f.ExposureID] {
-		_, err = x.insExposure.ExecContext(x.ctx,
+		err = x.enqueue(x.insExposure,
 			f.ExposureID, string(f.Kind), f.RuleID, model.CanonicalVulnID(f.VulnIDs), vulnIDs, cwes, sev, f.Title, f.Asset,
 			f.Package.Name, f.Package.Version, f.Package.FixedVersion, f.Package.PURL,
 			f.Location.Path, f.Location.Line, f.Location.URL, f.Location.Component, string(f.Status), micros(at), micros(at), 0)
 		if err != nil {
-			return fmt.Errorf("record exposure: %w", err)
+			return err
 		}
 		x.exposures[f.ExposureID] = true
 	}
@@ -308,6 +394,9 @@ func cleanList(xs []string) []string {
 
 // EndInput closes the pending scans: lifecycle, counts, input name.
 func (x *tx) EndInput(ctx context.Context, input, digest string) ([]model.Scan, error) {
+	if err := x.flush(); err != nil {
+		return nil, err
+	}
 	var out []model.Scan
 	for _, s := range x.pending {
 		s.Input, s.Digest = input, digest
@@ -330,10 +419,10 @@ func (x *tx) lifecycle(ctx context.Context, s *model.Scan) error {
 	now := micros(s.StartedAt)
 	// Reopen what an earlier scan had fixed.
 	if _, err := q(`INSERT INTO finding_events (finding_id, from_status, to_status, at, scan_id)
-SELECT id, 'fixed', reported_status, ?, ? FROM findings WHERE scan_id = ? AND status = 'fixed'`, now, s.ID, s.ID); err != nil {
+SELECT id, 'fixed', reported_status, ?, ? FROM findings WHERE tool = ? AND target = ? AND scan_id = ? AND status = 'fixed' AND reported_status <> 'fixed'`, now, s.ID, s.Tool, s.Target, s.ID); err != nil {
 		return fmt.Errorf("record reopened findings: %w", err)
 	}
-	res, err := q(`UPDATE findings SET status = reported_status, fixed_at = 0 WHERE scan_id = ? AND status = 'fixed'`, s.ID)
+	res, err := q(`UPDATE findings SET status = reported_status, fixed_at = 0 WHERE tool = ? AND target = ? AND scan_id = ? AND status = 'fixed' AND reported_status <> 'fixed'`, s.Tool, s.Target, s.ID)
 	if err != nil {
 		return fmt.Errorf("reopen findings: %w", err)
 	}
@@ -350,7 +439,10 @@ SELECT id, status, 'fixed', ?, ? FROM findings WHERE tool = ? AND target = ? AND
 	}
 	n, _ = res.RowsAffected()
 	s.Fixed = int(n)
-	// Bring the touched exposures up to date.
+	// Exposures keep their status and severity up to date as findings
+	// arrive (see insExposure); what a status change of a finding can
+	// lower is recomputed here, for the exposures of the findings this
+	// scan fixed or reopened only, so an identical rescan costs nothing.
 	if _, err := q(`UPDATE exposures SET
   status = CASE
     WHEN EXISTS (SELECT 1 FROM findings f WHERE f.exposure_id = exposures.id AND f.status = 'open') THEN 'open'
@@ -365,13 +457,11 @@ SELECT id, status, 'fixed', ?, ? FROM findings WHERE tool = ? AND target = ? AND
   fixed_at = CASE
     WHEN EXISTS (SELECT 1 FROM findings f WHERE f.exposure_id = exposures.id AND f.status <> 'fixed') THEN 0
     ELSE COALESCE((SELECT MAX(f.fixed_at) FROM findings f WHERE f.exposure_id = exposures.id), 0) END
-WHERE id IN (
-  SELECT exposure_id FROM findings WHERE scan_id = ?
-  UNION SELECT f.exposure_id FROM finding_events e JOIN findings f ON f.id = e.finding_id WHERE e.scan_id = ?)`, s.ID, s.ID); err != nil {
+WHERE id IN (SELECT f.exposure_id FROM finding_events e JOIN findings f ON f.id = e.finding_id WHERE e.scan_id = ?)`, s.ID); err != nil {
 		return fmt.Errorf("update exposures: %w", err)
 	}
 	// Counts.
-	if err := x.tx.QueryRowContext(ctx, x.s.rebind(`SELECT COUNT(*), COALESCE(SUM(CASE WHEN first_seen = ? THEN 1 ELSE 0 END), 0) FROM findings WHERE scan_id = ?`), now, s.ID).Scan(&s.Findings, &s.New); err != nil {
+	if err := x.tx.QueryRowContext(ctx, x.s.rebind(`SELECT COUNT(*), COALESCE(SUM(CASE WHEN first_seen = ? THEN 1 ELSE 0 END), 0) FROM findings WHERE tool = ? AND target = ? AND scan_id = ?`), now, s.Tool, s.Target, s.ID).Scan(&s.Findings, &s.New); err != nil {
 		return fmt.Errorf("count scan findings: %w", err)
 	}
 	if _, err := q(`UPDATE scans SET input = ?, digest = ?, findings = ?, new = ?, fixed = ?, reopened = ? WHERE id = ?`,
@@ -386,6 +476,11 @@ func (x *tx) Commit() error {
 	if x.done {
 		return errors.New("ingest already ended")
 	}
+	if err := x.flush(); err != nil {
+		x.Rollback()
+		return err
+	}
+	x.stop()
 	x.done = true
 	if err := x.tx.Commit(); err != nil {
 		return fmt.Errorf("commit ingest: %w", err)
@@ -398,6 +493,7 @@ func (x *tx) Rollback() error {
 	if x.done {
 		return nil
 	}
+	x.stop()
 	x.done = true
 	return x.tx.Rollback()
 }

@@ -85,8 +85,9 @@ CREATE TABLE findings (
   last_seen        BIGINT NOT NULL,
   fixed_at         BIGINT NOT NULL DEFAULT 0
 );
-CREATE INDEX findings_scan ON findings (scan_id);
-CREATE INDEX findings_tool_target ON findings (tool, target, status);
+-- One index serves the lifecycle: what a scan saw (tool, target, scan_id)
+-- and what the rest of its target holds (tool, target).
+CREATE INDEX findings_target_scan ON findings (tool, target, scan_id);
 CREATE INDEX findings_exposure ON findings (exposure_id);
 
 CREATE TABLE exposures (
