@@ -10,7 +10,7 @@ import (
 
 	"github.com/ctem-dev/ctem/examples"
 	"github.com/ctem-dev/ctem/internal/ingest"
-	"github.com/ctem-dev/ctem/internal/ingest/formats"
+	"github.com/ctem-dev/ctem/internal/inputs"
 	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
 	"github.com/ctem-dev/ctem/internal/store/sqlite"
@@ -69,7 +69,7 @@ func ingestExamples(cmd *cobra.Command, e *env, st store.Store) error {
 		return err
 	}
 	defer tx.Rollback()
-	reg := formats.All()
+	reg := inputs.All()
 	names, err := fs.Glob(examples.Reports, "reports/*")
 	if err != nil {
 		return err

@@ -3,7 +3,7 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/ctem-dev/ctem/internal/ingest/formats"
+	"github.com/ctem-dev/ctem/internal/inputs"
 )
 
 func newFormatsCmd(e *env) *cobra.Command {
@@ -21,7 +21,7 @@ func newFormatsCmd(e *env) *cobra.Command {
 				Title string `json:"title"`
 			}
 			var rows []row
-			for _, f := range formats.All() {
+			for _, f := range inputs.All() {
 				rows = append(rows, row{f.Name, f.Title})
 			}
 			_, err := writeListing(e.stdout, output, seqOf(rows), []column[row]{

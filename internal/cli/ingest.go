@@ -13,7 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ctem-dev/ctem/internal/ingest"
-	"github.com/ctem-dev/ctem/internal/ingest/formats"
+	"github.com/ctem-dev/ctem/internal/inputs"
 	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
 )
@@ -35,7 +35,7 @@ as fixed and reopens what comes back.`,
 			if err := checkOutput(output, outTable, outJSON, outCSV); err != nil {
 				return err
 			}
-			reg := formats.All()
+			reg := inputs.All()
 			var forced *ingest.Format
 			if format != "" {
 				f, err := reg.Lookup(format)

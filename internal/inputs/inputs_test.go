@@ -1,4 +1,4 @@
-package formats_test
+package inputs_test
 
 import (
 	"os"
@@ -7,13 +7,13 @@ import (
 	"testing"
 
 	"github.com/ctem-dev/ctem/internal/ingest"
-	"github.com/ctem-dev/ctem/internal/ingest/formats"
+	"github.com/ctem-dev/ctem/internal/inputs"
 )
 
 func TestNamesAreUnique(t *testing.T) {
 	t.Parallel()
 	seen := map[string]bool{}
-	for _, f := range formats.All() {
+	for _, f := range inputs.All() {
 		if f.Name == "" || f.Detect == nil || f.Parse == nil || f.Title == "" {
 			t.Errorf("format %q is incomplete", f.Name)
 		}
@@ -30,9 +30,9 @@ func TestNamesAreUnique(t *testing.T) {
 // package it is in (one package may hold several formats).
 func TestNoFileMatchesTwoFormats(t *testing.T) {
 	t.Parallel()
-	reg := formats.All()
+	reg := inputs.All()
 	pkgOf := map[string]string{} // format name -> package dir
-	dirs, _ := filepath.Glob("../*/testdata")
+	dirs, _ := globDirs()
 	checked := 0
 	for _, dir := range dirs {
 		pkg := filepath.Base(filepath.Dir(dir))
@@ -74,4 +74,14 @@ func TestNoFileMatchesTwoFormats(t *testing.T) {
 	if checked < 100 {
 		t.Errorf("checked only %d files", checked)
 	}
+}
+
+// globDirs lists the testdata folders of every input package.
+func globDirs() ([]string, error) {
+	a, err := filepath.Glob("../ingest/*/testdata")
+	if err != nil {
+		return nil, err
+	}
+	b, err := filepath.Glob("../estate/*/testdata")
+	return append(a, b...), err
 }
