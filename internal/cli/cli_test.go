@@ -32,9 +32,9 @@ func TestScripts(t *testing.T) {
 			return copyReports(e.WorkDir)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"jsonlen": jsonLen,
-			"jsonhas": jsonHas,
-			"dbsum":   dbSum,
+			"jsonlen":    jsonLen,
+			"jsonhas":    jsonHas,
+			"dbsum":      dbSum,
 			"countitems": countItems,
 		},
 	})
