@@ -126,8 +126,9 @@ type Result struct {
 }
 
 // Classify returns the effect of a weakness. The sources, in order; the
-// first that gives an effect decides, and within one source the most
-// powerful effect wins (ties go to the more confident):
+// first that gives an effect decides. Within one source, results of
+// medium or high confidence beat low ones, then the most powerful effect
+// wins, then the more confident:
 //
 //  1. Kind secret: a secret finding gives its credential (high).
 //  2. The rule id (rules.go): Checkov, KICS, tfsec, Trivy and kube
@@ -166,8 +167,15 @@ func Classify(in Input) Result {
 	return Result{Unknown, Low, "no CWE, rule, tag, title phrase or CVSS vector that says what exploitation gives"}
 }
 
-// better reports whether a should replace b as the pick of one source.
+// better reports whether a should replace b as the pick of one source:
+// a medium or high confidence result beats a low one whatever their
+// effects (a low-confidence cross-site scripting "credential" must not
+// hide a certain SSRF); otherwise the more powerful effect wins, then the
+// more confident.
 func better(a, b Result) bool {
+	if sa, sb := a.Confidence.rank() >= Medium.rank(), b.Confidence.rank() >= Medium.rank(); sa != sb {
+		return sa
+	}
 	if a.Effect.Rank() != b.Effect.Rank() {
 		return a.Effect.Rank() > b.Effect.Rank()
 	}

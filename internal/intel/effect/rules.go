@@ -73,7 +73,7 @@ var ruleTable = map[string]ruleEntry{
 
 	// Secrets in infrastructure code.
 	"CKV_AWS_46":                            {Credential, High, "hard-coded secret in EC2 user data"},
-	"GEN003":                                {Credential, Medium, "sensitive data in a block attribute"},
+	"GEN3":                                  {Credential, Medium, "sensitive data in a block attribute"},
 	"GENERAL-SECRETS-NO-PLAINTEXT-EXPOSURE": {Credential, Medium, "sensitive data in plain text"},
 	"F996F3CB-00FC-480C-8973-8AB04D44A8CC":  {Credential, High, "passwords and secrets in infrastructure code (KICS)"},
 	"48471392-D4D0-47C0-B135-CDEC95EB3EEF":  {Credential, Low, "service account token automounted (KICS)"},
