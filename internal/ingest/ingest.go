@@ -114,13 +114,14 @@ func (r Registry) Names() []string {
 	return names
 }
 
-// Detect returns the one format whose detector accepts s. It returns an
+// Detect returns the one format whose detector accepts s; a format listed
+// twice under one name counts once. It returns an
 // error wrapping ErrUnknownFormat when none does and ErrAmbiguousFormat,
 // naming the candidates, when several do.
 func (r Registry) Detect(s *Sniff) (Format, error) {
 	var hits []Format
 	for _, f := range r {
-		if f.Detect != nil && f.Detect(s) {
+		if f.Detect != nil && !slices.ContainsFunc(hits, func(h Format) bool { return h.Name == f.Name }) && f.Detect(s) {
 			hits = append(hits, f)
 		}
 	}
