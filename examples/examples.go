@@ -1,16 +1,31 @@
-// Package examples holds the demo estate that `ctem demo` analyses: real
-// scanner reports of other projects (see reports/SOURCES.tsv), bundled into
-// the binary so the demo runs anywhere.
+// Package examples holds the demo estate that `ctem demo` analyses: an
+// online shop's Kubernetes manifests (k8s/), real scanner reports of other
+// projects for its images and repository (reports/, see
+// reports/SOURCES.tsv), and its scope file (ctem.yaml), bundled into the
+// binary so the demo runs anywhere.
 package examples
 
 import "embed"
 
-// Reports holds the demo's scanner reports under reports/.
+// Files holds the demo's inputs.
 //
-//go:embed reports/*.json reports/*.sarif
-var Reports embed.FS
+//go:embed ctem.yaml k8s/*.yaml reports/*.json reports/*.sarif
+var Files embed.FS
 
-// Targets names the target of each report that does not name its own.
-var Targets = map[string]string{
-	"shop-api.gosec.sarif": "https://github.com/example-shop/shop-api",
+// Inputs lists the inputs in the order the demo ingests them: the estate
+// first, then the scanner reports.
+var Inputs = []string{
+	"k8s/shop.yaml",
+	"reports/edge-proxy-image.trivy.json",
+	"reports/shop-api-image.trivy.json",
+	"reports/shop-api.gosec.sarif",
 }
+
+// Targets names the target of each input that does not name its own.
+var Targets = map[string]string{
+	"k8s/shop.yaml":                "prod",
+	"reports/shop-api.gosec.sarif": "https://github.com/example-shop/shop-api",
+}
+
+// Scope is the path of the demo's scope file in Files.
+const Scope = "ctem.yaml"

@@ -28,8 +28,9 @@ type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 
-	dbPath string
-	quiet  bool
+	dbPath    string
+	scopePath string
+	quiet     bool
 }
 
 // Run runs ctem with args (without the program name) and returns the
@@ -66,6 +67,7 @@ arrive.`,
 	root.SetErr(e.stderr)
 	root.SetIn(e.stdin)
 	root.PersistentFlags().StringVar(&e.dbPath, "db", "", "database file (default $CTEM_DB, else ctem.db in the user data directory)")
+	root.PersistentFlags().StringVar(&e.scopePath, "scope", "", "scope file (default $CTEM_SCOPE, else ./ctem.yaml if present)")
 	root.PersistentFlags().BoolVarP(&e.quiet, "quiet", "q", false, "print nothing but data and errors")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
 	root.AddCommand(
@@ -76,6 +78,9 @@ arrive.`,
 		newScansCmd(e),
 		newFormatsCmd(e),
 		newDemoCmd(e),
+		newInitCmd(e),
+		newScopeCmd(e),
+		newGraphCmd(e),
 	)
 	for _, c := range root.Commands() {
 		c.Args = wrapArgs(c.Args)

@@ -2,13 +2,13 @@ package cli
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ctem-dev/ctem/examples"
+	"github.com/ctem-dev/ctem/internal/estate/scope"
 	"github.com/ctem-dev/ctem/internal/ingest"
 	"github.com/ctem-dev/ctem/internal/inputs"
 	"github.com/ctem-dev/ctem/internal/model"
@@ -48,6 +48,18 @@ first. Nothing outside the temporary directory is touched.`,
 			if err := ingestExamples(cmd, e, st); err != nil {
 				return err
 			}
+			sc, err := demoScope()
+			if err != nil {
+				return err
+			}
+			es, err := loadEstate(ctx, st, sc)
+			if err != nil {
+				return err
+			}
+			if output == outTable {
+				printEstateSummary(e, es)
+				fmt.Fprintln(e.stdout, "\nOpen exposures, most severe first:")
+			}
 			_, err = writeListing(e.stdout, output, st.Exposures(ctx, store.Filter{Statuses: []model.Status{model.StatusOpen}}), exposureColumns)
 			return err
 		},
@@ -57,7 +69,7 @@ first. Nothing outside the temporary directory is touched.`,
 	return cmd
 }
 
-// ingestExamples ingests every bundled report in one transaction.
+// ingestExamples ingests every bundled input in one transaction.
 func ingestExamples(cmd *cobra.Command, e *env, st store.Store) error {
 	ctx := cmd.Context()
 	key, err := st.SecretKey(ctx)
@@ -70,15 +82,8 @@ func ingestExamples(cmd *cobra.Command, e *env, st store.Store) error {
 	}
 	defer tx.Rollback()
 	reg := inputs.All()
-	names, err := fs.Glob(examples.Reports, "reports/*")
-	if err != nil {
-		return err
-	}
-	for _, name := range names {
-		if filepath.Ext(name) == ".tsv" {
-			continue
-		}
-		f, err := examples.Reports.Open(name)
+	for _, name := range examples.Inputs {
+		f, err := examples.Files.Open(name)
 		if err != nil {
 			return err
 		}
@@ -92,7 +97,7 @@ func ingestExamples(cmd *cobra.Command, e *env, st store.Store) error {
 			f.Close()
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		in := &ingest.Input{Name: name, R: src.Reader(), Options: ingest.Options{Target: examples.Targets[filepath.Base(name)], SecretKey: key, Warnf: e.warnf}}
+		in := &ingest.Input{Name: name, R: src.Reader(), Options: ingest.Options{Target: examples.Targets[name], SecretKey: key, Warnf: e.warnf}}
 		err = format.Parse(ctx, in, tx)
 		f.Close()
 		if err != nil {
@@ -107,4 +112,14 @@ func ingestExamples(cmd *cobra.Command, e *env, st store.Store) error {
 		}
 	}
 	return tx.Commit()
+}
+
+// demoScope reads the bundled scope file.
+func demoScope() (*scope.Scope, error) {
+	f, err := examples.Files.Open(examples.Scope)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return scope.Parse("examples/"+examples.Scope, f)
 }

@@ -128,30 +128,6 @@ func newExposuresCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-func newAssetsCmd(e *env) *cobra.Command {
-	var ff filterFlags
-	cmd := &cobra.Command{
-		Use:   "assets",
-		Short: "List assets",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := ff.filter()
-			if err != nil {
-				return err
-			}
-			st, err := e.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			_, err = writeListing(e.stdout, ff.output, st.Assets(cmd.Context(), f), assetColumns)
-			return err
-		},
-	}
-	ff.register(cmd, "ak")
-	return cmd
-}
-
 func newScansCmd(e *env) *cobra.Command {
 	var ff filterFlags
 	cmd := &cobra.Command{
@@ -238,10 +214,21 @@ var exposureColumns = []column[model.Exposure]{
 var assetColumns = []column[model.Asset]{
 	{"KEY", 72, func(a model.Asset) string { return a.Key }},
 	{"KIND", 0, func(a model.Asset) string { return string(a.Kind) }},
-	{"NAME", 40, func(a model.Asset) string { return a.Name }},
 	{"OWNER", 0, func(a model.Asset) string { return a.Owner }},
+	{"SERVICE", 0, func(a model.Asset) string { return a.Service }},
 	{"CRITICALITY", 0, func(a model.Asset) string { return a.Criticality }},
-	{"LAST SEEN", 0, func(a model.Asset) string { return when(a.LastSeen) }},
+	{"CROWN JEWEL", 0, func(a model.Asset) string {
+		if a.CrownJewel == nil {
+			return ""
+		}
+		return strconv.Itoa(*a.CrownJewel)
+	}},
+	{"INTERNET", 0, func(a model.Asset) string {
+		if a.InternetExposed {
+			return "yes"
+		}
+		return ""
+	}},
 }
 
 var scanColumns = []column[model.Scan]{

@@ -36,13 +36,28 @@ type Asset struct {
 	Key         string            `json:"key"`
 	Kind        AssetKind         `json:"kind"`
 	Name        string            `json:"name"`
-	Labels      map[string]string `json:"labels,omitempty"`
-	Environment string            `json:"environment,omitempty"`
-	Owner       string            `json:"owner,omitempty"`
-	Criticality string            `json:"criticality,omitempty"`
+	Labels      map[string]string `json:"labels"`
+	Environment string            `json:"environment"`
+	Owner       string            `json:"owner"`
+	Criticality string            `json:"criticality"`
 	Source      string            `json:"source,omitempty"`
 	FirstSeen   time.Time         `json:"first_seen"`
 	LastSeen    time.Time         `json:"last_seen"`
+
+	// The fields below are not stored: correlation (package estate)
+	// computes them from the scope file and the relations.
+
+	// Service is the business service the scope puts the asset in.
+	Service string `json:"service"`
+	// CrownJewel is the asset's value as a crown jewel (1 to 10), nil
+	// when it is none.
+	CrownJewel *int `json:"crown_jewel"`
+	// InternetExposed says whether traffic from the internet reaches the
+	// asset through exposes and routes-to relations.
+	InternetExposed bool `json:"internet_exposed"`
+	// Aliases are other keys that name this asset (an image's tag
+	// reference when the asset is keyed by digest).
+	Aliases []string `json:"aliases,omitempty"`
 }
 
 // RelationType names the kind of an edge between two assets.
@@ -63,6 +78,13 @@ const (
 	RelRunsOn      RelationType = "runs-on"
 	RelMemberOf    RelationType = "member-of"
 	RelDeploys     RelationType = "deploys"
+	// RelAliasOf says that From is another name of To: an image's tag
+	// reference of the image keyed by its digest. Correlation merges the
+	// two into To.
+	RelAliasOf RelationType = "alias-of"
+	// RelGrants says that a secret (From) holds credentials of an
+	// identity (To).
+	RelGrants RelationType = "grants"
 )
 
 // Relation is a typed, directed edge between two assets, named by their

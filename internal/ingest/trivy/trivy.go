@@ -341,7 +341,15 @@ func (p *parser) emitImage(key string) error {
 	if len(labels) > 0 {
 		a.Labels = labels
 	}
-	return p.sink.Asset(a)
+	if err := p.sink.Asset(a); err != nil {
+		return err
+	}
+	// The tag is another name of the image keyed by digest: workloads
+	// name images by tag.
+	if ref := labels["image.ref"]; ref != "" && "image:"+ref != key {
+		return p.sink.Relation(model.Relation{From: "image:" + ref, To: key, Type: model.RelAliasOf, Source: Tool})
+	}
+	return nil
 }
 
 func looksLikeRepoURL(s string) bool {

@@ -1,0 +1,361 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ctem-dev/ctem/internal/estate"
+	"github.com/ctem-dev/ctem/internal/estate/scope"
+	"github.com/ctem-dev/ctem/internal/model"
+	"github.com/ctem-dev/ctem/internal/store"
+)
+
+// loadScope reads the scope file named by --scope or $CTEM_SCOPE, else
+// ./ctem.yaml when it exists, else returns the default scope.
+func (e *env) loadScope() (*scope.Scope, error) {
+	path := e.scopePath
+	if path == "" {
+		path = e.getenv("CTEM_SCOPE")
+	}
+	if path == "" {
+		if _, err := os.Stat("ctem.yaml"); err == nil {
+			path = "ctem.yaml"
+		} else {
+			return scope.Default(), nil
+		}
+	}
+	sc, err := scope.Load(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, usage(fmt.Errorf("scope file %s: no such file", path))
+		}
+		return nil, usage(err)
+	}
+	return sc, nil
+}
+
+// loadEstate reads every asset and relation and correlates them under the
+// scope.
+func loadEstate(ctx context.Context, st store.Store, sc *scope.Scope) (*estate.Estate, error) {
+	var assets []model.Asset
+	for a, err := range st.Assets(ctx, store.Filter{}) {
+		if err != nil {
+			return nil, err
+		}
+		assets = append(assets, a)
+	}
+	var rels []model.Relation
+	for r, err := range st.Relations(ctx, store.Filter{}) {
+		if err != nil {
+			return nil, err
+		}
+		rels = append(rels, r)
+	}
+	return estate.Build(assets, rels, sc), nil
+}
+
+func newInitCmd(e *env) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "init [FILE]",
+		Short: "Write a commented starter scope file (default ctem.yaml)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := "ctem.yaml"
+			if len(args) == 1 {
+				path = args[0]
+			}
+			flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+			if force {
+				flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+			}
+			f, err := os.OpenFile(path, flags, 0o644)
+			if err != nil {
+				if errors.Is(err, fs.ErrExist) {
+					return usage(fmt.Errorf("%s exists (use --force to overwrite)", path))
+				}
+				return err
+			}
+			if _, err := f.Write(scope.Starter()); err != nil {
+				f.Close()
+				return err
+			}
+			if err := f.Close(); err != nil {
+				return err
+			}
+			e.logf("wrote %s; edit it, then check it with 'ctem scope validate %s'", path, path)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "overwrite an existing file")
+	return cmd
+}
+
+func newScopeCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "scope", Short: "Work with the scope file (ctem.yaml)"}
+	validate := &cobra.Command{
+		Use:   "validate [FILE]",
+		Short: "Check a scope file; errors name the line and column",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := "ctem.yaml"
+			if len(args) == 1 {
+				path = args[0]
+			}
+			f, ferr := os.Open(path)
+			if ferr != nil {
+				return usage(fmt.Errorf("%s: %w", path, ferr))
+			}
+			defer f.Close()
+			sc, err := scope.Parse(path, f)
+			if err != nil {
+				return usage(err)
+			}
+			errs := sc.Validate()
+			for _, err := range errs {
+				fmt.Fprintln(e.stderr, oneLine(err.Error()))
+			}
+			if len(errs) > 0 {
+				return usage(fmt.Errorf("%s: %d problems", path, len(errs)))
+			}
+			e.logf("%s: ok (%d services, %d crown jewels, %d entry points)", path, len(sc.Services), len(sc.CrownJewels), len(sc.Entries()))
+			return nil
+		},
+	}
+	cmd.AddCommand(validate)
+	return cmd
+}
+
+// assetsCmd lists assets annotated by the scope, or shows one.
+func newAssetsCmd(e *env) *cobra.Command {
+	var ff filterFlags
+	cmd := &cobra.Command{
+		Use:   "assets",
+		Short: "List assets with their owner, service, criticality and exposure",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := ff.filter()
+			if err != nil {
+				return err
+			}
+			sc, err := e.loadScope()
+			if err != nil {
+				return err
+			}
+			st, err := e.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			es, err := loadEstate(cmd.Context(), st, sc)
+			if err != nil {
+				return err
+			}
+			var rows []model.Asset
+			for _, a := range es.Sorted() {
+				if matchAsset(a, f) {
+					rows = append(rows, a)
+				}
+			}
+			if f.Limit > 0 && len(rows) > f.Limit {
+				rows = rows[:f.Limit]
+			}
+			_, err = writeListing(e.stdout, ff.output, seqOf(rows), assetColumns)
+			return err
+		},
+	}
+	ff.register(cmd, "ak")
+	cmd.AddCommand(newAssetShowCmd(e))
+	return cmd
+}
+
+func matchAsset(a model.Asset, f store.Filter) bool {
+	if len(f.Kinds) > 0 && !contains(f.Kinds, string(a.Kind)) {
+		return false
+	}
+	if len(f.Assets) == 0 {
+		return true
+	}
+	for _, k := range f.Assets {
+		if p, ok := strings.CutSuffix(k, "*"); ok && strings.HasPrefix(a.Key, p) || k == a.Key {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func newAssetShowCmd(e *env) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "show KEY",
+		Short: "Show one asset: its relations, findings, owner, criticality and other names",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output, outTable, outJSON); err != nil {
+				return err
+			}
+			sc, err := e.loadScope()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			st, err := e.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			es, err := loadEstate(ctx, st, sc)
+			if err != nil {
+				return err
+			}
+			key := es.Canonical(args[0])
+			a, ok := es.Assets[key]
+			if !ok {
+				return usage(fmt.Errorf("no asset %q (see 'ctem assets')", args[0]))
+			}
+			keys := append([]string{a.Key}, a.Aliases...)
+			var exposures []model.Exposure
+			for x, err := range st.Exposures(ctx, store.Filter{Assets: keys}) {
+				if err != nil {
+					return err
+				}
+				exposures = append(exposures, x)
+			}
+			out, in := es.Neighbours(key)
+			type rel struct {
+				Type    string   `json:"type"`
+				Action  string   `json:"action,omitempty"`
+				Asset   string   `json:"asset"`
+				Sources []string `json:"sources"`
+			}
+			var outs, ins []rel
+			for _, r := range out {
+				outs = append(outs, rel{string(r.Type), r.Action, r.To, es.EdgeSources(r)})
+			}
+			for _, r := range in {
+				ins = append(ins, rel{string(r.Type), r.Action, r.From, es.EdgeSources(r)})
+			}
+			if output == outJSON {
+				return writeJSON(e.stdout, struct {
+					model.Asset
+					Outgoing  []rel            `json:"outgoing"`
+					Incoming  []rel            `json:"incoming"`
+					Exposures []model.Exposure `json:"exposures"`
+				}{*a, nonNil(outs), nonNil(ins), nonNil(exposures)})
+			}
+			w := e.stdout
+			fmt.Fprintf(w, "%s\n", cell(a.Key, 0))
+			fmt.Fprintf(w, "  kind:         %s\n", a.Kind)
+			fmt.Fprintf(w, "  name:         %s\n", cell(a.Name, 0))
+			fmt.Fprintf(w, "  owner:        %s\n", cell(a.Owner, 0))
+			fmt.Fprintf(w, "  service:      %s\n", cell(a.Service, 0))
+			fmt.Fprintf(w, "  criticality:  %s\n", cell(a.Criticality, 0))
+			fmt.Fprintf(w, "  environment:  %s\n", cell(a.Environment, 0))
+			jewel := "-"
+			if a.CrownJewel != nil {
+				jewel = fmt.Sprintf("value %d", *a.CrownJewel)
+			}
+			fmt.Fprintf(w, "  crown jewel:  %s\n", jewel)
+			fmt.Fprintf(w, "  internet:     %v\n", a.InternetExposed)
+			if len(a.Aliases) > 0 {
+				fmt.Fprintf(w, "  also named:   %s\n", cell(strings.Join(a.Aliases, ", "), 0))
+			}
+			labels := make([]string, 0, len(a.Labels))
+			for k, v := range a.Labels {
+				labels = append(labels, k+"="+v)
+			}
+			sort.Strings(labels)
+			if len(labels) > 0 {
+				fmt.Fprintf(w, "  labels:       %s\n", cell(strings.Join(labels, ", "), 0))
+			}
+			fmt.Fprintf(w, "relations out (%d):\n", len(outs))
+			for _, r := range outs {
+				fmt.Fprintf(w, "  -%s%s-> %s  [%s]\n", r.Type, actionText(r.Action), cell(r.Asset, 0), cell(strings.Join(r.Sources, ", "), 0))
+			}
+			fmt.Fprintf(w, "relations in (%d):\n", len(ins))
+			for _, r := range ins {
+				fmt.Fprintf(w, "  <-%s%s- %s  [%s]\n", r.Type, actionText(r.Action), cell(r.Asset, 0), cell(strings.Join(r.Sources, ", "), 0))
+			}
+			fmt.Fprintf(w, "exposures (%d):\n", len(exposures))
+			for _, x := range exposures {
+				id := x.RuleID
+				if len(x.VulnIDs) > 0 {
+					id = x.VulnIDs[0]
+				}
+				fmt.Fprintf(w, "  %s  %-8s %-7s %s %s  (%s)\n", x.ID, x.Severity, x.Status, cell(id, 30), cell(x.Package.Name, 30), strings.Join(x.Tools, ","))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", outTable, "output format: table or json")
+	return cmd
+}
+
+func actionText(a string) string {
+	if a == "" {
+		return ""
+	}
+	return "(" + cell(a, 40) + ")"
+}
+
+func nonNil[T any](xs []T) []T {
+	if xs == nil {
+		return []T{}
+	}
+	return xs
+}
+
+// printEstateSummary prints what the estate holds: its size, what faces
+// the internet, and the crown jewels with their owners.
+func printEstateSummary(e *env, es *estate.Estate) {
+	w := e.stdout
+	var exposed, jewels []model.Asset
+	kinds := map[model.AssetKind]int{}
+	for _, a := range es.Sorted() {
+		kinds[a.Kind]++
+		if a.InternetExposed {
+			exposed = append(exposed, a)
+		}
+		if a.CrownJewel != nil {
+			jewels = append(jewels, a)
+		}
+	}
+	var parts []string
+	for _, k := range []model.AssetKind{model.KindWorkload, model.KindImage, model.KindRepository, model.KindIdentity, model.KindSecret, model.KindDatastore, model.KindLoadBalancer, model.KindEndpoint} {
+		if kinds[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", kinds[k], k))
+		}
+	}
+	fmt.Fprintf(w, "Estate: %d assets (%s), %d relations, %d connected graph(s).\n", len(es.Keys), strings.Join(parts, ", "), len(es.Relations), es.Components())
+	fmt.Fprintf(w, "\nFacing the internet:\n")
+	for _, a := range exposed {
+		fmt.Fprintf(w, "  %s  (%s, owner %s)\n", cell(a.Key, 0), cell(orDash(a.Service), 0), cell(orDash(a.Owner), 0))
+	}
+	fmt.Fprintf(w, "\nCrown jewels:\n")
+	for _, a := range jewels {
+		fmt.Fprintf(w, "  %s  value %d (%s, owner %s)\n", cell(a.Key, 0), *a.CrownJewel, cell(orDash(a.Service), 0), cell(orDash(a.Owner), 0))
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

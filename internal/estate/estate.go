@@ -1,0 +1,251 @@
+// Package estate correlates what the store holds into one graph of the
+// estate: other names of an asset (an image's tag and its digest) are
+// merged into one, the scope file's owners, services, criticality and
+// crown jewels are applied, and internet exposure is computed from the
+// relations. The attack-path analysis and the asset listings read it.
+package estate
+
+import (
+	"slices"
+
+	"github.com/ctem-dev/ctem/internal/estate/scope"
+	"github.com/ctem-dev/ctem/internal/model"
+)
+
+// InternetKey is the key of the asset that stands for the internet.
+const InternetKey = "internet"
+
+// Estate is the correlated estate.
+type Estate struct {
+	// Assets maps canonical keys to assets, annotated.
+	Assets map[string]*model.Asset
+	// Keys lists the canonical keys in order.
+	Keys []string
+	// Relations are the relations between canonical keys, without
+	// aliases and without repeats (the first source of an edge is kept;
+	// Sources lists them all).
+	Relations []model.Relation
+	// Sources maps an edge ("from\x00type\x00action\x00to") to every
+	// input that reported it.
+	Sources map[string][]string
+	// Scope is the scope applied (Default when none was given).
+	Scope *scope.Scope
+
+	alias map[string]string
+}
+
+// Build correlates assets and relations under sc (nil means the default
+// scope: the internet as entry point, no crown jewels). It runs in time
+// linear in the number of assets and relations.
+func Build(assets []model.Asset, rels []model.Relation, sc *scope.Scope) *Estate {
+	if sc == nil {
+		sc = scope.Default()
+	}
+	e := &Estate{Assets: map[string]*model.Asset{}, Sources: map[string][]string{}, Scope: sc, alias: map[string]string{}}
+	// Aliases first: union of alias-of edges, the target being canonical.
+	for _, r := range rels {
+		if r.Type == model.RelAliasOf && r.From != r.To {
+			e.alias[r.From] = r.To
+		}
+	}
+	for _, a := range assets {
+		key := e.Canonical(a.Key)
+		if cur, ok := e.Assets[key]; ok {
+			mergeAsset(cur, a)
+			if a.Key != key && !slices.Contains(cur.Aliases, a.Key) {
+				cur.Aliases = append(cur.Aliases, a.Key)
+			}
+			continue
+		}
+		a := a
+		if a.Key != key {
+			// The alias arrived before its canonical asset.
+			a.Aliases = append(a.Aliases, a.Key)
+			a.Key = key
+			a.Kind = model.KindOfKey(key)
+		}
+		e.Assets[key] = &a
+		e.Keys = append(e.Keys, key)
+	}
+	for _, r := range rels {
+		if r.Type == model.RelAliasOf {
+			continue
+		}
+		r.From, r.To = e.Canonical(r.From), e.Canonical(r.To)
+		if r.From == r.To {
+			continue
+		}
+		id := string(r.From) + "\x00" + string(r.Type) + "\x00" + r.Action + "\x00" + r.To
+		if srcs, seen := e.Sources[id]; seen {
+			if !slices.Contains(srcs, r.Source) {
+				e.Sources[id] = append(srcs, r.Source)
+			}
+			continue
+		}
+		e.Sources[id] = []string{r.Source}
+		e.Relations = append(e.Relations, r)
+		for _, k := range []string{r.From, r.To} {
+			if _, ok := e.Assets[k]; !ok {
+				e.Assets[k] = &model.Asset{Key: k, Kind: model.KindOfKey(k), Name: k}
+				e.Keys = append(e.Keys, k)
+			}
+		}
+	}
+	slices.Sort(e.Keys)
+	e.annotate()
+	return e
+}
+
+// Canonical returns the key an alias stands for, following chains; a key
+// that is no alias is returned as it is.
+func (e *Estate) Canonical(key string) string {
+	for range 8 {
+		to, ok := e.alias[key]
+		if !ok {
+			return key
+		}
+		key = to
+	}
+	return key
+}
+
+// mergeAsset fills what cur lacks from a.
+func mergeAsset(cur *model.Asset, a model.Asset) {
+	for k, v := range a.Labels {
+		if cur.Labels == nil {
+			cur.Labels = map[string]string{}
+		}
+		if _, ok := cur.Labels[k]; !ok {
+			cur.Labels[k] = v
+		}
+	}
+	if cur.Owner == "" {
+		cur.Owner = a.Owner
+	}
+	if cur.Criticality == "" {
+		cur.Criticality = a.Criticality
+	}
+	if cur.Environment == "" {
+		cur.Environment = a.Environment
+	}
+	if a.LastSeen.After(cur.LastSeen) {
+		cur.LastSeen = a.LastSeen
+	}
+}
+
+// annotate applies the scope and computes internet exposure.
+func (e *Estate) annotate() {
+	for _, k := range e.Keys {
+		a := e.Assets[k]
+		an := e.Scope.Apply(a)
+		if an.Owner != "" {
+			a.Owner = an.Owner
+		}
+		if an.Criticality != "" {
+			a.Criticality = an.Criticality
+		}
+		if an.Environment != "" {
+			a.Environment = an.Environment
+		}
+		a.Service = an.Service
+		if an.CrownJewel != nil {
+			v := an.CrownJewel.Value
+			a.CrownJewel = &v
+		}
+	}
+	for k := range e.InternetReach() {
+		if a, ok := e.Assets[k]; ok && k != InternetKey {
+			a.InternetExposed = true
+		}
+	}
+}
+
+// InternetReach returns the assets that traffic from the internet
+// reaches: what the internet exposes or connects to, and, from there,
+// what routes-to relations lead to (a load balancer's targets, a service's
+// pods). Breadth-first, linear in the relations.
+func (e *Estate) InternetReach() map[string]bool {
+	out := map[string][]string{}
+	for _, r := range e.Relations {
+		switch {
+		case r.From == InternetKey && (r.Type == model.RelExposes || r.Type == model.RelConnectsTo || r.Type == model.RelRoutesTo):
+			out[r.From] = append(out[r.From], r.To)
+		case r.From != InternetKey && r.Type == model.RelRoutesTo:
+			out[r.From] = append(out[r.From], r.To)
+		}
+	}
+	seen := map[string]bool{InternetKey: true}
+	queue := []string{InternetKey}
+	for len(queue) > 0 {
+		k := queue[0]
+		queue = queue[1:]
+		for _, n := range out[k] {
+			if !seen[n] {
+				seen[n] = true
+				queue = append(queue, n)
+			}
+		}
+	}
+	delete(seen, InternetKey)
+	return seen
+}
+
+// Sorted returns the annotated assets in key order.
+func (e *Estate) Sorted() []model.Asset {
+	out := make([]model.Asset, 0, len(e.Keys))
+	for _, k := range e.Keys {
+		out = append(out, *e.Assets[k])
+	}
+	return out
+}
+
+// Neighbours returns the relations from and to key.
+func (e *Estate) Neighbours(key string) (out, in []model.Relation) {
+	key = e.Canonical(key)
+	for _, r := range e.Relations {
+		if r.From == key {
+			out = append(out, r)
+		}
+		if r.To == key {
+			in = append(in, r)
+		}
+	}
+	return out, in
+}
+
+// EdgeSources returns every input that reported r.
+func (e *Estate) EdgeSources(r model.Relation) []string {
+	return e.Sources[r.From+"\x00"+string(r.Type)+"\x00"+r.Action+"\x00"+r.To]
+}
+
+// Components returns the number of weakly connected components among the
+// assets that take part in relations, for checking that an estate forms
+// one graph.
+func (e *Estate) Components() int {
+	parent := map[string]string{}
+	var find func(string) string
+	find = func(k string) string {
+		for parent[k] != k {
+			parent[k] = parent[parent[k]]
+			k = parent[k]
+		}
+		return k
+	}
+	for _, r := range e.Relations {
+		for _, k := range []string{r.From, r.To} {
+			if _, ok := parent[k]; !ok {
+				parent[k] = k
+			}
+		}
+		a, b := find(r.From), find(r.To)
+		if a != b {
+			parent[a] = b
+		}
+	}
+	roots := map[string]bool{}
+	for k := range parent {
+		roots[find(k)] = true
+	}
+	return len(roots)
+}
+
