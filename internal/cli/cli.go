@@ -81,6 +81,8 @@ arrive.`,
 		newInitCmd(e),
 		newScopeCmd(e),
 		newGraphCmd(e),
+		newExplainCmd(e),
+		newSSVCCmd(e),
 	)
 	for _, c := range root.Commands() {
 		c.Args = wrapArgs(c.Args)

@@ -31,7 +31,8 @@ type Estate struct {
 	// Scope is the scope applied (Default when none was given).
 	Scope *scope.Scope
 
-	alias map[string]string
+	alias    map[string]string
+	incoming map[string][]int // relation indexes by To, built on first use
 }
 
 // Build correlates assets and relations under sc (nil means the default
@@ -249,3 +250,93 @@ func (e *Estate) Components() int {
 	return len(roots)
 }
 
+
+// Context is what the estate says about the asset a weakness is on, seen
+// through what runs it: an image is as exposed and as critical as the
+// workloads that run it, a repository as the images built from it.
+type Context struct {
+	Asset           string
+	InternetExposed bool
+	// Via is the internet-facing asset through which the asset is
+	// reached (itself, or a workload running it).
+	Via         string
+	Owner       string
+	Service     string
+	Criticality string
+	// CrownJewel is the asset's value as a crown jewel, 0 when none.
+	CrownJewel int
+	// RunsIn lists the workloads that run the asset (directly or through
+	// the images built from it).
+	RunsIn []string
+}
+
+var critRank = map[string]int{"critical": 4, "high": 3, "medium": 2, "low": 1}
+
+// Context returns the context of the asset with the given key (or alias).
+func (e *Estate) Context(key string) Context {
+	key = e.Canonical(key)
+	c := Context{Asset: key}
+	a, ok := e.Assets[key]
+	if !ok {
+		return c
+	}
+	c.Owner, c.Service, c.Criticality = a.Owner, a.Service, a.Criticality
+	if a.CrownJewel != nil {
+		c.CrownJewel = *a.CrownJewel
+	}
+	if a.InternetExposed {
+		c.InternetExposed, c.Via = true, key
+	}
+	// Walk back: repository <-built-from- image <-runs- workload.
+	frontier := []string{key}
+	seen := map[string]bool{key: true}
+	for depth := 0; depth < 3 && len(frontier) > 0; depth++ {
+		var next []string
+		for _, k := range frontier {
+			for _, i := range e.incomingOf(k) {
+				r := e.Relations[i]
+				if seen[r.From] {
+					continue
+				}
+				if r.Type != model.RelRuns && r.Type != model.RelBuiltFrom && r.Type != model.RelContains {
+					continue
+				}
+				src := r.From
+				seen[src] = true
+				next = append(next, src)
+				w := e.Assets[src]
+				if w == nil {
+					continue
+				}
+				if w.Kind == model.KindWorkload {
+					c.RunsIn = append(c.RunsIn, src)
+				}
+				if w.InternetExposed && !c.InternetExposed {
+					c.InternetExposed, c.Via = true, src
+				}
+				if critRank[w.Criticality] > critRank[c.Criticality] {
+					c.Criticality, c.Service = w.Criticality, w.Service
+					if c.Owner == "" {
+						c.Owner = w.Owner
+					}
+				}
+				if w.CrownJewel != nil && *w.CrownJewel > c.CrownJewel {
+					c.CrownJewel = *w.CrownJewel
+				}
+			}
+		}
+		frontier = next
+	}
+	slices.Sort(c.RunsIn)
+	return c
+}
+
+func (e *Estate) incomingOf(key string) []int {
+	if e.incoming == nil {
+		e.incoming = make(map[string][]int, len(e.Assets))
+		for i, r := range e.Relations {
+			e.incoming[r.To] = append(e.incoming[r.To], i)
+		}
+	}
+	return e.incoming[key]
+}

@@ -38,6 +38,11 @@ type Store interface {
 	// (all relations when it is empty).
 	Relations(ctx context.Context, f Filter) iter.Seq2[model.Relation, error]
 
+	// Evidence lists the evidence about an exposure: facts recorded for
+	// its findings, or for its asset (or package) and any of its
+	// vulnerability ids.
+	Evidence(ctx context.Context, x model.Exposure) iter.Seq2[model.Evidence, error]
+
 	// Counts returns how many rows each table holds.
 	Counts(ctx context.Context) (Counts, error)
 	// SecretKey returns the database's key for hashing secret values,

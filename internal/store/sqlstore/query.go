@@ -386,3 +386,46 @@ func (s *DB) Relations(ctx context.Context, f store.Filter) iter.Seq2[model.Rela
 		return rel, nil
 	})
 }
+
+// Evidence lists the evidence about exposure x.
+func (s *DB) Evidence(ctx context.Context, x model.Exposure) iter.Seq2[model.Evidence, error] {
+	var ors []string
+	var args []any
+	if len(x.FindingIDs) > 0 {
+		ors = append(ors, "finding_id IN ("+placeholders(len(x.FindingIDs))+")")
+		for _, id := range x.FindingIDs {
+			args = append(args, id)
+		}
+	}
+	if len(x.VulnIDs) > 0 {
+		keys := []string{x.Asset}
+		if x.Package.PURL != "" {
+			keys = append(keys, x.Package.PURL)
+			if i := strings.IndexAny(x.Package.PURL, "?#"); i > 0 {
+				keys = append(keys, x.Package.PURL[:i])
+			}
+		}
+		cond := "(asset IN (" + placeholders(len(keys)) + ", '') AND vuln_id IN (" + placeholders(len(x.VulnIDs)) + "))"
+		for _, k := range keys {
+			args = append(args, k)
+		}
+		for _, v := range x.VulnIDs {
+			args = append(args, v)
+		}
+		ors = append(ors, cond)
+	}
+	if len(ors) == 0 {
+		return func(func(model.Evidence, error) bool) {}
+	}
+	q := s.rebind(`SELECT kind, asset, vuln_id, finding_id, source, detail, at FROM evidence WHERE ` + strings.Join(ors, " OR ") + ` ORDER BY kind, source`)
+	return rowsSeq(ctx, s.db, q, args, func(r *sql.Rows) (model.Evidence, error) {
+		var e model.Evidence
+		var kind string
+		var at int64
+		if err := r.Scan(&kind, &e.Asset, &e.VulnID, &e.FindingID, &e.Source, &e.Detail, &at); err != nil {
+			return e, fmt.Errorf("read evidence: %w", err)
+		}
+		e.Kind, e.At = model.EvidenceKind(kind), fromMicros(at)
+		return e, nil
+	})
+}

@@ -1,0 +1,175 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ctem-dev/ctem/internal/estate"
+	"github.com/ctem-dev/ctem/internal/intel/epss"
+	"github.com/ctem-dev/ctem/internal/intel/kev"
+	"github.com/ctem-dev/ctem/internal/intel/score"
+	"github.com/ctem-dev/ctem/internal/intel/ssvc"
+	"github.com/ctem-dev/ctem/internal/model"
+	"github.com/ctem-dev/ctem/internal/store"
+)
+
+// loadIntel returns the threat intelligence in use: the feeds' stored
+// copies when present, else the snapshots bundled in the binary.
+func (e *env) loadIntel() (score.Intel, error) {
+	k, err := kev.Snapshot()
+	if err != nil {
+		return score.Intel{}, fmt.Errorf("KEV snapshot: %w", err)
+	}
+	s, err := epss.Snapshot()
+	if err != nil {
+		return score.Intel{}, fmt.Errorf("EPSS snapshot: %w", err)
+	}
+	return score.Intel{KEV: k, EPSS: s}, nil
+}
+
+// assess scores one exposure with its findings and evidence.
+func assess(ctx context.Context, st store.Store, es *estate.Estate, in score.Intel, x model.Exposure) (score.Assessment, error) {
+	var fs []model.Finding
+	if len(x.FindingIDs) > 0 {
+		for f, err := range st.Findings(ctx, store.Filter{IDs: x.FindingIDs}) {
+			if err != nil {
+				return score.Assessment{}, err
+			}
+			fs = append(fs, f)
+		}
+	}
+	var ev []model.Evidence
+	for e, err := range st.Evidence(ctx, x) {
+		if err != nil {
+			return score.Assessment{}, err
+		}
+		ev = append(ev, e)
+	}
+	c := es.Context(x.Asset)
+	return score.Assess(x, fs, ev, score.Context{InternetExposed: c.InternetExposed, Via: c.Via, Service: c.Service, Criticality: c.Criticality, CrownJewel: c.CrownJewel}, in), nil
+}
+
+func newExplainCmd(e *env) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "explain EXPOSURE-ID",
+		Short: "Explain an exposure's risk score, part by part, with the source of each fact",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output, outTable, outJSON); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			sc, err := e.loadScope()
+			if err != nil {
+				return err
+			}
+			st, err := e.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			var xs []model.Exposure
+			for x, err := range st.Exposures(ctx, store.Filter{IDs: []string{args[0]}, History: true}) {
+				if err != nil {
+					return err
+				}
+				xs = append(xs, x)
+			}
+			switch {
+			case len(xs) == 0:
+				return usage(fmt.Errorf("no exposure %q (see 'ctem exposures')", args[0]))
+			case len(xs) > 1:
+				return usage(fmt.Errorf("%q names %d exposures; give more of the id", args[0], len(xs)))
+			}
+			es, err := loadEstate(ctx, st, sc)
+			if err != nil {
+				return err
+			}
+			in, err := e.loadIntel()
+			if err != nil {
+				return err
+			}
+			a, err := assess(ctx, st, es, in, xs[0])
+			if err != nil {
+				return err
+			}
+			if output == outJSON {
+				return writeJSON(e.stdout, struct {
+					Exposure model.Exposure `json:"exposure"`
+					score.Assessment
+				}{xs[0], a})
+			}
+			x := xs[0]
+			w := e.stdout
+			id := x.RuleID
+			if len(x.VulnIDs) > 0 {
+				id = strings.Join(x.VulnIDs, ", ")
+			}
+			fmt.Fprintf(w, "%s  %s on %s\n", x.ID, cell(id, 0), cell(x.Asset, 0))
+			fmt.Fprintf(w, "  %s\n", cell(x.Title, 0))
+			if x.Package.Name != "" {
+				fmt.Fprintf(w, "  package %s %s (fixed in %s)\n", cell(x.Package.Name, 0), cell(x.Package.Version, 0), cell(orDash(x.Package.FixedVersion), 0))
+			}
+			fmt.Fprintf(w, "  reported by %s; status %s\n\n", strings.Join(x.Tools, ", "), x.Status)
+			fmt.Fprintf(w, "Risk score %.0f / 100 (likelihood %.2f × impact %.2f)\n", a.Score, a.Likelihood, a.Impact)
+			for _, p := range a.Parts {
+				fmt.Fprintf(w, "  %-15s %5.2f  %s  [%s]\n", p.Name, p.Factor, cell(p.Detail, 0), cell(p.Source, 0))
+			}
+			fmt.Fprintf(w, "\nSSVC: %s\n", a.SSVC.Decision)
+			r := a.SSVC.Reasons
+			fmt.Fprintf(w, "  exploitation      %-8s %s\n", a.SSVC.Inputs.Exploitation, r.Exploitation)
+			fmt.Fprintf(w, "  automatable       %-8s %s\n", a.SSVC.Inputs.Automatable, r.Automatable)
+			fmt.Fprintf(w, "  technical impact  %-8s %s\n", a.SSVC.Inputs.TechnicalImpact, r.TechnicalImpact)
+			fmt.Fprintf(w, "  mission           %-8s %s\n", a.SSVC.Inputs.MissionWellbeing, r.MissionWellbeing)
+			if a.CVSSWhy != "" {
+				fmt.Fprintf(w, "\nCVSS: %s (%s)\n", cell(a.CVSS.Vector, 0), cell(a.CVSSWhy, 0))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", outTable, "output format: table or json")
+	return cmd
+}
+
+func newSSVCCmd(e *env) *cobra.Command {
+	var in ssvc.Inputs
+	var output string
+	cmd := &cobra.Command{
+		Use:   "ssvc",
+		Short: "CISA's SSVC decision tree: Track, Track*, Attend or Act",
+		Long: `ssvc evaluates CISA's SSVC decision tree for the decision points given:
+--exploitation none|poc|active, --automatable yes|no,
+--technical-impact partial|total, --mission low|medium|high.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output, outTable, outJSON); err != nil {
+				return err
+			}
+			d, err := ssvc.Decide(in)
+			if err != nil {
+				return usage(err)
+			}
+			if output == outJSON {
+				return writeJSON(e.stdout, struct {
+					Decision ssvc.Decision `json:"decision"`
+					ssvc.Inputs
+				}{d, in})
+			}
+			fmt.Fprintln(e.stdout, d)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar((*string)(&in.Exploitation), "exploitation", "", "none, poc or active")
+	cmd.Flags().StringVar((*string)(&in.Automatable), "automatable", "", "yes or no")
+	cmd.Flags().StringVar((*string)(&in.TechnicalImpact), "technical-impact", "", "partial or total")
+	cmd.Flags().StringVar((*string)(&in.MissionWellbeing), "mission", "", "low, medium or high")
+	cmd.Flags().StringVarP(&output, "output", "o", outTable, "output format: table or json")
+	for _, f := range []string{"exploitation", "automatable", "technical-impact", "mission"} {
+		_ = cmd.MarkFlagRequired(f)
+	}
+	return cmd
+}
