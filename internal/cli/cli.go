@@ -83,6 +83,7 @@ arrive.`,
 		newGraphCmd(e),
 		newExplainCmd(e),
 		newSSVCCmd(e),
+		newVEXCmd(e),
 	)
 	for _, c := range root.Commands() {
 		c.Args = wrapArgs(c.Args)

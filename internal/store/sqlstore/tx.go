@@ -406,7 +406,32 @@ func (x *tx) EndInput(ctx context.Context, input, digest string) ([]model.Scan, 
 		out = append(out, *s)
 	}
 	x.pending, x.cur = nil, nil
+	if err := x.applyVEX(ctx); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// applyVEX marks not_affected every open exposure that a VEX statement
+// (evidence vex-not-affected, from OpenVEX or CycloneDX) says is not
+// affected: the same canonical vulnerability id (CVE when there is one;
+// the join uses the exposures' vuln_id index, so a statement costs one
+// lookup whatever the size of the database) and the
+// statement's product is the exposure's asset or its package (purl, with
+// or without qualifiers), or names no product. It runs after every input,
+// since statements and findings may arrive in either order, and after the
+// lifecycle, which recomputes statuses from findings.
+func (x *tx) applyVEX(ctx context.Context) error {
+	_, err := x.tx.ExecContext(ctx, `UPDATE exposures SET status = 'not_affected'
+WHERE status = 'open' AND id IN (
+  SELECT x.id FROM evidence e JOIN exposures x ON x.vuln_id = e.vuln_id
+  WHERE e.kind = 'vex-not-affected' AND e.vuln_id <> ''
+    AND (e.asset = '' OR e.asset = x.asset OR e.asset = x.pkg_purl
+         OR (x.pkg_purl <> '' AND x.pkg_purl LIKE e.asset || '?%')))`)
+	if err != nil {
+		return fmt.Errorf("apply VEX: %w", err)
+	}
+	return nil
 }
 
 // lifecycle applies one finished scan to the findings of its (tool,
