@@ -1,0 +1,340 @@
+package graph
+
+import (
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/ctem-dev/ctem/internal/intel/effect"
+	"github.com/ctem-dev/ctem/internal/model"
+)
+
+// Rule is one transition rule of the attack-path model. When says in
+// words what enables it and Then what it gives; Probability computes the
+// probability of one way to take the step from the weakness that enables
+// it, or from nothing (nil) for relation-only steps.
+type Rule struct {
+	Name        string
+	When        string
+	Then        string
+	Probability func(w *Weakness) float64
+}
+
+// The rule ids, indexes into Rules.
+const (
+	ruleRCE uint8 = iota
+	ruleInjection
+	ruleSSRF
+	ruleFileRead
+	ruleWorkloadIdentity
+	ruleSecretsInReach
+	ruleLateral
+	ruleEscape
+	rulePermission
+	rulePrivEsc
+	ruleLeakedCredential
+	ruleSupplyChain
+	ruleOpenDataStore
+	ruleRouting
+	ruleMembership
+	ruleAuthBypass
+	ruleLocalPrivEsc
+	numRules
+)
+
+// Probabilities of relation-only steps. Each is a fact of the estate, not
+// a guess about an exploit, so each is 1 unless something the estate does
+// not show can still stop the attacker.
+const (
+	// pCertain: a fact gives the step by itself. A pod's service
+	// account token is mounted in it; a mounted secret is readable by
+	// its process; a permission is the permission; traffic to a load
+	// balancer reaches its backends; a group member holds the group's
+	// permissions.
+	pCertain = 1.0
+	// pNearCertain: misconfigurations and valid credentials. A
+	// privileged container reaches its node by well-known techniques; a
+	// known IAM escalation is an API call away; a credential found in a
+	// secret may have been rotated since. 0.95 leaves room for controls
+	// the estate does not show (SCPs, permission boundaries, seccomp).
+	pNearCertain = 0.95
+	// pSupplyChain: write on a repository or image runs code in the
+	// workloads built from it once the pipeline runs or the pod
+	// restarts: near certain, a little delayed and reviewable.
+	pSupplyChain = 0.9
+	// pIMDS: an SSRF usually controls the URL but not always the
+	// method or headers; IMDSv1 needs only a GET.
+	pIMDS = 0.9
+)
+
+// weaknessProbability is the probability model of weakness steps. The
+// numbers, and why:
+//
+//   - Base: a vulnerability (CVE) with no evidence 0.3: exploitability
+//     given network reach, for a targeted attacker; EPSS (exploitation
+//     in the wild within 30 days) is far lower but answers another
+//     question, so it only acts as a floor. A code (SAST) finding 0.4: the
+//     weakness is in first-party code on a known route. Misconfigurations
+//     and secrets 0.95: nothing to exploit, the door is open. DAST
+//     findings 0.8: observed from outside.
+//   - public-exploit raises to at least 0.7; dast-confirmed and
+//     probe-confirmed to at least 0.9: someone ran it.
+//   - reachable-call halves the distance to 1 (the vulnerable function is
+//     called); runtime-loaded takes a quarter of it; imported-only and
+//     required-only halve the probability (the code is likely not
+//     reached).
+//   - High attack complexity halves it (a race, a non-default setting).
+//   - A low-confidence effect (a guess from the CVSS vector) is × 0.8.
+//   - EPSS is a floor: exploited in the wild implies exploitable.
+//   - KEV raises to at least 0.95: exploitation is a fact.
+//   - vex-not-affected makes it 0: the vendor says the code is not
+//     reached.
+//
+// The result is clamped to [0.01, 0.99] so that -log p is finite and no
+// exploit is treated as certain.
+func weaknessProbability(w *Weakness) float64 {
+	if w == nil {
+		return pCertain
+	}
+	p := 0.3
+	switch w.Exposure.Kind {
+	case model.FindingCode:
+		p = 0.4
+	case model.FindingDAST:
+		p = 0.8
+	case model.FindingMisconfig, model.FindingSecret:
+		p = pNearCertain
+	}
+	for _, e := range w.Evidence {
+		switch e {
+		case model.EvidencePublicExploit:
+			p = max(p, 0.7)
+		case model.EvidenceDASTConfirmed, model.EvidenceProbeConfirmed:
+			p = max(p, 0.9)
+		}
+	}
+	for _, e := range w.Evidence {
+		switch e {
+		case model.EvidenceReachableCall:
+			p += (1 - p) / 2
+		case model.EvidenceRuntimeLoaded:
+			p += (1 - p) / 4
+		case model.EvidenceImportedOnly, model.EvidenceRequiredOnly:
+			p /= 2
+		case model.EvidenceVEXNotAffected:
+			return 0
+		}
+	}
+	if strings.EqualFold(w.AttackComplexity, "high") {
+		p /= 2
+	}
+	if w.Effect.Confidence == effect.Low {
+		p *= 0.8
+	}
+	p = max(p, w.EPSS)
+	if w.KEV || slices.Contains(w.Evidence, model.EvidenceKEV) {
+		p = max(p, 0.95)
+	}
+	return min(max(p, 0.01), 0.99)
+}
+
+func constant(p float64) func(*Weakness) float64 {
+	return func(*Weakness) float64 { return p }
+}
+
+// times scales the weakness model by f (an extra condition of the rule).
+func times(f float64) func(*Weakness) float64 {
+	return func(w *Weakness) float64 { return f * weaknessProbability(w) }
+}
+
+// Rules is the transition table: DESIGN.md's rules and four additions
+// the estate needs (routing, membership, authentication bypass, local
+// privilege escalation). The code that applies each rule is in build.go.
+var Rules = [numRules]Rule{
+	ruleRCE: {"remote-code-execution", "network(A) and a weakness on A (or on an image A runs, or the repository it is built from) whose effect is exec", "exec(A)", weaknessProbability},
+	ruleInjection: {"injection-into-data-store", "network(A), a write (SQL/NoSQL injection) or read effect weakness on A, and A connects-to D", "read(D), and write(D) for a write effect", weaknessProbability},
+	ruleSSRF: {"server-side-request-forgery", "network(A) and an ssrf weakness on A", "network(B) for A connects-to or routes-to B; identity(R) for A uses-identity R when A is labelled imds.v1=true or the relation's action is imds.v1 (× 0.9)", weaknessProbability},
+	ruleFileRead: {"file-read", "network(A) and a file-read weakness (path traversal, file disclosure) on A", "read(S) for every S that A mounts", weaknessProbability},
+	ruleWorkloadIdentity: {"workload-identity", "exec(A) and A uses-identity I", "identity(I)", constant(pCertain)},
+	ruleSecretsInReach: {"secrets-in-reach", "exec(A) and A mounts or reads-env S", "read(S)", constant(pCertain)},
+	ruleLateral: {"lateral-movement", "exec(A) and A connects-to or routes-to B (the estate emits connects-to only where no network policy stops it)", "network(B)", constant(pCertain)},
+	ruleEscape: {"escape", "exec(A), A runs-on N, and A has an escape.* label set to true (0.95) or an escape-effect weakness (its own probability)", "exec(N)", constant(pNearCertain)},
+	rulePermission: {"permission", "identity(I) and I —can(action)→ R; on a Kubernetes namespace or cluster, secret actions also reach every secret in it", "read(R) for get/list/watch and AWS Get*/List*/Describe*; write(R) for create/update/patch/delete and Put*/Delete*/Create*; admin(R) for *, bind, escalate, impersonate, iam:*, service:*", constant(pCertain)},
+	rulePrivEsc: {"privilege-escalation", "identity(I) with a known escalation (see privEscalations)", "identity(the stronger principal)", constant(pNearCertain)},
+	ruleLeakedCredential: {"leaked-credential", "read(S) or admin(S), and S —grants→ I (0.95) or a credential weakness on S whose Grants names I", "identity(I)", constant(pNearCertain)},
+	ruleSupplyChain: {"supply-chain", "write(X) or admin(X) on a repository, image or pipeline X", "exec(W) for every W that runs an image built-from X, runs X, or that X deploys", constant(pSupplyChain)},
+	ruleOpenDataStore: {"open-data-store", "network(D) and D labelled public=true (0.95), or an exposure-effect weakness on D, or a read/write-effect weakness on a datastore D", "read(D), and write(D) for a write effect", weaknessProbability},
+	ruleRouting: {"routing", "network(A) and A routes-to or exposes B (a load balancer, ingress or service forwards traffic)", "network(B)", constant(pCertain)},
+	ruleMembership: {"membership", "identity(I) and I member-of G", "identity(G)", constant(pCertain)},
+	ruleAuthBypass: {"authentication-bypass", "network(A) and an auth-bypass weakness on A", "admin(A)", weaknessProbability},
+	ruleLocalPrivEsc: {"local-privilege-escalation", "exec(A) and a privesc weakness on A", "admin(A)", weaknessProbability},
+}
+
+// RuleNames returns the names of the rules in table order.
+func RuleNames() []string {
+	out := make([]string, numRules)
+	for i, r := range Rules {
+		out[i] = r.Name
+	}
+	return out
+}
+
+// permissionCap maps the action of a can relation to the capability it
+// gives on its target. ok is false for actions that give none by
+// themselves (sts:AssumeRole and iam:PassRole act through escalations).
+//
+// Kubernetes actions are "verb resource" or a bare verb: get, list and
+// watch read; create, update, patch, delete and deletecollection write;
+// "*", bind, escalate and impersonate administer. AWS actions are
+// "service:Action" with wildcards: "*", "*:*", "iam:*" and "service:*"
+// administer; Get*, List*, Describe*, Head*, Scan, Query, BatchGet*,
+// Select* read; every other named action writes. Source-platform roles
+// read/pull/clone, write/push/maintain and admin/owner map likewise.
+func permissionCap(action string) (Capability, bool) {
+	a := strings.TrimSpace(action)
+	if a == "*" || a == "*:*" {
+		return Admin, true
+	}
+	if svc, act, ok := strings.Cut(a, ":"); ok && !strings.ContainsAny(svc, " /") {
+		svc = strings.ToLower(svc)
+		lact := strings.ToLower(act)
+		switch {
+		case act == "*" || act == "":
+			return Admin, true
+		case svc == "sts" && strings.HasPrefix(lact, "assumerole"), svc == "iam" && lact == "passrole":
+			return 0, false
+		}
+		for _, p := range []string{"get", "list", "describe", "head", "scan", "query", "batchget", "select", "download", "read"} {
+			if strings.HasPrefix(lact, p) {
+				return Read, true
+			}
+		}
+		return Write, true
+	}
+	verb, _, _ := strings.Cut(a, " ")
+	switch strings.ToLower(verb) {
+	case "get", "list", "watch", "read", "pull", "clone":
+		return Read, true
+	case "create", "update", "patch", "delete", "deletecollection", "write", "push", "maintain":
+		return Write, true
+	case "*", "bind", "escalate", "impersonate", "admin", "owner":
+		return Admin, true
+	}
+	return 0, false
+}
+
+// k8sResource returns the resource of a Kubernetes action ("get secrets"
+// → "secrets"), "*" for a bare "*" and "" for bare verbs.
+func k8sResource(action string) string {
+	if action == "*" {
+		return "*"
+	}
+	_, res, _ := strings.Cut(action, " ")
+	return res
+}
+
+// The AWS escalations of DESIGN.md (after Rhino Security Labs' list of
+// IAM privilege escalation methods), by lower-case action.
+var (
+	awsLaunch = map[string]bool{
+		"ec2:runinstances": true, "lambda:createfunction": true, "cloudformation:createstack": true,
+		"ecs:runtask": true, "glue:createdevendpoint": true, "ec2:*": true, "lambda:*": true, "cloudformation:*": true,
+	}
+	// awsTakeover: the action on principal T gives identity(T): a new
+	// key or password, a rewritten trust, a policy the attacker writes,
+	// a membership.
+	awsTakeover = map[string]bool{
+		"iam:createaccesskey": true, "iam:createloginprofile": true, "iam:updateloginprofile": true,
+		"iam:updateassumerolepolicy": true, "iam:addusertogroup": true, "iam:addroletoinstanceprofile": true,
+		"iam:createpolicyversion": true, "iam:setdefaultpolicyversion": true,
+		"iam:attachuserpolicy": true, "iam:attachrolepolicy": true, "iam:attachgrouppolicy": true,
+		"iam:putuserpolicy": true, "iam:putrolepolicy": true, "iam:putgrouppolicy": true,
+	}
+	// k8sPodCreators: creating any of these runs a pod that mounts any
+	// service account of its namespace.
+	k8sPodCreators = map[string]bool{
+		"pods": true, "deployments": true, "daemonsets": true, "statefulsets": true, "replicasets": true,
+		"jobs": true, "cronjobs": true, "replicationcontrollers": true, "*": true,
+	}
+)
+
+// Remediation action kinds.
+const (
+	ActUpgrade  = "upgrade"         // upgrade one package in one image or repository
+	ActFix      = "fix"             // fix one code weakness or misconfiguration
+	ActRotate   = "rotate"          // rotate one secret and remove it from where it leaked
+	ActRemove   = "remove-relation" // close one rule, remove one exposure, permission or binding
+	ActHarden   = "harden"          // drop a privileged setting, enforce IMDSv2, make a store private
+	structural  = math.MaxFloat64   // effort of a fact no action removes
+	effortUnits = 1000              // efforts are scaled to integers for the cut
+)
+
+// Effort of remediation actions, in rough person-hours of a routine
+// change. Upgrading one package, fixing a misconfiguration, rotating a
+// secret, dropping a permission and hardening a workload are one change
+// each: 1. A code fix needs a developer and a review: 2. Closing an
+// exposure (a public service stays public for a reason) or adding a
+// network policy (the traffic must be known first): 2. Taking an
+// identity or a secret away from a workload that uses it is a redesign:
+// 3. Relations that are the estate's structure (runs, built-from,
+// runs-on, contains, deploys, routes-to) are not actions: no fix removes
+// them, they weigh +∞ in the cut.
+func relationEffort(t model.RelationType, fromInternet bool) float64 {
+	switch t {
+	case model.RelCan, model.RelMemberOf, RelTrusts, RelGrants:
+		return 1
+	case model.RelConnectsTo:
+		return 2
+	case model.RelExposes:
+		return 2
+	case model.RelUsesIdentit, model.RelMounts, model.RelReadsEnv:
+		return 3
+	}
+	if fromInternet {
+		return 2
+	}
+	return structural
+}
+
+// DefaultAction returns the remediation action of a weakness that names
+// none: upgrading its package on its asset (every CVE of one package
+// version on one image shares it, effort 1), rotating a secret (1),
+// fixing a misconfiguration (1) or fixing the code (2).
+func DefaultAction(w *Weakness) (key, kind, title string, effort float64) {
+	e := &w.Exposure
+	switch {
+	case e.Kind == model.FindingSecret:
+		return "rotate|" + e.Asset + "|" + e.ID, ActRotate, "rotate the secret " + ruleOr(e) + " found in " + e.Asset, 1
+	case e.Package.Name != "":
+		t := "upgrade " + e.Package.Name + " " + e.Package.Version
+		if e.Package.FixedVersion != "" {
+			t += " to " + e.Package.FixedVersion
+		}
+		return "upgrade|" + e.Asset + "|" + e.Package.Name + "@" + e.Package.Version, ActUpgrade, t + " in " + e.Asset, 1
+	case e.Kind == model.FindingMisconfig:
+		return "fix|" + e.Asset + "|" + ruleOr(e), ActFix, "fix " + ruleOr(e) + " on " + e.Asset, 1
+	}
+	return "fix|" + e.Asset + "|" + ruleOr(e) + "|" + e.Location.Path, ActFix, "fix " + ruleOr(e) + " in " + e.Asset, 2
+}
+
+func ruleOr(e *model.Exposure) string {
+	if e.RuleID != "" {
+		return e.RuleID
+	}
+	if len(e.VulnIDs) > 0 {
+		return e.VulnIDs[0]
+	}
+	return e.ID
+}
+
+// isStrongEvidence reports whether an evidence kind validates a weakness
+// step: exploitation seen (kev), the code reached (reachable-call,
+// runtime-loaded) or the weakness confirmed (dast-confirmed,
+// probe-confirmed).
+func isStrongEvidence(k model.EvidenceKind) bool {
+	switch k {
+	case model.EvidenceKEV, model.EvidenceReachableCall, model.EvidenceDASTConfirmed, model.EvidenceProbeConfirmed, model.EvidenceRuntimeLoaded:
+		return true
+	}
+	return false
+}
