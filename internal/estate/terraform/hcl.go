@@ -1,0 +1,355 @@
+package terraform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
+
+	"github.com/ctem-dev/ctem/internal/ingest"
+)
+
+// module is the configuration of one Terraform module: the top-level
+// blocks of its files.
+type module struct {
+	vars      map[string]cty.Value
+	locals    map[string]hclsyntax.Expression
+	localVals map[string]cty.Value
+	busy      map[string]bool
+	blocks    []*hclsyntax.Block
+	calls     []string
+	funcs     map[string]function.Function
+}
+
+func newModule() *module {
+	return &module{
+		vars:      map[string]cty.Value{},
+		locals:    map[string]hclsyntax.Expression{},
+		localVals: map[string]cty.Value{},
+		busy:      map[string]bool{},
+		funcs:     functions(),
+	}
+}
+
+// functions are the Terraform functions HCL is evaluated with: those that
+// shape policies and names. Others leave their result unknown. None of
+// them reads files or the network, and none builds values much larger
+// than its arguments (range and setproduct are left out).
+func functions() map[string]function.Function {
+	return map[string]function.Function{
+		"jsonencode": stdlib.JSONEncodeFunc, "jsondecode": stdlib.JSONDecodeFunc,
+		"format": stdlib.FormatFunc, "join": stdlib.JoinFunc, "concat": stdlib.ConcatFunc,
+		"lower": stdlib.LowerFunc, "upper": stdlib.UpperFunc, "merge": stdlib.MergeFunc,
+		"split": stdlib.SplitFunc, "replace": stdlib.ReplaceFunc, "length": stdlib.LengthFunc,
+		"coalesce": stdlib.CoalesceFunc, "coalescelist": stdlib.CoalesceListFunc,
+		"lookup": stdlib.LookupFunc, "element": stdlib.ElementFunc, "flatten": stdlib.FlattenFunc,
+		"distinct": stdlib.DistinctFunc, "trimspace": stdlib.TrimSpaceFunc, "contains": stdlib.ContainsFunc,
+		"keys": stdlib.KeysFunc, "values": stdlib.ValuesFunc, "compact": stdlib.CompactFunc,
+		"trimprefix": stdlib.TrimPrefixFunc, "trimsuffix": stdlib.TrimSuffixFunc,
+		"substr": stdlib.SubstrFunc, "title": stdlib.TitleFunc, "min": stdlib.MinFunc, "max": stdlib.MaxFunc,
+		"sort": stdlib.SortFunc, "reverse": stdlib.ReverseListFunc, "zipmap": stdlib.ZipmapFunc,
+		"setunion": stdlib.SetUnionFunc,
+		"tostring": stdlib.MakeToFunc(cty.String), "tonumber": stdlib.MakeToFunc(cty.Number),
+		"tobool": stdlib.MakeToFunc(cty.Bool), "tolist": stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
+		"toset": stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)), "tomap": stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
+	}
+}
+
+// addFile parses one file and records its blocks. Malformed HCL gives an
+// *ingest.InputError at the first error's position.
+func (m *module) addFile(name string, src []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &ingest.InputError{File: name, Offset: -1, Err: fmt.Errorf("HCL parser failed: %v", r)}
+		}
+	}()
+	f, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+	if diags.HasErrors() {
+		for _, d := range diags {
+			if d.Severity != hcl.DiagError {
+				continue
+			}
+			ie := &ingest.InputError{File: name, Offset: -1, Err: errors.New("invalid HCL: " + diagText(d))}
+			if d.Subject != nil {
+				ie.Offset, ie.Line, ie.Col = int64(d.Subject.Start.Byte), d.Subject.Start.Line, d.Subject.Start.Column
+			}
+			return ie
+		}
+	}
+	body, ok := f.Body.(*hclsyntax.Body)
+	if !ok {
+		return &ingest.InputError{File: name, Offset: 0, Err: errors.New("invalid HCL")}
+	}
+	for _, blk := range body.Blocks {
+		switch {
+		case blk.Type == "variable" && len(blk.Labels) == 1:
+			v := cty.DynamicVal
+			if a, ok := blk.Body.Attributes["default"]; ok {
+				v = m.safeValue(a.Expr, nil)
+			}
+			m.vars[blk.Labels[0]] = v
+		case blk.Type == "locals":
+			for n, a := range blk.Body.Attributes {
+				m.locals[n] = a.Expr
+			}
+		case (blk.Type == "resource" || blk.Type == "data") && len(blk.Labels) == 2:
+			m.blocks = append(m.blocks, blk)
+		case blk.Type == "module" && len(blk.Labels) == 1:
+			m.calls = append(m.calls, blk.Labels[0])
+		}
+	}
+	return nil
+}
+
+func diagText(d *hcl.Diagnostic) string {
+	if d.Detail == "" {
+		return d.Summary
+	}
+	return d.Summary + ": " + d.Detail
+}
+
+// resources evaluates the resource and data blocks into b.
+func (m *module) resources(ctx context.Context, b *builder) error {
+	for _, c := range m.calls {
+		b.opts.Warn("terraform: module %q is not expanded; read its folder on its own", c)
+	}
+	for _, blk := range m.blocks {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		typ, name := blk.Labels[0], blk.Labels[1]
+		if !strings.HasPrefix(typ, "aws_") {
+			continue
+		}
+		addr := typ + "." + name
+		if blk.Type == "data" {
+			addr = "data." + addr
+		}
+		b.add(&resource{addr: addr, base: addr, data: blk.Type == "data", typ: typ, name: name, v: m.body(blk.Body, 0)})
+	}
+	return nil
+}
+
+// body evaluates the attributes and nested blocks of a block.
+func (m *module) body(body *hclsyntax.Body, depth int) map[string]any {
+	v := map[string]any{}
+	for n, a := range body.Attributes {
+		v[n] = m.attr(a.Expr)
+	}
+	if depth > 16 {
+		return v
+	}
+	for _, blk := range body.Blocks {
+		switch blk.Type {
+		case "dynamic", "lifecycle", "provisioner", "connection":
+			continue
+		}
+		list, _ := v[blk.Type].([]any)
+		v[blk.Type] = append(list, m.body(blk.Body, depth+1))
+	}
+	return v
+}
+
+// attr evaluates an attribute. jsonencode(...) keeps its argument as a
+// value, so that a policy with one unknown part still reads.
+func (m *module) attr(e hclsyntax.Expression) any {
+	if fc, ok := e.(*hclsyntax.FunctionCallExpr); ok && fc.Name == "jsonencode" && len(fc.Args) == 1 && !fc.ExpandFinal {
+		return toGo(m.value(fc.Args[0]), 0)
+	}
+	return toGo(m.value(e), 0)
+}
+
+// value evaluates an expression with what is known: variables' defaults,
+// locals, and resources standing for themselves.
+func (m *module) value(e hclsyntax.Expression) cty.Value {
+	return m.safeValue(e, m.context(e.Variables()))
+}
+
+// safeValue evaluates e, turning errors and a panic of the evaluator into
+// an unknown value: the configuration is input, and unknown is a fine
+// answer.
+func (m *module) safeValue(e hclsyntax.Expression, ctx *hcl.EvalContext) (v cty.Value) {
+	defer func() {
+		if r := recover(); r != nil {
+			v = cty.DynamicVal
+		}
+	}()
+	v, _ = e.Value(ctx)
+	if v == cty.NilVal {
+		return cty.DynamicVal
+	}
+	return v
+}
+
+// local evaluates a local value once; a cycle is unknown.
+func (m *module) local(name string) cty.Value {
+	if v, ok := m.localVals[name]; ok {
+		return v
+	}
+	e, ok := m.locals[name]
+	if !ok || m.busy[name] || len(m.busy) > 64 {
+		return cty.DynamicVal
+	}
+	m.busy[name] = true
+	v := m.value(e)
+	delete(m.busy, name)
+	m.localVals[name] = v
+	return v
+}
+
+// context builds the evaluation context of one expression from the
+// traversals it makes.
+func (m *module) context(ts []hcl.Traversal) *hcl.EvalContext {
+	vars := map[string]cty.Value{
+		"module": cty.DynamicVal, "count": cty.DynamicVal, "each": cty.DynamicVal,
+		"path": cty.DynamicVal, "terraform": cty.DynamicVal, "self": cty.DynamicVal,
+	}
+	if len(m.vars) > 0 {
+		vars["var"] = cty.ObjectVal(m.vars)
+	} else {
+		vars["var"] = cty.EmptyObjectVal
+	}
+	locals := map[string]cty.Value{}
+	tree := map[string]*tnode{}
+	for _, t := range ts {
+		root := t.RootName()
+		switch {
+		case root == "local":
+			if n, ok := attrName(t, 1); ok {
+				locals[n] = m.local(n)
+			}
+		case root == "data":
+			typ, ok1 := attrName(t, 1)
+			name, ok2 := attrName(t, 2)
+			if ok1 && ok2 {
+				node(tree, "data").child(typ).child(name).use("data."+typ+"."+name, t[3:])
+			}
+		case strings.Contains(root, "_"):
+			if name, ok := attrName(t, 1); ok {
+				node(tree, root).child(name).use(root+"."+name, t[2:])
+			}
+		}
+	}
+	vars["local"] = cty.ObjectVal(locals)
+	for root, n := range tree {
+		vars[root] = n.value()
+	}
+	return &hcl.EvalContext{Variables: vars, Functions: m.funcs}
+}
+
+func attrName(t hcl.Traversal, i int) (string, bool) {
+	if len(t) <= i {
+		return "", false
+	}
+	a, ok := t[i].(hcl.TraverseAttr)
+	return a.Name, ok
+}
+
+// tnode builds the object a root variable stands for.
+type tnode struct {
+	kids    map[string]*tnode
+	addr    string // a resource: the address its attributes stand for
+	unknown bool   // a resource indexed by count or for_each
+	attrs   map[string]bool
+}
+
+func node(tree map[string]*tnode, name string) *tnode {
+	if tree[name] == nil {
+		tree[name] = &tnode{}
+	}
+	return tree[name]
+}
+
+func (n *tnode) child(name string) *tnode {
+	if n.kids == nil {
+		n.kids = map[string]*tnode{}
+	}
+	if n.kids[name] == nil {
+		n.kids[name] = &tnode{}
+	}
+	return n.kids[name]
+}
+
+// use records a traversal of the rest of a resource reference.
+func (n *tnode) use(addr string, rest hcl.Traversal) {
+	n.addr = addr
+	if len(rest) == 0 {
+		return
+	}
+	switch s := rest[0].(type) {
+	case hcl.TraverseAttr:
+		if n.attrs == nil {
+			n.attrs = map[string]bool{}
+		}
+		n.attrs[s.Name] = true
+	default:
+		n.unknown = true
+	}
+}
+
+func (n *tnode) value() cty.Value {
+	if n.addr != "" {
+		if n.unknown {
+			return cty.DynamicVal
+		}
+		mark := cty.StringVal(ref(n.addr))
+		if len(n.attrs) == 0 {
+			return mark
+		}
+		attrs := map[string]cty.Value{}
+		for a := range n.attrs {
+			attrs[a] = mark
+		}
+		return cty.ObjectVal(attrs)
+	}
+	kids := map[string]cty.Value{}
+	for k, c := range n.kids {
+		kids[k] = c.value()
+	}
+	return cty.ObjectVal(kids)
+}
+
+// toGo converts a value to plain Go values; unknown and null parts are
+// nil.
+func toGo(v cty.Value, depth int) any {
+	if depth > 32 || v == cty.NilVal || !v.IsKnown() || v.IsNull() {
+		return nil
+	}
+	v, _ = v.UnmarkDeep()
+	t := v.Type()
+	switch {
+	case t == cty.String:
+		return v.AsString()
+	case t == cty.Number:
+		f, _ := v.AsBigFloat().Float64()
+		if f == 0 && v.AsBigFloat().Sign() != 0 {
+			return nil
+		}
+		return f
+	case t == cty.Bool:
+		return v.True()
+	case t.IsListType() || t.IsSetType() || t.IsTupleType():
+		var out []any
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			out = append(out, toGo(e, depth+1))
+		}
+		return out
+	case t.IsMapType() || t.IsObjectType():
+		out := map[string]any{}
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			if k.Type() == cty.String && k.IsKnown() {
+				out[k.AsString()] = toGo(e, depth+1)
+			}
+		}
+		return out
+	}
+	return nil
+}

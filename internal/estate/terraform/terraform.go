@@ -1,0 +1,245 @@
+// Package terraform reads Terraform — `terraform show -json` plans and
+// state, and HCL source — into the assets and relations of the exposure
+// graph for the core AWS resources: instances, security groups, load
+// balancers, S3 buckets, IAM users, roles, groups and their policies,
+// Lambda functions, RDS databases, Secrets Manager secrets, ECS services
+// and CodeBuild projects. It reports no findings.
+//
+// # Keys
+//
+// A resource whose values hold its ARN (state files, and plans for
+// resources that already exist) is keyed by that ARN, so that it meets
+// what cloud scanners (Prowler, Security Hub) report. Otherwise its key is
+// "tf:" followed by its resource address: "tf:aws_s3_bucket.customer_data",
+// "tf:module.app.aws_iam_role.task[0]". Such keys are stable across runs
+// but do not meet ARN keys of the same resource. Every asset is labelled
+// with "tf.address", "aws.type", "aws.arn" when known, and "tag.<name>"
+// for its tags.
+//
+// Three keys are special: InternetKey stands for the internet (and for the
+// "*" principal of a policy, anyone), AnyResourceKey for the Resource "*"
+// of an IAM policy (every resource of the account), and an AWS account root
+// "arn:aws:iam::123456789012:root" for a principal that names an account.
+//
+// # Relations
+//
+//	internet —exposes→ instance, database, load balancer, function URL
+//	   (Action "tcp/443", "tcp/0-65535", "*" from the security group rules
+//	   or listeners that open it to 0.0.0.0/0 or ::/0)
+//	internet —exposes→ public bucket, and internet —can→ bucket per action
+//	load balancer —routes-to→ target group —routes-to→ instance, function,
+//	   ECS service
+//	instance, database, load balancer —member-of→ security group
+//	instance, function, ECS service and task definition, CodeBuild project
+//	   —uses-identity→ IAM role (an instance through its instance profile)
+//	identity —can→ resource (Action "s3:GetObject", "*"), from identity
+//	   policies; principal —can→ role (Action "sts:AssumeRole") from trust
+//	   policies; principal —can→ bucket from bucket policies
+//	user —member-of→ group
+//	ECS service, task definition, function —runs→ image
+//	ECS service, task definition —reads-env→ secret
+//	CodeBuild project —built-from→ repository: who can write the
+//	   repository runs code in the build, the supply-chain direction the
+//	   graph follows (a "deploys" edge would point the other way)
+//
+// Policies are read as written: Allow statements give can edges, less the
+// Deny statements without conditions that cover the same action and
+// resource pattern. An Allow with NotAction counts as "*" and one with
+// NotResource as AnyResourceKey: the graph over-approximates rather than
+// misses a permission. Group policies stay on the group; users reach them
+// through member-of. AWS managed policies are unknown except
+// AdministratorAccess ("*" on AnyResourceKey); the others are listed in
+// the identity's "iam.managed_policies" label.
+//
+// HCL is evaluated without Terraform: variables take their defaults,
+// locals what resolves, and references to resources stand for those
+// resources; what does not resolve (variables without defaults, module
+// outputs, unknown functions) stays unknown and is left out, never failing
+// the ingest. Module calls are not expanded.
+package terraform
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/ctem-dev/ctem/internal/ingest"
+)
+
+// Tool is the tool name scans carry.
+const Tool = "terraform"
+
+// The format names.
+const (
+	nameJSON = "terraform-json"
+	nameHCL  = "terraform-hcl"
+)
+
+// Special keys; see the package documentation.
+const (
+	// InternetKey is the asset that stands for the internet and for
+	// anyone: the "*" principal of a policy.
+	InternetKey = "internet"
+	// AnyResourceKey stands for Resource "*" in an IAM policy: every
+	// resource of the account.
+	AnyResourceKey = "aws:account/*"
+)
+
+// FormatPlan is the JSON that `terraform show -json` prints for a saved
+// plan or for the state, and the raw terraform.tfstate (version 4).
+var FormatPlan = ingest.Format{
+	Name:   nameJSON,
+	Title:  "Terraform plan and state JSON (terraform show -json, terraform.tfstate)",
+	Detect: DetectPlan,
+	Parse:  ParsePlan,
+}
+
+// FormatHCL is one Terraform configuration file (.tf). A folder of them is
+// read with ParseDir.
+var FormatHCL = ingest.Format{
+	Name:   nameHCL,
+	Title:  "Terraform HCL configuration (.tf)",
+	Detect: DetectHCL,
+	Parse:  ParseHCL,
+}
+
+// DetectPlan accepts a JSON object with format_version and
+// terraform_version (terraform show -json), or with version,
+// terraform_version and lineage or serial (a raw state file).
+func DetectPlan(s *ingest.Sniff) bool {
+	if s.Kind != ingest.SniffJSONObject || !s.Has("terraform_version") {
+		return false
+	}
+	return s.Has("format_version") || (s.Has("version") && s.HasAny("lineage", "serial"))
+}
+
+// hclBlockRE matches the top-level blocks that make a file Terraform for
+// AWS: a resource or data source of the aws provider, the aws provider
+// itself, or a module call.
+var hclBlockRE = regexp.MustCompile(`(?m)^\s*(?:(?:resource|data)\s+"aws_[a-z0-9_]+"\s+"[^"]*"|provider\s+"aws"|module\s+"[^"]*")\s*\{`)
+
+// DetectHCL accepts text (which YAML sniffing may take for YAML, since a
+// line like `bucket = "x"` can follow a comment holding a colon) whose head
+// holds a resource "aws_…", data "aws_…", provider "aws" or module block
+// at the start of a line.
+func DetectHCL(s *ingest.Sniff) bool {
+	if s.Kind != ingest.SniffText && s.Kind != ingest.SniffYAML {
+		return false
+	}
+	return hclBlockRE.Match(s.Head)
+}
+
+// maxHCL bounds one HCL file: the HCL parser needs a file whole.
+const maxHCL = 32 << 20
+
+// ParseHCL reads one .tf file and emits its AWS resources into sink as one
+// scan of the --target (else "default"). HCL cannot be parsed as a stream;
+// the file is read whole, up to 32 MiB.
+func ParseHCL(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
+	src, err := io.ReadAll(io.LimitReader(in.R, maxHCL+1))
+	if err != nil {
+		return err
+	}
+	if len(src) > maxHCL {
+		return in.Errorf(maxHCL, "HCL file larger than %d bytes", maxHCL)
+	}
+	m := newModule()
+	if err := m.addFile(in.Name, src); err != nil {
+		return err
+	}
+	b := newBuilder(in.Options, sink, "terraform:"+filepath.Base(in.Name), nameHCL)
+	if err := m.resources(ctx, b); err != nil {
+		return err
+	}
+	return b.emit(ctx)
+}
+
+// ParseDir reads the .tf files of dir (not its subfolders: a folder is one
+// Terraform module) in name order and emits their AWS resources into sink
+// as one scan of the --target (else the folder's name). Malformed HCL
+// gives an *ingest.InputError naming the file, line and column; nothing is
+// emitted then.
+func ParseDir(ctx context.Context, dir string, opts ingest.Options, sink ingest.Sink) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	f, err := root.Open(".")
+	if err != nil {
+		return err
+	}
+	entries, err := f.ReadDir(-1)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("read %s: %w", dir, err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".tf") {
+			names = append(names, e.Name())
+		}
+	}
+	slices.Sort(names)
+	m := newModule()
+	for _, name := range names {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		src, err := readLimited(root, name)
+		if err != nil {
+			return err
+		}
+		if err := m.addFile(filepath.Join(dir, name), src); err != nil {
+			return err
+		}
+	}
+	if opts.Target == "" {
+		abs, err := filepath.Abs(dir)
+		if err == nil {
+			opts.Target = filepath.Base(abs)
+		}
+	}
+	b := newBuilder(opts, sink, "terraform:"+filepath.Base(filepath.Clean(dir)), nameHCL)
+	if err := m.resources(ctx, b); err != nil {
+		return err
+	}
+	return b.emit(ctx)
+}
+
+func readLimited(root *os.Root, name string) ([]byte, error) {
+	f, err := root.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	src, err := io.ReadAll(io.LimitReader(f, maxHCL+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(src) > maxHCL {
+		return nil, &ingest.InputError{File: name, Offset: maxHCL, Err: fmt.Errorf("HCL file larger than %d bytes", maxHCL)}
+	}
+	return src, nil
+}
+
+// WorkspaceKey is the key of the Terraform configuration or state a scan
+// reads, named by its target.
+func WorkspaceKey(target string) string { return "tf:workspace/" + target }
+
+// AccountKey is the key of an AWS account's root principal.
+func AccountKey(id string) string { return "arn:aws:iam::" + id + ":root" }
+
+// resourceKey is the key of a resource: its ARN when known, else "tf:" and
+// its address.
+func resourceKey(addr, arn string) string {
+	if strings.HasPrefix(arn, "arn:") {
+		return arn
+	}
+	return "tf:" + addr
+}

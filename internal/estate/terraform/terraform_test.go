@@ -1,0 +1,495 @@
+package terraform_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ctem-dev/ctem/internal/estate/k8s"
+	"github.com/ctem-dev/ctem/internal/estate/terraform"
+	"github.com/ctem-dev/ctem/internal/ingest"
+	"github.com/ctem-dev/ctem/internal/ingest/formats"
+	"github.com/ctem-dev/ctem/internal/ingest/ingesttest"
+	"github.com/ctem-dev/ctem/internal/model"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// lines renders what a recorder holds, one sorted line per asset and
+// relation, labels sorted: the golden form.
+func lines(r *ingesttest.Recorder) []string {
+	var out []string
+	for _, a := range r.Assets {
+		keys := make([]string, 0, len(a.Labels))
+		for k := range a.Labels {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var ls []string
+		for _, k := range keys {
+			ls = append(ls, k+"="+a.Labels[k])
+		}
+		out = append(out, fmt.Sprintf("asset %s %s %q {%s}", a.Key, a.Kind, a.Name, strings.Join(ls, " ")))
+	}
+	for _, rel := range r.Relations {
+		out = append(out, edge(rel))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func edge(rel model.Relation) string {
+	s := rel.From + " -" + string(rel.Type) + "-> " + rel.To
+	if rel.Action != "" {
+		s += " [" + rel.Action + "]"
+	}
+	return s
+}
+
+func parseDir(t testing.TB, dir string) *ingesttest.Recorder {
+	t.Helper()
+	r := &ingesttest.Recorder{}
+	if err := terraform.ParseDir(context.Background(), dir, ingest.Options{Target: "shop"}, r); err != nil {
+		t.Fatalf("ParseDir(%s): %v", dir, err)
+	}
+	return r
+}
+
+func TestGolden(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, golden string
+		parse        func(t *testing.T) *ingesttest.Recorder
+	}{
+		{"dir", "estate.golden", func(t *testing.T) *ingesttest.Recorder { return parseDir(t, "testdata/estate") }},
+		{"network.tf", "network.golden", func(t *testing.T) *ingesttest.Recorder {
+			return ingesttest.Parse(t, terraform.FormatHCL, "testdata/estate/network.tf", ingest.Options{Target: "shop"})
+		}},
+		{"unresolved.tf", "unresolved.golden", func(t *testing.T) *ingesttest.Recorder {
+			return ingesttest.Parse(t, terraform.FormatHCL, "testdata/unresolved.tf", ingest.Options{Target: "shop"})
+		}},
+		{"plan.json", "plan.golden", func(t *testing.T) *ingesttest.Recorder {
+			return ingesttest.Parse(t, terraform.FormatPlan, "testdata/plan.json", ingest.Options{Target: "shop"})
+		}},
+		{"state.json", "state.golden", func(t *testing.T) *ingesttest.Recorder {
+			return ingesttest.Parse(t, terraform.FormatPlan, "testdata/state.json", ingest.Options{Target: "shop"})
+		}},
+		{"terraform.tfstate", "tfstate.golden", func(t *testing.T) *ingesttest.Recorder {
+			return ingesttest.Parse(t, terraform.FormatPlan, "testdata/terraform.tfstate", ingest.Options{Target: "shop"})
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := tt.parse(t)
+			if len(r.Scans) != 1 || r.Scans[0].Tool != "terraform" || r.Scans[0].Target != "shop" || r.Scans[0].Asset != "tf:workspace/shop" {
+				t.Errorf("scans = %+v, want one terraform scan of shop", r.Scans)
+			}
+			if len(r.Findings) != 0 {
+				t.Errorf("findings = %d, want 0", len(r.Findings))
+			}
+			got := strings.Join(lines(r), "\n") + "\n"
+			path := filepath.Join("testdata", "golden", tt.golden)
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(strings.Split(got, "\n"), strings.Split(string(want), "\n")); diff != "" {
+				t.Errorf("%s: assets and relations differ from %s (-got +want):\n%s", tt.name, path, diff)
+			}
+		})
+	}
+}
+
+// TestSemantics pins the rules the golden files hold, so that a careless
+// -update cannot lose them.
+func TestSemantics(t *testing.T) {
+	t.Parallel()
+	r := parseDir(t, "testdata/estate")
+	assets := map[string]model.Asset{}
+	for _, a := range r.Assets {
+		if a.Source != "terraform:estate" {
+			t.Errorf("asset %s source %q, want terraform:estate", a.Key, a.Source)
+		}
+		assets[a.Key] = a
+	}
+	var edges []string
+	for _, rel := range r.Relations {
+		edges = append(edges, edge(rel))
+	}
+	wantEdges := []string{
+		// security groups open to 0.0.0.0/0 and ::/0
+		"internet -exposes-> tf:aws_instance.web [tcp/443]",
+		"internet -exposes-> tf:aws_instance.web [tcp/22]",
+		"internet -exposes-> tf:aws_db_instance.orders [tcp/5432]",
+		"internet -exposes-> tf:aws_lb.front [tcp/443]",
+		"internet -exposes-> tf:aws_lambda_function.api [tcp/443]",
+		"tf:aws_lb.front -routes-to-> tf:aws_lb_target_group.web",
+		"tf:aws_lb_target_group.web -routes-to-> tf:aws_instance.web",
+		"tf:aws_lb_target_group.web -routes-to-> tf:aws_ecs_service.shop",
+		// identities of compute
+		"tf:aws_instance.web -uses-identity-> tf:aws_iam_role.web",
+		"tf:aws_lambda_function.api -uses-identity-> tf:aws_iam_role.lambda",
+		"tf:aws_ecs_service.shop -uses-identity-> tf:aws_iam_role.task",
+		"tf:aws_codebuild_project.build -uses-identity-> tf:aws_iam_role.ci",
+		"tf:aws_ecs_service.shop -runs-> image:ghcr.io/acme/shop:1.4.2",
+		"tf:aws_ecs_service.shop -reads-env-> tf:aws_secretsmanager_secret.db",
+		"tf:aws_codebuild_project.build -built-from-> repo:github.com/acme/shop",
+		// public buckets
+		"internet -exposes-> tf:aws_s3_bucket.customer_data",
+		"internet -can-> tf:aws_s3_bucket.customer_data [s3:GetObject]",
+		"internet -can-> tf:aws_s3_bucket.assets [s3:PutObject]",
+		// trust policies
+		"arn:aws:iam::111122223333:root -can-> tf:aws_iam_role.lambda [sts:AssumeRole]",
+		"tf:aws_iam_user.deployer -can-> tf:aws_iam_role.lambda [sts:AssumeRole]",
+		"arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com -can-> tf:aws_iam_role.ci [sts:AssumeRoleWithWebIdentity]",
+		// identity policies
+		"tf:aws_iam_user.alice -can-> tf:aws_iam_role.web [sts:AssumeRole]",
+		"tf:aws_iam_role.lambda -can-> tf:aws_s3_bucket.customer_data [s3:GetObject]",
+		"tf:aws_iam_role.lambda -can-> aws:account/* [iam:PassRole]",
+		"tf:aws_iam_role.web -can-> aws:account/* [*]",
+		"tf:aws_iam_group.admins -can-> aws:account/* [*]",
+		"tf:aws_iam_group.developers -can-> tf:aws_s3_bucket.customer_data [s3:Get*]",
+		"tf:aws_iam_group.developers -can-> tf:aws_secretsmanager_secret.db [secretsmanager:GetSecretValue]",
+		"tf:aws_iam_group.developers -can-> arn:aws:dynamodb:eu-west-1:111122223333:table/orders [dynamodb:*]",
+		"tf:aws_iam_role.ci -can-> aws:account/* [ecr:PutImage]",
+		"tf:aws_iam_user.alice -member-of-> tf:aws_iam_group.developers",
+		"tf:aws_iam_user.deployer -member-of-> tf:aws_iam_group.admins",
+	}
+	for _, w := range wantEdges {
+		if !slices.Contains(edges, w) {
+			t.Errorf("ParseDir(testdata/estate) lacks %s", w)
+		}
+	}
+	for _, no := range []string{
+		"internet -exposes-> tf:aws_instance.worker [tcp/443]",                           // no public IP
+		"internet -exposes-> tf:aws_lb.internal",                                         // internal
+		"internet -exposes-> tf:aws_rds_cluster.reports [tcp/5432]",                      // not publicly accessible
+		"internet -exposes-> tf:aws_s3_bucket.logs",                                      // public access block
+		"tf:aws_iam_role.lambda -can-> tf:aws_s3_bucket.customer_data [s3:DeleteObject]", // denied
+		"internet -exposes-> tf:aws_ecs_service.shop [tcp/443]",                          // no public IP
+	} {
+		if slices.Contains(edges, no) {
+			t.Errorf("ParseDir(testdata/estate) has %s, want none", no)
+		}
+	}
+	labels := []struct{ key, label, want string }{
+		{"tf:aws_instance.web", "imds.v1", "true"},
+		{"tf:aws_instance.web", "public_ip", "true"},
+		{"tf:aws_instance.web", "tag.Name", "shop-eu-west-1-web"},
+		{"tf:aws_instance.web", "tf.address", "aws_instance.web"},
+		{"tf:aws_instance.worker", "imds.v1", "false"},
+		{"tf:aws_s3_bucket.customer_data", "public", "true"},
+		{"tf:aws_s3_bucket.logs", "public", "false"},
+		{"tf:aws_s3_bucket.assets", "public", "true"},
+		{"tf:aws_db_instance.orders", "public", "true"},
+		{"tf:aws_lb.front", "internet_facing", "true"},
+		{"tf:aws_lb.internal", "internet_facing", "false"},
+		{"tf:aws_codebuild_project.build", "plaintext_secret_env", "NPM_TOKEN"},
+		{"tf:aws_ecs_task_definition.shop", "plaintext_secret_env", "API_TOKEN"},
+		{"tf:aws_lambda_function.api", "plaintext_secret_env", "DB_PASSWORD"},
+		{"tf:aws_iam_role.ci", "iam.managed_policies", "arn:aws:iam::aws:policy/PowerUserAccess"},
+		{"tf:aws_iam_role.web", "iam.trusted_services", "ec2.amazonaws.com"},
+	}
+	for _, l := range labels {
+		if got := assets[l.key].Labels[l.label]; got != l.want {
+			t.Errorf("asset %s label %s = %q, want %q", l.key, l.label, got, l.want)
+		}
+	}
+	kinds := map[string]model.AssetKind{
+		"tf:aws_instance.web": model.KindHost, "tf:aws_lb.front": model.KindLoadBalancer,
+		"tf:aws_s3_bucket.logs": model.KindDatastore, "tf:aws_iam_role.web": model.KindIdentity,
+		"tf:aws_lambda_function.api": model.KindFunction, "tf:aws_secretsmanager_secret.db": model.KindSecret,
+		"tf:aws_ecs_service.shop": model.KindWorkload, "internet": model.KindNetwork, "aws:account/*": model.KindAccount,
+		"tf:aws_security_group.web": model.KindNetwork, "repo:github.com/acme/shop": model.KindRepository,
+	}
+	for k, want := range kinds {
+		if got := assets[k].Kind; got != want {
+			t.Errorf("asset %s kind = %q, want %q", k, got, want)
+		}
+	}
+}
+
+// TestPlanKeys checks that ARNs win where a state knows them and that
+// resources from every module of a plan are read.
+func TestPlanKeys(t *testing.T) {
+	t.Parallel()
+	state := ingesttest.Parse(t, terraform.FormatPlan, "testdata/state.json", ingest.Options{})
+	var raw struct {
+		Values struct {
+			RootModule struct {
+				Resources []struct {
+					Address string         `json:"address"`
+					Values  map[string]any `json:"values"`
+				} `json:"resources"`
+			} `json:"root_module"`
+		} `json:"values"`
+	}
+	data, err := os.ReadFile("testdata/state.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		t.Fatal(err)
+	}
+	byAddr := map[string]model.Asset{}
+	for _, a := range state.Assets {
+		if addr := a.Labels["tf.address"]; addr != "" {
+			byAddr[addr] = a
+		}
+	}
+	n := 0
+	for _, r := range raw.Values.RootModule.Resources {
+		arn, _ := r.Values["arn"].(string)
+		a, ok := byAddr[r.Address]
+		if !ok {
+			continue
+		}
+		n++
+		if arn != "" && (a.Key != arn || a.Labels["aws.arn"] != arn) {
+			t.Errorf("asset of %s: key %q, aws.arn %q, want %q", r.Address, a.Key, a.Labels["aws.arn"], arn)
+		}
+	}
+	if n != 6 {
+		t.Errorf("state.json: %d assets with addresses, want 6", n)
+	}
+	if state.Scans[0].Target != "default" {
+		t.Errorf("target = %q, want default", state.Scans[0].Target)
+	}
+
+	plan := ingesttest.Parse(t, terraform.FormatPlan, "testdata/plan.json", ingest.Options{})
+	var keys []string
+	for _, a := range plan.Assets {
+		if a.Labels["tf.address"] != "" {
+			keys = append(keys, a.Key)
+		}
+	}
+	sort.Strings(keys)
+	want := []string{"tf:aws_db_instance.orders", "tf:aws_instance.web[0]", "tf:aws_s3_bucket.customer_data", "tf:aws_security_group.web", "tf:module.app.aws_iam_role.app"}
+	if diff := cmp.Diff(keys, want); diff != "" {
+		t.Errorf("plan.json resource assets (-got +want):\n%s", diff)
+	}
+}
+
+// TestNoSecretValues checks that no value of a secret-looking variable or
+// secret version reaches a record.
+func TestNoSecretValues(t *testing.T) {
+	t.Parallel()
+	recs := []*ingesttest.Recorder{
+		parseDir(t, "testdata/estate"),
+		ingesttest.Parse(t, terraform.FormatPlan, "testdata/state.json", ingest.Options{}),
+	}
+	out, err := json.Marshal(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"not-a-real-password", "hunter2-not-real", "npm-plaintext-token", "plain-token-value", "sk_test_not_real"} {
+		if strings.Contains(string(out), secret) {
+			t.Errorf("records hold the secret value %q", secret)
+		}
+	}
+}
+
+func testFiles(t testing.TB) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir("testdata", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "fuzz" || d.Name() == "golden") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && !strings.HasSuffix(path, ".tsv") {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+func TestDetect(t *testing.T) {
+	t.Parallel()
+	reg := append(formats.All(), k8s.Format, terraform.FormatPlan, terraform.FormatHCL)
+	for _, path := range testFiles(t) {
+		want := terraform.FormatHCL.Name
+		if strings.HasSuffix(path, ".json") || strings.HasSuffix(path, ".tfstate") {
+			want = terraform.FormatPlan.Name
+		}
+		src, err := ingest.Open(path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := reg.Detect(src.Sniff())
+		src.Close()
+		if err != nil || f.Name != want {
+			t.Errorf("Detect(%s) = %q, %v; want %s", path, f.Name, err, want)
+		}
+	}
+	var others []string
+	for _, dir := range []string{"../../ingest/trivy/testdata", "../../ingest/sarif/testdata", "../k8s/testdata"} {
+		_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && !strings.HasSuffix(path, ".tsv") {
+				others = append(others, path)
+			}
+			return nil
+		})
+	}
+	if len(others) < 10 {
+		t.Fatalf("found %d files of other formats, want at least 10", len(others))
+	}
+	for _, path := range others {
+		src, err := ingest.Open(path, nil)
+		if err != nil {
+			continue
+		}
+		s := src.Sniff()
+		src.Close()
+		for _, f := range []ingest.Format{terraform.FormatPlan, terraform.FormatHCL} {
+			if f.Detect(s) {
+				t.Errorf("%s.Detect(%s) = true, want false", f.Name, path)
+			}
+		}
+	}
+	// HCL that YAML sniffing might claim.
+	for _, head := range []string{
+		"# note: see docs\nresource \"aws_s3_bucket\" \"b\" {\n  bucket = \"x\"\n}\n",
+		"provider \"aws\" {\n  region = \"eu-west-1\"\n}\n",
+		"module \"vpc\" {\n  source = \"x\"\n}\n",
+	} {
+		if !terraform.FormatHCL.Detect(ingest.SniffBytes([]byte(head))) {
+			t.Errorf("FormatHCL.Detect(%q) = false, want true", head)
+		}
+	}
+	for _, head := range []string{
+		"resource: aws_s3_bucket\n",
+		"{\"resource\": {\"aws_s3_bucket\": {}}}",
+		"resource \"google_storage_bucket\" \"b\" {\n}\n",
+	} {
+		if terraform.FormatHCL.Detect(ingest.SniffBytes([]byte(head))) {
+			t.Errorf("FormatHCL.Detect(%q) = true, want false", head)
+		}
+	}
+}
+
+func TestMalformedHCL(t *testing.T) {
+	t.Parallel()
+	r, err := ingesttest.TryParse(terraform.FormatHCL, "testdata/malformed.tf.txt", ingest.Options{})
+	ie, ok := errors.AsType[*ingest.InputError](err)
+	if !ok {
+		t.Fatalf("Parse(malformed.tf.txt) error = %v, want an *ingest.InputError", err)
+	}
+	if ie.File != "testdata/malformed.tf.txt" || ie.Line != 9 || ie.Col < 1 {
+		t.Errorf("error at %s:%d:%d, want testdata/malformed.tf.txt:9", ie.File, ie.Line, ie.Col)
+	}
+	if len(r.Scans)+len(r.Assets)+len(r.Relations) != 0 {
+		t.Errorf("Parse(malformed.tf.txt) emitted %d scans, %d assets, %d relations; want none", len(r.Scans), len(r.Assets), len(r.Relations))
+	}
+
+	// A folder with one bad file emits nothing and names the file.
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"a.tf": "resource \"aws_s3_bucket\" \"a\" {\n  bucket = \"a\"\n}\n",
+		"b.tf": "resource \"aws_s3_bucket\" \"b\" {\n  bucket = = \"b\"\n}\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := &ingesttest.Recorder{}
+	err = terraform.ParseDir(context.Background(), dir, ingest.Options{}, rec)
+	ie, ok = errors.AsType[*ingest.InputError](err)
+	if !ok || ie.File != filepath.Join(dir, "b.tf") || ie.Line != 2 || ie.Col != 12 {
+		t.Errorf("ParseDir(bad folder) = %v, want an input error at b.tf:2:12", err)
+	}
+	if len(rec.Scans)+len(rec.Assets) != 0 {
+		t.Errorf("ParseDir(bad folder) emitted %d scans, %d assets; want none", len(rec.Scans), len(rec.Assets))
+	}
+	if err := terraform.ParseDir(context.Background(), filepath.Join(dir, "missing"), ingest.Options{}, rec); err == nil {
+		t.Error("ParseDir(missing folder) = nil, want an error")
+	}
+}
+
+func TestUnresolved(t *testing.T) {
+	t.Parallel()
+	var warnings []string
+	r := ingesttest.Parse(t, terraform.FormatHCL, "testdata/unresolved.tf", ingest.Options{Warnf: func(f string, a ...any) {
+		warnings = append(warnings, fmt.Sprintf(f, a...))
+	}})
+	got := map[string]string{}
+	for _, a := range r.Assets {
+		got[a.Key] = a.Name
+	}
+	want := map[string]string{
+		"tf:workspace/default":     "default",
+		"tf:aws_s3_bucket.dynamic": "dynamic",
+		"tf:aws_instance.app":      "app",
+		"tf:aws_iam_role.app":      "app",
+	}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("assets of unresolved.tf (-got +want):\n%s", diff)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], `module "network"`) {
+		t.Errorf("warnings = %q, want one about module network", warnings)
+	}
+}
+
+func TestMalformedJSON(t *testing.T) {
+	t.Parallel()
+	for _, f := range []string{"testdata/plan.json", "testdata/state.json", "testdata/terraform.tfstate"} {
+		ingesttest.CheckMalformed(t, terraform.FormatPlan, f)
+	}
+	for _, bad := range []string{`{"format_version": "1.0"}`, `{"terraform_version": "1", "values": {"root_module": {"resources": [1]}}}`, `[]`} {
+		_, err := ingesttest.ParseBytes(terraform.FormatPlan, "bad.json", []byte(bad), ingest.Options{})
+		if _, ok := errors.AsType[*ingest.InputError](err); !ok {
+			t.Errorf("Parse(%s) error = %v, want an *ingest.InputError", bad, err)
+		}
+	}
+}
+
+func TestStore(t *testing.T) {
+	t.Parallel()
+	st := ingesttest.OpenStore(t)
+	for range 2 {
+		if _, err := ingesttest.Ingest(st, terraform.FormatPlan, ingest.Options{Target: "prod"}, "testdata/state.json", "testdata/plan.json"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ingesttest.Ingest(st, terraform.FormatHCL, ingest.Options{Target: "prod"}, "testdata/estate/network.tf"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := ingesttest.Count(t, st)
+	if c.Findings != 0 {
+		t.Errorf("store counts %+v, want no findings", c)
+	}
+	t.Logf("store counts %+v", c)
+}
+
+func FuzzPlan(f *testing.F) {
+	ingesttest.Fuzz(f, terraform.FormatPlan, "testdata/plan.json", "testdata/state.json", "testdata/terraform.tfstate")
+}
+
+func FuzzHCL(f *testing.F) {
+	ingesttest.Fuzz(f, terraform.FormatHCL, "testdata/estate/network.tf", "testdata/estate/iam.tf", "testdata/estate/data.tf", "testdata/estate/compute.tf", "testdata/unresolved.tf")
+}
