@@ -148,16 +148,16 @@ type tmpWay struct {
 
 // builder holds the per-set adjacency used while generating steps.
 type builder struct {
-	g                        *Graph
-	outOff, outRel           []int32
-	inOff, inRel             []int32
-	wOff, wList              []int32
-	scopeSecrets, scopeSAs   map[int32][]int32
-	tmp                      []tmpWay
-	eff                      []int32
-	passTargets, launchRels  []int32
-	passRels                 []int32
-	labelStart               int
+	g                       *Graph
+	outOff, outRel          []int32
+	inOff, inRel            []int32
+	wOff, wList             []int32
+	scopeSecrets, scopeSAs  map[int32][]int32
+	tmp                     []tmpWay
+	eff                     []int32
+	passTargets, launchRels []int32
+	passRels                []int32
+	labelStart              int
 }
 
 func csr(n int, items []int32, key func(int32) int32) (off, list []int32) {

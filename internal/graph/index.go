@@ -59,7 +59,8 @@ func (x *index) id(key string) int32 {
 }
 
 // newIndex resolves and partitions in. Components are the weakly
-// connected components of the relation graph without the internet asset
+// connected components of the relation graph (plus each credential
+// weakness joined to the identities it grants) without the internet asset
 // (which would join every exposed service), with each Kubernetes object
 // joined to its namespace and each namespace to its cluster where those
 // assets exist, since permissions on a namespace reach the secrets and
@@ -87,6 +88,9 @@ func newIndex(in *Input, opt Options) *index {
 	for i := range in.Weaknesses {
 		w := &in.Weaknesses[i]
 		x.weakAt[i] = x.id(w.Exposure.Asset)
+		for _, g := range w.Grants {
+			x.id(g)
+		}
 		x.weakP[i] = float32(weaknessProbability(w))
 	}
 	for _, j := range in.Jewels {
@@ -138,6 +142,11 @@ func newIndex(in *Input, opt Options) *index {
 			continue
 		}
 		union(f, t)
+	}
+	for i := range in.Weaknesses {
+		for _, g := range in.Weaknesses[i].Grants {
+			union(x.weakAt[i], x.ids[g])
+		}
 	}
 	for i := range x.assets {
 		key := x.assets[i].key
