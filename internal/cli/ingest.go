@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/ctem-dev/ctem/internal/estate/terraform"
 	"github.com/ctem-dev/ctem/internal/ingest"
 	"github.com/ctem-dev/ctem/internal/inputs"
 	"github.com/ctem-dev/ctem/internal/model"
@@ -93,6 +94,20 @@ func ingestFiles(ctx context.Context, e *env, st store.Store, reg ingest.Registr
 }
 
 func ingestOne(ctx context.Context, e *env, tx store.Tx, reg ingest.Registry, forced *ingest.Format, opts ingest.Options, name string) ([]model.Scan, error) {
+	if st, err := os.Stat(name); err == nil && st.IsDir() && name != "-" {
+		// A folder is Terraform source: every .tf file in it.
+		if err := terraform.ParseDir(ctx, name, opts, tx); err != nil {
+			return nil, err
+		}
+		scans, err := tx.EndInput(ctx, name, "")
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range scans {
+			e.logf("%s: %s on %s", name, s.Tool, s.Target)
+		}
+		return scans, nil
+	}
 	src, err := ingest.Open(name, e.stdin)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {

@@ -5,7 +5,9 @@
 package inputs
 
 import (
+	"github.com/ctem-dev/ctem/internal/estate/inventory"
 	"github.com/ctem-dev/ctem/internal/estate/k8s"
+	"github.com/ctem-dev/ctem/internal/estate/terraform"
 	"github.com/ctem-dev/ctem/internal/ingest"
 	"github.com/ctem-dev/ctem/internal/ingest/formats"
 )
@@ -14,5 +16,8 @@ import (
 func All() ingest.Registry {
 	return append(formats.All(),
 		k8s.Format,
+		terraform.FormatPlan,
+		terraform.FormatHCL,
+		inventory.Format,
 	)
 }

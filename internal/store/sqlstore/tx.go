@@ -33,6 +33,8 @@ type tx struct {
 	exposures map[string]bool // exposure ids written in this transaction
 
 	insFinding, insExposure, touchAsset *sql.Stmt
+	insFindingN, insExposureN           *sql.Stmt // batchRows rows each
+	findings, exposureRows              *batch
 	done                                bool
 
 	// Findings are written by a writer goroutine, so that parsing and
@@ -51,6 +53,17 @@ type job struct {
 	stmt    *sql.Stmt
 	args    []any
 	barrier chan struct{}
+	batch   *batch // when set, args is one row of this batch
+}
+
+// batch gathers rows for a multi-row INSERT. A row whose key is already in
+// the batch first flushes it, so no statement touches a row twice (which
+// PostgreSQL refuses for ON CONFLICT DO UPDATE).
+type batch struct {
+	one, many *sql.Stmt
+	args      []any
+	keys      map[any]bool
+	rows      int
 }
 
 var _ store.Tx = (*tx)(nil)
@@ -76,6 +89,8 @@ func (s *DB) Begin(ctx context.Context) (store.Tx, error) {
 		t.Rollback()
 		return nil, err
 	}
+	x.findings = &batch{one: x.insFinding, many: x.insFindingN, keys: map[any]bool{}}
+	x.exposureRows = &batch{one: x.insExposure, many: x.insExposureN, keys: map[any]bool{}}
 	x.jobs = make(chan job, 4096)
 	x.writer.Go(x.write)
 	return x, nil
@@ -84,18 +99,69 @@ func (s *DB) Begin(ctx context.Context) (store.Tx, error) {
 // write runs the queued statements in order until the queue closes.
 func (x *tx) write() {
 	for j := range x.jobs {
-		if j.barrier != nil {
+		switch {
+		case j.barrier != nil:
+			x.flushBatches()
 			close(j.barrier)
-			continue
-		}
-		if x.failed.Load() {
-			continue
-		}
-		if _, err := j.stmt.ExecContext(x.ctx, j.args...); err != nil {
-			x.werr = err
-			x.failed.Store(true)
+		case x.failed.Load():
+		case j.batch != nil:
+			b := j.batch
+			if b.keys[j.args[0]] {
+				x.flushBatch(b)
+			}
+			b.args = append(b.args, j.args...)
+			b.keys[j.args[0]] = true
+			b.rows++
+			if b.rows == batchRows {
+				x.flushBatch(b)
+			}
+		default:
+			x.exec(j.stmt, j.args)
 		}
 	}
+	x.flushBatches()
+}
+
+func (x *tx) exec(st *sql.Stmt, args []any) {
+	if x.failed.Load() {
+		return
+	}
+	if _, err := st.ExecContext(x.ctx, args...); err != nil {
+		x.werr = err
+		x.failed.Store(true)
+	}
+}
+
+// flushBatch writes a batch's rows: one multi-row statement when full,
+// row by row otherwise.
+func (x *tx) flushBatch(b *batch) {
+	if b.rows == batchRows {
+		x.exec(b.many, b.args)
+	} else {
+		n := len(b.args) / max(b.rows, 1)
+		for i := 0; i < b.rows; i++ {
+			x.exec(b.one, b.args[i*n:(i+1)*n])
+		}
+	}
+	b.args, b.rows = b.args[:0], 0
+	clear(b.keys)
+}
+
+func (x *tx) flushBatches() {
+	for _, b := range []*batch{x.findings, x.exposureRows} {
+		if b != nil && b.rows > 0 {
+			x.flushBatch(b)
+		}
+	}
+}
+
+// enqueueRow hands one row of a batched insert to the writer.
+func (x *tx) enqueueRow(b *batch, args ...any) error {
+	if x.failed.Load() {
+		return x.flush()
+	}
+	x.jobs <- job{batch: b, args: args}
+	return nil
 }
 
 // enqueue hands a statement to the writer.
@@ -139,6 +205,49 @@ exposure_id, pointer, scan_id, first_seen, last_seen, fixed_at`
 const exposureCols = `id, kind, rule_id, vuln_id, vuln_ids, cwes, sev, title, asset, pkg_name, pkg_version,
 pkg_fixed, pkg_purl, path, line, url, component, status, first_seen, last_seen, fixed_at`
 
+// findingConflict updates a finding seen again; a fixed one stays fixed
+// until the lifecycle reopens it.
+const findingConflict = `ON CONFLICT (id) DO UPDATE SET
+  target = excluded.target, rule_id = excluded.rule_id, vuln_ids = excluded.vuln_ids, cwes = excluded.cwes,
+  sev = excluded.sev, tool_severity = excluded.tool_severity, cvss = excluded.cvss, title = excluded.title,
+  description = excluded.description, pkg_fixed = excluded.pkg_fixed, pkg_purl = excluded.pkg_purl,
+  line = excluded.line, end_line = excluded.end_line, col = excluded.col, tool_status = excluded.tool_status,
+  tool_fingerprint = excluded.tool_fingerprint, secret_hint = excluded.secret_hint, pointer = excluded.pointer,
+  reported_status = excluded.reported_status,
+  status = CASE WHEN findings.status = 'fixed' THEN 'fixed' ELSE excluded.status END,
+  scan_id = excluded.scan_id, last_seen = excluded.last_seen`
+
+// exposureConflict keeps an exposure's aggregates current as findings
+// arrive: the highest severity, open when any finding is.
+const exposureConflict = `ON CONFLICT (id) DO UPDATE SET
+  last_seen = excluded.last_seen,
+  sev = CASE WHEN excluded.sev > exposures.sev OR exposures.status = 'fixed' THEN excluded.sev ELSE exposures.sev END,
+  status = CASE WHEN excluded.status = 'open' OR exposures.status = 'fixed' THEN excluded.status ELSE exposures.status END,
+  fixed_at = CASE WHEN excluded.status = 'fixed' THEN exposures.fixed_at ELSE 0 END,
+  pkg_fixed = CASE WHEN excluded.pkg_fixed <> '' THEN excluded.pkg_fixed ELSE exposures.pkg_fixed END,
+  pkg_purl = CASE WHEN exposures.pkg_purl = '' THEN excluded.pkg_purl ELSE exposures.pkg_purl END,
+  title = CASE WHEN exposures.title = '' THEN excluded.title ELSE exposures.title END`
+
+// batchRows is how many rows one multi-row INSERT writes: fewer, larger
+// statements cut the per-statement cost of database/sql and SQLite.
+const batchRows = 32
+
+// upsert returns an INSERT of rows rows of n columns with the conflict
+// clause.
+func upsert(table, cols string, n, rows int, conflict string) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + table + " (" + cols + ") VALUES ")
+	row := "(" + placeholders(n) + ")"
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	b.WriteString("\n" + conflict)
+	return b.String()
+}
+
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
@@ -153,25 +262,10 @@ func (x *tx) prepare() error {
 		st, err = x.tx.PrepareContext(x.ctx, x.s.rebind(q))
 		return st
 	}
-	x.insFinding = prep(`INSERT INTO findings (` + findingCols + `) VALUES (` + placeholders(36) + `)
-ON CONFLICT (id) DO UPDATE SET
-  target = excluded.target, rule_id = excluded.rule_id, vuln_ids = excluded.vuln_ids, cwes = excluded.cwes,
-  sev = excluded.sev, tool_severity = excluded.tool_severity, cvss = excluded.cvss, title = excluded.title,
-  description = excluded.description, pkg_fixed = excluded.pkg_fixed, pkg_purl = excluded.pkg_purl,
-  line = excluded.line, end_line = excluded.end_line, col = excluded.col, tool_status = excluded.tool_status,
-  tool_fingerprint = excluded.tool_fingerprint, secret_hint = excluded.secret_hint, pointer = excluded.pointer,
-  reported_status = excluded.reported_status,
-  status = CASE WHEN findings.status = 'fixed' THEN 'fixed' ELSE excluded.status END,
-  scan_id = excluded.scan_id, last_seen = excluded.last_seen`)
-	x.insExposure = prep(`INSERT INTO exposures (` + exposureCols + `) VALUES (` + placeholders(21) + `)
-ON CONFLICT (id) DO UPDATE SET
-  last_seen = excluded.last_seen,
-  sev = CASE WHEN excluded.sev > exposures.sev OR exposures.status = 'fixed' THEN excluded.sev ELSE exposures.sev END,
-  status = CASE WHEN excluded.status = 'open' OR exposures.status = 'fixed' THEN excluded.status ELSE exposures.status END,
-  fixed_at = CASE WHEN excluded.status = 'fixed' THEN exposures.fixed_at ELSE 0 END,
-  pkg_fixed = CASE WHEN excluded.pkg_fixed <> '' THEN excluded.pkg_fixed ELSE exposures.pkg_fixed END,
-  pkg_purl = CASE WHEN exposures.pkg_purl = '' THEN excluded.pkg_purl ELSE exposures.pkg_purl END,
-  title = CASE WHEN exposures.title = '' THEN excluded.title ELSE exposures.title END`)
+	x.insFinding = prep(upsert("findings", findingCols, 36, 1, findingConflict))
+	x.insFindingN = prep(upsert("findings", findingCols, 36, batchRows, findingConflict))
+	x.insExposure = prep(upsert("exposures", exposureCols, 21, 1, exposureConflict))
+	x.insExposureN = prep(upsert("exposures", exposureCols, 21, batchRows, exposureConflict))
 	x.touchAsset = prep(`INSERT INTO assets (key, kind, name, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET last_seen = excluded.last_seen`)
 	if err != nil {
@@ -361,7 +455,7 @@ func (x *tx) Finding(f *model.Finding) error {
 	}
 	sev := f.Severity.Rank()
 	vulnIDs, cwes := joinList(cleanList(f.VulnIDs)), joinList(cleanList(f.CWEs))
-	err := x.enqueue(x.insFinding,
+	err := x.enqueueRow(x.findings,
 		f.ID, f.Tool, x.cur.Target, string(f.Kind), f.RuleID, vulnIDs, cwes, sev, f.ToolSeverity, cvss, f.Title, f.Description,
 		f.Asset, f.Package.Name, f.Package.Version, f.Package.FixedVersion, f.Package.PURL,
 		f.Location.Path, f.Location.Line, f.Location.EndLine, f.Location.Column, f.Location.URL, f.Location.Component,
@@ -371,7 +465,7 @@ func (x *tx) Finding(f *model.Finding) error {
 		return err
 	}
 	if !x.exposures[f.ExposureID] {
-		err = x.enqueue(x.insExposure,
+		err = x.enqueueRow(x.exposureRows,
 			f.ExposureID, string(f.Kind), f.RuleID, model.CanonicalVulnID(f.VulnIDs), vulnIDs, cwes, sev, f.Title, f.Asset,
 			f.Package.Name, f.Package.Version, f.Package.FixedVersion, f.Package.PURL,
 			f.Location.Path, f.Location.Line, f.Location.URL, f.Location.Component, string(f.Status), micros(at), micros(at), 0)
