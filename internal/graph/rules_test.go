@@ -1,0 +1,144 @@
+package graph
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/ctem-dev/ctem/internal/intel/effect"
+	"github.com/ctem-dev/ctem/internal/model"
+)
+
+// hasEdge reports whether g has an edge from → to by the named rule.
+func hasEdge(g *Graph, from, to State, rule string) bool {
+	s := g.StateID(from)
+	if s < 0 {
+		return false
+	}
+	found := false
+	g.Out(s, func(t int32, r string, _ float64) {
+		if r == rule && g.State(t) == to {
+			found = true
+		}
+	})
+	return found
+}
+
+func st(c Capability, a string) State { return State{c, a} }
+
+func TestRules(t *testing.T) {
+	t.Parallel()
+	wl, img, repo := "wl", "image:wl", "repo:wl"
+	base := []model.Asset{asset(wl, model.KindWorkload), asset(img, model.KindImage), asset(repo, model.KindRepository)}
+	runs := []model.Relation{rel(wl, model.RelRuns, img), rel(img, model.RelBuiltFrom, repo)}
+	w := func(e effect.Effect) []Weakness { return []Weakness{weak("x", img, model.FindingVulnerability, e)} }
+	tests := []struct {
+		rule     string
+		pos, neg Input
+		from, to State
+	}{
+		{"remote-code-execution", Input{Assets: base, Relations: runs, Weaknesses: w(effect.Exec)}, Input{Assets: base, Relations: runs, Weaknesses: w(effect.DoSOnly)}, st(Network, wl), st(Exec, wl)},
+		{"remote-code-execution", Input{Assets: base, Relations: runs, Weaknesses: []Weakness{weak("x", repo, model.FindingCode, effect.Exec)}}, Input{Assets: base, Relations: runs[:1], Weaknesses: []Weakness{weak("x", repo, model.FindingCode, effect.Exec)}}, st(Network, wl), st(Exec, wl)},
+		{"injection-into-data-store", Input{Weaknesses: w(effect.Write), Relations: append(runs, rel(wl, model.RelConnectsTo, "db"))}, Input{Weaknesses: w(effect.Write), Relations: runs}, st(Network, wl), st(Write, "db")},
+		{"server-side-request-forgery", Input{Weaknesses: w(effect.SSRF), Relations: append(runs, rel(wl, model.RelConnectsTo, "b"))}, Input{Weaknesses: w(effect.SSRF), Relations: runs}, st(Network, wl), st(Network, "b")},
+		{"server-side-request-forgery", Input{Assets: []model.Asset{asset(wl, model.KindHost, LabelIMDSv1, "true")}, Weaknesses: w(effect.SSRF), Relations: append(runs, rel(wl, model.RelUsesIdentit, "role"))}, Input{Weaknesses: w(effect.SSRF), Relations: append(runs, rel(wl, model.RelUsesIdentit, "role"))}, st(Network, wl), st(Identity, "role")},
+		{"server-side-request-forgery", Input{Weaknesses: w(effect.SSRF), Relations: append(runs, rel(wl, model.RelUsesIdentit, "role", ActionIMDSv1))}, Input{Weaknesses: w(effect.SSRF), Relations: append(runs, rel(wl, model.RelUsesIdentit, "role", "imds.v2"))}, st(Network, wl), st(Identity, "role")},
+		{"file-read", Input{Weaknesses: w(effect.FileRead), Relations: append(runs, rel(wl, model.RelMounts, "s"))}, Input{Weaknesses: w(effect.FileRead), Relations: append(runs, rel(wl, model.RelConnectsTo, "s"))}, st(Network, wl), st(Read, "s")},
+		{"workload-identity", Input{Relations: []model.Relation{rel(wl, model.RelUsesIdentit, "sa")}}, Input{Relations: []model.Relation{rel(wl, model.RelConnectsTo, "sa")}}, st(Exec, wl), st(Identity, "sa")},
+		{"secrets-in-reach", Input{Relations: []model.Relation{rel(wl, model.RelReadsEnv, "s")}}, Input{Relations: []model.Relation{rel(wl, model.RelUsesIdentit, "s")}}, st(Exec, wl), st(Read, "s")},
+		{"secrets-in-reach", Input{Relations: []model.Relation{rel(wl, model.RelMounts, "s")}}, Input{Relations: []model.Relation{rel("other", model.RelMounts, "s")}}, st(Exec, wl), st(Read, "s")},
+		{"lateral-movement", Input{Relations: []model.Relation{rel(wl, model.RelConnectsTo, "b")}}, Input{Relations: []model.Relation{rel("b", model.RelConnectsTo, wl)}}, st(Exec, wl), st(Network, "b")},
+		{"escape", Input{Assets: []model.Asset{asset(wl, model.KindWorkload, "escape.host-path", "true")}, Relations: []model.Relation{rel(wl, model.RelRunsOn, "node")}}, Input{Assets: []model.Asset{asset(wl, model.KindWorkload, "escape.host-path", "false")}, Relations: []model.Relation{rel(wl, model.RelRunsOn, "node")}}, st(Exec, wl), st(Exec, "node")},
+		{"escape", Input{Weaknesses: w(effect.Escape), Relations: append(runs, rel(wl, model.RelRunsOn, "node"))}, Input{Weaknesses: w(effect.Escape), Relations: runs}, st(Exec, wl), st(Exec, "node")},
+		{"permission", Input{Relations: []model.Relation{rel("sa", model.RelCan, "r", "list secrets")}}, Input{Relations: []model.Relation{rel("sa", model.RelCan, "other", "list secrets")}}, st(Identity, "sa"), st(Read, "r")},
+		{"permission", Input{Relations: []model.Relation{rel("sa", model.RelCan, "r", "patch deployments")}}, Input{Relations: []model.Relation{rel("sa", model.RelCan, "r", "get deployments")}}, st(Identity, "sa"), st(Write, "r")},
+		{"permission", Input{Relations: []model.Relation{rel("sa", model.RelCan, "r", "bind")}}, Input{Relations: []model.Relation{rel("sa", model.RelCan, "r", "watch pods")}}, st(Identity, "sa"), st(Admin, "r")},
+		{"permission", Input{Relations: []model.Relation{rel("u", model.RelCan, "b", "s3:ListBucket")}}, Input{Relations: []model.Relation{rel("u", model.RelCan, "b", "sts:AssumeRole")}}, st(Identity, "u"), st(Read, "b")},
+		{"permission", Input{Relations: []model.Relation{rel("u", model.RelCan, "b", "s3:DeleteObject")}}, Input{Relations: []model.Relation{rel("u", model.RelCan, "b", "s3:GetObject")}}, st(Identity, "u"), st(Write, "b")},
+		{"permission", Input{Relations: []model.Relation{rel("u", model.RelCan, "acct", "iam:*")}}, Input{Relations: []model.Relation{rel("u", model.RelCan, "acct", "iam:ListUsers")}}, st(Identity, "u"), st(Admin, "acct")},
+		{"permission", // a namespace-wide secrets permission reaches each secret of the namespace
+			Input{Assets: []model.Asset{asset("k8s:c//Namespace/ns", model.KindResource), asset("k8s:c/ns/Secret/s", model.KindSecret)}, Relations: []model.Relation{rel("sa", model.RelCan, "k8s:c//Namespace/ns", "get secrets")}},
+			Input{Assets: []model.Asset{asset("k8s:c//Namespace/ns", model.KindResource), asset("k8s:c/ns/Secret/s", model.KindSecret)}, Relations: []model.Relation{rel("sa", model.RelCan, "k8s:c//Namespace/ns", "get pods")}},
+			st(Identity, "sa"), st(Read, "k8s:c/ns/Secret/s")},
+		{"privilege-escalation", Input{Relations: []model.Relation{rel("u", model.RelCan, "role", "iam:PassRole"), rel("u", model.RelCan, "*", "lambda:CreateFunction")}}, Input{Relations: []model.Relation{rel("u", model.RelCan, "role", "iam:PassRole")}}, st(Identity, "u"), st(Identity, "role")},
+		{"privilege-escalation", Input{Relations: []model.Relation{rel("u", model.RelCan, "user:admin", "iam:CreateAccessKey")}}, Input{Relations: []model.Relation{rel("u", model.RelCan, "user:admin", "iam:ListAccessKeys")}}, st(Identity, "u"), st(Identity, "user:admin")},
+		{"privilege-escalation", Input{Relations: []model.Relation{rel("u", model.RelCan, "role", "iam:UpdateAssumeRolePolicy")}}, Input{Relations: []model.Relation{rel("u", model.RelCan, "role", "iam:GetRole")}}, st(Identity, "u"), st(Identity, "role")},
+		{"privilege-escalation", Input{Relations: []model.Relation{rel("role", RelTrusts, "u")}}, Input{Relations: []model.Relation{rel("u", model.RelCan, "role", "sts:AssumeRole")}}, st(Identity, "u"), st(Identity, "role")},
+		{"privilege-escalation", // create pods in a namespace gives every service account of it
+			Input{Assets: []model.Asset{asset("k8s:c//Namespace/ns", model.KindResource), asset("k8s:c/ns/ServiceAccount/admin", model.KindIdentity)}, Relations: []model.Relation{rel("dev", model.RelCan, "k8s:c//Namespace/ns", "create pods")}},
+			Input{Assets: []model.Asset{asset("k8s:c//Namespace/ns", model.KindResource), asset("k8s:c/ns/ServiceAccount/admin", model.KindIdentity)}, Relations: []model.Relation{rel("dev", model.RelCan, "k8s:c//Namespace/ns", "get pods")}},
+			st(Identity, "dev"), st(Identity, "k8s:c/ns/ServiceAccount/admin")},
+		{"privilege-escalation", Input{Assets: []model.Asset{asset("sa2", model.KindIdentity)}, Relations: []model.Relation{rel("dev", model.RelCan, "sa2", "impersonate")}}, Input{Assets: []model.Asset{asset("sa2", model.KindIdentity)}, Relations: []model.Relation{rel("dev", model.RelCan, "sa2", "get serviceaccounts")}}, st(Identity, "dev"), st(Identity, "sa2")},
+		{"leaked-credential", Input{Relations: []model.Relation{rel("s", RelGrants, "db")}}, Input{Relations: []model.Relation{rel("s", model.RelMounts, "db")}}, st(Read, "s"), st(Identity, "db")},
+		{"leaked-credential",
+			Input{Weaknesses: []Weakness{func() Weakness { w := weak("k", repo, model.FindingSecret, effect.Credential); w.Grants = []string{"tok"}; return w }()}},
+			Input{Weaknesses: []Weakness{weak("k", repo, model.FindingSecret, effect.Credential)}},
+			st(Read, repo), st(Identity, "tok")},
+		{"supply-chain", Input{Relations: runs}, Input{Relations: runs[1:]}, st(Write, repo), st(Exec, wl)},
+		{"supply-chain", Input{Relations: runs[:1]}, Input{Relations: []model.Relation{rel(wl, model.RelConnectsTo, img)}}, st(Write, img), st(Exec, wl)},
+		{"supply-chain", Input{Relations: []model.Relation{rel("pipeline", model.RelDeploys, wl)}}, Input{Relations: []model.Relation{rel("pipeline", model.RelConnectsTo, wl)}}, st(Write, "pipeline"), st(Exec, wl)},
+		{"open-data-store", Input{Assets: []model.Asset{asset("d", model.KindDatastore, LabelPublic, "true")}}, Input{Assets: []model.Asset{asset("d", model.KindDatastore)}}, st(Network, "d"), st(Read, "d")},
+		{"open-data-store", Input{Weaknesses: []Weakness{weak("CKV_AWS_20", "d", model.FindingMisconfig, effect.Exposure)}}, Input{Weaknesses: []Weakness{weak("CKV_AWS_20", "d", model.FindingMisconfig, effect.InfoOnly)}}, st(Network, "d"), st(Read, "d")},
+		{"routing", Input{Relations: []model.Relation{rel("lb", model.RelRoutesTo, wl)}}, Input{Relations: []model.Relation{rel("lb", model.RelMounts, wl)}}, st(Network, "lb"), st(Network, wl)},
+		{"membership", Input{Relations: []model.Relation{rel("u", model.RelMemberOf, "g")}}, Input{Relations: []model.Relation{rel("g", model.RelMemberOf, "u")}}, st(Identity, "u"), st(Identity, "g")},
+		{"authentication-bypass", Input{Relations: runs, Weaknesses: w(effect.AuthBypass)}, Input{Relations: runs, Weaknesses: w(effect.InfoOnly)}, st(Network, wl), st(Admin, wl)},
+		{"local-privilege-escalation", Input{Relations: runs, Weaknesses: w(effect.PrivEsc)}, Input{Relations: runs, Weaknesses: w(effect.Read)}, st(Exec, wl), st(Admin, wl)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.rule+"/"+tt.to.String(), func(t *testing.T) {
+			t.Parallel()
+			if !hasEdge(Build(&tt.pos), tt.from, tt.to, tt.rule) {
+				t.Errorf("Build() edge %s -[%s]-> %s = missing, want present", tt.from, tt.rule, tt.to)
+			}
+			if hasEdge(Build(&tt.neg), tt.from, tt.to, tt.rule) {
+				t.Errorf("Build() without the enabling fact: edge %s -[%s]-> %s = present, want missing", tt.from, tt.rule, tt.to)
+			}
+		})
+	}
+}
+
+func TestEveryRuleTested(t *testing.T) {
+	t.Parallel()
+	src := strings.Join(RuleNames(), " ")
+	for _, name := range RuleNames() {
+		if !strings.Contains(src, name) || name == "" {
+			t.Errorf("rule %q has no name", name)
+		}
+	}
+	if len(Rules) != int(numRules) {
+		t.Errorf("len(Rules) = %d, want %d", len(Rules), numRules)
+	}
+}
+
+func TestWeaknessProbability(t *testing.T) {
+	t.Parallel()
+	vuln := func(mod func(*Weakness)) *Weakness {
+		w := weak("x", "a", model.FindingVulnerability, effect.Exec)
+		mod(&w)
+		return &w
+	}
+	tests := []struct {
+		name string
+		w    *Weakness
+		want float64
+	}{
+		{"nil is a relation step", nil, 1},
+		{"bare CVE", vuln(func(*Weakness) {}), 0.3},
+		{"KEV", vuln(func(w *Weakness) { w.KEV = true }), 0.95},
+		{"reachable call", vuln(func(w *Weakness) { w.Evidence = []model.EvidenceKind{model.EvidenceReachableCall} }), 0.65},
+		{"EPSS floor", vuln(func(w *Weakness) { w.EPSS = 0.6 }), 0.6},
+		{"high complexity", vuln(func(w *Weakness) { w.AttackComplexity = "high" }), 0.15},
+		{"imported only", vuln(func(w *Weakness) { w.Evidence = []model.EvidenceKind{model.EvidenceImportedOnly} }), 0.15},
+		{"misconfiguration", vuln(func(w *Weakness) { w.Exposure.Kind = model.FindingMisconfig }), 0.95},
+		{"VEX not affected", vuln(func(w *Weakness) { w.Evidence = []model.EvidenceKind{model.EvidenceVEXNotAffected} }), 0},
+		{"low confidence", vuln(func(w *Weakness) { w.Effect.Confidence = effect.Low }), 0.24},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := weaknessProbability(tt.w); math.Abs(got-tt.want) > 1e-9 {
+				t.Errorf("weaknessProbability(%s) = %v, want %v", tt.name, got, tt.want)
+			}
+		})
+	}
+}
