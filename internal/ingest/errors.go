@@ -36,8 +36,10 @@ func (e *InputError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)
 	switch {
-	case e.Line > 0:
+	case e.Line > 0 && e.Offset >= 0:
 		fmt.Fprintf(&b, ":%d:%d: %v (offset %d)", e.Line, e.Col, e.Err, e.Offset)
+	case e.Line > 0:
+		fmt.Fprintf(&b, ":%d:%d: %v", e.Line, e.Col, e.Err)
 	case e.Offset >= 0:
 		fmt.Fprintf(&b, ": offset %d: %v", e.Offset, e.Err)
 	default:

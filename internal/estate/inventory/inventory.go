@@ -65,7 +65,7 @@ var Kinds = []model.AssetKind{
 var RelationTypes = []model.RelationType{
 	model.RelExposes, model.RelRoutesTo, model.RelRuns, model.RelBuiltFrom, model.RelContains,
 	model.RelUsesIdentit, model.RelCan, model.RelMounts, model.RelReadsEnv, model.RelConnectsTo,
-	model.RelRunsOn, model.RelMemberOf, model.RelDeploys,
+	model.RelRunsOn, model.RelMemberOf, model.RelDeploys, model.RelGrants, model.RelAliasOf,
 }
 
 // Asset is one asset of an inventory.
