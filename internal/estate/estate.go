@@ -250,7 +250,6 @@ func (e *Estate) Components() int {
 	return len(roots)
 }
 
-
 // Context is what the estate says about the asset a weakness is on, seen
 // through what runs it: an image is as exposed and as critical as the
 // workloads that run it, a repository as the images built from it.
