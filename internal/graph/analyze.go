@@ -75,6 +75,10 @@ type compResult struct {
 	chokes  []ChokePoint
 	actions map[string]*Action
 	jewels  map[string]int
+	// prios and plan are the component's own; components share no
+	// path, so the global ones are merges of these.
+	prios []Priority
+	plan  Plan
 }
 
 // Analyze runs the full analysis: it partitions the estate into connected
@@ -222,6 +226,9 @@ func analyzeComponent(x *index, c *compInput, opt Options) *compResult {
 	}
 	cr.chokes = cut.solve()
 	g.collectActions(cr, c.weaks)
+	m := newRiskModel(cr.paths)
+	cr.prios = m.priorities()
+	cr.plan = m.plan(cr.actions)
 	return cr
 }
 

@@ -1,8 +1,7 @@
 package graph
 
 import (
-	"encoding/binary"
-	"hash/fnv"
+	"hash/maphash"
 	"math"
 	"slices"
 	"strings"
@@ -234,22 +233,25 @@ func parseK8sKey(key string) (cluster, ns, kind, name string, ok bool) {
 	return rest[:i], rest[i+1:], kind, name, true
 }
 
-// hasher is FNV-1a over length-prefixed fields, so that ("ab","c") and
-// ("a","bc") differ.
-type hasher struct {
-	h   interface{ Write([]byte) (int, error) }
-	buf [8]byte
-}
+// hashSeed seeds component hashes. Hashes are compared only within one
+// process (a Result is not persisted with them), so a random seed does.
+var hashSeed = maphash.MakeSeed()
+
+// hasher hashes length-prefixed fields with hash/maphash, so that
+// ("ab","c") and ("a","bc") differ.
+type hasher struct{ h maphash.Hash }
 
 func (h *hasher) str(s string) {
-	binary.LittleEndian.PutUint64(h.buf[:], uint64(len(s)))
-	h.h.Write(h.buf[:])
-	h.h.Write([]byte(s))
+	h.h.WriteByte(byte(len(s)))
+	h.h.WriteString(s)
 }
 
 func (h *hasher) u64(v uint64) {
-	binary.LittleEndian.PutUint64(h.buf[:], v)
-	h.h.Write(h.buf[:])
+	var b [8]byte
+	for i := range b {
+		b[i] = byte(v >> (8 * i))
+	}
+	h.h.Write(b[:])
 }
 
 // mix is the splitmix64 finalizer; summing mixed item hashes gives an
@@ -266,9 +268,9 @@ func mix(z uint64) uint64 {
 // of its assets, relations, weaknesses and jewels, then mixed with the
 // entries and options, which every component depends on. O(input size).
 func (x *index) hashComponents(opt Options) {
-	f := fnv.New64a()
-	h := &hasher{h: f}
-	sum := func() uint64 { v := mix(f.Sum64()); f.Reset(); return v }
+	h := &hasher{}
+	h.h.SetSeed(hashSeed)
+	sum := func() uint64 { v := mix(h.h.Sum64()); h.h.Reset(); return v }
 	for _, e := range x.entries {
 		h.str(string(e.Kind))
 		h.str(e.Identity)

@@ -368,9 +368,76 @@ func aggregate(results []*compResult) *Result {
 		return cmp.Compare(a.ID, b.ID)
 	})
 	slices.SortFunc(res.ChokePoints, func(a, b ChokePoint) int { return cmp.Compare(a.Action.Key, b.Action.Key) })
-	m := newRiskModel(res.Paths)
-	res.Priorities = m.priorities()
-	res.Plan = m.plan(res.Actions)
+	res.Priorities, res.Plan = mergeRanked(results)
 	res.Risk = res.Plan.Risk
 	return res
+}
+
+// mergeRanked merges the components' priorities (sorted by risk removed)
+// and fix plans. Components share no path, so an action's gain depends
+// only on the actions of its own component: the global greedy order is
+// the merge of the components' greedy sequences by risk removed per
+// effort, taken with a heap over the components' next items in O(N log
+// C) for N items and C components. (Where a component's own sequence is
+// not monotone, a rare effect of the noisy-or, its order is kept.)
+func mergeRanked(results []*compResult) ([]Priority, Plan) {
+	var prios []Priority
+	var plan Plan
+	h := &mergeHeap{}
+	for _, cr := range results {
+		if cr == nil {
+			continue
+		}
+		prios = append(prios, cr.prios...)
+		plan.Risk += cr.plan.Risk
+		if len(cr.plan.Items) > 0 {
+			*h = append(*h, mergeHead{items: cr.plan.Items})
+		}
+	}
+	slices.SortFunc(prios, func(a, b Priority) int {
+		if c := cmp.Compare(b.RiskRemoved, a.RiskRemoved); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ExposureID, b.ExposureID)
+	})
+	heap.Init(h)
+	remaining, spent := plan.Risk, 0.0
+	for h.Len() > 0 {
+		top := &(*h)[0]
+		it := top.items[0]
+		remaining -= it.RiskRemoved
+		spent += it.Effort
+		it.Remaining, it.CumulativeEffort = max(remaining, 0), spent
+		plan.Items = append(plan.Items, it)
+		top.items = top.items[1:]
+		if len(top.items) == 0 {
+			heap.Pop(h)
+		} else {
+			heap.Fix(h, 0)
+		}
+	}
+	return prios, plan
+}
+
+type mergeHead struct{ items []PlanItem }
+
+type mergeHeap []mergeHead
+
+func ratio(it PlanItem) float64 { return it.RiskRemoved / max(it.Effort, 1e-9) }
+
+func (h mergeHeap) Len() int { return len(h) }
+func (h mergeHeap) Less(i, j int) bool {
+	a, b := h[i].items[0], h[j].items[0]
+	if ra, rb := ratio(a), ratio(b); ra != rb {
+		return ra > rb
+	}
+	return a.Key < b.Key
+}
+func (h mergeHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *mergeHeap) Push(x any)   { *h = append(*h, x.(mergeHead)) }
+func (h *mergeHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }

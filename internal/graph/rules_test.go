@@ -71,7 +71,11 @@ func TestRules(t *testing.T) {
 		{"privilege-escalation", Input{Assets: []model.Asset{asset("sa2", model.KindIdentity)}, Relations: []model.Relation{rel("dev", model.RelCan, "sa2", "impersonate")}}, Input{Assets: []model.Asset{asset("sa2", model.KindIdentity)}, Relations: []model.Relation{rel("dev", model.RelCan, "sa2", "get serviceaccounts")}}, st(Identity, "dev"), st(Identity, "sa2")},
 		{"leaked-credential", Input{Relations: []model.Relation{rel("s", RelGrants, "db")}}, Input{Relations: []model.Relation{rel("s", model.RelMounts, "db")}}, st(Read, "s"), st(Identity, "db")},
 		{"leaked-credential",
-			Input{Weaknesses: []Weakness{func() Weakness { w := weak("k", repo, model.FindingSecret, effect.Credential); w.Grants = []string{"tok"}; return w }()}},
+			Input{Weaknesses: []Weakness{func() Weakness {
+				w := weak("k", repo, model.FindingSecret, effect.Credential)
+				w.Grants = []string{"tok"}
+				return w
+			}()}},
 			Input{Weaknesses: []Weakness{weak("k", repo, model.FindingSecret, effect.Credential)}},
 			st(Read, repo), st(Identity, "tok")},
 		{"supply-chain", Input{Relations: runs}, Input{Relations: runs[1:]}, st(Write, repo), st(Exec, wl)},
