@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"strconv"
@@ -249,11 +250,11 @@ func (g *Graph) path(rp rawPath, jewel string, value int) Path {
 		to := g.to[e]
 		ts := g.State(to)
 		st := Step{Rule: Rules[g.rule[e]].Name, From: g.State(from).String(), To: ts.String(),
-			Capability: ts.Cap.String(), Asset: ts.Asset, Probability: float64(g.p[e]), ExposureIDs: []string{}, Evidence: []string{}}
+			Capability: ts.Cap.String(), Asset: ts.Asset, Probability: round6(float64(g.p[e])), ExposureIDs: []string{}, Evidence: []string{}}
 		best, validated := -1, false
 		for w := g.wayOff[e]; w < g.wayOff[e+1]; w++ {
 			facts := g.facts[g.factOff[w]:g.factOff[w+1]]
-			wy := g.factWay(float64(g.wayP[w]), facts)
+			wy := g.factWay(round6(float64(g.wayP[w])), facts)
 			st.ways = append(st.ways, wy)
 			st.ExposureIDs = append(st.ExposureIDs, wy.exposures...)
 			if best < 0 || g.wayP[w] > g.wayP[best] {
@@ -278,6 +279,10 @@ func (g *Graph) path(rp rawPath, jewel string, value int) Path {
 	p.Risk = like * float64(value)
 	return p
 }
+
+// round6 rounds a probability stored as float32 to 6 decimals, so that
+// 0.95 reads 0.95 and not 0.949999988.
+func round6(p float64) float64 { return math.Round(p*1e6) / 1e6 }
 
 // factKind classifies a fact id.
 func (g *Graph) factKind(f int32) (kind byte, i int32) {

@@ -259,11 +259,35 @@ func (h *gainHeap) Pop() any {
 	return x
 }
 
+// kindRank breaks ties between actions of equal risk removed per effort:
+// fixing a weakness (upgrade, fix, rotate) comes before hardening, and
+// hardening before taking a relation away, which is more likely to break
+// what the estate is for.
+func kindRank(a *Action) int {
+	if a == nil {
+		return 9
+	}
+	switch a.Kind {
+	case ActUpgrade:
+		return 0
+	case ActFix:
+		return 1
+	case ActRotate:
+		return 2
+	case ActHarden:
+		return 3
+	case ActRemove:
+		return 4
+	}
+	return 5
+}
+
 // plan orders the actions greedily by risk removed per effort, with lazy
 // evaluation: an action's gain only shrinks as others are taken (nearly
 // always; the noisy-or is not exactly submodular), so a stale gain is an
 // upper bound and the heap's top is re-evaluated until it stays on top.
-// Ties go to the smaller key, so the plan is deterministic. Actions that
+// Ties go by kindRank, then to the smaller key, so the plan is
+// deterministic. Actions that
 // remove no risk are left out. O(A log A) heap operations plus one
 // evaluation per pop, for A actions on paths.
 func (m *riskModel) plan(actions map[string]*Action) Plan {
@@ -299,7 +323,13 @@ func (m *riskModel) plan(actions map[string]*Action) Plan {
 	for i := range order {
 		order[i] = int32(i)
 	}
-	slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(keys[a], keys[b]) })
+	slices.SortFunc(order, func(a, b int32) int {
+		ka, kb := kindRank(actions[keys[a]]), kindRank(actions[keys[b]])
+		if ka != kb {
+			return ka - kb
+		}
+		return cmp.Compare(keys[a], keys[b])
+	})
 	rank := make([]int32, m.nActions)
 	for r, a := range order {
 		rank[a] = int32(r)
@@ -430,6 +460,9 @@ func (h mergeHeap) Less(i, j int) bool {
 	a, b := h[i].items[0], h[j].items[0]
 	if ra, rb := ratio(a), ratio(b); ra != rb {
 		return ra > rb
+	}
+	if ka, kb := kindRank(&a.Action), kindRank(&b.Action); ka != kb {
+		return ka < kb
 	}
 	return a.Key < b.Key
 }

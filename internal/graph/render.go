@@ -17,6 +17,7 @@ func WriteJSON(w io.Writer, paths []Path) error {
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(paths)
 }
 
