@@ -163,7 +163,11 @@ func fetch(ctx context.Context, cfg *Config, root *os.Root, client *http.Client,
 	req.Header.Set("User-Agent", "ctem-feeds")
 	resp, err := client.Do(req)
 	if err != nil {
-		return Result{}, err
+		// The caller adds the address; keep the one of a redirect.
+		if ue, ok := errors.AsType[*url.Error](err); ok && ue.URL == u {
+			err = ue.Err
+		}
+		return Result{}, timedOut(ctx, cfg, err)
 	}
 	defer resp.Body.Close()
 
@@ -201,7 +205,7 @@ func fetch(ctx context.Context, cfg *Config, root *os.Root, client *http.Client,
 	n, err := io.Copy(io.MultiWriter(tmpFile, h), io.LimitReader(resp.Body, src.MaxBytes+1))
 	switch {
 	case err != nil:
-		return Result{}, fmt.Errorf("read body after %d bytes: %w", n, err)
+		return Result{}, fmt.Errorf("read body after %d bytes: %w", n, timedOut(ctx, cfg, err))
 	case n > src.MaxBytes:
 		return Result{}, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, src.MaxBytes)
 	}
@@ -276,6 +280,15 @@ func fetch(ctx context.Context, cfg *Config, root *os.Root, client *http.Client,
 	}
 	res.Meta = m
 	return res, nil
+}
+
+// timedOut says that the attempt's own timeout, rather than the caller,
+// ended a request.
+func timedOut(ctx context.Context, cfg *Config, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("no complete answer within %s: %w", cfg.timeout(), err)
+	}
+	return err
 }
 
 func storedEPSSCVEs(root *os.Root) ([]string, error) {
