@@ -84,6 +84,11 @@ arrive.`,
 		newExplainCmd(e),
 		newSSVCCmd(e),
 		newVEXCmd(e),
+		newAnalyzeCmd(e),
+		newPathsCmd(e),
+		newFixPlanCmd(e),
+		newTopCmd(e),
+		newEventsCmd(e),
 	)
 	for _, c := range root.Commands() {
 		c.Args = wrapArgs(c.Args)

@@ -4,14 +4,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ctem-dev/ctem/examples"
+	"github.com/ctem-dev/ctem/internal/analyze"
+	"github.com/ctem-dev/ctem/internal/graph"
 	"github.com/ctem-dev/ctem/internal/estate/scope"
 	"github.com/ctem-dev/ctem/internal/ingest"
 	"github.com/ctem-dev/ctem/internal/inputs"
-	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
 	"github.com/ctem-dev/ctem/internal/store/sqlite"
 )
@@ -56,11 +58,40 @@ first. Nothing outside the temporary directory is touched.`,
 			if err != nil {
 				return err
 			}
-			if output == outTable {
-				printEstateSummary(e, es)
-				fmt.Fprintln(e.stdout, "\nOpen exposures, most severe first:")
+			in, err := e.loadIntel()
+			if err != nil {
+				return err
 			}
-			_, err = writeListing(e.stdout, output, st.Exposures(ctx, store.Filter{Statuses: []model.Status{model.StatusOpen}}), exposureColumns)
+			run, err := analyze.Analyze(ctx, st, es, in, graph.Options{})
+			if err != nil {
+				return err
+			}
+			if _, err := analyze.Record(ctx, st, run, time.Now().UTC()); err != nil {
+				return err
+			}
+			if output != outTable {
+				_, err = writeListing(e.stdout, output, seqOf(prioritized(run)), priorityColumns)
+				return err
+			}
+			printEstateSummary(e, es)
+			fmt.Fprintf(e.stdout, "\n%d open exposures; %d attack paths reach %d crown jewels.\n", len(run.Exposures), len(run.Result.Paths), len(run.Input.Jewels))
+			fmt.Fprintln(e.stdout, "\nThe riskiest attack paths:")
+			top := run.Result.Paths
+			if len(top) > 3 {
+				top = top[:3]
+			}
+			writePathsTable(e.stdout, top, run)
+			fmt.Fprintln(e.stdout, "\nFix plan (most risk removed per effort first):")
+			writePlanTable(e.stdout, run.Result.Plan)
+			fmt.Fprintln(e.stdout, "\nExposures by the risk their fix removes:")
+			rows := prioritized(run)
+			if len(rows) > 8 {
+				rows = rows[:8]
+			}
+			_, err = writeListing(e.stdout, outTable, seqOf(rows), priorityColumns)
+			if err == nil {
+				fmt.Fprintln(e.stdout, "\nNext: ctem explain ID, ctem paths -o mermaid, ctem fixplan -o markdown (with --db on a kept demo: ctem demo --keep).")
+			}
 			return err
 		},
 	}

@@ -193,5 +193,28 @@ func copyReports(work string) error {
 			}
 		}
 	}
-	return nil
+	// The demo estate, for the analysis scripts.
+	return copyTree("../../examples", filepath.Join(work, "examples"))
+}
+
+// copyTree copies the files of src into dst, skipping Go sources.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		if strings.HasSuffix(p, ".go") {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
 }

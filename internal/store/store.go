@@ -43,6 +43,13 @@ type Store interface {
 	// vulnerability ids.
 	Evidence(ctx context.Context, x model.Exposure) iter.Seq2[model.Evidence, error]
 
+	// RecordPaths stores the paths an analysis found at time at: paths
+	// not stored before are opened, stored open paths not among them are
+	// closed, and an event is recorded for each. It returns the events.
+	RecordPaths(ctx context.Context, at time.Time, paths []StoredPath) ([]PathEvent, error)
+	// PathEvents lists path events, newest first.
+	PathEvents(ctx context.Context, f Filter) iter.Seq2[PathEvent, error]
+
 	// Counts returns how many rows each table holds.
 	Counts(ctx context.Context) (Counts, error)
 	// SecretKey returns the database's key for hashing secret values,
@@ -89,4 +96,27 @@ type Counts struct {
 	Scans     int `json:"scans"`
 	Events    int `json:"events"`
 	Evidence  int `json:"evidence"`
+}
+
+// StoredPath is an attack path as the store keeps it: its identity, its
+// figures, and its steps as JSON (package graph's contract).
+type StoredPath struct {
+	ID         string  `json:"id"`
+	Entry      string  `json:"entry"`
+	Target     string  `json:"target"`
+	Jewel      string  `json:"jewel"`
+	Likelihood float64 `json:"likelihood"`
+	Risk       float64 `json:"risk"`
+	Validated  bool    `json:"validated"`
+	Steps      string  `json:"-"`
+	Summary    string  `json:"summary"`
+}
+
+// PathEvent records an attack path opening or closing.
+type PathEvent struct {
+	PathID  string    `json:"path_id"`
+	Event   string    `json:"event"` // "opened" or "closed"
+	At      time.Time `json:"at"`
+	Risk    float64   `json:"risk"`
+	Summary string    `json:"summary"`
 }

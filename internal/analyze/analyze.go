@@ -1,0 +1,158 @@
+// Package analyze runs the attack-path analysis over what the store holds:
+// it builds package graph's input from the correlated estate (package
+// estate), the open exposures with their effects, evidence and threat
+// intelligence, runs the analysis, and records the paths that opened and
+// closed since the last run.
+package analyze
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ctem-dev/ctem/internal/estate"
+	"github.com/ctem-dev/ctem/internal/estate/scope"
+	"github.com/ctem-dev/ctem/internal/graph"
+	"github.com/ctem-dev/ctem/internal/intel/cvss"
+	"github.com/ctem-dev/ctem/internal/intel/effect"
+	"github.com/ctem-dev/ctem/internal/intel/score"
+	"github.com/ctem-dev/ctem/internal/model"
+	"github.com/ctem-dev/ctem/internal/store"
+)
+
+// Run is one analysis: its input, its result, and the exposures it
+// considered by id.
+type Run struct {
+	Estate    *estate.Estate
+	Input     *graph.Input
+	Result    *graph.Result
+	Exposures map[string]model.Exposure
+}
+
+// Build reads the store and makes the graph input: every asset and
+// relation of the estate, every open exposure with its effect (from its
+// CWEs, CVSS vectors and rule), its evidence kinds, EPSS and KEV, and the
+// scope's entry points and crown jewels.
+func Build(ctx context.Context, st store.Store, es *estate.Estate, in score.Intel) (*graph.Input, map[string]model.Exposure, error) {
+	gi := &graph.Input{Assets: es.Sorted(), Relations: trustRelations(es.Relations)}
+	// Findings' CVSS vectors, by exposure, in one pass.
+	vectors := map[string][]string{}
+	acs := map[string][]model.CVSS{}
+	for f, err := range st.Findings(ctx, store.Filter{Statuses: []model.Status{model.StatusOpen}}) {
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, v := range f.CVSS {
+			vectors[f.ExposureID] = append(vectors[f.ExposureID], v.Vector)
+		}
+		acs[f.ExposureID] = append(acs[f.ExposureID], f.CVSS...)
+	}
+	xs := map[string]model.Exposure{}
+	for x, err := range st.Exposures(ctx, store.Filter{Statuses: []model.Status{model.StatusOpen}}) {
+		if err != nil {
+			return nil, nil, err
+		}
+		x.Asset = es.Canonical(x.Asset)
+		xs[x.ID] = x
+		w := graph.Weakness{Exposure: x}
+		w.Effect = effect.Classify(effect.Input{CWEs: x.CWEs, CVSS: vectors[x.ID], Kind: x.Kind, Rule: x.RuleID, Title: x.Title})
+		if best, _ := cvss.Choose(acs[x.ID]); best.Vector != "" {
+			if v, err := cvss.Parse(best.Vector); err == nil {
+				w.AttackComplexity = string(v.AttackComplexity)
+			}
+		}
+		for _, id := range x.VulnIDs {
+			if in.KEV != nil && !w.KEV {
+				_, w.KEV = in.KEV.Lookup(id)
+			}
+			if in.EPSS != nil && w.EPSS == 0 {
+				if s, ok := in.EPSS.Lookup(id); ok {
+					w.EPSS = s.EPSS
+				}
+			}
+		}
+		for e, err := range st.Evidence(ctx, x) {
+			if err != nil {
+				return nil, nil, err
+			}
+			w.Evidence = append(w.Evidence, e.Kind)
+		}
+		gi.Weaknesses = append(gi.Weaknesses, w)
+	}
+	gi.Entries = []graph.Entry{}
+	for _, e := range es.Scope.Entries() {
+		switch {
+		case e.Identity != "":
+			gi.Entries = append(gi.Entries, graph.Entry{Kind: graph.EntryIdentity, Identity: es.Canonical(e.Identity)})
+		case e.Network == scope.EntryInternalNetwork:
+			gi.Entries = append(gi.Entries, graph.Entry{Kind: graph.EntryInternalNetwork})
+		default:
+			gi.Entries = append(gi.Entries, graph.Entry{Kind: graph.EntryInternet})
+		}
+	}
+	for _, k := range es.Keys {
+		a := es.Assets[k]
+		if a.CrownJewel != nil {
+			gi.Jewels = append(gi.Jewels, graph.Jewel{Asset: k, Value: *a.CrownJewel, Name: a.Name})
+		}
+	}
+	return gi, xs, nil
+}
+
+// Analyze builds the input and runs the analysis.
+func Analyze(ctx context.Context, st store.Store, es *estate.Estate, in score.Intel, opt graph.Options) (*Run, error) {
+	gi, xs, err := Build(ctx, st, es, in)
+	if err != nil {
+		return nil, err
+	}
+	res, err := graph.Analyze(gi, opt)
+	if err != nil {
+		return nil, fmt.Errorf("analyze: %w", err)
+	}
+	return &Run{Estate: es, Input: gi, Result: res, Exposures: xs}, nil
+}
+
+// Record stores the run's paths and returns the paths opened and closed
+// since the last recorded run.
+func Record(ctx context.Context, st store.Store, r *Run, at time.Time) ([]store.PathEvent, error) {
+	var ps []store.StoredPath
+	for _, p := range r.Result.Paths {
+		steps, err := json.Marshal(p.Steps)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, store.StoredPath{ID: p.ID, Entry: p.Entry, Target: p.Target, Jewel: p.Jewel,
+			Likelihood: p.Likelihood, Risk: p.Risk, Validated: p.Validated, Steps: string(steps), Summary: Summary(p)})
+	}
+	return st.RecordPaths(ctx, at, ps)
+}
+
+// Summary writes a path on one line: its states joined by the rules that
+// link them.
+func Summary(p graph.Path) string {
+	var b strings.Builder
+	b.WriteString(p.Entry)
+	for _, s := range p.Steps {
+		b.WriteString(" -[" + s.Rule + "]-> " + s.To)
+	}
+	return b.String()
+}
+
+// trustRelations adds, for every P —can(sts:AssumeRole…)→ R that the
+// Terraform source and inventories write (P may assume role R, from R's
+// trust policy), the R —trusts→ P relation the graph's privilege
+// escalation rule reads.
+func trustRelations(rels []model.Relation) []model.Relation {
+	out := rels
+	for _, r := range rels {
+		if r.Type == model.RelCan && strings.HasPrefix(strings.ToLower(r.Action), "sts:assumerole") {
+			if out == nil || &out[0] == &rels[0] {
+				out = append([]model.Relation(nil), rels...)
+			}
+			out = append(out, model.Relation{From: r.To, To: r.From, Type: graph.RelTrusts, Action: r.Action, Source: r.Source})
+		}
+	}
+	return out
+}

@@ -1,0 +1,95 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/ctem-dev/ctem/internal/store"
+)
+
+// RecordPaths stores an analysis's paths and the events of those that
+// opened and closed, in one transaction.
+func (s *DB) RecordPaths(ctx context.Context, at time.Time, paths []store.StoredPath) ([]store.PathEvent, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("record paths: %w", err)
+	}
+	defer tx.Rollback()
+	now := micros(at)
+	open := map[string]store.StoredPath{}
+	rows, err := tx.QueryContext(ctx, `SELECT id, risk, entry, target FROM paths WHERE status = 'open'`)
+	if err != nil {
+		return nil, fmt.Errorf("record paths: %w", err)
+	}
+	for rows.Next() {
+		var p store.StoredPath
+		if err := rows.Scan(&p.ID, &p.Risk, &p.Entry, &p.Target); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		open[p.ID] = p
+	}
+	rows.Close()
+	var events []store.PathEvent
+	seen := map[string]bool{}
+	for _, p := range paths {
+		if seen[p.ID] {
+			continue
+		}
+		seen[p.ID] = true
+		valid := 0
+		if p.Validated {
+			valid = 1
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO paths (id, entry, target, jewel, likelihood, risk, validated, steps, status, first_seen, last_seen)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)
+ON CONFLICT (id) DO UPDATE SET likelihood = excluded.likelihood, risk = excluded.risk, validated = excluded.validated,
+  steps = excluded.steps, status = 'open', last_seen = excluded.last_seen, closed_at = 0`),
+			p.ID, p.Entry, p.Target, p.Jewel, p.Likelihood, p.Risk, valid, p.Steps, now, now); err != nil {
+			return nil, fmt.Errorf("record path: %w", err)
+		}
+		if _, was := open[p.ID]; !was {
+			events = append(events, store.PathEvent{PathID: p.ID, Event: "opened", At: at, Risk: p.Risk, Summary: p.Summary})
+		}
+	}
+	for id, p := range open {
+		if seen[id] {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE paths SET status = 'closed', closed_at = ? WHERE id = ?`), now, id); err != nil {
+			return nil, fmt.Errorf("close path: %w", err)
+		}
+		events = append(events, store.PathEvent{PathID: id, Event: "closed", At: at, Risk: p.Risk, Summary: p.Entry + " => " + p.Target})
+	}
+	for _, e := range events {
+		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO path_events (path_id, event, at, risk, summary) VALUES (?, ?, ?, ?, ?)`),
+			e.PathID, e.Event, now, e.Risk, e.Summary); err != nil {
+			return nil, fmt.Errorf("record path event: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("record paths: %w", err)
+	}
+	return events, nil
+}
+
+// PathEvents lists path events, newest first.
+func (s *DB) PathEvents(ctx context.Context, f store.Filter) iter.Seq2[store.PathEvent, error] {
+	var w where
+	if !f.Since.IsZero() {
+		w.add("at >= ?", micros(f.Since))
+	}
+	q := `SELECT path_id, event, at, risk, summary FROM path_events` + w.sql() + ` ORDER BY at DESC, event, path_id` + limit(f.Limit)
+	return rowsSeq(ctx, s.db, s.rebind(q), w.args, func(r *sql.Rows) (store.PathEvent, error) {
+		var e store.PathEvent
+		var at int64
+		if err := r.Scan(&e.PathID, &e.Event, &at, &e.Risk, &e.Summary); err != nil {
+			return e, fmt.Errorf("read path event: %w", err)
+		}
+		e.At = fromMicros(at)
+		return e, nil
+	})
+}
