@@ -10,8 +10,8 @@ import (
 
 	"github.com/ctem-dev/ctem/examples"
 	"github.com/ctem-dev/ctem/internal/analyze"
-	"github.com/ctem-dev/ctem/internal/graph"
 	"github.com/ctem-dev/ctem/internal/estate/scope"
+	"github.com/ctem-dev/ctem/internal/graph"
 	"github.com/ctem-dev/ctem/internal/ingest"
 	"github.com/ctem-dev/ctem/internal/inputs"
 	"github.com/ctem-dev/ctem/internal/store"
