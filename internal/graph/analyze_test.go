@@ -250,3 +250,25 @@ func TestAnalyzeErrors(t *testing.T) {
 		t.Errorf("Analyze(value 11) error = nil, want an error")
 	}
 }
+
+func TestInternalNetworkEntry(t *testing.T) {
+	t.Parallel()
+	in := &Input{
+		Assets:     []model.Asset{asset("api", model.KindWorkload), asset("orders", model.KindDatastore)},
+		Relations:  []model.Relation{rel("api", model.RelConnectsTo, "orders")},
+		Weaknesses: []Weakness{weak("sqli-1", "api", model.FindingCode, effect.Write)},
+		Jewels:     []Jewel{{Asset: "orders", Value: 10}},
+	}
+	res, err := Analyze(in, Options{})
+	if err != nil || len(res.Paths) != 0 {
+		t.Fatalf("Analyze(internet only, nothing exposed) = %d paths, %v; want none", len(res.Paths), err)
+	}
+	in.Entries = []Entry{{Kind: EntryInternalNetwork}}
+	res, err = Analyze(in, Options{})
+	if err != nil || len(res.Paths) == 0 {
+		t.Fatalf("Analyze(internal-network) = no path, %v; want one", err)
+	}
+	if got := res.Paths[0].Entry; got != "network:api" && got != "network:orders" {
+		t.Errorf("Analyze(internal-network) entry = %s, want network:api or network:orders", got)
+	}
+}
