@@ -89,6 +89,7 @@ arrive.`,
 		newFixPlanCmd(e),
 		newTopCmd(e),
 		newEventsCmd(e),
+		newFeedsCmd(e),
 	)
 	for _, c := range root.Commands() {
 		c.Args = wrapArgs(c.Args)

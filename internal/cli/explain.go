@@ -3,32 +3,19 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ctem-dev/ctem/internal/analyze"
 	"github.com/ctem-dev/ctem/internal/estate"
-	"github.com/ctem-dev/ctem/internal/intel/epss"
-	"github.com/ctem-dev/ctem/internal/intel/kev"
+	"github.com/ctem-dev/ctem/internal/graph"
 	"github.com/ctem-dev/ctem/internal/intel/score"
 	"github.com/ctem-dev/ctem/internal/intel/ssvc"
 	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
 )
-
-// loadIntel returns the threat intelligence in use: the feeds' stored
-// copies when present, else the snapshots bundled in the binary.
-func (e *env) loadIntel() (score.Intel, error) {
-	k, err := kev.Snapshot()
-	if err != nil {
-		return score.Intel{}, fmt.Errorf("KEV snapshot: %w", err)
-	}
-	s, err := epss.Snapshot()
-	if err != nil {
-		return score.Intel{}, fmt.Errorf("EPSS snapshot: %w", err)
-	}
-	return score.Intel{KEV: k, EPSS: s}, nil
-}
 
 // assess scores one exposure with its findings and evidence.
 func assess(ctx context.Context, st store.Store, es *estate.Estate, in score.Intel, x model.Exposure) (score.Assessment, error) {
@@ -97,11 +84,33 @@ func newExplainCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The attack paths through it, and the risk its fix removes.
+			run, err := analyze.Analyze(ctx, st, es, in, graph.Options{})
+			if err != nil {
+				return err
+			}
+			through := []graph.Path{}
+			for _, p := range run.Result.Paths {
+				for _, step := range p.Steps {
+					if slices.Contains(step.ExposureIDs, xs[0].ID) {
+						through = append(through, p)
+						break
+					}
+				}
+			}
+			priority := 0.0
+			for _, p := range run.Result.Priorities {
+				if p.ExposureID == xs[0].ID {
+					priority = p.RiskRemoved
+				}
+			}
 			if output == outJSON {
 				return writeJSON(e.stdout, struct {
 					Exposure model.Exposure `json:"exposure"`
 					score.Assessment
-				}{xs[0], a})
+					Priority float64      `json:"priority"`
+					Paths    []graph.Path `json:"paths"`
+				}{xs[0], a, priority, through})
 			}
 			x := xs[0]
 			w := e.stdout
@@ -127,6 +136,10 @@ func newExplainCmd(e *env) *cobra.Command {
 			fmt.Fprintf(w, "  mission           %-8s %s\n", a.SSVC.Inputs.MissionWellbeing, r.MissionWellbeing)
 			if a.CVSSWhy != "" {
 				fmt.Fprintf(w, "\nCVSS: %s (%s)\n", cell(a.CVSS.Vector, 0), cell(a.CVSSWhy, 0))
+			}
+			fmt.Fprintf(w, "\nAttack paths through it: %d; fixing it removes %.2f of the paths' risk.\n", len(through), priority)
+			for _, p := range through {
+				fmt.Fprintf(w, "  %s  risk %.2f  %s\n", p.ID, p.Risk, cell(analyze.Summary(p), 0))
 			}
 			return nil
 		},

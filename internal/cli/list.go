@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"slices"
 	"iter"
 	"strconv"
 	"strings"
@@ -100,6 +101,7 @@ func newFindingsCmd(e *env) *cobra.Command {
 func newExposuresCmd(e *env) *cobra.Command {
 	var ff filterFlags
 	var history bool
+	var sortBy string
 	cmd := &cobra.Command{
 		Use:   "exposures",
 		Short: "List exposures: weaknesses on assets, merged across tools",
@@ -110,6 +112,13 @@ func newExposuresCmd(e *env) *cobra.Command {
 				return err
 			}
 			f.History = history
+			switch sortBy {
+			case "severity":
+			case "priority":
+				return e.exposuresByPriority(cmd, ff.output, f)
+			default:
+				return usage(fmt.Errorf("unknown --sort %q (want severity or priority)", sortBy))
+			}
 			st, err := e.openStore(cmd.Context())
 			if err != nil {
 				return err
@@ -125,6 +134,7 @@ func newExposuresCmd(e *env) *cobra.Command {
 	}
 	ff.register(cmd, "stacSk")
 	cmd.Flags().BoolVar(&history, "history", false, "include each exposure's status history")
+	cmd.Flags().StringVar(&sortBy, "sort", "severity", "order: severity, or priority (the attack-path risk that fixing each removes)")
 	return cmd
 }
 
@@ -259,4 +269,30 @@ func historyText(x model.Exposure) string {
 		parts = append(parts, fmt.Sprintf("%s %s→%s", h.At.UTC().Format("2006-01-02T15:04:05Z"), h.From, h.To))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// exposuresByPriority lists open exposures by the attack-path risk their
+// fix removes, keeping those that match the filter's severities and
+// assets.
+func (e *env) exposuresByPriority(cmd *cobra.Command, output string, f store.Filter) error {
+	st, run, err := e.runAnalysis(cmd.Context(), analysisFlags{k: 5, maxSteps: 10})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var rows []ranked
+	for _, r := range prioritized(run) {
+		if len(f.Severities) > 0 && !slices.Contains(f.Severities, r.Severity) {
+			continue
+		}
+		if len(f.Assets) > 0 && !matchAsset(model.Asset{Key: r.Asset}, store.Filter{Assets: f.Assets}) {
+			continue
+		}
+		rows = append(rows, r)
+	}
+	if f.Limit > 0 && len(rows) > f.Limit {
+		rows = rows[:f.Limit]
+	}
+	_, err = writeListing(e.stdout, output, seqOf(rows), priorityColumns)
+	return err
 }

@@ -1,0 +1,147 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ctem-dev/ctem/internal/intel/feeds"
+	"github.com/ctem-dev/ctem/internal/intel/score"
+)
+
+// feedsConfig is the feeds' configuration: stored under the data
+// directory (or $CTEM_FEEDS_DIR), URLs from $CTEM_KEV_URL, $CTEM_EPSS_URL
+// and their mirrors $CTEM_KEV_MIRROR, $CTEM_EPSS_MIRROR, offline when
+// $CTEM_OFFLINE is set.
+func (e *env) feedsConfig() (feeds.Config, error) {
+	dir := e.getenv("CTEM_FEEDS_DIR")
+	if dir == "" {
+		base, err := dataDir(e.getenv)
+		if err != nil {
+			return feeds.Config{}, usage(fmt.Errorf("no data directory for the feeds: %w (set CTEM_FEEDS_DIR)", err))
+		}
+		dir = filepath.Join(base, "ctem", "feeds")
+	}
+	cfg := feeds.DefaultConfig(dir)
+	if u := e.getenv("CTEM_KEV_URL"); u != "" {
+		cfg.KEV.URL = u
+	}
+	if u := e.getenv("CTEM_EPSS_URL"); u != "" {
+		cfg.EPSS.URL = u
+	}
+	cfg.KEV.Mirror = e.getenv("CTEM_KEV_MIRROR")
+	cfg.EPSS.Mirror = e.getenv("CTEM_EPSS_MIRROR")
+	cfg.Offline = e.getenv("CTEM_OFFLINE") != ""
+	return cfg, nil
+}
+
+// loadIntel returns the threat intelligence in use: the feeds' stored
+// copies when valid and newer, else the snapshots bundled in the binary.
+func (e *env) loadIntel() (score.Intel, error) {
+	cfg, err := e.feedsConfig()
+	if err != nil {
+		return score.Intel{}, err
+	}
+	in, err := feeds.Load(cfg)
+	if err != nil {
+		return score.Intel{}, fmt.Errorf("load feeds: %w", err)
+	}
+	for _, p := range []feeds.Provenance{in.KEVFrom, in.EPSSFrom} {
+		if p.Fallback != nil && !errors.Is(p.Fallback, feeds.ErrSnapshotNewer) {
+			e.warnf("%s feed: stored copy not used (%v); using the bundled snapshot", p.Feed, p.Fallback)
+		}
+	}
+	return score.Intel{KEV: in.KEV, EPSS: in.EPSS}, nil
+}
+
+func newFeedsCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "feeds",
+		Short: "The threat-intelligence feeds: CISA KEV and FIRST EPSS",
+		Long: `ctem scores with CISA's Known Exploited Vulnerabilities catalog and FIRST's
+EPSS scores. A snapshot of each is bundled in the binary; 'ctem feeds update'
+downloads fresh copies (conditional GET, size limits, validation before an
+atomic replace), 'ctem feeds status' shows their dates.
+
+Environment: CTEM_FEEDS_DIR (where copies are kept), CTEM_KEV_URL,
+CTEM_EPSS_URL, CTEM_KEV_MIRROR, CTEM_EPSS_MIRROR, CTEM_OFFLINE.
+
+EPSS scores from FIRST, https://www.first.org/epss`,
+	}
+	var output string
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "Show each feed's source, date and age, and warn when one is stale",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output, outTable, outJSON); err != nil {
+				return err
+			}
+			cfg, err := e.feedsConfig()
+			if err != nil {
+				return err
+			}
+			sts, err := feeds.Status(cfg)
+			if err != nil {
+				return err
+			}
+			if output == outJSON {
+				return writeJSON(e.stdout, sts)
+			}
+			for _, s := range sts {
+				stale := ""
+				if s.Stale {
+					stale = "  STALE"
+				}
+				fmt.Fprintf(e.stdout, "%-5s %-8s version %s, %d entries, data of %s, age %s%s\n", s.Feed, s.Origin, cell(s.Version, 0), s.Count,
+					s.DataDate.Format("2006-01-02"), s.Age.Round(time.Hour), stale)
+				if s.Warning != "" {
+					fmt.Fprintf(e.stdout, "      %s\n", cell(s.Warning, 0))
+				}
+				if s.Attribution != "" {
+					fmt.Fprintf(e.stdout, "      %s\n", cell(s.Attribution, 0))
+				}
+			}
+			return nil
+		},
+	}
+	status.Flags().StringVarP(&output, "output", "o", outTable, "output format: table or json")
+	update := &cobra.Command{
+		Use:   "update",
+		Short: "Download fresh copies of the feeds; a bad download leaves the previous copy in use",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := e.feedsConfig()
+			if err != nil {
+				return err
+			}
+			results, err := feeds.Update(cmd.Context(), cfg)
+			for _, r := range results {
+				line := fmt.Sprintf("%s: %s", r.Feed, r.Outcome)
+				switch {
+				case r.KEV != nil:
+					line += fmt.Sprintf(" (%d added, %d removed, %d changed)", len(r.KEV.Added), len(r.KEV.Removed), len(r.KEV.Changed))
+				case r.EPSS != nil:
+					line += fmt.Sprintf(" (%d scores changed)", len(r.EPSS.Changed))
+				}
+				if r.Err != nil {
+					line += ": " + r.Err.Error()
+				}
+				fmt.Fprintln(e.stdout, oneLine(line))
+			}
+			if errors.Is(err, feeds.ErrOffline) {
+				return usage(err)
+			}
+			if err != nil {
+				return fmt.Errorf("feeds update: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(status, update)
+	return cmd
+}
