@@ -2,8 +2,8 @@ package cli
 
 import (
 	"fmt"
-	"slices"
 	"iter"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
