@@ -18,7 +18,7 @@ import (
 )
 
 // assess scores one exposure with its findings and evidence.
-func assess(ctx context.Context, st store.Store, es *estate.Estate, in score.Intel, x model.Exposure) (score.Assessment, error) {
+func assess(ctx context.Context, st store.Store, es *estate.Estate, in score.Intel, x model.Exposure, override ssvc.Inputs) (score.Assessment, error) {
 	var fs []model.Finding
 	if len(x.FindingIDs) > 0 {
 		for f, err := range st.Findings(ctx, store.Filter{IDs: x.FindingIDs}) {
@@ -36,11 +36,14 @@ func assess(ctx context.Context, st store.Store, es *estate.Estate, in score.Int
 		ev = append(ev, e)
 	}
 	c := es.Context(x.Asset)
-	return score.Assess(x, fs, ev, score.Context{InternetExposed: c.InternetExposed, Via: c.Via, Service: c.Service, Criticality: c.Criticality, CrownJewel: c.CrownJewel}, in), nil
+	sc := score.Context{InternetExposed: c.InternetExposed, Via: c.Via, Service: c.Service, Criticality: c.Criticality, CrownJewel: c.CrownJewel,
+		SSVCOverride: override, SSVCReason: "set on the command line"}
+	return score.Assess(x, fs, ev, sc, in), nil
 }
 
 func newExplainCmd(e *env) *cobra.Command {
 	var output string
+	var override ssvc.Inputs
 	cmd := &cobra.Command{
 		Use:   "explain EXPOSURE-ID",
 		Short: "Explain an exposure's risk score, part by part, with the source of each fact",
@@ -80,7 +83,7 @@ func newExplainCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a, err := assess(ctx, st, es, in, xs[0])
+			a, err := assess(ctx, st, es, in, xs[0], override)
 			if err != nil {
 				return err
 			}
@@ -145,6 +148,10 @@ func newExplainCmd(e *env) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", outTable, "output format: table or json")
+	cmd.Flags().StringVar((*string)(&override.Exploitation), "exploitation", "", "override SSVC exploitation: none, poc or active")
+	cmd.Flags().StringVar((*string)(&override.Automatable), "automatable", "", "override SSVC automatable: yes or no")
+	cmd.Flags().StringVar((*string)(&override.TechnicalImpact), "technical-impact", "", "override SSVC technical impact: partial or total")
+	cmd.Flags().StringVar((*string)(&override.MissionWellbeing), "mission", "", "override SSVC mission and well-being: low, medium or high")
 	return cmd
 }
 

@@ -12,7 +12,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/ctem-dev/ctem/internal/analyze"
 	"github.com/ctem-dev/ctem/internal/estate/terraform"
+	"github.com/ctem-dev/ctem/internal/graph"
 	"github.com/ctem-dev/ctem/internal/ingest"
 	"github.com/ctem-dev/ctem/internal/inputs"
 	"github.com/ctem-dev/ctem/internal/model"
@@ -21,6 +23,7 @@ import (
 
 func newIngestCmd(e *env) *cobra.Command {
 	var format, target, output string
+	var noAnalyze bool
 	cmd := &cobra.Command{
 		Use:   "ingest FILE...",
 		Short: "Ingest scanner reports (format detected from content; - for stdin)",
@@ -54,6 +57,11 @@ as fixed and reopens what comes back.`,
 			if err != nil {
 				return err
 			}
+			if !noAnalyze {
+				if err := e.reanalyzeAfterIngest(cmd.Context(), st); err != nil {
+					return err
+				}
+			}
 			if e.quiet && output == outTable {
 				return nil
 			}
@@ -64,7 +72,54 @@ as fixed and reopens what comes back.`,
 	cmd.Flags().StringVar(&format, "format", "", "input format (default: detected; see 'ctem formats')")
 	cmd.Flags().StringVar(&target, "target", "", "name of the scanned target, for reports that do not name it")
 	cmd.Flags().StringVarP(&output, "output", "o", outTable, "summary format: table, json or csv")
+	cmd.Flags().BoolVar(&noAnalyze, "no-analyze", false, "do not re-run the attack-path analysis after the ingest")
 	return cmd
+}
+
+// reanalyzeAfterIngest keeps the analysis current: once 'ctem analyze' has
+// recorded paths in a database, every ingest re-runs it and records the
+// paths the new data opened and closed (see 'ctem events').
+func (e *env) reanalyzeAfterIngest(ctx context.Context, st store.Store) error {
+	analysed := false
+	for _, err := range st.PathEvents(ctx, store.Filter{Limit: 1}) {
+		if err != nil {
+			return err
+		}
+		analysed = true
+	}
+	if !analysed {
+		return nil
+	}
+	sc, err := e.loadScope()
+	if err != nil {
+		return err
+	}
+	es, err := loadEstate(ctx, st, sc)
+	if err != nil {
+		return err
+	}
+	in, err := e.loadIntel()
+	if err != nil {
+		return err
+	}
+	run, err := analyze.Analyze(ctx, st, es, in, graph.Options{})
+	if err != nil {
+		return err
+	}
+	events, err := analyze.Record(ctx, st, run, time.Now().UTC())
+	if err != nil {
+		return err
+	}
+	opened, closed := 0, 0
+	for _, ev := range events {
+		if ev.Event == "opened" {
+			opened++
+		} else {
+			closed++
+		}
+	}
+	e.logf("re-analysed: %d attack paths (%d opened, %d closed); see 'ctem events'", len(run.Result.Paths), opened, closed)
+	return nil
 }
 
 // ingestFiles ingests every file in one transaction and returns the scans

@@ -47,6 +47,10 @@ type Context struct {
 	Criticality     string
 	// CrownJewel is the value (1..10) when the asset is a crown jewel.
 	CrownJewel int
+	// SSVCOverride sets SSVC decision points outright (an analyst's
+	// assessment), with SSVCReason saying why; empty points are derived.
+	SSVCOverride ssvc.Inputs
+	SSVCReason   string
 }
 
 // Intel is the threat intelligence the score draws on. Nil fields are
@@ -203,6 +207,7 @@ func Assess(x model.Exposure, fs []model.Finding, ev []model.Evidence, c Context
 	}
 	// SSVC.
 	facts.CVSS = vec
+	facts.Override, facts.OverrideReason = c.SSVCOverride, c.SSVCReason
 	facts.Effect = a.Effect.Effect
 	facts.Criticality = c.Criticality
 	if c.CrownJewel >= 8 {
