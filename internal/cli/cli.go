@@ -28,9 +28,10 @@ type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 
-	dbPath    string
-	scopePath string
-	quiet     bool
+	dbPath     string
+	scopePath  string
+	codeOwners []string
+	quiet      bool
 }
 
 // Run runs ctem with args (without the program name) and returns the
@@ -68,6 +69,7 @@ arrive.`,
 	root.SetIn(e.stdin)
 	root.PersistentFlags().StringVar(&e.dbPath, "db", "", "database file (default $CTEM_DB, else ctem.db in the user data directory)")
 	root.PersistentFlags().StringVar(&e.scopePath, "scope", "", "scope file (default $CTEM_SCOPE, else ./ctem.yaml if present)")
+	root.PersistentFlags().StringArrayVar(&e.codeOwners, "codeowners", nil, "REPOSITORY=PATH: a repository's CODEOWNERS file gives owners to the repository and its images (after the scope's ownership rules)")
 	root.PersistentFlags().BoolVarP(&e.quiet, "quiet", "q", false, "print nothing but data and errors")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
 	root.AddCommand(

@@ -28,7 +28,8 @@ func (e *env) loadScope() (*scope.Scope, error) {
 		if _, err := os.Stat("ctem.yaml"); err == nil {
 			path = "ctem.yaml"
 		} else {
-			return scope.Default(), nil
+			sc := scope.Default()
+			return sc, e.addCodeOwners(sc)
 		}
 	}
 	sc, err := scope.Load(path)
@@ -38,7 +39,31 @@ func (e *env) loadScope() (*scope.Scope, error) {
 		}
 		return nil, usage(err)
 	}
-	return sc, nil
+	return sc, e.addCodeOwners(sc)
+}
+
+// addCodeOwners appends the ownership rule of each --codeowners
+// REPO=FILE after the scope file's own rules, so that the file wins.
+func (e *env) addCodeOwners(sc *scope.Scope) error {
+	for _, spec := range e.codeOwners {
+		repo, path, ok := strings.Cut(spec, "=")
+		if !ok || repo == "" || path == "" {
+			return usage(fmt.Errorf("--codeowners %q: want REPOSITORY=PATH", spec))
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return usage(fmt.Errorf("--codeowners: %w", err))
+		}
+		co, err := scope.ParseCODEOWNERS(f)
+		f.Close()
+		if err != nil {
+			return usage(fmt.Errorf("%s: %w", path, err))
+		}
+		if rule, ok := co.Rule(repo); ok {
+			sc.Ownership = append(sc.Ownership, rule)
+		}
+	}
+	return nil
 }
 
 // loadEstate reads every asset and relation and correlates them under the
