@@ -29,6 +29,8 @@ type Run struct {
 	Input     *graph.Input
 	Result    *graph.Result
 	Exposures map[string]model.Exposure
+	// Partial is true when Input covers some components only.
+	Partial bool
 }
 
 // Build reads the store and makes the graph input: every asset and
@@ -101,21 +103,27 @@ func Build(ctx context.Context, st store.Store, es *estate.Estate, in score.Inte
 	return gi, xs, nil
 }
 
-// Analyze builds the input and runs the analysis.
-func Analyze(ctx context.Context, st store.Store, es *estate.Estate, in score.Intel, opt graph.Options) (*Run, error) {
+// Prepare builds the input of a run without running it.
+func Prepare(ctx context.Context, st store.Store, es *estate.Estate, in score.Intel) (*Run, error) {
 	gi, xs, err := Build(ctx, st, es, in)
 	if err != nil {
 		return nil, err
 	}
-	res, err := graph.Analyze(gi, opt)
+	return &Run{Estate: es, Input: gi, Exposures: xs}, nil
+}
+
+// Analyze builds the input and runs the analysis.
+func Analyze(ctx context.Context, st store.Store, es *estate.Estate, in score.Intel, opt graph.Options) (*Run, error) {
+	r, err := Prepare(ctx, st, es, in)
 	if err != nil {
-		return nil, fmt.Errorf("analyze: %w", err)
+		return nil, err
 	}
-	return &Run{Estate: es, Input: gi, Result: res, Exposures: xs}, nil
+	return r, r.Run(opt)
 }
 
 // Record stores the run's paths and returns the paths opened and closed
-// since the last recorded run.
+// since the last recorded run. A run of some components only (see
+// Affected) closes only paths to the crown jewels it covered.
 func Record(ctx context.Context, st store.Store, r *Run, at time.Time) ([]store.PathEvent, error) {
 	var ps []store.StoredPath
 	for _, p := range r.Result.Paths {
@@ -126,7 +134,107 @@ func Record(ctx context.Context, st store.Store, r *Run, at time.Time) ([]store.
 		ps = append(ps, store.StoredPath{ID: p.ID, Entry: p.Entry, Target: p.Target, Jewel: p.Jewel,
 			Likelihood: p.Likelihood, Risk: p.Risk, Validated: p.Validated, Steps: string(steps), Summary: Summary(p)})
 	}
-	return st.RecordPaths(ctx, at, ps)
+	var jewels map[string]bool
+	if r.Partial {
+		jewels = map[string]bool{}
+		for _, j := range r.Input.Jewels {
+			jewels[j.Asset] = true
+		}
+	}
+	return st.RecordPaths(ctx, at, ps, jewels)
+}
+
+// Affected narrows a run to the connected components of the estate that
+// hold one of the changed assets, so that re-analysis after an ingest
+// touches only what the ingest touched. Components are those of the
+// relations between assets, not counting the internet, which links every
+// internet-facing component. It returns the number of components kept
+// and in all.
+func (r *Run) Affected(changed []string) (kept, total int) {
+	comp := components(r.Estate)
+	want := map[int]bool{}
+	for _, k := range changed {
+		if c, ok := comp[r.Estate.Canonical(k)]; ok {
+			want[c] = true
+		}
+	}
+	ids := map[int]bool{}
+	for _, c := range comp {
+		ids[c] = true
+	}
+	in := func(k string) bool { c, ok := comp[k]; return ok && want[c] }
+	gi := &graph.Input{Entries: r.Input.Entries}
+	for _, a := range r.Input.Assets {
+		if in(a.Key) || a.Key == estate.InternetKey {
+			gi.Assets = append(gi.Assets, a)
+		}
+	}
+	for _, rel := range r.Input.Relations {
+		if in(rel.From) || in(rel.To) {
+			gi.Relations = append(gi.Relations, rel)
+		}
+	}
+	for _, w := range r.Input.Weaknesses {
+		if in(w.Exposure.Asset) {
+			gi.Weaknesses = append(gi.Weaknesses, w)
+		}
+	}
+	for _, j := range r.Input.Jewels {
+		if in(j.Asset) {
+			gi.Jewels = append(gi.Jewels, j)
+		}
+	}
+	r.Input, r.Partial = gi, true
+	return len(want), len(ids)
+}
+
+// components numbers the weakly connected components of the estate's
+// relations, the internet left out (union-find, near-linear).
+func components(es *estate.Estate) map[string]int {
+	parent := map[string]string{}
+	var find func(string) string
+	find = func(k string) string {
+		if _, ok := parent[k]; !ok {
+			parent[k] = k
+		}
+		for parent[k] != k {
+			parent[k] = parent[parent[k]]
+			k = parent[k]
+		}
+		return k
+	}
+	for _, k := range es.Keys {
+		find(k)
+	}
+	for _, rel := range es.Relations {
+		if rel.From == estate.InternetKey || rel.To == estate.InternetKey {
+			continue
+		}
+		a, b := find(rel.From), find(rel.To)
+		if a != b {
+			parent[a] = b
+		}
+	}
+	ids := map[string]int{}
+	out := map[string]int{}
+	for k := range parent {
+		root := find(k)
+		if _, ok := ids[root]; !ok {
+			ids[root] = len(ids)
+		}
+		out[k] = ids[root]
+	}
+	return out
+}
+
+// Run runs the analysis of r.Input.
+func (r *Run) Run(opt graph.Options) error {
+	res, err := graph.Analyze(r.Input, opt)
+	if err != nil {
+		return fmt.Errorf("analyze: %w", err)
+	}
+	r.Result = res
+	return nil
 }
 
 // Summary writes a path on one line: its states joined by the rules that

@@ -53,12 +53,13 @@ as fixed and reopens what comes back.`,
 				return err
 			}
 			defer st.Close()
+			started := time.Now().UTC()
 			scans, err := ingestFiles(cmd.Context(), e, st, reg, forced, target, args)
 			if err != nil {
 				return err
 			}
 			if !noAnalyze {
-				if err := e.reanalyzeAfterIngest(cmd.Context(), st); err != nil {
+				if err := e.reanalyzeAfterIngest(cmd.Context(), st, started); err != nil {
 					return err
 				}
 			}
@@ -77,9 +78,11 @@ as fixed and reopens what comes back.`,
 }
 
 // reanalyzeAfterIngest keeps the analysis current: once 'ctem analyze' has
-// recorded paths in a database, every ingest re-runs it and records the
-// paths the new data opened and closed (see 'ctem events').
-func (e *env) reanalyzeAfterIngest(ctx context.Context, st store.Store) error {
+// recorded paths in a database, every ingest re-runs it on the connected
+// components that hold an asset the ingest touched (seen since started),
+// and records the paths the new data opened and closed (see 'ctem
+// events').
+func (e *env) reanalyzeAfterIngest(ctx context.Context, st store.Store, started time.Time) error {
 	analysed := false
 	for _, err := range st.PathEvents(ctx, store.Filter{Limit: 1}) {
 		if err != nil {
@@ -89,6 +92,13 @@ func (e *env) reanalyzeAfterIngest(ctx context.Context, st store.Store) error {
 	}
 	if !analysed {
 		return nil
+	}
+	var changed []string
+	for a, err := range st.Assets(ctx, store.Filter{Since: started.Add(-time.Millisecond)}) {
+		if err != nil {
+			return err
+		}
+		changed = append(changed, a.Key)
 	}
 	sc, err := e.loadScope()
 	if err != nil {
@@ -102,8 +112,12 @@ func (e *env) reanalyzeAfterIngest(ctx context.Context, st store.Store) error {
 	if err != nil {
 		return err
 	}
-	run, err := analyze.Analyze(ctx, st, es, in, graph.Options{})
+	run, err := analyze.Prepare(ctx, st, es, in)
 	if err != nil {
+		return err
+	}
+	kept, total := run.Affected(changed)
+	if err := run.Run(graph.Options{}); err != nil {
 		return err
 	}
 	events, err := analyze.Record(ctx, st, run, time.Now().UTC())
@@ -118,7 +132,7 @@ func (e *env) reanalyzeAfterIngest(ctx context.Context, st store.Store) error {
 			closed++
 		}
 	}
-	e.logf("re-analysed: %d attack paths (%d opened, %d closed); see 'ctem events'", len(run.Result.Paths), opened, closed)
+	e.logf("re-analysed %d of %d components: %d attack paths there (%d opened, %d closed); see 'ctem events'", kept, total, len(run.Result.Paths), opened, closed)
 	return nil
 }
 

@@ -45,8 +45,10 @@ type Store interface {
 
 	// RecordPaths stores the paths an analysis found at time at: paths
 	// not stored before are opened, stored open paths not among them are
-	// closed, and an event is recorded for each. It returns the events.
-	RecordPaths(ctx context.Context, at time.Time, paths []StoredPath) ([]PathEvent, error)
+	// closed, and an event is recorded for each. When jewels is not nil
+	// the analysis covered only those crown jewels, and only stored paths
+	// to them may close. It returns the events.
+	RecordPaths(ctx context.Context, at time.Time, paths []StoredPath, jewels map[string]bool) ([]PathEvent, error)
 	// PathEvents lists path events, newest first.
 	PathEvents(ctx context.Context, f Filter) iter.Seq2[PathEvent, error]
 

@@ -12,7 +12,7 @@ import (
 
 // RecordPaths stores an analysis's paths and the events of those that
 // opened and closed, in one transaction.
-func (s *DB) RecordPaths(ctx context.Context, at time.Time, paths []store.StoredPath) ([]store.PathEvent, error) {
+func (s *DB) RecordPaths(ctx context.Context, at time.Time, paths []store.StoredPath, jewels map[string]bool) ([]store.PathEvent, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("record paths: %w", err)
@@ -20,17 +20,19 @@ func (s *DB) RecordPaths(ctx context.Context, at time.Time, paths []store.Stored
 	defer tx.Rollback()
 	now := micros(at)
 	open := map[string]store.StoredPath{}
-	rows, err := tx.QueryContext(ctx, `SELECT id, risk, entry, target FROM paths WHERE status = 'open'`)
+	rows, err := tx.QueryContext(ctx, `SELECT id, risk, entry, target, jewel FROM paths WHERE status = 'open'`)
 	if err != nil {
 		return nil, fmt.Errorf("record paths: %w", err)
 	}
 	for rows.Next() {
 		var p store.StoredPath
-		if err := rows.Scan(&p.ID, &p.Risk, &p.Entry, &p.Target); err != nil {
+		if err := rows.Scan(&p.ID, &p.Risk, &p.Entry, &p.Target, &p.Jewel); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		open[p.ID] = p
+		if jewels == nil || jewels[p.Jewel] {
+			open[p.ID] = p
+		}
 	}
 	rows.Close()
 	var events []store.PathEvent

@@ -331,6 +331,9 @@ func (s *DB) Assets(ctx context.Context, f store.Filter) iter.Seq2[model.Asset, 
 	var w where
 	w.keys("key", f.Assets)
 	w.in("kind", f.Kinds)
+	if !f.Since.IsZero() {
+		w.add("last_seen >= ?", micros(f.Since))
+	}
 	q := `SELECT key, kind, name, labels, environment, owner, criticality, source, first_seen, last_seen FROM assets` + w.sql() + ` ORDER BY key` + limit(f.Limit)
 	return rowsSeq(ctx, s.db, s.rebind(q), w.args, func(r *sql.Rows) (model.Asset, error) {
 		var a model.Asset
