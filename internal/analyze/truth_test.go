@@ -1,0 +1,264 @@
+package analyze_test
+
+import (
+	"context"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ctem-dev/ctem/internal/analyze"
+	"github.com/ctem-dev/ctem/internal/estate"
+	"github.com/ctem-dev/ctem/internal/estate/scope"
+	"github.com/ctem-dev/ctem/internal/estate/terraform"
+	"github.com/ctem-dev/ctem/internal/graph"
+	"github.com/ctem-dev/ctem/internal/ingest"
+	"github.com/ctem-dev/ctem/internal/ingest/ingesttest"
+	"github.com/ctem-dev/ctem/internal/inputs"
+	"github.com/ctem-dev/ctem/internal/intel/kev"
+	"github.com/ctem-dev/ctem/internal/intel/score"
+	"github.com/ctem-dev/ctem/internal/model"
+	"github.com/ctem-dev/ctem/internal/store"
+)
+
+// input is one file (or Terraform folder) of testdata, ingested as
+// `ctem ingest --target TARGET FILE` would.
+type input struct{ path, target string }
+
+// hop is one step of a path: its rule and its two states.
+type hop struct{ Rule, From, To string }
+
+func hops(p graph.Path) []hop {
+	var out []hop
+	for _, s := range p.Steps {
+		out = append(out, hop{s.Rule, s.From, s.To})
+	}
+	return out
+}
+
+// truths are the ground-truth estates: each built from real inputs
+// (Kubernetes manifests, Terraform, an inventory for what neither says,
+// real scanner reports), with the path an attacker takes to the jewel and
+// a negative twin, the same estate without the fact that enables it.
+var truths = []struct {
+	name   string
+	scope  string
+	inputs []input
+	// twin replaces inputs in the negative twin: the same estate
+	// without the enabling relation or setting.
+	twin  []input
+	jewel string
+	want  []hop
+}{
+	{
+		name: "rce-service-account-secret-db",
+		scope: `version: 1
+crown_jewels:
+  - {name: orders-db, value: 10, match: [{key: "k8s:prod/shop/StatefulSet/orders-db"}]}
+entry_points: [internet]
+`,
+		inputs: []input{{"rce/shop.yaml", "prod"}, {"rce/inventory.yaml", ""}, {"reports/spring4shell-jre11.trivy.json", ""}},
+		twin:   []input{{"rce/twin.yaml", "prod"}, {"rce/inventory.yaml", ""}, {"reports/spring4shell-jre11.trivy.json", ""}},
+		jewel:  "k8s:prod/shop/StatefulSet/orders-db",
+		want: []hop{
+			{"routing", "network:k8s:prod/shop/Service/api-public", "network:k8s:prod/shop/Deployment/api"},
+			{"remote-code-execution", "network:k8s:prod/shop/Deployment/api", "exec:k8s:prod/shop/Deployment/api"},
+			{"workload-identity", "exec:k8s:prod/shop/Deployment/api", "identity:k8s:prod/shop/ServiceAccount/api"},
+			{"permission", "identity:k8s:prod/shop/ServiceAccount/api", "read:k8s:prod/shop/Secret/db-credentials"},
+			{"leaked-credential", "read:k8s:prod/shop/Secret/db-credentials", "identity:db:orders/app"},
+			{"permission", "identity:db:orders/app", "write:k8s:prod/shop/StatefulSet/orders-db"},
+		},
+	},
+}
+
+func TestGroundTruthFromInputs(t *testing.T) {
+	t.Parallel()
+	intel := score.Intel{KEV: kevSnapshot(t)}
+	for _, tt := range truths {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			run := analyzeEstate(t, tt.scope, tt.inputs, intel)
+			p, ok := findPath(run.Result, tt.want)
+			if !ok {
+				t.Fatalf("Analyze() paths to %s:\n%s\nwant among them:\n%s", tt.jewel, summaries(run.Result, tt.jewel), fmtHops(tt.want))
+			}
+			if p.Jewel != tt.jewel {
+				t.Errorf("Analyze() path %s jewel = %s, want %s", p.ID, p.Jewel, tt.jewel)
+			}
+			if len(run.Result.Plan.Items) == 0 {
+				t.Fatalf("Analyze() plan = empty, want an action that cuts %s", p.ID)
+			}
+			first := run.Result.Plan.Items[0].Action
+			t.Logf("path %s; plan[0] = %s", analyze.Summary(p), first.Title)
+			res, err := graph.Analyze(apply(run.Input, first), graph.Options{})
+			if err != nil {
+				t.Fatalf("graph.Analyze() after %s: %v", first.Key, err)
+			}
+			if _, still := findPath(res, tt.want); still {
+				t.Errorf("after the plan's first action %q, path %s = still there, want cut", first.Title, p.ID)
+			}
+		})
+		t.Run(tt.name+"/twin", func(t *testing.T) {
+			t.Parallel()
+			run := analyzeEstate(t, tt.scope, tt.twin, intel)
+			var got []string
+			for _, p := range run.Result.Paths {
+				if p.Jewel == tt.jewel {
+					got = append(got, analyze.Summary(p))
+				}
+			}
+			if len(got) > 0 {
+				t.Errorf("Analyze() of the twin: paths to %s = %q, want none", tt.jewel, got)
+			}
+		})
+	}
+}
+
+func kevSnapshot(t testing.TB) *kev.Catalog {
+	t.Helper()
+	c, err := kev.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// analyzeEstate ingests the inputs into a new SQLite store, each with the
+// format detection finds (a folder as Terraform source), correlates the
+// estate under the scope and analyses it.
+func analyzeEstate(t testing.TB, scopeYAML string, ins []input, intel score.Intel) *analyze.Run {
+	t.Helper()
+	ctx := context.Background()
+	st := ingesttest.OpenStore(t)
+	for _, in := range ins {
+		ingestFile(t, st, filepath.Join("testdata", in.path), in.target)
+	}
+	sc, err := scope.Parse("ctem.yaml", strings.NewReader(scopeYAML))
+	if err != nil {
+		t.Fatalf("scope.Parse() error = %v", err)
+	}
+	var assets []model.Asset
+	for a, err := range st.Assets(ctx, store.Filter{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		assets = append(assets, a)
+	}
+	var rels []model.Relation
+	for r, err := range st.Relations(ctx, store.Filter{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		rels = append(rels, r)
+	}
+	run, err := analyze.Analyze(ctx, st, estate.Build(assets, rels, sc), intel, graph.Options{})
+	if err != nil {
+		t.Fatalf("Analyze() error = %v", err)
+	}
+	return run
+}
+
+func ingestFile(t testing.TB, st store.Store, path, target string) {
+	t.Helper()
+	opts := ingest.Options{Target: target}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		ctx := context.Background()
+		key, err := st.SecretKey(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.SecretKey = key
+		tx, err := st.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		if err := terraform.ParseDir(ctx, path, opts, tx); err != nil {
+			t.Fatalf("terraform.ParseDir(%s) error = %v", path, err)
+		}
+		if _, err := tx.EndInput(ctx, path, ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	src, err := ingest.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := inputs.All().Detect(src.Sniff())
+	src.Close()
+	if err != nil {
+		t.Fatalf("Detect(%s) error = %v", path, err)
+	}
+	if _, err := ingesttest.Ingest(st, f, opts, path); err != nil {
+		t.Fatalf("ingest %s as %s: %v", path, f.Name, err)
+	}
+}
+
+// findPath returns the path of res whose steps are want.
+func findPath(res *graph.Result, want []hop) (graph.Path, bool) {
+	for _, p := range res.Paths {
+		if cmp.Equal(hops(p), want) {
+			return p, true
+		}
+	}
+	return graph.Path{}, false
+}
+
+func summaries(res *graph.Result, jewel string) string {
+	var b strings.Builder
+	for _, p := range res.Paths {
+		if p.Jewel == jewel {
+			b.WriteString("  " + analyze.Summary(p) + "\n")
+		}
+	}
+	if b.Len() == 0 {
+		return "  (none)\n"
+	}
+	return b.String()
+}
+
+func fmtHops(hs []hop) string {
+	var b strings.Builder
+	for _, h := range hs {
+		b.WriteString("  " + h.From + " -[" + h.Rule + "]-> " + h.To + "\n")
+	}
+	return b.String()
+}
+
+// apply returns a copy of in with a fix plan action taken: the weaknesses
+// it fixes gone (upgrade, fix, rotate), the relation it removes gone
+// (remove-relation: key "remove|type|action|from|to") or the setting it
+// hardens dropped (harden: key "harden|asset|label").
+func apply(in *graph.Input, a graph.Action) *graph.Input {
+	out := *in
+	switch a.Kind {
+	case graph.ActRemove:
+		parts := strings.SplitN(a.Key, "|", 5)
+		out.Relations = slices.DeleteFunc(slices.Clone(in.Relations), func(r model.Relation) bool {
+			return len(parts) == 5 && string(r.Type) == parts[1] && r.Action == parts[2] && r.From == parts[3] && r.To == parts[4]
+		})
+	case graph.ActHarden:
+		parts := strings.SplitN(a.Key, "|", 3)
+		out.Assets = slices.Clone(in.Assets)
+		for i, as := range out.Assets {
+			if len(parts) == 3 && as.Key == parts[1] {
+				as.Labels = maps.Clone(as.Labels)
+				delete(as.Labels, parts[2])
+				out.Assets[i] = as
+			}
+		}
+	default:
+		out.Weaknesses = slices.DeleteFunc(slices.Clone(in.Weaknesses), func(w graph.Weakness) bool {
+			return slices.Contains(a.Exposures, w.Exposure.ID)
+		})
+	}
+	return &out
+}
