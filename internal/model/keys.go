@@ -208,3 +208,19 @@ func KindOfKey(key string) AssetKind {
 	}
 	return KindResource
 }
+
+// ProjectKey returns the key of a scanned project as reports and users
+// name it: a repository URL (https, ssh or scp-like) gives its RepoKey; a
+// path or a bare name gives "repo:" and the name, lower-cased, with
+// slashes forward and without ".git"; "" and "." give FileKey, since they
+// name no project at all.
+func ProjectKey(name string) string {
+	if strings.Contains(name, "://") || strings.HasPrefix(name, "git@") {
+		return RepoKey(name)
+	}
+	p := strings.ToLower(strings.TrimSuffix(strings.Trim(strings.ReplaceAll(strings.TrimSpace(name), "\\", "/"), "/"), ".git"))
+	if p == "" || p == "." {
+		return FileKey(name)
+	}
+	return "repo:" + p
+}

@@ -86,21 +86,13 @@ func (e *emitter) begin(project, version, format string) error {
 		e.in.Warn("%s: the Dependency-Check report names no project; pass --target to name the repository or directory it scanned", e.in.Name)
 		target = "unknown"
 	}
-	e.asset = projectKey(target)
+	e.asset = model.ProjectKey(target)
 	if err := e.sink.BeginScan(model.Scan{Tool: Tool, ToolVersion: strings.TrimSpace(version), Format: format, Target: target, Asset: e.asset}); err != nil {
 		return err
 	}
 	return e.sink.Asset(model.Asset{Key: e.asset, Kind: model.KindOfKey(e.asset), Name: target, Source: Tool})
 }
 
-// projectKey keys a project: a repository URL as a repository, any other
-// name (Dependency-Check's --project) as a repository named so.
-func projectKey(name string) string {
-	if strings.Contains(name, "://") || strings.HasPrefix(name, "git@") {
-		return model.RepoKey(name)
-	}
-	return "repo:" + strings.ToLower(strings.TrimSuffix(strings.Trim(strings.ReplaceAll(name, "\\", "/"), "/"), ".git"))
-}
 
 // dependency emits the findings of one dependency, and the package it is
 // as an asset the project contains.

@@ -157,18 +157,11 @@ func (p *parser) begin(repoURL string) error {
 		p.in.Warn("%s: a Gitleaks report names no repository; pass --target to name the repository it scanned", p.in.Name)
 		target, p.asset = "unknown", model.FileKey("unknown")
 	} else {
-		p.asset = repoKey(target)
+		p.asset = model.ProjectKey(target)
 	}
 	return p.sink.BeginScan(model.Scan{Tool: Tool, Format: formatName, Target: target, Asset: p.asset})
 }
 
-func repoKey(name string) string {
-	if strings.Contains(name, "://") || strings.HasPrefix(name, "git@") {
-		return model.RepoKey(name)
-	}
-	name = strings.TrimSuffix(strings.Trim(strings.ReplaceAll(strings.TrimSpace(name), "\\", "/"), "/"), ".git")
-	return "repo:" + strings.ToLower(name)
-}
 
 func first(s ...string) string {
 	for _, v := range s {

@@ -135,18 +135,11 @@ func (p *parser) begin() error {
 		p.in.Warn("%s: a gosec report names no project; pass --target to name the repository it scanned", p.in.Name)
 		target, p.asset = "unknown", model.FileKey("unknown")
 	} else {
-		p.asset = repoKey(target)
+		p.asset = model.ProjectKey(target)
 	}
 	return p.sink.BeginScan(model.Scan{Tool: Tool, ToolVersion: p.version, Format: formatName, Target: target, Asset: p.asset})
 }
 
-func repoKey(name string) string {
-	if strings.Contains(name, "://") || strings.HasPrefix(name, "git@") {
-		return model.RepoKey(name)
-	}
-	name = strings.TrimSuffix(strings.Trim(strings.ReplaceAll(strings.TrimSpace(name), "\\", "/"), "/"), ".git")
-	return "repo:" + strings.ToLower(name)
-}
 
 // lines reads gosec's line field: "12", or a range "12-14".
 func lines(t ingest.Text) (from, to int) {

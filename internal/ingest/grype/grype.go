@@ -287,7 +287,7 @@ func (p *parser) beginScan() error {
 		case p.src != nil && p.src.Type == "file" && p.in.Target == "":
 			p.asset = model.FileKey(name)
 		default:
-			p.asset = projectKey(name)
+			p.asset = model.ProjectKey(name)
 		}
 		s.Target = name
 	}
@@ -446,16 +446,3 @@ func appendCVSS(out []model.CVSS, v *vulnerability) []model.CVSS {
 	return out
 }
 
-// projectKey is the asset key of a scanned directory: a repository URL's
-// key, else the path as a repository name, as the trivy format keys
-// filesystem scans.
-func projectKey(name string) string {
-	if strings.Contains(name, "://") || strings.HasPrefix(name, "git@") {
-		return model.RepoKey(name)
-	}
-	p := strings.ToLower(strings.TrimSuffix(strings.Trim(strings.ReplaceAll(name, "\\", "/"), "/"), ".git"))
-	if p == "" || p == "." {
-		return model.FileKey(name)
-	}
-	return "repo:" + p
-}

@@ -216,7 +216,7 @@ func (p *parser) beginScan() error {
 		target = "unknown"
 		p.asset = model.FileKey(target)
 	} else {
-		p.asset = projectKey(target)
+		p.asset = model.ProjectKey(target)
 	}
 	return p.sink.BeginScan(model.Scan{Tool: Tool, Format: formatName, Target: target, Asset: p.asset})
 }
@@ -421,16 +421,3 @@ func purl(name, version string) string {
 	return "pkg:npm/" + n + "@" + version
 }
 
-// projectKey is the asset key of an audited project: a repository URL's
-// key, else the path as a repository name, as the trivy format keys
-// filesystem scans.
-func projectKey(name string) string {
-	if strings.Contains(name, "://") || strings.HasPrefix(name, "git@") {
-		return model.RepoKey(name)
-	}
-	p := strings.ToLower(strings.TrimSuffix(strings.Trim(strings.ReplaceAll(name, "\\", "/"), "/"), ".git"))
-	if p == "" || p == "." {
-		return model.FileKey(name)
-	}
-	return "repo:" + p
-}

@@ -331,7 +331,7 @@ func (p *parser) emit() error {
 			base = "unknown"
 		}
 	}
-	s := model.Scan{Tool: Tool, Format: formatName, Target: base, Asset: projectKey(base)}
+	s := model.Scan{Tool: Tool, Format: formatName, Target: base, Asset: model.ProjectKey(base)}
 	if err := p.sink.BeginScan(s); err != nil {
 		return err
 	}
@@ -367,16 +367,3 @@ func commonDir(dirs []string) string {
 	return out
 }
 
-// projectKey is the asset key of a scanned project: a repository URL's
-// key, else the path as a repository name, as the trivy format keys
-// filesystem scans.
-func projectKey(name string) string {
-	if strings.Contains(name, "://") || strings.HasPrefix(name, "git@") {
-		return model.RepoKey(name)
-	}
-	p := strings.ToLower(strings.TrimSuffix(strings.Trim(strings.ReplaceAll(name, "\\", "/"), "/"), ".git"))
-	if p == "" || p == "." {
-		return model.FileKey(name)
-	}
-	return "repo:" + p
-}

@@ -77,7 +77,7 @@ func (p *parser) vuln(i int) error {
 	a := &v.Advisory
 	asset := ""
 	if v.RepositoryName != "" {
-		asset = repoKey(v.RepositoryName)
+		asset = model.ProjectKey(v.RepositoryName)
 		if !p.repos[asset] {
 			p.repos[asset] = true
 			if err := p.sink.Asset(model.Asset{Key: asset, Kind: model.KindRepository, Name: v.RepositoryName, Source: Tool}); err != nil {

@@ -250,17 +250,9 @@ func targetKey(in *ingest.Input) (target, asset string) {
 		in.Warn("%s: a Semgrep report names no repository; pass --target to name the repository it scanned", in.Name)
 		return "unknown", model.FileKey("unknown")
 	}
-	return target, repoKey(target)
+	return target, model.ProjectKey(target)
 }
 
-// repoKey keys a repository named by a URL or by a plain name.
-func repoKey(name string) string {
-	if strings.Contains(name, "://") || strings.HasPrefix(name, "git@") {
-		return model.RepoKey(name)
-	}
-	name = strings.TrimSuffix(strings.Trim(strings.ReplaceAll(strings.TrimSpace(name), "\\", "/"), "/"), ".git")
-	return "repo:" + strings.ToLower(name)
-}
 
 func (p *parser) beginCode() error {
 	if p.began {

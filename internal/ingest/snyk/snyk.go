@@ -281,7 +281,7 @@ func (p *parser) emit(pr *project) error {
 				base = "unknown"
 			}
 		}
-		s.Asset = projectKey(base)
+		s.Asset = model.ProjectKey(base)
 		s.Target = base
 		if pr.manifest != "" {
 			s.Target = strings.TrimRight(base, "/\\") + "/" + pr.manifest
@@ -419,16 +419,3 @@ func isDigits(s string) bool {
 	return s != ""
 }
 
-// projectKey is the asset key of a tested project: a repository URL's
-// key, else the path as a repository name, as the trivy format keys
-// filesystem scans.
-func projectKey(name string) string {
-	if strings.Contains(name, "://") || strings.HasPrefix(name, "git@") {
-		return model.RepoKey(name)
-	}
-	p := strings.ToLower(strings.TrimSuffix(strings.Trim(strings.ReplaceAll(name, "\\", "/"), "/"), ".git"))
-	if p == "" || p == "." {
-		return model.FileKey(name)
-	}
-	return "repo:" + p
-}

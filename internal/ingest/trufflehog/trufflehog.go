@@ -161,18 +161,11 @@ func (p *parser) begin(repo string) error {
 		p.in.Warn("%s: the TruffleHog output names no repository; pass --target to name what it scanned", p.in.Name)
 		target, p.asset = "unknown", model.FileKey("unknown")
 	} else {
-		p.asset = repoKey(target)
+		p.asset = model.ProjectKey(target)
 	}
 	return p.sink.BeginScan(model.Scan{Tool: Tool, Format: p.format, Target: target, Asset: p.asset})
 }
 
-func repoKey(name string) string {
-	if strings.Contains(name, "://") || strings.HasPrefix(name, "git@") {
-		return model.RepoKey(name)
-	}
-	name = strings.TrimSuffix(strings.Trim(strings.ReplaceAll(strings.TrimSpace(name), "\\", "/"), "/"), ".git")
-	return "repo:" + strings.ToLower(name)
-}
 
 // rawValue returns the secret as TruffleHog found it. Early 3.x releases
 // wrote Raw as base64 (a Go []byte); a value that decodes strictly to
