@@ -39,11 +39,11 @@ func TestKeys(t *testing.T) {
 	}
 	for key, want := range map[string]model.AssetKind{
 		"k8s:arn:aws:eks:us-east-1:1:cluster/c/shop/Deployment/api": model.KindWorkload,
-		"k8s:prod/shop/Secret/db":                                  model.KindSecret,
-		"image:docker.io/library/nginx:1":                          model.KindImage,
-		"repo:github.com/a/b":                                      model.KindRepository,
-		"url:https://x/":                                           model.KindEndpoint,
-		"arn:aws:s3:::b":                                           model.KindResource,
+		"k8s:prod/shop/Secret/db":                                   model.KindSecret,
+		"image:docker.io/library/nginx:1":                           model.KindImage,
+		"repo:github.com/a/b":                                       model.KindRepository,
+		"url:https://x/":                                            model.KindEndpoint,
+		"arn:aws:s3:::b":                                            model.KindResource,
 	} {
 		if got := model.KindOfKey(key); got != want {
 			t.Errorf("KindOfKey(%s) = %s, want %s", key, got, want)

@@ -128,7 +128,6 @@ func (p *parser) begin() error {
 	return p.sink.BeginScan(model.Scan{Tool: Tool, Format: formatName, Target: target, Asset: p.asset})
 }
 
-
 func (p *parser) result(i int) error {
 	var r result
 	if err := ingest.DecodeJSON(p.dec, &r); err != nil {

@@ -93,7 +93,6 @@ func (e *emitter) begin(project, version, format string) error {
 	return e.sink.Asset(model.Asset{Key: e.asset, Kind: model.KindOfKey(e.asset), Name: target, Source: Tool})
 }
 
-
 // dependency emits the findings of one dependency, and the package it is
 // as an asset the project contains.
 func (e *emitter) dependency(d *dependency) error {

@@ -162,7 +162,6 @@ func (p *parser) begin(repoURL string) error {
 	return p.sink.BeginScan(model.Scan{Tool: Tool, Format: formatName, Target: target, Asset: p.asset})
 }
 
-
 func first(s ...string) string {
 	for _, v := range s {
 		if v != "" {

@@ -140,7 +140,6 @@ func (p *parser) begin() error {
 	return p.sink.BeginScan(model.Scan{Tool: Tool, ToolVersion: p.version, Format: formatName, Target: target, Asset: p.asset})
 }
 
-
 // lines reads gosec's line field: "12", or a range "12-14".
 func lines(t ingest.Text) (from, to int) {
 	a, b, ok := strings.Cut(strings.TrimSpace(t.String()), "-")

@@ -445,4 +445,3 @@ func appendCVSS(out []model.CVSS, v *vulnerability) []model.CVSS {
 	}
 	return out
 }
-

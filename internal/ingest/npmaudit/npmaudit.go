@@ -420,4 +420,3 @@ func purl(name, version string) string {
 	}
 	return "pkg:npm/" + n + "@" + version
 }
-

@@ -366,4 +366,3 @@ func commonDir(dirs []string) string {
 	}
 	return out
 }
-

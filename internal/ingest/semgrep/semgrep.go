@@ -253,7 +253,6 @@ func targetKey(in *ingest.Input) (target, asset string) {
 	return target, model.ProjectKey(target)
 }
 
-
 func (p *parser) beginCode() error {
 	if p.began {
 		return nil

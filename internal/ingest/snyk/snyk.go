@@ -418,4 +418,3 @@ func isDigits(s string) bool {
 	}
 	return s != ""
 }
-

@@ -166,7 +166,6 @@ func (p *parser) begin(repo string) error {
 	return p.sink.BeginScan(model.Scan{Tool: Tool, Format: p.format, Target: target, Asset: p.asset})
 }
 
-
 // rawValue returns the secret as TruffleHog found it. Early 3.x releases
 // wrote Raw as base64 (a Go []byte); a value that decodes strictly to
 // printable text is taken to be such an encoding, so that one secret
