@@ -237,6 +237,39 @@ func TestGroundTruthFromInputs(t *testing.T) {
 	}
 }
 
+// TestFixedReportClosesPath takes the fix plan's first action of the
+// first estate through the store: a rescan of the image after the
+// upgrade (a Trivy report of the same image without the vulnerable
+// package's CVEs) marks the findings fixed, and the path is gone.
+func TestFixedReportClosesPath(t *testing.T) {
+	t.Parallel()
+	tt := truths[0]
+	intel := score.Intel{KEV: kevSnapshot(t)}
+	st := ingesttest.OpenStore(t)
+	for _, in := range tt.inputs {
+		ingestFile(t, st, filepath.Join("testdata", in.path), in.target)
+	}
+	run := analyzeStore(t, st, tt.scope, intel)
+	p, ok := findPath(run.Result, tt.want)
+	if !ok {
+		t.Fatalf("Analyze() = no path %s", fmtHops(tt.want))
+	}
+	first := run.Result.Plan.Items[0]
+	if first.Kind != graph.ActUpgrade || !strings.Contains(first.Title, "spring-beans") {
+		t.Fatalf("plan[0] = %q, want the upgrade of spring-beans", first.Title)
+	}
+	ingestFile(t, st, filepath.Join("testdata", "rce", "fixed.trivy.json"), "")
+	after := analyzeStore(t, st, tt.scope, intel)
+	if _, still := findPath(after.Result, tt.want); still {
+		t.Errorf("after the rescan, path %s = still there, want closed", p.ID)
+	}
+	for _, q := range after.Result.Paths {
+		if q.Jewel == tt.jewel {
+			t.Errorf("after the rescan, path to %s = %s, want none", tt.jewel, analyze.Summary(q))
+		}
+	}
+}
+
 func kevSnapshot(t testing.TB) *kev.Catalog {
 	t.Helper()
 	c, err := kev.Snapshot()
@@ -251,11 +284,18 @@ func kevSnapshot(t testing.TB) *kev.Catalog {
 // estate under the scope and analyses it.
 func analyzeEstate(t testing.TB, scopeYAML string, ins []input, intel score.Intel) *analyze.Run {
 	t.Helper()
-	ctx := context.Background()
 	st := ingesttest.OpenStore(t)
 	for _, in := range ins {
 		ingestFile(t, st, filepath.Join("testdata", in.path), in.target)
 	}
+	return analyzeStore(t, st, scopeYAML, intel)
+}
+
+// analyzeStore correlates what st holds under the scope and analyses it,
+// as `ctem analyze` does.
+func analyzeStore(t testing.TB, st store.Store, scopeYAML string, intel score.Intel) *analyze.Run {
+	t.Helper()
+	ctx := context.Background()
 	sc, err := scope.Parse("ctem.yaml", strings.NewReader(scopeYAML))
 	if err != nil {
 		t.Fatalf("scope.Parse() error = %v", err)
