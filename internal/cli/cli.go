@@ -57,9 +57,13 @@ func newRoot(e *env) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "ctem",
 		Short: "Continuous threat exposure management",
-		Long: `ctem ingests the reports of the scanners you already run, correlates them
-into one deduplicated picture of exposures, and keeps it current as new scans
-arrive.`,
+		Long: `ctem ingests the reports of the scanners you already run and the estate
+they run in (Kubernetes, Terraform, inventories), merges them into one graph of
+deduplicated exposures, finds the attack paths from the internet to your crown
+jewels, and tells you which few fixes remove the most risk, and why. Every new
+scan updates the picture and records which paths opened and closed.
+
+Start with 'ctem demo', or 'ctem init' to write a scope file.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       Version,
