@@ -83,6 +83,7 @@ func Build(ctx context.Context, st store.Store, es *estate.Estate, in score.Inte
 		}
 		gi.Weaknesses = append(gi.Weaknesses, w)
 	}
+	leakedGrants(gi)
 	gi.Entries = []graph.Entry{}
 	for _, e := range es.Scope.Entries() {
 		switch {
@@ -263,4 +264,32 @@ func trustRelations(rels []model.Relation) []model.Relation {
 		}
 	}
 	return out
+}
+
+// leakedGrants ties a grants relation S —grants→ I to the secret findings
+// on S, when there are any: the finding is then what gives I away, so the
+// step is the finding's (Weakness.Grants) and rotating the secret cuts it.
+// A grants relation from an asset with no secret finding (a Kubernetes
+// Secret that holds a database password by design) stays a relation fact.
+func leakedGrants(gi *graph.Input) {
+	secrets := map[string][]int{}
+	for i, w := range gi.Weaknesses {
+		if w.Exposure.Kind == model.FindingSecret || w.Effect.Effect == effect.Credential {
+			secrets[w.Exposure.Asset] = append(secrets[w.Exposure.Asset], i)
+		}
+	}
+	if len(secrets) == 0 {
+		return
+	}
+	rels := make([]model.Relation, 0, len(gi.Relations))
+	for _, r := range gi.Relations {
+		if idx, ok := secrets[r.From]; ok && r.Type == graph.RelGrants {
+			for _, i := range idx {
+				gi.Weaknesses[i].Grants = append(gi.Weaknesses[i].Grants, r.To)
+			}
+			continue
+		}
+		rels = append(rels, r)
+	}
+	gi.Relations = rels
 }
