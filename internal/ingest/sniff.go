@@ -156,6 +156,13 @@ func (s *Sniff) sniffJSON(b []byte) {
 		switch k {
 		case '{', '[':
 			path, keep := record("", false)
+			if keep && path != "" {
+				// A container is recorded even where detection does not
+				// descend into it.
+				if _, seen := s.Paths[path]; !seen {
+					s.Paths[path] = ""
+				}
+			}
 			if !keep || len(stack) >= maxDepth {
 				skipDepth = 1
 				if len(stack) > 0 && !stack[len(stack)-1].array {
@@ -164,9 +171,6 @@ func (s *Sniff) sniffJSON(b []byte) {
 				continue
 			}
 			if len(stack) > 0 {
-				if _, seen := s.Paths[path]; !seen && path != "" {
-					s.Paths[path] = ""
-				}
 				if !stack[len(stack)-1].array {
 					stack[len(stack)-1].pending = ""
 				}

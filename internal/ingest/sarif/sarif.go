@@ -32,12 +32,19 @@ var Format = ingest.Format{
 }
 
 // Detect accepts a JSON object with a runs array and a SARIF version or
-// schema.
+// schema, or, since gosec and other Go tools write "version" and
+// "$schema" after a runs array that may fill the whole head, a runs array
+// whose first run has a tool driver or whose first result has SARIF's
+// message and location shape.
 func Detect(s *ingest.Sniff) bool {
 	if s.Kind != ingest.SniffJSONObject || !s.Has("runs") {
 		return false
 	}
-	return strings.HasPrefix(s.Get("version"), "2.") || strings.Contains(strings.ToLower(s.Get("$schema")), "sarif")
+	if strings.HasPrefix(s.Get("version"), "2.") || strings.Contains(strings.ToLower(s.Get("$schema")), "sarif") {
+		return true
+	}
+	return s.Has("runs[].tool.driver") ||
+		(s.Has("runs[].results[].message") && s.HasAny("runs[].results[].locations", "runs[].results[].ruleId", "runs[].results[].level"))
 }
 
 type text struct {
@@ -52,15 +59,78 @@ func (t text) String() string {
 	return t.Markdown
 }
 
+// stringList reads a JSON array of strings or a single string (mobsfscan
+// and njsscan write "cwe" as one string). Other values are ignored.
+type stringList []string
+
+// UnmarshalJSONFrom implements json.UnmarshalerFrom.
+func (l *stringList) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	v, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	switch v.Kind() {
+	case '"':
+		var s string
+		if err := ingest.UnmarshalJSON(v, &s); err != nil {
+			return err
+		}
+		*l = stringList{s}
+	case '[':
+		var xs []any
+		if err := ingest.UnmarshalJSON(v, &xs); err != nil {
+			return err
+		}
+		for _, x := range xs {
+			if s, ok := x.(string); ok {
+				*l = append(*l, s)
+			}
+		}
+	}
+	return nil
+}
+
+// fingerprints reads SARIF's fingerprints and partialFingerprints maps,
+// whose values should be strings; a tool that nests objects there
+// (Black Duck) gets them as their JSON text.
+type fingerprints map[string]string
+
+// UnmarshalJSONFrom implements json.UnmarshalerFrom.
+func (f *fingerprints) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	v, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	if v.Kind() != '{' {
+		return nil
+	}
+	var m map[string]jsontext.Value
+	if err := ingest.UnmarshalJSON(v, &m); err != nil {
+		return err
+	}
+	*f = fingerprints{}
+	for k, raw := range m {
+		if raw.Kind() == '"' {
+			var s string
+			if ingest.UnmarshalJSON(raw, &s) == nil {
+				(*f)[k] = s
+				continue
+			}
+		}
+		(*f)[k] = string(raw.Clone())
+	}
+	return nil
+}
+
 type properties struct {
-	Tags             []string    `json:"tags"`
+	Tags             stringList  `json:"tags"`
 	Commit           string      `json:"commit"`
 	Offender         string      `json:"offender"`
 	Secret           string      `json:"secret"`
 	SecuritySeverity ingest.Text `json:"security-severity"`
 	ProblemSeverity  string      `json:"problem.severity"`
 	Severity         ingest.Text `json:"severity"`
-	CWE              []string    `json:"cwe"`
+	CWE              stringList  `json:"cwe"`
 }
 
 type rule struct {
@@ -124,12 +194,12 @@ type result struct {
 		ID    string `json:"id"`
 		Index *int   `json:"index"`
 	} `json:"rule"`
-	Kind                string            `json:"kind"`
-	Level               string            `json:"level"`
-	Message             text              `json:"message"`
-	Locations           []location        `json:"locations"`
-	Fingerprints        map[string]string `json:"fingerprints"`
-	PartialFingerprints map[string]string `json:"partialFingerprints"`
+	Kind                string       `json:"kind"`
+	Level               string       `json:"level"`
+	Message             text         `json:"message"`
+	Locations           []location   `json:"locations"`
+	Fingerprints        fingerprints `json:"fingerprints"`
+	PartialFingerprints fingerprints `json:"partialFingerprints"`
 	Suppressions        []struct {
 		Kind          string `json:"kind"`
 		Status        string `json:"status"`

@@ -209,3 +209,30 @@ func FuzzSARIF(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/*.sarif")
 	ingesttest.Fuzz(f, sarif.Format, seeds...)
 }
+
+// TestDetectLateVersion is gosec's order: "runs" first, filling the whole
+// head, "version" and "$schema" at the end.
+func TestDetectLateVersion(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString(`{"runs": [{"results": [`)
+	for i := range 2000 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(`{"level": "error", "locations": [{"physicalLocation": {"artifactLocation": {"uri": "a.go"}, "region": {"startLine": 1}}}], "message": {"text": "Potential file inclusion via variable"}, "ruleId": "G304"}`)
+	}
+	b.WriteString(`], "tool": {"driver": {"name": "gosec"}}}], "$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0"}`)
+	data := []byte(b.String())
+	if len(data) < 100_000 {
+		t.Fatalf("test log too small: %d bytes", len(data))
+	}
+	f, err := formats.All().Detect(ingest.SniffBytes(data[:64<<10]))
+	if err != nil || f.Name != "sarif" {
+		t.Fatalf("Detect = %q, %v; want sarif", f.Name, err)
+	}
+	r, err := ingesttest.ParseBytes(sarif.Format, "late.sarif", data, ingest.Options{Target: "t"})
+	if err != nil || len(r.Findings) != 2000 {
+		t.Fatalf("Parse: %v, %d findings; want 2000", err, len(r.Findings))
+	}
+}
