@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -170,26 +171,12 @@ func LineCol(path string, off int64) (line, col int) {
 
 // WithPosition fills the Line and Col of an InputError for a file on disk.
 func WithPosition(err error, path string) error {
-	ie, ok := asInputError(err)
+	ie, ok := errors.AsType[*InputError](err)
 	if !ok || ie.Line > 0 || ie.Offset < 0 {
 		return err
 	}
 	ie.Line, ie.Col = LineCol(path, ie.Offset)
 	return err
-}
-
-func asInputError(err error) (*InputError, bool) {
-	for err != nil {
-		if ie, ok := err.(*InputError); ok {
-			return ie, true
-		}
-		u, ok := err.(interface{ Unwrap() error })
-		if !ok {
-			return nil, false
-		}
-		err = u.Unwrap()
-	}
-	return nil, false
 }
 
 // HeadContains reports whether the sniffed head contains sub.
