@@ -91,3 +91,16 @@ func TestCrownJewelDrivesBusinessWeight(t *testing.T) {
 		t.Errorf("secret on a jewel: effect %s, summary %q", a.Effect.Effect, a.Summary())
 	}
 }
+
+// TestJoinsByAlias: a finding that names the GHSA first still joins KEV
+// and EPSS through its CVE alias.
+func TestJoinsByAlias(t *testing.T) {
+	t.Parallel()
+	x, fs := spring4shell()
+	x.VulnIDs = []string{"GHSA-36p3-wjmg-h94x", "CVE-2022-22965"}
+	x.RuleID = "GHSA-36p3-wjmg-h94x"
+	a := score.Assess(x, fs, nil, score.Context{}, intel(t))
+	if a.KEV == nil || a.EPSS == nil || a.EPSS.CVE != "CVE-2022-22965" {
+		t.Errorf("KEV %v, EPSS %+v: want both joined through the CVE alias", a.KEV, a.EPSS)
+	}
+}
