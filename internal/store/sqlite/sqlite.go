@@ -41,6 +41,9 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 	}
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
+	// 16 KiB pages (for new databases; the default is 4 KiB): fewer,
+	// shallower b-tree pages and fewer page writes in bulk ingests.
+	q.Add("_pragma", "page_size(16384)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(1)")

@@ -158,16 +158,19 @@ func (s *DB) Findings(ctx context.Context, f store.Filter) iter.Seq2[model.Findi
 
 func scanFinding(r *sql.Rows) (model.Finding, error) {
 	var f model.Finding
-	var kind, vulns, cwes, cvss, status, reported, target string
+	var kind, vulns, cwes, extra, status, reported, target string
 	var sev int
 	var first, last, fixed int64
-	err := r.Scan(&f.ID, &f.Tool, &target, &kind, &f.RuleID, &vulns, &cwes, &sev, &f.ToolSeverity, &cvss, &f.Title, &f.Description,
+	err := r.Scan(&f.ID, &f.Tool, &target, &kind, &f.RuleID, &vulns, &cwes, &sev, &f.Title,
 		&f.Asset, &f.Package.Name, &f.Package.Version, &f.Package.FixedVersion, &f.Package.PURL,
-		&f.Location.Path, &f.Location.Line, &f.Location.EndLine, &f.Location.Column, &f.Location.URL, &f.Location.Component,
-		&status, &reported, &f.ToolStatus, &f.Fingerprint, &f.ToolFingerprint, &f.SecretHash, &f.SecretHint,
-		&f.ExposureID, &f.Pointer, &f.ScanID, &first, &last, &fixed)
+		&f.Location.Path, &f.Location.Line, &f.Location.URL, &f.Location.Component,
+		&status, &reported, &f.Fingerprint, &f.SecretHash, &f.ExposureID, &extra, &f.ScanID, &first, &last, &fixed)
 	if err != nil {
 		return f, fmt.Errorf("read finding: %w", err)
+	}
+	cvss, err := unpackExtra(extra, &f)
+	if err != nil {
+		return f, fmt.Errorf("read finding %s: %w", f.ID, err)
 	}
 	f.Kind, f.Status, f.Severity = model.FindingKind(kind), model.Status(status), model.SeverityFromRank(sev)
 	f.VulnIDs, f.CWEs = splitList(vulns), splitList(cwes)

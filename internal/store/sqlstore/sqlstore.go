@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
 )
 
@@ -134,4 +135,53 @@ func splitList(s string) []string {
 		return []string{}
 	}
 	return strings.Split(s, ",")
+}
+
+// packExtra packs the fields of a finding that no query filters on into
+// one value: each field as its length in decimal, a colon and its bytes,
+// in the order unpackExtra reads them. cvss is f.CVSS as JSON.
+func packExtra(f *model.Finding, cvss string) string {
+	fields := [...]string{f.ToolSeverity, cvss, f.Description, f.ToolStatus, f.ToolFingerprint, f.SecretHint, f.Pointer}
+	n := 32
+	for _, s := range fields {
+		n += len(s) + 4
+	}
+	b := make([]byte, 0, n)
+	for _, s := range fields {
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
+	}
+	for _, v := range [...]int{f.Location.EndLine, f.Location.Column} {
+		s := strconv.Itoa(v)
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
+	}
+	return string(b)
+}
+
+// unpackExtra sets the fields packExtra packed into s on f, and returns
+// the CVSS JSON.
+func unpackExtra(s string, f *model.Finding) (cvss string, err error) {
+	next := func() string {
+		i := strings.IndexByte(s, ':')
+		if err != nil || i < 0 {
+			err = errors.New("bad packed finding fields")
+			return ""
+		}
+		n, perr := strconv.Atoi(s[:i])
+		if perr != nil || n < 0 || n > len(s)-i-1 {
+			err = errors.New("bad packed finding fields")
+			return ""
+		}
+		v := s[i+1 : i+1+n]
+		s = s[i+1+n:]
+		return v
+	}
+	f.ToolSeverity, cvss, f.Description = next(), next(), next()
+	f.ToolStatus, f.ToolFingerprint, f.SecretHint, f.Pointer = next(), next(), next(), next()
+	f.Location.EndLine, _ = strconv.Atoi(next())
+	f.Location.Column, _ = strconv.Atoi(next())
+	return cvss, err
 }

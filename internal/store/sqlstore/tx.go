@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,8 @@ type tx struct {
 	tx  *sql.Tx
 
 	cur      *model.Scan   // the scan findings go to
+	fShared  []any         // cur's values shared by every finding row: target, scan id, time
+	eShared  []any         // cur's values shared by every exposure row: time
 	pending  []*model.Scan // scans begun since the last EndInput
 	lastTime int64         // the last scan time handed out, to keep them distinct
 	nextSeq  int64
@@ -52,6 +55,7 @@ type tx struct {
 type job struct {
 	stmt    *sql.Stmt
 	args    []any
+	shared  []any // with batch: the scan's values rows share (see findingRow)
 	barrier chan struct{}
 	batch   *batch // when set, args is one row of this batch
 }
@@ -61,6 +65,8 @@ type job struct {
 // PostgreSQL refuses for ON CONFLICT DO UPDATE).
 type batch struct {
 	one, many *sql.Stmt
+	tmpl      []any // the shape of a row (findingRow)
+	shared    []any // the values of the scan the rows belong to
 	args      []any
 	keys      map[any]bool
 	rows      int
@@ -89,8 +95,8 @@ func (s *DB) Begin(ctx context.Context) (store.Tx, error) {
 		t.Rollback()
 		return nil, err
 	}
-	x.findings = &batch{one: x.insFinding, many: x.insFindingN, keys: map[any]bool{}}
-	x.exposureRows = &batch{one: x.insExposure, many: x.insExposureN, keys: map[any]bool{}}
+	x.findings = &batch{one: x.insFinding, many: x.insFindingN, tmpl: findingRow, keys: map[any]bool{}}
+	x.exposureRows = &batch{one: x.insExposure, many: x.insExposureN, tmpl: exposureRow, keys: map[any]bool{}}
 	x.jobs = make(chan job, 4096)
 	x.writer.Go(x.write)
 	return x, nil
@@ -106,8 +112,12 @@ func (x *tx) write() {
 		case x.failed.Load():
 		case j.batch != nil:
 			b := j.batch
-			if b.keys[j.args[0]] {
+			if b.keys[j.args[0]] || (b.rows > 0 && &b.shared[0] != &j.shared[0]) {
 				x.flushBatch(b)
+			}
+			if b.rows == 0 {
+				b.shared = j.shared
+				b.args = sharedArgs(b.args[:0], b.tmpl, j.shared)
 			}
 			b.args = append(b.args, j.args...)
 			b.keys[j.args[0]] = true
@@ -137,10 +147,14 @@ func (x *tx) exec(st *sql.Stmt, args []any) {
 func (x *tx) flushBatch(b *batch) {
 	if b.rows == batchRows {
 		x.exec(b.many, b.args)
-	} else {
-		n := len(b.args) / max(b.rows, 1)
+	} else if b.rows > 0 {
+		k := len(sharedArgs(nil, b.tmpl, b.shared))
+		n := (len(b.args) - k) / b.rows
+		one := make([]any, k+n)
+		copy(one, b.args[:k])
 		for i := 0; i < b.rows; i++ {
-			x.exec(b.one, b.args[i*n:(i+1)*n])
+			copy(one[k:], b.args[k+i*n:k+(i+1)*n])
+			x.exec(b.one, one)
 		}
 	}
 	b.args, b.rows = b.args[:0], 0
@@ -156,11 +170,11 @@ func (x *tx) flushBatches() {
 }
 
 // enqueueRow hands one row of a batched insert to the writer.
-func (x *tx) enqueueRow(b *batch, args ...any) error {
+func (x *tx) enqueueRow(b *batch, shared []any, args ...any) error {
 	if x.failed.Load() {
 		return x.flush()
 	}
-	x.jobs <- job{batch: b, args: args}
+	x.jobs <- job{batch: b, shared: shared, args: args}
 	return nil
 }
 
@@ -197,23 +211,39 @@ func (x *tx) stop() {
 	}
 }
 
-const findingCols = `id, tool, target, kind, rule_id, vuln_ids, cwes, sev, tool_severity, cvss, title, description,
-asset, pkg_name, pkg_version, pkg_fixed, pkg_purl, path, line, end_line, col, url, component,
-status, reported_status, tool_status, fingerprint, tool_fingerprint, secret_hash, secret_hint,
-exposure_id, pointer, scan_id, first_seen, last_seen, fixed_at`
+const findingCols = `id, tool, target, kind, rule_id, vuln_ids, cwes, sev, title,
+asset, pkg_name, pkg_version, pkg_fixed, pkg_purl, path, line, url, component,
+status, reported_status, fingerprint, secret_hash, exposure_id, extra, scan_id, first_seen, last_seen, fixed_at`
+
+// findingRow is one row of findingCols: a number is the index of the
+// row's own value, a shared one of the scan's values (target, id,
+// time), a string is SQL. Each row binds its 22 values, not 28; the
+// shared ones are bound once a statement (see upsert). Placeholders stay
+// anonymous: SQLite's ?N parameters would make binding a many-row
+// statement quadratic, since modernc's driver looks up each parameter's
+// name.
+var findingRow = []any{0, 1, shared(0), 2, 3, 4, 5, 6, 7,
+	8, 9, 10, 11, 12, 13, 14, 15, 16,
+	17, 17, 18, 19, 20, 21, shared(1), shared(2), shared(2), "0"}
 
 const exposureCols = `id, kind, rule_id, vuln_id, vuln_ids, cwes, sev, title, asset, pkg_name, pkg_version,
 pkg_fixed, pkg_purl, path, line, url, component, status, first_seen, last_seen, fixed_at`
+
+// exposureRow is one row of exposureCols (see findingRow); the time is
+// shared.
+var exposureRow = []any{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+	11, 12, 13, 14, 15, 16, 17, shared(0), shared(0), "0"}
+
+// shared in a row template (findingRow) is the index of a value common
+// to every row of the scan.
+type shared int
 
 // findingConflict updates a finding seen again; a fixed one stays fixed
 // until the lifecycle reopens it.
 const findingConflict = `ON CONFLICT (id) DO UPDATE SET
   target = excluded.target, rule_id = excluded.rule_id, vuln_ids = excluded.vuln_ids, cwes = excluded.cwes,
-  sev = excluded.sev, tool_severity = excluded.tool_severity, cvss = excluded.cvss, title = excluded.title,
-  description = excluded.description, pkg_fixed = excluded.pkg_fixed, pkg_purl = excluded.pkg_purl,
-  line = excluded.line, end_line = excluded.end_line, col = excluded.col, tool_status = excluded.tool_status,
-  tool_fingerprint = excluded.tool_fingerprint, secret_hint = excluded.secret_hint, pointer = excluded.pointer,
-  reported_status = excluded.reported_status,
+  sev = excluded.sev, title = excluded.title, pkg_fixed = excluded.pkg_fixed, pkg_purl = excluded.pkg_purl,
+  line = excluded.line, extra = excluded.extra, reported_status = excluded.reported_status,
   status = CASE WHEN findings.status = 'fixed' THEN 'fixed' ELSE excluded.status END,
   scan_id = excluded.scan_id, last_seen = excluded.last_seen`
 
@@ -232,20 +262,45 @@ const exposureConflict = `ON CONFLICT (id) DO UPDATE SET
 // statements cut the per-statement cost of database/sql and SQLite.
 const batchRows = 32
 
-// upsert returns an INSERT of rows rows of n columns with the conflict
-// clause.
-func upsert(table, cols string, n, rows int, conflict string) string {
+// upsert returns an INSERT of rows rows shaped like row (see findingRow)
+// with the conflict clause. Each row binds its own values (VALUES), and
+// the values shared by all rows are bound once, in the SELECT list.
+func upsert(table, cols string, row []any, rows int, conflict string) string {
+	own := 0
+	var sel []string
+	for _, c := range row {
+		switch c := c.(type) {
+		case int:
+			own = max(own, c+1)
+			sel = append(sel, "column"+strconv.Itoa(c+1))
+		case shared:
+			sel = append(sel, "?")
+		case string:
+			sel = append(sel, c)
+		}
+	}
 	var b strings.Builder
-	b.WriteString("INSERT INTO " + table + " (" + cols + ") VALUES ")
-	row := "(" + placeholders(n) + ")"
+	// WHERE true tells the parser that ON CONFLICT is the upsert's.
+	b.WriteString("INSERT INTO " + table + " (" + cols + ") SELECT " + strings.Join(sel, ", ") + " FROM (VALUES ")
 	for i := range rows {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(row)
+		b.WriteString("(" + placeholders(own) + ")")
 	}
-	b.WriteString("\n" + conflict)
+	b.WriteString(") WHERE true\n" + conflict)
 	return b.String()
+}
+
+// sharedArgs returns the shared values in the order tmpl's SELECT list
+// binds them.
+func sharedArgs(args []any, tmpl []any, shr []any) []any {
+	for _, c := range tmpl {
+		if c, ok := c.(shared); ok {
+			args = append(args, shr[c])
+		}
+	}
+	return args
 }
 
 func placeholders(n int) string {
@@ -262,10 +317,10 @@ func (x *tx) prepare() error {
 		st, err = x.tx.PrepareContext(x.ctx, x.s.rebind(q))
 		return st
 	}
-	x.insFinding = prep(upsert("findings", findingCols, 36, 1, findingConflict))
-	x.insFindingN = prep(upsert("findings", findingCols, 36, batchRows, findingConflict))
-	x.insExposure = prep(upsert("exposures", exposureCols, 21, 1, exposureConflict))
-	x.insExposureN = prep(upsert("exposures", exposureCols, 21, batchRows, exposureConflict))
+	x.insFinding = prep(upsert("findings", findingCols, findingRow, 1, findingConflict))
+	x.insFindingN = prep(upsert("findings", findingCols, findingRow, batchRows, findingConflict))
+	x.insExposure = prep(upsert("exposures", exposureCols, exposureRow, 1, exposureConflict))
+	x.insExposureN = prep(upsert("exposures", exposureCols, exposureRow, batchRows, exposureConflict))
 	x.touchAsset = prep(`INSERT INTO assets (key, kind, name, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET last_seen = excluded.last_seen`)
 	if err != nil {
@@ -298,7 +353,7 @@ func (x *tx) BeginScan(s model.Scan) error {
 	// findings in two places must not have its second part fix the first.
 	for _, p := range x.pending {
 		if p.Tool == s.Tool && p.Target == s.Target {
-			x.cur = p
+			x.setCur(p)
 			return nil
 		}
 	}
@@ -317,9 +372,17 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), s.ID, seq, s.Tool, s.ToolVersion, s.For
 		return fmt.Errorf("record scan: %w", err)
 	}
 	sc := s
-	x.cur = &sc
+	x.setCur(&sc)
 	x.pending = append(x.pending, &sc)
 	return nil
+}
+
+// setCur makes s the scan findings go to.
+func (x *tx) setCur(s *model.Scan) {
+	x.cur = s
+	at := micros(s.StartedAt)
+	x.fShared = []any{s.Target, s.ID, at}
+	x.eShared = []any{at}
 }
 
 func (x *tx) ensureAsset(key string, at time.Time) error {
@@ -455,20 +518,19 @@ func (x *tx) Finding(f *model.Finding) error {
 	}
 	sev := f.Severity.Rank()
 	vulnIDs, cwes := joinList(cleanList(f.VulnIDs)), joinList(cleanList(f.CWEs))
-	err := x.enqueueRow(x.findings,
-		f.ID, f.Tool, x.cur.Target, string(f.Kind), f.RuleID, vulnIDs, cwes, sev, f.ToolSeverity, cvss, f.Title, f.Description,
+	err := x.enqueueRow(x.findings, x.fShared,
+		f.ID, f.Tool, string(f.Kind), f.RuleID, vulnIDs, cwes, sev, f.Title,
 		f.Asset, f.Package.Name, f.Package.Version, f.Package.FixedVersion, f.Package.PURL,
-		f.Location.Path, f.Location.Line, f.Location.EndLine, f.Location.Column, f.Location.URL, f.Location.Component,
-		string(f.Status), string(f.Status), f.ToolStatus, f.Fingerprint, f.ToolFingerprint, f.SecretHash, f.SecretHint,
-		f.ExposureID, f.Pointer, x.cur.ID, micros(at), micros(at), 0)
+		f.Location.Path, f.Location.Line, f.Location.URL, f.Location.Component,
+		string(f.Status), f.Fingerprint, f.SecretHash, f.ExposureID, packExtra(f, cvss))
 	if err != nil {
 		return err
 	}
 	if !x.exposures[f.ExposureID] {
-		err = x.enqueueRow(x.exposureRows,
+		err = x.enqueueRow(x.exposureRows, x.eShared,
 			f.ExposureID, string(f.Kind), f.RuleID, model.CanonicalVulnID(f.VulnIDs), vulnIDs, cwes, sev, f.Title, f.Asset,
 			f.Package.Name, f.Package.Version, f.Package.FixedVersion, f.Package.PURL,
-			f.Location.Path, f.Location.Line, f.Location.URL, f.Location.Component, string(f.Status), micros(at), micros(at), 0)
+			f.Location.Path, f.Location.Line, f.Location.URL, f.Location.Component, string(f.Status))
 		if err != nil {
 			return err
 		}
