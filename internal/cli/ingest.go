@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -148,6 +150,10 @@ func ingestFiles(ctx context.Context, e *env, st store.Store, reg ingest.Registr
 		return nil, err
 	}
 	defer tx.Rollback()
+	files, err = expandDirs(files)
+	if err != nil {
+		return nil, err
+	}
 	var all []model.Scan
 	for _, name := range files {
 		scans, err := ingestOne(ctx, e, tx, reg, forced, ingest.Options{Target: target, SecretKey: key, Warnf: e.warnf}, name)
@@ -164,7 +170,7 @@ func ingestFiles(ctx context.Context, e *env, st store.Store, reg ingest.Registr
 
 func ingestOne(ctx context.Context, e *env, tx store.Tx, reg ingest.Registry, forced *ingest.Format, opts ingest.Options, name string) ([]model.Scan, error) {
 	if st, err := os.Stat(name); err == nil && st.IsDir() && name != "-" {
-		// A folder is Terraform source: every .tf file in it.
+		// A folder left by expandDirs is Terraform source: its .tf files.
 		if err := terraform.ParseDir(ctx, name, opts, tx); err != nil {
 			return nil, err
 		}
@@ -249,4 +255,47 @@ func (e *env) progress(src *ingest.Source) func() {
 		}
 	})
 	return func() { close(done); wg.Wait() }
+}
+
+// expandDirs replaces each folder argument that holds no Terraform (.tf)
+// file by the regular files below it, in name order, skipping hidden files
+// and folders: `ctem ingest scan-results/` ingests every report there. A
+// folder with .tf files stays, to be read as one Terraform configuration.
+func expandDirs(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if a == "-" || err != nil || !st.IsDir() {
+			out = append(out, a)
+			continue
+		}
+		if tf, _ := filepath.Glob(filepath.Join(a, "*.tf")); len(tf) > 0 {
+			out = append(out, a)
+			continue
+		}
+		var files []string
+		err = filepath.WalkDir(a, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if strings.HasPrefix(d.Name(), ".") && p != a {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if d.Type().IsRegular() {
+				files = append(files, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, usage(fmt.Errorf("%s: %w", a, err))
+		}
+		if len(files) == 0 {
+			return nil, usage(fmt.Errorf("%s: no files to ingest", a))
+		}
+		out = append(out, files...)
+	}
+	return out, nil
 }
