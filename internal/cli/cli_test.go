@@ -36,6 +36,7 @@ func TestScripts(t *testing.T) {
 			"jsonhas":    jsonHas,
 			"dbsum":      dbSum,
 			"countitems": countItems,
+			"kevserver":  kevServer,
 		},
 	})
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/ctem-dev/ctem/internal/intel/feeds"
 	"github.com/ctem-dev/ctem/internal/intel/score"
+	"github.com/ctem-dev/ctem/internal/model"
+	"github.com/ctem-dev/ctem/internal/store"
 )
 
 // feedsConfig is the feeds' configuration: stored under the data
@@ -27,11 +30,18 @@ func (e *env) feedsConfig() (feeds.Config, error) {
 		dir = filepath.Join(base, "ctem", "feeds")
 	}
 	cfg := feeds.DefaultConfig(dir)
-	if u := e.getenv("CTEM_KEV_URL"); u != "" {
-		cfg.KEV.URL = u
-	}
-	if u := e.getenv("CTEM_EPSS_URL"); u != "" {
-		cfg.EPSS.URL = u
+	// "off" skips a feed.
+	for _, f := range []struct {
+		env string
+		src *feeds.Source
+	}{{"CTEM_KEV_URL", &cfg.KEV}, {"CTEM_EPSS_URL", &cfg.EPSS}} {
+		switch u := e.getenv(f.env); u {
+		case "":
+		case "off":
+			f.src.URL = ""
+		default:
+			f.src.URL = u
+		}
 	}
 	cfg.KEV.Mirror = e.getenv("CTEM_KEV_MIRROR")
 	cfg.EPSS.Mirror = e.getenv("CTEM_EPSS_MIRROR")
@@ -68,11 +78,13 @@ downloads fresh copies (conditional GET, size limits, validation before an
 atomic replace), 'ctem feeds status' shows their dates.
 
 Environment: CTEM_FEEDS_DIR (where copies are kept), CTEM_KEV_URL,
-CTEM_EPSS_URL, CTEM_KEV_MIRROR, CTEM_EPSS_MIRROR, CTEM_OFFLINE.
+CTEM_EPSS_URL ("off" skips the feed), CTEM_KEV_MIRROR, CTEM_EPSS_MIRROR,
+CTEM_OFFLINE.
 
 EPSS scores from FIRST, https://www.first.org/epss`,
 	}
 	var output string
+	var noAnalyze bool
 	status := &cobra.Command{
 		Use:   "status",
 		Short: "Show each feed's source, date and age, and warn when one is stale",
@@ -120,7 +132,18 @@ EPSS scores from FIRST, https://www.first.org/epss`,
 				return err
 			}
 			results, err := feeds.Update(cmd.Context(), cfg)
+			var changed []string
 			for _, r := range results {
+				if r.KEV != nil {
+					changed = append(changed, r.KEV.Added...)
+					changed = append(changed, r.KEV.Removed...)
+					changed = append(changed, r.KEV.Changed...)
+				}
+				if r.EPSS != nil {
+					for _, c := range r.EPSS.Changed {
+						changed = append(changed, c.CVE)
+					}
+				}
 				line := fmt.Sprintf("%s: %s", r.Feed, r.Outcome)
 				switch {
 				case r.KEV != nil:
@@ -136,12 +159,46 @@ EPSS scores from FIRST, https://www.first.org/epss`,
 			if errors.Is(err, feeds.ErrOffline) {
 				return usage(err)
 			}
+			if len(changed) > 0 && !noAnalyze {
+				if rerr := e.reanalyzeForCVEs(cmd.Context(), changed); rerr != nil {
+					return rerr
+				}
+			}
 			if err != nil {
 				return fmt.Errorf("feeds update: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
 			}
 			return nil
 		},
 	}
+	update.Flags().BoolVar(&noAnalyze, "no-analyze", false, "do not re-run the attack-path analysis for the changed vulnerabilities")
 	cmd.AddCommand(status, update)
 	return cmd
+}
+
+// reanalyzeForCVEs re-scores what a feed update changed: when the database
+// holds an analysis, the connected components that hold an open exposure
+// to one of the changed CVEs are re-analysed with the new data, and the
+// paths that opened and closed are recorded. Everything else is left as
+// it was; scores themselves are computed on demand from the feeds in use.
+func (e *env) reanalyzeForCVEs(ctx context.Context, cves []string) error {
+	st, err := e.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var assets []string
+	for i := 0; i < len(cves); i += 500 {
+		chunk := cves[i:min(i+500, len(cves))]
+		for x, err := range st.Exposures(ctx, store.Filter{VulnIDs: chunk, Statuses: []model.Status{model.StatusOpen}}) {
+			if err != nil {
+				return err
+			}
+			assets = append(assets, x.Asset)
+		}
+	}
+	if len(assets) == 0 {
+		e.logf("no open exposure is affected by the %d changed vulnerabilities", len(cves))
+		return nil
+	}
+	return e.reanalyze(ctx, st, assets, fmt.Sprintf("%d exposures with changed threat data", len(assets)))
 }

@@ -102,6 +102,23 @@ func (e *env) reanalyzeAfterIngest(ctx context.Context, st store.Store, started 
 		}
 		changed = append(changed, a.Key)
 	}
+	return e.reanalyze(ctx, st, changed, "the ingest")
+}
+
+// reanalyze re-runs the analysis of a database that has one, on the
+// connected components holding the changed assets, and records the paths
+// that opened and closed.
+func (e *env) reanalyze(ctx context.Context, st store.Store, changed []string, why string) error {
+	analysed := false
+	for _, err := range st.PathEvents(ctx, store.Filter{Limit: 1}) {
+		if err != nil {
+			return err
+		}
+		analysed = true
+	}
+	if !analysed {
+		return nil
+	}
 	sc, err := e.loadScope()
 	if err != nil {
 		return err
@@ -134,7 +151,7 @@ func (e *env) reanalyzeAfterIngest(ctx context.Context, st store.Store, started 
 			closed++
 		}
 	}
-	e.logf("re-analysed %d of %d components: %d attack paths there (%d opened, %d closed); see 'ctem events'", kept, total, len(run.Result.Paths), opened, closed)
+	e.logf("re-analysed %d of %d components for %s: %d attack paths there (%d opened, %d closed); see 'ctem events'", kept, total, why, len(run.Result.Paths), opened, closed)
 	return nil
 }
 
