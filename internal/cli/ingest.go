@@ -85,15 +85,8 @@ as fixed and reopens what comes back.`,
 // and records the paths the new data opened and closed (see 'ctem
 // events').
 func (e *env) reanalyzeAfterIngest(ctx context.Context, st store.Store, started time.Time) error {
-	analysed := false
-	for _, err := range st.PathEvents(ctx, store.Filter{Limit: 1}) {
-		if err != nil {
-			return err
-		}
-		analysed = true
-	}
-	if !analysed {
-		return nil
+	if ok, err := hasAnalysis(ctx, st); err != nil || !ok {
+		return err
 	}
 	var changed []string
 	for a, err := range st.Assets(ctx, store.Filter{Since: started.Add(-time.Millisecond)}) {
@@ -109,15 +102,8 @@ func (e *env) reanalyzeAfterIngest(ctx context.Context, st store.Store, started 
 // connected components holding the changed assets, and records the paths
 // that opened and closed.
 func (e *env) reanalyze(ctx context.Context, st store.Store, changed []string, why string) error {
-	analysed := false
-	for _, err := range st.PathEvents(ctx, store.Filter{Limit: 1}) {
-		if err != nil {
-			return err
-		}
-		analysed = true
-	}
-	if !analysed {
-		return nil
+	if ok, err := hasAnalysis(ctx, st); err != nil || !ok {
+		return err
 	}
 	sc, err := e.loadScope()
 	if err != nil {
@@ -315,4 +301,11 @@ func expandDirs(args []string) ([]string, error) {
 		out = append(out, files...)
 	}
 	return out, nil
+}
+
+// hasAnalysis reports whether 'ctem analyze' has ever recorded paths in
+// the database: only then do ingests and feed updates re-analyse.
+func hasAnalysis(ctx context.Context, st store.Store) (bool, error) {
+	_, ok, err := st.LastAnalysis(ctx)
+	return ok, err
 }

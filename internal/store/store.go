@@ -49,6 +49,10 @@ type Store interface {
 	// the analysis covered only those crown jewels, and only stored paths
 	// to them may close. It returns the events.
 	RecordPaths(ctx context.Context, at time.Time, paths []StoredPath, jewels map[string]bool) ([]PathEvent, error)
+	// LastAnalysis returns when paths were last recorded, and false when
+	// the database has never been analysed (RecordPaths sets it, even
+	// when no path was found).
+	LastAnalysis(ctx context.Context) (time.Time, bool, error)
 	// PathEvents lists path events, newest first.
 	PathEvents(ctx context.Context, f Filter) iter.Seq2[PathEvent, error]
 

@@ -3,8 +3,10 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"iter"
+	"strconv"
 	"time"
 
 	"github.com/ctem-dev/ctem/internal/store"
@@ -72,10 +74,31 @@ ON CONFLICT (id) DO UPDATE SET likelihood = excluded.likelihood, risk = excluded
 			return nil, fmt.Errorf("record path event: %w", err)
 		}
 	}
+	if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO meta (key, value) VALUES ('last_analysis', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`),
+		strconv.FormatInt(now, 10)); err != nil {
+		return nil, fmt.Errorf("record analysis time: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("record paths: %w", err)
 	}
 	return events, nil
+}
+
+// LastAnalysis returns when paths were last recorded.
+func (s *DB) LastAnalysis(ctx context.Context) (time.Time, bool, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT value FROM meta WHERE key = ?`), "last_analysis").Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("read last analysis: %w", err)
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("read last analysis: %w", err)
+	}
+	return fromMicros(n), true, nil
 }
 
 // PathEvents lists path events, newest first.
