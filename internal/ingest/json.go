@@ -173,3 +173,20 @@ func ExpectEOF(in *Input, dec *jsontext.Decoder) error {
 	}
 	return err
 }
+
+// ExpectStart checks that the next value of dec begins with kind ('{' or
+// '[') before a parser walks it, and otherwise returns an InputError
+// saying the input is empty or not what, the report a parser reads ("a
+// Bandit report").
+func ExpectStart(in *Input, dec *jsontext.Decoder, kind jsontext.Kind, what string) error {
+	if dec.PeekKind() == kind {
+		return nil
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		if errors.Is(err, io.EOF) {
+			return in.Errorf(0, "empty input: not %s", what)
+		}
+		return err
+	}
+	return in.Errorf(0, "not %s: expected %s", what, kindWord(kind))
+}

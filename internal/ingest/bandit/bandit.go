@@ -4,9 +4,7 @@ package bandit
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 
@@ -77,14 +75,8 @@ func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 }
 
 func (p *parser) parse(ctx context.Context) error {
-	if p.dec.PeekKind() != '{' {
-		if _, err := p.dec.ReadToken(); err != nil {
-			if errors.Is(err, io.EOF) {
-				return p.in.Errorf(0, "empty input: not a Bandit report")
-			}
-			return err
-		}
-		return p.in.Errorf(0, "not a Bandit report: expected an object")
+	if err := ingest.ExpectStart(p.in, p.dec, '{', "a Bandit report"); err != nil {
+		return err
 	}
 	err := ingest.WalkObject(p.dec, func(name string) error {
 		if name != "results" {

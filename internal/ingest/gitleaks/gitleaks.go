@@ -7,9 +7,7 @@ package gitleaks
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -119,14 +117,8 @@ func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 }
 
 func (p *parser) parse(ctx context.Context) error {
-	if p.dec.PeekKind() != '[' {
-		if _, err := p.dec.ReadToken(); err != nil {
-			if errors.Is(err, io.EOF) {
-				return p.in.Errorf(0, "empty input: not a Gitleaks report")
-			}
-			return err
-		}
-		return p.in.Errorf(0, "not a Gitleaks report: expected an array")
+	if err := ingest.ExpectStart(p.in, p.dec, '[', "a Gitleaks report"); err != nil {
+		return err
 	}
 	i := 0
 	err := ingest.WalkArray(p.dec, func() error {

@@ -5,9 +5,7 @@ package gosecjson
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 
@@ -81,14 +79,8 @@ func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 }
 
 func (p *parser) parse(ctx context.Context) error {
-	if p.dec.PeekKind() != '{' {
-		if _, err := p.dec.ReadToken(); err != nil {
-			if errors.Is(err, io.EOF) {
-				return p.in.Errorf(0, "empty input: not a gosec report")
-			}
-			return err
-		}
-		return p.in.Errorf(0, "not a gosec report: expected an object")
+	if err := ingest.ExpectStart(p.in, p.dec, '{', "a gosec report"); err != nil {
+		return err
 	}
 	err := ingest.WalkObject(p.dec, func(name string) error {
 		switch name {

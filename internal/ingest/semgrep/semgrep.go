@@ -5,9 +5,7 @@ package semgrep
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -183,14 +181,8 @@ func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 }
 
 func (p *parser) parse(ctx context.Context) error {
-	if k := p.dec.PeekKind(); k != '{' {
-		if _, err := p.dec.ReadToken(); err != nil {
-			if errors.Is(err, io.EOF) {
-				return p.in.Errorf(0, "empty input: not a Semgrep report")
-			}
-			return err
-		}
-		return p.in.Errorf(0, "not a Semgrep report: expected an object")
+	if err := ingest.ExpectStart(p.in, p.dec, '{', "a Semgrep report"); err != nil {
+		return err
 	}
 	sca := false
 	err := ingest.WalkObject(p.dec, func(name string) error {
