@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -32,6 +33,8 @@ type env struct {
 	scopePath  string
 	codeOwners []string
 	quiet      bool
+	cpuProfile string
+	profiling  bool
 }
 
 // Run runs ctem with args (without the program name) and returns the
@@ -41,6 +44,9 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root := newRoot(e)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	if e.profiling {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "ctem: %s\n", oneLine(err.Error()))
 	}
@@ -75,6 +81,25 @@ Start with 'ctem demo', or 'ctem init' to write a scope file.`,
 	root.PersistentFlags().StringVar(&e.scopePath, "scope", "", "scope file (default $CTEM_SCOPE, else ./ctem.yaml if present)")
 	root.PersistentFlags().StringArrayVar(&e.codeOwners, "codeowners", nil, "REPOSITORY=PATH: a repository's CODEOWNERS file gives owners to the repository and its images (after the scope's ownership rules)")
 	root.PersistentFlags().BoolVarP(&e.quiet, "quiet", "q", false, "print nothing but data and errors")
+	// --cpuprofile writes a Go CPU profile of the command, for reports of
+	// slow ingests and analyses; it is hidden from the help.
+	root.PersistentFlags().StringVar(&e.cpuProfile, "cpuprofile", "", "write a CPU profile of the command to this file")
+	_ = root.PersistentFlags().MarkHidden("cpuprofile")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if e.cpuProfile == "" {
+			return nil
+		}
+		f, err := os.Create(e.cpuProfile)
+		if err != nil {
+			return usage(fmt.Errorf("cpu profile: %w", err))
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		e.profiling = true
+		return nil
+	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
 	root.AddCommand(
 		newIngestCmd(e),

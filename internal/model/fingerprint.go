@@ -9,7 +9,8 @@ import (
 // Normalize completes a finding that a parser filled in: it sorts and
 // de-duplicates vulnerability ids (CVE first) and CWEs, fills the severity
 // and status defaults, and derives Fingerprint, ExposureKey, ID and
-// ExposureID from the finding's kind (see Fingerprint). Calling it twice
+// ExposureID from the finding's kind (see Fingerprint); the ID begins
+// with the ExposureID's first eight digits. Calling it twice
 // is harmless.
 func (f *Finding) Normalize() {
 	f.VulnIDs = SortVulnIDs(f.VulnIDs)
@@ -30,8 +31,12 @@ func (f *Finding) Normalize() {
 		f.RuleID = f.VulnIDs[0]
 	}
 	f.Fingerprint, f.ExposureKey = fingerprints(f)
-	f.ID = Hash(f.Tool, f.Fingerprint)[:16]
 	f.ExposureID = Hash(f.ExposureKey)[:16]
+	// A finding's id is its exposure's first eight hex digits and eight
+	// of its own: the findings of an exposure are then one range of ids,
+	// which the store reads without a second index on random keys (an
+	// index that cost a 1M-finding ingest a quarter of its time).
+	f.ID = f.ExposureID[:8] + Hash(f.Tool, f.Fingerprint)[:8]
 }
 
 // PackageKey is the part of a package's identity that every tool agrees

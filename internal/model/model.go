@@ -147,8 +147,9 @@ type CVSS struct {
 
 // Finding is one observation by one tool: a vulnerability on a package in
 // a target, a SARIF result, a failed check on a resource, a secret at a
-// location, an alert on a URL. Its ID is derived from the tool and its
-// Fingerprint, so the same observation ingested twice is the same finding.
+// location, an alert on a URL. Its ID is derived from its exposure and
+// from the tool and its Fingerprint, so the same observation ingested
+// twice is the same finding.
 type Finding struct {
 	ID           string      `json:"id"`
 	Tool         string      `json:"tool"`

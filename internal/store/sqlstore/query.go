@@ -194,12 +194,12 @@ func (s *DB) Exposures(ctx context.Context, f store.Filter) iter.Seq2[model.Expo
 		for i, t := range f.Tools {
 			args[i] = t
 		}
-		w.add("EXISTS (SELECT 1 FROM findings x WHERE x.exposure_id = exposures.id AND x.tool IN ("+placeholders(len(f.Tools))+"))", args...)
+		w.add("EXISTS (SELECT 1 FROM findings x WHERE "+ofExposure("x", "exposures.id")+" AND x.tool IN ("+placeholders(len(f.Tools))+"))", args...)
 	}
 	if len(f.VulnIDs) > 0 {
 		var inner where
 		inner.vulnMatch("x.vuln_ids", f.VulnIDs)
-		w.add("EXISTS (SELECT 1 FROM findings x WHERE x.exposure_id = exposures.id AND "+strings.Join(inner.conds, " AND ")+")", inner.args...)
+		w.add("EXISTS (SELECT 1 FROM findings x WHERE "+ofExposure("x", "exposures.id")+" AND "+strings.Join(inner.conds, " AND ")+")", inner.args...)
 	}
 	q := s.rebind(`SELECT ` + exposureCols + ` FROM exposures` + w.sql() + ` ORDER BY sev DESC, asset, vuln_id, rule_id, id` + limit(f.Limit))
 	return func(yield func(model.Exposure, error) bool) {
@@ -277,7 +277,8 @@ func (s *DB) attachFindings(ctx context.Context, batch []model.Exposure, history
 		idx[e.ID] = i
 		args[i] = e.ID
 	}
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT exposure_id, id, tool, vuln_ids, cwes FROM findings WHERE exposure_id IN (`+placeholders(len(batch))+`) ORDER BY tool, id`), args...)
+	ids := `(VALUES ` + strings.TrimSuffix(strings.Repeat("(?), ", len(batch)), ", ") + `) v`
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT f.exposure_id, f.id, f.tool, f.vuln_ids, f.cwes FROM `+ids+` JOIN findings f ON `+ofExposure("f", "v.column1")+` ORDER BY f.tool, f.id`), args...)
 	if err != nil {
 		return fmt.Errorf("read exposure findings: %w", err)
 	}
@@ -309,8 +310,8 @@ func (s *DB) attachFindings(ctx context.Context, batch []model.Exposure, history
 		return nil
 	}
 	hrows, err := s.db.QueryContext(ctx, s.rebind(`SELECT f.exposure_id, e.finding_id, e.from_status, e.to_status, e.at, e.scan_id
-FROM finding_events e JOIN findings f ON f.id = e.finding_id
-WHERE f.exposure_id IN (`+placeholders(len(batch))+`) ORDER BY e.at, e.finding_id`), args...)
+FROM `+ids+` JOIN findings f ON `+ofExposure("f", "v.column1")+` JOIN finding_events e ON e.finding_id = f.id
+ORDER BY e.at, e.finding_id`), args...)
 	if err != nil {
 		return fmt.Errorf("read history: %w", err)
 	}

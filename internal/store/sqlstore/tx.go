@@ -32,8 +32,12 @@ type tx struct {
 	lastTime int64         // the last scan time handed out, to keep them distinct
 	nextSeq  int64
 
-	assets    map[string]bool // asset keys written in this transaction
-	exposures map[string]bool // exposure ids written in this transaction
+	assets map[string]bool // asset keys written in this transaction
+	// exposures holds the exposure ids written in this transaction, as
+	// the integers their 16 hex digits are: a map without pointers is
+	// not scanned by the garbage collector, which with a million string
+	// keys spent a tenth of a large ingest's CPU on it.
+	exposures map[uint64]struct{}
 
 	insFinding, insExposure, touchAsset *sql.Stmt
 	insFindingN, insExposureN           *sql.Stmt // batchRows rows each
@@ -80,7 +84,7 @@ func (s *DB) Begin(ctx context.Context) (store.Tx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin ingest: %w", err)
 	}
-	x := &tx{s: s, ctx: ctx, tx: t, assets: map[string]bool{}, exposures: map[string]bool{}}
+	x := &tx{s: s, ctx: ctx, tx: t, assets: map[string]bool{}, exposures: map[uint64]struct{}{}}
 	if s.d.BeginSQL != "" {
 		if _, err := t.ExecContext(ctx, s.d.BeginSQL); err != nil {
 			t.Rollback()
@@ -145,6 +149,9 @@ func (x *tx) exec(st *sql.Stmt, args []any) {
 // flushBatch writes a batch's rows: one multi-row statement when full,
 // row by row otherwise.
 func (x *tx) flushBatch(b *batch) {
+	if b == x.exposureRows && x.findings.rows > 0 {
+		x.flushBatch(x.findings) // the exposures are read from them
+	}
 	if b.rows == batchRows {
 		x.exec(b.many, b.args)
 	} else if b.rows > 0 {
@@ -229,10 +236,10 @@ var findingRow = []any{0, 1, shared(0), 2, 3, 4, 5, 6, 7,
 const exposureCols = `id, kind, rule_id, vuln_id, vuln_ids, cwes, sev, title, asset, pkg_name, pkg_version,
 pkg_fixed, pkg_purl, path, line, url, component, status, first_seen, last_seen, fixed_at`
 
-// exposureRow is one row of exposureCols (see findingRow); the time is
-// shared.
-var exposureRow = []any{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
-	11, 12, 13, 14, 15, 16, 17, shared(0), shared(0), "0"}
+// exposureRow is one row of an exposure upsert (see exposureUpsert): the
+// row binds the finding's id and the canonical vulnerability id, and the
+// time is shared.
+var exposureRow = []any{shared(0), shared(0)}
 
 // shared in a row template (findingRow) is the index of a value common
 // to every row of the scan.
@@ -257,6 +264,24 @@ const exposureConflict = `ON CONFLICT (id) DO UPDATE SET
   pkg_fixed = CASE WHEN excluded.pkg_fixed <> '' THEN excluded.pkg_fixed ELSE exposures.pkg_fixed END,
   pkg_purl = CASE WHEN exposures.pkg_purl = '' THEN excluded.pkg_purl ELSE exposures.pkg_purl END,
   title = CASE WHEN exposures.title = '' THEN excluded.title ELSE exposures.title END`
+
+// exposureUpsert returns the INSERT of rows exposures, each from the
+// finding just written that belongs to it: the finding's row has every
+// value the exposure starts with, so a row binds two values instead of
+// eighteen. The findings must be written first (flushBatch sees to it).
+func exposureUpsert(rows int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO exposures (` + exposureCols + `) SELECT f.exposure_id, f.kind, f.rule_id, v.column2, f.vuln_ids, f.cwes, f.sev, f.title, f.asset, f.pkg_name, f.pkg_version,
+f.pkg_fixed, f.pkg_purl, f.path, f.line, f.url, f.component, f.reported_status, ?, ?, 0 FROM (VALUES `)
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?)")
+	}
+	b.WriteString(") v JOIN findings f ON f.id = v.column1 WHERE true\n" + exposureConflict)
+	return b.String()
+}
 
 // batchRows is how many rows one multi-row INSERT writes: fewer, larger
 // statements cut the per-statement cost of database/sql and SQLite.
@@ -319,8 +344,8 @@ func (x *tx) prepare() error {
 	}
 	x.insFinding = prep(upsert("findings", findingCols, findingRow, 1, findingConflict))
 	x.insFindingN = prep(upsert("findings", findingCols, findingRow, batchRows, findingConflict))
-	x.insExposure = prep(upsert("exposures", exposureCols, exposureRow, 1, exposureConflict))
-	x.insExposureN = prep(upsert("exposures", exposureCols, exposureRow, batchRows, exposureConflict))
+	x.insExposure = prep(exposureUpsert(1))
+	x.insExposureN = prep(exposureUpsert(batchRows))
 	x.touchAsset = prep(`INSERT INTO assets (key, kind, name, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET last_seen = excluded.last_seen`)
 	if err != nil {
@@ -526,15 +551,14 @@ func (x *tx) Finding(f *model.Finding) error {
 	if err != nil {
 		return err
 	}
-	if !x.exposures[f.ExposureID] {
-		err = x.enqueueRow(x.exposureRows, x.eShared,
-			f.ExposureID, string(f.Kind), f.RuleID, model.CanonicalVulnID(f.VulnIDs), vulnIDs, cwes, sev, f.Title, f.Asset,
-			f.Package.Name, f.Package.Version, f.Package.FixedVersion, f.Package.PURL,
-			f.Location.Path, f.Location.Line, f.Location.URL, f.Location.Component, string(f.Status))
-		if err != nil {
+	// The exposure is written once per transaction, from the finding's
+	// row (see exposureUpsert).
+	ek, err := strconv.ParseUint(f.ExposureID, 16, 64)
+	if _, seen := x.exposures[ek]; !seen || err != nil {
+		if err := x.enqueueRow(x.exposureRows, x.eShared, f.ID, model.CanonicalVulnID(f.VulnIDs)); err != nil {
 			return err
 		}
-		x.exposures[f.ExposureID] = true
+		x.exposures[ek] = struct{}{}
 	}
 	return nil
 }
@@ -590,6 +614,12 @@ WHERE status = 'open' AND id IN (
 	return nil
 }
 
+// earlierScans selects the other scans of a (tool, target). A finding's
+// scan_id is the last scan that reported it, so the findings of a (tool,
+// target) that a scan did not report are those whose scan_id is one of
+// these.
+const earlierScans = `SELECT id FROM scans WHERE tool = ? AND target = ? AND id <> ?`
+
 // lifecycle applies one finished scan to the findings of its (tool,
 // target): what comes back is reopened, what is missing is fixed, and the
 // exposures of every finding touched are brought up to date.
@@ -600,10 +630,10 @@ func (x *tx) lifecycle(ctx context.Context, s *model.Scan) error {
 	now := micros(s.StartedAt)
 	// Reopen what an earlier scan had fixed.
 	if _, err := q(`INSERT INTO finding_events (finding_id, from_status, to_status, at, scan_id)
-SELECT id, 'fixed', reported_status, ?, ? FROM findings WHERE tool = ? AND target = ? AND scan_id = ? AND status = 'fixed' AND reported_status <> 'fixed'`, now, s.ID, s.Tool, s.Target, s.ID); err != nil {
+SELECT id, 'fixed', reported_status, ?, ? FROM findings WHERE scan_id = ? AND status = 'fixed' AND reported_status <> 'fixed'`, now, s.ID, s.ID); err != nil {
 		return fmt.Errorf("record reopened findings: %w", err)
 	}
-	res, err := q(`UPDATE findings SET status = reported_status, fixed_at = 0 WHERE tool = ? AND target = ? AND scan_id = ? AND status = 'fixed' AND reported_status <> 'fixed'`, s.Tool, s.Target, s.ID)
+	res, err := q(`UPDATE findings SET status = reported_status, fixed_at = 0 WHERE scan_id = ? AND status = 'fixed' AND reported_status <> 'fixed'`, s.ID)
 	if err != nil {
 		return fmt.Errorf("reopen findings: %w", err)
 	}
@@ -611,10 +641,10 @@ SELECT id, 'fixed', reported_status, ?, ? FROM findings WHERE tool = ? AND targe
 	s.Reopened = int(n)
 	// Fix what this scan no longer reports.
 	if _, err := q(`INSERT INTO finding_events (finding_id, from_status, to_status, at, scan_id)
-SELECT id, status, 'fixed', ?, ? FROM findings WHERE tool = ? AND target = ? AND scan_id <> ? AND status <> 'fixed'`, now, s.ID, s.Tool, s.Target, s.ID); err != nil {
+SELECT id, status, 'fixed', ?, ? FROM findings WHERE scan_id IN (`+earlierScans+`) AND status <> 'fixed'`, now, s.ID, s.Tool, s.Target, s.ID); err != nil {
 		return fmt.Errorf("record fixed findings: %w", err)
 	}
-	res, err = q(`UPDATE findings SET status = 'fixed', fixed_at = ? WHERE tool = ? AND target = ? AND scan_id <> ? AND status <> 'fixed'`, now, s.Tool, s.Target, s.ID)
+	res, err = q(`UPDATE findings SET status = 'fixed', fixed_at = ? WHERE scan_id IN (`+earlierScans+`) AND status <> 'fixed'`, now, s.Tool, s.Target, s.ID)
 	if err != nil {
 		return fmt.Errorf("fix findings: %w", err)
 	}
@@ -626,23 +656,23 @@ SELECT id, status, 'fixed', ?, ? FROM findings WHERE tool = ? AND target = ? AND
 	// scan fixed or reopened only, so an identical rescan costs nothing.
 	if _, err := q(`UPDATE exposures SET
   status = CASE
-    WHEN EXISTS (SELECT 1 FROM findings f WHERE f.exposure_id = exposures.id AND f.status = 'open') THEN 'open'
-    WHEN EXISTS (SELECT 1 FROM findings f WHERE f.exposure_id = exposures.id AND f.status = 'accepted') THEN 'accepted'
-    WHEN EXISTS (SELECT 1 FROM findings f WHERE f.exposure_id = exposures.id AND f.status = 'false_positive') THEN 'false_positive'
-    WHEN EXISTS (SELECT 1 FROM findings f WHERE f.exposure_id = exposures.id AND f.status = 'not_affected') THEN 'not_affected'
+    WHEN EXISTS (SELECT 1 FROM findings f WHERE `+ofExposure("f", "exposures.id")+` AND f.status = 'open') THEN 'open'
+    WHEN EXISTS (SELECT 1 FROM findings f WHERE `+ofExposure("f", "exposures.id")+` AND f.status = 'accepted') THEN 'accepted'
+    WHEN EXISTS (SELECT 1 FROM findings f WHERE `+ofExposure("f", "exposures.id")+` AND f.status = 'false_positive') THEN 'false_positive'
+    WHEN EXISTS (SELECT 1 FROM findings f WHERE `+ofExposure("f", "exposures.id")+` AND f.status = 'not_affected') THEN 'not_affected'
     ELSE 'fixed' END,
   sev = COALESCE(
-    (SELECT MAX(f.sev) FROM findings f WHERE f.exposure_id = exposures.id AND f.status <> 'fixed'),
-    (SELECT MAX(f.sev) FROM findings f WHERE f.exposure_id = exposures.id), 0),
-  last_seen = COALESCE((SELECT MAX(f.last_seen) FROM findings f WHERE f.exposure_id = exposures.id), last_seen),
+    (SELECT MAX(f.sev) FROM findings f WHERE `+ofExposure("f", "exposures.id")+` AND f.status <> 'fixed'),
+    (SELECT MAX(f.sev) FROM findings f WHERE `+ofExposure("f", "exposures.id")+`), 0),
+  last_seen = COALESCE((SELECT MAX(f.last_seen) FROM findings f WHERE `+ofExposure("f", "exposures.id")+`), last_seen),
   fixed_at = CASE
-    WHEN EXISTS (SELECT 1 FROM findings f WHERE f.exposure_id = exposures.id AND f.status <> 'fixed') THEN 0
-    ELSE COALESCE((SELECT MAX(f.fixed_at) FROM findings f WHERE f.exposure_id = exposures.id), 0) END
+    WHEN EXISTS (SELECT 1 FROM findings f WHERE `+ofExposure("f", "exposures.id")+` AND f.status <> 'fixed') THEN 0
+    ELSE COALESCE((SELECT MAX(f.fixed_at) FROM findings f WHERE `+ofExposure("f", "exposures.id")+`), 0) END
 WHERE id IN (SELECT f.exposure_id FROM finding_events e JOIN findings f ON f.id = e.finding_id WHERE e.scan_id = ?)`, s.ID); err != nil {
 		return fmt.Errorf("update exposures: %w", err)
 	}
 	// Counts.
-	if err := x.tx.QueryRowContext(ctx, x.s.rebind(`SELECT COUNT(*), COALESCE(SUM(CASE WHEN first_seen = ? THEN 1 ELSE 0 END), 0) FROM findings WHERE tool = ? AND target = ? AND scan_id = ?`), now, s.Tool, s.Target, s.ID).Scan(&s.Findings, &s.New); err != nil {
+	if err := x.tx.QueryRowContext(ctx, x.s.rebind(`SELECT COUNT(*), COALESCE(SUM(CASE WHEN first_seen = ? THEN 1 ELSE 0 END), 0) FROM findings WHERE scan_id = ?`), now, s.ID).Scan(&s.Findings, &s.New); err != nil {
 		return fmt.Errorf("count scan findings: %w", err)
 	}
 	if _, err := q(`UPDATE scans SET input = ?, digest = ?, findings = ?, new = ?, fixed = ?, reopened = ? WHERE id = ?`,

@@ -1,0 +1,4 @@
+package sqlstore
+
+// OfExposure is ofExposure, for the query plan test.
+var OfExposure = ofExposure
