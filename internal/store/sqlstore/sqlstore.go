@@ -127,7 +127,7 @@ func fromMicros(n int64) time.Time {
 // the first eight hex digits of its exposure's (model.Finding.Normalize),
 // so the condition is a range of the findings' primary key, which needs
 // no index on exposure_id; the equality drops the rare other exposure
-// that shares those digits. It compares exposure_id || '' so that no
+// that shares those digits. It compares exposure_id || ” so that no
 // planner reads it as a reason to build an index on exposure_id (SQLite
 // builds a temporary one over every finding otherwise).
 func ofExposure(f, e string) string {
