@@ -50,7 +50,9 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 	// A 64 MiB page cache per connection (the default is 2 MiB): bulk
 	// ingests into large tables spend most of their time in index b-trees.
 	q.Add("_pragma", "cache_size(-65536)")
-	q.Add("_pragma", "temp_store(memory)")
+	// Temporary tables and sorts stay in files (the default), not in
+	// memory: the end of a large ingest sorts every exposure of the scan
+	// (sqlstore's exposuresOf), a few hundred MB for a million findings.
 	// No automatic indexes: without statistics the planner would rather
 	// build a temporary index over every finding than search the primary
 	// key by range (see sqlstore.ofExposure); the schema's indexes are

@@ -27,22 +27,16 @@ type tx struct {
 
 	cur      *model.Scan   // the scan findings go to
 	fShared  []any         // cur's values shared by every finding row: target, scan id, time
-	eShared  []any         // cur's values shared by every exposure row: time
 	pending  []*model.Scan // scans begun since the last EndInput
 	lastTime int64         // the last scan time handed out, to keep them distinct
 	nextSeq  int64
 
 	assets map[string]bool // asset keys written in this transaction
-	// exposures holds the exposure ids written in this transaction, as
-	// the integers their 16 hex digits are: a map without pointers is
-	// not scanned by the garbage collector, which with a million string
-	// keys spent a tenth of a large ingest's CPU on it.
-	exposures map[uint64]struct{}
 
-	insFinding, insExposure, touchAsset *sql.Stmt
-	insFindingN, insExposureN           *sql.Stmt // batchRows rows each
-	findings, exposureRows              *batch
-	done                                bool
+	insFinding, touchAsset *sql.Stmt
+	insFindingN            *sql.Stmt // batchRows rows each
+	findings               *batch
+	done                   bool
 
 	// Findings are written by a writer goroutine, so that parsing and
 	// fingerprinting (on the caller's goroutine) overlap with SQLite's
@@ -84,7 +78,7 @@ func (s *DB) Begin(ctx context.Context) (store.Tx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin ingest: %w", err)
 	}
-	x := &tx{s: s, ctx: ctx, tx: t, assets: map[string]bool{}, exposures: map[uint64]struct{}{}}
+	x := &tx{s: s, ctx: ctx, tx: t, assets: map[string]bool{}}
 	if s.d.BeginSQL != "" {
 		if _, err := t.ExecContext(ctx, s.d.BeginSQL); err != nil {
 			t.Rollback()
@@ -100,7 +94,6 @@ func (s *DB) Begin(ctx context.Context) (store.Tx, error) {
 		return nil, err
 	}
 	x.findings = &batch{one: x.insFinding, many: x.insFindingN, tmpl: findingRow, keys: map[any]bool{}}
-	x.exposureRows = &batch{one: x.insExposure, many: x.insExposureN, tmpl: exposureRow, keys: map[any]bool{}}
 	x.jobs = make(chan job, 4096)
 	x.writer.Go(x.write)
 	return x, nil
@@ -149,9 +142,6 @@ func (x *tx) exec(st *sql.Stmt, args []any) {
 // flushBatch writes a batch's rows: one multi-row statement when full,
 // row by row otherwise.
 func (x *tx) flushBatch(b *batch) {
-	if b == x.exposureRows && x.findings.rows > 0 {
-		x.flushBatch(x.findings) // the exposures are read from them
-	}
 	if b.rows == batchRows {
 		x.exec(b.many, b.args)
 	} else if b.rows > 0 {
@@ -169,10 +159,8 @@ func (x *tx) flushBatch(b *batch) {
 }
 
 func (x *tx) flushBatches() {
-	for _, b := range []*batch{x.findings, x.exposureRows} {
-		if b != nil && b.rows > 0 {
-			x.flushBatch(b)
-		}
+	if x.findings != nil && x.findings.rows > 0 {
+		x.flushBatch(x.findings)
 	}
 }
 
@@ -236,11 +224,6 @@ var findingRow = []any{0, 1, shared(0), 2, 3, 4, 5, 6, 7,
 const exposureCols = `id, kind, rule_id, vuln_id, vuln_ids, cwes, sev, title, asset, pkg_name, pkg_version,
 pkg_fixed, pkg_purl, path, line, url, component, status, first_seen, last_seen, fixed_at`
 
-// exposureRow is one row of an exposure upsert (see exposureUpsert): the
-// row binds the finding's id and the canonical vulnerability id, and the
-// time is shared.
-var exposureRow = []any{shared(0), shared(0)}
-
 // shared in a row template (findingRow) is the index of a value common
 // to every row of the scan.
 type shared int
@@ -254,8 +237,9 @@ const findingConflict = `ON CONFLICT (id) DO UPDATE SET
   status = CASE WHEN findings.status = 'fixed' THEN 'fixed' ELSE excluded.status END,
   scan_id = excluded.scan_id, last_seen = excluded.last_seen`
 
-// exposureConflict keeps an exposure's aggregates current as findings
-// arrive: the highest severity, open when any finding is.
+// exposureConflict keeps an exposure's aggregates current as its
+// findings are reported (see exposuresOf): the highest severity, open
+// when any finding is.
 const exposureConflict = `ON CONFLICT (id) DO UPDATE SET
   last_seen = excluded.last_seen,
   sev = CASE WHEN excluded.sev > exposures.sev OR exposures.status = 'fixed' THEN excluded.sev ELSE exposures.sev END,
@@ -265,23 +249,23 @@ const exposureConflict = `ON CONFLICT (id) DO UPDATE SET
   pkg_purl = CASE WHEN exposures.pkg_purl = '' THEN excluded.pkg_purl ELSE exposures.pkg_purl END,
   title = CASE WHEN exposures.title = '' THEN excluded.title ELSE exposures.title END`
 
-// exposureUpsert returns the INSERT of rows exposures, each from the
-// finding just written that belongs to it: the finding's row has every
-// value the exposure starts with, so a row binds two values instead of
-// eighteen. The findings must be written first (flushBatch sees to it).
-func exposureUpsert(rows int) string {
-	var b strings.Builder
-	b.WriteString(`INSERT INTO exposures (` + exposureCols + `) SELECT f.exposure_id, f.kind, f.rule_id, v.column2, f.vuln_ids, f.cwes, f.sev, f.title, f.asset, f.pkg_name, f.pkg_version,
-f.pkg_fixed, f.pkg_purl, f.path, f.line, f.url, f.component, f.reported_status, ?, ?, 0 FROM (VALUES `)
-	for i := range rows {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("(?, ?)")
-	}
-	b.WriteString(") v JOIN findings f ON f.id = v.column1 WHERE true\n" + exposureConflict)
-	return b.String()
-}
+// exposuresOf creates or updates the exposures of the findings a scan
+// reported, from the findings' rows, in one statement at the end of the
+// scan. The rows go in the order of the exposure ids, so that the
+// exposures' primary key is filled in order (an append when the ids are
+// new) rather than at a random place a row: written as the findings
+// arrived, exposures cost a 1M-finding ingest as much as the findings
+// did, almost all of it in cache misses on that index. SQLite sorts in
+// temporary files when the rows outgrow its cache, so memory stays
+// bounded. Two findings of one exposure update its row in turn, which
+// SQLite allows; PostgreSQL will need them aggregated first.
+const exposuresOf = `INSERT INTO exposures (` + exposureCols + `)
+SELECT f.exposure_id, f.kind, f.rule_id,
+  CASE WHEN f.vuln_ids = '' THEN '' ELSE substr(f.vuln_ids, 2, instr(substr(f.vuln_ids, 2), ',') - 1) END,
+  f.vuln_ids, f.cwes, f.sev, f.title, f.asset, f.pkg_name, f.pkg_version, f.pkg_fixed, f.pkg_purl,
+  f.path, f.line, f.url, f.component, f.reported_status, ?, ?, 0
+FROM findings f WHERE f.scan_id = ? ORDER BY f.exposure_id
+` + exposureConflict
 
 // batchRows is how many rows one multi-row INSERT writes: fewer, larger
 // statements cut the per-statement cost of database/sql and SQLite.
@@ -344,8 +328,6 @@ func (x *tx) prepare() error {
 	}
 	x.insFinding = prep(upsert("findings", findingCols, findingRow, 1, findingConflict))
 	x.insFindingN = prep(upsert("findings", findingCols, findingRow, batchRows, findingConflict))
-	x.insExposure = prep(exposureUpsert(1))
-	x.insExposureN = prep(exposureUpsert(batchRows))
 	x.touchAsset = prep(`INSERT INTO assets (key, kind, name, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET last_seen = excluded.last_seen`)
 	if err != nil {
@@ -407,7 +389,6 @@ func (x *tx) setCur(s *model.Scan) {
 	x.cur = s
 	at := micros(s.StartedAt)
 	x.fShared = []any{s.Target, s.ID, at}
-	x.eShared = []any{at}
 }
 
 func (x *tx) ensureAsset(key string, at time.Time) error {
@@ -551,15 +532,6 @@ func (x *tx) Finding(f *model.Finding) error {
 	if err != nil {
 		return err
 	}
-	// The exposure is written once per transaction, from the finding's
-	// row (see exposureUpsert).
-	ek, err := strconv.ParseUint(f.ExposureID, 16, 64)
-	if _, seen := x.exposures[ek]; !seen || err != nil {
-		if err := x.enqueueRow(x.exposureRows, x.eShared, f.ID, model.CanonicalVulnID(f.VulnIDs)); err != nil {
-			return err
-		}
-		x.exposures[ek] = struct{}{}
-	}
 	return nil
 }
 
@@ -628,6 +600,9 @@ func (x *tx) lifecycle(ctx context.Context, s *model.Scan) error {
 		return x.tx.ExecContext(ctx, x.s.rebind(query), args...)
 	}
 	now := micros(s.StartedAt)
+	if _, err := q(exposuresOf, now, now, s.ID); err != nil {
+		return fmt.Errorf("record exposures: %w", err)
+	}
 	// Reopen what an earlier scan had fixed.
 	if _, err := q(`INSERT INTO finding_events (finding_id, from_status, to_status, at, scan_id)
 SELECT id, 'fixed', reported_status, ?, ? FROM findings WHERE scan_id = ? AND status = 'fixed' AND reported_status <> 'fixed'`, now, s.ID, s.ID); err != nil {
@@ -650,8 +625,8 @@ SELECT id, status, 'fixed', ?, ? FROM findings WHERE scan_id IN (`+earlierScans+
 	}
 	n, _ = res.RowsAffected()
 	s.Fixed = int(n)
-	// Exposures keep their status and severity up to date as findings
-	// arrive (see insExposure); what a status change of a finding can
+	// Exposures took the status and severity of the findings this scan
+	// reported (exposuresOf); what a status change of a finding can
 	// lower is recomputed here, for the exposures of the findings this
 	// scan fixed or reopened only, so an identical rescan costs nothing.
 	if _, err := q(`UPDATE exposures SET
