@@ -131,13 +131,24 @@ type parser struct {
 		Version string `json:"version"`
 	}
 
-	began   bool
-	asset   string
-	pending []pendingFinding // findings read before the source
+	began bool
+	asset string
+	// matches holds the raw matches until the scan can begin, tagged
+	// with their list (tagMatch, tagIgnored).
+	matches ingest.Spool
 }
 
-// pendingFinding is a finding held until the scan can begin, with the
-// EPSS and KEV facts of its match.
+// The tags of spooled matches: which list each came from.
+const (
+	tagMatch = iota
+	tagIgnored
+)
+
+// spoolLimit is the memory limit of the spool of matches; tests lower it
+// to exercise the temporary file.
+var spoolLimit = ingest.DefaultSpoolLimit
+
+// pendingFinding is a finding with the EPSS and KEV facts of its match.
 type pendingFinding struct {
 	f    *model.Finding
 	epss []epss
@@ -147,10 +158,13 @@ type pendingFinding struct {
 // Parse reads a Grype report from in and emits one finding per match.
 //
 // Grype writes "source", "distro" and "descriptor" after "matches", and
-// the scan depends on them; findings are held in memory until the end of
-// the report (the input itself is read as a stream, one match at a time).
+// the scan depends on them; so the matches are read as a stream and
+// spooled raw (in memory up to a limit, then to a temporary file), and
+// decoded once the whole report has been read.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R)}
+	p.matches.Limit = spoolLimit
+	defer p.matches.Close()
 	err := p.parse(ctx)
 	return ingest.AsInputError(in, p.dec.InputOffset(), err)
 }
@@ -168,7 +182,7 @@ func (p *parser) parse(ctx context.Context) error {
 	if err := p.beginScan(); err != nil {
 		return err
 	}
-	if err := p.flush(); err != nil {
+	if err := p.replay(ctx); err != nil {
 		return err
 	}
 	return ingest.ExpectEOF(p.in, p.dec)
@@ -177,20 +191,15 @@ func (p *parser) parse(ctx context.Context) error {
 func (p *parser) top(ctx context.Context, name string) error {
 	switch name {
 	case "matches", "ignoredMatches":
-		i := 0
+		tag := tagMatch
+		if name == "ignoredMatches" {
+			tag = tagIgnored
+		}
 		return ingest.WalkArray(p.dec, func() error {
-			defer func() { i++ }()
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			var m match
-			if err := ingest.DecodeJSON(p.dec, &m); err != nil {
-				return err
-			}
-			pf := p.finding(&m, name == "ignoredMatches")
-			pf.f.Pointer = fmt.Sprintf("/%s/%d", name, i)
-			p.pending = append(p.pending, pf)
-			return nil
+			return p.matches.Read(p.dec, tag)
 		})
 	case "source":
 		p.src = &source{}
@@ -211,14 +220,28 @@ func (p *parser) top(ctx context.Context, name string) error {
 	return p.dec.SkipValue()
 }
 
-func (p *parser) flush() error {
-	for _, pf := range p.pending {
-		if err := p.emit(pf); err != nil {
+// replay decodes the spooled matches and emits their findings, in input
+// order.
+func (p *parser) replay(ctx context.Context) error {
+	var n [2]int // matches of each list so far, for pointers
+	return p.matches.Each(func(off int64, tag int, v jsontext.Value) error {
+		if err := ctx.Err(); err != nil {
 			return err
 		}
-	}
-	p.pending = nil
-	return nil
+		list := "matches"
+		if tag == tagIgnored {
+			list = "ignoredMatches"
+		}
+		ptr := fmt.Sprintf("/%s/%d", list, n[tag])
+		n[tag]++
+		var m match
+		if err := ingest.DecodeSpooled(p.in, off, ptr, v, &m); err != nil {
+			return err
+		}
+		pf := p.finding(&m, tag == tagIgnored)
+		pf.f.Pointer = ptr
+		return p.emit(pf)
+	})
 }
 
 func (p *parser) emit(pf pendingFinding) error {

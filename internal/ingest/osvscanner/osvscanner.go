@@ -99,23 +99,45 @@ type pkgResult struct {
 }
 
 type parser struct {
-	in      *ingest.Input
-	sink    ingest.Sink
-	dec     *jsontext.Decoder
-	dirs    []string
+	in   *ingest.Input
+	sink ingest.Sink
+	dec  *jsontext.Decoder
+	dirs []string
+	// results holds what the packages need of each result read, in
+	// order (an index in "results" may come twice, if the member does).
+	results []result
+	// pkgs holds the raw package results until the target is known,
+	// each tagged with the index of its result in results.
+	pkgs ingest.Spool
+	// pending is the findings of the package being emitted.
 	pending []*model.Finding
 }
+
+// result is a result's index in "results", its source path, and how many
+// of its packages have been replayed.
+type result struct {
+	index  int
+	source string
+	n      int
+}
+
+// spoolLimit is the memory limit of the spool of packages; tests lower it
+// to exercise the temporary file.
+var spoolLimit = ingest.DefaultSpoolLimit
 
 // Parse reads an OSV-Scanner report from in and emits one scan for the
 // whole report, named by --target or else by the directory that holds
 // every scanned source.
 //
-// The target depends on every result's source, so findings are held in
-// memory until the end of the report (the input itself is read as a
-// stream, one package at a time). An empty input is an empty report:
-// OSV-Scanner writes nothing when it finds no package to scan.
+// The target depends on every result's source, so the packages are read
+// as a stream and spooled raw (in memory up to a limit, then to a
+// temporary file), and decoded at the end of the report. An empty input
+// is an empty report: OSV-Scanner writes nothing when it finds no package
+// to scan.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R)}
+	p.pkgs.Limit = spoolLimit
+	defer p.pkgs.Close()
 	err := p.parse(ctx)
 	return ingest.AsInputError(in, p.dec.InputOffset(), err)
 }
@@ -133,7 +155,7 @@ func (p *parser) parse(ctx context.Context) error {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				return p.result(ctx, fmt.Sprintf("/results/%d", i))
+				return p.result(ctx, i)
 			})
 		}); err != nil {
 			return err
@@ -155,25 +177,27 @@ func (p *parser) parse(ctx context.Context) error {
 		}
 		return p.in.Errorf(0, "not an OSV-Scanner report: expected an object")
 	}
-	return p.emit()
+	return p.emit(ctx)
 }
 
 func isEOF(err error) bool {
 	return errors.Is(err, io.EOF)
 }
 
-func (p *parser) result(ctx context.Context, ptr string) error {
+func (p *parser) result(ctx context.Context, index int) error {
 	var src struct {
 		Path string `json:"path"`
 		Type string `json:"type"`
 	}
-	j := 0
+	tag := len(p.results)
+	p.results = append(p.results, result{index: index})
 	return ingest.WalkObject(p.dec, func(name string) error {
 		switch name {
 		case "source":
 			if err := ingest.DecodeJSON(p.dec, &src); err != nil {
 				return err
 			}
+			p.results[tag].source = src.Path
 			if src.Path != "" {
 				dir := strings.ReplaceAll(src.Path, "\\", "/")
 				if src.Type != "git" && src.Type != "directory" {
@@ -184,24 +208,18 @@ func (p *parser) result(ctx context.Context, ptr string) error {
 			return nil
 		case "packages":
 			return ingest.WalkArray(p.dec, func() error {
-				defer func() { j++ }()
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				var pr pkgResult
-				if err := ingest.DecodeJSON(p.dec, &pr); err != nil {
-					return err
-				}
-				p.pkg(&pr, src.Path, fmt.Sprintf("%s/packages/%d", ptr, j))
-				return nil
+				return p.pkgs.Read(p.dec, tag)
 			})
 		}
 		return p.dec.SkipValue()
 	})
 }
 
-// pkg turns the groups of one package into findings; records that no
-// group names get a finding each.
+// pkg turns the groups of one package into findings, in p.pending;
+// records that no group names get a finding each.
 func (p *parser) pkg(pr *pkgResult, source, ptr string) {
 	byID := map[string]*osv{}
 	for i := range pr.Vulnerabilities {
@@ -319,8 +337,9 @@ func (p *parser) finding(pr *pkgResult, recs []*osv, g group, source string) *mo
 	return f
 }
 
-// emit begins the report's one scan and emits the held findings.
-func (p *parser) emit() error {
+// emit begins the report's one scan, then decodes the spooled packages
+// and emits their findings.
+func (p *parser) emit(ctx context.Context) error {
 	base := p.in.Target
 	if base == "" {
 		base = commonDir(p.dirs)
@@ -335,14 +354,27 @@ func (p *parser) emit() error {
 	if err := p.sink.BeginScan(s); err != nil {
 		return err
 	}
-	for _, f := range p.pending {
-		f.Asset = s.Asset
-		if err := p.sink.Finding(f); err != nil {
+	return p.pkgs.Each(func(off int64, tag int, v jsontext.Value) error {
+		if err := ctx.Err(); err != nil {
 			return err
 		}
-	}
-	p.pending = nil
-	return nil
+		r := &p.results[tag]
+		ptr := fmt.Sprintf("/results/%d/packages/%d", r.index, r.n)
+		r.n++
+		var pr pkgResult
+		if err := ingest.DecodeSpooled(p.in, off, ptr, v, &pr); err != nil {
+			return err
+		}
+		p.pending = p.pending[:0]
+		p.pkg(&pr, r.source, ptr)
+		for _, f := range p.pending {
+			f.Asset = s.Asset
+			if err := p.sink.Finding(f); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // commonDir returns the longest directory that holds every one of dirs,

@@ -5,12 +5,9 @@
 package sarif
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -229,8 +226,7 @@ type run struct {
 	kind     model.FindingKind // the tool's class, if it has one
 	began    bool
 	index    int
-	spooled  *os.File // results read before the tool, replayed after
-	nSpooled int
+	spooled  ingest.Spool // results read before the tool, replayed after
 	// places maps (rule, file, snippet) to the lines it was seen at, to
 	// number places that share a snippet.
 	places map[string][]int
@@ -265,6 +261,10 @@ func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 	return ingest.AsInputError(in, p.dec.InputOffset(), err)
 }
 
+// spoolLimit is the memory limit of the spool of results that come before
+// their run's tool; tests lower it to exercise the temporary file.
+var spoolLimit = ingest.DefaultSpoolLimit
+
 type parser struct {
 	in   *ingest.Input
 	sink ingest.Sink
@@ -273,12 +273,8 @@ type parser struct {
 
 func (p *parser) run(ctx context.Context, index int) (err error) {
 	r := &run{index: index, rules: map[string]*rule{}, places: map[string][]int{}}
-	defer func() {
-		if r.spooled != nil {
-			r.spooled.Close()
-			os.Remove(r.spooled.Name())
-		}
-	}()
+	r.spooled.Limit = spoolLimit
+	defer r.spooled.Close()
 	n := 0
 	err = ingest.WalkObject(p.dec, func(name string) error {
 		switch name {
@@ -307,7 +303,8 @@ func (p *parser) run(ctx context.Context, index int) (err error) {
 					return err
 				}
 				if !r.haveTool {
-					return p.spool(r)
+					// Results before the tool wait for its rules.
+					return r.spooled.Read(p.dec, 0)
 				}
 				var res result
 				if err := ingest.DecodeJSON(p.dec, &res); err != nil {
@@ -321,54 +318,28 @@ func (p *parser) run(ctx context.Context, index int) (err error) {
 	if err != nil {
 		return err
 	}
-	if r.spooled != nil {
-		if err := p.replay(ctx, r); err != nil {
-			return err
-		}
+	if err := p.replay(ctx, r); err != nil {
+		return err
 	}
 	// A run with no results is still a scan: it fixes what the last one had.
 	return p.begin(r)
 }
 
-// spool copies a result that came before the run's tool description to a
-// temporary file, so that memory stays bounded however many there are.
-func (p *parser) spool(r *run) error {
-	v, err := p.dec.ReadValue()
-	if err != nil {
-		return err
-	}
-	if r.spooled == nil {
-		f, err := os.CreateTemp("", "ctem-sarif-*.jsonl")
-		if err != nil {
-			return fmt.Errorf("spool SARIF results: %w", err)
-		}
-		r.spooled = f
-	}
-	r.nSpooled++
-	if _, err := r.spooled.Write(append(v, '\n')); err != nil {
-		return fmt.Errorf("spool SARIF results: %w", err)
-	}
-	return nil
-}
-
+// replay decodes and emits the results spooled before the run's tool
+// description, which are the run's first results.
 func (p *parser) replay(ctx context.Context, r *run) error {
-	if _, err := r.spooled.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("replay SARIF results: %w", err)
-	}
-	dec := ingest.NewJSONDecoder(bufio.NewReader(r.spooled))
-	for i := 0; i < r.nSpooled; i++ {
+	i := 0
+	return r.spooled.Each(func(off int64, _ int, v jsontext.Value) error {
+		defer func() { i++ }()
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		var res result
-		if err := ingest.DecodeJSON(dec, &res); err != nil {
-			return fmt.Errorf("replay SARIF results: %w", err)
-		}
-		if err := p.emit(r, &res, i); err != nil {
+		if err := ingest.DecodeSpooled(p.in, off, fmt.Sprintf("/runs/%d/results/%d", r.index, i), v, &res); err != nil {
 			return err
 		}
-	}
-	return nil
+		return p.emit(r, &res, i)
+	})
 }
 
 func (r *run) indexRules() {

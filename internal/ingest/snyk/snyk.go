@@ -7,6 +7,7 @@
 package snyk
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
@@ -96,35 +97,54 @@ type vulnerability struct {
 	} `json:"filtered"`
 }
 
-// pending is a finding held until its project's target is known.
+// pending is a finding with its EPSS detail.
 type pending struct {
 	f    *model.Finding
 	epss string // EPSS detail, when Snyk gave one
 }
 
-// project is what one project object says; its target comes after its
-// vulnerabilities, so findings wait in it.
+// project is what one project object says.
 type project struct {
 	projectName, path, manifest string
 	container                   bool
 	image                       string // "name:tag" from a docker-image dependency path
-	findings                    []pending
-	apps                        []*project
+}
+
+// list is one array of vulnerabilities of a project, or of one of its
+// applications.
+type list struct {
+	pr     *project
+	ptr    string // its JSON pointer
+	filter string // "ignore" or "patch" for those Snyk filtered out
+	n      int    // entries replayed so far
 }
 
 type parser struct {
 	in   *ingest.Input
 	sink ingest.Sink
 	dec  *jsontext.Decoder
+
+	// vulns holds the raw vulnerabilities of the current top-level
+	// project until its target is known, each tagged with the index of
+	// its list in lists.
+	vulns ingest.Spool
+	lists []*list
 }
+
+// spoolLimit is the memory limit of the spool of vulnerabilities; tests
+// lower it to exercise the temporary file.
+var spoolLimit = ingest.DefaultSpoolLimit
 
 // Parse reads a Snyk report from in and emits one scan per project.
 //
-// Snyk writes a project's name and path after its vulnerabilities; each
-// project's findings are held in memory until the project object ends
-// (the input itself is read as a stream).
+// Snyk writes a project's name and path after its vulnerabilities; so a
+// project's vulnerabilities are read as a stream and spooled raw (in
+// memory up to a limit, then to a temporary file), and decoded once the
+// project object ends.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R)}
+	p.vulns.Limit = spoolLimit
+	defer p.vulns.Close()
 	err := p.parse(ctx)
 	return ingest.AsInputError(in, p.dec.InputOffset(), err)
 }
@@ -157,25 +177,29 @@ func (p *parser) parse(ctx context.Context) error {
 
 // top reads one top-level project and emits its scan.
 func (p *parser) top(ctx context.Context, ptr string) error {
-	pr, err := p.project(ctx, ptr)
+	if err := p.vulns.Close(); err != nil {
+		return err
+	}
+	p.lists = p.lists[:0]
+	pr, err := p.project(ctx, ptr, true)
 	if err != nil {
 		return err
 	}
-	return p.emit(pr)
+	return p.emit(ctx, pr)
 }
 
-func (p *parser) project(ctx context.Context, ptr string) (*project, error) {
+func (p *parser) project(ctx context.Context, ptr string, top bool) (*project, error) {
 	pr := &project{}
 	var displayTarget, targetFile string
 	err := ingest.WalkObject(p.dec, func(name string) error {
 		switch name {
 		case "vulnerabilities":
-			return p.vulns(ctx, pr, ptr+"/vulnerabilities", "")
+			return p.spool(ctx, pr, top, ptr+"/vulnerabilities", "")
 		case "filtered":
 			return ingest.WalkObject(p.dec, func(kind string) error {
 				switch kind {
 				case "ignore", "patch":
-					return p.vulns(ctx, pr, ptr+"/filtered/"+kind, kind)
+					return p.spool(ctx, pr, top, ptr+"/filtered/"+kind, kind)
 				}
 				return p.dec.SkipValue()
 			})
@@ -194,12 +218,10 @@ func (p *parser) project(ctx context.Context, ptr string) (*project, error) {
 			i := 0
 			return ingest.WalkArray(p.dec, func() error {
 				defer func() { i++ }()
-				app, err := p.project(ctx, fmt.Sprintf("%s/applications/%d", ptr, i))
-				if err != nil {
-					return err
-				}
-				pr.apps = append(pr.apps, app)
-				return nil
+				// An application's vulnerabilities join the spool of
+				// its project, in a list of their own.
+				_, err := p.project(ctx, fmt.Sprintf("%s/applications/%d", ptr, i), false)
+				return err
 			})
 		}
 		return p.dec.SkipValue()
@@ -217,38 +239,59 @@ func (p *parser) project(ctx context.Context, ptr string) (*project, error) {
 	return pr, nil
 }
 
-// vulns reads an array of vulnerabilities into pr; filter is "ignore" or
+// spool reads an array of vulnerabilities of pr into the spool; top says
+// pr is a top-level project, not an application; filter is "ignore" or
 // "patch" for the entries Snyk filtered out.
-func (p *parser) vulns(ctx context.Context, pr *project, ptr, filter string) error {
-	i := 0
+func (p *parser) spool(ctx context.Context, pr *project, top bool, ptr, filter string) error {
+	l := &list{pr: pr, ptr: ptr, filter: filter}
+	tag := len(p.lists)
+	p.lists = append(p.lists, l)
 	return ingest.WalkArray(p.dec, func() error {
-		defer func() { i++ }()
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		var v vulnerability
-		if err := ingest.DecodeJSON(p.dec, &v); err != nil {
+		v, err := p.dec.ReadValue()
+		if err != nil {
 			return err
 		}
-		pf := finding(&v, filter)
-		pf.f.Pointer = fmt.Sprintf("%s/%d", ptr, i)
-		if pr.image == "" && len(v.From) > 0 {
-			if ref, ok := strings.CutPrefix(v.From[0], "docker-image|"); ok {
-				if j := strings.LastIndex(ref, "@"); j > 0 && !strings.Contains(ref[j:], ":") {
-					ref = ref[:j] + ":" + ref[j+1:]
-				}
-				pr.image = ref
-			}
+		// Only a top-level project's image names a scan.
+		if top && pr.image == "" {
+			pr.image = image(v)
 		}
-		pr.findings = append(pr.findings, pf)
-		return nil
+		return p.vulns.Add(p.dec.InputOffset()-int64(len(v)), tag, v)
 	})
+}
+
+// image returns the image a vulnerability's dependency path starts from
+// ("docker-image|name@tag" as "name:tag"), or "". Its other members are
+// left for the full decoding that follows the project's end.
+func image(v jsontext.Value) string {
+	// Most projects are not images: a byte search spares them a second
+	// decoding of every vulnerability. (Snyk writes the prefix plainly,
+	// never with escaped characters.)
+	if !bytes.Contains(v, []byte("docker-image|")) {
+		return ""
+	}
+	var d struct {
+		From []string `json:"from"`
+	}
+	if ingest.UnmarshalJSON(v, &d) != nil || len(d.From) == 0 {
+		return ""
+	}
+	ref, ok := strings.CutPrefix(d.From[0], "docker-image|")
+	if !ok {
+		return ""
+	}
+	if j := strings.LastIndex(ref, "@"); j > 0 && !strings.Contains(ref[j:], ":") {
+		ref = ref[:j] + ":" + ref[j+1:]
+	}
+	return ref
 }
 
 // emit begins the scan of a top-level project and emits its findings and
 // those of its applications (the language projects Snyk found inside a
-// container image).
-func (p *parser) emit(pr *project) error {
+// container image), in input order.
+func (p *parser) emit(ctx context.Context, pr *project) error {
 	s := model.Scan{Tool: Tool, Format: formatName}
 	if pr.container {
 		ref := p.in.Target
@@ -290,40 +333,46 @@ func (p *parser) emit(pr *project) error {
 			return err
 		}
 	}
-	if err := p.findings(pr, s.Asset, !pr.container); err != nil {
-		return err
-	}
-	for _, app := range pr.apps {
-		if err := p.findings(app, s.Asset, true); err != nil {
+	return p.vulns.Each(func(off int64, tag int, v jsontext.Value) error {
+		if err := ctx.Err(); err != nil {
 			return err
 		}
-	}
-	return nil
+		l := p.lists[tag]
+		ptr := fmt.Sprintf("%s/%d", l.ptr, l.n)
+		l.n++
+		var vuln vulnerability
+		if err := ingest.DecodeSpooled(p.in, off, ptr, v, &vuln); err != nil {
+			return err
+		}
+		pf := finding(&vuln, l.filter)
+		pf.f.Pointer = ptr
+		// A container's operating system packages get no path: no
+		// manifest tells them apart.
+		withPath := l.pr != pr || !pr.container
+		return p.finding(pf, l.pr, s.Asset, withPath)
+	})
 }
 
-// findings emits the held findings of pr on asset; withPath puts the
-// project's manifest in their location (not for a container's operating
-// system packages, which no file tells apart).
-func (p *parser) findings(pr *project, asset string, withPath bool) error {
-	for _, pf := range pr.findings {
-		f := pf.f
-		f.Asset = asset
-		if withPath {
-			f.Location.Path = pr.manifest
-		}
-		if err := p.sink.Finding(f); err != nil {
-			return err
-		}
-		if pf.epss == "" {
+// finding emits pf, of project pr, on asset; withPath puts the project's
+// manifest in its location.
+func (p *parser) finding(pf pending, pr *project, asset string, withPath bool) error {
+	f := pf.f
+	f.Asset = asset
+	if withPath {
+		f.Location.Path = pr.manifest
+	}
+	if err := p.sink.Finding(f); err != nil {
+		return err
+	}
+	if pf.epss == "" {
+		return nil
+	}
+	for _, id := range f.VulnIDs {
+		if !strings.HasPrefix(id, "CVE-") {
 			continue
 		}
-		for _, id := range f.VulnIDs {
-			if !strings.HasPrefix(id, "CVE-") {
-				continue
-			}
-			if err := p.sink.Evidence(model.Evidence{Kind: model.EvidenceEPSS, Asset: asset, VulnID: id, Source: Tool, Detail: pf.epss}); err != nil {
-				return err
-			}
+		if err := p.sink.Evidence(model.Evidence{Kind: model.EvidenceEPSS, Asset: asset, VulnID: id, Source: Tool, Detail: pf.epss}); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -1,0 +1,12 @@
+package sarif
+
+import "testing"
+
+// SetSpoolLimit sets the memory limit of the spool of results that come
+// before their run's tool until the test ends. A test that calls it must
+// not run in parallel.
+func SetSpoolLimit(t testing.TB, n int) {
+	old := spoolLimit
+	spoolLimit = n
+	t.Cleanup(func() { spoolLimit = old })
+}
