@@ -8,8 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -227,9 +227,12 @@ type run struct {
 	began    bool
 	index    int
 	spooled  ingest.Spool // results read before the tool, replayed after
-	// places maps (rule, file, snippet) to the lines it was seen at, to
-	// number places that share a snippet.
-	places map[string][]int
+	// places numbers the places that share a snippet: a place (rule,
+	// file, snippet) is known by a hash of it; seen maps (place, line) to
+	// its occurrence, and lines counts the lines of each place. The maps
+	// hold no pointers, so a run of a million results costs tens of
+	// megabytes the garbage collector does not scan, not hundreds.
+	places placeIndex
 }
 
 // Parse reads a SARIF log from in and emits one scan per run.
@@ -272,7 +275,7 @@ type parser struct {
 }
 
 func (p *parser) run(ctx context.Context, index int) (err error) {
-	r := &run{index: index, rules: map[string]*rule{}, places: map[string][]int{}}
+	r := &run{index: index, rules: map[string]*rule{}, places: newPlaceIndex()}
 	r.spooled.Limit = spoolLimit
 	defer r.spooled.Close()
 	n := 0
@@ -340,6 +343,31 @@ func (p *parser) replay(ctx context.Context, r *run) error {
 		}
 		return p.emit(r, &res, i)
 	})
+}
+
+type placeIndex struct {
+	seed  maphash.Seed
+	seen  map[[2]uint64]int // (place, line) -> occurrence
+	lines map[uint64]int    // place -> lines seen
+}
+
+func newPlaceIndex() placeIndex {
+	return placeIndex{seed: maphash.MakeSeed(), seen: map[[2]uint64]int{}, lines: map[uint64]int{}}
+}
+
+// occurrence returns the number of the line among the lines a place was
+// seen at, in the order they were first seen. A collision of two places'
+// 64-bit hashes, unlikely in one run, would only renumber them.
+func (pi placeIndex) occurrence(place string, line int) int {
+	h := maphash.String(pi.seed, place)
+	k := [2]uint64{h, uint64(line)}
+	if n, ok := pi.seen[k]; ok {
+		return n
+	}
+	n := pi.lines[h]
+	pi.seen[k] = n
+	pi.lines[h] = n + 1
+	return n
 }
 
 func (r *run) indexRules() {
@@ -485,12 +513,7 @@ func (p *parser) emit(r *run, res *result, n int) error {
 		}
 		if f.Location.Snippet != "" {
 			key := ruleID + "\x00" + f.Location.Path + "\x00" + strings.Join(strings.Fields(f.Location.Snippet), " ")
-			lines := r.places[key]
-			f.Location.Occurrence = slices.Index(lines, f.Location.Line)
-			if f.Location.Occurrence < 0 {
-				f.Location.Occurrence = len(lines)
-				r.places[key] = append(lines, f.Location.Line)
-			}
+			f.Location.Occurrence = r.places.occurrence(key, f.Location.Line)
 		}
 	}
 	// Ids: CWEs from tags, relationships, taxa and properties; CVEs and

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -234,5 +235,43 @@ func TestDetectLateVersion(t *testing.T) {
 	r, err := ingesttest.ParseBytes(sarif.Format, "late.sarif", data, ingest.Options{Target: "t"})
 	if err != nil || len(r.Findings) != 2000 {
 		t.Fatalf("Parse: %v, %d findings; want 2000", err, len(r.Findings))
+	}
+}
+
+// TestSnippetOccurrences checks the identity of code findings that share
+// a snippet in one file: they are numbered in the order their lines
+// first appear, so that a rescan in which every line moved keeps every
+// finding's id, and a result repeated at one line is the same finding.
+func TestSnippetOccurrences(t *testing.T) {
+	t.Parallel()
+	log := func(lines ...int) []byte {
+		var res []string
+		for _, l := range lines {
+			res = append(res, `{"ruleId":"sqli","message":{"text":"m"},"locations":[{"physicalLocation":{"artifactLocation":{"uri":"app/db.py"},"region":{"startLine":`+
+				strconv.Itoa(l)+`,"snippet":{"text":"db.execute(q)"}}}}]}`)
+		}
+		return []byte(`{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"semgrep"}},"results":[` + strings.Join(res, ",") + `]}]}`)
+	}
+	ids := func(data []byte) []string {
+		rec, err := ingesttest.ParseBytes(sarif.Format, "x.sarif", data, ingest.Options{Target: "https://github.com/acme/app"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, f := range rec.Findings {
+			out = append(out, f.ID)
+		}
+		return out
+	}
+	before := ids(log(10, 20, 10, 30))
+	after := ids(log(15, 25, 15, 35)) // five lines added above
+	if len(before) != 4 || before[0] != before[2] {
+		t.Fatalf("a result repeated at one line: ids %v, want the 1st and 3rd equal", before)
+	}
+	if before[0] == before[1] || before[1] == before[3] || before[0] == before[3] {
+		t.Errorf("three lines sharing a snippet: ids %v, want three distinct", before)
+	}
+	if strings.Join(before, " ") != strings.Join(after, " ") {
+		t.Errorf("after a line shift: ids %v, want %v", after, before)
 	}
 }
