@@ -335,3 +335,60 @@ func TestFilters(t *testing.T) {
 		t.Errorf("%d findings, want 4 (alpine-310) + 7 (gosec)", n)
 	}
 }
+
+// TestExposureAggregatesFollowFindings checks an exposure two tools report
+// at different severities: when the tool that rated it critical no longer
+// reports it, the exposure stays open at the other tool's severity; when
+// neither does, it is fixed, at its highest severity, with a fixing time.
+func TestExposureAggregatesFollowFindings(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := ingesttest.OpenStore(t)
+	vuln := func(tool string, sev model.Severity) *model.Finding {
+		return &model.Finding{Tool: tool, Kind: model.FindingVulnerability, VulnIDs: []string{"CVE-2021-44228"}, Severity: sev,
+			Package: model.Package{Name: "log4j-core", Version: "2.14.1"}}
+	}
+	scan := func(tool string, fs ...*model.Finding) {
+		t.Helper()
+		tx, err := st.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		if err := tx.BeginScan(model.Scan{Tool: tool, Target: "image:shop/api:1", Asset: "image:shop/api:1", Format: tool}); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fs {
+			if err := tx.Finding(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := tx.EndInput(ctx, tool+".json", ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	only := func() model.Exposure {
+		t.Helper()
+		xs := collect(t, st.Exposures(ctx, store.Filter{}))
+		if len(xs) != 1 {
+			t.Fatalf("%d exposures, want 1", len(xs))
+		}
+		return xs[0]
+	}
+	scan("trivy", vuln("trivy", model.SeverityCritical))
+	scan("grype", vuln("grype", model.SeverityLow))
+	if x := only(); x.Status != model.StatusOpen || x.Severity != model.SeverityCritical || len(x.Tools) != 2 {
+		t.Fatalf("exposure from both tools = %s %s %v, want open critical from 2 tools", x.Status, x.Severity, x.Tools)
+	}
+	scan("trivy") // Trivy no longer reports it.
+	if x := only(); x.Status != model.StatusOpen || x.Severity != model.SeverityLow || !x.FixedAt.IsZero() {
+		t.Errorf("after Trivy's fix = %s %s fixed %v, want open low (Grype's), not fixed", x.Status, x.Severity, x.FixedAt)
+	}
+	scan("grype")
+	if x := only(); x.Status != model.StatusFixed || x.Severity != model.SeverityCritical || x.FixedAt.IsZero() {
+		t.Errorf("after both fixed = %s %s fixed %v, want fixed critical with a time", x.Status, x.Severity, x.FixedAt)
+	}
+}

@@ -629,20 +629,19 @@ SELECT id, status, 'fixed', ?, ? FROM findings WHERE scan_id IN (`+earlierScans+
 	// reported (exposuresOf); what a status change of a finding can
 	// lower is recomputed here, for the exposures of the findings this
 	// scan fixed or reopened only, so an identical rescan costs nothing.
-	if _, err := q(`UPDATE exposures SET
-  status = CASE
-    WHEN EXISTS (SELECT 1 FROM findings f WHERE `+ofExposure("f", "exposures.id")+` AND f.status = 'open') THEN 'open'
-    WHEN EXISTS (SELECT 1 FROM findings f WHERE `+ofExposure("f", "exposures.id")+` AND f.status = 'accepted') THEN 'accepted'
-    WHEN EXISTS (SELECT 1 FROM findings f WHERE `+ofExposure("f", "exposures.id")+` AND f.status = 'false_positive') THEN 'false_positive'
-    WHEN EXISTS (SELECT 1 FROM findings f WHERE `+ofExposure("f", "exposures.id")+` AND f.status = 'not_affected') THEN 'not_affected'
-    ELSE 'fixed' END,
-  sev = COALESCE(
-    (SELECT MAX(f.sev) FROM findings f WHERE `+ofExposure("f", "exposures.id")+` AND f.status <> 'fixed'),
-    (SELECT MAX(f.sev) FROM findings f WHERE `+ofExposure("f", "exposures.id")+`), 0),
-  last_seen = COALESCE((SELECT MAX(f.last_seen) FROM findings f WHERE `+ofExposure("f", "exposures.id")+`), last_seen),
-  fixed_at = CASE
-    WHEN EXISTS (SELECT 1 FROM findings f WHERE `+ofExposure("f", "exposures.id")+` AND f.status <> 'fixed') THEN 0
-    ELSE COALESCE((SELECT MAX(f.fixed_at) FROM findings f WHERE `+ofExposure("f", "exposures.id")+`), 0) END
+	// One aggregate over each exposure's findings (one range of their
+	// primary key) gives all four values.
+	if _, err := q(`UPDATE exposures SET (status, sev, last_seen, fixed_at) = (
+  SELECT CASE
+      WHEN MAX(CASE WHEN f.status = 'open' THEN 1 ELSE 0 END) = 1 THEN 'open'
+      WHEN MAX(CASE WHEN f.status = 'accepted' THEN 1 ELSE 0 END) = 1 THEN 'accepted'
+      WHEN MAX(CASE WHEN f.status = 'false_positive' THEN 1 ELSE 0 END) = 1 THEN 'false_positive'
+      WHEN MAX(CASE WHEN f.status = 'not_affected' THEN 1 ELSE 0 END) = 1 THEN 'not_affected'
+      ELSE 'fixed' END,
+    COALESCE(MAX(CASE WHEN f.status <> 'fixed' THEN f.sev END), MAX(f.sev), 0),
+    COALESCE(MAX(f.last_seen), exposures.last_seen),
+    CASE WHEN MAX(CASE WHEN f.status <> 'fixed' THEN 1 ELSE 0 END) = 1 THEN 0 ELSE COALESCE(MAX(f.fixed_at), 0) END
+  FROM findings f WHERE `+ofExposure("f", "exposures.id")+`)
 WHERE id IN (SELECT f.exposure_id FROM finding_events e JOIN findings f ON f.id = e.finding_id WHERE e.scan_id = ?)`, s.ID); err != nil {
 		return fmt.Errorf("update exposures: %w", err)
 	}
