@@ -51,6 +51,10 @@ func Build(ctx context.Context, st store.Store, es *estate.Estate, in score.Inte
 		}
 		acs[f.ExposureID] = append(acs[f.ExposureID], f.CVSS...)
 	}
+	facts, err := store.LoadEvidence(ctx, st)
+	if err != nil {
+		return nil, nil, err
+	}
 	xs := map[string]model.Exposure{}
 	for x, err := range st.Exposures(ctx, store.Filter{Statuses: []model.Status{model.StatusOpen}}) {
 		if err != nil {
@@ -75,10 +79,7 @@ func Build(ctx context.Context, st store.Store, es *estate.Estate, in score.Inte
 				}
 			}
 		}
-		for e, err := range st.Evidence(ctx, x) {
-			if err != nil {
-				return nil, nil, err
-			}
+		for _, e := range facts.Match(x) {
 			w.Evidence = append(w.Evidence, e.Kind)
 		}
 		gi.Weaknesses = append(gi.Weaknesses, w)

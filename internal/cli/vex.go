@@ -32,13 +32,12 @@ func newVEXCmd(e *env) *cobra.Command {
 				}
 				xs = append(xs, x)
 			}
+			facts, err := store.LoadEvidence(ctx, st)
+			if err != nil {
+				return err
+			}
 			for _, x := range xs {
-				for fact, err := range st.Evidence(ctx, x) {
-					if err != nil {
-						return err
-					}
-					ev[x.ID] = append(ev[x.ID], fact)
-				}
+				ev[x.ID] = facts.Match(x)
 			}
 			return vex.Write(e.stdout, vex.Build(author, time.Now(), xs, ev))
 		},

@@ -42,6 +42,9 @@ type Store interface {
 	// its findings, or for its asset (or package) and any of its
 	// vulnerability ids.
 	Evidence(ctx context.Context, x model.Exposure) iter.Seq2[model.Evidence, error]
+	// AllEvidence lists every fact, for reading the evidence of many
+	// exposures at once (see EvidenceIndex).
+	AllEvidence(ctx context.Context) iter.Seq2[model.Evidence, error]
 
 	// RecordPaths stores the paths an analysis found at time at: paths
 	// not stored before are opened, stored open paths not among them are

@@ -3,6 +3,9 @@ package effect
 import (
 	"bufio"
 	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/ctem-dev/ctem/internal/model"
@@ -181,3 +184,65 @@ func TestEffectOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestWordNeedles checks the substring prefilter of the word rules: every
+// rule has needles, and wherever a rule matches (phrases each rule names,
+// near misses, the titles of real reports) its needles let it run.
+func TestWordNeedles(t *testing.T) {
+	t.Parallel()
+	texts := []string{
+		"Remote Code Execution in log4j", "RCE via JNDI", "unsafe YAML load", "Deserialization of untrusted data",
+		"Privileged container", "mounts docker.sock", "Privilege escalation in sudo", "allowPrivilegeEscalation is true",
+		"IAM policy allows *:*", "Hard-coded password", "AWS secret in repo", "Authentication bypass", "IDOR on /users",
+		"SQL injection in login", "SSRF in webhook", "Path traversal", "information disclosure", "Denial of service",
+		"ReDoS in minimatch", "Open redirect", "XSS in comments", "", "ingress from 0.0.0.0/0", "HARDCODED PASSWORD",
+		"Publicly accessible bucket", "XML External Entity", "elevates its own privileges", "Cluster-Admin binding",
+		"forcecode execution", "preconditions", "dosage", "privilegedness", "openredirection", "the pickled cucumber",
+	}
+	for _, dir := range []string{"../../ingest/trivy/testdata", "../../ingest/grype/testdata", "../../ingest/semgrep/testdata"} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range titleRE.FindAllSubmatch(data, -1) {
+				texts = append(texts, string(m[1]))
+			}
+		}
+	}
+	if len(texts) < 200 {
+		t.Fatalf("%d texts; the real reports should give hundreds of titles", len(texts))
+	}
+	for i, w := range wordRules {
+		if len(wordNeedles[i]) == 0 {
+			t.Errorf("rule %s has no needles", w.re)
+		}
+	}
+	hits, skipped := 0, 0
+	for _, s := range texts {
+		want := false
+		for i, w := range wordRules {
+			m := w.re.MatchString(s)
+			may := mayMatch(i, strings.ToLower(s))
+			if m && !may {
+				t.Errorf("rule %s matches %q but its needles %q skip it", w.re, s, wordNeedles[i])
+			}
+			if !may {
+				skipped++
+			}
+			want = want || m
+		}
+		if want {
+			hits++
+		}
+	}
+	if skipped == 0 {
+		t.Error("the needles never skip a rule")
+	}
+	if hits == 0 || hits == len(texts) {
+		t.Errorf("%d of %d texts match: the test needs both kinds", hits, len(texts))
+	}
+}
+
+var titleRE = regexp.MustCompile(`"(?:Title|title|message|description)"\s*:\s*"([^"\\]{1,300})"`)

@@ -3,6 +3,8 @@ package effect
 import (
 	"fmt"
 	"regexp"
+	"regexp/syntax"
+	"slices"
 	"strings"
 
 	"github.com/ctem-dev/ctem/internal/model"
@@ -172,11 +174,106 @@ var wordRules = []wordRule{
 	{regexp.MustCompile(`(?i)\b(open redirect)\b`), InfoOnly, Medium, "names an open redirect"},
 }
 
+// wordNeedles holds, for each of wordRules, lower-case strings one of
+// which a text must contain for the rule to match: the literal start of
+// each alternative of its phrase. Most titles name none of the phrases,
+// and a substring search is far cheaper than sixteen case-insensitive
+// expressions (an analysis of a million exposures spent 45 s in them). A
+// rule whose alternatives do not all start with a literal has no needles
+// and always runs.
+var wordNeedles = func() [][]string {
+	out := make([][]string, len(wordRules))
+	for i, w := range wordRules {
+		out[i] = needles(w.re.String())
+	}
+	return out
+}()
+
+// needles returns lower-case strings one of which starts every match of
+// pattern, or nil when it has none.
+func needles(pattern string) []string {
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	ps, _ := prefixes(re)
+	if slices.Contains(ps, "") {
+		return nil
+	}
+	return ps
+}
+
+// prefixes returns the literal strings one of which starts every match of
+// r (nil when there are none), and whether they are whole matches, so
+// that what follows r in a concatenation extends them.
+func prefixes(r *syntax.Regexp) ([]string, bool) {
+	switch r.Op {
+	case syntax.OpLiteral:
+		return []string{strings.ToLower(string(r.Rune))}, true
+	case syntax.OpCapture:
+		return prefixes(r.Sub[0])
+	case syntax.OpWordBoundary, syntax.OpEmptyMatch:
+		return []string{""}, true
+	case syntax.OpAlternate:
+		var out []string
+		whole := true
+		for _, sub := range r.Sub {
+			ps, w := prefixes(sub)
+			if ps == nil {
+				return nil, false
+			}
+			out = append(out, ps...)
+			whole = whole && w
+		}
+		return out, whole
+	case syntax.OpConcat:
+		out := []string{""}
+		for _, sub := range r.Sub {
+			ps, w := prefixes(sub)
+			if ps == nil {
+				return out, false
+			}
+			var next []string
+			for _, a := range out {
+				for _, b := range ps {
+					next = append(next, a+b)
+				}
+			}
+			if len(next) > 64 {
+				return out, false
+			}
+			out = next
+			if !w {
+				return out, false
+			}
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// mayMatch reports whether rule i can match lower, a lower-cased text.
+func mayMatch(i int, lower string) bool {
+	if wordNeedles[i] == nil {
+		return true
+	}
+	for _, n := range wordNeedles[i] {
+		if strings.Contains(lower, n) {
+			return true
+		}
+	}
+	return false
+}
+
 func byWords(kind model.FindingKind, tags []string, title string) (Result, bool) {
 	var best Result
 	found := false
 	try := func(where, text string) {
-		for _, w := range wordRules {
+		lower := strings.ToLower(text)
+		for i, w := range wordRules {
+			if !mayMatch(i, lower) {
+				continue
+			}
 			if m := w.re.FindString(text); m != "" {
 				r := Result{w.effect, w.confidence, fmt.Sprintf("%s %q %s", where, m, w.why)}
 				if !found || better(r, best) {

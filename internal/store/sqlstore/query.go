@@ -425,14 +425,21 @@ func (s *DB) Evidence(ctx context.Context, x model.Exposure) iter.Seq2[model.Evi
 		return func(func(model.Evidence, error) bool) {}
 	}
 	q := s.rebind(`SELECT kind, asset, vuln_id, finding_id, source, detail, at FROM evidence WHERE ` + strings.Join(ors, " OR ") + ` ORDER BY kind, source`)
-	return rowsSeq(ctx, s.db, q, args, func(r *sql.Rows) (model.Evidence, error) {
-		var e model.Evidence
-		var kind string
-		var at int64
-		if err := r.Scan(&kind, &e.Asset, &e.VulnID, &e.FindingID, &e.Source, &e.Detail, &at); err != nil {
-			return e, fmt.Errorf("read evidence: %w", err)
-		}
-		e.Kind, e.At = model.EvidenceKind(kind), fromMicros(at)
-		return e, nil
-	})
+	return rowsSeq(ctx, s.db, q, args, scanEvidence)
+}
+
+// AllEvidence lists every fact.
+func (s *DB) AllEvidence(ctx context.Context) iter.Seq2[model.Evidence, error] {
+	return rowsSeq(ctx, s.db, `SELECT kind, asset, vuln_id, finding_id, source, detail, at FROM evidence ORDER BY kind, source`, nil, scanEvidence)
+}
+
+func scanEvidence(r *sql.Rows) (model.Evidence, error) {
+	var e model.Evidence
+	var kind string
+	var at int64
+	if err := r.Scan(&kind, &e.Asset, &e.VulnID, &e.FindingID, &e.Source, &e.Detail, &at); err != nil {
+		return e, fmt.Errorf("read evidence: %w", err)
+	}
+	e.Kind, e.At = model.EvidenceKind(kind), fromMicros(at)
+	return e, nil
 }

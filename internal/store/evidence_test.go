@@ -1,0 +1,119 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/ctem-dev/ctem/internal/ingest"
+	"github.com/ctem-dev/ctem/internal/ingest/govulncheck"
+	"github.com/ctem-dev/ctem/internal/ingest/grype"
+	"github.com/ctem-dev/ctem/internal/ingest/ingesttest"
+	"github.com/ctem-dev/ctem/internal/ingest/openvex"
+	"github.com/ctem-dev/ctem/internal/ingest/trivy"
+	"github.com/ctem-dev/ctem/internal/model"
+	"github.com/ctem-dev/ctem/internal/store"
+)
+
+// writeVEX writes an OpenVEX document about the packages of the real
+// Trivy report alpine-310.json, naming a package by its purl without
+// qualifiers.
+func writeVEX(t *testing.T) string {
+	t.Helper()
+	doc := `{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/1", "author": "test", "version": 1,
+  "timestamp": "2026-11-26T00:00:00Z", "statements": [
+  {"vulnerability": {"name": "CVE-2019-1549"}, "products": [{"@id": "pkg:apk/alpine/libssl1.1@1.1.1c-r0"}],
+   "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"}]}`
+	p := filepath.Join(t.TempDir(), "vex.json")
+	if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestEvidenceIndexMatchesStore checks that the in-memory index gives
+// every exposure the same facts as the store's own query, on real
+// reports that record facts by finding (govulncheck's reachability), by
+// asset and vulnerability (Grype's EPSS and KEV) and by package or no
+// product (OpenVEX on a real Trivy report's packages, and a fact on no
+// asset).
+func TestEvidenceIndexMatchesStore(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := ingesttest.OpenStore(t)
+	for _, c := range []struct {
+		f    ingest.Format
+		path string
+	}{
+		{govulncheck.Format, "../ingest/govulncheck/testdata/many_vulns.json"},
+		{grype.Format, "../ingest/grype/testdata/many_vulns_with_epss_values.json"},
+		{openvex.Format, "../ingest/openvex/testdata/openvex_many_vuln.json"},
+		{trivy.Format, "../ingest/trivy/testdata/alpine-310.json"},
+		{openvex.Format, writeVEX(t)},
+	} {
+		if _, err := ingesttest.Ingest(st, c.f, ingest.Options{Target: "t"}, filepath.FromSlash(c.path)); err != nil {
+			t.Fatalf("%s: %v", c.path, err)
+		}
+	}
+	// A fact about a vulnerability on no asset in particular (the store
+	// takes it; no parser writes one yet).
+	tx, err := st.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Evidence(model.Evidence{Kind: model.EvidenceKEV, VulnID: "CVE-2019-1551", Source: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	ix, err := store.LoadEvidence(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func(es []model.Evidence) []string {
+		var out []string
+		for _, e := range es {
+			out = append(out, fmt.Sprintf("%s|%s|%s|%s|%s", e.Kind, e.Source, e.Asset, e.VulnID, e.FindingID))
+		}
+		slices.Sort(out)
+		return out
+	}
+	matched, byFinding, byVuln, byProduct := 0, 0, 0, map[string]int{}
+	for x, err := range st.Exposures(ctx, store.Filter{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []model.Evidence
+		for e, err := range st.Evidence(ctx, x) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, e)
+		}
+		got := ix.Match(x)
+		if !slices.Equal(key(got), key(want)) {
+			t.Errorf("exposure %s: index gives %v, store %v", x.ID, key(got), key(want))
+		}
+		matched += len(got)
+		for _, e := range got {
+			switch {
+			case e.FindingID != "":
+				byFinding++
+			case e.Asset == "":
+				byProduct["none"]++
+			case e.Asset != x.Asset:
+				byProduct["package"]++
+			default:
+				byVuln++
+			}
+		}
+	}
+	if byFinding == 0 || byVuln == 0 || byProduct["none"] == 0 || byProduct["package"] == 0 {
+		t.Errorf("facts matched by finding %d, by asset and vulnerability %d, by product %v: the reports should give every way", byFinding, byVuln, byProduct)
+	}
+	t.Logf("%d facts matched (%d by finding, %d by asset and vulnerability, by product %v)", matched, byFinding, byVuln, byProduct)
+}
