@@ -56,7 +56,7 @@ func Build(ctx context.Context, st store.Store, es *estate.Estate, in score.Inte
 		return nil, nil, err
 	}
 	xs := map[string]model.Exposure{}
-	for x, err := range st.Exposures(ctx, store.Filter{Statuses: []model.Status{model.StatusOpen}}) {
+	for x, err := range st.Exposures(ctx, store.Filter{Statuses: []model.Status{model.StatusOpen}, ByID: true}) {
 		if err != nil {
 			return nil, nil, err
 		}

@@ -201,7 +201,11 @@ func (s *DB) Exposures(ctx context.Context, f store.Filter) iter.Seq2[model.Expo
 		inner.vulnMatch("x.vuln_ids", f.VulnIDs)
 		w.add("EXISTS (SELECT 1 FROM findings x WHERE "+ofExposure("x", "exposures.id")+" AND "+strings.Join(inner.conds, " AND ")+")", inner.args...)
 	}
-	q := s.rebind(`SELECT ` + exposureCols + ` FROM exposures` + w.sql() + ` ORDER BY sev DESC, asset, vuln_id, rule_id, id` + limit(f.Limit))
+	order := ` ORDER BY sev DESC, asset, vuln_id, rule_id, id`
+	if f.ByID {
+		order = ` ORDER BY id`
+	}
+	q := s.rebind(`SELECT ` + exposureCols + ` FROM exposures` + w.sql() + order + limit(f.Limit))
 	return func(yield func(model.Exposure, error) bool) {
 		rows, err := s.db.QueryContext(ctx, q, w.args...)
 		if err != nil {

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -390,5 +392,31 @@ func TestExposureAggregatesFollowFindings(t *testing.T) {
 	scan("grype")
 	if x := only(); x.Status != model.StatusFixed || x.Severity != model.SeverityCritical || x.FixedAt.IsZero() {
 		t.Errorf("after both fixed = %s %s fixed %v, want fixed critical with a time", x.Status, x.Severity, x.FixedAt)
+	}
+}
+
+// TestExposuresByID checks that ByID lists the same exposures, with the
+// same findings, in the order of their ids.
+func TestExposuresByID(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := ingesttest.OpenStore(t)
+	if _, err := ingesttest.Ingest(st, trivy.Format, ingest.Options{}, filepath.Join("..", "..", "ingest", "trivy", "testdata", "all_statuses.json")); err != nil {
+		t.Fatal(err)
+	}
+	key := func(x model.Exposure) string { return x.ID + ":" + strings.Join(x.FindingIDs, ",") }
+	var ranked, byID []string
+	for _, x := range collect(t, st.Exposures(ctx, store.Filter{})) {
+		ranked = append(ranked, key(x))
+	}
+	for _, x := range collect(t, st.Exposures(ctx, store.Filter{ByID: true})) {
+		byID = append(byID, key(x))
+	}
+	if len(byID) < 5 || !slices.IsSorted(byID) {
+		t.Errorf("ByID listed %d exposures, sorted %v", len(byID), slices.IsSorted(byID))
+	}
+	slices.Sort(ranked)
+	if !slices.Equal(ranked, byID) {
+		t.Errorf("ByID lists other exposures or findings than the ranked listing")
 	}
 }
