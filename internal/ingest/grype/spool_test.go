@@ -1,43 +1,17 @@
 package grype_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/go-json-experiment/json/jsontext"
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/ctem-dev/ctem/internal/ingest"
 	"github.com/ctem-dev/ctem/internal/ingest/grype"
 	"github.com/ctem-dev/ctem/internal/ingest/ingesttest"
 	"github.com/ctem-dev/ctem/internal/model"
-	"github.com/ctem-dev/ctem/internal/store"
 )
-
-// spySink records, and notes whether a spool file existed in dir when
-// the first finding arrived.
-type spySink struct {
-	*ingesttest.Recorder
-	dir     string
-	checked bool
-	spilled bool
-}
-
-func (s *spySink) Finding(f *model.Finding) error {
-	if !s.checked {
-		s.checked = true
-		files, _ := filepath.Glob(filepath.Join(s.dir, "ctem-spool-*"))
-		s.spilled = len(files) > 0
-	}
-	return s.Recorder.Finding(f)
-}
 
 // TestSpill parses a generated report whose matches overflow a small
 // spool limit into a temporary file. Not parallel: it sets the limit and
@@ -68,11 +42,11 @@ func TestSpill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := &spySink{Recorder: &ingesttest.Recorder{}, dir: dir}
+	sink := &ingesttest.SpillSink{Recorder: &ingesttest.Recorder{}, Dir: dir}
 	if err := grype.Format.Parse(context.Background(), &ingest.Input{Name: "gen.json", R: src.Reader()}, sink); err != nil {
 		t.Fatalf("Parse = %v", err)
 	}
-	if !sink.spilled {
+	if !sink.Spilled {
 		t.Errorf("no spool file in TMPDIR while findings were emitted, want one past a 4 KiB limit")
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
@@ -94,98 +68,16 @@ func TestSpill(t *testing.T) {
 }
 
 // TestSpillKeepsFindings checks that every testdata file gives the same
-// records whether its matches stay in memory or go to a file. Not
+// records whether its items stay in memory or go to a file. Not
 // parallel: it sets the spool limit.
 func TestSpillKeepsFindings(t *testing.T) {
-	files := testdata(t)
-	want := map[string]*ingesttest.Recorder{}
-	for _, path := range files {
-		want[path] = ingesttest.Parse(t, grype.Format, path, ingest.Options{})
-	}
-	for _, limit := range []int{-1, 2000} {
-		grype.SetSpoolLimit(t, limit)
-		for _, path := range files {
-			got := ingesttest.Parse(t, grype.Format, path, ingest.Options{})
-			if diff := cmp.Diff(got, want[path]); diff != "" {
-				t.Errorf("Parse(%s) with a spool limit of %d (-got +want):\n%s", path, limit, diff)
-			}
-		}
-	}
-}
-
-// span returns where the value at path (member names and array indexes)
-// starts and ends in data.
-func span(t testing.TB, data []byte, path ...any) (start, end int64) {
-	t.Helper()
-	dec := jsontext.NewDecoder(bytes.NewReader(data))
-	for _, step := range path {
-		if _, err := dec.ReadToken(); err != nil {
-			t.Fatal(err)
-		}
-		switch s := step.(type) {
-		case string:
-			for {
-				name, err := dec.ReadToken()
-				if err != nil {
-					t.Fatalf("no member %q: %v", s, err)
-				}
-				if name.String() == s {
-					break
-				}
-				if err := dec.SkipValue(); err != nil {
-					t.Fatal(err)
-				}
-			}
-		case int:
-			for range s {
-				if err := dec.SkipValue(); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-	}
-	v, err := dec.ReadValue()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dec.InputOffset() - int64(len(v)), dec.InputOffset()
+	ingesttest.CheckSpillKeepsRecords(t, grype.Format, ingest.Options{}, testdata(t), grype.SetSpoolLimit)
 }
 
 // TestBadMatch checks that a wrong type in the second match, found when
-// the spooled matches are decoded, is reported at its own place in the
+// the spooled items are decoded, is reported at its own place in the
 // file, and that nothing of the report is stored.
 func TestBadMatch(t *testing.T) {
 	t.Parallel()
-	data, err := os.ReadFile("testdata/check_all_fields.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	start, end := span(t, data, "matches", 1)
-	// The match's first "id" (its vulnerability's) becomes a number.
-	loc := regexp.MustCompile(`"id":\s*("[^"]*")`).FindSubmatchIndex(data[start:end])
-	if loc == nil {
-		t.Fatal("no id in the second match")
-	}
-	at := start + int64(loc[2])
-	bad := append(append(bytes.Clone(data[:at]), "12345"...), data[start+int64(loc[3]):]...)
-	path := filepath.Join(t.TempDir(), "bad.json")
-	if err := os.WriteFile(path, bad, 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	st := ingesttest.OpenStore(t)
-	_, err = ingesttest.Ingest(st, grype.Format, ingest.Options{}, path)
-	ie, ok := errors.AsType[*ingest.InputError](err)
-	if !ok {
-		t.Fatalf("Ingest(bad.json) = %v, want an *ingest.InputError", err)
-	}
-	line, _ := ingest.LineCol(path, ie.Offset)
-	wantLine := bytes.Count(bad[:at], []byte("\n")) + 1
-	firstLine := bytes.Count(bad[:start], []byte("\n")) + 1
-	if ie.File != path || ie.Offset != at || line != wantLine || !strings.Contains(ie.Error(), "/matches/1/vulnerability/id") {
-		t.Errorf("Ingest(bad.json) = %v at offset %d, line %d, want %s at offset %d, line %d (in the match of line %d), pointer /matches/1/vulnerability/id", err, ie.Offset, line, path, at, wantLine, firstLine)
-	}
-	if got := ingesttest.Count(t, st); got != (store.Counts{}) {
-		t.Errorf("after the failed ingest the store holds %+v, want nothing", got)
-	}
+	ingesttest.CheckBadItem(t, grype.Format, ingest.Options{}, "testdata/check_all_fields.json", []any{"matches", 1}, "id", "/matches/1/vulnerability/id")
 }

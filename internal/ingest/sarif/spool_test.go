@@ -1,43 +1,16 @@
 package sarif_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/go-json-experiment/json/jsontext"
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/ctem-dev/ctem/internal/ingest"
 	"github.com/ctem-dev/ctem/internal/ingest/ingesttest"
 	"github.com/ctem-dev/ctem/internal/ingest/sarif"
-	"github.com/ctem-dev/ctem/internal/model"
-	"github.com/ctem-dev/ctem/internal/store"
 )
-
-// spySink records, and notes whether a spool file existed in dir when
-// the first finding arrived.
-type spySink struct {
-	*ingesttest.Recorder
-	dir     string
-	checked bool
-	spilled bool
-}
-
-func (s *spySink) Finding(f *model.Finding) error {
-	if !s.checked {
-		s.checked = true
-		files, _ := filepath.Glob(filepath.Join(s.dir, "ctem-spool-*"))
-		s.spilled = len(files) > 0
-	}
-	return s.Recorder.Finding(f)
-}
 
 // TestSpill parses a generated gosec-style log whose results, all before
 // the run's tool, overflow a small spool limit into a temporary file; the
@@ -62,11 +35,11 @@ func TestSpill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := &spySink{Recorder: &ingesttest.Recorder{}, dir: dir}
+	sink := &ingesttest.SpillSink{Recorder: &ingesttest.Recorder{}, Dir: dir}
 	if err := sarif.Format.Parse(context.Background(), &ingest.Input{Name: "gen.sarif", R: src.Reader(), Options: ingest.Options{Target: "t"}}, sink); err != nil {
 		t.Fatalf("Parse = %v", err)
 	}
-	if !sink.spilled {
+	if !sink.Spilled {
 		t.Errorf("no spool file in TMPDIR while findings were emitted, want one past a 4 KiB limit")
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
@@ -85,99 +58,16 @@ func TestSpill(t *testing.T) {
 }
 
 // TestSpillKeepsFindings checks that every testdata file gives the same
-// records whether its early results stay in memory or go to a file. Not
+// records whether its items stay in memory or go to a file. Not
 // parallel: it sets the spool limit.
 func TestSpillKeepsFindings(t *testing.T) {
-	files := sarifFiles(t)
-	want := map[string]*ingesttest.Recorder{}
-	for _, path := range files {
-		want[path] = ingesttest.Parse(t, sarif.Format, path, ingest.Options{})
-	}
-	for _, limit := range []int{-1, 2000} {
-		sarif.SetSpoolLimit(t, limit)
-		for _, path := range files {
-			got := ingesttest.Parse(t, sarif.Format, path, ingest.Options{})
-			if diff := cmp.Diff(got, want[path]); diff != "" {
-				t.Errorf("Parse(%s) with a spool limit of %d (-got +want):\n%s", path, limit, diff)
-			}
-		}
-	}
+	ingesttest.CheckSpillKeepsRecords(t, sarif.Format, ingest.Options{Target: "t"}, sarifFiles(t), sarif.SetSpoolLimit)
 }
 
-// span returns where the value at path (member names and array indexes)
-// starts and ends in data.
-func span(t testing.TB, data []byte, path ...any) (start, end int64) {
-	t.Helper()
-	dec := jsontext.NewDecoder(bytes.NewReader(data))
-	for _, step := range path {
-		if _, err := dec.ReadToken(); err != nil {
-			t.Fatal(err)
-		}
-		switch s := step.(type) {
-		case string:
-			for {
-				name, err := dec.ReadToken()
-				if err != nil {
-					t.Fatalf("no member %q: %v", s, err)
-				}
-				if name.String() == s {
-					break
-				}
-				if err := dec.SkipValue(); err != nil {
-					t.Fatal(err)
-				}
-			}
-		case int:
-			for range s {
-				if err := dec.SkipValue(); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-	}
-	v, err := dec.ReadValue()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dec.InputOffset() - int64(len(v)), dec.InputOffset()
-}
-
-// TestBadResult checks that a wrong type in the second result of a run
-// whose results come before its tool, found when the spooled results are
-// decoded, is reported at its own place in the file, and that nothing of
-// the log is stored.
+// TestBadResult checks that a wrong type in the second result, found when
+// the spooled items are decoded, is reported at its own place in the
+// file, and that nothing of the report is stored.
 func TestBadResult(t *testing.T) {
 	t.Parallel()
-	data, err := os.ReadFile("testdata/gh-app-auth-gosec.sarif")
-	if err != nil {
-		t.Fatal(err)
-	}
-	start, end := span(t, data, "runs", 0, "results", 1)
-	loc := regexp.MustCompile(`"ruleId":\s*("[^"]*")`).FindSubmatchIndex(data[start:end])
-	if loc == nil {
-		t.Fatal("no ruleId in the second result")
-	}
-	at := start + int64(loc[2])
-	bad := append(append(bytes.Clone(data[:at]), "12345"...), data[start+int64(loc[3]):]...)
-	path := filepath.Join(t.TempDir(), "bad.sarif")
-	if err := os.WriteFile(path, bad, 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	st := ingesttest.OpenStore(t)
-	_, err = ingesttest.Ingest(st, sarif.Format, ingest.Options{Target: "t"}, path)
-	ie, ok := errors.AsType[*ingest.InputError](err)
-	if !ok {
-		t.Fatalf("Ingest(bad.sarif) = %v, want an *ingest.InputError", err)
-	}
-	line, _ := ingest.LineCol(path, ie.Offset)
-	wantLine := bytes.Count(bad[:at], []byte("\n")) + 1
-	firstLine := bytes.Count(bad[:start], []byte("\n")) + 1
-	const wantPtr = "/runs/0/results/1/ruleId"
-	if ie.File != path || ie.Offset != at || line != wantLine || !strings.Contains(ie.Error(), wantPtr) {
-		t.Errorf("Ingest(bad.sarif) = %v at offset %d, line %d, want %s at offset %d, line %d (in the result of line %d), pointer %s", err, ie.Offset, line, path, at, wantLine, firstLine, wantPtr)
-	}
-	if got := ingesttest.Count(t, st); got != (store.Counts{}) {
-		t.Errorf("after the failed ingest the store holds %+v, want nothing", got)
-	}
+	ingesttest.CheckBadItem(t, sarif.Format, ingest.Options{Target: "t"}, "testdata/gh-app-auth-gosec.sarif", []any{"runs", 0, "results", 1}, "ruleId", "/runs/0/results/1/ruleId")
 }
