@@ -36,35 +36,27 @@ type Run struct {
 // Build reads the store and makes the graph input: every asset and
 // relation of the estate, every open exposure with its effect (from its
 // CWEs, CVSS vectors and rule), its evidence kinds, EPSS and KEV, and the
-// scope's entry points and crown jewels.
-func Build(ctx context.Context, st store.Store, es *estate.Estate, in score.Intel) (*graph.Input, map[string]model.Exposure, error) {
+// scope's entry points and crown jewels. With assets, only the exposures
+// on those asset keys are read (see PrepareAffected).
+func Build(ctx context.Context, st store.Store, es *estate.Estate, in score.Intel, assets ...string) (*graph.Input, map[string]model.Exposure, error) {
 	gi := &graph.Input{Assets: es.Sorted(), Relations: trustRelations(es.Relations)}
-	// Findings' CVSS vectors, by exposure, in one pass.
-	vectors := map[string][]string{}
-	acs := map[string][]model.CVSS{}
-	for f, err := range st.Findings(ctx, store.Filter{Statuses: []model.Status{model.StatusOpen}}) {
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, v := range f.CVSS {
-			vectors[f.ExposureID] = append(vectors[f.ExposureID], v.Vector)
-		}
-		acs[f.ExposureID] = append(acs[f.ExposureID], f.CVSS...)
-	}
 	facts, err := store.LoadEvidence(ctx, st)
 	if err != nil {
 		return nil, nil, err
 	}
 	xs := map[string]model.Exposure{}
-	for x, err := range st.Exposures(ctx, store.Filter{Statuses: []model.Status{model.StatusOpen}, ByID: true}) {
+	for x, err := range st.Exposures(ctx, store.Filter{Statuses: []model.Status{model.StatusOpen}, Assets: assets, ByID: true}) {
 		if err != nil {
 			return nil, nil, err
 		}
 		x.Asset = es.Canonical(x.Asset)
-		xs[x.ID] = x
+		vectors := make([]string, 0, len(x.CVSS))
+		for _, c := range x.CVSS {
+			vectors = append(vectors, c.Vector)
+		}
 		w := graph.Weakness{Exposure: x}
-		w.Effect = effect.Classify(effect.Input{CWEs: x.CWEs, CVSS: vectors[x.ID], Kind: x.Kind, Rule: x.RuleID, Title: x.Title})
-		if best, _ := cvss.Choose(acs[x.ID]); best.Vector != "" {
+		w.Effect = effect.Classify(effect.Input{CWEs: x.CWEs, CVSS: vectors, Kind: x.Kind, Rule: x.RuleID, Title: x.Title})
+		if best, _ := cvss.Choose(x.CVSS); best.Vector != "" {
 			if v, err := cvss.Parse(best.Vector); err == nil {
 				w.AttackComplexity = string(v.AttackComplexity)
 			}
@@ -82,6 +74,8 @@ func Build(ctx context.Context, st store.Store, es *estate.Estate, in score.Inte
 		for _, e := range facts.Match(x) {
 			w.Evidence = append(w.Evidence, e.Kind)
 		}
+		x.CVSS = nil // the weakness has what it needs of them
+		xs[x.ID] = x
 		gi.Weaknesses = append(gi.Weaknesses, w)
 	}
 	leakedGrants(gi)
@@ -112,6 +106,48 @@ func Prepare(ctx context.Context, st store.Store, es *estate.Estate, in score.In
 		return nil, err
 	}
 	return &Run{Estate: es, Input: gi, Exposures: xs}, nil
+}
+
+// maxScopedKeys bounds the asset keys PrepareAffected passes to the store:
+// beyond it, reading every exposure is cheaper than so long a filter.
+const maxScopedKeys = 2000
+
+// PrepareAffected builds the input of a run of the connected components
+// holding the changed assets only (see Affected), reading from the store
+// only the exposures on those components' assets and their aliases, so
+// that re-analysing after an ingest costs what the ingest touched, not
+// the whole database.
+func PrepareAffected(ctx context.Context, st store.Store, es *estate.Estate, in score.Intel, changed []string) (r *Run, kept, total int, err error) {
+	comp := components(es)
+	want := map[int]bool{}
+	for _, k := range changed {
+		if c, ok := comp[es.Canonical(k)]; ok {
+			want[c] = true
+		}
+	}
+	var keys []string
+	for k, c := range comp {
+		if !want[c] {
+			continue
+		}
+		keys = append(keys, k)
+		if a, ok := es.Assets[k]; ok {
+			keys = append(keys, a.Aliases...)
+		}
+	}
+	if len(keys) == 0 {
+		keys = []string{""} // no component: no exposure to read
+	}
+	if len(keys) > maxScopedKeys {
+		keys = nil
+	}
+	gi, xs, err := Build(ctx, st, es, in, keys...)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	r = &Run{Estate: es, Input: gi, Exposures: xs}
+	kept, total = r.Affected(changed)
+	return r, kept, total, nil
 }
 
 // Analyze builds the input and runs the analysis.

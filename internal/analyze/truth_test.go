@@ -2,6 +2,7 @@ package analyze_test
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -420,4 +421,62 @@ func apply(in *graph.Input, a graph.Action) *graph.Input {
 		})
 	}
 	return &out
+}
+
+// TestPrepareAffectedMatchesFull checks the scoped re-analysis an ingest
+// runs: for each ground-truth estate, with an unrelated image's real
+// Trivy report beside it, a run prepared for the crown jewel's component
+// reads no exposure of the unrelated image and finds exactly the paths to
+// that jewel a full analysis finds.
+func TestPrepareAffectedMatchesFull(t *testing.T) {
+	t.Parallel()
+	intel := score.Intel{KEV: kevSnapshot(t)}
+	for _, tt := range truths {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			st := ingesttest.OpenStore(t)
+			for _, in := range tt.inputs {
+				ingestFile(t, st, filepath.Join("testdata", in.path), in.target)
+			}
+			ingestFile(t, st, filepath.Join("..", "ingest", "trivy", "testdata", "alpine-310.json"), "")
+			full := analyzeStore(t, st, tt.scope, intel)
+			const other = "image:ghcr.io/aquasecurity/trivy-test-images:alpine-310"
+			if !slices.ContainsFunc(full.Input.Weaknesses, func(w graph.Weakness) bool { return w.Exposure.Asset == other }) {
+				t.Fatalf("the full analysis has no weakness on %s; the test needs one", other)
+			}
+			scoped, kept, total, err := analyze.PrepareAffected(ctx, st, full.Estate, intel, []string{tt.jewel})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if kept != 1 || total < 2 {
+				t.Errorf("PrepareAffected kept %d of %d components, want 1 of several", kept, total)
+			}
+			for id, x := range scoped.Exposures {
+				if x.Asset == other {
+					t.Errorf("the scoped run read exposure %s of %s", id, other)
+				}
+			}
+			if err := scoped.Run(graph.Options{}); err != nil {
+				t.Fatal(err)
+			}
+			paths := func(r *analyze.Run) []string {
+				var out []string
+				for _, p := range r.Result.Paths {
+					if p.Jewel == tt.jewel {
+						out = append(out, fmt.Sprintf("%s %.6f", p.ID, p.Risk))
+					}
+				}
+				slices.Sort(out)
+				return out
+			}
+			want := paths(full)
+			if len(want) == 0 {
+				t.Fatalf("the full analysis finds no path to %s", tt.jewel)
+			}
+			if diff := cmp.Diff(paths(scoped), want); diff != "" {
+				t.Errorf("paths to %s, scoped (-) and full (+):\n%s", tt.jewel, diff)
+			}
+		})
+	}
 }

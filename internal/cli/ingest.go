@@ -117,11 +117,10 @@ func (e *env) reanalyze(ctx context.Context, st store.Store, changed []string, w
 	if err != nil {
 		return err
 	}
-	run, err := analyze.Prepare(ctx, st, es, in)
+	run, kept, total, err := analyze.PrepareAffected(ctx, st, es, in, changed)
 	if err != nil {
 		return err
 	}
-	kept, total := run.Affected(changed)
 	if err := run.Run(graph.Options{}); err != nil {
 		return err
 	}

@@ -207,10 +207,12 @@ type Exposure struct {
 	Status     Status      `json:"status"`
 	FindingIDs []string    `json:"finding_ids"`
 	Tools      []string    `json:"tools"`
-	FirstSeen  time.Time   `json:"first_seen"`
-	LastSeen   time.Time   `json:"last_seen"`
-	FixedAt    time.Time   `json:"fixed_at,omitzero"`
-	History    []Event     `json:"history,omitempty"`
+	// CVSS holds the vectors its findings that are not fixed carry.
+	CVSS      []CVSS    `json:"cvss,omitempty"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+	FixedAt   time.Time `json:"fixed_at,omitzero"`
+	History   []Event   `json:"history,omitempty"`
 }
 
 // Event is one change of a finding's status, recorded by the ingest that

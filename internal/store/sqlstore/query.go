@@ -282,17 +282,31 @@ func (s *DB) attachFindings(ctx context.Context, batch []model.Exposure, history
 		args[i] = e.ID
 	}
 	ids := `(VALUES ` + strings.TrimSuffix(strings.Repeat("(?), ", len(batch)), ", ") + `) v`
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT f.exposure_id, f.id, f.tool, f.vuln_ids, f.cwes FROM `+ids+` JOIN findings f ON `+ofExposure("f", "v.column1")+` ORDER BY f.tool, f.id`), args...)
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT f.exposure_id, f.id, f.tool, f.vuln_ids, f.cwes, f.status, f.extra FROM `+ids+` JOIN findings f ON `+ofExposure("f", "v.column1")+` ORDER BY f.tool, f.id`), args...)
 	if err != nil {
 		return fmt.Errorf("read exposure findings: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var eid, id, tool, vulns, cwes string
-		if err := rows.Scan(&eid, &id, &tool, &vulns, &cwes); err != nil {
+		var eid, id, tool, vulns, cwes, status, extra string
+		if err := rows.Scan(&eid, &id, &tool, &vulns, &cwes, &status, &extra); err != nil {
 			return fmt.Errorf("read exposure findings: %w", err)
 		}
 		e := &batch[idx[eid]]
+		if status != string(model.StatusFixed) {
+			var f model.Finding
+			cvss, err := unpackExtra(extra, &f)
+			if err == nil && cvss != "" {
+				var cs []model.CVSS
+				if json.Unmarshal([]byte(cvss), &cs) == nil {
+					for _, c := range cs {
+						if !slices.Contains(e.CVSS, c) {
+							e.CVSS = append(e.CVSS, c)
+						}
+					}
+				}
+			}
+		}
 		e.FindingIDs = append(e.FindingIDs, id)
 		if !slices.Contains(e.Tools, tool) {
 			e.Tools = append(e.Tools, tool)
