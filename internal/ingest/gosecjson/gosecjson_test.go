@@ -15,16 +15,6 @@ import (
 	"github.com/ctem-dev/ctem/internal/model"
 )
 
-func sniff(t testing.TB, path string) *ingest.Sniff {
-	t.Helper()
-	src, err := ingest.Open(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	return src.Sniff()
-}
-
 func testdata(t testing.TB) []string {
 	t.Helper()
 	files, err := filepath.Glob("testdata/*.json")
@@ -54,7 +44,7 @@ func TestDetect(t *testing.T) {
 	t.Parallel()
 	reg := append(formats.All(), gosecjson.Format)
 	for _, path := range testdata(t) {
-		f, err := reg.Detect(sniff(t, path))
+		f, err := reg.Detect(ingesttest.SniffFile(t, path))
 		if err != nil || f.Name != "gosec-json" {
 			t.Errorf("Detect(%s) = %q, %v, want gosec-json", path, f.Name, err)
 		}
@@ -65,7 +55,7 @@ func TestDetect(t *testing.T) {
 	others, _ := filepath.Glob("../trivy/testdata/*.json")
 	more, _ := filepath.Glob("../sarif/testdata/*.json")
 	for _, path := range append(others, more...) {
-		if gosecjson.Detect(sniff(t, path)) {
+		if gosecjson.Detect(ingesttest.SniffFile(t, path)) {
 			t.Errorf("Detect(%s) = true, want false", path)
 		}
 	}

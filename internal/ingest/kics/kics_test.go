@@ -26,28 +26,7 @@ func testdata(t testing.TB) []string {
 
 func TestDetect(t *testing.T) {
 	t.Parallel()
-	reg := append(formats.All(), kics.Format)
-	for _, path := range testdata(t) {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := reg.Detect(ingest.SniffBytes(data))
-		if err != nil || f.Name != "kics" {
-			t.Errorf("Detect(%s) = %q, %v, want kics", path, f.Name, err)
-		}
-	}
-	others, _ := filepath.Glob("../trivy/testdata/*.json")
-	sarifs, _ := filepath.Glob("../sarif/testdata/*")
-	for _, path := range append(others, sarifs...) {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if kics.Detect(ingest.SniffBytes(data)) {
-			t.Errorf("Detect(%s) = true, want false", path)
-		}
-	}
+	ingesttest.CheckDetect(t, append(formats.All(), kics.Format), kics.Format, testdata(t), "../trivy/testdata/*.json", "../sarif/testdata/*")
 }
 
 // count decodes a report independently and counts its file entries, all

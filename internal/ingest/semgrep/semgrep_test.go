@@ -15,16 +15,6 @@ import (
 	"github.com/ctem-dev/ctem/internal/model"
 )
 
-func sniff(t testing.TB, path string) *ingest.Sniff {
-	t.Helper()
-	src, err := ingest.Open(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	return src.Sniff()
-}
-
 func testdata(t testing.TB) []string {
 	t.Helper()
 	files, err := filepath.Glob("testdata/*.json")
@@ -36,20 +26,7 @@ func testdata(t testing.TB) []string {
 
 func TestDetect(t *testing.T) {
 	t.Parallel()
-	reg := append(formats.All(), semgrep.Format)
-	for _, path := range testdata(t) {
-		f, err := reg.Detect(sniff(t, path))
-		if err != nil || f.Name != "semgrep" {
-			t.Errorf("Detect(%s) = %q, %v, want semgrep", path, f.Name, err)
-		}
-	}
-	others, _ := filepath.Glob("../trivy/testdata/*.json")
-	more, _ := filepath.Glob("../sarif/testdata/*.json")
-	for _, path := range append(others, more...) {
-		if semgrep.Detect(sniff(t, path)) {
-			t.Errorf("Detect(%s) = true, want false", path)
-		}
-	}
+	ingesttest.CheckDetect(t, append(formats.All(), semgrep.Format), semgrep.Format, testdata(t), "../trivy/testdata/*.json", "../sarif/testdata/*.json")
 	for _, head := range []string{`{"results": [], "errors": [], "metrics": {}, "generated_at": "x"}`, `[]`, `{"Issues": []}`} {
 		if semgrep.Detect(ingest.SniffBytes([]byte(head))) {
 			t.Errorf("Detect(%s) = true, want false", head)

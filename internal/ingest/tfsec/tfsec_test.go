@@ -26,28 +26,7 @@ func testdata(t testing.TB) []string {
 
 func TestDetect(t *testing.T) {
 	t.Parallel()
-	reg := append(formats.All(), tfsec.Format)
-	for _, path := range testdata(t) {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := reg.Detect(ingest.SniffBytes(data))
-		if err != nil || f.Name != "tfsec" {
-			t.Errorf("Detect(%s) = %q, %v, want tfsec", path, f.Name, err)
-		}
-	}
-	others, _ := filepath.Glob("../trivy/testdata/*.json")
-	sarifs, _ := filepath.Glob("../sarif/testdata/*")
-	for _, path := range append(others, sarifs...) {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tfsec.Detect(ingest.SniffBytes(data)) {
-			t.Errorf("Detect(%s) = true, want false", path)
-		}
-	}
+	ingesttest.CheckDetect(t, append(formats.All(), tfsec.Format), tfsec.Format, testdata(t), "../trivy/testdata/*.json", "../sarif/testdata/*")
 	for _, s := range []string{`{"results":[],"errors":[]}`, `{"results":[{"rule_id":"x"}]}`, `[{"results":null}]`} {
 		if tfsec.Detect(ingest.SniffBytes([]byte(s))) {
 			t.Errorf("Detect(%s) = true, want false", s)

@@ -26,16 +26,6 @@ var cases = []struct {
 	{"testdata/v2_many_vulns.json", trufflehog.FormatV2},
 }
 
-func sniff(t testing.TB, path string) *ingest.Sniff {
-	t.Helper()
-	src, err := ingest.Open(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	return src.Sniff()
-}
-
 // lines decodes a JSON-lines file independently.
 func lines(t testing.TB, path string) []map[string]any {
 	t.Helper()
@@ -68,7 +58,7 @@ func TestDetect(t *testing.T) {
 		t.Errorf("testdata holds %d files, the table %d", len(files), len(cases))
 	}
 	for _, c := range cases {
-		f, err := reg.Detect(sniff(t, c.path))
+		f, err := reg.Detect(ingesttest.SniffFile(t, c.path))
 		if err != nil || f.Name != c.format.Name {
 			t.Errorf("Detect(%s) = %q, %v, want %s", c.path, f.Name, err, c.format.Name)
 		}
@@ -77,7 +67,7 @@ func TestDetect(t *testing.T) {
 	more, _ := filepath.Glob("../sarif/testdata/*.json")
 	gl, _ := filepath.Glob("../gitleaks/testdata/*.json")
 	for _, path := range append(append(others, more...), gl...) {
-		s := sniff(t, path)
+		s := ingesttest.SniffFile(t, path)
 		if trufflehog.DetectV3(s) || trufflehog.DetectV2(s) {
 			t.Errorf("Detect(%s) = true, want false", path)
 		}
