@@ -18,6 +18,13 @@ type Rule struct {
 	When        string
 	Then        string
 	Probability func(w *Weakness) float64
+	// Technique is the MITRE ATT&CK technique id the step is an instance
+	// of (T1190, T1078.004, ...); empty when none fits.
+	Technique string
+	// Catalogue names the public catalogue entries the rule implements:
+	// KubeHound attack ids (CE_PRIV_MOUNT, ...), Rhino Security Labs'
+	// IAM privilege-escalation methods, PMapper edge checks.
+	Catalogue []string
 }
 
 // The rule ids, indexes into Rules.
@@ -151,23 +158,23 @@ func times(f float64) func(*Weakness) float64 {
 // the estate needs (routing, membership, authentication bypass, local
 // privilege escalation). The code that applies each rule is in build.go.
 var Rules = [numRules]Rule{
-	ruleRCE:              {"remote-code-execution", "network(A) and a weakness on A (or on an image A runs, or the repository it is built from) whose effect is exec", "exec(A)", weaknessProbability},
-	ruleInjection:        {"injection-into-data-store", "network(A), a write (SQL/NoSQL injection) or read effect weakness on A, and A connects-to D", "read(D), and write(D) for a write effect", weaknessProbability},
-	ruleSSRF:             {"server-side-request-forgery", "network(A) and an ssrf weakness on A", "network(B) for A connects-to or routes-to B; identity(R) for A uses-identity R when A is labelled imds.v1=true or the relation's action is imds.v1 (× 0.9)", weaknessProbability},
-	ruleFileRead:         {"file-read", "network(A) and a file-read weakness (path traversal, file disclosure) on A", "read(S) for every S that A mounts", weaknessProbability},
-	ruleWorkloadIdentity: {"workload-identity", "exec(A) and A uses-identity I", "identity(I)", constant(pCertain)},
-	ruleSecretsInReach:   {"secrets-in-reach", "exec(A) and A mounts or reads-env S", "read(S)", constant(pCertain)},
-	ruleLateral:          {"lateral-movement", "exec(A) and A connects-to or routes-to B (the estate emits connects-to only where no network policy stops it)", "network(B)", constant(pCertain)},
-	ruleEscape:           {"escape", "exec(A), A runs-on N, and A has an escape.* label set to true (0.95) or an escape-effect weakness (its own probability)", "exec(N)", constant(pNearCertain)},
-	rulePermission:       {"permission", "identity(I) and I —can(action)→ R; on a Kubernetes namespace or cluster, secret actions also reach every secret in it", "read(R) for get/list/watch and AWS Get*/List*/Describe*; write(R) for create/update/patch/delete and Put*/Delete*/Create*; admin(R) for *, bind, escalate, impersonate, iam:*, service:*", constant(pCertain)},
-	rulePrivEsc:          {"privilege-escalation", "identity(I) with a known escalation (see privEscalations)", "identity(the stronger principal)", constant(pNearCertain)},
-	ruleLeakedCredential: {"leaked-credential", "read(S) or admin(S), and S —grants→ I (0.95) or a credential weakness on S whose Grants names I", "identity(I)", constant(pNearCertain)},
-	ruleSupplyChain:      {"supply-chain", "write(X) or admin(X) on a repository, image or pipeline X", "exec(W) for every W that runs an image built-from X, runs X, or that X deploys", constant(pSupplyChain)},
-	ruleOpenDataStore:    {"open-data-store", "network(D) and D labelled public=true (0.95), or an exposure-effect weakness on D, or a read/write-effect weakness on a datastore D", "read(D), and write(D) for a write effect", weaknessProbability},
-	ruleRouting:          {"routing", "network(A) and A routes-to or exposes B (a load balancer, ingress or service forwards traffic)", "network(B)", constant(pCertain)},
-	ruleMembership:       {"membership", "identity(I) and I member-of G", "identity(G)", constant(pCertain)},
-	ruleAuthBypass:       {"authentication-bypass", "network(A) and an auth-bypass weakness on A", "admin(A)", weaknessProbability},
-	ruleLocalPrivEsc:     {"local-privilege-escalation", "exec(A) and a privesc weakness on A", "admin(A)", weaknessProbability},
+	ruleRCE:              {"remote-code-execution", "network(A) and a weakness on A (or on an image A runs, or the repository it is built from) whose effect is exec", "exec(A)", weaknessProbability, "T1190", nil},
+	ruleInjection:        {"injection-into-data-store", "network(A), a write (SQL/NoSQL injection) or read effect weakness on A, and A connects-to D", "read(D), and write(D) for a write effect", weaknessProbability, "T1190", nil},
+	ruleSSRF:             {"server-side-request-forgery", "network(A) and an ssrf weakness on A", "network(B) for A connects-to or routes-to B; identity(R) for A uses-identity R when A is labelled imds.v1=true or the relation's action is imds.v1 (× 0.9)", weaknessProbability, "T1190", nil},
+	ruleFileRead:         {"file-read", "network(A) and a file-read weakness (path traversal, file disclosure) on A", "read(S) for every S that A mounts", weaknessProbability, "T1552.001", nil},
+	ruleWorkloadIdentity: {"workload-identity", "exec(A) and A uses-identity I", "identity(I)", constant(pCertain), "T1528", nil},
+	ruleSecretsInReach:   {"secrets-in-reach", "exec(A) and A mounts or reads-env S", "read(S)", constant(pCertain), "T1552.001", nil},
+	ruleLateral:          {"lateral-movement", "exec(A) and A connects-to or routes-to B (the estate emits connects-to only where no network policy stops it)", "network(B)", constant(pCertain), "T1210", nil},
+	ruleEscape:           {"escape", "exec(A), A runs-on N, and A has an escape.* label set to true (0.95) or an escape-effect weakness (its own probability)", "exec(N)", constant(pNearCertain), "T1611", nil},
+	rulePermission:       {"permission", "identity(I) and I —can(action)→ R; on a Kubernetes namespace or cluster, secret actions also reach every secret in it", "read(R) for get/list/watch and AWS Get*/List*/Describe*; write(R) for create/update/patch/delete and Put*/Delete*/Create*; admin(R) for *, bind, escalate, impersonate, iam:*, service:*", constant(pCertain), "T1078.004", nil},
+	rulePrivEsc:          {"privilege-escalation", "identity(I) with a known escalation (see privEscalations)", "identity(the stronger principal)", constant(pNearCertain), "T1098", nil},
+	ruleLeakedCredential: {"leaked-credential", "read(S) or admin(S), and S —grants→ I (0.95) or a credential weakness on S whose Grants names I", "identity(I)", constant(pNearCertain), "T1552", nil},
+	ruleSupplyChain:      {"supply-chain", "write(X) or admin(X) on a repository, image or pipeline X", "exec(W) for every W that runs an image built-from X, runs X, or that X deploys", constant(pSupplyChain), "T1195.002", nil},
+	ruleOpenDataStore:    {"open-data-store", "network(D) and D labelled public=true (0.95), or an exposure-effect weakness on D, or a read/write-effect weakness on a datastore D", "read(D), and write(D) for a write effect", weaknessProbability, "T1530", nil},
+	ruleRouting:          {"routing", "network(A) and A routes-to or exposes B (a load balancer, ingress or service forwards traffic)", "network(B)", constant(pCertain), "", nil},
+	ruleMembership:       {"membership", "identity(I) and I member-of G", "identity(G)", constant(pCertain), "T1078", nil},
+	ruleAuthBypass:       {"authentication-bypass", "network(A) and an auth-bypass weakness on A", "admin(A)", weaknessProbability, "T1190", nil},
+	ruleLocalPrivEsc:     {"local-privilege-escalation", "exec(A) and a privesc weakness on A", "admin(A)", weaknessProbability, "T1068", nil},
 }
 
 // RuleNames returns the names of the rules in table order.
