@@ -12,8 +12,9 @@ import (
 	"github.com/ctem-dev/ctem/internal/model"
 )
 
-// InternetKey is the key of the asset that stands for the internet.
-const InternetKey = "internet"
+// InternetKey is the key of the asset that stands for the internet
+// (model.InternetKey).
+const InternetKey = model.InternetKey
 
 // Estate is the correlated estate.
 type Estate struct {

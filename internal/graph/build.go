@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ctem-dev/ctem/internal/estate/k8s"
 	"github.com/ctem-dev/ctem/internal/intel/effect"
 	"github.com/ctem-dev/ctem/internal/model"
 )
@@ -240,14 +239,14 @@ func (b *builder) scopes() {
 		if !strings.HasPrefix(key, "k8s:") {
 			continue
 		}
-		cluster, ns, kind, _, ok := parseK8sKey(key)
+		cluster, ns, kind, _, ok := model.ParseK8sKey(key)
 		if !ok || (kind != "Secret" && kind != "ServiceAccount") {
 			continue
 		}
 		if b.scopeSecrets == nil {
 			b.scopeSecrets, b.scopeSAs = map[int32][]int32{}, map[int32][]int32{}
 		}
-		for _, sk := range []string{k8s.NamespaceKey(cluster, ns), k8s.ClusterKey(cluster)} {
+		for _, sk := range []string{model.K8sNamespaceKey(cluster, ns), model.K8sClusterKey(cluster)} {
 			sa, ok := x.ids[sk]
 			if !ok {
 				continue

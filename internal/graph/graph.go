@@ -14,7 +14,6 @@
 package graph
 
 import (
-	"github.com/ctem-dev/ctem/internal/estate/k8s"
 	"github.com/ctem-dev/ctem/internal/intel/effect"
 	"github.com/ctem-dev/ctem/internal/model"
 )
@@ -54,39 +53,32 @@ type State struct {
 // String returns "capability:asset-key".
 func (s State) String() string { return s.Cap.String() + ":" + s.Asset }
 
-// Relation types and labels this package reads beyond those of
-// internal/model.
+// Relation types, labels and keys this package reads: aliases of the
+// stage contracts of internal/model, kept under their old names.
 const (
 	// RelGrants is a relation S —grants→ I: whoever reads S (a secret, a
 	// repository, a file) holds the credentials of identity I. The
 	// estate emits it where a secret's contents are known (a Kubernetes
 	// Secret holding a database password); a secret finding names its
 	// identities in Weakness.Grants instead.
-	RelGrants model.RelationType = "grants"
-	// RelTrusts is a relation R —trusts→ P: role R's trust policy lets
-	// principal P assume it (sts:AssumeRole). In AWS a trust policy that
-	// names a principal of the same account is enough by itself, so the
-	// rule needs no matching can(sts:AssumeRole) relation.
-	RelTrusts model.RelationType = "trusts"
+	RelGrants = model.RelGrants
+	// RelTrusts is model.RelTrusts: role R's trust policy lets P assume it.
+	RelTrusts = model.RelTrusts
 
-	// LabelIMDSv1 set to "true" on a host or instance says its metadata
-	// service answers IMDSv1 requests (no session token), so an SSRF on
-	// it yields its instance role. A uses-identity relation whose Action
-	// is ActionIMDSv1 says the same of that one identity.
-	LabelIMDSv1 = "imds.v1"
-	// ActionIMDSv1 qualifies a uses-identity relation reachable through
-	// an IMDSv1 metadata service.
-	ActionIMDSv1 = "imds.v1"
-	// LabelPublic set to "true" marks an unauthenticated, internet-facing
-	// asset: a public bucket, registry or data store. It is an internet
-	// entry point and, by the open data store rule, readable.
-	LabelPublic = "public"
-	// InternetKey is the asset that stands for the internet; its exposes
-	// and connects-to relations name the internet entry states.
-	InternetKey = k8s.InternetKey
-	// escapePrefix starts the labels of internal/estate/k8s that say a
-	// workload can reach its node (escape.privileged and the like).
-	escapePrefix = "escape."
+	// LabelIMDSv1 is model.LabelIMDSv1: an SSRF on the asset yields its
+	// instance role. A uses-identity relation whose Action is
+	// ActionIMDSv1 says the same of that one identity.
+	LabelIMDSv1 = model.LabelIMDSv1
+	// ActionIMDSv1 is model.ActionIMDSv1.
+	ActionIMDSv1 = model.ActionIMDSv1
+	// LabelPublic is model.LabelPublic: an internet entry point and, by
+	// the open data store rule, readable.
+	LabelPublic = model.LabelPublic
+	// InternetKey is model.InternetKey.
+	InternetKey = model.InternetKey
+	// escapePrefix starts the labels that say a workload can reach its
+	// node (escape.privileged and the like).
+	escapePrefix = model.LabelEscapePrefix
 )
 
 // Input is the snapshot an analysis runs on. The caller builds it from the

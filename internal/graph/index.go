@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ctem-dev/ctem/internal/estate/k8s"
 	"github.com/ctem-dev/ctem/internal/model"
 )
 
@@ -152,18 +151,18 @@ func newIndex(in *Input, opt Options) *index {
 		if !strings.HasPrefix(key, "k8s:") {
 			continue
 		}
-		cluster, ns, kind, name, ok := parseK8sKey(key)
+		cluster, ns, kind, name, ok := model.ParseK8sKey(key)
 		if !ok {
 			continue
 		}
 		if ns != "" {
-			if j, ok := x.ids[k8s.NamespaceKey(cluster, ns)]; ok {
+			if j, ok := x.ids[model.K8sNamespaceKey(cluster, ns)]; ok {
 				union(int32(i), j)
 			}
 		}
 		if kind == "Namespace" || kind == "User" || kind == "Group" {
 			_ = name
-			if j, ok := x.ids[k8s.ClusterKey(cluster)]; ok {
+			if j, ok := x.ids[model.K8sClusterKey(cluster)]; ok {
 				union(int32(i), j)
 			}
 		}
@@ -209,28 +208,6 @@ func newIndex(in *Input, opt Options) *index {
 	}
 	x.hashComponents(opt)
 	return x
-}
-
-// parseK8sKey splits k8s:cluster/namespace/Kind/name; the cluster may
-// hold slashes, so the key is split from the right.
-func parseK8sKey(key string) (cluster, ns, kind, name string, ok bool) {
-	rest, found := strings.CutPrefix(key, "k8s:")
-	if !found {
-		return
-	}
-	i := strings.LastIndexByte(rest, '/')
-	if i < 0 {
-		return
-	}
-	name, rest = rest[i+1:], rest[:i]
-	if i = strings.LastIndexByte(rest, '/'); i < 0 {
-		return
-	}
-	kind, rest = rest[i+1:], rest[:i]
-	if i = strings.LastIndexByte(rest, '/'); i < 0 {
-		return
-	}
-	return rest[:i], rest[i+1:], kind, name, true
 }
 
 // hashSeed seeds component hashes. Hashes are compared only within one

@@ -12,29 +12,29 @@ import (
 // InternetKey is the asset that stands for the internet: it exposes
 // LoadBalancer and NodePort services and ingresses, and connects to pods
 // that a network policy opens to 0.0.0.0/0.
-const InternetKey = "internet"
+const InternetKey = model.InternetKey
 
 // Escape labels set on a workload whose pods can reach their node. Each
 // such workload also runs-on the node asset NodeKey(cluster).
 const (
-	LabelPrivileged  = "escape.privileged"    // a container runs privileged
-	LabelHostPath    = "escape.host-path"     // a hostPath volume
-	LabelHostNetwork = "escape.host-network"  // hostNetwork: true
-	LabelHostPID     = "escape.host-pid"      // hostPID: true
-	LabelHostIPC     = "escape.host-ipc"      // hostIPC: true
-	LabelSysAdmin    = "escape.cap-sys-admin" // CAP_SYS_ADMIN without allowPrivilegeEscalation: false
+	LabelPrivileged  = model.LabelEscapePrivileged // a container runs privileged
+	LabelHostPath    = model.LabelEscapeHostPath   // a hostPath volume
+	LabelHostNetwork = "escape.host-network"       // hostNetwork: true
+	LabelHostPID     = model.LabelEscapeHostPID    // hostPID: true
+	LabelHostIPC     = "escape.host-ipc"           // hostIPC: true
+	LabelSysAdmin    = model.LabelEscapeSysAdmin   // CAP_SYS_ADMIN without allowPrivilegeEscalation: false
 )
 
 // NodeKey is the key of the node any pod of the cluster may run on: the
 // manifests do not say which node, so one node asset stands for all.
-func NodeKey(cluster string) string { return model.K8sKey(cluster, "", "Node", "any") }
+func NodeKey(cluster string) string { return model.K8sNodeKey(cluster, "any") }
 
 // NamespaceKey is the key of a namespace, a cluster-scoped object.
-func NamespaceKey(cluster, ns string) string { return model.K8sKey(cluster, "", "Namespace", ns) }
+func NamespaceKey(cluster, ns string) string { return model.K8sNamespaceKey(cluster, ns) }
 
 // ClusterKey is the key of the cluster itself, the target of permissions
 // granted by ClusterRoleBindings.
-func ClusterKey(cluster string) string { return model.K8sKey(cluster, "", "Cluster", cluster) }
+func ClusterKey(cluster string) string { return model.K8sClusterKey(cluster) }
 
 // parser holds the objects of one input until relations can be computed.
 type parser struct {

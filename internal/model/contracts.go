@@ -1,0 +1,103 @@
+package model
+
+import "strings"
+
+// The contracts between the estate packages that describe an estate and
+// the graph that analyses it: well-known keys, relation types and labels,
+// defined once here so that neither side repeats the other's strings.
+
+// InternetKey is the asset that stands for the internet (and, in an IAM
+// policy, for anyone): its exposes and connects-to relations name the
+// internet entry states.
+const InternetKey = "internet"
+
+// Relation types the estate emits beyond the core ones of model.go.
+const (
+	// RelTrusts is a relation R —trusts→ P: role R's trust policy lets
+	// principal P assume it (sts:AssumeRole). In AWS a trust policy that
+	// names a principal of the same account is enough by itself, so the
+	// graph's escalation rule needs no matching can(sts:AssumeRole).
+	RelTrusts RelationType = "trusts"
+)
+
+// Labels with a meaning for the attack-path rules. A label whose value is
+// "true" (any case) states the fact; any other value, or none, does not.
+const (
+	// LabelIMDSv1 on a host or instance says its metadata service
+	// answers IMDSv1 requests (no session token), so an SSRF on it
+	// yields its instance role.
+	LabelIMDSv1 = "imds.v1"
+	// LabelPublic marks an unauthenticated, internet-facing asset: a
+	// public bucket, registry or data store.
+	LabelPublic = "public"
+	// LabelNamespace names the Kubernetes namespace of an object.
+	LabelNamespace = "namespace"
+	// LabelEscapePrefix starts the labels that say a workload's code
+	// can take over the node it runs on; see the LabelEscape names.
+	LabelEscapePrefix = "escape."
+)
+
+// ActionIMDSv1 qualifies a uses-identity relation whose identity is
+// reachable through an IMDSv1 metadata service.
+const ActionIMDSv1 = "imds.v1"
+
+// Escape labels on a Kubernetes workload whose pods can execute code on
+// their node, each after a KubeHound container-escape technique. Each such
+// workload also runs-on the node asset K8sNodeKey(cluster, "any").
+const (
+	LabelEscapePrivileged = "escape.privileged"     // CE_PRIV_MOUNT: a privileged container
+	LabelEscapeHostPath   = "escape.host-path"      // CE_*: a writable hostPath of /, /etc, /root, /var/lib/kubelet, /proc, a runtime socket
+	LabelEscapeHostPID    = "escape.host-pid"       // CE_NSENTER: hostPID with a privileged or SYS_PTRACE container
+	LabelEscapeSysAdmin   = "escape.cap-sys-admin"  // CE_SYS_ADMIN: CAP_SYS_ADMIN
+	LabelEscapeSysModule  = "escape.cap-sys-module" // CE_MODULE_LOAD: CAP_SYS_MODULE
+)
+
+// Labels of Kubernetes workloads that are no escape by themselves.
+const (
+	// LabelHostNetwork: the pods share the node's network namespace, so
+	// they reach what the node reaches (its metadata service, its
+	// kubelet) but run no code on it.
+	LabelHostNetwork = "k8s.host-network"
+	// LabelHostIPC: the pods share the node's IPC namespace; it exposes
+	// shared memory, not code execution.
+	LabelHostIPC = "k8s.host-ipc"
+	// LabelK8sObject holds, as compact JSON, the facts of a Kubernetes
+	// object that relations across objects need (selectors, ports, RBAC
+	// rules, network policies). The estate's correlation joins them over
+	// every input of a cluster and removes the label.
+	LabelK8sObject = "k8s.object"
+)
+
+// K8sClusterKey is the key of a Kubernetes cluster, the target of
+// permissions granted by ClusterRoleBindings.
+func K8sClusterKey(cluster string) string { return K8sKey(cluster, "", "Cluster", cluster) }
+
+// K8sNamespaceKey is the key of a namespace, a cluster-scoped object.
+func K8sNamespaceKey(cluster, ns string) string { return K8sKey(cluster, "", "Namespace", ns) }
+
+// K8sNodeKey is the key of a node of the cluster. Manifests do not say
+// which node a pod runs on, so the node "any" stands for all of them.
+func K8sNodeKey(cluster, node string) string { return K8sKey(cluster, "", "Node", node) }
+
+// ParseK8sKey splits k8s:cluster/namespace/Kind/name; the cluster may hold
+// slashes (EKS ARNs), so the key is split from the right. ok is false for
+// any other key.
+func ParseK8sKey(key string) (cluster, ns, kind, name string, ok bool) {
+	rest, found := strings.CutPrefix(key, "k8s:")
+	if !found {
+		return
+	}
+	i := strings.LastIndexByte(rest, '/')
+	if i < 0 {
+		return
+	}
+	name, rest = rest[i+1:], rest[:i]
+	if i = strings.LastIndexByte(rest, '/'); i < 0 {
+		return
+	}
+	kind, rest = rest[i+1:], rest[:i]
+	if i = strings.LastIndexByte(rest, '/'); i < 0 {
+		return
+	}
+	return rest[:i], rest[i+1:], kind, name, true
+}
