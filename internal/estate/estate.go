@@ -6,8 +6,10 @@
 package estate
 
 import (
+	"maps"
 	"slices"
 
+	"github.com/ctem-dev/ctem/internal/estate/k8s"
 	"github.com/ctem-dev/ctem/internal/estate/scope"
 	"github.com/ctem-dev/ctem/internal/model"
 )
@@ -44,6 +46,7 @@ func Build(assets []model.Asset, rels []model.Relation, sc *scope.Scope) *Estate
 		sc = scope.Default()
 	}
 	e := &Estate{Assets: map[string]*model.Asset{}, Sources: map[string][]string{}, Scope: sc, alias: map[string]string{}}
+	assets, rels = joinKubernetes(assets, rels)
 	// Aliases first: union of alias-of edges, the target being canonical.
 	for _, r := range rels {
 		if r.Type == model.RelAliasOf && r.From != r.To {
@@ -96,6 +99,32 @@ func Build(assets []model.Asset, rels []model.Relation, sc *scope.Scope) *Estate
 	slices.Sort(e.Keys)
 	e.annotate()
 	return e
+}
+
+// joinKubernetes replaces the relations the Kubernetes parser computed
+// per input with those of every input of each cluster at once (k8s.Join),
+// and drops the facts label the join reads from the assets.
+func joinKubernetes(assets []model.Asset, rels []model.Relation) ([]model.Asset, []model.Relation) {
+	extra, joined, clusters := k8s.Join(assets)
+	if len(clusters) == 0 {
+		return assets, rels
+	}
+	out := make([]model.Asset, 0, len(assets)+len(extra))
+	for _, a := range assets {
+		if _, ok := a.Labels[model.LabelK8sObject]; ok {
+			a.Labels = maps.Clone(a.Labels)
+			delete(a.Labels, model.LabelK8sObject)
+		}
+		out = append(out, a)
+	}
+	out = append(out, extra...)
+	kept := make([]model.Relation, 0, len(rels)+len(joined))
+	for _, r := range rels {
+		if !k8s.Supersedes(r, clusters) {
+			kept = append(kept, r)
+		}
+	}
+	return out, append(kept, joined...)
 }
 
 // Canonical returns the key an alias stands for, following chains; a key

@@ -2,6 +2,9 @@ package k8s
 
 import (
 	"maps"
+	"strconv"
+
+	"github.com/go-json-experiment/json"
 	"slices"
 	"strings"
 
@@ -36,61 +39,128 @@ func NamespaceKey(cluster, ns string) string { return model.K8sNamespaceKey(clus
 // granted by ClusterRoleBindings.
 func ClusterKey(cluster string) string { return model.K8sClusterKey(cluster) }
 
-// parser holds the objects of one input until relations can be computed.
+// parser holds the objects of one cluster until relations can be
+// computed: those of one input when parsing, those of every input of the
+// cluster when joining (see Join).
 type parser struct {
-	in                          *ingest.Input
+	in                          *ingest.Input // nil when joining
 	sink                        ingest.Sink
 	cluster, source, clusterKey string
+	joining                     bool // objects come from stored facts: emit no object assets
 
 	seenAsset map[string]bool
 	seenRel   map[model.Relation]bool
 
-	workloads []*workload
-	services  []*service
-	ingresses []*ingressObj
-	roles     map[string][]policyRule // by roleID
-	bindings  []*binding
-	policies  []*policy
-	secrets   []nsName
-	nsLabels  map[string]map[string]string
+	workloads  []*workload
+	services   []*service
+	ingresses  []*ingressObj
+	roles      map[string][]policyRule // by roleID
+	bindings   []*binding
+	policies   []*policy
+	secrets    []*secretObj
+	accounts   map[string]*account // by namespace/name
+	nsLabels   map[string]map[string]string
+	namespaces map[string]bool // every namespace an object is in or names
 }
 
-type nsName struct{ ns, name string }
+// The objects of a cluster, as the facts (LabelK8sObject) carry them.
+// Unexported fields are set from the asset's key and source.
 
 type workload struct {
-	key, ns    string
-	labels     map[string]string // pod labels
-	images     []string
-	sa         string
-	secretsVol []string
-	secretsEnv []string
-	cmVol      []string
-	cmEnv      []string
-	escapes    bool
+	key, ns, src string
+	Labels       map[string]string `json:"l,omitempty"` // pod labels
+	Images       []string          `json:"i,omitempty"`
+	SA           string            `json:"sa,omitempty"`
+	Automount    *bool             `json:"am,omitzero"` // the pod's automountServiceAccountToken
+	SecretsVol   []string          `json:"sv,omitempty"`
+	SecretsEnv   []string          `json:"se,omitempty"`
+	CMVol        []string          `json:"cv,omitempty"`
+	CMEnv        []string          `json:"ce,omitempty"`
+	Escapes      []string          `json:"x,omitempty"` // escape labels set
+	HostNetwork  bool              `json:"hn,omitzero"`
+	Ports        []containerPort   `json:"p,omitempty"`
+	Node         string            `json:"n,omitempty"` // spec.nodeName of a live pod
+}
+
+// containerPort is a port a container listens on.
+type containerPort struct {
+	Name     string `json:"n,omitempty"`
+	Port     int    `json:"p"`
+	Protocol string `json:"t,omitempty"`
 }
 
 type service struct {
-	key, ns  string
-	internet bool
-	selector map[string]string
+	key, ns, src string
+	Internet     bool              `json:"x,omitzero"`
+	Selector     map[string]string `json:"s,omitempty"`
+	Ports        []servicePort     `json:"p,omitempty"`
+}
+
+// servicePort maps a service port to a container port, by number or name.
+type servicePort struct {
+	Port     int       `json:"p"`
+	Target   intOrName `json:"t,omitempty"`
+	Protocol string    `json:"n,omitempty"`
 }
 
 type ingressObj struct {
-	key, ns  string
-	backends []string
+	key, ns, src string
+	Backends     []string `json:"b,omitempty"`
 }
 
 type binding struct {
-	ns       string // "" for a ClusterRoleBinding
-	ref      roleRef
-	subjects []subject
+	ns, src  string    // ns is "" for a ClusterRoleBinding
+	Ref      roleRef   `json:"r"`
+	Subjects []subject `json:"s,omitempty"`
 }
 
 type policy struct {
-	ns   string
-	spec networkPolicySpec
-	in   bool // has Ingress type
-	out  bool // has Egress type
+	ns, src string
+	Spec    networkPolicySpec `json:"s"`
+	In      bool              `json:"i,omitzero"` // has Ingress type
+	Out     bool              `json:"o,omitzero"` // has Egress type
+}
+
+type secretObj struct {
+	ns, name, src string
+	Type          string `json:"t,omitempty"`
+	Account       string `json:"a,omitempty"` // kubernetes.io/service-account.name
+}
+
+type account struct {
+	ns, name, src string
+	Automount     *bool             `json:"am,omitzero"`
+	Annotations   map[string]string `json:"an,omitempty"` // cloud identity annotations only
+}
+
+// facts is the JSON of the LabelK8sObject label: the one member that
+// matches the object's kind.
+type facts struct {
+	Workload  *workload         `json:"w,omitempty"`
+	Service   *service          `json:"s,omitempty"`
+	Ingress   *ingressObj       `json:"i,omitempty"`
+	Rules     []policyRule      `json:"r,omitempty"`
+	Binding   *binding          `json:"b,omitempty"`
+	Policy    *policy           `json:"p,omitempty"`
+	Secret    *secretObj        `json:"x,omitempty"`
+	Account   *account          `json:"a,omitempty"`
+	Namespace map[string]string `json:"n,omitempty"`
+	Role      bool              `json:"role,omitzero"` // a Role or ClusterRole without rules
+}
+
+func newCluster(cluster, source string, sink ingest.Sink) *parser {
+	return &parser{
+		sink:       sink,
+		cluster:    cluster,
+		source:     source,
+		clusterKey: model.K8sClusterKey(cluster),
+		seenAsset:  map[string]bool{},
+		seenRel:    map[model.Relation]bool{},
+		roles:      map[string][]policyRule{},
+		accounts:   map[string]*account{},
+		nsLabels:   map[string]map[string]string{},
+		namespaces: map[string]bool{},
+	}
 }
 
 // clusterScoped are the kinds without a namespace.
@@ -103,19 +173,36 @@ var clusterScoped = map[string]bool{
 
 func (p *parser) key(ns, kind, name string) string { return model.K8sKey(p.cluster, ns, kind, name) }
 
-// asset emits an asset once per key.
-func (p *parser) asset(a model.Asset) error {
+// asset emits an asset once per key, with source src.
+func (p *parser) asset(a model.Asset, src string) error {
 	if p.seenAsset[a.Key] {
 		return nil
 	}
 	p.seenAsset[a.Key] = true
-	a.Source = p.source
+	a.Source = src
 	return p.sink.Asset(a)
 }
 
+// object emits the asset of an object with its facts, unless joining
+// (the asset is stored already).
+func (p *parser) object(a model.Asset, f *facts) error {
+	if p.joining {
+		return nil
+	}
+	b, err := json.Marshal(f, json.Deterministic(true))
+	if err != nil {
+		return err
+	}
+	if a.Labels == nil {
+		a.Labels = map[string]string{}
+	}
+	a.Labels[model.LabelK8sObject] = string(b)
+	return p.asset(a, p.source)
+}
+
 // rel emits a relation once.
-func (p *parser) rel(from, to string, typ model.RelationType, action string) error {
-	r := model.Relation{From: from, To: to, Type: typ, Action: action, Source: p.source}
+func (p *parser) rel(src, from, to string, typ model.RelationType, action string) error {
+	r := model.Relation{From: from, To: to, Type: typ, Action: action, Source: src}
 	if p.seenRel[r] {
 		return nil
 	}
@@ -123,13 +210,25 @@ func (p *parser) rel(from, to string, typ model.RelationType, action string) err
 	return p.sink.Relation(r)
 }
 
-// add records one object.
+// namespace notes that namespace ns exists.
+func (p *parser) namespace(ns string) {
+	if ns != "" {
+		p.namespaces[ns] = true
+	}
+}
+
+// add reads one manifest object into facts and records them.
 func (p *parser) add(o *object) error {
 	ns := o.Metadata.Namespace
 	if ns == "" && !clusterScoped[o.Kind] {
 		ns = "default"
 	}
 	name := o.Metadata.Name
+	key := p.key(ns, o.Kind, name)
+	nsLabel := map[string]string{}
+	if ns != "" {
+		nsLabel[model.LabelNamespace] = ns
+	}
 	switch o.Kind {
 	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob":
 		var spec workloadSpec
@@ -140,22 +239,33 @@ func (p *parser) add(o *object) error {
 		if o.Kind == "CronJob" {
 			tpl = spec.JobTemplate.Spec.Template
 		}
-		return p.workload(o.Kind, ns, name, tpl.Metadata.Labels, &tpl.Spec)
+		return p.workloadObject(key, ns, name, tpl.Metadata.Labels, &tpl.Spec)
 	case "Pod":
 		var spec podSpec
 		if err := o.Spec.decode(&spec); err != nil {
 			return err
 		}
-		return p.workload(o.Kind, ns, name, o.Metadata.Labels, &spec)
+		return p.workloadObject(key, ns, name, o.Metadata.Labels, &spec)
 	case "ServiceAccount":
-		return p.asset(model.Asset{Key: p.key(ns, o.Kind, name), Kind: model.KindIdentity, Name: name, Labels: map[string]string{"namespace": ns}})
-	case "Secret":
-		p.secrets = append(p.secrets, nsName{ns, name})
-		labels := map[string]string{"namespace": ns}
-		if o.Type != "" {
-			labels["secret.type"] = o.Type
+		a := &account{Automount: o.AutomountServiceAccountToken}
+		for k, v := range o.Metadata.Annotations {
+			if cloudIdentityAnnotation(k) {
+				if a.Annotations == nil {
+					a.Annotations = map[string]string{}
+				}
+				a.Annotations[k] = v
+			}
 		}
-		return p.asset(model.Asset{Key: p.key(ns, o.Kind, name), Kind: model.KindSecret, Name: name, Labels: labels})
+		f := &facts{Account: a}
+		p.record(key, p.source, f)
+		return p.object(model.Asset{Key: key, Kind: model.KindIdentity, Name: name, Labels: nsLabel}, f)
+	case "Secret":
+		f := &facts{Secret: &secretObj{Type: o.Type, Account: o.Metadata.Annotations["kubernetes.io/service-account.name"]}}
+		p.record(key, p.source, f)
+		if o.Type != "" {
+			nsLabel["secret.type"] = o.Type
+		}
+		return p.object(model.Asset{Key: key, Kind: model.KindSecret, Name: name, Labels: nsLabel}, f)
 	case "Service":
 		var spec serviceSpec
 		if err := o.Spec.decode(&spec); err != nil {
@@ -165,22 +275,31 @@ func (p *parser) add(o *object) error {
 		if typ == "" {
 			typ = "ClusterIP"
 		}
-		s := &service{key: p.key(ns, o.Kind, name), ns: ns, selector: spec.Selector, internet: typ == "LoadBalancer" || typ == "NodePort"}
-		p.services = append(p.services, s)
+		s := &service{Selector: spec.Selector, Internet: typ == "LoadBalancer" || typ == "NodePort"}
+		for _, sp := range spec.Ports {
+			t := sp.TargetPort
+			if t == "" {
+				t = intOrName(strconv.Itoa(sp.Port))
+			}
+			s.Ports = append(s.Ports, servicePort{Port: sp.Port, Target: t, Protocol: sp.Protocol})
+		}
+		f := &facts{Service: s}
+		p.record(key, p.source, f)
 		kind := model.KindEndpoint
-		if s.internet {
+		if s.Internet {
 			kind = model.KindLoadBalancer
 		}
-		return p.asset(model.Asset{Key: s.key, Kind: kind, Name: name, Labels: map[string]string{"namespace": ns, "service.type": typ}})
+		nsLabel["service.type"] = typ
+		return p.object(model.Asset{Key: key, Kind: kind, Name: name, Labels: nsLabel}, f)
 	case "Ingress":
 		var spec ingressSpec
 		if err := o.Spec.decode(&spec); err != nil {
 			return err
 		}
-		ing := &ingressObj{key: p.key(ns, o.Kind, name), ns: ns}
+		ing := &ingressObj{}
 		for _, b := range []*backend{spec.DefaultBackend, spec.Backend} {
 			if n := b.name(); n != "" {
-				ing.backends = append(ing.backends, n)
+				ing.Backends = appendNew(ing.Backends, n)
 			}
 		}
 		for _, r := range spec.Rules {
@@ -188,34 +307,100 @@ func (p *parser) add(o *object) error {
 				continue
 			}
 			for _, pa := range r.HTTP.Paths {
-				if n := pa.Backend.name(); n != "" && !slices.Contains(ing.backends, n) {
-					ing.backends = append(ing.backends, n)
+				if n := pa.Backend.name(); n != "" {
+					ing.Backends = appendNew(ing.Backends, n)
 				}
 			}
 		}
-		p.ingresses = append(p.ingresses, ing)
-		return p.asset(model.Asset{Key: ing.key, Kind: model.KindLoadBalancer, Name: name, Labels: map[string]string{"namespace": ns}})
+		f := &facts{Ingress: ing}
+		p.record(key, p.source, f)
+		return p.object(model.Asset{Key: key, Kind: model.KindLoadBalancer, Name: name, Labels: nsLabel}, f)
 	case "Role", "ClusterRole":
-		p.roles[roleID(o.Kind, ns, name)] = o.Rules
+		f := &facts{Rules: o.Rules, Role: true}
+		p.record(key, p.source, f)
+		return p.object(model.Asset{Key: key, Kind: model.KindResource, Name: name, Labels: nsLabel}, f)
 	case "RoleBinding", "ClusterRoleBinding":
-		b := &binding{ref: o.RoleRef, subjects: o.Subjects}
-		if o.Kind == "RoleBinding" {
+		f := &facts{Binding: &binding{Ref: o.RoleRef, Subjects: o.Subjects}}
+		p.record(key, p.source, f)
+		return p.object(model.Asset{Key: key, Kind: model.KindResource, Name: name, Labels: nsLabel}, f)
+	case "NetworkPolicy":
+		pol := &policy{}
+		if err := o.Spec.decode(&pol.Spec); err != nil {
+			return err
+		}
+		pol.In = len(pol.Spec.PolicyTypes) == 0 || slices.Contains(pol.Spec.PolicyTypes, "Ingress")
+		pol.Out = slices.Contains(pol.Spec.PolicyTypes, "Egress") || (len(pol.Spec.PolicyTypes) == 0 && len(pol.Spec.Egress) > 0)
+		f := &facts{Policy: pol}
+		p.record(key, p.source, f)
+		return p.object(model.Asset{Key: key, Kind: model.KindResource, Name: name, Labels: nsLabel}, f)
+	case "Namespace":
+		f := &facts{Namespace: maps.Clone(o.Metadata.Labels)}
+		if f.Namespace == nil {
+			f.Namespace = map[string]string{}
+		}
+		p.record(key, p.source, f)
+		return p.object(model.Asset{Key: key, Kind: model.KindResource, Name: name, Labels: maps.Clone(o.Metadata.Labels)}, f)
+	}
+	return nil
+}
+
+// cloudIdentityAnnotation reports whether a ServiceAccount annotation
+// binds it to a cloud identity: IRSA (eks.amazonaws.com/role-arn), GKE
+// workload identity (iam.gke.io/gcp-service-account), Azure workload
+// identity (azure.workload.identity/client-id).
+func cloudIdentityAnnotation(k string) bool {
+	switch k {
+	case "eks.amazonaws.com/role-arn", "iam.gke.io/gcp-service-account", "azure.workload.identity/client-id", "azure.workload.identity/tenant-id":
+		return true
+	}
+	return false
+}
+
+// record adds the facts of the object with key to the cluster's objects.
+func (p *parser) record(key, src string, f *facts) {
+	_, ns, kind, name, ok := model.ParseK8sKey(key)
+	if !ok {
+		return
+	}
+	p.namespace(ns)
+	switch {
+	case f.Workload != nil:
+		w := f.Workload
+		w.key, w.ns, w.src = key, ns, src
+		p.workloads = append(p.workloads, w)
+	case f.Service != nil:
+		s := f.Service
+		s.key, s.ns, s.src = key, ns, src
+		p.services = append(p.services, s)
+	case f.Ingress != nil:
+		i := f.Ingress
+		i.key, i.ns, i.src = key, ns, src
+		p.ingresses = append(p.ingresses, i)
+	case f.Role || f.Rules != nil:
+		p.roles[roleID(kind, ns, name)] = f.Rules
+	case f.Binding != nil:
+		b := f.Binding
+		b.src = src
+		if kind == "RoleBinding" {
 			b.ns = ns
 		}
 		p.bindings = append(p.bindings, b)
-	case "NetworkPolicy":
-		pol := &policy{ns: ns}
-		if err := o.Spec.decode(&pol.spec); err != nil {
-			return err
-		}
-		pol.in = len(pol.spec.PolicyTypes) == 0 || slices.Contains(pol.spec.PolicyTypes, "Ingress")
-		pol.out = slices.Contains(pol.spec.PolicyTypes, "Egress") || (len(pol.spec.PolicyTypes) == 0 && len(pol.spec.Egress) > 0)
+	case f.Policy != nil:
+		pol := f.Policy
+		pol.ns, pol.src = ns, src
 		p.policies = append(p.policies, pol)
-	case "Namespace":
-		p.nsLabels[name] = o.Metadata.Labels
-		return p.asset(model.Asset{Key: NamespaceKey(p.cluster, name), Kind: model.KindResource, Name: name, Labels: o.Metadata.Labels})
+	case f.Secret != nil:
+		sec := f.Secret
+		sec.ns, sec.name, sec.src = ns, name, src
+		p.secrets = append(p.secrets, sec)
+	case f.Account != nil:
+		a := f.Account
+		a.ns, a.name, a.src = ns, name, src
+		p.accounts[ns+"/"+name] = a
+	case kind == "Namespace":
+		p.nsLabels[name] = f.Namespace
+		p.namespace(name)
 	}
-	return nil
 }
 
 func roleID(kind, ns, name string) string {
@@ -225,25 +410,25 @@ func roleID(kind, ns, name string) string {
 	return kind + "/" + ns + "/" + name
 }
 
-// workload records a pod-bearing object and emits its asset, labelled
-// with its pod labels, its namespace and its escape conditions.
-func (p *parser) workload(kind, ns, name string, podLabels map[string]string, spec *podSpec) error {
-	w := &workload{key: p.key(ns, kind, name), ns: ns, labels: podLabels}
+// workloadObject records a pod-bearing object and emits its asset,
+// labelled with its pod labels, its namespace and its escape conditions.
+func (p *parser) workloadObject(key, ns, name string, podLabels map[string]string, spec *podSpec) error {
+	w := &workload{Labels: podLabels, Automount: spec.AutomountServiceAccountToken, HostNetwork: spec.HostNetwork, Node: spec.NodeName}
 	labels := maps.Clone(podLabels)
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	labels["namespace"] = ns
-	w.sa = spec.ServiceAccountName
-	if w.sa == "" {
-		w.sa = spec.ServiceAccount
+	labels[model.LabelNamespace] = ns
+	w.SA = spec.ServiceAccountName
+	if w.SA == "" {
+		w.SA = spec.ServiceAccount
 	}
-	if w.sa == "" {
-		w.sa = "default"
+	if w.SA == "" {
+		w.SA = "default"
 	}
 	set := func(label string) {
 		labels[label] = "true"
-		w.escapes = true
+		w.Escapes = appendNew(w.Escapes, label)
 	}
 	if spec.HostNetwork {
 		set(LabelHostNetwork)
@@ -259,16 +444,16 @@ func (p *parser) workload(kind, ns, name string, podLabels map[string]string, sp
 		case v.HostPath != nil:
 			set(LabelHostPath)
 		case v.Secret != nil && v.Secret.SecretName != "":
-			w.secretsVol = appendNew(w.secretsVol, v.Secret.SecretName)
+			w.SecretsVol = appendNew(w.SecretsVol, v.Secret.SecretName)
 		case v.ConfigMap != nil && v.ConfigMap.Name != "":
-			w.cmVol = appendNew(w.cmVol, v.ConfigMap.Name)
+			w.CMVol = appendNew(w.CMVol, v.ConfigMap.Name)
 		case v.Projected != nil:
 			for _, src := range v.Projected.Sources {
 				if src.Secret != nil && src.Secret.Name != "" {
-					w.secretsVol = appendNew(w.secretsVol, src.Secret.Name)
+					w.SecretsVol = appendNew(w.SecretsVol, src.Secret.Name)
 				}
 				if src.ConfigMap != nil && src.ConfigMap.Name != "" {
-					w.cmVol = appendNew(w.cmVol, src.ConfigMap.Name)
+					w.CMVol = appendNew(w.CMVol, src.ConfigMap.Name)
 				}
 			}
 		}
@@ -276,25 +461,30 @@ func (p *parser) workload(kind, ns, name string, podLabels map[string]string, sp
 	for _, cs := range [][]container{spec.InitContainers, spec.Containers, spec.EphemeralContainers} {
 		for _, c := range cs {
 			if c.Image != "" {
-				w.images = appendNew(w.images, c.Image)
+				w.Images = appendNew(w.Images, c.Image)
+			}
+			for _, cp := range c.Ports {
+				if cp.ContainerPort > 0 {
+					w.Ports = append(w.Ports, containerPort{Name: cp.Name, Port: cp.ContainerPort, Protocol: cp.Protocol})
+				}
 			}
 			for _, e := range c.Env {
 				if e.ValueFrom == nil {
 					continue
 				}
 				if r := e.ValueFrom.SecretKeyRef; r != nil && r.Name != "" {
-					w.secretsEnv = appendNew(w.secretsEnv, r.Name)
+					w.SecretsEnv = appendNew(w.SecretsEnv, r.Name)
 				}
 				if r := e.ValueFrom.ConfigMapKeyRef; r != nil && r.Name != "" {
-					w.cmEnv = appendNew(w.cmEnv, r.Name)
+					w.CMEnv = appendNew(w.CMEnv, r.Name)
 				}
 			}
 			for _, e := range c.EnvFrom {
 				if e.SecretRef != nil && e.SecretRef.Name != "" {
-					w.secretsEnv = appendNew(w.secretsEnv, e.SecretRef.Name)
+					w.SecretsEnv = appendNew(w.SecretsEnv, e.SecretRef.Name)
 				}
 				if e.ConfigMapRef != nil && e.ConfigMapRef.Name != "" {
-					w.cmEnv = appendNew(w.cmEnv, e.ConfigMapRef.Name)
+					w.CMEnv = appendNew(w.CMEnv, e.ConfigMapRef.Name)
 				}
 			}
 			sc := c.SecurityContext
@@ -314,8 +504,10 @@ func (p *parser) workload(kind, ns, name string, podLabels map[string]string, sp
 			}
 		}
 	}
-	p.workloads = append(p.workloads, w)
-	return p.asset(model.Asset{Key: w.key, Kind: model.KindWorkload, Name: name, Labels: labels})
+	f := &facts{Workload: w}
+	p.record(key, p.source, f)
+	kind := model.KindWorkload
+	return p.object(model.Asset{Key: key, Kind: kind, Name: name, Labels: labels}, f)
 }
 
 func appendNew(s []string, v string) []string {
@@ -325,9 +517,9 @@ func appendNew(s []string, v string) []string {
 	return append(s, v)
 }
 
-// finish emits the relations, once every object of the input is known.
+// finish emits the relations, once every object of the cluster is known.
 func (p *parser) finish() error {
-	for _, step := range []func() error{p.workloadRelations, p.serviceRelations, p.rbacRelations, p.networkRelations} {
+	for _, step := range []func() error{p.namespaceAssets, p.workloadRelations, p.serviceRelations, p.rbacRelations, p.networkRelations} {
 		if err := step(); err != nil {
 			return err
 		}
@@ -335,22 +527,35 @@ func (p *parser) finish() error {
 	return nil
 }
 
+// namespaceAssets emits a Namespace asset for every namespace an object
+// is in, whether or not the input holds the Namespace object, so that
+// permissions on a namespace reach the secrets and service accounts in
+// it.
+func (p *parser) namespaceAssets() error {
+	for _, ns := range slices.Sorted(maps.Keys(p.namespaces)) {
+		if err := p.asset(model.Asset{Key: NamespaceKey(p.cluster, ns), Kind: model.KindResource, Name: ns}, p.source); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (p *parser) internet() error {
-	return p.asset(model.Asset{Key: InternetKey, Kind: model.KindNetwork, Name: "internet"})
+	return p.asset(model.Asset{Key: InternetKey, Kind: model.KindNetwork, Name: "internet"}, p.source)
 }
 
 func (p *parser) workloadRelations() error {
 	for _, w := range p.workloads {
-		for _, img := range w.images {
+		for _, img := range w.Images {
 			key := model.ImageKey(img)
-			if err := p.asset(model.Asset{Key: key, Kind: model.KindImage, Name: img}); err != nil {
+			if err := p.asset(model.Asset{Key: key, Kind: model.KindImage, Name: img}, w.src); err != nil {
 				return err
 			}
-			if err := p.rel(w.key, key, model.RelRuns, ""); err != nil {
+			if err := p.rel(w.src, w.key, key, model.RelRuns, ""); err != nil {
 				return err
 			}
 		}
-		if err := p.rel(w.key, p.key(w.ns, "ServiceAccount", w.sa), model.RelUsesIdentit, ""); err != nil {
+		if err := p.rel(w.src, w.key, p.key(w.ns, "ServiceAccount", w.SA), model.RelUsesIdentit, ""); err != nil {
 			return err
 		}
 		for _, refs := range []struct {
@@ -358,30 +563,30 @@ func (p *parser) workloadRelations() error {
 			kind  string
 			typ   model.RelationType
 		}{
-			{w.secretsVol, "Secret", model.RelMounts},
-			{w.secretsEnv, "Secret", model.RelReadsEnv},
-			{w.cmVol, "ConfigMap", model.RelMounts},
-			{w.cmEnv, "ConfigMap", model.RelReadsEnv},
+			{w.SecretsVol, "Secret", model.RelMounts},
+			{w.SecretsEnv, "Secret", model.RelReadsEnv},
+			{w.CMVol, "ConfigMap", model.RelMounts},
+			{w.CMEnv, "ConfigMap", model.RelReadsEnv},
 		} {
 			for _, n := range refs.names {
 				key := p.key(w.ns, refs.kind, n)
 				if refs.kind == "ConfigMap" {
 					// ConfigMaps matter only where a workload reads them.
-					if err := p.asset(model.Asset{Key: key, Kind: model.KindResource, Name: n, Labels: map[string]string{"namespace": w.ns}}); err != nil {
+					if err := p.asset(model.Asset{Key: key, Kind: model.KindResource, Name: n, Labels: map[string]string{model.LabelNamespace: w.ns}}, w.src); err != nil {
 						return err
 					}
 				}
-				if err := p.rel(w.key, key, refs.typ, ""); err != nil {
+				if err := p.rel(w.src, w.key, key, refs.typ, ""); err != nil {
 					return err
 				}
 			}
 		}
-		if w.escapes {
+		if len(w.Escapes) > 0 {
 			node := NodeKey(p.cluster)
-			if err := p.asset(model.Asset{Key: node, Kind: model.KindNode, Name: "any node"}); err != nil {
+			if err := p.asset(model.Asset{Key: node, Kind: model.KindNode, Name: "any node"}, w.src); err != nil {
 				return err
 			}
-			if err := p.rel(w.key, node, model.RelRunsOn, ""); err != nil {
+			if err := p.rel(w.src, w.key, node, model.RelRunsOn, ""); err != nil {
 				return err
 			}
 		}
@@ -391,21 +596,21 @@ func (p *parser) workloadRelations() error {
 
 func (p *parser) serviceRelations() error {
 	for _, s := range p.services {
-		if s.internet {
+		if s.Internet {
 			if err := p.internet(); err != nil {
 				return err
 			}
-			if err := p.rel(InternetKey, s.key, model.RelExposes, ""); err != nil {
+			if err := p.rel(s.src, InternetKey, s.key, model.RelExposes, ""); err != nil {
 				return err
 			}
 		}
-		if len(s.selector) == 0 {
+		if len(s.Selector) == 0 {
 			continue // no selector: endpoints are managed by hand
 		}
-		sel := labelSelector{MatchLabels: s.selector}
+		sel := labelSelector{MatchLabels: s.Selector}
 		for _, w := range p.workloads {
-			if w.ns == s.ns && sel.matches(w.labels) {
-				if err := p.rel(s.key, w.key, model.RelRoutesTo, ""); err != nil {
+			if w.ns == s.ns && sel.matches(w.Labels) {
+				if err := p.rel(s.src, s.key, w.key, model.RelRoutesTo, ""); err != nil {
 					return err
 				}
 			}
@@ -415,11 +620,11 @@ func (p *parser) serviceRelations() error {
 		if err := p.internet(); err != nil {
 			return err
 		}
-		if err := p.rel(InternetKey, ing.key, model.RelExposes, ""); err != nil {
+		if err := p.rel(ing.src, InternetKey, ing.key, model.RelExposes, ""); err != nil {
 			return err
 		}
-		for _, b := range ing.backends {
-			if err := p.rel(ing.key, p.key(ing.ns, "Service", b), model.RelRoutesTo, ""); err != nil {
+		for _, b := range ing.Backends {
+			if err := p.rel(ing.src, ing.key, p.key(ing.ns, "Service", b), model.RelRoutesTo, ""); err != nil {
 				return err
 			}
 		}

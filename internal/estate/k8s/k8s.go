@@ -5,10 +5,12 @@
 // ingresses, RBAC permissions and the reachability that network policies
 // leave. It reports no findings.
 //
-// Relations are computed per input: a service routes to the workloads of
-// the same input, and network policies cut the edges between the
-// workloads of the same input. Give it one file per cluster (kustomize
-// build, helm template, kubectl get -o json) rather than one per object.
+// Each object's asset carries the facts that relations across objects
+// need (label model.LabelK8sObject). Parse emits the relations among the
+// objects of its input, and Join, which the estate's correlation calls
+// over everything stored, recomputes them over every input of a cluster
+// at once: an estate split one object per file, ingested in any order,
+// gives the graph of one stream.
 package k8s
 
 import (
@@ -180,7 +182,7 @@ func (p *parser) readYAML(ctx context.Context) error {
 			return p.yamlError(lc, err, n.Line)
 		}
 		o.line = n.Line
-		if err := p.object(ctx, &o, func(err error, line int) error { return p.yamlError(lc, err, line) }); err != nil {
+		if err := p.manifest(ctx, &o, func(err error, line int) error { return p.yamlError(lc, err, line) }); err != nil {
 			return err
 		}
 	}
@@ -220,7 +222,7 @@ func (p *parser) readJSON(ctx context.Context) error {
 					if err := ingest.DecodeJSON(dec, &item); err != nil {
 						return err
 					}
-					return p.object(ctx, &item, jsonErr)
+					return p.manifest(ctx, &item, jsonErr)
 				})
 			case "apiVersion":
 				return ingest.DecodeJSON(dec, &o.APIVersion)
@@ -250,7 +252,7 @@ func (p *parser) readJSON(ctx context.Context) error {
 			}
 			continue
 		}
-		if err := p.object(ctx, &o, jsonErr); err != nil {
+		if err := p.manifest(ctx, &o, jsonErr); err != nil {
 			return err
 		}
 	}
@@ -258,10 +260,10 @@ func (p *parser) readJSON(ctx context.Context) error {
 
 func isList(kind string) bool { return strings.HasSuffix(kind, "List") }
 
-// object checks and records one decoded object, or the items of a List.
-// errAt turns an error at a YAML line (0 when unknown) into an input
-// error.
-func (p *parser) object(ctx context.Context, o *object, errAt func(error, int) error) error {
+// manifest checks and records one decoded object, or the items of a
+// List. errAt turns an error at a YAML line (0 when unknown) into an
+// input error.
+func (p *parser) manifest(ctx context.Context, o *object, errAt func(error, int) error) error {
 	if o.Kind == "" || o.APIVersion == "" {
 		return errAt(errors.New("a manifest needs apiVersion and kind"), o.line)
 	}
@@ -273,7 +275,7 @@ func (p *parser) object(ctx context.Context, o *object, errAt func(error, int) e
 			if o.Items[i].line == 0 {
 				o.Items[i].line = o.line
 			}
-			if err := p.object(ctx, &o.Items[i], errAt); err != nil {
+			if err := p.manifest(ctx, &o.Items[i], errAt); err != nil {
 				return err
 			}
 		}
@@ -365,23 +367,14 @@ func (l *lineCounter) lineStart(line int) int64 {
 
 // newParser returns a parser for one input.
 func newParser(in *ingest.Input, sink ingest.Sink) *parser {
-	cluster := in.TargetOr("default")
-	return &parser{
-		in:         in,
-		sink:       sink,
-		cluster:    cluster,
-		source:     "k8s:" + filepath.Base(in.Name),
-		clusterKey: model.K8sKey(cluster, "", "Cluster", cluster),
-		seenAsset:  map[string]bool{},
-		seenRel:    map[model.Relation]bool{},
-		roles:      map[string][]policyRule{},
-		nsLabels:   map[string]map[string]string{},
-	}
+	p := newCluster(in.TargetOr("default"), "k8s:"+filepath.Base(in.Name), sink)
+	p.in = in
+	return p
 }
 
 func (p *parser) begin() error {
 	if err := p.sink.BeginScan(model.Scan{Tool: Tool, Format: Tool, Target: p.cluster, Asset: p.clusterKey}); err != nil {
 		return err
 	}
-	return p.asset(model.Asset{Key: p.clusterKey, Kind: model.KindCluster, Name: p.cluster})
+	return p.asset(model.Asset{Key: p.clusterKey, Kind: model.KindCluster, Name: p.cluster}, p.source)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -418,7 +419,11 @@ func TestHandWrittenEstate(t *testing.T) {
 		t.Errorf("relations = %d, more types than expected: %v", len(r.Relations), r.Relations)
 	}
 	assets := assetsByKey(r)
-	labels := func(key string) map[string]string { return assets[key].Labels }
+	labels := func(key string) map[string]string {
+		l := maps.Clone(assets[key].Labels)
+		delete(l, model.LabelK8sObject)
+		return l
+	}
 	if diff := cmp.Diff(labels(agent), map[string]string{
 		"app": "node-agent", "namespace": "ops",
 		k8s.LabelPrivileged: "true", k8s.LabelHostNetwork: "true", k8s.LabelHostPID: "true", k8s.LabelHostPath: "true",

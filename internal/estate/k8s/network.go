@@ -39,7 +39,7 @@ func (p *parser) networkRelations() error {
 		candidates := slices.Clip(byNS[dst.ns])
 		internet := false
 		for _, pol := range ingress {
-			for _, r := range pol.spec.Ingress {
+			for _, r := range pol.Spec.Ingress {
 				for _, pe := range r.From {
 					if pe.IPBlock != nil && (pe.IPBlock.CIDR == "0.0.0.0/0" || pe.IPBlock.CIDR == "::/0") {
 						internet = true
@@ -59,7 +59,7 @@ func (p *parser) networkRelations() error {
 			if err := p.internet(); err != nil {
 				return err
 			}
-			if err := p.rel(InternetKey, dst.key, model.RelConnectsTo, ""); err != nil {
+			if err := p.rel(dst.src, InternetKey, dst.key, model.RelConnectsTo, ""); err != nil {
 				return err
 			}
 		}
@@ -70,7 +70,7 @@ func (p *parser) networkRelations() error {
 			if !p.admits(ingress, src, true) || !p.admits(p.selecting(src, false), dst, false) {
 				continue
 			}
-			if err := p.rel(src.key, dst.key, model.RelConnectsTo, ""); err != nil {
+			if err := p.rel(dst.src, src.key, dst.key, model.RelConnectsTo, ""); err != nil {
 				return err
 			}
 		}
@@ -83,10 +83,10 @@ func (p *parser) networkRelations() error {
 func (p *parser) selecting(w *workload, in bool) []*policy {
 	var out []*policy
 	for _, pol := range p.policies {
-		if pol.ns != w.ns || (in && !pol.in) || (!in && !pol.out) {
+		if pol.ns != w.ns || (in && !pol.In) || (!in && !pol.Out) {
 			continue
 		}
-		if pol.spec.PodSelector.matches(w.labels) {
+		if pol.Spec.PodSelector.matches(w.Labels) {
 			out = append(out, pol)
 		}
 	}
@@ -101,13 +101,13 @@ func (p *parser) admits(pols []*policy, w *workload, in bool) bool {
 	}
 	for _, pol := range pols {
 		if in {
-			for _, r := range pol.spec.Ingress {
+			for _, r := range pol.Spec.Ingress {
 				if p.peersAdmit(pol.ns, r.From, w) {
 					return true
 				}
 			}
 		} else {
-			for _, r := range pol.spec.Egress {
+			for _, r := range pol.Spec.Egress {
 				if p.peersAdmit(pol.ns, r.To, w) {
 					return true
 				}
@@ -127,11 +127,11 @@ func (p *parser) peersAdmit(policyNS string, peers []peer, w *workload) bool {
 		case pe.IPBlock != nil:
 			continue
 		case pe.NamespaceSelector != nil:
-			if pe.NamespaceSelector.matches(p.namespaceLabels(w.ns)) && (pe.PodSelector == nil || pe.PodSelector.matches(w.labels)) {
+			if pe.NamespaceSelector.matches(p.namespaceLabels(w.ns)) && (pe.PodSelector == nil || pe.PodSelector.matches(w.Labels)) {
 				return true
 			}
 		case pe.PodSelector != nil:
-			if w.ns == policyNS && pe.PodSelector.matches(w.labels) {
+			if w.ns == policyNS && pe.PodSelector.matches(w.Labels) {
 				return true
 			}
 		}

@@ -1,6 +1,7 @@
 package k8s
 
 import (
+	"errors"
 	"slices"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -15,23 +16,26 @@ import (
 // object is one Kubernetes object, or a List of them. Spec is kept raw
 // and decoded by kind, since kinds give "selector" different shapes.
 type object struct {
-	APIVersion string       `json:"apiVersion" yaml:"apiVersion"`
-	Kind       string       `json:"kind" yaml:"kind"`
-	Metadata   meta         `json:"metadata" yaml:"metadata"`
-	Spec       raw          `json:"spec" yaml:"spec"`
-	Type       string       `json:"type" yaml:"type"` // Secret
-	Rules      []policyRule `json:"rules" yaml:"rules"`
-	Subjects   []subject    `json:"subjects" yaml:"subjects"`
-	RoleRef    roleRef      `json:"roleRef" yaml:"roleRef"`
-	Items      []object     `json:"items" yaml:"items"`
+	APIVersion string `json:"apiVersion" yaml:"apiVersion"`
+	Kind       string `json:"kind" yaml:"kind"`
+	Metadata   meta   `json:"metadata" yaml:"metadata"`
+	Spec       raw    `json:"spec" yaml:"spec"`
+	Type       string `json:"type" yaml:"type"` // Secret
+	// AutomountServiceAccountToken is a ServiceAccount's setting.
+	AutomountServiceAccountToken *bool        `json:"automountServiceAccountToken" yaml:"automountServiceAccountToken"`
+	Rules                        []policyRule `json:"rules" yaml:"rules"`
+	Subjects                     []subject    `json:"subjects" yaml:"subjects"`
+	RoleRef                      roleRef      `json:"roleRef" yaml:"roleRef"`
+	Items                        []object     `json:"items" yaml:"items"`
 
 	line int // YAML line of the object, for errors
 }
 
 type meta struct {
-	Name      string            `json:"name" yaml:"name"`
-	Namespace string            `json:"namespace" yaml:"namespace"`
-	Labels    map[string]string `json:"labels" yaml:"labels"`
+	Name        string            `json:"name" yaml:"name"`
+	Namespace   string            `json:"namespace" yaml:"namespace"`
+	Labels      map[string]string `json:"labels" yaml:"labels"`
+	Annotations map[string]string `json:"annotations" yaml:"annotations"`
 }
 
 // raw is a value decoded later: a YAML node or a JSON value.
@@ -73,12 +77,12 @@ func (r raw) line() int {
 }
 
 type labelSelector struct {
-	MatchLabels      map[string]string `json:"matchLabels" yaml:"matchLabels"`
+	MatchLabels      map[string]string `json:"matchLabels,omitempty" yaml:"matchLabels"`
 	MatchExpressions []struct {
 		Key      string   `json:"key" yaml:"key"`
 		Operator string   `json:"operator" yaml:"operator"`
-		Values   []string `json:"values" yaml:"values"`
-	} `json:"matchExpressions" yaml:"matchExpressions"`
+		Values   []string `json:"values,omitempty" yaml:"values"`
+	} `json:"matchExpressions,omitempty" yaml:"matchExpressions"`
 }
 
 // matches reports whether labels satisfy the selector; an empty selector
@@ -132,15 +136,18 @@ type workloadSpec struct {
 }
 
 type podSpec struct {
-	ServiceAccountName  string      `json:"serviceAccountName" yaml:"serviceAccountName"`
-	ServiceAccount      string      `json:"serviceAccount" yaml:"serviceAccount"`
-	HostNetwork         bool        `json:"hostNetwork" yaml:"hostNetwork"`
-	HostPID             bool        `json:"hostPID" yaml:"hostPID"`
-	HostIPC             bool        `json:"hostIPC" yaml:"hostIPC"`
-	Containers          []container `json:"containers" yaml:"containers"`
-	InitContainers      []container `json:"initContainers" yaml:"initContainers"`
-	EphemeralContainers []container `json:"ephemeralContainers" yaml:"ephemeralContainers"`
-	Volumes             []volume    `json:"volumes" yaml:"volumes"`
+	ServiceAccountName           string      `json:"serviceAccountName" yaml:"serviceAccountName"`
+	ServiceAccount               string      `json:"serviceAccount" yaml:"serviceAccount"`
+	AutomountServiceAccountToken *bool       `json:"automountServiceAccountToken" yaml:"automountServiceAccountToken"`
+	NodeName                     string      `json:"nodeName" yaml:"nodeName"`
+	ShareProcessNamespace        bool        `json:"shareProcessNamespace" yaml:"shareProcessNamespace"`
+	HostNetwork                  bool        `json:"hostNetwork" yaml:"hostNetwork"`
+	HostPID                      bool        `json:"hostPID" yaml:"hostPID"`
+	HostIPC                      bool        `json:"hostIPC" yaml:"hostIPC"`
+	Containers                   []container `json:"containers" yaml:"containers"`
+	InitContainers               []container `json:"initContainers" yaml:"initContainers"`
+	EphemeralContainers          []container `json:"ephemeralContainers" yaml:"ephemeralContainers"`
+	Volumes                      []volume    `json:"volumes" yaml:"volumes"`
 }
 
 type nameRef struct {
@@ -150,7 +157,16 @@ type nameRef struct {
 type container struct {
 	Name  string `json:"name" yaml:"name"`
 	Image string `json:"image" yaml:"image"`
-	Env   []struct {
+	Ports []struct {
+		Name          string `json:"name" yaml:"name"`
+		ContainerPort int    `json:"containerPort" yaml:"containerPort"`
+		Protocol      string `json:"protocol" yaml:"protocol"`
+	} `json:"ports" yaml:"ports"`
+	VolumeMounts []struct {
+		Name     string `json:"name" yaml:"name"`
+		ReadOnly bool   `json:"readOnly" yaml:"readOnly"`
+	} `json:"volumeMounts" yaml:"volumeMounts"`
+	Env []struct {
 		ValueFrom *struct {
 			SecretKeyRef    *nameRef `json:"secretKeyRef" yaml:"secretKeyRef"`
 			ConfigMapKeyRef *nameRef `json:"configMapKeyRef" yaml:"configMapKeyRef"`
@@ -166,6 +182,7 @@ type container struct {
 		Capabilities             *struct {
 			Add []string `json:"add" yaml:"add"`
 		} `json:"capabilities" yaml:"capabilities"`
+		ReadOnlyRootFilesystem *bool `json:"readOnlyRootFilesystem" yaml:"readOnlyRootFilesystem"`
 	} `json:"securityContext" yaml:"securityContext"`
 }
 
@@ -173,6 +190,7 @@ type volume struct {
 	Name     string `json:"name" yaml:"name"`
 	HostPath *struct {
 		Path string `json:"path" yaml:"path"`
+		Type string `json:"type" yaml:"type"`
 	} `json:"hostPath" yaml:"hostPath"`
 	Secret *struct {
 		SecretName string `json:"secretName" yaml:"secretName"`
@@ -189,6 +207,43 @@ type volume struct {
 type serviceSpec struct {
 	Type     string            `json:"type" yaml:"type"`
 	Selector map[string]string `json:"selector" yaml:"selector"`
+	Ports    []struct {
+		Name       string    `json:"name" yaml:"name"`
+		Port       int       `json:"port" yaml:"port"`
+		TargetPort intOrName `json:"targetPort" yaml:"targetPort"`
+		Protocol   string    `json:"protocol" yaml:"protocol"`
+	} `json:"ports" yaml:"ports"`
+}
+
+// intOrName is a port given by number or by the name of a container
+// port, kept as text.
+type intOrName string
+
+// UnmarshalYAML takes a scalar of either kind.
+func (p *intOrName) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return errors.New("a port must be a number or a name")
+	}
+	*p = intOrName(n.Value)
+	return nil
+}
+
+// UnmarshalJSONFrom takes a JSON number or string.
+func (p *intOrName) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return err
+	}
+	switch tok.Kind() {
+	case '0':
+		*p = intOrName(tok.String())
+	case '"':
+		*p = intOrName(tok.String())
+	case 'n':
+	default:
+		return errors.New("a port must be a number or a name")
+	}
+	return nil
 }
 
 // backend covers networking.k8s.io/v1 (service.name) and the older
@@ -223,17 +278,17 @@ type ingressSpec struct {
 }
 
 type policyRule struct {
-	APIGroups       []string `json:"apiGroups" yaml:"apiGroups"`
-	Resources       []string `json:"resources" yaml:"resources"`
-	ResourceNames   []string `json:"resourceNames" yaml:"resourceNames"`
-	Verbs           []string `json:"verbs" yaml:"verbs"`
-	NonResourceURLs []string `json:"nonResourceURLs" yaml:"nonResourceURLs"`
+	APIGroups       []string `json:"apiGroups,omitempty" yaml:"apiGroups"`
+	Resources       []string `json:"resources,omitempty" yaml:"resources"`
+	ResourceNames   []string `json:"resourceNames,omitempty" yaml:"resourceNames"`
+	Verbs           []string `json:"verbs,omitempty" yaml:"verbs"`
+	NonResourceURLs []string `json:"nonResourceURLs,omitempty" yaml:"nonResourceURLs"`
 }
 
 type subject struct {
 	Kind      string `json:"kind" yaml:"kind"`
 	Name      string `json:"name" yaml:"name"`
-	Namespace string `json:"namespace" yaml:"namespace"`
+	Namespace string `json:"namespace,omitempty" yaml:"namespace"`
 }
 
 type roleRef struct {
@@ -243,19 +298,29 @@ type roleRef struct {
 
 type networkPolicySpec struct {
 	PodSelector labelSelector `json:"podSelector" yaml:"podSelector"`
-	PolicyTypes []string      `json:"policyTypes" yaml:"policyTypes"`
+	PolicyTypes []string      `json:"policyTypes,omitempty" yaml:"policyTypes"`
 	Ingress     []struct {
-		From []peer `json:"from" yaml:"from"`
-	} `json:"ingress" yaml:"ingress"`
+		From  []peer       `json:"from,omitempty" yaml:"from"`
+		Ports []policyPort `json:"ports,omitempty" yaml:"ports"`
+	} `json:"ingress,omitempty" yaml:"ingress"`
 	Egress []struct {
-		To []peer `json:"to" yaml:"to"`
-	} `json:"egress" yaml:"egress"`
+		To    []peer       `json:"to,omitempty" yaml:"to"`
+		Ports []policyPort `json:"ports,omitempty" yaml:"ports"`
+	} `json:"egress,omitempty" yaml:"egress"`
+}
+
+// policyPort is one port of a NetworkPolicy rule: a number or a named
+// container port, up to EndPort when set.
+type policyPort struct {
+	Protocol string    `json:"protocol,omitempty" yaml:"protocol"`
+	Port     intOrName `json:"port,omitempty" yaml:"port"`
+	EndPort  int       `json:"endPort,omitempty" yaml:"endPort"`
 }
 
 type peer struct {
-	PodSelector       *labelSelector `json:"podSelector" yaml:"podSelector"`
-	NamespaceSelector *labelSelector `json:"namespaceSelector" yaml:"namespaceSelector"`
+	PodSelector       *labelSelector `json:"podSelector,omitempty" yaml:"podSelector"`
+	NamespaceSelector *labelSelector `json:"namespaceSelector,omitempty" yaml:"namespaceSelector"`
 	IPBlock           *struct {
 		CIDR string `json:"cidr" yaml:"cidr"`
-	} `json:"ipBlock" yaml:"ipBlock"`
+	} `json:"ipBlock,omitempty" yaml:"ipBlock"`
 }

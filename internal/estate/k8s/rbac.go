@@ -45,9 +45,9 @@ func action(verb, resource string) string {
 // or the secrets a rule names in resourceNames.
 func (p *parser) rbacRelations() error {
 	for _, b := range p.bindings {
-		rules, ok := p.roles[roleID(b.ref.Kind, b.ns, b.ref.Name)]
-		if !ok && b.ref.Kind == "ClusterRole" {
-			rules, ok = builtinRoles[b.ref.Name]
+		rules, ok := p.roles[roleID(b.Ref.Kind, b.ns, b.Ref.Name)]
+		if !ok && b.Ref.Kind == "ClusterRole" {
+			rules, ok = builtinRoles[b.Ref.Name]
 		}
 		if !ok {
 			continue // the role is not in this input
@@ -55,11 +55,11 @@ func (p *parser) rbacRelations() error {
 		target := p.clusterKey
 		if b.ns != "" {
 			target = NamespaceKey(p.cluster, b.ns)
-			if err := p.asset(model.Asset{Key: target, Kind: model.KindResource, Name: b.ns}); err != nil {
+			if err := p.asset(model.Asset{Key: target, Kind: model.KindResource, Name: b.ns}, b.src); err != nil {
 				return err
 			}
 		}
-		for _, s := range b.subjects {
+		for _, s := range b.Subjects {
 			id, err := p.subject(b, s)
 			if err != nil {
 				return err
@@ -75,7 +75,7 @@ func (p *parser) rbacRelations() error {
 							targets = p.namedSecrets(b.ns, r.ResourceNames)
 						}
 						for _, t := range targets {
-							if err := p.rel(id, t, model.RelCan, action(verb, res)); err != nil {
+							if err := p.rel(b.src, id, t, model.RelCan, action(verb, res)); err != nil {
 								return err
 							}
 						}
@@ -102,7 +102,7 @@ func (p *parser) subject(b *binding, s subject) (string, error) {
 		return p.key(ns, "ServiceAccount", s.Name), nil
 	case "User", "Group":
 		key := p.key("", s.Kind, s.Name)
-		return key, p.asset(model.Asset{Key: key, Kind: model.KindIdentity, Name: s.Name})
+		return key, p.asset(model.Asset{Key: key, Kind: model.KindIdentity, Name: s.Name}, b.src)
 	}
 	return "", nil
 }

@@ -1,0 +1,245 @@
+package k8s_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ctem-dev/ctem/internal/estate"
+	"github.com/ctem-dev/ctem/internal/estate/k8s"
+	"github.com/ctem-dev/ctem/internal/graph"
+	"github.com/ctem-dev/ctem/internal/ingest"
+	"github.com/ctem-dev/ctem/internal/ingest/ingesttest"
+	"github.com/ctem-dev/ctem/internal/intel/effect"
+	"github.com/ctem-dev/ctem/internal/model"
+	"github.com/ctem-dev/ctem/internal/store"
+)
+
+// splitDocs writes every document of the files into a file of its own
+// under dir, as `kubectl get -o yaml` of one object prints it, and
+// returns their paths.
+func splitDocs(t testing.TB, dir string, files ...string) []string {
+	t.Helper()
+	var out []string
+	for _, f := range files {
+		for i, d := range docs(t, f) {
+			b, err := yaml.Marshal(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(dir, fmt.Sprintf("%s-%03d.yaml", filepath.Base(f), i))
+			if err := os.WriteFile(p, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// asList writes the documents of the files as one kubectl JSON List.
+func asList(t testing.TB, path string, files ...string) {
+	t.Helper()
+	var items []any
+	for _, f := range files {
+		for _, d := range docs(t, f) {
+			items = append(items, jsonable(d))
+		}
+	}
+	b, err := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "List", "items": items})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// jsonable turns YAML's map[string]any trees into what encoding/json
+// takes (it already is; this keeps integers integers).
+func jsonable(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for k, x := range v {
+			out[k] = jsonable(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = jsonable(x)
+		}
+		return out
+	}
+	return v
+}
+
+// concat writes the files one after the other as one YAML stream.
+func concat(t testing.TB, path string, files ...string) {
+	t.Helper()
+	var b strings.Builder
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString("\n---\n")
+		b.Write(data)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// loadEstate correlates what st holds, as the CLI does.
+func loadEstate(t testing.TB, st store.Store) *estate.Estate {
+	t.Helper()
+	ctx := context.Background()
+	var assets []model.Asset
+	for a, err := range st.Assets(ctx, store.Filter{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		assets = append(assets, a)
+	}
+	var rels []model.Relation
+	for r, err := range st.Relations(ctx, store.Filter{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		rels = append(rels, r)
+	}
+	return estate.Build(assets, rels, nil)
+}
+
+// shape is an estate without provenance: its assets with kinds and
+// labels, and its relations, sorted.
+type shape struct {
+	Assets    []string
+	Relations []string
+}
+
+func shapeOf(es *estate.Estate) shape {
+	var s shape
+	for _, k := range es.Keys {
+		a := es.Assets[k]
+		s.Assets = append(s.Assets, fmt.Sprintf("%s %s %v", k, a.Kind, a.Labels))
+	}
+	for _, r := range es.Relations {
+		s.Relations = append(s.Relations, fmt.Sprintf("%s -%s[%s]-> %s", r.From, r.Type, r.Action, r.To))
+	}
+	slices.Sort(s.Relations)
+	return s
+}
+
+// TestOneGraphFromManyInputs ingests one estate (Online Boutique, its
+// network policies, and the hand-written estate's RBAC, secrets and
+// namespaces) as one stream, as one object per file in one ingest per
+// file, and as a kubectl JSON List, and checks that the correlated
+// estates, and the paths found in them, are identical.
+func TestOneGraphFromManyInputs(t *testing.T) {
+	t.Parallel()
+	files := append(append([]string{manifests}, policyFiles(t)...), "testdata/estate.yaml")
+	dir := t.TempDir()
+	stream := filepath.Join(dir, "stream.yaml")
+	concat(t, stream, files...)
+	list := filepath.Join(dir, "list.json")
+	asList(t, list, files...)
+	split := splitDocs(t, t.TempDir(), files...)
+	if len(split) < 40 {
+		t.Fatalf("split into %d files, want one per object", len(split))
+	}
+	opts := ingest.Options{Target: "c"}
+	ingestEach := func(paths ...string) *estate.Estate {
+		st := ingesttest.OpenStore(t)
+		for _, p := range paths {
+			if _, err := ingesttest.Ingest(st, k8s.Format, opts, p); err != nil {
+				t.Fatalf("Ingest(%s) error = %v", p, err)
+			}
+		}
+		return loadEstate(t, st)
+	}
+	one := ingestEach(stream)
+	want := shapeOf(one)
+	for _, tt := range []struct {
+		name string
+		es   *estate.Estate
+	}{
+		{"one object per file", ingestEach(split...)},
+		{"kubectl List", ingestEach(list)},
+		{"stream twice", ingestEach(stream, stream)},
+		{"policies first", ingestEach(append(slices.Clone(split[len(split)/2:]), split[:len(split)/2]...)...)},
+	} {
+		if diff := cmp.Diff(shapeOf(tt.es), want); diff != "" {
+			t.Errorf("estate of %s differs from one stream (-got +want):\n%s", tt.name, diff)
+		}
+		if got, want := paths(t, tt.es), paths(t, one); !cmp.Equal(got, want) || len(want) == 0 {
+			t.Errorf("paths of %s = %d, of one stream %d; want equal and some:\n%s", tt.name, len(got), len(want), cmp.Diff(got, want))
+		}
+	}
+
+	// The policies of a separate file cut what they forbid: adservice
+	// cannot reach cartservice although no file holds both.
+	ad, cart := model.K8sKey("c", "default", "Deployment", "adservice"), model.K8sKey("c", "default", "Deployment", "cartservice")
+	front := model.K8sKey("c", "default", "Deployment", "frontend")
+	has := func(from, to string) bool {
+		return slices.Contains(want.Relations, from+" -connects-to[]-> "+to)
+	}
+	if has(ad, cart) || !has(front, cart) {
+		t.Errorf("connects-to adservice→cartservice = %v, frontend→cartservice = %v; want false, true", has(ad, cart), has(front, cart))
+	}
+	// The default namespace has no Namespace object and exists.
+	if _, ok := one.Assets[model.K8sNamespaceKey("c", "default")]; !ok {
+		t.Error("no asset for namespace default, which no Namespace object defines")
+	}
+	// The facts label is the join's, not the estate's.
+	for _, k := range one.Keys {
+		if _, ok := one.Assets[k].Labels[model.LabelK8sObject]; ok {
+			t.Fatalf("asset %s keeps the %s label", k, model.LabelK8sObject)
+		}
+	}
+}
+
+// paths analyses es with the internal network as entry and every secret
+// as a crown jewel and returns the path summaries.
+func paths(t testing.TB, es *estate.Estate) []string {
+	t.Helper()
+	in := &graph.Input{Assets: es.Sorted(), Relations: es.Relations, Entries: []graph.Entry{{Kind: graph.EntryInternalNetwork}, {Kind: graph.EntryInternet}}}
+	for _, k := range es.Keys {
+		if es.Assets[k].Kind == model.KindSecret || es.Assets[k].Kind == model.KindNode {
+			in.Jewels = append(in.Jewels, graph.Jewel{Asset: k, Value: 5})
+		}
+	}
+	// A remote code execution in every image, so that paths go beyond
+	// the first hop.
+	for _, k := range es.Keys {
+		if es.Assets[k].Kind == model.KindImage {
+			in.Weaknesses = append(in.Weaknesses, graph.Weakness{Exposure: model.Exposure{ID: "rce " + k, Asset: k, Kind: model.FindingVulnerability, RuleID: "rce"}, Effect: effectExec})
+		}
+	}
+	res, err := graph.Analyze(in, graph.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, p := range res.Paths {
+		s := p.Entry
+		for _, st := range p.Steps {
+			s += " -[" + st.Rule + "]-> " + st.To
+		}
+		out = append(out, s)
+	}
+	slices.Sort(out)
+	return out
+}
+
+var effectExec = effect.Result{Effect: effect.Exec, Confidence: effect.High}
