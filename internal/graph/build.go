@@ -152,6 +152,7 @@ type builder struct {
 	inOff, inRel            []int32
 	wOff, wList             []int32
 	scopeSecrets, scopeSAs  map[int32][]int32
+	k8s                     *k8sScopes
 	tmp                     []tmpWay
 	eff                     []int32
 	passTargets, launchRels []int32
@@ -227,41 +228,6 @@ func (g *Graph) edgeIDs() []int32 {
 		ids[i] = int32(i)
 	}
 	return ids
-}
-
-// scopes indexes the secrets and service accounts of each Kubernetes
-// namespace and cluster asset of the set, for permissions granted on a
-// namespace or cluster.
-func (b *builder) scopes() {
-	g, x := b.g, b.g.x
-	for l, a := range g.assets {
-		key := x.assets[a].key
-		if !strings.HasPrefix(key, "k8s:") {
-			continue
-		}
-		cluster, ns, kind, _, ok := model.ParseK8sKey(key)
-		if !ok || (kind != "Secret" && kind != "ServiceAccount") {
-			continue
-		}
-		if b.scopeSecrets == nil {
-			b.scopeSecrets, b.scopeSAs = map[int32][]int32{}, map[int32][]int32{}
-		}
-		for _, sk := range []string{model.K8sNamespaceKey(cluster, ns), model.K8sClusterKey(cluster)} {
-			sa, ok := x.ids[sk]
-			if !ok {
-				continue
-			}
-			s := g.localOf(sa)
-			if s < 0 {
-				continue
-			}
-			if kind == "Secret" {
-				b.scopeSecrets[s] = append(b.scopeSecrets[s], int32(l))
-			} else {
-				b.scopeSAs[s] = append(b.scopeSAs[s], int32(l))
-			}
-		}
-	}
 }
 
 func (b *builder) way(a int32, from Capability, rule uint8, toAsset int32, to Capability, p float64, f1, f2 int32) {
@@ -426,7 +392,7 @@ func (b *builder) visit(a int32) {
 		case model.RelRunsOn:
 			keys := make([]string, 0, 2)
 			for k := range rec.labels {
-				if strings.HasPrefix(k, escapePrefix) && labelTrue(rec.labels, k) {
+				if strings.HasPrefix(k, escapePrefix) && labelTrue(rec.labels, k) && !notEscapes[k] {
 					keys = append(keys, k)
 				}
 			}
@@ -451,6 +417,8 @@ func (b *builder) visit(a int32) {
 			b.way(a, Identity, rulePrivEsc, b.passTargets[j], Identity, pNearCertain, b.relFact(pr), b.relFact(l))
 		}
 	}
+
+	b.visitK8s(a)
 
 	// Relation rules, into a.
 	for _, r := range b.in(a) {
@@ -478,11 +446,10 @@ func (b *builder) visit(a int32) {
 // relation a —can(action)→ t. The stronger principal of an escalation is
 // found from the relations: the role a may pass (iam:PassRole target)
 // together with a launch permission; the principal whose keys, login,
-// trust or policies a may rewrite (the action's target); for Kubernetes,
-// every service account in the namespace or cluster where a may create
-// pods or impersonate, or the impersonated identity itself.
+// trust or policies a may rewrite (the action's target). Kubernetes
+// actions go on to canK8s (k8s.go).
 func (b *builder) can(a, r, t int32) {
-	g, x := b.g, b.g.x
+	x := b.g.x
 	action := x.in.Relations[r].Action
 	f := b.relFact(r)
 	if c, ok := permissionCap(action); ok {
@@ -505,19 +472,8 @@ func (b *builder) can(a, r, t int32) {
 			b.way(a, Identity, rulePrivEsc, t, Identity, pNearCertain, f, -1)
 		}
 	}
-	verb, res, _ := strings.Cut(la, " ")
-	switch {
-	case (verb == "create" || verb == "*") && k8sPodCreators[res], la == "*":
-		for _, sa := range b.scopeSAs[t] {
-			b.way(a, Identity, rulePrivEsc, sa, Identity, pNearCertain, f, -1)
-		}
-	case verb == "impersonate":
-		if x.assets[g.assets[t]].kind == model.KindIdentity {
-			b.way(a, Identity, rulePrivEsc, t, Identity, pNearCertain, f, -1)
-		}
-		for _, sa := range b.scopeSAs[t] {
-			b.way(a, Identity, rulePrivEsc, sa, Identity, pNearCertain, f, -1)
-		}
+	if !strings.Contains(la, ":") {
+		b.canK8s(a, r, t, la)
 	}
 }
 
@@ -614,7 +570,7 @@ func (g *Graph) entriesFrom(fromNet, weaks []int32) {
 			}
 		case EntryInternalNetwork:
 			for l, a := range g.assets {
-				if internalKinds[x.assets[a].kind] {
+				if internalKinds[x.assets[a].kind] && !labelTrue(x.assets[a].labels, model.LabelIngressIsolated) {
 					add(int32(l)*numCaps+int32(Network), -1, true)
 				}
 			}

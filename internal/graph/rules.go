@@ -46,6 +46,16 @@ const (
 	ruleMembership
 	ruleAuthBypass
 	ruleLocalPrivEsc
+	ruleNodeTakeover
+	ruleHostRead
+	ruleHostNetwork
+	ruleNamespaceAdmin
+	rulePodExec
+	rulePodCreate
+	ruleImpersonate
+	ruleRoleBind
+	ruleNodeProxy
+	ruleTokenRequest
 	numRules
 )
 
@@ -162,10 +172,10 @@ var Rules = [numRules]Rule{
 	ruleInjection:        {"injection-into-data-store", "network(A), a write (SQL/NoSQL injection) or read effect weakness on A, and A connects-to D", "read(D), and write(D) for a write effect", weaknessProbability, "T1190", nil},
 	ruleSSRF:             {"server-side-request-forgery", "network(A) and an ssrf weakness on A", "network(B) for A connects-to or routes-to B; identity(R) for A uses-identity R when A is labelled imds.v1=true or the relation's action is imds.v1 (× 0.9)", weaknessProbability, "T1190", nil},
 	ruleFileRead:         {"file-read", "network(A) and a file-read weakness (path traversal, file disclosure) on A", "read(S) for every S that A mounts", weaknessProbability, "T1552.001", nil},
-	ruleWorkloadIdentity: {"workload-identity", "exec(A) and A uses-identity I", "identity(I)", constant(pCertain), "T1528", nil},
-	ruleSecretsInReach:   {"secrets-in-reach", "exec(A) and A mounts or reads-env S", "read(S)", constant(pCertain), "T1552.001", nil},
+	ruleWorkloadIdentity: {"workload-identity", "exec(A) and A uses-identity I", "identity(I)", constant(pCertain), "T1528", []string{"IDENTITY_ASSUME"}},
+	ruleSecretsInReach:   {"secrets-in-reach", "exec(A) and A mounts or reads-env S", "read(S)", constant(pCertain), "T1552.001", []string{"VOLUME_DISCOVER"}},
 	ruleLateral:          {"lateral-movement", "exec(A) and A connects-to or routes-to B (the estate emits connects-to only where no network policy stops it)", "network(B)", constant(pCertain), "T1210", nil},
-	ruleEscape:           {"escape", "exec(A), A runs-on N, and A has an escape.* label set to true (0.95) or an escape-effect weakness (its own probability)", "exec(N)", constant(pNearCertain), "T1611", nil},
+	ruleEscape:           {"escape", "exec(A), A runs-on N, and A has an escape.* label set to true (0.95) or an escape-effect weakness (its own probability)", "exec(N)", constant(pNearCertain), "T1611", []string{"CE_PRIV_MOUNT", "CE_NSENTER", "CE_SYS_PTRACE", "CE_MODULE_LOAD", "CE_UMH_CORE_PATTERN", "EXPLOIT_HOST_WRITE", "EXPLOIT_CONTAINERD_SOCK"}},
 	rulePermission:       {"permission", "identity(I) and I —can(action)→ R; on a Kubernetes namespace or cluster, secret actions also reach every secret in it", "read(R) for get/list/watch and AWS Get*/List*/Describe*; write(R) for create/update/patch/delete and Put*/Delete*/Create*; admin(R) for *, bind, escalate, impersonate, iam:*, service:*", constant(pCertain), "T1078.004", nil},
 	rulePrivEsc:          {"privilege-escalation", "identity(I) with a known escalation (see privEscalations)", "identity(the stronger principal)", constant(pNearCertain), "T1098", nil},
 	ruleLeakedCredential: {"leaked-credential", "read(S) or admin(S), and S —grants→ I (0.95) or a credential weakness on S whose Grants names I", "identity(I)", constant(pNearCertain), "T1552", nil},
@@ -175,6 +185,16 @@ var Rules = [numRules]Rule{
 	ruleMembership:       {"membership", "identity(I) and I member-of G", "identity(G)", constant(pCertain), "T1078", nil},
 	ruleAuthBypass:       {"authentication-bypass", "network(A) and an auth-bypass weakness on A", "admin(A)", weaknessProbability, "T1190", nil},
 	ruleLocalPrivEsc:     {"local-privilege-escalation", "exec(A) and a privesc weakness on A", "admin(A)", weaknessProbability, "T1068", nil},
+	ruleNodeTakeover:     {"node-takeover", "exec(N) on a Kubernetes node N and W runs-on N", "exec(W): root on a node runs code in its containers and holds their tokens and volumes", constant(pCertain), "T1609", []string{"CONTAINER_ATTACH", "VOLUME_ACCESS", "TOKEN_STEAL"}},
+	ruleHostRead:         {"host-read", "read(N) on a node N (a pod mounts a sensitive host folder read-only: /, /etc, /var/lib/kubelet, /proc; or /var/log writable), and W runs-on N", "identity(S) for W uses-identity S; read(X) for the secrets W mounts", constant(pNearCertain), "T1552.001", []string{"EXPLOIT_HOST_READ", "EXPLOIT_HOST_TRAVERSE", "CE_VAR_LOG_SYMLINK"}},
+	ruleHostNetwork:      {"host-network", "exec(W), W labelled k8s.host-network=true and W runs-on N", "network(N); identity(I) for N uses-identity I through the node's metadata service (× 0.9)", constant(pCertain), "T1552.005", nil},
+	ruleNamespaceAdmin:   {"namespace-admin", "admin(NS) on a Kubernetes namespace or cluster", "read(S) for its secrets, identity(A) for its service accounts, exec(W) for its workloads", constant(pCertain), "T1078.001", nil},
+	rulePodExec:          {"pod-exec", "identity(I) and I can create (or get) pods/exec or pods/attach, or patch or update pods or a workload resource, on a namespace or the cluster", "exec(W) for the workloads of the scope (of that resource's kind)", constant(pNearCertain), "T1609", []string{"POD_EXEC", "POD_ATTACH", "POD_PATCH"}},
+	rulePodCreate:        {"pod-create", "identity(I) and I can create pods or a workload resource on a namespace or the cluster", "identity(A) for every service account of the scope (a pod mounts it); exec(N) for the cluster's nodes unless the namespace's Pod Security Admission enforces baseline or restricted (a privileged pod)", constant(pNearCertain), "T1610", []string{"POD_CREATE"}},
+	ruleImpersonate:      {"impersonation", "identity(I) and I can impersonate, on an identity or on a namespace or the cluster", "identity of that identity, or of every service account, user and group of the scope", constant(pNearCertain), "T1078", []string{"IDENTITY_IMPERSONATE"}},
+	ruleRoleBind:         {"role-bind", "identity(I) and I can bind or escalate roles on a namespace or the cluster", "admin(the namespace or cluster): any role can be bound to I", constant(pNearCertain), "T1098.006", []string{"ROLE_BIND"}},
+	ruleNodeProxy:        {"node-proxy", "identity(I) and I can get or create nodes/proxy on the cluster", "exec(N) for every node: the kubelet API runs commands in its pods", constant(pNearCertain), "T1609", nil},
+	ruleTokenRequest:     {"token-request", "identity(I) and I can create serviceaccounts/token on a service account, namespace or the cluster", "identity(A) for the service accounts of the scope", constant(pCertain), "T1528", nil},
 }
 
 // RuleNames returns the names of the rules in table order.
@@ -224,7 +244,7 @@ func permissionCap(action string) (Capability, bool) {
 		return Read, true
 	case "create", "update", "patch", "delete", "deletecollection", "write", "push", "maintain":
 		return Write, true
-	case "*", "bind", "escalate", "impersonate", "admin", "owner":
+	case "*", "admin", "owner":
 		return Admin, true
 	}
 	return 0, false

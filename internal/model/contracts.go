@@ -61,6 +61,10 @@ const (
 	// LabelHostIPC: the pods share the node's IPC namespace; it exposes
 	// shared memory, not code execution.
 	LabelHostIPC = "k8s.host-ipc"
+	// LabelIngressIsolated: network policies admit to the workload
+	// only the pods they list, so an attacker on the internal network
+	// (no pod of the cluster) does not reach it.
+	LabelIngressIsolated = "k8s.ingress-isolated"
 	// LabelK8sObject holds, as compact JSON, the facts of a Kubernetes
 	// object that relations across objects need (selectors, ports, RBAC
 	// rules, network policies). The estate's correlation joins them over

@@ -22,9 +22,9 @@ const InternetKey = model.InternetKey
 const (
 	LabelPrivileged  = model.LabelEscapePrivileged // a container runs privileged
 	LabelHostPath    = model.LabelEscapeHostPath   // a hostPath volume
-	LabelHostNetwork = "escape.host-network"       // hostNetwork: true
+	LabelHostNetwork = model.LabelHostNetwork      // hostNetwork: true, no escape by itself
 	LabelHostPID     = model.LabelEscapeHostPID    // hostPID: true
-	LabelHostIPC     = "escape.host-ipc"           // hostIPC: true
+	LabelHostIPC     = model.LabelHostIPC          // hostIPC: true, no escape by itself
 	LabelSysAdmin    = model.LabelEscapeSysAdmin   // CAP_SYS_ADMIN without allowPrivilegeEscalation: false
 )
 
@@ -68,6 +68,7 @@ type parser struct {
 
 type workload struct {
 	key, ns, src string
+	asset        *model.Asset      // parsing: emitted by finish, with the labels policies decide
 	Labels       map[string]string `json:"l,omitempty"` // pod labels
 	Images       []string          `json:"i,omitempty"`
 	SA           string            `json:"sa,omitempty"`
@@ -78,8 +79,12 @@ type workload struct {
 	CMEnv        []string          `json:"ce,omitempty"`
 	Escapes      []string          `json:"x,omitempty"` // escape labels set
 	HostNetwork  bool              `json:"hn,omitzero"`
-	Ports        []containerPort   `json:"p,omitempty"`
-	Node         string            `json:"n,omitempty"` // spec.nodeName of a live pod
+	HostRead     bool              `json:"hr,omitzero"` // a sensitive host folder is readable
+	// ProjectedToken: a projected volume mounts a service account token
+	// whatever automountServiceAccountToken says.
+	ProjectedToken bool            `json:"pt,omitzero"`
+	Ports          []containerPort `json:"p,omitempty"`
+	Node           string          `json:"n,omitempty"` // spec.nodeName of a live pod
 }
 
 // containerPort is a port a container listens on.
@@ -431,35 +436,23 @@ func (p *parser) workloadObject(key, ns, name string, podLabels map[string]strin
 		w.Escapes = appendNew(w.Escapes, label)
 	}
 	if spec.HostNetwork {
-		set(LabelHostNetwork)
-	}
-	if spec.HostPID {
-		set(LabelHostPID)
+		labels[model.LabelHostNetwork] = "true"
 	}
 	if spec.HostIPC {
-		set(LabelHostIPC)
+		labels[model.LabelHostIPC] = "true"
 	}
-	for _, v := range spec.Volumes {
-		switch {
-		case v.HostPath != nil:
-			set(LabelHostPath)
-		case v.Secret != nil && v.Secret.SecretName != "":
-			w.SecretsVol = appendNew(w.SecretsVol, v.Secret.SecretName)
-		case v.ConfigMap != nil && v.ConfigMap.Name != "":
-			w.CMVol = appendNew(w.CMVol, v.ConfigMap.Name)
-		case v.Projected != nil:
-			for _, src := range v.Projected.Sources {
-				if src.Secret != nil && src.Secret.Name != "" {
-					w.SecretsVol = appendNew(w.SecretsVol, src.Secret.Name)
-				}
-				if src.ConfigMap != nil && src.ConfigMap.Name != "" {
-					w.CMVol = appendNew(w.CMVol, src.ConfigMap.Name)
-				}
-			}
-		}
+	if spec.ShareProcessNamespace {
+		labels[LabelShareProcessNamespace] = "true"
 	}
+	// How each volume is mounted: writable when one container mounts it
+	// read-write.
+	mounted := map[string]bool{} // name → writable
+	var privileged, sysAdmin, sysModule, sysPtrace bool
 	for _, cs := range [][]container{spec.InitContainers, spec.Containers, spec.EphemeralContainers} {
 		for _, c := range cs {
+			for _, m := range c.VolumeMounts {
+				mounted[m.Name] = mounted[m.Name] || !m.ReadOnly
+			}
 			if c.Image != "" {
 				w.Images = appendNew(w.Images, c.Image)
 			}
@@ -492,22 +485,72 @@ func (p *parser) workloadObject(key, ns, name string, podLabels map[string]strin
 				continue
 			}
 			if sc.Privileged != nil && *sc.Privileged {
-				set(LabelPrivileged)
+				privileged = true
 			}
 			if sc.Capabilities != nil && (sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation) {
 				for _, c := range sc.Capabilities.Add {
-					switch strings.ToUpper(c) {
-					case "SYS_ADMIN", "CAP_SYS_ADMIN", "ALL":
-						set(LabelSysAdmin)
+					switch strings.TrimPrefix(strings.ToUpper(c), "CAP_") {
+					case "ALL":
+						sysAdmin, sysModule, sysPtrace = true, true, true
+					case "SYS_ADMIN":
+						sysAdmin = true
+					case "SYS_MODULE":
+						sysModule = true
+					case "SYS_PTRACE":
+						sysPtrace = true
 					}
+				}
+			}
+		}
+	}
+	if privileged {
+		set(LabelPrivileged)
+	}
+	if spec.HostPID && (privileged || sysPtrace) {
+		set(LabelHostPID) // CE_NSENTER, CE_SYS_PTRACE
+	}
+	if sysAdmin {
+		set(LabelSysAdmin)
+	}
+	if sysModule {
+		set(model.LabelEscapeSysModule)
+	}
+	for _, v := range spec.Volumes {
+		switch {
+		case v.HostPath != nil:
+			writable, ok := mounted[v.Name]
+			if !ok {
+				continue // a volume no container mounts
+			}
+			switch hostPathUse(v.HostPath.Path, writable) {
+			case hostExec:
+				set(LabelHostPath)
+			case hostRead:
+				w.HostRead = true
+				labels[LabelHostRead] = "true"
+			}
+		case v.Secret != nil && v.Secret.SecretName != "":
+			w.SecretsVol = appendNew(w.SecretsVol, v.Secret.SecretName)
+		case v.ConfigMap != nil && v.ConfigMap.Name != "":
+			w.CMVol = appendNew(w.CMVol, v.ConfigMap.Name)
+		case v.Projected != nil:
+			for _, src := range v.Projected.Sources {
+				if src.Secret != nil && src.Secret.Name != "" {
+					w.SecretsVol = appendNew(w.SecretsVol, src.Secret.Name)
+				}
+				if src.ConfigMap != nil && src.ConfigMap.Name != "" {
+					w.CMVol = appendNew(w.CMVol, src.ConfigMap.Name)
+				}
+				if src.ServiceAccountToken != nil {
+					w.ProjectedToken = true
 				}
 			}
 		}
 	}
 	f := &facts{Workload: w}
 	p.record(key, p.source, f)
-	kind := model.KindWorkload
-	return p.object(model.Asset{Key: key, Kind: kind, Name: name, Labels: labels}, f)
+	w.asset = &model.Asset{Key: key, Kind: model.KindWorkload, Name: name, Labels: labels}
+	return nil
 }
 
 func appendNew(s []string, v string) []string {
@@ -519,8 +562,35 @@ func appendNew(s []string, v string) []string {
 
 // finish emits the relations, once every object of the cluster is known.
 func (p *parser) finish() error {
-	for _, step := range []func() error{p.namespaceAssets, p.workloadRelations, p.serviceRelations, p.rbacRelations, p.networkRelations} {
+	for _, step := range []func() error{p.workloadAssets, p.namespaceAssets, p.tokenRelations, p.workloadRelations, p.serviceRelations, p.rbacRelations, p.networkRelations} {
 		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// workloadAssets emits the workloads' assets with the label that the
+// network policies decide: model.LabelIngressIsolated when no traffic
+// from outside the cluster's pods reaches them. Joining, where the
+// assets are stored already, it emits that label alone.
+func (p *parser) workloadAssets() error {
+	for _, w := range p.workloads {
+		isolated := !p.openTo(w, "", false)
+		if p.joining {
+			if isolated {
+				_, _, _, name, _ := model.ParseK8sKey(w.key)
+				a := model.Asset{Key: w.key, Kind: model.KindWorkload, Name: name, Labels: map[string]string{model.LabelIngressIsolated: "true"}}
+				if err := p.asset(a, w.src); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if isolated {
+			w.asset.Labels[model.LabelIngressIsolated] = "true"
+		}
+		if err := p.object(*w.asset, &facts{Workload: w}); err != nil {
 			return err
 		}
 	}
@@ -555,8 +625,10 @@ func (p *parser) workloadRelations() error {
 				return err
 			}
 		}
-		if err := p.rel(w.src, w.key, p.key(w.ns, "ServiceAccount", w.SA), model.RelUsesIdentit, ""); err != nil {
-			return err
+		if p.tokenMounted(w) {
+			if err := p.rel(w.src, w.key, p.key(w.ns, "ServiceAccount", w.SA), model.RelUsesIdentit, ""); err != nil {
+				return err
+			}
 		}
 		for _, refs := range []struct {
 			names []string
@@ -581,17 +653,57 @@ func (p *parser) workloadRelations() error {
 				}
 			}
 		}
-		if len(w.Escapes) > 0 {
-			node := NodeKey(p.cluster)
-			if err := p.asset(model.Asset{Key: node, Kind: model.KindNode, Name: "any node"}, w.src); err != nil {
-				return err
-			}
-			if err := p.rel(w.src, w.key, node, model.RelRunsOn, ""); err != nil {
+		// Every pod runs on a node: the one a live pod names, else any.
+		node, name := NodeKey(p.cluster), "any node"
+		if w.Node != "" {
+			node, name = model.K8sNodeKey(p.cluster, w.Node), w.Node
+		}
+		if err := p.asset(model.Asset{Key: node, Kind: model.KindNode, Name: name}, w.src); err != nil {
+			return err
+		}
+		if err := p.rel(w.src, w.key, node, model.RelRunsOn, ""); err != nil {
+			return err
+		}
+		if w.HostRead {
+			if err := p.rel(w.src, w.key, node, model.RelMounts, ""); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// tokenRelations emits secret —grants→ service account for each
+// service-account-token Secret (the long-lived tokens of clusters before
+// 1.24, and those made by hand): whoever reads it holds the account
+// (KubeHound's TOKEN_LIST, TOKEN_STEAL).
+func (p *parser) tokenRelations() error {
+	for _, s := range p.secrets {
+		if s.Type != "kubernetes.io/service-account-token" || s.Account == "" {
+			continue
+		}
+		if err := p.rel(s.src, p.key(s.ns, "Secret", s.name), p.key(s.ns, "ServiceAccount", s.Account), model.RelGrants, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tokenMounted reports whether w's pods hold their service account's
+// token: the pod's automountServiceAccountToken, else the service
+// account's, else true; a projected serviceAccountToken volume mounts
+// one whatever they say.
+func (p *parser) tokenMounted(w *workload) bool {
+	if w.ProjectedToken {
+		return true
+	}
+	if w.Automount != nil {
+		return *w.Automount
+	}
+	if a := p.accounts[w.ns+"/"+w.SA]; a != nil && a.Automount != nil {
+		return *a.Automount
+	}
+	return true
 }
 
 func (p *parser) serviceRelations() error {
@@ -609,7 +721,7 @@ func (p *parser) serviceRelations() error {
 		}
 		sel := labelSelector{MatchLabels: s.Selector}
 		for _, w := range p.workloads {
-			if w.ns == s.ns && sel.matches(w.Labels) {
+			if w.ns == s.ns && sel.matches(w.Labels) && p.serves(s, w) {
 				if err := p.rel(s.src, s.key, w.key, model.RelRoutesTo, ""); err != nil {
 					return err
 				}

@@ -327,9 +327,32 @@ func TestOnlineBoutiqueNetworkPolicies(t *testing.T) {
 	if len(got) >= len(edges(plain, model.RelConnectsTo)) {
 		t.Errorf("policies left %d edges of %d", len(got), len(edges(plain, model.RelConnectsTo)))
 	}
-	for _, typ := range []model.RelationType{model.RelRuns, model.RelRoutesTo, model.RelExposes, model.RelUsesIdentit} {
+	for _, typ := range []model.RelationType{model.RelRuns, model.RelExposes, model.RelUsesIdentit} {
 		if diff := cmp.Diff(edges(r, typ), edges(plain, typ)); diff != "" {
 			t.Errorf("%s changed with policies (-with +without):\n%s", typ, diff)
+		}
+	}
+	// A Service reaches its pods only where their policy admits traffic
+	// from anyone (a rule without from): the frontend's two services.
+	var wantRoutes []string
+	for _, e := range edges(plain, model.RelRoutesTo) {
+		dst := e[strings.LastIndex(e, "/")+1:]
+		if len(allowed[dst]) == len(apps) {
+			wantRoutes = append(wantRoutes, e)
+		}
+	}
+	if diff := cmp.Diff(edges(r, model.RelRoutesTo), wantRoutes); diff != "" || len(wantRoutes) != 2 {
+		t.Errorf("routes-to with policies (-got +want):\n%s", diff)
+	}
+	// Every pod but the frontend admits listed pods only: isolated from
+	// the internal network.
+	for _, a := range r.Assets {
+		if a.Kind != model.KindWorkload {
+			continue
+		}
+		want := len(allowed[a.Name]) != len(apps)
+		if got := a.Labels[model.LabelIngressIsolated] == "true"; got != want {
+			t.Errorf("%s %s = %v, want %v", a.Name, model.LabelIngressIsolated, got, want)
 		}
 	}
 }
@@ -367,8 +390,10 @@ func TestHandWrittenEstate(t *testing.T) {
 			api + " -> " + k("shop", "Secret", "db-password"),
 		},
 		model.RelRunsOn: {
+			api + " -> " + node,
 			backup + " -> " + node,
 			agent + " -> " + node,
+			debug + " -> " + node,
 		},
 		model.RelExposes: {
 			"internet -> " + k("shop", "Ingress", "web"),
@@ -484,6 +509,7 @@ func TestKubectlJSON(t *testing.T) {
 		web + " -> " + k("ServiceAccount", "web"),
 		web + " -> image:docker.io/library/nginx:1.25",
 		web + " -> k8s:prod-eu//Node/any",
+		worker + " -> k8s:prod-eu//Node/any",
 		web + " -> " + worker,
 		worker + " -> " + k("ServiceAccount", "default"),
 		worker + " -> image:registry.example.com/worker:3",

@@ -2,6 +2,7 @@ package k8s
 
 import (
 	"slices"
+	"strconv"
 
 	"github.com/ctem-dev/ctem/internal/model"
 )
@@ -16,8 +17,9 @@ import (
 //
 // Simplifications, chosen to keep the graph small and the rules sound for
 // attack paths:
-//   - Ports and protocols are ignored: a rule admitting any port admits
-//     the pair.
+//   - A rule admits a pair when its ports include one the destination
+//     declares (a destination that declares none is taken to listen on
+//     every number); protocols are not told apart.
 //   - Unrestricted reach (no policy, an empty from, an empty podSelector)
 //     is emitted within the destination's namespace only; edges across
 //     namespaces are emitted only where a namespaceSelector admits them.
@@ -25,8 +27,11 @@ import (
 //     the cluster network.
 //   - ipBlock peers never match pods; an ingress ipBlock of 0.0.0.0/0 or
 //     ::/0 (exceptions ignored) adds internet —connects-to→ destination.
-//   - The edge from a Service or Ingress to its pods is not cut by
-//     policies.
+//   - The edge from a Service to its pods is cut by policies that admit
+//     no traffic from outside the pods' namespace on the service's target
+//     port (see serves); a pod whose policies admit only listed pods is
+//     labelled model.LabelIngressIsolated, and the internal-network entry
+//     does not reach it.
 //
 // The cost is O(W²·P) for W workloads and P policies of the input.
 func (p *parser) networkRelations() error {
@@ -67,7 +72,7 @@ func (p *parser) networkRelations() error {
 			if src == dst || src.key == dst.key {
 				continue
 			}
-			if !p.admits(ingress, src, true) || !p.admits(p.selecting(src, false), dst, false) {
+			if !p.admits(ingress, src, dst, true) || !p.admits(p.selecting(src, false), dst, dst, false) {
 				continue
 			}
 			if err := p.rel(dst.src, src.key, dst.key, model.RelConnectsTo, ""); err != nil {
@@ -94,21 +99,22 @@ func (p *parser) selecting(w *workload, in bool) []*policy {
 }
 
 // admits reports whether the policies selecting one end let the peer w
-// through: true when none selects it, else when a rule of one admits w.
-func (p *parser) admits(pols []*policy, w *workload, in bool) bool {
+// through to dst: true when none selects it, else when a rule of one
+// admits w and a port dst listens on.
+func (p *parser) admits(pols []*policy, w, dst *workload, in bool) bool {
 	if len(pols) == 0 {
 		return true
 	}
 	for _, pol := range pols {
 		if in {
 			for _, r := range pol.Spec.Ingress {
-				if p.peersAdmit(pol.ns, r.From, w) {
+				if portsAdmit(r.Ports, dst, "") && p.peersAdmit(pol.ns, r.From, w) {
 					return true
 				}
 			}
 		} else {
 			for _, r := range pol.Spec.Egress {
-				if p.peersAdmit(pol.ns, r.To, w) {
+				if portsAdmit(r.Ports, dst, "") && p.peersAdmit(pol.ns, r.To, w) {
 					return true
 				}
 			}
@@ -147,4 +153,117 @@ func (p *parser) namespaceLabels(ns string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// openTo reports whether traffic that no pod of the cluster sends (a host
+// of the internal network, a load balancer; with nsPeers, also an ingress
+// controller in another namespace) reaches w on port target ("" for any
+// port): true when no policy isolates w for ingress, else when a rule
+// admitting that port has no from, an ipBlock, or (nsPeers) a
+// namespaceSelector.
+func (p *parser) openTo(w *workload, target intOrName, nsPeers bool) bool {
+	pols := p.selecting(w, true)
+	if len(pols) == 0 {
+		return true
+	}
+	for _, pol := range pols {
+		for _, r := range pol.Spec.Ingress {
+			if !portsAdmit(r.Ports, w, target) {
+				continue
+			}
+			if len(r.From) == 0 {
+				return true
+			}
+			for _, pe := range r.From {
+				if pe.IPBlock != nil || nsPeers && pe.NamespaceSelector != nil {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// serves reports whether service s forwards traffic to w: one of its
+// ports targets a port w listens on (by number, or by the name of a
+// container port; a workload that declares no ports is taken to listen
+// on every number), and w's network policies admit traffic from outside
+// its namespace's pods on that port.
+func (p *parser) serves(s *service, w *workload) bool {
+	if len(s.Ports) == 0 {
+		return p.openTo(w, "", true)
+	}
+	for _, sp := range s.Ports {
+		if resolvePort(w, sp.Target) >= 0 && p.openTo(w, sp.Target, true) {
+			return true
+		}
+	}
+	return false
+}
+
+// resolvePort returns the number of port target on w: the number itself,
+// or the named container port's; 0 when w declares no ports (any number
+// may be open), -1 when the name or number is not one w listens on.
+func resolvePort(w *workload, target intOrName) int {
+	n, err := strconv.Atoi(string(target))
+	if err == nil {
+		if len(w.Ports) == 0 {
+			return n
+		}
+		for _, cp := range w.Ports {
+			if cp.Port == n {
+				return n
+			}
+		}
+		return -1
+	}
+	for _, cp := range w.Ports {
+		if cp.Name == string(target) {
+			return cp.Port
+		}
+	}
+	return -1
+}
+
+// portsAdmit reports whether a rule's ports admit traffic to dst on
+// target ("" for any port dst listens on). No ports admit every port; a
+// port without a number admits every port of its protocol; a numbered
+// port (up to endPort) or a named port must be one dst listens on.
+func portsAdmit(ports []policyPort, dst *workload, target intOrName) bool {
+	if len(ports) == 0 {
+		return true
+	}
+	for _, pp := range ports {
+		if pp.Port == "" {
+			return true
+		}
+		lo, err := strconv.Atoi(string(pp.Port))
+		if err != nil {
+			// A named port: dst must have it, and it must be the target.
+			n := resolvePort(dst, pp.Port)
+			if n < 0 || (len(dst.Ports) == 0) {
+				continue
+			}
+			if target == "" || resolvePort(dst, target) == n {
+				return true
+			}
+			continue
+		}
+		hi := max(lo, pp.EndPort)
+		if target != "" {
+			if t := resolvePort(dst, target); t == 0 || t >= lo && t <= hi {
+				return true
+			}
+			continue
+		}
+		if len(dst.Ports) == 0 {
+			return true
+		}
+		for _, cp := range dst.Ports {
+			if cp.Port >= lo && cp.Port <= hi {
+				return true
+			}
+		}
+	}
+	return false
 }

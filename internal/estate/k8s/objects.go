@@ -198,8 +198,9 @@ type volume struct {
 	ConfigMap *nameRef `json:"configMap" yaml:"configMap"`
 	Projected *struct {
 		Sources []struct {
-			Secret    *nameRef `json:"secret" yaml:"secret"`
-			ConfigMap *nameRef `json:"configMap" yaml:"configMap"`
+			Secret              *nameRef  `json:"secret" yaml:"secret"`
+			ConfigMap           *nameRef  `json:"configMap" yaml:"configMap"`
+			ServiceAccountToken *struct{} `json:"serviceAccountToken" yaml:"serviceAccountToken"`
 		} `json:"sources" yaml:"sources"`
 	} `json:"projected" yaml:"projected"`
 }
