@@ -29,7 +29,9 @@ func TestK8sRules(t *testing.T) {
 	with := func(extra ...model.Asset) []model.Asset { return append(append([]model.Asset{}, extra...), base...) }
 	runsOn := rel(wl, model.RelRunsOn, node)
 	can := func(to, action string) model.Relation { return rel(dev, model.RelCan, to, action) }
-	in := func(rels ...model.Relation) Input { return Input{Assets: base, Relations: append([]model.Relation{runsOn}, rels...)} }
+	in := func(rels ...model.Relation) Input {
+		return Input{Assets: base, Relations: append([]model.Relation{runsOn}, rels...)}
+	}
 	tests := []struct {
 		rule     string
 		pos, neg Input
