@@ -1,0 +1,198 @@
+package k8s_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/ctem-dev/ctem/internal/estate"
+	"github.com/ctem-dev/ctem/internal/estate/k8s"
+	"github.com/ctem-dev/ctem/internal/graph"
+	"github.com/ctem-dev/ctem/internal/ingest"
+	"github.com/ctem-dev/ctem/internal/ingest/ingesttest"
+	"github.com/ctem-dev/ctem/internal/intel/effect"
+	"github.com/ctem-dev/ctem/internal/model"
+)
+
+// The minimal estates of the techniques: a web pod whose image has a
+// remote code execution (entry: the internal network), a db pod on the
+// same node that mounts the db-creds secret, and the node's cloud role.
+const (
+	webPod = `apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: prod, labels: {app: web}}
+spec:
+  serviceAccountName: web
+  containers: [{name: web, image: "web:1"%s}]
+%s`
+	dbPod = `
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: prod, labels: {app: db}}
+spec:
+  serviceAccountName: db
+  containers: [{name: db, image: "db:1", volumeMounts: [{name: creds, mountPath: /creds}]}]
+  volumes: [{name: creds, secret: {secretName: db-creds}}]
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: db-creds, namespace: prod}
+type: Opaque
+`
+	devRole = `
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: %s
+metadata: {name: dev, namespace: prod}
+rules: [{apiGroups: ["*"], resources: [%s], verbs: [%s]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: %sBinding
+metadata: {name: dev, namespace: prod}
+subjects: [{kind: User, name: dev}]
+roleRef: {kind: %s, name: dev}
+`
+	secretReader = `
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: secret-reader}
+rules: [{apiGroups: [""], resources: [secrets], verbs: [get, list]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: %[1]s-reads-secrets}
+subjects: [{kind: ServiceAccount, name: %[1]s, namespace: %[2]s}]
+roleRef: {kind: ClusterRole, name: secret-reader}
+`
+)
+
+const (
+	secretJewel = "k8s:c/prod/Secret/db-creds"
+	roleJewel   = "arn:aws:iam::111122223333:role/node"
+	nodeAny     = "k8s:c//Node/any"
+)
+
+// web returns the web pod with extra container fields and pod spec
+// lines (indented by two spaces).
+func web(container, spec string) string { return sprintf(webPod, container, spec) }
+
+func devCan(kind, resources, verbs string) string {
+	return sprintf(devRole, kind, resources, verbs, kind, kind)
+}
+
+// techniques are KubeHound's attacks (and the settings that stop them),
+// each a minimal estate with the rule its path must take and a negative
+// twin without the enabling setting, which has no path to the jewel.
+// docs/kubernetes-techniques.md lists them.
+var techniques = []struct {
+	id, rule    string
+	yaml, twin  string
+	rce         bool   // a remote code execution in web's image, entry the internal network
+	stolen      string // else: the identity assumed stolen
+	jewel       string
+	noTwinPaths bool
+}{
+	{"CE_PRIV_MOUNT", "escape", web(", securityContext: {privileged: true}", "") + dbPod, web("", "") + dbPod, true, "", roleJewel, false},
+	{"CE_NSENTER", "escape", web(", securityContext: {privileged: true}", "  hostPID: true") + dbPod, web("", "  hostPID: true") + dbPod, true, "", roleJewel, false},
+	{"CE_SYS_PTRACE", "escape", web(", securityContext: {capabilities: {add: [SYS_PTRACE]}}", "  hostPID: true") + dbPod, web(", securityContext: {capabilities: {add: [SYS_PTRACE]}}", "") + dbPod, true, "", roleJewel, false},
+	{"CE_MODULE_LOAD", "escape", web(", securityContext: {capabilities: {add: [SYS_MODULE]}}", "") + dbPod, web(", securityContext: {capabilities: {add: [NET_ADMIN]}}", "") + dbPod, true, "", roleJewel, false},
+	{"CE_UMH_CORE_PATTERN", "escape", web(", volumeMounts: [{name: p, mountPath: /host/proc}]", "  volumes: [{name: p, hostPath: {path: /proc/sys/kernel}}]") + dbPod,
+		web(", volumeMounts: [{name: p, mountPath: /host/proc, readOnly: true}]", "  volumes: [{name: p, hostPath: {path: /proc/sys/kernel}}]") + dbPod, true, "", roleJewel, false},
+	{"EXPLOIT_HOST_WRITE", "escape", web(", volumeMounts: [{name: h, mountPath: /host}]", "  volumes: [{name: h, hostPath: {path: /}}]") + dbPod,
+		web(", volumeMounts: [{name: h, mountPath: /data}]", "  volumes: [{name: h, hostPath: {path: /srv/data}}]") + dbPod, true, "", roleJewel, false},
+	{"EXPLOIT_CONTAINERD_SOCK", "escape", web(", volumeMounts: [{name: s, mountPath: /run/containerd/containerd.sock, readOnly: true}]", "  volumes: [{name: s, hostPath: {path: /run/containerd/containerd.sock}}]") + dbPod,
+		web(", volumeMounts: [{name: s, mountPath: /cache, readOnly: true}]", "  volumes: [{name: s, hostPath: {path: /var/cache/app}}]") + dbPod, true, "", roleJewel, false},
+	{"EXPLOIT_HOST_READ", "host-read", web(", volumeMounts: [{name: k, mountPath: /kubelet, readOnly: true}]", "  volumes: [{name: k, hostPath: {path: /var/lib/kubelet}}]") + dbPod,
+		web(", volumeMounts: [{name: k, mountPath: /logs, readOnly: true}]", "  volumes: [{name: k, hostPath: {path: /var/log}}]") + dbPod, true, "", secretJewel, false},
+	{"EXPLOIT_HOST_TRAVERSE", "host-read", web(", volumeMounts: [{name: k, mountPath: /kubelet, readOnly: true}]", "  volumes: [{name: k, hostPath: {path: /var/lib/kubelet/pods}}]") + dbPod + sprintf(secretReader, "db", "prod"),
+		web("", "  volumes: [{name: k, hostPath: {path: /var/lib/kubelet/pods}}]") + dbPod + sprintf(secretReader, "db", "prod"), true, "", secretJewel, false},
+	{"hostNetwork (metadata service)", "host-network", web("", "  hostNetwork: true") + dbPod, web("", "  hostIPC: true") + dbPod, true, "", roleJewel, false},
+	{"POD_EXEC", "pod-exec", web("", "") + dbPod + devCan("Role", "pods/exec", "create"), web("", "") + dbPod + devCan("Role", "pods", "get, list"), false, "k8s:c//User/dev", secretJewel, false},
+	{"POD_ATTACH", "pod-exec", web("", "") + dbPod + devCan("Role", "pods/attach", "create"), web("", "") + dbPod + devCan("Role", "pods/log", "get"), false, "k8s:c//User/dev", secretJewel, false},
+	{"POD_PATCH", "pod-exec", web("", "") + dbPod + devCan("Role", "pods", "patch"), web("", "") + dbPod + devCan("Role", "deployments", "patch"), false, "k8s:c//User/dev", secretJewel, false},
+	{"POD_CREATE", "pod-create", web("", "") + dbPod + devCan("Role", "pods", "create"), "apiVersion: v1\nkind: Namespace\nmetadata: {name: prod, labels: {pod-security.kubernetes.io/enforce: baseline}}\n---\n" + web("", "") + dbPod + devCan("Role", "pods", "create"), false, "k8s:c//User/dev", roleJewel, false},
+	{"ROLE_BIND", "role-bind", web("", "") + dbPod + devCan("Role", "roles", "bind"), web("", "") + dbPod + devCan("Role", "roles", "get"), false, "k8s:c//User/dev", secretJewel, false},
+	{"IDENTITY_IMPERSONATE", "impersonation", web("", "") + dbPod + devCan("ClusterRole", "serviceaccounts, users, groups", "impersonate") + sprintf(secretReader, "web", "prod"),
+		web("", "") + dbPod + devCan("ClusterRole", "serviceaccounts, users, groups", "get") + sprintf(secretReader, "web", "prod"), false, "k8s:c//User/dev", secretJewel, false},
+	{"TOKEN_LIST", "leaked-credential", web("", "") + dbPod + sprintf(secretReader, "web", "prod") + "\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: admin-token, namespace: kube-system, annotations: {kubernetes.io/service-account.name: admin}}\ntype: kubernetes.io/service-account-token\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: admin}\nsubjects: [{kind: ServiceAccount, name: admin, namespace: kube-system}]\nroleRef: {kind: ClusterRole, name: cluster-admin}\n" + devCan("ClusterRole", "secrets", "list"),
+		web("", "") + dbPod + "\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: admin-token, namespace: kube-system}\ntype: Opaque\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: admin}\nsubjects: [{kind: ServiceAccount, name: admin, namespace: kube-system}]\nroleRef: {kind: ClusterRole, name: cluster-admin}\n" + devCan("ClusterRole", "pods", "list"), false, "k8s:c//User/dev", roleJewel, false},
+	{"nodes/proxy", "node-proxy", web("", "") + dbPod + devCan("ClusterRole", "nodes/proxy", "get"), web("", "") + dbPod + devCan("ClusterRole", "nodes", "get"), false, "k8s:c//User/dev", roleJewel, false},
+	{"serviceaccounts/token", "token-request", web("", "") + dbPod + devCan("Role", "serviceaccounts/token", "create") + sprintf(secretReader, "db", "prod"), web("", "") + dbPod + devCan("Role", "serviceaccounts", "get") + sprintf(secretReader, "db", "prod"), false, "k8s:c//User/dev", secretJewel, false},
+	{"admin of a namespace", "namespace-admin", web("", "") + dbPod + "\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: dev-admin, namespace: prod}\nsubjects: [{kind: User, name: dev}]\nroleRef: {kind: ClusterRole, name: cluster-admin}\n",
+		web("", "") + dbPod + "\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: dev-view, namespace: prod}\nsubjects: [{kind: User, name: dev}]\nroleRef: {kind: ClusterRole, name: view}\n", false, "k8s:c//User/dev", secretJewel, false},
+	{"automountServiceAccountToken (pod)", "workload-identity", web("", "") + dbPod + sprintf(secretReader, "web", "prod"), web("", "  automountServiceAccountToken: false") + dbPod + sprintf(secretReader, "web", "prod"), true, "", secretJewel, false},
+	{"automountServiceAccountToken (service account)", "workload-identity", web("", "") + dbPod + sprintf(secretReader, "web", "prod"), web("", "") + dbPod + sprintf(secretReader, "web", "prod") + "\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: web, namespace: prod}\nautomountServiceAccountToken: false\n", true, "", secretJewel, false},
+	{"NetworkPolicy default deny", "remote-code-execution", web("", "") + dbPod + sprintf(secretReader, "web", "prod"), web("", "") + dbPod + sprintf(secretReader, "web", "prod") + "\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: prod}\nspec: {podSelector: {}, policyTypes: [Ingress]}\n", true, "", secretJewel, false},
+}
+
+func sprintf(format string, args ...any) string { return fmtSprintf(format, args...) }
+
+// analyseManifests parses one YAML stream as cluster c, correlates it,
+// joins the node to its cloud role, and analyses it.
+func analyseManifests(t *testing.T, yaml string, rce bool, stolen, jewel string) *graph.Result {
+	t.Helper()
+	r, err := ingesttest.ParseBytes(k8s.Format, "estate.yaml", []byte(yaml), ingest.Options{Target: "c"})
+	if err != nil {
+		t.Fatalf("Parse() error = %v", err)
+	}
+	rels := append(r.Relations, model.Relation{From: nodeAny, To: roleJewel, Type: model.RelUsesIdentit, Source: "inventory"})
+	es := estate.Build(r.Assets, rels, nil)
+	in := &graph.Input{Assets: es.Sorted(), Relations: es.Relations, Jewels: []graph.Jewel{{Asset: jewel, Value: 10}}}
+	if rce {
+		in.Entries = []graph.Entry{{Kind: graph.EntryInternalNetwork}}
+		in.Weaknesses = []graph.Weakness{{Exposure: model.Exposure{ID: "rce", Asset: "image:docker.io/library/web:1", Kind: model.FindingVulnerability, RuleID: "CVE-0000-0001"},
+			Effect: effect.Result{Effect: effect.Exec, Confidence: effect.High}}}
+	} else {
+		in.Entries = []graph.Entry{{Kind: graph.EntryIdentity, Identity: stolen}}
+	}
+	res, err := graph.Analyze(in, graph.Options{K: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func summary(p graph.Path) string {
+	var b strings.Builder
+	b.WriteString(p.Entry)
+	for _, s := range p.Steps {
+		b.WriteString(" -[" + s.Rule + "]-> " + s.To)
+	}
+	return b.String()
+}
+
+// TestTechniques checks each technique's estate has a path to its jewel
+// through the technique's rule, and its twin none.
+func TestTechniques(t *testing.T) {
+	t.Parallel()
+	for _, tt := range techniques {
+		t.Run(tt.id, func(t *testing.T) {
+			t.Parallel()
+			res := analyseManifests(t, tt.yaml, tt.rce, tt.stolen, tt.jewel)
+			var all []string
+			found := false
+			for _, p := range res.Paths {
+				all = append(all, summary(p))
+				for _, s := range p.Steps {
+					if s.Rule == tt.rule {
+						found = true
+					}
+				}
+			}
+			if len(all) > 0 {
+				t.Logf("%s", all[0])
+			}
+			if !found {
+				t.Errorf("Analyze() paths to %s = %q, want one through %s", tt.jewel, all, tt.rule)
+			}
+			twin := analyseManifests(t, tt.twin, tt.rce, tt.stolen, tt.jewel)
+			for _, p := range twin.Paths {
+				t.Errorf("Analyze() of the twin: path %s, want none", summary(p))
+			}
+		})
+	}
+}
+
+var fmtSprintf = fmt.Sprintf
