@@ -193,6 +193,23 @@ crown_jewels:
 			{"secrets-in-reach", "exec:k8s:prod/shop/Deployment/storefront", "read:k8s:prod/shop/Secret/payment-keys"},
 		},
 	},
+	{
+		name: "irsa-service-account-role-bucket",
+		scope: `version: 1
+crown_jewels:
+  - {name: reports, value: 7, match: [{key: "tf:aws_s3_bucket.reports"}]}
+`,
+		inputs: []input{{"irsa/app.yaml", "eks"}, {"irsa/main.tf", "acme"}, {"reports/spring4shell-jre11.trivy.json", ""}},
+		twin:   []input{{"irsa/twin.yaml", "eks"}, {"irsa/main.tf", "acme"}, {"reports/spring4shell-jre11.trivy.json", ""}},
+		jewel:  "tf:aws_s3_bucket.reports",
+		want: []hop{
+			{"routing", "network:k8s:eks/default/Service/nginx-public", "network:k8s:eks/default/Deployment/nginx"},
+			{"remote-code-execution", "network:k8s:eks/default/Deployment/nginx", "exec:k8s:eks/default/Deployment/nginx"},
+			{"workload-identity", "exec:k8s:eks/default/Deployment/nginx", "identity:k8s:eks/default/ServiceAccount/nginx"},
+			{"cloud-identity", "identity:k8s:eks/default/ServiceAccount/nginx", "identity:tf:aws_iam_role.s3_reader"},
+			{"permission", "identity:tf:aws_iam_role.s3_reader", "read:tf:aws_s3_bucket.reports"},
+		},
+	},
 }
 
 func TestGroundTruthFromInputs(t *testing.T) {

@@ -8,6 +8,7 @@ package estate
 import (
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/ctem-dev/ctem/internal/estate/k8s"
 	"github.com/ctem-dev/ctem/internal/estate/scope"
@@ -124,7 +125,57 @@ func joinKubernetes(assets []model.Asset, rels []model.Relation) ([]model.Asset,
 			kept = append(kept, r)
 		}
 	}
-	return out, append(kept, joined...)
+	return out, append(append(kept, joined...), roleAliases(assets, joined)...)
+}
+
+// The labels of the Terraform source that name an AWS resource's type
+// and ARN.
+const (
+	labelAWSType = "aws.type"
+	labelAWSARN  = "aws.arn"
+)
+
+// roleAliases maps the IAM role ARNs that Kubernetes names (IRSA
+// annotations, aws-auth) to the Terraform role they are, when the store
+// keys that role by its address (the ARN is unknown before apply): the
+// role whose aws.arn label is the ARN, else the one role whose name is
+// the ARN's last segment. An ambiguous name maps nothing.
+func roleAliases(assets []model.Asset, joined []model.Relation) []model.Relation {
+	byARN := map[string]string{}
+	byName := map[string][]string{}
+	have := map[string]bool{}
+	for _, a := range assets {
+		if !strings.HasPrefix(a.Source, "k8s:") {
+			have[a.Key] = true // described by a cloud source, not only named by Kubernetes
+		}
+		if a.Labels[labelAWSType] != "aws_iam_role" {
+			continue
+		}
+		if arn := a.Labels[labelAWSARN]; arn != "" {
+			byARN[arn] = a.Key
+		}
+		byName[a.Name] = append(byName[a.Name], a.Key)
+	}
+	var out []model.Relation
+	seen := map[string]bool{}
+	for _, r := range joined {
+		for _, k := range []string{r.From, r.To} {
+			if seen[k] || have[k] || !strings.HasPrefix(k, "arn:aws:iam::") || !strings.Contains(k, ":role/") {
+				continue
+			}
+			seen[k] = true
+			to := byARN[k]
+			if to == "" {
+				if ks := byName[k[strings.LastIndexByte(k, '/')+1:]]; len(ks) == 1 {
+					to = ks[0]
+				}
+			}
+			if to != "" && to != k {
+				out = append(out, model.Relation{From: k, To: to, Type: model.RelAliasOf, Source: r.Source})
+			}
+		}
+	}
+	return out
 }
 
 // Canonical returns the key an alias stands for, following chains; a key

@@ -113,6 +113,17 @@ func (b *builder) visitK8s(a int32) {
 				}
 			}
 		}
+	case model.KindIdentity:
+		// IRSA and the other workload identities: the service account's
+		// token buys the cloud identity's credentials.
+		if !strings.HasPrefix(rec.key, "k8s:") {
+			break
+		}
+		for _, r := range b.out(a) {
+			if rels[r].Type == model.RelUsesIdentit {
+				b.way(a, Identity, ruleCloudIdentity, to(r), Identity, pNearCertain, b.relFact(r), -1)
+			}
+		}
 	case model.KindWorkload:
 		if !labelTrue(rec.labels, model.LabelHostNetwork) {
 			break

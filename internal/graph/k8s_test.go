@@ -56,6 +56,7 @@ func TestK8sRules(t *testing.T) {
 		{"impersonation", in(can(cl, "impersonate")), in(can(ns, "impersonate")), st(Identity, dev), st(Identity, alice), nil},
 		{"role-bind", in(can(ns, "bind")), in(can(ns, "get roles")), st(Identity, dev), st(Admin, ns), nil},
 		{"node-proxy", in(can(cl, "get nodes/proxy")), in(can(cl, "get nodes")), st(Identity, dev), st(Exec, node), nil},
+		{"cloud-identity", in(rel(sa, model.RelUsesIdentit, "arn:aws:iam::1:role/r")), in(rel(sa, model.RelMemberOf, "arn:aws:iam::1:role/r")), st(Identity, sa), st(Identity, "arn:aws:iam::1:role/r"), nil},
 		{"token-request", in(can(ns, "create serviceaccounts/token")), in(can(ns, "get serviceaccounts")), st(Identity, dev), st(Identity, sa), nil},
 	}
 	for _, tt := range tests {

@@ -56,6 +56,7 @@ const (
 	ruleRoleBind
 	ruleNodeProxy
 	ruleTokenRequest
+	ruleCloudIdentity
 	numRules
 )
 
@@ -194,6 +195,7 @@ var Rules = [numRules]Rule{
 	ruleImpersonate:      {"impersonation", "identity(I) and I can impersonate, on an identity or on a namespace or the cluster", "identity of that identity, or of every service account, user and group of the scope", constant(pNearCertain), "T1078", []string{"IDENTITY_IMPERSONATE"}},
 	ruleRoleBind:         {"role-bind", "identity(I) and I can bind or escalate roles on a namespace or the cluster", "admin(the namespace or cluster): any role can be bound to I", constant(pNearCertain), "T1098.006", []string{"ROLE_BIND"}},
 	ruleNodeProxy:        {"node-proxy", "identity(I) and I can get or create nodes/proxy on the cluster", "exec(N) for every node: the kubelet API runs commands in its pods", constant(pNearCertain), "T1609", nil},
+	ruleCloudIdentity:    {"cloud-identity", "identity(A) on a Kubernetes service account and A uses-identity R (IRSA's eks.amazonaws.com/role-arn, GKE's iam.gke.io/gcp-service-account, Azure's azure.workload.identity/client-id)", "identity(R): the account's token is exchanged for the cloud identity's credentials", constant(pNearCertain), "T1550.001", nil},
 	ruleTokenRequest:     {"token-request", "identity(I) and I can create serviceaccounts/token on a service account, namespace or the cluster", "identity(A) for the service accounts of the scope", constant(pCertain), "T1528", nil},
 }
 

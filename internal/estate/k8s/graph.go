@@ -61,6 +61,7 @@ type parser struct {
 	accounts   map[string]*account // by namespace/name
 	nsLabels   map[string]map[string]string
 	namespaces map[string]bool // every namespace an object is in or names
+	awsAuth    []authMapping
 }
 
 // The objects of a cluster, as the facts (LabelK8sObject) carry them.
@@ -151,6 +152,7 @@ type facts struct {
 	Account   *account          `json:"a,omitempty"`
 	Namespace map[string]string `json:"n,omitempty"`
 	Role      bool              `json:"role,omitzero"` // a Role or ClusterRole without rules
+	AWSAuth   []authMapping     `json:"aa,omitempty"`
 }
 
 func newCluster(cluster, source string, sink ingest.Sink) *parser {
@@ -338,6 +340,17 @@ func (p *parser) add(o *object) error {
 		f := &facts{Policy: pol}
 		p.record(key, p.source, f)
 		return p.object(model.Asset{Key: key, Kind: model.KindResource, Name: name, Labels: nsLabel}, f)
+	case "ConfigMap":
+		if ns != "kube-system" || name != "aws-auth" {
+			return nil // ConfigMaps matter where a workload reads them
+		}
+		m, err := awsAuth(o)
+		if err != nil {
+			return err
+		}
+		f := &facts{AWSAuth: m}
+		p.record(key, p.source, f)
+		return p.object(model.Asset{Key: key, Kind: model.KindResource, Name: name, Labels: nsLabel}, f)
 	case "Namespace":
 		f := &facts{Namespace: maps.Clone(o.Metadata.Labels)}
 		if f.Namespace == nil {
@@ -405,6 +418,11 @@ func (p *parser) record(key, src string, f *facts) {
 	case kind == "Namespace":
 		p.nsLabels[name] = f.Namespace
 		p.namespace(name)
+	case f.AWSAuth != nil:
+		for i := range f.AWSAuth {
+			f.AWSAuth[i].src = src
+		}
+		p.awsAuth = append(p.awsAuth, f.AWSAuth...)
 	}
 }
 
@@ -562,7 +580,7 @@ func appendNew(s []string, v string) []string {
 
 // finish emits the relations, once every object of the cluster is known.
 func (p *parser) finish() error {
-	for _, step := range []func() error{p.workloadAssets, p.namespaceAssets, p.tokenRelations, p.workloadRelations, p.serviceRelations, p.rbacRelations, p.networkRelations} {
+	for _, step := range []func() error{p.workloadAssets, p.namespaceAssets, p.tokenRelations, p.cloudRelations, p.workloadRelations, p.serviceRelations, p.rbacRelations, p.networkRelations} {
 		if err := step(); err != nil {
 			return err
 		}

@@ -240,6 +240,10 @@ func (p *parser) readJSON(ctx context.Context) error {
 				return ingest.DecodeJSON(dec, &o.Subjects)
 			case "roleRef":
 				return ingest.DecodeJSON(dec, &o.RoleRef)
+			case "data":
+				return ingest.DecodeJSON(dec, &o.Data)
+			case "automountServiceAccountToken":
+				return ingest.DecodeJSON(dec, &o.AutomountServiceAccountToken)
 			}
 			return dec.SkipValue()
 		})

@@ -27,6 +27,9 @@ type object struct {
 	Subjects                     []subject    `json:"subjects" yaml:"subjects"`
 	RoleRef                      roleRef      `json:"roleRef" yaml:"roleRef"`
 	Items                        []object     `json:"items" yaml:"items"`
+	// Data is decoded for the aws-auth ConfigMap only: Secret and other
+	// ConfigMap data are never read.
+	Data raw `json:"data" yaml:"data"`
 
 	line int // YAML line of the object, for errors
 }

@@ -124,7 +124,20 @@ var techniques = []struct {
 		web("", "") + dbPod + "\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: dev-view, namespace: prod}\nsubjects: [{kind: User, name: dev}]\nroleRef: {kind: ClusterRole, name: view}\n", false, "k8s:c//User/dev", secretJewel, false},
 	{"automountServiceAccountToken (pod)", "workload-identity", web("", "") + dbPod + sprintf(secretReader, "web", "prod"), web("", "  automountServiceAccountToken: false") + dbPod + sprintf(secretReader, "web", "prod"), true, "", secretJewel, false},
 	{"automountServiceAccountToken (service account)", "workload-identity", web("", "") + dbPod + sprintf(secretReader, "web", "prod"), web("", "") + dbPod + sprintf(secretReader, "web", "prod") + "\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: web, namespace: prod}\nautomountServiceAccountToken: false\n", true, "", secretJewel, false},
+	{"IRSA (eks.amazonaws.com/role-arn)", "cloud-identity", web("", "") + dbPod + irsa("eks.amazonaws.com/role-arn: arn:aws:iam::111122223333:role/s3-reader"), web("", "") + dbPod + irsa("eks.amazonaws.com/audience: sts.amazonaws.com"), true, "", "arn:aws:iam::111122223333:role/s3-reader", false},
+	{"GKE workload identity", "cloud-identity", web("", "") + dbPod + irsa("iam.gke.io/gcp-service-account: reader@proj.iam.gserviceaccount.com"), web("", "") + dbPod + irsa("iam.gke.io/other: x"), true, "", k8s.GCPServiceAccountPrefix + "reader@proj.iam.gserviceaccount.com", false},
+	{"aws-auth mapRoles system:masters", "membership", web("", "") + dbPod + awsAuth("system:masters"), web("", "") + dbPod + awsAuth("viewers"), false, "arn:aws:iam::111122223333:role/ci", secretJewel, false},
 	{"NetworkPolicy default deny", "remote-code-execution", web("", "") + dbPod + sprintf(secretReader, "web", "prod"), web("", "") + dbPod + sprintf(secretReader, "web", "prod") + "\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: prod}\nspec: {podSelector: {}, policyTypes: [Ingress]}\n", true, "", secretJewel, false},
+}
+
+// irsa is the web pod's service account with one annotation.
+func irsa(annotation string) string {
+	return "\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: web, namespace: prod, annotations: {" + annotation + "}}\n"
+}
+
+// awsAuth is an aws-auth ConfigMap mapping the ci role to group.
+func awsAuth(group string) string {
+	return "\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: aws-auth, namespace: kube-system}\ndata:\n  mapRoles: |\n    - rolearn: arn:aws:iam::111122223333:role/ci\n      username: ci\n      groups: [" + group + "]\n"
 }
 
 func sprintf(format string, args ...any) string { return fmtSprintf(format, args...) }
