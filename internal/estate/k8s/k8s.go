@@ -69,7 +69,8 @@ func isManifestAPI(apiVersion string) bool {
 // Detect accepts YAML whose first document has top-level apiVersion and
 // kind keys, and a JSON object with apiVersion and kind, or with
 // apiVersion and items that have them (kubectl writes a List's kind after
-// its items, beyond the sniffed head).
+// its items, beyond the sniffed head), or with apiVersion v1 and items
+// only (an empty List).
 func Detect(s *ingest.Sniff) bool {
 	switch s.Kind {
 	case ingest.SniffYAML:
@@ -81,6 +82,9 @@ func Detect(s *ingest.Sniff) bool {
 		}
 		if s.Get("kind") != "" && !s.Has("items") {
 			return true
+		}
+		if s.Has("items") && s.Get("items[].kind") == "" && strings.Trim(s.Get("apiVersion"), `"' `) == "v1" {
+			return true // an empty List, which kubectl prints without its kind
 		}
 		return s.Has("items") && s.Get("items[].kind") != "" && isManifestAPI(s.Get("items[].apiVersion"))
 	}

@@ -607,6 +607,7 @@ func TestDetect(t *testing.T) {
 		"# Source: chart/templates/sa.yaml\n---\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: x\n",
 		"kind: Service\napiVersion: v1\n",
 		`{"apiVersion": "v1", "items": [{"apiVersion": "v1", "kind": "Pod"}]}`,
+		"{\n  \"apiVersion\": \"v1\",\n  \"items\": [\n  ]\n}\n", // kubectl get endpointslices -o json, none
 	} {
 		if !k8s.Detect(ingest.SniffBytes([]byte(in))) {
 			t.Errorf("Detect(%q) = false, want true", in)

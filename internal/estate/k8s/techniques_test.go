@@ -209,3 +209,66 @@ func TestTechniques(t *testing.T) {
 }
 
 var fmtSprintf = fmt.Sprintf
+
+// TestOnlineBoutiquePoliciesBlockPaths analyses Online Boutique with a
+// remote code execution in every image, from the internal network, to
+// the cart's Redis, with and without its network policies: without them
+// every pod is an entry and Redis is reached directly; with them only the
+// pods the policies open to everyone (the frontend and the load
+// generator) and the frontend's services are entries, every lateral step is one a policy admits, and
+// the paths that went around them are gone.
+func TestOnlineBoutiquePoliciesBlockPaths(t *testing.T) {
+	t.Parallel()
+	const redis = "k8s:boutique/default/Deployment/redis-cart"
+	analyse := func(path string) (*graph.Result, *estate.Estate) {
+		r := ingesttest.Parse(t, k8s.Format, path, ingest.Options{Target: "boutique"})
+		es := estate.Build(r.Assets, r.Relations, nil)
+		in := &graph.Input{Assets: es.Sorted(), Relations: es.Relations, Entries: []graph.Entry{{Kind: graph.EntryInternalNetwork}},
+			Jewels: []graph.Jewel{{Asset: redis, Value: 10}}}
+		for _, k := range es.Keys {
+			if es.Assets[k].Kind == model.KindImage {
+				in.Weaknesses = append(in.Weaknesses, graph.Weakness{Exposure: model.Exposure{ID: "rce " + k, Asset: k, Kind: model.FindingVulnerability, RuleID: "rce"},
+					Effect: effect.Result{Effect: effect.Exec, Confidence: effect.High}})
+			}
+		}
+		res, err := graph.Analyze(in, graph.Options{K: 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res, es
+	}
+	open, _ := analyse(manifests)
+	closed, es := analyse(withPolicies(t))
+	direct := func(res *graph.Result) bool {
+		for _, p := range res.Paths {
+			if p.Entry == "network:"+redis {
+				return true
+			}
+		}
+		return false
+	}
+	if !direct(open) {
+		t.Errorf("without policies: no path enters at Redis; want one")
+	}
+	if direct(closed) || len(closed.Paths) == 0 {
+		t.Errorf("with policies: %d paths, direct to Redis %v; want some, none direct", len(closed.Paths), direct(closed))
+	}
+	allowed := map[string]bool{}
+	for _, r := range es.Relations {
+		if r.Type == model.RelConnectsTo {
+			allowed[r.From+" "+r.To] = true
+		}
+	}
+	for _, p := range closed.Paths {
+		name := p.Entry[strings.LastIndex(p.Entry, "/")+1:]
+		if name != "frontend" && name != "frontend-external" && name != "loadgenerator" {
+			t.Errorf("with policies: path %s enters at %s, which the policies isolate", summary(p), name)
+		}
+		for _, s := range p.Steps {
+			if s.Rule == "lateral-movement" && !allowed[strings.TrimPrefix(s.From, "exec:")+" "+strings.TrimPrefix(s.To, "network:")] {
+				t.Errorf("with policies: path %s takes a step %s -> %s no policy admits", summary(p), s.From, s.To)
+			}
+		}
+	}
+	t.Logf("paths to redis-cart: %d without policies, %d with; e.g. %s", len(open.Paths), len(closed.Paths), summary(closed.Paths[0]))
+}
