@@ -62,6 +62,9 @@ type parser struct {
 	nsLabels   map[string]map[string]string
 	namespaces map[string]bool // every namespace an object is in or names
 	awsAuth    []authMapping
+
+	policiesByNS map[string][]*policy // built by selecting
+	nsLabelCache map[string]map[string]string
 }
 
 // The objects of a cluster, as the facts (LabelK8sObject) carry them.

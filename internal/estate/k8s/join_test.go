@@ -243,3 +243,78 @@ func paths(t testing.TB, es *estate.Estate) []string {
 }
 
 var effectExec = effect.Result{Effect: effect.Exec, Confidence: effect.High}
+
+// TestPodGroups checks that the pods of one ReplicaSet (same labels and
+// ports) are reached through one pod group, and that a policy still
+// decides who reaches it: the client reaches every web pod in two steps,
+// the web pods (which the policy does not admit) reach none of them.
+func TestPodGroups(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	for _, n := range []string{"web-a", "web-b", "web-c"} {
+		fmt.Fprintf(&b, "---\napiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: shop, labels: {app: web}}\nspec: {containers: [{name: web, image: web:1, ports: [{containerPort: 80}]}]}\n", n)
+	}
+	b.WriteString("---\napiVersion: v1\nkind: Pod\nmetadata: {name: client, namespace: shop, labels: {app: client}}\nspec: {containers: [{name: c, image: client:1}]}\n")
+	policy := "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: web, namespace: shop}\nspec:\n  podSelector: {matchLabels: {app: web}}\n  ingress: [{from: [{podSelector: {matchLabels: {app: client}}}], ports: [{port: 80}]}]\n"
+	k := func(name string) string { return model.K8sKey("c", "shop", "Pod", name) }
+	for _, tt := range []struct {
+		name      string
+		yaml      string
+		webToWeb  bool
+		wantGroup bool
+	}{
+		{"no policy", b.String(), true, true},
+		{"client only", b.String() + policy, false, true},
+	} {
+		r, err := ingesttest.ParseBytes(k8s.Format, "pods.yaml", []byte(tt.yaml), ingest.Options{Target: "c"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		es := estate.Build(r.Assets, r.Relations, nil)
+		g := graph.Build(&graph.Input{Assets: es.Sorted(), Relations: es.Relations})
+		reach := func(from, to string) bool {
+			seen := map[int32]bool{}
+			queue := []int32{g.StateID(graph.State{Cap: graph.Exec, Asset: from})}
+			for len(queue) > 0 && len(seen) < 100 {
+				s := queue[0]
+				queue = queue[1:]
+				if s < 0 || seen[s] {
+					continue
+				}
+				seen[s] = true
+				g.Out(s, func(t int32, rule string, _ float64) {
+					if rule == "lateral-movement" || rule == "routing" {
+						queue = append(queue, t)
+					}
+				})
+			}
+			return seen[g.StateID(graph.State{Cap: graph.Network, Asset: to})]
+		}
+		for _, w := range []string{"web-a", "web-b", "web-c"} {
+			if !reach(k("client"), k(w)) {
+				t.Errorf("%s: client reaches %s = false, want true", tt.name, w)
+			}
+		}
+		if got := reach(k("web-a"), k("web-b")); got != tt.webToWeb {
+			t.Errorf("%s: web-a reaches web-b = %v, want %v", tt.name, got, tt.webToWeb)
+		}
+		groups := 0
+		for _, key := range es.Keys {
+			if strings.Contains(key, "/PodGroup/") {
+				groups++
+			}
+		}
+		if groups != 1 {
+			t.Errorf("%s: pod groups = %d, want 1", tt.name, groups)
+		}
+		var direct int
+		for _, rel := range es.Relations {
+			if rel.Type == model.RelConnectsTo && strings.HasSuffix(rel.To, "/Pod/web-a") {
+				direct++
+			}
+		}
+		if direct != 0 {
+			t.Errorf("%s: %d direct edges to web-a, want all through the group", tt.name, direct)
+		}
+	}
+}

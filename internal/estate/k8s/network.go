@@ -1,8 +1,13 @@
 package k8s
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/ctem-dev/ctem/internal/model"
 )
@@ -17,32 +22,48 @@ import (
 //
 // Simplifications, chosen to keep the graph small and the rules sound for
 // attack paths:
+//
 //   - A rule admits a pair when its ports include one the destination
 //     declares (a destination that declares none is taken to listen on
 //     every number); protocols are not told apart.
+//
 //   - Unrestricted reach (no policy, an empty from, an empty podSelector)
 //     is emitted within the destination's namespace only; edges across
 //     namespaces are emitted only where a namespaceSelector admits them.
 //     Analysis should treat a namespace without policies as reachable from
 //     the cluster network.
+//
 //   - ipBlock peers never match pods; an ingress ipBlock of 0.0.0.0/0 or
 //     ::/0 (exceptions ignored) adds internet —connects-to→ destination.
+//
 //   - The edge from a Service to its pods is cut by policies that admit
 //     no traffic from outside the pods' namespace on the service's target
 //     port (see serves); a pod whose policies admit only listed pods is
 //     labelled model.LabelIngressIsolated, and the internal-network entry
 //     does not reach it.
 //
-// The cost is O(W²·P) for W workloads and P policies of the input.
+//   - Workloads of one namespace with the same pod labels and ports are
+//     one class: policies cannot tell them apart. A class of several
+//     workloads (the pods of one ReplicaSet, as kubectl lists them) is
+//     reached through one pod-group asset (k8s:cluster/ns/PodGroup/pods-HASH,
+//     kind network): each admitted source connects-to the group, which
+//     routes-to its members, so that n sources and m members take n+m
+//     edges instead of n·m.
+//
+// The cost is O(C²·P) class pairs for C classes and P policies of a
+// namespace, and the edges emitted.
 func (p *parser) networkRelations() error {
-	byNS := map[string][]*workload{}
-	for _, w := range p.workloads {
-		byNS[w.ns] = append(byNS[w.ns], w)
+	classes := p.classes()
+	byNS := map[string][]*podClass{}
+	for _, c := range classes {
+		byNS[c.ns] = append(byNS[c.ns], c)
 	}
-	for _, dst := range p.workloads {
-		ingress := p.selecting(dst, true)
+	for _, dst := range classes {
+		d := dst.rep()
+		ingress := p.selecting(d, true)
 		candidates := slices.Clip(byNS[dst.ns])
 		internet := false
+		seenNS := map[string]bool{dst.ns: true}
 		for _, pol := range ingress {
 			for _, r := range pol.Spec.Ingress {
 				for _, pe := range r.From {
@@ -52,9 +73,10 @@ func (p *parser) networkRelations() error {
 					if pe.NamespaceSelector == nil {
 						continue
 					}
-					for ns, ws := range byNS {
-						if ns != dst.ns && pe.NamespaceSelector.matches(p.namespaceLabels(ns)) {
-							candidates = append(candidates, ws...)
+					for _, ns := range slices.Sorted(maps.Keys(byNS)) {
+						if !seenNS[ns] && pe.NamespaceSelector.matches(p.namespaceLabels(ns)) {
+							seenNS[ns] = true
+							candidates = append(candidates, byNS[ns]...)
 						}
 					}
 				}
@@ -64,20 +86,110 @@ func (p *parser) networkRelations() error {
 			if err := p.internet(); err != nil {
 				return err
 			}
-			if err := p.rel(dst.src, InternetKey, dst.key, model.RelConnectsTo, ""); err != nil {
-				return err
+			for _, w := range dst.members {
+				if err := p.rel(w.src, InternetKey, w.key, model.RelConnectsTo, ""); err != nil {
+					return err
+				}
 			}
 		}
 		for _, src := range candidates {
-			if src == dst || src.key == dst.key {
+			s := src.rep()
+			if !p.admits(ingress, s, d, true) || !p.admits(src.egress(p), d, d, false) {
 				continue
 			}
-			if !p.admits(ingress, src, dst, true) || !p.admits(p.selecting(src, false), dst, dst, false) {
-				continue
-			}
-			if err := p.rel(dst.src, src.key, dst.key, model.RelConnectsTo, ""); err != nil {
+			if err := p.connect(src, dst); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// podClass is a set of workloads of one namespace with the same pod
+// labels and ports.
+type podClass struct {
+	ns      string
+	members []*workload
+	out     []*policy
+	outDone bool
+	group   string // the pod-group asset's key, once emitted
+}
+
+func (c *podClass) rep() *workload { return c.members[0] }
+
+func (c *podClass) egress(p *parser) []*policy {
+	if !c.outDone {
+		c.out, c.outDone = p.selecting(c.rep(), false), true
+	}
+	return c.out
+}
+
+// classes groups the workloads into classes, in the order of their
+// first members.
+func (p *parser) classes() []*podClass {
+	var out []*podClass
+	byKey := map[string]*podClass{}
+	var b strings.Builder
+	for _, w := range p.workloads {
+		b.Reset()
+		b.WriteString(w.ns)
+		for _, k := range slices.Sorted(maps.Keys(w.Labels)) {
+			b.WriteString("\x00" + k + "=" + w.Labels[k])
+		}
+		for _, cp := range w.Ports {
+			b.WriteString("\x01" + cp.Name + ":" + strconv.Itoa(cp.Port))
+		}
+		k := b.String()
+		c, ok := byKey[k]
+		if !ok {
+			c = &podClass{ns: w.ns}
+			byKey[k] = c
+			out = append(out, c)
+		}
+		c.members = append(c.members, w)
+	}
+	return out
+}
+
+// connect emits the edges by which every member of src reaches every
+// member of dst: directly to a single workload, else through dst's
+// pod group.
+func (p *parser) connect(src, dst *podClass) error {
+	if len(dst.members) == 1 {
+		d := dst.members[0]
+		for _, s := range src.members {
+			if s.key == d.key {
+				continue
+			}
+			if err := p.rel(d.src, s.key, d.key, model.RelConnectsTo, ""); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	d := dst.rep()
+	if dst.group == "" {
+		h := sha256.Sum256([]byte(strings.Join(slices.Sorted(func(yield func(string) bool) {
+			for _, w := range dst.members {
+				if !yield(w.key) {
+					return
+				}
+			}
+		}), "\n")))
+		dst.group = p.key(dst.ns, "PodGroup", "pods-"+hex.EncodeToString(h[:5]))
+		labels := map[string]string{model.LabelNamespace: dst.ns}
+		if err := p.asset(model.Asset{Key: dst.group, Kind: model.KindNetwork, Name: fmt.Sprintf("%d pods like %s", len(dst.members), d.key), Labels: labels}, d.src); err != nil {
+			return err
+		}
+		for _, w := range dst.members {
+			if err := p.rel(d.src, dst.group, w.key, model.RelRoutesTo, ""); err != nil {
+				return err
+			}
+		}
+	}
+	for _, s := range src.members {
+		if err := p.rel(d.src, s.key, dst.group, model.RelConnectsTo, ""); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -86,9 +198,15 @@ func (p *parser) networkRelations() error {
 // selecting returns the policies of w's namespace that select w for
 // ingress (in) or egress.
 func (p *parser) selecting(w *workload, in bool) []*policy {
+	if p.policiesByNS == nil {
+		p.policiesByNS = map[string][]*policy{}
+		for _, pol := range p.policies {
+			p.policiesByNS[pol.ns] = append(p.policiesByNS[pol.ns], pol)
+		}
+	}
 	var out []*policy
-	for _, pol := range p.policies {
-		if pol.ns != w.ns || (in && !pol.In) || (!in && !pol.Out) {
+	for _, pol := range p.policiesByNS[w.ns] {
+		if (in && !pol.In) || (!in && !pol.Out) {
 			continue
 		}
 		if pol.Spec.PodSelector.matches(w.Labels) {
@@ -148,10 +266,17 @@ func (p *parser) peersAdmit(policyNS string, peers []peer, w *workload) bool {
 // namespaceLabels returns the labels of a namespace, with the
 // kubernetes.io/metadata.name label the API server sets on every one.
 func (p *parser) namespaceLabels(ns string) map[string]string {
+	if out, ok := p.nsLabelCache[ns]; ok {
+		return out
+	}
 	out := map[string]string{"kubernetes.io/metadata.name": ns}
 	for k, v := range p.nsLabels[ns] {
 		out[k] = v
 	}
+	if p.nsLabelCache == nil {
+		p.nsLabelCache = map[string]map[string]string{}
+	}
+	p.nsLabelCache[ns] = out
 	return out
 }
 
