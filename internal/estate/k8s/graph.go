@@ -63,8 +63,9 @@ type parser struct {
 	namespaces map[string]bool // every namespace an object is in or names
 	awsAuth    []authMapping
 
-	policiesByNS map[string][]*policy // built by selecting
-	nsLabelCache map[string]map[string]string
+	policiesByNS  map[string][]*policy // built by selecting
+	workloadsByNS map[string][]*workload
+	nsLabelCache  map[string]map[string]string
 }
 
 // The objects of a cluster, as the facts (LabelK8sObject) carry them.
@@ -694,6 +695,17 @@ func (p *parser) workloadRelations() error {
 	return nil
 }
 
+// workloadsIn returns the workloads of namespace ns.
+func (p *parser) workloadsIn(ns string) []*workload {
+	if p.workloadsByNS == nil {
+		p.workloadsByNS = map[string][]*workload{}
+		for _, w := range p.workloads {
+			p.workloadsByNS[w.ns] = append(p.workloadsByNS[w.ns], w)
+		}
+	}
+	return p.workloadsByNS[ns]
+}
+
 // tokenRelations emits secret —grants→ service account for each
 // service-account-token Secret (the long-lived tokens of clusters before
 // 1.24, and those made by hand): whoever reads it holds the account
@@ -741,8 +753,8 @@ func (p *parser) serviceRelations() error {
 			continue // no selector: endpoints are managed by hand
 		}
 		sel := labelSelector{MatchLabels: s.Selector}
-		for _, w := range p.workloads {
-			if w.ns == s.ns && sel.matches(w.Labels) && p.serves(s, w) {
+		for _, w := range p.workloadsIn(s.ns) {
+			if sel.matches(w.Labels) && p.serves(s, w) {
 				if err := p.rel(s.src, s.key, w.key, model.RelRoutesTo, ""); err != nil {
 					return err
 				}
