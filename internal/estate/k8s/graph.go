@@ -62,6 +62,7 @@ type parser struct {
 	nsLabels   map[string]map[string]string
 	namespaces map[string]bool // every namespace an object is in or names
 	awsAuth    []authMapping
+	objects    []objectRef // every object recorded
 
 	policiesByNS  map[string][]*policy // built by selecting
 	workloadsByNS map[string][]*workload
@@ -142,6 +143,9 @@ type account struct {
 	Automount     *bool             `json:"am,omitzero"`
 	Annotations   map[string]string `json:"an,omitempty"` // cloud identity annotations only
 }
+
+// objectRef names a recorded object.
+type objectRef struct{ key, ns, src string }
 
 // facts is the JSON of the LabelK8sObject label: the one member that
 // matches the object's kind.
@@ -385,6 +389,7 @@ func (p *parser) record(key, src string, f *facts) {
 		return
 	}
 	p.namespace(ns)
+	p.objects = append(p.objects, objectRef{key, ns, src})
 	switch {
 	case f.Workload != nil:
 		w := f.Workload
@@ -623,9 +628,30 @@ func (p *parser) workloadAssets() error {
 // is in, whether or not the input holds the Namespace object, so that
 // permissions on a namespace reach the secrets and service accounts in
 // it.
+//
+// The cluster contains each namespace and each namespace the objects in
+// it (cluster-scoped objects are in the cluster), so that an input that
+// changes only policies or RBAC touches the connected component of the
+// workloads they govern.
 func (p *parser) namespaceAssets() error {
 	for _, ns := range slices.Sorted(maps.Keys(p.namespaces)) {
-		if err := p.asset(model.Asset{Key: NamespaceKey(p.cluster, ns), Kind: model.KindResource, Name: ns}, p.source); err != nil {
+		key := NamespaceKey(p.cluster, ns)
+		if err := p.asset(model.Asset{Key: key, Kind: model.KindResource, Name: ns}, p.source); err != nil {
+			return err
+		}
+		if err := p.rel(p.source, p.clusterKey, key, model.RelContains, ""); err != nil {
+			return err
+		}
+	}
+	for _, o := range p.objects {
+		parent := p.clusterKey
+		if o.ns != "" {
+			parent = NamespaceKey(p.cluster, o.ns)
+		}
+		if parent == o.key {
+			continue
+		}
+		if err := p.rel(o.src, parent, o.key, model.RelContains, ""); err != nil {
 			return err
 		}
 	}

@@ -13,12 +13,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ctem-dev/ctem/internal/analyze"
 	"github.com/ctem-dev/ctem/internal/estate"
 	"github.com/ctem-dev/ctem/internal/estate/k8s"
 	"github.com/ctem-dev/ctem/internal/graph"
 	"github.com/ctem-dev/ctem/internal/ingest"
 	"github.com/ctem-dev/ctem/internal/ingest/ingesttest"
 	"github.com/ctem-dev/ctem/internal/intel/effect"
+	"github.com/ctem-dev/ctem/internal/intel/score"
 	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
 )
@@ -316,5 +318,31 @@ func TestPodGroups(t *testing.T) {
 		if direct != 0 {
 			t.Errorf("%s: %d direct edges to web-a, want all through the group", tt.name, direct)
 		}
+	}
+}
+
+// TestPolicyIngestTouchesWorkloads checks that re-analysis after an
+// ingest of network policies alone covers the workloads they govern: the
+// policy's component holds them (namespaces contain their objects).
+func TestPolicyIngestTouchesWorkloads(t *testing.T) {
+	t.Parallel()
+	st := ingesttest.OpenStore(t)
+	opts := ingest.Options{Target: "c"}
+	if _, err := ingesttest.Ingest(st, k8s.Format, opts, manifests); err != nil {
+		t.Fatal(err)
+	}
+	deny := "testdata/network-policies/network-policy-deny-all.yaml"
+	if _, err := ingesttest.Ingest(st, k8s.Format, opts, deny); err != nil {
+		t.Fatal(err)
+	}
+	es := loadEstate(t, st)
+	changed := []string{model.K8sKey("c", "default", "NetworkPolicy", str(dig(docs(t, deny)[0], "metadata", "name")))}
+	run, kept, _, err := analyze.PrepareAffected(context.Background(), st, es, score.Intel{}, changed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := model.K8sKey("c", "default", "Deployment", "frontend")
+	if kept != 1 || !slices.ContainsFunc(run.Input.Assets, func(a model.Asset) bool { return a.Key == front }) {
+		t.Errorf("PrepareAffected(%v) kept %d components, frontend in them = false; want 1 with the frontend", changed, kept)
 	}
 }
