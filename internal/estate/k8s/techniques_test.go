@@ -108,6 +108,8 @@ var techniques = []struct {
 		web(", volumeMounts: [{name: k, mountPath: /logs, readOnly: true}]", "  volumes: [{name: k, hostPath: {path: /var/log}}]") + dbPod, true, "", secretJewel, false},
 	{"EXPLOIT_HOST_TRAVERSE", "host-read", web(", volumeMounts: [{name: k, mountPath: /kubelet, readOnly: true}]", "  volumes: [{name: k, hostPath: {path: /var/lib/kubelet/pods}}]") + dbPod + sprintf(secretReader, "db", "prod"),
 		web("", "  volumes: [{name: k, hostPath: {path: /var/lib/kubelet/pods}}]") + dbPod + sprintf(secretReader, "db", "prod"), true, "", secretJewel, false},
+	{"CE_VAR_LOG_SYMLINK", "host-read", web(", volumeMounts: [{name: l, mountPath: /var/log/host}]", "  volumes: [{name: l, hostPath: {path: /var/log}}]") + dbPod,
+		web(", volumeMounts: [{name: l, mountPath: /var/log/host, readOnly: true}]", "  volumes: [{name: l, hostPath: {path: /var/log}}]") + dbPod, true, "", secretJewel, false},
 	{"hostNetwork (metadata service)", "host-network", web("", "  hostNetwork: true") + dbPod, web("", "  hostIPC: true") + dbPod, true, "", roleJewel, false},
 	{"POD_EXEC", "pod-exec", web("", "") + dbPod + devCan("Role", "pods/exec", "create"), web("", "") + dbPod + devCan("Role", "pods", "get, list"), false, "k8s:c//User/dev", secretJewel, false},
 	{"POD_ATTACH", "pod-exec", web("", "") + dbPod + devCan("Role", "pods/attach", "create"), web("", "") + dbPod + devCan("Role", "pods/log", "get"), false, "k8s:c//User/dev", secretJewel, false},
