@@ -40,8 +40,10 @@ type Estate struct {
 }
 
 // Build correlates assets and relations under sc (nil means the default
-// scope: the internet as entry point, no crown jewels). It runs in time
-// linear in the number of assets and relations.
+// scope: the internet as entry point, no crown jewels). The relations
+// between Kubernetes objects are joined over every input of each cluster
+// first (see joinKubernetes). It runs in time linear in the number of
+// assets and relations, plus the join's.
 func Build(assets []model.Asset, rels []model.Relation, sc *scope.Scope) *Estate {
 	if sc == nil {
 		sc = scope.Default()

@@ -165,9 +165,11 @@ func times(f float64) func(*Weakness) float64 {
 	return func(w *Weakness) float64 { return f * weaknessProbability(w) }
 }
 
-// Rules is the transition table: DESIGN.md's rules and four additions
-// the estate needs (routing, membership, authentication bypass, local
-// privilege escalation). The code that applies each rule is in build.go.
+// Rules is the transition table: DESIGN.md's rules, four additions the
+// estate needs (routing, membership, authentication bypass, local
+// privilege escalation) and the Kubernetes techniques of KubeHound's
+// catalogue (node-takeover to cloud-identity). The code that applies each
+// rule is in build.go, the Kubernetes ones' in k8s.go.
 var Rules = [numRules]Rule{
 	ruleRCE:              {"remote-code-execution", "network(A) and a weakness on A (or on an image A runs, or the repository it is built from) whose effect is exec", "exec(A)", weaknessProbability, "T1190", nil},
 	ruleInjection:        {"injection-into-data-store", "network(A), a write (SQL/NoSQL injection) or read effect weakness on A, and A connects-to D", "read(D), and write(D) for a write effect", weaknessProbability, "T1190", nil},

@@ -17,15 +17,16 @@ import (
 // that a network policy opens to 0.0.0.0/0.
 const InternetKey = model.InternetKey
 
-// Escape labels set on a workload whose pods can reach their node. Each
-// such workload also runs-on the node asset NodeKey(cluster).
+// Labels set on a workload for what its pods can do to their node. The
+// escape.* ones give code execution on it; every workload runs-on its
+// node (see model's LabelEscape names for the KubeHound techniques).
 const (
 	LabelPrivileged  = model.LabelEscapePrivileged // a container runs privileged
-	LabelHostPath    = model.LabelEscapeHostPath   // a hostPath volume
+	LabelHostPath    = model.LabelEscapeHostPath   // a hostPath that runs code on the node (see hostPathUse)
 	LabelHostNetwork = model.LabelHostNetwork      // hostNetwork: true, no escape by itself
-	LabelHostPID     = model.LabelEscapeHostPID    // hostPID: true
+	LabelHostPID     = model.LabelEscapeHostPID    // hostPID with a privileged or SYS_PTRACE container
 	LabelHostIPC     = model.LabelHostIPC          // hostIPC: true, no escape by itself
-	LabelSysAdmin    = model.LabelEscapeSysAdmin   // CAP_SYS_ADMIN without allowPrivilegeEscalation: false
+	LabelSysAdmin    = model.LabelEscapeSysAdmin   // CAP_SYS_ADMIN (or ALL) without allowPrivilegeEscalation: false
 )
 
 // NodeKey is the key of the node any pod of the cluster may run on: the
