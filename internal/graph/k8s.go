@@ -233,11 +233,14 @@ func (b *builder) canK8s(a, r, t int32, la string) {
 			}
 		}
 	}
-	// ROLE_BIND: bind or escalate grants any role, so the scope's
-	// administration.
+	// ROLE_BIND: bind (or escalate, then bind what was written) with
+	// create on role bindings in the same scope grants any role, so the
+	// scope's administration.
 	if verb == "bind" || verb == "escalate" {
 		if tk.kind != model.KindIdentity {
-			b.way(a, Identity, ruleRoleBind, t, Admin, pNearCertain, f, -1)
+			if rb := b.createsBindings(a, t); rb >= 0 {
+				b.way(a, Identity, ruleRoleBind, t, Admin, pNearCertain, f, b.relFact(rb))
+			}
 		}
 	}
 	// nodes/proxy: the kubelet API of every node, which runs commands in
@@ -256,6 +259,24 @@ func (b *builder) canK8s(a, r, t int32, la string) {
 			b.way(a, Identity, ruleTokenRequest, t, Identity, pCertain, f, -1)
 		}
 	}
+}
+
+// createsBindings returns a relation by which a may create role
+// bindings on t (create, or *, on rolebindings, clusterrolebindings or
+// every resource), or -1.
+func (b *builder) createsBindings(a, t int32) int32 {
+	x := b.g.x
+	for _, r := range b.out(a) {
+		rel := &x.in.Relations[r]
+		if rel.Type != model.RelCan || b.g.localOf(x.relTo[r]) != t {
+			continue
+		}
+		verb, res, _ := strings.Cut(strings.ToLower(strings.TrimSpace(rel.Action)), " ")
+		if verb == "*" && res == "" || (verb == "create" || verb == "*") && (res == "rolebindings" || res == "clusterrolebindings" || res == "*") {
+			return r
+		}
+	}
+	return -1
 }
 
 // podCreateNode adds the privileged-pod way to the node(s) of the

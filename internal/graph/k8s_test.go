@@ -54,7 +54,7 @@ func TestK8sRules(t *testing.T) {
 			Input{Assets: with(asset(ns, model.KindResource, "pod-security.kubernetes.io/enforce", "baseline")), Relations: []model.Relation{runsOn, can(ns, "create deployments")}},
 			st(Identity, dev), st(Exec, node), nil},
 		{"impersonation", in(can(cl, "impersonate")), in(can(ns, "impersonate")), st(Identity, dev), st(Identity, alice), nil},
-		{"role-bind", in(can(ns, "bind")), in(can(ns, "get roles")), st(Identity, dev), st(Admin, ns), nil},
+		{"role-bind", in(can(ns, "bind"), can(ns, "create rolebindings")), in(can(ns, "bind")), st(Identity, dev), st(Admin, ns), nil},
 		{"node-proxy", in(can(cl, "get nodes/proxy")), in(can(cl, "get nodes")), st(Identity, dev), st(Exec, node), nil},
 		{"cloud-identity", in(rel(sa, model.RelUsesIdentit, "arn:aws:iam::1:role/r")), in(rel(sa, model.RelMemberOf, "arn:aws:iam::1:role/r")), st(Identity, sa), st(Identity, "arn:aws:iam::1:role/r"), nil},
 		{"token-request", in(can(ns, "create serviceaccounts/token")), in(can(ns, "get serviceaccounts")), st(Identity, dev), st(Identity, sa), nil},

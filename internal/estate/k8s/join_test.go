@@ -346,3 +346,31 @@ func TestPolicyIngestTouchesWorkloads(t *testing.T) {
 		t.Errorf("PrepareAffected(%v) kept %d components, frontend in them = false; want 1 with the frontend", changed, kept)
 	}
 }
+
+// FuzzJoin checks that Join survives any facts label (an inventory could
+// set one on any asset): it never panics and relates only assets of the
+// cluster named.
+func FuzzJoin(f *testing.F) {
+	r, err := ingesttest.TryParse(k8s.Format, "testdata/estate.yaml", ingest.Options{Target: "c"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, a := range r.Assets {
+		if v, ok := a.Labels[model.LabelK8sObject]; ok {
+			f.Add(a.Key, v)
+		}
+	}
+	f.Add("k8s:c/ns/Pod/p", `{"w":{"l":{"a":"b"},"p":[{"p":-1}],"n":"../x"}}`)
+	f.Fuzz(func(t *testing.T, key, facts string) {
+		assets := append(slices.Clone(r.Assets), model.Asset{Key: key, Labels: map[string]string{model.LabelK8sObject: facts}})
+		_, rels, clusters := k8s.Join(assets)
+		for _, rel := range rels {
+			if rel.From == "" || rel.To == "" || rel.Type == "" {
+				t.Fatalf("Join() relation %+v has an empty end or type", rel)
+			}
+		}
+		if len(clusters) == 0 {
+			t.Fatalf("Join() clusters = none, want c at least")
+		}
+	})
+}
