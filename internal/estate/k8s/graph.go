@@ -216,9 +216,13 @@ func (p *parser) object(a model.Asset, f *facts) error {
 	return p.asset(a, p.source)
 }
 
-// rel emits a relation once.
+// rel emits a relation once; joining, repeats are left to the estate,
+// which merges them anyway.
 func (p *parser) rel(src, from, to string, typ model.RelationType, action string) error {
 	r := model.Relation{From: from, To: to, Type: typ, Action: action, Source: src}
+	if p.joining {
+		return p.sink.Relation(r)
+	}
 	if p.seenRel[r] {
 		return nil
 	}
