@@ -353,6 +353,9 @@ func (p *parser) add(o *object) error {
 		f := &facts{Policy: pol}
 		p.record(key, p.source, f)
 		return p.object(model.Asset{Key: key, Kind: model.KindResource, Name: name, Labels: nsLabel}, f)
+	case "Node":
+		// A live node: pods that name it run on it.
+		return p.asset(model.Asset{Key: model.K8sNodeKey(p.cluster, name), Kind: model.KindNode, Name: name, Labels: maps.Clone(o.Metadata.Labels)}, p.source)
 	case "ConfigMap":
 		if ns != "kube-system" || name != "aws-auth" {
 			return nil // ConfigMaps matter where a workload reads them

@@ -559,6 +559,21 @@ func TestKubectlJSON(t *testing.T) {
 	}
 	checkNoSecretValues(t, r, "dG9wLXNlY3JldA==", "top-secret")
 
+	// A live pod runs on the node it names; a Node object is that node.
+	live := "{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [" +
+		"{\"apiVersion\": \"v1\", \"kind\": \"Node\", \"metadata\": {\"name\": \"node-1\", \"labels\": {\"env\": \"production\"}}}," +
+		"{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {\"name\": \"p\", \"namespace\": \"a\"}, \"spec\": {\"nodeName\": \"node-1\", \"containers\": [{\"name\": \"c\", \"image\": \"x:1\"}]}}]}"
+	lr, err := ingesttest.ParseBytes(k8s.Format, "live.json", []byte(live), ingest.Options{Target: "kh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(edges(lr, model.RelRunsOn), []string{"k8s:kh/a/Pod/p -> k8s:kh//Node/node-1"}); diff != "" {
+		t.Errorf("live pod runs-on (-got +want):\n%s", diff)
+	}
+	if n := assetsByKey(lr)["k8s:kh//Node/node-1"]; n.Kind != model.KindNode || n.Labels["env"] != "production" {
+		t.Errorf("node asset = %+v, want a node labelled env=production", n)
+	}
+
 	single := ingesttest.Parse(t, k8s.Format, "testdata/pod.json", ingest.Options{})
 	if diff := cmp.Diff(edges(single, model.RelRunsOn), []string{"k8s:default/kube-system/Pod/lonely -> k8s:default//Node/any"}); diff != "" {
 		t.Errorf("single pod runs-on (-got +want):\n%s", diff)
