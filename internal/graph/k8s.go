@@ -158,6 +158,26 @@ func (b *builder) visitK8s(a int32) {
 	}
 }
 
+// connectTargets returns the assets a connects-to relation r reaches:
+// its target, or, for a Kubernetes pod group (the cluster network, the
+// pods of one ReplicaSet), the members it routes to.
+func (b *builder) connectTargets(r int32) []int32 {
+	g, x := b.g, b.g.x
+	t := g.localOf(x.relTo[r])
+	tk := &x.assets[g.assets[t]]
+	if tk.kind != model.KindNetwork || !strings.Contains(tk.key, "/PodGroup/") {
+		b.targets = append(b.targets[:0], t)
+		return b.targets
+	}
+	b.targets = b.targets[:0]
+	for _, r2 := range b.out(t) {
+		if x.in.Relations[r2].Type == model.RelRoutesTo {
+			b.targets = append(b.targets, g.localOf(x.relTo[r2]))
+		}
+	}
+	return b.targets
+}
+
 // podSecurityForbidsPrivileged reports whether a namespace's Pod
 // Security Admission labels reject privileged pods: enforce baseline or
 // restricted.

@@ -3,6 +3,7 @@ package graph
 import (
 	"testing"
 
+	"github.com/ctem-dev/ctem/internal/intel/effect"
 	"github.com/ctem-dev/ctem/internal/model"
 )
 
@@ -22,6 +23,8 @@ func TestK8sRules(t *testing.T) {
 		alice = "k8s:c//User/alice"
 		dev   = "k8s:c//User/dev"
 		cm    = "k8s:c/ns/ConfigMap/x"
+		hub   = "k8s:c//PodGroup/cluster-network"
+		db    = "k8s:c/ns/StatefulSet/db"
 	)
 	base := []model.Asset{asset(ns, model.KindResource), asset(other, model.KindResource), asset(cl, model.KindCluster),
 		asset(sa, model.KindIdentity), asset(sec, model.KindSecret), asset(wl, model.KindWorkload), asset(node, model.KindNode),
@@ -56,6 +59,10 @@ func TestK8sRules(t *testing.T) {
 		{"impersonation", in(can(cl, "impersonate")), in(can(ns, "impersonate")), st(Identity, dev), st(Identity, alice), nil},
 		{"role-bind", in(can(ns, "bind"), can(ns, "create rolebindings")), in(can(ns, "bind")), st(Identity, dev), st(Admin, ns), nil},
 		{"node-proxy", in(can(cl, "get nodes/proxy")), in(can(cl, "get nodes")), st(Identity, dev), st(Exec, node), nil},
+		{"injection-into-data-store", // through the cluster network to the pods it routes to
+			Input{Assets: with(asset(hub, model.KindNetwork)), Relations: []model.Relation{rel(wl, model.RelConnectsTo, hub), rel(hub, model.RelRoutesTo, db)}, Weaknesses: []Weakness{weak("sqli", wl, model.FindingCode, effect.Write)}},
+			Input{Assets: with(asset(hub, model.KindNetwork)), Relations: []model.Relation{rel(wl, model.RelConnectsTo, hub), rel(hub, model.RelRoutesTo, wl)}, Weaknesses: []Weakness{weak("sqli", wl, model.FindingCode, effect.Write)}},
+			st(Network, wl), st(Write, db), nil},
 		{"cloud-identity", in(rel(sa, model.RelUsesIdentit, "arn:aws:iam::1:role/r")), in(rel(sa, model.RelMemberOf, "arn:aws:iam::1:role/r")), st(Identity, sa), st(Identity, "arn:aws:iam::1:role/r"), nil},
 		{"token-request", in(can(ns, "create serviceaccounts/token")), in(can(ns, "get serviceaccounts")), st(Identity, dev), st(Identity, sa), nil},
 	}
