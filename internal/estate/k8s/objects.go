@@ -185,7 +185,6 @@ type container struct {
 		Capabilities             *struct {
 			Add []string `json:"add" yaml:"add"`
 		} `json:"capabilities" yaml:"capabilities"`
-		ReadOnlyRootFilesystem *bool `json:"readOnlyRootFilesystem" yaml:"readOnlyRootFilesystem"`
 	} `json:"securityContext" yaml:"securityContext"`
 }
 
@@ -193,7 +192,6 @@ type volume struct {
 	Name     string `json:"name" yaml:"name"`
 	HostPath *struct {
 		Path string `json:"path" yaml:"path"`
-		Type string `json:"type" yaml:"type"`
 	} `json:"hostPath" yaml:"hostPath"`
 	Secret *struct {
 		SecretName string `json:"secretName" yaml:"secretName"`
