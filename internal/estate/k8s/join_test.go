@@ -376,3 +376,35 @@ func FuzzJoin(f *testing.F) {
 		}
 	})
 }
+
+// TestKubeHoundLiveFiles ingests KubeHound's test cluster as kubectl
+// wrote it, one resource type per file, each its own ingest: the
+// RoleBinding of one file meets the Role of another, the pod runs on the
+// node it names and holds its account's token (the projected
+// kube-api-access volume).
+func TestKubeHoundLiveFiles(t *testing.T) {
+	t.Parallel()
+	st := ingesttest.OpenStore(t)
+	files, err := filepath.Glob("testdata/kubehound/*.json")
+	if err != nil || len(files) != 4 {
+		t.Fatalf("testdata/kubehound: %v, %d files, want 4", err, len(files))
+	}
+	for _, f := range files {
+		if _, err := ingesttest.Ingest(st, k8s.Format, ingest.Options{Target: "kh"}, f); err != nil {
+			t.Fatalf("Ingest(%s) error = %v", f, err)
+		}
+	}
+	s := shapeOf(loadEstate(t, st))
+	sa := model.K8sKey("kh", "test-app", "ServiceAccount", "app-monitors")
+	pod := model.K8sKey("kh", "test-app", "Pod", "app-monitors-client-78cb6d7899-j2rjp")
+	for _, want := range []string{
+		sa + " -can[get pods]-> " + model.K8sNamespaceKey("kh", "test-app"),
+		sa + " -can[list statefulsets]-> " + model.K8sNamespaceKey("kh", "test-app"),
+		pod + " -runs-on[]-> " + model.K8sNodeKey("kh", "test-node.ec2.internal"),
+		pod + " -uses-identity[]-> " + sa,
+	} {
+		if !slices.Contains(s.Relations, want) {
+			t.Errorf("estate relation %s = missing, want present; have:\n%s", want, strings.Join(s.Relations, "\n"))
+		}
+	}
+}

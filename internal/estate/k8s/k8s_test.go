@@ -602,7 +602,11 @@ func TestKubectlJSON(t *testing.T) {
 func testdataFiles(t testing.TB) []string {
 	t.Helper()
 	files := append(policyFiles(t), manifests, "testdata/estate.yaml", "testdata/list.json", "testdata/pod.json")
-	return files
+	live, err := filepath.Glob("testdata/kubehound/*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(files, live...)
 }
 
 func TestDetect(t *testing.T) {
