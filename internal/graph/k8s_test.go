@@ -82,3 +82,31 @@ func TestK8sRules(t *testing.T) {
 		})
 	}
 }
+
+// TestNodeTakeoverCoLocation checks the probability of node-takeover:
+// certain on a named node and for a DaemonSet, one half from the node
+// "any" of manifests for other workloads.
+func TestNodeTakeoverCoLocation(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		node, wl string
+		want     float64
+	}{
+		{"k8s:c//Node/ip-10-0-0-1", "k8s:c/ns/Pod/web-1", 1},
+		{"k8s:c//Node/any", "k8s:c/ns/DaemonSet/agent", 1},
+		{"k8s:c//Node/any", "k8s:c/ns/Deployment/web", pCoLocated},
+	}
+	for _, tt := range tests {
+		g := Build(&Input{Assets: []model.Asset{asset(tt.node, model.KindNode), asset(tt.wl, model.KindWorkload)},
+			Relations: []model.Relation{rel(tt.wl, model.RelRunsOn, tt.node)}})
+		got := -1.0
+		g.Out(g.StateID(st(Exec, tt.node)), func(to int32, rule string, p float64) {
+			if rule == "node-takeover" && g.State(to) == st(Exec, tt.wl) {
+				got = p
+			}
+		})
+		if got != tt.want {
+			t.Errorf("node-takeover %s -> %s probability = %v, want %v", tt.node, tt.wl, got, tt.want)
+		}
+	}
+}
