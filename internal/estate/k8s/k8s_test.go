@@ -684,6 +684,8 @@ func TestMalformed(t *testing.T) {
 		{"json syntax", `{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"}, }`, 0, "invalid JSON"},
 		{"json wrong type", `{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"}, "spec": {"containers": {}}}`, 0, "JSON"},
 		{"json items on a Pod", `{"apiVersion": "v1", "kind": "Pod", "items": []}`, 0, "no List"},
+		{"aws-auth mapRoles", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: aws-auth, namespace: kube-system}\ndata:\n  mapRoles: \"- rolearn: [\"\n", 1, "aws-auth mapRoles"},
+		{"aws-auth without rolearn", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: aws-auth, namespace: kube-system}\ndata:\n  mapRoles: \"- username: x\"\n", 1, "without rolearn"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
