@@ -236,6 +236,7 @@ func (b *builder) canK8s(a, r, t int32, la string) {
 			for _, w := range sc.workloads[t] {
 				if !ok || slicesContains(kinds, sc.kinds[w]) {
 					b.way(a, Identity, rulePodExec, w, Exec, pNearCertain, f, -1)
+					b.deployed(w, 3, func(c int32) { b.way(a, Identity, rulePodExec, c, Exec, pNearCertain, f, -1) })
 				}
 			}
 		}
@@ -312,6 +313,22 @@ func (b *builder) createsBindings(a, t int32) int32 {
 		}
 	}
 	return -1
+}
+
+// deployed calls fn for the live objects a controller deploys (a
+// Deployment's ReplicaSets, their pods), depth levels down.
+func (b *builder) deployed(w int32, depth int, fn func(int32)) {
+	if depth == 0 {
+		return
+	}
+	g, x := b.g, b.g.x
+	for _, r := range b.out(w) {
+		if x.in.Relations[r].Type == model.RelDeploys {
+			c := g.localOf(x.relTo[r])
+			fn(c)
+			b.deployed(c, depth-1, fn)
+		}
+	}
 }
 
 // podCreateNode adds the privileged-pod way to the node(s) of the

@@ -408,3 +408,57 @@ func TestKubeHoundLiveFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveControllers checks a live listing with a Deployment, its
+// ReplicaSet and their pods (ownerReferences): the pods are what runs
+// (the service routes to them, they run on their nodes), the controllers
+// deploy them, and patching deployments gives exec in the pods.
+func TestLiveControllers(t *testing.T) {
+	t.Parallel()
+	const live = `{"apiVersion": "v1", "kind": "List", "items": [
+{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "a"},
+ "spec": {"template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "w", "image": "web:1"}]}}}},
+{"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web-5d9c", "namespace": "a", "ownerReferences": [{"kind": "Deployment", "name": "web", "controller": true}]},
+ "spec": {"template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "w", "image": "web:1"}]}}}},
+{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-5d9c-a", "namespace": "a", "labels": {"app": "web"}, "ownerReferences": [{"kind": "ReplicaSet", "name": "web-5d9c", "controller": true}]},
+ "spec": {"nodeName": "n1", "containers": [{"name": "w", "image": "web:1"}]}},
+{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-5d9c-b", "namespace": "a", "labels": {"app": "web"}, "ownerReferences": [{"kind": "ReplicaSet", "name": "web-5d9c", "controller": true}]},
+ "spec": {"nodeName": "n2", "containers": [{"name": "w", "image": "web:1"}]}},
+{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "a"}, "spec": {"selector": {"app": "web"}}},
+{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "patcher", "namespace": "a"}, "rules": [{"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["patch"]}]},
+{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "patcher", "namespace": "a"}, "subjects": [{"kind": "User", "name": "dev"}], "roleRef": {"kind": "Role", "name": "patcher"}}
+]}`
+	r, err := ingesttest.ParseBytes(k8s.Format, "live.json", []byte(live), ingest.Options{Target: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := estate.Build(r.Assets, r.Relations, nil)
+	s := shapeOf(es)
+	k := func(kind, name string) string { return model.K8sKey("c", "a", kind, name) }
+	dep, rs, pa, pb := k("Deployment", "web"), k("ReplicaSet", "web-5d9c"), k("Pod", "web-5d9c-a"), k("Pod", "web-5d9c-b")
+	for _, c := range []struct {
+		rel  string
+		want bool
+	}{
+		{dep + " -deploys[]-> " + rs, true},
+		{rs + " -deploys[]-> " + pa, true},
+		{k("Service", "web") + " -routes-to[]-> " + pa, true},
+		{k("Service", "web") + " -routes-to[]-> " + dep, false},
+		{k("Service", "web") + " -routes-to[]-> " + rs, false},
+		{pb + " -runs-on[]-> " + model.K8sNodeKey("c", "n2"), true},
+		{dep + " -runs-on[]-> " + model.K8sNodeKey("c", "any"), false},
+	} {
+		if got := slices.Contains(s.Relations, c.rel); got != c.want {
+			t.Errorf("relation %s = %v, want %v", c.rel, got, c.want)
+		}
+	}
+	in := &graph.Input{Assets: es.Sorted(), Relations: es.Relations, Entries: []graph.Entry{{Kind: graph.EntryIdentity, Identity: "k8s:c//User/dev"}},
+		Jewels: []graph.Jewel{{Asset: pb, Value: 5}}}
+	res, err := graph.Analyze(in, graph.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Paths) == 0 || res.Paths[0].Steps[0].Rule != "pod-exec" {
+		t.Errorf("Analyze() from dev to %s = %d paths, want one by pod-exec", pb, len(res.Paths))
+	}
+}

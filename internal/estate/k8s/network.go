@@ -181,6 +181,9 @@ func (p *parser) classes() []*podClass {
 	byKey := map[string]*podClass{}
 	var b strings.Builder
 	for _, w := range p.workloads {
+		if w.templated {
+			continue // its pods are listed and stand for it
+		}
 		b.Reset()
 		b.WriteString(w.ns)
 		for _, k := range slices.Sorted(maps.Keys(w.Labels)) {
