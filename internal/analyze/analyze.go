@@ -286,14 +286,16 @@ func Summary(p graph.Path) string {
 	return b.String()
 }
 
-// trustRelations adds, for every P —can(sts:AssumeRole…)→ R that the
-// Terraform source and inventories write (P may assume role R, from R's
-// trust policy), the R —trusts→ P relation the graph's privilege
-// escalation rule reads.
+// trustRelations adds, for every P —can(sts:AssumeRole…)→ R that an
+// inventory writes (a person stating that P may assume role R), the
+// R —trusts→ P relation the graph's role-assumption rules read.
+// Terraform writes trusts itself from trust policies, and its
+// can(sts:AssumeRole) relations are identity-policy permissions, which
+// without a trust give nothing: they are left as they are.
 func trustRelations(rels []model.Relation) []model.Relation {
 	out := rels
 	for _, r := range rels {
-		if r.Type == model.RelCan && strings.HasPrefix(strings.ToLower(r.Action), "sts:assumerole") {
+		if r.Type == model.RelCan && strings.HasPrefix(strings.ToLower(r.Action), "sts:assumerole") && !strings.HasPrefix(r.Source, "terraform:") && !strings.HasPrefix(r.Source, "aws-iam:") {
 			if out == nil || &out[0] == &rels[0] {
 				out = append([]model.Relation(nil), rels...)
 			}

@@ -67,7 +67,7 @@ const (
 	// principal P assume it (sts:AssumeRole). In AWS a trust policy that
 	// names a principal of the same account is enough by itself, so the
 	// rule needs no matching can(sts:AssumeRole) relation.
-	RelTrusts model.RelationType = "trusts"
+	RelTrusts = model.RelTrusts
 
 	// LabelIMDSv1 set to "true" on a host or instance says its metadata
 	// service answers IMDSv1 requests (no session token), so an SSRF on

@@ -157,20 +157,26 @@ func TestSemantics(t *testing.T) {
 		"internet -exposes-> tf:aws_s3_bucket.customer_data",
 		"internet -can-> tf:aws_s3_bucket.customer_data [s3:GetObject]",
 		"internet -can-> tf:aws_s3_bucket.assets [s3:PutObject]",
-		// trust policies
-		"arn:aws:iam::111122223333:root -can-> tf:aws_iam_role.lambda [sts:AssumeRole]",
-		"tf:aws_iam_user.deployer -can-> tf:aws_iam_role.lambda [sts:AssumeRole]",
-		"arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com -can-> tf:aws_iam_role.ci [sts:AssumeRoleWithWebIdentity]",
-		// identity policies
+		// trust policies: the role trusts the principals it names
+		"tf:aws_iam_role.lambda -trusts-> arn:aws:iam::111122223333:root [sts:AssumeRole]",
+		"tf:aws_iam_role.lambda -trusts-> tf:aws_iam_user.deployer [sts:AssumeRole]",
+		"tf:aws_iam_role.ci -trusts-> arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com [sts:AssumeRoleWithWebIdentity]",
+		// identity policies, wildcards resolved to the estate's resources
 		"tf:aws_iam_user.alice -can-> tf:aws_iam_role.web [sts:AssumeRole]",
 		"tf:aws_iam_role.lambda -can-> tf:aws_s3_bucket.customer_data [s3:GetObject]",
-		"tf:aws_iam_role.lambda -can-> aws:account/* [iam:PassRole]",
-		"tf:aws_iam_role.web -can-> aws:account/* [*]",
-		"tf:aws_iam_group.admins -can-> aws:account/* [*]",
-		"tf:aws_iam_group.developers -can-> tf:aws_s3_bucket.customer_data [s3:Get*]",
+		"tf:aws_iam_role.lambda -can-> tf:aws_iam_role.web [iam:PassRole]", // PassRole on "*"
+		"tf:aws_iam_role.lambda -attached-> tf:aws_iam_policy.lambda_data",
+		"tf:aws_iam_role.web -can-> tf:aws_s3_bucket.customer_data [s3:*]", // NotAction iam:* on "*"
+		"tf:aws_iam_role.web -can-> tf:aws_instance.worker [ssm:*]",
+		"tf:aws_iam_group.admins -can-> aws:account/* [*]",  // AdministratorAccess
+		"tf:aws_iam_user.deployer -can-> aws:account/* [*]", // through the admins group
+		"aws:account/* -contains-> tf:aws_s3_bucket.customer_data",
+		"tf:aws_iam_group.developers -can-> tf:aws_s3_bucket.customer_data [s3:GetObject]", // s3:Get*
 		"tf:aws_iam_group.developers -can-> tf:aws_secretsmanager_secret.db [secretsmanager:GetSecretValue]",
 		"tf:aws_iam_group.developers -can-> arn:aws:dynamodb:eu-west-1:111122223333:table/orders [dynamodb:*]",
-		"tf:aws_iam_role.ci -can-> aws:account/* [ecr:PutImage]",
+		"tf:aws_iam_role.ci -can-> aws:account/* [ec2:RunInstances]",        // PowerUserAccess, from the managed policy data
+		"tf:aws_iam_role.ci -can-> tf:aws_s3_bucket.logs [s3:*]",            // PowerUserAccess
+		"tf:aws_iam_user.alice -can-> tf:aws_s3_bucket.logs [s3:GetObject]", // ReadOnlyAccess
 		"tf:aws_iam_user.alice -member-of-> tf:aws_iam_group.developers",
 		"tf:aws_iam_user.deployer -member-of-> tf:aws_iam_group.admins",
 	}
@@ -186,6 +192,10 @@ func TestSemantics(t *testing.T) {
 		"internet -exposes-> tf:aws_s3_bucket.logs",                                      // public access block
 		"tf:aws_iam_role.lambda -can-> tf:aws_s3_bucket.customer_data [s3:DeleteObject]", // denied
 		"internet -exposes-> tf:aws_ecs_service.shop [tcp/443]",                          // no public IP
+		"tf:aws_iam_user.deployer -can-> tf:aws_iam_role.lambda [sts:AssumeRole]",        // a trust is no permission
+		"tf:aws_iam_role.web -can-> tf:aws_iam_role.web [iam:PassRole]",                  // NotAction iam:*
+		"tf:aws_iam_role.ci -can-> tf:aws_iam_role.web [iam:PassRole]",                   // PowerUserAccess has no iam:PassRole
+		"tf:aws_iam_user.alice -can-> tf:aws_s3_bucket.logs [s3:PutObject]",              // ReadOnlyAccess
 	} {
 		if slices.Contains(edges, no) {
 			t.Errorf("ParseDir(testdata/estate) has %s, want none", no)

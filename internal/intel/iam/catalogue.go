@@ -251,3 +251,51 @@ func (c *Catalogue) ExpandAll(patterns []string, not bool) Set {
 	}
 	return s
 }
+
+// TypeOf returns the service and resource type whose ARN format an ARN
+// has ("arn:aws:s3:::b" is s3 bucket), the most specific when several
+// fit; ok is false when none does.
+func (c *Catalogue) TypeOf(arn string) (svc, typ string, ok bool) {
+	f := strings.SplitN(arn, ":", 4)
+	if len(f) < 4 || f[0] != "arn" {
+		return "", "", false
+	}
+	s, found := c.services[strings.ToLower(f[2])]
+	if !found {
+		return "", "", false
+	}
+	best := -1
+	for _, t := range s.types {
+		if t.ARN == "" {
+			continue
+		}
+		p := formatGlob(t.ARN)
+		if !Glob(p, arn) {
+			continue
+		}
+		if lit := len(strings.ReplaceAll(p, "*", "")); lit > best {
+			best, svc, typ = lit, s.prefix, t.Name
+		}
+	}
+	return svc, typ, best >= 0
+}
+
+// formatGlob turns an ARN format of the reference into a pattern: each
+// ${Variable} is "*".
+func formatGlob(format string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(format, "${")
+		if i < 0 {
+			b.WriteString(format)
+			return b.String()
+		}
+		b.WriteString(format[:i])
+		b.WriteByte('*')
+		j := strings.IndexByte(format[i:], '}')
+		if j < 0 {
+			return b.String()
+		}
+		format = format[i+j+1:]
+	}
+}

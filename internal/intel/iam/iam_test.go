@@ -260,3 +260,23 @@ func BenchmarkEvaluate(b *testing.B) {
 		x.Evaluate(sts, func(Grant) { n++ })
 	}
 }
+
+func TestTypeOf(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	tests := []struct{ arn, svc, typ string }{
+		{"arn:aws:s3:::b", "s3", "bucket"},
+		{"arn:aws:s3:::b/key", "s3", "object"},
+		{"arn:aws:iam::123456789012:role/admin", "iam", "role"},
+		{"arn:aws:dynamodb:eu-west-1:111122223333:table/orders", "dynamodb", "table"},
+		{"arn:aws:lambda:eu-west-1:1:function:f", "lambda", "function"},
+		{"arn:aws:nosuch:::x", "", ""},
+		{"not-an-arn", "", ""},
+	}
+	for _, tt := range tests {
+		svc, typ, _ := c.TypeOf(tt.arn)
+		if svc != tt.svc || typ != tt.typ {
+			t.Errorf("TypeOf(%q) = %s %s, want %s %s", tt.arn, svc, typ, tt.svc, tt.typ)
+		}
+	}
+}
