@@ -134,7 +134,7 @@ entry_points:
 		twin:   []input{{"passrole/twin.tf", "acme"}},
 		jewel:  "tf:aws_iam_role.admin",
 		want: []hop{
-			{"privilege-escalation", "identity:tf:aws_iam_user.deployer", "identity:tf:aws_iam_role.admin"},
+			{"aws-passrole-service", "identity:tf:aws_iam_user.deployer", "identity:tf:aws_iam_role.admin"},
 		},
 	},
 	{
@@ -149,7 +149,7 @@ entry_points:
 		twin:   []input{{"trust/twin.tf", "acme"}},
 		jewel:  "tf:aws_s3_bucket.payroll",
 		want: []hop{
-			{"privilege-escalation", "identity:tf:aws_iam_user.intern", "identity:tf:aws_iam_role.payroll"},
+			{"aws-assume-role", "identity:tf:aws_iam_user.intern", "identity:tf:aws_iam_role.payroll"},
 			{"permission", "identity:tf:aws_iam_role.payroll", "read:tf:aws_s3_bucket.payroll"},
 		},
 	},

@@ -155,9 +155,8 @@ type builder struct {
 	scopeSecrets, scopeSAs  map[int32][]int32
 	tmp                     []tmpWay
 	eff                     []int32
-	passTargets, launchRels []int32
-	passRels                []int32
 	labelStart              int
+	awsActs                 awsActions
 }
 
 func csr(n int, items []int32, key func(int32) int32) (off, list []int32) {
@@ -408,7 +407,6 @@ func (b *builder) visit(a int32) {
 	}
 
 	// Relation rules, out of a.
-	b.passTargets, b.passRels, b.launchRels = b.passTargets[:0], b.passRels[:0], b.launchRels[:0]
 	for _, r := range b.out(a) {
 		rel := &rels[r]
 		t := to(r)
@@ -447,19 +445,13 @@ func (b *builder) visit(a int32) {
 			b.can(a, r, t)
 		}
 	}
-	for j, pr := range b.passRels {
-		for _, l := range b.launchRels {
-			b.way(a, Identity, rulePrivEsc, b.passTargets[j], Identity, pNearCertain, b.relFact(pr), b.relFact(l))
-		}
-	}
+	b.awsVisit(a)
 
 	// Relation rules, into a.
 	for _, r := range b.in(a) {
 		rel := &rels[r]
 		from := g.localOf(x.relFrom[r])
 		switch rel.Type {
-		case RelTrusts:
-			b.way(a, Identity, rulePrivEsc, from, Identity, pNearCertain, b.relFact(r), -1)
 		case model.RelRuns:
 			b.way(a, Write, ruleSupplyChain, from, Exec, pSupplyChain, -1, -1)
 			b.way(a, Admin, ruleSupplyChain, from, Exec, pSupplyChain, -1, -1)
@@ -486,8 +478,15 @@ func (b *builder) can(a, r, t int32) {
 	g, x := b.g, b.g.x
 	action := x.in.Relations[r].Action
 	f := b.relFact(r)
-	if c, ok := permissionCap(action); ok {
-		b.way(a, Identity, rulePermission, t, c, pCertain, f, -1)
+	// AWS grants on the account name actions on no existing resource
+	// (the escalations read them); only "*" administers the account.
+	toAccount := x.assets[g.assets[t]].kind == model.KindAccount && strings.Contains(action, ":")
+	if c, ok := permissionCap(action); ok && !toAccount {
+		p := pCertain
+		if _, cond := splitCond(action); cond != "" {
+			p = pConditional
+		}
+		b.way(a, Identity, rulePermission, t, c, p, f, -1)
 		if res := k8sResource(action); res == "secrets" || res == "*" {
 			for _, s := range b.scopeSecrets[t] {
 				b.way(a, Identity, rulePermission, s, c, pCertain, f, -1)
@@ -495,17 +494,6 @@ func (b *builder) can(a, r, t int32) {
 		}
 	}
 	la := strings.ToLower(strings.TrimSpace(action))
-	switch {
-	case la == "iam:passrole":
-		b.passTargets = append(b.passTargets, t)
-		b.passRels = append(b.passRels, r)
-	case awsLaunch[la]:
-		b.launchRels = append(b.launchRels, r)
-	case awsTakeover[la]:
-		if t != a {
-			b.way(a, Identity, rulePrivEsc, t, Identity, pNearCertain, f, -1)
-		}
-	}
 	verb, res, _ := strings.Cut(la, " ")
 	switch {
 	case (verb == "create" || verb == "*") && k8sPodCreators[res], la == "*":
@@ -606,6 +594,12 @@ func (g *Graph) entriesFrom(fromNet, weaks []int32) {
 				if labelTrue(x.assets[a].labels, LabelPublic) {
 					g.labels = append(g.labels, labelFact{a, LabelPublic})
 					add(int32(l)*numCaps+int32(Network), g.nW()+g.nR()+int32(len(g.labels)-1), false)
+				}
+				// A role anyone may assume: any AWS account on the
+				// internet holds it.
+				if labelTrue(x.assets[a].labels, LabelTrustAnyone) {
+					g.labels = append(g.labels, labelFact{a, LabelTrustAnyone})
+					add(int32(l)*numCaps+int32(Identity), g.nW()+g.nR()+int32(len(g.labels)-1), false)
 				}
 			}
 			for _, w := range weaks {

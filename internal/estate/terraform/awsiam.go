@@ -50,19 +50,25 @@ var iamNames = map[string]iamName{
 	"aws_iam_policy": {types: [][2]string{{"iam", "policy"}},
 		arn: func(r *resource) string { return "arn:aws:iam::" + u + ":policy/" + iamPath(r) + field(r, "name") }},
 	"aws_lambda_function": {types: [][2]string{{"lambda", "function"}},
-		arn: func(r *resource) string { return "arn:aws:lambda:" + u + ":" + u + ":function:" + field(r, "function_name") }},
+		arn: func(r *resource) string {
+			return "arn:aws:lambda:" + u + ":" + u + ":function:" + field(r, "function_name")
+		}},
 	"aws_instance": {types: [][2]string{{"ec2", "instance"}, {"ssm", "instance"}, {"ec2-instance-connect", "instance"}},
 		arn: func(r *resource) string { return "arn:aws:ec2:" + u + ":" + u + ":instance/" + field(r, "id") }},
 	"aws_db_instance": {types: [][2]string{{"rds", "db"}},
 		arn: func(r *resource) string { return "arn:aws:rds:" + u + ":" + u + ":db:" + field(r, "identifier") }},
 	"aws_rds_cluster": {types: [][2]string{{"rds", "cluster"}},
-		arn: func(r *resource) string { return "arn:aws:rds:" + u + ":" + u + ":cluster:" + field(r, "cluster_identifier") }},
+		arn: func(r *resource) string {
+			return "arn:aws:rds:" + u + ":" + u + ":cluster:" + field(r, "cluster_identifier")
+		}},
 	"aws_secretsmanager_secret": {types: [][2]string{{"secretsmanager", "Secret"}},
 		arn: func(r *resource) string {
 			return "arn:aws:secretsmanager:" + u + ":" + u + ":secret:" + field(r, "name") + "-" + u
 		}},
 	"aws_ecs_service": {types: [][2]string{{"ecs", "service"}}, parts: [2]string{"ecs", "task"},
-		arn: func(r *resource) string { return "arn:aws:ecs:" + u + ":" + u + ":service/" + u + "/" + field(r, "name") }},
+		arn: func(r *resource) string {
+			return "arn:aws:ecs:" + u + ":" + u + ":service/" + u + "/" + field(r, "name")
+		}},
 	"aws_ecs_task_definition": {types: [][2]string{{"ecs", "task-definition"}},
 		arn: func(r *resource) string {
 			return "arn:aws:ecs:" + u + ":" + u + ":task-definition/" + field(r, "family") + ":" + u
