@@ -148,15 +148,15 @@ type tmpWay struct {
 
 // builder holds the per-set adjacency used while generating steps.
 type builder struct {
-	g                       *Graph
-	outOff, outRel          []int32
-	inOff, inRel            []int32
-	wOff, wList             []int32
-	scopeSecrets, scopeSAs  map[int32][]int32
-	tmp                     []tmpWay
-	eff                     []int32
-	labelStart              int
-	awsActs                 awsActions
+	g                      *Graph
+	outOff, outRel         []int32
+	inOff, inRel           []int32
+	wOff, wList            []int32
+	scopeSecrets, scopeSAs map[int32][]int32
+	tmp                    []tmpWay
+	eff                    []int32
+	labelStart             int
+	awsActs                awsActions
 }
 
 func csr(n int, items []int32, key func(int32) int32) (off, list []int32) {
@@ -480,7 +480,10 @@ func (b *builder) can(a, r, t int32) {
 	f := b.relFact(r)
 	// AWS grants on the account name actions on no existing resource
 	// (the escalations read them); only "*" administers the account.
-	toAccount := x.assets[g.assets[t]].kind == model.KindAccount && strings.Contains(action, ":")
+	// Capabilities mean something on data and compute, not on principals:
+	// what IAM actions on a principal give is a takeover rule's business.
+	tk := x.assets[g.assets[t]].kind
+	toAccount := (tk == model.KindAccount || tk == model.KindIdentity) && strings.Contains(action, ":") && action != "*"
 	if c, ok := permissionCap(action); ok && !toAccount {
 		p := pCertain
 		if _, cond := splitCond(action); cond != "" {

@@ -178,7 +178,7 @@ var Rules = [numRules]Rule{
 	ruleLateral:          {"lateral-movement", "exec(A) and A connects-to or routes-to B (the estate emits connects-to only where no network policy stops it)", "network(B)", constant(pCertain), "T1210", nil},
 	ruleEscape:           {"escape", "exec(A), A runs-on N, and A has an escape.* label set to true (0.95) or an escape-effect weakness (its own probability)", "exec(N)", constant(pNearCertain), "T1611", nil},
 	rulePermission:       {"permission", "identity(I) and I —can(action)→ R; on a Kubernetes namespace or cluster, secret actions also reach every secret in it; AWS grants on the account give only admin(account), for * (× 0.5 under conditions)", "read(R) for get/list/watch and AWS List/Read actions of the catalogue; write(R) for create/update/patch/delete and Write/Tagging actions; admin(R) for *, bind, escalate, impersonate, Permissions management actions and service:*", constant(pCertain), "T1078.004", []string{"PMapper: identity-policy authorization"}},
-	rulePrivEsc:          {"privilege-escalation", "identity(I) with a known escalation (see privEscalations)", "identity(the stronger principal)", constant(pNearCertain), "T1098", nil},
+	rulePrivEsc:          {"privilege-escalation", "identity(I) with a known Kubernetes escalation: create pods (or a pod controller) in a namespace or cluster, impersonate; AWS escalations have rules of their own (aws-*)", "identity(the stronger principal)", constant(pNearCertain), "T1098", nil},
 	ruleLeakedCredential: {"leaked-credential", "read(S) or admin(S), and S —grants→ I (0.95) or a credential weakness on S whose Grants names I", "identity(I)", constant(pNearCertain), "T1552", []string{"AWS access keys and database passwords in Lambda/CodeBuild/ECS environments, EC2 user data, SSM parameters"}},
 	ruleSupplyChain:      {"supply-chain", "write(X) or admin(X) on a repository, image or pipeline X", "exec(W) for every W that runs an image built-from X, runs X, or that X deploys", constant(pSupplyChain), "T1195.002", nil},
 	ruleOpenDataStore:    {"open-data-store", "network(D) and D labelled public=true (0.95), or an exposure-effect weakness on D, or a read/write-effect weakness on a datastore D", "read(D), and write(D) for a write effect", weaknessProbability, "T1530", nil},
@@ -234,8 +234,10 @@ func RuleNames() []string {
 // "*", bind, escalate and impersonate administer. AWS actions are
 // "service:Action" with wildcards, and " if " conditions after them: "*",
 // "*:*", "iam:*" and "service:*" administer; a catalogue action gives
-// what its access level says (List and Read read, Write and Tagging
-// write, Permissions management administers); an action the catalogue
+// what its access level says (List and Read read when the action returns
+// data, iam.DataRead, and give nothing otherwise; Write and Tagging
+// actions write when they change what the resource holds, iam.Changes;
+// Permissions management administers); an action the catalogue
 // does not know reads when it begins Get, List, Describe, Head, Scan,
 // Query, BatchGet, Select, Download or Read, else writes. Source-platform roles
 // read/pull/clone, write/push/maintain and admin/owner map likewise.
@@ -258,11 +260,13 @@ func permissionCap(action string) (Capability, bool) {
 		if id, ok := c.Lookup(svc + ":" + act); ok {
 			switch c.Level(id) {
 			case iam.LevelList, iam.LevelRead:
-				return Read, true
+				// Only actions that return the data read it; the
+				// others read configuration.
+				return Read, iam.DataRead(c.Name(id))
 			case iam.LevelPermissions:
 				return Admin, true
 			}
-			return Write, true
+			return Write, iam.Changes(c.Name(id))
 		}
 		for _, p := range []string{"get", "list", "describe", "head", "scan", "query", "batchget", "select", "download", "read"} {
 			if strings.HasPrefix(lact, p) {

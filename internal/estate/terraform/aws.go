@@ -38,6 +38,7 @@ var kinds = map[string]model.AssetKind{
 	"aws_glue_dev_endpoint":     model.KindWorkload,
 	"aws_cloudformation_stack":  model.KindWorkload,
 	"aws_iam_access_key":        model.KindSecret,
+	"aws_iam_instance_profile":  model.KindResource,
 
 	"aws_sagemaker_notebook_instance": model.KindWorkload,
 }

@@ -49,6 +49,10 @@ var iamNames = map[string]iamName{
 		arn: func(r *resource) string { return "arn:aws:iam::" + u + ":group/" + iamPath(r) + field(r, "name") }},
 	"aws_iam_policy": {types: [][2]string{{"iam", "policy"}},
 		arn: func(r *resource) string { return "arn:aws:iam::" + u + ":policy/" + iamPath(r) + field(r, "name") }},
+	"aws_iam_instance_profile": {types: [][2]string{{"iam", "instance-profile"}},
+		arn: func(r *resource) string {
+			return "arn:aws:iam::" + u + ":instance-profile/" + iamPath(r) + field(r, "name")
+		}},
 	"aws_lambda_function": {types: [][2]string{{"lambda", "function"}},
 		arn: func(r *resource) string {
 			return "arn:aws:lambda:" + u + ":" + u + ":function:" + field(r, "function_name")
@@ -290,21 +294,17 @@ func (b *builder) permissions() {
 		return
 	}
 	x, keys := b.iamIndex(literalARNs(all))
-	account := false
 	for i, id := range ids {
 		x.Evaluate(all[i], func(g iam.Grant) {
 			to := AnyResourceKey
 			if g.Res >= 0 {
 				to = keys[g.Res]
-			} else {
-				account = true
 			}
 			b.rel(id, to, model.RelCan, actionText(g.Action, g.Conditions))
 		})
 	}
-	if !account {
-		return
-	}
+	// The account: what an administrator of it (a grant of * on *, or
+	// a principal that rewrites its own permissions) controls.
 	b.asset(AnyResourceKey, model.KindAccount, AccountName)
 	for _, k := range keys {
 		b.rel(AnyResourceKey, k, model.RelContains, "")

@@ -60,3 +60,46 @@ func Notable(action string) bool { return notable[strings.ToLower(action)] }
 // AccountActions returns the notable actions Evaluate reports on the
 // account (Grant.Res -1).
 func AccountActions() []string { return append([]string(nil), accountActions...) }
+
+// dataReads are the read actions that return a resource's data rather
+// than its configuration: an object, an item, a secret's value, a
+// parameter, a function's code and environment (which holds what its
+// variables hold), a project's plaintext environment. Other List and Read
+// actions read metadata and give no capability on the resource.
+var dataReads = func() map[string]bool {
+	m := map[string]bool{}
+	for _, a := range []string{
+		"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:ListBucketVersions",
+		"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:PartiQLSelect", "dynamodb:GetRecords", "dynamodb:ExportTableToPointInTime",
+		"secretsmanager:GetSecretValue", "secretsmanager:BatchGetSecretValue",
+		"ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:GetParameterHistory",
+		"kms:Decrypt", "rds-data:ExecuteStatement", "rds-data:BatchExecuteStatement", "rds-db:connect",
+		"lambda:GetFunction", "lambda:GetFunctionConfiguration", "codebuild:BatchGetProjects",
+		"ec2:GetPasswordData", "ecs:DescribeTaskDefinition", "glue:GetConnection", "sqs:ReceiveMessage",
+		"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "logs:GetLogEvents", "logs:FilterLogEvents",
+	} {
+		m[strings.ToLower(a)] = true
+	}
+	return m
+}()
+
+// DataRead reports whether a List or Read action ("s3:GetObject", any
+// case) returns the data of the resource it acts on.
+func DataRead(action string) bool { return dataReads[strings.ToLower(action)] }
+
+// changePrefixes begin the Write actions that change or destroy what a
+// resource holds: its data or the settings that guard it.
+var changePrefixes = []string{"put", "delete", "update", "batchwrite", "write", "upload", "send", "modify", "replace", "restore", "import"}
+
+// Changes reports whether a Write action ("s3:PutObject", any case)
+// changes or destroys what its resource holds, rather than creating
+// something beside it (a snapshot, a tag, a session).
+func Changes(action string) bool {
+	_, a, _ := strings.Cut(strings.ToLower(action), ":")
+	for _, p := range changePrefixes {
+		if strings.HasPrefix(a, p) {
+			return true
+		}
+	}
+	return false
+}

@@ -284,8 +284,11 @@ func (x *Index) typeActions(typ string) []ActionID {
 // policies reached through membership included) against every resource
 // of the index and calls emit for each grant, at most a few per resource:
 // one "service:*" grant when the principal may do everything the type
-// allows, else each Notable action it may call and one representative
-// action per access level (so the capability each level gives is seen).
+// allows, else each Notable and DataRead action it may call and one
+// representative action of the Write actions that Change the resource and
+// one of the Permissions management level (so the capability each gives
+// is seen). Other List, Read and
+// Tagging actions are left out: they give no capability.
 //
 // AWS evaluation: an explicit Deny wins; an Allow grants; nothing else
 // does. A Deny with conditions makes the actions it covers conditional
@@ -464,11 +467,15 @@ func (x *Index) summarise(acts []ActionID, sts []Statement, sets []Set, idx []in
 	var keys []string
 	for _, g := range all {
 		name := x.c.Name(g.id)
-		if Notable(name) {
+		if Notable(name) || DataRead(name) {
 			out = append(out, Grant{Action: name, Conditions: g.conds})
 			continue
 		}
-		k := fmt.Sprint(x.c.Level(g.id)) + "|" + strings.Join(g.conds, ",")
+		lv := x.c.Level(g.id)
+		if lv != LevelPermissions && (lv != LevelWrite || !Changes(name)) {
+			continue // metadata reads, tagging, creations beside it: no capability
+		}
+		k := fmt.Sprint(lv) + "|" + strings.Join(g.conds, ",")
 		b, ok := best[k]
 		if !ok {
 			keys = append(keys, k)
