@@ -252,15 +252,15 @@ resource "aws_glue_dev_endpoint" "admin" {
 
 	// PMapper's edge checks and the iam-vulnerable additions.
 	add(technique{name: "AssumeRole (trust names the user)", catalogue: "PMapper sts", rule: "aws-assume-role",
-		pos: attackerUser + adminRole("admin", `AWS = aws_iam_user.attacker.arn`),
-		neg: attackerUser + adminRole("admin", `AWS = "arn:aws:iam::111122223333:user/someone-else"`) + attackerPolicy(allow(`"sts:AssumeRole"`, onAdmin)),
+		pos:      attackerUser + adminRole("admin", `AWS = aws_iam_user.attacker.arn`),
+		neg:      attackerUser + adminRole("admin", `AWS = "arn:aws:iam::111122223333:user/someone-else"`) + attackerPolicy(allow(`"sts:AssumeRole"`, onAdmin)),
 		twinNote: "the trust names another user (the attacker's own permission is not enough)"})
 	add(technique{name: "AssumeRole (trust names the account)", catalogue: "PMapper sts", rule: "aws-assume-role",
 		pos: attackerUser + adminRole("admin", `AWS = "arn:aws:iam::111122223333:root"`) + attackerPolicy(allow(`"sts:AssumeRole"`, onAdmin)),
 		neg: attackerUser + adminRole("admin", `AWS = "arn:aws:iam::111122223333:root"`), twinNote: "no sts:AssumeRole in the attacker's policy"})
 	add(technique{name: "AssumeRole denied", catalogue: "AWS policy evaluation (Deny)", rule: "aws-assume-role",
-		pos: attackerUser + adminRole("admin", `AWS = "arn:aws:iam::111122223333:root"`) + attackerPolicy(allow(`"sts:*"`, anyRes)),
-		neg: attackerUser + adminRole("admin", `AWS = "arn:aws:iam::111122223333:root"`) + attackerPolicy(allow(`"sts:*"`, anyRes), `{ Effect = "Deny", Action = "sts:AssumeRole", Resource = aws_iam_role.admin.arn }`),
+		pos:      attackerUser + adminRole("admin", `AWS = "arn:aws:iam::111122223333:root"`) + attackerPolicy(allow(`"sts:*"`, anyRes)),
+		neg:      attackerUser + adminRole("admin", `AWS = "arn:aws:iam::111122223333:root"`) + attackerPolicy(allow(`"sts:*"`, anyRes), `{ Effect = "Deny", Action = "sts:AssumeRole", Resource = aws_iam_role.admin.arn }`),
 		twinNote: "an explicit Deny of sts:AssumeRole on the role"})
 	instance := `
 resource "aws_iam_instance_profile" "admin" {
