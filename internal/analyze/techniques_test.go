@@ -372,6 +372,68 @@ resource "aws_db_instance" "orders" {
 	add(technique{name: "RDS snapshot and restore", catalogue: "RDS CreateDBSnapshot+RestoreDBInstanceFromDBSnapshot", rule: "aws-database-takeover", jewel: "tf:aws_db_instance.orders",
 		pos: attackerUser + db + attackerPolicy(allow(`"rds:CreateDBSnapshot", "rds:RestoreDBInstanceFromDBSnapshot"`, anyRes)),
 		neg: attackerUser + db + attackerPolicy(allow(`"rds:CreateDBSnapshot"`, anyRes)), twinNote: "no restore"})
+	adminKey := `
+resource "aws_iam_user" "admin" {
+  name = "admin"
+}
+resource "aws_iam_user_policy_attachment" "admin" {
+  user       = aws_iam_user.admin.name
+  policy_arn = "arn:aws:iam::aws:policy/AdministratorAccess"
+}
+resource "aws_iam_access_key" "admin" {
+  user = aws_iam_user.admin.name
+}
+`
+	lambdaEnv := func(vars string) string {
+		return `
+resource "aws_lambda_function" "sync" {
+  function_name = "sync"
+  handler       = "index.handler"
+  runtime       = "python3.12"
+  environment {
+    variables = { ` + vars + ` }
+  }
+}
+`
+	}
+	add(technique{name: "Access key in a Lambda environment", catalogue: "Credentials in files (T1552.001)", rule: "leaked-credential",
+		pos: attackerUser + adminKey + lambdaEnv(`AWS_ACCESS_KEY_ID = aws_iam_access_key.admin.id, AWS_SECRET_ACCESS_KEY = aws_iam_access_key.admin.secret`) + attackerPolicy(allow(`"lambda:GetFunction"`, anyRes)),
+		neg: attackerUser + adminKey + lambdaEnv(`MODE = "sync"`) + attackerPolicy(allow(`"lambda:GetFunction"`, anyRes)), twinNote: "the environment holds no key"})
+	userData := func(data string) string {
+		return `
+resource "aws_instance" "batch" {
+  ami           = "ami-123"
+  instance_type = "t3.micro"
+  user_data     = <<-EOF
+    #!/bin/sh
+    ` + data + `
+  EOF
+}
+`
+	}
+	add(technique{name: "Access key in EC2 user data, shell by SSM", catalogue: "Credentials in files (T1552.001); PMapper ssm", rule: "leaked-credential",
+		pos: attackerUser + adminKey + userData(`aws configure set aws_secret_access_key ${aws_iam_access_key.admin.secret}`) + attackerPolicy(allow(`"ssm:SendCommand"`, anyRes)),
+		neg: attackerUser + adminKey + userData(`echo ready`) + attackerPolicy(allow(`"ssm:SendCommand"`, anyRes)), twinNote: "the user data holds no key"})
+	dbPassword := func(value string) string {
+		return `
+resource "random_password" "db" {
+  length = 24
+}
+resource "aws_db_instance" "orders" {
+  identifier = "orders"
+  engine     = "postgres"
+  password   = random_password.db.result
+}
+resource "aws_ssm_parameter" "db" {
+  name  = "/orders/db-password"
+  type  = "SecureString"
+  value = ` + value + `
+}
+`
+	}
+	add(technique{name: "Database password in an SSM parameter", catalogue: "Credentials in files (T1552.001)", rule: "leaked-credential", jewel: "tf:aws_db_instance.orders",
+		pos: attackerUser + dbPassword(`random_password.db.result`) + attackerPolicy(allow(`"ssm:GetParameter"`, anyRes)),
+		neg: attackerUser + dbPassword(`"not-the-password"`) + attackerPolicy(allow(`"ssm:GetParameter"`, anyRes)), twinNote: "the parameter holds something else"})
 	add(technique{name: "Wildcard grant on every bucket", catalogue: "AWS policy evaluation (Resource *)", rule: "permission",
 		pos: attackerUser + attackerPolicy(allow(`"s3:GetObject"`, anyRes)),
 		neg: attackerUser + attackerPolicy(allow(`"s3:GetObject"`, anyRes), `{ Effect = "Deny", Action = "s3:*", Resource = "${aws_s3_bucket.crown.arn}/*" }`), twinNote: "an explicit Deny on the bucket's objects"})

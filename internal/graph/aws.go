@@ -487,3 +487,26 @@ func (b *builder) awsDatabase(a int32, acts *awsActions) {
 		}
 	}
 }
+
+// grants applies the leaked-credential rule to a —grants→ t: whoever
+// reads a (or administers it) holds the credential, and so does code
+// running in a when a is compute (a function's environment, an
+// instance's user data). A credential of a principal gives its identity;
+// a database password gives the database's data, not an identity of the
+// database.
+func (b *builder) grants(a, r, t int32) {
+	f := b.relFact(r)
+	from := []Capability{Read, Admin}
+	switch b.kindOf(a) {
+	case model.KindFunction, model.KindHost, model.KindWorkload:
+		from = append(from, Exec)
+	}
+	for _, c := range from {
+		if b.kindOf(t) == model.KindDatastore {
+			b.way(a, c, ruleLeakedCredential, t, Read, pNearCertain, f, -1)
+			b.way(a, c, ruleLeakedCredential, t, Write, pNearCertain, f, -1)
+			continue
+		}
+		b.way(a, c, ruleLeakedCredential, t, Identity, pNearCertain, f, -1)
+	}
+}

@@ -439,8 +439,7 @@ func (b *builder) visit(a int32) {
 			b.way(a, Write, ruleSupplyChain, t, Exec, pSupplyChain, -1, -1)
 			b.way(a, Admin, ruleSupplyChain, t, Exec, pSupplyChain, -1, -1)
 		case RelGrants:
-			b.way(a, Read, ruleLeakedCredential, t, Identity, pNearCertain, b.relFact(r), -1)
-			b.way(a, Admin, ruleLeakedCredential, t, Identity, pNearCertain, b.relFact(r), -1)
+			b.grants(a, r, t)
 		case model.RelCan:
 			b.can(a, r, t)
 		}

@@ -503,3 +503,28 @@ func FuzzPlan(f *testing.F) {
 func FuzzHCL(f *testing.F) {
 	ingesttest.Fuzz(f, terraform.FormatHCL, "testdata/estate/network.tf", "testdata/estate/iam.tf", "testdata/estate/data.tf", "testdata/estate/compute.tf", "testdata/unresolved.tf")
 }
+
+// TestCredentials checks that references to credentials in places become
+// grants relations to what they unlock, and that a place without one gets
+// none.
+func TestCredentials(t *testing.T) {
+	t.Parallel()
+	r := parseDir(t, "testdata/credentials")
+	var got []string
+	for _, rel := range r.Relations {
+		if rel.Type == model.RelGrants {
+			got = append(got, edge(rel))
+		}
+	}
+	slices.Sort(got)
+	want := []string{
+		"tf:aws_codebuild_project.release -grants-> tf:aws_iam_user.deploy",
+		"tf:aws_ecs_service.api -grants-> tf:aws_db_instance.orders",
+		"tf:aws_ecs_task_definition.api -grants-> tf:aws_db_instance.orders",
+		"tf:aws_iam_access_key.deploy -grants-> tf:aws_iam_user.deploy",
+		"tf:aws_secretsmanager_secret.db -grants-> tf:aws_db_instance.orders",
+	}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("ParseDir(testdata/credentials) grants (-got +want):\n%s", diff)
+	}
+}
