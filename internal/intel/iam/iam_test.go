@@ -233,6 +233,11 @@ func TestEvaluate(t *testing.T) {
 		{"writes are represented by one that changes the resource",
 			stmt(`{"Effect":"Allow","Action":["s3:PutObjectTagging","s3:ReplicateObject","s3:DeleteObject"],"Resource":"arn:aws:s3:::data/*"}`),
 			[]string{"bucket:data s3:DeleteObject"}},
+		{"an expired date condition grants nothing",
+			stmt(`{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"DateLessThan":{"aws:CurrentTime":"2020-01-01T00:00:00Z"}}}`), nil},
+		{"a date condition still to come is a condition",
+			stmt(`{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::data/*","Condition":{"DateLessThan":{"aws:CurrentTime":"2999-01-01T00:00:00Z"}}}`),
+			[]string{"bucket:data s3:GetObject if DateLessThan aws:CurrentTime"}},
 		{"an account-level action needs Resource *",
 			stmt(`{"Effect":"Allow","Action":"ec2:RunInstances","Resource":"arn:aws:s3:::x"}`), nil},
 		{"a launch on its own service's ARN counts",
@@ -280,5 +285,31 @@ func TestTypeOf(t *testing.T) {
 		if svc != tt.svc || typ != tt.typ {
 			t.Errorf("TypeOf(%q) = %s %s, want %s %s", tt.arn, svc, typ, tt.svc, tt.typ)
 		}
+	}
+}
+
+func TestBoundaryDeny(t *testing.T) {
+	t.Parallel()
+	b, _ := ParsePolicy([]byte(`{"Statement":[{"Effect":"Allow","Action":["s3:*"],"Resource":"*"}]}`))
+	deny, ok := BoundaryDeny(b)
+	if !ok {
+		t.Fatalf("BoundaryDeny(s3:* on *) fits = false, want true")
+	}
+	admin, _ := ParsePolicy([]byte(`{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`))
+	x, names := estate()
+	var got []string
+	x.Evaluate(append(admin, deny), func(g Grant) {
+		if g.Res >= 0 {
+			got = append(got, names[g.Res]+" "+g.Action)
+		}
+	})
+	slices.Sort(got)
+	got = slices.Compact(got) // a bucket and its objects
+	if want := []string{"bucket:data s3:*", "bucket:logs s3:*"}; !cmp.Equal(got, want) {
+		t.Errorf("Evaluate(admin within an s3:* boundary) = %v, want %v", got, want)
+	}
+	scoped, _ := ParsePolicy([]byte(`{"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::data"}]}`))
+	if _, ok := BoundaryDeny(scoped); ok {
+		t.Errorf("BoundaryDeny(a boundary on one bucket) fits = true, want false")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Statement is one statement of an IAM policy, as written.
@@ -24,6 +25,41 @@ type Statement struct {
 	// Conditions are the statement's conditions as "Operator key"
 	// ("Bool aws:MultiFactorAuthPresent"), sorted.
 	Conditions []string
+	// Never is true when a condition can no longer hold: a
+	// DateLessThan on the current time or on the time a session's token
+	// was issued, with every date in the past. Evaluate skips such a
+	// statement.
+	Never bool
+}
+
+// expired reports whether a date condition on the request time can no
+// longer hold.
+func expired(op, key string, values []string) bool {
+	switch strings.ToLower(op) {
+	case "datelessthan", "datelessthanequals":
+	default:
+		return false
+	}
+	switch strings.ToLower(key) {
+	case "aws:currenttime", "aws:tokenissuetime":
+	default:
+		return false
+	}
+	if len(values) == 0 {
+		return false
+	}
+	for _, v := range values {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			if t, err = time.Parse("2006-01-02", v); err != nil {
+				return false
+			}
+		}
+		if t.After(time.Now()) {
+			return false
+		}
+	}
+	return true
 }
 
 // ParsePolicy decodes an IAM policy document. A statement that is no
@@ -73,8 +109,11 @@ func PolicyStatements(doc map[string]any) []Statement {
 		if c, ok := m["Condition"].(map[string]any); ok {
 			for op, kv := range c {
 				if kv, ok := kv.(map[string]any); ok {
-					for k := range kv {
+					for k, v := range kv {
 						s.Conditions = append(s.Conditions, op+" "+k)
+						if expired(op, k, texts(v)) {
+							s.Never = true
+						}
 					}
 				}
 			}
@@ -303,6 +342,9 @@ func (x *Index) typeActions(typ string) []ActionID {
 // administrator every resource once, without a cross product.
 func (x *Index) Evaluate(sts []Statement, emit func(Grant)) {
 	x.freeze()
+	if slices.ContainsFunc(sts, func(s Statement) bool { return s.Never }) {
+		sts = slices.DeleteFunc(slices.Clone(sts), func(s Statement) bool { return s.Never })
+	}
 	admin, anyDeny := false, false
 	for _, s := range sts {
 		if !s.Allow {
@@ -556,4 +598,24 @@ func resourceFits(s Statement, svc string, noRes bool) bool {
 		return !slices.Contains(s.Resources, "*")
 	}
 	return hit
+}
+
+// BoundaryDeny expresses a permissions boundary as one Deny statement that
+// Evaluate can add to a principal's statements: Deny NotAction (every
+// action the boundary allows) on "*". It is exact only when every Allow of
+// the boundary acts on Resource "*" without conditions and the boundary
+// has no Deny; fits is false otherwise, and the caller should say the
+// boundary was not applied.
+func BoundaryDeny(boundary []Statement) (deny Statement, fits bool) {
+	if len(boundary) == 0 {
+		return Statement{}, false
+	}
+	deny = Statement{Allow: false, NotAction: true, Resources: []string{"*"}}
+	for _, s := range boundary {
+		if !s.Allow || s.NotAction || s.NotResource || len(s.Conditions) > 0 || !slices.Contains(s.Resources, "*") {
+			return Statement{}, false
+		}
+		deny.Actions = append(deny.Actions, s.Actions...)
+	}
+	return deny, true
 }
