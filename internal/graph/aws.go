@@ -22,6 +22,10 @@ const (
 	// LabelPolicyVersions is the number of versions a customer-managed
 	// policy has: SetDefaultPolicyVersion needs a second one.
 	LabelPolicyVersions = "iam.policy_versions"
+	// LabelCollection is "true" on an asset that stands for every
+	// resource of a type in an account ("every s3/object"): a grant alike
+	// on all of them is one can relation to it, and it contains each.
+	LabelCollection = "aws.collection"
 )
 
 // pConditional is the probability of a step allowed only under
@@ -39,10 +43,12 @@ type awsCan struct {
 
 // awsActions indexes the visited principal's can relations by lower-case
 // action, conditions cut off; wildcard actions ("iam:*", "*") are kept
-// apart and match on lookup.
+// apart and match on lookup. A relation to a collection stands for one to
+// each resource it contains, expanded on lookup.
 type awsActions struct {
 	by   map[string][]awsCan
 	wild []string
+	b    *builder
 }
 
 // splitCond splits an action into the action and its conditions
@@ -55,6 +61,7 @@ func splitCond(action string) (string, string) {
 func (b *builder) awsCollect(a int32) *awsActions {
 	x := b.g.x
 	acts := &b.awsActs
+	acts.b = b
 	clear(acts.by)
 	acts.wild = acts.wild[:0]
 	if acts.by == nil {
@@ -82,12 +89,27 @@ func (b *builder) awsCollect(a int32) *awsActions {
 	return acts
 }
 
-// has returns the relations that allow action (lower case).
+// has returns the relations that allow action (lower case), those to a
+// collection once per resource it contains.
 func (acts *awsActions) has(action string) []awsCan {
 	out := acts.by[action]
 	for _, w := range acts.wild {
 		if iam.Glob(w, action) {
 			out = append(slices.Clip(out), acts.by[w]...)
+		}
+	}
+	for i := 0; i < len(out); i++ {
+		c := out[i]
+		if !labelTrue(acts.b.g.x.assets[acts.b.g.assets[c.to]].labels, LabelCollection) {
+			continue
+		}
+		out = slices.Delete(slices.Clone(out), i, i+1)
+		i--
+		x := acts.b.g.x
+		for _, r := range acts.b.out(c.to) {
+			if x.in.Relations[r].Type == model.RelContains {
+				out = append(out, awsCan{rel: c.rel, to: acts.b.g.localOf(x.relTo[r]), p: c.p})
+			}
 		}
 	}
 	return out
@@ -213,6 +235,17 @@ func (b *builder) awsVisit(a int32) {
 				b.way(a, Admin, ruleAWSAccountAdmin, t, Identity, pCertain, b.relFact(r), -1)
 			}
 		}
+	}
+	if labelTrue(x.assets[g.assets[a]].labels, LabelCollection) {
+		for _, r := range b.out(a) {
+			if rels[r].Type == model.RelContains {
+				t := g.localOf(x.relTo[r])
+				for _, c := range []Capability{Read, Write, Admin} {
+					b.way(a, c, ruleAWSCollection, t, c, pCertain, -1, -1)
+				}
+			}
+		}
+		return
 	}
 	// Direct trusts: role R —trusts→ a.
 	for _, r := range b.in(a) {

@@ -57,6 +57,7 @@ const (
 	ruleAWSComputeTakeover
 	ruleAWSDatabase
 	ruleAWSAccountAdmin
+	ruleAWSCollection
 	numRules
 )
 
@@ -214,6 +215,8 @@ var Rules = [numRules]Rule{
 		[]string{"RDS: ModifyDBInstance master password reset", "RDS: CreateDBSnapshot+RestoreDBInstanceFromDBSnapshot", "RDS: CreateDBSnapshot+ModifyDBSnapshotAttribute (share)"}},
 	ruleAWSAccountAdmin: {"aws-account-admin", "admin(the AWS account) (a grant of * on *) and the account contains R", "admin(R), and identity(R) for principals", constant(pCertain), "T1078.004",
 		[]string{"AdministratorAccess"}},
+	ruleAWSCollection: {"aws-every-resource-of-a-type", "read, write or admin of every resource of a type in an account (a grant alike on all of them: one relation instead of one per resource) and it contains R", "the same capability on R", constant(pCertain), "T1078.004",
+		[]string{"AWS policy evaluation (Resource \"*\")"}},
 }
 
 // RuleNames returns the names of the rules in table order.

@@ -36,7 +36,8 @@ func awsIn(rels ...model.Relation) Input {
 		asset("role", model.KindIdentity, LabelTrustedServices, "ec2.amazonaws.com,lambda.amazonaws.com,glue.amazonaws.com"),
 		asset("role2", model.KindIdentity, LabelTrustedServices, "ecs-tasks.amazonaws.com"), asset("pol", model.KindResource),
 		asset("prof", model.KindResource), asset("fn", model.KindFunction), asset("i-1", model.KindHost), asset("db", model.KindDatastore),
-		asset("acct", model.KindAccount)}, Relations: rels}
+		asset("acct", model.KindAccount), asset("every-db", model.KindResource, LabelCollection, "true"),
+		asset("every-fn", model.KindResource, LabelCollection, "true")}, Relations: rels}
 }
 
 func TestRules(t *testing.T) {
@@ -66,7 +67,7 @@ func TestRules(t *testing.T) {
 		{"permission", Input{Relations: []model.Relation{rel("sa", model.RelCan, "r", "list secrets")}}, Input{Relations: []model.Relation{rel("sa", model.RelCan, "other", "list secrets")}}, st(Identity, "sa"), st(Read, "r")},
 		{"permission", Input{Relations: []model.Relation{rel("sa", model.RelCan, "r", "patch deployments")}}, Input{Relations: []model.Relation{rel("sa", model.RelCan, "r", "get deployments")}}, st(Identity, "sa"), st(Write, "r")},
 		{"permission", Input{Relations: []model.Relation{rel("sa", model.RelCan, "r", "bind")}}, Input{Relations: []model.Relation{rel("sa", model.RelCan, "r", "watch pods")}}, st(Identity, "sa"), st(Admin, "r")},
-		{"permission", Input{Relations: []model.Relation{rel("u", model.RelCan, "b", "s3:ListBucket")}}, Input{Relations: []model.Relation{rel("u", model.RelCan, "b", "sts:AssumeRole")}}, st(Identity, "u"), st(Read, "b")},
+		{"permission", Input{Relations: []model.Relation{rel("u", model.RelCan, "b", "s3:GetObject")}}, Input{Relations: []model.Relation{rel("u", model.RelCan, "b", "s3:ListBucket")}}, st(Identity, "u"), st(Read, "b")},
 		{"permission", Input{Relations: []model.Relation{rel("u", model.RelCan, "b", "s3:DeleteObject")}}, Input{Relations: []model.Relation{rel("u", model.RelCan, "b", "s3:GetObject")}}, st(Identity, "u"), st(Write, "b")},
 		{"permission", Input{Relations: []model.Relation{rel("u", model.RelCan, "acct", "iam:*")}}, Input{Relations: []model.Relation{rel("u", model.RelCan, "acct", "iam:ListUsers")}}, st(Identity, "u"), st(Admin, "acct")},
 		{"permission", // a namespace-wide secrets permission reaches each secret of the namespace
@@ -108,6 +109,10 @@ func TestRules(t *testing.T) {
 			awsIn(rel("u", model.RelCan, "db", "rds:CreateDBSnapshot"), rel("u", model.RelCan, "acct", "rds:RestoreDBInstanceFromDBSnapshot")),
 			awsIn(rel("u", model.RelCan, "db", "rds:CreateDBSnapshot")), st(Identity, "u"), st(Read, "db")},
 		{"aws-account-admin", awsIn(rel("acct", model.RelContains, "db")), awsIn(rel("g", model.RelContains, "db")), st(Admin, "acct"), st(Admin, "db")},
+		{"aws-every-resource-of-a-type", awsIn(rel("every-db", model.RelContains, "db")), awsIn(rel("pol", model.RelContains, "db")), st(Read, "every-db"), st(Read, "db")},
+		{"aws-compute-takeover", // an action on every function of the account reaches each
+			awsIn(rel("u", model.RelCan, "every-fn", "lambda:UpdateFunctionCode"), rel("every-fn", model.RelContains, "fn")),
+			awsIn(rel("u", model.RelCan, "every-fn", "lambda:GetFunction"), rel("every-fn", model.RelContains, "fn")), st(Identity, "u"), st(Exec, "fn")},
 		{"permission", awsIn(rel("u", model.RelCan, "acct", "*")), awsIn(rel("u", model.RelCan, "acct", "iam:*")), st(Identity, "u"), st(Admin, "acct")},
 		{"privilege-escalation", // create pods in a namespace gives every service account of it
 			Input{Assets: []model.Asset{asset("k8s:c//Namespace/ns", model.KindResource), asset("k8s:c/ns/ServiceAccount/admin", model.KindIdentity)}, Relations: []model.Relation{rel("dev", model.RelCan, "k8s:c//Namespace/ns", "create pods")}},

@@ -405,10 +405,12 @@ func emit(ctx context.Context, in *ingest.Input, d *details, sink ingest.Sink) e
 	// the literal ARNs policies name.
 	x := iam.NewIndex(iam.Default())
 	var keys []string
+	byType := map[string][]string{}
 	add := func(key, svc, typ string) {
 		id := int32(len(keys))
 		keys = append(keys, key)
 		x.Add(id, svc, typ, key, false)
+		byType[svc+"/"+typ] = append(byType[svc+"/"+typ], key)
 	}
 	for _, k := range e.order {
 		switch e.assets[k].Labels["aws.type"] {
@@ -423,6 +425,8 @@ func emit(ctx context.Context, in *ingest.Input, d *details, sink ingest.Sink) e
 			keys = append(keys, k)
 			x.Add(id, "iam", "role", k, false)
 			x.Add(id, "sts", "role", k, false)
+			byType["iam/role"] = append(byType["iam/role"], k)
+			byType["sts/role"] = append(byType["sts/role"], k)
 		}
 	}
 	for _, r := range d.roles {
@@ -459,6 +463,7 @@ func emit(ctx context.Context, in *ingest.Input, d *details, sink ingest.Sink) e
 				add(p, svc, typ)
 				if svc == "s3" && typ == "bucket" {
 					x.Add(int32(len(keys)-1), "s3", "object", p+"/", true)
+					byType["s3/object"] = append(byType["s3/object"], p)
 				}
 			}
 		}
@@ -470,11 +475,25 @@ func emit(ctx context.Context, in *ingest.Input, d *details, sink ingest.Sink) e
 		acct, mine := acctOf(k), accountOf(k)
 		x.Evaluate(perms[k], func(g iam.Grant) {
 			to := acct
-			if g.Res >= 0 {
+			switch {
+			case g.Res >= 0:
 				to = keys[g.Res]
 				// An identity policy acts in its own account only.
 				if other := accountOf(to); other != "" && other != "aws" && mine != "" && other != mine {
 					return
+				}
+			case g.Res == -2:
+				// Every resource of a type: those of the principal's
+				// account.
+				to = acct + "/" + g.Type
+				if _, ok := e.assets[to]; !ok {
+					c := e.asset(to, model.KindResource, "every "+g.Type+" of the account", "")
+					c.Labels["aws.collection"] = "true"
+					for _, m := range byType[g.Type] {
+						if other := accountOf(m); other == "" || other == mine || other == "aws" {
+							e.rel(to, m, model.RelContains, "")
+						}
+					}
 				}
 			}
 			a := g.Action

@@ -1,6 +1,7 @@
 package terraform
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -114,9 +115,14 @@ func iamARN(r *resource) string {
 // iamIndex indexes the estate's resources by the ARNs IAM names them by,
 // as every resource type each one is. It returns the index and the asset
 // key of each resource number.
-func (b *builder) iamIndex(extra []string) (*iam.Index, []string) {
+func (b *builder) iamIndex(extra []string) (*iam.Index, []string, map[string][]string) {
 	x := iam.NewIndex(iam.Default())
 	var keys []string
+	byType := map[string][]string{} // "service/type" -> keys
+	addType := func(svc, typ, key string) {
+		t := svc + "/" + typ
+		byType[t] = append(byType[t], key)
+	}
 	for _, r := range b.res {
 		if r.data {
 			continue
@@ -130,9 +136,11 @@ func (b *builder) iamIndex(extra []string) (*iam.Index, []string) {
 		keys = append(keys, r.key)
 		for _, t := range n.types {
 			x.Add(id, t[0], t[1], arn, false)
+			addType(t[0], t[1], r.key)
 		}
 		if n.parts[0] != "" {
 			x.Add(id, n.parts[0], n.parts[1], arn+"/", true)
+			addType(n.parts[0], n.parts[1], r.key)
 		}
 	}
 	// ARNs that policies name and the estate does not hold: they become
@@ -161,15 +169,26 @@ func (b *builder) iamIndex(extra []string) (*iam.Index, []string) {
 		id := int32(len(keys))
 		keys = append(keys, arn)
 		x.Add(id, svc, typ, arn, false)
+		addType(svc, typ, arn)
 		switch {
 		case svc == "s3" && typ == "bucket":
 			x.Add(id, "s3", "object", arn+"/", true)
+			addType("s3", "object", arn)
 		case svc == "iam" && typ == "role":
 			x.Add(id, "sts", "role", arn, false)
+			addType("sts", "role", arn)
 		}
 	}
-	return x, keys
+	return x, keys, byType
 }
+
+// CollectionKey is the key of the asset that stands for every resource
+// of a type ("s3/object") in the account: a grant alike on all of them
+// is one relation to it, and it contains each.
+func CollectionKey(typ string) string { return AnyResourceKey + "/" + typ }
+
+// LabelCollection is "true" on a CollectionKey asset.
+const LabelCollection = "aws.collection"
 
 // arnOfRef is the ARN of the resources a reference names.
 func (b *builder) arnOfRef(base string) []string {
@@ -293,15 +312,27 @@ func (b *builder) permissions() {
 	if len(ids) == 0 {
 		return
 	}
-	x, keys := b.iamIndex(literalARNs(all))
+	x, keys, byType := b.iamIndex(literalARNs(all))
+	collections := map[string]bool{}
 	for i, id := range ids {
 		x.Evaluate(all[i], func(g iam.Grant) {
 			to := AnyResourceKey
-			if g.Res >= 0 {
+			switch {
+			case g.Res >= 0:
 				to = keys[g.Res]
+			case g.Res == -2:
+				to = CollectionKey(g.Type)
+				collections[g.Type] = true
 			}
 			b.rel(id, to, model.RelCan, actionText(g.Action, g.Conditions))
 		})
+	}
+	for _, typ := range slices.Sorted(maps.Keys(collections)) {
+		a := b.asset(CollectionKey(typ), model.KindResource, "every "+typ+" of the account")
+		a.Labels[LabelCollection] = "true"
+		for _, k := range byType[typ] {
+			b.rel(a.Key, k, model.RelContains, "")
+		}
 	}
 	// The account: what an administrator of it (a grant of * on *, or
 	// a principal that rewrites its own permissions) controls.

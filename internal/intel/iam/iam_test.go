@@ -173,8 +173,11 @@ func grants(t *testing.T, policy string) []string {
 	var out []string
 	x.Evaluate(sts, func(g Grant) {
 		n := "account"
-		if g.Res >= 0 {
+		switch {
+		case g.Res >= 0:
 			n = names[g.Res]
+		case g.Res == -2:
+			n = "every " + g.Type
 		}
 		s := n + " " + g.Action
 		if len(g.Conditions) > 0 {
@@ -205,7 +208,7 @@ func TestEvaluate(t *testing.T) {
 			[]string{"bucket:data s3:*"}},
 		{"admin with a deny is resolved per resource",
 			stmt(`{"Effect":"Allow","Action":"*","Resource":"*"}`, `{"Effect":"Deny","NotAction":"s3:Get*","Resource":"*"}`),
-			[]string{"bucket:data s3:GetObject", "bucket:data s3:GetObjectVersion", "bucket:logs s3:GetObject", "bucket:logs s3:GetObjectVersion"}},
+			[]string{"bucket:data s3:GetObject", "bucket:logs s3:GetObject"}},
 		{"NotAction iam:* (PowerUserAccess) gives no IAM action on roles",
 			stmt(`{"Effect":"Allow","NotAction":["iam:*","organizations:*"],"Resource":"*"}`),
 			[]string{"account autoscaling:CreateAutoScalingGroup", "account autoscaling:CreateLaunchConfiguration", "account cloudformation:CreateChangeSet",
@@ -220,10 +223,10 @@ func TestEvaluate(t *testing.T) {
 		{"NotResource leaves out what it names",
 			stmt(`{"Effect":"Allow","Action":"iam:PassRole","NotResource":"arn:aws:iam::*:role/admin"}`),
 			[]string{"role:app iam:PassRole"}},
-		{"read-only access lists the data reads, not the metadata reads",
+		{"read-only access is one data read, not the metadata reads",
 			stmt(`{"Effect":"Allow","Action":["s3:Get*","s3:List*"],"Resource":"arn:aws:s3:::data*"}`),
 			// data* names the bucket and its objects.
-			[]string{"bucket:data s3:GetObject", "bucket:data s3:GetObjectVersion", "bucket:data s3:ListBucket", "bucket:data s3:ListBucketVersions"}},
+			[]string{"bucket:data s3:GetObject"}},
 		{"conditions travel with the grant",
 			stmt(`{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}`),
 			[]string{"role:admin sts:AssumeRole if Bool aws:MultiFactorAuthPresent", "role:app sts:AssumeRole if Bool aws:MultiFactorAuthPresent"}},
@@ -311,5 +314,36 @@ func TestBoundaryDeny(t *testing.T) {
 	scoped, _ := ParsePolicy([]byte(`{"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::data"}]}`))
 	if _, ok := BoundaryDeny(scoped); ok {
 		t.Errorf("BoundaryDeny(a boundary on one bucket) fits = true, want false")
+	}
+}
+
+func TestEvaluateCollections(t *testing.T) {
+	t.Parallel()
+	x := NewIndex(Default())
+	for i := range CollectionMin {
+		x.Add(int32(i), "s3", "bucket", fmt.Sprintf("arn:aws:s3:::b%d", i), false)
+		x.Add(int32(i), "s3", "object", fmt.Sprintf("arn:aws:s3:::b%d/", i), true)
+	}
+	x.Add(CollectionMin, "iam", "role", "arn:aws:iam::1:role/r", false)
+	count := func(policy string) (each, every int) {
+		sts, err := ParsePolicy([]byte(policy))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x.Evaluate(sts, func(g Grant) {
+			switch {
+			case g.Res >= 0:
+				each++
+			case g.Res == -2:
+				every++
+			}
+		})
+		return each, every
+	}
+	if each, every := count(`{"Statement":[{"Effect":"Allow","Action":"s3:PutObject","Resource":"*"}]}`); each != 0 || every != 1 {
+		t.Errorf("Evaluate(s3:PutObject on *) = %d grants on buckets and %d on the type, want 0 and 1", each, every)
+	}
+	if each, every := count(`{"Statement":[{"Effect":"Allow","Action":"s3:PutObject","Resource":"*"},{"Effect":"Deny","Action":"*","Resource":"arn:aws:s3:::b0/*"}]}`); each != CollectionMin-1 || every != 0 {
+		t.Errorf("Evaluate(s3:PutObject on * but b0) = %d grants on buckets and %d on the type, want %d and 0", each, every, CollectionMin-1)
 	}
 }

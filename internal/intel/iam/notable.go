@@ -69,7 +69,7 @@ func AccountActions() []string { return append([]string(nil), accountActions...)
 var dataReads = func() map[string]bool {
 	m := map[string]bool{}
 	for _, a := range []string{
-		"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:ListBucketVersions",
+		"s3:GetObject", "s3:GetObjectVersion",
 		"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:PartiQLSelect", "dynamodb:GetRecords", "dynamodb:ExportTableToPointInTime",
 		"secretsmanager:GetSecretValue", "secretsmanager:BatchGetSecretValue",
 		"ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:GetParameterHistory",

@@ -278,14 +278,19 @@ func (x *Index) match(pattern string, fn func(int32)) {
 }
 
 // Grant is what Evaluate finds: a principal may call Action on resource
-// Res (-1: on the account, an action that names no existing resource),
+// Res (-1: on the account, an action that names no existing resource; -2:
+// on every resource of Type),
 // when Conditions (empty: always) hold. Action is one catalogue action,
 // or "service:*" when every action of the service on the resource's type
 // is allowed, or "*" for an unconditional administrator.
 type Grant struct {
-	Res        int32
+	Res int32
+	// Type is the "service/type" of every resource the grant is on when
+	// Res is -2: all resources of the type hold it alike.
+	Type       string
 	Action     string
 	Conditions []string
+	kind       uint8 // a representative's kind, 0 for named actions
 }
 
 func (x *Index) set(actions []string, not bool) Set {
@@ -323,10 +328,10 @@ func (x *Index) typeActions(typ string) []ActionID {
 // policies reached through membership included) against every resource
 // of the index and calls emit for each grant, at most a few per resource:
 // one "service:*" grant when the principal may do everything the type
-// allows, else each Notable and DataRead action it may call and one
-// representative action of the Write actions that Change the resource and
-// one of the Permissions management level (so the capability each gives
-// is seen). Other List, Read and
+// allows, else each Notable action it may call and one representative of
+// the DataRead actions, one of the Write actions that Change the resource
+// and one of the Permissions management level (so the capability each
+// gives is seen), each at most once per resource. Other List, Read and
 // Tagging actions are left out: they give no capability.
 //
 // AWS evaluation: an explicit Deny wins; an Allow grants; nothing else
@@ -417,7 +422,17 @@ func (x *Index) Evaluate(sts []Statement, emit func(Grant)) {
 		}
 	}
 	slices.Sort(order)
-	memo := map[string][]Grant{}
+	// Entries of a type that all hold the same statements get their
+	// grants once, on the type (a collection), when there are enough of
+	// them for it to matter: no cross product of principals and
+	// resources for policies on "*".
+	keyOf := make(map[int32]string, len(order))
+	type typeUse struct {
+		key  string
+		n    int
+		same bool
+	}
+	uses := map[string]*typeUse{}
 	var key strings.Builder
 	for _, e := range order {
 		en := &x.entries[e]
@@ -427,12 +442,54 @@ func (x *Index) Evaluate(sts []Statement, emit func(Grant)) {
 			key.WriteByte(',')
 			key.WriteString(strconv.Itoa(int(i)))
 		}
-		gs, ok := memo[key.String()]
-		if !ok {
-			gs = x.summarise(x.typeActions(en.typ), sts, sets, sig[e])
-			memo[key.String()] = gs
+		k := key.String()
+		keyOf[e] = k
+		u := uses[en.typ]
+		if u == nil {
+			u = &typeUse{key: k, same: true}
+			uses[en.typ] = u
 		}
-		for _, g := range gs {
+		u.n++
+		u.same = u.same && u.key == k
+	}
+	memo := map[string][]Grant{}
+	grantsOf := func(e int32) []Grant {
+		k := keyOf[e]
+		gs, ok := memo[k]
+		if !ok {
+			gs = x.summarise(x.typeActions(x.entries[e].typ), sts, sets, sig[e])
+			memo[k] = gs
+		}
+		return gs
+	}
+	collected := map[string]bool{}
+	for _, typ := range x.typeKeys {
+		if u := uses[typ]; u != nil && u.same && u.n == len(x.byType[typ]) && u.n >= CollectionMin {
+			collected[typ] = true
+			for _, g := range grantsOf(x.byType[typ][0]) {
+				g.Res, g.Type = -2, typ
+				emit(g)
+			}
+		}
+	}
+	// Per resource, one representative of each capability however many
+	// of its types (a bucket and its objects) grant one.
+	lastRes, seen := int32(-1), uint8(0)
+	for _, e := range order {
+		en := &x.entries[e]
+		if collected[en.typ] {
+			continue
+		}
+		if en.res != lastRes {
+			lastRes, seen = en.res, 0
+		}
+		for _, g := range grantsOf(e) {
+			if g.kind != 0 {
+				if seen&g.kind != 0 {
+					continue
+				}
+				seen |= g.kind
+			}
 			g.Res = en.res
 			emit(g)
 		}
@@ -441,6 +498,17 @@ func (x *Index) Evaluate(sts []Statement, emit func(Grant)) {
 		emit(g)
 	}
 }
+
+// CollectionMin is the number of resources of a type from which Evaluate
+// grants on the type as a whole (Grant.Res -2) rather than on each.
+const CollectionMin = 16
+
+// Kinds of representative grants, at most one of each per resource.
+const (
+	kindData uint8 = 1 << iota
+	kindWrite
+	kindPerm
+)
 
 // decide evaluates one action against the statements idx.
 func decide(id ActionID, sts []Statement, sets []Set, idx []int32) (ok bool, conds []string) {
@@ -509,12 +577,14 @@ func (x *Index) summarise(acts []ActionID, sts []Statement, sets []Set, idx []in
 	var keys []string
 	for _, g := range all {
 		name := x.c.Name(g.id)
-		if Notable(name) || DataRead(name) {
+		if Notable(name) {
 			out = append(out, Grant{Action: name, Conditions: g.conds})
 			continue
 		}
 		lv := x.c.Level(g.id)
-		if lv != LevelPermissions && (lv != LevelWrite || !Changes(name)) {
+		if DataRead(name) {
+			lv = LevelRead
+		} else if lv != LevelPermissions && (lv != LevelWrite || !Changes(name)) {
 			continue // metadata reads, tagging, creations beside it: no capability
 		}
 		k := fmt.Sprint(lv) + "|" + strings.Join(g.conds, ",")
@@ -528,7 +598,17 @@ func (x *Index) summarise(acts []ActionID, sts []Statement, sets []Set, idx []in
 	}
 	for _, k := range keys {
 		g := best[k]
-		out = append(out, Grant{Action: x.c.Name(g.id), Conditions: g.conds})
+		kind := kindWrite
+		switch x.c.Level(g.id) {
+		case LevelPermissions:
+			kind = kindPerm
+		case LevelList, LevelRead:
+			kind = kindData
+		}
+		if len(g.conds) > 0 {
+			kind = 0 // conditional grants stand beside unconditional ones
+		}
+		out = append(out, Grant{Action: x.c.Name(g.id), Conditions: g.conds, kind: kind})
 	}
 	return out
 }
