@@ -49,6 +49,7 @@ type awsActions struct {
 	by   map[string][]awsCan
 	wild []string
 	b    *builder
+	memo map[string][]awsCan // has, per action, for this principal
 }
 
 // splitCond splits an action into the action and its conditions
@@ -63,6 +64,10 @@ func (b *builder) awsCollect(a int32) *awsActions {
 	acts := &b.awsActs
 	acts.b = b
 	clear(acts.by)
+	if acts.memo == nil {
+		acts.memo = map[string][]awsCan{}
+	}
+	clear(acts.memo)
 	acts.wild = acts.wild[:0]
 	if acts.by == nil {
 		acts.by = map[string][]awsCan{}
@@ -92,25 +97,41 @@ func (b *builder) awsCollect(a int32) *awsActions {
 // has returns the relations that allow action (lower case), those to a
 // collection once per resource it contains.
 func (acts *awsActions) has(action string) []awsCan {
+	if out, ok := acts.memo[action]; ok {
+		return out
+	}
+	out := acts.lookup(action)
+	acts.memo[action] = out
+	return out
+}
+
+func (acts *awsActions) lookup(action string) []awsCan {
 	out := acts.by[action]
 	for _, w := range acts.wild {
 		if iam.Glob(w, action) {
 			out = append(slices.Clip(out), acts.by[w]...)
 		}
 	}
-	for i := 0; i < len(out); i++ {
-		c := out[i]
-		if !labelTrue(acts.b.g.x.assets[acts.b.g.assets[c.to]].labels, LabelCollection) {
+	x := acts.b.g.x
+	var expanded []awsCan
+	for i, c := range out {
+		if !labelTrue(x.assets[acts.b.g.assets[c.to]].labels, LabelCollection) {
+			if expanded != nil {
+				expanded = append(expanded, c)
+			}
 			continue
 		}
-		out = slices.Delete(slices.Clone(out), i, i+1)
-		i--
-		x := acts.b.g.x
+		if expanded == nil {
+			expanded = append([]awsCan(nil), out[:i]...)
+		}
 		for _, r := range acts.b.out(c.to) {
 			if x.in.Relations[r].Type == model.RelContains {
-				out = append(out, awsCan{rel: c.rel, to: acts.b.g.localOf(x.relTo[r]), p: c.p})
+				expanded = append(expanded, awsCan{rel: c.rel, to: acts.b.g.localOf(x.relTo[r]), p: c.p})
 			}
 		}
+	}
+	if expanded != nil {
+		return expanded
 	}
 	return out
 }
@@ -411,28 +432,37 @@ func (b *builder) awsPassRole(a int32, acts *awsActions) {
 	if len(passes) == 0 {
 		return
 	}
+	// The launches a may make, whatever role it passes.
+	type launch struct {
+		service string
+		fact    int32
+		p       float64
+	}
+	var launches []launch
+	for _, l := range passLaunches {
+		f2, p, ok := int32(-1), 1.0, true
+		for _, need := range l.needs {
+			cs := acts.hasAny(need...)
+			if len(cs) == 0 {
+				ok = false
+				break
+			}
+			if f2 < 0 {
+				f2 = b.relFact(cs[0].rel)
+			}
+			p = min(p, cs[0].p)
+		}
+		if ok {
+			launches = append(launches, launch{l.service, f2, p})
+		}
+	}
 	for _, pr := range passes {
 		if pr.to == a || b.kindOf(pr.to) != model.KindIdentity {
 			continue
 		}
-		for _, l := range passLaunches {
-			if !b.trustsService(pr.to, l.service) {
-				continue
-			}
-			f2, p, ok := int32(-1), pr.p, true
-			for _, need := range l.needs {
-				cs := acts.hasAny(need...)
-				if len(cs) == 0 {
-					ok = false
-					break
-				}
-				if f2 < 0 {
-					f2 = b.relFact(cs[0].rel)
-				}
-				p = min(p, cs[0].p)
-			}
-			if ok {
-				b.way(a, Identity, ruleAWSPassRole, pr.to, Identity, p, b.relFact(pr.rel), f2)
+		for _, l := range launches {
+			if b.trustsService(pr.to, l.service) {
+				b.way(a, Identity, ruleAWSPassRole, pr.to, Identity, min(pr.p, l.p), b.relFact(pr.rel), l.fact)
 			}
 		}
 		if b.trustsService(pr.to, "ec2.amazonaws.com") {
