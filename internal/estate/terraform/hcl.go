@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/tryfunc"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
@@ -58,6 +59,7 @@ func functions() map[string]function.Function {
 		"tostring": stdlib.MakeToFunc(cty.String), "tonumber": stdlib.MakeToFunc(cty.Number),
 		"tobool": stdlib.MakeToFunc(cty.Bool), "tolist": stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
 		"toset": stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)), "tomap": stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
+		"try": tryfunc.TryFunc, "can": tryfunc.CanFunc,
 	}
 }
 
@@ -124,7 +126,7 @@ func (m *module) resources(ctx context.Context, b *builder) error {
 			return err
 		}
 		typ, name := blk.Labels[0], blk.Labels[1]
-		if !strings.HasPrefix(typ, "aws_") {
+		if !strings.HasPrefix(typ, "aws_") || m.absent(blk) {
 			continue
 		}
 		addr := typ + "." + name
@@ -132,6 +134,53 @@ func (m *module) resources(ctx context.Context, b *builder) error {
 			addr = "data." + addr
 		}
 		b.add(&resource{addr: addr, base: addr, data: blk.Type == "data", typ: typ, name: name, v: m.body(blk.Body, 0)})
+	}
+	return nil
+}
+
+// absent reports whether a resource's count is a known 0 or its for_each
+// a known empty collection (var.create = false): Terraform creates none of
+// it. Any other count or for_each stands for one instance.
+func (m *module) absent(blk *hclsyntax.Block) bool {
+	if a, ok := blk.Body.Attributes["count"]; ok {
+		v := m.value(a.Expr)
+		if v.IsKnown() && !v.IsNull() && v.Type() == cty.Number {
+			if n, acc := v.AsBigFloat().Int64(); acc == 0 && n <= 0 {
+				return true
+			}
+		}
+	}
+	if a, ok := blk.Body.Attributes["for_each"]; ok {
+		v := m.value(a.Expr)
+		if v.IsKnown() && !v.IsNull() && v.CanIterateElements() && v.LengthInt() == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// setVars sets the root module's variables from a .tfvars file: its
+// attributes, evaluated without references. A malformed file is an
+// *ingest.InputError.
+func (m *module) setVars(name string, src []byte) error {
+	f, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+	if diags.HasErrors() {
+		for _, d := range diags {
+			if d.Severity == hcl.DiagError {
+				ie := &ingest.InputError{File: name, Offset: -1, Err: errors.New("invalid tfvars: " + diagText(d))}
+				if d.Subject != nil {
+					ie.Offset, ie.Line, ie.Col = int64(d.Subject.Start.Byte), d.Subject.Start.Line, d.Subject.Start.Column
+				}
+				return ie
+			}
+		}
+	}
+	body, ok := f.Body.(*hclsyntax.Body)
+	if !ok {
+		return &ingest.InputError{File: name, Offset: 0, Err: errors.New("invalid tfvars")}
+	}
+	for n, a := range body.Attributes {
+		m.vars[n] = m.safeValue(a.Expr, nil)
 	}
 	return nil
 }
@@ -255,7 +304,8 @@ func attrName(t hcl.Traversal, i int) (string, bool) {
 type tnode struct {
 	kids    map[string]*tnode
 	addr    string // a resource: the address its attributes stand for
-	unknown bool   // a resource indexed by count or for_each
+	unknown bool   // a resource traversed in a way not followed
+	keys    []cty.Value // the instance keys traversals use: aws_x.y[0]
 	attrs   map[string]bool
 }
 
@@ -282,6 +332,15 @@ func (n *tnode) use(addr string, rest hcl.Traversal) {
 	if len(rest) == 0 {
 		return
 	}
+	if ix, ok := rest[0].(hcl.TraverseIndex); ok {
+		// aws_iam_role.this[0].arn, aws_s3_bucket.b["logs"].id: every
+		// instance of a counted resource stands for the resource.
+		n.keys = append(n.keys, ix.Key)
+		rest = rest[1:]
+		if len(rest) == 0 {
+			return
+		}
+	}
 	switch s := rest[0].(type) {
 	case hcl.TraverseAttr:
 		if n.attrs == nil {
@@ -299,14 +358,18 @@ func (n *tnode) value() cty.Value {
 			return cty.DynamicVal
 		}
 		mark := cty.StringVal(ref(n.addr))
-		if len(n.attrs) == 0 {
-			return mark
+		inst := mark
+		if len(n.attrs) > 0 {
+			attrs := map[string]cty.Value{}
+			for a := range n.attrs {
+				attrs[a] = mark
+			}
+			inst = cty.ObjectVal(attrs)
 		}
-		attrs := map[string]cty.Value{}
-		for a := range n.attrs {
-			attrs[a] = mark
+		if len(n.keys) == 0 {
+			return inst
 		}
-		return cty.ObjectVal(attrs)
+		return instances(n.keys, inst)
 	}
 	kids := map[string]cty.Value{}
 	for k, c := range n.kids {
@@ -352,4 +415,40 @@ func toGo(v cty.Value, depth int) any {
 		return out
 	}
 	return nil
+}
+
+// instances is the value of a counted resource that traversals index by
+// keys: a tuple long enough for every number, or an object with every
+// string key, each element standing for the resource; mixed or unknown
+// keys give an unknown value.
+func instances(keys []cty.Value, inst cty.Value) cty.Value {
+	n, names := 0, map[string]cty.Value{}
+	for _, k := range keys {
+		if !k.IsKnown() || k.IsNull() {
+			return cty.DynamicVal
+		}
+		switch k.Type() {
+		case cty.Number:
+			i, acc := k.AsBigFloat().Int64()
+			if acc != 0 || i < 0 || i > 1024 {
+				return cty.DynamicVal
+			}
+			n = max(n, int(i)+1)
+		case cty.String:
+			names[k.AsString()] = inst
+		default:
+			return cty.DynamicVal
+		}
+	}
+	switch {
+	case n > 0 && len(names) > 0:
+		return cty.DynamicVal
+	case len(names) > 0:
+		return cty.ObjectVal(names)
+	}
+	elems := make([]cty.Value, n)
+	for i := range elems {
+		elems[i] = inst
+	}
+	return cty.TupleVal(elems)
 }

@@ -160,7 +160,8 @@ func ParseHCL(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 }
 
 // ParseDir reads the .tf files of dir (not its subfolders: a folder is one
-// Terraform module) in name order and emits their AWS resources into sink
+// Terraform module) in name order, with the variables terraform.tfvars
+// and *.auto.tfvars set, and emits their AWS resources into sink
 // as one scan of the --target (else the folder's name). Malformed HCL
 // gives an *ingest.InputError naming the file, line and column; nothing is
 // emitted then.
@@ -179,13 +180,24 @@ func ParseDir(ctx context.Context, dir string, opts ingest.Options, sink ingest.
 	if err != nil {
 		return fmt.Errorf("read %s: %w", dir, err)
 	}
-	var names []string
+	var names, autoVars []string
+	tfvars := false
 	for _, e := range entries {
-		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".tf") {
-			names = append(names, e.Name())
+		switch n := e.Name(); {
+		case !e.Type().IsRegular():
+		case strings.HasSuffix(n, ".tf"):
+			names = append(names, n)
+		case n == "terraform.tfvars":
+			tfvars = true
+		case strings.HasSuffix(n, ".auto.tfvars"):
+			autoVars = append(autoVars, n)
 		}
 	}
 	slices.Sort(names)
+	slices.Sort(autoVars)
+	if tfvars {
+		autoVars = append([]string{"terraform.tfvars"}, autoVars...)
+	}
 	m := newModule()
 	for _, name := range names {
 		if err := ctx.Err(); err != nil {
@@ -196,6 +208,17 @@ func ParseDir(ctx context.Context, dir string, opts ingest.Options, sink ingest.
 			return err
 		}
 		if err := m.addFile(filepath.Join(dir, name), src); err != nil {
+			return err
+		}
+	}
+	// Variables as Terraform sets them without -var: terraform.tfvars,
+	// then *.auto.tfvars in name order, over the defaults.
+	for _, name := range autoVars {
+		src, err := readLimited(root, name)
+		if err != nil {
+			return err
+		}
+		if err := m.setVars(filepath.Join(dir, name), src); err != nil {
 			return err
 		}
 	}

@@ -528,3 +528,29 @@ func TestCredentials(t *testing.T) {
 		t.Errorf("ParseDir(testdata/credentials) grants (-got +want):\n%s", diff)
 	}
 }
+
+// TestCountForEachTfvars checks terraform.tfvars and *.auto.tfvars over
+// variable defaults, resources left out by a count of 0 or an empty
+// for_each, and references through instance keys and try().
+func TestCountForEachTfvars(t *testing.T) {
+	t.Parallel()
+	r := parseDir(t, "testdata/counted")
+	var keys, edges []string
+	for _, a := range r.Assets {
+		keys = append(keys, a.Key)
+	}
+	for _, rel := range r.Relations {
+		edges = append(edges, edge(rel))
+	}
+	for _, want := range []string{"tf:aws_iam_role.this", "tf:aws_s3_bucket.this"} {
+		if !slices.Contains(keys, want) {
+			t.Errorf("ParseDir(testdata/counted) lacks %s (count and for_each from tfvars)", want)
+		}
+	}
+	if slices.Contains(keys, "tf:aws_iam_role.skipped") {
+		t.Errorf("ParseDir(testdata/counted) has tf:aws_iam_role.skipped, want none (count = 0)")
+	}
+	if want := "tf:aws_iam_role.this -can-> tf:aws_s3_bucket.this [s3:GetObject]"; !slices.Contains(edges, want) {
+		t.Errorf("ParseDir(testdata/counted) lacks %s; edges %v", want, edges)
+	}
+}
