@@ -303,8 +303,8 @@ func attrName(t hcl.Traversal, i int) (string, bool) {
 // tnode builds the object a root variable stands for.
 type tnode struct {
 	kids    map[string]*tnode
-	addr    string // a resource: the address its attributes stand for
-	unknown bool   // a resource traversed in a way not followed
+	addr    string      // a resource: the address its attributes stand for
+	unknown bool        // a resource traversed in a way not followed
 	keys    []cty.Value // the instance keys traversals use: aws_x.y[0]
 	attrs   map[string]bool
 }
