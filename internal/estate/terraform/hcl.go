@@ -24,8 +24,15 @@ type module struct {
 	localVals map[string]cty.Value
 	busy      map[string]bool
 	blocks    []*hclsyntax.Block
-	calls     []string
+	calls     []*hclsyntax.Block
+	outputs   map[string]hclsyntax.Expression
 	funcs     map[string]function.Function
+	// prefix is the address prefix of a called module's resources:
+	// "module.app." ("" for the root).
+	prefix string
+	// modOuts are the output values of the modules this one calls, by
+	// call name, once expanded.
+	modOuts map[string]cty.Value
 }
 
 func newModule() *module {
@@ -35,6 +42,8 @@ func newModule() *module {
 		localVals: map[string]cty.Value{},
 		busy:      map[string]bool{},
 		funcs:     functions(),
+		outputs:   map[string]hclsyntax.Expression{},
+		modOuts:   map[string]cty.Value{},
 	}
 }
 
@@ -103,7 +112,11 @@ func (m *module) addFile(name string, src []byte) (err error) {
 		case (blk.Type == "resource" || blk.Type == "data") && len(blk.Labels) == 2:
 			m.blocks = append(m.blocks, blk)
 		case blk.Type == "module" && len(blk.Labels) == 1:
-			m.calls = append(m.calls, blk.Labels[0])
+			m.calls = append(m.calls, blk)
+		case blk.Type == "output" && len(blk.Labels) == 1:
+			if a, ok := blk.Body.Attributes["value"]; ok {
+				m.outputs[blk.Labels[0]] = a.Expr
+			}
 		}
 	}
 	return nil
@@ -118,9 +131,6 @@ func diagText(d *hcl.Diagnostic) string {
 
 // resources evaluates the resource and data blocks into b.
 func (m *module) resources(ctx context.Context, b *builder) error {
-	for _, c := range m.calls {
-		b.opts.Warn("terraform: module %q is not expanded; read its folder on its own", c)
-	}
 	for _, blk := range m.blocks {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -129,9 +139,9 @@ func (m *module) resources(ctx context.Context, b *builder) error {
 		if !strings.HasPrefix(typ, "aws_") || m.absent(blk) {
 			continue
 		}
-		addr := typ + "." + name
+		addr := m.prefix + typ + "." + name
 		if blk.Type == "data" {
-			addr = "data." + addr
+			addr = m.prefix + "data." + typ + "." + name
 		}
 		b.add(&resource{addr: addr, base: addr, data: blk.Type == "data", typ: typ, name: name, v: m.body(blk.Body, 0)})
 	}
@@ -277,15 +287,18 @@ func (m *module) context(ts []hcl.Traversal) *hcl.EvalContext {
 			typ, ok1 := attrName(t, 1)
 			name, ok2 := attrName(t, 2)
 			if ok1 && ok2 {
-				node(tree, "data").child(typ).child(name).use("data."+typ+"."+name, t[3:])
+				node(tree, "data").child(typ).child(name).use(m.prefix+"data."+typ+"."+name, t[3:])
 			}
 		case strings.Contains(root, "_"):
 			if name, ok := attrName(t, 1); ok {
-				node(tree, root).child(name).use(root+"."+name, t[2:])
+				node(tree, root).child(name).use(m.prefix+root+"."+name, t[2:])
 			}
 		}
 	}
 	vars["local"] = cty.ObjectVal(locals)
+	if len(m.modOuts) > 0 {
+		vars["module"] = cty.ObjectVal(m.modOuts)
+	}
 	for root, n := range tree {
 		vars[root] = n.value()
 	}

@@ -78,7 +78,10 @@
 // instance, and references to resources (through instance keys too)
 // stand for those resources; what does not resolve (variables without
 // values, module outputs, unknown functions) stays unknown and is left
-// out, never failing the ingest. Module calls are not expanded.
+// out, never failing the ingest. Module calls with a local source are
+// expanded when a folder is read (ParseDir): the module's resources are
+// read under "module.NAME.", its variables set from the call and its
+// outputs known to the caller; registry and remote modules are not.
 package terraform
 
 import (
@@ -178,6 +181,9 @@ func ParseHCL(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 		return err
 	}
 	b := newBuilder(in.Options, sink, "terraform:"+filepath.Base(in.Name), nameHCL)
+	for _, c := range m.calls {
+		in.Warn("terraform: module %q is not expanded: read its folder (ctem ingest DIR)", c.Labels[0])
+	}
 	if err := m.resources(ctx, b); err != nil {
 		return err
 	}
@@ -254,6 +260,10 @@ func ParseDir(ctx context.Context, dir string, opts ingest.Options, sink ingest.
 		}
 	}
 	b := newBuilder(opts, sink, "terraform:"+filepath.Base(filepath.Clean(dir)), nameHCL)
+	n := 0
+	if err := m.expand(ctx, b, dir, dir, 0, &n); err != nil {
+		return err
+	}
 	if err := m.resources(ctx, b); err != nil {
 		return err
 	}

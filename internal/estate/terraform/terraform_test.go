@@ -555,3 +555,38 @@ func TestCountForEachTfvars(t *testing.T) {
 		t.Errorf("ParseDir(testdata/counted) lacks %s; edges %v", want, edges)
 	}
 }
+
+// TestModules checks that a local module call is expanded with its
+// arguments and outputs, that one with a count of 0 is not, and that a
+// registry module is warned about and left out.
+func TestModules(t *testing.T) {
+	t.Parallel()
+	r := &ingesttest.Recorder{}
+	var warnings []string
+	opts := ingest.Options{Target: "shop", Warnf: func(f string, a ...any) { warnings = append(warnings, fmt.Sprintf(f, a...)) }}
+	if err := terraform.ParseDir(context.Background(), "testdata/modules/app", opts, r); err != nil {
+		t.Fatal(err)
+	}
+	var keys, edges []string
+	for _, a := range r.Assets {
+		keys = append(keys, a.Key)
+	}
+	for _, rel := range r.Relations {
+		edges = append(edges, edge(rel))
+	}
+	for _, want := range []string{
+		"tf:module.deploy_role.aws_iam_role.this -trusts-> tf:aws_iam_user.ci [sts:AssumeRole]", // an argument referencing the caller's resource
+		"tf:aws_iam_user.ci -can-> tf:module.deploy_role.aws_iam_role.this [sts:AssumeRole]",   // an output
+		"tf:module.deploy_role.aws_iam_role.this -can-> aws:account/* [*]",                     // the module's attachment
+	} {
+		if !slices.Contains(edges, want) {
+			t.Errorf("ParseDir(testdata/modules/app) lacks %s", want)
+		}
+	}
+	if slices.Contains(keys, "tf:module.off.aws_iam_role.this") {
+		t.Errorf("ParseDir(testdata/modules/app) has module.off, want none (count = 0)")
+	}
+	if !slices.ContainsFunc(warnings, func(w string) bool { return strings.Contains(w, `module "vpc"`) }) {
+		t.Errorf("warnings = %q, want one about the registry module vpc", warnings)
+	}
+}
