@@ -576,8 +576,8 @@ func TestModules(t *testing.T) {
 	}
 	for _, want := range []string{
 		"tf:module.deploy_role.aws_iam_role.this -trusts-> tf:aws_iam_user.ci [sts:AssumeRole]", // an argument referencing the caller's resource
-		"tf:aws_iam_user.ci -can-> tf:module.deploy_role.aws_iam_role.this [sts:AssumeRole]",   // an output
-		"tf:module.deploy_role.aws_iam_role.this -can-> aws:account/* [*]",                     // the module's attachment
+		"tf:aws_iam_user.ci -can-> tf:module.deploy_role.aws_iam_role.this [sts:AssumeRole]",    // an output
+		"tf:module.deploy_role.aws_iam_role.this -can-> aws:account/* [*]",                      // the module's attachment
 	} {
 		if !slices.Contains(edges, want) {
 			t.Errorf("ParseDir(testdata/modules/app) lacks %s", want)
