@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -33,6 +34,9 @@ type module struct {
 	// modOuts are the output values of the modules this one calls, by
 	// call name, once expanded.
 	modOuts map[string]cty.Value
+	// each is each.key and each.value while an instance of a for_each
+	// is evaluated, cty.NilVal otherwise.
+	each cty.Value
 }
 
 func newModule() *module {
@@ -143,9 +147,53 @@ func (m *module) resources(ctx context.Context, b *builder) error {
 		if blk.Type == "data" {
 			addr = m.prefix + "data." + typ + "." + name
 		}
+		if keys, vals, ok := m.forEach(blk); ok {
+			// One instance per element, each.key and each.value known.
+			for i, k := range keys {
+				m.each = cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(k), "value": vals[i]})
+				b.add(&resource{addr: addr + "[" + strconv.Quote(k) + "]", base: addr, data: blk.Type == "data", typ: typ, name: name, v: m.body(blk.Body, 0)})
+			}
+			m.each = cty.NilVal
+			continue
+		}
 		b.add(&resource{addr: addr, base: addr, data: blk.Type == "data", typ: typ, name: name, v: m.body(blk.Body, 0)})
 	}
 	return nil
+}
+
+// maxInstances bounds the instances one for_each makes.
+const maxInstances = 256
+
+// forEach returns the keys and values of a resource's for_each when it is
+// a known map, object or set of strings of at most maxInstances
+// elements; ok is false otherwise (no for_each, unknown, too large).
+func (m *module) forEach(blk *hclsyntax.Block) (keys []string, vals []cty.Value, ok bool) {
+	a, found := blk.Body.Attributes["for_each"]
+	if !found {
+		return nil, nil, false
+	}
+	v := m.value(a.Expr)
+	if !v.IsWhollyKnown() || v.IsNull() || !v.CanIterateElements() || v.LengthInt() == 0 || v.LengthInt() > maxInstances {
+		return nil, nil, false
+	}
+	t := v.Type()
+	for it := v.ElementIterator(); it.Next(); {
+		k, e := it.Element()
+		switch {
+		case t.IsSetType() || t.IsListType() || t.IsTupleType():
+			// A set of strings (a list or tuple of them, as a
+			// set(string) variable converts it).
+			if e.Type() != cty.String {
+				return nil, nil, false
+			}
+			keys, vals = append(keys, e.AsString()), append(vals, e)
+		case k.Type() == cty.String:
+			keys, vals = append(keys, k.AsString()), append(vals, e)
+		default:
+			return nil, nil, false
+		}
+	}
+	return keys, vals, true
 }
 
 // absent reports whether a resource's count is a known 0 or its for_each
@@ -298,6 +346,9 @@ func (m *module) context(ts []hcl.Traversal) *hcl.EvalContext {
 	vars["local"] = cty.ObjectVal(locals)
 	if len(m.modOuts) > 0 {
 		vars["module"] = cty.ObjectVal(m.modOuts)
+	}
+	if m.each != cty.NilVal {
+		vars["each"] = m.each
 	}
 	for root, n := range tree {
 		vars[root] = n.value()

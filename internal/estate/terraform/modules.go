@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -29,7 +30,7 @@ const (
 // are warned about and left out: their resources do not exist for the
 // analysis, and nothing is fetched.
 func (m *module) expand(ctx context.Context, b *builder, dir, top string, depth int, n *int) error {
-	for _, call := range m.calls {
+	for _, call := range callOrder(m.calls) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -136,4 +137,50 @@ func (m *module) readDir(ctx context.Context, dir string) error {
 		}
 	}
 	return nil
+}
+
+// callOrder orders module calls so that a call whose arguments use
+// another's outputs comes after it (calls in a cycle keep file order).
+func callOrder(calls []*hclsyntax.Block) []*hclsyntax.Block {
+	deps := map[*hclsyntax.Block]map[string]bool{}
+	for _, c := range calls {
+		d := map[string]bool{}
+		for _, a := range c.Body.Attributes {
+			for _, t := range a.Expr.Variables() {
+				if t.RootName() == "module" {
+					if name, ok := attrName(t, 1); ok && name != c.Labels[0] {
+						d[name] = true
+					}
+				}
+			}
+		}
+		deps[c] = d
+	}
+	var out []*hclsyntax.Block
+	done := map[string]bool{}
+	left := slices.Clone(calls)
+	for len(left) > 0 {
+		progress := false
+		for i := 0; i < len(left); i++ {
+			c := left[i]
+			ready := true
+			for d := range deps[c] {
+				if !done[d] && slices.ContainsFunc(left, func(o *hclsyntax.Block) bool { return o.Labels[0] == d }) {
+					ready = false
+					break
+				}
+			}
+			if ready {
+				out = append(out, c)
+				done[c.Labels[0]] = true
+				left = slices.Delete(left, i, i+1)
+				i--
+				progress = true
+			}
+		}
+		if !progress {
+			return append(out, left...)
+		}
+	}
+	return out
 }

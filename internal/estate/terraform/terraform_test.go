@@ -543,15 +543,20 @@ func TestCountForEachTfvars(t *testing.T) {
 	for _, rel := range r.Relations {
 		edges = append(edges, edge(rel))
 	}
-	for _, want := range []string{"tf:aws_iam_role.this", "tf:aws_s3_bucket.this"} {
+	for _, want := range []string{"tf:aws_iam_role.this", `tf:aws_s3_bucket.this["data"]`} {
 		if !slices.Contains(keys, want) {
 			t.Errorf("ParseDir(testdata/counted) lacks %s (count and for_each from tfvars)", want)
+		}
+	}
+	for _, a := range r.Assets {
+		if a.Key == `tf:aws_s3_bucket.this["data"]` && a.Name != "acme-data" {
+			t.Errorf("asset %s name = %q, want acme-data (each.key known)", a.Key, a.Name)
 		}
 	}
 	if slices.Contains(keys, "tf:aws_iam_role.skipped") {
 		t.Errorf("ParseDir(testdata/counted) has tf:aws_iam_role.skipped, want none (count = 0)")
 	}
-	if want := "tf:aws_iam_role.this -can-> tf:aws_s3_bucket.this [s3:GetObject]"; !slices.Contains(edges, want) {
+	if want := `tf:aws_iam_role.this -can-> tf:aws_s3_bucket.this["data"] [s3:GetObject]`; !slices.Contains(edges, want) {
 		t.Errorf("ParseDir(testdata/counted) lacks %s; edges %v", want, edges)
 	}
 }

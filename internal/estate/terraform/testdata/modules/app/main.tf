@@ -1,5 +1,12 @@
 # A configuration that calls a local module and a registry one. Written
 # for ctem's tests.
+# Declared first, it uses the output of a module declared after it.
+module "reader_role" {
+  source  = "../role"
+  name    = "reader"
+  trusted = module.deploy_role.arn
+}
+
 module "deploy_role" {
   source     = "../role"
   name       = "deploy"
