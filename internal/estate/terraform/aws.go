@@ -767,7 +767,17 @@ func (b *builder) principalKeys(s statement) []string {
 			case strings.Contains(id, refMark) || strings.HasPrefix(id, "arn:"):
 				keys := b.keysOf(id, "aws_iam_role", "aws_iam_user", "aws_iam_group")
 				if len(keys) == 0 && strings.HasPrefix(id, "arn:") {
-					keys = []string{id}
+					// An ARN built from data sources: the partition is
+					// known; an unknown account or region leaves the
+					// principal out rather than keyed by a reference.
+					for _, base := range refs(id) {
+						if strings.HasSuffix(base, "data.aws_partition.current") {
+							id = strings.ReplaceAll(id, ref(base), "aws")
+						}
+					}
+					if !strings.Contains(id, refMark) {
+						keys = []string{id}
+					}
 				}
 				for _, k := range keys {
 					out = appendNew(out, k)

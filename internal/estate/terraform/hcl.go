@@ -37,6 +37,8 @@ type module struct {
 	// each is each.key and each.value while an instance of a for_each
 	// is evaluated, cty.NilVal otherwise.
 	each cty.Value
+	// dyn are the iterators of the dynamic blocks being expanded.
+	dyn map[string]cty.Value
 }
 
 func newModule() *module {
@@ -254,13 +256,62 @@ func (m *module) body(body *hclsyntax.Body, depth int) map[string]any {
 	}
 	for _, blk := range body.Blocks {
 		switch blk.Type {
-		case "dynamic", "lifecycle", "provisioner", "connection":
+		case "dynamic":
+			if len(blk.Labels) == 1 {
+				list, _ := v[blk.Labels[0]].([]any)
+				v[blk.Labels[0]] = append(list, m.dynamic(blk, depth)...)
+			}
+			continue
+		case "lifecycle", "provisioner", "connection":
 			continue
 		}
 		list, _ := v[blk.Type].([]any)
 		v[blk.Type] = append(list, m.body(blk.Body, depth+1))
 	}
 	return v
+}
+
+// dynamic expands a dynamic block whose for_each is known: its content
+// once per element, with the iterator (the block's label, or its
+// iterator argument) standing for the element's key and value. An
+// unknown for_each gives no block.
+func (m *module) dynamic(blk *hclsyntax.Block, depth int) []any {
+	iter := blk.Labels[0]
+	if a, ok := blk.Body.Attributes["iterator"]; ok {
+		if k := hcl.ExprAsKeyword(a.Expr); k != "" {
+			iter = k
+		}
+	}
+	var content *hclsyntax.Block
+	for _, c := range blk.Body.Blocks {
+		if c.Type == "content" {
+			content = c
+		}
+	}
+	a, ok := blk.Body.Attributes["for_each"]
+	if !ok || content == nil {
+		return nil
+	}
+	v := m.value(a.Expr)
+	if !v.IsWhollyKnown() || v.IsNull() || !v.CanIterateElements() || v.LengthInt() > maxInstances {
+		return nil
+	}
+	if m.dyn == nil {
+		m.dyn = map[string]cty.Value{}
+	}
+	prev, had := m.dyn[iter]
+	var out []any
+	for it := v.ElementIterator(); it.Next(); {
+		k, e := it.Element()
+		m.dyn[iter] = cty.ObjectVal(map[string]cty.Value{"key": k, "value": e})
+		out = append(out, m.body(content.Body, depth+1))
+	}
+	if had {
+		m.dyn[iter] = prev
+	} else {
+		delete(m.dyn, iter)
+	}
+	return out
 }
 
 // attr evaluates an attribute. jsonencode(...) keeps its argument as a
@@ -349,6 +400,11 @@ func (m *module) context(ts []hcl.Traversal) *hcl.EvalContext {
 	}
 	if m.each != cty.NilVal {
 		vars["each"] = m.each
+	}
+	for k, v := range m.dyn {
+		if _, taken := vars[k]; !taken {
+			vars[k] = v
+		}
 	}
 	for root, n := range tree {
 		vars[root] = n.value()

@@ -556,8 +556,19 @@ func TestCountForEachTfvars(t *testing.T) {
 	if slices.Contains(keys, "tf:aws_iam_role.skipped") {
 		t.Errorf("ParseDir(testdata/counted) has tf:aws_iam_role.skipped, want none (count = 0)")
 	}
-	if want := `tf:aws_iam_role.this -can-> tf:aws_s3_bucket.this["data"] [s3:GetObject]`; !slices.Contains(edges, want) {
-		t.Errorf("ParseDir(testdata/counted) lacks %s; edges %v", want, edges)
+	for _, want := range []string{
+		`tf:aws_iam_role.this -can-> tf:aws_s3_bucket.this["data"] [s3:GetObject]`,
+		"tf:aws_iam_role.reader -can-> tf:aws_s3_bucket.logs [s3:GetObject]",               // a dynamic statement
+		"tf:aws_iam_role.reader -trusts-> arn:aws:iam::111122223333:root [sts:AssumeRole]", // the partition's data source
+	} {
+		if !slices.Contains(edges, want) {
+			t.Errorf("ParseDir(testdata/counted) lacks %s; edges %v", want, edges)
+		}
+	}
+	for _, e := range edges {
+		if strings.ContainsRune(e, 0) {
+			t.Errorf("ParseDir(testdata/counted) has %q, want no reference left in a key", e)
+		}
 	}
 }
 

@@ -40,3 +40,40 @@ resource "aws_iam_role_policy" "this" {
     Statement = [{ Effect = "Allow", Action = "s3:GetObject", Resource = "${try(aws_s3_bucket.this["data"].arn, "")}/*" }]
   })
 }
+
+variable "readers" {
+  type    = map(string)
+  default = { logs = "arn:aws:s3:::acme-logs/*" }
+}
+
+data "aws_partition" "current" {}
+data "aws_caller_identity" "current" {}
+
+data "aws_iam_policy_document" "reader" {
+  dynamic "statement" {
+    for_each = var.readers
+    content {
+      sid       = statement.key
+      actions   = ["s3:GetObject"]
+      resources = [statement.value]
+    }
+  }
+}
+
+resource "aws_s3_bucket" "logs" {
+  bucket = "acme-logs"
+}
+
+resource "aws_iam_role" "reader" {
+  name = "reader"
+  assume_role_policy = jsonencode({
+    Statement = [
+      { Effect = "Allow", Action = "sts:AssumeRole", Principal = { AWS = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root" } },
+      { Effect = "Allow", Action = "sts:AssumeRole", Principal = { AWS = "arn:${data.aws_partition.current.partition}:iam::111122223333:root" } },
+    ]
+  })
+  inline_policy {
+    name   = "read"
+    policy = data.aws_iam_policy_document.reader.json
+  }
+}
