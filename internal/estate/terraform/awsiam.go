@@ -301,6 +301,7 @@ func (b *builder) permissions() {
 			ids = append(ids, r.key)
 		}
 	}
+	bounds := b.boundaries()
 	all := make([][]iam.Statement, len(ids))
 	for i, id := range ids {
 		sts := b.perms[id]
@@ -308,6 +309,9 @@ func (b *builder) permissions() {
 			sts = append(slices.Clip(sts), b.perms[g]...)
 		}
 		all[i] = b.iamStatements(sts)
+		if d, ok := bounds[id]; ok {
+			all[i] = append(all[i], d)
+		}
 	}
 	if len(ids) == 0 {
 		return
@@ -349,4 +353,34 @@ func actionText(action string, conds []string) string {
 		return action
 	}
 	return action + " if " + strings.Join(conds, ", ")
+}
+
+// boundaries reads the permissions boundaries of roles and users: each as
+// the Deny that iam.BoundaryDeny makes of it. A boundary that is not of
+// that form (statements on particular resources or with conditions), or
+// that cannot be read, is warned about and not applied: the principal
+// keeps what its policies give.
+func (b *builder) boundaries() map[string]iam.Statement {
+	out := map[string]iam.Statement{}
+	for _, r := range b.of("aws_iam_role", "aws_iam_user") {
+		arn := str(r.v["permissions_boundary"])
+		if arn == "" {
+			continue
+		}
+		var sts []iam.Statement
+		if pols := b.lookup(arn, "aws_iam_policy"); len(pols) > 0 {
+			for _, p := range pols {
+				sts = append(sts, b.iamStatements(b.policy(p.v["policy"], 0))...)
+			}
+		} else if doc, _, ok := iam.ManagedPolicy(arn); ok {
+			sts, _ = iam.ParsePolicy([]byte(doc))
+		}
+		deny, fits := iam.BoundaryDeny(sts)
+		if !fits {
+			b.opts.Warn("terraform: the permissions boundary of %s is not applied: only boundaries of Allow statements on Resource \"*\" without conditions are", r.addr)
+			continue
+		}
+		out[r.key] = deny
+	}
+	return out
 }

@@ -565,6 +565,14 @@ func TestCountForEachTfvars(t *testing.T) {
 			t.Errorf("ParseDir(testdata/counted) lacks %s; edges %v", want, edges)
 		}
 	}
+	// AdministratorAccess within a boundary of s3:* on "*": the buckets,
+	// not the account.
+	if want := "tf:aws_iam_role.bounded -can-> tf:aws_s3_bucket.logs [s3:*]"; !slices.Contains(edges, want) {
+		t.Errorf("ParseDir(testdata/counted) lacks %s", want)
+	}
+	if no := "tf:aws_iam_role.bounded -can-> aws:account/* [*]"; slices.Contains(edges, no) {
+		t.Errorf("ParseDir(testdata/counted) has %s, want the boundary applied", no)
+	}
 	for _, e := range edges {
 		if strings.ContainsRune(e, 0) {
 			t.Errorf("ParseDir(testdata/counted) has %q, want no reference left in a key", e)

@@ -77,3 +77,14 @@ resource "aws_iam_role" "reader" {
     policy = data.aws_iam_policy_document.reader.json
   }
 }
+
+resource "aws_iam_policy" "boundary" {
+  name   = "s3-only"
+  policy = jsonencode({ Statement = [{ Effect = "Allow", Action = "s3:*", Resource = "*" }] })
+}
+
+resource "aws_iam_role" "bounded" {
+  name                 = "bounded"
+  permissions_boundary = aws_iam_policy.boundary.arn
+  managed_policy_arns  = ["arn:aws:iam::aws:policy/AdministratorAccess"]
+}
