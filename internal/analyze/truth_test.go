@@ -154,6 +154,25 @@ entry_points:
 		},
 	},
 	{
+		// Two inputs of one account joined on ARNs: the account's IAM
+		// (authorization details) says user dev may assume role api, and
+		// the Terraform state what role api may read.
+		name: "authorization-details-joined-with-terraform-state",
+		scope: `version: 1
+crown_jewels:
+  - {name: orders, value: 9, match: [{key: "arn:aws:dynamodb:eu-west-1:111122223333:table/orders"}]}
+entry_points:
+  - {identity: "arn:aws:iam::111122223333:user/dev"}
+`,
+		inputs: []input{{"join/authz.json", ""}, {"join/state.json", "acme"}},
+		twin:   []input{{"join/twin-authz.json", ""}, {"join/state.json", "acme"}},
+		jewel:  "arn:aws:dynamodb:eu-west-1:111122223333:table/orders",
+		want: []hop{
+			{"aws-assume-role", "identity:arn:aws:iam::111122223333:user/dev", "identity:arn:aws:iam::111122223333:role/api"},
+			{"permission", "identity:arn:aws:iam::111122223333:role/api", "read:arn:aws:dynamodb:eu-west-1:111122223333:table/orders"},
+		},
+	},
+	{
 		name: "ssrf-imdsv1-instance-role-bucket",
 		scope: `version: 1
 crown_jewels:
