@@ -40,6 +40,9 @@ type Run struct {
 // on those asset keys are read (see PrepareAffected).
 func Build(ctx context.Context, st store.Store, es *estate.Estate, in score.Intel, assets ...string) (*graph.Input, map[string]model.Exposure, error) {
 	gi := &graph.Input{Assets: es.Sorted(), Relations: trustRelations(es.Relations)}
+	if join := awsPatterns(gi.Assets); len(join) > 0 {
+		gi.Relations = append(gi.Relations[:len(gi.Relations):len(gi.Relations)], join...)
+	}
 	facts, err := store.LoadEvidence(ctx, st)
 	if err != nil {
 		return nil, nil, err
@@ -244,7 +247,9 @@ func components(es *estate.Estate) map[string]int {
 	for _, k := range es.Keys {
 		find(k)
 	}
-	for _, rel := range es.Relations {
+	// The relations of the estate, and those joining an account's IAM
+	// patterns with other inputs' resources (awsPatterns).
+	for _, rel := range append(es.Relations[:len(es.Relations):len(es.Relations)], awsPatterns(es.Sorted())...) {
 		if rel.From == estate.InternetKey || rel.To == estate.InternetKey {
 			continue
 		}

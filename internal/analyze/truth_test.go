@@ -173,6 +173,24 @@ entry_points:
 		},
 	},
 	{
+		// A wildcard pattern of an account's IAM joined with the table the
+		// Terraform state describes.
+		name: "authorization-details-pattern-joined-with-terraform-state",
+		scope: `version: 1
+crown_jewels:
+  - {name: orders, value: 9, match: [{key: "arn:aws:dynamodb:eu-west-1:111122223333:table/orders"}]}
+entry_points:
+  - {identity: "arn:aws:iam::111122223333:user/analyst"}
+`,
+		inputs: []input{{"join/pattern-authz.json", ""}, {"join/state.json", "acme"}},
+		twin:   []input{{"join/pattern-twin-authz.json", ""}, {"join/state.json", "acme"}},
+		jewel:  "arn:aws:dynamodb:eu-west-1:111122223333:table/orders",
+		want: []hop{
+			{"permission", "identity:arn:aws:iam::111122223333:user/analyst", "read:aws:arn-pattern/dynamodb/table/arn:aws:dynamodb:*:111122223333:table/ord*"},
+			{"aws-every-resource-of-a-type", "read:aws:arn-pattern/dynamodb/table/arn:aws:dynamodb:*:111122223333:table/ord*", "read:arn:aws:dynamodb:eu-west-1:111122223333:table/orders"},
+		},
+	},
+	{
 		name: "ssrf-imdsv1-instance-role-bucket",
 		scope: `version: 1
 crown_jewels:

@@ -35,6 +35,26 @@ import (
 	"github.com/ctem-dev/ctem/internal/model"
 )
 
+// Labels of the assets that stand for the resources a wildcard pattern
+// of a policy names ("arn:aws:lambda:*:*:function:*", "*"), as one
+// resource type: package analyze joins each with the assets of other
+// inputs (Terraform state, inventories) whose ARN it matches, in the same
+// account.
+const (
+	PatternLabel        = "aws.arn_pattern"
+	PatternTypeLabel    = "aws.arn_pattern_type"
+	PatternAccountLabel = "aws.arn_pattern_account"
+)
+
+// joinTypes are the resource types patterns are joined on: those of the
+// compute and data resources the escalation techniques act on.
+var joinTypes = [][2]string{
+	{"s3", "bucket"}, {"s3", "object"}, {"lambda", "function"}, {"ec2", "instance"}, {"ssm", "instance"},
+	{"ec2-instance-connect", "instance"}, {"rds", "db"}, {"rds", "cluster"}, {"secretsmanager", "Secret"},
+	{"ecs", "service"}, {"ecs", "task-definition"}, {"codebuild", "project"}, {"ssm", "parameter"},
+	{"dynamodb", "table"}, {"glue", "devendpoint"}, {"sagemaker", "notebook-instance"}, {"cloudformation", "stack"},
+}
+
 // Tool is the tool name scans carry.
 const Tool = "aws-iam"
 
@@ -443,16 +463,45 @@ func emit(ctx context.Context, in *ingest.Input, d *details, sink ingest.Sink) e
 		known[k] = true
 	}
 	c := iam.Default()
+	// Wildcard patterns on the resources other inputs describe (Terraform
+	// state, inventories): one asset per pattern and resource type that
+	// the grants go to and that analysis joins with the resources it
+	// matches (package analyze, PatternLabel).
+	addPattern := func(p string) {
+		f := strings.SplitN(p, ":", 6)
+		for _, jt := range joinTypes {
+			if p != "*" && (len(f) < 3 || !iam.Glob(strings.ToLower(f[2]), jt[0])) {
+				continue
+			}
+			key := "aws:arn-pattern/" + jt[0] + "/" + jt[1] + "/" + p
+			if known[key] {
+				continue
+			}
+			known[key] = true
+			a := e.asset(key, model.KindResource, "every "+jt[0]+" "+jt[1]+" matching "+p, "")
+			a.Labels["aws.collection"] = "true"
+			a.Labels[PatternLabel] = p
+			a.Labels[PatternTypeLabel] = jt[0] + "/" + jt[1]
+			a.Labels[PatternAccountLabel] = account
+			id := int32(len(keys))
+			keys = append(keys, key)
+			x.Add(id, jt[0], jt[1], p, false)
+		}
+	}
 	for _, k := range order {
 		for _, s := range perms[k] {
 			if !s.Allow || s.NotResource {
 				continue
 			}
 			for _, p := range s.Resources {
+				if strings.ContainsAny(p, "*?") {
+					addPattern(p)
+					continue
+				}
 				if strings.HasPrefix(p, "arn:aws:s3:::") {
 					p, _, _ = strings.Cut(p, "/")
 				}
-				if !strings.HasPrefix(p, "arn:") || strings.ContainsAny(p, "*?") || known[p] {
+				if !strings.HasPrefix(p, "arn:") || known[p] {
 					continue
 				}
 				known[p] = true

@@ -299,3 +299,29 @@ func formatGlob(format string) string {
 		format = format[i+j+1:]
 	}
 }
+
+// IsOfType reports whether an ARN has the ARN format of a resource type
+// of a service; for s3 objects, whether the ARN is a bucket's, whose
+// objects are the type.
+func (c *Catalogue) IsOfType(arn, svc, typ string) bool {
+	t, ok := c.Type(svc, typ)
+	if !ok {
+		return false
+	}
+	if t.ARN == "" {
+		t.ARN = missingFormats[svc+"/"+typ]
+	}
+	if t.ARN == "" {
+		return false
+	}
+	if svc == "s3" && typ == "object" {
+		arn += "/key"
+	}
+	return Glob(formatGlob(t.ARN), arn)
+}
+
+// missingFormats are ARN formats the reference names a resource type by
+// without describing it.
+var missingFormats = map[string]string{
+	"secretsmanager/Secret": "arn:${Partition}:secretsmanager:${Region}:${Account}:secret:${SecretId}",
+}

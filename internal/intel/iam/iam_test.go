@@ -347,3 +347,24 @@ func TestEvaluateCollections(t *testing.T) {
 		t.Errorf("Evaluate(s3:PutObject on * but b0) = %d grants on buckets and %d on the type, want %d and 0", each, every, CollectionMin-1)
 	}
 }
+
+func TestIsOfType(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	tests := []struct {
+		arn, svc, typ string
+		want          bool
+	}{
+		{"arn:aws:ec2:eu-west-1:1:instance/i-1", "ssm", "instance", true},
+		{"arn:aws:ec2:eu-west-1:1:instance/i-1", "lambda", "function", false},
+		{"arn:aws:s3:::b", "s3", "object", true},
+		{"arn:aws:s3:::b", "s3", "bucket", true},
+		{"arn:aws:secretsmanager:eu-west-1:1:secret:db-AbCdEf", "secretsmanager", "Secret", true},
+		{"arn:aws:dynamodb:eu-west-1:1:table/t", "secretsmanager", "Secret", false},
+	}
+	for _, tt := range tests {
+		if got := c.IsOfType(tt.arn, tt.svc, tt.typ); got != tt.want {
+			t.Errorf("IsOfType(%s, %s, %s) = %v, want %v", tt.arn, tt.svc, tt.typ, got, tt.want)
+		}
+	}
+}
