@@ -15,8 +15,10 @@
 //
 // The account's key is "aws:account/" and its id. Policies' resources
 // outside IAM are known by the literal ARNs the policies name (they become
-// assets of their own); wildcards on them resolve to nothing until
-// Terraform or an inventory describes the resources. A permissions
+// assets of their own) and by their wildcard patterns: one asset per
+// pattern and resource type (labels PatternLabel, PatternTypeLabel,
+// PatternAccountLabel, and "aws.collection"), which package analyze
+// joins with the resources other inputs describe. A permissions
 // boundary whose statements all act on Resource "*" without conditions is
 // applied as a Deny of what it does not allow; any other boundary is
 // reported as a warning and not applied. SCPs are not part of the input.
