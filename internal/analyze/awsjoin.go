@@ -28,6 +28,11 @@ func awsPatterns(assets []model.Asset) []model.Relation {
 		if !strings.HasPrefix(arn, "arn:") {
 			arn = a.Labels["aws.arn"]
 		}
+		for _, al := range a.Aliases {
+			if arn == "" && strings.HasPrefix(al, "arn:") {
+				arn = al
+			}
+		}
 		f := strings.SplitN(arn, ":", 6)
 		if len(f) < 6 || f[0] != "arn" {
 			continue

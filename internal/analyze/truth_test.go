@@ -517,3 +517,20 @@ func TestPrepareAffectedMatchesFull(t *testing.T) {
 		})
 	}
 }
+
+// TestCloudFindingsOnTerraformBuckets checks that Security Hub findings on
+// buckets, keyed by ARN, land on the buckets Terraform source describes
+// (keyed by address): a bucket's ARN is an alias of its asset.
+func TestCloudFindingsOnTerraformBuckets(t *testing.T) {
+	t.Parallel()
+	run := analyzeEstate(t, "version: 1\n", []input{{"join/buckets.tf", "acme"}, {"reports/securityhub-s3.asff.json", ""}}, score.Intel{})
+	on := map[string]int{}
+	for _, x := range run.Exposures {
+		on[x.Asset]++
+	}
+	// The report's S3 finding names the reports bucket first (the ASFF
+	// reader keys a finding by its first resource).
+	if on["tf:aws_s3_bucket.reports"] == 0 || on["arn:aws:s3:::zeta-reports-bucket"] != 0 {
+		t.Errorf("exposures by asset = %v, want the bucket's on tf:aws_s3_bucket.reports", on)
+	}
+}

@@ -669,6 +669,11 @@ func (b *builder) buckets() {
 	for _, r := range b.of("aws_s3_bucket") {
 		p := get(r.key)
 		p.seen = true
+		// A bucket's ARN is its name: findings of cloud scanners
+		// (Prowler, Security Hub) on it land on this asset.
+		if name := str(r.v["bucket"]); name != "" && !strings.Contains(name, refMark) && strings.HasPrefix(r.key, "tf:") {
+			b.rel("arn:aws:s3:::"+name, r.key, model.RelAliasOf, "")
+		}
 		p.aclActions = append(p.aclActions, aclActions(str(r.v["acl"]))...)
 		if pol, ok := r.v["policy"]; ok {
 			b.bucketPolicy(r.key, pol, &p.policyActions)

@@ -153,6 +153,8 @@ func TestSemantics(t *testing.T) {
 		"tf:aws_ecs_service.shop -runs-> image:ghcr.io/acme/shop:1.4.2",
 		"tf:aws_ecs_service.shop -reads-env-> tf:aws_secretsmanager_secret.db",
 		"tf:aws_codebuild_project.build -built-from-> repo:github.com/acme/shop",
+		// a bucket's ARN names it, so that cloud findings on it land here
+		"arn:aws:s3:::customer-data -alias-of-> tf:aws_s3_bucket.customer_data",
 		// public buckets
 		"internet -exposes-> tf:aws_s3_bucket.customer_data",
 		"internet -can-> tf:aws_s3_bucket.customer_data [s3:GetObject]",
