@@ -40,6 +40,9 @@ type Run struct {
 // on those asset keys are read (see PrepareAffected).
 func Build(ctx context.Context, st store.Store, es *estate.Estate, in score.Intel, assets ...string) (*graph.Input, map[string]model.Exposure, error) {
 	gi := &graph.Input{Assets: es.Sorted(), Relations: trustRelations(es.Relations)}
+	if join := awsPatterns(gi.Assets); len(join) > 0 {
+		gi.Relations = append(gi.Relations[:len(gi.Relations):len(gi.Relations)], join...)
+	}
 	facts, err := store.LoadEvidence(ctx, st)
 	if err != nil {
 		return nil, nil, err
@@ -244,7 +247,9 @@ func components(es *estate.Estate) map[string]int {
 	for _, k := range es.Keys {
 		find(k)
 	}
-	for _, rel := range es.Relations {
+	// The relations of the estate, and those joining an account's IAM
+	// patterns with other inputs' resources (awsPatterns).
+	for _, rel := range append(es.Relations[:len(es.Relations):len(es.Relations)], awsPatterns(es.Sorted())...) {
 		if rel.From == estate.InternetKey || rel.To == estate.InternetKey {
 			continue
 		}
@@ -286,14 +291,16 @@ func Summary(p graph.Path) string {
 	return b.String()
 }
 
-// trustRelations adds, for every P —can(sts:AssumeRole…)→ R that the
-// Terraform source and inventories write (P may assume role R, from R's
-// trust policy), the R —trusts→ P relation the graph's privilege
-// escalation rule reads.
+// trustRelations adds, for every P —can(sts:AssumeRole…)→ R that an
+// inventory writes (a person stating that P may assume role R), the
+// R —trusts→ P relation the graph's role-assumption rules read.
+// Terraform writes trusts itself from trust policies, and its
+// can(sts:AssumeRole) relations are identity-policy permissions, which
+// without a trust give nothing: they are left as they are.
 func trustRelations(rels []model.Relation) []model.Relation {
 	out := rels
 	for _, r := range rels {
-		if r.Type == model.RelCan && strings.HasPrefix(strings.ToLower(r.Action), "sts:assumerole") {
+		if r.Type == model.RelCan && strings.HasPrefix(strings.ToLower(r.Action), "sts:assumerole") && !strings.HasPrefix(r.Source, "terraform:") && !strings.HasPrefix(r.Source, "aws-iam:") {
 			if out == nil || &out[0] == &rels[0] {
 				out = append([]model.Relation(nil), rels...)
 			}

@@ -134,7 +134,7 @@ entry_points:
 		twin:   []input{{"passrole/twin.tf", "acme"}},
 		jewel:  "tf:aws_iam_role.admin",
 		want: []hop{
-			{"privilege-escalation", "identity:tf:aws_iam_user.deployer", "identity:tf:aws_iam_role.admin"},
+			{"aws-passrole-service", "identity:tf:aws_iam_user.deployer", "identity:tf:aws_iam_role.admin"},
 		},
 	},
 	{
@@ -149,8 +149,45 @@ entry_points:
 		twin:   []input{{"trust/twin.tf", "acme"}},
 		jewel:  "tf:aws_s3_bucket.payroll",
 		want: []hop{
-			{"privilege-escalation", "identity:tf:aws_iam_user.intern", "identity:tf:aws_iam_role.payroll"},
+			{"aws-assume-role", "identity:tf:aws_iam_user.intern", "identity:tf:aws_iam_role.payroll"},
 			{"permission", "identity:tf:aws_iam_role.payroll", "read:tf:aws_s3_bucket.payroll"},
+		},
+	},
+	{
+		// Two inputs of one account joined on ARNs: the account's IAM
+		// (authorization details) says user dev may assume role api, and
+		// the Terraform state what role api may read.
+		name: "authorization-details-joined-with-terraform-state",
+		scope: `version: 1
+crown_jewels:
+  - {name: orders, value: 9, match: [{key: "arn:aws:dynamodb:eu-west-1:111122223333:table/orders"}]}
+entry_points:
+  - {identity: "arn:aws:iam::111122223333:user/dev"}
+`,
+		inputs: []input{{"join/authz.json", ""}, {"join/state.json", "acme"}},
+		twin:   []input{{"join/twin-authz.json", ""}, {"join/state.json", "acme"}},
+		jewel:  "arn:aws:dynamodb:eu-west-1:111122223333:table/orders",
+		want: []hop{
+			{"aws-assume-role", "identity:arn:aws:iam::111122223333:user/dev", "identity:arn:aws:iam::111122223333:role/api"},
+			{"permission", "identity:arn:aws:iam::111122223333:role/api", "read:arn:aws:dynamodb:eu-west-1:111122223333:table/orders"},
+		},
+	},
+	{
+		// A wildcard pattern of an account's IAM joined with the table the
+		// Terraform state describes.
+		name: "authorization-details-pattern-joined-with-terraform-state",
+		scope: `version: 1
+crown_jewels:
+  - {name: orders, value: 9, match: [{key: "arn:aws:dynamodb:eu-west-1:111122223333:table/orders"}]}
+entry_points:
+  - {identity: "arn:aws:iam::111122223333:user/analyst"}
+`,
+		inputs: []input{{"join/pattern-authz.json", ""}, {"join/state.json", "acme"}},
+		twin:   []input{{"join/pattern-twin-authz.json", ""}, {"join/state.json", "acme"}},
+		jewel:  "arn:aws:dynamodb:eu-west-1:111122223333:table/orders",
+		want: []hop{
+			{"permission", "identity:arn:aws:iam::111122223333:user/analyst", "read:aws:arn-pattern/dynamodb/table/arn:aws:dynamodb:*:111122223333:table/ord*"},
+			{"aws-every-resource-of-a-type", "read:aws:arn-pattern/dynamodb/table/arn:aws:dynamodb:*:111122223333:table/ord*", "read:arn:aws:dynamodb:eu-west-1:111122223333:table/orders"},
 		},
 	},
 	{
@@ -495,5 +532,22 @@ func TestPrepareAffectedMatchesFull(t *testing.T) {
 				t.Errorf("paths to %s, scoped (-) and full (+):\n%s", tt.jewel, diff)
 			}
 		})
+	}
+}
+
+// TestCloudFindingsOnTerraformBuckets checks that Security Hub findings on
+// buckets, keyed by ARN, land on the buckets Terraform source describes
+// (keyed by address): a bucket's ARN is an alias of its asset.
+func TestCloudFindingsOnTerraformBuckets(t *testing.T) {
+	t.Parallel()
+	run := analyzeEstate(t, "version: 1\n", []input{{"join/buckets.tf", "acme"}, {"reports/securityhub-s3.asff.json", ""}}, score.Intel{})
+	on := map[string]int{}
+	for _, x := range run.Exposures {
+		on[x.Asset]++
+	}
+	// The report's S3 finding names the reports bucket first (the ASFF
+	// reader keys a finding by its first resource).
+	if on["tf:aws_s3_bucket.reports"] == 0 || on["arn:aws:s3:::zeta-reports-bucket"] != 0 {
+		t.Errorf("exposures by asset = %v, want the bucket's on tf:aws_s3_bucket.reports", on)
 	}
 }

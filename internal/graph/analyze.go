@@ -406,6 +406,8 @@ func (g *Graph) factAction(f int32) Action {
 		title = "require IMDSv2 on " + a.key
 	case lf.label == LabelPublic:
 		title = "make " + a.key + " private"
+	case lf.label == LabelTrustAnyone:
+		title = "name the principals in the trust policy of " + a.key + " instead of anyone"
 	case strings.HasPrefix(lf.label, escapePrefix):
 		title = "remove the " + strings.TrimPrefix(lf.label, escapePrefix) + " setting of " + a.key
 	}

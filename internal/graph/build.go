@@ -147,18 +147,17 @@ type tmpWay struct {
 
 // builder holds the per-set adjacency used while generating steps.
 type builder struct {
-	g                       *Graph
-	outOff, outRel          []int32
-	inOff, inRel            []int32
-	wOff, wList             []int32
-	scopeSecrets, scopeSAs  map[int32][]int32
-	k8s                     *k8sScopes
-	targets                 []int32 // connectTargets' result
-	tmp                     []tmpWay
-	eff                     []int32
-	passTargets, launchRels []int32
-	passRels                []int32
-	labelStart              int
+	g                      *Graph
+	outOff, outRel         []int32
+	inOff, inRel           []int32
+	wOff, wList            []int32
+	scopeSecrets, scopeSAs map[int32][]int32
+	k8s                    *k8sScopes
+	targets                []int32 // connectTargets' result
+	tmp                    []tmpWay
+	eff                    []int32
+	labelStart             int
+	awsActs                awsActions
 }
 
 func csr(n int, items []int32, key func(int32) int32) (off, list []int32) {
@@ -376,7 +375,6 @@ func (b *builder) visit(a int32) {
 	}
 
 	// Relation rules, out of a.
-	b.passTargets, b.passRels, b.launchRels = b.passTargets[:0], b.passRels[:0], b.launchRels[:0]
 	for _, r := range b.out(a) {
 		rel := &rels[r]
 		t := to(r)
@@ -409,17 +407,12 @@ func (b *builder) visit(a int32) {
 			b.way(a, Write, ruleSupplyChain, t, Exec, pSupplyChain, -1, -1)
 			b.way(a, Admin, ruleSupplyChain, t, Exec, pSupplyChain, -1, -1)
 		case RelGrants:
-			b.way(a, Read, ruleLeakedCredential, t, Identity, pNearCertain, b.relFact(r), -1)
-			b.way(a, Admin, ruleLeakedCredential, t, Identity, pNearCertain, b.relFact(r), -1)
+			b.grants(a, r, t)
 		case model.RelCan:
 			b.can(a, r, t)
 		}
 	}
-	for j, pr := range b.passRels {
-		for _, l := range b.launchRels {
-			b.way(a, Identity, rulePrivEsc, b.passTargets[j], Identity, pNearCertain, b.relFact(pr), b.relFact(l))
-		}
-	}
+	b.awsVisit(a)
 
 	b.visitK8s(a)
 
@@ -428,8 +421,6 @@ func (b *builder) visit(a int32) {
 		rel := &rels[r]
 		from := g.localOf(x.relFrom[r])
 		switch rel.Type {
-		case RelTrusts:
-			b.way(a, Identity, rulePrivEsc, from, Identity, pNearCertain, b.relFact(r), -1)
 		case model.RelRuns:
 			b.way(a, Write, ruleSupplyChain, from, Exec, pSupplyChain, -1, -1)
 			b.way(a, Admin, ruleSupplyChain, from, Exec, pSupplyChain, -1, -1)
@@ -452,11 +443,21 @@ func (b *builder) visit(a int32) {
 // trust or policies a may rewrite (the action's target). Kubernetes
 // actions go on to canK8s (k8s.go).
 func (b *builder) can(a, r, t int32) {
-	x := b.g.x
+	g, x := b.g, b.g.x
 	action := x.in.Relations[r].Action
 	f := b.relFact(r)
-	if c, ok := permissionCap(action); ok {
-		b.way(a, Identity, rulePermission, t, c, pCertain, f, -1)
+	// AWS grants on the account name actions on no existing resource
+	// (the escalations read them); only "*" administers the account.
+	// Capabilities mean something on data and compute, not on principals:
+	// what IAM actions on a principal give is a takeover rule's business.
+	tk := x.assets[g.assets[t]].kind
+	toAccount := (tk == model.KindAccount || tk == model.KindIdentity) && strings.Contains(action, ":") && action != "*"
+	if c, ok := permissionCap(action); ok && !toAccount {
+		p := pCertain
+		if _, cond := splitCond(action); cond != "" {
+			p = pConditional
+		}
+		b.way(a, Identity, rulePermission, t, c, p, f, -1)
 		if res := k8sResource(action); res == "secrets" || res == "*" {
 			for _, s := range b.scopeSecrets[t] {
 				b.way(a, Identity, rulePermission, s, c, pCertain, f, -1)
@@ -464,17 +465,6 @@ func (b *builder) can(a, r, t int32) {
 		}
 	}
 	la := strings.ToLower(strings.TrimSpace(action))
-	switch {
-	case la == "iam:passrole":
-		b.passTargets = append(b.passTargets, t)
-		b.passRels = append(b.passRels, r)
-	case awsLaunch[la]:
-		b.launchRels = append(b.launchRels, r)
-	case awsTakeover[la]:
-		if t != a {
-			b.way(a, Identity, rulePrivEsc, t, Identity, pNearCertain, f, -1)
-		}
-	}
 	if !strings.Contains(la, ":") {
 		b.canK8s(a, r, t, la)
 	}
@@ -564,6 +554,12 @@ func (g *Graph) entriesFrom(fromNet, weaks []int32) {
 				if labelTrue(x.assets[a].labels, LabelPublic) {
 					g.labels = append(g.labels, labelFact{a, LabelPublic})
 					add(int32(l)*numCaps+int32(Network), g.nW()+g.nR()+int32(len(g.labels)-1), false)
+				}
+				// A role anyone may assume: any AWS account on the
+				// internet holds it.
+				if labelTrue(x.assets[a].labels, LabelTrustAnyone) {
+					g.labels = append(g.labels, labelFact{a, LabelTrustAnyone})
+					add(int32(l)*numCaps+int32(Identity), g.nW()+g.nR()+int32(len(g.labels)-1), false)
 				}
 			}
 			for _, w := range weaks {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/ctem-dev/ctem/internal/intel/effect"
+	"github.com/ctem-dev/ctem/internal/intel/iam"
 	"github.com/ctem-dev/ctem/internal/model"
 )
 
@@ -38,7 +39,6 @@ const (
 	ruleLateral
 	ruleEscape
 	rulePermission
-	rulePrivEsc
 	ruleLeakedCredential
 	ruleSupplyChain
 	ruleOpenDataStore
@@ -57,6 +57,17 @@ const (
 	ruleNodeProxy
 	ruleTokenRequest
 	ruleCloudIdentity
+	ruleAWSAssumeRole
+	ruleAWSPassRole
+	ruleAWSCredentials
+	ruleAWSTrustRewrite
+	ruleAWSGroupJoin
+	ruleAWSPolicyRewrite
+	ruleAWSInstanceProfile
+	ruleAWSComputeTakeover
+	ruleAWSDatabase
+	ruleAWSAccountAdmin
+	ruleAWSCollection
 	numRules
 )
 
@@ -171,17 +182,16 @@ func times(f float64) func(*Weakness) float64 {
 // catalogue (node-takeover to cloud-identity). The code that applies each
 // rule is in build.go, the Kubernetes ones' in k8s.go.
 var Rules = [numRules]Rule{
-	ruleRCE:              {"remote-code-execution", "network(A) and a weakness on A (or on an image A runs, or the repository it is built from) whose effect is exec", "exec(A)", weaknessProbability, "T1190", nil},
+	ruleRCE:              {"remote-code-execution", "network(A) and a weakness on A (or on an image A runs, or the repository it is built from) whose effect is exec", "exec(A)", weaknessProbability, "T1190", []string{"ENDPOINT_EXPLOIT"}},
 	ruleInjection:        {"injection-into-data-store", "network(A), a write (SQL/NoSQL injection) or read effect weakness on A, and A connects-to D", "read(D), and write(D) for a write effect", weaknessProbability, "T1190", nil},
-	ruleSSRF:             {"server-side-request-forgery", "network(A) and an ssrf weakness on A", "network(B) for A connects-to or routes-to B; identity(R) for A uses-identity R when A is labelled imds.v1=true or the relation's action is imds.v1 (× 0.9)", weaknessProbability, "T1190", nil},
+	ruleSSRF:             {"server-side-request-forgery", "network(A) and an ssrf weakness on A", "network(B) for A connects-to or routes-to B; identity(R) for A uses-identity R when A is labelled imds.v1=true or the relation's action is imds.v1 (× 0.9)", weaknessProbability, "T1190", []string{"EC2 instance metadata (IMDSv1) credential theft (T1552.005)"}},
 	ruleFileRead:         {"file-read", "network(A) and a file-read weakness (path traversal, file disclosure) on A", "read(S) for every S that A mounts", weaknessProbability, "T1552.001", nil},
 	ruleWorkloadIdentity: {"workload-identity", "exec(A) and A uses-identity I", "identity(I)", constant(pCertain), "T1528", []string{"IDENTITY_ASSUME"}},
 	ruleSecretsInReach:   {"secrets-in-reach", "exec(A) and A mounts or reads-env S", "read(S)", constant(pCertain), "T1552.001", []string{"VOLUME_DISCOVER"}},
 	ruleLateral:          {"lateral-movement", "exec(A) and A connects-to or routes-to B (the estate emits connects-to only where no network policy stops it)", "network(B)", constant(pCertain), "T1210", nil},
 	ruleEscape:           {"escape", "exec(A), A runs-on N, and A has an escape.* label set to true (0.95) or an escape-effect weakness (its own probability)", "exec(N)", constant(pNearCertain), "T1611", []string{"CE_PRIV_MOUNT", "CE_NSENTER", "CE_SYS_PTRACE", "CE_MODULE_LOAD", "CE_UMH_CORE_PATTERN", "EXPLOIT_HOST_WRITE", "EXPLOIT_CONTAINERD_SOCK"}},
-	rulePermission:       {"permission", "identity(I) and I —can(action)→ R; on a Kubernetes namespace or cluster, secret actions also reach every secret in it", "read(R) for get/list/watch and AWS Get*/List*/Describe*; write(R) for create/update/patch/delete and Put*/Delete*/Create*; admin(R) for *, bind, escalate, impersonate, iam:*, service:*", constant(pCertain), "T1078.004", nil},
-	rulePrivEsc:          {"privilege-escalation", "identity(I) with a known escalation (see privEscalations)", "identity(the stronger principal)", constant(pNearCertain), "T1098", nil},
-	ruleLeakedCredential: {"leaked-credential", "read(S) or admin(S), and S —grants→ I (0.95) or a credential weakness on S whose Grants names I", "identity(I)", constant(pNearCertain), "T1552", nil},
+	rulePermission:       {"permission", "identity(I) and I —can(action)→ R; on a Kubernetes namespace or cluster, secret actions also reach every secret in it; AWS grants on the account give only admin(account), for * (× 0.5 under conditions)", "read(R) for get/list/watch and AWS List/Read actions of the catalogue; write(R) for create/update/patch/delete and Write/Tagging actions; admin(R) for * and AWS Permissions management actions and service:* (Kubernetes bind, escalate and impersonate have rules of their own)", constant(pCertain), "T1078.004", []string{"PMapper: identity-policy authorization", "TOKEN_LIST"}},
+	ruleLeakedCredential: {"leaked-credential", "read(S) or admin(S) (or exec(S) for a function, host or workload holding it in its environment or user data), and S —grants→ I (0.95), or a credential weakness on S whose Grants names I", "identity(I); read(D) and write(D) for a database password", constant(pNearCertain), "T1552", []string{"AWS access keys and database passwords in Lambda/CodeBuild/ECS environments, EC2 user data, SSM parameters", "TOKEN_LIST", "TOKEN_STEAL"}},
 	ruleSupplyChain:      {"supply-chain", "write(X) or admin(X) on a repository, image or pipeline X", "exec(W) for every W that runs an image built-from X, runs X, or that X deploys", constant(pSupplyChain), "T1195.002", nil},
 	ruleOpenDataStore:    {"open-data-store", "network(D) and D labelled public=true (0.95), or an exposure-effect weakness on D, or a read/write-effect weakness on a datastore D", "read(D), and write(D) for a write effect", weaknessProbability, "T1530", nil},
 	ruleRouting:          {"routing", "network(A) and A routes-to or exposes B (a load balancer, ingress or service forwards traffic)", "network(B)", constant(pCertain), "", nil},
@@ -199,6 +209,36 @@ var Rules = [numRules]Rule{
 	ruleNodeProxy:        {"node-proxy", "identity(I) and I can get or create nodes/proxy on the cluster", "exec(N) for every node: the kubelet API runs commands in its pods", constant(pNearCertain), "T1609", nil},
 	ruleCloudIdentity:    {"cloud-identity", "identity(A) on a Kubernetes service account and A uses-identity R (IRSA's eks.amazonaws.com/role-arn, GKE's iam.gke.io/gcp-service-account, Azure's azure.workload.identity/client-id)", "identity(R): the account's token is exchanged for the cloud identity's credentials", constant(pNearCertain), "T1550.001", nil},
 	ruleTokenRequest:     {"token-request", "identity(I) and I can create serviceaccounts/token on a service account, namespace or the cluster", "identity(A) for the service accounts of the scope", constant(pCertain), "T1528", nil},
+	ruleAWSAssumeRole: {"aws-assume-role", "identity(P) and role R's trust policy names P (R —trusts→ P, sts:AssumeRole*), or names P's account or anyone and P —can(sts:AssumeRole)→ R; × 0.5 under conditions (MFA, source IP)", "identity(R)", constant(pNearCertain), "T1548.005",
+		[]string{"PMapper: sts:AssumeRole (trust policy and identity policy)", "iam-vulnerable: AssumeRole"}},
+	ruleAWSPassRole: {"aws-passrole-service", "identity(P), P —can(iam:PassRole)→ R, R trusts the service, and P may make the service run code as R (see passLaunches)", "identity(R)", constant(pNearCertain), "T1548.005",
+		[]string{"Rhino: CreateEC2WithExistingInstanceProfile (iam:PassRole+ec2:RunInstances)", "Rhino: PassExistingRoleToNewLambdaThenInvoke (iam:PassRole+lambda:CreateFunction+lambda:InvokeFunction)",
+			"Rhino: PassExistingRoleToNewLambdaThenTriggerWithNewDynamo (lambda:CreateEventSourceMapping)", "Rhino: PassExistingRoleToNewGlueDevEndpoint (glue:CreateDevEndpoint)",
+			"Rhino: PassExistingRoleToCloudFormation (cloudformation:CreateStack)", "Rhino: PassExistingRoleToNewDataPipeline (datapipeline:CreatePipeline+PutPipelineDefinition)",
+			"PMapper: iam:PassRole+ec2:RunInstances", "PMapper: iam:PassRole+lambda:CreateFunction", "PMapper: iam:PassRole+cloudformation:CreateStack",
+			"PMapper: iam:PassRole+codebuild:CreateProject+StartBuild", "PMapper: iam:PassRole+sagemaker:CreateNotebookInstance/CreateTrainingJob/CreateProcessingJob",
+			"PMapper: iam:PassRole+autoscaling:CreateAutoScalingGroup", "iam-vulnerable: codeBuildCreateProjectPassRole, sageMakerCreateNotebookPassRole, sageMakerCreateTrainingJobPassRole, sageMakerCreateProcessingJobPassRole",
+			"ECS: iam:PassRole+ecs:RegisterTaskDefinition+RunTask", "Glue: iam:PassRole+glue:CreateJob+StartJobRun"}},
+	ruleAWSCredentials: {"aws-user-credentials", "identity(P) and P —can(iam:CreateAccessKey, CreateLoginProfile or UpdateLoginProfile)→ user U", "identity(U)", constant(pNearCertain), "T1098.001",
+		[]string{"Rhino: CreateAccessKey", "Rhino: CreateLoginProfile", "Rhino: UpdateLoginProfile", "PMapper: iam:CreateAccessKey, iam:CreateLoginProfile, iam:UpdateLoginProfile"}},
+	ruleAWSTrustRewrite: {"aws-trust-rewrite", "identity(P) and P —can(iam:UpdateAssumeRolePolicy)→ role R", "identity(R)", constant(pNearCertain), "T1098.003",
+		[]string{"Rhino: UpdatingAssumeRolePolicy", "PMapper: iam:UpdateAssumeRolePolicy"}},
+	ruleAWSGroupJoin: {"aws-add-user-to-group", "identity(P) and P —can(iam:AddUserToGroup)→ group G", "identity(G)", constant(pNearCertain), "T1098.003",
+		[]string{"Rhino: AddUserToGroup", "PMapper: iam:AddUserToGroup"}},
+	ruleAWSPolicyRewrite: {"aws-policy-rewrite", "identity(P) and P may rewrite its own permissions: Put/Attach User/Role/Group Policy on itself, a group it is in or a role that trusts it; CreatePolicyVersion on a customer policy attached to one of them; SetDefaultPolicyVersion when the policy has another version (× 0.5: the other version's content is unknown)", "admin(the account)", constant(pNearCertain), "T1098.003",
+		[]string{"Rhino: CreateNewPolicyVersion", "Rhino: SetExistingDefaultPolicyVersion", "Rhino: AttachUserPolicy", "Rhino: AttachGroupPolicy", "Rhino: AttachRolePolicy",
+			"Rhino: PutUserPolicy", "Rhino: PutGroupPolicy", "Rhino: PutRolePolicy", "PMapper: self-escalation (iam:Put*Policy, iam:Attach*Policy, iam:CreatePolicyVersion)"}},
+	ruleAWSInstanceProfile: {"aws-instance-profile", "identity(P), P —can(iam:PassRole)→ R trusting ec2.amazonaws.com, and iam:AddRoleToInstanceProfile with a launch or an association, or ec2:Associate/ReplaceIamInstanceProfile(Association) on an instance P runs commands on", "identity(R)", constant(pNearCertain), "T1548.005",
+		[]string{"Rhino: AddRoleToInstanceProfile (with iam:PassRole)", "PMapper: ec2:AssociateIamInstanceProfile with iam:PassRole"}},
+	ruleAWSComputeTakeover: {"aws-compute-takeover", "identity(P) and P may run its code in existing compute C: lambda:UpdateFunctionCode/UpdateFunctionConfiguration, ssm:SendCommand/StartSession, ec2-instance-connect:SendSSHPublicKey, glue:UpdateDevEndpoint, glue:UpdateJob+StartJobRun, codebuild:StartBuild/StartBuildBatch/UpdateProject, sagemaker:CreatePresignedNotebookInstanceUrl, cloudformation:UpdateStack or CreateChangeSet+ExecuteChangeSet, ecs:ExecuteCommand, ecs:UpdateService+RegisterTaskDefinition, ecs:RunTask/StartTask", "exec(C), then its role by workload-identity", constant(pNearCertain), "T1651",
+		[]string{"Rhino: EditExistingLambdaFunctionWithRole (lambda:UpdateFunctionCode)", "Rhino: UpdateExistingGlueDevEndpoint", "PMapper: ssm:SendCommand, ssm:StartSession",
+			"iam-vulnerable: ssmSendCommand, ssmStartSession, ec2InstanceConnect, CloudFormationUpdateStack, sageMakerCreatePresignedNotebookURL", "CodeBuild: StartBuild with buildspecOverride", "ECS: ExecuteCommand, UpdateService"}},
+	ruleAWSDatabase: {"aws-database-takeover", "identity(P) and P —can(rds:ModifyDBInstance/ModifyDBCluster)→ D (master password reset), or rds:CreateDBSnapshot on D with RestoreDBInstanceFromDBSnapshot or ModifyDBSnapshotAttribute", "read(D), and write(D) by a password reset", constant(pNearCertain), "T1578.001",
+		[]string{"RDS: ModifyDBInstance master password reset", "RDS: CreateDBSnapshot+RestoreDBInstanceFromDBSnapshot", "RDS: CreateDBSnapshot+ModifyDBSnapshotAttribute (share)"}},
+	ruleAWSAccountAdmin: {"aws-account-admin", "admin(the AWS account) (a grant of * on *) and the account contains R", "admin(R), and identity(R) for principals", constant(pCertain), "T1078.004",
+		[]string{"AdministratorAccess"}},
+	ruleAWSCollection: {"aws-every-resource-of-a-type", "read, write or admin of every resource of a type in an account (a grant alike on all of them: one relation instead of one per resource) and it contains R", "the same capability on R", constant(pCertain), "T1078.004",
+		[]string{"AWS policy evaluation (Resource \"*\")"}},
 }
 
 // RuleNames returns the names of the rules in table order.
@@ -217,9 +257,14 @@ func RuleNames() []string {
 // Kubernetes actions are "verb resource" or a bare verb: get, list and
 // watch read; create, update, patch, delete and deletecollection write;
 // "*", bind, escalate and impersonate administer. AWS actions are
-// "service:Action" with wildcards: "*", "*:*", "iam:*" and "service:*"
-// administer; Get*, List*, Describe*, Head*, Scan, Query, BatchGet*,
-// Select* read; every other named action writes. Source-platform roles
+// "service:Action" with wildcards, and " if " conditions after them: "*",
+// "*:*", "iam:*" and "service:*" administer; a catalogue action gives
+// what its access level says (List and Read read when the action returns
+// data, iam.DataRead, and give nothing otherwise; Write and Tagging
+// actions write when they change what the resource holds, iam.Changes;
+// Permissions management administers); an action the catalogue
+// does not know reads when it begins Get, List, Describe, Head, Scan,
+// Query, BatchGet, Select, Download or Read, else writes. Source-platform roles
 // read/pull/clone, write/push/maintain and admin/owner map likewise.
 func permissionCap(action string) (Capability, bool) {
 	a := strings.TrimSpace(action)
@@ -227,6 +272,7 @@ func permissionCap(action string) (Capability, bool) {
 		return Admin, true
 	}
 	if svc, act, ok := strings.Cut(a, ":"); ok && !strings.ContainsAny(svc, " /") {
+		act, _ = splitCond(act)
 		svc = strings.ToLower(svc)
 		lact := strings.ToLower(act)
 		switch {
@@ -234,6 +280,18 @@ func permissionCap(action string) (Capability, bool) {
 			return Admin, true
 		case svc == "sts" && strings.HasPrefix(lact, "assumerole"), svc == "iam" && lact == "passrole":
 			return 0, false
+		}
+		c := iam.Default()
+		if id, ok := c.Lookup(svc + ":" + act); ok {
+			switch c.Level(id) {
+			case iam.LevelList, iam.LevelRead:
+				// Only actions that return the data read it; the
+				// others read configuration.
+				return Read, iam.DataRead(c.Name(id))
+			case iam.LevelPermissions:
+				return Admin, true
+			}
+			return Write, iam.Changes(c.Name(id))
 		}
 		for _, p := range []string{"get", "list", "describe", "head", "scan", "query", "batchget", "select", "download", "read"} {
 			if strings.HasPrefix(lact, p) {
@@ -264,23 +322,7 @@ func k8sResource(action string) string {
 	return res
 }
 
-// The AWS escalations of DESIGN.md (after Rhino Security Labs' list of
-// IAM privilege escalation methods), by lower-case action.
 var (
-	awsLaunch = map[string]bool{
-		"ec2:runinstances": true, "lambda:createfunction": true, "cloudformation:createstack": true,
-		"ecs:runtask": true, "glue:createdevendpoint": true, "ec2:*": true, "lambda:*": true, "cloudformation:*": true,
-	}
-	// awsTakeover: the action on principal T gives identity(T): a new
-	// key or password, a rewritten trust, a policy the attacker writes,
-	// a membership.
-	awsTakeover = map[string]bool{
-		"iam:createaccesskey": true, "iam:createloginprofile": true, "iam:updateloginprofile": true,
-		"iam:updateassumerolepolicy": true, "iam:addusertogroup": true, "iam:addroletoinstanceprofile": true,
-		"iam:createpolicyversion": true, "iam:setdefaultpolicyversion": true,
-		"iam:attachuserpolicy": true, "iam:attachrolepolicy": true, "iam:attachgrouppolicy": true,
-		"iam:putuserpolicy": true, "iam:putrolepolicy": true, "iam:putgrouppolicy": true,
-	}
 	// k8sPodCreators: creating any of these runs a pod that mounts any
 	// service account of its namespace.
 	k8sPodCreators = map[string]bool{

@@ -27,6 +27,19 @@ func hasEdge(g *Graph, from, to State, rule string) bool {
 
 func st(c Capability, a string) State { return State{c, a} }
 
+// awsIn is an AWS estate of the given relations: a user u, a role
+// trusting EC2 and Lambda, a role2 trusting ECS tasks, a group, another
+// user victim, a policy, an instance profile, a function, an instance, a
+// database and the account.
+func awsIn(rels ...model.Relation) Input {
+	return Input{Assets: []model.Asset{asset("u", model.KindIdentity), asset("victim", model.KindIdentity), asset("g", model.KindIdentity),
+		asset("role", model.KindIdentity, LabelTrustedServices, "ec2.amazonaws.com,lambda.amazonaws.com,glue.amazonaws.com"),
+		asset("role2", model.KindIdentity, LabelTrustedServices, "ecs-tasks.amazonaws.com"), asset("pol", model.KindResource),
+		asset("prof", model.KindResource), asset("fn", model.KindFunction), asset("i-1", model.KindHost), asset("db", model.KindDatastore),
+		asset("acct", model.KindAccount), asset("every-db", model.KindResource, LabelCollection, "true"),
+		asset("every-fn", model.KindResource, LabelCollection, "true")}, Relations: rels}
+}
+
 func TestRules(t *testing.T) {
 	t.Parallel()
 	wl, img, repo := "wl", "image:wl", "repo:wl"
@@ -54,17 +67,53 @@ func TestRules(t *testing.T) {
 		{"permission", Input{Relations: []model.Relation{rel("sa", model.RelCan, "r", "list secrets")}}, Input{Relations: []model.Relation{rel("sa", model.RelCan, "other", "list secrets")}}, st(Identity, "sa"), st(Read, "r")},
 		{"permission", Input{Relations: []model.Relation{rel("sa", model.RelCan, "r", "patch deployments")}}, Input{Relations: []model.Relation{rel("sa", model.RelCan, "r", "get deployments")}}, st(Identity, "sa"), st(Write, "r")},
 		{"permission", Input{Relations: []model.Relation{rel("sa", model.RelCan, "r", "*")}}, Input{Relations: []model.Relation{rel("sa", model.RelCan, "r", "watch pods")}}, st(Identity, "sa"), st(Admin, "r")},
-		{"permission", Input{Relations: []model.Relation{rel("u", model.RelCan, "b", "s3:ListBucket")}}, Input{Relations: []model.Relation{rel("u", model.RelCan, "b", "sts:AssumeRole")}}, st(Identity, "u"), st(Read, "b")},
+		{"permission", Input{Relations: []model.Relation{rel("u", model.RelCan, "b", "s3:GetObject")}}, Input{Relations: []model.Relation{rel("u", model.RelCan, "b", "s3:ListBucket")}}, st(Identity, "u"), st(Read, "b")},
 		{"permission", Input{Relations: []model.Relation{rel("u", model.RelCan, "b", "s3:DeleteObject")}}, Input{Relations: []model.Relation{rel("u", model.RelCan, "b", "s3:GetObject")}}, st(Identity, "u"), st(Write, "b")},
 		{"permission", Input{Relations: []model.Relation{rel("u", model.RelCan, "acct", "iam:*")}}, Input{Relations: []model.Relation{rel("u", model.RelCan, "acct", "iam:ListUsers")}}, st(Identity, "u"), st(Admin, "acct")},
 		{"permission", // a namespace-wide secrets permission reaches each secret of the namespace
 			Input{Assets: []model.Asset{asset("k8s:c//Namespace/ns", model.KindResource), asset("k8s:c/ns/Secret/s", model.KindSecret)}, Relations: []model.Relation{rel("sa", model.RelCan, "k8s:c//Namespace/ns", "get secrets")}},
 			Input{Assets: []model.Asset{asset("k8s:c//Namespace/ns", model.KindResource), asset("k8s:c/ns/Secret/s", model.KindSecret)}, Relations: []model.Relation{rel("sa", model.RelCan, "k8s:c//Namespace/ns", "get pods")}},
 			st(Identity, "sa"), st(Read, "k8s:c/ns/Secret/s")},
-		{"privilege-escalation", Input{Relations: []model.Relation{rel("u", model.RelCan, "role", "iam:PassRole"), rel("u", model.RelCan, "*", "lambda:CreateFunction")}}, Input{Relations: []model.Relation{rel("u", model.RelCan, "role", "iam:PassRole")}}, st(Identity, "u"), st(Identity, "role")},
-		{"privilege-escalation", Input{Relations: []model.Relation{rel("u", model.RelCan, "user:admin", "iam:CreateAccessKey")}}, Input{Relations: []model.Relation{rel("u", model.RelCan, "user:admin", "iam:ListAccessKeys")}}, st(Identity, "u"), st(Identity, "user:admin")},
-		{"privilege-escalation", Input{Relations: []model.Relation{rel("u", model.RelCan, "role", "iam:UpdateAssumeRolePolicy")}}, Input{Relations: []model.Relation{rel("u", model.RelCan, "role", "iam:GetRole")}}, st(Identity, "u"), st(Identity, "role")},
-		{"privilege-escalation", Input{Relations: []model.Relation{rel("role", RelTrusts, "u")}}, Input{Relations: []model.Relation{rel("u", model.RelCan, "role", "sts:AssumeRole")}}, st(Identity, "u"), st(Identity, "role")},
+		// AWS: see awsIn for the assets (u a user, role trusting EC2 and
+		// Lambda, acct the account).
+		{"aws-assume-role", awsIn(rel("role", RelTrusts, "u", "sts:AssumeRole")), awsIn(rel("u", model.RelCan, "role", "sts:AssumeRole")), st(Identity, "u"), st(Identity, "role")},
+		{"aws-assume-role", // an account-wide trust needs the caller's own permission
+			awsIn(rel("role", RelTrusts, "acct", "sts:AssumeRole"), rel("u", model.RelCan, "role", "sts:AssumeRole")),
+			awsIn(rel("role", RelTrusts, "acct", "sts:AssumeRole"), rel("u", model.RelCan, "role", "sts:GetCallerIdentity")),
+			st(Identity, "u"), st(Identity, "role")},
+		{"aws-passrole-service", awsIn(rel("u", model.RelCan, "role", "iam:PassRole"), rel("u", model.RelCan, "acct", "ec2:RunInstances")),
+			awsIn(rel("u", model.RelCan, "role", "iam:PassRole"), rel("u", model.RelCan, "acct", "ecs:RunTask")), st(Identity, "u"), st(Identity, "role")},
+		{"aws-passrole-service", // Lambda needs a way to run the new function
+			awsIn(rel("u", model.RelCan, "role", "iam:PassRole"), rel("u", model.RelCan, "acct", "lambda:CreateFunction"), rel("u", model.RelCan, "acct", "lambda:InvokeFunction")),
+			awsIn(rel("u", model.RelCan, "role", "iam:PassRole"), rel("u", model.RelCan, "acct", "lambda:CreateFunction")), st(Identity, "u"), st(Identity, "role")},
+		{"aws-passrole-service", // the role must trust the launched service
+			awsIn(rel("u", model.RelCan, "role", "iam:PassRole"), rel("u", model.RelCan, "acct", "glue:CreateDevEndpoint"), rel("u", model.RelCan, "role2", "iam:PassRole")),
+			awsIn(rel("u", model.RelCan, "role2", "iam:PassRole"), rel("u", model.RelCan, "acct", "glue:CreateDevEndpoint")), st(Identity, "u"), st(Identity, "role")},
+		{"aws-user-credentials", awsIn(rel("u", model.RelCan, "victim", "iam:CreateAccessKey")), awsIn(rel("u", model.RelCan, "victim", "iam:ListAccessKeys")), st(Identity, "u"), st(Identity, "victim")},
+		{"aws-trust-rewrite", awsIn(rel("u", model.RelCan, "role", "iam:UpdateAssumeRolePolicy")), awsIn(rel("u", model.RelCan, "role", "iam:GetRole")), st(Identity, "u"), st(Identity, "role")},
+		{"aws-add-user-to-group", awsIn(rel("u", model.RelCan, "g", "iam:AddUserToGroup")), awsIn(rel("u", model.RelCan, "g", "iam:GetGroup")), st(Identity, "u"), st(Identity, "g")},
+		{"aws-policy-rewrite", awsIn(rel("u", model.RelCan, "u", "iam:PutUserPolicy"), rel("acct", model.RelContains, "u")),
+			awsIn(rel("u", model.RelCan, "victim", "iam:PutUserPolicy"), rel("acct", model.RelContains, "u")), st(Identity, "u"), st(Admin, "acct")},
+		{"aws-policy-rewrite", // a new version of a policy attached to oneself
+			awsIn(rel("u", model.RelAttached, "pol"), rel("u", model.RelCan, "pol", "iam:CreatePolicyVersion"), rel("acct", model.RelContains, "u")),
+			awsIn(rel("victim", model.RelAttached, "pol"), rel("u", model.RelCan, "pol", "iam:CreatePolicyVersion"), rel("acct", model.RelContains, "u")), st(Identity, "u"), st(Admin, "acct")},
+		{"aws-policy-rewrite", // a policy on a role one may assume
+			awsIn(rel("role", RelTrusts, "u", "sts:AssumeRole"), rel("u", model.RelCan, "role", "iam:AttachRolePolicy"), rel("acct", model.RelContains, "u")),
+			awsIn(rel("u", model.RelCan, "role", "iam:AttachRolePolicy"), rel("acct", model.RelContains, "u")), st(Identity, "u"), st(Admin, "acct")},
+		{"aws-instance-profile", awsIn(rel("u", model.RelCan, "role", "iam:PassRole"), rel("u", model.RelCan, "prof", "iam:AddRoleToInstanceProfile"), rel("u", model.RelCan, "acct", "ec2:RunInstances")),
+			awsIn(rel("u", model.RelCan, "prof", "iam:AddRoleToInstanceProfile"), rel("u", model.RelCan, "acct", "ec2:RunInstances")), st(Identity, "u"), st(Identity, "role")},
+		{"aws-compute-takeover", awsIn(rel("u", model.RelCan, "fn", "lambda:UpdateFunctionCode")), awsIn(rel("u", model.RelCan, "fn", "lambda:GetFunction")), st(Identity, "u"), st(Exec, "fn")},
+		{"aws-compute-takeover", awsIn(rel("u", model.RelCan, "i-1", "ssm:SendCommand")), awsIn(rel("u", model.RelCan, "i-1", "ssm:DescribeInstanceInformation")), st(Identity, "u"), st(Exec, "i-1")},
+		{"aws-database-takeover", awsIn(rel("u", model.RelCan, "db", "rds:ModifyDBInstance")), awsIn(rel("u", model.RelCan, "db", "rds:DescribeDBInstances")), st(Identity, "u"), st(Read, "db")},
+		{"aws-database-takeover", // snapshot and restore
+			awsIn(rel("u", model.RelCan, "db", "rds:CreateDBSnapshot"), rel("u", model.RelCan, "acct", "rds:RestoreDBInstanceFromDBSnapshot")),
+			awsIn(rel("u", model.RelCan, "db", "rds:CreateDBSnapshot")), st(Identity, "u"), st(Read, "db")},
+		{"aws-account-admin", awsIn(rel("acct", model.RelContains, "db")), awsIn(rel("g", model.RelContains, "db")), st(Admin, "acct"), st(Admin, "db")},
+		{"aws-every-resource-of-a-type", awsIn(rel("every-db", model.RelContains, "db")), awsIn(rel("pol", model.RelContains, "db")), st(Read, "every-db"), st(Read, "db")},
+		{"aws-compute-takeover", // an action on every function of the account reaches each
+			awsIn(rel("u", model.RelCan, "every-fn", "lambda:UpdateFunctionCode"), rel("every-fn", model.RelContains, "fn")),
+			awsIn(rel("u", model.RelCan, "every-fn", "lambda:GetFunction"), rel("every-fn", model.RelContains, "fn")), st(Identity, "u"), st(Exec, "fn")},
+		{"permission", awsIn(rel("u", model.RelCan, "acct", "*")), awsIn(rel("u", model.RelCan, "acct", "iam:*")), st(Identity, "u"), st(Admin, "acct")},
 		{"pod-create", // create pods in a namespace gives every service account of it
 			Input{Assets: []model.Asset{asset("k8s:c//Namespace/ns", model.KindResource), asset("k8s:c/ns/ServiceAccount/admin", model.KindIdentity)}, Relations: []model.Relation{rel("dev", model.RelCan, "k8s:c//Namespace/ns", "create pods")}},
 			Input{Assets: []model.Asset{asset("k8s:c//Namespace/ns", model.KindResource), asset("k8s:c/ns/ServiceAccount/admin", model.KindIdentity)}, Relations: []model.Relation{rel("dev", model.RelCan, "k8s:c//Namespace/ns", "get pods")}},
@@ -115,7 +164,7 @@ func TestEveryRuleTested(t *testing.T) {
 		src = append(src, b...)
 	}
 	for _, name := range RuleNames() {
-		if !strings.Contains(string(src), "{\""+name+"\", Input{") && !strings.Contains(string(src), "{\""+name+"\", //") && !strings.Contains(string(src), "{\""+name+"\",\n") && !strings.Contains(string(src), "{\""+name+"\", in(") {
+		if !strings.Contains(string(src), "{\""+name+"\", Input{") && !strings.Contains(string(src), "{\""+name+"\", awsIn(") && !strings.Contains(string(src), "{\""+name+"\", //") && !strings.Contains(string(src), "{\""+name+"\",\n") && !strings.Contains(string(src), "{\""+name+"\", in(") {
 			t.Errorf("rule %q has no case in TestRules", name)
 		}
 	}

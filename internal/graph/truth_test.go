@@ -183,13 +183,13 @@ var groundTruth = []struct {
 	{
 		name: "passrole-admin-to-new-instance",
 		in: Input{
-			Assets: []model.Asset{asset("user:dev", model.KindIdentity), asset("role:admin", model.KindIdentity), asset("arn:aws:s3:::finance", model.KindDatastore)},
+			Assets: []model.Asset{asset("user:dev", model.KindIdentity), asset("role:admin", model.KindIdentity, LabelTrustedServices, "ec2.amazonaws.com"), asset("arn:aws:s3:::finance", model.KindDatastore)},
 			Relations: []model.Relation{rel("user:dev", model.RelCan, "role:admin", "iam:PassRole"), rel("user:dev", model.RelCan, "arn:aws:ec2:*", "ec2:RunInstances"),
 				rel("role:admin", model.RelCan, "arn:aws:s3:::finance", "s3:*")},
 			Entries: stolen("user:dev"),
 			Jewels:  []Jewel{{Asset: "arn:aws:s3:::finance", Value: 9}},
 		},
-		want: []hop{{"privilege-escalation", "identity:user:dev", "identity:role:admin"}, {"permission", "identity:role:admin", "admin:arn:aws:s3:::finance"}},
+		want: []hop{{"aws-passrole-service", "identity:user:dev", "identity:role:admin"}, {"permission", "identity:role:admin", "admin:arn:aws:s3:::finance"}},
 		drop: func(r model.Relation) bool { return r.Action == "ec2:RunInstances" },
 	},
 	{
@@ -201,7 +201,7 @@ var groundTruth = []struct {
 			Entries: stolen("user:intern"),
 			Jewels:  []Jewel{{Asset: "arn:aws:s3:::payroll", Value: 8}},
 		},
-		want: []hop{{"privilege-escalation", "identity:user:intern", "identity:role:ops"}, {"permission", "identity:role:ops", "read:arn:aws:s3:::payroll"}},
+		want: []hop{{"aws-assume-role", "identity:user:intern", "identity:role:ops"}, {"permission", "identity:role:ops", "read:arn:aws:s3:::payroll"}},
 		drop: func(r model.Relation) bool { return r.Type == RelTrusts },
 	},
 }

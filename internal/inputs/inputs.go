@@ -5,6 +5,7 @@
 package inputs
 
 import (
+	"github.com/ctem-dev/ctem/internal/estate/awsiam"
 	"github.com/ctem-dev/ctem/internal/estate/inventory"
 	"github.com/ctem-dev/ctem/internal/estate/k8s"
 	"github.com/ctem-dev/ctem/internal/estate/terraform"
@@ -19,5 +20,6 @@ func All() ingest.Registry {
 		terraform.FormatPlan,
 		terraform.FormatHCL,
 		inventory.Format,
+		awsiam.Format,
 	)
 }

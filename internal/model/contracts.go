@@ -11,14 +11,8 @@ import "strings"
 // internet entry states.
 const InternetKey = "internet"
 
-// Relation types the estate emits beyond the core ones of model.go.
-const (
-	// RelTrusts is a relation R —trusts→ P: role R's trust policy lets
-	// principal P assume it (sts:AssumeRole). In AWS a trust policy that
-	// names a principal of the same account is enough by itself, so the
-	// graph's escalation rule needs no matching can(sts:AssumeRole).
-	RelTrusts RelationType = "trusts"
-)
+// RelTrusts, RelGrants and RelAttached, the relation types of identity
+// and trust, are declared with the core relation types in model.go.
 
 // Labels with a meaning for the attack-path rules. A label whose value is
 // "true" (any case) states the fact; any other value, or none, does not.

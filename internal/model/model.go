@@ -85,6 +85,15 @@ const (
 	// RelGrants says that a secret (From) holds credentials of an
 	// identity (To).
 	RelGrants RelationType = "grants"
+	// RelTrusts says that a role (From) lets a principal (To) assume it:
+	// its trust policy names the principal, an account root or a
+	// federated provider. Action is the sts action allowed
+	// ("sts:AssumeRole"), with " if " and the conditions it holds under.
+	RelTrusts RelationType = "trusts"
+	// RelAttached says that a principal (From) has a customer-managed
+	// policy (To) attached: who rewrites the policy rewrites what the
+	// principal may do.
+	RelAttached RelationType = "attached"
 )
 
 // Relation is a typed, directed edge between two assets, named by their

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ctem-dev/ctem/internal/ingest"
+	"github.com/ctem-dev/ctem/internal/intel/iam"
 	"github.com/ctem-dev/ctem/internal/model"
 )
 
@@ -32,6 +33,14 @@ var kinds = map[string]model.AssetKind{
 	"aws_ecs_service":           model.KindWorkload,
 	"aws_ecs_task_definition":   model.KindWorkload,
 	"aws_codebuild_project":     model.KindWorkload,
+	"aws_ssm_parameter":         model.KindSecret,
+	"aws_dynamodb_table":        model.KindDatastore,
+	"aws_glue_dev_endpoint":     model.KindWorkload,
+	"aws_cloudformation_stack":  model.KindWorkload,
+	"aws_iam_access_key":        model.KindSecret,
+	"aws_iam_instance_profile":  model.KindResource,
+
+	"aws_sagemaker_notebook_instance": model.KindWorkload,
 }
 
 // assetTypes are the keys of kinds, sorted.
@@ -53,6 +62,7 @@ const (
 	LabelManaged        = "iam.managed_policies" // AWS managed policies attached, by ARN
 	LabelTrustedService = "iam.trusted_services" // services the trust policy lets assume the role
 	LabelSecretInTF     = "tf.secret_value"      // "true": the secret's value is in the configuration or state
+	LabelTrustAnyone    = "iam.trust_anyone"     // "true": the trust policy lets any AWS principal assume the role
 )
 
 // builder collects the resources of one input and emits them once all are
@@ -253,7 +263,7 @@ func (b *builder) emit(ctx context.Context) error {
 		}
 		b.resourceAsset(r)
 	}
-	steps := []func(){b.network, b.loadBalancers, b.buckets, b.iam, b.compute}
+	steps := []func(){b.network, b.loadBalancers, b.buckets, b.iam, b.compute, b.credentials}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -325,7 +335,7 @@ func nameOfKey(k string) string {
 	case InternetKey:
 		return "internet"
 	case AnyResourceKey:
-		return "every resource of the account"
+		return AccountName
 	}
 	if strings.HasPrefix(k, "arn:") {
 		if _, n := arnName(k); n != "" {
@@ -454,13 +464,22 @@ func (b *builder) network() {
 			pub, set = true, true
 			b.label(r.key, "aws.public_ip", ip)
 		}
+		if !set {
+			// Unset: the subnet decides (map_public_ip_on_launch); an
+			// unknown subnet is no public address.
+			for _, sn := range b.lookup(str(r.v["subnet_id"]), "aws_subnet") {
+				if v, ok := boolean(sn.v["map_public_ip_on_launch"]); ok {
+					pub, set = pub || v, true
+				}
+			}
+		}
 		if set {
 			b.label(r.key, LabelPublicIP, boolText(pub))
 		}
 		var sgs []string
 		sgs = append(sgs, strs(r.v["vpc_security_group_ids"])...)
 		sgs = append(sgs, strs(r.v["security_groups"])...)
-		member(r.key, sgs, pub || !set)
+		member(r.key, sgs, pub)
 		for _, p := range b.lookup(str(r.v["iam_instance_profile"]), "aws_iam_instance_profile") {
 			for _, role := range append(strs(p.v["role"]), strs(p.v["roles"])...) {
 				for _, k := range b.keysOf(role, "aws_iam_role") {
@@ -650,6 +669,11 @@ func (b *builder) buckets() {
 	for _, r := range b.of("aws_s3_bucket") {
 		p := get(r.key)
 		p.seen = true
+		// A bucket's ARN is its name: findings of cloud scanners
+		// (Prowler, Security Hub) on it land on this asset.
+		if name := str(r.v["bucket"]); name != "" && !strings.Contains(name, refMark) && strings.HasPrefix(r.key, "tf:") {
+			b.rel("arn:aws:s3:::"+name, r.key, model.RelAliasOf, "")
+		}
 		p.aclActions = append(p.aclActions, aclActions(str(r.v["acl"]))...)
 		if pol, ok := r.v["policy"]; ok {
 			b.bucketPolicy(r.key, pol, &p.policyActions)
@@ -748,7 +772,17 @@ func (b *builder) principalKeys(s statement) []string {
 			case strings.Contains(id, refMark) || strings.HasPrefix(id, "arn:"):
 				keys := b.keysOf(id, "aws_iam_role", "aws_iam_user", "aws_iam_group")
 				if len(keys) == 0 && strings.HasPrefix(id, "arn:") {
-					keys = []string{id}
+					// An ARN built from data sources: the partition is
+					// known; an unknown account or region leaves the
+					// principal out rather than keyed by a reference.
+					for _, base := range refs(id) {
+						if strings.HasSuffix(base, "data.aws_partition.current") {
+							id = strings.ReplaceAll(id, ref(base), "aws")
+						}
+					}
+					if !strings.Contains(id, refMark) {
+						keys = []string{id}
+					}
 				}
 				for _, k := range keys {
 					out = appendNew(out, k)
@@ -778,14 +812,18 @@ func (b *builder) iam() {
 		if pols := b.lookup(policyARN, "aws_iam_policy"); len(pols) > 0 {
 			for _, p := range pols {
 				grant(key, b.policy(p.v["policy"], 0))
+				b.rel(key, p.key, model.RelAttached, "")
 			}
 			return
 		}
 		if policyARN == "" || strings.Contains(policyARN, refMark) {
 			return
 		}
-		if strings.HasSuffix(policyARN, ":policy/AdministratorAccess") {
-			grant(key, []statement{{allow: true, actions: []string{"*"}, resources: []string{"*"}}})
+		if doc, _, ok := iam.ManagedPolicy(policyARN); ok {
+			var m map[string]any
+			if err := ingest.UnmarshalJSON([]byte(doc), &m); err == nil {
+				grant(key, policyDoc(m))
+			}
 		}
 		if a, ok := b.assets[key]; ok {
 			list := strings.Split(a.Labels[LabelManaged], ",")
@@ -802,28 +840,7 @@ func (b *builder) iam() {
 		for _, arn := range strs(r.v["managed_policy_arns"]) {
 			attach(r.key, arn)
 		}
-		var services []string
-		for _, s := range b.policy(r.v["assume_role_policy"], 0) {
-			if !s.allow || s.notAction {
-				continue
-			}
-			actions := s.actions
-			if len(actions) == 0 {
-				actions = []string{"sts:AssumeRole"}
-			}
-			for _, svc := range s.principals["Service"] {
-				services = appendNew(services, svc)
-			}
-			for _, p := range b.principalKeys(s) {
-				for _, a := range actions {
-					b.rel(p, r.key, model.RelCan, a)
-				}
-			}
-		}
-		if len(services) > 0 {
-			slices.Sort(services)
-			b.label(r.key, LabelTrustedService, strings.Join(services, ","))
-		}
+		b.trust(r)
 	}
 	for kind, typ := range sortedMap(idTypes) {
 		for _, r := range b.of("aws_iam_" + kind + "_policy") {
@@ -866,6 +883,49 @@ func (b *builder) iam() {
 	}
 }
 
+// trust reads a role's trust policy: each AWS or Federated principal it
+// names gets role —trusts→ principal (Action: the sts action and the
+// conditions it holds under); the services it names and whether it lets
+// anyone in become labels.
+func (b *builder) trust(r *resource) {
+	var services []string
+	anyone := ""
+	for _, s := range b.policy(r.v["assume_role_policy"], 0) {
+		if !s.allow || s.notAction {
+			continue
+		}
+		actions := s.actions
+		if len(actions) == 0 {
+			actions = []string{"sts:AssumeRole"}
+		}
+		for _, svc := range s.principals["Service"] {
+			services = appendNew(services, svc)
+		}
+		if s.anyone {
+			if len(s.conds) == 0 {
+				anyone = "true"
+			} else if anyone == "" {
+				anyone = "if " + strings.Join(s.conds, ", ")
+			}
+		}
+		for _, p := range b.principalKeys(s) {
+			if p == InternetKey {
+				continue
+			}
+			for _, a := range actions {
+				b.rel(r.key, p, model.RelTrusts, actionText(a, s.conds))
+			}
+		}
+	}
+	if len(services) > 0 {
+		slices.Sort(services)
+		b.label(r.key, LabelTrustedService, strings.Join(services, ","))
+	}
+	if anyone != "" {
+		b.label(r.key, LabelTrustAnyone, anyone)
+	}
+}
+
 // sortedMap iterates a map in key order.
 func sortedMap[V any](m map[string]V) func(func(string, V) bool) {
 	return func(yield func(string, V) bool) {
@@ -875,68 +935,6 @@ func sortedMap[V any](m map[string]V) func(func(string, V) bool) {
 			}
 		}
 	}
-}
-
-// permissions turns the statements each identity holds into can edges.
-func (b *builder) permissions() {
-	for _, id := range b.permOrder {
-		for _, g := range grants(b.perms[id]) {
-			for _, k := range b.resolveResource(g[1]) {
-				b.rel(id, k, model.RelCan, g[0])
-			}
-		}
-	}
-}
-
-// resolveResource turns a Resource pattern into asset keys: "*" is
-// AnyResourceKey, a reference or ARN of a known resource its key, a
-// wildcard ARN the known resources it matches, else the ARN as written.
-func (b *builder) resolveResource(p string) []string {
-	p = strings.TrimSpace(p)
-	switch {
-	case p == "*":
-		return []string{AnyResourceKey}
-	case strings.Contains(p, refMark):
-		return b.keysOf(p, assetTypes...)
-	case !strings.HasPrefix(p, "arn:"):
-		return nil
-	}
-	if keys := b.keysOf(p, assetTypes...); len(keys) > 0 {
-		return keys
-	}
-	if strings.ContainsAny(p, "*?") {
-		var out []string
-		for _, r := range b.res {
-			if _, ok := kinds[r.typ]; !ok || r.data {
-				continue
-			}
-			if arn := str(r.v["arn"]); arn != "" {
-				if glob(p, arn) {
-					out = appendNew(out, r.key)
-				}
-				continue
-			}
-			service, name := arnName(p)
-			if service == serviceOf(r.typ) && name != "" && strings.ContainsAny(name, "*?") {
-				for _, k := range []string{"bucket", "name", "function_name"} {
-					if n := str(r.v[k]); n != "" && glob(name, n) {
-						out = appendNew(out, r.key)
-					}
-				}
-			}
-		}
-		if len(out) > 0 {
-			return out
-		}
-	}
-	if service, name := arnName(p); service == "s3" && name != "" {
-		if i := strings.Index(p, "/"); i > 0 {
-			if keys := b.keysOf(p[:i], assetTypes...); len(keys) > 0 {
-				return keys
-			}
-		}
-	}
-	return []string{p}
 }
 
 var secretNameRE = regexp.MustCompile(`(?i)(TOKEN|SECRET|PASSW(OR)?D|PASS|PWD|KEY|CREDENTIAL|API_?KEY)`)
@@ -1049,6 +1047,13 @@ func (b *builder) compute() {
 				key := model.RepoKey(loc)
 				b.asset(key, model.KindRepository, strings.TrimPrefix(key, "repo:"))
 				b.rel(r.key, key, model.RelBuiltFrom, "")
+			}
+		}
+	}
+	for typ, attr := range sortedMap(map[string]string{"aws_glue_dev_endpoint": "role_arn", "aws_sagemaker_notebook_instance": "role_arn", "aws_cloudformation_stack": "iam_role_arn"}) {
+		for _, r := range b.of(typ) {
+			for _, k := range b.keysOf(str(r.v[attr]), roleTypes...) {
+				b.rel(r.key, k, model.RelUsesIdentit, "")
 			}
 		}
 	}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/tryfunc"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
@@ -23,8 +25,20 @@ type module struct {
 	localVals map[string]cty.Value
 	busy      map[string]bool
 	blocks    []*hclsyntax.Block
-	calls     []string
+	calls     []*hclsyntax.Block
+	outputs   map[string]hclsyntax.Expression
 	funcs     map[string]function.Function
+	// prefix is the address prefix of a called module's resources:
+	// "module.app." ("" for the root).
+	prefix string
+	// modOuts are the output values of the modules this one calls, by
+	// call name, once expanded.
+	modOuts map[string]cty.Value
+	// each is each.key and each.value while an instance of a for_each
+	// is evaluated, cty.NilVal otherwise.
+	each cty.Value
+	// dyn are the iterators of the dynamic blocks being expanded.
+	dyn map[string]cty.Value
 }
 
 func newModule() *module {
@@ -34,6 +48,8 @@ func newModule() *module {
 		localVals: map[string]cty.Value{},
 		busy:      map[string]bool{},
 		funcs:     functions(),
+		outputs:   map[string]hclsyntax.Expression{},
+		modOuts:   map[string]cty.Value{},
 	}
 }
 
@@ -58,6 +74,7 @@ func functions() map[string]function.Function {
 		"tostring": stdlib.MakeToFunc(cty.String), "tonumber": stdlib.MakeToFunc(cty.Number),
 		"tobool": stdlib.MakeToFunc(cty.Bool), "tolist": stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
 		"toset": stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)), "tomap": stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
+		"try": tryfunc.TryFunc, "can": tryfunc.CanFunc,
 	}
 }
 
@@ -101,7 +118,11 @@ func (m *module) addFile(name string, src []byte) (err error) {
 		case (blk.Type == "resource" || blk.Type == "data") && len(blk.Labels) == 2:
 			m.blocks = append(m.blocks, blk)
 		case blk.Type == "module" && len(blk.Labels) == 1:
-			m.calls = append(m.calls, blk.Labels[0])
+			m.calls = append(m.calls, blk)
+		case blk.Type == "output" && len(blk.Labels) == 1:
+			if a, ok := blk.Body.Attributes["value"]; ok {
+				m.outputs[blk.Labels[0]] = a.Expr
+			}
 		}
 	}
 	return nil
@@ -116,22 +137,110 @@ func diagText(d *hcl.Diagnostic) string {
 
 // resources evaluates the resource and data blocks into b.
 func (m *module) resources(ctx context.Context, b *builder) error {
-	for _, c := range m.calls {
-		b.opts.Warn("terraform: module %q is not expanded; read its folder on its own", c)
-	}
 	for _, blk := range m.blocks {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		typ, name := blk.Labels[0], blk.Labels[1]
-		if !strings.HasPrefix(typ, "aws_") {
+		if !strings.HasPrefix(typ, "aws_") || m.absent(blk) {
 			continue
 		}
-		addr := typ + "." + name
+		addr := m.prefix + typ + "." + name
 		if blk.Type == "data" {
-			addr = "data." + addr
+			addr = m.prefix + "data." + typ + "." + name
+		}
+		if keys, vals, ok := m.forEach(blk); ok {
+			// One instance per element, each.key and each.value known.
+			for i, k := range keys {
+				m.each = cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(k), "value": vals[i]})
+				b.add(&resource{addr: addr + "[" + strconv.Quote(k) + "]", base: addr, data: blk.Type == "data", typ: typ, name: name, v: m.body(blk.Body, 0)})
+			}
+			m.each = cty.NilVal
+			continue
 		}
 		b.add(&resource{addr: addr, base: addr, data: blk.Type == "data", typ: typ, name: name, v: m.body(blk.Body, 0)})
+	}
+	return nil
+}
+
+// maxInstances bounds the instances one for_each makes.
+const maxInstances = 256
+
+// forEach returns the keys and values of a resource's for_each when it is
+// a known map, object or set of strings of at most maxInstances
+// elements; ok is false otherwise (no for_each, unknown, too large).
+func (m *module) forEach(blk *hclsyntax.Block) (keys []string, vals []cty.Value, ok bool) {
+	a, found := blk.Body.Attributes["for_each"]
+	if !found {
+		return nil, nil, false
+	}
+	v := m.value(a.Expr)
+	if !v.IsWhollyKnown() || v.IsNull() || !v.CanIterateElements() || v.LengthInt() == 0 || v.LengthInt() > maxInstances {
+		return nil, nil, false
+	}
+	t := v.Type()
+	for it := v.ElementIterator(); it.Next(); {
+		k, e := it.Element()
+		switch {
+		case t.IsSetType() || t.IsListType() || t.IsTupleType():
+			// A set of strings (a list or tuple of them, as a
+			// set(string) variable converts it).
+			if e.Type() != cty.String {
+				return nil, nil, false
+			}
+			keys, vals = append(keys, e.AsString()), append(vals, e)
+		case k.Type() == cty.String:
+			keys, vals = append(keys, k.AsString()), append(vals, e)
+		default:
+			return nil, nil, false
+		}
+	}
+	return keys, vals, true
+}
+
+// absent reports whether a resource's count is a known 0 or its for_each
+// a known empty collection (var.create = false): Terraform creates none of
+// it. Any other count or for_each stands for one instance.
+func (m *module) absent(blk *hclsyntax.Block) bool {
+	if a, ok := blk.Body.Attributes["count"]; ok {
+		v := m.value(a.Expr)
+		if v.IsKnown() && !v.IsNull() && v.Type() == cty.Number {
+			if n, acc := v.AsBigFloat().Int64(); acc == 0 && n <= 0 {
+				return true
+			}
+		}
+	}
+	if a, ok := blk.Body.Attributes["for_each"]; ok {
+		v := m.value(a.Expr)
+		if v.IsKnown() && !v.IsNull() && v.CanIterateElements() && v.LengthInt() == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// setVars sets the root module's variables from a .tfvars file: its
+// attributes, evaluated without references. A malformed file is an
+// *ingest.InputError.
+func (m *module) setVars(name string, src []byte) error {
+	f, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+	if diags.HasErrors() {
+		for _, d := range diags {
+			if d.Severity == hcl.DiagError {
+				ie := &ingest.InputError{File: name, Offset: -1, Err: errors.New("invalid tfvars: " + diagText(d))}
+				if d.Subject != nil {
+					ie.Offset, ie.Line, ie.Col = int64(d.Subject.Start.Byte), d.Subject.Start.Line, d.Subject.Start.Column
+				}
+				return ie
+			}
+		}
+	}
+	body, ok := f.Body.(*hclsyntax.Body)
+	if !ok {
+		return &ingest.InputError{File: name, Offset: 0, Err: errors.New("invalid tfvars")}
+	}
+	for n, a := range body.Attributes {
+		m.vars[n] = m.safeValue(a.Expr, nil)
 	}
 	return nil
 }
@@ -147,13 +256,62 @@ func (m *module) body(body *hclsyntax.Body, depth int) map[string]any {
 	}
 	for _, blk := range body.Blocks {
 		switch blk.Type {
-		case "dynamic", "lifecycle", "provisioner", "connection":
+		case "dynamic":
+			if len(blk.Labels) == 1 {
+				list, _ := v[blk.Labels[0]].([]any)
+				v[blk.Labels[0]] = append(list, m.dynamic(blk, depth)...)
+			}
+			continue
+		case "lifecycle", "provisioner", "connection":
 			continue
 		}
 		list, _ := v[blk.Type].([]any)
 		v[blk.Type] = append(list, m.body(blk.Body, depth+1))
 	}
 	return v
+}
+
+// dynamic expands a dynamic block whose for_each is known: its content
+// once per element, with the iterator (the block's label, or its
+// iterator argument) standing for the element's key and value. An
+// unknown for_each gives no block.
+func (m *module) dynamic(blk *hclsyntax.Block, depth int) []any {
+	iter := blk.Labels[0]
+	if a, ok := blk.Body.Attributes["iterator"]; ok {
+		if k := hcl.ExprAsKeyword(a.Expr); k != "" {
+			iter = k
+		}
+	}
+	var content *hclsyntax.Block
+	for _, c := range blk.Body.Blocks {
+		if c.Type == "content" {
+			content = c
+		}
+	}
+	a, ok := blk.Body.Attributes["for_each"]
+	if !ok || content == nil {
+		return nil
+	}
+	v := m.value(a.Expr)
+	if !v.IsWhollyKnown() || v.IsNull() || !v.CanIterateElements() || v.LengthInt() > maxInstances {
+		return nil
+	}
+	if m.dyn == nil {
+		m.dyn = map[string]cty.Value{}
+	}
+	prev, had := m.dyn[iter]
+	var out []any
+	for it := v.ElementIterator(); it.Next(); {
+		k, e := it.Element()
+		m.dyn[iter] = cty.ObjectVal(map[string]cty.Value{"key": k, "value": e})
+		out = append(out, m.body(content.Body, depth+1))
+	}
+	if had {
+		m.dyn[iter] = prev
+	} else {
+		delete(m.dyn, iter)
+	}
+	return out
 }
 
 // attr evaluates an attribute. jsonencode(...) keeps its argument as a
@@ -228,15 +386,26 @@ func (m *module) context(ts []hcl.Traversal) *hcl.EvalContext {
 			typ, ok1 := attrName(t, 1)
 			name, ok2 := attrName(t, 2)
 			if ok1 && ok2 {
-				node(tree, "data").child(typ).child(name).use("data."+typ+"."+name, t[3:])
+				node(tree, "data").child(typ).child(name).use(m.prefix+"data."+typ+"."+name, t[3:])
 			}
 		case strings.Contains(root, "_"):
 			if name, ok := attrName(t, 1); ok {
-				node(tree, root).child(name).use(root+"."+name, t[2:])
+				node(tree, root).child(name).use(m.prefix+root+"."+name, t[2:])
 			}
 		}
 	}
 	vars["local"] = cty.ObjectVal(locals)
+	if len(m.modOuts) > 0 {
+		vars["module"] = cty.ObjectVal(m.modOuts)
+	}
+	if m.each != cty.NilVal {
+		vars["each"] = m.each
+	}
+	for k, v := range m.dyn {
+		if _, taken := vars[k]; !taken {
+			vars[k] = v
+		}
+	}
 	for root, n := range tree {
 		vars[root] = n.value()
 	}
@@ -254,8 +423,9 @@ func attrName(t hcl.Traversal, i int) (string, bool) {
 // tnode builds the object a root variable stands for.
 type tnode struct {
 	kids    map[string]*tnode
-	addr    string // a resource: the address its attributes stand for
-	unknown bool   // a resource indexed by count or for_each
+	addr    string      // a resource: the address its attributes stand for
+	unknown bool        // a resource traversed in a way not followed
+	keys    []cty.Value // the instance keys traversals use: aws_x.y[0]
 	attrs   map[string]bool
 }
 
@@ -282,6 +452,15 @@ func (n *tnode) use(addr string, rest hcl.Traversal) {
 	if len(rest) == 0 {
 		return
 	}
+	if ix, ok := rest[0].(hcl.TraverseIndex); ok {
+		// aws_iam_role.this[0].arn, aws_s3_bucket.b["logs"].id: every
+		// instance of a counted resource stands for the resource.
+		n.keys = append(n.keys, ix.Key)
+		rest = rest[1:]
+		if len(rest) == 0 {
+			return
+		}
+	}
 	switch s := rest[0].(type) {
 	case hcl.TraverseAttr:
 		if n.attrs == nil {
@@ -299,14 +478,18 @@ func (n *tnode) value() cty.Value {
 			return cty.DynamicVal
 		}
 		mark := cty.StringVal(ref(n.addr))
-		if len(n.attrs) == 0 {
-			return mark
+		inst := mark
+		if len(n.attrs) > 0 {
+			attrs := map[string]cty.Value{}
+			for a := range n.attrs {
+				attrs[a] = mark
+			}
+			inst = cty.ObjectVal(attrs)
 		}
-		attrs := map[string]cty.Value{}
-		for a := range n.attrs {
-			attrs[a] = mark
+		if len(n.keys) == 0 {
+			return inst
 		}
-		return cty.ObjectVal(attrs)
+		return instances(n.keys, inst)
 	}
 	kids := map[string]cty.Value{}
 	for k, c := range n.kids {
@@ -352,4 +535,40 @@ func toGo(v cty.Value, depth int) any {
 		return out
 	}
 	return nil
+}
+
+// instances is the value of a counted resource that traversals index by
+// keys: a tuple long enough for every number, or an object with every
+// string key, each element standing for the resource; mixed or unknown
+// keys give an unknown value.
+func instances(keys []cty.Value, inst cty.Value) cty.Value {
+	n, names := 0, map[string]cty.Value{}
+	for _, k := range keys {
+		if !k.IsKnown() || k.IsNull() {
+			return cty.DynamicVal
+		}
+		switch k.Type() {
+		case cty.Number:
+			i, acc := k.AsBigFloat().Int64()
+			if acc != 0 || i < 0 || i > 1024 {
+				return cty.DynamicVal
+			}
+			n = max(n, int(i)+1)
+		case cty.String:
+			names[k.AsString()] = inst
+		default:
+			return cty.DynamicVal
+		}
+	}
+	switch {
+	case n > 0 && len(names) > 0:
+		return cty.DynamicVal
+	case len(names) > 0:
+		return cty.ObjectVal(names)
+	}
+	elems := make([]cty.Value, n)
+	for i := range elems {
+		elems[i] = inst
+	}
+	return cty.TupleVal(elems)
 }

@@ -1,6 +1,7 @@
 package terraform
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/ctem-dev/ctem/internal/ingest"
@@ -16,6 +17,7 @@ type statement struct {
 	anyone      bool                // Principal "*" or {"AWS": "*"}
 	principals  map[string][]string // AWS, Service, Federated -> ids
 	cond        bool
+	conds       []string // "Operator key", sorted
 }
 
 // maxPolicyDepth bounds policy documents that include each other.
@@ -80,7 +82,11 @@ func (b *builder) documentSource(r *resource, depth int) []statement {
 		for _, p := range blocks(st, "principals") {
 			s.addPrincipal(str(p["type"]), strs(p["identifiers"]))
 		}
-		s.cond = len(blocks(st, "condition")) > 0
+		for _, c := range blocks(st, "condition") {
+			s.conds = appendNew(s.conds, str(c["test"])+" "+str(c["variable"]))
+		}
+		slices.Sort(s.conds)
+		s.cond = len(s.conds) > 0
 		out = append(out, s)
 	}
 	for _, key := range []string{"override_policy_documents", "override_json"} {
@@ -142,96 +148,18 @@ func policyDoc(doc map[string]any) []statement {
 				s.addPrincipal(typ, strs(ids))
 			}
 		}
-		if c, ok := m["Condition"].(map[string]any); ok && len(c) > 0 {
-			s.cond = true
+		if c, ok := m["Condition"].(map[string]any); ok {
+			for op, kv := range c {
+				if kv, ok := kv.(map[string]any); ok {
+					for k := range kv {
+						s.conds = append(s.conds, op+" "+k)
+					}
+				}
+			}
+			slices.Sort(s.conds)
+			s.cond = len(s.conds) > 0
 		}
 		out = append(out, s)
 	}
 	return out
-}
-
-// grants lists the (action, resource pattern) pairs that the Allow
-// statements of a set grant and its unconditional Deny statements do not
-// take away. NotAction counts as "*" and NotResource as "*".
-func grants(sts []statement) [][2]string {
-	var out [][2]string
-	seen := map[[2]string]bool{}
-	for _, s := range sts {
-		if !s.allow {
-			continue
-		}
-		actions := s.actions
-		if s.notAction {
-			actions = []string{"*"}
-		}
-		resources := s.resources
-		if s.notResource {
-			resources = []string{"*"}
-		}
-		for _, a := range actions {
-			for _, r := range resources {
-				g := [2]string{a, r}
-				if seen[g] || denied(sts, a, r) {
-					continue
-				}
-				seen[g] = true
-				out = append(out, g)
-			}
-		}
-	}
-	return out
-}
-
-// denied reports whether an unconditional Deny of sts covers action a on
-// resource pattern r entirely.
-func denied(sts []statement, a, r string) bool {
-	for _, s := range sts {
-		if s.allow || s.cond || s.notAction || s.notResource {
-			continue
-		}
-		aHit, rHit := false, false
-		for _, da := range s.actions {
-			if glob(strings.ToLower(da), strings.ToLower(a)) {
-				aHit = true
-				break
-			}
-		}
-		for _, dr := range s.resources {
-			if glob(dr, r) {
-				rHit = true
-				break
-			}
-		}
-		if aHit && rHit {
-			return true
-		}
-	}
-	return false
-}
-
-// glob matches s against an IAM pattern where * is any run of characters
-// and ? one character, in linear time.
-func glob(pattern, s string) bool {
-	p, i := 0, 0
-	star, mark := -1, 0
-	for i < len(s) {
-		switch {
-		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == s[i]):
-			p++
-			i++
-		case p < len(pattern) && pattern[p] == '*':
-			star, mark = p, i
-			p++
-		case star >= 0:
-			p = star + 1
-			mark++
-			i = mark
-		default:
-			return false
-		}
-	}
-	for p < len(pattern) && pattern[p] == '*' {
-		p++
-	}
-	return p == len(pattern)
 }

@@ -2,8 +2,9 @@
 // state, and HCL source — into the assets and relations of the exposure
 // graph for the core AWS resources: instances, security groups, load
 // balancers, S3 buckets, IAM users, roles, groups and their policies,
-// Lambda functions, RDS databases, Secrets Manager secrets, ECS services
-// and CodeBuild projects. It reports no findings.
+// Lambda functions, RDS databases, Secrets Manager secrets, ECS services,
+// CodeBuild projects, Glue, SageMaker, CloudFormation, SSM parameters and
+// DynamoDB tables. It reports no findings.
 //
 // # Keys
 //
@@ -16,46 +17,71 @@
 // with "tf.address", "aws.type", "aws.arn" when known, and "tag.<name>"
 // for its tags.
 //
-// Three keys are special: InternetKey stands for the internet (and for the
-// "*" principal of a policy, anyone), AnyResourceKey for the Resource "*"
-// of an IAM policy (every resource of the account), and an AWS account root
-// "arn:aws:iam::123456789012:root" for a principal that names an account.
+// Special keys: InternetKey stands for the internet (and for anyone in a
+// bucket policy); AnyResourceKey for the AWS account the configuration
+// describes (its id unknown to HCL), the asset an administrator of the
+// account controls; CollectionKey(type) for every resource of a type in
+// it; an AWS account root "arn:aws:iam::123456789012:root" for a
+// principal of a trust policy that names an account.
 //
 // # Relations
 //
 //	internet —exposes→ instance, database, load balancer, function URL
 //	   (Action "tcp/443", "tcp/0-65535", "*" from the security group rules
-//	   or listeners that open it to 0.0.0.0/0 or ::/0)
+//	   or listeners that open it to 0.0.0.0/0 or ::/0); an instance only
+//	   with a public address (associate_public_ip_address, or a subnet
+//	   that maps one), never from an unset flag alone
 //	internet —exposes→ public bucket, and internet —can→ bucket per action
 //	load balancer —routes-to→ target group —routes-to→ instance, function,
 //	   ECS service
 //	instance, database, load balancer —member-of→ security group
-//	instance, function, ECS service and task definition, CodeBuild project
+//	instance, function, ECS service and task definition, CodeBuild project,
+//	   Glue dev endpoint, SageMaker notebook, CloudFormation stack
 //	   —uses-identity→ IAM role (an instance through its instance profile)
-//	identity —can→ resource (Action "s3:GetObject", "*"), from identity
-//	   policies; principal —can→ role (Action "sts:AssumeRole") from trust
-//	   policies; principal —can→ bucket from bucket policies
+//	principal —can→ resource, account or collection: identity policies
+//	   evaluated by package intel/iam (see permissions)
+//	role —trusts→ principal (Action "sts:AssumeRole…", and " if " with
+//	   the conditions) from trust policies; the services a trust policy
+//	   names are the label "iam.trusted_services", "*" the label
+//	   "iam.trust_anyone"
+//	principal —can→ bucket from bucket policies
+//	principal —attached→ customer-managed policy
 //	user —member-of→ group
+//	account —contains→ every resource IAM names; collection —contains→
+//	   every resource of its type
+//	place —grants→ IAM user or database: a reference to an access key or
+//	   a database password in an environment, user data, SSM parameter or
+//	   secret value (see credentials)
 //	ECS service, task definition, function —runs→ image
 //	ECS service, task definition —reads-env→ secret
 //	CodeBuild project —built-from→ repository: who can write the
 //	   repository runs code in the build, the supply-chain direction the
 //	   graph follows (a "deploys" edge would point the other way)
 //
-// Policies are read as written: Allow statements give can edges, less the
-// Deny statements without conditions that cover the same action and
-// resource pattern. An Allow with NotAction counts as "*" and one with
-// NotResource as AnyResourceKey: the graph over-approximates rather than
-// misses a permission. Group policies stay on the group; users reach them
-// through member-of. AWS managed policies are unknown except
-// AdministratorAccess ("*" on AnyResourceKey); the others are listed in
-// the identity's "iam.managed_policies" label.
+// Identity policies are evaluated as AWS evaluates them: action wildcards
+// against the AWS action catalogue, Resource patterns and references
+// against the ARNs of the estate's resources (their state ARN, or one
+// built from their names with unknown account and region), Deny,
+// NotAction and NotResource honoured, conditions kept in the action
+// ("s3:GetObject if Bool aws:MultiFactorAuthPresent"). AWS managed
+// policies come from the data of package intel/iam. A user is evaluated
+// with its groups' policies; a group keeps its own grants for whoever
+// joins it. Each principal gets at most a few can relations per resource
+// (iam.Index.Evaluate), one on a collection when it holds the same on
+// every resource of a type, and one "*" on the account when it may do
+// everything. Literal ARNs that no resource of the estate has become
+// assets of their own, so that cloud findings on them meet the grants.
 //
-// HCL is evaluated without Terraform: variables take their defaults,
-// locals what resolves, and references to resources stand for those
-// resources; what does not resolve (variables without defaults, module
-// outputs, unknown functions) stays unknown and is left out, never failing
-// the ingest. Module calls are not expanded.
+// HCL is evaluated without Terraform: variables take terraform.tfvars,
+// *.auto.tfvars or their defaults, locals what resolves, a count of 0 or
+// an empty for_each leaves a resource out and any other stands for one
+// instance, and references to resources (through instance keys too)
+// stand for those resources; what does not resolve (variables without
+// values, module outputs, unknown functions) stays unknown and is left
+// out, never failing the ingest. Module calls with a local source are
+// expanded when a folder is read (ParseDir): the module's resources are
+// read under "module.NAME.", its variables set from the call and its
+// outputs known to the caller; registry and remote modules are not.
 package terraform
 
 import (
@@ -85,8 +111,10 @@ const (
 	// InternetKey is the asset that stands for the internet and for
 	// anyone: the "*" principal of a policy.
 	InternetKey = "internet"
-	// AnyResourceKey stands for Resource "*" in an IAM policy: every
-	// resource of the account.
+	// AnyResourceKey stands for the AWS account the configuration
+	// describes: grants of actions on no existing resource, and "*" for
+	// an administrator, go to it, and it contains every resource IAM
+	// names.
 	AnyResourceKey = "aws:account/*"
 )
 
@@ -153,6 +181,9 @@ func ParseHCL(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 		return err
 	}
 	b := newBuilder(in.Options, sink, "terraform:"+filepath.Base(in.Name), nameHCL)
+	for _, c := range m.calls {
+		in.Warn("terraform: module %q is not expanded: read its folder (ctem ingest DIR)", c.Labels[0])
+	}
 	if err := m.resources(ctx, b); err != nil {
 		return err
 	}
@@ -160,7 +191,8 @@ func ParseHCL(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 }
 
 // ParseDir reads the .tf files of dir (not its subfolders: a folder is one
-// Terraform module) in name order and emits their AWS resources into sink
+// Terraform module) in name order, with the variables terraform.tfvars
+// and *.auto.tfvars set, and emits their AWS resources into sink
 // as one scan of the --target (else the folder's name). Malformed HCL
 // gives an *ingest.InputError naming the file, line and column; nothing is
 // emitted then.
@@ -179,13 +211,24 @@ func ParseDir(ctx context.Context, dir string, opts ingest.Options, sink ingest.
 	if err != nil {
 		return fmt.Errorf("read %s: %w", dir, err)
 	}
-	var names []string
+	var names, autoVars []string
+	tfvars := false
 	for _, e := range entries {
-		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".tf") {
-			names = append(names, e.Name())
+		switch n := e.Name(); {
+		case !e.Type().IsRegular():
+		case strings.HasSuffix(n, ".tf"):
+			names = append(names, n)
+		case n == "terraform.tfvars":
+			tfvars = true
+		case strings.HasSuffix(n, ".auto.tfvars"):
+			autoVars = append(autoVars, n)
 		}
 	}
 	slices.Sort(names)
+	slices.Sort(autoVars)
+	if tfvars {
+		autoVars = append([]string{"terraform.tfvars"}, autoVars...)
+	}
 	m := newModule()
 	for _, name := range names {
 		if err := ctx.Err(); err != nil {
@@ -199,6 +242,17 @@ func ParseDir(ctx context.Context, dir string, opts ingest.Options, sink ingest.
 			return err
 		}
 	}
+	// Variables as Terraform sets them without -var: terraform.tfvars,
+	// then *.auto.tfvars in name order, over the defaults.
+	for _, name := range autoVars {
+		src, err := readLimited(root, name)
+		if err != nil {
+			return err
+		}
+		if err := m.setVars(filepath.Join(dir, name), src); err != nil {
+			return err
+		}
+	}
 	if opts.Target == "" {
 		abs, err := filepath.Abs(dir)
 		if err == nil {
@@ -206,6 +260,10 @@ func ParseDir(ctx context.Context, dir string, opts ingest.Options, sink ingest.
 		}
 	}
 	b := newBuilder(opts, sink, "terraform:"+filepath.Base(filepath.Clean(dir)), nameHCL)
+	n := 0
+	if err := m.expand(ctx, b, dir, dir, 0, &n); err != nil {
+		return err
+	}
 	if err := m.resources(ctx, b); err != nil {
 		return err
 	}

@@ -153,24 +153,32 @@ func TestSemantics(t *testing.T) {
 		"tf:aws_ecs_service.shop -runs-> image:ghcr.io/acme/shop:1.4.2",
 		"tf:aws_ecs_service.shop -reads-env-> tf:aws_secretsmanager_secret.db",
 		"tf:aws_codebuild_project.build -built-from-> repo:github.com/acme/shop",
+		// a bucket's ARN names it, so that cloud findings on it land here
+		"arn:aws:s3:::customer-data -alias-of-> tf:aws_s3_bucket.customer_data",
 		// public buckets
 		"internet -exposes-> tf:aws_s3_bucket.customer_data",
 		"internet -can-> tf:aws_s3_bucket.customer_data [s3:GetObject]",
 		"internet -can-> tf:aws_s3_bucket.assets [s3:PutObject]",
-		// trust policies
-		"arn:aws:iam::111122223333:root -can-> tf:aws_iam_role.lambda [sts:AssumeRole]",
-		"tf:aws_iam_user.deployer -can-> tf:aws_iam_role.lambda [sts:AssumeRole]",
-		"arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com -can-> tf:aws_iam_role.ci [sts:AssumeRoleWithWebIdentity]",
-		// identity policies
+		// trust policies: the role trusts the principals it names
+		"tf:aws_iam_role.lambda -trusts-> arn:aws:iam::111122223333:root [sts:AssumeRole]",
+		"tf:aws_iam_role.lambda -trusts-> tf:aws_iam_user.deployer [sts:AssumeRole]",
+		"tf:aws_iam_role.ci -trusts-> arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com [sts:AssumeRoleWithWebIdentity]",
+		// identity policies, wildcards resolved to the estate's resources
 		"tf:aws_iam_user.alice -can-> tf:aws_iam_role.web [sts:AssumeRole]",
 		"tf:aws_iam_role.lambda -can-> tf:aws_s3_bucket.customer_data [s3:GetObject]",
-		"tf:aws_iam_role.lambda -can-> aws:account/* [iam:PassRole]",
-		"tf:aws_iam_role.web -can-> aws:account/* [*]",
-		"tf:aws_iam_group.admins -can-> aws:account/* [*]",
-		"tf:aws_iam_group.developers -can-> tf:aws_s3_bucket.customer_data [s3:Get*]",
+		"tf:aws_iam_role.lambda -can-> tf:aws_iam_role.web [iam:PassRole]", // PassRole on "*"
+		"tf:aws_iam_role.lambda -attached-> tf:aws_iam_policy.lambda_data",
+		"tf:aws_iam_role.web -can-> tf:aws_s3_bucket.customer_data [s3:*]", // NotAction iam:* on "*"
+		"tf:aws_iam_role.web -can-> tf:aws_instance.worker [ssm:*]",
+		"tf:aws_iam_group.admins -can-> aws:account/* [*]",  // AdministratorAccess
+		"tf:aws_iam_user.deployer -can-> aws:account/* [*]", // through the admins group
+		"aws:account/* -contains-> tf:aws_s3_bucket.customer_data",
+		"tf:aws_iam_group.developers -can-> tf:aws_s3_bucket.customer_data [s3:GetObject]", // s3:Get*
 		"tf:aws_iam_group.developers -can-> tf:aws_secretsmanager_secret.db [secretsmanager:GetSecretValue]",
 		"tf:aws_iam_group.developers -can-> arn:aws:dynamodb:eu-west-1:111122223333:table/orders [dynamodb:*]",
-		"tf:aws_iam_role.ci -can-> aws:account/* [ecr:PutImage]",
+		"tf:aws_iam_role.ci -can-> aws:account/* [ec2:RunInstances]",        // PowerUserAccess, from the managed policy data
+		"tf:aws_iam_role.ci -can-> tf:aws_s3_bucket.logs [s3:*]",            // PowerUserAccess
+		"tf:aws_iam_user.alice -can-> tf:aws_s3_bucket.logs [s3:GetObject]", // ReadOnlyAccess
 		"tf:aws_iam_user.alice -member-of-> tf:aws_iam_group.developers",
 		"tf:aws_iam_user.deployer -member-of-> tf:aws_iam_group.admins",
 	}
@@ -186,6 +194,10 @@ func TestSemantics(t *testing.T) {
 		"internet -exposes-> tf:aws_s3_bucket.logs",                                      // public access block
 		"tf:aws_iam_role.lambda -can-> tf:aws_s3_bucket.customer_data [s3:DeleteObject]", // denied
 		"internet -exposes-> tf:aws_ecs_service.shop [tcp/443]",                          // no public IP
+		"tf:aws_iam_user.deployer -can-> tf:aws_iam_role.lambda [sts:AssumeRole]",        // a trust is no permission
+		"tf:aws_iam_role.web -can-> tf:aws_iam_role.web [iam:PassRole]",                  // NotAction iam:*
+		"tf:aws_iam_role.ci -can-> tf:aws_iam_role.web [iam:PassRole]",                   // PowerUserAccess has no iam:PassRole
+		"tf:aws_iam_user.alice -can-> tf:aws_s3_bucket.logs [s3:PutObject]",              // ReadOnlyAccess
 	} {
 		if slices.Contains(edges, no) {
 			t.Errorf("ParseDir(testdata/estate) has %s, want none", no)
@@ -318,7 +330,8 @@ func testFiles(t testing.TB) []string {
 		if d.IsDir() && (d.Name() == "fuzz" || d.Name() == "golden") {
 			return filepath.SkipDir
 		}
-		if !d.IsDir() && !strings.HasSuffix(path, ".tsv") {
+		// .tfvars files are read by ParseDir with their folder only.
+		if !d.IsDir() && !strings.HasSuffix(path, ".tsv") && !strings.HasSuffix(path, ".tfvars") {
 			files = append(files, path)
 		}
 		return nil
@@ -492,4 +505,114 @@ func FuzzPlan(f *testing.F) {
 
 func FuzzHCL(f *testing.F) {
 	ingesttest.Fuzz(f, terraform.FormatHCL, "testdata/estate/network.tf", "testdata/estate/iam.tf", "testdata/estate/data.tf", "testdata/estate/compute.tf", "testdata/unresolved.tf")
+}
+
+// TestCredentials checks that references to credentials in places become
+// grants relations to what they unlock, and that a place without one gets
+// none.
+func TestCredentials(t *testing.T) {
+	t.Parallel()
+	r := parseDir(t, "testdata/credentials")
+	var got []string
+	for _, rel := range r.Relations {
+		if rel.Type == model.RelGrants {
+			got = append(got, edge(rel))
+		}
+	}
+	slices.Sort(got)
+	want := []string{
+		"tf:aws_codebuild_project.release -grants-> tf:aws_iam_user.deploy",
+		"tf:aws_ecs_service.api -grants-> tf:aws_db_instance.orders",
+		"tf:aws_ecs_task_definition.api -grants-> tf:aws_db_instance.orders",
+		"tf:aws_iam_access_key.deploy -grants-> tf:aws_iam_user.deploy",
+		"tf:aws_secretsmanager_secret.db -grants-> tf:aws_db_instance.orders",
+	}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("ParseDir(testdata/credentials) grants (-got +want):\n%s", diff)
+	}
+}
+
+// TestCountForEachTfvars checks terraform.tfvars and *.auto.tfvars over
+// variable defaults, resources left out by a count of 0 or an empty
+// for_each, and references through instance keys and try().
+func TestCountForEachTfvars(t *testing.T) {
+	t.Parallel()
+	r := parseDir(t, "testdata/counted")
+	var keys, edges []string
+	for _, a := range r.Assets {
+		keys = append(keys, a.Key)
+	}
+	for _, rel := range r.Relations {
+		edges = append(edges, edge(rel))
+	}
+	for _, want := range []string{"tf:aws_iam_role.this", `tf:aws_s3_bucket.this["data"]`} {
+		if !slices.Contains(keys, want) {
+			t.Errorf("ParseDir(testdata/counted) lacks %s (count and for_each from tfvars)", want)
+		}
+	}
+	for _, a := range r.Assets {
+		if a.Key == `tf:aws_s3_bucket.this["data"]` && a.Name != "acme-data" {
+			t.Errorf("asset %s name = %q, want acme-data (each.key known)", a.Key, a.Name)
+		}
+	}
+	if slices.Contains(keys, "tf:aws_iam_role.skipped") {
+		t.Errorf("ParseDir(testdata/counted) has tf:aws_iam_role.skipped, want none (count = 0)")
+	}
+	for _, want := range []string{
+		`tf:aws_iam_role.this -can-> tf:aws_s3_bucket.this["data"] [s3:GetObject]`,
+		"tf:aws_iam_role.reader -can-> tf:aws_s3_bucket.logs [s3:GetObject]",               // a dynamic statement
+		"tf:aws_iam_role.reader -trusts-> arn:aws:iam::111122223333:root [sts:AssumeRole]", // the partition's data source
+	} {
+		if !slices.Contains(edges, want) {
+			t.Errorf("ParseDir(testdata/counted) lacks %s; edges %v", want, edges)
+		}
+	}
+	// AdministratorAccess within a boundary of s3:* on "*": the buckets,
+	// not the account.
+	if want := "tf:aws_iam_role.bounded -can-> tf:aws_s3_bucket.logs [s3:*]"; !slices.Contains(edges, want) {
+		t.Errorf("ParseDir(testdata/counted) lacks %s", want)
+	}
+	if no := "tf:aws_iam_role.bounded -can-> aws:account/* [*]"; slices.Contains(edges, no) {
+		t.Errorf("ParseDir(testdata/counted) has %s, want the boundary applied", no)
+	}
+	for _, e := range edges {
+		if strings.ContainsRune(e, 0) {
+			t.Errorf("ParseDir(testdata/counted) has %q, want no reference left in a key", e)
+		}
+	}
+}
+
+// TestModules checks that a local module call is expanded with its
+// arguments and outputs, that one with a count of 0 is not, and that a
+// registry module is warned about and left out.
+func TestModules(t *testing.T) {
+	t.Parallel()
+	r := &ingesttest.Recorder{}
+	var warnings []string
+	opts := ingest.Options{Target: "shop", Warnf: func(f string, a ...any) { warnings = append(warnings, fmt.Sprintf(f, a...)) }}
+	if err := terraform.ParseDir(context.Background(), "testdata/modules/app", opts, r); err != nil {
+		t.Fatal(err)
+	}
+	var keys, edges []string
+	for _, a := range r.Assets {
+		keys = append(keys, a.Key)
+	}
+	for _, rel := range r.Relations {
+		edges = append(edges, edge(rel))
+	}
+	for _, want := range []string{
+		"tf:module.deploy_role.aws_iam_role.this -trusts-> tf:aws_iam_user.ci [sts:AssumeRole]", // an argument referencing the caller's resource
+		"tf:aws_iam_user.ci -can-> tf:module.deploy_role.aws_iam_role.this [sts:AssumeRole]",    // an output
+		"tf:module.deploy_role.aws_iam_role.this -can-> aws:account/* [*]",                      // the module's attachment
+	} {
+		if !slices.Contains(edges, want) {
+			t.Errorf("ParseDir(testdata/modules/app) lacks %s", want)
+		}
+	}
+	if slices.Contains(keys, "tf:module.off.aws_iam_role.this") {
+		t.Errorf("ParseDir(testdata/modules/app) has module.off, want none (count = 0)")
+	}
+	if !slices.ContainsFunc(warnings, func(w string) bool { return strings.Contains(w, `module "vpc"`) }) {
+		t.Errorf("warnings = %q, want one about the registry module vpc", warnings)
+	}
 }
