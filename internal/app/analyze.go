@@ -70,9 +70,10 @@ func normOptions(opt graph.Options) (graph.Options, error) {
 
 // prepared is an analysis ready to run: what it read and its input.
 type prepared struct {
-	in    *inputs
+	in    *analysisInputs
 	intel Intel
 	seq   int64
+	prev  store.Analysis // the latest recorded analysis when prepared
 	run   *analyze.Run
 	kept  int
 	total int
@@ -84,6 +85,10 @@ type prepared struct {
 // than what it read.
 func (a *App) prepare(ctx context.Context, changed []string, partial bool) (*prepared, error) {
 	seq, err := a.Store.IngestSeq(ctx)
+	if err != nil {
+		return nil, err
+	}
+	prev, _, err := a.Store.LatestAnalysis(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +104,12 @@ func (a *App) prepare(ctx context.Context, changed []string, partial bool) (*pre
 	if err != nil {
 		return nil, err
 	}
-	p := &prepared{in: in, intel: intel, seq: seq}
+	p := &prepared{in: in, intel: intel, seq: seq, prev: prev}
+	if !hasJewel(es) {
+		// No crown jewel, no path: nothing of the exposures is read.
+		p.run = &analyze.Run{Estate: es, Input: &graph.Input{Entries: []graph.Entry{}}, Exposures: map[string]model.Exposure{}, Partial: partial}
+		return p, nil
+	}
 	if partial {
 		p.run, p.kept, p.total, err = analyze.PrepareAffected(ctx, a.Store, es, intel.Intel, changed)
 	} else {
@@ -122,7 +132,7 @@ func (a *App) Analyze(ctx context.Context, opt graph.Options) (*AnalysisResult, 
 	if err != nil {
 		return nil, err
 	}
-	return a.runAndRecord(ctx, opt, nil, false)
+	return a.runAndRecord(ctx, opt, nil, false, 0)
 }
 
 // Reanalyze keeps the analysis current after new data: when the database
@@ -131,6 +141,13 @@ func (a *App) Analyze(ctx context.Context, opt graph.Options) (*AnalysisResult, 
 // paths that opened and closed there. It returns nil when the database
 // was never analysed. why says what changed, for the log.
 func (a *App) Reanalyze(ctx context.Context, changed []string, why string) (*AnalysisResult, error) {
+	return a.reanalyze(ctx, changed, why, -1)
+}
+
+// reanalyze is Reanalyze after the ingest that began at ingest sequence
+// since (-1 when no ingest prompted it): when everything before it had
+// been analysed, the re-analysis brings the analysis up to date.
+func (a *App) reanalyze(ctx context.Context, changed []string, why string, since int64) (*AnalysisResult, error) {
 	last, ok, err := a.Store.LatestAnalysis(ctx)
 	if err != nil || !ok {
 		if err == nil {
@@ -144,7 +161,7 @@ func (a *App) Reanalyze(ctx context.Context, changed []string, why string) (*Ana
 		}
 	}
 	opt, _ := normOptions(graph.Options{K: last.K, MaxSteps: last.MaxSteps})
-	r, err := a.runAndRecord(ctx, opt, changed, true)
+	r, err := a.runAndRecord(ctx, opt, changed, true, since)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +170,7 @@ func (a *App) Reanalyze(ctx context.Context, changed []string, why string) (*Ana
 	return r, nil
 }
 
-func (a *App) runAndRecord(ctx context.Context, opt graph.Options, changed []string, partial bool) (*AnalysisResult, error) {
+func (a *App) runAndRecord(ctx context.Context, opt graph.Options, changed []string, partial bool, since int64) (*AnalysisResult, error) {
 	var err error
 	for range recordAttempts {
 		var p *prepared
@@ -164,8 +181,11 @@ func (a *App) runAndRecord(ctx context.Context, opt graph.Options, changed []str
 		if err = p.run.RunContext(ctx, opt); err != nil {
 			return nil, err
 		}
+		if a.beforeRecord != nil {
+			a.beforeRecord()
+		}
 		var r *AnalysisResult
-		r, err = a.record(ctx, p, opt)
+		r, err = a.record(ctx, p, opt, since)
 		if errors.Is(err, ErrConflict) {
 			a.logf("analysis not recorded: %v; running it again on the newer data", err)
 			continue
@@ -175,11 +195,17 @@ func (a *App) runAndRecord(ctx context.Context, opt graph.Options, changed []str
 	return nil, err
 }
 
-// record stores a run and its results.
-func (a *App) record(ctx context.Context, p *prepared, opt graph.Options) (*AnalysisResult, error) {
+// record stores a run and its results. A partial run after the ingest
+// that began at since brings the analysis up to date (UpTo) only when
+// everything before that ingest had been analysed.
+func (a *App) record(ctx context.Context, p *prepared, opt graph.Options, since int64) (*AnalysisResult, error) {
 	run := p.run
+	upTo := p.seq
+	if run.Partial && (since < 0 || p.prev.UpTo < since) {
+		upTo = min(p.prev.UpTo, p.seq)
+	}
 	rec := &store.AnalysisRecord{Analysis: store.Analysis{
-		At: a.now(), Partial: run.Partial, IngestSeq: p.seq, Scope: p.in.ref, CodeOwners: p.in.codeOwners,
+		At: a.now(), Partial: run.Partial, IngestSeq: p.seq, UpTo: upTo, Scope: p.in.ref, CodeOwners: p.in.codeOwners,
 		Feeds: p.intel.Feeds, K: opt.K, MaxSteps: opt.MaxSteps, Paths: len(run.Result.Paths), Risk: run.Result.Risk,
 	}, PathExposures: map[string][]string{}}
 	for _, path := range run.Result.Paths {
@@ -320,4 +346,14 @@ func (a *App) AfterFeedsUpdate(ctx context.Context, vulns []string) (*AnalysisRe
 		return nil, nil
 	}
 	return a.Reanalyze(ctx, assets, fmt.Sprintf("%d exposures with changed threat data", len(assets)))
+}
+
+// hasJewel reports whether the estate has a crown jewel.
+func hasJewel(es *estate.Estate) bool {
+	for _, a := range es.Assets {
+		if a.CrownJewel != nil {
+			return true
+		}
+	}
+	return false
 }

@@ -89,6 +89,10 @@ type App struct {
 	Logf, Warnf func(format string, args ...any)
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+
+	// beforeRecord, when set, runs between an analysis and its
+	// recording: tests use it to make another writer interleave.
+	beforeRecord func()
 }
 
 func (a *App) logf(format string, args ...any) {

@@ -67,6 +67,13 @@ func (a *App) Ingest(ctx context.Context, req IngestRequest) (*IngestResult, err
 	if err != nil {
 		return nil, err
 	}
+	// What was ingested before this ingest, for the re-analysis (see
+	// reanalyze); a concurrent ingest committing between this read and
+	// Begin is counted as before.
+	since, err := a.Store.IngestSeq(ctx)
+	if err != nil {
+		return nil, err
+	}
 	tx, err := a.Store.Begin(ctx)
 	if err != nil {
 		return nil, err
@@ -97,7 +104,7 @@ func (a *App) Ingest(ctx context.Context, req IngestRequest) (*IngestResult, err
 		return nil, err
 	}
 	if !req.NoAnalyze {
-		res.Reanalysis, err = a.Reanalyze(ctx, res.Assets, "the ingest")
+		res.Reanalysis, err = a.reanalyze(ctx, res.Assets, "the ingest", since)
 		if err != nil {
 			return res, err
 		}

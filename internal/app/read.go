@@ -26,8 +26,9 @@ type View struct {
 	Stored   bool           `json:"stored"`
 	Analysis store.Analysis `json:"analysis"`
 	// IngestSeq is the ingest sequence now; Waiting is true when it is
-	// newer than the one the analysis read, or the stored scope is newer
-	// than the one it read: newer data waits for an analysis.
+	// newer than the one up to which the analysis covers every ingest
+	// (store.Analysis.UpTo), or the stored scope is newer than the one it
+	// read: newer data waits for an analysis.
 	IngestSeq int64 `json:"ingest_seq"`
 	Waiting   bool  `json:"waiting"`
 }
@@ -48,7 +49,7 @@ func (a *App) view(ctx context.Context, opt graph.Options) (View, bool, error) {
 	if v.IngestSeq, err = a.Store.IngestSeq(ctx); err != nil {
 		return v, false, err
 	}
-	v.Waiting = v.IngestSeq > last.IngestSeq
+	v.Waiting = v.IngestSeq > last.UpTo
 	if last.Scope.Source == "stored" && a.Scope == nil {
 		sv, ok, err := a.Store.LatestScope(ctx)
 		if err != nil {
@@ -72,7 +73,7 @@ func (a *App) compute(ctx context.Context, opt graph.Options) (*analyze.Run, Vie
 	if err := p.run.RunContext(ctx, opt); err != nil {
 		return nil, View{}, err
 	}
-	v := View{IngestSeq: p.seq, Analysis: store.Analysis{At: a.now(), IngestSeq: p.seq, Scope: p.in.ref, CodeOwners: p.in.codeOwners,
+	v := View{IngestSeq: p.seq, Analysis: store.Analysis{At: a.now(), IngestSeq: p.seq, UpTo: p.seq, Scope: p.in.ref, CodeOwners: p.in.codeOwners,
 		Feeds: p.intel.Feeds, K: opt.K, MaxSteps: opt.MaxSteps, Paths: len(p.run.Result.Paths), Risk: p.run.Result.Risk}}
 	return p.run, v, nil
 }

@@ -27,9 +27,9 @@ type CodeOwnersFile struct {
 	Data []byte
 }
 
-// inputs are the analysis inputs an App read: the scope with its
+// analysisInputs are the analysis inputs an App read: the scope with its
 // ownership rules, and where each came from.
-type inputs struct {
+type analysisInputs struct {
 	scope      *scope.Scope
 	ref        store.ScopeRef
 	codeOwners []string
@@ -48,8 +48,8 @@ func parseScope(f ScopeFile) (*scope.Scope, error) {
 // set, else the latest stored scope, else the default; then the ownership
 // rules of the stored CODEOWNERS files and the App's, in that order,
 // after the scope's own rules so that the scope file wins.
-func (a *App) loadInputs(ctx context.Context) (*inputs, error) {
-	in := &inputs{}
+func (a *App) loadInputs(ctx context.Context) (*analysisInputs, error) {
+	in := &analysisInputs{}
 	switch {
 	case a.Scope != nil:
 		sc, err := parseScope(*a.Scope)
@@ -144,7 +144,7 @@ func (a *App) Estate(ctx context.Context) (*estate.Estate, error) {
 	return a.estate(ctx, in)
 }
 
-func (a *App) estate(ctx context.Context, in *inputs) (*estate.Estate, error) {
+func (a *App) estate(ctx context.Context, in *analysisInputs) (*estate.Estate, error) {
 	var assets []model.Asset
 	for x, err := range a.Store.Assets(ctx, store.Filter{}) {
 		if err != nil {

@@ -96,7 +96,11 @@ type Analysis struct {
 	At        time.Time `json:"at"`
 	Partial   bool      `json:"partial"`
 	IngestSeq int64     `json:"ingest_seq"`
-	Scope     ScopeRef  `json:"scope"`
+	// UpTo is the ingest sequence up to which every ingest's data has
+	// been analysed: IngestSeq for a full analysis; for a partial one,
+	// lower when an earlier ingest was left unanalysed.
+	UpTo  int64    `json:"up_to"`
+	Scope ScopeRef `json:"scope"`
 	// CodeOwners lists "repository=digest" of the CODEOWNERS files read.
 	CodeOwners []string      `json:"codeowners"`
 	Feeds      []FeedVersion `json:"feeds"`

@@ -34,7 +34,7 @@ type queryer interface {
 	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 }
 
-const analysisCols = `id, at, partial, ingest_seq, scope_source, scope_version, scope_digest, codeowners, feeds, k, max_steps, paths, risk, opened, closed`
+const analysisCols = `id, at, partial, ingest_seq, up_to, scope_source, scope_version, scope_digest, codeowners, feeds, k, max_steps, paths, risk, opened, closed`
 
 func (s *DB) latestAnalysis(ctx context.Context, q queryer) (store.Analysis, bool, error) {
 	var a store.Analysis
@@ -42,7 +42,7 @@ func (s *DB) latestAnalysis(ctx context.Context, q queryer) (store.Analysis, boo
 	var partial int
 	var owners, feeds string
 	err := q.QueryRowContext(ctx, `SELECT `+analysisCols+` FROM analyses ORDER BY id DESC LIMIT 1`).Scan(
-		&a.ID, &at, &partial, &a.IngestSeq, &a.Scope.Source, &a.Scope.Version, &a.Scope.Digest, &owners, &feeds,
+		&a.ID, &at, &partial, &a.IngestSeq, &a.UpTo, &a.Scope.Source, &a.Scope.Version, &a.Scope.Digest, &owners, &feeds,
 		&a.K, &a.MaxSteps, &a.Paths, &a.Risk, &a.Opened, &a.Closed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, false, nil
@@ -142,8 +142,8 @@ func (s *DB) RecordAnalysis(ctx context.Context, r *store.AnalysisRecord) (store
 	if a.Partial {
 		partial = 1
 	}
-	if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO analyses (`+analysisCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		a.ID, now, partial, a.IngestSeq, a.Scope.Source, a.Scope.Version, digest, string(owners), string(feeds),
+	if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO analyses (`+analysisCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		a.ID, now, partial, a.IngestSeq, a.UpTo, a.Scope.Source, a.Scope.Version, digest, string(owners), string(feeds),
 		a.K, a.MaxSteps, a.Paths, a.Risk, a.Opened, a.Closed); err != nil {
 		return a, nil, fmt.Errorf("record analysis: %w", err)
 	}

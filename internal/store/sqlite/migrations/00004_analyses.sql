@@ -1,6 +1,8 @@
 -- +goose Up
 -- Every recorded analysis, with the inputs it read: the ingest sequence
--- (the highest scan seq it saw), the scope (stored version, file or
+-- (the highest scan seq it saw; up_to is the sequence up to which every
+-- ingest has been analysed, lower for a partial analysis that followed
+-- an ingest left unanalysed), the scope (stored version, file or
 -- default, and its digest), the CODEOWNERS files and feed versions (JSON),
 -- its options and its outcome. ids are handed out by the writer inside
 -- its transaction (MAX + 1), which both databases accept.
@@ -9,6 +11,7 @@ CREATE TABLE analyses (
   at            BIGINT NOT NULL,
   partial       INTEGER NOT NULL,
   ingest_seq    BIGINT NOT NULL,
+  up_to         BIGINT NOT NULL,
   scope_source  TEXT NOT NULL,
   scope_version BIGINT NOT NULL,
   scope_digest  TEXT NOT NULL,
