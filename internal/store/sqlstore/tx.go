@@ -31,7 +31,8 @@ type tx struct {
 	lastTime int64         // the last scan time handed out, to keep them distinct
 	nextSeq  int64
 
-	assets map[string]bool // asset keys written in this transaction
+	assets map[string]bool         // asset keys written in this transaction
+	facts  map[model.Evidence]bool // evidence written, At and Detail cleared (see TouchedAssets)
 
 	insFinding, touchAsset *sql.Stmt
 	insFindingN            *sql.Stmt // batchRows rows each
@@ -495,6 +496,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, asset, vuln_id, finding_id, sour
 	if err != nil {
 		return fmt.Errorf("record evidence: %w", err)
 	}
+	x.noteFact(e)
 	return nil
 }
 
