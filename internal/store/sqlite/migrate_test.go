@@ -114,3 +114,28 @@ func TestMigrateFindingIDs(t *testing.T) {
 		t.Errorf("rescan after migration: %d findings, %d new, %d fixed; want %d, 0, 0", s.Findings, s.New, s.Fixed, len(want))
 	}
 }
+
+// TestNewDatabasePageSize checks that a new database gets the 16 KiB pages
+// Open asks for and is in WAL mode: WAL switched on first writes the file
+// header with the default 4 KiB pages, which no later pragma changes.
+func TestNewDatabasePageSize(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ctem.db")
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var size int
+	var mode string
+	if err := st.SQL().QueryRow(`PRAGMA page_size`).Scan(&size); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SQL().QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if size != 16384 || mode != "wal" {
+		t.Errorf("Open(new database): page_size %d, journal_mode %s; want 16384, wal", size, mode)
+	}
+}
