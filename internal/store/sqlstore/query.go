@@ -356,21 +356,25 @@ func (s *DB) Assets(ctx context.Context, f store.Filter) iter.Seq2[model.Asset, 
 	if !f.Since.IsZero() {
 		w.add("last_seen >= ?", micros(f.Since))
 	}
-	q := `SELECT key, kind, name, labels, environment, owner, criticality, source, first_seen, last_seen FROM assets` + w.sql() + ` ORDER BY key` + limit(f.Limit)
-	return rowsSeq(ctx, s.db, s.rebind(q), w.args, func(r *sql.Rows) (model.Asset, error) {
-		var a model.Asset
-		var kind, labels string
-		var first, last int64
-		if err := r.Scan(&a.Key, &kind, &a.Name, &labels, &a.Environment, &a.Owner, &a.Criticality, &a.Source, &first, &last); err != nil {
-			return a, fmt.Errorf("read asset: %w", err)
-		}
-		a.Kind = model.AssetKind(kind)
-		if labels != "" && labels != "{}" {
-			_ = json.Unmarshal([]byte(labels), &a.Labels)
-		}
-		a.FirstSeen, a.LastSeen = fromMicros(first), fromMicros(last)
-		return a, nil
-	})
+	q := `SELECT ` + assetCols + ` FROM assets` + w.sql() + ` ORDER BY key` + limit(f.Limit)
+	return rowsSeq(ctx, s.db, s.rebind(q), w.args, scanAsset)
+}
+
+const assetCols = `key, kind, name, labels, environment, owner, criticality, source, first_seen, last_seen`
+
+func scanAsset(r *sql.Rows) (model.Asset, error) {
+	var a model.Asset
+	var kind, labels string
+	var first, last int64
+	if err := r.Scan(&a.Key, &kind, &a.Name, &labels, &a.Environment, &a.Owner, &a.Criticality, &a.Source, &first, &last); err != nil {
+		return a, fmt.Errorf("read asset: %w", err)
+	}
+	a.Kind = model.AssetKind(kind)
+	if labels != "" && labels != "{}" {
+		_ = json.Unmarshal([]byte(labels), &a.Labels)
+	}
+	a.FirstSeen, a.LastSeen = fromMicros(first), fromMicros(last)
+	return a, nil
 }
 
 // Scans lists scans, newest first.
@@ -379,16 +383,20 @@ func (s *DB) Scans(ctx context.Context, f store.Filter) iter.Seq2[model.Scan, er
 	w.in("tool", f.Tools)
 	w.keys("asset", f.Assets)
 	w.ids("id", f.IDs)
-	q := `SELECT id, tool, tool_version, format, target, asset, input, digest, started_at, findings, new, fixed, reopened FROM scans` + w.sql() + ` ORDER BY seq DESC` + limit(f.Limit)
-	return rowsSeq(ctx, s.db, s.rebind(q), w.args, func(r *sql.Rows) (model.Scan, error) {
-		var sc model.Scan
-		var at int64
-		if err := r.Scan(&sc.ID, &sc.Tool, &sc.ToolVersion, &sc.Format, &sc.Target, &sc.Asset, &sc.Input, &sc.Digest, &at, &sc.Findings, &sc.New, &sc.Fixed, &sc.Reopened); err != nil {
-			return sc, fmt.Errorf("read scan: %w", err)
-		}
-		sc.StartedAt = fromMicros(at)
-		return sc, nil
-	})
+	q := `SELECT ` + scanCols + ` FROM scans` + w.sql() + ` ORDER BY seq DESC` + limit(f.Limit)
+	return rowsSeq(ctx, s.db, s.rebind(q), w.args, scanScan)
+}
+
+const scanCols = `id, tool, tool_version, format, target, asset, input, digest, started_at, findings, new, fixed, reopened`
+
+func scanScan(r *sql.Rows) (model.Scan, error) {
+	var sc model.Scan
+	var at int64
+	if err := r.Scan(&sc.ID, &sc.Tool, &sc.ToolVersion, &sc.Format, &sc.Target, &sc.Asset, &sc.Input, &sc.Digest, &at, &sc.Findings, &sc.New, &sc.Fixed, &sc.Reopened); err != nil {
+		return sc, fmt.Errorf("read scan: %w", err)
+	}
+	sc.StartedAt = fromMicros(at)
+	return sc, nil
 }
 
 // Relations lists relations touching the filter's asset keys.

@@ -198,3 +198,15 @@ func unpackExtra(s string, f *model.Finding) (cvss string, err error) {
 	f.Location.Column, _ = strconv.Atoi(next())
 	return cvss, err
 }
+
+// The small interfaces DB implements, each on its own so that a consumer
+// may ask for no more than it uses.
+var (
+	_ store.IngestWriter    = (*DB)(nil)
+	_ store.FindingReader   = (*DB)(nil)
+	_ store.ExposureReader  = (*DB)(nil)
+	_ store.AssetReader     = (*DB)(nil)
+	_ store.ScanReader      = (*DB)(nil)
+	_ store.AnalysisResults = (*DB)(nil)
+	_ store.Events          = (*DB)(nil)
+)
