@@ -51,4 +51,3 @@ func (s *DB) Scan(ctx context.Context, id string) (model.Scan, error) {
 	q := s.rebind(`SELECT ` + scanCols + ` FROM scans WHERE id = ?`)
 	return one(rowsSeq(ctx, s.db, q, []any{id}, scanScan), "scan", id)
 }
-
