@@ -260,17 +260,20 @@ type Evidence struct {
 // Scan is one ingest of one source for one target. A newer scan of the same
 // (Tool, Target) closes what it no longer reports.
 type Scan struct {
-	ID          string    `json:"id"`
-	Tool        string    `json:"tool"`
-	ToolVersion string    `json:"tool_version,omitempty"`
-	Format      string    `json:"format"`
-	Target      string    `json:"target"`
-	Asset       string    `json:"asset,omitempty"`
-	Input       string    `json:"input"`
-	Digest      string    `json:"digest"`
-	StartedAt   time.Time `json:"started_at"`
-	Findings    int       `json:"findings"`
-	New         int       `json:"new"`
-	Fixed       int       `json:"fixed"`
-	Reopened    int       `json:"reopened"`
+	ID          string `json:"id"`
+	Tool        string `json:"tool"`
+	ToolVersion string `json:"tool_version,omitempty"`
+	Format      string `json:"format"`
+	// ParserVersion is the version of ctem's parser of Format that read
+	// the input (the parser package's ParserVersion).
+	ParserVersion string    `json:"parser_version,omitempty"`
+	Target        string    `json:"target"`
+	Asset         string    `json:"asset,omitempty"`
+	Input         string    `json:"input"`
+	Digest        string    `json:"digest"`
+	StartedAt     time.Time `json:"started_at"`
+	Findings      int       `json:"findings"`
+	New           int       `json:"new"`
+	Fixed         int       `json:"fixed"`
+	Reopened      int       `json:"reopened"`
 }

@@ -30,6 +30,10 @@ func TestGetByID(t *testing.T) {
 	a := collect(t, st.Assets(ctx, store.Filter{Limit: 1}))[0]
 	sc := collect(t, st.Scans(ctx, store.Filter{Limit: 1}))[0]
 
+	if sc.ParserVersion != trivy.ParserVersion {
+		t.Errorf("Scans()[0].ParserVersion = %q, want %q", sc.ParserVersion, trivy.ParserVersion)
+	}
+
 	gotF, err := st.Finding(ctx, f.ID)
 	if err != nil || !cmp.Equal(gotF, f) {
 		t.Errorf("Finding(%s) = %v, diff (-got +want):\n%s", f.ID, err, cmp.Diff(gotF, f))

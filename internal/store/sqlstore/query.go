@@ -387,12 +387,12 @@ func (s *DB) Scans(ctx context.Context, f store.Filter) iter.Seq2[model.Scan, er
 	return rowsSeq(ctx, s.db, s.rebind(q), w.args, scanScan)
 }
 
-const scanCols = `id, tool, tool_version, format, target, asset, input, digest, started_at, findings, new, fixed, reopened`
+const scanCols = `id, tool, tool_version, format, parser_version, target, asset, input, digest, started_at, findings, new, fixed, reopened`
 
 func scanScan(r *sql.Rows) (model.Scan, error) {
 	var sc model.Scan
 	var at int64
-	if err := r.Scan(&sc.ID, &sc.Tool, &sc.ToolVersion, &sc.Format, &sc.Target, &sc.Asset, &sc.Input, &sc.Digest, &at, &sc.Findings, &sc.New, &sc.Fixed, &sc.Reopened); err != nil {
+	if err := r.Scan(&sc.ID, &sc.Tool, &sc.ToolVersion, &sc.Format, &sc.ParserVersion, &sc.Target, &sc.Asset, &sc.Input, &sc.Digest, &at, &sc.Findings, &sc.New, &sc.Fixed, &sc.Reopened); err != nil {
 		return sc, fmt.Errorf("read scan: %w", err)
 	}
 	sc.StartedAt = fromMicros(at)

@@ -373,8 +373,8 @@ func (x *tx) BeginScan(s model.Scan) error {
 			return err
 		}
 	}
-	_, err := x.tx.ExecContext(x.ctx, x.s.rebind(`INSERT INTO scans (id, seq, tool, tool_version, format, target, asset, input, digest, started_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), s.ID, seq, s.Tool, s.ToolVersion, s.Format, s.Target, s.Asset, s.Input, s.Digest, micros(s.StartedAt))
+	_, err := x.tx.ExecContext(x.ctx, x.s.rebind(`INSERT INTO scans (id, seq, tool, tool_version, format, parser_version, target, asset, input, digest, started_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), s.ID, seq, s.Tool, s.ToolVersion, s.Format, s.ParserVersion, s.Target, s.Asset, s.Input, s.Digest, micros(s.StartedAt))
 	if err != nil {
 		return fmt.Errorf("record scan: %w", err)
 	}
