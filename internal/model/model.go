@@ -216,13 +216,17 @@ type Exposure struct {
 }
 
 // Event is one change of a finding's status, recorded by the ingest that
-// caused it.
+// caused it, or of an exposure's status by a person's triage decision
+// (FindingID empty, By and Reason set).
 type Event struct {
 	FindingID string    `json:"finding_id"`
 	From      Status    `json:"from"`
 	To        Status    `json:"to"`
 	At        time.Time `json:"at"`
 	ScanID    string    `json:"scan_id"`
+	// By names who changed an exposure's status, and Reason says why.
+	By     string `json:"by,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // EvidenceKind names a fact that raises or lowers the odds that a weakness

@@ -28,6 +28,7 @@ type Store interface {
 	ScanReader
 	AnalysisResults
 	Events
+	Triage
 
 	// Counts returns how many rows each table holds.
 	Counts(ctx context.Context) (Counts, error)
@@ -138,11 +139,15 @@ type Filter struct {
 	ScanID     string
 	IDs        []string // finding, exposure or scan ids (a prefix of 4 or more)
 	History    bool     // exposures: include the status history
-	// ByID lists exposures in the order of their ids rather than riskiest
-	// first: for reading them all, it spares a sort of the whole table.
+	// Sort is the order of findings and exposures (see Sort).
+	Sort Sort
+	// ByID is Sort = SortID, kept for callers written before Sort.
 	ByID  bool
 	Since time.Time
 	Limit int
+	// After is the cursor a listing handed out with its last page: the
+	// listing goes on after the record it names.
+	After string
 }
 
 // Counts are row counts, for tests and status displays.

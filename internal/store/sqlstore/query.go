@@ -345,7 +345,34 @@ ORDER BY e.at, e.finding_id`), args...)
 		e := &batch[idx[eid]]
 		e.History = append(e.History, ev)
 	}
-	return hrows.Err()
+	if err := hrows.Err(); err != nil {
+		return fmt.Errorf("read history: %w", err)
+	}
+	// People's decisions, and what ingests did to them.
+	trows, err := s.db.QueryContext(ctx, s.rebind(`SELECT exposure_id, from_status, to_status, at, scan_id, actor, reason
+FROM status_events WHERE exposure_id IN (`+placeholders(len(args))+`) ORDER BY seq`), args...)
+	if err != nil {
+		return fmt.Errorf("read status changes: %w", err)
+	}
+	defer trows.Close()
+	for trows.Next() {
+		var eid, from, to string
+		var ev model.Event
+		var at int64
+		if err := trows.Scan(&eid, &from, &to, &at, &ev.ScanID, &ev.By, &ev.Reason); err != nil {
+			return fmt.Errorf("read status changes: %w", err)
+		}
+		ev.From, ev.To, ev.At = model.Status(from), model.Status(to), fromMicros(at)
+		e := &batch[idx[eid]]
+		e.History = append(e.History, ev)
+	}
+	if err := trows.Err(); err != nil {
+		return fmt.Errorf("read status changes: %w", err)
+	}
+	for i := range batch {
+		slices.SortStableFunc(batch[i].History, func(a, b model.Event) int { return a.At.Compare(b.At) })
+	}
+	return nil
 }
 
 // Assets lists assets.

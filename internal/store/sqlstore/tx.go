@@ -550,15 +550,23 @@ func (x *tx) EndInput(ctx context.Context, input, digest string) ([]model.Scan, 
 		return nil, err
 	}
 	var out []model.Scan
+	var ids []string
+	now := time.Now().UTC()
 	for _, s := range x.pending {
 		s.Input, s.Digest = input, digest
 		if err := x.lifecycle(ctx, s); err != nil {
 			return nil, err
 		}
 		out = append(out, *s)
+		ids = append(ids, s.ID)
+		now = s.StartedAt
 	}
 	x.pending, x.cur = nil, nil
 	if err := x.applyVEX(ctx); err != nil {
+		return nil, err
+	}
+	// People's decisions hold over what the findings say (triage.go).
+	if _, err := x.s.reconcile(ctx, x.tx, now, strings.Join(ids, " ")); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -2,5 +2,39 @@
 -- The version of ctem's parser that read each scan's input.
 ALTER TABLE scans ADD COLUMN parser_version TEXT NOT NULL DEFAULT '';
 
+-- A person's standing decision about an exposure (sqlstore's triage.go):
+-- the status decided, and the status last recorded for the exposure in
+-- status_events (effective), which an ingest compares with what it
+-- computed from the findings.
+CREATE TABLE triage (
+  exposure_id   TEXT PRIMARY KEY,
+  status        TEXT NOT NULL,
+  reason        TEXT NOT NULL,
+  actor         TEXT NOT NULL,
+  approver      TEXT NOT NULL DEFAULT '',
+  justification TEXT NOT NULL DEFAULT '',
+  expires_at    BIGINT NOT NULL DEFAULT 0,
+  at            BIGINT NOT NULL,
+  effective     TEXT NOT NULL
+);
+
+-- Every change of a triaged exposure's status, with who and why.
+CREATE TABLE status_events (
+  seq           INTEGER PRIMARY KEY,
+  exposure_id   TEXT NOT NULL,
+  from_status   TEXT NOT NULL,
+  to_status     TEXT NOT NULL,
+  actor         TEXT NOT NULL,
+  reason        TEXT NOT NULL,
+  approver      TEXT NOT NULL DEFAULT '',
+  justification TEXT NOT NULL DEFAULT '',
+  expires_at    BIGINT NOT NULL DEFAULT 0,
+  scan_id       TEXT NOT NULL DEFAULT '',
+  at            BIGINT NOT NULL
+);
+CREATE INDEX status_events_exposure ON status_events (exposure_id, seq);
+
 -- +goose Down
+DROP TABLE status_events;
+DROP TABLE triage;
 ALTER TABLE scans DROP COLUMN parser_version;
