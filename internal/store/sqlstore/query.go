@@ -36,7 +36,10 @@ func (w *where) in(col string, vals []string) {
 	w.add(col+" IN ("+placeholders(len(vals))+")", args...)
 }
 
-// keys adds a match on a key column: exact, or a prefix for "x*".
+// keys adds a match on a key column: exact, or a prefix for "x*". A
+// prefix is a range of the column (not LIKE, whose case folding differs
+// between SQLite and PostgreSQL and which SQLite's planner will not use an
+// index for).
 func (w *where) keys(col string, vals []string) {
 	if len(vals) == 0 {
 		return
@@ -45,8 +48,8 @@ func (w *where) keys(col string, vals []string) {
 	var args []any
 	for _, v := range vals {
 		if p, ok := strings.CutSuffix(v, "*"); ok {
-			ors = append(ors, col+" LIKE ? ESCAPE '\\'")
-			args = append(args, escapeLike(p)+"%")
+			ors = append(ors, "("+col+" >= ? AND "+col+" < ?)")
+			args = append(args, p, prefixUpper(p))
 		} else {
 			ors = append(ors, col+" = ?")
 			args = append(args, v)
@@ -152,8 +155,36 @@ func (s *DB) Findings(ctx context.Context, f store.Filter) iter.Seq2[model.Findi
 	if f.ScanID != "" {
 		w.add("scan_id = ?", f.ScanID)
 	}
-	q := `SELECT ` + findingCols + ` FROM findings` + w.sql() + ` ORDER BY sev DESC, asset, rule_id, id` + limit(f.Limit)
-	return rowsSeq(ctx, s.db, s.rebind(q), w.args, scanFinding)
+	if !f.Since.IsZero() {
+		w.add("last_seen >= ?", micros(f.Since))
+	}
+	sort, err := sortOf(f, "findings", store.Sorts...)
+	if err != nil {
+		return failed[model.Finding](err)
+	}
+	o := findingOrders[sort]
+	return func(yield func(model.Finding, error) bool) {
+		if err := s.page(ctx, &w, f, 'f', "findings", "id", o); err != nil {
+			yield(model.Finding{}, err)
+			return
+		}
+		q := `SELECT ` + findingCols + ` FROM findings` + w.sql() + o.sql() + limit(f.Limit)
+		rowsSeq(ctx, s.db, s.rebind(q), w.args, scanFinding)(yield)
+	}
+}
+
+// findingOrders are the orders of the findings listing by sort.
+var findingOrders = map[store.Sort]order{
+	store.SortSeverity: {{"sev", true}, {"asset", false}, {"rule_id", false}, {"id", false}},
+	store.SortID:       {{"id", false}},
+	store.SortNewest:   {{"last_seen", true}, {"id", false}},
+}
+
+// exposureOrders are the orders of the exposures listing by sort.
+var exposureOrders = map[store.Sort]order{
+	store.SortSeverity: {{"sev", true}, {"asset", false}, {"vuln_id", false}, {"rule_id", false}, {"id", false}},
+	store.SortID:       {{"id", false}},
+	store.SortNewest:   {{"last_seen", true}, {"id", false}},
 }
 
 func scanFinding(r *sql.Rows) (model.Finding, error) {
@@ -201,12 +232,23 @@ func (s *DB) Exposures(ctx context.Context, f store.Filter) iter.Seq2[model.Expo
 		inner.vulnMatch("x.vuln_ids", f.VulnIDs)
 		w.add("EXISTS (SELECT 1 FROM findings x WHERE "+ofExposure("x", "exposures.id")+" AND "+strings.Join(inner.conds, " AND ")+")", inner.args...)
 	}
-	order := ` ORDER BY sev DESC, asset, vuln_id, rule_id, id`
-	if f.ByID {
-		order = ` ORDER BY id`
+	if f.ScanID != "" {
+		w.add("EXISTS (SELECT 1 FROM findings x WHERE "+ofExposure("x", "exposures.id")+" AND x.scan_id = ?)", f.ScanID)
 	}
-	q := s.rebind(`SELECT ` + exposureCols + ` FROM exposures` + w.sql() + order + limit(f.Limit))
+	if !f.Since.IsZero() {
+		w.add("last_seen >= ?", micros(f.Since))
+	}
+	sort, err := sortOf(f, "exposures", store.Sorts...)
+	if err != nil {
+		return failed[model.Exposure](err)
+	}
+	o := exposureOrders[sort]
 	return func(yield func(model.Exposure, error) bool) {
+		if err := s.page(ctx, &w, f, 'x', "exposures", "id", o); err != nil {
+			yield(model.Exposure{}, err)
+			return
+		}
+		q := s.rebind(`SELECT ` + exposureCols + ` FROM exposures` + w.sql() + o.sql() + limit(f.Limit))
 		rows, err := s.db.QueryContext(ctx, q, w.args...)
 		if err != nil {
 			yield(model.Exposure{}, err)
@@ -383,8 +425,21 @@ func (s *DB) Assets(ctx context.Context, f store.Filter) iter.Seq2[model.Asset, 
 	if !f.Since.IsZero() {
 		w.add("last_seen >= ?", micros(f.Since))
 	}
-	q := `SELECT ` + assetCols + ` FROM assets` + w.sql() + ` ORDER BY key` + limit(f.Limit)
-	return rowsSeq(ctx, s.db, s.rebind(q), w.args, scanAsset)
+	if len(f.Severities)+len(f.Tools)+len(f.Statuses)+len(f.VulnIDs)+len(f.IDs) > 0 || f.ScanID != "" {
+		return failed[model.Asset](refuse(store.Filter{Severities: f.Severities, Tools: f.Tools, Statuses: f.Statuses, VulnIDs: f.VulnIDs, IDs: f.IDs, ScanID: f.ScanID}, "assets"))
+	}
+	if _, err := sortOf(f, "assets", store.SortID); err != nil {
+		return failed[model.Asset](err)
+	}
+	o := order{{"key", false}}
+	return func(yield func(model.Asset, error) bool) {
+		if err := s.page(ctx, &w, f, 'a', "assets", "key", o); err != nil {
+			yield(model.Asset{}, err)
+			return
+		}
+		q := `SELECT ` + assetCols + ` FROM assets` + w.sql() + o.sql() + limit(f.Limit)
+		rowsSeq(ctx, s.db, s.rebind(q), w.args, scanAsset)(yield)
+	}
 }
 
 const assetCols = `key, kind, name, labels, environment, owner, criticality, source, first_seen, last_seen`
@@ -410,8 +465,24 @@ func (s *DB) Scans(ctx context.Context, f store.Filter) iter.Seq2[model.Scan, er
 	w.in("tool", f.Tools)
 	w.keys("asset", f.Assets)
 	w.ids("id", f.IDs)
-	q := `SELECT ` + scanCols + ` FROM scans` + w.sql() + ` ORDER BY seq DESC` + limit(f.Limit)
-	return rowsSeq(ctx, s.db, s.rebind(q), w.args, scanScan)
+	if !f.Since.IsZero() {
+		w.add("started_at >= ?", micros(f.Since))
+	}
+	if len(f.Severities)+len(f.Statuses)+len(f.VulnIDs)+len(f.Kinds) > 0 || f.ScanID != "" {
+		return failed[model.Scan](refuse(store.Filter{Severities: f.Severities, Statuses: f.Statuses, VulnIDs: f.VulnIDs, Kinds: f.Kinds, ScanID: f.ScanID}, "scans"))
+	}
+	if _, err := sortOf(f, "scans", store.SortNewest); err != nil {
+		return failed[model.Scan](err)
+	}
+	o := order{{"seq", true}, {"id", false}}
+	return func(yield func(model.Scan, error) bool) {
+		if err := s.page(ctx, &w, f, 's', "scans", "id", o); err != nil {
+			yield(model.Scan{}, err)
+			return
+		}
+		q := `SELECT ` + scanCols + ` FROM scans` + w.sql() + o.sql() + limit(f.Limit)
+		rowsSeq(ctx, s.db, s.rebind(q), w.args, scanScan)(yield)
+	}
 }
 
 const scanCols = `id, tool, tool_version, format, parser_version, target, asset, input, digest, started_at, findings, new, fixed, reopened`
