@@ -22,7 +22,8 @@ const (
 	// SortID lists findings and exposures in the order of their ids, for
 	// reading them all without a sort of the whole table.
 	SortID Sort = "id"
-	// SortNewest lists findings and exposures last seen first.
+	// SortNewest lists findings and exposures first seen most recently
+	// first (the newest weaknesses).
 	SortNewest Sort = "newest"
 )
 

@@ -129,24 +129,48 @@ type Tx interface {
 }
 
 // Filter selects records in listings. Zero fields select everything.
+// Each field means one thing for every listing that takes it; a listing
+// refuses (ErrInvalid) a field it has no meaning for rather than ignore
+// it. Fields of different names combine with AND, values of one field
+// with OR.
 type Filter struct {
+	// Severities: findings and exposures of these severities.
 	Severities []model.Severity
-	Tools      []string
-	Assets     []string // asset keys; a trailing * matches a prefix
-	Statuses   []model.Status
-	VulnIDs    []string // any alias
-	Kinds      []string // asset kinds for Assets, finding kinds otherwise
-	ScanID     string
-	IDs        []string // finding, exposure or scan ids (a prefix of 4 or more)
-	History    bool     // exposures: include the status history
+	// Tools: findings of these tools, exposures with a finding of one of
+	// them, scans of them.
+	Tools []string
+	// Assets are asset keys (a trailing * matches a prefix): the asset a
+	// finding or exposure is on, an asset's key, a scan's asset, either
+	// end of a relation.
+	Assets []string
+	// Statuses: findings and exposures in these statuses.
+	Statuses []model.Status
+	// VulnIDs: findings with any of these ids among their aliases,
+	// exposures with such a finding.
+	VulnIDs []string
+	// Kinds are asset kinds for Assets, finding kinds for findings and
+	// exposures.
+	Kinds []string
+	// ScanID: findings last seen by this scan (the ones it reported when
+	// it is the latest of its tool and target, else those it was the last
+	// to report before they were fixed), exposures with such a finding.
+	ScanID string
+	// IDs: finding, exposure or scan ids, each exact or a prefix of four
+	// or more; exact exposure ids for StatusHistory.
+	IDs []string
+	// Since: findings and exposures first seen at or after it, assets
+	// last seen at or after it, scans started at or after it.
+	Since time.Time
+	// History asks Exposures for each exposure's status history.
+	History bool
 	// Sort is the order of findings and exposures (see Sort).
 	Sort Sort
 	// ByID is Sort = SortID, kept for callers written before Sort.
-	ByID  bool
-	Since time.Time
+	ByID bool
+	// Limit is the most records a listing returns; 0 is no limit.
 	Limit int
 	// After is the cursor a listing handed out with its last page: the
-	// listing goes on after the record it names.
+	// listing goes on after the record it names (see Cursor).
 	After string
 }
 

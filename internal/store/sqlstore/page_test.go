@@ -178,7 +178,7 @@ func TestEveryFilterWithEverySort(t *testing.T) {
 	}{
 		{store.SortSeverity, func(a, b model.Finding) int { return b.Severity.Rank() - a.Severity.Rank() }},
 		{store.SortID, func(a, b model.Finding) int { return strings.Compare(a.ID, b.ID) }},
-		{store.SortNewest, func(a, b model.Finding) int { return b.LastSeen.Compare(a.LastSeen) }},
+		{store.SortNewest, func(a, b model.Finding) int { return b.FirstSeen.Compare(a.FirstSeen) }},
 	} {
 		got := collect(t, st.Findings(ctx, store.Filter{Sort: tc.sort}))
 		if !slices.IsSortedFunc(got, tc.cmp) {

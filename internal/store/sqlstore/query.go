@@ -152,11 +152,8 @@ func (s *DB) Findings(ctx context.Context, f store.Filter) iter.Seq2[model.Findi
 	w.vulnMatch("vuln_ids", f.VulnIDs)
 	w.in("kind", f.Kinds)
 	w.ids("id", f.IDs)
-	if f.ScanID != "" {
-		w.add("scan_id = ?", f.ScanID)
-	}
 	if !f.Since.IsZero() {
-		w.add("last_seen >= ?", micros(f.Since))
+		w.add("first_seen >= ?", micros(f.Since))
 	}
 	sort, err := sortOf(f, "findings", store.Sorts...)
 	if err != nil {
@@ -164,12 +161,28 @@ func (s *DB) Findings(ctx context.Context, f store.Filter) iter.Seq2[model.Findi
 	}
 	o := findingOrders[sort]
 	return func(yield func(model.Finding, error) bool) {
+		if f.ScanID != "" {
+			cond, args, err := s.scanCond(ctx, "findings", f.ScanID)
+			if err != nil {
+				yield(model.Finding{}, err)
+				return
+			}
+			w.add(cond, args...)
+		}
 		if err := s.page(ctx, &w, f, 'f', "findings", "id", o); err != nil {
 			yield(model.Finding{}, err)
 			return
 		}
 		q := `SELECT ` + findingCols + ` FROM findings` + w.sql() + o.sql() + limit(f.Limit)
-		rowsSeq(ctx, s.db, s.rebind(q), w.args, scanFinding)(yield)
+		ls := newLastSeen(s)
+		for x, err := range rowsSeq(ctx, s.db, s.rebind(q), w.args, scanFinding) {
+			if err == nil {
+				err = ls.finding(ctx, &x)
+			}
+			if !yield(x, err) || err != nil {
+				return
+			}
+		}
 	}
 }
 
@@ -177,14 +190,14 @@ func (s *DB) Findings(ctx context.Context, f store.Filter) iter.Seq2[model.Findi
 var findingOrders = map[store.Sort]order{
 	store.SortSeverity: {{"sev", true}, {"asset", false}, {"rule_id", false}, {"id", false}},
 	store.SortID:       {{"id", false}},
-	store.SortNewest:   {{"last_seen", true}, {"id", false}},
+	store.SortNewest:   {{"first_seen", true}, {"id", false}},
 }
 
 // exposureOrders are the orders of the exposures listing by sort.
 var exposureOrders = map[store.Sort]order{
 	store.SortSeverity: {{"sev", true}, {"asset", false}, {"vuln_id", false}, {"rule_id", false}, {"id", false}},
 	store.SortID:       {{"id", false}},
-	store.SortNewest:   {{"last_seen", true}, {"id", false}},
+	store.SortNewest:   {{"first_seen", true}, {"id", false}},
 }
 
 func scanFinding(r *sql.Rows) (model.Finding, error) {
@@ -232,11 +245,8 @@ func (s *DB) Exposures(ctx context.Context, f store.Filter) iter.Seq2[model.Expo
 		inner.vulnMatch("x.vuln_ids", f.VulnIDs)
 		w.add("EXISTS (SELECT 1 FROM findings x WHERE "+ofExposure("x", "exposures.id")+" AND "+strings.Join(inner.conds, " AND ")+")", inner.args...)
 	}
-	if f.ScanID != "" {
-		w.add("EXISTS (SELECT 1 FROM findings x WHERE "+ofExposure("x", "exposures.id")+" AND x.scan_id = ?)", f.ScanID)
-	}
 	if !f.Since.IsZero() {
-		w.add("last_seen >= ?", micros(f.Since))
+		w.add("first_seen >= ?", micros(f.Since))
 	}
 	sort, err := sortOf(f, "exposures", store.Sorts...)
 	if err != nil {
@@ -244,6 +254,14 @@ func (s *DB) Exposures(ctx context.Context, f store.Filter) iter.Seq2[model.Expo
 	}
 	o := exposureOrders[sort]
 	return func(yield func(model.Exposure, error) bool) {
+		if f.ScanID != "" {
+			cond, args, err := s.scanCond(ctx, "x", f.ScanID)
+			if err != nil {
+				yield(model.Exposure{}, err)
+				return
+			}
+			w.add("EXISTS (SELECT 1 FROM findings x WHERE "+ofExposure("x", "exposures.id")+" AND "+cond+")", args...)
+		}
 		if err := s.page(ctx, &w, f, 'x', "exposures", "id", o); err != nil {
 			yield(model.Exposure{}, err)
 			return
@@ -324,18 +342,25 @@ func (s *DB) attachFindings(ctx context.Context, batch []model.Exposure, history
 		args[i] = e.ID
 	}
 	ids := `(VALUES ` + strings.TrimSuffix(strings.Repeat("(?), ", len(batch)), ", ") + `) v`
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT f.exposure_id, f.id, f.tool, f.vuln_ids, f.cwes, f.status, f.extra FROM `+ids+` JOIN findings f ON `+ofExposure("f", "v.column1")+` ORDER BY f.tool, f.id`), args...)
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT f.exposure_id, f.id, f.tool, f.vuln_ids, f.cwes, f.status, f.extra, f.scan_id FROM `+ids+` JOIN findings f ON `+ofExposure("f", "v.column1")+` ORDER BY f.tool, f.id`), args...)
 	if err != nil {
 		return fmt.Errorf("read exposure findings: %w", err)
 	}
 	defer rows.Close()
+	ls := newLastSeen(s)
 	for rows.Next() {
-		var eid, id, tool, vulns, cwes, status, extra string
-		if err := rows.Scan(&eid, &id, &tool, &vulns, &cwes, &status, &extra); err != nil {
+		var eid, id, tool, vulns, cwes, status, extra, scanID string
+		if err := rows.Scan(&eid, &id, &tool, &vulns, &cwes, &status, &extra, &scanID); err != nil {
 			return fmt.Errorf("read exposure findings: %w", err)
 		}
 		e := &batch[idx[eid]]
 		if status != string(model.StatusFixed) {
+			// An exposure was last seen when its latest open finding was.
+			if t, err := ls.of(ctx, scanID); err != nil {
+				return err
+			} else if t.After(e.LastSeen) {
+				e.LastSeen = t
+			}
 			var f model.Finding
 			cvss, err := unpackExtra(extra, &f)
 			if err == nil && cvss != "" {
