@@ -543,7 +543,9 @@ func (s *DB) Relations(ctx context.Context, f store.Filter) iter.Seq2[model.Rela
 	})
 }
 
-// Evidence lists the evidence about exposure x.
+// Evidence lists the evidence about exposure x: the facts recorded for
+// its findings or its vulnerability ids are read, and those that match
+// by store.EvidenceMatches kept.
 func (s *DB) Evidence(ctx context.Context, x model.Exposure) iter.Seq2[model.Evidence, error] {
 	var ors []string
 	var args []any
@@ -554,27 +556,26 @@ func (s *DB) Evidence(ctx context.Context, x model.Exposure) iter.Seq2[model.Evi
 		}
 	}
 	if len(x.VulnIDs) > 0 {
-		keys := []string{x.Asset}
-		if x.Package.PURL != "" {
-			keys = append(keys, x.Package.PURL)
-			if i := strings.IndexAny(x.Package.PURL, "?#"); i > 0 {
-				keys = append(keys, x.Package.PURL[:i])
-			}
-		}
-		cond := "(asset IN (" + placeholders(len(keys)) + ", '') AND vuln_id IN (" + placeholders(len(x.VulnIDs)) + "))"
-		for _, k := range keys {
-			args = append(args, k)
-		}
+		ors = append(ors, "vuln_id IN ("+placeholders(len(x.VulnIDs))+")")
 		for _, v := range x.VulnIDs {
 			args = append(args, v)
 		}
-		ors = append(ors, cond)
 	}
 	if len(ors) == 0 {
 		return func(func(model.Evidence, error) bool) {}
 	}
 	q := s.rebind(`SELECT kind, asset, vuln_id, finding_id, source, detail, at FROM evidence WHERE ` + strings.Join(ors, " OR ") + ` ORDER BY kind, source`)
-	return rowsSeq(ctx, s.db, q, args, scanEvidence)
+	return func(yield func(model.Evidence, error) bool) {
+		for e, err := range rowsSeq(ctx, s.db, q, args, scanEvidence) {
+			if err != nil {
+				yield(e, err)
+				return
+			}
+			if store.EvidenceMatches(e, x) && !yield(e, nil) {
+				return
+			}
+		}
+	}
 }
 
 // AllEvidence lists every fact.

@@ -126,12 +126,11 @@ func fromMicros(n int64) time.Time {
 // the first eight hex digits of its exposure's (model.Finding.Normalize),
 // so the condition is a range of the findings' primary key, which needs
 // no index on exposure_id; the equality drops the rare other exposure
-// that shares those digits. It appends an empty string to exposure_id
-// before comparing it, so that no planner reads the equality as a reason
-// to build an index on exposure_id (SQLite builds a temporary one over
-// every finding otherwise).
+// that shares those digits. (SQLite would rather build a temporary index
+// on exposure_id over every finding; store/sqlite turns its automatic
+// indexes off, so this SQL needs no trick to prevent it.)
 func ofExposure(f, e string) string {
-	return f + ".id >= substr(" + e + ", 1, 8) AND " + f + ".id < substr(" + e + ", 1, 8) || 'g' AND " + f + ".exposure_id || '' = " + e
+	return f + ".id >= substr(" + e + ", 1, 8) AND " + f + ".id < substr(" + e + ", 1, 8) || 'g' AND " + f + ".exposure_id = " + e
 }
 
 // joinList stores a list as ",a,b," so that membership is a LIKE '%,a,%'.

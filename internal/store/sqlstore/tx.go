@@ -232,7 +232,11 @@ status, reported_status, fingerprint, secret_hash, exposure_id, extra, scan_id, 
 // name.
 var findingRow = []any{0, 1, shared(0), 2, 3, 4, 5, 6, 7,
 	8, 9, 10, 11, 12, 13, 14, 15, 16,
-	17, 17, 18, 19, 20, 21, shared(1), shared(2), shared(2), "0"}
+	17, 17, 18, 19, 20, 21, shared(1), shared(2), shared(2), "0", 22}
+
+// findingInsertCols are findingCols and the columns the ingest writes
+// but listings do not read.
+const findingInsertCols = findingCols + `, vuln_id`
 
 const exposureCols = `id, kind, rule_id, vuln_id, vuln_ids, cwes, sev, title, asset, pkg_name, pkg_version,
 pkg_fixed, pkg_purl, path, line, url, component, status, first_seen, last_seen, fixed_at`
@@ -250,7 +254,7 @@ type shared int
 // that changed it, and that a scan reported it is in the scan's seenSet;
 // its last sighting is its target's last scan (see lastSeen).
 const findingConflict = `ON CONFLICT (id) DO UPDATE SET
-  target = excluded.target, rule_id = excluded.rule_id, vuln_ids = excluded.vuln_ids, cwes = excluded.cwes,
+  target = excluded.target, rule_id = excluded.rule_id, vuln_ids = excluded.vuln_ids, vuln_id = excluded.vuln_id, cwes = excluded.cwes,
   sev = excluded.sev, title = excluded.title, pkg_fixed = excluded.pkg_fixed, pkg_purl = excluded.pkg_purl,
   line = excluded.line, extra = excluded.extra, reported_status = excluded.reported_status,
   status = CASE WHEN findings.status = 'fixed' THEN 'fixed' ELSE excluded.status END,
@@ -323,7 +327,7 @@ const exposureConflict = `ON CONFLICT (id) DO UPDATE SET
 // SQLite allows; PostgreSQL will need them aggregated first.
 const exposuresOf = `INSERT INTO exposures (` + exposureCols + `)
 SELECT f.exposure_id, f.kind, f.rule_id,
-  CASE WHEN f.vuln_ids = '' THEN '' ELSE substr(f.vuln_ids, 2, instr(substr(f.vuln_ids, 2), ',') - 1) END,
+  f.vuln_id,
   f.vuln_ids, f.cwes, f.sev, f.title, f.asset, f.pkg_name, f.pkg_version, f.pkg_fixed, f.pkg_purl,
   f.path, f.line, f.url, f.component, f.reported_status, ?, ?, 0
 FROM findings f WHERE f.scan_id = ? ORDER BY f.exposure_id
@@ -388,8 +392,8 @@ func (x *tx) prepare() error {
 		st, err = x.tx.PrepareContext(x.ctx, x.s.rebind(q))
 		return st
 	}
-	x.insFinding = prep(upsert("findings", findingCols, findingRow, 1, findingConflict))
-	x.insFindingN = prep(upsert("findings", findingCols, findingRow, batchRows, findingConflict))
+	x.insFinding = prep(upsert("findings", findingInsertCols, findingRow, 1, findingConflict))
+	x.insFindingN = prep(upsert("findings", findingInsertCols, findingRow, batchRows, findingConflict))
 	x.touchAsset = prep(`INSERT INTO assets (key, kind, name, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET last_seen = excluded.last_seen`)
 	if err != nil {
@@ -593,12 +597,17 @@ func (x *tx) Finding(f *model.Finding) error {
 		cvss = string(b)
 	}
 	sev := f.Severity.Rank()
-	vulnIDs, cwes := joinList(cleanList(f.VulnIDs)), joinList(cleanList(f.CWEs))
+	vulns := cleanList(f.VulnIDs)
+	vulnIDs, cwes := joinList(vulns), joinList(cleanList(f.CWEs))
+	first := ""
+	if len(vulns) > 0 {
+		first = vulns[0]
+	}
 	err := x.enqueueRow(x.findings, x.fShared,
 		f.ID, f.Tool, string(f.Kind), f.RuleID, vulnIDs, cwes, sev, f.Title,
 		f.Asset, f.Package.Name, f.Package.Version, f.Package.FixedVersion, f.Package.PURL,
 		f.Location.Path, f.Location.Line, f.Location.URL, f.Location.Component,
-		string(f.Status), f.Fingerprint, f.SecretHash, f.ExposureID, packExtra(f, cvss))
+		string(f.Status), f.Fingerprint, f.SecretHash, f.ExposureID, packExtra(f, cvss), first)
 	if err != nil {
 		return err
 	}
@@ -647,23 +656,45 @@ func (x *tx) EndInput(ctx context.Context, input, digest string) ([]model.Scan, 
 }
 
 // applyVEX marks not_affected every open exposure that a VEX statement
-// (evidence vex-not-affected, from OpenVEX or CycloneDX) says is not
-// affected: the same canonical vulnerability id (CVE when there is one;
+// (evidence vex-not-affected, from OpenVEX or CycloneDX) is about, by
+// store.EvidenceMatches. The candidates are the open exposures whose
+// canonical vulnerability id is the statement's (CVE when there is one;
 // the join uses the exposures' vuln_id index, so a statement costs one
-// lookup whatever the size of the database) and the
-// statement's product is the exposure's asset or its package (purl, with
-// or without qualifiers), or names no product. It runs after every input,
-// since statements and findings may arrive in either order, and after the
-// lifecycle, which recomputes statuses from findings.
+// lookup whatever the size of the database). It runs after every input,
+// since statements and findings may arrive in either order, and after
+// the lifecycle, which recomputes statuses from findings.
 func (x *tx) applyVEX(ctx context.Context) error {
-	_, err := x.tx.ExecContext(ctx, `UPDATE exposures SET status = 'not_affected'
-WHERE status = 'open' AND id IN (
-  SELECT x.id FROM evidence e JOIN exposures x ON x.vuln_id = e.vuln_id
-  WHERE e.kind = 'vex-not-affected' AND e.vuln_id <> ''
-    AND (e.asset = '' OR e.asset = x.asset OR e.asset = x.pkg_purl
-         OR (x.pkg_purl <> '' AND x.pkg_purl LIKE e.asset || '?%')))`)
+	rows, err := x.tx.QueryContext(ctx, `SELECT x.id, x.asset, x.pkg_purl, x.vuln_id, e.asset FROM evidence e JOIN exposures x ON x.vuln_id = e.vuln_id
+WHERE e.kind = 'vex-not-affected' AND e.vuln_id <> '' AND x.status = 'open'`)
 	if err != nil {
 		return fmt.Errorf("apply VEX: %w", err)
+	}
+	var hit []string
+	for rows.Next() {
+		var e model.Evidence
+		var ex model.Exposure
+		var vuln string
+		if err := rows.Scan(&ex.ID, &ex.Asset, &ex.Package.PURL, &vuln, &e.Asset); err != nil {
+			rows.Close()
+			return fmt.Errorf("apply VEX: %w", err)
+		}
+		e.Kind, e.VulnID, ex.VulnIDs = model.EvidenceVEXNotAffected, vuln, []string{vuln}
+		if store.EvidenceMatches(e, ex) {
+			hit = append(hit, ex.ID)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("apply VEX: %w", err)
+	}
+	for c := range slices.Chunk(hit, 500) {
+		args := make([]any, len(c))
+		for i, id := range c {
+			args[i] = id
+		}
+		if _, err := x.tx.ExecContext(ctx, x.s.rebind(`UPDATE exposures SET status = 'not_affected' WHERE status = 'open' AND id IN (`+placeholders(len(c))+`)`), args...); err != nil {
+			return fmt.Errorf("apply VEX: %w", err)
+		}
 	}
 	return nil
 }

@@ -2,6 +2,12 @@
 -- The version of ctem's parser that read each scan's input.
 ALTER TABLE scans ADD COLUMN parser_version TEXT NOT NULL DEFAULT '';
 
+-- A finding's canonical vulnerability id (the first of vuln_ids), which
+-- its exposure takes: written by the ingest, so that the SQL shared with
+-- PostgreSQL needs no instr() to cut it out of the list.
+ALTER TABLE findings ADD COLUMN vuln_id TEXT NOT NULL DEFAULT '';
+UPDATE findings SET vuln_id = substr(vuln_ids, 2, instr(substr(vuln_ids, 2), ',') - 1) WHERE vuln_ids <> '';
+
 -- A person's standing decision about an exposure (sqlstore's triage.go):
 -- the status decided, and the status last recorded for the exposure in
 -- status_events (effective), which an ingest compares with what it
@@ -37,4 +43,5 @@ CREATE INDEX status_events_exposure ON status_events (exposure_id, seq);
 -- +goose Down
 DROP TABLE status_events;
 DROP TABLE triage;
+ALTER TABLE findings DROP COLUMN vuln_id;
 ALTER TABLE scans DROP COLUMN parser_version;
