@@ -105,6 +105,25 @@ func TestMigrateFindingIDs(t *testing.T) {
 	if seen != len(want) {
 		t.Errorf("exposures list %d findings, want %d", seen, len(want))
 	}
+	// Migration 00005 filled finding_vulns and vuln_id from the lists.
+	for _, f := range rec.Findings {
+		for _, v := range f.VulnIDs {
+			found := false
+			for g, err := range st.Findings(ctx, store.Filter{VulnIDs: []string{v}}) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				found = found || g.ID == f.ID
+			}
+			if !found {
+				t.Errorf("after migration, Findings(vuln %s) lacks finding %s", v, f.ID)
+			}
+		}
+	}
+	var noVuln int
+	if err := st.SQL().QueryRow(`SELECT COUNT(*) FROM findings WHERE vuln_ids <> '' AND vuln_id = ''`).Scan(&noVuln); err != nil || noVuln != 0 {
+		t.Errorf("after migration %d findings lack their vuln_id (%v)", noVuln, err)
+	}
 	// A rescan continues the history.
 	scans, err := ingesttest.Ingest(st, trivy.Format, ingest.Options{}, report)
 	if err != nil {

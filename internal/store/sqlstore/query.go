@@ -74,11 +74,6 @@ func (w *where) sql() string {
 	return " WHERE " + strings.Join(w.conds, " AND ")
 }
 
-func escapeLike(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return r.Replace(s)
-}
-
 func sevRanks(ss []model.Severity) []string {
 	var out []string
 	for _, s := range ss {
@@ -95,18 +90,17 @@ func statuses(ss []model.Status) []string {
 	return out
 }
 
-// vulnMatch matches a ",a,b," list column against any of ids.
-func (w *where) vulnMatch(col string, ids []string) {
+// vulns adds the condition that the finding whose id is the SQL
+// expression col has any of ids (normalized) among its vulnerability ids.
+func (w *where) vulns(col string, ids []string) {
 	if len(ids) == 0 {
 		return
 	}
-	var ors []string
-	var args []any
-	for _, id := range ids {
-		ors = append(ors, col+" LIKE ? ESCAPE '\\'")
-		args = append(args, "%,"+escapeLike(model.NormalizeVulnID(id))+",%")
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = model.NormalizeVulnID(id)
 	}
-	w.add("("+strings.Join(ors, " OR ")+")", args...)
+	w.add(col+" IN (SELECT finding_id FROM finding_vulns WHERE vuln_id IN ("+placeholders(len(ids))+"))", args...)
 }
 
 func limit(n int) string {
@@ -149,7 +143,7 @@ func (s *DB) Findings(ctx context.Context, f store.Filter) iter.Seq2[model.Findi
 	w.in("tool", f.Tools)
 	w.keys("asset", f.Assets)
 	w.in("status", statuses(f.Statuses))
-	w.vulnMatch("vuln_ids", f.VulnIDs)
+	w.vulns("id", f.VulnIDs)
 	w.in("kind", f.Kinds)
 	w.ids("id", f.IDs)
 	if !f.Since.IsZero() {
@@ -241,9 +235,11 @@ func (s *DB) Exposures(ctx context.Context, f store.Filter) iter.Seq2[model.Expo
 		w.add("EXISTS (SELECT 1 FROM findings x WHERE "+ofExposure("x", "exposures.id")+" AND x.tool IN ("+placeholders(len(f.Tools))+"))", args...)
 	}
 	if len(f.VulnIDs) > 0 {
-		var inner where
-		inner.vulnMatch("x.vuln_ids", f.VulnIDs)
-		w.add("EXISTS (SELECT 1 FROM findings x WHERE "+ofExposure("x", "exposures.id")+" AND "+strings.Join(inner.conds, " AND ")+")", inner.args...)
+		args := make([]any, len(f.VulnIDs))
+		for i, id := range f.VulnIDs {
+			args[i] = model.NormalizeVulnID(id)
+		}
+		w.add("id IN (SELECT x.exposure_id FROM finding_vulns v JOIN findings x ON x.id = v.finding_id WHERE v.vuln_id IN ("+placeholders(len(args))+"))", args...)
 	}
 	if !f.Since.IsZero() {
 		w.add("first_seen >= ?", micros(f.Since))

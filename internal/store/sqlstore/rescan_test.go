@@ -83,3 +83,56 @@ func TestUnchangedRescanWritesNoFinding(t *testing.T) {
 		t.Errorf("rescan with the fixed back = %d reopened of %d; want 40 of 200", fourth.Reopened, fourth.Findings)
 	}
 }
+
+// TestVulnFilterFollowsAliases checks the vulnerability-id filter of
+// findings and exposures through finding_vulns: exact ids of any case
+// the ids are normalized to, and an alias a rescan no longer reports no
+// longer matches.
+func TestVulnFilterFollowsAliases(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := ingesttest.OpenStore(t)
+	ingestOne := func(vulns ...string) {
+		t.Helper()
+		tx, err := st.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		if err := tx.BeginScan(model.Scan{Tool: "grype", Format: "grype", Target: "image:a", Asset: "image:a"}); err != nil {
+			t.Fatal(err)
+		}
+		f := &model.Finding{Kind: model.FindingVulnerability, RuleID: "r", VulnIDs: vulns, Fingerprint: "fp", Title: "t",
+			Package: model.Package{Name: "p", Version: "1"}}
+		if err := tx.Finding(f); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.EndInput(ctx, "in", "d"); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(id string) (findings, exposures int) {
+		t.Helper()
+		f := store.Filter{VulnIDs: []string{id}}
+		return len(collect(t, st.Findings(ctx, f))), len(collect(t, st.Exposures(ctx, f)))
+	}
+	ingestOne("CVE-2024-0001", "GHSA-aaaa-bbbb-cccc")
+	for _, id := range []string{"CVE-2024-0001", "cve-2024-0001", "GHSA-AAAA-BBBB-CCCC", "ghsa-aaaa-bbbb-cccc"} {
+		if f, x := count(id); f != 1 || x != 1 {
+			t.Errorf("filter %s: %d findings, %d exposures; want 1, 1", id, f, x)
+		}
+	}
+	if f, x := count("CVE-2024-0002"); f != 0 || x != 0 {
+		t.Errorf("filter on another id: %d findings, %d exposures; want none", f, x)
+	}
+	ingestOne("CVE-2024-0001")
+	if f, x := count("GHSA-aaaa-bbbb-cccc"); f != 0 || x != 0 {
+		t.Errorf("filter on a dropped alias: %d findings, %d exposures; want none", f, x)
+	}
+	if f, x := count("CVE-2024-0001"); f != 1 || x != 1 {
+		t.Errorf("filter on the kept id after the rescan: %d findings, %d exposures; want 1, 1", f, x)
+	}
+}

@@ -133,7 +133,8 @@ func ofExposure(f, e string) string {
 	return f + ".id >= substr(" + e + ", 1, 8) AND " + f + ".id < substr(" + e + ", 1, 8) || 'g' AND " + f + ".exposure_id = " + e
 }
 
-// joinList stores a list as ",a,b," so that membership is a LIKE '%,a,%'.
+// joinList stores a list as ",a,b," (filters use finding_vulns, not the
+// list).
 func joinList(xs []string) string {
 	if len(xs) == 0 {
 		return ""

@@ -41,7 +41,13 @@ type tx struct {
 	// scan id (see seenSet): an unchanged finding's row is not written
 	// again, so the lifecycle learns what a scan reported from here.
 	seen map[string]*seenSet
-	done bool
+
+	// The writer's: rows the last findings statement wrote, those of
+	// them that existed before, and finding_vulns rows to write.
+	written, changed              []string
+	vulnArgs                      []any
+	insVulns, insVulnsN, delVulns *sql.Stmt
+	done                          bool
 
 	// Findings are written by a writer goroutine, so that parsing and
 	// fingerprinting (on the caller's goroutine) overlap with SQLite's
@@ -154,7 +160,7 @@ func (x *tx) exec(st *sql.Stmt, args []any) {
 // row by row otherwise.
 func (x *tx) flushBatch(b *batch) {
 	if b.rows == batchRows {
-		x.exec(b.many, b.args)
+		x.execRows(b, b.many, b.args, 0)
 	} else if b.rows > 0 {
 		k := len(sharedArgs(nil, b.tmpl, b.shared))
 		n := (len(b.args) - k) / b.rows
@@ -162,11 +168,91 @@ func (x *tx) flushBatch(b *batch) {
 		copy(one, b.args[:k])
 		for i := 0; i < b.rows; i++ {
 			copy(one[k:], b.args[k+i*n:k+(i+1)*n])
-			x.exec(b.one, one)
+			x.execRows(b, b.one, one, 0)
 		}
 	}
 	b.args, b.rows = b.args[:0], 0
 	clear(b.keys)
+}
+
+// execRows runs a batch's statement. For findings the statement returns
+// the rows it wrote (inserted or changed; an unchanged finding is not
+// written, see findingConflict), whose vulnerability ids then go to
+// finding_vulns.
+func (x *tx) execRows(b *batch, st *sql.Stmt, args []any, _ int) {
+	if b != x.findings {
+		x.exec(st, args)
+		return
+	}
+	if x.failed.Load() {
+		return
+	}
+	rows, err := st.QueryContext(x.ctx, args...)
+	if err != nil {
+		x.werr = err
+		x.failed.Store(true)
+		return
+	}
+	x.written = x.written[:0]
+	x.changed = x.changed[:0]
+	now := b.shared[2]
+	for rows.Next() {
+		var id string
+		var first int64
+		if err := rows.Scan(&id, &first); err != nil {
+			rows.Close()
+			x.werr = err
+			x.failed.Store(true)
+			return
+		}
+		x.written = append(x.written, id)
+		if first != now {
+			x.changed = append(x.changed, id)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		x.werr = err
+		x.failed.Store(true)
+		return
+	}
+	if len(x.written) == 0 {
+		return
+	}
+	// The vulnerability ids of each written row, from the batch's
+	// arguments: the shared values, then each row's own values, of which
+	// the id is the first and the list the fifth (findingRow).
+	k := len(sharedArgs(nil, b.tmpl, b.shared))
+	n := 0
+	for _, c := range b.tmpl {
+		if c, ok := c.(int); ok {
+			n = max(n, c+1)
+		}
+	}
+	lists := make(map[string]string, (len(args)-k)/n)
+	for i := k; i+n <= len(args); i += n {
+		lists[args[i].(string)] = args[i+4].(string)
+	}
+	for _, id := range x.changed {
+		x.exec(x.delVulns, []any{id})
+	}
+	for _, id := range x.written {
+		for _, v := range splitList(lists[id]) {
+			x.vulnArgs = append(x.vulnArgs, id, v)
+			if len(x.vulnArgs) == 2*batchRows {
+				x.exec(x.insVulnsN, x.vulnArgs)
+				x.vulnArgs = x.vulnArgs[:0]
+			}
+		}
+	}
+}
+
+// flushVulns writes the finding_vulns rows still gathered.
+func (x *tx) flushVulns() {
+	for i := 0; i+1 < len(x.vulnArgs); i += 2 {
+		x.exec(x.insVulns, x.vulnArgs[i:i+2])
+	}
+	x.vulnArgs = x.vulnArgs[:0]
 }
 
 func (x *tx) flushBatches() {
@@ -175,6 +261,7 @@ func (x *tx) flushBatches() {
 			x.flushBatch(b)
 		}
 	}
+	x.flushVulns()
 }
 
 // enqueueRow hands one row of a batched insert to the writer.
@@ -262,7 +349,8 @@ const findingConflict = `ON CONFLICT (id) DO UPDATE SET
 WHERE findings.status = 'fixed' OR findings.target <> excluded.target OR findings.rule_id <> excluded.rule_id
   OR findings.vuln_ids <> excluded.vuln_ids OR findings.cwes <> excluded.cwes OR findings.sev <> excluded.sev
   OR findings.title <> excluded.title OR findings.pkg_fixed <> excluded.pkg_fixed OR findings.pkg_purl <> excluded.pkg_purl
-  OR findings.line <> excluded.line OR findings.extra <> excluded.extra OR findings.reported_status <> excluded.reported_status`
+  OR findings.line <> excluded.line OR findings.extra <> excluded.extra OR findings.reported_status <> excluded.reported_status
+RETURNING id, first_seen`
 
 // seenSet is the set of the findings a scan reported. A finding id is 16
 // hex digits (model.Finding.Normalize), kept as its 64-bit value: 8
@@ -394,6 +482,9 @@ func (x *tx) prepare() error {
 	}
 	x.insFinding = prep(upsert("findings", findingInsertCols, findingRow, 1, findingConflict))
 	x.insFindingN = prep(upsert("findings", findingInsertCols, findingRow, batchRows, findingConflict))
+	x.insVulns = prep(`INSERT INTO finding_vulns (finding_id, vuln_id) VALUES (?, ?) ON CONFLICT DO NOTHING`)
+	x.insVulnsN = prep(`INSERT INTO finding_vulns (finding_id, vuln_id) VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?), ", batchRows), ", ") + ` ON CONFLICT DO NOTHING`)
+	x.delVulns = prep(`DELETE FROM finding_vulns WHERE finding_id = ?`)
 	x.touchAsset = prep(`INSERT INTO assets (key, kind, name, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET last_seen = excluded.last_seen`)
 	if err != nil {
