@@ -122,6 +122,7 @@ Start with 'ctem demo', or 'ctem init' to write a scope file.`,
 		newTopCmd(e),
 		newEventsCmd(e),
 		newFeedsCmd(e),
+		newTriageCmd(e),
 	)
 	for _, c := range root.Commands() {
 		c.Args = wrapArgs(c.Args)

@@ -245,6 +245,7 @@ var scanColumns = []column[model.Scan]{
 	{"ID", 0, func(s model.Scan) string { return s.ID }},
 	{"TIME", 0, func(s model.Scan) string { return when(s.StartedAt) }},
 	{"TOOL", 0, func(s model.Scan) string { return s.Tool }},
+	{"PARSER", 0, func(s model.Scan) string { return s.Format + "@" + s.ParserVersion }},
 	{"TARGET", 48, func(s model.Scan) string { return s.Target }},
 	{"FINDINGS", 0, func(s model.Scan) string { return strconv.Itoa(s.Findings) }},
 	{"NEW", 0, func(s model.Scan) string { return strconv.Itoa(s.New) }},

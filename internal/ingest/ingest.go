@@ -83,6 +83,9 @@ type Format struct {
 	Name string
 	// Title says what produces it, for listings.
 	Title string
+	// Version is the version of the parser (its package's ParserVersion),
+	// recorded on every scan it begins.
+	Version string
 	// Detect reports whether the sniffed head of an input is this format.
 	// Detectors must be strict enough that no input matches two formats.
 	Detect func(s *Sniff) bool

@@ -36,10 +36,11 @@ import (
 
 // Format is the AWS Security Finding Format.
 var Format = ingest.Format{
-	Name:   "asff",
-	Title:  "AWS Security Finding Format (Security Hub, Inspector, GuardDuty, Prowler ASFF)",
-	Detect: Detect,
-	Parse:  Parse,
+	Version: ParserVersion,
+	Name:    "asff",
+	Title:   "AWS Security Finding Format (Security Hub, Inspector, GuardDuty, Prowler ASFF)",
+	Detect:  Detect,
+	Parse:   Parse,
 }
 
 // Detect accepts an object with a Findings list, or an array, whose first
@@ -252,7 +253,7 @@ func (p *parser) begin(tool, account string) error {
 			return err
 		}
 	}
-	return p.sink.BeginScan(model.Scan{Tool: tool, Format: "asff", Target: target, Asset: target})
+	return p.sink.BeginScan(model.Scan{ParserVersion: ParserVersion, Tool: tool, Format: "asff", Target: target, Asset: target})
 }
 
 var accountResourceRE = regexp.MustCompile(`^(?:AWS::::Account:)?(\d{12})$`)

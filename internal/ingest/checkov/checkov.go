@@ -21,10 +21,11 @@ const Tool = "checkov"
 
 // Format is the Checkov JSON format (checkov -o json).
 var Format = ingest.Format{
-	Name:   "checkov",
-	Title:  "Checkov JSON (one framework or a list of frameworks)",
-	Detect: Detect,
-	Parse:  Parse,
+	Version: ParserVersion,
+	Name:    "checkov",
+	Title:   "Checkov JSON (one framework or a list of frameworks)",
+	Detect:  Detect,
+	Parse:   Parse,
 }
 
 // Detect accepts a report object with check_type and results, a list of
@@ -134,7 +135,7 @@ func (p *parser) beginScan(version string) error {
 	} else {
 		p.asset = model.RepoKey(strings.ReplaceAll(p.target, "\\", "/"))
 	}
-	return p.sink.BeginScan(model.Scan{Tool: Tool, ToolVersion: version, Format: "checkov", Target: p.target, Asset: p.asset})
+	return p.sink.BeginScan(model.Scan{ParserVersion: ParserVersion, Tool: Tool, ToolVersion: version, Format: "checkov", Target: p.target, Asset: p.asset})
 }
 
 // report reads one framework's report object.

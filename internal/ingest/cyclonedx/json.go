@@ -11,10 +11,11 @@ import (
 
 // FormatJSON is CycloneDX JSON.
 var FormatJSON = ingest.Format{
-	Name:   "cyclonedx-json",
-	Title:  "CycloneDX JSON SBOM or VEX (1.2 to 1.7)",
-	Detect: DetectJSON,
-	Parse:  ParseJSON,
+	Version: ParserVersion,
+	Name:    "cyclonedx-json",
+	Title:   "CycloneDX JSON SBOM or VEX (1.2 to 1.7)",
+	Detect:  DetectJSON,
+	Parse:   ParseJSON,
 }
 
 // DetectJSON accepts a JSON object whose bomFormat is "CycloneDX".

@@ -13,10 +13,11 @@ import (
 
 // FormatXML is CycloneDX XML.
 var FormatXML = ingest.Format{
-	Name:   "cyclonedx-xml",
-	Title:  "CycloneDX XML SBOM or VEX (1.2 to 1.7)",
-	Detect: DetectXML,
-	Parse:  ParseXML,
+	Version: ParserVersion,
+	Name:    "cyclonedx-xml",
+	Title:   "CycloneDX XML SBOM or VEX (1.2 to 1.7)",
+	Detect:  DetectXML,
+	Parse:   ParseXML,
 }
 
 // nsPrefix begins the namespace of every CycloneDX XML version.

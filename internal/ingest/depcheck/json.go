@@ -14,10 +14,11 @@ const nameJSON = "dependency-check-json"
 
 // FormatJSON is Dependency-Check's JSON report.
 var FormatJSON = ingest.Format{
-	Name:   nameJSON,
-	Title:  "OWASP Dependency-Check JSON report",
-	Detect: DetectJSON,
-	Parse:  ParseJSON,
+	Version: ParserVersion,
+	Name:    nameJSON,
+	Title:   "OWASP Dependency-Check JSON report",
+	Detect:  DetectJSON,
+	Parse:   ParseJSON,
 }
 
 // DetectJSON accepts an object with Dependency-Check's reportSchema and

@@ -15,10 +15,11 @@ const nameXML = "dependency-check-xml"
 
 // FormatXML is Dependency-Check's XML report.
 var FormatXML = ingest.Format{
-	Name:   nameXML,
-	Title:  "OWASP Dependency-Check XML report",
-	Detect: DetectXML,
-	Parse:  ParseXML,
+	Version: ParserVersion,
+	Name:    nameXML,
+	Title:   "OWASP Dependency-Check XML report",
+	Detect:  DetectXML,
+	Parse:   ParseXML,
 }
 
 // DetectXML accepts an <analysis> root in a Dependency-Check namespace

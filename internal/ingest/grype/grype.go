@@ -21,10 +21,11 @@ const formatName = "grype"
 
 // Format is the Grype JSON format (grype -o json).
 var Format = ingest.Format{
-	Name:   formatName,
-	Title:  "Anchore Grype JSON",
-	Detect: Detect,
-	Parse:  Parse,
+	Version: ParserVersion,
+	Name:    formatName,
+	Title:   "Anchore Grype JSON",
+	Detect:  Detect,
+	Parse:   Parse,
 }
 
 // Detect accepts an object with a matches array whose descriptor names
@@ -274,7 +275,7 @@ func (p *parser) beginScan() error {
 		return nil
 	}
 	p.began = true
-	s := model.Scan{Tool: Tool, ToolVersion: p.version, Format: formatName}
+	s := model.Scan{ParserVersion: ParserVersion, Tool: Tool, ToolVersion: p.version, Format: formatName}
 	var img *imageTarget
 	var path string
 	if p.src != nil {

@@ -20,10 +20,11 @@ const Tool = "kics"
 
 // Format is the KICS JSON format (kics scan --report-formats json).
 var Format = ingest.Format{
-	Name:   "kics",
-	Title:  "KICS JSON",
-	Detect: Detect,
-	Parse:  Parse,
+	Version: ParserVersion,
+	Name:    "kics",
+	Title:   "KICS JSON",
+	Detect:  Detect,
+	Parse:   Parse,
 }
 
 // Detect accepts an object with a queries list and one of the counters
@@ -116,7 +117,7 @@ func (p *parser) beginScan(version string) error {
 	} else {
 		p.asset = model.RepoKey(strings.ReplaceAll(target, "\\", "/"))
 	}
-	return p.sink.BeginScan(model.Scan{Tool: Tool, ToolVersion: version, Format: "kics", Target: target, Asset: p.asset})
+	return p.sink.BeginScan(model.Scan{ParserVersion: ParserVersion, Tool: Tool, ToolVersion: version, Format: "kics", Target: target, Asset: p.asset})
 }
 
 // severity maps KICS's words; TRACE is below INFO.

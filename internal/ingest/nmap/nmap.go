@@ -28,10 +28,11 @@ const formatName = "nmap"
 
 // Format is Nmap's XML output.
 var Format = ingest.Format{
-	Name:   formatName,
-	Title:  "Nmap XML output (-oX), with vulners and vuln script results",
-	Detect: Detect,
-	Parse:  Parse,
+	Version: ParserVersion,
+	Name:    formatName,
+	Title:   "Nmap XML output (-oX), with vulners and vuln script results",
+	Detect:  Detect,
+	Parse:   Parse,
 }
 
 // Detect accepts an XML document whose root is nmaprun.
@@ -197,7 +198,7 @@ func (p *parser) start(t xml.StartElement) error {
 
 func (p *parser) begin(target string) error {
 	p.began = true
-	s := model.Scan{Tool: Tool, ToolVersion: p.version, Format: formatName, Target: target}
+	s := model.Scan{ParserVersion: ParserVersion, Tool: Tool, ToolVersion: p.version, Format: formatName, Target: target}
 	if !strings.ContainsAny(target, " /,*") {
 		s.Asset = model.HostKey(target, "")
 	}

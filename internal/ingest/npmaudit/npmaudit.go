@@ -27,10 +27,11 @@ const formatName = "npmaudit"
 
 // Format is the npm audit JSON format.
 var Format = ingest.Format{
-	Name:   formatName,
-	Title:  "npm audit --json (npm 6 advisories, npm 7+ auditReportVersion 2)",
-	Detect: Detect,
-	Parse:  Parse,
+	Version: ParserVersion,
+	Name:    formatName,
+	Title:   "npm audit --json (npm 6 advisories, npm 7+ auditReportVersion 2)",
+	Detect:  Detect,
+	Parse:   Parse,
 }
 
 // Detect accepts an npm 7+ report (auditReportVersion 2 with
@@ -218,7 +219,7 @@ func (p *parser) beginScan() error {
 	} else {
 		p.asset = model.ProjectKey(target)
 	}
-	return p.sink.BeginScan(model.Scan{Tool: Tool, Format: formatName, Target: target, Asset: p.asset})
+	return p.sink.BeginScan(model.Scan{ParserVersion: ParserVersion, Tool: Tool, Format: formatName, Target: target, Asset: p.asset})
 }
 
 func (p *parser) advisory(a *advisory, ptr string) error {

@@ -33,10 +33,11 @@ const contextPrefix = "https://openvex.dev/ns"
 
 // Format is the OpenVEX JSON format.
 var Format = ingest.Format{
-	Name:   "openvex",
-	Title:  "OpenVEX JSON document",
-	Detect: Detect,
-	Parse:  Parse,
+	Version: ParserVersion,
+	Name:    "openvex",
+	Title:   "OpenVEX JSON document",
+	Detect:  Detect,
+	Parse:   Parse,
 }
 
 // Detect accepts a JSON object whose @context is an OpenVEX namespace.
@@ -232,7 +233,7 @@ func (p *parser) begin(docTime, docUpdated string) error {
 	if p.id == "" {
 		p.id = target
 	}
-	return p.sink.BeginScan(model.Scan{Tool: Tool, Format: "openvex", Target: target})
+	return p.sink.BeginScan(model.Scan{ParserVersion: ParserVersion, Tool: Tool, Format: "openvex", Target: target})
 }
 
 // statement emits the evidence of statement number n (1-based).

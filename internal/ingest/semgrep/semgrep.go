@@ -22,10 +22,11 @@ const formatName = "semgrep"
 // Format is Semgrep's JSON output and its supply-chain vulnerability
 // export.
 var Format = ingest.Format{
-	Name:   formatName,
-	Title:  "Semgrep JSON (semgrep --json; Semgrep Supply Chain vulns export)",
-	Detect: Detect,
-	Parse:  Parse,
+	Version: ParserVersion,
+	Name:    formatName,
+	Title:   "Semgrep JSON (semgrep --json; Semgrep Supply Chain vulns export)",
+	Detect:  Detect,
+	Parse:   Parse,
 }
 
 // topKeys are the members of a semgrep --json report.
@@ -252,7 +253,7 @@ func (p *parser) beginCode() error {
 	p.began = true
 	target, asset := targetKey(p.in)
 	p.asset = asset
-	return p.sink.BeginScan(model.Scan{Tool: Tool, ToolVersion: p.version, Format: formatName, Target: target, Asset: asset})
+	return p.sink.BeginScan(model.Scan{ParserVersion: ParserVersion, Tool: Tool, ToolVersion: p.version, Format: formatName, Target: target, Asset: asset})
 }
 
 func (p *parser) result(i int) error {

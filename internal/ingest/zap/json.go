@@ -12,10 +12,11 @@ import (
 // FormatJSON is ZAP's traditional JSON report: {"@version", "site": [{"@name",
 // "@host", "@port", "@ssl", "alerts": [...]}]}.
 var FormatJSON = ingest.Format{
-	Name:   nameJSON,
-	Title:  "OWASP ZAP traditional JSON report",
-	Detect: DetectJSON,
-	Parse:  ParseJSON,
+	Version: ParserVersion,
+	Name:    nameJSON,
+	Title:   "OWASP ZAP traditional JSON report",
+	Detect:  DetectJSON,
+	Parse:   ParseJSON,
 }
 
 // DetectJSON accepts a JSON object with ZAP's "@version" member and a

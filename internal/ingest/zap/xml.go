@@ -13,10 +13,11 @@ import (
 // FormatXML is ZAP's traditional XML report (root element OWASPZAPReport),
 // with or without requests and responses.
 var FormatXML = ingest.Format{
-	Name:   nameXML,
-	Title:  "OWASP ZAP traditional XML report",
-	Detect: DetectXML,
-	Parse:  ParseXML,
+	Version: ParserVersion,
+	Name:    nameXML,
+	Title:   "OWASP ZAP traditional XML report",
+	Detect:  DetectXML,
+	Parse:   ParseXML,
 }
 
 // DetectXML accepts an XML document whose root is OWASPZAPReport.
