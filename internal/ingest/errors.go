@@ -53,13 +53,17 @@ func (e *InputError) Unwrap() error { return e.Err }
 
 // AsInputError turns the errors of the JSON decoder and truncated streams
 // into an *InputError on in, keeping other errors as they are. An error
-// that already is an InputError is returned unchanged.
+// that holds an InputError (one the decoder met reading, say) is that
+// InputError, named after in if it names no file.
 func AsInputError(in *Input, off int64, err error) error {
 	if err == nil {
 		return nil
 	}
-	if _, ok := errors.AsType[*InputError](err); ok {
-		return err
+	if ie, ok := errors.AsType[*InputError](err); ok {
+		if ie.File == "" {
+			ie.File = in.Name
+		}
+		return ie
 	}
 	if se, ok := errors.AsType[*jsontext.SyntacticError](err); ok {
 		msg := se.Err

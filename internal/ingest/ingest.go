@@ -42,6 +42,9 @@ type Options struct {
 	// RedactSecret. It comes from the store, so that the same secret
 	// hashes alike across ingests into one database.
 	SecretKey []byte
+	// Limits bound the memory the input may take; zero fields take their
+	// defaults (see Limits).
+	Limits Limits
 	// Warnf, when set, receives warnings about the input that do not
 	// stop the ingest (a report that names no target, say).
 	Warnf func(format string, args ...any)

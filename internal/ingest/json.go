@@ -20,13 +20,29 @@ var jsonOptions = json.JoinOptions(
 )
 
 // NewJSONDecoder returns a streaming decoder over r with the options every
-// ctem JSON parser uses.
+// ctem JSON parser uses and the default Limits. Its errors beyond a limit
+// name no file; AsInputError names it. A parser should prefer
+// Input.JSONDecoder.
 func NewJSONDecoder(r io.Reader) *jsontext.Decoder {
-	return jsontext.NewDecoder(r, jsonOptions)
+	return newLimitedJSONDecoder("", r, Limits{})
 }
 
-// DecodeJSON decodes the next JSON value of dec into v.
+// JSONDecoder returns a streaming decoder over the input with the options
+// every ctem JSON parser uses, within the input's Limits: beyond one, the
+// decoder fails with an InputError naming the input and an offset, that
+// wraps ErrTooLarge.
+func (in *Input) JSONDecoder() *jsontext.Decoder {
+	return newLimitedJSONDecoder(in.Name, in.R, in.Limits)
+}
+
+// DecodeJSON decodes the next JSON value of dec into v. When dec comes
+// from NewJSONDecoder or Input.JSONDecoder, the value may not be larger
+// than MaxItem (see Limits), since v grows with it.
 func DecodeJSON(dec *jsontext.Decoder, v any) error {
+	if l := limiterOf(dec); l != nil {
+		l.beginItem()
+		defer l.endItem()
+	}
 	return json.UnmarshalDecode(dec, v, jsonOptions)
 }
 

@@ -146,7 +146,7 @@ func (p *parser) begin() error {
 var strict = json.RejectUnknownMembers(true)
 
 func (p *parser) readJSON(ctx context.Context) error {
-	dec := ingest.NewJSONDecoder(p.in.R)
+	dec := p.in.JSONDecoder()
 	version := ""
 	var rels []Relation // relations after all assets
 	err := ingest.WalkObject(dec, func(name string) error {

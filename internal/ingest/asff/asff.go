@@ -169,7 +169,7 @@ type parser struct {
 
 // Parse reads an ASFF document from in and emits its findings.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R), began: map[[2]string]bool{}, seen: map[string]bool{}}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder(), began: map[[2]string]bool{}, seen: map[string]bool{}}
 	err := p.parse(ctx)
 	if err == nil && len(p.began) == 0 {
 		err = p.begin("securityhub", "")

@@ -162,7 +162,7 @@ type pendingFinding struct {
 // spooled raw (in memory up to a limit, then to a temporary file), and
 // decoded once the whole report has been read.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R)}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder()}
 	p.matches.Limit = spoolLimit
 	defer p.matches.Close()
 	err := p.parse(ctx)
