@@ -138,3 +138,22 @@ func sizeWord(n int64) string {
 	}
 	return fmt.Sprintf("%d bytes", n)
 }
+
+// WholeReader returns the input's stream for a parser that must hold the
+// whole input in memory (a YAML document, an HCL file), what naming it
+// ("a YAML inventory"). Beyond MaxItem bytes its Read fails with an
+// InputError wrapping ErrTooLarge, which TooLarge also returns: some
+// decoders (YAML's) keep only the text of a read error.
+func (in *Input) WholeReader(what string) *WholeReader {
+	lim := in.Limits.Or()
+	return &WholeReader{m: maxReader{name: in.Name, r: in.R, max: lim.MaxItem, what: what, env: "CTEM_MAX_ITEM"}}
+}
+
+// WholeReader is the stream of Input.WholeReader.
+type WholeReader struct{ m maxReader }
+
+// Read reads from the input, within the limit.
+func (w *WholeReader) Read(p []byte) (int, error) { return w.m.Read(p) }
+
+// TooLarge returns the error of the limit, or nil while within it.
+func (w *WholeReader) TooLarge() error { return w.m.Err }

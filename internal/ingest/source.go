@@ -94,23 +94,26 @@ func (s *Source) init() error {
 		s.c = append(s.c, zr)
 		r = &gzipErrReader{name: s.Name, r: zr}
 	}
-	r = &maxReader{name: s.Name, r: r, max: s.max}
+	r = &maxReader{name: s.Name, r: r, max: s.max, what: "input once decompressed", env: "CTEM_MAX_INPUT"}
 	s.r = bufio.NewReaderSize(io.TeeReader(r, s.h), sniffSize)
 	return nil
 }
 
 // maxReader ends a stream with an InputError once more than max bytes
 // come out of it: a gzip bomb expands to terabytes from a few megabytes.
+// The error is kept in Err.
 type maxReader struct {
-	name string
-	r    io.Reader
-	n    int64
-	max  int64
+	name      string
+	r         io.Reader
+	n         int64
+	max       int64
+	what, env string
+	Err       error
 }
 
 func (m *maxReader) Read(p []byte) (int, error) {
-	if m.n > m.max {
-		return 0, tooLarge(m.name, m.max, "input once decompressed", m.max, "CTEM_MAX_INPUT")
+	if m.Err != nil {
+		return 0, m.Err
 	}
 	if int64(len(p)) > m.max-m.n+1 {
 		p = p[:m.max-m.n+1]
@@ -118,7 +121,8 @@ func (m *maxReader) Read(p []byte) (int, error) {
 	n, err := m.r.Read(p)
 	m.n += int64(n)
 	if m.n > m.max {
-		return n - int(m.n-m.max), tooLarge(m.name, m.max, "input once decompressed", m.max, "CTEM_MAX_INPUT")
+		m.Err = tooLarge(m.name, m.max, m.what, m.max, m.env)
+		return n - int(m.n-m.max), m.Err
 	}
 	return n, err
 }

@@ -135,6 +135,28 @@ var hostileCases = []hostileCase{{
 	},
 	want: "input once decompressed larger than 64 MiB",
 }, {
+	// Terraform plans are JSON read with the default limits.
+	name:   "terraform-plan-3GB",
+	format: "terraform-json",
+	gen: func(w io.Writer) error {
+		if err := write(w, `{"format_version":"1.2","terraform_version":"1.9.0","planned_values":{"root_module":{"resources":[{"address":"`); err != nil {
+			return err
+		}
+		return repeat(w, "a", 3*gb)
+	},
+	want: "a JSON string larger than 16 MiB",
+}, {
+	// A YAML inventory is decoded whole, within MaxItem.
+	name:   "inventory-yaml-3GB",
+	format: "inventory",
+	gen: func(w io.Writer) error {
+		if err := write(w, "inventory: 1\nassets:\n  - key: host:a\n    kind: host\n    name: \""); err != nil {
+			return err
+		}
+		return repeat(w, "a", 3*gb)
+	},
+	want: "a YAML inventory larger than 64 MiB",
+}, {
 	name:   "nmap-depth",
 	format: "nmap",
 	gen: func(w io.Writer) error {

@@ -114,13 +114,23 @@ func ParseBytes(f ingest.Format, name string, data []byte, opts ingest.Options) 
 	if opts.SecretKey == nil {
 		opts.SecretKey = TestKey
 	}
-	src, err := ingest.NewSource(name, bytes.NewReader(data))
+	src, err := ingest.NewSourceLimits(name, bytes.NewReader(data), opts.Limits)
 	if err != nil {
 		return nil, err
 	}
 	r := &Recorder{}
 	err = f.Parse(context.Background(), &ingest.Input{Name: name, R: src.Reader(), Options: opts}, r)
 	return r, err
+}
+
+// ParseBytesOrFail is ParseBytes that fails the test on error.
+func ParseBytesOrFail(t testing.TB, f ingest.Format, name string, data []byte, opts ingest.Options) *Recorder {
+	t.Helper()
+	r, err := ParseBytes(f, name, data, opts)
+	if err != nil {
+		t.Fatalf("parse %s: %v", name, err)
+	}
+	return r
 }
 
 // OpenStore opens a fresh SQLite store in a temporary directory.
