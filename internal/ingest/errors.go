@@ -94,6 +94,13 @@ func AsInputError(in *Input, off int64, err error) error {
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return &InputError{File: in.Name, Offset: off, Err: errors.New("unexpected end of input (truncated?)")}
 	}
+	if errors.Is(err, io.EOF) {
+		// A parser that meets the end where a value must begin.
+		if off <= 0 {
+			return &InputError{File: in.Name, Offset: 0, Err: errors.New("empty input")}
+		}
+		return &InputError{File: in.Name, Offset: off, Err: errors.New("unexpected end of input (truncated?)")}
+	}
 	return err
 }
 

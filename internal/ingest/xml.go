@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 )
 
 // XMLDecoder is the streaming XML decoder of report parsers: an
@@ -128,6 +130,14 @@ func (t *xmlTokens) Token() (xml.Token, error) {
 		// (an illegal character) instead of the limit that stopped it.
 		return nil, t.err
 	}
+	if err != nil && err != io.EOF {
+		if _, ok := errors.AsType[*xml.SyntaxError](err); !ok {
+			// encoding/xml reports some malformed input as plain errors
+			// ("xml: unsupported version").
+			line, col := t.raw.InputPos()
+			return nil, &InputError{File: t.name, Offset: t.raw.InputOffset(), Line: line, Col: col, Err: fmt.Errorf("invalid XML: %s", strings.TrimPrefix(err.Error(), "xml: "))}
+		}
+	}
 	switch tok.(type) {
 	case xml.StartElement:
 		t.depth++
@@ -181,6 +191,14 @@ func AsXMLInputError(in *Input, dec *XMLDecoder, err error) error {
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return &InputError{File: in.Name, Offset: off, Line: line, Col: col, Err: errors.New("unexpected end of input (truncated?)")}
+	}
+	// What DecodeElement makes of text that does not fit a field: a
+	// number that is none, a value of the wrong kind.
+	if ne, ok := errors.AsType[*strconv.NumError](err); ok {
+		return &InputError{File: in.Name, Offset: off, Line: line, Col: col, Err: fmt.Errorf("invalid number %q", ne.Num)}
+	}
+	if ue, ok := errors.AsType[xml.UnmarshalError](err); ok {
+		return &InputError{File: in.Name, Offset: off, Line: line, Col: col, Err: fmt.Errorf("invalid XML: %s", string(ue))}
 	}
 	return err
 }

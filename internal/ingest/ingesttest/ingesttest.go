@@ -231,8 +231,9 @@ func CheckMalformed(t *testing.T, f ingest.Format, path string) {
 }
 
 // Fuzz runs the format's parser on arbitrary input: it must not panic,
-// and an error must be an *ingest.InputError or a plain error, never a
-// crash. seeds are files to start from.
+// an error must be the documented *ingest.InputError naming the input
+// (Format.Parse's contract), and every finding must have an id and an
+// asset. seeds are files to start from.
 func Fuzz(f *testing.F, format ingest.Format, seeds ...string) {
 	for _, s := range seeds {
 		data, err := os.ReadFile(s)
@@ -241,9 +242,14 @@ func Fuzz(f *testing.F, format ingest.Format, seeds ...string) {
 		}
 		f.Add(data)
 	}
+	// Inputs every parser meets sooner or later, checked on every run.
+	for _, s := range []string{"", " ", "null", "{}", "[]", "[{}]", `{"a":`, "<a/>", "<?xml version=\"1.0\"?>", "\x1f\x8b", "---\n"} {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := ParseBytes(format, "fuzz.input", data, ingest.Options{Target: "fuzz"})
 		if err != nil {
+			CheckInputError(t, err, "fuzz.input")
 			return
 		}
 		for _, fd := range r.Findings {
@@ -252,4 +258,17 @@ func Fuzz(f *testing.F, format ingest.Format, seeds ...string) {
 			}
 		}
 	})
+}
+
+// CheckInputError fails the test unless err is, or wraps, an
+// *ingest.InputError naming the input name.
+func CheckInputError(t testing.TB, err error, name string) {
+	t.Helper()
+	ie, ok := errors.AsType[*ingest.InputError](err)
+	if !ok {
+		t.Fatalf("parse error %q (%T) is no *ingest.InputError", err, err)
+	}
+	if ie.File != name {
+		t.Fatalf("parse error %q names %q, want %q", err, ie.File, name)
+	}
 }

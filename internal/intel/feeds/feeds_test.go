@@ -760,3 +760,42 @@ func TestLoadBounded(t *testing.T) {
 		t.Errorf("load(KEV, %d bytes) = %v, want ErrTooLarge", kevBig.Len(), err)
 	}
 }
+
+// FuzzMeta checks the reading of a feed's metadata file, which anyone
+// with write access to the feeds folder controls: any content is read or
+// refused with an error, and what is read writes back and reads again
+// the same.
+func FuzzMeta(f *testing.F) {
+	m := Meta{Feed: KEV, URL: DefaultKEVURL, ETag: `"abc"`, FetchedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Version: "2026.01.02", Count: 1484, Size: 1 << 20, SHA256: strings.Repeat("ab", 32)}
+	b, err := json.Marshal(&m)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte(`{"feed":"epss","data_date":"2026-13-45T00:00:00Z"}`))
+	f.Add([]byte(`{"count":1e400}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		root, err := os.OpenRoot(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer root.Close()
+		if err := root.WriteFile(metaName(KEV), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readMeta(root, KEV)
+		if err != nil {
+			return
+		}
+		if err := writeMeta(root, got); err != nil {
+			t.Fatalf("writeMeta(%+v): %v", got, err)
+		}
+		again, err := readMeta(root, KEV)
+		if err != nil {
+			t.Fatalf("readMeta after writeMeta(%+v): %v", got, err)
+		}
+		if diff := cmp.Diff(again, got); diff != "" {
+			t.Fatalf("metadata changed by a write and a read (-again +first):\n%s", diff)
+		}
+	})
+}
