@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -229,4 +230,45 @@ func TestMaxInput(t *testing.T) {
 			t.Errorf("read of %d bytes with MaxInput %d = %d, %v, want failure %v at offset %d", len(tc.data), tc.max, n, err, tc.fail, tc.max)
 		}
 	}
+}
+
+// xmlTokens reads up to 1000 tokens, copied, and whether reading ended in
+// an error other than io.EOF.
+func readXMLTokens(next func() (xml.Token, error)) ([]xml.Token, bool) {
+	var toks []xml.Token
+	for range 1000 {
+		tok, err := next()
+		if err == io.EOF {
+			return toks, false
+		}
+		if err != nil {
+			return toks, true
+		}
+		toks = append(toks, xml.CopyToken(tok))
+	}
+	return toks, false
+}
+
+// FuzzXMLDecoder checks that XMLDecoder, a namespace layer over a raw
+// decoder with a counting reader, reads any input within its limits as
+// encoding/xml's own decoder does: the same tokens, names translated
+// alike, and an error where it gives one.
+func FuzzXMLDecoder(f *testing.F) {
+	for _, s := range []string{
+		`<?xml version="1.0" encoding="ISO-8859-1"?><a xmlns:x="urn:x" x:b="1"><x:c>t&amp;u</x:c><!-- c --><![CDATA[d]]></a>`,
+		`<a><b></a>`,
+		`<a xmlns="urn:d"><b/></a>`,
+		`<!DOCTYPE a [<!ENTITY e "v">]><a>&e;</a>`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		plain := xml.NewDecoder(bytes.NewReader(data))
+		plain.CharsetReader = func(_ string, in io.Reader) (io.Reader, error) { return in, nil }
+		want, wantErr := readXMLTokens(plain.Token)
+		got, gotErr := readXMLTokens(ingest.NewXMLDecoder(bytes.NewReader(data)).Token)
+		if gotErr != wantErr || !reflect.DeepEqual(got, want) {
+			t.Fatalf("XMLDecoder read %d tokens (error %v), encoding/xml %d (error %v):\n%#v\n%#v", len(got), gotErr, len(want), wantErr, got, want)
+		}
+	})
 }
