@@ -70,7 +70,7 @@ type parser struct {
 
 // Parse reads a Bandit report from in and emits one scan and its findings.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R), places: map[string]int{}}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder(), places: map[string]int{}}
 	err := p.parse(ctx)
 	return ingest.AsInputError(in, p.dec.InputOffset(), err)
 }

@@ -86,7 +86,7 @@ type parser struct {
 // does not name the repository it scanned: the scan's target is the
 // user's --target, else "unknown" with a warning.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R)}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder()}
 	err := p.parse(ctx)
 	if err == nil {
 		err = ingest.ExpectEOF(in, p.dec)

@@ -131,7 +131,7 @@ type jsonTool struct {
 // components and its vulnerabilities.
 func ParseJSON(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 	p := newParser(in, sink, "cyclonedx-json")
-	dec := ingest.NewJSONDecoder(in.R)
+	dec := in.JSONDecoder()
 	err := p.parseJSON(ctx, dec)
 	return ingest.AsInputError(in, dec.InputOffset(), err)
 }

@@ -125,7 +125,7 @@ type jsonIdent struct {
 // ParseJSON reads a Dependency-Check JSON report from in. It decodes one
 // dependency at a time.
 func ParseJSON(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	dec := ingest.NewJSONDecoder(in.R)
+	dec := in.JSONDecoder()
 	return ingest.AsInputError(in, dec.InputOffset(), parseJSON(ctx, in, dec, sink))
 }
 

@@ -112,7 +112,7 @@ type parser struct {
 // Parse reads a Gitleaks report from in and emits one scan with a finding
 // per leak.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R)}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder()}
 	err := p.parse(ctx)
 	return ingest.AsInputError(in, p.dec.InputOffset(), err)
 }

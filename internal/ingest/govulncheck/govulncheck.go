@@ -156,7 +156,7 @@ type parser struct {
 // vulnerable modules, not with the input.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 	p := &parser{
-		in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R),
+		in: in, sink: sink, dec: in.JSONDecoder(),
 		osvs: map[string]*osvInfo{}, entries: map[[2]string]*entry{}, modVers: map[string]string{},
 	}
 	return ingest.AsInputError(in, p.dec.InputOffset(), p.parse(ctx))

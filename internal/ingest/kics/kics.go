@@ -70,7 +70,7 @@ type parser struct {
 // does not name the repository it scanned: the scan's target is the
 // user's --target, else "unknown" with a warning.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R)}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder()}
 	var version string
 	err := ingest.WalkObject(p.dec, func(name string) error {
 		switch name {

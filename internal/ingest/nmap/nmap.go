@@ -95,7 +95,7 @@ type host struct {
 type parser struct {
 	in      *ingest.Input
 	sink    ingest.Sink
-	dec     *xml.Decoder
+	dec     *ingest.XMLDecoder
 	version string
 	// perHost is set when neither the user nor the command line names the
 	// scan's targets: each host is then a scan of its own.
@@ -111,7 +111,7 @@ type parser struct {
 // the command line names none (targets read with -iL), each host is a scan
 // of its own, with the host's address as target.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewXMLDecoder(in.R)}
+	p := &parser{in: in, sink: sink, dec: in.XMLDecoder()}
 	return ingest.AsXMLInputError(in, p.dec, p.parse(ctx))
 }
 

@@ -120,7 +120,7 @@ type parser struct {
 // "unknown". The error object of a failed audit is an error, and nothing
 // is emitted.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R)}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder()}
 	err := p.parse(ctx)
 	return ingest.AsInputError(in, p.dec.InputOffset(), err)
 }

@@ -170,7 +170,7 @@ type parser struct {
 // Parse reads Nuclei results from in and emits one scan and a finding per
 // result.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R), hosts: map[string]bool{}, assets: map[string]bool{}}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder(), hosts: map[string]bool{}, assets: map[string]bool{}}
 	err := p.parse(ctx)
 	return ingest.AsInputError(in, p.dec.InputOffset(), err)
 }

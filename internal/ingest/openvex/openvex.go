@@ -135,7 +135,7 @@ type parser struct {
 // document's @context and @id are known; in the rare document that puts
 // its statements first, they are held until the end.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R)}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder()}
 	return ingest.AsInputError(in, p.dec.InputOffset(), p.parse(ctx))
 }
 

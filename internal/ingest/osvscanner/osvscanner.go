@@ -136,7 +136,7 @@ var spoolLimit = ingest.DefaultSpoolLimit
 // is an empty report: OSV-Scanner writes nothing when it finds no package
 // to scan.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R)}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder()}
 	p.pkgs.Limit = spoolLimit
 	defer p.pkgs.Close()
 	err := p.parse(ctx)

@@ -279,7 +279,7 @@ type parser struct {
 }
 
 func newParser(in *ingest.Input, sink ingest.Sink, format string) *parser {
-	return &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R), format: format, began: map[string]bool{}, seen: map[string]bool{}}
+	return &parser{in: in, sink: sink, dec: in.JSONDecoder(), format: format, began: map[string]bool{}, seen: map[string]bool{}}
 }
 
 // ParseOCSF reads a Prowler OCSF array from in and emits its findings.

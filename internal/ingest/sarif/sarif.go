@@ -238,7 +238,7 @@ type run struct {
 
 // Parse reads a SARIF log from in and emits one scan per run.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R)}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder()}
 	err := ingest.WalkObject(p.dec, func(name string) error {
 		switch name {
 		case "version":

@@ -176,7 +176,7 @@ type parser struct {
 // Parse reads a Semgrep report from in and emits one scan and its
 // findings.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R), places: map[string]int{}, repos: map[string]bool{}}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder(), places: map[string]int{}, repos: map[string]bool{}}
 	err := p.parse(ctx)
 	return ingest.AsInputError(in, p.dec.InputOffset(), err)
 }

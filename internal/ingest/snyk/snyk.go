@@ -143,7 +143,7 @@ var spoolLimit = ingest.DefaultSpoolLimit
 // memory up to a limit, then to a temporary file), and decoded once the
 // project object ends.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R)}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder()}
 	p.vulns.Limit = spoolLimit
 	defer p.vulns.Close()
 	err := p.parse(ctx)

@@ -133,7 +133,7 @@ func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 	if head, _ := in.R.Peek(512); isTagValue(head) {
 		return in.Errorf(0, "unsupported SPDX tag-value document (ctem reads SPDX 2.2 and 2.3 JSON)")
 	}
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R), pkgs: map[string]*pkg{}, tool: Source}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder(), pkgs: map[string]*pkg{}, tool: Source}
 	err := p.parse(ctx)
 	return ingest.AsInputError(in, p.dec.InputOffset(), err)
 }

@@ -75,7 +75,7 @@ type result struct {
 // does not name the repository it scanned: the scan's target is the
 // user's --target, else "unknown" with a warning.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	dec := ingest.NewJSONDecoder(in.R)
+	dec := in.JSONDecoder()
 	err := parse(ctx, in, sink, dec)
 	if err == nil {
 		err = ingest.ExpectEOF(in, dec)

@@ -109,7 +109,7 @@ type parser struct {
 // ParseV3 reads TruffleHog 3 JSON lines from in and emits one scan with a
 // finding per detected secret.
 func ParseV3(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R), format: "trufflehog"}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder(), format: "trufflehog"}
 	err := p.lines(ctx, p.v3)
 	return ingest.AsInputError(in, p.dec.InputOffset(), err)
 }
@@ -117,7 +117,7 @@ func ParseV3(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 // ParseV2 reads TruffleHog 2 JSON lines from in and emits one scan with a
 // finding per reported diff.
 func ParseV2(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R), format: "trufflehog-v2"}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder(), format: "trufflehog-v2"}
 	err := p.lines(ctx, p.v2)
 	return ingest.AsInputError(in, p.dec.InputOffset(), err)
 }

@@ -34,7 +34,7 @@ func DetectJSON(s *ingest.Sniff) bool {
 // ParseJSON reads a ZAP JSON report from in, one alert at a time, and emits
 // a scan per site and a finding per alert instance.
 func ParseJSON(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	dec := ingest.NewJSONDecoder(in.R)
+	dec := in.JSONDecoder()
 	err := parseJSON(ctx, in, dec, sink)
 	return ingest.AsInputError(in, dec.InputOffset(), err)
 }

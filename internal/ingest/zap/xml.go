@@ -28,11 +28,11 @@ func DetectXML(s *ingest.Sniff) bool {
 // ParseXML reads a ZAP XML report from in, one alertitem at a time, and
 // emits a scan per site and a finding per alert instance.
 func ParseXML(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	dec := ingest.NewXMLDecoder(in.R)
+	dec := in.XMLDecoder()
 	return ingest.AsXMLInputError(in, dec, parseXML(ctx, in, dec, sink))
 }
 
-func parseXML(ctx context.Context, in *ingest.Input, dec *xml.Decoder, sink ingest.Sink) error {
+func parseXML(ctx context.Context, in *ingest.Input, dec *ingest.XMLDecoder, sink ingest.Sink) error {
 	var (
 		root    bool
 		version string
