@@ -198,11 +198,15 @@ func (s *DB) recordPaths(ctx context.Context, tx *sql.Tx, a store.Analysis, r *s
 		if p.Validated {
 			valid = 1
 		}
-		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO paths (id, entry, target, jewel, likelihood, risk, validated, steps, status, first_seen, last_seen, analysis_id)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)
+		names, err := json.Marshal(r.PathNames[p.ID])
+		if err != nil || string(names) == "null" {
+			names = []byte("{}")
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO paths (id, entry, target, jewel, likelihood, risk, validated, steps, status, first_seen, last_seen, analysis_id, names)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET likelihood = excluded.likelihood, risk = excluded.risk, validated = excluded.validated,
-  steps = excluded.steps, status = 'open', last_seen = excluded.last_seen, closed_at = 0, analysis_id = excluded.analysis_id`),
-			p.ID, p.Entry, p.Target, p.Jewel, p.Likelihood, p.Risk, valid, p.Steps, now, now, a.ID); err != nil {
+  steps = excluded.steps, status = 'open', last_seen = excluded.last_seen, closed_at = 0, analysis_id = excluded.analysis_id, names = excluded.names`),
+			p.ID, p.Entry, p.Target, p.Jewel, p.Likelihood, p.Risk, valid, p.Steps, now, now, a.ID, string(names)); err != nil {
 			return nil, fmt.Errorf("record path: %w", err)
 		}
 		for _, x := range r.PathExposures[p.ID] {
@@ -300,21 +304,25 @@ ON CONFLICT (jewel) DO UPDATE SET value = excluded.value, risk = excluded.risk, 
 }
 
 // OpenPaths lists the open paths, riskiest first.
-func (s *DB) OpenPaths(ctx context.Context, exposure string) iter.Seq2[store.StoredPath, error] {
-	q := `SELECT id, entry, target, jewel, likelihood, risk, validated, steps FROM paths WHERE status = 'open' ORDER BY risk DESC, id`
+func (s *DB) OpenPaths(ctx context.Context, exposure string) iter.Seq2[store.OpenPath, error] {
+	q := `SELECT id, entry, target, jewel, likelihood, risk, validated, steps, names FROM paths WHERE status = 'open' ORDER BY risk DESC, id`
 	var args []any
 	if exposure != "" {
-		q = `SELECT p.id, p.entry, p.target, p.jewel, p.likelihood, p.risk, p.validated, p.steps FROM path_exposures x JOIN paths p ON p.id = x.path_id
+		q = `SELECT p.id, p.entry, p.target, p.jewel, p.likelihood, p.risk, p.validated, p.steps, p.names FROM path_exposures x JOIN paths p ON p.id = x.path_id
 WHERE x.exposure_id = ? AND p.status = 'open' ORDER BY p.risk DESC, p.id`
 		args = []any{exposure}
 	}
-	return rowsSeq(ctx, s.db, s.rebind(q), args, func(r *sql.Rows) (store.StoredPath, error) {
-		var p store.StoredPath
+	return rowsSeq(ctx, s.db, s.rebind(q), args, func(r *sql.Rows) (store.OpenPath, error) {
+		var p store.OpenPath
 		var valid int
-		if err := r.Scan(&p.ID, &p.Entry, &p.Target, &p.Jewel, &p.Likelihood, &p.Risk, &valid, &p.Steps); err != nil {
+		var names string
+		if err := r.Scan(&p.ID, &p.Entry, &p.Target, &p.Jewel, &p.Likelihood, &p.Risk, &valid, &p.Steps, &names); err != nil {
 			return p, fmt.Errorf("read path: %w", err)
 		}
 		p.Validated = valid != 0
+		if err := json.Unmarshal([]byte(names), &p.Names); err != nil {
+			return p, fmt.Errorf("read path %s: %w", p.ID, err)
+		}
 		return p, nil
 	})
 }
