@@ -30,15 +30,18 @@ type View struct {
 	Analysis store.Analysis `json:"analysis"`
 	// IngestSeq is the ingest sequence now; Waiting is true when it is
 	// newer than the one up to which the analysis covers every ingest
-	// (store.Analysis.UpTo), or the stored scope is newer than the one it
-	// read: newer data waits for an analysis.
+	// (store.Analysis.UpTo): newer data waits for an analysis. (When the
+	// scope in force is not the one the analysis read, the reading is
+	// computed instead: Stored is false.)
 	IngestSeq int64 `json:"ingest_seq"`
 	Waiting   bool  `json:"waiting"`
 }
 
 // view returns the View of the stored results, or ok false when reading
-// opt needs the analysis to run: none is recorded, or opt (when not zero)
-// differs from the recorded options.
+// opt needs the analysis to run: none is recorded, opt (when not zero)
+// differs from the recorded options, or the scope or CODEOWNERS files in
+// force now (the App's, else the stored ones) are not those the analysis
+// read.
 func (a *App) view(ctx context.Context, opt graph.Options) (View, bool, error) {
 	var v View
 	last, ok, err := a.Store.LatestAnalysis(ctx)
@@ -48,18 +51,18 @@ func (a *App) view(ctx context.Context, opt graph.Options) (View, bool, error) {
 	if (opt.K != 0 && opt.K != last.K) || (opt.MaxSteps != 0 && opt.MaxSteps != last.MaxSteps) {
 		return v, false, nil
 	}
+	in, err := a.loadInputs(ctx)
+	if err != nil {
+		return v, false, err
+	}
+	if in.ref.Digest != last.Scope.Digest || !slices.Equal(in.codeOwners, last.CodeOwners) {
+		return v, false, nil
+	}
 	v.Stored, v.Analysis = true, last
 	if v.IngestSeq, err = a.Store.IngestSeq(ctx); err != nil {
 		return v, false, err
 	}
 	v.Waiting = v.IngestSeq > last.UpTo
-	if last.Scope.Source == "stored" && a.Scope == nil {
-		sv, ok, err := a.Store.LatestScope(ctx)
-		if err != nil {
-			return v, false, err
-		}
-		v.Waiting = v.Waiting || ok && sv.Version > last.Scope.Version
-	}
 	return v, true, nil
 }
 

@@ -46,7 +46,7 @@ func (a *analysisFlags) options() (graph.Options, error) {
 // newer data waits for one.
 func (e *env) noteView(v app.View) {
 	if !v.Stored {
-		e.logf("no stored analysis with these options: computed now, not stored ('ctem analyze' stores one)")
+		e.logf("no stored analysis with these options, scope and CODEOWNERS: computed now, not stored ('ctem analyze' stores one)")
 		return
 	}
 	kind := "analysis"
