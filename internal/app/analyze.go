@@ -207,7 +207,7 @@ func (a *App) record(ctx context.Context, p *prepared, opt graph.Options, since 
 	rec := &store.AnalysisRecord{Analysis: store.Analysis{
 		At: a.now(), Partial: run.Partial, IngestSeq: p.seq, UpTo: upTo, Scope: p.in.ref, CodeOwners: p.in.codeOwners,
 		Feeds: p.intel.Feeds, K: opt.K, MaxSteps: opt.MaxSteps, Paths: len(run.Result.Paths), Risk: run.Result.Risk,
-	}, PathExposures: map[string][]string{}}
+	}, PathExposures: map[string][]string{}, PathNames: map[string]map[string]string{}}
 	for _, path := range run.Result.Paths {
 		steps, err := json.Marshal(path.Steps)
 		if err != nil {
@@ -220,6 +220,7 @@ func (a *App) record(ctx context.Context, p *prepared, opt graph.Options, since 
 			xs = append(xs, s.ExposureIDs...)
 		}
 		rec.PathExposures[path.ID] = xs
+		rec.PathNames[path.ID] = stepNames(path, run.Exposures)
 	}
 	if run.Partial {
 		rec.Jewels = map[string]bool{}
@@ -356,4 +357,27 @@ func hasJewel(es *estate.Estate) bool {
 		}
 	}
 	return false
+}
+
+// WeaknessName is how a listing names an exposure: its first
+// vulnerability id, else its rule.
+func WeaknessName(x model.Exposure) string {
+	if len(x.VulnIDs) > 0 {
+		return x.VulnIDs[0]
+	}
+	return x.RuleID
+}
+
+// stepNames names the first exposure of each step of p.
+func stepNames(p graph.Path, xs map[string]model.Exposure) map[string]string {
+	out := map[string]string{}
+	for _, s := range p.Steps {
+		if len(s.ExposureIDs) == 0 {
+			continue
+		}
+		if x, ok := xs[s.ExposureIDs[0]]; ok {
+			out[x.ID] = WeaknessName(x)
+		}
+	}
+	return out
 }

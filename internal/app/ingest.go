@@ -57,7 +57,8 @@ type IngestResult struct {
 // skipped; a folder with .tf files is one Terraform configuration. When
 // the database holds an analysis and NoAnalyze is false, the connected
 // components holding the touched assets are re-analysed and the result
-// recorded (see Reanalyze).
+// recorded (see Reanalyze); a re-analysis that conflicts with newer
+// results every time it runs is dropped with a warning, the ingest kept.
 func (a *App) Ingest(ctx context.Context, req IngestRequest) (*IngestResult, error) {
 	key, err := a.Store.SecretKey(ctx)
 	if err != nil {
@@ -105,6 +106,12 @@ func (a *App) Ingest(ctx context.Context, req IngestRequest) (*IngestResult, err
 	}
 	if !req.NoAnalyze {
 		res.Reanalysis, err = a.reanalyze(ctx, res.Assets, "the ingest", since)
+		if errors.Is(err, ErrConflict) {
+			// The ingest is committed; its re-analysis lost to analyses
+			// of newer inputs every time it ran, and is dropped.
+			a.warnf("re-analysis after the ingest dropped: %v", err)
+			err = nil
+		}
 		if err != nil {
 			return res, err
 		}

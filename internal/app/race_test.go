@@ -2,12 +2,16 @@ package app
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ctem-dev/ctem/internal/graph"
+	"github.com/ctem-dev/ctem/internal/store"
 )
 
 // TestOlderAnalysisRejected forces two analyses to interleave on one
@@ -95,5 +99,41 @@ func TestOlderAnalysisRejected(t *testing.T) {
 	}
 	if diff := cmp.Diff(openPathIDs(t, older.Store), want); diff != "" {
 		t.Errorf("open paths after the retried analysis (-got +want):\n%s", diff)
+	}
+}
+
+// TestStaleFeedsDropped: a process whose feeds are older than those the
+// stored analysis read cannot record an analysis; its ingest is kept and
+// the re-analysis after it dropped, with a warning; 'analyze' fails with
+// ErrConflict.
+func TestStaleFeedsDropped(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "ctem.db")
+	feedsOf := func(day int) func() (Intel, error) {
+		return func() (Intel, error) {
+			return Intel{Feeds: []store.FeedVersion{{Feed: "kev", DataDate: time.Date(2026, 1, day, 0, 0, 0, 0, time.UTC)}}}, nil
+		}
+	}
+	fresh := newApp(t, openDB(t, path))
+	fresh.Intel = feedsOf(2)
+	if _, err := fresh.Ingest(ctx, IngestRequest{Inputs: demoInputs(t, apiScan)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fresh.Analyze(ctx, graph.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	var warnings []string
+	stale := &App{Store: openDB(t, path), Formats: fresh.Formats, Intel: feedsOf(1),
+		Warnf: func(format string, args ...any) { warnings = append(warnings, fmt.Sprintf(format, args...)) }}
+	res, err := stale.Ingest(ctx, IngestRequest{Inputs: demoInputs(t)[4:5]})
+	if err != nil || res.Reanalysis != nil || len(res.Scans) != 1 {
+		t.Fatalf("Ingest() with stale feeds = %+v, %v; want the scan kept, no re-analysis", res, err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "re-analysis after the ingest dropped") {
+		t.Errorf("warnings = %q, want one saying the re-analysis was dropped", warnings)
+	}
+	if _, err := stale.Analyze(ctx, graph.Options{}); !errors.Is(err, ErrConflict) {
+		t.Errorf("Analyze() with stale feeds = %v, want ErrConflict", err)
 	}
 }

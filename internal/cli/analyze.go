@@ -9,7 +9,6 @@ import (
 
 	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/graph"
-	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
 )
 
@@ -47,7 +46,7 @@ func (a *analysisFlags) options() (graph.Options, error) {
 // newer data waits for one.
 func (e *env) noteView(v app.View) {
 	if !v.Stored {
-		e.logf("no stored analysis with these options: computed now, not stored ('ctem analyze' stores one)")
+		e.logf("no stored analysis with these options, scope and CODEOWNERS: computed now, not stored ('ctem analyze' stores one)")
 		return
 	}
 	kind := "analysis"
@@ -143,7 +142,7 @@ func newPathsCmd(e *env) *cobra.Command {
 			case "mermaid":
 				return graph.WriteMermaid(e.stdout, pl.Paths)
 			}
-			writePathsTable(e.stdout, pl.Paths, pl.Exposures)
+			writePathsTable(e.stdout, pl.Paths, pl.Names)
 			return nil
 		},
 	}
@@ -154,7 +153,9 @@ func newPathsCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-func writePathsTable(w io.Writer, paths []graph.Path, xs map[string]model.Exposure) {
+// writePathsTable writes paths as text; names maps the first exposure of
+// each step to the name to show.
+func writePathsTable(w io.Writer, paths []graph.Path, names map[string]string) {
 	if len(paths) == 0 {
 		fmt.Fprintln(w, "No attack path reaches a crown jewel.")
 		return
@@ -170,11 +171,8 @@ func writePathsTable(w io.Writer, paths []graph.Path, xs map[string]model.Exposu
 			why := ""
 			if len(s.ExposureIDs) > 0 {
 				id := s.ExposureIDs[0]
-				if x, ok := xs[id]; ok {
-					id = x.RuleID
-					if len(x.VulnIDs) > 0 {
-						id = x.VulnIDs[0]
-					}
+				if n, ok := names[id]; ok {
+					id = n
 				}
 				why = "via " + id
 				if len(s.ExposureIDs) > 1 {

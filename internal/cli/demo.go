@@ -73,7 +73,11 @@ first. Nothing outside the temporary directory is touched.`,
 			if len(top) > 3 {
 				top = top[:3]
 			}
-			writePathsTable(e.stdout, top, run.Exposures)
+			names := map[string]string{}
+			for _, x := range run.Exposures {
+				names[x.ID] = app.WeaknessName(x)
+			}
+			writePathsTable(e.stdout, top, names)
 			fmt.Fprintln(e.stdout, "\nFix plan (most risk removed per effort first):")
 			writePlanTable(e.stdout, run.Result.Plan)
 			fmt.Fprintln(e.stdout, "\nExposures by the risk their fix removes:")

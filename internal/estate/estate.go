@@ -106,7 +106,8 @@ func Build(assets []model.Asset, rels []model.Relation, sc *scope.Scope) *Estate
 
 // joinKubernetes replaces the relations the Kubernetes parser computed
 // per input with those of every input of each cluster at once (k8s.Join),
-// and drops the facts label the join reads from the assets.
+// drops the facts label the join reads from the assets, and replaces the
+// labels it derives (model.LabelIngressIsolated).
 func joinKubernetes(assets []model.Asset, rels []model.Relation) ([]model.Asset, []model.Relation) {
 	extra, joined, clusters := k8s.Join(assets)
 	if len(clusters) == 0 {
@@ -114,9 +115,14 @@ func joinKubernetes(assets []model.Asset, rels []model.Relation) ([]model.Asset,
 	}
 	out := make([]model.Asset, 0, len(assets)+len(extra))
 	for _, a := range assets {
-		if _, ok := a.Labels[model.LabelK8sObject]; ok {
+		_, facts := a.Labels[model.LabelK8sObject]
+		_, derived := a.Labels[model.LabelIngressIsolated]
+		if facts || derived {
+			// The join decides the derived label anew: a stored one may
+			// come from an input whose policies another input changed.
 			a.Labels = maps.Clone(a.Labels)
 			delete(a.Labels, model.LabelK8sObject)
+			delete(a.Labels, model.LabelIngressIsolated)
 		}
 		out = append(out, a)
 	}

@@ -153,6 +153,7 @@ type builder struct {
 	wOff, wList             []int32
 	scopeSecrets, scopeSAs  map[int32][]int32
 	k8s                     *k8sScopes
+	targets                 []int32 // connectTargets' result
 	tmp                     []tmpWay
 	eff                     []int32
 	passTargets, launchRels []int32
@@ -311,9 +312,11 @@ func (b *builder) visit(a int32) {
 		case effect.Write, effect.Read:
 			for _, r := range b.out(a) {
 				if rels[r].Type == model.RelConnectsTo {
-					b.way(a, Network, ruleInjection, to(r), Read, p, w, -1)
-					if e == effect.Write {
-						b.way(a, Network, ruleInjection, to(r), Write, p, w, -1)
+					for _, t := range b.connectTargets(r) {
+						b.way(a, Network, ruleInjection, t, Read, p, w, -1)
+						if e == effect.Write {
+							b.way(a, Network, ruleInjection, t, Write, p, w, -1)
+						}
 					}
 				}
 			}

@@ -14,6 +14,13 @@ import (
 // lets its code run on the node, permissions as can relations on a
 // namespace, the cluster or a named object.
 
+// pCoLocated is the probability that a pod known from manifests, which
+// do not say where it is scheduled, runs on the node an attacker took
+// over: it depends on the cluster's size and the scheduler, which the
+// estate does not show; one half says "perhaps" without pretending to
+// know more. Live pods name their node and are certain.
+const pCoLocated = 0.5
+
 // k8sScopes indexes, by the local id of each namespace and cluster asset,
 // what is inside: secrets, service accounts and workloads (a workload's
 // kind kept for permissions on one workload resource); and by cluster,
@@ -94,21 +101,29 @@ func (b *builder) visitK8s(a int32) {
 	to := func(r int32) int32 { return g.localOf(x.relTo[r]) }
 	switch rec.kind {
 	case model.KindNode:
+		anyNode := strings.HasSuffix(rec.key, "/Node/any")
 		for _, r := range b.in(a) {
 			if rels[r].Type != model.RelRunsOn {
 				continue
 			}
 			w := g.localOf(x.relFrom[r])
+			// The node "any" stands for every node of a cluster known
+			// from manifests: a DaemonSet's pods are on each, another
+			// pod on the one taken over only perhaps.
+			co := 1.0
+			if _, _, kind, _, _ := model.ParseK8sKey(x.assets[g.assets[w]].key); anyNode && kind != "DaemonSet" {
+				co = pCoLocated
+			}
 			// Root on a node runs code in every container on it.
-			b.way(a, Exec, ruleNodeTakeover, w, Exec, pCertain, -1, -1)
+			b.way(a, Exec, ruleNodeTakeover, w, Exec, pCertain*co, -1, -1)
 			// Its files hold their tokens and mounted secrets.
 			for _, r2 := range b.out(w) {
 				switch rels[r2].Type {
 				case model.RelUsesIdentit:
-					b.way(a, Read, ruleHostRead, to(r2), Identity, pNearCertain, b.relFact(r2), -1)
+					b.way(a, Read, ruleHostRead, to(r2), Identity, pNearCertain*co, b.relFact(r2), -1)
 				case model.RelMounts:
 					if t := to(r2); t != a && x.assets[g.assets[t]].kind == model.KindSecret {
-						b.way(a, Read, ruleHostRead, t, Read, pNearCertain, b.relFact(r2), -1)
+						b.way(a, Read, ruleHostRead, t, Read, pNearCertain*co, b.relFact(r2), -1)
 					}
 				}
 			}
@@ -158,6 +173,26 @@ func (b *builder) visitK8s(a int32) {
 	}
 }
 
+// connectTargets returns the assets a connects-to relation r reaches:
+// its target, or, for a Kubernetes pod group (the cluster network, the
+// pods of one ReplicaSet), the members it routes to.
+func (b *builder) connectTargets(r int32) []int32 {
+	g, x := b.g, b.g.x
+	t := g.localOf(x.relTo[r])
+	tk := &x.assets[g.assets[t]]
+	if tk.kind != model.KindNetwork || !strings.Contains(tk.key, "/PodGroup/") {
+		b.targets = append(b.targets[:0], t)
+		return b.targets
+	}
+	b.targets = b.targets[:0]
+	for _, r2 := range b.out(t) {
+		if x.in.Relations[r2].Type == model.RelRoutesTo {
+			b.targets = append(b.targets, g.localOf(x.relTo[r2]))
+		}
+	}
+	return b.targets
+}
+
 // podSecurityForbidsPrivileged reports whether a namespace's Pod
 // Security Admission labels reject privileged pods: enforce baseline or
 // restricted.
@@ -201,6 +236,7 @@ func (b *builder) canK8s(a, r, t int32, la string) {
 			for _, w := range sc.workloads[t] {
 				if !ok || slicesContains(kinds, sc.kinds[w]) {
 					b.way(a, Identity, rulePodExec, w, Exec, pNearCertain, f, -1)
+					b.deployed(w, 3, func(c int32) { b.way(a, Identity, rulePodExec, c, Exec, pNearCertain, f, -1) })
 				}
 			}
 		}
@@ -277,6 +313,22 @@ func (b *builder) createsBindings(a, t int32) int32 {
 		}
 	}
 	return -1
+}
+
+// deployed calls fn for the live objects a controller deploys (a
+// Deployment's ReplicaSets, their pods), depth levels down.
+func (b *builder) deployed(w int32, depth int, fn func(int32)) {
+	if depth == 0 {
+		return
+	}
+	g, x := b.g, b.g.x
+	for _, r := range b.out(w) {
+		if x.in.Relations[r].Type == model.RelDeploys {
+			c := g.localOf(x.relTo[r])
+			fn(c)
+			b.deployed(c, depth-1, fn)
+		}
+	}
 }
 
 // podCreateNode adds the privileged-pod way to the node(s) of the

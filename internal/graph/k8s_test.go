@@ -3,6 +3,7 @@ package graph
 import (
 	"testing"
 
+	"github.com/ctem-dev/ctem/internal/intel/effect"
 	"github.com/ctem-dev/ctem/internal/model"
 )
 
@@ -22,6 +23,8 @@ func TestK8sRules(t *testing.T) {
 		alice = "k8s:c//User/alice"
 		dev   = "k8s:c//User/dev"
 		cm    = "k8s:c/ns/ConfigMap/x"
+		hub   = "k8s:c//PodGroup/cluster-network"
+		db    = "k8s:c/ns/StatefulSet/db"
 	)
 	base := []model.Asset{asset(ns, model.KindResource), asset(other, model.KindResource), asset(cl, model.KindCluster),
 		asset(sa, model.KindIdentity), asset(sec, model.KindSecret), asset(wl, model.KindWorkload), asset(node, model.KindNode),
@@ -56,6 +59,10 @@ func TestK8sRules(t *testing.T) {
 		{"impersonation", in(can(cl, "impersonate")), in(can(ns, "impersonate")), st(Identity, dev), st(Identity, alice), nil},
 		{"role-bind", in(can(ns, "bind"), can(ns, "create rolebindings")), in(can(ns, "bind")), st(Identity, dev), st(Admin, ns), nil},
 		{"node-proxy", in(can(cl, "get nodes/proxy")), in(can(cl, "get nodes")), st(Identity, dev), st(Exec, node), nil},
+		{"injection-into-data-store", // through the cluster network to the pods it routes to
+			Input{Assets: with(asset(hub, model.KindNetwork)), Relations: []model.Relation{rel(wl, model.RelConnectsTo, hub), rel(hub, model.RelRoutesTo, db)}, Weaknesses: []Weakness{weak("sqli", wl, model.FindingCode, effect.Write)}},
+			Input{Assets: with(asset(hub, model.KindNetwork)), Relations: []model.Relation{rel(wl, model.RelConnectsTo, hub), rel(hub, model.RelRoutesTo, wl)}, Weaknesses: []Weakness{weak("sqli", wl, model.FindingCode, effect.Write)}},
+			st(Network, wl), st(Write, db), nil},
 		{"cloud-identity", in(rel(sa, model.RelUsesIdentit, "arn:aws:iam::1:role/r")), in(rel(sa, model.RelMemberOf, "arn:aws:iam::1:role/r")), st(Identity, sa), st(Identity, "arn:aws:iam::1:role/r"), nil},
 		{"token-request", in(can(ns, "create serviceaccounts/token")), in(can(ns, "get serviceaccounts")), st(Identity, dev), st(Identity, sa), nil},
 	}
@@ -73,5 +80,33 @@ func TestK8sRules(t *testing.T) {
 				t.Errorf("Build() without the enabling fact: edge %s -[%s]-> %s = present, want missing", from, tt.rule, tt.to)
 			}
 		})
+	}
+}
+
+// TestNodeTakeoverCoLocation checks the probability of node-takeover:
+// certain on a named node and for a DaemonSet, one half from the node
+// "any" of manifests for other workloads.
+func TestNodeTakeoverCoLocation(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		node, wl string
+		want     float64
+	}{
+		{"k8s:c//Node/ip-10-0-0-1", "k8s:c/ns/Pod/web-1", 1},
+		{"k8s:c//Node/any", "k8s:c/ns/DaemonSet/agent", 1},
+		{"k8s:c//Node/any", "k8s:c/ns/Deployment/web", pCoLocated},
+	}
+	for _, tt := range tests {
+		g := Build(&Input{Assets: []model.Asset{asset(tt.node, model.KindNode), asset(tt.wl, model.KindWorkload)},
+			Relations: []model.Relation{rel(tt.wl, model.RelRunsOn, tt.node)}})
+		got := -1.0
+		g.Out(g.StateID(st(Exec, tt.node)), func(to int32, rule string, p float64) {
+			if rule == "node-takeover" && g.State(to) == st(Exec, tt.wl) {
+				got = p
+			}
+		})
+		if got != tt.want {
+			t.Errorf("node-takeover %s -> %s probability = %v, want %v", tt.node, tt.wl, got, tt.want)
+		}
 	}
 }

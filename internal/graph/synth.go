@@ -64,7 +64,7 @@ func Synthesize(cfg SynthConfig) *Input {
 			wl, img, sa := k("Deployment", "w"+strconv.Itoa(w)), "image:reg.example.com/"+p+"/w"+strconv.Itoa(w)+":1", k("ServiceAccount", "w"+strconv.Itoa(w))
 			var labels map[string]string
 			if r.IntN(5) == 0 {
-				labels = map[string]string{"escape.privileged": "true"}
+				labels = map[string]string{model.LabelEscapePrivileged: "true"}
 			}
 			add(wl, model.KindWorkload, labels)
 			add(img, model.KindImage, nil)

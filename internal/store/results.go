@@ -42,7 +42,7 @@ type Results interface {
 	LatestAnalysis(ctx context.Context) (Analysis, bool, error)
 	// OpenPaths lists the open paths, riskiest first (then by id): all
 	// of them, or with exposure set those with a step it enables.
-	OpenPaths(ctx context.Context, exposure string) iter.Seq2[StoredPath, error]
+	OpenPaths(ctx context.Context, exposure string) iter.Seq2[OpenPath, error]
 	// StoredPriorities lists the stored priorities, highest first (then
 	// by exposure id); with ids, only those exposures'.
 	StoredPriorities(ctx context.Context, ids ...string) iter.Seq2[StoredPriority, error]
@@ -119,6 +119,9 @@ type AnalysisRecord struct {
 	// path id to the exposures that enable one of its steps.
 	Paths         []StoredPath
 	PathExposures map[string][]string
+	// PathNames maps a path id to the names its listing shows: exposure
+	// id to its first vulnerability id or rule.
+	PathNames map[string]map[string]string
 	// Jewels, when not nil, are the crown jewels a partial analysis
 	// covered (only paths to them may close), and Covered the asset keys
 	// of the components it covered (only results anchored there are
@@ -130,6 +133,13 @@ type AnalysisRecord struct {
 	Plan       []StoredAction
 	Chokes     []StoredAction
 	JewelRisks []JewelRisk
+}
+
+// OpenPath is an open path with the names its listing shows (see
+// AnalysisRecord.PathNames).
+type OpenPath struct {
+	StoredPath
+	Names map[string]string
 }
 
 // StoredPriority is the risk that fixing one exposure removes.

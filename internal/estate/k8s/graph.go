@@ -63,7 +63,8 @@ type parser struct {
 	nsLabels   map[string]map[string]string
 	namespaces map[string]bool // every namespace an object is in or names
 	awsAuth    []authMapping
-	objects    []objectRef // every object recorded
+	objects    []objectRef            // every object recorded
+	children   map[string][]*workload // by controller key: its live objects
 
 	policiesByNS  map[string][]*policy // built by selecting
 	workloadsByNS map[string][]*workload
@@ -92,6 +93,8 @@ type workload struct {
 	ProjectedToken bool            `json:"pt,omitzero"`
 	Ports          []containerPort `json:"p,omitempty"`
 	Node           string          `json:"n,omitempty"` // spec.nodeName of a live pod
+	Owner          string          `json:"o,omitempty"` // Kind/name of a live object's controller
+	templated      bool            // a controller whose own live objects are in the estate
 }
 
 // containerPort is a port a container listens on.
@@ -259,13 +262,13 @@ func (p *parser) add(o *object) error {
 		if o.Kind == "CronJob" {
 			tpl = spec.JobTemplate.Spec.Template
 		}
-		return p.workloadObject(key, ns, name, tpl.Metadata.Labels, &tpl.Spec)
+		return p.workloadObject(key, ns, name, tpl.Metadata.Labels, &tpl.Spec, o.Metadata.controller())
 	case "Pod":
 		var spec podSpec
 		if err := o.Spec.decode(&spec); err != nil {
 			return err
 		}
-		return p.workloadObject(key, ns, name, o.Metadata.Labels, &spec)
+		return p.workloadObject(key, ns, name, o.Metadata.Labels, &spec, o.Metadata.controller())
 	case "ServiceAccount":
 		a := &account{Automount: o.AutomountServiceAccountToken}
 		for k, v := range o.Metadata.Annotations {
@@ -452,8 +455,8 @@ func roleID(kind, ns, name string) string {
 
 // workloadObject records a pod-bearing object and emits its asset,
 // labelled with its pod labels, its namespace and its escape conditions.
-func (p *parser) workloadObject(key, ns, name string, podLabels map[string]string, spec *podSpec) error {
-	w := &workload{Labels: podLabels, Automount: spec.AutomountServiceAccountToken, HostNetwork: spec.HostNetwork, Node: spec.NodeName}
+func (p *parser) workloadObject(key, ns, name string, podLabels map[string]string, spec *podSpec, owner string) error {
+	w := &workload{Labels: podLabels, Automount: spec.AutomountServiceAccountToken, HostNetwork: spec.HostNetwork, Node: spec.NodeName, Owner: owner}
 	labels := maps.Clone(podLabels)
 	if labels == nil {
 		labels = map[string]string{}
@@ -597,6 +600,7 @@ func appendNew(s []string, v string) []string {
 
 // finish emits the relations, once every object of the cluster is known.
 func (p *parser) finish() error {
+	p.markTemplated()
 	for _, step := range []func() error{p.workloadAssets, p.namespaceAssets, p.tokenRelations, p.cloudRelations, p.workloadRelations, p.serviceRelations, p.rbacRelations, p.networkRelations} {
 		if err := step(); err != nil {
 			return err
@@ -605,13 +609,38 @@ func (p *parser) finish() error {
 	return nil
 }
 
+// markTemplated finds the controllers (Deployments, ReplicaSets, ...)
+// whose own live objects (a ReplicaSet's pods, as kubectl lists them) are
+// in the estate: those objects are what runs, so the controller only
+// deploys them (see workloadRelations) and has no pods of its own for
+// services and network policies.
+func (p *parser) markTemplated() {
+	byKey := make(map[string]*workload, len(p.workloads))
+	for _, w := range p.workloads {
+		byKey[w.key] = w
+	}
+	p.children = map[string][]*workload{}
+	for _, w := range p.workloads {
+		kind, name, ok := strings.Cut(w.Owner, "/")
+		if !ok {
+			continue
+		}
+		if o := byKey[p.key(w.ns, kind, name)]; o != nil && o != w {
+			o.templated = true
+			p.children[o.key] = append(p.children[o.key], w)
+		}
+	}
+}
+
 // workloadAssets emits the workloads' assets with the label that the
 // network policies decide: model.LabelIngressIsolated when no traffic
 // from outside the cluster's pods reaches them. Joining, where the
 // assets are stored already, it emits that label alone.
 func (p *parser) workloadAssets() error {
 	for _, w := range p.workloads {
-		isolated := !p.openTo(w, "", false)
+		// A controller whose pods are listed is an API object: nothing
+		// on the network reaches it.
+		isolated := w.templated || !p.openTo(w, "", false)
 		if p.joining {
 			if isolated {
 				_, _, _, name, _ := model.ParseK8sKey(w.key)
@@ -709,6 +738,14 @@ func (p *parser) workloadRelations() error {
 				}
 			}
 		}
+		if w.templated {
+			for _, c := range p.children[w.key] {
+				if err := p.rel(w.src, w.key, c.key, model.RelDeploys, ""); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		// Every pod runs on a node: the one a live pod names, else any.
 		node, name := NodeKey(p.cluster), "any node"
 		if w.Node != "" {
@@ -788,7 +825,7 @@ func (p *parser) serviceRelations() error {
 		}
 		sel := labelSelector{MatchLabels: s.Selector}
 		for _, w := range p.workloadsIn(s.ns) {
-			if sel.matches(w.Labels) && p.serves(s, w) {
+			if !w.templated && sel.matches(w.Labels) && p.serves(s, w) {
 				if err := p.rel(s.src, s.key, w.key, model.RelRoutesTo, ""); err != nil {
 					return err
 				}

@@ -246,10 +246,12 @@ func paths(t testing.TB, es *estate.Estate) []string {
 
 var effectExec = effect.Result{Effect: effect.Exec, Confidence: effect.High}
 
-// TestPodGroups checks that the pods of one ReplicaSet (same labels and
-// ports) are reached through one pod group, and that a policy still
-// decides who reaches it: the client reaches every web pod in two steps,
-// the web pods (which the policy does not admit) reach none of them.
+// TestPodGroups checks that pods no policy restricts reach each other
+// through the cluster network, that the pods of one ReplicaSet (same
+// labels and ports) a policy restricts are reached through one pod
+// group, and that the policy still decides who reaches it: the client
+// reaches every web pod in two steps, the web pods (which the policy
+// does not admit) reach none of them.
 func TestPodGroups(t *testing.T) {
 	t.Parallel()
 	var b strings.Builder
@@ -260,13 +262,13 @@ func TestPodGroups(t *testing.T) {
 	policy := "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: web, namespace: shop}\nspec:\n  podSelector: {matchLabels: {app: web}}\n  ingress: [{from: [{podSelector: {matchLabels: {app: client}}}], ports: [{port: 80}]}]\n"
 	k := func(name string) string { return model.K8sKey("c", "shop", "Pod", name) }
 	for _, tt := range []struct {
-		name      string
-		yaml      string
-		webToWeb  bool
-		wantGroup bool
+		name     string
+		yaml     string
+		webToWeb bool
+		groups   int // the cluster network, and web's group where a policy decides
 	}{
-		{"no policy", b.String(), true, true},
-		{"client only", b.String() + policy, false, true},
+		{"no policy", b.String(), true, 1},
+		{"client only", b.String() + policy, false, 2},
 	} {
 		r, err := ingesttest.ParseBytes(k8s.Format, "pods.yaml", []byte(tt.yaml), ingest.Options{Target: "c"})
 		if err != nil {
@@ -306,8 +308,8 @@ func TestPodGroups(t *testing.T) {
 				groups++
 			}
 		}
-		if groups != 1 {
-			t.Errorf("%s: pod groups = %d, want 1", tt.name, groups)
+		if groups != tt.groups {
+			t.Errorf("%s: pod groups = %d, want %d", tt.name, groups, tt.groups)
 		}
 		var direct int
 		for _, rel := range es.Relations {
@@ -373,4 +375,90 @@ func FuzzJoin(f *testing.F) {
 			t.Fatalf("Join() clusters = none, want c at least")
 		}
 	})
+}
+
+// TestKubeHoundLiveFiles ingests KubeHound's test cluster as kubectl
+// wrote it, one resource type per file, each its own ingest: the
+// RoleBinding of one file meets the Role of another, the pod runs on the
+// node it names and holds its account's token (the projected
+// kube-api-access volume).
+func TestKubeHoundLiveFiles(t *testing.T) {
+	t.Parallel()
+	st := ingesttest.OpenStore(t)
+	files, err := filepath.Glob("testdata/kubehound/*.json")
+	if err != nil || len(files) != 4 {
+		t.Fatalf("testdata/kubehound: %v, %d files, want 4", err, len(files))
+	}
+	for _, f := range files {
+		if _, err := ingesttest.Ingest(st, k8s.Format, ingest.Options{Target: "kh"}, f); err != nil {
+			t.Fatalf("Ingest(%s) error = %v", f, err)
+		}
+	}
+	s := shapeOf(loadEstate(t, st))
+	sa := model.K8sKey("kh", "test-app", "ServiceAccount", "app-monitors")
+	pod := model.K8sKey("kh", "test-app", "Pod", "app-monitors-client-78cb6d7899-j2rjp")
+	for _, want := range []string{
+		sa + " -can[get pods]-> " + model.K8sNamespaceKey("kh", "test-app"),
+		sa + " -can[list statefulsets]-> " + model.K8sNamespaceKey("kh", "test-app"),
+		pod + " -runs-on[]-> " + model.K8sNodeKey("kh", "test-node.ec2.internal"),
+		pod + " -uses-identity[]-> " + sa,
+	} {
+		if !slices.Contains(s.Relations, want) {
+			t.Errorf("estate relation %s = missing, want present; have:\n%s", want, strings.Join(s.Relations, "\n"))
+		}
+	}
+}
+
+// TestLiveControllers checks a live listing with a Deployment, its
+// ReplicaSet and their pods (ownerReferences): the pods are what runs
+// (the service routes to them, they run on their nodes), the controllers
+// deploy them, and patching deployments gives exec in the pods.
+func TestLiveControllers(t *testing.T) {
+	t.Parallel()
+	const live = `{"apiVersion": "v1", "kind": "List", "items": [
+{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "a"},
+ "spec": {"template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "w", "image": "web:1"}]}}}},
+{"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web-5d9c", "namespace": "a", "ownerReferences": [{"kind": "Deployment", "name": "web", "controller": true}]},
+ "spec": {"template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "w", "image": "web:1"}]}}}},
+{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-5d9c-a", "namespace": "a", "labels": {"app": "web"}, "ownerReferences": [{"kind": "ReplicaSet", "name": "web-5d9c", "controller": true}]},
+ "spec": {"nodeName": "n1", "containers": [{"name": "w", "image": "web:1"}]}},
+{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-5d9c-b", "namespace": "a", "labels": {"app": "web"}, "ownerReferences": [{"kind": "ReplicaSet", "name": "web-5d9c", "controller": true}]},
+ "spec": {"nodeName": "n2", "containers": [{"name": "w", "image": "web:1"}]}},
+{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "a"}, "spec": {"selector": {"app": "web"}}},
+{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "patcher", "namespace": "a"}, "rules": [{"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["patch"]}]},
+{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "patcher", "namespace": "a"}, "subjects": [{"kind": "User", "name": "dev"}], "roleRef": {"kind": "Role", "name": "patcher"}}
+]}`
+	r, err := ingesttest.ParseBytes(k8s.Format, "live.json", []byte(live), ingest.Options{Target: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := estate.Build(r.Assets, r.Relations, nil)
+	s := shapeOf(es)
+	k := func(kind, name string) string { return model.K8sKey("c", "a", kind, name) }
+	dep, rs, pa, pb := k("Deployment", "web"), k("ReplicaSet", "web-5d9c"), k("Pod", "web-5d9c-a"), k("Pod", "web-5d9c-b")
+	for _, c := range []struct {
+		rel  string
+		want bool
+	}{
+		{dep + " -deploys[]-> " + rs, true},
+		{rs + " -deploys[]-> " + pa, true},
+		{k("Service", "web") + " -routes-to[]-> " + pa, true},
+		{k("Service", "web") + " -routes-to[]-> " + dep, false},
+		{k("Service", "web") + " -routes-to[]-> " + rs, false},
+		{pb + " -runs-on[]-> " + model.K8sNodeKey("c", "n2"), true},
+		{dep + " -runs-on[]-> " + model.K8sNodeKey("c", "any"), false},
+	} {
+		if got := slices.Contains(s.Relations, c.rel); got != c.want {
+			t.Errorf("relation %s = %v, want %v", c.rel, got, c.want)
+		}
+	}
+	in := &graph.Input{Assets: es.Sorted(), Relations: es.Relations, Entries: []graph.Entry{{Kind: graph.EntryIdentity, Identity: "k8s:c//User/dev"}},
+		Jewels: []graph.Jewel{{Asset: pb, Value: 5}}}
+	res, err := graph.Analyze(in, graph.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Paths) == 0 || res.Paths[0].Steps[0].Rule != "pod-exec" {
+		t.Errorf("Analyze() from dev to %s = %d paths, want one by pod-exec", pb, len(res.Paths))
+	}
 }

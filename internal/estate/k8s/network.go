@@ -27,11 +27,14 @@ import (
 //     declares (a destination that declares none is taken to listen on
 //     every number); protocols are not told apart.
 //
-//   - Unrestricted reach (no policy, an empty from, an empty podSelector)
-//     is emitted within the destination's namespace only; edges across
-//     namespaces are emitted only where a namespaceSelector admits them.
-//     Analysis should treat a namespace without policies as reachable from
-//     the cluster network.
+//   - Pods that no policy restricts, egress for the source and ingress
+//     for the destination, reach each other in any namespace through one
+//     asset, the cluster network (k8s:cluster//PodGroup/cluster-network,
+//     kind network): every such source connects-to it and it routes-to
+//     every such destination, 2n edges instead of n². Where a policy
+//     restricts one end, the pair is decided by the policies, within the
+//     destination's namespace and the namespaces a namespaceSelector of
+//     its ingress admits.
 //
 //   - ipBlock peers never match pods; an ingress ipBlock of 0.0.0.0/0 or
 //     ::/0 (exceptions ignored) adds internet —connects-to→ destination.
@@ -57,6 +60,9 @@ func (p *parser) networkRelations() error {
 	byNS := map[string][]*podClass{}
 	for _, c := range classes {
 		byNS[c.ns] = append(byNS[c.ns], c)
+	}
+	if err := p.clusterNetwork(classes); err != nil {
+		return err
 	}
 	for _, dst := range classes {
 		d := dst.rep()
@@ -94,12 +100,56 @@ func (p *parser) networkRelations() error {
 		}
 		for _, src := range candidates {
 			s := src.rep()
+			if len(ingress) == 0 && len(src.egress(p)) == 0 {
+				continue // through the cluster network
+			}
 			if !p.admits(ingress, s, d, true) || !p.admits(src.egress(p), d, d, false) {
 				continue
 			}
 			if err := p.connect(src, dst); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// ClusterNetworkName is the name of the pod group that stands for the
+// cluster's pod network: unrestricted pods connect to it and it routes to
+// unrestricted pods.
+const ClusterNetworkName = "cluster-network"
+
+// clusterNetwork emits the edges between the pods no policy restricts:
+// each egress-unrestricted pod connects-to the cluster network, which
+// routes-to each ingress-unrestricted pod.
+func (p *parser) clusterNetwork(classes []*podClass) error {
+	var srcs, dsts []*workload
+	for _, c := range classes {
+		if len(c.egress(p)) == 0 {
+			srcs = append(srcs, c.members...)
+		}
+		if len(p.selecting(c.rep(), true)) == 0 {
+			dsts = append(dsts, c.members...)
+		}
+	}
+	if len(srcs) == 0 || len(dsts) == 0 || len(srcs) == 1 && len(dsts) == 1 && srcs[0] == dsts[0] {
+		return nil
+	}
+	hub := p.key("", "PodGroup", ClusterNetworkName)
+	if err := p.asset(model.Asset{Key: hub, Kind: model.KindNetwork, Name: "the pod network of " + p.cluster}, p.source); err != nil {
+		return err
+	}
+	if err := p.rel(p.source, p.clusterKey, hub, model.RelContains, ""); err != nil {
+		return err
+	}
+	for _, w := range srcs {
+		if err := p.rel(w.src, w.key, hub, model.RelConnectsTo, ""); err != nil {
+			return err
+		}
+	}
+	for _, w := range dsts {
+		if err := p.rel(w.src, hub, w.key, model.RelRoutesTo, ""); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -131,6 +181,9 @@ func (p *parser) classes() []*podClass {
 	byKey := map[string]*podClass{}
 	var b strings.Builder
 	for _, w := range p.workloads {
+		if w.templated {
+			continue // its pods are listed and stand for it
+		}
 		b.Reset()
 		b.WriteString(w.ns)
 		for _, k := range slices.Sorted(maps.Keys(w.Labels)) {

@@ -39,6 +39,27 @@ type meta struct {
 	Namespace   string            `json:"namespace" yaml:"namespace"`
 	Labels      map[string]string `json:"labels" yaml:"labels"`
 	Annotations map[string]string `json:"annotations" yaml:"annotations"`
+	// OwnerReferences name the controller of a live object: a Pod's
+	// ReplicaSet, a ReplicaSet's Deployment.
+	OwnerReferences []struct {
+		Kind       string `json:"kind" yaml:"kind"`
+		Name       string `json:"name" yaml:"name"`
+		Controller *bool  `json:"controller" yaml:"controller"`
+	} `json:"ownerReferences" yaml:"ownerReferences"`
+}
+
+// controller returns "Kind/name" of the object's controller (the owner
+// marked controller, else the first), or "".
+func (m *meta) controller() string {
+	for _, o := range m.OwnerReferences {
+		if o.Controller != nil && *o.Controller && o.Kind != "" && o.Name != "" {
+			return o.Kind + "/" + o.Name
+		}
+	}
+	if len(m.OwnerReferences) > 0 && m.OwnerReferences[0].Kind != "" && m.OwnerReferences[0].Name != "" {
+		return m.OwnerReferences[0].Kind + "/" + m.OwnerReferences[0].Name
+	}
+	return ""
 }
 
 // raw is a value decoded later: a YAML node or a JSON value.
@@ -185,7 +206,6 @@ type container struct {
 		Capabilities             *struct {
 			Add []string `json:"add" yaml:"add"`
 		} `json:"capabilities" yaml:"capabilities"`
-		ReadOnlyRootFilesystem *bool `json:"readOnlyRootFilesystem" yaml:"readOnlyRootFilesystem"`
 	} `json:"securityContext" yaml:"securityContext"`
 }
 
@@ -193,7 +213,6 @@ type volume struct {
 	Name     string `json:"name" yaml:"name"`
 	HostPath *struct {
 		Path string `json:"path" yaml:"path"`
-		Type string `json:"type" yaml:"type"`
 	} `json:"hostPath" yaml:"hostPath"`
 	Secret *struct {
 		SecretName string `json:"secretName" yaml:"secretName"`

@@ -59,13 +59,31 @@ func (w *where) keys(col string, vals []string) {
 }
 
 // ids adds a match on an id column: exact, or a prefix of four or more.
+// Whole ids (idLen characters) are matched with IN, which searches the
+// primary key; a LIKE per id would scan the table once per query.
 func (w *where) ids(col string, vals []string) {
-	var pref []string
+	var ors []string
+	var args []any
+	var exact []any
 	for _, v := range vals {
-		pref = append(pref, v+"*")
+		if len(v) == idLen {
+			exact = append(exact, v)
+			continue
+		}
+		ors = append(ors, col+" LIKE ? ESCAPE '\\'")
+		args = append(args, escapeLike(v)+"%")
 	}
-	w.keys(col, pref)
+	if len(exact) > 0 {
+		ors = append(ors, col+" IN ("+placeholders(len(exact))+")")
+		args = append(args, exact...)
+	}
+	if len(ors) > 0 {
+		w.add("("+strings.Join(ors, " OR ")+")", args...)
+	}
 }
+
+// idLen is the length of finding, exposure and scan ids.
+const idLen = 16
 
 func (w *where) sql() string {
 	if len(w.conds) == 0 {

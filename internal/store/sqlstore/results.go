@@ -189,6 +189,7 @@ func (s *DB) recordPaths(ctx context.Context, tx *sql.Tx, a store.Analysis, r *s
 	}
 	var events []store.PathEvent
 	seen := map[string]bool{}
+	var pathRows, expRows [][]any
 	for _, p := range r.Paths {
 		if seen[p.ID] {
 			continue
@@ -198,21 +199,27 @@ func (s *DB) recordPaths(ctx context.Context, tx *sql.Tx, a store.Analysis, r *s
 		if p.Validated {
 			valid = 1
 		}
-		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO paths (id, entry, target, jewel, likelihood, risk, validated, steps, status, first_seen, last_seen, analysis_id)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)
-ON CONFLICT (id) DO UPDATE SET likelihood = excluded.likelihood, risk = excluded.risk, validated = excluded.validated,
-  steps = excluded.steps, status = 'open', last_seen = excluded.last_seen, closed_at = 0, analysis_id = excluded.analysis_id`),
-			p.ID, p.Entry, p.Target, p.Jewel, p.Likelihood, p.Risk, valid, p.Steps, now, now, a.ID); err != nil {
-			return nil, fmt.Errorf("record path: %w", err)
+		names, err := json.Marshal(r.PathNames[p.ID])
+		if err != nil || string(names) == "null" {
+			names = []byte("{}")
 		}
-		for _, x := range r.PathExposures[p.ID] {
-			if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO path_exposures (exposure_id, path_id) VALUES (?, ?) ON CONFLICT DO NOTHING`), x, p.ID); err != nil {
-				return nil, fmt.Errorf("record path: %w", err)
-			}
+		pathRows = append(pathRows, []any{p.ID, p.Entry, p.Target, p.Jewel, p.Likelihood, p.Risk, valid, p.Steps, "open", now, now, a.ID, string(names)})
+		xs := slices.Clone(r.PathExposures[p.ID])
+		slices.Sort(xs)
+		for _, x := range slices.Compact(xs) {
+			expRows = append(expRows, []any{x, p.ID})
 		}
 		if _, was := open[p.ID]; !was {
 			events = append(events, store.PathEvent{PathID: p.ID, Event: "opened", At: a.At, Risk: p.Risk, Summary: p.Summary})
 		}
+	}
+	if err := s.insertRows(ctx, tx, `INSERT INTO paths (id, entry, target, jewel, likelihood, risk, validated, steps, status, first_seen, last_seen, analysis_id, names) VALUES `,
+		pathRows, ` ON CONFLICT (id) DO UPDATE SET likelihood = excluded.likelihood, risk = excluded.risk, validated = excluded.validated,
+  steps = excluded.steps, status = 'open', last_seen = excluded.last_seen, closed_at = 0, analysis_id = excluded.analysis_id, names = excluded.names`); err != nil {
+		return nil, fmt.Errorf("record paths: %w", err)
+	}
+	if err := s.insertRows(ctx, tx, `INSERT INTO path_exposures (exposure_id, path_id) VALUES `, expRows, ` ON CONFLICT DO NOTHING`); err != nil {
+		return nil, fmt.Errorf("record paths: %w", err)
 	}
 	var closed []string
 	for id := range open {
@@ -273,12 +280,17 @@ func (s *DB) replaceResults(ctx context.Context, tx *sql.Tx, id int64, r *store.
 			}
 		}
 	}
+	var rows [][]any
+	seen := map[string]bool{}
 	for _, p := range r.Priorities {
-		if err := exec(`INSERT INTO analysis_priorities (exposure_id, anchor, risk_removed, paths, analysis_id) VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (exposure_id) DO UPDATE SET anchor = excluded.anchor, risk_removed = excluded.risk_removed, paths = excluded.paths, analysis_id = excluded.analysis_id`,
-			p.ExposureID, p.Anchor, p.RiskRemoved, p.Paths, id); err != nil {
-			return err
+		if !seen[p.ExposureID] {
+			seen[p.ExposureID] = true
+			rows = append(rows, []any{p.ExposureID, p.Anchor, p.RiskRemoved, p.Paths, id})
 		}
+	}
+	if err := s.insertRows(ctx, tx, `INSERT INTO analysis_priorities (exposure_id, anchor, risk_removed, paths, analysis_id) VALUES `, rows,
+		` ON CONFLICT (exposure_id) DO UPDATE SET anchor = excluded.anchor, risk_removed = excluded.risk_removed, paths = excluded.paths, analysis_id = excluded.analysis_id`); err != nil {
+		return fmt.Errorf("record analysis results: %w", err)
 	}
 	for _, k := range []struct {
 		kind string
@@ -300,21 +312,25 @@ ON CONFLICT (jewel) DO UPDATE SET value = excluded.value, risk = excluded.risk, 
 }
 
 // OpenPaths lists the open paths, riskiest first.
-func (s *DB) OpenPaths(ctx context.Context, exposure string) iter.Seq2[store.StoredPath, error] {
-	q := `SELECT id, entry, target, jewel, likelihood, risk, validated, steps FROM paths WHERE status = 'open' ORDER BY risk DESC, id`
+func (s *DB) OpenPaths(ctx context.Context, exposure string) iter.Seq2[store.OpenPath, error] {
+	q := `SELECT id, entry, target, jewel, likelihood, risk, validated, steps, names FROM paths WHERE status = 'open' ORDER BY risk DESC, id`
 	var args []any
 	if exposure != "" {
-		q = `SELECT p.id, p.entry, p.target, p.jewel, p.likelihood, p.risk, p.validated, p.steps FROM path_exposures x JOIN paths p ON p.id = x.path_id
+		q = `SELECT p.id, p.entry, p.target, p.jewel, p.likelihood, p.risk, p.validated, p.steps, p.names FROM path_exposures x JOIN paths p ON p.id = x.path_id
 WHERE x.exposure_id = ? AND p.status = 'open' ORDER BY p.risk DESC, p.id`
 		args = []any{exposure}
 	}
-	return rowsSeq(ctx, s.db, s.rebind(q), args, func(r *sql.Rows) (store.StoredPath, error) {
-		var p store.StoredPath
+	return rowsSeq(ctx, s.db, s.rebind(q), args, func(r *sql.Rows) (store.OpenPath, error) {
+		var p store.OpenPath
 		var valid int
-		if err := r.Scan(&p.ID, &p.Entry, &p.Target, &p.Jewel, &p.Likelihood, &p.Risk, &valid, &p.Steps); err != nil {
+		var names string
+		if err := r.Scan(&p.ID, &p.Entry, &p.Target, &p.Jewel, &p.Likelihood, &p.Risk, &valid, &p.Steps, &names); err != nil {
 			return p, fmt.Errorf("read path: %w", err)
 		}
 		p.Validated = valid != 0
+		if err := json.Unmarshal([]byte(names), &p.Names); err != nil {
+			return p, fmt.Errorf("read path %s: %w", p.ID, err)
+		}
 		return p, nil
 	})
 }
@@ -477,4 +493,28 @@ WHERE c.version = (SELECT MAX(version) FROM codeowners d WHERE d.repo = c.repo) 
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// insertRows inserts rows with multi-row INSERT statements of up to 100
+// rows (head ends in VALUES, tail is the conflict clause), rather than
+// one statement per row: an analysis records tens of thousands.
+func (s *DB) insertRows(ctx context.Context, tx *sql.Tx, head string, rows [][]any, tail string) error {
+	for i := 0; i < len(rows); i += 100 {
+		chunk := rows[i:min(i+100, len(rows))]
+		var b strings.Builder
+		b.WriteString(head)
+		args := make([]any, 0, len(chunk)*len(chunk[0]))
+		for j, r := range chunk {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(" + placeholders(len(r)) + ")")
+			args = append(args, r...)
+		}
+		b.WriteString(tail)
+		if _, err := tx.ExecContext(ctx, s.rebind(b.String()), args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -28,6 +28,10 @@ CREATE TABLE analyses (
 -- The analysis that last found each path, and that recorded each event.
 ALTER TABLE paths ADD COLUMN analysis_id BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE path_events ADD COLUMN analysis_id BIGINT NOT NULL DEFAULT 0;
+-- The name (first vulnerability id, else rule) of the first exposure of
+-- each step, as JSON {exposure id: name}, so that a listing of paths
+-- reads no exposure.
+ALTER TABLE paths ADD COLUMN names TEXT NOT NULL DEFAULT '{}';
 CREATE INDEX paths_status ON paths (status);
 
 -- Which exposures enable a step of each path, for explain.
@@ -95,6 +99,7 @@ DROP TABLE analysis_actions;
 DROP TABLE analysis_priorities;
 DROP TABLE path_exposures;
 DROP INDEX paths_status;
+ALTER TABLE paths DROP COLUMN names;
 ALTER TABLE path_events DROP COLUMN analysis_id;
 ALTER TABLE paths DROP COLUMN analysis_id;
 DROP TABLE analyses;
