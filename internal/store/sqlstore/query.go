@@ -62,23 +62,21 @@ func (w *where) keys(col string, vals []string) {
 // Whole ids (idLen characters) are matched with IN, which searches the
 // primary key; a LIKE per id would scan the table once per query.
 func (w *where) ids(col string, vals []string) {
-	var ors []string
-	var args []any
-	var exact []any
+	var exact, pref []string
 	for _, v := range vals {
 		if len(v) == idLen {
 			exact = append(exact, v)
-			continue
+		} else {
+			pref = append(pref, v+"*")
 		}
-		ors = append(ors, col+" LIKE ? ESCAPE '\\'")
-		args = append(args, escapeLike(v)+"%")
 	}
-	if len(exact) > 0 {
-		ors = append(ors, col+" IN ("+placeholders(len(exact))+")")
-		args = append(args, exact...)
-	}
-	if len(ors) > 0 {
-		w.add("("+strings.Join(ors, " OR ")+")", args...)
+	switch {
+	case len(pref) == 0:
+		w.in(col, exact)
+	case len(exact) == 0:
+		w.keys(col, pref)
+	default:
+		w.keys(col, append(exact, pref...))
 	}
 }
 
