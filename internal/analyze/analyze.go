@@ -337,3 +337,14 @@ func leakedGrants(gi *graph.Input) {
 	}
 	gi.Relations = rels
 }
+
+// RunContext runs the analysis of r.Input, stopping with ctx's error when
+// ctx is done (checked between components).
+func (r *Run) RunContext(ctx context.Context, opt graph.Options) error {
+	res, err := graph.AnalyzeContext(ctx, r.Input, opt)
+	if err != nil {
+		return fmt.Errorf("analyze: %w", err)
+	}
+	r.Result = res
+	return nil
+}

@@ -1,60 +1,62 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/ctem-dev/ctem/internal/analyze"
+	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/graph"
-	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
 )
 
-// analysisFlags are the options of every command that runs the analysis.
+// analysisFlags are the options of every command that shows analysis
+// results. Unset, the stored results are read; set to other values than
+// the stored analysis's, the analysis runs for that command only.
 type analysisFlags struct {
 	k, maxSteps int
+	cmd         *cobra.Command
 }
 
 func (a *analysisFlags) register(cmd *cobra.Command) {
-	cmd.Flags().IntVarP(&a.k, "paths-per-jewel", "k", 5, "most likely paths to find per crown jewel")
-	cmd.Flags().IntVar(&a.maxSteps, "max-steps", 10, "longest path, in steps")
+	a.cmd = cmd
+	cmd.Flags().IntVarP(&a.k, "paths-per-jewel", "k", app.DefaultK, "most likely paths to find per crown jewel")
+	cmd.Flags().IntVar(&a.maxSteps, "max-steps", app.DefaultMaxSteps, "longest path, in steps")
 }
 
-// runAnalysis opens the store, correlates the estate and analyses it.
-func (e *env) runAnalysis(ctx context.Context, af analysisFlags) (store.Store, *analyze.Run, error) {
-	if af.k < 1 || af.maxSteps < 1 {
-		return nil, nil, usage(fmt.Errorf("-k and --max-steps must be at least 1"))
+// options returns the options asked for: zero when none was set on the
+// command line (the stored analysis's, or the defaults).
+func (a *analysisFlags) options() (graph.Options, error) {
+	if a.k < 1 || a.maxSteps < 1 {
+		return graph.Options{}, usage(fmt.Errorf("-k and --max-steps must be at least 1"))
 	}
-	sc, err := e.loadScope()
-	if err != nil {
-		return nil, nil, err
+	var o graph.Options
+	if a.cmd != nil && a.cmd.Flags().Changed("paths-per-jewel") {
+		o.K = a.k
 	}
-	st, err := e.openStore(ctx)
-	if err != nil {
-		return nil, nil, err
+	if a.cmd != nil && a.cmd.Flags().Changed("max-steps") {
+		o.MaxSteps = a.maxSteps
 	}
-	es, err := loadEstate(ctx, st, sc)
-	if err != nil {
-		st.Close()
-		return nil, nil, err
+	return o, nil
+}
+
+// noteView says on stderr which analysis a listing shows, and whether
+// newer data waits for one.
+func (e *env) noteView(v app.View) {
+	if !v.Stored {
+		e.logf("no stored analysis with these options, scope and CODEOWNERS: computed now, not stored ('ctem analyze' stores one)")
+		return
 	}
-	in, err := e.loadIntel()
-	if err != nil {
-		st.Close()
-		return nil, nil, err
+	kind := "analysis"
+	if v.Analysis.Partial {
+		kind = "re-analysis"
 	}
-	run, err := analyze.Analyze(ctx, st, es, in, graph.Options{K: af.k, MaxSteps: af.maxSteps})
-	if err != nil {
-		st.Close()
-		return nil, nil, err
+	e.logf("showing %s %d of %s (ingest sequence %d)", kind, v.Analysis.ID, when(v.Analysis.At), v.Analysis.IngestSeq)
+	if v.Waiting {
+		e.logf("newer data waits for an analysis (ingest sequence %d, or a newer scope): run 'ctem analyze'", v.IngestSeq)
 	}
-	return st, run, nil
 }
 
 func newAnalyzeCmd(e *env) *cobra.Command {
@@ -65,15 +67,19 @@ func newAnalyzeCmd(e *env) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			st, run, err := e.runAnalysis(ctx, af)
+			if af.k < 1 || af.maxSteps < 1 {
+				return usage(fmt.Errorf("-k and --max-steps must be at least 1"))
+			}
+			a, err := e.newApp(ctx)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			events, err := analyze.Record(ctx, st, run, time.Now().UTC())
+			defer a.Store.Close()
+			r, err := a.Analyze(ctx, graph.Options{K: af.k, MaxSteps: af.maxSteps})
 			if err != nil {
 				return err
 			}
+			run := r.Run
 			validated := 0
 			for _, p := range run.Result.Paths {
 				if p.Validated {
@@ -82,14 +88,25 @@ func newAnalyzeCmd(e *env) *cobra.Command {
 			}
 			fmt.Fprintf(e.stdout, "%d attack paths to %d crown jewels (%d validated), total risk %.2f; %d choke points; %d fix actions.\n",
 				len(run.Result.Paths), len(run.Input.Jewels), validated, run.Result.Risk, len(run.Result.ChokePoints), len(run.Result.Plan.Items))
-			for _, ev := range events {
+			for _, ev := range r.Events {
 				fmt.Fprintf(e.stdout, "  %-6s %s  risk %.2f  %s\n", ev.Event, ev.PathID, ev.Risk, cell(ev.Summary, 160))
 			}
+			e.logf("recorded as analysis %d (ingest sequence %d, scope %s)", r.Analysis.ID, r.Analysis.IngestSeq, scopeText(r.Analysis.Scope))
 			return nil
 		},
 	}
 	af.register(cmd)
 	return cmd
+}
+
+func scopeText(s store.ScopeRef) string {
+	switch s.Source {
+	case "stored":
+		return fmt.Sprintf("version %d", s.Version)
+	case "file":
+		return s.Name
+	}
+	return "default"
 }
 
 func newPathsCmd(e *env) *cobra.Command {
@@ -103,21 +120,29 @@ func newPathsCmd(e *env) *cobra.Command {
 			if err := checkOutput(output, outTable, outJSON, "dot", "mermaid"); err != nil {
 				return err
 			}
-			st, run, err := e.runAnalysis(cmd.Context(), af)
+			opt, err := af.options()
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			paths := filterPaths(run, to, from)
+			a, err := e.newApp(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Store.Close()
+			pl, err := a.Paths(cmd.Context(), app.PathQuery{To: to, From: from, Options: opt})
+			if err != nil {
+				return err
+			}
+			e.noteView(pl.View)
 			switch output {
 			case outJSON:
-				return graph.WriteJSON(e.stdout, paths)
+				return graph.WriteJSON(e.stdout, pl.Paths)
 			case "dot":
-				return graph.WriteDOT(e.stdout, paths)
+				return graph.WriteDOT(e.stdout, pl.Paths)
 			case "mermaid":
-				return graph.WriteMermaid(e.stdout, paths)
+				return graph.WriteMermaid(e.stdout, pl.Paths)
 			}
-			writePathsTable(e.stdout, paths, run)
+			writePathsTable(e.stdout, pl.Paths, pl.Names)
 			return nil
 		},
 	}
@@ -128,29 +153,9 @@ func newPathsCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-func filterPaths(run *analyze.Run, to, from string) []graph.Path {
-	to = run.Estate.Canonical(to)
-	out := []graph.Path{}
-	for _, p := range run.Result.Paths {
-		if to != "" && !matchKey(p.Jewel, to) {
-			continue
-		}
-		if from != "" && !strings.Contains(p.Entry, from) {
-			continue
-		}
-		out = append(out, p)
-	}
-	return out
-}
-
-func matchKey(key, pattern string) bool {
-	if p, ok := strings.CutSuffix(pattern, "*"); ok {
-		return strings.HasPrefix(key, p)
-	}
-	return key == pattern
-}
-
-func writePathsTable(w io.Writer, paths []graph.Path, run *analyze.Run) {
+// writePathsTable writes paths as text; names maps the first exposure of
+// each step to the name to show.
+func writePathsTable(w io.Writer, paths []graph.Path, names map[string]string) {
 	if len(paths) == 0 {
 		fmt.Fprintln(w, "No attack path reaches a crown jewel.")
 		return
@@ -165,10 +170,9 @@ func writePathsTable(w io.Writer, paths []graph.Path, run *analyze.Run) {
 		for _, s := range p.Steps {
 			why := ""
 			if len(s.ExposureIDs) > 0 {
-				x := run.Exposures[s.ExposureIDs[0]]
-				id := x.RuleID
-				if len(x.VulnIDs) > 0 {
-					id = x.VulnIDs[0]
+				id := s.ExposureIDs[0]
+				if n, ok := names[id]; ok {
+					id = n
 				}
 				why = "via " + id
 				if len(s.ExposureIDs) > 1 {
@@ -198,36 +202,31 @@ func newFixPlanCmd(e *env) *cobra.Command {
 			if budget < 0 {
 				return usage(fmt.Errorf("--budget must not be negative"))
 			}
-			st, run, err := e.runAnalysis(cmd.Context(), af)
+			opt, err := af.options()
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			plan := run.Result.Plan
-			if budget > 0 {
-				var items []graph.PlanItem
-				for _, it := range plan.Items {
-					if it.CumulativeEffort > budget {
-						break
-					}
-					items = append(items, it)
-				}
-				plan.Items = items
+			a, err := e.newApp(cmd.Context())
+			if err != nil {
+				return err
 			}
-			if plan.Items == nil {
-				plan.Items = []graph.PlanItem{}
+			defer a.Store.Close()
+			fp, err := a.FixPlan(cmd.Context(), budget, opt)
+			if err != nil {
+				return err
 			}
+			e.noteView(fp.View)
 			switch output {
 			case outJSON:
 				return writeJSON(e.stdout, struct {
 					graph.Plan
 					ChokePoints []graph.ChokePoint `json:"choke_points"`
-				}{plan, run.Result.ChokePoints})
+				}{fp.Plan, fp.ChokePoints})
 			case "markdown":
-				writePlanMarkdown(e.stdout, plan)
+				writePlanMarkdown(e.stdout, fp.Plan)
 				return nil
 			}
-			writePlanTable(e.stdout, plan)
+			writePlanTable(e.stdout, fp.Plan)
 			return nil
 		},
 	}
@@ -277,15 +276,20 @@ func newTopCmd(e *env) *cobra.Command {
 			if err := checkOutput(output, outTable, outJSON, outCSV); err != nil {
 				return err
 			}
-			st, run, err := e.runAnalysis(cmd.Context(), af)
+			opt, err := af.options()
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			rows := prioritized(run)
-			if n > 0 && len(rows) > n {
-				rows = rows[:n]
+			a, err := e.newApp(cmd.Context())
+			if err != nil {
+				return err
 			}
+			defer a.Store.Close()
+			v, rows, err := a.Top(cmd.Context(), n, opt)
+			if err != nil {
+				return err
+			}
+			e.noteView(v)
 			_, err = writeListing(e.stdout, output, seqOf(rows), priorityColumns)
 			return err
 		},
@@ -296,53 +300,20 @@ func newTopCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-// ranked is an exposure with its priority.
-type ranked struct {
-	model.Exposure
-	Priority float64 `json:"priority"`
-	Paths    int     `json:"paths"`
-}
-
-// prioritized lists the exposures on some path by priority, then the rest
-// by severity.
-func prioritized(run *analyze.Run) []ranked {
-	var out []ranked
-	seen := map[string]bool{}
-	for _, p := range run.Result.Priorities {
-		if x, ok := run.Exposures[p.ExposureID]; ok {
-			out = append(out, ranked{x, p.RiskRemoved, p.Paths})
-			seen[p.ExposureID] = true
-		}
-	}
-	var rest []ranked
-	for id, x := range run.Exposures {
-		if !seen[id] {
-			rest = append(rest, ranked{Exposure: x})
-		}
-	}
-	slices.SortFunc(rest, func(a, b ranked) int {
-		if d := b.Severity.Rank() - a.Severity.Rank(); d != 0 {
-			return d
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	return append(out, rest...)
-}
-
-var priorityColumns = []column[ranked]{
-	{"ID", 0, func(r ranked) string { return r.ID }},
-	{"PRIORITY", 0, func(r ranked) string { return fmt.Sprintf("%.2f", r.Priority) }},
-	{"PATHS", 0, func(r ranked) string { return itoa(r.Paths) }},
-	{"SEVERITY", 0, func(r ranked) string { return string(r.Severity) }},
-	{"WEAKNESS", 24, func(r ranked) string {
+var priorityColumns = []column[app.Ranked]{
+	{"ID", 0, func(r app.Ranked) string { return r.ID }},
+	{"PRIORITY", 0, func(r app.Ranked) string { return fmt.Sprintf("%.2f", r.Priority) }},
+	{"PATHS", 0, func(r app.Ranked) string { return itoa(r.Paths) }},
+	{"SEVERITY", 0, func(r app.Ranked) string { return string(r.Severity) }},
+	{"WEAKNESS", 24, func(r app.Ranked) string {
 		if len(r.VulnIDs) > 0 {
 			return r.VulnIDs[0]
 		}
 		return r.RuleID
 	}},
-	{"ASSET", 56, func(r ranked) string { return r.Asset }},
-	{"PACKAGE", 24, func(r ranked) string { return r.Package.Name }},
-	{"TITLE", 50, func(r ranked) string { return r.Title }},
+	{"ASSET", 56, func(r app.Ranked) string { return r.Asset }},
+	{"PACKAGE", 24, func(r app.Ranked) string { return r.Package.Name }},
+	{"TITLE", 50, func(r app.Ranked) string { return r.Title }},
 }
 
 func newEventsCmd(e *env) *cobra.Command {

@@ -15,7 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ctem-dev/ctem/internal/store"
+	"github.com/ctem-dev/ctem/internal/app"
+	"github.com/ctem-dev/ctem/internal/inputs"
 	"github.com/ctem-dev/ctem/internal/store/sqlite"
 )
 
@@ -121,6 +122,7 @@ Start with 'ctem demo', or 'ctem init' to write a scope file.`,
 		newTopCmd(e),
 		newEventsCmd(e),
 		newFeedsCmd(e),
+		newTriageCmd(e),
 	)
 	for _, c := range root.Commands() {
 		c.Args = wrapArgs(c.Args)
@@ -184,12 +186,43 @@ func dataDir(getenv func(string) string) (string, error) {
 }
 
 // openStore opens the database named by the flags.
-func (e *env) openStore(ctx context.Context) (store.Store, error) {
+func (e *env) openStore(ctx context.Context) (app.Store, error) {
 	path, err := e.databasePath()
 	if err != nil {
 		return nil, err
 	}
 	return sqlite.Open(ctx, path)
+}
+
+// newApp opens the database and returns the application layer over it
+// with the command line's inputs: the feeds, --scope (or $CTEM_SCOPE, or
+// ./ctem.yaml as a convenience when the database holds no scope) and
+// --codeowners. The caller closes the store.
+func (e *env) newApp(ctx context.Context) (*app.App, error) {
+	st, err := e.openStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a, err := e.appOver(ctx, st)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// appOver returns the application layer over st with the command line's
+// inputs (see newApp).
+func (e *env) appOver(ctx context.Context, st app.Store) (*app.App, error) {
+	a := &app.App{Store: st, Formats: inputs.All(), Intel: e.loadIntel, Logf: e.logf, Warnf: e.warnf}
+	var err error
+	if a.Scope, err = e.scopeFile(ctx, st); err != nil {
+		return nil, err
+	}
+	if a.CodeOwners, err = e.codeOwnersFiles(); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // logf prints a progress or warning line to stderr unless --quiet.

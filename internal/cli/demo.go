@@ -4,17 +4,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ctem-dev/ctem/examples"
-	"github.com/ctem-dev/ctem/internal/analyze"
-	"github.com/ctem-dev/ctem/internal/estate/scope"
+	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/graph"
-	"github.com/ctem-dev/ctem/internal/ingest"
 	"github.com/ctem-dev/ctem/internal/inputs"
-	"github.com/ctem-dev/ctem/internal/store"
 	"github.com/ctem-dev/ctem/internal/store/sqlite"
 )
 
@@ -47,32 +43,29 @@ first. Nothing outside the temporary directory is touched.`,
 				return err
 			}
 			defer st.Close()
-			if err := ingestExamples(cmd, e, st); err != nil {
-				return err
-			}
-			sc, err := demoScope()
+			scopeData, err := examples.Files.ReadFile(examples.Scope)
 			if err != nil {
 				return err
 			}
-			es, err := loadEstate(ctx, st, sc)
+			a := &app.App{Store: st, Formats: inputs.All(), Intel: e.loadIntel, Warnf: e.warnf,
+				Scope: &app.ScopeFile{Name: "examples/" + examples.Scope, Data: scopeData}}
+			if err := ingestExamples(cmd, e, a); err != nil {
+				return err
+			}
+			r, err := a.Analyze(ctx, graph.Options{})
 			if err != nil {
 				return err
 			}
-			in, err := e.loadIntel()
-			if err != nil {
-				return err
-			}
-			run, err := analyze.Analyze(ctx, st, es, in, graph.Options{})
-			if err != nil {
-				return err
-			}
-			if _, err := analyze.Record(ctx, st, run, time.Now().UTC()); err != nil {
-				return err
-			}
+			run := r.Run
 			if output != outTable {
-				_, err = writeListing(e.stdout, output, seqOf(prioritized(run)), priorityColumns)
+				_, rows, err := a.Top(ctx, 0, graph.Options{})
+				if err != nil {
+					return err
+				}
+				_, err = writeListing(e.stdout, output, seqOf(rows), priorityColumns)
 				return err
 			}
+			es := run.Estate
 			printEstateSummary(e, es)
 			fmt.Fprintf(e.stdout, "\n%d open exposures; %d attack paths reach %d crown jewels.\n", len(run.Exposures), len(run.Result.Paths), len(run.Input.Jewels))
 			fmt.Fprintln(e.stdout, "\nThe riskiest attack paths:")
@@ -80,13 +73,17 @@ first. Nothing outside the temporary directory is touched.`,
 			if len(top) > 3 {
 				top = top[:3]
 			}
-			writePathsTable(e.stdout, top, run)
+			names := map[string]string{}
+			for _, x := range run.Exposures {
+				names[x.ID] = app.WeaknessName(x)
+			}
+			writePathsTable(e.stdout, top, names)
 			fmt.Fprintln(e.stdout, "\nFix plan (most risk removed per effort first):")
 			writePlanTable(e.stdout, run.Result.Plan)
 			fmt.Fprintln(e.stdout, "\nExposures by the risk their fix removes:")
-			rows := prioritized(run)
-			if len(rows) > 8 {
-				rows = rows[:8]
+			_, rows, err := a.Top(ctx, 8, graph.Options{})
+			if err != nil {
+				return err
 			}
 			_, err = writeListing(e.stdout, outTable, seqOf(rows), priorityColumns)
 			if err == nil {
@@ -101,56 +98,22 @@ first. Nothing outside the temporary directory is touched.`,
 }
 
 // ingestExamples ingests every bundled input in one transaction.
-func ingestExamples(cmd *cobra.Command, e *env, st store.Store) error {
-	ctx := cmd.Context()
-	key, err := st.SecretKey(ctx)
-	if err != nil {
-		return err
-	}
-	tx, err := st.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	reg := inputs.All()
+func ingestExamples(cmd *cobra.Command, e *env, a *app.App) error {
+	var req app.IngestRequest
 	for _, name := range examples.Inputs {
 		f, err := examples.Files.Open(name)
 		if err != nil {
 			return err
 		}
-		src, err := ingest.NewSource(name, f)
-		if err != nil {
-			f.Close()
-			return err
-		}
-		format, err := reg.Detect(src.Sniff())
-		if err != nil {
-			f.Close()
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		in := &ingest.Input{Name: name, R: src.Reader(), Options: ingest.Options{Target: examples.Targets[name], SecretKey: key, Warnf: e.warnf}}
-		err = format.Parse(ctx, in, tx)
-		f.Close()
-		if err != nil {
-			return err
-		}
-		scans, err := tx.EndInput(ctx, name, src.Digest())
-		if err != nil {
-			return err
-		}
-		for _, s := range scans {
-			e.logf("ingested %s (%s on %s): %d findings", name, s.Tool, s.Target, s.Findings)
-		}
+		defer f.Close()
+		req.Inputs = append(req.Inputs, app.Input{Name: name, R: f, Target: examples.Targets[name]})
 	}
-	return tx.Commit()
-}
-
-// demoScope reads the bundled scope file.
-func demoScope() (*scope.Scope, error) {
-	f, err := examples.Files.Open(examples.Scope)
+	res, err := a.Ingest(cmd.Context(), req)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer f.Close()
-	return scope.Parse("examples/"+examples.Scope, f)
+	for _, s := range res.Scans {
+		e.logf("ingested %s (%s on %s): %d findings", s.Input, s.Tool, s.Target, s.Findings)
+	}
+	return nil
 }

@@ -11,79 +11,62 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/estate"
 	"github.com/ctem-dev/ctem/internal/estate/scope"
 	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
 )
 
-// loadScope reads the scope file named by --scope or $CTEM_SCOPE, else
-// ./ctem.yaml when it exists, else returns the default scope.
-func (e *env) loadScope() (*scope.Scope, error) {
+// scopeFile returns the scope file to use instead of the stored scope:
+// --scope, else $CTEM_SCOPE; else, as a convenience of the command line
+// only, ./ctem.yaml when the database holds no scope (with a message
+// saying so); else nil (the stored scope, or the default).
+func (e *env) scopeFile(ctx context.Context, st app.Store) (*app.ScopeFile, error) {
 	path := e.scopePath
 	if path == "" {
 		path = e.getenv("CTEM_SCOPE")
 	}
 	if path == "" {
-		if _, err := os.Stat("ctem.yaml"); err == nil {
-			path = "ctem.yaml"
-		} else {
-			sc := scope.Default()
-			return sc, e.addCodeOwners(sc)
+		if _, err := os.Stat("ctem.yaml"); err != nil {
+			return nil, nil
 		}
+		stored, ok, err := st.LatestScope(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			e.logf("using the scope stored in the database (version %d, %s), not ./ctem.yaml; 'ctem scope set ctem.yaml' stores it", stored.Version, stored.Name)
+			return nil, nil
+		}
+		path = "ctem.yaml"
+		e.logf("using ./ctem.yaml from the working directory, a convenience of the command line; 'ctem scope set ctem.yaml' stores it in the database for every analysis")
 	}
-	sc, err := scope.Load(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, usage(fmt.Errorf("scope file %s: no such file", path))
 		}
-		return nil, usage(err)
+		return nil, usage(fmt.Errorf("scope file: %w", err))
 	}
-	return sc, e.addCodeOwners(sc)
+	return &app.ScopeFile{Name: path, Data: data}, nil
 }
 
-// addCodeOwners appends the ownership rule of each --codeowners
-// REPO=FILE after the scope file's own rules, so that the file wins.
-func (e *env) addCodeOwners(sc *scope.Scope) error {
+// codeOwnersFiles reads the file of each --codeowners REPO=FILE.
+func (e *env) codeOwnersFiles() ([]app.CodeOwnersFile, error) {
+	var out []app.CodeOwnersFile
 	for _, spec := range e.codeOwners {
 		repo, path, ok := strings.Cut(spec, "=")
 		if !ok || repo == "" || path == "" {
-			return usage(fmt.Errorf("--codeowners %q: want REPOSITORY=PATH", spec))
+			return nil, usage(fmt.Errorf("--codeowners %q: want REPOSITORY=PATH", spec))
 		}
-		f, err := os.Open(path)
+		data, err := os.ReadFile(path)
 		if err != nil {
-			return usage(fmt.Errorf("--codeowners: %w", err))
+			return nil, usage(fmt.Errorf("--codeowners: %w", err))
 		}
-		co, err := scope.ParseCODEOWNERS(f)
-		f.Close()
-		if err != nil {
-			return usage(fmt.Errorf("%s: %w", path, err))
-		}
-		if rule, ok := co.Rule(repo); ok {
-			sc.Ownership = append(sc.Ownership, rule)
-		}
+		out = append(out, app.CodeOwnersFile{Repo: repo, Name: path, Data: data})
 	}
-	return nil
-}
-
-// loadEstate reads every asset and relation and correlates them under the
-// scope.
-func loadEstate(ctx context.Context, st store.Store, sc *scope.Scope) (*estate.Estate, error) {
-	var assets []model.Asset
-	for a, err := range st.Assets(ctx, store.Filter{}) {
-		if err != nil {
-			return nil, err
-		}
-		assets = append(assets, a)
-	}
-	var rels []model.Relation
-	for r, err := range st.Relations(ctx, store.Filter{}) {
-		if err != nil {
-			return nil, err
-		}
-		rels = append(rels, r)
-	}
-	return estate.Build(assets, rels, sc), nil
+	return out, nil
 }
 
 func newInitCmd(e *env) *cobra.Command {
@@ -154,7 +137,65 @@ func newScopeCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(validate)
+	set := &cobra.Command{
+		Use:   "set FILE",
+		Short: "Store a scope file in the database: every analysis reads it from now on",
+		Long: `Set validates a scope file and stores it in the database as a new version
+(with its SHA-256 digest), unless it is the version in force already. Every
+analysis, by any process, reads the stored scope and records the version it
+read; --scope and $CTEM_SCOPE still override it for one command.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return usage(fmt.Errorf("%s: %w", args[0], err))
+			}
+			st, err := e.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			a := &app.App{Store: st}
+			v, changed, err := a.SetScope(cmd.Context(), app.ScopeFile{Name: args[0], Data: data})
+			if err != nil {
+				return err
+			}
+			if changed {
+				e.logf("scope version %d stored (%s, sha256 %s); run 'ctem analyze' to analyse under it", v.Version, v.Name, v.Digest[:12])
+			} else {
+				e.logf("scope version %d (sha256 %s) is in force already", v.Version, v.Digest[:12])
+			}
+			return nil
+		},
+	}
+	owners := &cobra.Command{
+		Use:   "codeowners REPOSITORY FILE",
+		Short: "Store a repository's CODEOWNERS file in the database, for every analysis",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			data, err := os.ReadFile(args[1])
+			if err != nil {
+				return usage(fmt.Errorf("%s: %w", args[1], err))
+			}
+			st, err := e.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			a := &app.App{Store: st}
+			v, changed, err := a.SetCodeOwners(cmd.Context(), app.CodeOwnersFile{Repo: args[0], Name: args[1], Data: data})
+			if err != nil {
+				return err
+			}
+			if changed {
+				e.logf("CODEOWNERS of %s version %d stored (sha256 %s)", v.Repo, v.Version, v.Digest[:12])
+			} else {
+				e.logf("CODEOWNERS of %s version %d is in force already", v.Repo, v.Version)
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(validate, set, owners)
 	return cmd
 }
 
@@ -170,16 +211,12 @@ func newAssetsCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sc, err := e.loadScope()
+			a, err := e.newApp(cmd.Context())
 			if err != nil {
 				return err
 			}
-			st, err := e.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			es, err := loadEstate(cmd.Context(), st, sc)
+			defer a.Store.Close()
+			es, err := a.Estate(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -235,17 +272,14 @@ func newAssetShowCmd(e *env) *cobra.Command {
 			if err := checkOutput(output, outTable, outJSON); err != nil {
 				return err
 			}
-			sc, err := e.loadScope()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			st, err := e.openStore(ctx)
+			ap, err := e.newApp(ctx)
 			if err != nil {
 				return err
 			}
+			st := ap.Store
 			defer st.Close()
-			es, err := loadEstate(ctx, st, sc)
+			es, err := ap.Estate(ctx)
 			if err != nil {
 				return err
 			}

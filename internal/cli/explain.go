@@ -1,45 +1,17 @@
 package cli
 
 import (
-	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ctem-dev/ctem/internal/analyze"
-	"github.com/ctem-dev/ctem/internal/estate"
 	"github.com/ctem-dev/ctem/internal/graph"
 	"github.com/ctem-dev/ctem/internal/intel/score"
 	"github.com/ctem-dev/ctem/internal/intel/ssvc"
 	"github.com/ctem-dev/ctem/internal/model"
-	"github.com/ctem-dev/ctem/internal/store"
 )
-
-// assess scores one exposure with its findings and evidence.
-func assess(ctx context.Context, st store.Store, es *estate.Estate, in score.Intel, x model.Exposure, override ssvc.Inputs) (score.Assessment, error) {
-	var fs []model.Finding
-	if len(x.FindingIDs) > 0 {
-		for f, err := range st.Findings(ctx, store.Filter{IDs: x.FindingIDs}) {
-			if err != nil {
-				return score.Assessment{}, err
-			}
-			fs = append(fs, f)
-		}
-	}
-	var ev []model.Evidence
-	for e, err := range st.Evidence(ctx, x) {
-		if err != nil {
-			return score.Assessment{}, err
-		}
-		ev = append(ev, e)
-	}
-	c := es.Context(x.Asset)
-	sc := score.Context{InternetExposed: c.InternetExposed, Via: c.Via, Service: c.Service, Criticality: c.Criticality, CrownJewel: c.CrownJewel,
-		SSVCOverride: override, SSVCReason: "set on the command line"}
-	return score.Assess(x, fs, ev, sc, in), nil
-}
 
 func newExplainCmd(e *env) *cobra.Command {
 	var output string
@@ -53,69 +25,26 @@ func newExplainCmd(e *env) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			sc, err := e.loadScope()
+			ap, err := e.newApp(ctx)
 			if err != nil {
 				return err
 			}
-			st, err := e.openStore(ctx)
+			defer ap.Store.Close()
+			ex, err := ap.Explain(ctx, args[0], override)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			var xs []model.Exposure
-			for x, err := range st.Exposures(ctx, store.Filter{IDs: []string{args[0]}, History: true}) {
-				if err != nil {
-					return err
-				}
-				xs = append(xs, x)
-			}
-			switch {
-			case len(xs) == 0:
-				return usage(fmt.Errorf("no exposure %q (see 'ctem exposures')", args[0]))
-			case len(xs) > 1:
-				return usage(fmt.Errorf("%q names %d exposures; give more of the id", args[0], len(xs)))
-			}
-			es, err := loadEstate(ctx, st, sc)
-			if err != nil {
-				return err
-			}
-			in, err := e.loadIntel()
-			if err != nil {
-				return err
-			}
-			a, err := assess(ctx, st, es, in, xs[0], override)
-			if err != nil {
-				return err
-			}
-			// The attack paths through it, and the risk its fix removes.
-			run, err := analyze.Analyze(ctx, st, es, in, graph.Options{})
-			if err != nil {
-				return err
-			}
-			through := []graph.Path{}
-			for _, p := range run.Result.Paths {
-				for _, step := range p.Steps {
-					if slices.Contains(step.ExposureIDs, xs[0].ID) {
-						through = append(through, p)
-						break
-					}
-				}
-			}
-			priority := 0.0
-			for _, p := range run.Result.Priorities {
-				if p.ExposureID == xs[0].ID {
-					priority = p.RiskRemoved
-				}
-			}
+			e.noteView(ex.View)
+			a, through, priority := ex.Assessment, ex.Paths, ex.Priority
 			if output == outJSON {
 				return writeJSON(e.stdout, struct {
 					Exposure model.Exposure `json:"exposure"`
 					score.Assessment
 					Priority float64      `json:"priority"`
 					Paths    []graph.Path `json:"paths"`
-				}{xs[0], a, priority, through})
+				}{ex.Exposure, a, priority, through})
 			}
-			x := xs[0]
+			x := ex.Exposure
 			w := e.stdout
 			id := x.RuleID
 			if len(x.VulnIDs) > 0 {

@@ -10,9 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/intel/feeds"
 	"github.com/ctem-dev/ctem/internal/intel/score"
-	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
 )
 
@@ -50,22 +50,30 @@ func (e *env) feedsConfig() (feeds.Config, error) {
 }
 
 // loadIntel returns the threat intelligence in use: the feeds' stored
-// copies when valid and newer, else the snapshots bundled in the binary.
-func (e *env) loadIntel() (score.Intel, error) {
+// copies when valid and newer, else the snapshots bundled in the binary;
+// and the version of each, which every analysis records.
+func (e *env) loadIntel() (app.Intel, error) {
 	cfg, err := e.feedsConfig()
 	if err != nil {
-		return score.Intel{}, err
+		return app.Intel{}, err
 	}
 	in, err := feeds.Load(cfg)
 	if err != nil {
-		return score.Intel{}, fmt.Errorf("load feeds: %w", err)
+		return app.Intel{}, fmt.Errorf("load feeds: %w", err)
 	}
 	for _, p := range []feeds.Provenance{in.KEVFrom, in.EPSSFrom} {
 		if p.Fallback != nil && !errors.Is(p.Fallback, feeds.ErrSnapshotNewer) {
 			e.warnf("%s feed: stored copy not used (%v); using the bundled snapshot", p.Feed, p.Fallback)
 		}
 	}
-	return score.Intel{KEV: in.KEV, EPSS: in.EPSS}, nil
+	out := app.Intel{Intel: score.Intel{KEV: in.KEV, EPSS: in.EPSS}}
+	if in.KEV != nil {
+		out.Feeds = append(out.Feeds, store.FeedVersion{Feed: string(in.KEVFrom.Feed), Origin: string(in.KEVFrom.Origin), Version: in.KEV.Version, DataDate: in.KEV.Released})
+	}
+	if in.EPSS != nil {
+		out.Feeds = append(out.Feeds, store.FeedVersion{Feed: string(in.EPSSFrom.Feed), Origin: string(in.EPSSFrom.Origin), Version: in.EPSS.ModelVersion, DataDate: in.EPSS.Date})
+	}
+	return out, nil
 }
 
 func newFeedsCmd(e *env) *cobra.Command {
@@ -181,24 +189,11 @@ EPSS scores from FIRST, https://www.first.org/epss`,
 // paths that opened and closed are recorded. Everything else is left as
 // it was; scores themselves are computed on demand from the feeds in use.
 func (e *env) reanalyzeForCVEs(ctx context.Context, cves []string) error {
-	st, err := e.openStore(ctx)
+	a, err := e.newApp(ctx)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	var assets []string
-	for i := 0; i < len(cves); i += 500 {
-		chunk := cves[i:min(i+500, len(cves))]
-		for x, err := range st.Exposures(ctx, store.Filter{VulnIDs: chunk, Statuses: []model.Status{model.StatusOpen}}) {
-			if err != nil {
-				return err
-			}
-			assets = append(assets, x.Asset)
-		}
-	}
-	if len(assets) == 0 {
-		e.logf("no open exposure is affected by the %d changed vulnerabilities", len(cves))
-		return nil
-	}
-	return e.reanalyze(ctx, st, assets, fmt.Sprintf("%d exposures with changed threat data", len(assets)))
+	defer a.Store.Close()
+	_, err = a.AfterFeedsUpdate(ctx, cves)
+	return err
 }

@@ -17,15 +17,17 @@ func newFormatsCmd(e *env) *cobra.Command {
 				return err
 			}
 			type row struct {
-				Name  string `json:"name"`
-				Title string `json:"title"`
+				Name    string `json:"name"`
+				Title   string `json:"title"`
+				Version string `json:"parser_version"`
 			}
 			var rows []row
 			for _, f := range inputs.All() {
-				rows = append(rows, row{f.Name, f.Title})
+				rows = append(rows, row{f.Name, f.Title, f.Version})
 			}
 			_, err := writeListing(e.stdout, output, seqOf(rows), []column[row]{
 				{"FORMAT", 0, func(r row) string { return r.Name }},
+				{"PARSER", 0, func(r row) string { return r.Version }},
 				{"DESCRIPTION", 0, func(r row) string { return r.Title }},
 			})
 			return err

@@ -24,16 +24,12 @@ func newGraphCmd(e *env) *cobra.Command {
 			if err := checkOutput(output, outJSON, "dot"); err != nil {
 				return err
 			}
-			sc, err := e.loadScope()
+			a, err := e.newApp(cmd.Context())
 			if err != nil {
 				return err
 			}
-			st, err := e.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			es, err := loadEstate(cmd.Context(), st, sc)
+			defer a.Store.Close()
+			es, err := a.Estate(cmd.Context())
 			if err != nil {
 				return err
 			}

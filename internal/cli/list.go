@@ -3,13 +3,13 @@ package cli
 import (
 	"fmt"
 	"iter"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ctem-dev/ctem/internal/graph"
 	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
 )
@@ -245,6 +245,7 @@ var scanColumns = []column[model.Scan]{
 	{"ID", 0, func(s model.Scan) string { return s.ID }},
 	{"TIME", 0, func(s model.Scan) string { return when(s.StartedAt) }},
 	{"TOOL", 0, func(s model.Scan) string { return s.Tool }},
+	{"PARSER", 0, func(s model.Scan) string { return s.Format + "@" + s.ParserVersion }},
 	{"TARGET", 48, func(s model.Scan) string { return s.Target }},
 	{"FINDINGS", 0, func(s model.Scan) string { return strconv.Itoa(s.Findings) }},
 	{"NEW", 0, func(s model.Scan) string { return strconv.Itoa(s.New) }},
@@ -271,28 +272,20 @@ func historyText(x model.Exposure) string {
 	return strings.Join(parts, "; ")
 }
 
-// exposuresByPriority lists open exposures by the attack-path risk their
-// fix removes, keeping those that match the filter's severities and
-// assets.
+// exposuresByPriority lists the exposures that match the filter, every
+// filter applied, by the attack-path risk their fix removes (read from
+// the stored analysis), then the rest by severity.
 func (e *env) exposuresByPriority(cmd *cobra.Command, output string, f store.Filter) error {
-	st, run, err := e.runAnalysis(cmd.Context(), analysisFlags{k: 5, maxSteps: 10})
+	a, err := e.newApp(cmd.Context())
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	var rows []ranked
-	for _, r := range prioritized(run) {
-		if len(f.Severities) > 0 && !slices.Contains(f.Severities, r.Severity) {
-			continue
-		}
-		if len(f.Assets) > 0 && !matchAsset(model.Asset{Key: r.Asset}, store.Filter{Assets: f.Assets}) {
-			continue
-		}
-		rows = append(rows, r)
+	defer a.Store.Close()
+	v, rows, err := a.Priorities(cmd.Context(), f, graph.Options{})
+	if err != nil {
+		return err
 	}
-	if f.Limit > 0 && len(rows) > f.Limit {
-		rows = rows[:f.Limit]
-	}
-	_, err = writeListing(e.stdout, output, seqOf(rows), priorityColumns)
+	e.noteView(v)
+	_, err = writeListing(e.stdout, output, rows, priorityColumns)
 	return err
 }

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -91,7 +92,14 @@ type compResult struct {
 // per jewel, O(K·L) Dijkstra searches on the states that lie on some
 // entry-to-jewel path of at most MaxSteps steps.
 func Analyze(in *Input, opt Options) (*Result, error) {
-	r, _, err := analyze(nil, in, opt)
+	return AnalyzeContext(context.Background(), in, opt)
+}
+
+// AnalyzeContext is Analyze that stops when ctx is done: it checks ctx
+// before each component and returns ctx's error, and no result, when it
+// was cancelled (a request that went away, a job that was stopped).
+func AnalyzeContext(ctx context.Context, in *Input, opt Options) (*Result, error) {
+	r, _, err := analyze(ctx, nil, in, opt)
 	return r, err
 }
 
@@ -101,7 +109,13 @@ func Analyze(in *Input, opt Options) (*Result, error) {
 // returns the new result and the paths opened and closed since prev. A
 // nil prev is a full analysis with every path opened.
 func Reanalyze(prev *Result, in *Input, opt Options) (*Result, *Diff, error) {
-	return analyze(prev, in, opt)
+	return analyze(context.Background(), prev, in, opt)
+}
+
+// ReanalyzeContext is Reanalyze that stops when ctx is done, as
+// AnalyzeContext does.
+func ReanalyzeContext(ctx context.Context, prev *Result, in *Input, opt Options) (*Result, *Diff, error) {
+	return analyze(ctx, prev, in, opt)
 }
 
 // Diff lists the paths a reanalysis opened and closed, by path id, and
@@ -113,7 +127,7 @@ type Diff struct {
 	Reused     int      `json:"reused"`
 }
 
-func analyze(prev *Result, in *Input, opt Options) (*Result, *Diff, error) {
+func analyze(ctx context.Context, prev *Result, in *Input, opt Options) (*Result, *Diff, error) {
 	if in == nil {
 		return nil, nil, fmt.Errorf("graph: nil input")
 	}
@@ -153,6 +167,9 @@ func analyze(prev *Result, in *Input, opt Options) (*Result, *Diff, error) {
 	for range min(workers, max(len(todo), 1)) {
 		wg.Go(func() {
 			for i := range next {
+				if ctx.Err() != nil {
+					continue // drain the queue
+				}
 				results[i] = analyzeComponent(x, x.comps[i], opt)
 			}
 		})
@@ -162,6 +179,9 @@ func analyze(prev *Result, in *Input, opt Options) (*Result, *Diff, error) {
 	}
 	close(next)
 	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
 
 	res := aggregate(results)
 	if prev != nil || diff.Recomputed > 0 {

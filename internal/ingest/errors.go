@@ -53,13 +53,17 @@ func (e *InputError) Unwrap() error { return e.Err }
 
 // AsInputError turns the errors of the JSON decoder and truncated streams
 // into an *InputError on in, keeping other errors as they are. An error
-// that already is an InputError is returned unchanged.
+// that holds an InputError (one the decoder met reading, say) is that
+// InputError, named after in if it names no file.
 func AsInputError(in *Input, off int64, err error) error {
 	if err == nil {
 		return nil
 	}
-	if _, ok := errors.AsType[*InputError](err); ok {
-		return err
+	if ie, ok := errors.AsType[*InputError](err); ok {
+		if ie.File == "" {
+			ie.File = in.Name
+		}
+		return ie
 	}
 	if se, ok := errors.AsType[*jsontext.SyntacticError](err); ok {
 		msg := se.Err
@@ -88,6 +92,13 @@ func AsInputError(in *Input, off int64, err error) error {
 		return &InputError{File: in.Name, Offset: se.ByteOffset, Err: errors.New(msg)}
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return &InputError{File: in.Name, Offset: off, Err: errors.New("unexpected end of input (truncated?)")}
+	}
+	if errors.Is(err, io.EOF) {
+		// A parser that meets the end where a value must begin.
+		if off <= 0 {
+			return &InputError{File: in.Name, Offset: 0, Err: errors.New("empty input")}
+		}
 		return &InputError{File: in.Name, Offset: off, Err: errors.New("unexpected end of input (truncated?)")}
 	}
 	return err

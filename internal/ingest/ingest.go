@@ -8,6 +8,7 @@ package ingest
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -42,6 +43,9 @@ type Options struct {
 	// RedactSecret. It comes from the store, so that the same secret
 	// hashes alike across ingests into one database.
 	SecretKey []byte
+	// Limits bound the memory the input may take; zero fields take their
+	// defaults (see Limits).
+	Limits Limits
 	// Warnf, when set, receives warnings about the input that do not
 	// stop the ingest (a report that names no target, say).
 	Warnf func(format string, args ...any)
@@ -68,6 +72,19 @@ func (in *Input) Errorf(off int64, format string, args ...any) error {
 	return &InputError{File: in.Name, Offset: off, Err: fmt.Errorf(format, args...)}
 }
 
+// ErrorAt returns err as an InputError at byte offset off of the input,
+// or err itself when it already is or holds one: for the checks a parser
+// makes of what it decoded ("a manifest needs a kind").
+func (in *Input) ErrorAt(off int64, err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := errors.AsType[*InputError](err); ok {
+		return err
+	}
+	return &InputError{File: in.Name, Offset: off, Err: err}
+}
+
 // TargetOr returns the user's --target if given, else def.
 func (in *Input) TargetOr(def string) string {
 	if in.Target != "" {
@@ -83,6 +100,9 @@ type Format struct {
 	Name string
 	// Title says what produces it, for listings.
 	Title string
+	// Version is the version of the parser (its package's ParserVersion),
+	// recorded on every scan it begins.
+	Version string
 	// Detect reports whether the sniffed head of an input is this format.
 	// Detectors must be strict enough that no input matches two formats.
 	Detect func(s *Sniff) bool

@@ -20,18 +20,42 @@ var jsonOptions = json.JoinOptions(
 )
 
 // NewJSONDecoder returns a streaming decoder over r with the options every
-// ctem JSON parser uses.
+// ctem JSON parser uses and the default Limits. Its errors beyond a limit
+// name no file; AsInputError names it. A parser should prefer
+// Input.JSONDecoder.
 func NewJSONDecoder(r io.Reader) *jsontext.Decoder {
-	return jsontext.NewDecoder(r, jsonOptions)
+	return newLimitedJSONDecoder("", r, Limits{})
 }
 
-// DecodeJSON decodes the next JSON value of dec into v.
-func DecodeJSON(dec *jsontext.Decoder, v any) error {
+// JSONDecoder returns a streaming decoder over the input with the options
+// every ctem JSON parser uses, within the input's Limits: beyond one, the
+// decoder fails with an InputError naming the input and an offset, that
+// wraps ErrTooLarge.
+func (in *Input) JSONDecoder() *jsontext.Decoder {
+	return newLimitedJSONDecoder(in.Name, in.R, in.Limits)
+}
+
+// DecodeJSON decodes the next JSON value of dec into v, with the options
+// every ctem JSON parser uses and opts. When dec comes from
+// NewJSONDecoder or Input.JSONDecoder, the value may not be larger than
+// MaxItem (see Limits), since v grows with it.
+func DecodeJSON(dec *jsontext.Decoder, v any, opts ...json.Options) error {
+	if l := limiterOf(dec); l != nil {
+		l.beginItem()
+		defer l.endItem()
+	}
+	if len(opts) > 0 {
+		return json.UnmarshalDecode(dec, v, append([]json.Options{jsonOptions}, opts...)...)
+	}
 	return json.UnmarshalDecode(dec, v, jsonOptions)
 }
 
-// UnmarshalJSON decodes one JSON document held in memory.
-func UnmarshalJSON(b []byte, v any) error {
+// UnmarshalJSON decodes one JSON document held in memory, with the
+// options every ctem JSON parser uses and opts.
+func UnmarshalJSON(b []byte, v any, opts ...json.Options) error {
+	if len(opts) > 0 {
+		return json.Unmarshal(b, v, append([]json.Options{jsonOptions}, opts...)...)
+	}
 	return json.Unmarshal(b, v, jsonOptions)
 }
 

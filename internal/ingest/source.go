@@ -27,12 +27,22 @@ type Source struct {
 	c    []io.Closer
 	// counted tracks the raw bytes read, for progress.
 	counted *countingReader
+	// max is the most decompressed bytes read (Limits.MaxInput).
+	max int64
 }
 
 // Open opens path for ingest; "-" is stdin. A gzip stream is decompressed
-// transparently (detected by its magic bytes, not the file name).
+// transparently (detected by its magic bytes, not the file name). The
+// decompressed stream ends in an InputError wrapping ErrTooLarge beyond
+// the default MaxInput (see Limits).
 func Open(path string, stdin io.Reader) (*Source, error) {
-	s := &Source{Name: path, Size: -1}
+	return OpenLimits(path, stdin, Limits{})
+}
+
+// OpenLimits is Open with the MaxInput of lim (zero fields take their
+// defaults).
+func OpenLimits(path string, stdin io.Reader, lim Limits) (*Source, error) {
+	s := &Source{Name: path, Size: -1, max: lim.Or().MaxInput}
 	var raw io.Reader
 	if path == "-" {
 		raw = stdin
@@ -58,9 +68,15 @@ func Open(path string, stdin io.Reader) (*Source, error) {
 	return s, s.init()
 }
 
-// NewSource wraps an in-memory or other reader as a Source named name.
+// NewSource wraps an in-memory or other reader as a Source named name,
+// with the default limits.
 func NewSource(name string, r io.Reader) (*Source, error) {
-	s := &Source{Name: name, Size: -1, counted: &countingReader{r: r}}
+	return NewSourceLimits(name, r, Limits{})
+}
+
+// NewSourceLimits is NewSource with the MaxInput of lim.
+func NewSourceLimits(name string, r io.Reader, lim Limits) (*Source, error) {
+	s := &Source{Name: name, Size: -1, counted: &countingReader{r: r}, max: lim.Or().MaxInput}
 	return s, s.init()
 }
 
@@ -78,8 +94,37 @@ func (s *Source) init() error {
 		s.c = append(s.c, zr)
 		r = &gzipErrReader{name: s.Name, r: zr}
 	}
+	r = &maxReader{name: s.Name, r: r, max: s.max, what: "input once decompressed", env: "CTEM_MAX_INPUT"}
 	s.r = bufio.NewReaderSize(io.TeeReader(r, s.h), sniffSize)
 	return nil
+}
+
+// maxReader ends a stream with an InputError once more than max bytes
+// come out of it: a gzip bomb expands to terabytes from a few megabytes.
+// The error is kept in Err.
+type maxReader struct {
+	name      string
+	r         io.Reader
+	n         int64
+	max       int64
+	what, env string
+	Err       error
+}
+
+func (m *maxReader) Read(p []byte) (int, error) {
+	if m.Err != nil {
+		return 0, m.Err
+	}
+	if int64(len(p)) > m.max-m.n+1 {
+		p = p[:m.max-m.n+1]
+	}
+	n, err := m.r.Read(p)
+	m.n += int64(n)
+	if m.n > m.max {
+		m.Err = tooLarge(m.name, m.max, m.what, m.max, m.env)
+		return n - int(m.n-m.max), m.Err
+	}
+	return n, err
 }
 
 // Reader is the decompressed stream, positioned at the input's start.

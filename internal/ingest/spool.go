@@ -187,8 +187,10 @@ func (s *Spool) Close() error {
 // becomes an *InputError at its own place in the input, with ptr before
 // its pointer, just as if the value had been decoded where it stood; any
 // other error becomes an *InputError at off.
-func DecodeSpooled(in *Input, off int64, ptr string, v jsontext.Value, dst any) error {
-	err := UnmarshalJSON(v, dst)
+//
+// opts are decoding options beyond those of UnmarshalJSON.
+func DecodeSpooled(in *Input, off int64, ptr string, v jsontext.Value, dst any, opts ...json.Options) error {
+	err := UnmarshalJSON(v, dst, opts...)
 	if err == nil {
 		return nil
 	}

@@ -225,13 +225,17 @@ type Exposure struct {
 }
 
 // Event is one change of a finding's status, recorded by the ingest that
-// caused it.
+// caused it, or of an exposure's status by a person's triage decision
+// (FindingID empty, By and Reason set).
 type Event struct {
 	FindingID string    `json:"finding_id"`
 	From      Status    `json:"from"`
 	To        Status    `json:"to"`
 	At        time.Time `json:"at"`
 	ScanID    string    `json:"scan_id"`
+	// By names who changed an exposure's status, and Reason says why.
+	By     string `json:"by,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // EvidenceKind names a fact that raises or lowers the odds that a weakness
@@ -269,17 +273,20 @@ type Evidence struct {
 // Scan is one ingest of one source for one target. A newer scan of the same
 // (Tool, Target) closes what it no longer reports.
 type Scan struct {
-	ID          string    `json:"id"`
-	Tool        string    `json:"tool"`
-	ToolVersion string    `json:"tool_version,omitempty"`
-	Format      string    `json:"format"`
-	Target      string    `json:"target"`
-	Asset       string    `json:"asset,omitempty"`
-	Input       string    `json:"input"`
-	Digest      string    `json:"digest"`
-	StartedAt   time.Time `json:"started_at"`
-	Findings    int       `json:"findings"`
-	New         int       `json:"new"`
-	Fixed       int       `json:"fixed"`
-	Reopened    int       `json:"reopened"`
+	ID          string `json:"id"`
+	Tool        string `json:"tool"`
+	ToolVersion string `json:"tool_version,omitempty"`
+	Format      string `json:"format"`
+	// ParserVersion is the version of ctem's parser of Format that read
+	// the input (the parser package's ParserVersion).
+	ParserVersion string    `json:"parser_version,omitempty"`
+	Target        string    `json:"target"`
+	Asset         string    `json:"asset,omitempty"`
+	Input         string    `json:"input"`
+	Digest        string    `json:"digest"`
+	StartedAt     time.Time `json:"started_at"`
+	Findings      int       `json:"findings"`
+	New           int       `json:"new"`
+	Fixed         int       `json:"fixed"`
+	Reopened      int       `json:"reopened"`
 }

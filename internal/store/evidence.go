@@ -36,30 +36,42 @@ func LoadEvidence(ctx context.Context, st Store) (*EvidenceIndex, error) {
 	return ix, nil
 }
 
-// Match returns the evidence about x, as Store.Evidence does: facts
-// recorded for one of its findings, or for one of its vulnerability ids
-// on its asset, its package (purl, with or without qualifiers) or on no
-// asset. The order is the store's: by kind, then source.
+// EvidenceKeys returns the asset keys a fact about one of x's
+// vulnerability ids may name to be about x: its asset, its package (the
+// purl, and the purl without qualifiers and subpath, as a VEX statement
+// names a product), and "" (a fact on no asset: about every asset).
+func EvidenceKeys(x model.Exposure) []string {
+	keys := []string{x.Asset, ""}
+	if x.Package.PURL != "" {
+		keys = append(keys, x.Package.PURL)
+		if i := strings.IndexAny(x.Package.PURL, "?#"); i > 0 {
+			keys = append(keys, x.Package.PURL[:i])
+		}
+	}
+	return keys
+}
+
+// EvidenceMatches reports whether fact e is about exposure x: recorded
+// for one of its findings, or for one of its vulnerability ids under one
+// of its EvidenceKeys. It is the one statement of the rule, which the
+// store's Evidence, the index's Match and the application of VEX
+// statements at ingest all use.
+func EvidenceMatches(e model.Evidence, x model.Exposure) bool {
+	if e.FindingID != "" && slices.Contains(x.FindingIDs, e.FindingID) {
+		return true
+	}
+	return e.VulnID != "" && slices.Contains(x.VulnIDs, e.VulnID) && slices.Contains(EvidenceKeys(x), e.Asset)
+}
+
+// Match returns the evidence about x, as Store.Evidence does (see
+// EvidenceMatches). The order is the store's: by kind, then source.
 func (ix *EvidenceIndex) Match(x model.Exposure) []model.Evidence {
 	var hits []int
 	for _, id := range x.FindingIDs {
 		hits = append(hits, ix.byFinding[id]...)
 	}
-	if len(x.VulnIDs) > 0 {
-		keys := []string{x.Asset, ""}
-		if x.Package.PURL != "" {
-			keys = append(keys, x.Package.PURL)
-			if i := strings.IndexAny(x.Package.PURL, "?#"); i > 0 {
-				keys = append(keys, x.Package.PURL[:i])
-			}
-		}
-		for _, v := range x.VulnIDs {
-			for _, i := range ix.byVuln[v] {
-				if slices.Contains(keys, ix.all[i].Asset) {
-					hits = append(hits, i)
-				}
-			}
-		}
+	for _, v := range x.VulnIDs {
+		hits = append(hits, ix.byVuln[v]...)
 	}
 	if len(hits) == 0 {
 		return nil
@@ -67,9 +79,11 @@ func (ix *EvidenceIndex) Match(x model.Exposure) []model.Evidence {
 	// Indexes follow the store's order; a fact matched twice is one fact.
 	slices.Sort(hits)
 	hits = slices.Compact(hits)
-	out := make([]model.Evidence, len(hits))
-	for k, i := range hits {
-		out[k] = ix.all[i]
+	var out []model.Evidence
+	for _, i := range hits {
+		if EvidenceMatches(ix.all[i], x) {
+			out = append(out, ix.all[i])
+		}
 	}
 	return out
 }

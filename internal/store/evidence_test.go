@@ -117,3 +117,28 @@ func TestEvidenceIndexMatchesStore(t *testing.T) {
 	}
 	t.Logf("%d facts matched (%d by finding, %d by asset and vulnerability, by product %v)", matched, byFinding, byVuln, byProduct)
 }
+
+// TestEvidenceMatches pins the one statement of the evidence rule.
+func TestEvidenceMatches(t *testing.T) {
+	t.Parallel()
+	x := model.Exposure{Asset: "image:a", FindingIDs: []string{"f1"}, VulnIDs: []string{"CVE-1", "GHSA-1"},
+		Package: model.Package{PURL: "pkg:golang/x/y@1.0?arch=amd64#sub"}}
+	for _, tc := range []struct {
+		e    model.Evidence
+		want bool
+	}{
+		{model.Evidence{FindingID: "f1"}, true},
+		{model.Evidence{FindingID: "f2", VulnID: "CVE-1", Asset: "image:b"}, false},
+		{model.Evidence{VulnID: "CVE-1", Asset: "image:a"}, true},
+		{model.Evidence{VulnID: "GHSA-1"}, true},
+		{model.Evidence{VulnID: "CVE-2", Asset: "image:a"}, false},
+		{model.Evidence{VulnID: "CVE-1", Asset: "pkg:golang/x/y@1.0?arch=amd64#sub"}, true},
+		{model.Evidence{VulnID: "CVE-1", Asset: "pkg:golang/x/y@1.0"}, true},
+		{model.Evidence{VulnID: "CVE-1", Asset: "pkg:golang/x/y@1.1"}, false},
+		{model.Evidence{VulnID: "CVE-1", Asset: "pkg:golang/x/y"}, false},
+	} {
+		if got := store.EvidenceMatches(tc.e, x); got != tc.want {
+			t.Errorf("EvidenceMatches(%+v, x) = %v, want %v", tc.e, got, tc.want)
+		}
+	}
+}

@@ -16,36 +16,87 @@ import (
 // ErrNotFound is returned when a record asked for by id or key is absent.
 var ErrNotFound = errors.New("not found")
 
-// Store is ctem's database. It is safe for concurrent use; several
-// processes may share one database, and concurrent ingests serialize.
+// Store is ctem's database: every small interface below in one. It is
+// safe for concurrent use; several processes may share one database, and
+// concurrent ingests serialize. A consumer should ask for the smallest
+// interface it needs.
 type Store interface {
+	IngestWriter
+	FindingReader
+	ExposureReader
+	AssetReader
+	ScanReader
+	AnalysisResults
+	Events
+	Triage
+
+	// Counts returns how many rows each table holds.
+	Counts(ctx context.Context) (Counts, error)
+	// SecretKey returns the database's key for hashing secret values,
+	// created with the database.
+	SecretKey(ctx context.Context) ([]byte, error)
+	// Close closes the database.
+	Close() error
+}
+
+// IngestWriter writes ingests.
+type IngestWriter interface {
 	// Begin starts an ingest: one transaction into which any number of
 	// inputs are written. Nothing is visible to others, and nothing
 	// changes, until Commit; Rollback (or an error) leaves the database
 	// exactly as it was.
 	Begin(ctx context.Context) (Tx, error)
+}
 
+// FindingReader reads findings.
+type FindingReader interface {
+	// Finding returns the finding with the given id, or an error wrapping
+	// ErrNotFound.
+	Finding(ctx context.Context, id string) (model.Finding, error)
 	// Findings lists findings matching f, most severe first.
 	Findings(ctx context.Context, f Filter) iter.Seq2[model.Finding, error]
+}
+
+// ExposureReader reads exposures and the evidence about them.
+type ExposureReader interface {
+	// Exposure returns the exposure with the given id, with its findings
+	// and history, or an error wrapping ErrNotFound.
+	Exposure(ctx context.Context, id string) (model.Exposure, error)
 	// Exposures lists exposures matching f, most severe first, each with
 	// its merged finding ids and tools (and history when f.History).
 	Exposures(ctx context.Context, f Filter) iter.Seq2[model.Exposure, error]
-	// Assets lists assets matching f, by key.
-	Assets(ctx context.Context, f Filter) iter.Seq2[model.Asset, error]
-	// Scans lists scans matching f, newest first.
-	Scans(ctx context.Context, f Filter) iter.Seq2[model.Scan, error]
-	// Relations lists the relations touching the asset keys in f.Asset
-	// (all relations when it is empty).
-	Relations(ctx context.Context, f Filter) iter.Seq2[model.Relation, error]
-
 	// Evidence lists the evidence about an exposure: facts recorded for
 	// its findings, or for its asset (or package) and any of its
-	// vulnerability ids.
+	// vulnerability ids (see EvidenceMatches).
 	Evidence(ctx context.Context, x model.Exposure) iter.Seq2[model.Evidence, error]
 	// AllEvidence lists every fact, for reading the evidence of many
 	// exposures at once (see EvidenceIndex).
 	AllEvidence(ctx context.Context) iter.Seq2[model.Evidence, error]
+}
 
+// AssetReader reads the estate: assets and their relations.
+type AssetReader interface {
+	// Asset returns the asset with the given key, or an error wrapping
+	// ErrNotFound.
+	Asset(ctx context.Context, key string) (model.Asset, error)
+	// Assets lists assets matching f, by key.
+	Assets(ctx context.Context, f Filter) iter.Seq2[model.Asset, error]
+	// Relations lists the relations touching the asset keys in f.Asset
+	// (all relations when it is empty).
+	Relations(ctx context.Context, f Filter) iter.Seq2[model.Relation, error]
+}
+
+// ScanReader reads scans.
+type ScanReader interface {
+	// Scan returns the scan with the given id, or an error wrapping
+	// ErrNotFound.
+	Scan(ctx context.Context, id string) (model.Scan, error)
+	// Scans lists scans matching f, newest first.
+	Scans(ctx context.Context, f Filter) iter.Seq2[model.Scan, error]
+}
+
+// AnalysisResults records what analyses found.
+type AnalysisResults interface {
 	// RecordPaths stores the paths an analysis found at time at: paths
 	// not stored before are opened, stored open paths not among them are
 	// closed, and an event is recorded for each. When jewels is not nil
@@ -56,16 +107,12 @@ type Store interface {
 	// the database has never been analysed (RecordPaths sets it, even
 	// when no path was found).
 	LastAnalysis(ctx context.Context) (time.Time, bool, error)
+}
+
+// Events reads what changed and when.
+type Events interface {
 	// PathEvents lists path events, newest first.
 	PathEvents(ctx context.Context, f Filter) iter.Seq2[PathEvent, error]
-
-	// Counts returns how many rows each table holds.
-	Counts(ctx context.Context) (Counts, error)
-	// SecretKey returns the database's key for hashing secret values,
-	// created with the database.
-	SecretKey(ctx context.Context) ([]byte, error)
-	// Close closes the database.
-	Close() error
 }
 
 // Tx is an ingest in progress. It is an ingest.Sink; after each input
@@ -82,21 +129,49 @@ type Tx interface {
 }
 
 // Filter selects records in listings. Zero fields select everything.
+// Each field means one thing for every listing that takes it; a listing
+// refuses (ErrInvalid) a field it has no meaning for rather than ignore
+// it. Fields of different names combine with AND, values of one field
+// with OR.
 type Filter struct {
+	// Severities: findings and exposures of these severities.
 	Severities []model.Severity
-	Tools      []string
-	Assets     []string // asset keys; a trailing * matches a prefix
-	Statuses   []model.Status
-	VulnIDs    []string // any alias
-	Kinds      []string // asset kinds for Assets, finding kinds otherwise
-	ScanID     string
-	IDs        []string // finding, exposure or scan ids (a prefix of 4 or more)
-	History    bool     // exposures: include the status history
-	// ByID lists exposures in the order of their ids rather than riskiest
-	// first: for reading them all, it spares a sort of the whole table.
-	ByID  bool
+	// Tools: findings of these tools, exposures with a finding of one of
+	// them, scans of them.
+	Tools []string
+	// Assets are asset keys (a trailing * matches a prefix): the asset a
+	// finding or exposure is on, an asset's key, a scan's asset, either
+	// end of a relation.
+	Assets []string
+	// Statuses: findings and exposures in these statuses.
+	Statuses []model.Status
+	// VulnIDs: findings with any of these ids among their aliases,
+	// exposures with such a finding.
+	VulnIDs []string
+	// Kinds are asset kinds for Assets, finding kinds for findings and
+	// exposures.
+	Kinds []string
+	// ScanID: findings last seen by this scan (the ones it reported when
+	// it is the latest of its tool and target, else those it was the last
+	// to report before they were fixed), exposures with such a finding.
+	ScanID string
+	// IDs: finding, exposure or scan ids, each exact or a prefix of four
+	// or more; exact exposure ids for StatusHistory.
+	IDs []string
+	// Since: findings and exposures first seen at or after it, assets
+	// last seen at or after it, scans started at or after it.
 	Since time.Time
+	// History asks Exposures for each exposure's status history.
+	History bool
+	// Sort is the order of findings and exposures (see Sort).
+	Sort Sort
+	// ByID is Sort = SortID, kept for callers written before Sort.
+	ByID bool
+	// Limit is the most records a listing returns; 0 is no limit.
 	Limit int
+	// After is the cursor a listing handed out with its last page: the
+	// listing goes on after the record it names (see Cursor).
+	After string
 }
 
 // Counts are row counts, for tests and status displays.

@@ -32,6 +32,7 @@ import (
 	"strings"
 
 	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ctem-dev/ctem/internal/estate/scope"
@@ -146,9 +147,13 @@ func (p *parser) begin() error {
 var strict = json.RejectUnknownMembers(true)
 
 func (p *parser) readJSON(ctx context.Context) error {
-	dec := ingest.NewJSONDecoder(p.in.R)
+	dec := p.in.JSONDecoder()
 	version := ""
-	var rels []Relation // relations after all assets
+	// Relations are emitted after all assets; until then their raw
+	// values wait in a spool, which holds a few MiB in memory and the
+	// rest in a temporary file.
+	var rels ingest.Spool
+	defer rels.Close()
 	err := ingest.WalkObject(dec, func(name string) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -169,7 +174,7 @@ func (p *parser) readJSON(ctx context.Context) error {
 				}
 				off := dec.InputOffset()
 				var a Asset
-				if err := json.UnmarshalDecode(dec, &a, strict); err != nil {
+				if err := ingest.DecodeJSON(dec, &a, strict); err != nil {
 					return err
 				}
 				if version == "" {
@@ -178,16 +183,24 @@ func (p *parser) readJSON(ctx context.Context) error {
 				return p.asset(a, func(err error) error { return p.in.Errorf(off, "%v", err) })
 			})
 		case "relations":
+			i := 0
 			return ingest.WalkArray(dec, func() error {
-				off := dec.InputOffset()
-				var r Relation
-				if err := json.UnmarshalDecode(dec, &r, strict); err != nil {
+				v, err := dec.ReadValue()
+				if err != nil {
 					return err
 				}
+				off := dec.InputOffset() - int64(len(v))
+				var r Relation
+				if err := ingest.DecodeSpooled(p.in, off, fmt.Sprintf("/relations/%d", i), v, &r, strict); err != nil {
+					return err
+				}
+				i++
 				if err := checkRelation(r); err != nil {
 					return p.in.Errorf(off, "%v", err)
 				}
-				rels = append(rels, r)
+				if err := rels.Add(off, 0, v); err != nil {
+					return err
+				}
 				return ctx.Err()
 			})
 		}
@@ -202,7 +215,22 @@ func (p *parser) readJSON(ctx context.Context) error {
 	if version == "" {
 		return p.in.Errorf(0, `no "inventory": 1 marker`)
 	}
-	return p.finish(rels)
+	return p.finishSpooled(&rels)
+}
+
+// finishSpooled emits the relations a JSON inventory spooled, each
+// checked when it was read.
+func (p *parser) finishSpooled(rels *ingest.Spool) error {
+	if err := p.begin(); err != nil {
+		return err
+	}
+	return rels.Each(func(off int64, _ int, v jsontext.Value) error {
+		var r Relation
+		if err := ingest.DecodeSpooled(p.in, off, "", v, &r, strict); err != nil {
+			return err
+		}
+		return p.relation(r)
+	})
 }
 
 func (p *parser) finish(rels []Relation) error {
@@ -210,11 +238,15 @@ func (p *parser) finish(rels []Relation) error {
 		return err
 	}
 	for _, r := range rels {
-		if err := p.sink.Relation(model.Relation{From: r.From, To: r.To, Type: model.RelationType(r.Type), Action: r.Action, Source: p.source}); err != nil {
+		if err := p.relation(r); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func (p *parser) relation(r Relation) error {
+	return p.sink.Relation(model.Relation{From: r.From, To: r.To, Type: model.RelationType(r.Type), Action: r.Action, Source: p.source})
 }
 
 func checkVersion(v string, errf func(error) error) error {
@@ -232,10 +264,15 @@ type document struct {
 }
 
 func (p *parser) readYAML(ctx context.Context) error {
-	dec := yaml.NewDecoder(p.in.R)
+	// A YAML document is decoded whole: it may not pass MaxItem.
+	wr := p.in.WholeReader("a YAML inventory")
+	dec := yaml.NewDecoder(wr)
 	dec.KnownFields(true)
 	var doc document
 	if err := safeYAML(func() error { return dec.Decode(&doc) }); err != nil {
+		if tl := wr.TooLarge(); tl != nil {
+			return tl
+		}
 		if errors.Is(err, io.EOF) {
 			return p.in.Errorf(0, "empty input")
 		}

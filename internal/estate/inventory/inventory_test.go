@@ -190,3 +190,43 @@ func TestStore(t *testing.T) {
 func FuzzInventory(f *testing.F) {
 	ingesttest.Fuzz(f, inventory.Format, "testdata/cmdb.yaml", "testdata/cmdb.json")
 }
+
+// TestLimits checks that an inventory beyond the input limits is an
+// input error naming the file: a YAML document is held whole (MaxItem),
+// a JSON asset is one item, and JSON relations wait in a spool whatever
+// their number.
+func TestLimits(t *testing.T) {
+	t.Parallel()
+	yamlDoc, err := os.ReadFile("testdata/cmdb.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonDoc, err := os.ReadFile("testdata/cmdb.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+		lim  ingest.Limits
+		want string
+	}{
+		{"cmdb.yaml", yamlDoc, ingest.Limits{MaxItem: int64(len(yamlDoc)) - 1}, "a YAML inventory larger than"},
+		{"cmdb.yaml", yamlDoc, ingest.Limits{MaxItem: int64(len(yamlDoc))}, ""},
+		{"cmdb.json", jsonDoc, ingest.Limits{MaxItem: 64}, "larger than 64 bytes"},
+		{"cmdb.json", jsonDoc, ingest.Limits{MaxItem: 4096}, ""},
+	} {
+		want := ingesttest.ParseBytesOrFail(t, inventory.Format, tc.name, tc.data, ingest.Options{})
+		got, err := ingesttest.ParseBytes(inventory.Format, tc.name, tc.data, ingest.Options{Limits: tc.lim})
+		if tc.want == "" {
+			if err != nil || len(got.Relations) != len(want.Relations) || len(got.Relations) == 0 {
+				t.Errorf("Parse(%s) with %+v = %d relations, %v; want %d relations", tc.name, tc.lim, len(got.Relations), err, len(want.Relations))
+			}
+			continue
+		}
+		ie, ok := errors.AsType[*ingest.InputError](err)
+		if !ok || ie.File != tc.name || !errors.Is(err, ingest.ErrTooLarge) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Parse(%s) with %+v = %v, want an input error naming %s with %q", tc.name, tc.lim, err, tc.name, tc.want)
+		}
+	}
+}

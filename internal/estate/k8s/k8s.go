@@ -213,7 +213,7 @@ func (p *parser) readJSON(ctx context.Context) error {
 		start := dec.InputOffset()
 		var o object
 		var items bool
-		jsonErr := func(err error, _ int) error { return ingest.AsInputError(p.in, start, err) }
+		jsonErr := func(err error, _ int) error { return p.in.ErrorAt(start, err) }
 		err := ingest.WalkObject(dec, func(name string) error {
 			switch name {
 			case "items":

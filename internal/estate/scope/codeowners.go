@@ -2,6 +2,7 @@ package scope
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -37,21 +38,34 @@ type CodeOwnersRule struct {
 	re      *regexp.Regexp
 }
 
+// maxCODEOWNERS bounds a CODEOWNERS file: GitHub ignores one larger than
+// 3 MB.
+const maxCODEOWNERS = 3 << 20
+
 // ParseCODEOWNERS reads a CODEOWNERS file. Comments, blank lines and
 // GitLab section headers ("[Section]", whose default owners are ignored)
-// are skipped; "\ " escapes a space in a pattern. Negated patterns ("!")
-// and character ranges ("[a-z]"), which GitHub does not support, are
-// errors naming the line.
+// are skipped; "\ " escapes a space in a pattern. Negated patterns ("!"),
+// character ranges ("[a-z]"), which GitHub does not support, and a line
+// with no pattern (a lone backslash) are errors naming the line, as is a
+// file larger than 3 MiB, GitHub's own limit.
 func ParseCODEOWNERS(r io.Reader) (*CodeOwners, error) {
-	sc := bufio.NewScanner(r)
+	lr := &io.LimitedReader{R: r, N: maxCODEOWNERS + 1}
+	sc := bufio.NewScanner(lr)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	co := &CodeOwners{}
-	for n := 1; sc.Scan(); n++ {
+	n := 1
+	for ; sc.Scan(); n++ {
+		if lr.N <= 0 {
+			return nil, &Error{File: "CODEOWNERS", Msg: fmt.Sprintf("file larger than %d bytes (GitHub's limit)", maxCODEOWNERS)}
+		}
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "[") || strings.HasPrefix(line, "^[") {
 			continue
 		}
 		fields := splitEscaped(line)
+		if len(fields) == 0 {
+			return nil, &Error{File: "CODEOWNERS", Line: n, Column: 1, Msg: fmt.Sprintf("line %q holds no pattern", line)}
+		}
 		pattern := fields[0]
 		var owners []string
 		for _, f := range fields[1:] {
@@ -66,7 +80,13 @@ func ParseCODEOWNERS(r io.Reader) (*CodeOwners, error) {
 		co.Rules = append(co.Rules, CodeOwnersRule{Pattern: pattern, Owners: owners, Line: n, re: codeOwnersRE(pattern)})
 	}
 	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, &Error{File: "CODEOWNERS", Line: n, Msg: "line longer than 1 MiB"}
+		}
 		return nil, fmt.Errorf("read CODEOWNERS: %w", err)
+	}
+	if lr.N <= 0 {
+		return nil, &Error{File: "CODEOWNERS", Msg: fmt.Sprintf("file larger than %d bytes (GitHub's limit)", maxCODEOWNERS)}
 	}
 	return co, nil
 }

@@ -134,6 +134,11 @@ func (s SLA) For(priority string) (time.Duration, bool) {
 // "2w", "36h", "90m". Days are 24 hours; weeks are 7 days.
 type Duration time.Duration
 
+// maxDuration is the longest Duration: about 100 years, far beyond any
+// SLA or expiry, and far below where time.Duration overflows (292
+// years), which "999999w" would.
+const maxDuration = 5200 * 7 * 24 * time.Hour
+
 var durationRE = regexp.MustCompile(`^(\d{1,6})\s*([mhdw])$`)
 
 // ParseDuration reads a Duration ("7d", "2w", "36h", "90m").
@@ -144,6 +149,9 @@ func ParseDuration(s string) (Duration, error) {
 	}
 	n, _ := strconv.Atoi(m[1])
 	unit := map[string]time.Duration{"m": time.Minute, "h": time.Hour, "d": 24 * time.Hour, "w": 7 * 24 * time.Hour}[m[2]]
+	if time.Duration(n) > maxDuration/unit {
+		return 0, fmt.Errorf("duration %q: longer than %d weeks", s, int64(maxDuration/(7*24*time.Hour)))
+	}
 	return Duration(time.Duration(n) * unit), nil
 }
 

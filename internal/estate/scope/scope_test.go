@@ -325,13 +325,14 @@ func TestSelectorMatch(t *testing.T) {
 
 func TestDuration(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]time.Duration{"7d": 7 * 24 * time.Hour, "36h": 36 * time.Hour, "90m": 90 * time.Minute, "1w": 7 * 24 * time.Hour} {
+	for in, want := range map[string]time.Duration{"7d": 7 * 24 * time.Hour, "36h": 36 * time.Hour, "90m": 90 * time.Minute, "1w": 7 * 24 * time.Hour, "5200w": 5200 * 7 * 24 * time.Hour} {
 		got, err := ParseDuration(in)
 		if err != nil || time.Duration(got) != want {
 			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "7", "d", "-1d", "7y", "1.5d", "9999999d"} {
+	// 999999w would overflow time.Duration into a negative SLA.
+	for _, in := range []string{"", "7", "d", "-1d", "7y", "1.5d", "9999999d", "999999w", "5201w", "999999d"} {
 		if _, err := ParseDuration(in); err == nil {
 			t.Errorf("ParseDuration(%q) = nil error, want one", in)
 		}
@@ -395,6 +396,80 @@ func TestCodeOwners(t *testing.T) {
 	if got := root.Owners("a/b/c"); !cmp.Equal(got, []string{"@root"}) {
 		t.Errorf(`Owners under "/" = %q, want @root`, got)
 	}
+}
+
+// TestCodeOwnersInvalid checks that malformed CODEOWNERS files are
+// errors naming the line, never a panic: a line holding only a backslash
+// (which once crashed `ctem --codeowners r=FILE assets`), a line longer
+// than the scanner holds, a file beyond GitHub's 3 MB.
+func TestCodeOwnersInvalid(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, data, want string
+	}{
+		{"lone backslash", "* @a\n\\\n", `CODEOWNERS:2:1: line "\\" holds no pattern`},
+		{"backslash and blanks", "* @a\n# c\n  \\  \n", `CODEOWNERS:3:1: line "\\" holds no pattern`},
+		{"long line", "* @a\n" + strings.Repeat("x", 2<<20) + "\n", "CODEOWNERS:2: line longer than 1 MiB"},
+		{"large file", strings.Repeat("#"+strings.Repeat("x", 1023)+"\n", 3<<10) + "/docs/ @docs\n", "CODEOWNERS: file larger than 3145728 bytes (GitHub's limit)"},
+	} {
+		_, err := ParseCODEOWNERS(strings.NewReader(tc.data))
+		if _, ok := errors.AsType[*Error](err); !ok || err.Error() != tc.want {
+			t.Errorf("ParseCODEOWNERS(%s) = %v, want %s", tc.name, err, tc.want)
+		}
+	}
+	if co, err := ParseCODEOWNERS(strings.NewReader("a\\ b @x\n")); err != nil || len(co.Rules) != 1 || co.Rules[0].Pattern != "a b" {
+		t.Errorf("ParseCODEOWNERS(escaped space) = %+v, %v; want the pattern \"a b\"", co, err)
+	}
+}
+
+// FuzzCODEOWNERS checks that any CODEOWNERS file parses or fails with an
+// *Error, and that every rule it keeps has a pattern that matches
+// without panicking.
+func FuzzCODEOWNERS(f *testing.F) {
+	b, err := os.ReadFile("testdata/CODEOWNERS")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte("\\\n"))
+	f.Add([]byte("docs/**/x?.md @a # c\n[Section] @b\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		co, err := ParseCODEOWNERS(bytes.NewReader(data))
+		if err != nil {
+			if _, ok := errors.AsType[*Error](err); !ok {
+				t.Fatalf("ParseCODEOWNERS = %v (%T), want an *Error", err, err)
+			}
+			return
+		}
+		for _, r := range co.Rules {
+			if r.Pattern == "" || r.Line < 1 {
+				t.Fatalf("rule %+v without pattern or line", r)
+			}
+			co.Owners(r.Pattern)
+		}
+		co.DefaultOwners()
+	})
+}
+
+// FuzzDuration checks that ParseDuration accepts only durations from 0
+// to about 100 years, which String writes back to the same duration.
+func FuzzDuration(f *testing.F) {
+	for _, s := range []string{"7d", "2w", "36h", "90m", "999999w", " 0m", "5200w"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseDuration(s)
+		if err != nil {
+			return
+		}
+		if d < 0 || time.Duration(d) > maxDuration {
+			t.Fatalf("ParseDuration(%q) = %v, out of range", s, time.Duration(d))
+		}
+		back, err := ParseDuration(d.String())
+		if err != nil || back != d {
+			t.Fatalf("ParseDuration(%q) = %v, whose String %q reads back as %v, %v", s, time.Duration(d), d.String(), time.Duration(back), err)
+		}
+	})
 }
 
 func FuzzParse(f *testing.F) {

@@ -13,12 +13,16 @@
 // whose workflow is RESOLVED are not findings; SUPPRESSED ones are
 // accepted.
 //
-// A finding's asset is its first resource: an ARN is its own key; the
-// account resource ("AWS::::Account:<id>", or a bare account id) is the
-// account "aws:<id>"; anything else "aws:<account>/<region>/<id>". An ECR
-// image resource gets its digest and reference as labels and a contains
-// relation to the image's canonical key, where image scanners' findings
-// meet.
+// A finding that lists several resources (a Config rule failing on two
+// buckets, an Inspector finding on several instances) is one finding per
+// resource, and with vulnerabilities one per resource, vulnerability and
+// package: one finding per reported item. A resource's asset key is its
+// ARN when it has one; the account resource ("AWS::::Account:<id>", or a
+// bare account id) is the account "aws:<id>"; anything else
+// "aws:<account>/<region>/<id>"; a finding with no resource is on its
+// account. An ECR image resource gets its digest and reference as labels
+// and a contains relation to the image's canonical key, where image
+// scanners' findings meet.
 package asff
 
 import (
@@ -36,10 +40,11 @@ import (
 
 // Format is the AWS Security Finding Format.
 var Format = ingest.Format{
-	Name:   "asff",
-	Title:  "AWS Security Finding Format (Security Hub, Inspector, GuardDuty, Prowler ASFF)",
-	Detect: Detect,
-	Parse:  Parse,
+	Version: ParserVersion,
+	Name:    "asff",
+	Title:   "AWS Security Finding Format (Security Hub, Inspector, GuardDuty, Prowler ASFF)",
+	Detect:  Detect,
+	Parse:   Parse,
 }
 
 // Detect accepts an object with a Findings list, or an array, whose first
@@ -169,7 +174,7 @@ type parser struct {
 
 // Parse reads an ASFF document from in and emits its findings.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R), began: map[[2]string]bool{}, seen: map[string]bool{}}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder(), began: map[[2]string]bool{}, seen: map[string]bool{}}
 	err := p.parse(ctx)
 	if err == nil && len(p.began) == 0 {
 		err = p.begin("securityhub", "")
@@ -252,20 +257,21 @@ func (p *parser) begin(tool, account string) error {
 			return err
 		}
 	}
-	return p.sink.BeginScan(model.Scan{Tool: tool, Format: "asff", Target: target, Asset: target})
+	return p.sink.BeginScan(model.Scan{ParserVersion: ParserVersion, Tool: tool, Format: "asff", Target: target, Asset: target})
 }
 
 var accountResourceRE = regexp.MustCompile(`^(?:AWS::::Account:)?(\d{12})$`)
 
-// assetKey returns the key of a finding's first resource.
-func (f *finding) assetKey() string {
+// assetKey returns the key of a finding's resource i, or of its account
+// when it lists no resource.
+func (f *finding) assetKey(i int) string {
 	if len(f.Resources) == 0 {
 		if f.AwsAccountID != "" {
 			return "aws:" + f.AwsAccountID
 		}
 		return unknownAccount
 	}
-	r := f.Resources[0]
+	r := f.Resources[i]
 	switch {
 	case strings.HasPrefix(r.ID, "arn:"):
 		return r.ID
@@ -279,13 +285,13 @@ func (f *finding) assetKey() string {
 	return "aws:" + f.AwsAccountID + "/" + region + "/" + r.ID
 }
 
-// emitResource records the asset of a finding's first resource, once.
-func (p *parser) emitResource(f *finding, key, tool string) error {
+// emitResource records the asset of a finding's resource i, once.
+func (p *parser) emitResource(f *finding, i int, key, tool string) error {
 	if p.seen[key] || len(f.Resources) == 0 || strings.HasPrefix(key, "account:") {
 		return nil
 	}
 	p.seen[key] = true
-	r := f.Resources[0]
+	r := f.Resources[i]
 	a := model.Asset{Key: key, Kind: model.KindResource, Name: r.ID, Source: tool, Labels: map[string]string{}}
 	if r.Type == "AwsAccount" || key == "aws:"+f.AwsAccountID {
 		a.Kind = model.KindAccount
@@ -343,8 +349,24 @@ func (p *parser) finding(f *finding, ptr string) error {
 	if strings.EqualFold(workflow, "RESOLVED") {
 		return nil
 	}
-	asset := f.assetKey()
-	if err := p.emitResource(f, asset, tool); err != nil {
+	n := max(1, len(f.Resources))
+	for i := range n {
+		at := ptr
+		if n > 1 {
+			at = fmt.Sprintf("%s/Resources/%d", ptr, i)
+		}
+		if err := p.resourceFindings(f, tool, workflow, i, at); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resourceFindings emits the findings of f on its resource i: one, or
+// one per vulnerability and package.
+func (p *parser) resourceFindings(f *finding, tool, workflow string, res int, ptr string) error {
+	asset := f.assetKey(res)
+	if err := p.emitResource(f, res, asset, tool); err != nil {
 		return err
 	}
 	label := f.Severity.Label
@@ -365,7 +387,7 @@ func (p *parser) finding(f *finding, ptr string) error {
 		base.Severity = normalizedSeverity(f.Severity.Normalized.Int())
 	}
 	if len(f.Resources) > 0 {
-		base.Location.Component = f.Resources[0].ID
+		base.Location.Component = f.Resources[res].ID
 	}
 	desc := []string{strings.TrimSpace(f.Description)}
 	if rec := f.Remediation.Recommendation; rec.Text != "" || rec.URL != "" {

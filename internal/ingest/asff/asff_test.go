@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -55,6 +56,9 @@ func count(t *testing.T, path string) (all, distinct int) {
 		} `json:"Workflow"`
 		ID              string `json:"Id"`
 		Vulnerabilities []vuln `json:"Vulnerabilities"`
+		Resources       []struct {
+			ID string `json:"Id"`
+		} `json:"Resources"`
 	}
 	var list []finding
 	if err := json.Unmarshal(data, &list); err != nil {
@@ -72,17 +76,28 @@ func count(t *testing.T, path string) (all, distinct int) {
 		if f.RecordState == "ARCHIVED" || slices.Contains([]string{"PASSED", "NOT_AVAILABLE", "INFOED"}, f.Compliance.Status) || f.Workflow.Status == "RESOLVED" {
 			continue
 		}
-		if len(f.Vulnerabilities) == 0 {
-			all++
-			seen[f.ID] = true
-		}
-		for _, v := range f.Vulnerabilities {
-			all += max(1, len(v.Packages))
-			if len(v.Packages) == 0 {
-				seen[f.ID+v.ID] = true
+		// One finding per reported item: per resource, vulnerability
+		// and package.
+		resources := []string{""}
+		if len(f.Resources) > 0 {
+			resources = nil
+			for _, r := range f.Resources {
+				resources = append(resources, r.ID)
 			}
-			for _, p := range v.Packages {
-				seen[f.ID+v.ID+string(p)] = true
+		}
+		for _, r := range resources {
+			if len(f.Vulnerabilities) == 0 {
+				all++
+				seen[f.ID+r] = true
+			}
+			for _, v := range f.Vulnerabilities {
+				all += max(1, len(v.Packages))
+				if len(v.Packages) == 0 {
+					seen[f.ID+r+v.ID] = true
+				}
+				for _, p := range v.Packages {
+					seen[f.ID+r+v.ID+string(p)] = true
+				}
 			}
 		}
 	}
@@ -243,4 +258,69 @@ func TestStore(t *testing.T) {
 
 func FuzzASFF(f *testing.F) {
 	ingesttest.Fuzz(f, asff.Format, "testdata/securityhub_inspector_ecr.json", "testdata/securityhub_config_multiple_resources.json", "testdata/many_vulns.json")
+}
+
+// TestSeveralResources checks the grain of an Inspector finding that
+// covers several packages on several resources: the real finding on an
+// ECR image with three vulnerable packages, given a second image (a copy
+// of the first resource with another digest), is one finding per image
+// and package, each on its own image, and both images are assets.
+func TestSeveralResources(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("testdata/securityhub_inspector_ecr.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string][]map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var f map[string]any
+	for _, x := range doc["Findings"] {
+		if v := x["Vulnerabilities"].([]any); len(v[0].(map[string]any)["VulnerablePackages"].([]any)) == 3 {
+			f = x
+			break
+		}
+	}
+	if f == nil {
+		t.Fatal("no finding with three packages")
+	}
+	res := f["Resources"].([]any)
+	first := res[0].(map[string]any)
+	second := map[string]any{}
+	for k, v := range first {
+		second[k] = v
+	}
+	const digest = "sha256:0000000000000000000000000000000000000000000000000000000000000001"
+	second["Id"] = first["Id"].(string)[:strings.LastIndex(first["Id"].(string), "/")+1] + digest
+	ecr := map[string]any{}
+	for k, v := range first["Details"].(map[string]any)["AwsEcrContainerImage"].(map[string]any) {
+		ecr[k] = v
+	}
+	ecr["ImageDigest"] = digest
+	second["Details"] = map[string]any{"AwsEcrContainerImage": ecr}
+	f["Resources"] = append(res, second)
+	one, err := json.Marshal(map[string]any{"Findings": []any{f}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := ingesttest.ParseBytes(asff.Format, "two-images.json", one, ingest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	perAsset := map[string]int{}
+	for _, fd := range r.Findings {
+		perAsset[fd.Asset]++
+	}
+	want := map[string]int{first["Id"].(string): 3, second["Id"].(string): 3}
+	if diff := cmp.Diff(perAsset, want); diff != "" || len(r.Distinct()) != 6 {
+		t.Errorf("Parse(two images, three packages) findings per asset (-got +want):\n%s\n%d distinct, want 6", diff, len(r.Distinct()))
+	}
+	assets := map[string]bool{}
+	for _, a := range r.Assets {
+		assets[a.Key] = true
+	}
+	if !assets[first["Id"].(string)] || !assets[second["Id"].(string)] {
+		t.Errorf("Parse(two images) assets %v, want both images", assets)
+	}
 }

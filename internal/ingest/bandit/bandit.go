@@ -21,10 +21,11 @@ const formatName = "bandit"
 
 // Format is Bandit's JSON report.
 var Format = ingest.Format{
-	Name:   formatName,
-	Title:  "Bandit JSON (bandit -f json)",
-	Detect: Detect,
-	Parse:  Parse,
+	Version: ParserVersion,
+	Name:    formatName,
+	Title:   "Bandit JSON (bandit -f json)",
+	Detect:  Detect,
+	Parse:   Parse,
 }
 
 // Detect accepts an object whose results carry a test_id and an issue
@@ -69,7 +70,7 @@ type parser struct {
 
 // Parse reads a Bandit report from in and emits one scan and its findings.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R), places: map[string]int{}}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder(), places: map[string]int{}}
 	err := p.parse(ctx)
 	return ingest.AsInputError(in, p.dec.InputOffset(), err)
 }
@@ -117,7 +118,7 @@ func (p *parser) begin() error {
 	} else {
 		p.asset = model.ProjectKey(target)
 	}
-	return p.sink.BeginScan(model.Scan{Tool: Tool, Format: formatName, Target: target, Asset: p.asset})
+	return p.sink.BeginScan(model.Scan{ParserVersion: ParserVersion, Tool: Tool, Format: formatName, Target: target, Asset: p.asset})
 }
 
 func (p *parser) result(i int) error {

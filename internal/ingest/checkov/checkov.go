@@ -21,10 +21,11 @@ const Tool = "checkov"
 
 // Format is the Checkov JSON format (checkov -o json).
 var Format = ingest.Format{
-	Name:   "checkov",
-	Title:  "Checkov JSON (one framework or a list of frameworks)",
-	Detect: Detect,
-	Parse:  Parse,
+	Version: ParserVersion,
+	Name:    "checkov",
+	Title:   "Checkov JSON (one framework or a list of frameworks)",
+	Detect:  Detect,
+	Parse:   Parse,
 }
 
 // Detect accepts a report object with check_type and results, a list of
@@ -85,7 +86,7 @@ type parser struct {
 // does not name the repository it scanned: the scan's target is the
 // user's --target, else "unknown" with a warning.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R)}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder()}
 	err := p.parse(ctx)
 	if err == nil {
 		err = ingest.ExpectEOF(in, p.dec)
@@ -134,7 +135,7 @@ func (p *parser) beginScan(version string) error {
 	} else {
 		p.asset = model.RepoKey(strings.ReplaceAll(p.target, "\\", "/"))
 	}
-	return p.sink.BeginScan(model.Scan{Tool: Tool, ToolVersion: version, Format: "checkov", Target: p.target, Asset: p.asset})
+	return p.sink.BeginScan(model.Scan{ParserVersion: ParserVersion, Tool: Tool, ToolVersion: version, Format: "checkov", Target: p.target, Asset: p.asset})
 }
 
 // report reads one framework's report object.

@@ -152,7 +152,7 @@ func (p *parser) beginScan(c *component) error {
 		return nil
 	}
 	p.began = true
-	s := model.Scan{Tool: p.tool, ToolVersion: p.toolVersion, Format: p.format}
+	s := model.Scan{ParserVersion: ParserVersion, Tool: p.tool, ToolVersion: p.toolVersion, Format: p.format}
 	a := model.Asset{Source: Source}
 	var ctype, name string
 	if c != nil {

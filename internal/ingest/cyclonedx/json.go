@@ -11,10 +11,11 @@ import (
 
 // FormatJSON is CycloneDX JSON.
 var FormatJSON = ingest.Format{
-	Name:   "cyclonedx-json",
-	Title:  "CycloneDX JSON SBOM or VEX (1.2 to 1.7)",
-	Detect: DetectJSON,
-	Parse:  ParseJSON,
+	Version: ParserVersion,
+	Name:    "cyclonedx-json",
+	Title:   "CycloneDX JSON SBOM or VEX (1.2 to 1.7)",
+	Detect:  DetectJSON,
+	Parse:   ParseJSON,
 }
 
 // DetectJSON accepts a JSON object whose bomFormat is "CycloneDX".
@@ -130,7 +131,7 @@ type jsonTool struct {
 // components and its vulnerabilities.
 func ParseJSON(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 	p := newParser(in, sink, "cyclonedx-json")
-	dec := ingest.NewJSONDecoder(in.R)
+	dec := in.JSONDecoder()
 	err := p.parseJSON(ctx, dec)
 	return ingest.AsInputError(in, dec.InputOffset(), err)
 }

@@ -13,10 +13,11 @@ import (
 
 // FormatXML is CycloneDX XML.
 var FormatXML = ingest.Format{
-	Name:   "cyclonedx-xml",
-	Title:  "CycloneDX XML SBOM or VEX (1.2 to 1.7)",
-	Detect: DetectXML,
-	Parse:  ParseXML,
+	Version: ParserVersion,
+	Name:    "cyclonedx-xml",
+	Title:   "CycloneDX XML SBOM or VEX (1.2 to 1.7)",
+	Detect:  DetectXML,
+	Parse:   ParseXML,
 }
 
 // nsPrefix begins the namespace of every CycloneDX XML version.
@@ -186,12 +187,12 @@ type xmlMetadata struct {
 // components and its vulnerabilities.
 func ParseXML(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 	p := newParser(in, sink, "cyclonedx-xml")
-	dec := ingest.NewXMLDecoder(in.R)
+	dec := in.XMLDecoder()
 	err := p.parseXML(ctx, dec)
 	return ingest.AsXMLInputError(in, dec, err)
 }
 
-func (p *parser) parseXML(ctx context.Context, dec *xml.Decoder) error {
+func (p *parser) parseXML(ctx context.Context, dec *ingest.XMLDecoder) error {
 	root, err := rootElement(dec)
 	if err != nil {
 		return err
@@ -225,7 +226,7 @@ func (p *parser) parseXML(ctx context.Context, dec *xml.Decoder) error {
 }
 
 // rootElement reads up to the root element.
-func rootElement(dec *xml.Decoder) (xml.StartElement, error) {
+func rootElement(dec *ingest.XMLDecoder) (xml.StartElement, error) {
 	for {
 		tok, err := dec.Token()
 		if err != nil {
@@ -239,7 +240,7 @@ func rootElement(dec *xml.Decoder) (xml.StartElement, error) {
 
 // expectXMLEnd checks that nothing but comments, processing instructions
 // and white space follow the root element.
-func expectXMLEnd(in *ingest.Input, dec *xml.Decoder) error {
+func expectXMLEnd(in *ingest.Input, dec *ingest.XMLDecoder) error {
 	for {
 		tok, err := dec.Token()
 		if err != nil {
@@ -260,7 +261,7 @@ func expectXMLEnd(in *ingest.Input, dec *xml.Decoder) error {
 }
 
 // xmlSection reads one child of the bom element.
-func (p *parser) xmlSection(ctx context.Context, dec *xml.Decoder, se xml.StartElement) error {
+func (p *parser) xmlSection(ctx context.Context, dec *ingest.XMLDecoder, se xml.StartElement) error {
 	switch se.Name.Local {
 	case "metadata":
 		var m xmlMetadata
@@ -305,7 +306,7 @@ func (p *parser) xmlSection(ctx context.Context, dec *xml.Decoder, se xml.StartE
 
 // eachChild calls fn for each child element named local of the element
 // just opened, skipping others, up to its end. fn must consume the child.
-func eachChild(ctx context.Context, dec *xml.Decoder, local string, fn func(se xml.StartElement, line int) error) error {
+func eachChild(ctx context.Context, dec *ingest.XMLDecoder, local string, fn func(se xml.StartElement, line int) error) error {
 	for {
 		if err := ctx.Err(); err != nil {
 			return err

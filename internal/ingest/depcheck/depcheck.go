@@ -87,7 +87,7 @@ func (e *emitter) begin(project, version, format string) error {
 		target = "unknown"
 	}
 	e.asset = model.ProjectKey(target)
-	if err := e.sink.BeginScan(model.Scan{Tool: Tool, ToolVersion: strings.TrimSpace(version), Format: format, Target: target, Asset: e.asset}); err != nil {
+	if err := e.sink.BeginScan(model.Scan{ParserVersion: ParserVersion, Tool: Tool, ToolVersion: strings.TrimSpace(version), Format: format, Target: target, Asset: e.asset}); err != nil {
 		return err
 	}
 	return e.sink.Asset(model.Asset{Key: e.asset, Kind: model.KindOfKey(e.asset), Name: target, Source: Tool})

@@ -14,10 +14,11 @@ const nameJSON = "dependency-check-json"
 
 // FormatJSON is Dependency-Check's JSON report.
 var FormatJSON = ingest.Format{
-	Name:   nameJSON,
-	Title:  "OWASP Dependency-Check JSON report",
-	Detect: DetectJSON,
-	Parse:  ParseJSON,
+	Version: ParserVersion,
+	Name:    nameJSON,
+	Title:   "OWASP Dependency-Check JSON report",
+	Detect:  DetectJSON,
+	Parse:   ParseJSON,
 }
 
 // DetectJSON accepts an object with Dependency-Check's reportSchema and
@@ -124,7 +125,7 @@ type jsonIdent struct {
 // ParseJSON reads a Dependency-Check JSON report from in. It decodes one
 // dependency at a time.
 func ParseJSON(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	dec := ingest.NewJSONDecoder(in.R)
+	dec := in.JSONDecoder()
 	return ingest.AsInputError(in, dec.InputOffset(), parseJSON(ctx, in, dec, sink))
 }
 

@@ -15,10 +15,11 @@ const nameXML = "dependency-check-xml"
 
 // FormatXML is Dependency-Check's XML report.
 var FormatXML = ingest.Format{
-	Name:   nameXML,
-	Title:  "OWASP Dependency-Check XML report",
-	Detect: DetectXML,
-	Parse:  ParseXML,
+	Version: ParserVersion,
+	Name:    nameXML,
+	Title:   "OWASP Dependency-Check XML report",
+	Detect:  DetectXML,
+	Parse:   ParseXML,
 }
 
 // DetectXML accepts an <analysis> root in a Dependency-Check namespace
@@ -188,11 +189,11 @@ func kevDetail(action, added string) string {
 // ParseXML reads a Dependency-Check XML report from in. It decodes one
 // <dependency> element at a time.
 func ParseXML(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	dec := ingest.NewXMLDecoder(in.R)
+	dec := in.XMLDecoder()
 	return ingest.AsXMLInputError(in, dec, parseXML(ctx, in, dec, sink))
 }
 
-func parseXML(ctx context.Context, in *ingest.Input, dec *xml.Decoder, sink ingest.Sink) error {
+func parseXML(ctx context.Context, in *ingest.Input, dec *ingest.XMLDecoder, sink ingest.Sink) error {
 	e := &emitter{in: in, sink: sink}
 	var project, version string
 	root := false
@@ -259,7 +260,7 @@ func parseXML(ctx context.Context, in *ingest.Input, dec *xml.Decoder, sink inge
 }
 
 // xmlDependencies reads the children of <dependencies> up to its end.
-func xmlDependencies(ctx context.Context, in *ingest.Input, dec *xml.Decoder, e *emitter) error {
+func xmlDependencies(ctx context.Context, in *ingest.Input, dec *ingest.XMLDecoder, e *emitter) error {
 	for {
 		tok, err := dec.Token()
 		if err != nil {

@@ -23,10 +23,11 @@ const formatName = "gitleaks"
 
 // Format is Gitleaks' JSON report (versions 7 and 8).
 var Format = ingest.Format{
-	Name:   formatName,
-	Title:  "Gitleaks JSON (v7 and v8)",
-	Detect: Detect,
-	Parse:  Parse,
+	Version: ParserVersion,
+	Name:    formatName,
+	Title:   "Gitleaks JSON (v7 and v8)",
+	Detect:  Detect,
+	Parse:   Parse,
 }
 
 // Detect accepts a top-level array whose first leak has Gitleaks 8's
@@ -111,7 +112,7 @@ type parser struct {
 // Parse reads a Gitleaks report from in and emits one scan with a finding
 // per leak.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R)}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder()}
 	err := p.parse(ctx)
 	return ingest.AsInputError(in, p.dec.InputOffset(), err)
 }
@@ -151,7 +152,7 @@ func (p *parser) begin(repoURL string) error {
 	} else {
 		p.asset = model.ProjectKey(target)
 	}
-	return p.sink.BeginScan(model.Scan{Tool: Tool, Format: formatName, Target: target, Asset: p.asset})
+	return p.sink.BeginScan(model.Scan{ParserVersion: ParserVersion, Tool: Tool, Format: formatName, Target: target, Asset: p.asset})
 }
 
 func first(s ...string) string {

@@ -22,10 +22,11 @@ const formatName = "gosec-json"
 
 // Format is gosec's JSON report.
 var Format = ingest.Format{
-	Name:   formatName,
-	Title:  "gosec JSON (gosec -fmt=json)",
-	Detect: Detect,
-	Parse:  Parse,
+	Version: ParserVersion,
+	Name:    formatName,
+	Title:   "gosec JSON (gosec -fmt=json)",
+	Detect:  Detect,
+	Parse:   Parse,
 }
 
 // Detect accepts an object with an Issues array and gosec's Stats or
@@ -73,7 +74,7 @@ type parser struct {
 
 // Parse reads a gosec report from in and emits one scan and its findings.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R), places: map[string]int{}}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder(), places: map[string]int{}}
 	err := p.parse(ctx)
 	return ingest.AsInputError(in, p.dec.InputOffset(), err)
 }
@@ -129,7 +130,7 @@ func (p *parser) begin() error {
 	} else {
 		p.asset = model.ProjectKey(target)
 	}
-	return p.sink.BeginScan(model.Scan{Tool: Tool, ToolVersion: p.version, Format: formatName, Target: target, Asset: p.asset})
+	return p.sink.BeginScan(model.Scan{ParserVersion: ParserVersion, Tool: Tool, ToolVersion: p.version, Format: formatName, Target: target, Asset: p.asset})
 }
 
 // lines reads gosec's line field: "12", or a range "12-14".

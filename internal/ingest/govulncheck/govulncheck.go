@@ -30,10 +30,11 @@ const Tool = "govulncheck"
 
 // Format is the govulncheck -json format.
 var Format = ingest.Format{
-	Name:   "govulncheck",
-	Title:  "govulncheck -json (stream of messages, and the pre-1.0 document)",
-	Detect: Detect,
-	Parse:  Parse,
+	Version: ParserVersion,
+	Name:    "govulncheck",
+	Title:   "govulncheck -json (stream of messages, and the pre-1.0 document)",
+	Detect:  Detect,
+	Parse:   Parse,
 }
 
 // Detect accepts a stream whose first message is govulncheck's config
@@ -155,7 +156,7 @@ type parser struct {
 // vulnerable modules, not with the input.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 	p := &parser{
-		in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R),
+		in: in, sink: sink, dec: in.JSONDecoder(),
 		osvs: map[string]*osvInfo{}, entries: map[[2]string]*entry{}, modVers: map[string]string{},
 	}
 	return ingest.AsInputError(in, p.dec.InputOffset(), p.parse(ctx))
@@ -424,7 +425,7 @@ func (p *parser) emit(ctx context.Context) error {
 		}
 	}
 	asset = model.RepoKey(target)
-	if err := p.sink.BeginScan(model.Scan{Tool: Tool, ToolVersion: p.cfg.ScannerVersion, Format: "govulncheck", Target: target, Asset: asset}); err != nil {
+	if err := p.sink.BeginScan(model.Scan{ParserVersion: ParserVersion, Tool: Tool, ToolVersion: p.cfg.ScannerVersion, Format: "govulncheck", Target: target, Asset: asset}); err != nil {
 		return err
 	}
 	a := model.Asset{Key: asset, Kind: model.KindRepository, Name: target, Source: Tool}

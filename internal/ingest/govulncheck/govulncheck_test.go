@@ -102,8 +102,6 @@ func messages(t testing.TB, data []byte) []map[string]json.RawMessage {
 	}
 }
 
-type level struct{ call, pkg bool }
-
 // want counts the distinct (osv, module) pairs of a stream and their
 // strongest level.
 func want(t testing.TB, data []byte) map[[2]string]model.EvidenceKind {

@@ -21,10 +21,11 @@ const formatName = "grype"
 
 // Format is the Grype JSON format (grype -o json).
 var Format = ingest.Format{
-	Name:   formatName,
-	Title:  "Anchore Grype JSON",
-	Detect: Detect,
-	Parse:  Parse,
+	Version: ParserVersion,
+	Name:    formatName,
+	Title:   "Anchore Grype JSON",
+	Detect:  Detect,
+	Parse:   Parse,
 }
 
 // Detect accepts an object with a matches array whose descriptor names
@@ -81,11 +82,8 @@ type vulnerability struct {
 type match struct {
 	Vulnerability          vulnerability   `json:"vulnerability"`
 	RelatedVulnerabilities []vulnerability `json:"relatedVulnerabilities"`
-	MatchDetails           []struct {
-		Type    string `json:"type"`
-		Matcher string `json:"matcher"`
-	} `json:"matchDetails"`
-	Artifact struct {
+	MatchDetails           matchDetails    `json:"matchDetails"`
+	Artifact               struct {
 		ID        string `json:"id"`
 		Name      string `json:"name"`
 		Version   string `json:"version"`
@@ -102,6 +100,33 @@ type match struct {
 		VexStatus     string `json:"vex-status"`
 		Namespace     string `json:"namespace"`
 	} `json:"appliedIgnoreRules"`
+}
+
+type matchDetail struct {
+	Type    string `json:"type"`
+	Matcher string `json:"matcher"`
+}
+
+// matchDetails is how Grype found a match: an array of objects, or in
+// Grype 0.7's reports a single object.
+type matchDetails []matchDetail
+
+// UnmarshalJSONFrom implements json.UnmarshalerFrom.
+func (m *matchDetails) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	if dec.PeekKind() == '{' {
+		var d matchDetail
+		if err := ingest.DecodeJSON(dec, &d); err != nil {
+			return err
+		}
+		*m = matchDetails{d}
+		return nil
+	}
+	var list []matchDetail
+	if err := ingest.DecodeJSON(dec, &list); err != nil {
+		return err
+	}
+	*m = list
+	return nil
 }
 
 // source is the report's scanned target: an image (an object), or a
@@ -162,7 +187,7 @@ type pendingFinding struct {
 // spooled raw (in memory up to a limit, then to a temporary file), and
 // decoded once the whole report has been read.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R)}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder()}
 	p.matches.Limit = spoolLimit
 	defer p.matches.Close()
 	err := p.parse(ctx)
@@ -274,7 +299,7 @@ func (p *parser) beginScan() error {
 		return nil
 	}
 	p.began = true
-	s := model.Scan{Tool: Tool, ToolVersion: p.version, Format: formatName}
+	s := model.Scan{ParserVersion: ParserVersion, Tool: Tool, ToolVersion: p.version, Format: formatName}
 	var img *imageTarget
 	var path string
 	if p.src != nil {

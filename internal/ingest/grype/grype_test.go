@@ -2,6 +2,7 @@ package grype_test
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -256,4 +257,30 @@ func TestMalformed(t *testing.T) {
 func FuzzGrype(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*.json")
 	ingesttest.Fuzz(f, grype.Format, files...)
+}
+
+// TestGrype07 reads a report of Grype 0.7, whose matchDetails is one
+// object per match, not an array: every match is a finding on the image
+// the report names, and a matchDetails that is neither is an input error
+// at its place.
+func TestGrype07(t *testing.T) {
+	t.Parallel()
+	const path = "testdata/grype_0.7_subset.json"
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(data), `"matchDetails": {`); n != 2 {
+		t.Fatalf("%s holds %d matchDetails objects, want 2", path, n)
+	}
+	rec := ingesttest.Parse(t, grype.Format, path, ingest.Options{})
+	if len(rec.Scans) != 1 || !strings.Contains(rec.Scans[0].Target, "python:3.6") || len(rec.Findings) != 2 {
+		t.Fatalf("Parse(%s) = %d scans (%+v), %d findings; want 1 scan of python:3.6, 2 findings", path, len(rec.Scans), rec.Scans, len(rec.Findings))
+	}
+	bad := strings.Replace(string(data), `"matchDetails": {`, `"matchDetails": "dpkg", "x": {`, 1)
+	_, err = ingesttest.ParseBytes(grype.Format, "bad.json", []byte(bad), ingest.Options{})
+	ie, ok := errors.AsType[*ingest.InputError](err)
+	if !ok || !strings.Contains(err.Error(), "/matches/0/matchDetails") || ie.Offset != int64(strings.Index(bad, `"dpkg"`)) {
+		t.Errorf("Parse(matchDetails a string) = %v, want an input error at /matches/0/matchDetails, offset %d", err, strings.Index(bad, `"dpkg"`))
+	}
 }

@@ -114,13 +114,23 @@ func ParseBytes(f ingest.Format, name string, data []byte, opts ingest.Options) 
 	if opts.SecretKey == nil {
 		opts.SecretKey = TestKey
 	}
-	src, err := ingest.NewSource(name, bytes.NewReader(data))
+	src, err := ingest.NewSourceLimits(name, bytes.NewReader(data), opts.Limits)
 	if err != nil {
 		return nil, err
 	}
 	r := &Recorder{}
 	err = f.Parse(context.Background(), &ingest.Input{Name: name, R: src.Reader(), Options: opts}, r)
 	return r, err
+}
+
+// ParseBytesOrFail is ParseBytes that fails the test on error.
+func ParseBytesOrFail(t testing.TB, f ingest.Format, name string, data []byte, opts ingest.Options) *Recorder {
+	t.Helper()
+	r, err := ParseBytes(f, name, data, opts)
+	if err != nil {
+		t.Fatalf("parse %s: %v", name, err)
+	}
+	return r
 }
 
 // OpenStore opens a fresh SQLite store in a temporary directory.
@@ -221,8 +231,9 @@ func CheckMalformed(t *testing.T, f ingest.Format, path string) {
 }
 
 // Fuzz runs the format's parser on arbitrary input: it must not panic,
-// and an error must be an *ingest.InputError or a plain error, never a
-// crash. seeds are files to start from.
+// an error must be the documented *ingest.InputError naming the input
+// (Format.Parse's contract), and every finding must have an id and an
+// asset. seeds are files to start from.
 func Fuzz(f *testing.F, format ingest.Format, seeds ...string) {
 	for _, s := range seeds {
 		data, err := os.ReadFile(s)
@@ -231,9 +242,14 @@ func Fuzz(f *testing.F, format ingest.Format, seeds ...string) {
 		}
 		f.Add(data)
 	}
+	// Inputs every parser meets sooner or later, checked on every run.
+	for _, s := range []string{"", " ", "null", "{}", "[]", "[{}]", `{"a":`, "<a/>", "<?xml version=\"1.0\"?>", "\x1f\x8b", "---\n"} {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := ParseBytes(format, "fuzz.input", data, ingest.Options{Target: "fuzz"})
 		if err != nil {
+			CheckInputError(t, err, "fuzz.input")
 			return
 		}
 		for _, fd := range r.Findings {
@@ -242,4 +258,17 @@ func Fuzz(f *testing.F, format ingest.Format, seeds ...string) {
 			}
 		}
 	})
+}
+
+// CheckInputError fails the test unless err is, or wraps, an
+// *ingest.InputError naming the input name.
+func CheckInputError(t testing.TB, err error, name string) {
+	t.Helper()
+	ie, ok := errors.AsType[*ingest.InputError](err)
+	if !ok {
+		t.Fatalf("parse error %q (%T) is no *ingest.InputError", err, err)
+	}
+	if ie.File != name {
+		t.Fatalf("parse error %q names %q, want %q", err, ie.File, name)
+	}
 }

@@ -20,10 +20,11 @@ const Tool = "kics"
 
 // Format is the KICS JSON format (kics scan --report-formats json).
 var Format = ingest.Format{
-	Name:   "kics",
-	Title:  "KICS JSON",
-	Detect: Detect,
-	Parse:  Parse,
+	Version: ParserVersion,
+	Name:    "kics",
+	Title:   "KICS JSON",
+	Detect:  Detect,
+	Parse:   Parse,
 }
 
 // Detect accepts an object with a queries list and one of the counters
@@ -69,7 +70,7 @@ type parser struct {
 // does not name the repository it scanned: the scan's target is the
 // user's --target, else "unknown" with a warning.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R)}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder()}
 	var version string
 	err := ingest.WalkObject(p.dec, func(name string) error {
 		switch name {
@@ -116,7 +117,7 @@ func (p *parser) beginScan(version string) error {
 	} else {
 		p.asset = model.RepoKey(strings.ReplaceAll(target, "\\", "/"))
 	}
-	return p.sink.BeginScan(model.Scan{Tool: Tool, ToolVersion: version, Format: "kics", Target: target, Asset: p.asset})
+	return p.sink.BeginScan(model.Scan{ParserVersion: ParserVersion, Tool: Tool, ToolVersion: version, Format: "kics", Target: target, Asset: p.asset})
 }
 
 // severity maps KICS's words; TRACE is below INFO.

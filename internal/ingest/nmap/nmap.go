@@ -28,10 +28,11 @@ const formatName = "nmap"
 
 // Format is Nmap's XML output.
 var Format = ingest.Format{
-	Name:   formatName,
-	Title:  "Nmap XML output (-oX), with vulners and vuln script results",
-	Detect: Detect,
-	Parse:  Parse,
+	Version: ParserVersion,
+	Name:    formatName,
+	Title:   "Nmap XML output (-oX), with vulners and vuln script results",
+	Detect:  Detect,
+	Parse:   Parse,
 }
 
 // Detect accepts an XML document whose root is nmaprun.
@@ -94,7 +95,7 @@ type host struct {
 type parser struct {
 	in      *ingest.Input
 	sink    ingest.Sink
-	dec     *xml.Decoder
+	dec     *ingest.XMLDecoder
 	version string
 	// perHost is set when neither the user nor the command line names the
 	// scan's targets: each host is then a scan of its own.
@@ -110,7 +111,7 @@ type parser struct {
 // the command line names none (targets read with -iL), each host is a scan
 // of its own, with the host's address as target.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewXMLDecoder(in.R)}
+	p := &parser{in: in, sink: sink, dec: in.XMLDecoder()}
 	return ingest.AsXMLInputError(in, p.dec, p.parse(ctx))
 }
 
@@ -197,7 +198,7 @@ func (p *parser) start(t xml.StartElement) error {
 
 func (p *parser) begin(target string) error {
 	p.began = true
-	s := model.Scan{Tool: Tool, ToolVersion: p.version, Format: formatName, Target: target}
+	s := model.Scan{ParserVersion: ParserVersion, Tool: Tool, ToolVersion: p.version, Format: formatName, Target: target}
 	if !strings.ContainsAny(target, " /,*") {
 		s.Asset = model.HostKey(target, "")
 	}

@@ -27,10 +27,11 @@ const formatName = "npmaudit"
 
 // Format is the npm audit JSON format.
 var Format = ingest.Format{
-	Name:   formatName,
-	Title:  "npm audit --json (npm 6 advisories, npm 7+ auditReportVersion 2)",
-	Detect: Detect,
-	Parse:  Parse,
+	Version: ParserVersion,
+	Name:    formatName,
+	Title:   "npm audit --json (npm 6 advisories, npm 7+ auditReportVersion 2)",
+	Detect:  Detect,
+	Parse:   Parse,
 }
 
 // Detect accepts an npm 7+ report (auditReportVersion 2 with
@@ -119,7 +120,7 @@ type parser struct {
 // "unknown". The error object of a failed audit is an error, and nothing
 // is emitted.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R)}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder()}
 	err := p.parse(ctx)
 	return ingest.AsInputError(in, p.dec.InputOffset(), err)
 }
@@ -218,7 +219,7 @@ func (p *parser) beginScan() error {
 	} else {
 		p.asset = model.ProjectKey(target)
 	}
-	return p.sink.BeginScan(model.Scan{Tool: Tool, Format: formatName, Target: target, Asset: p.asset})
+	return p.sink.BeginScan(model.Scan{ParserVersion: ParserVersion, Tool: Tool, Format: formatName, Target: target, Asset: p.asset})
 }
 
 func (p *parser) advisory(a *advisory, ptr string) error {

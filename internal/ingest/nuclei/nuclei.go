@@ -34,10 +34,11 @@ const Tool = "nuclei"
 
 // Format is Nuclei's JSON lines or JSON array output.
 var Format = ingest.Format{
-	Name:   "nuclei",
-	Title:  "Nuclei JSON lines or JSON export",
-	Detect: Detect,
-	Parse:  Parse,
+	Version: ParserVersion,
+	Name:    "nuclei",
+	Title:   "Nuclei JSON lines or JSON export",
+	Detect:  Detect,
+	Parse:   Parse,
 }
 
 // Detect accepts a JSON object, or an array of objects, with a template id,
@@ -169,7 +170,7 @@ type parser struct {
 // Parse reads Nuclei results from in and emits one scan and a finding per
 // result.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R), hosts: map[string]bool{}, assets: map[string]bool{}}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder(), hosts: map[string]bool{}, assets: map[string]bool{}}
 	err := p.parse(ctx)
 	return ingest.AsInputError(in, p.dec.InputOffset(), err)
 }
@@ -250,7 +251,7 @@ func (p *parser) beginScan(first string) error {
 	case !strings.ContainsAny(p.target, " \t/,"):
 		p.asset = model.HostKey(p.target, "")
 	}
-	return p.sink.BeginScan(model.Scan{Tool: Tool, Format: "nuclei", Target: p.target, Asset: p.asset})
+	return p.sink.BeginScan(model.Scan{ParserVersion: ParserVersion, Tool: Tool, Format: "nuclei", Target: p.target, Asset: p.asset})
 }
 
 func (p *parser) result(ptr string) error {

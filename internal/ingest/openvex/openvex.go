@@ -33,10 +33,11 @@ const contextPrefix = "https://openvex.dev/ns"
 
 // Format is the OpenVEX JSON format.
 var Format = ingest.Format{
-	Name:   "openvex",
-	Title:  "OpenVEX JSON document",
-	Detect: Detect,
-	Parse:  Parse,
+	Version: ParserVersion,
+	Name:    "openvex",
+	Title:   "OpenVEX JSON document",
+	Detect:  Detect,
+	Parse:   Parse,
 }
 
 // Detect accepts a JSON object whose @context is an OpenVEX namespace.
@@ -134,7 +135,7 @@ type parser struct {
 // document's @context and @id are known; in the rare document that puts
 // its statements first, they are held until the end.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R)}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder()}
 	return ingest.AsInputError(in, p.dec.InputOffset(), p.parse(ctx))
 }
 
@@ -232,7 +233,7 @@ func (p *parser) begin(docTime, docUpdated string) error {
 	if p.id == "" {
 		p.id = target
 	}
-	return p.sink.BeginScan(model.Scan{Tool: Tool, Format: "openvex", Target: target})
+	return p.sink.BeginScan(model.Scan{ParserVersion: ParserVersion, Tool: Tool, Format: "openvex", Target: target})
 }
 
 // statement emits the evidence of statement number n (1-based).

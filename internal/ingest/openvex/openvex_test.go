@@ -100,7 +100,7 @@ func TestParseCounts(t *testing.T) {
 			if len(r.Findings) != 0 {
 				t.Errorf("Parse(%s) gave %d findings, want 0", path, len(r.Findings))
 			}
-			wantScans := []model.Scan{{Tool: "openvex", Format: "openvex", Target: doc.ID}}
+			wantScans := []model.Scan{{Tool: "openvex", Format: "openvex", ParserVersion: openvex.ParserVersion, Target: doc.ID}}
 			if !reflect.DeepEqual(r.Scans, wantScans) {
 				t.Errorf("Parse(%s) scans = %+v, want %+v", path, r.Scans, wantScans)
 			}

@@ -28,10 +28,11 @@ const formatName = "osvscanner"
 
 // Format is the OSV-Scanner JSON format.
 var Format = ingest.Format{
-	Name:   formatName,
-	Title:  "OSV-Scanner JSON",
-	Detect: Detect,
-	Parse:  Parse,
+	Version: ParserVersion,
+	Name:    formatName,
+	Title:   "OSV-Scanner JSON",
+	Detect:  Detect,
+	Parse:   Parse,
 }
 
 // Detect accepts an object whose results carry OSV-Scanner's source
@@ -135,7 +136,7 @@ var spoolLimit = ingest.DefaultSpoolLimit
 // is an empty report: OSV-Scanner writes nothing when it finds no package
 // to scan.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R)}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder()}
 	p.pkgs.Limit = spoolLimit
 	defer p.pkgs.Close()
 	err := p.parse(ctx)
@@ -350,7 +351,7 @@ func (p *parser) emit(ctx context.Context) error {
 			base = "unknown"
 		}
 	}
-	s := model.Scan{Tool: Tool, Format: formatName, Target: base, Asset: model.ProjectKey(base)}
+	s := model.Scan{ParserVersion: ParserVersion, Tool: Tool, Format: formatName, Target: base, Asset: model.ProjectKey(base)}
 	if err := p.sink.BeginScan(s); err != nil {
 		return err
 	}

@@ -37,19 +37,21 @@ const Tool = "prowler"
 // FormatOCSF is Prowler's OCSF JSON (prowler -M json-ocsf), Prowler 4 and
 // later.
 var FormatOCSF = ingest.Format{
-	Name:   "prowler-ocsf",
-	Title:  "Prowler OCSF JSON (Prowler 4 and later)",
-	Detect: DetectOCSF,
-	Parse:  ParseOCSF,
+	Version: ParserVersion,
+	Name:    "prowler-ocsf",
+	Title:   "Prowler OCSF JSON (Prowler 4 and later)",
+	Detect:  DetectOCSF,
+	Parse:   ParseOCSF,
 }
 
 // FormatJSON is the JSON of Prowler 2 (one object per line) and Prowler 3
 // (an array).
 var FormatJSON = ingest.Format{
-	Name:   "prowler-json",
-	Title:  "Prowler 2 and 3 JSON",
-	Detect: DetectJSON,
-	Parse:  ParseJSON,
+	Version: ParserVersion,
+	Name:    "prowler-json",
+	Title:   "Prowler 2 and 3 JSON",
+	Detect:  DetectJSON,
+	Parse:   ParseJSON,
 }
 
 // DetectOCSF accepts an array of OCSF findings that Prowler produced.
@@ -277,7 +279,7 @@ type parser struct {
 }
 
 func newParser(in *ingest.Input, sink ingest.Sink, format string) *parser {
-	return &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R), format: format, began: map[string]bool{}, seen: map[string]bool{}}
+	return &parser{in: in, sink: sink, dec: in.JSONDecoder(), format: format, began: map[string]bool{}, seen: map[string]bool{}}
 }
 
 // ParseOCSF reads a Prowler OCSF array from in and emits its findings.
@@ -434,7 +436,7 @@ func (p *parser) begin(t string) error {
 	if err := p.sink.Asset(model.Asset{Key: t, Kind: model.KindAccount, Name: t, Source: Tool}); err != nil {
 		return err
 	}
-	return p.sink.BeginScan(model.Scan{Tool: Tool, ToolVersion: p.version, Format: p.format, Target: t, Asset: t})
+	return p.sink.BeginScan(model.Scan{ParserVersion: ParserVersion, Tool: Tool, ToolVersion: p.version, Format: p.format, Target: t, Asset: t})
 }
 
 // finish makes sure an input without items still records a scan.

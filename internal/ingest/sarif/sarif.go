@@ -22,10 +22,11 @@ import (
 
 // Format is SARIF 2.1.0.
 var Format = ingest.Format{
-	Name:   "sarif",
-	Title:  "SARIF 2.1.0 (any static analysis tool)",
-	Detect: Detect,
-	Parse:  Parse,
+	Version: ParserVersion,
+	Name:    "sarif",
+	Title:   "SARIF 2.1.0 (any static analysis tool)",
+	Detect:  Detect,
+	Parse:   Parse,
 }
 
 // Detect accepts a JSON object with a runs array and a SARIF version or
@@ -237,7 +238,7 @@ type run struct {
 
 // Parse reads a SARIF log from in and emits one scan per run.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R)}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder()}
 	err := ingest.WalkObject(p.dec, func(name string) error {
 		switch name {
 		case "version":
@@ -444,7 +445,7 @@ func (p *parser) begin(r *run) error {
 	if version == "" {
 		version = r.tool.Driver.Version
 	}
-	return p.sink.BeginScan(model.Scan{Tool: r.toolName(), ToolVersion: version, Format: "sarif", Target: target, Asset: asset})
+	return p.sink.BeginScan(model.Scan{ParserVersion: ParserVersion, Tool: r.toolName(), ToolVersion: version, Format: "sarif", Target: target, Asset: asset})
 }
 
 var (

@@ -66,7 +66,7 @@ func (p *parser) beginSCA() error {
 		p.in.Warn("%s: a Semgrep supply-chain export names no deployment; pass --target to name it", p.in.Name)
 		target = "semgrep-supply-chain"
 	}
-	return p.sink.BeginScan(model.Scan{Tool: Tool, Format: formatName, Target: target})
+	return p.sink.BeginScan(model.Scan{ParserVersion: ParserVersion, Tool: Tool, Format: formatName, Target: target})
 }
 
 func (p *parser) vuln(i int) error {

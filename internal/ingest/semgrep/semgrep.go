@@ -22,10 +22,11 @@ const formatName = "semgrep"
 // Format is Semgrep's JSON output and its supply-chain vulnerability
 // export.
 var Format = ingest.Format{
-	Name:   formatName,
-	Title:  "Semgrep JSON (semgrep --json; Semgrep Supply Chain vulns export)",
-	Detect: Detect,
-	Parse:  Parse,
+	Version: ParserVersion,
+	Name:    formatName,
+	Title:   "Semgrep JSON (semgrep --json; Semgrep Supply Chain vulns export)",
+	Detect:  Detect,
+	Parse:   Parse,
 }
 
 // topKeys are the members of a semgrep --json report.
@@ -175,7 +176,7 @@ type parser struct {
 // Parse reads a Semgrep report from in and emits one scan and its
 // findings.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R), places: map[string]int{}, repos: map[string]bool{}}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder(), places: map[string]int{}, repos: map[string]bool{}}
 	err := p.parse(ctx)
 	return ingest.AsInputError(in, p.dec.InputOffset(), err)
 }
@@ -252,7 +253,7 @@ func (p *parser) beginCode() error {
 	p.began = true
 	target, asset := targetKey(p.in)
 	p.asset = asset
-	return p.sink.BeginScan(model.Scan{Tool: Tool, ToolVersion: p.version, Format: formatName, Target: target, Asset: asset})
+	return p.sink.BeginScan(model.Scan{ParserVersion: ParserVersion, Tool: Tool, ToolVersion: p.version, Format: formatName, Target: target, Asset: asset})
 }
 
 func (p *parser) result(i int) error {

@@ -27,10 +27,11 @@ const formatName = "snyk"
 
 // Format is the Snyk CLI JSON format.
 var Format = ingest.Format{
-	Name:   formatName,
-	Title:  "Snyk CLI JSON (snyk test, --all-projects, snyk container test)",
-	Detect: Detect,
-	Parse:  Parse,
+	Version: ParserVersion,
+	Name:    formatName,
+	Title:   "Snyk CLI JSON (snyk test, --all-projects, snyk container test)",
+	Detect:  Detect,
+	Parse:   Parse,
 }
 
 // Detect accepts a project object, or an array of them, whose first
@@ -142,7 +143,7 @@ var spoolLimit = ingest.DefaultSpoolLimit
 // memory up to a limit, then to a temporary file), and decoded once the
 // project object ends.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R)}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder()}
 	p.vulns.Limit = spoolLimit
 	defer p.vulns.Close()
 	err := p.parse(ctx)
@@ -292,7 +293,7 @@ func image(v jsontext.Value) string {
 // those of its applications (the language projects Snyk found inside a
 // container image), in input order.
 func (p *parser) emit(ctx context.Context, pr *project) error {
-	s := model.Scan{Tool: Tool, Format: formatName}
+	s := model.Scan{ParserVersion: ParserVersion, Tool: Tool, Format: formatName}
 	if pr.container {
 		ref := p.in.Target
 		if ref == "" {

@@ -28,10 +28,11 @@ const Source = "spdx"
 
 // Format is SPDX 2.2 and 2.3 JSON.
 var Format = ingest.Format{
-	Name:   "spdx",
-	Title:  "SPDX 2.2 and 2.3 JSON SBOM",
-	Detect: Detect,
-	Parse:  Parse,
+	Version: ParserVersion,
+	Name:    "spdx",
+	Title:   "SPDX 2.2 and 2.3 JSON SBOM",
+	Detect:  Detect,
+	Parse:   Parse,
 }
 
 // Detect accepts a JSON object with an "SPDX-" spdxVersion or an SPDX 3
@@ -132,7 +133,7 @@ func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 	if head, _ := in.R.Peek(512); isTagValue(head) {
 		return in.Errorf(0, "unsupported SPDX tag-value document (ctem reads SPDX 2.2 and 2.3 JSON)")
 	}
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R), pkgs: map[string]*pkg{}, tool: Source}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder(), pkgs: map[string]*pkg{}, tool: Source}
 	err := p.parse(ctx)
 	return ingest.AsInputError(in, p.dec.InputOffset(), err)
 }
@@ -309,7 +310,7 @@ var containment = map[string]bool{
 func (p *parser) emit(ctx context.Context) error {
 	root := p.root()
 	target, key := p.target(root)
-	if err := p.sink.BeginScan(model.Scan{Tool: p.tool, ToolVersion: p.toolVersion, Format: Source, Target: target, Asset: key}); err != nil {
+	if err := p.sink.BeginScan(model.Scan{ParserVersion: ParserVersion, Tool: p.tool, ToolVersion: p.toolVersion, Format: Source, Target: target, Asset: key}); err != nil {
 		return err
 	}
 	a := model.Asset{Key: key, Kind: model.KindOfKey(key), Name: key, Source: Source}

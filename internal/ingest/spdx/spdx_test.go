@@ -117,7 +117,7 @@ func TestCorpus(t *testing.T) {
 				t.Fatalf("Parse(%s) began %d scans, want 1", path, len(r.Scans))
 			}
 			s := r.Scans[0]
-			want := model.Scan{Tool: "syft", ToolVersion: "1.50.0", Format: "spdx", Target: "generic-image", Asset: "repo:generic-image"}
+			want := model.Scan{Tool: "syft", ToolVersion: "1.50.0", Format: "spdx", ParserVersion: spdx.ParserVersion, Target: "generic-image", Asset: "repo:generic-image"}
 			if diff := cmp.Diff(s, want); diff != "" {
 				t.Errorf("scan (-got +want):\n%s", diff)
 			}
@@ -196,7 +196,7 @@ func TestRelationships(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantScan := model.Scan{Tool: "trivy", ToolVersion: "0.50.1", Format: "spdx", Target: "image:ghcr.io/acme/app:1.2", Asset: "image:ghcr.io/acme/app:1.2"}
+	wantScan := model.Scan{Tool: "trivy", ToolVersion: "0.50.1", Format: "spdx", ParserVersion: spdx.ParserVersion, Target: "image:ghcr.io/acme/app:1.2", Asset: "image:ghcr.io/acme/app:1.2"}
 	if diff := cmp.Diff(r.Scans, []model.Scan{wantScan}); diff != "" {
 		t.Errorf("scans (-got +want):\n%s", diff)
 	}

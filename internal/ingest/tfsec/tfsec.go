@@ -21,10 +21,11 @@ const Tool = "tfsec"
 
 // Format is the tfsec JSON format (tfsec --format json).
 var Format = ingest.Format{
-	Name:   "tfsec",
-	Title:  "tfsec JSON (current and legacy)",
-	Detect: Detect,
-	Parse:  Parse,
+	Version: ParserVersion,
+	Name:    "tfsec",
+	Title:   "tfsec JSON (current and legacy)",
+	Detect:  Detect,
+	Parse:   Parse,
 }
 
 // Detect accepts an object whose results carry tfsec's rule fields, and
@@ -74,7 +75,7 @@ type result struct {
 // does not name the repository it scanned: the scan's target is the
 // user's --target, else "unknown" with a warning.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	dec := ingest.NewJSONDecoder(in.R)
+	dec := in.JSONDecoder()
 	err := parse(ctx, in, sink, dec)
 	if err == nil {
 		err = ingest.ExpectEOF(in, dec)
@@ -98,7 +99,7 @@ func parse(ctx context.Context, in *ingest.Input, sink ingest.Sink, dec *jsontex
 		} else {
 			asset = model.RepoKey(strings.ReplaceAll(target, "\\", "/"))
 		}
-		return sink.BeginScan(model.Scan{Tool: Tool, Format: "tfsec", Target: target, Asset: asset})
+		return sink.BeginScan(model.Scan{ParserVersion: ParserVersion, Tool: Tool, Format: "tfsec", Target: target, Asset: asset})
 	}
 	err := ingest.WalkObject(dec, func(name string) error {
 		if name != "results" {

@@ -22,10 +22,11 @@ const Tool = "trivy"
 
 // Format is the Trivy JSON format.
 var Format = ingest.Format{
-	Name:   "trivy",
-	Title:  "Trivy JSON (schema 2, Kubernetes, legacy list)",
-	Detect: Detect,
-	Parse:  Parse,
+	Version: ParserVersion,
+	Name:    "trivy",
+	Title:   "Trivy JSON (schema 2, Kubernetes, legacy list)",
+	Detect:  Detect,
+	Parse:   Parse,
 }
 
 // Detect accepts a schema-2 report, a Kubernetes cluster report, or the
@@ -145,7 +146,7 @@ type parser struct {
 
 // Parse reads a Trivy report from in and emits its findings.
 func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R)}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder()}
 	err := p.parse(ctx)
 	return ingest.AsInputError(in, p.dec.InputOffset(), err)
 }
@@ -249,7 +250,7 @@ func (p *parser) beginScan() error {
 		return nil
 	}
 	p.began = true
-	s := model.Scan{Tool: Tool, ToolVersion: p.version, Format: "trivy"}
+	s := model.Scan{ParserVersion: ParserVersion, Tool: Tool, ToolVersion: p.version, Format: "trivy"}
 	switch {
 	case p.clusterName != "":
 		p.asset = model.K8sKey(p.clusterName, "", "Cluster", p.clusterName)

@@ -265,6 +265,9 @@ func TestTargetFallback(t *testing.T) {
 	if len(warnings) == 0 {
 		t.Error("a report scanning \".\" should warn that it names no target")
 	}
+	if got, want := r.Scans[0].Asset, model.FileKey("."); got != want {
+		t.Errorf("asset without --target = %s, want %s", got, want)
+	}
 	r = ingesttest.Parse(t, trivy.Format, "testdata/misconfigurations_and_secrets.json", ingest.Options{Target: "https://github.com/Acme/Shop.git"})
 	if got := r.Scans[0].Asset; got != "repo:github.com/acme/shop" {
 		t.Errorf("asset = %s, want repo:github.com/acme/shop", got)

@@ -28,18 +28,20 @@ const Tool = "trufflehog"
 
 // FormatV3 is the JSON-lines output of TruffleHog 3.
 var FormatV3 = ingest.Format{
-	Name:   "trufflehog",
-	Title:  "TruffleHog 3 JSON lines (trufflehog --json)",
-	Detect: DetectV3,
-	Parse:  ParseV3,
+	Version: ParserVersion,
+	Name:    "trufflehog",
+	Title:   "TruffleHog 3 JSON lines (trufflehog --json)",
+	Detect:  DetectV3,
+	Parse:   ParseV3,
 }
 
 // FormatV2 is the JSON-lines output of TruffleHog 2.
 var FormatV2 = ingest.Format{
-	Name:   "trufflehog-v2",
-	Title:  "TruffleHog 2 JSON lines (trufflehog --json, before 3.0)",
-	Detect: DetectV2,
-	Parse:  ParseV2,
+	Version: ParserVersion,
+	Name:    "trufflehog-v2",
+	Title:   "TruffleHog 2 JSON lines (trufflehog --json, before 3.0)",
+	Detect:  DetectV2,
+	Parse:   ParseV2,
 }
 
 // DetectV3 accepts an object with TruffleHog 3's source metadata and
@@ -107,7 +109,7 @@ type parser struct {
 // ParseV3 reads TruffleHog 3 JSON lines from in and emits one scan with a
 // finding per detected secret.
 func ParseV3(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R), format: "trufflehog"}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder(), format: "trufflehog"}
 	err := p.lines(ctx, p.v3)
 	return ingest.AsInputError(in, p.dec.InputOffset(), err)
 }
@@ -115,7 +117,7 @@ func ParseV3(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 // ParseV2 reads TruffleHog 2 JSON lines from in and emits one scan with a
 // finding per reported diff.
 func ParseV2(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	p := &parser{in: in, sink: sink, dec: ingest.NewJSONDecoder(in.R), format: "trufflehog-v2"}
+	p := &parser{in: in, sink: sink, dec: in.JSONDecoder(), format: "trufflehog-v2"}
 	err := p.lines(ctx, p.v2)
 	return ingest.AsInputError(in, p.dec.InputOffset(), err)
 }
@@ -163,7 +165,7 @@ func (p *parser) begin(repo string) error {
 	} else {
 		p.asset = model.ProjectKey(target)
 	}
-	return p.sink.BeginScan(model.Scan{Tool: Tool, Format: p.format, Target: target, Asset: p.asset})
+	return p.sink.BeginScan(model.Scan{ParserVersion: ParserVersion, Tool: Tool, Format: p.format, Target: target, Asset: p.asset})
 }
 
 // rawValue returns the secret as TruffleHog found it. Early 3.x releases

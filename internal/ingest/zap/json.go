@@ -12,10 +12,11 @@ import (
 // FormatJSON is ZAP's traditional JSON report: {"@version", "site": [{"@name",
 // "@host", "@port", "@ssl", "alerts": [...]}]}.
 var FormatJSON = ingest.Format{
-	Name:   nameJSON,
-	Title:  "OWASP ZAP traditional JSON report",
-	Detect: DetectJSON,
-	Parse:  ParseJSON,
+	Version: ParserVersion,
+	Name:    nameJSON,
+	Title:   "OWASP ZAP traditional JSON report",
+	Detect:  DetectJSON,
+	Parse:   ParseJSON,
 }
 
 // DetectJSON accepts a JSON object with ZAP's "@version" member and a
@@ -33,7 +34,7 @@ func DetectJSON(s *ingest.Sniff) bool {
 // ParseJSON reads a ZAP JSON report from in, one alert at a time, and emits
 // a scan per site and a finding per alert instance.
 func ParseJSON(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	dec := ingest.NewJSONDecoder(in.R)
+	dec := in.JSONDecoder()
 	err := parseJSON(ctx, in, dec, sink)
 	return ingest.AsInputError(in, dec.InputOffset(), err)
 }

@@ -13,10 +13,11 @@ import (
 // FormatXML is ZAP's traditional XML report (root element OWASPZAPReport),
 // with or without requests and responses.
 var FormatXML = ingest.Format{
-	Name:   nameXML,
-	Title:  "OWASP ZAP traditional XML report",
-	Detect: DetectXML,
-	Parse:  ParseXML,
+	Version: ParserVersion,
+	Name:    nameXML,
+	Title:   "OWASP ZAP traditional XML report",
+	Detect:  DetectXML,
+	Parse:   ParseXML,
 }
 
 // DetectXML accepts an XML document whose root is OWASPZAPReport.
@@ -27,11 +28,11 @@ func DetectXML(s *ingest.Sniff) bool {
 // ParseXML reads a ZAP XML report from in, one alertitem at a time, and
 // emits a scan per site and a finding per alert instance.
 func ParseXML(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
-	dec := ingest.NewXMLDecoder(in.R)
+	dec := in.XMLDecoder()
 	return ingest.AsXMLInputError(in, dec, parseXML(ctx, in, dec, sink))
 }
 
-func parseXML(ctx context.Context, in *ingest.Input, dec *xml.Decoder, sink ingest.Sink) error {
+func parseXML(ctx context.Context, in *ingest.Input, dec *ingest.XMLDecoder, sink ingest.Sink) error {
 	var (
 		root    bool
 		version string

@@ -89,7 +89,7 @@ func beginSite(in *ingest.Input, sink ingest.Sink, s site, version, format strin
 		}
 	}
 	asset := siteKey(s, target)
-	if err := sink.BeginScan(model.Scan{Tool: Tool, ToolVersion: version, Format: format, Target: target, Asset: asset}); err != nil {
+	if err := sink.BeginScan(model.Scan{ParserVersion: ParserVersion, Tool: Tool, ToolVersion: version, Format: format, Target: target, Asset: asset}); err != nil {
 		return "", err
 	}
 	a := model.Asset{Key: asset, Kind: model.KindEndpoint, Name: strings.TrimPrefix(asset, "url:"), Source: Tool}

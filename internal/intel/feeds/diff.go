@@ -3,7 +3,6 @@ package feeds
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"io"
 	"math"
 	"slices"
@@ -131,16 +130,12 @@ func compareCVE(a, b string) int {
 // scanEPSSCVEs calls fn with the CVE id of every score line of an EPSS
 // file (gzip or not) that epss.Load accepted.
 func scanEPSSCVEs(r io.Reader, fn func(cve string)) error {
-	br := bufio.NewReaderSize(r, 64<<10)
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return err
-		}
-		defer zr.Close()
-		br = bufio.NewReaderSize(zr, 64<<10)
+	plain, done, err := plainEPSS(r)
+	if err != nil {
+		return err
 	}
-	sc := bufio.NewScanner(br)
+	defer done()
+	sc := bufio.NewScanner(plain)
 	for sc.Scan() {
 		line := sc.Bytes()
 		if !bytes.HasPrefix(line, []byte("CVE-")) {

@@ -726,3 +726,76 @@ func TestDefaultConfig(t *testing.T) {
 		t.Errorf("Update() without URLs = %+v, %v; want both skipped", rs, err)
 	}
 }
+
+// TestLoadBounded checks that a feed file beyond its bound, a gzip bomb
+// of valid EPSS rows among them, is refused with ErrTooLarge, and that
+// the real files load. Not parallel: it lowers maxEPSSPlainBytes, which
+// the parallel tests only use once it is restored.
+func TestLoadBounded(t *testing.T) {
+	defer func(n int64) { maxEPSSPlainBytes = n }(maxEPSSPlainBytes)
+	maxEPSSPlainBytes = 1 << 20
+	var rows bytes.Buffer
+	rows.WriteString("#model_version:v2025.03.14,score_date:2025-06-01T00:00:00+0000\ncve,epss,percentile\n")
+	for i := 0; rows.Len() <= 1<<20; i++ {
+		rows.WriteString("CVE-2024-")
+		rows.Write(strconv.AppendInt(nil, int64(10000+i), 10))
+		rows.WriteString(",0.00100,0.50000\n")
+	}
+	bomb := gzipBytes(t, rows.Bytes())
+	if _, err := load(EPSS, bytes.NewReader(bomb)); !errors.Is(err, ErrTooLarge) || !errors.Is(err, epss.ErrInvalid) {
+		t.Errorf("load(EPSS, %d bytes of gzip holding %d) = %v, want ErrTooLarge", len(bomb), rows.Len(), err)
+	}
+	if _, err := load(EPSS, bytes.NewReader(rows.Bytes())); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("load(EPSS, %d plain bytes) = %v, want ErrTooLarge", rows.Len(), err)
+	}
+	rows.Truncate(1 << 19)
+	rows.Truncate(bytes.LastIndexByte(rows.Bytes(), '\n') + 1)
+	if d, err := load(EPSS, bytes.NewReader(gzipBytes(t, rows.Bytes()))); err != nil || d.count() == 0 {
+		t.Errorf("load(EPSS, %d bytes) = %v, want the scores", rows.Len(), err)
+	}
+	var kevBig bytes.Buffer
+	kevBig.WriteString(`{"title":"`)
+	kevBig.Write(bytes.Repeat([]byte("a"), maxKEVBytes))
+	if _, err := load(KEV, &kevBig); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("load(KEV, %d bytes) = %v, want ErrTooLarge", kevBig.Len(), err)
+	}
+}
+
+// FuzzMeta checks the reading of a feed's metadata file, which anyone
+// with write access to the feeds folder controls: any content is read or
+// refused with an error, and what is read writes back and reads again
+// the same.
+func FuzzMeta(f *testing.F) {
+	m := Meta{Feed: KEV, URL: DefaultKEVURL, ETag: `"abc"`, FetchedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Version: "2026.01.02", Count: 1484, Size: 1 << 20, SHA256: strings.Repeat("ab", 32)}
+	b, err := json.Marshal(&m)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte(`{"feed":"epss","data_date":"2026-13-45T00:00:00Z"}`))
+	f.Add([]byte(`{"count":1e400}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		root, err := os.OpenRoot(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer root.Close()
+		if err := root.WriteFile(metaName(KEV), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readMeta(root, KEV)
+		if err != nil {
+			return
+		}
+		if err := writeMeta(root, got); err != nil {
+			t.Fatalf("writeMeta(%+v): %v", got, err)
+		}
+		again, err := readMeta(root, KEV)
+		if err != nil {
+			t.Fatalf("readMeta after writeMeta(%+v): %v", got, err)
+		}
+		if diff := cmp.Diff(again, got); diff != "" {
+			t.Fatalf("metadata changed by a write and a read (-again +first):\n%s", diff)
+		}
+	})
+}

@@ -1,6 +1,8 @@
 package feeds
 
 import (
+	"bufio"
+	"compress/gzip"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -81,12 +83,66 @@ func (d data) count() int {
 	return d.epss.Len()
 }
 
+// Bounds on a feed file as loaded, whatever its origin (a download, the
+// stored copy, a file put in the feeds folder by hand), so that memory
+// stays bounded: the KEV catalogue is about 1.5 MB and the EPSS scores
+// about 10 MB once decompressed, for some 300,000 CVEs; a gzip bomb in
+// place of the EPSS file expands without end. The metadata file is a few
+// hundred bytes.
+const (
+	maxKEVBytes  = 64 << 20
+	maxMetaBytes = 1 << 20
+)
+
+// maxEPSSPlainBytes bounds the EPSS file once decompressed; a variable
+// for the tests only.
+var maxEPSSPlainBytes int64 = 128 << 20
+
+// capReader fails with ErrTooLarge once more than max bytes come out of r.
+type capReader struct {
+	r    io.Reader
+	n    int64
+	max  int64
+	what string
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if int64(len(p)) > c.max-c.n+1 {
+		p = p[:c.max-c.n+1]
+	}
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.n > c.max {
+		return n - int(c.n-c.max), fmt.Errorf("%w: %s larger than %d bytes", ErrTooLarge, c.what, c.max)
+	}
+	return n, err
+}
+
+// plainEPSS returns the EPSS file of r decompressed if it is gzip, within
+// maxEPSSPlainBytes.
+func plainEPSS(r io.Reader) (io.Reader, func(), error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, nil, &epss.Error{Err: fmt.Errorf("gzip: %w", err)}
+		}
+		return &capReader{r: zr, max: maxEPSSPlainBytes, what: "EPSS file once decompressed"}, func() { zr.Close() }, nil
+	}
+	return &capReader{r: br, max: maxEPSSPlainBytes, what: "EPSS file"}, func() {}, nil
+}
+
 func load(f Feed, r io.Reader) (data, error) {
 	if f == EPSS {
-		s, err := epss.Load(r)
+		plain, done, err := plainEPSS(r)
+		if err != nil {
+			return data{}, err
+		}
+		defer done()
+		s, err := epss.Load(plain)
 		return data{epss: s}, err
 	}
-	c, err := kev.Load(r)
+	c, err := kev.Load(&capReader{r: r, max: maxKEVBytes, what: "KEV catalogue"})
 	return data{kev: c}, err
 }
 
@@ -135,7 +191,12 @@ func readStored(root *os.Root, f Feed) (stored, error) {
 }
 
 func readMeta(root *os.Root, f Feed) (*Meta, error) {
-	b, err := root.ReadFile(metaName(f))
+	file, err := root.Open(metaName(f))
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	b, err := io.ReadAll(&capReader{r: file, max: maxMetaBytes, what: metaName(f)})
 	if err != nil {
 		return nil, err
 	}

@@ -105,6 +105,25 @@ func TestMigrateFindingIDs(t *testing.T) {
 	if seen != len(want) {
 		t.Errorf("exposures list %d findings, want %d", seen, len(want))
 	}
+	// Migration 00005 filled finding_vulns and vuln_id from the lists.
+	for _, f := range rec.Findings {
+		for _, v := range f.VulnIDs {
+			found := false
+			for g, err := range st.Findings(ctx, store.Filter{VulnIDs: []string{v}}) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				found = found || g.ID == f.ID
+			}
+			if !found {
+				t.Errorf("after migration, Findings(vuln %s) lacks finding %s", v, f.ID)
+			}
+		}
+	}
+	var noVuln int
+	if err := st.SQL().QueryRow(`SELECT COUNT(*) FROM findings WHERE vuln_ids <> '' AND vuln_id = ''`).Scan(&noVuln); err != nil || noVuln != 0 {
+		t.Errorf("after migration %d findings lack their vuln_id (%v)", noVuln, err)
+	}
 	// A rescan continues the history.
 	scans, err := ingesttest.Ingest(st, trivy.Format, ingest.Options{}, report)
 	if err != nil {
@@ -112,5 +131,30 @@ func TestMigrateFindingIDs(t *testing.T) {
 	}
 	if s := scans[0]; s.New != 0 || s.Fixed != 0 || s.Findings != len(want) {
 		t.Errorf("rescan after migration: %d findings, %d new, %d fixed; want %d, 0, 0", s.Findings, s.New, s.Fixed, len(want))
+	}
+}
+
+// TestNewDatabasePageSize checks that a new database gets the 16 KiB pages
+// Open asks for and is in WAL mode: WAL switched on first writes the file
+// header with the default 4 KiB pages, which no later pragma changes.
+func TestNewDatabasePageSize(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ctem.db")
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var size int
+	var mode string
+	if err := st.SQL().QueryRow(`PRAGMA page_size`).Scan(&size); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SQL().QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if size != 16384 || mode != "wal" {
+		t.Errorf("Open(new database): page_size %d, journal_mode %s; want 16384, wal", size, mode)
 	}
 }

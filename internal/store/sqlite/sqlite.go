@@ -42,9 +42,13 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
 	// 16 KiB pages (for new databases; the default is 4 KiB): fewer,
-	// shallower b-tree pages and fewer page writes in bulk ingests.
+	// shallower b-tree pages and fewer page writes in bulk ingests. The
+	// page size only applies before the database file is first written,
+	// and switching to WAL writes it; the driver runs the _pragma list
+	// sorted by name (journal_mode before page_size), so WAL is asked for
+	// with the _journal_mode key, which the driver applies after the list.
 	q.Add("_pragma", "page_size(16384)")
-	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_journal_mode", "WAL")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	// A 64 MiB page cache per connection (the default is 2 MiB): bulk

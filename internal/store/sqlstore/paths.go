@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ctem-dev/ctem/internal/store"
@@ -107,7 +108,21 @@ func (s *DB) PathEvents(ctx context.Context, f store.Filter) iter.Seq2[store.Pat
 	if !f.Since.IsZero() {
 		w.add("at >= ?", micros(f.Since))
 	}
-	q := `SELECT path_id, event, at, risk, summary FROM path_events` + w.sql() + ` ORDER BY at DESC, event, path_id` + limit(f.Limit)
+	o := order{{"at", true}, {"event", false}, {"path_id", false}}
+	if f.After != "" {
+		// The cursor holds the event's key itself: at, event, path id.
+		k, err := store.ParseCursor(f.After, 'p')
+		parts := strings.SplitN(k, " ", 3)
+		var at int64
+		if err == nil && len(parts) == 3 {
+			at, err = strconv.ParseInt(parts[0], 10, 64)
+		}
+		if err != nil || len(parts) != 3 {
+			return failed[store.PathEvent](fmt.Errorf("path events: cursor %q: %w", f.After, store.ErrInvalid))
+		}
+		w.after(o, []any{at, parts[1], parts[2]})
+	}
+	q := `SELECT path_id, event, at, risk, summary FROM path_events` + w.sql() + o.sql() + limit(f.Limit)
 	return rowsSeq(ctx, s.db, s.rebind(q), w.args, func(r *sql.Rows) (store.PathEvent, error) {
 		var e store.PathEvent
 		var at int64

@@ -36,7 +36,10 @@ func (w *where) in(col string, vals []string) {
 	w.add(col+" IN ("+placeholders(len(vals))+")", args...)
 }
 
-// keys adds a match on a key column: exact, or a prefix for "x*".
+// keys adds a match on a key column: exact, or a prefix for "x*". A
+// prefix is a range of the column (not LIKE, whose case folding differs
+// between SQLite and PostgreSQL and which SQLite's planner will not use an
+// index for).
 func (w *where) keys(col string, vals []string) {
 	if len(vals) == 0 {
 		return
@@ -45,8 +48,8 @@ func (w *where) keys(col string, vals []string) {
 	var args []any
 	for _, v := range vals {
 		if p, ok := strings.CutSuffix(v, "*"); ok {
-			ors = append(ors, col+" LIKE ? ESCAPE '\\'")
-			args = append(args, escapeLike(p)+"%")
+			ors = append(ors, "("+col+" >= ? AND "+col+" < ?)")
+			args = append(args, p, prefixUpper(p))
 		} else {
 			ors = append(ors, col+" = ?")
 			args = append(args, v)
@@ -56,24 +59,35 @@ func (w *where) keys(col string, vals []string) {
 }
 
 // ids adds a match on an id column: exact, or a prefix of four or more.
+// Whole ids (idLen characters) are matched with IN, which searches the
+// primary key; a LIKE per id would scan the table once per query.
 func (w *where) ids(col string, vals []string) {
-	var pref []string
+	var exact, pref []string
 	for _, v := range vals {
-		pref = append(pref, v+"*")
+		if len(v) == idLen {
+			exact = append(exact, v)
+		} else {
+			pref = append(pref, v+"*")
+		}
 	}
-	w.keys(col, pref)
+	switch {
+	case len(pref) == 0:
+		w.in(col, exact)
+	case len(exact) == 0:
+		w.keys(col, pref)
+	default:
+		w.keys(col, append(exact, pref...))
+	}
 }
+
+// idLen is the length of finding, exposure and scan ids.
+const idLen = 16
 
 func (w *where) sql() string {
 	if len(w.conds) == 0 {
 		return ""
 	}
 	return " WHERE " + strings.Join(w.conds, " AND ")
-}
-
-func escapeLike(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return r.Replace(s)
 }
 
 func sevRanks(ss []model.Severity) []string {
@@ -92,18 +106,17 @@ func statuses(ss []model.Status) []string {
 	return out
 }
 
-// vulnMatch matches a ",a,b," list column against any of ids.
-func (w *where) vulnMatch(col string, ids []string) {
+// vulns adds the condition that the finding whose id is the SQL
+// expression col has any of ids (normalized) among its vulnerability ids.
+func (w *where) vulns(col string, ids []string) {
 	if len(ids) == 0 {
 		return
 	}
-	var ors []string
-	var args []any
-	for _, id := range ids {
-		ors = append(ors, col+" LIKE ? ESCAPE '\\'")
-		args = append(args, "%,"+escapeLike(model.NormalizeVulnID(id))+",%")
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = model.NormalizeVulnID(id)
 	}
-	w.add("("+strings.Join(ors, " OR ")+")", args...)
+	w.add(col+" IN (SELECT finding_id FROM finding_vulns WHERE vuln_id IN ("+placeholders(len(ids))+"))", args...)
 }
 
 func limit(n int) string {
@@ -146,14 +159,55 @@ func (s *DB) Findings(ctx context.Context, f store.Filter) iter.Seq2[model.Findi
 	w.in("tool", f.Tools)
 	w.keys("asset", f.Assets)
 	w.in("status", statuses(f.Statuses))
-	w.vulnMatch("vuln_ids", f.VulnIDs)
+	w.vulns("id", f.VulnIDs)
 	w.in("kind", f.Kinds)
 	w.ids("id", f.IDs)
-	if f.ScanID != "" {
-		w.add("scan_id = ?", f.ScanID)
+	if !f.Since.IsZero() {
+		w.add("first_seen >= ?", micros(f.Since))
 	}
-	q := `SELECT ` + findingCols + ` FROM findings` + w.sql() + ` ORDER BY sev DESC, asset, rule_id, id` + limit(f.Limit)
-	return rowsSeq(ctx, s.db, s.rebind(q), w.args, scanFinding)
+	sort, err := sortOf(f, "findings", store.Sorts...)
+	if err != nil {
+		return failed[model.Finding](err)
+	}
+	o := findingOrders[sort]
+	return func(yield func(model.Finding, error) bool) {
+		if f.ScanID != "" {
+			cond, args, err := s.scanCond(ctx, "findings", f.ScanID)
+			if err != nil {
+				yield(model.Finding{}, err)
+				return
+			}
+			w.add(cond, args...)
+		}
+		if err := s.page(ctx, &w, f, 'f', "findings", "id", o); err != nil {
+			yield(model.Finding{}, err)
+			return
+		}
+		q := `SELECT ` + findingCols + ` FROM findings` + w.sql() + o.sql() + limit(f.Limit)
+		ls := newLastSeen(s)
+		for x, err := range rowsSeq(ctx, s.db, s.rebind(q), w.args, scanFinding) {
+			if err == nil {
+				err = ls.finding(ctx, &x)
+			}
+			if !yield(x, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// findingOrders are the orders of the findings listing by sort.
+var findingOrders = map[store.Sort]order{
+	store.SortSeverity: {{"sev", true}, {"asset", false}, {"rule_id", false}, {"id", false}},
+	store.SortID:       {{"id", false}},
+	store.SortNewest:   {{"first_seen", true}, {"id", false}},
+}
+
+// exposureOrders are the orders of the exposures listing by sort.
+var exposureOrders = map[store.Sort]order{
+	store.SortSeverity: {{"sev", true}, {"asset", false}, {"vuln_id", false}, {"rule_id", false}, {"id", false}},
+	store.SortID:       {{"id", false}},
+	store.SortNewest:   {{"first_seen", true}, {"id", false}},
 }
 
 func scanFinding(r *sql.Rows) (model.Finding, error) {
@@ -197,16 +251,34 @@ func (s *DB) Exposures(ctx context.Context, f store.Filter) iter.Seq2[model.Expo
 		w.add("EXISTS (SELECT 1 FROM findings x WHERE "+ofExposure("x", "exposures.id")+" AND x.tool IN ("+placeholders(len(f.Tools))+"))", args...)
 	}
 	if len(f.VulnIDs) > 0 {
-		var inner where
-		inner.vulnMatch("x.vuln_ids", f.VulnIDs)
-		w.add("EXISTS (SELECT 1 FROM findings x WHERE "+ofExposure("x", "exposures.id")+" AND "+strings.Join(inner.conds, " AND ")+")", inner.args...)
+		args := make([]any, len(f.VulnIDs))
+		for i, id := range f.VulnIDs {
+			args[i] = model.NormalizeVulnID(id)
+		}
+		w.add("id IN (SELECT x.exposure_id FROM finding_vulns v JOIN findings x ON x.id = v.finding_id WHERE v.vuln_id IN ("+placeholders(len(args))+"))", args...)
 	}
-	order := ` ORDER BY sev DESC, asset, vuln_id, rule_id, id`
-	if f.ByID {
-		order = ` ORDER BY id`
+	if !f.Since.IsZero() {
+		w.add("first_seen >= ?", micros(f.Since))
 	}
-	q := s.rebind(`SELECT ` + exposureCols + ` FROM exposures` + w.sql() + order + limit(f.Limit))
+	sort, err := sortOf(f, "exposures", store.Sorts...)
+	if err != nil {
+		return failed[model.Exposure](err)
+	}
+	o := exposureOrders[sort]
 	return func(yield func(model.Exposure, error) bool) {
+		if f.ScanID != "" {
+			cond, args, err := s.scanCond(ctx, "x", f.ScanID)
+			if err != nil {
+				yield(model.Exposure{}, err)
+				return
+			}
+			w.add("EXISTS (SELECT 1 FROM findings x WHERE "+ofExposure("x", "exposures.id")+" AND "+cond+")", args...)
+		}
+		if err := s.page(ctx, &w, f, 'x', "exposures", "id", o); err != nil {
+			yield(model.Exposure{}, err)
+			return
+		}
+		q := s.rebind(`SELECT ` + exposureCols + ` FROM exposures` + w.sql() + o.sql() + limit(f.Limit))
 		rows, err := s.db.QueryContext(ctx, q, w.args...)
 		if err != nil {
 			yield(model.Exposure{}, err)
@@ -282,18 +354,25 @@ func (s *DB) attachFindings(ctx context.Context, batch []model.Exposure, history
 		args[i] = e.ID
 	}
 	ids := `(VALUES ` + strings.TrimSuffix(strings.Repeat("(?), ", len(batch)), ", ") + `) v`
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT f.exposure_id, f.id, f.tool, f.vuln_ids, f.cwes, f.status, f.extra FROM `+ids+` JOIN findings f ON `+ofExposure("f", "v.column1")+` ORDER BY f.tool, f.id`), args...)
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT f.exposure_id, f.id, f.tool, f.vuln_ids, f.cwes, f.status, f.extra, f.scan_id FROM `+ids+` JOIN findings f ON `+ofExposure("f", "v.column1")+` ORDER BY f.tool, f.id`), args...)
 	if err != nil {
 		return fmt.Errorf("read exposure findings: %w", err)
 	}
 	defer rows.Close()
+	ls := newLastSeen(s)
 	for rows.Next() {
-		var eid, id, tool, vulns, cwes, status, extra string
-		if err := rows.Scan(&eid, &id, &tool, &vulns, &cwes, &status, &extra); err != nil {
+		var eid, id, tool, vulns, cwes, status, extra, scanID string
+		if err := rows.Scan(&eid, &id, &tool, &vulns, &cwes, &status, &extra, &scanID); err != nil {
 			return fmt.Errorf("read exposure findings: %w", err)
 		}
 		e := &batch[idx[eid]]
 		if status != string(model.StatusFixed) {
+			// An exposure was last seen when its latest open finding was.
+			if t, err := ls.of(ctx, scanID); err != nil {
+				return err
+			} else if t.After(e.LastSeen) {
+				e.LastSeen = t
+			}
 			var f model.Finding
 			cvss, err := unpackExtra(extra, &f)
 			if err == nil && cvss != "" {
@@ -345,7 +424,34 @@ ORDER BY e.at, e.finding_id`), args...)
 		e := &batch[idx[eid]]
 		e.History = append(e.History, ev)
 	}
-	return hrows.Err()
+	if err := hrows.Err(); err != nil {
+		return fmt.Errorf("read history: %w", err)
+	}
+	// People's decisions, and what ingests did to them.
+	trows, err := s.db.QueryContext(ctx, s.rebind(`SELECT exposure_id, from_status, to_status, at, scan_id, actor, reason
+FROM status_events WHERE exposure_id IN (`+placeholders(len(args))+`) ORDER BY seq`), args...)
+	if err != nil {
+		return fmt.Errorf("read status changes: %w", err)
+	}
+	defer trows.Close()
+	for trows.Next() {
+		var eid, from, to string
+		var ev model.Event
+		var at int64
+		if err := trows.Scan(&eid, &from, &to, &at, &ev.ScanID, &ev.By, &ev.Reason); err != nil {
+			return fmt.Errorf("read status changes: %w", err)
+		}
+		ev.From, ev.To, ev.At = model.Status(from), model.Status(to), fromMicros(at)
+		e := &batch[idx[eid]]
+		e.History = append(e.History, ev)
+	}
+	if err := trows.Err(); err != nil {
+		return fmt.Errorf("read status changes: %w", err)
+	}
+	for i := range batch {
+		slices.SortStableFunc(batch[i].History, func(a, b model.Event) int { return a.At.Compare(b.At) })
+	}
+	return nil
 }
 
 // Assets lists assets.
@@ -356,21 +462,38 @@ func (s *DB) Assets(ctx context.Context, f store.Filter) iter.Seq2[model.Asset, 
 	if !f.Since.IsZero() {
 		w.add("last_seen >= ?", micros(f.Since))
 	}
-	q := `SELECT key, kind, name, labels, environment, owner, criticality, source, first_seen, last_seen FROM assets` + w.sql() + ` ORDER BY key` + limit(f.Limit)
-	return rowsSeq(ctx, s.db, s.rebind(q), w.args, func(r *sql.Rows) (model.Asset, error) {
-		var a model.Asset
-		var kind, labels string
-		var first, last int64
-		if err := r.Scan(&a.Key, &kind, &a.Name, &labels, &a.Environment, &a.Owner, &a.Criticality, &a.Source, &first, &last); err != nil {
-			return a, fmt.Errorf("read asset: %w", err)
+	if len(f.Severities)+len(f.Tools)+len(f.Statuses)+len(f.VulnIDs)+len(f.IDs) > 0 || f.ScanID != "" {
+		return failed[model.Asset](refuse(store.Filter{Severities: f.Severities, Tools: f.Tools, Statuses: f.Statuses, VulnIDs: f.VulnIDs, IDs: f.IDs, ScanID: f.ScanID}, "assets"))
+	}
+	if _, err := sortOf(f, "assets", store.SortID); err != nil {
+		return failed[model.Asset](err)
+	}
+	o := order{{"key", false}}
+	return func(yield func(model.Asset, error) bool) {
+		if err := s.page(ctx, &w, f, 'a', "assets", "key", o); err != nil {
+			yield(model.Asset{}, err)
+			return
 		}
-		a.Kind = model.AssetKind(kind)
-		if labels != "" && labels != "{}" {
-			_ = json.Unmarshal([]byte(labels), &a.Labels)
-		}
-		a.FirstSeen, a.LastSeen = fromMicros(first), fromMicros(last)
-		return a, nil
-	})
+		q := `SELECT ` + assetCols + ` FROM assets` + w.sql() + o.sql() + limit(f.Limit)
+		rowsSeq(ctx, s.db, s.rebind(q), w.args, scanAsset)(yield)
+	}
+}
+
+const assetCols = `key, kind, name, labels, environment, owner, criticality, source, first_seen, last_seen`
+
+func scanAsset(r *sql.Rows) (model.Asset, error) {
+	var a model.Asset
+	var kind, labels string
+	var first, last int64
+	if err := r.Scan(&a.Key, &kind, &a.Name, &labels, &a.Environment, &a.Owner, &a.Criticality, &a.Source, &first, &last); err != nil {
+		return a, fmt.Errorf("read asset: %w", err)
+	}
+	a.Kind = model.AssetKind(kind)
+	if labels != "" && labels != "{}" {
+		_ = json.Unmarshal([]byte(labels), &a.Labels)
+	}
+	a.FirstSeen, a.LastSeen = fromMicros(first), fromMicros(last)
+	return a, nil
 }
 
 // Scans lists scans, newest first.
@@ -379,16 +502,36 @@ func (s *DB) Scans(ctx context.Context, f store.Filter) iter.Seq2[model.Scan, er
 	w.in("tool", f.Tools)
 	w.keys("asset", f.Assets)
 	w.ids("id", f.IDs)
-	q := `SELECT id, tool, tool_version, format, target, asset, input, digest, started_at, findings, new, fixed, reopened FROM scans` + w.sql() + ` ORDER BY seq DESC` + limit(f.Limit)
-	return rowsSeq(ctx, s.db, s.rebind(q), w.args, func(r *sql.Rows) (model.Scan, error) {
-		var sc model.Scan
-		var at int64
-		if err := r.Scan(&sc.ID, &sc.Tool, &sc.ToolVersion, &sc.Format, &sc.Target, &sc.Asset, &sc.Input, &sc.Digest, &at, &sc.Findings, &sc.New, &sc.Fixed, &sc.Reopened); err != nil {
-			return sc, fmt.Errorf("read scan: %w", err)
+	if !f.Since.IsZero() {
+		w.add("started_at >= ?", micros(f.Since))
+	}
+	if len(f.Severities)+len(f.Statuses)+len(f.VulnIDs)+len(f.Kinds) > 0 || f.ScanID != "" {
+		return failed[model.Scan](refuse(store.Filter{Severities: f.Severities, Statuses: f.Statuses, VulnIDs: f.VulnIDs, Kinds: f.Kinds, ScanID: f.ScanID}, "scans"))
+	}
+	if _, err := sortOf(f, "scans", store.SortNewest); err != nil {
+		return failed[model.Scan](err)
+	}
+	o := order{{"seq", true}, {"id", false}}
+	return func(yield func(model.Scan, error) bool) {
+		if err := s.page(ctx, &w, f, 's', "scans", "id", o); err != nil {
+			yield(model.Scan{}, err)
+			return
 		}
-		sc.StartedAt = fromMicros(at)
-		return sc, nil
-	})
+		q := `SELECT ` + scanCols + ` FROM scans` + w.sql() + o.sql() + limit(f.Limit)
+		rowsSeq(ctx, s.db, s.rebind(q), w.args, scanScan)(yield)
+	}
+}
+
+const scanCols = `id, tool, tool_version, format, parser_version, target, asset, input, digest, started_at, findings, new, fixed, reopened`
+
+func scanScan(r *sql.Rows) (model.Scan, error) {
+	var sc model.Scan
+	var at int64
+	if err := r.Scan(&sc.ID, &sc.Tool, &sc.ToolVersion, &sc.Format, &sc.ParserVersion, &sc.Target, &sc.Asset, &sc.Input, &sc.Digest, &at, &sc.Findings, &sc.New, &sc.Fixed, &sc.Reopened); err != nil {
+		return sc, fmt.Errorf("read scan: %w", err)
+	}
+	sc.StartedAt = fromMicros(at)
+	return sc, nil
 }
 
 // Relations lists relations touching the filter's asset keys.
@@ -412,7 +555,9 @@ func (s *DB) Relations(ctx context.Context, f store.Filter) iter.Seq2[model.Rela
 	})
 }
 
-// Evidence lists the evidence about exposure x.
+// Evidence lists the evidence about exposure x: the facts recorded for
+// its findings or its vulnerability ids are read, and those that match
+// by store.EvidenceMatches kept.
 func (s *DB) Evidence(ctx context.Context, x model.Exposure) iter.Seq2[model.Evidence, error] {
 	var ors []string
 	var args []any
@@ -423,27 +568,26 @@ func (s *DB) Evidence(ctx context.Context, x model.Exposure) iter.Seq2[model.Evi
 		}
 	}
 	if len(x.VulnIDs) > 0 {
-		keys := []string{x.Asset}
-		if x.Package.PURL != "" {
-			keys = append(keys, x.Package.PURL)
-			if i := strings.IndexAny(x.Package.PURL, "?#"); i > 0 {
-				keys = append(keys, x.Package.PURL[:i])
-			}
-		}
-		cond := "(asset IN (" + placeholders(len(keys)) + ", '') AND vuln_id IN (" + placeholders(len(x.VulnIDs)) + "))"
-		for _, k := range keys {
-			args = append(args, k)
-		}
+		ors = append(ors, "vuln_id IN ("+placeholders(len(x.VulnIDs))+")")
 		for _, v := range x.VulnIDs {
 			args = append(args, v)
 		}
-		ors = append(ors, cond)
 	}
 	if len(ors) == 0 {
 		return func(func(model.Evidence, error) bool) {}
 	}
 	q := s.rebind(`SELECT kind, asset, vuln_id, finding_id, source, detail, at FROM evidence WHERE ` + strings.Join(ors, " OR ") + ` ORDER BY kind, source`)
-	return rowsSeq(ctx, s.db, q, args, scanEvidence)
+	return func(yield func(model.Evidence, error) bool) {
+		for e, err := range rowsSeq(ctx, s.db, q, args, scanEvidence) {
+			if err != nil {
+				yield(e, err)
+				return
+			}
+			if store.EvidenceMatches(e, x) && !yield(e, nil) {
+				return
+			}
+		}
+	}
 }
 
 // AllEvidence lists every fact.

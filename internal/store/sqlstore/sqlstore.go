@@ -126,15 +126,15 @@ func fromMicros(n int64) time.Time {
 // the first eight hex digits of its exposure's (model.Finding.Normalize),
 // so the condition is a range of the findings' primary key, which needs
 // no index on exposure_id; the equality drops the rare other exposure
-// that shares those digits. It appends an empty string to exposure_id
-// before comparing it, so that no planner reads the equality as a reason
-// to build an index on exposure_id (SQLite builds a temporary one over
-// every finding otherwise).
+// that shares those digits. (SQLite would rather build a temporary index
+// on exposure_id over every finding; store/sqlite turns its automatic
+// indexes off, so this SQL needs no trick to prevent it.)
 func ofExposure(f, e string) string {
-	return f + ".id >= substr(" + e + ", 1, 8) AND " + f + ".id < substr(" + e + ", 1, 8) || 'g' AND " + f + ".exposure_id || '' = " + e
+	return f + ".id >= substr(" + e + ", 1, 8) AND " + f + ".id < substr(" + e + ", 1, 8) || 'g' AND " + f + ".exposure_id = " + e
 }
 
-// joinList stores a list as ",a,b," so that membership is a LIKE '%,a,%'.
+// joinList stores a list as ",a,b," (filters use finding_vulns, not the
+// list).
 func joinList(xs []string) string {
 	if len(xs) == 0 {
 		return ""
@@ -198,3 +198,15 @@ func unpackExtra(s string, f *model.Finding) (cvss string, err error) {
 	f.Location.Column, _ = strconv.Atoi(next())
 	return cvss, err
 }
+
+// The small interfaces DB implements, each on its own so that a consumer
+// may ask for no more than it uses.
+var (
+	_ store.IngestWriter    = (*DB)(nil)
+	_ store.FindingReader   = (*DB)(nil)
+	_ store.ExposureReader  = (*DB)(nil)
+	_ store.AssetReader     = (*DB)(nil)
+	_ store.ScanReader      = (*DB)(nil)
+	_ store.AnalysisResults = (*DB)(nil)
+	_ store.Events          = (*DB)(nil)
+)

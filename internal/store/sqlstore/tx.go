@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,12 +32,23 @@ type tx struct {
 	lastTime int64         // the last scan time handed out, to keep them distinct
 	nextSeq  int64
 
-	assets map[string]bool // asset keys written in this transaction
+	assets map[string]bool         // asset keys written in this transaction
+	facts  map[model.Evidence]bool // evidence written, At and Detail cleared (see TouchedAssets)
 
 	insFinding, touchAsset *sql.Stmt
 	insFindingN            *sql.Stmt // batchRows rows each
 	findings               *batch
-	done                   bool
+	// seen holds the ids of the findings each pending scan reported, by
+	// scan id (see seenSet): an unchanged finding's row is not written
+	// again, so the lifecycle learns what a scan reported from here.
+	seen map[string]*seenSet
+
+	// The writer's: rows the last findings statement wrote, those of
+	// them that existed before, and finding_vulns rows to write.
+	written, changed              []string
+	vulnArgs                      []any
+	insVulns, insVulnsN, delVulns *sql.Stmt
+	done                          bool
 
 	// Findings are written by a writer goroutine, so that parsing and
 	// fingerprinting (on the caller's goroutine) overlap with SQLite's
@@ -94,6 +106,7 @@ func (s *DB) Begin(ctx context.Context) (store.Tx, error) {
 		return nil, err
 	}
 	x.findings = &batch{one: x.insFinding, many: x.insFindingN, tmpl: findingRow, keys: map[any]bool{}}
+	x.seen = map[string]*seenSet{}
 	x.jobs = make(chan job, 4096)
 	x.writer.Go(x.write)
 	return x, nil
@@ -108,25 +121,30 @@ func (x *tx) write() {
 			close(j.barrier)
 		case x.failed.Load():
 		case j.batch != nil:
-			b := j.batch
-			if b.keys[j.args[0]] || (b.rows > 0 && &b.shared[0] != &j.shared[0]) {
-				x.flushBatch(b)
-			}
-			if b.rows == 0 {
-				b.shared = j.shared
-				b.args = sharedArgs(b.args[:0], b.tmpl, j.shared)
-			}
-			b.args = append(b.args, j.args...)
-			b.keys[j.args[0]] = true
-			b.rows++
-			if b.rows == batchRows {
-				x.flushBatch(b)
-			}
+			x.addRow(j.batch, j.shared, j.args)
 		default:
 			x.exec(j.stmt, j.args)
 		}
 	}
 	x.flushBatches()
+}
+
+// addRow adds one row to a batch, writing the batch first when the row's
+// key is in it already or the row belongs to another scan.
+func (x *tx) addRow(b *batch, shared, args []any) {
+	if b.keys[args[0]] || (b.rows > 0 && &b.shared[0] != &shared[0]) {
+		x.flushBatch(b)
+	}
+	if b.rows == 0 {
+		b.shared = shared
+		b.args = sharedArgs(b.args[:0], b.tmpl, shared)
+	}
+	b.args = append(b.args, args...)
+	b.keys[args[0]] = true
+	b.rows++
+	if b.rows == batchRows {
+		x.flushBatch(b)
+	}
 }
 
 func (x *tx) exec(st *sql.Stmt, args []any) {
@@ -143,7 +161,7 @@ func (x *tx) exec(st *sql.Stmt, args []any) {
 // row by row otherwise.
 func (x *tx) flushBatch(b *batch) {
 	if b.rows == batchRows {
-		x.exec(b.many, b.args)
+		x.execRows(b, b.many, b.args, 0)
 	} else if b.rows > 0 {
 		k := len(sharedArgs(nil, b.tmpl, b.shared))
 		n := (len(b.args) - k) / b.rows
@@ -151,17 +169,100 @@ func (x *tx) flushBatch(b *batch) {
 		copy(one, b.args[:k])
 		for i := 0; i < b.rows; i++ {
 			copy(one[k:], b.args[k+i*n:k+(i+1)*n])
-			x.exec(b.one, one)
+			x.execRows(b, b.one, one, 0)
 		}
 	}
 	b.args, b.rows = b.args[:0], 0
 	clear(b.keys)
 }
 
-func (x *tx) flushBatches() {
-	if x.findings != nil && x.findings.rows > 0 {
-		x.flushBatch(x.findings)
+// execRows runs a batch's statement. For findings the statement returns
+// the rows it wrote (inserted or changed; an unchanged finding is not
+// written, see findingConflict), whose vulnerability ids then go to
+// finding_vulns.
+func (x *tx) execRows(b *batch, st *sql.Stmt, args []any, _ int) {
+	if b != x.findings {
+		x.exec(st, args)
+		return
 	}
+	if x.failed.Load() {
+		return
+	}
+	rows, err := st.QueryContext(x.ctx, args...)
+	if err != nil {
+		x.werr = err
+		x.failed.Store(true)
+		return
+	}
+	x.written = x.written[:0]
+	x.changed = x.changed[:0]
+	now := b.shared[2]
+	for rows.Next() {
+		var id string
+		var first int64
+		if err := rows.Scan(&id, &first); err != nil {
+			rows.Close()
+			x.werr = err
+			x.failed.Store(true)
+			return
+		}
+		x.written = append(x.written, id)
+		if first != now {
+			x.changed = append(x.changed, id)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		x.werr = err
+		x.failed.Store(true)
+		return
+	}
+	if len(x.written) == 0 {
+		return
+	}
+	// The vulnerability ids of each written row, from the batch's
+	// arguments: the shared values, then each row's own values, of which
+	// the id is the first and the list the fifth (findingRow).
+	k := len(sharedArgs(nil, b.tmpl, b.shared))
+	n := 0
+	for _, c := range b.tmpl {
+		if c, ok := c.(int); ok {
+			n = max(n, c+1)
+		}
+	}
+	lists := make(map[string]string, (len(args)-k)/n)
+	for i := k; i+n <= len(args); i += n {
+		lists[args[i].(string)] = args[i+4].(string)
+	}
+	for _, id := range x.changed {
+		x.exec(x.delVulns, []any{id})
+	}
+	for _, id := range x.written {
+		for _, v := range splitList(lists[id]) {
+			x.vulnArgs = append(x.vulnArgs, id, v)
+			if len(x.vulnArgs) == 2*batchRows {
+				x.exec(x.insVulnsN, x.vulnArgs)
+				x.vulnArgs = x.vulnArgs[:0]
+			}
+		}
+	}
+}
+
+// flushVulns writes the finding_vulns rows still gathered.
+func (x *tx) flushVulns() {
+	for i := 0; i+1 < len(x.vulnArgs); i += 2 {
+		x.exec(x.insVulns, x.vulnArgs[i:i+2])
+	}
+	x.vulnArgs = x.vulnArgs[:0]
+}
+
+func (x *tx) flushBatches() {
+	for _, b := range []*batch{x.findings} {
+		if b != nil && b.rows > 0 {
+			x.flushBatch(b)
+		}
+	}
+	x.flushVulns()
 }
 
 // enqueueRow hands one row of a batched insert to the writer.
@@ -219,7 +320,11 @@ status, reported_status, fingerprint, secret_hash, exposure_id, extra, scan_id, 
 // name.
 var findingRow = []any{0, 1, shared(0), 2, 3, 4, 5, 6, 7,
 	8, 9, 10, 11, 12, 13, 14, 15, 16,
-	17, 17, 18, 19, 20, 21, shared(1), shared(2), shared(2), "0"}
+	17, 17, 18, 19, 20, 21, shared(1), shared(2), shared(2), "0", 22}
+
+// findingInsertCols are findingCols and the columns the ingest writes
+// but listings do not read.
+const findingInsertCols = findingCols + `, vuln_id`
 
 const exposureCols = `id, kind, rule_id, vuln_id, vuln_ids, cwes, sev, title, asset, pkg_name, pkg_version,
 pkg_fixed, pkg_purl, path, line, url, component, status, first_seen, last_seen, fixed_at`
@@ -228,14 +333,64 @@ pkg_fixed, pkg_purl, path, line, url, component, status, first_seen, last_seen, 
 // to every row of the scan.
 type shared int
 
-// findingConflict updates a finding seen again; a fixed one stays fixed
-// until the lifecycle reopens it.
+// findingConflict updates a finding seen again when the report says
+// something new of it, or when it was fixed (the lifecycle reopens it);
+// a fixed one stays fixed until then. A finding reported as it is stored
+// is not written at all: an unchanged rescan of a million findings
+// rewrote every row, and every entry of the scan index, holding the
+// write lock for the whole time. Its scan_id is therefore the last scan
+// that changed it, and that a scan reported it is in the scan's seenSet;
+// its last sighting is its target's last scan (see lastSeen).
 const findingConflict = `ON CONFLICT (id) DO UPDATE SET
-  target = excluded.target, rule_id = excluded.rule_id, vuln_ids = excluded.vuln_ids, cwes = excluded.cwes,
+  target = excluded.target, rule_id = excluded.rule_id, vuln_ids = excluded.vuln_ids, vuln_id = excluded.vuln_id, cwes = excluded.cwes,
   sev = excluded.sev, title = excluded.title, pkg_fixed = excluded.pkg_fixed, pkg_purl = excluded.pkg_purl,
   line = excluded.line, extra = excluded.extra, reported_status = excluded.reported_status,
   status = CASE WHEN findings.status = 'fixed' THEN 'fixed' ELSE excluded.status END,
-  scan_id = excluded.scan_id, last_seen = excluded.last_seen`
+  scan_id = excluded.scan_id, last_seen = excluded.last_seen
+WHERE findings.status = 'fixed' OR findings.target <> excluded.target OR findings.rule_id <> excluded.rule_id
+  OR findings.vuln_ids <> excluded.vuln_ids OR findings.cwes <> excluded.cwes OR findings.sev <> excluded.sev
+  OR findings.title <> excluded.title OR findings.pkg_fixed <> excluded.pkg_fixed OR findings.pkg_purl <> excluded.pkg_purl
+  OR findings.line <> excluded.line OR findings.extra <> excluded.extra OR findings.reported_status <> excluded.reported_status
+RETURNING id, first_seen`
+
+// seenSet is the set of the findings a scan reported. A finding id is 16
+// hex digits (model.Finding.Normalize), kept as its 64-bit value: 8
+// bytes a finding, sorted once when the scan ends. (A temporary table
+// cost a 1M-finding ingest 12 s of CPU in random b-tree inserts.)
+type seenSet struct {
+	ids    []uint64
+	sorted bool
+}
+
+func (s *seenSet) add(id string) error {
+	v, err := strconv.ParseUint(id, 16, 64)
+	if err != nil || len(id) != 16 {
+		return fmt.Errorf("finding id %q is not 16 hex digits", id)
+	}
+	s.ids = append(s.ids, v)
+	s.sorted = false
+	return nil
+}
+
+// seal sorts and dedups the set and returns its size.
+func (s *seenSet) seal() int {
+	if !s.sorted {
+		slices.Sort(s.ids)
+		s.ids = slices.Compact(s.ids)
+		s.sorted = true
+	}
+	return len(s.ids)
+}
+
+// has reports whether id is in the sealed set.
+func (s *seenSet) has(id string) bool {
+	v, err := strconv.ParseUint(id, 16, 64)
+	if err != nil {
+		return false
+	}
+	_, ok := slices.BinarySearch(s.ids, v)
+	return ok
+}
 
 // exposureConflict keeps an exposure's aggregates current as its
 // findings are reported (see exposuresOf): the highest severity, open
@@ -261,7 +416,7 @@ const exposureConflict = `ON CONFLICT (id) DO UPDATE SET
 // SQLite allows; PostgreSQL will need them aggregated first.
 const exposuresOf = `INSERT INTO exposures (` + exposureCols + `)
 SELECT f.exposure_id, f.kind, f.rule_id,
-  CASE WHEN f.vuln_ids = '' THEN '' ELSE substr(f.vuln_ids, 2, instr(substr(f.vuln_ids, 2), ',') - 1) END,
+  f.vuln_id,
   f.vuln_ids, f.cwes, f.sev, f.title, f.asset, f.pkg_name, f.pkg_version, f.pkg_fixed, f.pkg_purl,
   f.path, f.line, f.url, f.component, f.reported_status, ?, ?, 0
 FROM findings f WHERE f.scan_id = ? ORDER BY f.exposure_id
@@ -326,8 +481,11 @@ func (x *tx) prepare() error {
 		st, err = x.tx.PrepareContext(x.ctx, x.s.rebind(q))
 		return st
 	}
-	x.insFinding = prep(upsert("findings", findingCols, findingRow, 1, findingConflict))
-	x.insFindingN = prep(upsert("findings", findingCols, findingRow, batchRows, findingConflict))
+	x.insFinding = prep(upsert("findings", findingInsertCols, findingRow, 1, findingConflict))
+	x.insFindingN = prep(upsert("findings", findingInsertCols, findingRow, batchRows, findingConflict))
+	x.insVulns = prep(`INSERT INTO finding_vulns (finding_id, vuln_id) VALUES (?, ?) ON CONFLICT DO NOTHING`)
+	x.insVulnsN = prep(`INSERT INTO finding_vulns (finding_id, vuln_id) VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?), ", batchRows), ", ") + ` ON CONFLICT DO NOTHING`)
+	x.delVulns = prep(`DELETE FROM finding_vulns WHERE finding_id = ?`)
 	x.touchAsset = prep(`INSERT INTO assets (key, kind, name, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET last_seen = excluded.last_seen`)
 	if err != nil {
@@ -373,8 +531,8 @@ func (x *tx) BeginScan(s model.Scan) error {
 			return err
 		}
 	}
-	_, err := x.tx.ExecContext(x.ctx, x.s.rebind(`INSERT INTO scans (id, seq, tool, tool_version, format, target, asset, input, digest, started_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), s.ID, seq, s.Tool, s.ToolVersion, s.Format, s.Target, s.Asset, s.Input, s.Digest, micros(s.StartedAt))
+	_, err := x.tx.ExecContext(x.ctx, x.s.rebind(`INSERT INTO scans (id, seq, tool, tool_version, format, parser_version, target, asset, input, digest, started_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), s.ID, seq, s.Tool, s.ToolVersion, s.Format, s.ParserVersion, s.Target, s.Asset, s.Input, s.Digest, micros(s.StartedAt))
 	if err != nil {
 		return fmt.Errorf("record scan: %w", err)
 	}
@@ -495,6 +653,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, asset, vuln_id, finding_id, sour
 	if err != nil {
 		return fmt.Errorf("record evidence: %w", err)
 	}
+	x.noteFact(e)
 	return nil
 }
 
@@ -513,6 +672,14 @@ func (x *tx) Finding(f *model.Finding) error {
 		return fmt.Errorf("finding %q names no asset", f.RuleID)
 	}
 	f.Normalize()
+	set := x.seen[x.cur.ID]
+	if set == nil {
+		set = &seenSet{}
+		x.seen[x.cur.ID] = set
+	}
+	if err := set.add(f.ID); err != nil {
+		return err
+	}
 	at := x.cur.StartedAt
 	if err := x.ensureAsset(f.Asset, at); err != nil {
 		return err
@@ -523,12 +690,17 @@ func (x *tx) Finding(f *model.Finding) error {
 		cvss = string(b)
 	}
 	sev := f.Severity.Rank()
-	vulnIDs, cwes := joinList(cleanList(f.VulnIDs)), joinList(cleanList(f.CWEs))
+	vulns := cleanList(f.VulnIDs)
+	vulnIDs, cwes := joinList(vulns), joinList(cleanList(f.CWEs))
+	first := ""
+	if len(vulns) > 0 {
+		first = vulns[0]
+	}
 	err := x.enqueueRow(x.findings, x.fShared,
 		f.ID, f.Tool, string(f.Kind), f.RuleID, vulnIDs, cwes, sev, f.Title,
 		f.Asset, f.Package.Name, f.Package.Version, f.Package.FixedVersion, f.Package.PURL,
 		f.Location.Path, f.Location.Line, f.Location.URL, f.Location.Component,
-		string(f.Status), f.Fingerprint, f.SecretHash, f.ExposureID, packExtra(f, cvss))
+		string(f.Status), f.Fingerprint, f.SecretHash, f.ExposureID, packExtra(f, cvss), first)
 	if err != nil {
 		return err
 	}
@@ -550,38 +722,107 @@ func (x *tx) EndInput(ctx context.Context, input, digest string) ([]model.Scan, 
 		return nil, err
 	}
 	var out []model.Scan
+	var ids []string
+	now := time.Now().UTC()
 	for _, s := range x.pending {
 		s.Input, s.Digest = input, digest
 		if err := x.lifecycle(ctx, s); err != nil {
 			return nil, err
 		}
 		out = append(out, *s)
+		ids = append(ids, s.ID)
+		now = s.StartedAt
+	}
+	if err := x.disproveFixes(ctx); err != nil {
+		return nil, err
 	}
 	x.pending, x.cur = nil, nil
+	clear(x.seen)
 	if err := x.applyVEX(ctx); err != nil {
+		return nil, err
+	}
+	// People's decisions hold over what the findings say (triage.go).
+	if _, err := x.s.reconcile(ctx, x.tx, now, strings.Join(ids, " ")); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
 // applyVEX marks not_affected every open exposure that a VEX statement
-// (evidence vex-not-affected, from OpenVEX or CycloneDX) says is not
-// affected: the same canonical vulnerability id (CVE when there is one;
+// (evidence vex-not-affected, from OpenVEX or CycloneDX) is about, by
+// store.EvidenceMatches. The candidates are the open exposures whose
+// canonical vulnerability id is the statement's (CVE when there is one;
 // the join uses the exposures' vuln_id index, so a statement costs one
-// lookup whatever the size of the database) and the
-// statement's product is the exposure's asset or its package (purl, with
-// or without qualifiers), or names no product. It runs after every input,
-// since statements and findings may arrive in either order, and after the
-// lifecycle, which recomputes statuses from findings.
+// lookup whatever the size of the database). It runs after every input,
+// since statements and findings may arrive in either order, and after
+// the lifecycle, which recomputes statuses from findings.
 func (x *tx) applyVEX(ctx context.Context) error {
-	_, err := x.tx.ExecContext(ctx, `UPDATE exposures SET status = 'not_affected'
-WHERE status = 'open' AND id IN (
-  SELECT x.id FROM evidence e JOIN exposures x ON x.vuln_id = e.vuln_id
-  WHERE e.kind = 'vex-not-affected' AND e.vuln_id <> ''
-    AND (e.asset = '' OR e.asset = x.asset OR e.asset = x.pkg_purl
-         OR (x.pkg_purl <> '' AND x.pkg_purl LIKE e.asset || '?%')))`)
+	rows, err := x.tx.QueryContext(ctx, `SELECT x.id, x.asset, x.pkg_purl, x.vuln_id, e.asset FROM evidence e JOIN exposures x ON x.vuln_id = e.vuln_id
+WHERE e.kind = 'vex-not-affected' AND e.vuln_id <> '' AND x.status = 'open'`)
 	if err != nil {
 		return fmt.Errorf("apply VEX: %w", err)
+	}
+	var hit []string
+	for rows.Next() {
+		var e model.Evidence
+		var ex model.Exposure
+		var vuln string
+		if err := rows.Scan(&ex.ID, &ex.Asset, &ex.Package.PURL, &vuln, &e.Asset); err != nil {
+			rows.Close()
+			return fmt.Errorf("apply VEX: %w", err)
+		}
+		e.Kind, e.VulnID, ex.VulnIDs = model.EvidenceVEXNotAffected, vuln, []string{vuln}
+		if store.EvidenceMatches(e, ex) {
+			hit = append(hit, ex.ID)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("apply VEX: %w", err)
+	}
+	for c := range slices.Chunk(hit, 500) {
+		args := make([]any, len(c))
+		for i, id := range c {
+			args[i] = id
+		}
+		if _, err := x.tx.ExecContext(ctx, x.s.rebind(`UPDATE exposures SET status = 'not_affected' WHERE status = 'open' AND id IN (`+placeholders(len(c))+`)`), args...); err != nil {
+			return fmt.Errorf("apply VEX: %w", err)
+		}
+	}
+	return nil
+}
+
+// disproveFixes opens the exposures a person marked fixed whose findings
+// the pending scans reported open again (reconcile then records why): an
+// unchanged finding's row is not written, so nothing else would.
+func (x *tx) disproveFixes(ctx context.Context) error {
+	rows, err := x.tx.QueryContext(ctx, `SELECT t.exposure_id, f.id FROM triage t JOIN findings f ON `+ofExposure("f", "t.exposure_id")+`
+WHERE t.status = 'fixed' AND f.reported_status = 'open'`)
+	if err != nil {
+		return fmt.Errorf("read fixed decisions: %w", err)
+	}
+	var open []string
+	for rows.Next() {
+		var eid, fid string
+		if err := rows.Scan(&eid, &fid); err != nil {
+			rows.Close()
+			return fmt.Errorf("read fixed decisions: %w", err)
+		}
+		for _, p := range x.pending {
+			if set := x.seen[p.ID]; set != nil && set.has(fid) {
+				open = append(open, eid)
+				break
+			}
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read fixed decisions: %w", err)
+	}
+	for _, eid := range open {
+		if _, err := x.tx.ExecContext(ctx, x.s.rebind(`UPDATE exposures SET status = 'open' WHERE id = ? AND status = 'fixed'`), eid); err != nil {
+			return fmt.Errorf("reopen %s: %w", eid, err)
+		}
 	}
 	return nil
 }
@@ -614,17 +855,56 @@ SELECT id, 'fixed', reported_status, ?, ? FROM findings WHERE scan_id = ? AND st
 	}
 	n, _ := res.RowsAffected()
 	s.Reopened = int(n)
-	// Fix what this scan no longer reports.
-	if _, err := q(`INSERT INTO finding_events (finding_id, from_status, to_status, at, scan_id)
-SELECT id, status, 'fixed', ?, ? FROM findings WHERE scan_id IN (`+earlierScans+`) AND status <> 'fixed'`, now, s.ID, s.Tool, s.Target, s.ID); err != nil {
-		return fmt.Errorf("record fixed findings: %w", err)
+	// Fix what this scan no longer reports: the findings of the (tool,
+	// target) that are not in the scan's seen set. Their last sighting
+	// was the scan of the (tool, target) before this one.
+	var prev int64
+	if err := x.tx.QueryRowContext(ctx, x.s.rebind(`SELECT COALESCE(MAX(started_at), 0) FROM scans WHERE tool = ? AND target = ? AND id <> ?`), s.Tool, s.Target, s.ID).Scan(&prev); err != nil {
+		return fmt.Errorf("read previous scan: %w", err)
 	}
-	res, err = q(`UPDATE findings SET status = 'fixed', fixed_at = ? WHERE scan_id IN (`+earlierScans+`) AND status <> 'fixed'`, now, s.Tool, s.Target, s.ID)
+	seen := x.seen[s.ID]
+	if seen == nil {
+		seen = &seenSet{}
+	}
+	s.Findings = seen.seal()
+	// The candidates are read first (an index range a scan of the
+	// target, no table row) and the unseen written after, in chunks.
+	var gone []string
+	rows, err := x.tx.QueryContext(ctx, x.s.rebind(`SELECT id FROM findings WHERE scan_id IN (`+earlierScans+`) AND status <> 'fixed'`), s.Tool, s.Target, s.ID)
 	if err != nil {
-		return fmt.Errorf("fix findings: %w", err)
+		return fmt.Errorf("read reported findings: %w", err)
 	}
-	n, _ = res.RowsAffected()
-	s.Fixed = int(n)
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("read reported findings: %w", err)
+		}
+		if !seen.has(id) {
+			gone = append(gone, id)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read reported findings: %w", err)
+	}
+	for c := range slices.Chunk(gone, 500) {
+		in := ` AND id IN (` + placeholders(len(c)) + `)`
+		args := make([]any, 0, len(c)+2)
+		args = append(args, now, s.ID)
+		for _, id := range c {
+			args = append(args, id)
+		}
+		if _, err := q(`INSERT INTO finding_events (finding_id, from_status, to_status, at, scan_id)
+SELECT id, status, 'fixed', ?, ? FROM findings WHERE status <> 'fixed'`+in, args...); err != nil {
+			return fmt.Errorf("record fixed findings: %w", err)
+		}
+		args[1] = prev
+		if _, err := q(`UPDATE findings SET status = 'fixed', fixed_at = ?, last_seen = ? WHERE status <> 'fixed'`+in, args...); err != nil {
+			return fmt.Errorf("fix findings: %w", err)
+		}
+	}
+	s.Fixed = len(gone)
 	// Exposures took the status and severity of the findings this scan
 	// reported (exposuresOf); what a status change of a finding can
 	// lower is recomputed here, for the exposures of the findings this
@@ -646,8 +926,8 @@ WHERE id IN (SELECT f.exposure_id FROM finding_events e JOIN findings f ON f.id 
 		return fmt.Errorf("update exposures: %w", err)
 	}
 	// Counts.
-	if err := x.tx.QueryRowContext(ctx, x.s.rebind(`SELECT COUNT(*), COALESCE(SUM(CASE WHEN first_seen = ? THEN 1 ELSE 0 END), 0) FROM findings WHERE scan_id = ?`), now, s.ID).Scan(&s.Findings, &s.New); err != nil {
-		return fmt.Errorf("count scan findings: %w", err)
+	if err := x.tx.QueryRowContext(ctx, x.s.rebind(`SELECT COUNT(*) FROM findings WHERE scan_id = ? AND first_seen = ?`), s.ID, now).Scan(&s.New); err != nil {
+		return fmt.Errorf("count new findings: %w", err)
 	}
 	if _, err := q(`UPDATE scans SET input = ?, digest = ?, findings = ?, new = ?, fixed = ?, reopened = ? WHERE id = ?`,
 		s.Input, s.Digest, s.Findings, s.New, s.Fixed, s.Reopened, s.ID); err != nil {

@@ -1,0 +1,240 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/ctem-dev/ctem/internal/estate/terraform"
+	"github.com/ctem-dev/ctem/internal/ingest"
+	"github.com/ctem-dev/ctem/internal/model"
+	"github.com/ctem-dev/ctem/internal/store"
+)
+
+// Input is one input to ingest: a file or a folder on disk, or "-" for
+// R, or any name with R set (an upload, an embedded file).
+type Input struct {
+	Name string
+	// R, when not nil, is read instead of opening Name.
+	R io.Reader
+	// Target, when set, overrides IngestRequest.Target for this input.
+	Target string
+}
+
+// IngestRequest is what to ingest and how.
+type IngestRequest struct {
+	Inputs []Input
+	// Format, when not nil, is used instead of detecting each input's.
+	Format *ingest.Format
+	// Target names the scanned target for reports that do not name it.
+	Target string
+	// NoAnalyze skips the re-analysis that follows an ingest into a
+	// database that holds an analysis.
+	NoAnalyze bool
+	// Progress, when set, is called as each input starts to be parsed;
+	// the function it returns is called when it ends.
+	Progress func(*ingest.Source) (stop func())
+}
+
+// IngestResult is what an ingest did.
+type IngestResult struct {
+	// Scans are the scans recorded, in input order.
+	Scans []model.Scan
+	// Assets are the asset keys the ingest touched, sorted.
+	Assets []string
+	// Reanalysis is the re-analysis that followed, nil when none ran.
+	Reanalysis *AnalysisResult
+}
+
+// Ingest parses every input into the store in one transaction: on any
+// error nothing is stored. Folders that hold no Terraform (.tf) file are
+// replaced by the regular files below them, in name order, hidden ones
+// skipped; a folder with .tf files is one Terraform configuration. When
+// the database holds an analysis and NoAnalyze is false, the connected
+// components holding the touched assets are re-analysed and the result
+// recorded (see Reanalyze); a re-analysis that conflicts with newer
+// results every time it runs is dropped with a warning, the ingest kept.
+func (a *App) Ingest(ctx context.Context, req IngestRequest) (*IngestResult, error) {
+	key, err := a.Store.SecretKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	inputs, err := expandDirs(req.Inputs)
+	if err != nil {
+		return nil, err
+	}
+	// What was ingested before this ingest, for the re-analysis (see
+	// reanalyze); a concurrent ingest committing between this read and
+	// Begin is counted as before.
+	since, err := a.Store.IngestSeq(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := a.Store.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	res := &IngestResult{}
+	for _, in := range inputs {
+		target := req.Target
+		if in.Target != "" {
+			target = in.Target
+		}
+		scans, err := a.ingestOne(ctx, tx, req, ingest.Options{Target: target, SecretKey: key, Warnf: a.Warnf}, in)
+		if err != nil {
+			return nil, err
+		}
+		res.Scans = append(res.Scans, scans...)
+	}
+	if t, ok := tx.(store.AssetTracker); ok {
+		ids := make([]string, len(res.Scans))
+		for i, s := range res.Scans {
+			ids[i] = s.ID
+		}
+		if res.Assets, err = t.TouchedAssets(ctx, ids); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	if !req.NoAnalyze {
+		res.Reanalysis, err = a.reanalyze(ctx, res.Assets, "the ingest", since)
+		if errors.Is(err, ErrConflict) {
+			// The ingest is committed; its re-analysis lost to analyses
+			// of newer inputs every time it ran, and is dropped.
+			a.warnf("re-analysis after the ingest dropped: %v", err)
+			err = nil
+		}
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func (a *App) ingestOne(ctx context.Context, tx store.Tx, req IngestRequest, opts ingest.Options, in Input) ([]model.Scan, error) {
+	if in.R == nil && in.Name != "-" {
+		if st, err := os.Stat(in.Name); err == nil && st.IsDir() {
+			// A folder left by expandDirs is Terraform source: its .tf files.
+			if err := terraform.ParseDir(ctx, in.Name, opts, tx); err != nil {
+				return nil, err
+			}
+			scans, err := tx.EndInput(ctx, in.Name, "")
+			if err != nil {
+				return nil, err
+			}
+			for _, s := range scans {
+				a.logf("%s: %s on %s", in.Name, s.Tool, s.Target)
+			}
+			return scans, nil
+		}
+	}
+	var src *ingest.Source
+	var err error
+	if in.R != nil && in.Name != "-" {
+		src, err = ingest.NewSource(in.Name, in.R)
+	} else {
+		src, err = ingest.Open(in.Name, in.R)
+	}
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, badInput(fmt.Errorf("%s: no such file", in.Name))
+		}
+		return nil, err
+	}
+	defer src.Close()
+	var f ingest.Format
+	if req.Format != nil {
+		f = *req.Format
+	} else {
+		f, err = a.Formats.Detect(src.Sniff())
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", src.Name, err)
+		}
+	}
+	stop := func() {}
+	if req.Progress != nil {
+		stop = req.Progress(src)
+	}
+	err = ParseSafely(ctx, f, &ingest.Input{Name: src.Name, R: src.Reader(), Options: opts}, tx)
+	stop()
+	if err != nil {
+		if in.R == nil {
+			err = ingest.WithPosition(err, in.Name)
+		}
+		return nil, err
+	}
+	scans, err := tx.EndInput(ctx, in.Name, src.Digest())
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range scans {
+		a.logf("%s: %s report on %s: %d findings (%d new, %d fixed, %d reopened)", src.Name, s.Tool, s.Target, s.Findings, s.New, s.Fixed, s.Reopened)
+	}
+	return scans, nil
+}
+
+// ParseSafely runs a parser and turns a panic, which would be a bug in
+// ctem, into an internal error naming the input, so that one bad report
+// cannot take a server down. Fuzzing is what keeps this from happening.
+func ParseSafely(ctx context.Context, f ingest.Format, in *ingest.Input, sink ingest.Sink) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: internal error in the %s parser: %v", in.Name, f.Name, r)
+		}
+	}()
+	return f.Parse(ctx, in, sink)
+}
+
+// expandDirs replaces each folder input that holds no Terraform (.tf)
+// file by the regular files below it, in name order, skipping hidden
+// files and folders. A folder with .tf files stays, to be read as one
+// Terraform configuration.
+func expandDirs(ins []Input) ([]Input, error) {
+	var out []Input
+	for _, in := range ins {
+		st, err := os.Stat(in.Name)
+		if in.R != nil || in.Name == "-" || err != nil || !st.IsDir() {
+			out = append(out, in)
+			continue
+		}
+		if tf, _ := filepath.Glob(filepath.Join(in.Name, "*.tf")); len(tf) > 0 {
+			out = append(out, in)
+			continue
+		}
+		var files []string
+		err = filepath.WalkDir(in.Name, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if strings.HasPrefix(d.Name(), ".") && p != in.Name {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if d.Type().IsRegular() {
+				files = append(files, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, badInput(fmt.Errorf("%s: %w", in.Name, err))
+		}
+		if len(files) == 0 {
+			return nil, badInput(fmt.Errorf("%s: no files to ingest", in.Name))
+		}
+		slices.Sort(files)
+		for _, f := range files {
+			out = append(out, Input{Name: f, Target: in.Target})
+		}
+	}
+	return out, nil
+}

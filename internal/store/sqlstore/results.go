@@ -1,0 +1,520 @@
+package sqlstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ctem-dev/ctem/internal/store"
+)
+
+var _ store.Results = (*DB)(nil)
+
+// IngestSeq returns the highest committed scan sequence number.
+func (s *DB) IngestSeq(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM scans`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("read ingest sequence: %w", err)
+	}
+	return n, nil
+}
+
+// queryer is what *sql.DB and *sql.Tx share.
+type queryer interface {
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+const analysisCols = `id, at, partial, ingest_seq, up_to, scope_source, scope_version, scope_digest, codeowners, feeds, k, max_steps, paths, risk, opened, closed`
+
+func (s *DB) latestAnalysis(ctx context.Context, q queryer) (store.Analysis, bool, error) {
+	var a store.Analysis
+	var at int64
+	var partial int
+	var owners, feeds string
+	err := q.QueryRowContext(ctx, `SELECT `+analysisCols+` FROM analyses ORDER BY id DESC LIMIT 1`).Scan(
+		&a.ID, &at, &partial, &a.IngestSeq, &a.UpTo, &a.Scope.Source, &a.Scope.Version, &a.Scope.Digest, &owners, &feeds,
+		&a.K, &a.MaxSteps, &a.Paths, &a.Risk, &a.Opened, &a.Closed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, false, nil
+	}
+	if err != nil {
+		return a, false, fmt.Errorf("read latest analysis: %w", err)
+	}
+	a.At, a.Partial = fromMicros(at), partial != 0
+	if err := json.Unmarshal([]byte(owners), &a.CodeOwners); err != nil {
+		return a, false, fmt.Errorf("read latest analysis: %w", err)
+	}
+	if err := json.Unmarshal([]byte(feeds), &a.Feeds); err != nil {
+		return a, false, fmt.Errorf("read latest analysis: %w", err)
+	}
+	if a.Scope.Source == "file" {
+		a.Scope.Name, _, _ = strings.Cut(a.Scope.Digest, "\x00")
+	}
+	return a, true, nil
+}
+
+// LatestAnalysis returns the last recorded analysis.
+func (s *DB) LatestAnalysis(ctx context.Context) (store.Analysis, bool, error) {
+	return s.latestAnalysis(ctx, s.db)
+}
+
+// older reports why a is older than b, the latest recorded analysis, or
+// "" when it is not: a lower ingest sequence, an older stored scope, or
+// older data of a feed both used.
+func older(a, b store.Analysis) string {
+	if a.IngestSeq < b.IngestSeq {
+		return fmt.Sprintf("it read ingest sequence %d, analysis %d read %d", a.IngestSeq, b.ID, b.IngestSeq)
+	}
+	if a.Scope.Source == "stored" && b.Scope.Source == "stored" && a.Scope.Version < b.Scope.Version {
+		return fmt.Sprintf("it read scope version %d, analysis %d read %d", a.Scope.Version, b.ID, b.Scope.Version)
+	}
+	for _, f := range a.Feeds {
+		for _, g := range b.Feeds {
+			if f.Feed == g.Feed && f.DataDate.Before(g.DataDate) {
+				return fmt.Sprintf("it read %s data of %s, analysis %d read data of %s", f.Feed, f.DataDate.Format(time.DateOnly), b.ID, g.DataDate.Format(time.DateOnly))
+			}
+		}
+	}
+	return ""
+}
+
+// RecordAnalysis stores an analysis and its results in one transaction.
+// Write transactions are serialized (SQLite's immediate transactions, a
+// lock in PostgreSQL through BeginSQL), so the check against the latest
+// analysis and the write are one step.
+func (s *DB) RecordAnalysis(ctx context.Context, r *store.AnalysisRecord) (store.Analysis, []store.PathEvent, error) {
+	a := r.Analysis
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return a, nil, fmt.Errorf("record analysis: %w", err)
+	}
+	defer tx.Rollback()
+	if s.d.BeginSQL != "" {
+		if _, err := tx.ExecContext(ctx, s.d.BeginSQL); err != nil {
+			return a, nil, fmt.Errorf("record analysis: %w", err)
+		}
+	}
+	last, ok, err := s.latestAnalysis(ctx, tx)
+	if err != nil {
+		return a, nil, err
+	}
+	if ok {
+		if why := older(a, last); why != "" {
+			return a, nil, fmt.Errorf("record analysis: %w (%s)", store.ErrConflict, why)
+		}
+	}
+	a.ID = last.ID + 1
+	now := micros(a.At)
+	events, err := s.recordPaths(ctx, tx, a, r)
+	if err != nil {
+		return a, nil, err
+	}
+	for _, e := range events {
+		if e.Event == "opened" {
+			a.Opened++
+		} else {
+			a.Closed++
+		}
+	}
+	if err := s.replaceResults(ctx, tx, a.ID, r); err != nil {
+		return a, nil, err
+	}
+	owners, _ := json.Marshal(nonNilStrings(a.CodeOwners))
+	if a.Feeds == nil {
+		a.Feeds = []store.FeedVersion{}
+	}
+	feeds, _ := json.Marshal(a.Feeds)
+	digest := a.Scope.Digest
+	if a.Scope.Source == "file" {
+		digest = a.Scope.Name + "\x00" + a.Scope.Digest
+	}
+	partial := 0
+	if a.Partial {
+		partial = 1
+	}
+	if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO analyses (`+analysisCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		a.ID, now, partial, a.IngestSeq, a.UpTo, a.Scope.Source, a.Scope.Version, digest, string(owners), string(feeds),
+		a.K, a.MaxSteps, a.Paths, a.Risk, a.Opened, a.Closed); err != nil {
+		return a, nil, fmt.Errorf("record analysis: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO meta (key, value) VALUES ('last_analysis', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`),
+		strconv.FormatInt(now, 10)); err != nil {
+		return a, nil, fmt.Errorf("record analysis time: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return a, nil, fmt.Errorf("record analysis: %w", err)
+	}
+	return a, events, nil
+}
+
+func nonNilStrings(xs []string) []string {
+	if xs == nil {
+		return []string{}
+	}
+	return xs
+}
+
+// recordPaths opens and closes paths as RecordPaths does, with the events
+// in a stable order: opened in the order given, closed by path id.
+func (s *DB) recordPaths(ctx context.Context, tx *sql.Tx, a store.Analysis, r *store.AnalysisRecord) ([]store.PathEvent, error) {
+	now := micros(a.At)
+	open := map[string]store.StoredPath{}
+	rows, err := tx.QueryContext(ctx, `SELECT id, risk, entry, target, jewel FROM paths WHERE status = 'open'`)
+	if err != nil {
+		return nil, fmt.Errorf("record paths: %w", err)
+	}
+	for rows.Next() {
+		var p store.StoredPath
+		if err := rows.Scan(&p.ID, &p.Risk, &p.Entry, &p.Target, &p.Jewel); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("record paths: %w", err)
+		}
+		if r.Jewels == nil || r.Jewels[p.Jewel] {
+			open[p.ID] = p
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("record paths: %w", err)
+	}
+	var events []store.PathEvent
+	seen := map[string]bool{}
+	var pathRows, expRows [][]any
+	for _, p := range r.Paths {
+		if seen[p.ID] {
+			continue
+		}
+		seen[p.ID] = true
+		valid := 0
+		if p.Validated {
+			valid = 1
+		}
+		names, err := json.Marshal(r.PathNames[p.ID])
+		if err != nil || string(names) == "null" {
+			names = []byte("{}")
+		}
+		pathRows = append(pathRows, []any{p.ID, p.Entry, p.Target, p.Jewel, p.Likelihood, p.Risk, valid, p.Steps, "open", now, now, a.ID, string(names)})
+		xs := slices.Clone(r.PathExposures[p.ID])
+		slices.Sort(xs)
+		for _, x := range slices.Compact(xs) {
+			expRows = append(expRows, []any{x, p.ID})
+		}
+		if _, was := open[p.ID]; !was {
+			events = append(events, store.PathEvent{PathID: p.ID, Event: "opened", At: a.At, Risk: p.Risk, Summary: p.Summary})
+		}
+	}
+	if err := s.insertRows(ctx, tx, `INSERT INTO paths (id, entry, target, jewel, likelihood, risk, validated, steps, status, first_seen, last_seen, analysis_id, names) VALUES `,
+		pathRows, ` ON CONFLICT (id) DO UPDATE SET likelihood = excluded.likelihood, risk = excluded.risk, validated = excluded.validated,
+  steps = excluded.steps, status = 'open', last_seen = excluded.last_seen, closed_at = 0, analysis_id = excluded.analysis_id, names = excluded.names`); err != nil {
+		return nil, fmt.Errorf("record paths: %w", err)
+	}
+	if err := s.insertRows(ctx, tx, `INSERT INTO path_exposures (exposure_id, path_id) VALUES `, expRows, ` ON CONFLICT DO NOTHING`); err != nil {
+		return nil, fmt.Errorf("record paths: %w", err)
+	}
+	var closed []string
+	for id := range open {
+		if !seen[id] {
+			closed = append(closed, id)
+		}
+	}
+	slices.Sort(closed)
+	for _, id := range closed {
+		p := open[id]
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE paths SET status = 'closed', closed_at = ?, analysis_id = ? WHERE id = ?`), now, a.ID, id); err != nil {
+			return nil, fmt.Errorf("close path: %w", err)
+		}
+		events = append(events, store.PathEvent{PathID: id, Event: "closed", At: a.At, Risk: p.Risk, Summary: p.Entry + " => " + p.Target})
+	}
+	for _, e := range events {
+		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO path_events (path_id, event, at, risk, summary, analysis_id) VALUES (?, ?, ?, ?, ?, ?)`),
+			e.PathID, e.Event, now, e.Risk, e.Summary, a.ID); err != nil {
+			return nil, fmt.Errorf("record path event: %w", err)
+		}
+	}
+	return events, nil
+}
+
+// replaceResults replaces the stored priorities, actions and jewel risks:
+// all of them for a full analysis, those anchored in the covered
+// components (and the covered jewels') for a partial one.
+func (s *DB) replaceResults(ctx context.Context, tx *sql.Tx, id int64, r *store.AnalysisRecord) error {
+	exec := func(q string, args ...any) error {
+		if _, err := tx.ExecContext(ctx, s.rebind(q), args...); err != nil {
+			return fmt.Errorf("record analysis results: %w", err)
+		}
+		return nil
+	}
+	if !r.Analysis.Partial {
+		for _, t := range []string{"analysis_priorities", "analysis_actions", "analysis_jewels"} {
+			if err := exec(`DELETE FROM ` + t); err != nil {
+				return err
+			}
+		}
+	} else {
+		for i := 0; i < len(r.Covered); i += 500 {
+			chunk := r.Covered[i:min(i+500, len(r.Covered))]
+			marks := strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")
+			args := make([]any, len(chunk))
+			for j, k := range chunk {
+				args[j] = k
+			}
+			for _, t := range []string{"analysis_priorities", "analysis_actions"} {
+				if err := exec(`DELETE FROM `+t+` WHERE anchor IN (`+marks+`)`, args...); err != nil {
+					return err
+				}
+			}
+		}
+		for j := range r.Jewels {
+			if err := exec(`DELETE FROM analysis_jewels WHERE jewel = ?`, j); err != nil {
+				return err
+			}
+		}
+	}
+	var rows [][]any
+	seen := map[string]bool{}
+	for _, p := range r.Priorities {
+		if !seen[p.ExposureID] {
+			seen[p.ExposureID] = true
+			rows = append(rows, []any{p.ExposureID, p.Anchor, p.RiskRemoved, p.Paths, id})
+		}
+	}
+	if err := s.insertRows(ctx, tx, `INSERT INTO analysis_priorities (exposure_id, anchor, risk_removed, paths, analysis_id) VALUES `, rows,
+		` ON CONFLICT (exposure_id) DO UPDATE SET anchor = excluded.anchor, risk_removed = excluded.risk_removed, paths = excluded.paths, analysis_id = excluded.analysis_id`); err != nil {
+		return fmt.Errorf("record analysis results: %w", err)
+	}
+	for _, k := range []struct {
+		kind string
+		xs   []store.StoredAction
+	}{{store.ActionPlan, r.Plan}, {store.ActionChoke, r.Chokes}} {
+		for i, x := range k.xs {
+			if err := exec(`INSERT INTO analysis_actions (kind, analysis_id, pos, anchor, data) VALUES (?, ?, ?, ?, ?)`, k.kind, id, i, x.Anchor, x.Data); err != nil {
+				return err
+			}
+		}
+	}
+	for _, j := range r.JewelRisks {
+		if err := exec(`INSERT INTO analysis_jewels (jewel, value, risk, analysis_id) VALUES (?, ?, ?, ?)
+ON CONFLICT (jewel) DO UPDATE SET value = excluded.value, risk = excluded.risk, analysis_id = excluded.analysis_id`, j.Jewel, j.Value, j.Risk, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OpenPaths lists the open paths, riskiest first.
+func (s *DB) OpenPaths(ctx context.Context, exposure string) iter.Seq2[store.OpenPath, error] {
+	q := `SELECT id, entry, target, jewel, likelihood, risk, validated, steps, names FROM paths WHERE status = 'open' ORDER BY risk DESC, id`
+	var args []any
+	if exposure != "" {
+		q = `SELECT p.id, p.entry, p.target, p.jewel, p.likelihood, p.risk, p.validated, p.steps, p.names FROM path_exposures x JOIN paths p ON p.id = x.path_id
+WHERE x.exposure_id = ? AND p.status = 'open' ORDER BY p.risk DESC, p.id`
+		args = []any{exposure}
+	}
+	return rowsSeq(ctx, s.db, s.rebind(q), args, func(r *sql.Rows) (store.OpenPath, error) {
+		var p store.OpenPath
+		var valid int
+		var names string
+		if err := r.Scan(&p.ID, &p.Entry, &p.Target, &p.Jewel, &p.Likelihood, &p.Risk, &valid, &p.Steps, &names); err != nil {
+			return p, fmt.Errorf("read path: %w", err)
+		}
+		p.Validated = valid != 0
+		if err := json.Unmarshal([]byte(names), &p.Names); err != nil {
+			return p, fmt.Errorf("read path %s: %w", p.ID, err)
+		}
+		return p, nil
+	})
+}
+
+// StoredPriorities lists the stored priorities, highest first.
+func (s *DB) StoredPriorities(ctx context.Context, ids ...string) iter.Seq2[store.StoredPriority, error] {
+	var w where
+	w.in("exposure_id", ids)
+	q := `SELECT exposure_id, anchor, risk_removed, paths, analysis_id FROM analysis_priorities` + w.sql() + ` ORDER BY risk_removed DESC, exposure_id`
+	return rowsSeq(ctx, s.db, s.rebind(q), w.args, func(r *sql.Rows) (store.StoredPriority, error) {
+		var p store.StoredPriority
+		if err := r.Scan(&p.ExposureID, &p.Anchor, &p.RiskRemoved, &p.Paths, &p.AnalysisID); err != nil {
+			return p, fmt.Errorf("read priority: %w", err)
+		}
+		return p, nil
+	})
+}
+
+// StoredActions lists the stored plan items or choke points.
+func (s *DB) StoredActions(ctx context.Context, kind string) ([]store.StoredAction, error) {
+	var out []store.StoredAction
+	seq := rowsSeq(ctx, s.db, s.rebind(`SELECT analysis_id, pos, anchor, data FROM analysis_actions WHERE kind = ? ORDER BY analysis_id, pos`), []any{kind},
+		func(r *sql.Rows) (store.StoredAction, error) {
+			var a store.StoredAction
+			if err := r.Scan(&a.AnalysisID, &a.Pos, &a.Anchor, &a.Data); err != nil {
+				return a, fmt.Errorf("read %s action: %w", kind, err)
+			}
+			return a, nil
+		})
+	for a, err := range seq {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// JewelRisks lists each crown jewel's risk, by jewel.
+func (s *DB) JewelRisks(ctx context.Context) ([]store.JewelRisk, error) {
+	var out []store.JewelRisk
+	seq := rowsSeq(ctx, s.db, `SELECT jewel, value, risk, analysis_id FROM analysis_jewels ORDER BY jewel`, nil,
+		func(r *sql.Rows) (store.JewelRisk, error) {
+			var j store.JewelRisk
+			if err := r.Scan(&j.Jewel, &j.Value, &j.Risk, &j.AnalysisID); err != nil {
+				return j, fmt.Errorf("read jewel risk: %w", err)
+			}
+			return j, nil
+		})
+	for j, err := range seq {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}
+
+// Digest returns the hex SHA-256 of data, as stored for scopes and
+// CODEOWNERS files.
+func Digest(data []byte) string {
+	h := sha256.Sum256(data)
+	return hex.EncodeToString(h[:])
+}
+
+// SetScope stores a new scope version unless data is the latest one.
+func (s *DB) SetScope(ctx context.Context, name string, data []byte, at time.Time) (store.ScopeVersion, bool, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return store.ScopeVersion{}, false, fmt.Errorf("set scope: %w", err)
+	}
+	defer tx.Rollback()
+	cur, ok, err := s.latestScope(ctx, tx)
+	if err != nil {
+		return cur, false, err
+	}
+	d := Digest(data)
+	if ok && cur.Digest == d {
+		return cur, false, nil
+	}
+	v := store.ScopeVersion{Version: cur.Version + 1, Digest: d, Name: name, Data: bytes.Clone(data), At: at.UTC()}
+	if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO scopes (version, digest, name, body, set_at) VALUES (?, ?, ?, ?, ?)`),
+		v.Version, v.Digest, v.Name, string(v.Data), micros(v.At)); err != nil {
+		return cur, false, fmt.Errorf("set scope: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return cur, false, fmt.Errorf("set scope: %w", err)
+	}
+	return v, true, nil
+}
+
+func (s *DB) latestScope(ctx context.Context, q queryer) (store.ScopeVersion, bool, error) {
+	var v store.ScopeVersion
+	var body string
+	var at int64
+	err := q.QueryRowContext(ctx, `SELECT version, digest, name, body, set_at FROM scopes ORDER BY version DESC LIMIT 1`).Scan(&v.Version, &v.Digest, &v.Name, &body, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, false, nil
+	}
+	if err != nil {
+		return v, false, fmt.Errorf("read scope: %w", err)
+	}
+	v.Data, v.At = []byte(body), fromMicros(at)
+	return v, true, nil
+}
+
+// LatestScope returns the scope in force.
+func (s *DB) LatestScope(ctx context.Context) (store.ScopeVersion, bool, error) {
+	return s.latestScope(ctx, s.db)
+}
+
+// SetCodeOwners stores a new CODEOWNERS version of repo unless data is
+// the latest one.
+func (s *DB) SetCodeOwners(ctx context.Context, repo, name string, data []byte, at time.Time) (store.CodeOwnersVersion, bool, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return store.CodeOwnersVersion{}, false, fmt.Errorf("set codeowners: %w", err)
+	}
+	defer tx.Rollback()
+	var cur store.CodeOwnersVersion
+	err = tx.QueryRowContext(ctx, s.rebind(`SELECT version, digest FROM codeowners WHERE repo = ? ORDER BY version DESC LIMIT 1`), repo).Scan(&cur.Version, &cur.Digest)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return cur, false, fmt.Errorf("set codeowners: %w", err)
+	}
+	d := Digest(data)
+	if cur.Digest == d {
+		cur.Repo, cur.Name = repo, name
+		return cur, false, nil
+	}
+	v := store.CodeOwnersVersion{Repo: repo, Version: cur.Version + 1, Digest: d, Name: name, Data: bytes.Clone(data), At: at.UTC()}
+	if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO codeowners (repo, version, digest, name, body, set_at) VALUES (?, ?, ?, ?, ?, ?)`),
+		v.Repo, v.Version, v.Digest, v.Name, string(v.Data), micros(v.At)); err != nil {
+		return cur, false, fmt.Errorf("set codeowners: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return cur, false, fmt.Errorf("set codeowners: %w", err)
+	}
+	return v, true, nil
+}
+
+// CodeOwners lists the latest CODEOWNERS version of every repository.
+func (s *DB) CodeOwners(ctx context.Context) ([]store.CodeOwnersVersion, error) {
+	var out []store.CodeOwnersVersion
+	q := `SELECT c.repo, c.version, c.digest, c.name, c.body, c.set_at FROM codeowners c
+WHERE c.version = (SELECT MAX(version) FROM codeowners d WHERE d.repo = c.repo) ORDER BY c.repo`
+	seq := rowsSeq(ctx, s.db, q, nil, func(r *sql.Rows) (store.CodeOwnersVersion, error) {
+		var v store.CodeOwnersVersion
+		var body string
+		var at int64
+		if err := r.Scan(&v.Repo, &v.Version, &v.Digest, &v.Name, &body, &at); err != nil {
+			return v, fmt.Errorf("read codeowners: %w", err)
+		}
+		v.Data, v.At = []byte(body), fromMicros(at)
+		return v, nil
+	})
+	for v, err := range seq {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// insertRows inserts rows with multi-row INSERT statements of up to 100
+// rows (head ends in VALUES, tail is the conflict clause), rather than
+// one statement per row: an analysis records tens of thousands.
+func (s *DB) insertRows(ctx context.Context, tx *sql.Tx, head string, rows [][]any, tail string) error {
+	for i := 0; i < len(rows); i += 100 {
+		chunk := rows[i:min(i+100, len(rows))]
+		var b strings.Builder
+		b.WriteString(head)
+		args := make([]any, 0, len(chunk)*len(chunk[0]))
+		for j, r := range chunk {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(" + placeholders(len(r)) + ")")
+			args = append(args, r...)
+		}
+		b.WriteString(tail)
+		if _, err := tx.ExecContext(ctx, s.rebind(b.String()), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,169 @@
+package sqlstore_test
+
+import (
+	"errors"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ctem-dev/ctem/internal/store"
+	"github.com/ctem-dev/ctem/internal/store/sqlite"
+)
+
+func openResults(t *testing.T) store.Results {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "ctem.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func path(id, jewel string, risk float64) store.StoredPath {
+	return store.StoredPath{ID: id, Entry: "network:lb", Target: "read:" + jewel, Jewel: jewel, Likelihood: risk / 10, Risk: risk, Steps: "[]", Summary: id}
+}
+
+func events(evs []store.PathEvent) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Event+" "+e.PathID)
+	}
+	return out
+}
+
+// TestRecordAnalysis: events come out in a stable order, a partial
+// analysis replaces only the results of its components and closes only
+// paths to its jewels, and an analysis that read older data is refused.
+func TestRecordAnalysis(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := openResults(t)
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	day := func(d int) time.Time { return time.Date(2026, 1, d, 0, 0, 0, 0, time.UTC) }
+	feeds := func(d int) []store.FeedVersion { return []store.FeedVersion{{Feed: "kev", DataDate: day(d)}} }
+
+	full := &store.AnalysisRecord{
+		Analysis: store.Analysis{At: at, IngestSeq: 3, Scope: store.ScopeRef{Source: "stored", Version: 2, Digest: "d"}, Feeds: feeds(2)},
+		Paths:    []store.StoredPath{path("p9", "db", 9), path("p1", "db", 5), path("p5", "bucket", 3)},
+		Priorities: []store.StoredPriority{
+			{ExposureID: "x1", Anchor: "api", RiskRemoved: 9}, {ExposureID: "x2", Anchor: "worker", RiskRemoved: 3}},
+		Plan:       []store.StoredAction{{Anchor: "api", Data: "a"}, {Anchor: "worker", Data: "w"}},
+		JewelRisks: []store.JewelRisk{{Jewel: "db", Value: 10, Risk: 9}, {Jewel: "bucket", Value: 5, Risk: 3}},
+	}
+	a, evs, err := st.RecordAnalysis(ctx, full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(events(evs), []string{"opened p9", "opened p1", "opened p5"}); a.ID != 1 || diff != "" {
+		t.Errorf("RecordAnalysis(full) = id %d, events (-got +want):\n%s", a.ID, diff)
+	}
+
+	// A partial analysis of the api's component, which holds jewel db:
+	// both its paths close (in id order), the worker's results stay.
+	part := &store.AnalysisRecord{
+		Analysis: store.Analysis{At: at.Add(time.Hour), Partial: true, IngestSeq: 4, Scope: full.Analysis.Scope, Feeds: feeds(2)},
+		Jewels:   map[string]bool{"db": true}, Covered: []string{"api", "db"},
+		Priorities: []store.StoredPriority{{ExposureID: "x3", Anchor: "api", RiskRemoved: 1}},
+		Plan:       []store.StoredAction{{Anchor: "api", Data: "a2"}},
+		JewelRisks: []store.JewelRisk{{Jewel: "db", Value: 10, Risk: 0}},
+	}
+	a, evs, err = st.RecordAnalysis(ctx, part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(events(evs), []string{"closed p1", "closed p9"}); a.ID != 2 || a.Closed != 2 || diff != "" {
+		t.Errorf("RecordAnalysis(partial) = id %d, %d closed, events (-got +want):\n%s", a.ID, a.Closed, diff)
+	}
+	var prios []string
+	for p, err := range st.StoredPriorities(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		prios = append(prios, p.ExposureID)
+	}
+	if diff := cmp.Diff(prios, []string{"x2", "x3"}); diff != "" {
+		t.Errorf("StoredPriorities() after a partial analysis (-got +want):\n%s", diff)
+	}
+	plan, err := st.StoredActions(ctx, store.ActionPlan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data []string
+	for _, p := range plan {
+		data = append(data, p.Data)
+	}
+	if diff := cmp.Diff(data, []string{"w", "a2"}); diff != "" {
+		t.Errorf("StoredActions(plan) after a partial analysis (-got +want):\n%s", diff)
+	}
+	var open []string
+	for p, err := range st.OpenPaths(ctx, "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, p.ID)
+	}
+	if !slices.Equal(open, []string{"p5"}) {
+		t.Errorf("OpenPaths() = %v, want [p5]", open)
+	}
+
+	// Older data of any input is refused and changes nothing.
+	for _, tt := range []struct {
+		name string
+		a    store.Analysis
+	}{
+		{"ingest", store.Analysis{IngestSeq: 3, Scope: full.Analysis.Scope, Feeds: feeds(2)}},
+		{"scope", store.Analysis{IngestSeq: 4, Scope: store.ScopeRef{Source: "stored", Version: 1}, Feeds: feeds(2)}},
+		{"feeds", store.Analysis{IngestSeq: 4, Scope: full.Analysis.Scope, Feeds: feeds(1)}},
+	} {
+		if _, _, err := st.RecordAnalysis(ctx, &store.AnalysisRecord{Analysis: tt.a}); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("RecordAnalysis(older %s) = %v, want ErrConflict", tt.name, err)
+		}
+	}
+	last, ok, err := st.LatestAnalysis(ctx)
+	if err != nil || !ok || last.ID != 2 || last.IngestSeq != 4 || !last.Partial || len(last.Feeds) != 1 {
+		t.Errorf("LatestAnalysis() = %+v, %v, %v; want analysis 2", last, ok, err)
+	}
+	// The same data again is no conflict.
+	if _, _, err := st.RecordAnalysis(ctx, &store.AnalysisRecord{Analysis: store.Analysis{IngestSeq: 4, Scope: full.Analysis.Scope, Feeds: feeds(3)}}); err != nil {
+		t.Errorf("RecordAnalysis(same data, newer feeds) = %v, want nil", err)
+	}
+}
+
+// TestScopeVersions: setting the same scope twice keeps one version.
+func TestScopeVersions(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := openResults(t)
+	if _, ok, err := st.LatestScope(ctx); ok || err != nil {
+		t.Fatalf("LatestScope() of a new database = %v, %v; want none", ok, err)
+	}
+	at := time.Unix(1, 0)
+	for i, tt := range []struct {
+		data        string
+		wantVersion int64
+		wantNew     bool
+	}{{"a: 1\n", 1, true}, {"a: 1\n", 1, false}, {"a: 2\n", 2, true}} {
+		v, changed, err := st.SetScope(ctx, "ctem.yaml", []byte(tt.data), at)
+		if err != nil || v.Version != tt.wantVersion || changed != tt.wantNew {
+			t.Errorf("SetScope #%d = version %d, new %v, %v; want %d, %v", i, v.Version, changed, err, tt.wantVersion, tt.wantNew)
+		}
+	}
+	v, ok, err := st.LatestScope(ctx)
+	if err != nil || !ok || string(v.Data) != "a: 2\n" || v.Version != 2 {
+		t.Errorf("LatestScope() = %+v, %v, %v; want version 2", v, ok, err)
+	}
+	if _, _, err := st.SetCodeOwners(ctx, "repo", "CODEOWNERS", []byte("* @a\n"), at); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.SetCodeOwners(ctx, "repo", "CODEOWNERS", []byte("* @b\n"), at); err != nil {
+		t.Fatal(err)
+	}
+	cos, err := st.CodeOwners(ctx)
+	if err != nil || len(cos) != 1 || cos[0].Version != 2 || string(cos[0].Data) != "* @b\n" {
+		t.Errorf("CodeOwners() = %+v, %v; want repo's version 2", cos, err)
+	}
+}
