@@ -83,7 +83,7 @@ func pathIDs(ps []graph.Path) []string {
 func openPathIDs(t testing.TB, st Store) []string {
 	t.Helper()
 	out := []string{}
-	for p, err := range st.OpenPaths(context.Background(), "") {
+	for p, err := range st.OpenPaths(context.Background(), store.PathFilter{}) {
 		if err != nil {
 			t.Fatal(err)
 		}

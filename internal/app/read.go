@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"container/heap"
 	"context"
-	"encoding/json"
 	"fmt"
 	"iter"
 	"maps"
@@ -94,6 +93,8 @@ type PathQuery struct {
 	From string
 	// Through keeps the paths with a step that this exposure enables.
 	Through string
+	// Limit, when above 0, is the most paths to return.
+	Limit int
 	// Options, when not zero, asks for an analysis with these options
 	// instead of the stored one.
 	Options graph.Options
@@ -124,6 +125,9 @@ func (a *App) Paths(ctx context.Context, q PathQuery) (*PathList, error) {
 		out.View = v
 		to := run.Estate.Canonical(q.To)
 		for _, p := range run.Result.Paths {
+			if q.Limit > 0 && len(out.Paths) >= q.Limit {
+				break
+			}
 			if matchPath(p, to, q.From, q.Through) {
 				out.Paths = append(out.Paths, p)
 				maps.Copy(out.Names, stepNames(p, run.Exposures))
@@ -150,18 +154,22 @@ func (a *App) Paths(ctx context.Context, q PathQuery) (*PathList, error) {
 }
 
 func (a *App) storedPaths(ctx context.Context, out *PathList, to string, q PathQuery) error {
-	for sp, err := range a.Store.OpenPaths(ctx, q.Through) {
+	for sp, err := range a.Store.OpenPaths(ctx, store.PathFilter{Exposure: q.Through, Jewel: to}) {
 		if err != nil {
 			return err
+		}
+		if q.From != "" && !strings.Contains(sp.Entry, q.From) {
+			continue
+		}
+		if q.Limit > 0 && len(out.Paths) >= q.Limit {
+			break
 		}
 		p, err := decodePath(sp.StoredPath)
 		if err != nil {
 			return err
 		}
-		if matchPath(p, to, q.From, "") {
-			out.Paths = append(out.Paths, p)
-			maps.Copy(out.Names, sp.Names)
-		}
+		out.Paths = append(out.Paths, p)
+		maps.Copy(out.Names, sp.Names)
 	}
 	return nil
 }
@@ -280,7 +288,7 @@ func (a *App) storedPlan(ctx context.Context) (graph.Plan, []graph.ChokePoint, e
 	h := &itemHeap{}
 	for _, r := range rows {
 		var it graph.PlanItem
-		if err := json.Unmarshal([]byte(r.Data), &it); err != nil {
+		if err := jsonv2.Unmarshal([]byte(r.Data), &it); err != nil {
 			return plan, nil, fmt.Errorf("stored plan item: %w", err)
 		}
 		if n := len(*h); n > 0 && (*h)[n-1].analysis == r.AnalysisID {
@@ -312,7 +320,7 @@ func (a *App) storedPlan(ctx context.Context) (graph.Plan, []graph.ChokePoint, e
 	chokes := make([]graph.ChokePoint, 0, len(crows))
 	for _, r := range crows {
 		var c graph.ChokePoint
-		if err := json.Unmarshal([]byte(r.Data), &c); err != nil {
+		if err := jsonv2.Unmarshal([]byte(r.Data), &c); err != nil {
 			return plan, nil, fmt.Errorf("stored choke point: %w", err)
 		}
 		chokes = append(chokes, c)
@@ -347,6 +355,9 @@ func (h *itemHeap) Pop() any {
 	return x
 }
 
+// priorityPage is how many priorities a listing reads at a time.
+const priorityPage = 500
+
 // Ranked is an exposure with its priority: the attack-path risk that
 // fixing it removes, and the number of paths through it.
 type Ranked struct {
@@ -364,32 +375,55 @@ func (a *App) Priorities(ctx context.Context, f store.Filter, opt graph.Options)
 	if err != nil {
 		return v, nil, err
 	}
-	var prios []store.StoredPriority
+	// pages returns the prioritized exposures a page at a time: computed
+	// ones, or stored ones read by keyset, so that a short listing reads
+	// a few pages of a large database.
+	var pages func(yield func([]store.StoredPriority, error) bool)
 	if !ok {
 		run, cv, err := a.compute(ctx, opt)
 		if err != nil {
 			return v, nil, err
 		}
 		v = cv
+		var all []store.StoredPriority
 		for _, p := range run.Result.Priorities {
-			prios = append(prios, store.StoredPriority{ExposureID: p.ExposureID, RiskRemoved: p.RiskRemoved, Paths: p.Paths})
+			all = append(all, store.StoredPriority{ExposureID: p.ExposureID, RiskRemoved: p.RiskRemoved, Paths: p.Paths})
+		}
+		pages = func(yield func([]store.StoredPriority, error) bool) {
+			for i := 0; i < len(all); i += priorityPage {
+				if !yield(all[i:min(i+priorityPage, len(all))], nil) {
+					return
+				}
+			}
 		}
 	} else {
-		for p, err := range a.Store.StoredPriorities(ctx) {
-			if err != nil {
-				return v, nil, err
+		pages = func(yield func([]store.StoredPriority, error) bool) {
+			var after *store.StoredPriority
+			for {
+				var page []store.StoredPriority
+				for p, err := range a.Store.StoredPriorities(ctx, store.PriorityFilter{After: after, Limit: priorityPage}) {
+					if err != nil {
+						yield(nil, err)
+						return
+					}
+					page = append(page, p)
+				}
+				if len(page) == 0 || !yield(page, nil) {
+					return
+				}
+				after = &page[len(page)-1]
 			}
-			prios = append(prios, p)
 		}
 	}
 	limit := f.Limit
 	seq := func(yield func(Ranked, error) bool) {
 		n := 0
 		shown := map[string]bool{}
-		// The prioritized exposures that match f, read a chunk at a
-		// time, so that a short page reads little.
-		for i := 0; i < len(prios); i += 500 {
-			chunk := prios[i:min(i+500, len(prios))]
+		for chunk, err := range pages {
+			if err != nil {
+				yield(Ranked{}, err)
+				return
+			}
 			ids := make([]string, len(chunk))
 			for j, p := range chunk {
 				ids[j] = p.ExposureID
@@ -536,7 +570,7 @@ func (a *App) Explain(ctx context.Context, id string, override ssvc.Inputs) (*Ex
 		return out, nil
 	}
 	out.View = v
-	for sp, err := range a.Store.OpenPaths(ctx, x.ID) {
+	for sp, err := range a.Store.OpenPaths(ctx, store.PathFilter{Exposure: x.ID}) {
 		if err != nil {
 			return nil, err
 		}
@@ -546,7 +580,7 @@ func (a *App) Explain(ctx context.Context, id string, override ssvc.Inputs) (*Ex
 		}
 		out.Paths = append(out.Paths, p)
 	}
-	for p, err := range a.Store.StoredPriorities(ctx, x.ID) {
+	for p, err := range a.Store.StoredPriorities(ctx, store.PriorityFilter{IDs: []string{x.ID}}) {
 		if err != nil {
 			return nil, err
 		}

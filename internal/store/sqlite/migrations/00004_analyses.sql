@@ -32,7 +32,10 @@ ALTER TABLE path_events ADD COLUMN analysis_id BIGINT NOT NULL DEFAULT 0;
 -- each step, as JSON {exposure id: name}, so that a listing of paths
 -- reads no exposure.
 ALTER TABLE paths ADD COLUMN names TEXT NOT NULL DEFAULT '{}';
-CREATE INDEX paths_status ON paths (status);
+-- Open paths riskiest first, in the index's order: a page of paths
+-- reads the page, not every path.
+CREATE INDEX paths_open ON paths (status, risk DESC, id);
+CREATE INDEX paths_jewel ON paths (jewel);
 
 -- Which exposures enable a step of each path, for explain.
 CREATE TABLE path_exposures (
@@ -53,6 +56,7 @@ CREATE TABLE analysis_priorities (
   analysis_id  BIGINT NOT NULL
 );
 CREATE INDEX analysis_priorities_anchor ON analysis_priorities (anchor);
+CREATE INDEX analysis_priorities_risk ON analysis_priorities (risk_removed, exposure_id);
 
 CREATE TABLE analysis_actions (
   kind        TEXT NOT NULL,
@@ -98,7 +102,8 @@ DROP TABLE analysis_jewels;
 DROP TABLE analysis_actions;
 DROP TABLE analysis_priorities;
 DROP TABLE path_exposures;
-DROP INDEX paths_status;
+DROP INDEX paths_jewel;
+DROP INDEX paths_open;
 ALTER TABLE paths DROP COLUMN names;
 ALTER TABLE path_events DROP COLUMN analysis_id;
 ALTER TABLE paths DROP COLUMN analysis_id;
