@@ -13,6 +13,7 @@ import (
 	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/ctem-dev/ctem/internal/analyze"
+	"github.com/ctem-dev/ctem/internal/estate"
 	"github.com/ctem-dev/ctem/internal/graph"
 	"github.com/ctem-dev/ctem/internal/intel/score"
 	"github.com/ctem-dev/ctem/internal/intel/ssvc"
@@ -515,11 +516,11 @@ func (a *App) Explain(ctx context.Context, id string, override ssvc.Inputs) (*Ex
 		return nil, badInput(fmt.Errorf("%q names %d exposures; give more of the id", id, len(xs)))
 	}
 	x := xs[0]
-	in, err := a.loadInputs(ctx)
+	v, stored, err := a.view(ctx, graph.Options{})
 	if err != nil {
 		return nil, err
 	}
-	es, err := a.estate(ctx, in)
+	c, err := a.assetContext(ctx, x.Asset, stored)
 	if err != nil {
 		return nil, err
 	}
@@ -543,15 +544,10 @@ func (a *App) Explain(ctx context.Context, id string, override ssvc.Inputs) (*Ex
 		}
 		ev = append(ev, e)
 	}
-	c := es.Context(x.Asset)
 	sc := score.Context{InternetExposed: c.InternetExposed, Via: c.Via, Service: c.Service, Criticality: c.Criticality, CrownJewel: c.CrownJewel,
 		SSVCOverride: override, SSVCReason: "set on the command line"}
 	out := &Explanation{Exposure: x, Assessment: score.Assess(x, fs, ev, sc, intel.Intel), Paths: []graph.Path{}}
-	v, ok, err := a.view(ctx, graph.Options{})
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
+	if !stored {
 		run, cv, err := a.compute(ctx, graph.Options{})
 		if err != nil {
 			return nil, err
@@ -587,4 +583,28 @@ func (a *App) Explain(ctx context.Context, id string, override ssvc.Inputs) (*Ex
 		out.Priority = p.RiskRemoved
 	}
 	return out, nil
+}
+
+// assetContext returns the estate context of the asset named key: the
+// one the stored analysis recorded when stored is true and it has one,
+// else the estate's, correlated now.
+func (a *App) assetContext(ctx context.Context, key string, stored bool) (estate.Context, error) {
+	if stored {
+		sc, ok, err := a.Store.AssetContextOf(ctx, key)
+		if err != nil {
+			return estate.Context{}, err
+		}
+		if ok {
+			var c estate.Context
+			if err := jsonv2.Unmarshal([]byte(sc.Data), &c); err != nil {
+				return c, fmt.Errorf("stored context of %s: %w", key, err)
+			}
+			return c, nil
+		}
+	}
+	es, err := a.Estate(ctx)
+	if err != nil {
+		return estate.Context{}, err
+	}
+	return es.Context(key), nil
 }

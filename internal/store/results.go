@@ -51,6 +51,9 @@ type Results interface {
 	StoredActions(ctx context.Context, kind string) ([]StoredAction, error)
 	// JewelRisks lists each crown jewel's risk as last analysed.
 	JewelRisks(ctx context.Context) ([]JewelRisk, error)
+	// AssetContextOf returns the stored context of the asset named key,
+	// and false when none is stored.
+	AssetContextOf(ctx context.Context, key string) (AssetContext, bool, error)
 
 	// SetScope stores data as the next scope version unless it is the
 	// latest already; it returns the version in force.
@@ -133,6 +136,17 @@ type AnalysisRecord struct {
 	Plan       []StoredAction
 	Chokes     []StoredAction
 	JewelRisks []JewelRisk
+	// Contexts are the estate contexts of the assets that hold an
+	// exposure, anchored on the asset's canonical key.
+	Contexts []AssetContext
+}
+
+// AssetContext is an asset's estate context as JSON (package estate's
+// Context), stored under one of its names.
+type AssetContext struct {
+	Key    string
+	Anchor string
+	Data   string
 }
 
 // PathFilter selects stored paths; zero fields select all.

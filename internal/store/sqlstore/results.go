@@ -255,7 +255,7 @@ func (s *DB) replaceResults(ctx context.Context, tx *sql.Tx, id int64, r *store.
 		return nil
 	}
 	if !r.Analysis.Partial {
-		for _, t := range []string{"analysis_priorities", "analysis_actions", "analysis_jewels"} {
+		for _, t := range []string{"analysis_priorities", "analysis_actions", "analysis_jewels", "asset_contexts"} {
 			if err := exec(`DELETE FROM ` + t); err != nil {
 				return err
 			}
@@ -268,7 +268,7 @@ func (s *DB) replaceResults(ctx context.Context, tx *sql.Tx, id int64, r *store.
 			for j, k := range chunk {
 				args[j] = k
 			}
-			for _, t := range []string{"analysis_priorities", "analysis_actions"} {
+			for _, t := range []string{"analysis_priorities", "analysis_actions", "asset_contexts"} {
 				if err := exec(`DELETE FROM `+t+` WHERE anchor IN (`+marks+`)`, args...); err != nil {
 					return err
 				}
@@ -301,6 +301,18 @@ func (s *DB) replaceResults(ctx context.Context, tx *sql.Tx, id int64, r *store.
 				return err
 			}
 		}
+	}
+	rows = rows[:0]
+	clear(seen)
+	for _, c := range r.Contexts {
+		if !seen[c.Key] {
+			seen[c.Key] = true
+			rows = append(rows, []any{c.Key, c.Anchor, c.Data, id})
+		}
+	}
+	if err := s.insertRows(ctx, tx, `INSERT INTO asset_contexts (key, anchor, data, analysis_id) VALUES `, rows,
+		` ON CONFLICT (key) DO UPDATE SET anchor = excluded.anchor, data = excluded.data, analysis_id = excluded.analysis_id`); err != nil {
+		return fmt.Errorf("record analysis results: %w", err)
 	}
 	for _, j := range r.JewelRisks {
 		if err := exec(`INSERT INTO analysis_jewels (jewel, value, risk, analysis_id) VALUES (?, ?, ?, ?)
@@ -530,4 +542,17 @@ func (s *DB) insertRows(ctx context.Context, tx *sql.Tx, head string, rows [][]a
 		}
 	}
 	return nil
+}
+
+// AssetContextOf returns the stored context of the asset named key.
+func (s *DB) AssetContextOf(ctx context.Context, key string) (store.AssetContext, bool, error) {
+	c := store.AssetContext{Key: key}
+	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT anchor, data FROM asset_contexts WHERE key = ?`), key).Scan(&c.Anchor, &c.Data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, false, nil
+	}
+	if err != nil {
+		return c, false, fmt.Errorf("read asset context: %w", err)
+	}
+	return c, true, nil
 }

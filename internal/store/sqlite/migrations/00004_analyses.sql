@@ -75,6 +75,18 @@ CREATE TABLE analysis_jewels (
   analysis_id BIGINT NOT NULL
 );
 
+-- The estate's context of each asset that holds an exposure (internet
+-- exposure, service, owner, criticality, crown-jewel value: package
+-- estate's Context as JSON), under its key and every other name, so that
+-- explaining an exposure needs no estate.
+CREATE TABLE asset_contexts (
+  key         TEXT PRIMARY KEY,
+  anchor      TEXT NOT NULL,
+  data        TEXT NOT NULL,
+  analysis_id BIGINT NOT NULL
+);
+CREATE INDEX asset_contexts_anchor ON asset_contexts (anchor);
+
 -- Analysis inputs kept as data: the scope file's versions and each
 -- repository's CODEOWNERS versions, with their digests.
 CREATE TABLE scopes (
@@ -98,6 +110,7 @@ CREATE TABLE codeowners (
 -- +goose Down
 DROP TABLE codeowners;
 DROP TABLE scopes;
+DROP TABLE asset_contexts;
 DROP TABLE analysis_jewels;
 DROP TABLE analysis_actions;
 DROP TABLE analysis_priorities;
