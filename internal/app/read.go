@@ -140,7 +140,15 @@ func (a *App) Paths(ctx context.Context, q PathQuery) (*PathList, error) {
 		return nil, err
 	}
 	if len(out.Paths) == 0 && q.To != "" && !strings.HasSuffix(q.To, "*") {
-		// Perhaps another name of a jewel: the estate knows its key.
+		// Perhaps another name of a jewel: the estate knows its key,
+		// unless q.To is a jewel's key already.
+		jr, err := a.Store.JewelRisks(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if slices.ContainsFunc(jr, func(j store.JewelRisk) bool { return j.Jewel == q.To }) {
+			return out, nil
+		}
 		es, err := a.Estate(ctx)
 		if err != nil {
 			return nil, err
