@@ -3,6 +3,7 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -142,18 +143,28 @@ func sizeWord(n int64) string {
 // WholeReader returns the input's stream for a parser that must hold the
 // whole input in memory (a YAML document, an HCL file), what naming it
 // ("a YAML inventory"). Beyond MaxItem bytes its Read fails with an
-// InputError wrapping ErrTooLarge, which TooLarge also returns: some
-// decoders (YAML's) keep only the text of a read error.
+// InputError wrapping ErrTooLarge. Some decoders (YAML's) keep only the
+// text of a read error: ReadErr returns the error itself.
 func (in *Input) WholeReader(what string) *WholeReader {
 	lim := in.Limits.Or()
 	return &WholeReader{m: maxReader{name: in.Name, r: in.R, max: lim.MaxItem, what: what, env: "CTEM_MAX_ITEM"}}
 }
 
 // WholeReader is the stream of Input.WholeReader.
-type WholeReader struct{ m maxReader }
+type WholeReader struct {
+	m   maxReader
+	err error
+}
 
 // Read reads from the input, within the limit.
-func (w *WholeReader) Read(p []byte) (int, error) { return w.m.Read(p) }
+func (w *WholeReader) Read(p []byte) (int, error) {
+	n, err := w.m.Read(p)
+	if err != nil && err != io.EOF && w.err == nil {
+		w.err = err
+	}
+	return n, err
+}
 
-// TooLarge returns the error of the limit, or nil while within it.
-func (w *WholeReader) TooLarge() error { return w.m.Err }
+// ReadErr returns the first error reading met (the limit, a corrupt
+// gzip stream, the input's own limits), or nil.
+func (w *WholeReader) ReadErr() error { return w.err }
