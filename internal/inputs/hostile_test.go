@@ -157,6 +157,18 @@ var hostileCases = []hostileCase{{
 	},
 	want: "a YAML inventory larger than {item}",
 }, {
+	// Kubernetes YAML is decoded one document at a time, each within
+	// MaxItem.
+	name:   "k8s-yaml-3GB",
+	format: "kubernetes",
+	gen: func(w io.Writer) error {
+		if err := write(w, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: small\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: large\ndata:\n  a: \""); err != nil {
+			return err
+		}
+		return repeat(w, "a", 3*gb)
+	},
+	want: "input too large: a YAML document larger than {item}",
+}, {
 	name:   "nmap-depth",
 	format: "nmap",
 	gen: func(w io.Writer) error {
