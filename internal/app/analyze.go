@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/ctem-dev/ctem/internal/analyze"
@@ -195,6 +196,32 @@ func (a *App) runAndRecord(ctx context.Context, opt graph.Options, changed []str
 	return nil, err
 }
 
+// contexts returns the estate context of every asset that holds one of
+// the run's exposures, under its key and each of its other names.
+func contexts(run *analyze.Run) ([]store.AssetContext, error) {
+	seen := map[string]bool{}
+	var out []store.AssetContext
+	for _, x := range run.Exposures {
+		if seen[x.Asset] {
+			continue
+		}
+		seen[x.Asset] = true
+		data, err := json.Marshal(run.Estate.Context(x.Asset))
+		if err != nil {
+			return nil, err
+		}
+		names := []string{x.Asset}
+		if as, ok := run.Estate.Assets[x.Asset]; ok {
+			names = append(names, as.Aliases...)
+		}
+		for _, n := range names {
+			out = append(out, store.AssetContext{Key: n, Anchor: x.Asset, Data: string(data)})
+		}
+	}
+	slices.SortFunc(out, func(a, b store.AssetContext) int { return strings.Compare(a.Key, b.Key) })
+	return out, nil
+}
+
 // record stores a run and its results. A partial run after the ingest
 // that began at since brings the analysis up to date (UpTo) only when
 // everything before that ingest had been analysed.
@@ -252,6 +279,10 @@ func (a *App) record(ctx context.Context, p *prepared, opt graph.Options, since 
 		rec.Chokes = append(rec.Chokes, store.StoredAction{Anchor: anchor(c.Action, run.Exposures), Data: string(data)})
 	}
 	rec.JewelRisks = jewelRisks(run.Input.Jewels, run.Result.Paths)
+	var err error
+	if rec.Contexts, err = contexts(run); err != nil {
+		return nil, err
+	}
 	an, events, err := a.Store.RecordAnalysis(ctx, rec)
 	if err != nil {
 		return nil, err

@@ -83,7 +83,7 @@ func pathIDs(ps []graph.Path) []string {
 func openPathIDs(t testing.TB, st Store) []string {
 	t.Helper()
 	out := []string{}
-	for p, err := range st.OpenPaths(context.Background(), "") {
+	for p, err := range st.OpenPaths(context.Background(), store.PathFilter{}) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,6 +168,21 @@ func TestLifecycle(t *testing.T) {
 	}
 	if ex.Priority != want.RiskRemoved || len(ex.Paths) != want.Paths {
 		t.Errorf("Explain(%s) = priority %v, %d paths; want %v, %d", rce.ID, ex.Priority, len(ex.Paths), want.RiskRemoved, want.Paths)
+	}
+	// The context stored with the analysis is the estate's.
+	storedCtx, err := a.assetContext(ctx, rce.Asset, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	estateCtx, err := a.assetContext(ctx, rce.Asset, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(storedCtx, estateCtx); diff != "" || !storedCtx.InternetExposed {
+		t.Errorf("stored context of %s (-stored +estate):\n%s", rce.Asset, diff)
+	}
+	if _, ok, err := st.AssetContextOf(ctx, rce.Asset); err != nil || !ok {
+		t.Errorf("AssetContextOf(%s) = %v, %v; want stored", rce.Asset, ok, err)
 	}
 	if _, err := a.Explain(ctx, "ffffffffffff", ssvc.Inputs{}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Explain(ffffffffffff) = %v, want ErrNotFound", err)

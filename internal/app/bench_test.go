@@ -190,6 +190,17 @@ func BenchmarkPaths(b *testing.B) {
 	b.ReportMetric(float64(len(pl.Paths)), "paths")
 }
 
+// BenchmarkPathsPage is the riskiest 100 paths (paths --limit 100).
+func BenchmarkPathsPage(b *testing.B) {
+	a, _ := benchStore(b)
+	ctx := b.Context()
+	for b.Loop() {
+		if pl, err := a.Paths(ctx, PathQuery{Limit: 100}); err != nil || len(pl.Paths) != 100 {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkPathsTo(b *testing.B) {
 	a, _ := benchStore(b)
 	ctx := b.Context()

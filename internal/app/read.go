@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"container/heap"
 	"context"
-	"encoding/json"
 	"fmt"
 	"iter"
 	"maps"
@@ -14,6 +13,7 @@ import (
 	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/ctem-dev/ctem/internal/analyze"
+	"github.com/ctem-dev/ctem/internal/estate"
 	"github.com/ctem-dev/ctem/internal/graph"
 	"github.com/ctem-dev/ctem/internal/intel/score"
 	"github.com/ctem-dev/ctem/internal/intel/ssvc"
@@ -94,6 +94,8 @@ type PathQuery struct {
 	From string
 	// Through keeps the paths with a step that this exposure enables.
 	Through string
+	// Limit, when above 0, is the most paths to return.
+	Limit int
 	// Options, when not zero, asks for an analysis with these options
 	// instead of the stored one.
 	Options graph.Options
@@ -124,6 +126,9 @@ func (a *App) Paths(ctx context.Context, q PathQuery) (*PathList, error) {
 		out.View = v
 		to := run.Estate.Canonical(q.To)
 		for _, p := range run.Result.Paths {
+			if q.Limit > 0 && len(out.Paths) >= q.Limit {
+				break
+			}
 			if matchPath(p, to, q.From, q.Through) {
 				out.Paths = append(out.Paths, p)
 				maps.Copy(out.Names, stepNames(p, run.Exposures))
@@ -135,7 +140,15 @@ func (a *App) Paths(ctx context.Context, q PathQuery) (*PathList, error) {
 		return nil, err
 	}
 	if len(out.Paths) == 0 && q.To != "" && !strings.HasSuffix(q.To, "*") {
-		// Perhaps another name of a jewel: the estate knows its key.
+		// Perhaps another name of a jewel: the estate knows its key,
+		// unless q.To is a jewel's key already.
+		jr, err := a.Store.JewelRisks(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if slices.ContainsFunc(jr, func(j store.JewelRisk) bool { return j.Jewel == q.To }) {
+			return out, nil
+		}
 		es, err := a.Estate(ctx)
 		if err != nil {
 			return nil, err
@@ -150,18 +163,22 @@ func (a *App) Paths(ctx context.Context, q PathQuery) (*PathList, error) {
 }
 
 func (a *App) storedPaths(ctx context.Context, out *PathList, to string, q PathQuery) error {
-	for sp, err := range a.Store.OpenPaths(ctx, q.Through) {
+	for sp, err := range a.Store.OpenPaths(ctx, store.PathFilter{Exposure: q.Through, Jewel: to}) {
 		if err != nil {
 			return err
+		}
+		if q.From != "" && !strings.Contains(sp.Entry, q.From) {
+			continue
+		}
+		if q.Limit > 0 && len(out.Paths) >= q.Limit {
+			break
 		}
 		p, err := decodePath(sp.StoredPath)
 		if err != nil {
 			return err
 		}
-		if matchPath(p, to, q.From, "") {
-			out.Paths = append(out.Paths, p)
-			maps.Copy(out.Names, sp.Names)
-		}
+		out.Paths = append(out.Paths, p)
+		maps.Copy(out.Names, sp.Names)
 	}
 	return nil
 }
@@ -280,7 +297,7 @@ func (a *App) storedPlan(ctx context.Context) (graph.Plan, []graph.ChokePoint, e
 	h := &itemHeap{}
 	for _, r := range rows {
 		var it graph.PlanItem
-		if err := json.Unmarshal([]byte(r.Data), &it); err != nil {
+		if err := jsonv2.Unmarshal([]byte(r.Data), &it); err != nil {
 			return plan, nil, fmt.Errorf("stored plan item: %w", err)
 		}
 		if n := len(*h); n > 0 && (*h)[n-1].analysis == r.AnalysisID {
@@ -312,7 +329,7 @@ func (a *App) storedPlan(ctx context.Context) (graph.Plan, []graph.ChokePoint, e
 	chokes := make([]graph.ChokePoint, 0, len(crows))
 	for _, r := range crows {
 		var c graph.ChokePoint
-		if err := json.Unmarshal([]byte(r.Data), &c); err != nil {
+		if err := jsonv2.Unmarshal([]byte(r.Data), &c); err != nil {
 			return plan, nil, fmt.Errorf("stored choke point: %w", err)
 		}
 		chokes = append(chokes, c)
@@ -347,6 +364,9 @@ func (h *itemHeap) Pop() any {
 	return x
 }
 
+// priorityPage is how many priorities a listing reads at a time.
+const priorityPage = 500
+
 // Ranked is an exposure with its priority: the attack-path risk that
 // fixing it removes, and the number of paths through it.
 type Ranked struct {
@@ -364,32 +384,55 @@ func (a *App) Priorities(ctx context.Context, f store.Filter, opt graph.Options)
 	if err != nil {
 		return v, nil, err
 	}
-	var prios []store.StoredPriority
+	// pages returns the prioritized exposures a page at a time: computed
+	// ones, or stored ones read by keyset, so that a short listing reads
+	// a few pages of a large database.
+	var pages func(yield func([]store.StoredPriority, error) bool)
 	if !ok {
 		run, cv, err := a.compute(ctx, opt)
 		if err != nil {
 			return v, nil, err
 		}
 		v = cv
+		var all []store.StoredPriority
 		for _, p := range run.Result.Priorities {
-			prios = append(prios, store.StoredPriority{ExposureID: p.ExposureID, RiskRemoved: p.RiskRemoved, Paths: p.Paths})
+			all = append(all, store.StoredPriority{ExposureID: p.ExposureID, RiskRemoved: p.RiskRemoved, Paths: p.Paths})
+		}
+		pages = func(yield func([]store.StoredPriority, error) bool) {
+			for i := 0; i < len(all); i += priorityPage {
+				if !yield(all[i:min(i+priorityPage, len(all))], nil) {
+					return
+				}
+			}
 		}
 	} else {
-		for p, err := range a.Store.StoredPriorities(ctx) {
-			if err != nil {
-				return v, nil, err
+		pages = func(yield func([]store.StoredPriority, error) bool) {
+			var after *store.StoredPriority
+			for {
+				var page []store.StoredPriority
+				for p, err := range a.Store.StoredPriorities(ctx, store.PriorityFilter{After: after, Limit: priorityPage}) {
+					if err != nil {
+						yield(nil, err)
+						return
+					}
+					page = append(page, p)
+				}
+				if len(page) == 0 || !yield(page, nil) {
+					return
+				}
+				after = &page[len(page)-1]
 			}
-			prios = append(prios, p)
 		}
 	}
 	limit := f.Limit
 	seq := func(yield func(Ranked, error) bool) {
 		n := 0
 		shown := map[string]bool{}
-		// The prioritized exposures that match f, read a chunk at a
-		// time, so that a short page reads little.
-		for i := 0; i < len(prios); i += 500 {
-			chunk := prios[i:min(i+500, len(prios))]
+		for chunk, err := range pages {
+			if err != nil {
+				yield(Ranked{}, err)
+				return
+			}
 			ids := make([]string, len(chunk))
 			for j, p := range chunk {
 				ids[j] = p.ExposureID
@@ -481,11 +524,11 @@ func (a *App) Explain(ctx context.Context, id string, override ssvc.Inputs) (*Ex
 		return nil, badInput(fmt.Errorf("%q names %d exposures; give more of the id", id, len(xs)))
 	}
 	x := xs[0]
-	in, err := a.loadInputs(ctx)
+	v, stored, err := a.view(ctx, graph.Options{})
 	if err != nil {
 		return nil, err
 	}
-	es, err := a.estate(ctx, in)
+	c, err := a.assetContext(ctx, x.Asset, stored)
 	if err != nil {
 		return nil, err
 	}
@@ -509,15 +552,10 @@ func (a *App) Explain(ctx context.Context, id string, override ssvc.Inputs) (*Ex
 		}
 		ev = append(ev, e)
 	}
-	c := es.Context(x.Asset)
 	sc := score.Context{InternetExposed: c.InternetExposed, Via: c.Via, Service: c.Service, Criticality: c.Criticality, CrownJewel: c.CrownJewel,
 		SSVCOverride: override, SSVCReason: "set on the command line"}
 	out := &Explanation{Exposure: x, Assessment: score.Assess(x, fs, ev, sc, intel.Intel), Paths: []graph.Path{}}
-	v, ok, err := a.view(ctx, graph.Options{})
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
+	if !stored {
 		run, cv, err := a.compute(ctx, graph.Options{})
 		if err != nil {
 			return nil, err
@@ -536,7 +574,7 @@ func (a *App) Explain(ctx context.Context, id string, override ssvc.Inputs) (*Ex
 		return out, nil
 	}
 	out.View = v
-	for sp, err := range a.Store.OpenPaths(ctx, x.ID) {
+	for sp, err := range a.Store.OpenPaths(ctx, store.PathFilter{Exposure: x.ID}) {
 		if err != nil {
 			return nil, err
 		}
@@ -546,11 +584,35 @@ func (a *App) Explain(ctx context.Context, id string, override ssvc.Inputs) (*Ex
 		}
 		out.Paths = append(out.Paths, p)
 	}
-	for p, err := range a.Store.StoredPriorities(ctx, x.ID) {
+	for p, err := range a.Store.StoredPriorities(ctx, store.PriorityFilter{IDs: []string{x.ID}}) {
 		if err != nil {
 			return nil, err
 		}
 		out.Priority = p.RiskRemoved
 	}
 	return out, nil
+}
+
+// assetContext returns the estate context of the asset named key: the
+// one the stored analysis recorded when stored is true and it has one,
+// else the estate's, correlated now.
+func (a *App) assetContext(ctx context.Context, key string, stored bool) (estate.Context, error) {
+	if stored {
+		sc, ok, err := a.Store.AssetContextOf(ctx, key)
+		if err != nil {
+			return estate.Context{}, err
+		}
+		if ok {
+			var c estate.Context
+			if err := jsonv2.Unmarshal([]byte(sc.Data), &c); err != nil {
+				return c, fmt.Errorf("stored context of %s: %w", key, err)
+			}
+			return c, nil
+		}
+	}
+	es, err := a.Estate(ctx)
+	if err != nil {
+		return estate.Context{}, err
+	}
+	return es.Context(key), nil
 }

@@ -112,6 +112,7 @@ func scopeText(s store.ScopeRef) string {
 func newPathsCmd(e *env) *cobra.Command {
 	var af analysisFlags
 	var output, to, from string
+	var limit int
 	cmd := &cobra.Command{
 		Use:   "paths",
 		Short: "Attack paths from entry points to crown jewels, most risky first",
@@ -129,7 +130,7 @@ func newPathsCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer a.Store.Close()
-			pl, err := a.Paths(cmd.Context(), app.PathQuery{To: to, From: from, Options: opt})
+			pl, err := a.Paths(cmd.Context(), app.PathQuery{To: to, From: from, Limit: limit, Options: opt})
 			if err != nil {
 				return err
 			}
@@ -149,6 +150,7 @@ func newPathsCmd(e *env) *cobra.Command {
 	af.register(cmd)
 	cmd.Flags().StringVar(&to, "to", "", "only paths to this crown jewel (asset key, or a prefix ending in *)")
 	cmd.Flags().StringVar(&from, "from", "", "only paths from this entry state or asset (e.g. internet, network:KEY)")
+	cmd.Flags().IntVar(&limit, "limit", 0, "show at most this many, riskiest first (0: all)")
 	cmd.Flags().StringVarP(&output, "output", "o", outTable, "output format: table, json, dot or mermaid")
 	return cmd
 }

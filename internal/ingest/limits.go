@@ -3,6 +3,7 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -139,21 +140,53 @@ func sizeWord(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// WholeReader returns the input's stream for a parser that must hold the
-// whole input in memory (a YAML document, an HCL file), what naming it
-// ("a YAML inventory"). Beyond MaxItem bytes its Read fails with an
-// InputError wrapping ErrTooLarge, which TooLarge also returns: some
-// decoders (YAML's) keep only the text of a read error.
+// WholeReader returns the input's stream for a parser whose decoder holds
+// a whole document in memory (YAML, HCL), what naming the document ("a
+// YAML inventory"). Beyond MaxItem bytes since the start, or since the
+// last Reset, its Read fails with an InputError wrapping ErrTooLarge at
+// the offset where the document began (as far as the reader knows: a
+// decoder reads ahead, YAML's by 512 bytes). Some decoders (YAML's) keep only the text of a
+// read error: ReadErr returns the error itself.
 func (in *Input) WholeReader(what string) *WholeReader {
-	lim := in.Limits.Or()
-	return &WholeReader{m: maxReader{name: in.Name, r: in.R, max: lim.MaxItem, what: what, env: "CTEM_MAX_ITEM"}}
+	return &WholeReader{name: in.Name, what: what, r: in.R, max: in.Limits.Or().MaxItem}
 }
 
 // WholeReader is the stream of Input.WholeReader.
-type WholeReader struct{ m maxReader }
+type WholeReader struct {
+	name, what string
+	r          io.Reader
+	max        int64
+	n          int64 // bytes since the document began
+	start, off int64 // offsets of the document and of the next byte
+	err        error
+}
+
+// Reset starts a new document at the current offset, for a decoder that
+// holds one document of a stream at a time (YAML's, between Decode
+// calls).
+func (w *WholeReader) Reset() { w.n, w.start = 0, w.off }
 
 // Read reads from the input, within the limit.
-func (w *WholeReader) Read(p []byte) (int, error) { return w.m.Read(p) }
+func (w *WholeReader) Read(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	if int64(len(p)) > w.max-w.n+1 {
+		p = p[:w.max-w.n+1]
+	}
+	n, err := w.r.Read(p)
+	w.n += int64(n)
+	w.off += int64(n)
+	if w.n > w.max {
+		w.err = tooLarge(w.name, w.start, w.what, w.max, "CTEM_MAX_ITEM")
+		return n - int(w.n-w.max), w.err
+	}
+	if err != nil && err != io.EOF {
+		w.err = err
+	}
+	return n, err
+}
 
-// TooLarge returns the error of the limit, or nil while within it.
-func (w *WholeReader) TooLarge() error { return w.m.Err }
+// ReadErr returns the first error reading met (the limit, a corrupt gzip
+// stream, the input's own limits), or nil.
+func (w *WholeReader) ReadErr() error { return w.err }

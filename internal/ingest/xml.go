@@ -130,7 +130,7 @@ func (t *xmlTokens) Token() (xml.Token, error) {
 		// (an illegal character) instead of the limit that stopped it.
 		return nil, t.err
 	}
-	if err != nil && err != io.EOF {
+	if err != nil && strings.HasPrefix(err.Error(), "xml: ") {
 		if _, ok := errors.AsType[*xml.SyntaxError](err); !ok {
 			// encoding/xml reports some malformed input as plain errors
 			// ("xml: unsupported version").

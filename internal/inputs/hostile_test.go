@@ -74,7 +74,7 @@ var hostileCases = []hostileCase{{
 		}
 		return write(w, `"}]}]}`)
 	},
-	want: "a JSON string larger than 16 MiB",
+	want: "a JSON string larger than {token}",
 }, {
 	// One finding whose list of references holds 3 GB of short strings:
 	// no string is long, the item is.
@@ -88,7 +88,7 @@ var hostileCases = []hostileCase{{
 		}
 		return write(w, `]}]}]}`)
 	},
-	want: "one item larger than 64 MiB",
+	want: "one item larger than {item}",
 }, {
 	name: "json-depth",
 	gen: func(w io.Writer) error {
@@ -112,20 +112,20 @@ var hostileCases = []hostileCase{{
 		}
 		return write(w, `" start="1700000000" version="7.94"></nmaprun>`)
 	},
-	want: "an XML token (text, tag with its attributes, or comment) larger than 16 MiB",
+	want: "an XML token (text, tag with its attributes, or comment) larger than {token}",
 }, {
 	// Issue 14: a 10 GB gzip bomb (zeros) forced through an XML format.
 	name:   "nmap-zero-bomb-10GB",
 	format: "nmap",
 	gen:    func(w io.Writer) error { return repeat(w, "\x00", 10*gb) },
-	want:   "an XML token (text, tag with its attributes, or comment) larger than 16 MiB",
+	want:   "an XML token (text, tag with its attributes, or comment) larger than {token}",
 }, {
 	// 10 GB of valid elements: nothing is large but the whole, which the
 	// decompressed size limit (lowered here, so that the test does not
 	// decompress 8 GiB) stops.
 	name:   "nmap-element-bomb-10GB",
 	format: "nmap",
-	env:    []string{"CTEM_MAX_INPUT=64M"},
+	env:    []string{"CTEM_MAX_INPUT={input}"},
 	gen: func(w io.Writer) error {
 		if err := write(w, `<nmaprun scanner="nmap" args="nmap 10.0.0.0/24">`); err != nil {
 			return err
@@ -133,7 +133,7 @@ var hostileCases = []hostileCase{{
 		el := "<x>" + strings.Repeat("a", 1000) + "</x>"
 		return repeat(w, el, 10*gb/int64(len(el)))
 	},
-	want: "input once decompressed larger than 64 MiB",
+	want: "input once decompressed larger than {input}",
 }, {
 	// Terraform plans are JSON read with the default limits.
 	name:   "terraform-plan-3GB",
@@ -144,7 +144,7 @@ var hostileCases = []hostileCase{{
 		}
 		return repeat(w, "a", 3*gb)
 	},
-	want: "a JSON string larger than 16 MiB",
+	want: "a JSON string larger than {token}",
 }, {
 	// A YAML inventory is decoded whole, within MaxItem.
 	name:   "inventory-yaml-3GB",
@@ -155,7 +155,19 @@ var hostileCases = []hostileCase{{
 		}
 		return repeat(w, "a", 3*gb)
 	},
-	want: "a YAML inventory larger than 64 MiB",
+	want: "a YAML inventory larger than {item}",
+}, {
+	// Kubernetes YAML is decoded one document at a time, each within
+	// MaxItem.
+	name:   "k8s-yaml-3GB",
+	format: "kubernetes",
+	gen: func(w io.Writer) error {
+		if err := write(w, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: small\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: large\ndata:\n  a: \""); err != nil {
+			return err
+		}
+		return repeat(w, "a", 3*gb)
+	},
+	want: "input too large: a YAML document larger than {item}",
 }, {
 	name:   "nmap-depth",
 	format: "nmap",
@@ -188,9 +200,20 @@ type childReport struct {
 // binary, re-executed) under GOMEMLIMIT, and checks that it ends with
 // the input error of its limit, not a kill, within rssCeiling of peak
 // resident memory measured by the kernel (the child's rusage).
+//
+// The limits are the defaults, but for the decompressed size (64 MiB,
+// so that the test does not decompress 8 GiB). Under the race detector,
+// which reads ten times slower, every limit is lowered (token 1 MiB, item
+// 4 MiB, input 16 MiB), so that the whole run stays within seconds.
 func TestHostileInputs(t *testing.T) {
 	if os.Getenv(childEnv) != "" {
 		return
+	}
+	words := strings.NewReplacer("{token}", "16 MiB", "{item}", "64 MiB", "{input}", "64 MiB")
+	var lowered []string
+	if raceEnabled {
+		words = strings.NewReplacer("{token}", "1 MiB", "{item}", "4 MiB", "{input}", "16 MiB")
+		lowered = []string{"CTEM_MAX_TOKEN=1M", "CTEM_MAX_ITEM=4M", "CTEM_MAX_INPUT=16M"}
 	}
 	// Sequential on purpose: each child may take a few hundred MB.
 	for _, c := range hostileCases {
@@ -199,7 +222,11 @@ func TestHostileInputs(t *testing.T) {
 			defer cancel()
 			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHostileChild$", "-test.v")
 			cmd.Env = append(os.Environ(), childEnv+"="+c.name, "GOMEMLIMIT=256MiB", "GOGC=100")
-			cmd.Env = append(cmd.Env, c.env...)
+			cmd.Env = append(cmd.Env, lowered...)
+			for _, e := range c.env {
+				cmd.Env = append(cmd.Env, strings.ReplaceAll(e, "{input}", strings.ReplaceAll(words.Replace("{input}"), " MiB", "M")))
+			}
+			want := words.Replace(c.want)
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
 			start := time.Now()
@@ -212,8 +239,8 @@ func TestHostileInputs(t *testing.T) {
 			maxRSS := int64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) << 10
 			t.Logf("%s: %s after %s, %d KiB of gzip read; peak RSS %d MiB (rusage), VmHWM %d MiB",
 				c.name, rep.Err, elapsed.Round(time.Millisecond), rep.Gzipped>>10, maxRSS>>20, rep.HWMKiB>>10)
-			if !rep.InputError || !rep.TooLarge || !strings.Contains(rep.Err, c.want) || !strings.HasPrefix(rep.Err, c.name+".gz") {
-				t.Errorf("parse(%s) = %q (input error %v, too large %v), want an input error naming %s.gz with %q", c.name, rep.Err, rep.InputError, rep.TooLarge, c.name, c.want)
+			if !rep.InputError || !rep.TooLarge || !strings.Contains(rep.Err, want) || !strings.HasPrefix(rep.Err, c.name+".gz") {
+				t.Errorf("parse(%s) = %q (input error %v, too large %v), want an input error naming %s.gz with %q", c.name, rep.Err, rep.InputError, rep.TooLarge, c.name, want)
 			}
 			if maxRSS > rssCeiling {
 				t.Errorf("parse(%s) peaked at %d MiB resident, want under %d MiB", c.name, maxRSS>>20, rssCeiling>>20)
@@ -258,7 +285,9 @@ func TestHostileChild(t *testing.T) {
 
 	pr, pw := io.Pipe()
 	counted := &countWriter{w: pw}
+	generated := make(chan struct{})
 	go func() {
+		defer close(generated)
 		zw, _ := gzip.NewWriterLevel(counted, gzip.BestCompression)
 		err := c.gen(zw)
 		if err == nil {
@@ -282,6 +311,7 @@ func TestHostileChild(t *testing.T) {
 	}
 	err = f.Parse(t.Context(), &ingest.Input{Name: src.Name, R: src.Reader(), Options: ingest.Options{Target: "hostile", SecretKey: ingesttest.TestKey}}, &ingesttest.Recorder{})
 	pr.CloseWithError(errors.New("parser done"))
+	<-generated
 	_, isInput := errors.AsType[*ingest.InputError](err)
 	rep := childReport{Err: fmt.Sprint(err), InputError: isInput, TooLarge: errors.Is(err, ingest.ErrTooLarge), Gzipped: counted.n, HWMKiB: statusKiB("VmHWM")}
 	b, _ := json.Marshal(rep)

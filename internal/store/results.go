@@ -40,17 +40,20 @@ type Results interface {
 	// LatestAnalysis returns the last recorded analysis, and false when
 	// there is none.
 	LatestAnalysis(ctx context.Context) (Analysis, bool, error)
-	// OpenPaths lists the open paths, riskiest first (then by id): all
-	// of them, or with exposure set those with a step it enables.
-	OpenPaths(ctx context.Context, exposure string) iter.Seq2[OpenPath, error]
-	// StoredPriorities lists the stored priorities, highest first (then
-	// by exposure id); with ids, only those exposures'.
-	StoredPriorities(ctx context.Context, ids ...string) iter.Seq2[StoredPriority, error]
+	// OpenPaths lists the open paths that match q, riskiest first (then
+	// by id).
+	OpenPaths(ctx context.Context, q PathFilter) iter.Seq2[OpenPath, error]
+	// StoredPriorities lists the stored priorities that match q, highest
+	// first (then by exposure id).
+	StoredPriorities(ctx context.Context, q PriorityFilter) iter.Seq2[StoredPriority, error]
 	// StoredActions lists the stored fix-plan items (kind ActionPlan) or
 	// choke points (ActionChoke) by analysis, then position.
 	StoredActions(ctx context.Context, kind string) ([]StoredAction, error)
 	// JewelRisks lists each crown jewel's risk as last analysed.
 	JewelRisks(ctx context.Context) ([]JewelRisk, error)
+	// AssetContextOf returns the stored context of the asset named key,
+	// and false when none is stored.
+	AssetContextOf(ctx context.Context, key string) (AssetContext, bool, error)
 
 	// SetScope stores data as the next scope version unless it is the
 	// latest already; it returns the version in force.
@@ -133,6 +136,37 @@ type AnalysisRecord struct {
 	Plan       []StoredAction
 	Chokes     []StoredAction
 	JewelRisks []JewelRisk
+	// Contexts are the estate contexts of the assets that hold an
+	// exposure, anchored on the asset's canonical key.
+	Contexts []AssetContext
+}
+
+// AssetContext is an asset's estate context as JSON (package estate's
+// Context), stored under one of its names.
+type AssetContext struct {
+	Key    string
+	Anchor string
+	Data   string
+}
+
+// PathFilter selects stored paths; zero fields select all.
+type PathFilter struct {
+	// Exposure keeps the paths with a step that this exposure enables.
+	Exposure string
+	// Jewel keeps the paths to this crown jewel key, or with a trailing
+	// * to the jewels whose key begins with the rest.
+	Jewel string
+}
+
+// PriorityFilter selects stored priorities; zero fields select all.
+type PriorityFilter struct {
+	// IDs keeps these exposures' priorities.
+	IDs []string
+	// After, when set, starts the listing after this priority (keyset
+	// pagination: the last one of the previous page).
+	After *StoredPriority
+	// Limit, when above 0, is the most to list.
+	Limit int
 }
 
 // OpenPath is an open path with the names its listing shows (see

@@ -270,8 +270,8 @@ func (p *parser) readYAML(ctx context.Context) error {
 	dec.KnownFields(true)
 	var doc document
 	if err := safeYAML(func() error { return dec.Decode(&doc) }); err != nil {
-		if tl := wr.TooLarge(); tl != nil {
-			return tl
+		if rerr := wr.ReadErr(); rerr != nil {
+			return ingest.AsInputError(p.in, 0, rerr)
 		}
 		if errors.Is(err, io.EOF) {
 			return p.in.Errorf(0, "empty input")

@@ -154,14 +154,20 @@ func firstNonSpace(b []byte) byte {
 
 // readYAML decodes one document at a time.
 func (p *parser) readYAML(ctx context.Context) error {
-	lc := &lineCounter{r: p.in.R}
+	// yaml.v3 holds a whole document: each may not pass MaxItem.
+	wr := p.in.WholeReader("a YAML document")
+	lc := &lineCounter{r: wr}
 	dec := yaml.NewDecoder(lc)
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		var doc yaml.Node
+		wr.Reset()
 		err := safeYAML(func() error { return dec.Decode(&doc) })
+		if rerr := wr.ReadErr(); rerr != nil {
+			return ingest.AsInputError(p.in, lc.off, rerr)
+		}
 		if errors.Is(err, io.EOF) {
 			return nil
 		}

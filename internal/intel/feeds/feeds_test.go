@@ -729,11 +729,11 @@ func TestDefaultConfig(t *testing.T) {
 
 // TestLoadBounded checks that a feed file beyond its bound, a gzip bomb
 // of valid EPSS rows among them, is refused with ErrTooLarge, and that
-// the real files load. Not parallel: it lowers maxEPSSPlainBytes, which
-// the parallel tests only use once it is restored.
+// the real files load. Not parallel: it lowers maxEPSSPlainBytes and
+// maxKEVBytes, which the parallel tests only use once they are restored.
 func TestLoadBounded(t *testing.T) {
-	defer func(n int64) { maxEPSSPlainBytes = n }(maxEPSSPlainBytes)
-	maxEPSSPlainBytes = 1 << 20
+	defer func(e, k int64) { maxEPSSPlainBytes, maxKEVBytes = e, k }(maxEPSSPlainBytes, maxKEVBytes)
+	maxEPSSPlainBytes, maxKEVBytes = 1<<20, 1<<20
 	var rows bytes.Buffer
 	rows.WriteString("#model_version:v2025.03.14,score_date:2025-06-01T00:00:00+0000\ncve,epss,percentile\n")
 	for i := 0; rows.Len() <= 1<<20; i++ {
@@ -755,7 +755,7 @@ func TestLoadBounded(t *testing.T) {
 	}
 	var kevBig bytes.Buffer
 	kevBig.WriteString(`{"title":"`)
-	kevBig.Write(bytes.Repeat([]byte("a"), maxKEVBytes))
+	kevBig.Write(bytes.Repeat([]byte("a"), int(maxKEVBytes)))
 	if _, err := load(KEV, &kevBig); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("load(KEV, %d bytes) = %v, want ErrTooLarge", kevBig.Len(), err)
 	}

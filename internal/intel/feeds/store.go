@@ -89,14 +89,14 @@ func (d data) count() int {
 // about 10 MB once decompressed, for some 300,000 CVEs; a gzip bomb in
 // place of the EPSS file expands without end. The metadata file is a few
 // hundred bytes.
-const (
-	maxKEVBytes  = 64 << 20
-	maxMetaBytes = 1 << 20
-)
+const maxMetaBytes = 1 << 20
 
-// maxEPSSPlainBytes bounds the EPSS file once decompressed; a variable
-// for the tests only.
-var maxEPSSPlainBytes int64 = 128 << 20
+// maxKEVBytes and maxEPSSPlainBytes (decompressed) bound the two feeds;
+// variables for the tests only.
+var (
+	maxKEVBytes       int64 = 64 << 20
+	maxEPSSPlainBytes int64 = 128 << 20
+)
 
 // capReader fails with ErrTooLarge once more than max bytes come out of r.
 type capReader struct {

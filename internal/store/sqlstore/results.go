@@ -255,7 +255,7 @@ func (s *DB) replaceResults(ctx context.Context, tx *sql.Tx, id int64, r *store.
 		return nil
 	}
 	if !r.Analysis.Partial {
-		for _, t := range []string{"analysis_priorities", "analysis_actions", "analysis_jewels"} {
+		for _, t := range []string{"analysis_priorities", "analysis_actions", "analysis_jewels", "asset_contexts"} {
 			if err := exec(`DELETE FROM ` + t); err != nil {
 				return err
 			}
@@ -268,7 +268,7 @@ func (s *DB) replaceResults(ctx context.Context, tx *sql.Tx, id int64, r *store.
 			for j, k := range chunk {
 				args[j] = k
 			}
-			for _, t := range []string{"analysis_priorities", "analysis_actions"} {
+			for _, t := range []string{"analysis_priorities", "analysis_actions", "asset_contexts"} {
 				if err := exec(`DELETE FROM `+t+` WHERE anchor IN (`+marks+`)`, args...); err != nil {
 					return err
 				}
@@ -302,6 +302,18 @@ func (s *DB) replaceResults(ctx context.Context, tx *sql.Tx, id int64, r *store.
 			}
 		}
 	}
+	rows = rows[:0]
+	clear(seen)
+	for _, c := range r.Contexts {
+		if !seen[c.Key] {
+			seen[c.Key] = true
+			rows = append(rows, []any{c.Key, c.Anchor, c.Data, id})
+		}
+	}
+	if err := s.insertRows(ctx, tx, `INSERT INTO asset_contexts (key, anchor, data, analysis_id) VALUES `, rows,
+		` ON CONFLICT (key) DO UPDATE SET anchor = excluded.anchor, data = excluded.data, analysis_id = excluded.analysis_id`); err != nil {
+		return fmt.Errorf("record analysis results: %w", err)
+	}
 	for _, j := range r.JewelRisks {
 		if err := exec(`INSERT INTO analysis_jewels (jewel, value, risk, analysis_id) VALUES (?, ?, ?, ?)
 ON CONFLICT (jewel) DO UPDATE SET value = excluded.value, risk = excluded.risk, analysis_id = excluded.analysis_id`, j.Jewel, j.Value, j.Risk, id); err != nil {
@@ -311,16 +323,24 @@ ON CONFLICT (jewel) DO UPDATE SET value = excluded.value, risk = excluded.risk, 
 	return nil
 }
 
-// OpenPaths lists the open paths, riskiest first.
-func (s *DB) OpenPaths(ctx context.Context, exposure string) iter.Seq2[store.OpenPath, error] {
-	q := `SELECT id, entry, target, jewel, likelihood, risk, validated, steps, names FROM paths WHERE status = 'open' ORDER BY risk DESC, id`
-	var args []any
-	if exposure != "" {
-		q = `SELECT p.id, p.entry, p.target, p.jewel, p.likelihood, p.risk, p.validated, p.steps, p.names FROM path_exposures x JOIN paths p ON p.id = x.path_id
-WHERE x.exposure_id = ? AND p.status = 'open' ORDER BY p.risk DESC, p.id`
-		args = []any{exposure}
+// OpenPaths lists the open paths that match q, riskiest first.
+func (s *DB) OpenPaths(ctx context.Context, q store.PathFilter) iter.Seq2[store.OpenPath, error] {
+	from := `paths p`
+	var w where
+	w.add("p.status = 'open'")
+	if q.Exposure != "" {
+		from = `path_exposures x JOIN paths p ON p.id = x.path_id`
+		w.add("x.exposure_id = ?", q.Exposure)
 	}
-	return rowsSeq(ctx, s.db, s.rebind(q), args, func(r *sql.Rows) (store.OpenPath, error) {
+	if pre, ok := strings.CutSuffix(q.Jewel, "*"); ok {
+		// substr, not LIKE: the same case-sensitive meaning in every
+		// database.
+		w.add("substr(p.jewel, 1, ?) = ?", len(pre), pre)
+	} else if q.Jewel != "" {
+		w.add("p.jewel = ?", q.Jewel)
+	}
+	query := `SELECT p.id, p.entry, p.target, p.jewel, p.likelihood, p.risk, p.validated, p.steps, p.names FROM ` + from + w.sql() + ` ORDER BY p.risk DESC, p.id`
+	return rowsSeq(ctx, s.db, s.rebind(query), w.args, func(r *sql.Rows) (store.OpenPath, error) {
 		var p store.OpenPath
 		var valid int
 		var names string
@@ -335,12 +355,17 @@ WHERE x.exposure_id = ? AND p.status = 'open' ORDER BY p.risk DESC, p.id`
 	})
 }
 
-// StoredPriorities lists the stored priorities, highest first.
-func (s *DB) StoredPriorities(ctx context.Context, ids ...string) iter.Seq2[store.StoredPriority, error] {
+// StoredPriorities lists the stored priorities that match q, highest
+// first, a page at a time with q.After and q.Limit (keyset pagination on
+// the index of (risk_removed, exposure_id)).
+func (s *DB) StoredPriorities(ctx context.Context, q store.PriorityFilter) iter.Seq2[store.StoredPriority, error] {
 	var w where
-	w.in("exposure_id", ids)
-	q := `SELECT exposure_id, anchor, risk_removed, paths, analysis_id FROM analysis_priorities` + w.sql() + ` ORDER BY risk_removed DESC, exposure_id`
-	return rowsSeq(ctx, s.db, s.rebind(q), w.args, func(r *sql.Rows) (store.StoredPriority, error) {
+	w.in("exposure_id", q.IDs)
+	if q.After != nil {
+		w.add("(risk_removed < ? OR (risk_removed = ? AND exposure_id > ?))", q.After.RiskRemoved, q.After.RiskRemoved, q.After.ExposureID)
+	}
+	query := `SELECT exposure_id, anchor, risk_removed, paths, analysis_id FROM analysis_priorities` + w.sql() + ` ORDER BY risk_removed DESC, exposure_id` + limit(q.Limit)
+	return rowsSeq(ctx, s.db, s.rebind(query), w.args, func(r *sql.Rows) (store.StoredPriority, error) {
 		var p store.StoredPriority
 		if err := r.Scan(&p.ExposureID, &p.Anchor, &p.RiskRemoved, &p.Paths, &p.AnalysisID); err != nil {
 			return p, fmt.Errorf("read priority: %w", err)
@@ -517,4 +542,17 @@ func (s *DB) insertRows(ctx context.Context, tx *sql.Tx, head string, rows [][]a
 		}
 	}
 	return nil
+}
+
+// AssetContextOf returns the stored context of the asset named key.
+func (s *DB) AssetContextOf(ctx context.Context, key string) (store.AssetContext, bool, error) {
+	c := store.AssetContext{Key: key}
+	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT anchor, data FROM asset_contexts WHERE key = ?`), key).Scan(&c.Anchor, &c.Data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, false, nil
+	}
+	if err != nil {
+		return c, false, fmt.Errorf("read asset context: %w", err)
+	}
+	return c, true, nil
 }

@@ -79,7 +79,7 @@ func TestRecordAnalysis(t *testing.T) {
 		t.Errorf("RecordAnalysis(partial) = id %d, %d closed, events (-got +want):\n%s", a.ID, a.Closed, diff)
 	}
 	var prios []string
-	for p, err := range st.StoredPriorities(ctx) {
+	for p, err := range st.StoredPriorities(ctx, store.PriorityFilter{}) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +100,7 @@ func TestRecordAnalysis(t *testing.T) {
 		t.Errorf("StoredActions(plan) after a partial analysis (-got +want):\n%s", diff)
 	}
 	var open []string
-	for p, err := range st.OpenPaths(ctx, "") {
+	for p, err := range st.OpenPaths(ctx, store.PathFilter{}) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,6 +108,36 @@ func TestRecordAnalysis(t *testing.T) {
 	}
 	if !slices.Equal(open, []string{"p5"}) {
 		t.Errorf("OpenPaths() = %v, want [p5]", open)
+	}
+	for _, tt := range []struct {
+		jewel string
+		want  int
+	}{{"bucket", 1}, {"buck*", 1}, {"Buck*", 0}, {"db", 0}, {"bu", 0}} {
+		n := 0
+		for _, err := range st.OpenPaths(ctx, store.PathFilter{Jewel: tt.jewel}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+		if n != tt.want {
+			t.Errorf("OpenPaths(jewel %q) = %d paths, want %d", tt.jewel, n, tt.want)
+		}
+	}
+	// Keyset pages of one give the same order as one listing.
+	var paged []string
+	var after *store.StoredPriority
+	for range 3 {
+		for p, err := range st.StoredPriorities(ctx, store.PriorityFilter{After: after, Limit: 1}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			paged = append(paged, p.ExposureID)
+			after = &p
+		}
+	}
+	if diff := cmp.Diff(paged, prios); diff != "" {
+		t.Errorf("StoredPriorities() by pages of 1 (-got +want):\n%s", diff)
 	}
 
 	// Older data of any input is refused and changes nothing.

@@ -32,7 +32,10 @@ ALTER TABLE path_events ADD COLUMN analysis_id BIGINT NOT NULL DEFAULT 0;
 -- each step, as JSON {exposure id: name}, so that a listing of paths
 -- reads no exposure.
 ALTER TABLE paths ADD COLUMN names TEXT NOT NULL DEFAULT '{}';
-CREATE INDEX paths_status ON paths (status);
+-- Open paths riskiest first, in the index's order: a page of paths
+-- reads the page, not every path.
+CREATE INDEX paths_open ON paths (status, risk DESC, id);
+CREATE INDEX paths_jewel ON paths (jewel);
 
 -- Which exposures enable a step of each path, for explain.
 CREATE TABLE path_exposures (
@@ -53,6 +56,7 @@ CREATE TABLE analysis_priorities (
   analysis_id  BIGINT NOT NULL
 );
 CREATE INDEX analysis_priorities_anchor ON analysis_priorities (anchor);
+CREATE INDEX analysis_priorities_risk ON analysis_priorities (risk_removed, exposure_id);
 
 CREATE TABLE analysis_actions (
   kind        TEXT NOT NULL,
@@ -70,6 +74,18 @@ CREATE TABLE analysis_jewels (
   risk        DOUBLE PRECISION NOT NULL,
   analysis_id BIGINT NOT NULL
 );
+
+-- The estate's context of each asset that holds an exposure (internet
+-- exposure, service, owner, criticality, crown-jewel value: package
+-- estate's Context as JSON), under its key and every other name, so that
+-- explaining an exposure needs no estate.
+CREATE TABLE asset_contexts (
+  key         TEXT PRIMARY KEY,
+  anchor      TEXT NOT NULL,
+  data        TEXT NOT NULL,
+  analysis_id BIGINT NOT NULL
+);
+CREATE INDEX asset_contexts_anchor ON asset_contexts (anchor);
 
 -- Analysis inputs kept as data: the scope file's versions and each
 -- repository's CODEOWNERS versions, with their digests.
@@ -94,11 +110,13 @@ CREATE TABLE codeowners (
 -- +goose Down
 DROP TABLE codeowners;
 DROP TABLE scopes;
+DROP TABLE asset_contexts;
 DROP TABLE analysis_jewels;
 DROP TABLE analysis_actions;
 DROP TABLE analysis_priorities;
 DROP TABLE path_exposures;
-DROP INDEX paths_status;
+DROP INDEX paths_jewel;
+DROP INDEX paths_open;
 ALTER TABLE paths DROP COLUMN names;
 ALTER TABLE path_events DROP COLUMN analysis_id;
 ALTER TABLE paths DROP COLUMN analysis_id;
