@@ -360,6 +360,36 @@ resource "aws_ecs_service" "app" {
 	add(technique{name: "ECS UpdateService with a new task definition", catalogue: "ECS task control", rule: "aws-compute-takeover",
 		pos: attackerUser + adminRole("admin", trustService("ecs-tasks.amazonaws.com")) + ecs + attackerPolicy(allow(`"ecs:UpdateService", "ecs:RegisterTaskDefinition"`, anyRes)),
 		neg: attackerUser + adminRole("admin", trustService("ecs-tasks.amazonaws.com")) + ecs + attackerPolicy(allow(`"ecs:UpdateService"`, anyRes)), twinNote: "no RegisterTaskDefinition"})
+	ecsOnEC2 := func(privileged string) string {
+		return `
+resource "aws_ecs_cluster" "main" {
+  name = "main"
+}
+resource "aws_iam_instance_profile" "admin" {
+  name = "admin"
+  role = aws_iam_role.admin.name
+}
+resource "aws_instance" "ecs" {
+  ami                  = "ami-123"
+  instance_type        = "t3.micro"
+  iam_instance_profile = aws_iam_instance_profile.admin.name
+  user_data            = "#!/bin/bash\necho ECS_CLUSTER=${aws_ecs_cluster.main.name} >> /etc/ecs/ecs.config"
+}
+resource "aws_ecs_task_definition" "worker" {
+  family                = "worker"
+  container_definitions = jsonencode([{ name = "worker", image = "ghcr.io/acme/worker:1.0", privileged = ` + privileged + ` }])
+}
+resource "aws_ecs_service" "worker" {
+  name            = "worker"
+  cluster         = aws_ecs_cluster.main.id
+  launch_type     = "EC2"
+  task_definition = aws_ecs_task_definition.worker.arn
+}
+`
+	}
+	add(technique{name: "ECS privileged task escapes to its container instance", catalogue: "ECS container-instance control; ATT&CK T1611", rule: "escape",
+		pos: attackerUser + adminRole("admin", trustEC2) + ecsOnEC2("true") + attackerPolicy(allow(`"ecs:ExecuteCommand"`, anyRes)),
+		neg: attackerUser + adminRole("admin", trustEC2) + ecsOnEC2("false") + attackerPolicy(allow(`"ecs:ExecuteCommand"`, anyRes)), twinNote: "the container is not privileged"})
 	db := `
 resource "aws_db_instance" "orders" {
   identifier = "orders"
