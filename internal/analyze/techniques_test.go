@@ -360,6 +360,36 @@ resource "aws_ecs_service" "app" {
 	add(technique{name: "ECS UpdateService with a new task definition", catalogue: "ECS task control", rule: "aws-compute-takeover",
 		pos: attackerUser + adminRole("admin", trustService("ecs-tasks.amazonaws.com")) + ecs + attackerPolicy(allow(`"ecs:UpdateService", "ecs:RegisterTaskDefinition"`, anyRes)),
 		neg: attackerUser + adminRole("admin", trustService("ecs-tasks.amazonaws.com")) + ecs + attackerPolicy(allow(`"ecs:UpdateService"`, anyRes)), twinNote: "no RegisterTaskDefinition"})
+	ecsOnEC2 := func(privileged string) string {
+		return `
+resource "aws_ecs_cluster" "main" {
+  name = "main"
+}
+resource "aws_iam_instance_profile" "admin" {
+  name = "admin"
+  role = aws_iam_role.admin.name
+}
+resource "aws_instance" "ecs" {
+  ami                  = "ami-123"
+  instance_type        = "t3.micro"
+  iam_instance_profile = aws_iam_instance_profile.admin.name
+  user_data            = "#!/bin/bash\necho ECS_CLUSTER=${aws_ecs_cluster.main.name} >> /etc/ecs/ecs.config"
+}
+resource "aws_ecs_task_definition" "worker" {
+  family                = "worker"
+  container_definitions = jsonencode([{ name = "worker", image = "ghcr.io/acme/worker:1.0", privileged = ` + privileged + ` }])
+}
+resource "aws_ecs_service" "worker" {
+  name            = "worker"
+  cluster         = aws_ecs_cluster.main.id
+  launch_type     = "EC2"
+  task_definition = aws_ecs_task_definition.worker.arn
+}
+`
+	}
+	add(technique{name: "ECS privileged task escapes to its container instance", catalogue: "ECS container-instance control; ATT&CK T1611", rule: "escape",
+		pos: attackerUser + adminRole("admin", trustEC2) + ecsOnEC2("true") + attackerPolicy(allow(`"ecs:ExecuteCommand"`, anyRes)),
+		neg: attackerUser + adminRole("admin", trustEC2) + ecsOnEC2("false") + attackerPolicy(allow(`"ecs:ExecuteCommand"`, anyRes)), twinNote: "the container is not privileged"})
 	db := `
 resource "aws_db_instance" "orders" {
   identifier = "orders"
@@ -568,6 +598,19 @@ const docTail = `
 Not covered by a Terraform estate: SetExistingDefaultPolicyVersion (Rhino 2)
 needs a second policy version, which Terraform does not describe; the rule
 reads it from ` + "`aws iam get-account-authorization-details`" + ` input
-(label ` + "`iam.policy_versions`" + `). Permission boundaries and SCPs are not
-evaluated.
+(label ` + "`iam.policy_versions`" + `), tested with its twin in
+internal/estate/awsiam (TestSetDefaultPolicyVersion), with a step
+probability halved since the other version's content is not evaluated.
+Permission boundaries are applied when they are Allow statements on
+Resource "*" without conditions (others are warned about); SCPs are not
+part of either input and are not evaluated.
+
+On a real account (Cloudsplaining's copy of an account running
+iam-vulnerable, internal/estate/awsiam TestIAMVulnerable), 21 of the 32
+privesc users become administrator of the account by the expected rule,
+7 need compute resources (instances, functions, stacks, notebooks, dev
+endpoints) that authorization details do not describe, and 4 cannot by
+the account's own content (a chain that starts from an SSO session, a
+policy with one version, roles the user cannot assume); the 4 false-negative users of other tools are
+found and the 5 false-positive users are not.
 `

@@ -173,3 +173,40 @@ func TestBadInput(t *testing.T) {
 func FuzzAuthorizationDetails(f *testing.F) {
 	ingesttest.Fuzz(f, awsiam.Format, "testdata/authz-v2.json", "testdata/managed-policy-mismatch.json")
 }
+
+// TestSetDefaultPolicyVersion checks Rhino Security Labs' method 2, which
+// Terraform cannot describe: a user may set the default version of a
+// policy attached to it, and the policy has another version to set.
+func TestSetDefaultPolicyVersion(t *testing.T) {
+	t.Parallel()
+	doc := func(versions string) string {
+		return `{"UserDetailList": [{"UserName": "u", "Arn": "arn:aws:iam::111122223333:user/u", "GroupList": [],
+  "AttachedManagedPolicies": [{"PolicyName": "p", "PolicyArn": "arn:aws:iam::111122223333:policy/p"}]}],
+ "Policies": [{"PolicyName": "p", "Arn": "arn:aws:iam::111122223333:policy/p", "PolicyVersionList": [` + versions + `]}]}`
+	}
+	v1 := `{"VersionId": "v1", "IsDefaultVersion": true, "Document": {"Statement": [{"Effect": "Allow", "Action": "iam:SetDefaultPolicyVersion", "Resource": "*"}]}}`
+	v2 := `{"VersionId": "v2", "IsDefaultVersion": false, "Document": "%7B%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22%2A%22%2C%22Resource%22%3A%22%2A%22%7D%5D%7D"}`
+	for _, tt := range []struct {
+		name, doc string
+		want      bool
+	}{
+		{"two versions", doc(v1 + "," + v2), true},
+		{"one version", doc(v1), false},
+	} {
+		r, err := ingesttest.ParseBytes(awsiam.Format, "authz.json", []byte(tt.doc), ingest.Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		in := &graph.Input{Assets: r.Assets, Relations: r.Relations,
+			Entries: []graph.Entry{{Kind: graph.EntryIdentity, Identity: "arn:aws:iam::111122223333:user/u"}},
+			Jewels:  []graph.Jewel{{Asset: awsiam.AccountKey("111122223333"), Value: 10}}}
+		res, err := graph.Analyze(in, graph.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := len(res.Paths) > 0 && res.Paths[0].Steps[0].Rule == "aws-policy-rewrite"
+		if got != tt.want {
+			t.Errorf("%s: a path by aws-policy-rewrite = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

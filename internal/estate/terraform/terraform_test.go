@@ -616,3 +616,33 @@ func TestModules(t *testing.T) {
 		t.Errorf("warnings = %q, want one about the registry module vpc", warnings)
 	}
 }
+
+// TestECS checks the escape labels of ECS tasks and services and that a
+// service of the EC2 launch type runs on its cluster's instances only.
+func TestECS(t *testing.T) {
+	t.Parallel()
+	r := parseDir(t, "testdata/ecs")
+	labels := map[string]map[string]string{}
+	for _, a := range r.Assets {
+		labels[a.Key] = a.Labels
+	}
+	for _, k := range []string{"tf:aws_ecs_task_definition.agent", "tf:aws_ecs_service.agent"} {
+		for _, l := range []string{terraform.LabelEscapeHostPath, terraform.LabelEscapeHostNetwork} {
+			if labels[k][l] != "true" {
+				t.Errorf("asset %s label %s = %q, want true", k, l, labels[k][l])
+			}
+		}
+	}
+	if l := labels["tf:aws_ecs_service.web"]; l[terraform.LabelEscapeHostPath] != "" || l[terraform.LabelEscapePrivileged] != "" {
+		t.Errorf("asset tf:aws_ecs_service.web labels = %v, want no escape", l)
+	}
+	var runsOn []string
+	for _, rel := range r.Relations {
+		if rel.Type == model.RelRunsOn {
+			runsOn = append(runsOn, edge(rel))
+		}
+	}
+	if want := []string{"tf:aws_ecs_service.agent -runs-on-> tf:aws_instance.ecs"}; !cmp.Equal(runsOn, want) {
+		t.Errorf("runs-on = %v, want %v", runsOn, want)
+	}
+}
