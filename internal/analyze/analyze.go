@@ -233,8 +233,7 @@ func (r *Run) Affected(changed []string) (kept, total int) {
 // relations, the internet left out (union-find, near-linear).
 func components(es *estate.Estate) map[string]int {
 	parent := map[string]string{}
-	var find func(string) string
-	find = func(k string) string {
+	find := func(k string) string {
 		if _, ok := parent[k]; !ok {
 			parent[k] = k
 		}

@@ -313,8 +313,7 @@ func (e *Estate) EdgeSources(r model.Relation) []string {
 // one graph.
 func (e *Estate) Components() int {
 	parent := map[string]string{}
-	var find func(string) string
-	find = func(k string) string {
+	find := func(k string) string {
 		for parent[k] != k {
 			parent[k] = parent[parent[k]]
 			k = parent[k]

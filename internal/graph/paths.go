@@ -2,7 +2,6 @@ package graph
 
 import (
 	"container/heap"
-	"math"
 	"slices"
 )
 
@@ -350,6 +349,3 @@ func pathKey(entry int32, edges []int32) string {
 	}
 	return string(b)
 }
-
-// likelihood returns the probability of a path of the given cost.
-func likelihood(cost float64) float64 { return math.Exp(-cost) }

@@ -171,11 +171,6 @@ func constant(p float64) func(*Weakness) float64 {
 	return func(*Weakness) float64 { return p }
 }
 
-// times scales the weakness model by f (an extra condition of the rule).
-func times(f float64) func(*Weakness) float64 {
-	return func(w *Weakness) float64 { return f * weaknessProbability(w) }
-}
-
 // Rules is the transition table: DESIGN.md's rules, four additions the
 // estate needs (routing, membership, authentication bypass, local
 // privilege escalation) and the Kubernetes techniques of KubeHound's

@@ -43,9 +43,6 @@ var kinds = map[string]model.AssetKind{
 	"aws_sagemaker_notebook_instance": model.KindWorkload,
 }
 
-// assetTypes are the keys of kinds, sorted.
-var assetTypes = slices.Sorted(maps.Keys(kinds))
-
 // nameAttrs are the attributes that name a resource, best first.
 var nameAttrs = []string{"bucket", "function_name", "identifier", "cluster_identifier", "family", "name"}
 

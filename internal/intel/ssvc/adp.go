@@ -130,9 +130,9 @@ func readContent(raw jsontext.Value) (Assessment, error) {
 	case a.Exploitation != ExploitationNone && a.Exploitation != ExploitationPoC && a.Exploitation != ExploitationActive:
 		return Assessment{}, fmt.Errorf("Exploitation %q is not none, poc or active", a.Exploitation)
 	case a.Automatable != AutomatableNo && a.Automatable != AutomatableYes:
-		return Assessment{}, fmt.Errorf("Automatable %q is not yes or no", a.Automatable)
+		return Assessment{}, fmt.Errorf("automatable %q is not yes or no", a.Automatable)
 	case a.TechnicalImpact != TechnicalImpactPartial && a.TechnicalImpact != TechnicalImpactTotal:
-		return Assessment{}, fmt.Errorf("Technical Impact %q is not partial or total", a.TechnicalImpact)
+		return Assessment{}, fmt.Errorf("technical impact %q is not partial or total", a.TechnicalImpact)
 	}
 	return a, nil
 }
