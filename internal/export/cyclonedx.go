@@ -24,8 +24,9 @@ const AssetProperty = "ctem:asset"
 // CycloneDX writes a CycloneDX 1.6 BOM in its VEX form: one vulnerability
 // per exposure on a package, its analysis state from the exposure's
 // status, affecting a package component of the exposure's asset.
-// Exposures without a package (code, misconfiguration, secrets) are left
-// out: CycloneDX VEX speaks of components. Vulnerabilities are streamed;
+// Exposures without a vulnerability id or a package (code,
+// misconfiguration, secrets) are left out: CycloneDX VEX speaks of
+// vulnerabilities in components. Vulnerabilities are streamed;
 // the components they affect, one per asset and package, are kept in
 // memory and written at the end.
 type CycloneDX struct {
@@ -133,10 +134,13 @@ func (c *CycloneDX) Begin(info Info) error {
 	if subject == "" {
 		subject = "ctem-estate"
 	}
+	comp := cdxComponent{BOMRef: "subject", Type: subjectType(subject), Name: subject}
+	if info.Subject != "" {
+		comp.Properties = []cdxProperty{{Name: AssetProperty, Value: info.Subject}}
+	}
 	meta := map[string]any{
-		"tools": map[string]any{"components": []cdxComponent{{Type: "application", Name: tool, Version: info.Version}}},
-		"component": cdxComponent{BOMRef: "subject", Type: subjectType(subject), Name: subject,
-			Properties: []cdxProperty{{Name: AssetProperty, Value: subject}}},
+		"tools":     map[string]any{"components": []cdxComponent{{Type: "application", Name: tool, Version: info.Version}}},
+		"component": comp,
 	}
 	if ts := cdxTime(info.Time); ts != "" {
 		meta["timestamp"] = ts
@@ -248,7 +252,7 @@ func cdxSeverity(s model.Severity) string {
 // Exposure implements ExposureWriter.
 func (c *CycloneDX) Exposure(e *Exposure) error {
 	x := &e.Exposure
-	if x.Package.Name == "" && x.Package.PURL == "" {
+	if len(x.VulnIDs) == 0 || (x.Package.Name == "" && x.Package.PURL == "") {
 		return nil
 	}
 	comp := c.component(x)

@@ -153,6 +153,7 @@ type SARIFProperties struct {
 	Asset     string        `json:"asset,omitempty"`
 	Kind      string        `json:"kind,omitempty"`
 	Status    string        `json:"status,omitempty"`
+	Severity  string        `json:"severity,omitempty"`
 	Title     string        `json:"title,omitempty"`
 	VulnIDs   []string      `json:"vulnIds,omitempty"`
 	CWEs      []string      `json:"cwes,omitempty"`
@@ -321,7 +322,7 @@ func (s *SARIF) Exposure(e *Exposure) error {
 			SecuritySeverity: score(severityScore(x.Severity)),
 			Tags:             []string{string(x.Severity)},
 			Ctem: &SARIFProperties{
-				Exposure: x.ID, Asset: x.Asset, Kind: string(x.Kind), Status: string(x.Status),
+				Exposure: x.ID, Asset: x.Asset, Kind: string(x.Kind), Status: string(x.Status), Severity: string(x.Severity),
 				Title: x.Title, VulnIDs: x.VulnIDs, CWEs: x.CWEs, Package: x.Package, Tools: x.Tools,
 			},
 		},
