@@ -149,21 +149,24 @@ type sarifResultProps struct {
 // exposure on the same asset; or, for a path result, the path's id, which
 // tells the reader to skip it (paths are recomputed, not ingested).
 type SARIFProperties struct {
-	Exposure  string        `json:"exposure,omitempty"`
-	Asset     string        `json:"asset,omitempty"`
-	Kind      string        `json:"kind,omitempty"`
-	Status    string        `json:"status,omitempty"`
-	Severity  string        `json:"severity,omitempty"`
-	Title     string        `json:"title,omitempty"`
-	VulnIDs   []string      `json:"vulnIds,omitempty"`
-	CWEs      []string      `json:"cwes,omitempty"`
-	Package   model.Package `json:"package,omitzero"`
-	Tools     []string      `json:"tools,omitempty"`
-	Path      string        `json:"path,omitempty"`
-	Jewel     string        `json:"jewel,omitempty"`
-	Entry     string        `json:"entry,omitempty"`
-	Risk      float64       `json:"risk,omitempty"`
-	Validated bool          `json:"validated,omitempty"`
+	Exposure string        `json:"exposure,omitempty"`
+	Asset    string        `json:"asset,omitempty"`
+	Kind     string        `json:"kind,omitempty"`
+	Status   string        `json:"status,omitempty"`
+	Severity string        `json:"severity,omitempty"`
+	Title    string        `json:"title,omitempty"`
+	VulnIDs  []string      `json:"vulnIds,omitempty"`
+	CWEs     []string      `json:"cwes,omitempty"`
+	Package  model.Package `json:"package,omitzero"`
+	// Location is the exposure's own location, which the result's
+	// physical location replaces by a placeholder when it has no file.
+	Location  model.Location `json:"location,omitzero"`
+	Tools     []string       `json:"tools,omitempty"`
+	Path      string         `json:"path,omitempty"`
+	Jewel     string         `json:"jewel,omitempty"`
+	Entry     string         `json:"entry,omitempty"`
+	Risk      float64        `json:"risk,omitempty"`
+	Validated bool           `json:"validated,omitempty"`
 }
 
 // Begin implements Writer.
@@ -323,7 +326,7 @@ func (s *SARIF) Exposure(e *Exposure) error {
 			Tags:             []string{string(x.Severity)},
 			Ctem: &SARIFProperties{
 				Exposure: x.ID, Asset: x.Asset, Kind: string(x.Kind), Status: string(x.Status), Severity: string(x.Severity),
-				Title: x.Title, VulnIDs: x.VulnIDs, CWEs: x.CWEs, Package: x.Package, Tools: x.Tools,
+				Title: x.Title, VulnIDs: x.VulnIDs, CWEs: x.CWEs, Package: x.Package, Location: x.Location, Tools: x.Tools,
 			},
 		},
 	}

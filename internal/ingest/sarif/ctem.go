@@ -21,7 +21,10 @@ type ctemProps struct {
 	VulnIDs  []string      `json:"vulnIds"`
 	CWEs     []string      `json:"cwes"`
 	Package  model.Package `json:"package"`
-	Path     string        `json:"path"`
+	// Location is the exposure's own location: the result's physical
+	// location is a placeholder ("ctem-asset/...") when it has no file.
+	Location *model.Location `json:"location"`
+	Path     string          `json:"path"`
 }
 
 // maxCtemField bounds the fields taken from a ctem property bag, which is
@@ -59,6 +62,13 @@ func applyCtem(f *model.Finding, c *ctemProps) {
 		if n := model.NormalizeCWE(cwe); n != "" && !slices.Contains(f.CWEs, n) {
 			f.CWEs = append(f.CWEs, n)
 		}
+	}
+	switch l := c.Location; {
+	case l != nil && len(l.Path)+len(l.URL)+len(l.Component) <= maxCtemField && l.Line >= 0 && l.EndLine >= 0 && l.Column >= 0:
+		f.Location = model.Location{Path: l.Path, Line: l.Line, EndLine: l.EndLine, Column: l.Column, URL: l.URL, Component: l.Component}
+	case l == nil && c.Asset != "":
+		// An exposure without a location: the result's is a placeholder.
+		f.Location = model.Location{}
 	}
 	p := c.Package
 	if len(p.Name)+len(p.Version)+len(p.FixedVersion)+len(p.PURL) <= maxCtemField && (p.Name != "" || p.PURL != "") {
