@@ -34,17 +34,36 @@ var CSVHeader = []string{
 // quote, so it opens as text. Other control characters, which no
 // scanner text needs in a cell, are dropped.
 func SafeCell(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r != '\t' && r != '\r' && r != '\n' && (unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)) {
-			return -1
-		}
-		return r
-	}, s)
+	if needsCleaning(s) {
+		s = clean(s)
+	}
 	t := strings.TrimLeft(s, " ")
 	if t != "" && strings.ContainsRune("=+-@\t\r", rune(t[0])) {
 		return "'" + s
 	}
 	return s
+}
+
+// needsCleaning reports whether s may hold a character clean drops: a
+// control byte, or any non-ASCII (which may be a bidirectional control).
+func needsCleaning(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 && c != '\t' && c != '\r' && c != '\n' || c >= 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// clean drops control and bidirectional-control characters but for tab,
+// carriage return and newline.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r != '\t' && r != '\r' && r != '\n' && (unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)) {
+			return -1
+		}
+		return r
+	}, s)
 }
 
 func csvTime(t time.Time) string {

@@ -84,7 +84,7 @@ func TestMain(m *testing.M) {
 // estate (Kubernetes, Terraform, inventory, Trivy and gosec reports) and
 // the reports above, analyses it under the demo's scope and reads back
 // every exposure and path.
-func realEstate(t *testing.T) *estateData {
+func realEstate(t testing.TB) *estateData {
 	t.Helper()
 	buildOnce.Do(func() { built, buildErr = buildEstate(filepath.Join(testDir, "estate")) })
 	if buildErr != nil {
