@@ -1,0 +1,390 @@
+package kpi_test
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/ctem-dev/ctem/examples"
+	"github.com/ctem-dev/ctem/internal/analyze"
+	"github.com/ctem-dev/ctem/internal/estate"
+	"github.com/ctem-dev/ctem/internal/estate/scope"
+	"github.com/ctem-dev/ctem/internal/graph"
+	"github.com/ctem-dev/ctem/internal/ingest"
+	"github.com/ctem-dev/ctem/internal/ingest/ingesttest"
+	"github.com/ctem-dev/ctem/internal/inputs"
+	"github.com/ctem-dev/ctem/internal/intel/score"
+	"github.com/ctem-dev/ctem/internal/kpi"
+	"github.com/ctem-dev/ctem/internal/model"
+	"github.com/ctem-dev/ctem/internal/store"
+	"github.com/ctem-dev/ctem/internal/store/sqlite"
+)
+
+// base is a Monday: the first week of the script.
+var base = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+
+// step is one scripted ingest: files at a time, then an analysis when
+// analyse is set.
+type step struct {
+	at      time.Time
+	files   []string // paths; examples/... from the demo estate
+	target  string
+	analyse bool
+}
+
+// model is the test's own account of the script, from the reports as
+// parsed (not from the store): which exposures each (tool, target)'s
+// latest scan reports, when each exposure was first seen, its fixes and
+// reopenings, and the attack paths open after each analysis.
+type modelState struct {
+	latest    map[string]map[string]model.Status // scan key -> exposure -> best status
+	first     map[string]time.Time
+	severity  map[string]model.Severity
+	present   map[string]bool
+	fixes     map[string][]time.Time
+	reopens   map[string][]time.Time
+	openPaths map[string]bool
+	pathOpen  []time.Time
+	pathClose []time.Time
+	openAt    []openSnapshot // present and untriaged exposures, and open paths, after each step
+}
+
+type openSnapshot struct {
+	at    time.Time
+	open  int
+	paths int
+}
+
+func TestKPIsOverSimulatedWeeks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	estateFiles := writeExamples(t, dir)
+	day := 24 * time.Hour
+	script := []step{
+		{at: base.Add(1*day + 10*time.Hour), files: estateFiles, analyse: true},
+		{at: base.Add(8 * day), files: []string{"testdata/same_cve_different_paths.json"}, target: "registry.example.com/shop/app:1.0"},
+		{at: base.Add(16 * day), files: []string{"testdata/no_vuln.json"}, target: "registry.example.com/shop/app:1.0"},
+		{at: base.Add(22 * day), files: []string{"testdata/fixed-api.trivy.json"}, analyse: true},
+		{at: base.Add(29 * day), files: []string{"testdata/same_cve_different_paths.json"}, target: "registry.example.com/shop/app:1.0"},
+		{at: base.Add(36*day + 3*time.Hour), files: []string{"testdata/no_vuln.json"}, target: "registry.example.com/shop/app:1.0"},
+	}
+	now := base.Add(40*day + 12*time.Hour)
+
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "ctem.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var clock time.Time
+	st.Now = func() time.Time { return clock }
+	m := &modelState{latest: map[string]map[string]model.Status{}, first: map[string]time.Time{}, severity: map[string]model.Severity{},
+		present: map[string]bool{}, fixes: map[string][]time.Time{}, reopens: map[string][]time.Time{}, openPaths: map[string]bool{}}
+	sc := demoScope(t)
+	for _, s := range script {
+		for i, f := range s.files {
+			clock = s.at.Add(time.Duration(i) * time.Second)
+			target := exampleTarget(f, s.target)
+			format := detect(t, f)
+			if _, err := ingesttest.Ingest(st, format, ingest.Options{Target: target}, f); err != nil {
+				t.Fatalf("ingest %s: %v", f, err)
+			}
+			m.scan(t, format, f, target, clock)
+		}
+		if s.analyse {
+			at := s.at.Add(time.Hour)
+			run := analyseStore(t, st, sc)
+			if _, err := analyze.Record(ctx, st, run, at); err != nil {
+				t.Fatal(err)
+			}
+			m.analysis(run, at)
+		}
+		m.snapshot(s.at.Add(2 * time.Hour))
+	}
+
+	for _, since := range []time.Duration{60 * day, 14 * day} {
+		got, err := kpi.Compute(ctx, st, kpi.Options{Now: now, Since: since})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := m.report(now, since)
+		opts := []cmp.Option{cmpopts.IgnoreUnexported(kpi.Period{}), cmpopts.IgnoreFields(kpi.Report{}, "Teams")}
+		if diff := cmp.Diff(got, want, opts...); diff != "" {
+			t.Errorf("Compute(since %v) (-got +want):\n%s", since, diff)
+		}
+		t.Logf("Compute(since %v): %d periods, open %d, open paths %d, time to remediate %+v", since, len(got.Periods), got.Open, got.OpenPaths, got.BySeverity)
+		for _, p := range got.Periods {
+			t.Logf("  %s opened %d fixed %d reopened %d open %d | paths +%d -%d open %d", p.Start.Format("2006-01-02"), p.Opened, p.Fixed, p.Reopened, p.Open, p.PathsOpened, p.PathsClosed, p.OpenPaths)
+		}
+		if since == 60*day {
+			// The script must exercise what it claims to.
+			var fixed, reopened, opened, closed int
+			for _, p := range got.Periods {
+				fixed += p.Fixed
+				reopened += p.Reopened
+				opened += p.PathsOpened
+				closed += p.PathsClosed
+			}
+			if fixed < 2 || reopened == 0 || opened == 0 || closed == 0 {
+				t.Errorf("Compute(since 60d): fixed %d, reopened %d, paths opened %d closed %d: the script exercises too little", fixed, reopened, opened, closed)
+			}
+		}
+	}
+}
+
+// scan applies one parsed report to the model.
+func (m *modelState) scan(t *testing.T, f ingest.Format, path, target string, at time.Time) {
+	t.Helper()
+	rec, err := ingesttest.TryParse(f, path, ingest.Options{Target: target})
+	if err != nil {
+		t.Fatalf("parse %s: %v", path, err)
+	}
+	if len(rec.Findings) > 0 && len(rec.Scans) != 1 {
+		t.Fatalf("%s: %d scans; the model takes one scan per report with findings", path, len(rec.Scans))
+	}
+	for _, s := range rec.Scans {
+		key := s.Tool + "\x00" + s.Target
+		reported := map[string]model.Status{}
+		for _, fd := range rec.Findings {
+			if prev, ok := reported[fd.ExposureID]; !ok || fd.Status == model.StatusOpen || prev == "" {
+				reported[fd.ExposureID] = fd.Status
+			}
+			if _, ok := m.first[fd.ExposureID]; !ok {
+				m.first[fd.ExposureID] = at
+			}
+			if fd.Severity.Rank() > m.severity[fd.ExposureID].Rank() || m.severity[fd.ExposureID] == "" {
+				m.severity[fd.ExposureID] = fd.Severity
+			}
+		}
+		m.latest[key] = reported
+	}
+	now := map[string]bool{}
+	for _, rep := range m.latest {
+		for id := range rep {
+			now[id] = true
+		}
+	}
+	for id := range m.present {
+		if !now[id] {
+			m.fixes[id] = append(m.fixes[id], at)
+		}
+	}
+	for id := range now {
+		if !m.present[id] && len(m.fixes[id]) > 0 {
+			m.reopens[id] = append(m.reopens[id], at)
+		}
+	}
+	m.present = now
+}
+
+// analysis applies one analysis's paths to the model.
+func (m *modelState) analysis(run *analyze.Run, at time.Time) {
+	now := map[string]bool{}
+	for _, p := range run.Result.Paths {
+		now[p.ID] = true
+		if !m.openPaths[p.ID] {
+			m.pathOpen = append(m.pathOpen, at)
+		}
+	}
+	for id := range m.openPaths {
+		if !now[id] {
+			m.pathClose = append(m.pathClose, at)
+		}
+	}
+	m.openPaths = now
+}
+
+// untriaged counts the present exposures that a latest scan reports as
+// open.
+func (m *modelState) untriaged() int {
+	open := map[string]bool{}
+	for _, rep := range m.latest {
+		for id, st := range rep {
+			if st == model.StatusOpen {
+				open[id] = true
+			}
+		}
+	}
+	return len(open)
+}
+
+func (m *modelState) snapshot(at time.Time) {
+	m.openAt = append(m.openAt, openSnapshot{at, m.untriaged(), len(m.openPaths)})
+}
+
+// stateAt returns the open exposures and paths of the last snapshot at or
+// before t.
+func (m *modelState) stateAt(t time.Time) (int, int) {
+	open, paths := 0, 0
+	for _, s := range m.openAt {
+		if !s.at.After(t) {
+			open, paths = s.open, s.paths
+		}
+	}
+	return open, paths
+}
+
+// report computes the expected report from the model.
+func (m *modelState) report(now time.Time, since time.Duration) *kpi.Report {
+	from := now.Add(-since)
+	from = time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, time.UTC)
+	for from.Weekday() != time.Monday {
+		from = from.AddDate(0, 0, -1)
+	}
+	r := &kpi.Report{From: from, To: now}
+	in := func(t, a, b time.Time, last bool) bool {
+		return !t.Before(a) && (t.Before(b) || last && t.Equal(b))
+	}
+	for s := from; s.Before(now); s = s.AddDate(0, 0, 7) {
+		e := s.AddDate(0, 0, 7)
+		last := !e.Before(now)
+		if last {
+			e = now
+		}
+		p := kpi.Period{Start: s, End: e}
+		for _, f := range m.first {
+			if in(f, s, e, last) {
+				p.Opened++
+			}
+		}
+		for _, ts := range m.fixes {
+			for _, f := range ts {
+				if in(f, s, e, last) {
+					p.Fixed++
+				}
+			}
+		}
+		for _, ts := range m.reopens {
+			for _, f := range ts {
+				if in(f, s, e, last) {
+					p.Reopened++
+				}
+			}
+		}
+		for _, f := range m.pathOpen {
+			if in(f, s, e, last) {
+				p.PathsOpened++
+			}
+		}
+		for _, f := range m.pathClose {
+			if in(f, s, e, last) {
+				p.PathsClosed++
+			}
+		}
+		p.Open, p.OpenPaths = m.stateAt(e)
+		r.Periods = append(r.Periods, p)
+	}
+	r.Open, r.OpenPaths = m.stateAt(now)
+	durs := map[model.Severity][]time.Duration{}
+	for id, ts := range m.fixes {
+		last := ts[len(ts)-1]
+		if !last.Before(from) {
+			durs[m.severity[id]] = append(durs[m.severity[id]], last.Sub(m.first[id]))
+		}
+	}
+	for _, sev := range model.Severities {
+		ds := durs[sev]
+		if len(ds) == 0 {
+			continue
+		}
+		slices.Sort(ds)
+		var sum time.Duration
+		for _, d := range ds {
+			sum += d
+		}
+		r.BySeverity = append(r.BySeverity, kpi.Remediation{Severity: sev, Fixed: len(ds), Mean: sum / time.Duration(len(ds)),
+			P90: ds[int(math.Ceil(float64(len(ds))*9/10))-1]})
+	}
+	return r
+}
+
+func detect(t *testing.T, path string) ingest.Format {
+	t.Helper()
+	src, err := ingest.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	f, err := inputs.All().Detect(src.Sniff())
+	if err != nil {
+		t.Fatalf("detect %s: %v", path, err)
+	}
+	return f
+}
+
+// writeExamples writes the demo estate's inputs under dir/examples and
+// returns their paths in ingest order.
+func writeExamples(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	for _, name := range examples.Inputs {
+		data, err := examples.Files.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, "examples", name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// exampleTarget is the demo's target of a demo input, else target.
+func exampleTarget(path, target string) string {
+	for name, tg := range examples.Targets {
+		if filepath.ToSlash(path) == name || len(path) > len(name) && filepath.ToSlash(path)[len(path)-len(name):] == name {
+			return tg
+		}
+	}
+	return target
+}
+
+func demoScope(t *testing.T) *scope.Scope {
+	t.Helper()
+	f, err := examples.Files.Open(examples.Scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc, err := scope.Parse("ctem.yaml", f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
+func analyseStore(t *testing.T, st store.Store, sc *scope.Scope) *analyze.Run {
+	t.Helper()
+	ctx := context.Background()
+	var assets []model.Asset
+	for a, err := range st.Assets(ctx, store.Filter{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		assets = append(assets, a)
+	}
+	var rels []model.Relation
+	for r, err := range st.Relations(ctx, store.Filter{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		rels = append(rels, r)
+	}
+	run, err := analyze.Analyze(ctx, st, estate.Build(assets, rels, sc), score.Intel{}, graph.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
