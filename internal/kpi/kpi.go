@@ -95,7 +95,7 @@ type Report struct {
 	// OpenPaths counts the attack paths open at To.
 	OpenPaths int `json:"open_paths"`
 	// Teams are the figures by team, by name.
-	Teams []Team `json:"teams"`
+	Teams []Team `json:"teams,omitempty"`
 }
 
 // transition is an exposure becoming fixed (fixed true) or coming back.
