@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"time"
 
 	"github.com/ctem-dev/ctem/internal/intel/vex"
@@ -60,7 +61,13 @@ func (o *OpenVEX) Exposure(e *Exposure) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // purls hold & and they are no HTML
-	if err := enc.Encode(vex.StatementOf(e.Exposure, e.Evidence)); err != nil {
+	st := vex.StatementOf(e.Exposure, e.Evidence)
+	if p := e.Package; p.PURL == "" && p.Name != "" && len(st.Products) == 1 && len(st.Products[0].Subcomponents) == 0 {
+		// Without a purl, a generic one names the package, so two
+		// packages on one product make two distinct statements.
+		st.Products[0].Subcomponents = []vex.Component{{ID: "pkg:generic/" + url.PathEscape(p.Name) + "@" + url.PathEscape(p.Version)}}
+	}
+	if err := enc.Encode(st); err != nil {
 		return fmt.Errorf("openvex statement: %w", err)
 	}
 	if o.n > 0 {

@@ -19,6 +19,7 @@ var schemas = map[string]string{
 	"spdx.schema.json":                "http://cyclonedx.org/schema/spdx.schema.json",
 	"jsf-0.82.schema.json":            "http://cyclonedx.org/schema/jsf-0.82.schema.json",
 	"ocsf-1.3.0-findings.schema.json": "https://ctem.dev/schema/ocsf-1.3.0-findings.schema.json",
+	"openvex_json_schema.json":        "https://github.com/openvex/spec/openvex_json_schema_0.2.0.json",
 }
 
 // compile compiles the schema file name with every committed schema
@@ -96,6 +97,11 @@ func TestExportsValidateAgainstSchemas(t *testing.T) {
 		{"cyclonedx-vex", "bom-1.6.schema.json", func(m map[string]any) {
 			v := m["vulnerabilities"].([]any)[0].(map[string]any)
 			v["analysis"].(map[string]any)["state"] = "accepted"
+		}},
+		{"openvex", "openvex_json_schema.json", func(m map[string]any) {
+			st := m["statements"].([]any)[0].(map[string]any)
+			st["status"] = "affected"
+			delete(st, "action_statement")
 		}},
 		{"ocsf", "ocsf-1.3.0-findings.schema.json", func(m map[string]any) {
 			delete(m, "vulnerabilities")
