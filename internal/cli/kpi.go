@@ -23,8 +23,9 @@ func newKPICmd(e *env) *cobra.Command {
 recording needed): per week, the exposures first seen, fixed, reopened and
 open at the week's end, and the attack paths the analyses opened, closed and
 left open; the time to remediate (first seen to fixed) by severity, mean and
-90th percentile; and the share of open exposures on business-critical assets
-(criticality "critical" in the scope). --by team adds the figures per owner.`,
+90th percentile; the share of open exposures on business-critical assets
+(criticality "critical" in the scope); and the exposures open on a CVE of
+CISA's KEV catalog past its due date. --by team adds the figures per owner.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output, outTable, outJSON, outCSV); err != nil {
@@ -51,7 +52,19 @@ left open; the time to remediate (first seen to fixed) by severity, mean and
 			if err != nil {
 				return err
 			}
+			in, err := e.loadIntel()
+			if err != nil {
+				return err
+			}
+			var kevDue func(string) (time.Time, bool)
+			if in.KEV != nil {
+				kevDue = func(cve string) (time.Time, bool) {
+					k, ok := in.KEV.Lookup(cve)
+					return k.DueDate, ok && !k.DueDate.IsZero()
+				}
+			}
 			r, err := kpi.Compute(ctx, st, kpi.Options{
+				KEVDue:   kevDue,
 				Now:      time.Now().UTC(),
 				Since:    d,
 				Owner:    func(a string) string { return es.Context(es.Canonical(a)).Owner },
@@ -117,14 +130,14 @@ func writeKPITable(w io.Writer, r *kpi.Report) {
 		maxOpen = max(maxOpen, p.Open)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "WEEK\tOPENED\tFIXED\tREOPENED\tOPEN\tPATHS +\tPATHS -\tOPEN PATHS\t")
+	fmt.Fprintln(tw, "WEEK\tOPENED\tFIXED\tREOPENED\tOPEN\tKEV OVERDUE\tPATHS +\tPATHS -\tOPEN PATHS\t")
 	for _, p := range r.Periods {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d %s\t%d\t%d\t%d\t\n", p.Start.Format("2006-01-02"), p.Opened, p.Fixed, p.Reopened,
-			p.Open, bar(p.Open, maxOpen, 20), p.PathsOpened, p.PathsClosed, p.OpenPaths)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d %s\t%d\t%d\t%d\t%d\t\n", p.Start.Format("2006-01-02"), p.Opened, p.Fixed, p.Reopened,
+			p.Open, bar(p.Open, maxOpen, 20), p.KEVOverdue, p.PathsOpened, p.PathsClosed, p.OpenPaths)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\nOpen exposures: %d, of which on business-critical assets: %d (%.0f%%). Open attack paths: %d.\n",
-		r.Open, r.OpenOnCritical, 100*r.CriticalShare, r.OpenPaths)
+	fmt.Fprintf(w, "\nOpen exposures: %d, of which on business-critical assets: %d (%.0f%%), on a KEV CVE past its due date: %d. Open attack paths: %d.\n",
+		r.Open, r.OpenOnCritical, 100*r.CriticalShare, r.KEVOverdue, r.OpenPaths)
 	if len(r.BySeverity) > 0 {
 		fmt.Fprintln(w, "\nTime to remediate (first seen to fixed), exposures fixed since "+r.From.Format("2006-01-02")+":")
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -152,10 +165,10 @@ func writeKPITable(w io.Writer, r *kpi.Report) {
 // writeKPICSV writes the weekly series, one row per week.
 func writeKPICSV(w io.Writer, r *kpi.Report) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"week_start", "week_end", "opened", "fixed", "reopened", "open", "paths_opened", "paths_closed", "open_paths"})
+	cw.Write([]string{"week_start", "week_end", "opened", "fixed", "reopened", "open", "kev_overdue", "paths_opened", "paths_closed", "open_paths"})
 	for _, p := range r.Periods {
 		cw.Write([]string{p.Start.Format(time.RFC3339), p.End.Format(time.RFC3339), strconv.Itoa(p.Opened), strconv.Itoa(p.Fixed),
-			strconv.Itoa(p.Reopened), strconv.Itoa(p.Open), strconv.Itoa(p.PathsOpened), strconv.Itoa(p.PathsClosed), strconv.Itoa(p.OpenPaths)})
+			strconv.Itoa(p.Reopened), strconv.Itoa(p.Open), strconv.Itoa(p.KEVOverdue), strconv.Itoa(p.PathsOpened), strconv.Itoa(p.PathsClosed), strconv.Itoa(p.OpenPaths)})
 	}
 	cw.Flush()
 	return cw.Error()

@@ -33,6 +33,10 @@ type Options struct {
 	// Critical reports whether an asset is business-critical (its
 	// service's criticality in the scope); nil means none is.
 	Critical func(asset string) bool
+	// KEVDue returns the due date CISA's Known Exploited Vulnerabilities
+	// catalog sets for a CVE, and false when the CVE is not in it; nil
+	// means no catalog.
+	KEVDue func(cve string) (time.Time, bool)
 }
 
 // Period is one week of the series.
@@ -52,6 +56,9 @@ type Period struct {
 	PathsOpened int `json:"paths_opened"`
 	PathsClosed int `json:"paths_closed"`
 	OpenPaths   int `json:"open_paths"`
+	// KEVOverdue counts exposures open at the period's end on a CVE of
+	// the KEV catalog whose due date had passed.
+	KEVOverdue int `json:"kev_overdue"`
 
 	// until is End, but just after it for the last period, which
 	// includes its end (the report's time).
@@ -94,6 +101,9 @@ type Report struct {
 	CriticalShare  float64 `json:"critical_share"`
 	// OpenPaths counts the attack paths open at To.
 	OpenPaths int `json:"open_paths"`
+	// KEVOverdue counts the exposures open at To on a KEV CVE past its
+	// due date.
+	KEVOverdue int `json:"kev_overdue"`
 	// Teams are the figures by team, by name.
 	Teams []Team `json:"teams,omitempty"`
 }
@@ -221,6 +231,7 @@ func Compute(ctx context.Context, st store.Store, opt Options) (*Report, error) 
 		}
 		ts := timeline(&x)
 		tm := team(owner(x.Asset))
+		due, kev := kevDue(&x, opt.KEVDue)
 		for i := range r.Periods {
 			p := &r.Periods[i]
 			if within(x.FirstSeen, p.Start, p.until) {
@@ -240,6 +251,9 @@ func Compute(ctx context.Context, st store.Store, opt Options) (*Report, error) 
 			}
 			if !triaged(x.Status) && !x.FirstSeen.After(endOf(*p)) && !stateAt(ts, endOf(*p)) {
 				p.Open++
+				if kev && due.Before(endOf(*p)) {
+					p.KEVOverdue++
+				}
 			}
 		}
 		// Time to remediate: the last fix in the window, from first seen.
@@ -256,6 +270,9 @@ func Compute(ctx context.Context, st store.Store, opt Options) (*Report, error) 
 			tm.Open++
 			if opt.Critical != nil && opt.Critical(x.Asset) {
 				r.OpenOnCritical++
+			}
+			if kev && due.Before(now) {
+				r.KEVOverdue++
 			}
 		}
 	}
@@ -318,6 +335,22 @@ func (r *Report) paths(ctx context.Context, st store.Store) error {
 	apply(r.To.Add(time.Nanosecond), nil)
 	r.OpenPaths = len(open)
 	return nil
+}
+
+// kevDue returns the earliest KEV due date of the exposure's CVEs, and
+// false when none is in the catalog.
+func kevDue(x *model.Exposure, lookup func(string) (time.Time, bool)) (time.Time, bool) {
+	if lookup == nil {
+		return time.Time{}, false
+	}
+	var due time.Time
+	found := false
+	for _, id := range x.VulnIDs {
+		if d, ok := lookup(id); ok && (!found || d.Before(due)) {
+			due, found = d, true
+		}
+	}
+	return due, found
 }
 
 // remediation summarises durations: their mean and 90th percentile

@@ -20,12 +20,22 @@ import (
 	"github.com/ctem-dev/ctem/internal/ingest"
 	"github.com/ctem-dev/ctem/internal/ingest/ingesttest"
 	"github.com/ctem-dev/ctem/internal/inputs"
+	"github.com/ctem-dev/ctem/internal/intel/kev"
 	"github.com/ctem-dev/ctem/internal/intel/score"
 	"github.com/ctem-dev/ctem/internal/kpi"
 	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
 	"github.com/ctem-dev/ctem/internal/store/sqlite"
 )
+
+// catalog is the KEV catalog snapshot ctem embeds.
+var catalog = func() *kev.Catalog {
+	c, err := kev.Snapshot()
+	if err != nil {
+		panic(err)
+	}
+	return c
+}()
 
 // base is a Monday: the first week of the script.
 var base = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
@@ -45,6 +55,7 @@ type step struct {
 // reopenings, and the attack paths open after each analysis.
 type modelState struct {
 	latest    map[string]map[string]model.Status // scan key -> exposure -> best status
+	vulns     map[string][]string                // exposure -> vulnerability ids
 	first     map[string]time.Time
 	severity  map[string]model.Severity
 	present   map[string]bool
@@ -60,6 +71,7 @@ type openSnapshot struct {
 	at    time.Time
 	open  int
 	paths int
+	kev   []string // open exposures on a KEV CVE
 }
 
 func TestKPIsOverSimulatedWeeks(t *testing.T) {
@@ -85,7 +97,7 @@ func TestKPIsOverSimulatedWeeks(t *testing.T) {
 	defer st.Close()
 	var clock time.Time
 	st.Now = func() time.Time { return clock }
-	m := &modelState{latest: map[string]map[string]model.Status{}, first: map[string]time.Time{}, severity: map[string]model.Severity{},
+	m := &modelState{latest: map[string]map[string]model.Status{}, vulns: map[string][]string{}, first: map[string]time.Time{}, severity: map[string]model.Severity{},
 		present: map[string]bool{}, fixes: map[string][]time.Time{}, reopens: map[string][]time.Time{}, openPaths: map[string]bool{}}
 	sc := demoScope(t)
 	for _, s := range script {
@@ -110,7 +122,10 @@ func TestKPIsOverSimulatedWeeks(t *testing.T) {
 	}
 
 	for _, since := range []time.Duration{60 * day, 14 * day} {
-		got, err := kpi.Compute(ctx, st, kpi.Options{Now: now, Since: since})
+		got, err := kpi.Compute(ctx, st, kpi.Options{Now: now, Since: since, KEVDue: func(cve string) (time.Time, bool) {
+			e, ok := catalog.Lookup(cve)
+			return e.DueDate, ok && !e.DueDate.IsZero()
+		}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,9 +134,9 @@ func TestKPIsOverSimulatedWeeks(t *testing.T) {
 		if diff := cmp.Diff(got, want, opts...); diff != "" {
 			t.Errorf("Compute(since %v) (-got +want):\n%s", since, diff)
 		}
-		t.Logf("Compute(since %v): %d periods, open %d, open paths %d, time to remediate %+v", since, len(got.Periods), got.Open, got.OpenPaths, got.BySeverity)
+		t.Logf("Compute(since %v): %d periods, open %d, open paths %d, KEV overdue %d, time to remediate %+v", since, len(got.Periods), got.Open, got.OpenPaths, got.KEVOverdue, got.BySeverity)
 		for _, p := range got.Periods {
-			t.Logf("  %s opened %d fixed %d reopened %d open %d | paths +%d -%d open %d", p.Start.Format("2006-01-02"), p.Opened, p.Fixed, p.Reopened, p.Open, p.PathsOpened, p.PathsClosed, p.OpenPaths)
+			t.Logf("  %s opened %d fixed %d reopened %d open %d kev-overdue %d | paths +%d -%d open %d", p.Start.Format("2006-01-02"), p.Opened, p.Fixed, p.Reopened, p.Open, p.KEVOverdue, p.PathsOpened, p.PathsClosed, p.OpenPaths)
 		}
 		if since == 60*day {
 			// The script must exercise what it claims to.
@@ -132,7 +147,11 @@ func TestKPIsOverSimulatedWeeks(t *testing.T) {
 				opened += p.PathsOpened
 				closed += p.PathsClosed
 			}
-			if fixed < 2 || reopened == 0 || opened == 0 || closed == 0 {
+			kevs := 0
+			for _, p := range got.Periods {
+				kevs += p.KEVOverdue
+			}
+			if fixed < 2 || reopened == 0 || opened == 0 || closed == 0 || kevs == 0 {
 				t.Errorf("Compute(since 60d): fixed %d, reopened %d, paths opened %d closed %d: the script exercises too little", fixed, reopened, opened, closed)
 			}
 		}
@@ -156,6 +175,7 @@ func (m *modelState) scan(t *testing.T, f ingest.Format, path, target string, at
 			if prev, ok := reported[fd.ExposureID]; !ok || fd.Status == model.StatusOpen || prev == "" {
 				reported[fd.ExposureID] = fd.Status
 			}
+			m.vulns[fd.ExposureID] = fd.VulnIDs
 			if _, ok := m.first[fd.ExposureID]; !ok {
 				m.first[fd.ExposureID] = at
 			}
@@ -201,9 +221,9 @@ func (m *modelState) analysis(run *analyze.Run, at time.Time) {
 	m.openPaths = now
 }
 
-// untriaged counts the present exposures that a latest scan reports as
+// untriaged returns the present exposures that a latest scan reports as
 // open.
-func (m *modelState) untriaged() int {
+func (m *modelState) untriaged() map[string]bool {
 	open := map[string]bool{}
 	for _, rep := range m.latest {
 		for id, st := range rep {
@@ -212,23 +232,41 @@ func (m *modelState) untriaged() int {
 			}
 		}
 	}
-	return len(open)
+	return open
 }
 
 func (m *modelState) snapshot(at time.Time) {
-	m.openAt = append(m.openAt, openSnapshot{at, m.untriaged(), len(m.openPaths)})
+	open := m.untriaged()
+	var kevs []string
+	for id := range open {
+		for _, v := range m.vulns[id] {
+			if _, ok := catalog.Lookup(v); ok {
+				kevs = append(kevs, id)
+				break
+			}
+		}
+	}
+	m.openAt = append(m.openAt, openSnapshot{at, len(open), len(m.openPaths), kevs})
 }
 
 // stateAt returns the open exposures and paths of the last snapshot at or
-// before t.
-func (m *modelState) stateAt(t time.Time) (int, int) {
-	open, paths := 0, 0
+// before t, and how many open exposures are on a KEV CVE due before t.
+func (m *modelState) stateAt(t time.Time) (open, paths, overdue int) {
+	var last openSnapshot
 	for _, s := range m.openAt {
 		if !s.at.After(t) {
-			open, paths = s.open, s.paths
+			last = s
 		}
 	}
-	return open, paths
+	for _, id := range last.kev {
+		for _, v := range m.vulns[id] {
+			if e, ok := catalog.Lookup(v); ok && !e.DueDate.IsZero() && e.DueDate.Before(t) {
+				overdue++
+				break
+			}
+		}
+	}
+	return last.open, last.paths, overdue
 }
 
 // report computes the expected report from the model.
@@ -278,10 +316,10 @@ func (m *modelState) report(now time.Time, since time.Duration) *kpi.Report {
 				p.PathsClosed++
 			}
 		}
-		p.Open, p.OpenPaths = m.stateAt(e)
+		p.Open, p.OpenPaths, p.KEVOverdue = m.stateAt(e)
 		r.Periods = append(r.Periods, p)
 	}
-	r.Open, r.OpenPaths = m.stateAt(now)
+	r.Open, r.OpenPaths, r.KEVOverdue = m.stateAt(now)
 	durs := map[model.Severity][]time.Duration{}
 	for id, ts := range m.fixes {
 		last := ts[len(ts)-1]
