@@ -25,7 +25,8 @@ open at the week's end, and the attack paths the analyses opened, closed and
 left open; the time to remediate (first seen to fixed) by severity, mean and
 90th percentile; the share of open exposures on business-critical assets
 (criticality "critical" in the scope); and the exposures open on a CVE of
-CISA's KEV catalog past its due date. --by team adds the figures per owner.`,
+CISA's KEV catalog past its due date. --by team adds the figures per owner,
+--by jewel the attack paths open to each crown jewel, week by week.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output, outTable, outJSON, outCSV); err != nil {
@@ -35,8 +36,8 @@ CISA's KEV catalog past its due date. --by team adds the figures per owner.`,
 			if err != nil {
 				return usage(err)
 			}
-			if by != "" && by != "team" {
-				return usage(fmt.Errorf("unknown --by %q (want team)", by))
+			if by != "" && by != "team" && by != "jewel" {
+				return usage(fmt.Errorf("unknown --by %q (want team or jewel)", by))
 			}
 			ctx := cmd.Context()
 			sc, err := e.loadScope()
@@ -73,8 +74,11 @@ CISA's KEV catalog past its due date. --by team adds the figures per owner.`,
 			if err != nil {
 				return err
 			}
-			if by == "" {
+			if by != "team" {
 				r.Teams = nil
+			}
+			if by != "jewel" {
+				r.Jewels = nil
 			}
 			switch output {
 			case outJSON:
@@ -87,7 +91,7 @@ CISA's KEV catalog past its due date. --by team adds the figures per owner.`,
 		},
 	}
 	cmd.Flags().StringVar(&since, "since", "90d", "how far back: days (90d), weeks (12w) or a Go duration")
-	cmd.Flags().StringVar(&by, "by", "", "add figures by: team")
+	cmd.Flags().StringVar(&by, "by", "", "add figures by: team, or jewel (open attack paths per crown jewel)")
 	cmd.Flags().StringVarP(&output, "output", "o", outTable, "output format: table, json or csv")
 	return cmd
 }
@@ -120,6 +124,25 @@ func bar(n, max, width int) string {
 	return strings.Repeat("█", k)
 }
 
+// sparkline draws counts as block heights, one character each.
+func sparkline(ns []int) string {
+	const blocks = " ▁▂▃▄▅▆▇█"
+	levels := []rune(blocks)
+	top := 0
+	for _, n := range ns {
+		top = max(top, n)
+	}
+	var b strings.Builder
+	for _, n := range ns {
+		k := 0
+		if top > 0 {
+			k = (n*(len(levels)-1) + top - 1) / top
+		}
+		b.WriteRune(levels[k])
+	}
+	return b.String()
+}
+
 func days(d time.Duration) string {
 	return strconv.FormatFloat(d.Hours()/24, 'f', 1, 64) + "d"
 }
@@ -144,6 +167,15 @@ func writeKPITable(w io.Writer, r *kpi.Report) {
 		fmt.Fprintln(tw, "SEVERITY\tFIXED\tMEAN\tP90\t")
 		for _, m := range r.BySeverity {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t\n", m.Severity, m.Fixed, days(m.Mean), days(m.P90))
+		}
+		tw.Flush()
+	}
+	if len(r.Jewels) > 0 {
+		fmt.Fprintln(w, "\nOpen attack paths by crown jewel, week by week:")
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "JEWEL\tNOW\tWEEKS\t")
+		for _, j := range r.Jewels {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t\n", cell(j.Jewel, 60), j.OpenNow, sparkline(j.Open))
 		}
 		tw.Flush()
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ctem-dev/ctem/internal/model"
@@ -106,6 +107,19 @@ type Report struct {
 	KEVOverdue int `json:"kev_overdue"`
 	// Teams are the figures by team, by name.
 	Teams []Team `json:"teams,omitempty"`
+	// Jewels are the open attack paths per crown jewel, by key: every
+	// jewel a path to which was open at a period's end or opened or
+	// closed in the window.
+	Jewels []Jewel `json:"jewels,omitempty"`
+}
+
+// Jewel is the series of attack paths open to one crown jewel.
+type Jewel struct {
+	Jewel string `json:"jewel"`
+	// Open counts the paths open at the end of each period (in the
+	// order of Report.Periods), OpenNow those open at Report.To.
+	Open    []int `json:"open"`
+	OpenNow int   `json:"open_now"`
 }
 
 // transition is an exposure becoming fixed (fixed true) or coming back.
@@ -307,34 +321,78 @@ func (r *Report) paths(ctx context.Context, st store.Store) error {
 		evs = append(evs, e)
 	}
 	slices.SortStableFunc(evs, func(a, b store.PathEvent) int { return a.At.Compare(b.At) })
-	open := map[string]bool{}
+	open := map[string]string{} // path id -> jewel
+	jewels := map[string]*Jewel{}
+	seen := func(j string) {
+		if jewels[j] == nil {
+			jewels[j] = &Jewel{Jewel: j, Open: make([]int, len(r.Periods))}
+		}
+	}
 	i := 0
 	apply := func(until time.Time, p *Period) {
 		for ; i < len(evs) && evs[i].At.Before(until); i++ {
 			e := evs[i]
 			switch e.Event {
 			case "opened":
-				open[e.PathID] = true
+				open[e.PathID] = JewelOf(e.Summary)
 				if p != nil && !e.At.Before(p.Start) {
 					p.PathsOpened++
+					seen(JewelOf(e.Summary))
 				}
 			case "closed":
 				delete(open, e.PathID)
 				if p != nil && !e.At.Before(p.Start) {
 					p.PathsClosed++
+					seen(JewelOf(e.Summary))
 				}
 			}
 		}
+	}
+	count := func() map[string]int {
+		n := map[string]int{}
+		for _, j := range open {
+			n[j]++
+			seen(j)
+		}
+		return n
 	}
 	for k := range r.Periods {
 		p := &r.Periods[k]
 		apply(p.Start, nil)
 		apply(p.until, p)
 		p.OpenPaths = len(open)
+		for j, n := range count() {
+			jewels[j].Open[k] = n
+		}
 	}
 	apply(r.To.Add(time.Nanosecond), nil)
 	r.OpenPaths = len(open)
+	for j, n := range count() {
+		jewels[j].OpenNow = n
+	}
+	for _, j := range jewels {
+		r.Jewels = append(r.Jewels, *j)
+	}
+	slices.SortFunc(r.Jewels, func(a, b Jewel) int { return cmp.Compare(a.Jewel, b.Jewel) })
 	return nil
+}
+
+// JewelOf returns the crown jewel of a path event: the asset of the
+// path's last state, with which both summaries end ("ENTRY -[rule]->
+// STATE ... -[rule]-> CAP:JEWEL" when a path opens, "ENTRY => CAP:JEWEL"
+// when it closes). The store's path events carry no jewel of their own.
+func JewelOf(summary string) string {
+	last := summary
+	for _, sep := range []string{"]-> ", " => "} {
+		if i := strings.LastIndex(last, sep); i >= 0 {
+			last = last[i+len(sep):]
+		}
+	}
+	_, asset, ok := strings.Cut(last, ":")
+	if !ok {
+		return last
+	}
+	return asset
 }
 
 // kevDue returns the earliest KEV due date of the exposure's CVEs, and

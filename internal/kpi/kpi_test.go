@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,10 +62,16 @@ type modelState struct {
 	present   map[string]bool
 	fixes     map[string][]time.Time
 	reopens   map[string][]time.Time
-	openPaths map[string]bool
+	openPaths map[string]string // path id -> jewel
 	pathOpen  []time.Time
 	pathClose []time.Time
+	pathJewel []pathEvent    // every path event, with its jewel
 	openAt    []openSnapshot // present and untriaged exposures, and open paths, after each step
+}
+
+type pathEvent struct {
+	at    time.Time
+	jewel string
 }
 
 type openSnapshot struct {
@@ -72,6 +79,7 @@ type openSnapshot struct {
 	open  int
 	paths int
 	kev   []string // open exposures on a KEV CVE
+	jewel map[string]int
 }
 
 func TestKPIsOverSimulatedWeeks(t *testing.T) {
@@ -98,7 +106,7 @@ func TestKPIsOverSimulatedWeeks(t *testing.T) {
 	var clock time.Time
 	st.Now = func() time.Time { return clock }
 	m := &modelState{latest: map[string]map[string]model.Status{}, vulns: map[string][]string{}, first: map[string]time.Time{}, severity: map[string]model.Severity{},
-		present: map[string]bool{}, fixes: map[string][]time.Time{}, reopens: map[string][]time.Time{}, openPaths: map[string]bool{}}
+		present: map[string]bool{}, fixes: map[string][]time.Time{}, reopens: map[string][]time.Time{}, openPaths: map[string]string{}}
 	sc := demoScope(t)
 	for _, s := range script {
 		for i, f := range s.files {
@@ -134,6 +142,7 @@ func TestKPIsOverSimulatedWeeks(t *testing.T) {
 		if diff := cmp.Diff(got, want, opts...); diff != "" {
 			t.Errorf("Compute(since %v) (-got +want):\n%s", since, diff)
 		}
+		t.Logf("jewels: %+v", got.Jewels)
 		t.Logf("Compute(since %v): %d periods, open %d, open paths %d, KEV overdue %d, time to remediate %+v", since, len(got.Periods), got.Open, got.OpenPaths, got.KEVOverdue, got.BySeverity)
 		for _, p := range got.Periods {
 			t.Logf("  %s opened %d fixed %d reopened %d open %d kev-overdue %d | paths +%d -%d open %d", p.Start.Format("2006-01-02"), p.Opened, p.Fixed, p.Reopened, p.Open, p.KEVOverdue, p.PathsOpened, p.PathsClosed, p.OpenPaths)
@@ -150,6 +159,9 @@ func TestKPIsOverSimulatedWeeks(t *testing.T) {
 			kevs := 0
 			for _, p := range got.Periods {
 				kevs += p.KEVOverdue
+			}
+			if len(got.Jewels) < 2 {
+				t.Errorf("Compute(since 60d): open paths to %d jewels, want several", len(got.Jewels))
 			}
 			if fixed < 2 || reopened == 0 || opened == 0 || closed == 0 || kevs == 0 {
 				t.Errorf("Compute(since 60d): fixed %d, reopened %d, paths opened %d closed %d: the script exercises too little", fixed, reopened, opened, closed)
@@ -206,16 +218,18 @@ func (m *modelState) scan(t *testing.T, f ingest.Format, path, target string, at
 
 // analysis applies one analysis's paths to the model.
 func (m *modelState) analysis(run *analyze.Run, at time.Time) {
-	now := map[string]bool{}
+	now := map[string]string{}
 	for _, p := range run.Result.Paths {
-		now[p.ID] = true
-		if !m.openPaths[p.ID] {
+		now[p.ID] = p.Jewel
+		if _, ok := m.openPaths[p.ID]; !ok {
 			m.pathOpen = append(m.pathOpen, at)
+			m.pathJewel = append(m.pathJewel, pathEvent{at, p.Jewel})
 		}
 	}
-	for id := range m.openPaths {
-		if !now[id] {
+	for id, j := range m.openPaths {
+		if _, ok := now[id]; !ok {
 			m.pathClose = append(m.pathClose, at)
+			m.pathJewel = append(m.pathJewel, pathEvent{at, j})
 		}
 	}
 	m.openPaths = now
@@ -246,12 +260,21 @@ func (m *modelState) snapshot(at time.Time) {
 			}
 		}
 	}
-	m.openAt = append(m.openAt, openSnapshot{at, len(open), len(m.openPaths), kevs})
+	jewels := map[string]int{}
+	for _, j := range m.openPaths {
+		jewels[j]++
+	}
+	m.openAt = append(m.openAt, openSnapshot{at, len(open), len(m.openPaths), kevs, jewels})
 }
 
 // stateAt returns the open exposures and paths of the last snapshot at or
 // before t, and how many open exposures are on a KEV CVE due before t.
 func (m *modelState) stateAt(t time.Time) (open, paths, overdue int) {
+	open, paths, overdue, _ = m.stateWithJewels(t)
+	return open, paths, overdue
+}
+
+func (m *modelState) stateWithJewels(t time.Time) (open, paths, overdue int, jewels map[string]int) {
 	var last openSnapshot
 	for _, s := range m.openAt {
 		if !s.at.After(t) {
@@ -266,7 +289,7 @@ func (m *modelState) stateAt(t time.Time) (open, paths, overdue int) {
 			}
 		}
 	}
-	return last.open, last.paths, overdue
+	return last.open, last.paths, overdue, last.jewel
 }
 
 // report computes the expected report from the model.
@@ -320,6 +343,34 @@ func (m *modelState) report(now time.Time, since time.Duration) *kpi.Report {
 		r.Periods = append(r.Periods, p)
 	}
 	r.Open, r.OpenPaths, r.KEVOverdue = m.stateAt(now)
+	// Jewels: every jewel a path to which was ever open in or before the
+	// window's periods.
+	series := map[string]*kpi.Jewel{}
+	jewelOf := func(j string) *kpi.Jewel {
+		if series[j] == nil {
+			series[j] = &kpi.Jewel{Jewel: j, Open: make([]int, len(r.Periods))}
+		}
+		return series[j]
+	}
+	for _, e := range m.pathJewel {
+		if !e.at.Before(from) && !e.at.After(now) {
+			jewelOf(e.jewel)
+		}
+	}
+	for k, p := range r.Periods {
+		_, _, _, js := m.stateWithJewels(p.End)
+		for j, n := range js {
+			jewelOf(j).Open[k] = n
+		}
+	}
+	_, _, _, js := m.stateWithJewels(now)
+	for j, n := range js {
+		jewelOf(j).OpenNow = n
+	}
+	for _, j := range series {
+		r.Jewels = append(r.Jewels, *j)
+	}
+	slices.SortFunc(r.Jewels, func(a, b kpi.Jewel) int { return strings.Compare(a.Jewel, b.Jewel) })
 	durs := map[model.Severity][]time.Duration{}
 	for id, ts := range m.fixes {
 		last := ts[len(ts)-1]
@@ -425,4 +476,18 @@ func analyseStore(t *testing.T, st store.Store, sc *scope.Scope) *analyze.Run {
 		t.Fatal(err)
 	}
 	return run
+}
+
+func TestJewelOf(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ summary, want string }{
+		{"network:k8s:prod/shop/Service/a -[routing]-> network:k8s:prod/shop/Deployment/a -[permission]-> read:tf:aws_s3_bucket.x", "tf:aws_s3_bucket.x"},
+		{"network:k8s:prod/shop/Service/a => write:k8s:prod/shop/StatefulSet/orders-db", "k8s:prod/shop/StatefulSet/orders-db"},
+		{"identity:arn:aws:iam::1:role/x", "arn:aws:iam::1:role/x"},
+	}
+	for _, tt := range tests {
+		if got := kpi.JewelOf(tt.summary); got != tt.want {
+			t.Errorf("JewelOf(%q) = %q, want %q", tt.summary, got, tt.want)
+		}
+	}
 }
