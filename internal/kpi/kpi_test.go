@@ -57,6 +57,7 @@ type step struct {
 type modelState struct {
 	latest    map[string]map[string]model.Status // scan key -> exposure -> best status
 	vulns     map[string][]string                // exposure -> vulnerability ids
+	asset     map[string]string                  // exposure -> asset
 	first     map[string]time.Time
 	severity  map[string]model.Severity
 	present   map[string]bool
@@ -80,6 +81,7 @@ type openSnapshot struct {
 	paths int
 	kev   []string // open exposures on a KEV CVE
 	jewel map[string]int
+	ids   map[string]bool // the open exposures
 }
 
 func TestKPIsOverSimulatedWeeks(t *testing.T) {
@@ -105,7 +107,7 @@ func TestKPIsOverSimulatedWeeks(t *testing.T) {
 	defer st.Close()
 	var clock time.Time
 	st.Now = func() time.Time { return clock }
-	m := &modelState{latest: map[string]map[string]model.Status{}, vulns: map[string][]string{}, first: map[string]time.Time{}, severity: map[string]model.Severity{},
+	m := &modelState{latest: map[string]map[string]model.Status{}, vulns: map[string][]string{}, asset: map[string]string{}, first: map[string]time.Time{}, severity: map[string]model.Severity{},
 		present: map[string]bool{}, fixes: map[string][]time.Time{}, reopens: map[string][]time.Time{}, openPaths: map[string]string{}}
 	sc := demoScope(t)
 	for _, s := range script {
@@ -130,7 +132,7 @@ func TestKPIsOverSimulatedWeeks(t *testing.T) {
 	}
 
 	for _, since := range []time.Duration{60 * day, 14 * day} {
-		got, err := kpi.Compute(ctx, st, kpi.Options{Now: now, Since: since, KEVDue: func(cve string) (time.Time, bool) {
+		got, err := kpi.Compute(ctx, st, kpi.Options{Now: now, Since: since, Owner: teamOf, Critical: critical, KEVDue: func(cve string) (time.Time, bool) {
 			e, ok := catalog.Lookup(cve)
 			return e.DueDate, ok && !e.DueDate.IsZero()
 		}})
@@ -138,11 +140,12 @@ func TestKPIsOverSimulatedWeeks(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := m.report(now, since)
-		opts := []cmp.Option{cmpopts.IgnoreUnexported(kpi.Period{}), cmpopts.IgnoreFields(kpi.Report{}, "Teams")}
+		opts := []cmp.Option{cmpopts.IgnoreUnexported(kpi.Period{})}
 		if diff := cmp.Diff(got, want, opts...); diff != "" {
 			t.Errorf("Compute(since %v) (-got +want):\n%s", since, diff)
 		}
 		t.Logf("jewels: %+v", got.Jewels)
+		t.Logf("teams: %+v; critical %d of %d (%.2f)", got.Teams, got.OpenOnCritical, got.Open, got.CriticalShare)
 		t.Logf("Compute(since %v): %d periods, open %d, open paths %d, KEV overdue %d, time to remediate %+v", since, len(got.Periods), got.Open, got.OpenPaths, got.KEVOverdue, got.BySeverity)
 		for _, p := range got.Periods {
 			t.Logf("  %s opened %d fixed %d reopened %d open %d kev-overdue %d | paths +%d -%d open %d", p.Start.Format("2006-01-02"), p.Opened, p.Fixed, p.Reopened, p.Open, p.KEVOverdue, p.PathsOpened, p.PathsClosed, p.OpenPaths)
@@ -159,6 +162,9 @@ func TestKPIsOverSimulatedWeeks(t *testing.T) {
 			kevs := 0
 			for _, p := range got.Periods {
 				kevs += p.KEVOverdue
+			}
+			if got.OpenOnCritical == 0 || got.OpenOnCritical == got.Open || len(got.Teams) < 2 {
+				t.Errorf("Compute(since 60d): %d of %d open on critical assets, %d teams: the predicates split nothing", got.OpenOnCritical, got.Open, len(got.Teams))
 			}
 			if len(got.Jewels) < 2 {
 				t.Errorf("Compute(since 60d): open paths to %d jewels, want several", len(got.Jewels))
@@ -188,6 +194,7 @@ func (m *modelState) scan(t *testing.T, f ingest.Format, path, target string, at
 				reported[fd.ExposureID] = fd.Status
 			}
 			m.vulns[fd.ExposureID] = fd.VulnIDs
+			m.asset[fd.ExposureID] = fd.Asset
 			if _, ok := m.first[fd.ExposureID]; !ok {
 				m.first[fd.ExposureID] = at
 			}
@@ -264,7 +271,7 @@ func (m *modelState) snapshot(at time.Time) {
 	for _, j := range m.openPaths {
 		jewels[j]++
 	}
-	m.openAt = append(m.openAt, openSnapshot{at, len(open), len(m.openPaths), kevs, jewels})
+	m.openAt = append(m.openAt, openSnapshot{at, len(open), len(m.openPaths), kevs, jewels, open})
 }
 
 // stateAt returns the open exposures and paths of the last snapshot at or
@@ -378,21 +385,78 @@ func (m *modelState) report(now time.Time, since time.Duration) *kpi.Report {
 			durs[m.severity[id]] = append(durs[m.severity[id]], last.Sub(m.first[id]))
 		}
 	}
-	for _, sev := range model.Severities {
-		ds := durs[sev]
-		if len(ds) == 0 {
-			continue
-		}
+	summary := func(ds []time.Duration, sev model.Severity, team string) kpi.Remediation {
 		slices.Sort(ds)
 		var sum time.Duration
 		for _, d := range ds {
 			sum += d
 		}
-		r.BySeverity = append(r.BySeverity, kpi.Remediation{Severity: sev, Fixed: len(ds), Mean: sum / time.Duration(len(ds)),
-			P90: ds[int(math.Ceil(float64(len(ds))*9/10))-1]})
+		return kpi.Remediation{Severity: sev, Team: team, Fixed: len(ds), Mean: sum / time.Duration(len(ds)),
+			P90: ds[int(math.Ceil(float64(len(ds))*9/10))-1]}
+	}
+	for _, sev := range model.Severities {
+		if ds := durs[sev]; len(ds) > 0 {
+			r.BySeverity = append(r.BySeverity, summary(ds, sev, ""))
+		}
+	}
+	// Teams and business-critical assets, by the test's own predicates.
+	var last openSnapshot
+	for _, s := range m.openAt {
+		if !s.at.After(now) {
+			last = s
+		}
+	}
+	teams := map[string]*kpi.Team{}
+	team := func(id string) *kpi.Team {
+		name := teamOf(m.asset[id])
+		if teams[name] == nil {
+			teams[name] = &kpi.Team{Team: name}
+		}
+		return teams[name]
+	}
+	teamDurs := map[string][]time.Duration{}
+	for id, f := range m.first {
+		tm := team(id)
+		if !f.Before(from) && !f.After(now) {
+			tm.Opened++
+		}
+		for _, fx := range m.fixes[id] {
+			if !fx.Before(from) && !fx.After(now) {
+				tm.Fixed++
+			}
+		}
+		if ts := m.fixes[id]; len(ts) > 0 && !ts[len(ts)-1].Before(from) {
+			teamDurs[tm.Team] = append(teamDurs[tm.Team], ts[len(ts)-1].Sub(f))
+		}
+		if last.ids[id] {
+			tm.Open++
+			if critical(m.asset[id]) {
+				r.OpenOnCritical++
+			}
+		}
+	}
+	for name, tm := range teams {
+		if ds := teamDurs[name]; len(ds) > 0 {
+			tm.Remediation = summary(ds, "", name)
+		}
+		r.Teams = append(r.Teams, *tm)
+	}
+	slices.SortFunc(r.Teams, func(a, b kpi.Team) int { return strings.Compare(a.Team, b.Team) })
+	if r.Open > 0 {
+		r.CriticalShare = float64(r.OpenOnCritical) / float64(r.Open)
 	}
 	return r
 }
+
+// teamOf is the test's owner of an asset: its kind of key ("image",
+// "repo", "k8s").
+func teamOf(asset string) string {
+	kind, _, _ := strings.Cut(asset, ":")
+	return kind
+}
+
+// critical is the test's business-critical predicate: images.
+func critical(asset string) bool { return strings.HasPrefix(asset, "image:") }
 
 func detect(t *testing.T, path string) ingest.Format {
 	t.Helper()
