@@ -262,7 +262,16 @@ func TestSARIFResults(t *testing.T) {
 						Locations []json.RawMessage `json:"locations"`
 					} `json:"threadFlows"`
 				} `json:"codeFlows"`
-				Locations    []json.RawMessage `json:"locations"`
+				Locations []struct {
+					PhysicalLocation struct {
+						ArtifactLocation struct {
+							URI string `json:"uri"`
+						} `json:"artifactLocation"`
+						Region struct {
+							StartLine int `json:"startLine"`
+						} `json:"region"`
+					} `json:"physicalLocation"`
+				} `json:"locations"`
 				Suppressions []json.RawMessage `json:"suppressions"`
 			} `json:"results"`
 			Tool struct {
@@ -293,6 +302,13 @@ func TestSARIFResults(t *testing.T) {
 		}
 		if len(r.Locations) == 0 {
 			t.Errorf("result %d (%s) has no location; GitHub code scanning needs one", i, r.RuleID)
+		}
+		for _, l := range r.Locations {
+			// GitHub code scanning wants a relative URI and a start line
+			// (sarif-sdk's checks GH1003 and GH1005).
+			if pl := l.PhysicalLocation; pl.ArtifactLocation.URI == "" || strings.Contains(pl.ArtifactLocation.URI, "://") || pl.Region.StartLine < 1 {
+				t.Errorf("result %d (%s): location %+v, want a relative URI and a start line", i, r.RuleID, pl)
+			}
 		}
 		if len(r.Suppressions) > 0 {
 			suppressed++

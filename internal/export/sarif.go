@@ -88,6 +88,16 @@ type sarifPhysical struct {
 	Region           *sarifRegion  `json:"region,omitempty"`
 }
 
+// firstLine is the region of a location without a line: GitHub code
+// scanning wants a start line on every location (its check GH1003), and
+// line 1 of a file, or of an asset's placeholder, is the honest choice.
+var firstLine = &sarifRegion{StartLine: 1}
+
+// physical is the physical location of a path with no line.
+func physical(uri string) sarifPhysical {
+	return sarifPhysical{ArtifactLocation: sarifArtifact{URI: uri}, Region: firstLine}
+}
+
 type sarifLogical struct {
 	Name               string `json:"name,omitempty"`
 	FullyQualifiedName string `json:"fullyQualifiedName,omitempty"`
@@ -254,7 +264,7 @@ func exposureLocation(x *model.Exposure) sarifLocation {
 	loc := sarifLocation{LogicalLocations: []sarifLogical{{FullyQualifiedName: x.Asset, Kind: "module"}}}
 	switch {
 	case x.Location.Path != "":
-		loc.PhysicalLocation.ArtifactLocation.URI = fileURI(x.Location.Path)
+		loc.PhysicalLocation = physical(fileURI(x.Location.Path))
 		if x.Location.Line > 0 {
 			reg := &sarifRegion{StartLine: x.Location.Line}
 			if x.Location.EndLine >= x.Location.Line {
@@ -266,9 +276,9 @@ func exposureLocation(x *model.Exposure) sarifLocation {
 			loc.PhysicalLocation.Region = reg
 		}
 	case x.Location.URL != "":
-		loc.PhysicalLocation.ArtifactLocation.URI = assetURI(x.Location.URL)
+		loc.PhysicalLocation = physical(assetURI(x.Location.URL))
 	default:
-		loc.PhysicalLocation.ArtifactLocation.URI = assetURI(x.Asset)
+		loc.PhysicalLocation = physical(assetURI(x.Asset))
 	}
 	return loc
 }
@@ -371,7 +381,7 @@ func stepLocation(p *Path, i int) sarifLocation {
 		_, asset, _ = strings.Cut(st.To, ":")
 	}
 	return sarifLocation{
-		PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifact{URI: assetURI(asset)}},
+		PhysicalLocation: physical(assetURI(asset)),
 		LogicalLocations: []sarifLogical{{FullyQualifiedName: asset, Kind: "module"}},
 		Message:          &sarifText{Text: msg},
 	}
@@ -401,7 +411,7 @@ func (s *SARIF) Path(p *Path) error {
 		entryAsset = a
 	}
 	flow := []sarifThreadFlowLocation{{Location: sarifLocation{
-		PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifact{URI: assetURI(entryAsset)}},
+		PhysicalLocation: physical(assetURI(entryAsset)),
 		LogicalLocations: []sarifLogical{{FullyQualifiedName: entryAsset, Kind: "module"}},
 		Message:          &sarifText{Text: "entry " + p.Entry},
 	}, Importance: "essential"}}
@@ -417,14 +427,14 @@ func (s *SARIF) Path(p *Path) error {
 	}
 	if primary == nil {
 		primary = &sarifLocation{
-			PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifact{URI: assetURI(entryAsset)}},
+			PhysicalLocation: physical(assetURI(entryAsset)),
 			LogicalLocations: []sarifLogical{{FullyQualifiedName: entryAsset, Kind: "module"}},
 		}
 	}
 	jewelID := 0
 	jewel := sarifLocation{
 		ID:               &jewelID,
-		PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifact{URI: assetURI(p.Jewel)}},
+		PhysicalLocation: physical(assetURI(p.Jewel)),
 		LogicalLocations: []sarifLogical{{FullyQualifiedName: p.Jewel, Kind: "module"}},
 		Message:          &sarifText{Text: "crown jewel " + p.Jewel},
 	}
