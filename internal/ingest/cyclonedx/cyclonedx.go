@@ -20,6 +20,10 @@ import (
 // Source is the source recorded on the assets and relations a BOM yields.
 const Source = "cyclonedx"
 
+// ctemAssetProperty is the component property by which ctem's CycloneDX
+// export names the asset a component belongs to (export.AssetProperty).
+const ctemAssetProperty = "ctem:asset"
+
 // component is what the parser keeps of one component, whatever the
 // syntax.
 type component struct {
@@ -29,6 +33,10 @@ type component struct {
 	Path string
 	// RepoDigest and RepoTag are Trivy's properties of an image.
 	RepoDigest, RepoTag string
+	// Asset is the ctem asset key a ctem export says the component
+	// belongs to (property ctem:asset), so that one VEX of many assets
+	// ingests each vulnerability on its own asset.
+	Asset string
 }
 
 // key is the component's asset key: its purl, else a generic purl of its
@@ -57,6 +65,10 @@ func (c *component) setProperty(name, value string) {
 	case "aquasecurity:trivy:RepoTag":
 		if c.RepoTag == "" {
 			c.RepoTag = value
+		}
+	case ctemAssetProperty:
+		if v := strings.TrimSpace(value); c.Asset == "" && v != "" && len(v) <= 4096 {
+			c.Asset = v
 		}
 	}
 }
@@ -194,6 +206,9 @@ func (p *parser) beginScan(c *component) error {
 			a.Key = model.FileKey(s.Target)
 		}
 	}
+	if c != nil && c.Asset != "" && p.in.Target == "" {
+		s.Target, a.Key = c.Asset, c.Asset
+	}
 	if s.Target == "" || a.Key == "repo:" {
 		p.in.Warn("%s: the BOM names no target (no metadata.component); pass --target to name what it describes", p.in.Name)
 		s.Target = "unknown"
@@ -251,6 +266,13 @@ func (p *parser) addComponent(c *component) error {
 	}
 	if err := p.sink.Asset(a); err != nil {
 		return err
+	}
+	if c.Asset != "" {
+		// A ctem export's package of a named asset: that asset contains it.
+		if key == c.Asset {
+			return nil
+		}
+		return p.sink.Relation(model.Relation{From: c.Asset, To: key, Type: model.RelContains, Source: Source})
 	}
 	if !p.began {
 		p.pendingRels = append(p.pendingRels, key)
@@ -366,6 +388,9 @@ func (p *parser) finding(v *vuln, c *component) *model.Finding {
 		Package: model.Package{Name: c.Name, Version: c.Version, PURL: c.PURL},
 		Pointer: v.Pointer,
 	}
+	if c.Asset != "" {
+		f.Asset = c.Asset
+	}
 	if c.Group != "" && strings.HasPrefix(c.PURL, "pkg:maven/") {
 		f.Package.Name = c.Group + ":" + c.Name
 	}
@@ -414,6 +439,16 @@ func (p *parser) finding(v *vuln, c *component) *model.Finding {
 		f.Status = model.StatusFalsePositive
 	case "resolved", "resolved_with_pedigree":
 		f.Status = model.StatusFixed
+	case "exploitable":
+		// Exploitable, not to be fixed and with no remedy offered (no
+		// update, rollback or workaround) is a risk accepted, as ctem's
+		// export writes it; a vendor's "will_not_fix, update" says to
+		// upgrade, and stays open.
+		if slices.Contains(v.Responses, "will_not_fix") && !slices.ContainsFunc(v.Responses, func(r string) bool {
+			return r == "update" || r == "rollback" || r == "workaround_available"
+		}) {
+			f.Status = model.StatusAccepted
+		}
 	}
 	if state != "" {
 		f.ToolStatus = state

@@ -129,6 +129,8 @@ type properties struct {
 	ProblemSeverity  string      `json:"problem.severity"`
 	Severity         ingest.Text `json:"severity"`
 	CWE              stringList  `json:"cwe"`
+	// Ctem is the property bag of ctem's own export (see ctem.go).
+	Ctem *ctemProps `json:"ctem"`
 }
 
 type rule struct {
@@ -618,6 +620,12 @@ func (p *parser) emit(r *run, res *result, n int) error {
 		if res.BaselineState == "absent" {
 			f.Status = model.StatusFixed
 		}
+	}
+	if c := res.Properties.Ctem; c != nil {
+		if c.Path != "" {
+			return nil // an attack path of ctem's: recomputed, not ingested
+		}
+		applyCtem(f, c)
 	}
 	return p.sink.Finding(f)
 }

@@ -77,20 +77,7 @@ func Build(author string, now time.Time, xs []model.Exposure, ev map[string][]mo
 		if x.Status != model.StatusNotAffected && x.Status != model.StatusAccepted {
 			continue
 		}
-		name := x.RuleID
-		var aliases []string
-		if len(x.VulnIDs) > 0 {
-			name, aliases = x.VulnIDs[0], x.VulnIDs[1:]
-		}
-		st := Statement{Vulnerability: Vulnerability{Name: name, Aliases: aliases}, Products: []Product{product(x)}}
-		if x.Status == model.StatusNotAffected {
-			st.Status = "not_affected"
-			st.Justification, st.ImpactStatement = justification(ev[x.ID])
-		} else {
-			st.Status = "affected"
-			st.ActionStatement = "Risk accepted: no action planned while the exception holds."
-		}
-		d.Statements = append(d.Statements, st)
+		d.Statements = append(d.Statements, StatementOf(x, ev[x.ID]))
 		ids = append(ids, x.ID)
 	}
 	slices.Sort(ids)
@@ -99,6 +86,38 @@ func Build(author string, now time.Time, xs []model.Exposure, ev map[string][]mo
 		d.Statements = []Statement{}
 	}
 	return d
+}
+
+// StatementOf makes the statement of one exposure from its status:
+// not_affected, with the justification its evidence gave when it is one
+// of OpenVEX's (else an impact statement quoting it); false_positive as
+// not_affected saying so; accepted as affected, with an action statement
+// saying the risk is accepted; fixed as fixed; open as
+// under_investigation (a tool reported it, nobody has decided). ev is the
+// exposure's evidence.
+func StatementOf(x model.Exposure, ev []model.Evidence) Statement {
+	name := x.RuleID
+	var aliases []string
+	if len(x.VulnIDs) > 0 {
+		name, aliases = x.VulnIDs[0], x.VulnIDs[1:]
+	}
+	st := Statement{Vulnerability: Vulnerability{Name: name, Aliases: aliases}, Products: []Product{product(x)}}
+	switch x.Status {
+	case model.StatusNotAffected:
+		st.Status = "not_affected"
+		st.Justification, st.ImpactStatement = justification(ev)
+	case model.StatusFalsePositive:
+		st.Status = "not_affected"
+		st.ImpactStatement = "False positive, as recorded in ctem."
+	case model.StatusAccepted:
+		st.Status = "affected"
+		st.ActionStatement = "Risk accepted: no action planned while the exception holds."
+	case model.StatusFixed:
+		st.Status = "fixed"
+	default:
+		st.Status = "under_investigation"
+	}
+	return st
 }
 
 // product names the asset as OpenVEX expects: images as pkg:oci purls,

@@ -45,3 +45,25 @@ func TestBuild(t *testing.T) {
 		t.Errorf("written document: %v, %v", back["@context"], err)
 	}
 }
+
+func TestStatementOfEveryStatus(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		status                     model.Status
+		want, just, impact, action string
+	}{
+		{model.StatusNotAffected, "not_affected", "", "Not affected, as recorded in ctem.", ""},
+		{model.StatusFalsePositive, "not_affected", "", "False positive, as recorded in ctem.", ""},
+		{model.StatusAccepted, "affected", "", "", "Risk accepted: no action planned while the exception holds."},
+		{model.StatusFixed, "fixed", "", "", ""},
+		{model.StatusOpen, "under_investigation", "", "", ""},
+	}
+	for _, tt := range tests {
+		x := model.Exposure{ID: "a", Status: tt.status, VulnIDs: []string{"CVE-2024-1"}, Asset: "repo:github.com/acme/app"}
+		s := vex.StatementOf(x, nil)
+		if s.Status != tt.want || s.Justification != tt.just || s.ImpactStatement != tt.impact || s.ActionStatement != tt.action {
+			t.Errorf("StatementOf(%s) = %s %q %q %q, want %s %q %q %q", tt.status, s.Status, s.Justification, s.ImpactStatement, s.ActionStatement,
+				tt.want, tt.just, tt.impact, tt.action)
+		}
+	}
+}

@@ -35,6 +35,17 @@ type Dialect struct {
 type DB struct {
 	db *sql.DB
 	d  Dialect
+	// Now is the clock that stamps scans; nil means time.Now. Tests of
+	// history (KPIs over simulated weeks) set it.
+	Now func() time.Time
+}
+
+// now reads the store's clock.
+func (s *DB) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 var _ store.Store = (*DB)(nil)

@@ -497,7 +497,7 @@ ON CONFLICT (key) DO UPDATE SET last_seen = excluded.last_seen`)
 // scanTime returns a time for a new scan, strictly after the previous one
 // of this transaction, so that "first seen in this scan" is exact.
 func (x *tx) scanTime() time.Time {
-	now := time.Now().UTC().Truncate(time.Microsecond)
+	now := x.s.now().UTC().Truncate(time.Microsecond)
 	if n := now.UnixMicro(); n <= x.lastTime {
 		now = time.UnixMicro(x.lastTime + 1).UTC()
 	}

@@ -1,0 +1,424 @@
+// Package kpi computes a CTEM programme's key figures over time from what
+// the store already records: when each exposure was first seen, the
+// status changes of its findings (fixed, reopened) and the attack paths
+// each analysis opened and closed. Nothing is recorded for KPIs alone, so
+// the same figures come out of any existing database.
+package kpi
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ctem-dev/ctem/internal/model"
+	"github.com/ctem-dev/ctem/internal/store"
+)
+
+// Week is the length of one period of the series.
+const Week = 7 * 24 * time.Hour
+
+// Options say what to compute.
+type Options struct {
+	// Now ends the series (the clock, injected).
+	Now time.Time
+	// Since is how far back the series starts; the first period begins
+	// on the Monday (00:00 UTC) of Now − Since. Zero means 90 days.
+	Since time.Duration
+	// Owner names an asset's team, for the figures by team; nil puts
+	// every asset in the team "".
+	Owner func(asset string) string
+	// Critical reports whether an asset is business-critical (its
+	// service's criticality in the scope); nil means none is.
+	Critical func(asset string) bool
+	// KEVDue returns the due date CISA's Known Exploited Vulnerabilities
+	// catalog sets for a CVE, and false when the CVE is not in it; nil
+	// means no catalog.
+	KEVDue func(cve string) (time.Time, bool)
+}
+
+// Period is one week of the series.
+type Period struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	// Opened counts exposures first seen in the period, Fixed those that
+	// became fixed (every finding of theirs fixed) and Reopened those
+	// that came back after a fix.
+	Opened   int `json:"opened"`
+	Fixed    int `json:"fixed"`
+	Reopened int `json:"reopened"`
+	// Open counts exposures open at the period's end.
+	Open int `json:"open"`
+	// PathsOpened and PathsClosed count attack paths the analyses of
+	// the period opened and closed; OpenPaths those open at its end.
+	PathsOpened int `json:"paths_opened"`
+	PathsClosed int `json:"paths_closed"`
+	OpenPaths   int `json:"open_paths"`
+	// KEVOverdue counts exposures open at the period's end on a CVE of
+	// the KEV catalog whose due date had passed.
+	KEVOverdue int `json:"kev_overdue"`
+
+	// until is End, but just after it for the last period, which
+	// includes its end (the report's time).
+	until time.Time
+}
+
+// Remediation is the time to remediate of the exposures fixed in the
+// window, from first seen to fixed.
+type Remediation struct {
+	Severity model.Severity `json:"severity,omitempty"`
+	Team     string         `json:"team,omitempty"`
+	Fixed    int            `json:"fixed"`
+	Mean     time.Duration  `json:"mean_ns"`
+	P90      time.Duration  `json:"p90_ns"`
+}
+
+// Team is the state of one team's assets.
+type Team struct {
+	Team   string `json:"team"`
+	Open   int    `json:"open"`
+	Opened int    `json:"opened"`
+	Fixed  int    `json:"fixed"`
+	// Remediation is the team's time to remediate in the window.
+	Remediation Remediation `json:"remediation"`
+}
+
+// Report holds the KPIs.
+type Report struct {
+	From    time.Time `json:"from"`
+	To      time.Time `json:"to"`
+	Periods []Period  `json:"periods"`
+	// BySeverity is the time to remediate per severity, most severe
+	// first; severities without a fix in the window are left out.
+	BySeverity []Remediation `json:"time_to_remediate"`
+	// Open and OpenOnCritical count the exposures open at To, and of them
+	// those on business-critical assets; CriticalShare is their ratio
+	// (0 when nothing is open).
+	Open           int     `json:"open"`
+	OpenOnCritical int     `json:"open_on_critical"`
+	CriticalShare  float64 `json:"critical_share"`
+	// OpenPaths counts the attack paths open at To.
+	OpenPaths int `json:"open_paths"`
+	// KEVOverdue counts the exposures open at To on a KEV CVE past its
+	// due date.
+	KEVOverdue int `json:"kev_overdue"`
+	// Teams are the figures by team, by name.
+	Teams []Team `json:"teams,omitempty"`
+	// Jewels are the open attack paths per crown jewel, by key: every
+	// jewel a path to which was open at a period's end or opened or
+	// closed in the window.
+	Jewels []Jewel `json:"jewels,omitempty"`
+}
+
+// Jewel is the series of attack paths open to one crown jewel.
+type Jewel struct {
+	Jewel string `json:"jewel"`
+	// Open counts the paths open at the end of each period (in the
+	// order of Report.Periods), OpenNow those open at Report.To.
+	Open    []int `json:"open"`
+	OpenNow int   `json:"open_now"`
+}
+
+// transition is an exposure becoming fixed (fixed true) or coming back.
+type transition struct {
+	at    time.Time
+	fixed bool
+}
+
+// timeline returns the exposure-level fixes and reopenings of x from its
+// findings' events: x is fixed when every one of its findings is, and
+// comes back when one is reopened. Findings are taken to exist from the
+// exposure's first sighting, so a fix of the only finding seen so far
+// while a later tool's finding is yet to come is not counted as a fix.
+func timeline(x *model.Exposure) []transition {
+	n := len(x.FindingIDs)
+	if n == 0 {
+		return nil
+	}
+	evs := slices.Clone(x.History)
+	slices.SortStableFunc(evs, func(a, b model.Event) int { return a.At.Compare(b.At) })
+	fixed := map[string]bool{}
+	was := false
+	var out []transition
+	for _, e := range evs {
+		switch {
+		case e.To == model.StatusFixed:
+			fixed[e.FindingID] = true
+		case e.From == model.StatusFixed:
+			delete(fixed, e.FindingID)
+		}
+		now := len(fixed) >= n
+		if now != was {
+			out = append(out, transition{e.At, now})
+			was = now
+		}
+	}
+	return out
+}
+
+// stateAt reports whether the exposure is fixed at t after transitions ts.
+func stateAt(ts []transition, t time.Time) bool {
+	fixed := false
+	for _, tr := range ts {
+		if tr.at.After(t) {
+			break
+		}
+		fixed = tr.fixed
+	}
+	return fixed
+}
+
+// triaged reports whether a status takes an exposure out of the open
+// count: accepted, not affected and false positives are decided, not
+// open. The current status is applied to the whole history (the store
+// keeps no history of triage).
+func triaged(s model.Status) bool {
+	return s == model.StatusAccepted || s == model.StatusNotAffected || s == model.StatusFalsePositive
+}
+
+// weekStart is the Monday 00:00 UTC on or before t.
+func weekStart(t time.Time) time.Time {
+	t = t.UTC()
+	d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	off := (int(d.Weekday()) + 6) % 7 // days since Monday
+	return d.AddDate(0, 0, -off)
+}
+
+// within reports whether t is in [from, to).
+func within(t, from, to time.Time) bool {
+	return !t.Before(from) && t.Before(to)
+}
+
+// Compute reads the history of st and computes the KPIs of the window
+// that ends at opt.Now. It reads every exposure with its history once,
+// keeping per exposure only its transitions, and every path event.
+func Compute(ctx context.Context, st store.Store, opt Options) (*Report, error) {
+	if opt.Now.IsZero() {
+		return nil, fmt.Errorf("kpi: no time given")
+	}
+	since := opt.Since
+	if since <= 0 {
+		since = 90 * 24 * time.Hour
+	}
+	now := opt.Now.UTC()
+	from := weekStart(now.Add(-since))
+	r := &Report{From: from, To: now}
+	for s := from; s.Before(now) || s.Equal(from); s = s.Add(Week) {
+		end := s.Add(Week)
+		if end.After(now) {
+			end = now
+		}
+		until := end
+		if !end.Before(now) {
+			until = now.Add(time.Nanosecond)
+		}
+		r.Periods = append(r.Periods, Period{Start: s, End: end, until: until})
+		if !end.Before(now) {
+			break
+		}
+	}
+	owner := opt.Owner
+	if owner == nil {
+		owner = func(string) string { return "" }
+	}
+	durs := map[model.Severity][]time.Duration{}
+	teamDurs := map[string][]time.Duration{}
+	teams := map[string]*Team{}
+	team := func(name string) *Team {
+		t := teams[name]
+		if t == nil {
+			t = &Team{Team: name}
+			teams[name] = t
+		}
+		return t
+	}
+	endOf := func(p Period) time.Time { return p.until.Add(-time.Nanosecond) }
+	for x, err := range st.Exposures(ctx, store.Filter{History: true, ByID: true}) {
+		if err != nil {
+			return nil, err
+		}
+		if x.FirstSeen.After(now) {
+			continue
+		}
+		ts := timeline(&x)
+		tm := team(owner(x.Asset))
+		due, kev := kevDue(&x, opt.KEVDue)
+		for i := range r.Periods {
+			p := &r.Periods[i]
+			if within(x.FirstSeen, p.Start, p.until) {
+				p.Opened++
+				tm.Opened++
+			}
+			for _, tr := range ts {
+				if !within(tr.at, p.Start, p.until) {
+					continue
+				}
+				if tr.fixed {
+					p.Fixed++
+					tm.Fixed++
+				} else {
+					p.Reopened++
+				}
+			}
+			if !triaged(x.Status) && !x.FirstSeen.After(endOf(*p)) && !stateAt(ts, endOf(*p)) {
+				p.Open++
+				if kev && due.Before(endOf(*p)) {
+					p.KEVOverdue++
+				}
+			}
+		}
+		// Time to remediate: the last fix in the window, from first seen.
+		for i := len(ts) - 1; i >= 0; i-- {
+			if ts[i].fixed && within(ts[i].at, from, now.Add(time.Nanosecond)) {
+				d := ts[i].at.Sub(x.FirstSeen)
+				durs[x.Severity] = append(durs[x.Severity], d)
+				teamDurs[tm.Team] = append(teamDurs[tm.Team], d)
+				break
+			}
+		}
+		if !triaged(x.Status) && !stateAt(ts, now) {
+			r.Open++
+			tm.Open++
+			if opt.Critical != nil && opt.Critical(x.Asset) {
+				r.OpenOnCritical++
+			}
+			if kev && due.Before(now) {
+				r.KEVOverdue++
+			}
+		}
+	}
+	if r.Open > 0 {
+		r.CriticalShare = float64(r.OpenOnCritical) / float64(r.Open)
+	}
+	for _, sev := range model.Severities {
+		if ds := durs[sev]; len(ds) > 0 {
+			r.BySeverity = append(r.BySeverity, remediation(ds, sev, ""))
+		}
+	}
+	for _, t := range teams {
+		if ds := teamDurs[t.Team]; len(ds) > 0 {
+			t.Remediation = remediation(ds, "", t.Team)
+		}
+		r.Teams = append(r.Teams, *t)
+	}
+	slices.SortFunc(r.Teams, func(a, b Team) int { return cmp.Compare(a.Team, b.Team) })
+	if err := r.paths(ctx, st); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// paths replays every path event, oldest first, into the periods.
+func (r *Report) paths(ctx context.Context, st store.Store) error {
+	var evs []store.PathEvent
+	for e, err := range st.PathEvents(ctx, store.Filter{}) {
+		if err != nil {
+			return err
+		}
+		evs = append(evs, e)
+	}
+	slices.SortStableFunc(evs, func(a, b store.PathEvent) int { return a.At.Compare(b.At) })
+	open := map[string]string{} // path id -> jewel
+	jewels := map[string]*Jewel{}
+	seen := func(j string) {
+		if jewels[j] == nil {
+			jewels[j] = &Jewel{Jewel: j, Open: make([]int, len(r.Periods))}
+		}
+	}
+	i := 0
+	apply := func(until time.Time, p *Period) {
+		for ; i < len(evs) && evs[i].At.Before(until); i++ {
+			e := evs[i]
+			switch e.Event {
+			case "opened":
+				open[e.PathID] = JewelOf(e.Summary)
+				if p != nil && !e.At.Before(p.Start) {
+					p.PathsOpened++
+					seen(JewelOf(e.Summary))
+				}
+			case "closed":
+				delete(open, e.PathID)
+				if p != nil && !e.At.Before(p.Start) {
+					p.PathsClosed++
+					seen(JewelOf(e.Summary))
+				}
+			}
+		}
+	}
+	count := func() map[string]int {
+		n := map[string]int{}
+		for _, j := range open {
+			n[j]++
+			seen(j)
+		}
+		return n
+	}
+	for k := range r.Periods {
+		p := &r.Periods[k]
+		apply(p.Start, nil)
+		apply(p.until, p)
+		p.OpenPaths = len(open)
+		for j, n := range count() {
+			jewels[j].Open[k] = n
+		}
+	}
+	apply(r.To.Add(time.Nanosecond), nil)
+	r.OpenPaths = len(open)
+	for j, n := range count() {
+		jewels[j].OpenNow = n
+	}
+	for _, j := range jewels {
+		r.Jewels = append(r.Jewels, *j)
+	}
+	slices.SortFunc(r.Jewels, func(a, b Jewel) int { return cmp.Compare(a.Jewel, b.Jewel) })
+	return nil
+}
+
+// JewelOf returns the crown jewel of a path event: the asset of the
+// path's last state, with which both summaries end ("ENTRY -[rule]->
+// STATE ... -[rule]-> CAP:JEWEL" when a path opens, "ENTRY => CAP:JEWEL"
+// when it closes). The store's path events carry no jewel of their own.
+func JewelOf(summary string) string {
+	last := summary
+	for _, sep := range []string{"]-> ", " => "} {
+		if i := strings.LastIndex(last, sep); i >= 0 {
+			last = last[i+len(sep):]
+		}
+	}
+	_, asset, ok := strings.Cut(last, ":")
+	if !ok {
+		return last
+	}
+	return asset
+}
+
+// kevDue returns the earliest KEV due date of the exposure's CVEs, and
+// false when none is in the catalog.
+func kevDue(x *model.Exposure, lookup func(string) (time.Time, bool)) (time.Time, bool) {
+	if lookup == nil {
+		return time.Time{}, false
+	}
+	var due time.Time
+	found := false
+	for _, id := range x.VulnIDs {
+		if d, ok := lookup(id); ok && (!found || d.Before(due)) {
+			due, found = d, true
+		}
+	}
+	return due, found
+}
+
+// remediation summarises durations: their mean and 90th percentile
+// (nearest rank: the smallest duration at or above 90% of them).
+func remediation(ds []time.Duration, sev model.Severity, team string) Remediation {
+	slices.Sort(ds)
+	var sum time.Duration
+	for _, d := range ds {
+		sum += d
+	}
+	rank := int(math.Ceil(0.9*float64(len(ds)))) - 1
+	return Remediation{Severity: sev, Team: team, Fixed: len(ds), Mean: sum / time.Duration(len(ds)), P90: ds[max(rank, 0)]}
+}
