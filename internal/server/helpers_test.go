@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -287,4 +289,9 @@ func exposureRows(t testing.TB, st store.ExposureReader) []string {
 		out = append(out, strings.Join([]string{x.ID, x.Asset, string(x.Severity), string(x.Status), strings.Join(x.FindingIDs, ","), strings.Join(x.Tools, ",")}, " "))
 	}
 	return out
+}
+
+func envInt(name string) int {
+	n, _ := strconv.Atoi(os.Getenv(name))
+	return n
 }
