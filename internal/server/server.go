@@ -7,6 +7,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -64,6 +65,10 @@ type Config struct {
 	MaxAttempts int
 }
 
+// idleConns is how many database connections a server keeps open
+// between requests.
+const idleConns = 32
+
 // Server is ctem's HTTP API over one store.
 type Server struct {
 	app     *app.App
@@ -114,6 +119,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.maxTry <= 0 {
 		s.maxTry = 3
+	}
+	if h, ok := cfg.Store.(interface{ SQL() *sql.DB }); ok {
+		// database/sql keeps 2 idle connections by default: with many
+		// concurrent requests, SQLite connections would be opened (their
+		// pragmas run, the schema read) and closed for every request.
+		h.SQL().SetMaxIdleConns(idleConns)
 	}
 	s.metrics = newMetrics(s)
 	mux := http.NewServeMux()
