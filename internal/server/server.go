@@ -162,6 +162,10 @@ type ListenConfig struct {
 	// ShutdownGrace is how long a shutdown waits for requests and the
 	// running job; 0 is 30 s.
 	ShutdownGrace time.Duration
+	// ReadHeaderTimeout bounds how long a client may take to send its
+	// request's headers (a slow client sending them byte by byte holds a
+	// connection no longer); 0 is 10 s.
+	ReadHeaderTimeout time.Duration
 }
 
 // ErrInsecureListen is returned for a plain-HTTP listener on an address
@@ -209,9 +213,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, lc ListenConfig) er
 	} else if n > 0 {
 		s.log.Info("jobs interrupted by the last stop queued again", "jobs", n)
 	}
+	rht := lc.ReadHeaderTimeout
+	if rht <= 0 {
+		rht = 10 * time.Second
+	}
 	hs := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: rht,
 		// Whole requests: the ingest route extends its own deadline.
 		ReadTimeout:    2 * time.Minute,
 		WriteTimeout:   5 * time.Minute,

@@ -1,0 +1,99 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSlowClient sends a request's headers a byte at a time: the server
+// drops the connection after its header timeout, and answers another
+// client meanwhile.
+func TestSlowClient(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Limits{}, false)
+	// A server of its own, with a short header timeout.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	srv, err := New(Config{App: f.app, Store: f.st, SpoolDir: f.dir + "/spool2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		done <- srv.Serve(ctx, ln, ListenConfig{Addr: ln.Addr().String(), ReadHeaderTimeout: 300 * time.Millisecond, ShutdownGrace: time.Second})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	<-srv.Ready()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	closed := make(chan time.Duration, 1)
+	go func() {
+		req := "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("a", 200) + "\r\n\r\n"
+		for i := range len(req) {
+			if _, err := conn.Write([]byte{req[i]}); err != nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		closed <- time.Since(start)
+	}()
+	// Meanwhile another client is served at once.
+	for range 5 {
+		t0 := time.Now()
+		res, err := http.Get("http://" + ln.Addr().String() + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || time.Since(t0) > 2*time.Second {
+			t.Errorf("GET /healthz beside a slow client = %d in %v, want 200 at once", res.StatusCode, time.Since(t0))
+		}
+	}
+	// The slow client's connection is closed long before it finishes
+	// its headers (about 4.5 s at this pace).
+	conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err == nil && !strings.Contains(line, " 408 ") && !strings.Contains(line, " 400 ") {
+		t.Errorf("slow client read %q, want the connection closed, or 408 or 400", line)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("slow client's connection lasted %v, want it closed after the 300 ms header timeout", d)
+	}
+}
+
+// TestMetrics checks that requests are counted by route and status, and
+// that /metrics needs a token.
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Limits{}, false)
+	f.do(t, "GET", "/api/v1/exposures", "viewer", "", nil)
+	f.do(t, "GET", "/api/v1/exposures", "uploader", "", nil)
+	if res := f.do(t, "GET", "/metrics", "", "", nil); res.status != http.StatusUnauthorized {
+		t.Errorf("GET /metrics without a token = %d, want 401", res.status)
+	}
+	res := f.do(t, "GET", "/metrics", "viewer", "", nil)
+	for _, want := range []string{
+		`ctem_http_requests_total{method="GET",route="exposures",status="200"} 1`,
+		`ctem_http_requests_total{method="GET",route="exposures",status="403"} 1`,
+		`ctem_http_request_duration_seconds_bucket{route="exposures"`,
+		`ctem_job_queue_depth 0`,
+	} {
+		if !strings.Contains(string(res.body), want) {
+			t.Errorf("GET /metrics lacks %s", want)
+		}
+	}
+}
