@@ -16,6 +16,7 @@ import (
 	"github.com/ctem-dev/ctem/internal/intel/score"
 	"github.com/ctem-dev/ctem/internal/intel/ssvc"
 	"github.com/ctem-dev/ctem/internal/model"
+	"github.com/ctem-dev/ctem/internal/server/apitypes"
 	"github.com/ctem-dev/ctem/internal/store"
 )
 
@@ -341,18 +342,10 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, p)
 }
 
-// TriageRequest is a decision about an exposure. Who decides is the
-// principal, never a field of the body.
-type TriageRequest struct {
-	Status        model.Status `json:"status"`
-	Reason        string       `json:"reason"`
-	Approver      string       `json:"approver,omitempty"`
-	Expires       time.Time    `json:"expires,omitzero"`
-	Justification string       `json:"justification,omitempty"`
-}
-
 func (s *Server) triage(w http.ResponseWriter, r *http.Request) error {
-	var req TriageRequest
+	// The body's type is generated from api/openapi.yaml. Who decides is
+	// the principal, never a field of the body.
+	var req apitypes.TriageRequest
 	if err := readJSON(r, &req); err != nil {
 		return err
 	}
@@ -361,7 +354,11 @@ func (s *Server) triage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := principal(r.Context())
-	d := store.Decision{ExposureID: x.ID, Status: req.Status, Reason: req.Reason, By: p.String(), Approver: req.Approver, Expires: req.Expires.UTC(), Justification: req.Justification, At: s.now()}
+	d := store.Decision{ExposureID: x.ID, Status: model.Status(req.Status), Reason: req.Reason, By: p.String(), At: s.now(),
+		Approver: deref(req.Approver), Justification: deref(req.Justification)}
+	if req.Expires != nil {
+		d.Expires = req.Expires.UTC()
+	}
 	c, err := s.st.Triage(r.Context(), d)
 	if err != nil {
 		return err
@@ -711,25 +708,20 @@ type CreatedToken struct {
 	Secret string `json:"secret"`
 }
 
-// TokenCreateRequest is the body of a token creation.
-type TokenCreateRequest struct {
-	Name string `json:"name"`
-	Role string `json:"role"`
-	Team string `json:"team,omitempty"`
-	// ExpiresIn is the lifetime in days; 0 is none.
-	ExpiresInDays int `json:"expires_in_days,omitempty"`
-}
-
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
-	var req TokenCreateRequest
+	var req apitypes.TokenCreateRequest
 	if err := readJSON(r, &req); err != nil {
 		return err
 	}
-	if req.ExpiresInDays < 0 || req.ExpiresInDays > 3660 {
+	days := 0
+	if req.ExpiresInDays != nil {
+		days = *req.ExpiresInDays
+	}
+	if days < 0 || days > 3660 {
 		return &httpError{Status: http.StatusBadRequest, Field: "expires_in_days", Detail: "expires_in_days must be from 0 to 3660"}
 	}
 	p := principal(r.Context())
-	t, secret, err := CreateToken(r.Context(), s.st, TokenRequest{Name: req.Name, Role: req.Role, Team: req.Team, TTL: time.Duration(req.ExpiresInDays) * 24 * time.Hour, CreatedBy: p.String()}, s.now())
+	t, secret, err := CreateToken(r.Context(), s.st, TokenRequest{Name: req.Name, Role: string(req.Role), Team: deref(req.Team), TTL: time.Duration(days) * 24 * time.Hour, CreatedBy: p.String()}, s.now())
 	if err != nil {
 		return err
 	}
@@ -769,4 +761,11 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) error {
 		out.Items = append(out.Items, e)
 	}
 	return writeJSON(w, http.StatusOK, out)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
