@@ -24,6 +24,7 @@ func newServeCmd(e *env) *cobra.Command {
 	var lc server.ListenConfig
 	var logFormat string
 	var maxUpload int64
+	var rate float64
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the REST API over the database (tokens: 'ctem token create')",
@@ -62,7 +63,7 @@ a file in the working directory. SIGINT or SIGTERM stops it gracefully.`,
 				Logf:  func(f string, args ...any) { log.Info(fmt.Sprintf(f, args...)) },
 				Warnf: func(f string, args ...any) { log.Warn(fmt.Sprintf(f, args...)) }}
 			srv, err := server.New(server.Config{App: a, Store: st, Log: log, SpoolDir: filepath.Join(filepath.Dir(path), "ctem-spool"),
-				Limits: server.Limits{MaxUpload: maxUpload},
+				Limits: server.Limits{MaxUpload: maxUpload}, RateLimit: rate, RateBurst: int(2 * rate),
 				Feeds: func() (any, error) {
 					cfg, err := e.feedsConfig()
 					if err != nil {
@@ -87,6 +88,7 @@ a file in the working directory. SIGINT or SIGTERM stops it gracefully.`,
 	f.BoolVar(&lc.Insecure, "insecure-listen", false, "allow plain HTTP on an address other than loopback (behind a TLS proxy)")
 	f.DurationVar(&lc.ShutdownGrace, "shutdown-grace", 30*time.Second, "how long a shutdown waits for requests and the running job")
 	f.StringVar(&logFormat, "log-format", "text", "log format on stderr: text or json")
+	f.Float64Var(&rate, "rate-limit", 100, "requests a second each token may make on average (twice that at once); negative: no limit")
 	f.Int64Var(&maxUpload, "max-upload", server.DefaultLimits.MaxUpload, "largest upload accepted, in bytes")
 	return cmd
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/ctem-dev/ctem/api"
@@ -95,6 +96,13 @@ func (s *Server) wrap(rt route) http.Handler {
 					return
 				}
 				s.adapt(func(http.ResponseWriter, *http.Request) error { return err }).ServeHTTP(rec, r)
+				return
+			}
+			if ok, wait := s.limit.allow(p.TokenID, time.Now()); !ok {
+				rec.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+				s.adapt(func(http.ResponseWriter, *http.Request) error {
+					return errStatus(http.StatusTooManyRequests, "this token's request rate is over its limit; retry later")
+				}).ServeHTTP(rec, r)
 				return
 			}
 			if !Allowed(p.Role, rt.Action) {

@@ -63,6 +63,11 @@ type Config struct {
 	// MaxAttempts is how often an interrupted job is tried before it is
 	// failed; 0 is 3.
 	MaxAttempts int
+	// RateLimit is how many requests a second each API token may make on
+	// average, RateBurst how many at once; 0 is 100 and 200, a negative
+	// RateLimit none.
+	RateLimit float64
+	RateBurst int
 }
 
 // idleConns is how many database connections a server keeps open
@@ -82,6 +87,7 @@ type Server struct {
 	handler http.Handler
 	metrics *metrics
 	touch   toucher
+	limit   *limiter
 	estate  estateCache
 	wake    chan struct{}
 	ready   chan struct{}
@@ -125,6 +131,12 @@ func New(cfg Config) (*Server, error) {
 		// concurrent requests, SQLite connections would be opened (their
 		// pragmas run, the schema read) and closed for every request.
 		h.SQL().SetMaxIdleConns(idleConns)
+	}
+	switch {
+	case cfg.RateLimit == 0:
+		s.limit = newLimiter(100, 200)
+	case cfg.RateLimit > 0:
+		s.limit = newLimiter(cfg.RateLimit, max(cfg.RateBurst, 1))
 	}
 	s.metrics = newMetrics(s)
 	mux := http.NewServeMux()

@@ -3,9 +3,11 @@ package server
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -96,4 +98,40 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("GET /metrics lacks %s", want)
 		}
 	}
+}
+
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Limits{}, false)
+	srv, err := New(Config{App: f.app, Store: f.st, SpoolDir: f.dir + "/spool3", RateLimit: 1, RateBurst: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptestServer(t, srv)
+	var got []int
+	for _, tok := range []string{"viewer", "viewer", "viewer", "viewer", "analyst"} {
+		req, _ := http.NewRequest("GET", ts+"/api/v1/scans", nil)
+		req.Header.Set("Authorization", "Bearer "+f.tokens[tok])
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		got = append(got, res.StatusCode)
+		if res.StatusCode == http.StatusTooManyRequests && res.Header.Get("Retry-After") == "" {
+			t.Errorf("429 without Retry-After")
+		}
+	}
+	want := []int{200, 200, 200, 429, 200}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("statuses of 4 requests by one token then 1 by another, burst 3 = %v, want %v", got, want)
+	}
+}
+
+// httptestServer serves srv's handler on loopback for the test.
+func httptestServer(t *testing.T, srv *Server) string {
+	t.Helper()
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	return ts.URL
 }
