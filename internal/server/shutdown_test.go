@@ -29,7 +29,9 @@ func TestGracefulShutdown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln, ListenConfig{Addr: ln.Addr().String(), ShutdownGrace: 2 * time.Minute}) }()
+	go func() {
+		done <- srv.Serve(ctx, ln, ListenConfig{Addr: ln.Addr().String(), ShutdownGrace: 2 * time.Minute})
+	}()
 	<-srv.Ready()
 	base := "http://" + ln.Addr().String()
 	req, _ := http.NewRequest("POST", base+"/api/v1/ingest?name=mid.json", bytes.NewReader(syntheticReport(t, 7, 20000)))
@@ -88,7 +90,9 @@ func TestShutdownAbandonsJob(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln, ListenConfig{Addr: ln.Addr().String(), ShutdownGrace: 50 * time.Millisecond}) }()
+	go func() {
+		done <- srv.Serve(ctx, ln, ListenConfig{Addr: ln.Addr().String(), ShutdownGrace: 50 * time.Millisecond})
+	}()
 	<-srv.Ready()
 	req, _ := http.NewRequest("POST", "http://"+ln.Addr().String()+"/api/v1/ingest?name=big.json", bytes.NewReader(syntheticReport(t, 8, 60000)))
 	req.Header.Set("Authorization", "Bearer "+f.tokens["uploader"])
