@@ -99,15 +99,17 @@ func BenchmarkLoad(b *testing.B) {
 		}
 		return res.StatusCode, nil
 	}
-	for b.Loop() {
+	// phase runs readers and uploaders for d and returns the readers'
+	// page latencies, the uploads accepted and the errors.
+	phase := func(readers, uploaders int, d time.Duration) ([]time.Duration, int64, int64) {
 		var mu sync.Mutex
 		var lat []time.Duration
 		var uploads, errs atomic.Int64
-		stop := time.Now().Add(10 * time.Second)
+		stop := time.Now().Add(d)
 		var wg sync.WaitGroup
-		for u := range 20 {
+		for range uploaders {
 			wg.Go(func() {
-				for n := 0; time.Now().Before(stop); n++ {
+				for time.Now().Before(stop) {
 					req, _ := http.NewRequest("POST", f.url+"/api/v1/ingest?name=load.json", bytes.NewReader(upload))
 					req.Header.Set("Authorization", "Bearer "+f.tokens["uploader"])
 					req.Header.Set("Content-Type", "application/json")
@@ -120,12 +122,11 @@ func BenchmarkLoad(b *testing.B) {
 					if res != nil {
 						res.Body.Close()
 					}
-					_ = u
 					time.Sleep(200 * time.Millisecond)
 				}
 			})
 		}
-		for range 50 {
+		for range readers {
 			wg.Go(func() {
 				for time.Now().Before(stop) {
 					t0 := time.Now()
@@ -146,11 +147,23 @@ func BenchmarkLoad(b *testing.B) {
 		if len(lat) == 0 {
 			b.Fatal("no page was read")
 		}
+		return lat, uploads.Load(), errs.Load()
+	}
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	for b.Loop() {
+		one, _, _ := phase(1, 0, 3*time.Second)
+		b.ReportMetric(ms(one[len(one)/2]), "alone-p50-ms")
+		b.ReportMetric(ms(one[len(one)*99/100]), "alone-p99-ms")
+		many, _, _ := phase(50, 0, 5*time.Second)
+		b.ReportMetric(float64(len(many))/5, "readers-only-pages/s")
+		b.ReportMetric(ms(many[len(many)/2]), "readers-only-p50-ms")
+		b.ReportMetric(ms(many[len(many)*99/100]), "readers-only-p99-ms")
+		lat, uploads, errs := phase(50, 20, 10*time.Second)
 		b.ReportMetric(float64(len(lat))/10, "pages/s")
-		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
-		b.ReportMetric(float64(uploads.Load())/10, "uploads/s")
-		b.ReportMetric(float64(errs.Load()), "errors")
+		b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
+		b.ReportMetric(ms(lat[len(lat)*99/100]), "p99-ms")
+		b.ReportMetric(float64(uploads)/10, "uploads/s")
+		b.ReportMetric(float64(errs), "errors")
 		depth, _ := f.st.QueueDepth(ctx)
 		b.ReportMetric(float64(depth), "queued-after")
 	}
