@@ -15,12 +15,17 @@ import (
 // layer's writes to take a transaction from outside; for now the entry
 // follows the change.)
 func (s *Server) audit(r *http.Request, p *Principal, action, target, outcome, detail string) {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	e := store.AuditEntry{At: s.now(), Actor: p.String(), Remote: host, Action: action, Target: target, Outcome: outcome, Detail: detail}
+	e := store.AuditEntry{At: s.now(), Actor: p.String(), Remote: remoteHost(r), Action: action, Target: target, Outcome: outcome, Detail: detail}
 	if _, err := s.st.AppendAudit(r.Context(), e); err != nil {
 		s.log.Error("append audit entry", "err", err, "action", action, "request_id", requestID(r.Context()))
 	}
+}
+
+// remoteHost is the client's address as the connection shows it.
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }

@@ -226,11 +226,6 @@ func (f *fixture) validate(t testing.TB, req *http.Request, res response) {
 	}
 }
 
-func jsonBody(v any) io.Reader {
-	b, _ := json.Marshal(v)
-	return bytes.NewReader(b)
-}
-
 // counts returns the database's row counts.
 func (f *fixture) counts(t testing.TB) store.Counts {
 	t.Helper()

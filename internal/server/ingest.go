@@ -162,8 +162,9 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := principal(r.Context())
-	// An uploader sees its own jobs only; readers see every job.
-	if p.Role == RoleUploader && j.CreatedBy != p.String() {
+	// An uploader, or a principal limited to a team, sees its own jobs
+	// only; others who read see every job.
+	if (p.Role == RoleUploader || p.Team != "") && j.CreatedBy != p.String() {
 		return fmt.Errorf("no job %q: %w", j.ID, store.ErrNotFound)
 	}
 	return writeJSON(w, http.StatusOK, j)

@@ -88,6 +88,16 @@ func (s *Server) wrap(rt route) http.Handler {
 			p, err := s.authenticate(r)
 			if err != nil {
 				if err == errUnauthenticated {
+					// Refusals are audited, so an anonymous client could
+					// make the server write for every request: they are
+					// limited per client address like a token's requests.
+					if ok, wait := s.limit.allow("addr:"+remoteHost(r), time.Now()); !ok {
+						rec.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+						s.adapt(func(http.ResponseWriter, *http.Request) error {
+							return errStatus(http.StatusTooManyRequests, "too many requests without a valid token; retry later")
+						}).ServeHTTP(rec, r)
+						return
+					}
 					s.audit(r, nil, "denied", rt.Name, "denied", "no valid token")
 					rec.Header().Set("WWW-Authenticate", `Bearer realm="ctem"`)
 					s.adapt(func(http.ResponseWriter, *http.Request) error {

@@ -135,3 +135,39 @@ func httptestServer(t *testing.T, srv *Server) string {
 	t.Cleanup(ts.Close)
 	return ts.URL
 }
+
+// TestAnonymousRateLimit checks that requests without a valid token,
+// each of which writes an audit entry, are limited per client address.
+func TestAnonymousRateLimit(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Limits{}, false)
+	srv, err := New(Config{App: f.app, Store: f.st, SpoolDir: f.dir + "/spool6", RateLimit: 1, RateBurst: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptestServer(t, srv)
+	var got []int
+	for range 4 {
+		res, err := http.Get(ts + "/api/v1/scans")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		got = append(got, res.StatusCode)
+	}
+	if want := []int{401, 401, 429, 429}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("4 anonymous requests, burst 2 = %v, want %v", got, want)
+	}
+	n := 0
+	for e, err := range f.st.AuditLog(context.Background(), 0, 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Action == "denied" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("audit entries of refused anonymous requests = %d, want 2 (the limited ones are not written)", n)
+	}
+}
