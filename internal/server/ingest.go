@@ -184,12 +184,17 @@ func (s *Server) work(ctx context.Context) {
 	defer close(s.workerDone)
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
+	var expired time.Time
 	for {
 		s.mu.Lock()
 		draining := s.draining
 		s.mu.Unlock()
 		if draining || ctx.Err() != nil {
 			return
+		}
+		if now := s.now(); now.Sub(expired) >= expiryInterval {
+			s.expireAcceptances(ctx, now)
+			expired = now
 		}
 		j, ok, err := s.st.ClaimJob(ctx, s.now())
 		if err != nil && ctx.Err() == nil {
@@ -272,4 +277,29 @@ func (s *Server) finish(j store.Job, res *IngestResult, err error) {
 		return
 	}
 	os.Remove(s.spoolPath(j.ID))
+}
+
+// expiryInterval is how often the worker reopens the exposures whose
+// accepted risk has expired.
+const expiryInterval = time.Hour
+
+// expireAcceptances reopens the exposures whose acceptance expired, as
+// 'ctem triage expire' does, and audits each change.
+func (s *Server) expireAcceptances(ctx context.Context, now time.Time) {
+	changes, err := s.st.ExpireAcceptances(ctx, now)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("expire acceptances", "err", err)
+		}
+		return
+	}
+	for _, c := range changes {
+		e := store.AuditEntry{At: now, Actor: store.Actor, Action: "triage.expire", Target: c.ExposureID, Outcome: "ok", Detail: fmt.Sprintf("%s -> %s: %s", c.From, c.To, c.Reason)}
+		if _, err := s.st.AppendAudit(ctx, e); err != nil {
+			s.log.Error("append audit entry", "err", err)
+		}
+	}
+	if len(changes) > 0 {
+		s.log.Info("expired acceptances reopened", "exposures", len(changes))
+	}
 }

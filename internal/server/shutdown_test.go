@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -127,5 +128,35 @@ func TestShutdownAbandonsJob(t *testing.T) {
 	}
 	if got := f.counts(t); got != before {
 		t.Errorf("after an abandoned ingest, counts = %+v, want %+v as before", got, before)
+	}
+}
+
+// TestExpiry checks that the worker reopens an acceptance that expired
+// and audits it.
+func TestExpiry(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Limits{}, true)
+	x := demoExposure(t, f, "team-orders")
+	at := time.Now().Add(-48 * time.Hour).UTC()
+	if _, err := f.st.Triage(context.Background(), store.Decision{ExposureID: x.ID, Status: "accepted", Reason: "r", By: "alice", Approver: "ciso", Expires: at.Add(time.Hour), At: at}); err != nil {
+		t.Fatal(err)
+	}
+	f.srv.expireAcceptances(context.Background(), time.Now())
+	got, err := f.st.Exposure(context.Background(), x.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != "open" {
+		t.Errorf("status after the acceptance expired = %s, want open", got.Status)
+	}
+	var actions []string
+	for e, err := range f.st.AuditLog(context.Background(), 0, 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		actions = append(actions, e.Action+" "+e.Target)
+	}
+	if !slices.Contains(actions, "triage.expire "+x.ID) {
+		t.Errorf("audit log = %v, want triage.expire %s", actions, x.ID)
 	}
 }
