@@ -97,7 +97,7 @@ func TestKilledMidIngest(t *testing.T) {
 		return nil
 	}
 	child := start()
-	report := syntheticReport(t, 1, 60000)
+	report := syntheticReport(t, 1, bigUpload)
 	req, _ := http.NewRequest("POST", "http://"+addr+"/api/v1/ingest?name=big.json", bytes.NewReader(report))
 	req.Header.Set("Authorization", "Bearer "+secret)
 	req.Header.Set("Content-Type", "application/json")
@@ -155,10 +155,14 @@ func TestKilledMidIngest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Findings != before.Findings+60000 {
-		t.Errorf("findings after the restarted ingest = %d, want %d", got.Findings, before.Findings+60000)
+	if got.Findings != before.Findings+bigUpload {
+		t.Errorf("findings after the restarted ingest = %d, want %d", got.Findings, before.Findings+bigUpload)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "spool", id+".upload")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the upload's spool file is left after its job: %v", err)
 	}
 }
+
+// bigUpload is the number of findings of an upload whose ingest takes
+// long enough to be interrupted.
+const bigUpload = 60000 / scale
