@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"sync"
@@ -166,5 +167,30 @@ func BenchmarkLoad(b *testing.B) {
 		b.ReportMetric(float64(errs), "errors")
 		depth, _ := f.st.QueueDepth(ctx)
 		b.ReportMetric(float64(depth), "queued-after")
+	}
+}
+
+// BenchmarkPage reads a page of 100 exposures over loopback, one request
+// at a time, on a database of 50 generated images of 1,000 findings.
+func BenchmarkPage(b *testing.B) {
+	f := newFixture(b, Limits{}, false)
+	for i := range 50 {
+		if _, err := f.app.Ingest(context.Background(), app.IngestRequest{Inputs: []app.Input{{Name: "gen.json", R: bytes.NewReader(syntheticReport(b, i, 1000))}}, NoAnalyze: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	client := &http.Client{}
+	for b.Loop() {
+		req, _ := http.NewRequest("GET", f.url+"/api/v1/exposures?limit=100", nil)
+		req.Header.Set("Authorization", "Bearer "+f.tokens["viewer"])
+		res, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, _ := io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || n < 1000 {
+			b.Fatalf("GET = %d, %d bytes", res.StatusCode, n)
+		}
 	}
 }
