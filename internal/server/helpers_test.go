@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -116,11 +118,21 @@ func newFixture(t testing.TB, lim Limits, demo bool) *fixture {
 		}
 		f.tokens[name] = secret
 	}
-	srv, err := New(Config{App: a, Store: st, SpoolDir: filepath.Join(dir, "spool"), Limits: lim})
+	logs := &syncBuffer{}
+	srv, err := New(Config{App: a, Store: st, SpoolDir: filepath.Join(dir, "spool"), Limits: lim, Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.srv = srv
+	// No token may appear in the server's log, whatever the test did.
+	t.Cleanup(func() {
+		out := logs.String()
+		for name, secret := range f.tokens {
+			if strings.Contains(out, secret) || strings.Contains(out, secret[len(tokenPrefix):]) {
+				t.Errorf("the server's log holds the %s token", name)
+			}
+		}
+	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -289,4 +301,22 @@ func exposureRows(t testing.TB, st store.ExposureReader) []string {
 func envInt(name string) int {
 	n, _ := strconv.Atoi(os.Getenv(name))
 	return n
+}
+
+// syncBuffer is a buffer safe for concurrent writes, for the server's log.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
