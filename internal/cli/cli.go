@@ -125,6 +125,9 @@ Start with 'ctem demo', or 'ctem init' to write a scope file.`,
 		newEventsCmd(e),
 		newFeedsCmd(e),
 		newTriageCmd(e),
+		newServeCmd(e),
+		newTokenCmd(e),
+		newAuditCmd(e),
 	)
 	for _, c := range root.Commands() {
 		c.Args = wrapArgs(c.Args)
