@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -272,6 +273,27 @@ func FuzzXMLDecoder(f *testing.F) {
 		got, gotErr := readXMLTokens(ingest.NewXMLDecoder(bytes.NewReader(data)).Token)
 		if gotErr != wantErr || !reflect.DeepEqual(got, want) {
 			t.Fatalf("XMLDecoder read %d tokens (error %v), encoding/xml %d (error %v):\n%#v\n%#v", len(got), gotErr, len(want), wantErr, got, want)
+		}
+	})
+}
+
+// FuzzParseSize checks the parser of the CTEM_MAX_* variables: a size
+// read is never negative, and a plain number of bytes reads back as
+// itself.
+func FuzzParseSize(f *testing.F) {
+	for _, s := range []string{"16M", "64MiB", "8G", "123", " 2 k ", "99999999999G", "-1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ingest.ParseSize(s)
+		if err != nil {
+			return
+		}
+		if n < 0 {
+			t.Fatalf("ParseSize(%q) = %d", s, n)
+		}
+		if back, err := ingest.ParseSize(strconv.FormatInt(n, 10)); err != nil || back != n {
+			t.Fatalf("ParseSize(%d) = %d, %v", n, back, err)
 		}
 	})
 }

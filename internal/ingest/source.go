@@ -178,11 +178,17 @@ func (g *gzipErrReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// maxLineColOffset is the furthest LineCol reads: beyond, an error keeps
+// its offset alone, rather than have the input read again up to there
+// (an input refused at 8 GiB decompressed).
+const maxLineColOffset = 256 << 20
+
 // LineCol computes the 1-based line and column of byte offset off in the
 // decompressed content of the file at path. It returns zeros when the file
-// cannot be read again (standard input) or off is beyond its end.
+// cannot be read again (standard input), off is beyond its end, or beyond
+// 256 MiB.
 func LineCol(path string, off int64) (line, col int) {
-	if path == "-" || path == "<stdin>" || off < 0 {
+	if path == "-" || path == "<stdin>" || off < 0 || off > maxLineColOffset {
 		return 0, 0
 	}
 	src, err := Open(path, nil)

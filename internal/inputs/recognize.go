@@ -51,7 +51,9 @@ func (v Verdict) Err() error {
 //
 // For a file found in a folder, the CLI skips a Verdict that is no input
 // and lists it in one warning (see SkipWarning); for a file named
-// explicitly it returns Verdict.Err.
+// explicitly it returns Verdict.Err. Standard input ("-") cannot be read
+// twice and is not for Recognize; nor is a file given --format, which
+// the user has recognised.
 func Recognize(reg ingest.Registry, path string) (Verdict, error) {
 	v := Verdict{Path: path}
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
