@@ -81,16 +81,20 @@ func (a *App) Ingest(ctx context.Context, req IngestRequest) (*IngestResult, err
 	}
 	defer tx.Rollback()
 	res := &IngestResult{}
+	var names []string // the input each scan came from, as the user knows it
 	for _, in := range inputs {
 		target := req.Target
 		if in.Target != "" {
 			target = in.Target
 		}
-		scans, err := a.ingestOne(ctx, tx, req, ingest.Options{Target: target, SecretKey: key, Warnf: a.Warnf}, in)
+		scans, name, err := a.ingestOne(ctx, tx, req, ingest.Options{Target: target, SecretKey: key, Warnf: a.Warnf}, in)
 		if err != nil {
 			return nil, err
 		}
 		res.Scans = append(res.Scans, scans...)
+		for range scans {
+			names = append(names, name)
+		}
 	}
 	if t, ok := tx.(store.AssetTracker); ok {
 		ids := make([]string, len(res.Scans))
@@ -103,6 +107,11 @@ func (a *App) Ingest(ctx context.Context, req IngestRequest) (*IngestResult, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
+	}
+	// Only now is anything ingested: a failing input rolls back the ones
+	// before it, so nothing is reported as ingested before the commit.
+	for i, s := range res.Scans {
+		a.logf("ingested %s: %s report on %s: %d findings (%d new, %d fixed, %d reopened)", names[i], s.Tool, s.Target, s.Findings, s.New, s.Fixed, s.Reopened)
 	}
 	if !req.NoAnalyze {
 		res.Reanalysis, err = a.reanalyze(ctx, res.Assets, "the ingest", since)
@@ -119,21 +128,17 @@ func (a *App) Ingest(ctx context.Context, req IngestRequest) (*IngestResult, err
 	return res, nil
 }
 
-func (a *App) ingestOne(ctx context.Context, tx store.Tx, req IngestRequest, opts ingest.Options, in Input) ([]model.Scan, error) {
+// ingestOne parses one input into tx and returns its scans and the name
+// to report them under.
+func (a *App) ingestOne(ctx context.Context, tx store.Tx, req IngestRequest, opts ingest.Options, in Input) ([]model.Scan, string, error) {
 	if in.R == nil && in.Name != "-" {
 		if st, err := os.Stat(in.Name); err == nil && st.IsDir() {
 			// A folder left by expandDirs is Terraform source: its .tf files.
 			if err := terraform.ParseDir(ctx, in.Name, opts, tx); err != nil {
-				return nil, err
+				return nil, "", err
 			}
 			scans, err := tx.EndInput(ctx, in.Name, "")
-			if err != nil {
-				return nil, err
-			}
-			for _, s := range scans {
-				a.logf("%s: %s on %s", in.Name, s.Tool, s.Target)
-			}
-			return scans, nil
+			return scans, in.Name, err
 		}
 	}
 	var src *ingest.Source
@@ -145,9 +150,9 @@ func (a *App) ingestOne(ctx context.Context, tx store.Tx, req IngestRequest, opt
 	}
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, badInput(fmt.Errorf("%s: no such file", in.Name))
+			return nil, "", badInput(fmt.Errorf("%s: no such file", in.Name))
 		}
-		return nil, err
+		return nil, "", err
 	}
 	defer src.Close()
 	var f ingest.Format
@@ -156,7 +161,7 @@ func (a *App) ingestOne(ctx context.Context, tx store.Tx, req IngestRequest, opt
 	} else {
 		f, err = a.Formats.Detect(src.Sniff())
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", src.Name, err)
+			return nil, "", fmt.Errorf("%s: %w", src.Name, err)
 		}
 	}
 	stop := func() {}
@@ -169,16 +174,10 @@ func (a *App) ingestOne(ctx context.Context, tx store.Tx, req IngestRequest, opt
 		if in.R == nil {
 			err = ingest.WithPosition(err, in.Name)
 		}
-		return nil, err
+		return nil, "", err
 	}
 	scans, err := tx.EndInput(ctx, in.Name, src.Digest())
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range scans {
-		a.logf("%s: %s report on %s: %d findings (%d new, %d fixed, %d reopened)", src.Name, s.Tool, s.Target, s.Findings, s.New, s.Fixed, s.Reopened)
-	}
-	return scans, nil
+	return scans, src.Name, err
 }
 
 // ParseSafely runs a parser and turns a panic, which would be a bug in
