@@ -106,6 +106,9 @@ func (a *App) prepare(ctx context.Context, changed []string, partial bool) (*pre
 		return nil, err
 	}
 	p := &prepared{in: in, intel: intel, seq: seq, prev: prev}
+	for _, w := range Unmatched(es) {
+		a.warnf("%s", w)
+	}
 	if !hasJewel(es) {
 		// No crown jewel, no path: nothing of the exposures is read.
 		p.run = &analyze.Run{Estate: es, Input: &graph.Input{Entries: []graph.Entry{}}, Exposures: map[string]model.Exposure{}, Partial: partial}

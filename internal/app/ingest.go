@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ctem-dev/ctem/internal/estate/k8s"
 	"github.com/ctem-dev/ctem/internal/estate/terraform"
 	"github.com/ctem-dev/ctem/internal/ingest"
 	"github.com/ctem-dev/ctem/internal/model"
@@ -113,6 +114,7 @@ func (a *App) Ingest(ctx context.Context, req IngestRequest) (*IngestResult, err
 	for i, s := range res.Scans {
 		a.logf("ingested %s: %s report on %s: %d findings (%d new, %d fixed, %d reopened)", names[i], s.Tool, s.Target, s.Findings, s.New, s.Fixed, s.Reopened)
 	}
+	a.warnDefaultCluster(res.Scans, names)
 	if !req.NoAnalyze {
 		res.Reanalysis, err = a.reanalyze(ctx, res.Assets, "the ingest", since)
 		if errors.Is(err, ErrConflict) {
@@ -237,3 +239,22 @@ func expandDirs(ins []Input) ([]Input, error) {
 	}
 	return out, nil
 }
+
+// warnDefaultCluster warns once when Kubernetes manifests were read
+// without a target: their objects land in the cluster "default", whose
+// keys (k8s:default/...) no scope written for a named cluster matches.
+func (a *App) warnDefaultCluster(scans []model.Scan, names []string) {
+	var files []string
+	for i, s := range scans {
+		if s.Tool == k8s.Tool && s.Target == k8sDefaultCluster {
+			files = append(files, names[i])
+		}
+	}
+	if len(files) == 0 {
+		return
+	}
+	a.warnf("%s: Kubernetes objects ingested without --target land in the cluster %q (keys k8s:%s/NAMESPACE/KIND/NAME), which no scope selector for a named cluster matches; ingest again with --target CLUSTER to name it", strings.Join(files, ", "), k8sDefaultCluster, k8sDefaultCluster)
+}
+
+// k8sDefaultCluster is the cluster of manifests read without a target.
+const k8sDefaultCluster = "default"

@@ -44,7 +44,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
 	root := newRoot(e)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	err := cobraUsage(root.ExecuteContext(ctx))
 	if e.profiling {
 		pprof.StopCPUProfile()
 	}
@@ -52,6 +52,22 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "ctem: %s\n", oneLine(err.Error()))
 	}
 	return ExitCode(err)
+}
+
+// cobraUsage marks cobra's own errors about how ctem was called (an
+// unknown command, a required flag not set), which cobra returns as plain
+// errors, as usage errors (exit code 2).
+func cobraUsage(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, p := range []string{"unknown command ", "required flag(s) ", "unknown shorthand flag", "unknown flag", "invalid argument "} {
+		if strings.HasPrefix(msg, p) {
+			return usage(err)
+		}
+	}
+	return err
 }
 
 // oneLine keeps an error message on one line, whatever the input put
@@ -144,11 +160,19 @@ func wrapArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
 }
 
 // databasePath resolves --db, then $CTEM_DB, then the user data directory.
+// A database named by --db or $CTEM_DB must be in a folder that exists: a
+// misspelt folder is a usage error, not a new empty database (only the
+// default data directory is created).
 func (e *env) databasePath() (string, error) {
-	if e.dbPath != "" {
-		return e.dbPath, nil
+	p, how := e.dbPath, "--db"
+	if p == "" {
+		p, how = e.getenv("CTEM_DB"), "$CTEM_DB"
 	}
-	if p := e.getenv("CTEM_DB"); p != "" {
+	if p != "" {
+		dir := filepath.Dir(p)
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return "", usage(fmt.Errorf("%s %s: folder %s does not exist (create it, or fix the path)", how, p, dir))
+		}
 		return p, nil
 	}
 	dir, err := dataDir(e.getenv)
@@ -191,7 +215,27 @@ func (e *env) openStore(ctx context.Context) (app.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkSQLite(path); err != nil {
+		return nil, err
+	}
 	return sqlite.Open(ctx, path)
+}
+
+// checkSQLite returns a usage error when path is a file that is not an
+// SQLite database (a report passed as --db, say); a missing or empty file
+// is a new database.
+func checkSQLite(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil // missing: created; unreadable: Open says why
+	}
+	defer f.Close()
+	head := make([]byte, 16)
+	n, _ := io.ReadFull(f, head)
+	if n == 0 || string(head[:n]) == "SQLite format 3\x00" {
+		return nil
+	}
+	return usage(fmt.Errorf("database %s is not a ctem database (not an SQLite file); name the database with --db", path))
 }
 
 // newApp opens the database and returns the application layer over it
