@@ -3,12 +3,15 @@ package cli
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/graph"
+	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
 )
 
@@ -268,16 +271,25 @@ func writePlanMarkdown(w io.Writer, plan graph.Plan) {
 
 func newTopCmd(e *env) *cobra.Command {
 	var af analysisFlags
+	var ff filterFlags
 	var n int
-	var output string
 	cmd := &cobra.Command{
 		Use:   "top",
 		Short: "The exposures whose fix removes the most attack-path risk",
-		Args:  cobra.NoArgs,
+		Long: `Top lists the open exposures whose fix removes the most attack-path risk,
+then the other open ones by severity. The listing filters (--severity,
+--tool, --asset, --status, --cve, --kind) narrow it; --status replaces the
+default of open exposures.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output, outTable, outJSON, outCSV); err != nil {
+			f, err := ff.filter()
+			if err != nil {
 				return err
 			}
+			if len(f.Statuses) == 0 {
+				f.Statuses = []model.Status{model.StatusOpen}
+			}
+			f.Limit = n
 			opt, err := af.options()
 			if err != nil {
 				return err
@@ -287,18 +299,19 @@ func newTopCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer a.Store.Close()
-			v, rows, err := a.Top(cmd.Context(), n, opt)
+			v, rows, err := a.Priorities(cmd.Context(), f, opt)
 			if err != nil {
 				return err
 			}
 			e.noteView(v)
-			_, err = writeListing(e.stdout, output, seqOf(rows), priorityColumns)
+			_, err = writeListing(e.listOut(), ff.output, rows, priorityColumns)
 			return err
 		},
 	}
 	af.register(cmd)
+	ff.register(cmd, "stacSk")
+	_ = cmd.Flags().MarkHidden("limit") // -n is top's limit
 	cmd.Flags().IntVarP(&n, "number", "n", 10, "how many to show (0: all)")
-	cmd.Flags().StringVarP(&output, "output", "o", outTable, "output format: table, json or csv")
 	return cmd
 }
 
@@ -319,8 +332,9 @@ var priorityColumns = []column[app.Ranked]{
 }
 
 func newEventsCmd(e *env) *cobra.Command {
-	var output string
+	var output, since string
 	var limit int
+	var kinds []string
 	cmd := &cobra.Command{
 		Use:   "events",
 		Short: "Attack paths opened and closed by each analysis, newest first",
@@ -329,12 +343,42 @@ func newEventsCmd(e *env) *cobra.Command {
 			if err := checkOutput(output, outTable, outJSON, outCSV); err != nil {
 				return err
 			}
+			f := store.Filter{}
+			if since != "" {
+				t, err := time.Parse(time.RFC3339, since)
+				if err != nil {
+					if t, err = time.Parse(time.DateOnly, since); err != nil {
+						return usage(fmt.Errorf("--since %q: want a date (2026-12-01) or an RFC 3339 time", since))
+					}
+				}
+				f.Since = t
+			}
+			for _, k := range kinds {
+				if k != "opened" && k != "closed" {
+					return usage(fmt.Errorf("unknown --event %q (want opened or closed)", k))
+				}
+			}
 			st, err := e.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			_, err = writeListing(e.stdout, output, st.PathEvents(cmd.Context(), store.Filter{Limit: limit}), []column[store.PathEvent]{
+			events := func(yield func(store.PathEvent, error) bool) {
+				n := 0
+				for ev, err := range st.PathEvents(cmd.Context(), f) {
+					if err == nil && len(kinds) > 0 && !slices.Contains(kinds, ev.Event) {
+						continue
+					}
+					if limit > 0 && n >= limit {
+						return
+					}
+					n++
+					if !yield(ev, err) || err != nil {
+						return
+					}
+				}
+			}
+			_, err = writeListing(e.listOut(), output, events, []column[store.PathEvent]{
 				{"TIME", 0, func(v store.PathEvent) string { return when(v.At) }},
 				{"EVENT", 0, func(v store.PathEvent) string { return v.Event }},
 				{"PATH", 0, func(v store.PathEvent) string { return v.PathID }},
@@ -346,5 +390,7 @@ func newEventsCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", outTable, "output format: table, json or csv")
 	cmd.Flags().IntVar(&limit, "limit", 0, "show at most this many (0: all)")
+	cmd.Flags().StringVar(&since, "since", "", "only events at or after this date or RFC 3339 time")
+	cmd.Flags().StringSliceVar(&kinds, "event", nil, "only these events: opened, closed")
 	return cmd
 }

@@ -34,6 +34,7 @@ type env struct {
 	scopePath  string
 	codeOwners []string
 	quiet      bool
+	wide       bool
 	cpuProfile string
 	profiling  bool
 }
@@ -89,7 +90,7 @@ scan updates the picture and records which paths opened and closed.
 Start with 'ctem demo', or 'ctem init' to write a scope file.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       Version,
+		Version:       versionLine(),
 	}
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
@@ -98,6 +99,7 @@ Start with 'ctem demo', or 'ctem init' to write a scope file.`,
 	root.PersistentFlags().StringVar(&e.scopePath, "scope", "", "scope file (default $CTEM_SCOPE, else ./ctem.yaml if present)")
 	root.PersistentFlags().StringArrayVar(&e.codeOwners, "codeowners", nil, "REPOSITORY=PATH: a repository's CODEOWNERS file gives owners to the repository and its images (after the scope's ownership rules)")
 	root.PersistentFlags().BoolVarP(&e.quiet, "quiet", "q", false, "print nothing but data and errors")
+	root.PersistentFlags().BoolVar(&e.wide, "wide", false, "print table cells whole (by default long ones lose their middle to fit the terminal)")
 	// --cpuprofile writes a Go CPU profile of the command, for reports of
 	// slow ingests and analyses; it is hidden from the help.
 	root.PersistentFlags().StringVar(&e.cpuProfile, "cpuprofile", "", "write a CPU profile of the command to this file")
@@ -139,6 +141,7 @@ Start with 'ctem demo', or 'ctem init' to write a scope file.`,
 		newEventsCmd(e),
 		newFeedsCmd(e),
 		newTriageCmd(e),
+		newVersionCmd(e),
 	)
 	for _, c := range root.Commands() {
 		c.Args = wrapArgs(c.Args)

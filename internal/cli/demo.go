@@ -20,9 +20,20 @@ func newDemoCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run ctem on the bundled example estate, in a fresh temporary database",
-		Long: `Demo ingests the example scanner reports bundled in the binary (examples/)
-into a fresh temporary database and prints the exposures found, most severe
-first. Nothing outside the temporary directory is touched.`,
+		Long: `Demo ingests the example estate bundled in the binary (examples/: a
+Kubernetes shop, its Terraform, an inventory, Trivy and gosec reports, and a
+scope file with crown jewels) into a fresh temporary database, runs the
+attack-path analysis, and prints:
+
+  - a summary of the estate (assets by kind, what the internet reaches),
+  - the number of open exposures, attack paths and crown jewels reached,
+  - the three riskiest attack paths, step by step,
+  - the fix plan, most risk removed per effort first,
+  - the eight exposures whose fix removes the most risk.
+
+With -o json or csv it prints only the exposures by the risk their fix
+removes. Nothing outside the temporary directory is touched; --keep keeps the
+database to explore with the other commands.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output, outTable, outJSON, outCSV); err != nil {
@@ -62,7 +73,7 @@ first. Nothing outside the temporary directory is touched.`,
 				if err != nil {
 					return err
 				}
-				_, err = writeListing(e.stdout, output, seqOf(rows), priorityColumns)
+				_, err = writeListing(e.listOut(), output, seqOf(rows), priorityColumns)
 				return err
 			}
 			es := run.Estate
@@ -85,7 +96,7 @@ first. Nothing outside the temporary directory is touched.`,
 			if err != nil {
 				return err
 			}
-			_, err = writeListing(e.stdout, outTable, seqOf(rows), priorityColumns)
+			_, err = writeListing(e.listOut(), outTable, seqOf(rows), priorityColumns)
 			if err == nil {
 				fmt.Fprintln(e.stdout, "\nNext: ctem explain ID, ctem paths -o mermaid, ctem fixplan -o markdown (with --db on a kept demo: ctem demo --keep).")
 			}

@@ -59,7 +59,7 @@ as fixed and reopens what comes back.`,
 			if e.quiet && output == outTable {
 				return nil
 			}
-			_, err = writeListing(e.stdout, output, seqOf(scans), scanColumns)
+			_, err = writeListing(e.listOut(), output, seqOf(scans), scanColumns)
 			return err
 		},
 	}

@@ -91,6 +91,7 @@ func writeListing[T any](w io.Writer, format string, seq iter.Seq2[T, error], co
 		cw.Flush()
 		return n, cw.Error()
 	default:
+		_, wide := w.(wideWriter)
 		tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
 		hdr := make([]string, len(cols))
 		for i, c := range cols {
@@ -103,7 +104,11 @@ func writeListing[T any](w io.Writer, format string, seq iter.Seq2[T, error], co
 			}
 			row := make([]string, len(cols))
 			for i, c := range cols {
-				row[i] = cell(c.value(v), c.width)
+				width := c.width
+				if wide {
+					width = 0
+				}
+				row[i] = cell(c.value(v), width)
 			}
 			fmt.Fprintln(tw, strings.Join(row, "\t"))
 			n++
@@ -131,7 +136,8 @@ func isBadRune(r rune) bool {
 }
 
 // cell makes a table cell: one line, no control characters, at most width
-// runes.
+// runes. A longer value loses its middle, not its end, so that an image
+// key keeps its tag and a path its file name: "image:ghcr.io/aqu…:alpine-310".
 func cell(s string, width int) string {
 	s = strings.Join(strings.Fields(sanitize(s)), " ")
 	if s == "" {
@@ -139,10 +145,24 @@ func cell(s string, width int) string {
 	}
 	if width > 0 {
 		if r := []rune(s); len(r) > width {
-			s = string(r[:width-1]) + "…"
+			head := (width - 1) / 2
+			tail := width - 1 - head
+			s = string(r[:head]) + "…" + string(r[len(r)-tail:])
 		}
 	}
 	return s
+}
+
+// wideWriter marks the output of a command run with --wide: its tables
+// cut no cell.
+type wideWriter struct{ io.Writer }
+
+// listOut is the writer listings go to: stdout, marked wide with --wide.
+func (e *env) listOut() io.Writer {
+	if e.wide {
+		return wideWriter{e.stdout}
+	}
+	return e.stdout
 }
 
 // csvSafe defuses spreadsheet formulas: a cell that starts with = + - @
