@@ -143,10 +143,17 @@ Start with 'ctem demo', or 'ctem init' to write a scope file.`,
 		newTriageCmd(e),
 		newVersionCmd(e),
 	)
-	for _, c := range root.Commands() {
-		c.Args = wrapArgs(c.Args)
-	}
+	wrapAllArgs(root)
 	return root
+}
+
+// wrapAllArgs makes the positional-argument errors of every command
+// below c usage errors.
+func wrapAllArgs(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		sub.Args = wrapArgs(sub.Args)
+		wrapAllArgs(sub)
+	}
 }
 
 // wrapArgs makes positional-argument errors usage errors.

@@ -167,6 +167,78 @@ func newScansCmd(e *env) *cobra.Command {
 		},
 	}
 	ff.register(cmd, "ta")
+	cmd.AddCommand(newScanRmCmd(e), newScanRemovalsCmd(e))
+	return cmd
+}
+
+func newScanRmCmd(e *env) *cobra.Command {
+	var by, reason string
+	cmd := &cobra.Command{
+		Use:   "rm SCAN-ID",
+		Short: "Undo an ingest: remove a scan, its findings and events, and the exposures only it reported",
+		Long: `Rm removes a scan ingested by mistake, in one transaction: the findings it
+first reported, the exposures no other finding reports, its finding and
+status events, and the scan itself. Findings it fixed, reopened or saw again
+go back to their state before it. The removal is recorded ('ctem scans
+removed'), and when the database holds an analysis the affected components
+are re-analysed, recording the attack paths that close. Assets and relations
+that an estate input described stay.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := e.newApp(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Store.Close()
+			res, err := a.RemoveScan(cmd.Context(), args[0], by, reason)
+			if err != nil {
+				return err
+			}
+			rm := res.Removal
+			fmt.Fprintf(e.stdout, "removed scan %s (%s on %s, %s): %d findings removed, %d restored, %d exposures removed\n",
+				rm.ScanID, cell(rm.Tool, 0), cell(rm.Target, 0), cell(rm.Input, 0), rm.FindingsRemoved, rm.FindingsRestored, rm.ExposuresRemoved)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&by, "by", "", "who removes it (recorded)")
+	cmd.Flags().StringVar(&reason, "reason", "", "why (recorded)")
+	return cmd
+}
+
+func newScanRemovalsCmd(e *env) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "removed",
+		Short: "List the scans removed with 'ctem scans rm', newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output, outTable, outJSON, outCSV); err != nil {
+				return err
+			}
+			st, err := e.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			r, ok := st.(store.ScanRemover)
+			if !ok {
+				return fmt.Errorf("scan removals: %w", app.ErrUnsupported)
+			}
+			_, err = writeListing(e.listOut(), output, r.ScanRemovals(cmd.Context()), []column[store.ScanRemoval]{
+				{"TIME", 0, func(r store.ScanRemoval) string { return when(r.At) }},
+				{"SCAN", 0, func(r store.ScanRemoval) string { return r.ScanID }},
+				{"TOOL", 0, func(r store.ScanRemoval) string { return r.Tool }},
+				{"TARGET", 48, func(r store.ScanRemoval) string { return r.Target }},
+				{"FINDINGS REMOVED", 0, func(r store.ScanRemoval) string { return strconv.Itoa(r.FindingsRemoved) }},
+				{"RESTORED", 0, func(r store.ScanRemoval) string { return strconv.Itoa(r.FindingsRestored) }},
+				{"EXPOSURES REMOVED", 0, func(r store.ScanRemoval) string { return strconv.Itoa(r.ExposuresRemoved) }},
+				{"BY", 0, func(r store.ScanRemoval) string { return r.Actor }},
+				{"REASON", 60, func(r store.ScanRemoval) string { return r.Reason }},
+			})
+			return err
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", outTable, "output format: table, json or csv")
 	return cmd
 }
 
