@@ -406,12 +406,25 @@ func WeaknessName(x model.Exposure) string {
 func stepNames(p graph.Path, xs map[string]model.Exposure) map[string]string {
 	out := map[string]string{}
 	for _, s := range p.Steps {
-		if len(s.ExposureIDs) == 0 {
-			continue
-		}
-		if x, ok := xs[s.ExposureIDs[0]]; ok {
-			out[x.ID] = WeaknessName(x)
+		if id := StepWeakness(s); id != "" {
+			if x, ok := xs[id]; ok {
+				out[x.ID] = WeaknessName(x)
+			}
 		}
 	}
 	return out
+}
+
+// StepWeakness is the exposure a listing names a step by: the one whose
+// way gives the step its probability (Step.Weakness), else, for paths
+// stored before that field, the first of its exposures; "" for a step no
+// weakness enables.
+func StepWeakness(s graph.Step) string {
+	if s.Weakness != "" {
+		return s.Weakness
+	}
+	if len(s.ExposureIDs) > 0 {
+		return s.ExposureIDs[0]
+	}
+	return ""
 }

@@ -527,6 +527,9 @@ type Explanation struct {
 	score.Assessment
 	Priority float64
 	Paths    []graph.Path
+	// WhyLow, when not empty, says why Priority is near zero although
+	// paths go through the exposure (see WhyLowPriority).
+	WhyLow string
 }
 
 // Explain explains the exposure whose id is or begins with id. override
@@ -594,6 +597,7 @@ func (a *App) Explain(ctx context.Context, id string, override ssvc.Inputs) (*Ex
 				out.Priority = p.RiskRemoved
 			}
 		}
+		out.WhyLow = WhyLowPriority(x.ID, out.Priority, out.Paths)
 		return out, nil
 	}
 	out.View = v
@@ -613,6 +617,7 @@ func (a *App) Explain(ctx context.Context, id string, override ssvc.Inputs) (*Ex
 		}
 		out.Priority = p.RiskRemoved
 	}
+	out.WhyLow = WhyLowPriority(x.ID, out.Priority, out.Paths)
 	return out, nil
 }
 

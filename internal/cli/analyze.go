@@ -174,8 +174,7 @@ func writePathsTable(w io.Writer, paths []graph.Path, names map[string]string) {
 		fmt.Fprintf(w, "     %s\n", cell(p.Entry, 0))
 		for _, s := range p.Steps {
 			why := ""
-			if len(s.ExposureIDs) > 0 {
-				id := s.ExposureIDs[0]
+			if id := app.StepWeakness(s); id != "" {
 				if n, ok := names[id]; ok {
 					id = n
 				}
@@ -250,7 +249,7 @@ func writePlanTable(w io.Writer, plan graph.Plan) {
 	for i, it := range plan.Items {
 		fmt.Fprintf(w, "%2d. %s\n", i+1, cell(it.Title, 0))
 		fmt.Fprintf(w, "    owner %s; removes %.2f risk, %.2f remains  (effort %.0f, cumulative %.0f; fixes %d exposures)\n",
-			cell(orDash(it.Owner), 0), it.RiskRemoved, it.Remaining, it.Effort, it.CumulativeEffort, len(it.Exposures))
+			cell(ownerText(it.Owner), 0), it.RiskRemoved, it.Remaining, it.Effort, it.CumulativeEffort, len(it.Exposures))
 	}
 }
 
@@ -265,7 +264,7 @@ func writePlanMarkdown(w io.Writer, plan graph.Plan) {
 	fmt.Fprintln(w, "| # | Action | Owner | Risk removed | Remaining | Effort | Exposures |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
 	for i, it := range plan.Items {
-		fmt.Fprintf(w, "| %d | %s | %s | %.2f | %.2f | %.0f | %d |\n", i+1, mdEscape(it.Title), mdEscape(orDash(it.Owner)), it.RiskRemoved, it.Remaining, it.Effort, len(it.Exposures))
+		fmt.Fprintf(w, "| %d | %s | %s | %.2f | %.2f | %.0f | %d |\n", i+1, mdEscape(it.Title), mdEscape(ownerText(it.Owner)), it.RiskRemoved, it.Remaining, it.Effort, len(it.Exposures))
 	}
 }
 
@@ -304,7 +303,21 @@ default of open exposures.`,
 				return err
 			}
 			e.noteView(v)
-			_, err = writeListing(e.listOut(), ff.output, rows, priorityColumns)
+			var low []string
+			noted := func(yield func(app.Ranked, error) bool) {
+				for r, err := range rows {
+					if err == nil && r.Paths > 0 && r.Priority < 0.01 {
+						low = append(low, r.ID)
+					}
+					if !yield(r, err) {
+						return
+					}
+				}
+			}
+			_, err = writeListing(e.listOut(), ff.output, noted, priorityColumns)
+			if err == nil && len(low) > 0 {
+				e.logf("%s: on attack paths but priority near 0: other routes remain after fixing each alone; 'ctem explain ID' names them", strings.Join(low, ", "))
+			}
 			return err
 		},
 	}
@@ -393,4 +406,13 @@ func newEventsCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&since, "since", "", "only events at or after this date or RFC 3339 time")
 	cmd.Flags().StringSliceVar(&kinds, "event", nil, "only these events: opened, closed")
 	return cmd
+}
+
+// ownerText names an action's owner, or says that none is set and how to
+// set one.
+func ownerText(owner string) string {
+	if owner == "" {
+		return "none set (add an ownership rule or service owner to the scope, or --codeowners)"
+	}
+	return owner
 }

@@ -53,7 +53,13 @@ type Step struct {
 	// ExposureIDs lists every exposure that enables the step (any one
 	// of them is enough).
 	ExposureIDs []string `json:"exposure_ids"`
-	Probability float64  `json:"probability"`
+	// Weakness is the exposure of the most likely way to take the step,
+	// the one whose evidence gives Probability; empty when no weakness
+	// enables it (a relation or a label does). A listing names the step
+	// by it, not by the first of ExposureIDs, which may be far less
+	// likely.
+	Weakness    string  `json:"weakness,omitempty"`
+	Probability float64 `json:"probability"`
 	// Evidence describes the facts of the most likely way to take the
 	// step: evidence kinds of its weakness, "epss=0.42", the relation
 	// ("relation:can(get secrets) A -> B") or label ("label:imds.v1=true").
@@ -279,6 +285,10 @@ func (g *Graph) path(rp rawPath, jewel string, value int) Path {
 			st.ExposureIDs = append(st.ExposureIDs, wy.exposures...)
 			if best < 0 || g.wayP[w] > g.wayP[best] {
 				best = int(w)
+				st.Weakness = ""
+				if len(wy.exposures) > 0 {
+					st.Weakness = wy.exposures[0]
+				}
 			}
 			validated = validated || g.wayValidated(facts)
 		}
