@@ -96,6 +96,10 @@ type PathQuery struct {
 	Through string
 	// Limit, when above 0, is the most paths to return.
 	Limit int
+	// Distinct shows near-identical paths once (see DistinctRoutes):
+	// the riskiest of each group, the others named in
+	// PathList.Alternatives; Limit then counts distinct routes.
+	Distinct bool
 	// Options, when not zero, asks for an analysis with these options
 	// instead of the stored one.
 	Options graph.Options
@@ -108,11 +112,31 @@ type PathList struct {
 	View  View
 	Paths []graph.Path
 	Names map[string]string
+	// Alternatives maps a path's id to the ids of the near-identical
+	// paths it stands for (with PathQuery.Distinct).
+	Alternatives map[string][]string
 }
 
 // Paths returns the open attack paths that match q, riskiest first, from
 // the stored results (or computed, see View).
 func (a *App) Paths(ctx context.Context, q PathQuery) (*PathList, error) {
+	if !q.Distinct {
+		return a.paths(ctx, q)
+	}
+	limit := q.Limit
+	q.Limit = 0
+	out, err := a.paths(ctx, q)
+	if err != nil {
+		return out, err
+	}
+	out.Paths, out.Alternatives = DistinctRoutes(out.Paths)
+	if limit > 0 && len(out.Paths) > limit {
+		out.Paths = out.Paths[:limit]
+	}
+	return out, nil
+}
+
+func (a *App) paths(ctx context.Context, q PathQuery) (*PathList, error) {
 	v, ok, err := a.view(ctx, q.Options)
 	if err != nil {
 		return nil, err

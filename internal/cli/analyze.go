@@ -116,6 +116,7 @@ func newPathsCmd(e *env) *cobra.Command {
 	var af analysisFlags
 	var output, to, from string
 	var limit int
+	var all bool
 	cmd := &cobra.Command{
 		Use:   "paths",
 		Short: "Attack paths from entry points to crown jewels, most risky first",
@@ -133,7 +134,7 @@ func newPathsCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer a.Store.Close()
-			pl, err := a.Paths(cmd.Context(), app.PathQuery{To: to, From: from, Limit: limit, Options: opt})
+			pl, err := a.Paths(cmd.Context(), app.PathQuery{To: to, From: from, Limit: limit, Options: opt, Distinct: output != outJSON && !all})
 			if err != nil {
 				return err
 			}
@@ -146,11 +147,12 @@ func newPathsCmd(e *env) *cobra.Command {
 			case "mermaid":
 				return graph.WriteMermaid(e.stdout, pl.Paths)
 			}
-			writePathsTable(e.stdout, pl.Paths, pl.Names)
+			writePathsTable(e.stdout, pl.Paths, pl.Names, pl.Alternatives)
 			return nil
 		},
 	}
 	af.register(cmd)
+	cmd.Flags().BoolVar(&all, "all", false, "show near-identical paths (the same entry, jewel and weaknesses through parallel relations) each on its own; -o json always does")
 	cmd.Flags().StringVar(&to, "to", "", "only paths to this crown jewel (asset key, or a prefix ending in *)")
 	cmd.Flags().StringVar(&from, "from", "", "only paths from this entry state or asset (e.g. internet, network:KEY)")
 	cmd.Flags().IntVar(&limit, "limit", 0, "show at most this many, riskiest first (0: all)")
@@ -158,9 +160,10 @@ func newPathsCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-// writePathsTable writes paths as text; names maps the first exposure of
-// each step to the name to show.
-func writePathsTable(w io.Writer, paths []graph.Path, names map[string]string) {
+// writePathsTable writes paths as text; names maps the exposure of each
+// step to the name to show, alts a path's id to its near-identical
+// paths (nil for none).
+func writePathsTable(w io.Writer, paths []graph.Path, names map[string]string, alts map[string][]string) {
 	if len(paths) == 0 {
 		fmt.Fprintln(w, "No attack path reaches a crown jewel.")
 		return
@@ -172,6 +175,9 @@ func writePathsTable(w io.Writer, paths []graph.Path, names map[string]string) {
 		}
 		fmt.Fprintf(w, "%d. %s  risk %.2f  likelihood %.3f  to %s%s\n", i+1, p.ID, p.Risk, p.Likelihood, cell(p.Jewel, 0), mark)
 		fmt.Fprintf(w, "     %s\n", cell(p.Entry, 0))
+		if ids := alts[p.ID]; len(ids) > 0 {
+			fmt.Fprintf(w, "     (also %s: the same route through parallel relations; --all shows each)\n", strings.Join(ids, ", "))
+		}
 		for _, s := range p.Steps {
 			why := ""
 			if id := app.StepWeakness(s); id != "" {

@@ -80,7 +80,7 @@ database to explore with the other commands.`,
 			printEstateSummary(e, es)
 			fmt.Fprintf(e.stdout, "\n%d open exposures; %d attack paths reach %d crown jewels.\n", len(run.Exposures), len(run.Result.Paths), len(run.Input.Jewels))
 			fmt.Fprintln(e.stdout, "\nThe riskiest attack paths:")
-			top := run.Result.Paths
+			top, alts := app.DistinctRoutes(run.Result.Paths)
 			if len(top) > 3 {
 				top = top[:3]
 			}
@@ -88,7 +88,7 @@ database to explore with the other commands.`,
 			for _, x := range run.Exposures {
 				names[x.ID] = app.WeaknessName(x)
 			}
-			writePathsTable(e.stdout, top, names)
+			writePathsTable(e.stdout, top, names, alts)
 			fmt.Fprintln(e.stdout, "\nFix plan (most risk removed per effort first):")
 			writePlanTable(e.stdout, run.Result.Plan)
 			fmt.Fprintln(e.stdout, "\nExposures by the risk their fix removes:")
