@@ -425,8 +425,14 @@ func (g *Graph) factAction(f int32) Action {
 		case r.Type == "connects-to":
 			title = "add a network policy or rule that stops " + r.From + " reaching " + r.To
 		}
+		effort := relationEffort(r.Type, fromNet)
+		if fromNet && labelTrue(x.assets[x.relTo[i]].labels, model.LabelPublicByDesign) {
+			// The scope says this entry point is public by design: no
+			// fix closes it.
+			effort = structural
+		}
 		return Action{Key: "remove|" + string(r.Type) + "|" + r.Action + "|" + r.From + "|" + r.To, Kind: ActRemove,
-			Title: title, Effort: relationEffort(r.Type, fromNet), Owner: owner, Relations: []string{relString(r)}}
+			Title: title, Effort: effort, Owner: owner, Relations: []string{relString(r)}}
 	}
 	lf := g.labels[i]
 	a := &x.assets[lf.asset]
@@ -441,7 +447,11 @@ func (g *Graph) factAction(f int32) Action {
 	case strings.HasPrefix(lf.label, escapePrefix):
 		title = "remove the " + strings.TrimPrefix(lf.label, escapePrefix) + " setting of " + a.key
 	}
-	return Action{Key: "harden|" + a.key + "|" + lf.label, Kind: ActHarden, Title: title, Effort: 1, Owner: a.owner}
+	effort := 1.0
+	if lf.label == LabelPublic && labelTrue(a.labels, model.LabelPublicByDesign) {
+		effort = structural // public by design (see the relation case)
+	}
+	return Action{Key: "harden|" + a.key + "|" + lf.label, Kind: ActHarden, Title: title, Effort: effort, Owner: a.owner}
 }
 
 // collectActions fills cr.actions with every action its paths and cut
