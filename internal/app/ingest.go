@@ -92,6 +92,11 @@ func (a *App) Ingest(ctx context.Context, req IngestRequest) (*IngestResult, err
 		if err != nil {
 			return nil, err
 		}
+		for _, sc := range scans {
+			if err := clobbers(res.Scans, names, sc, name); err != nil {
+				return nil, err
+			}
+		}
 		res.Scans = append(res.Scans, scans...)
 		for range scans {
 			names = append(names, name)
@@ -258,3 +263,20 @@ func (a *App) warnDefaultCluster(scans []model.Scan, names []string) {
 
 // k8sDefaultCluster is the cluster of manifests read without a target.
 const k8sDefaultCluster = "default"
+
+// clobbers returns a BadInputError when scan sc of input name marks as
+// fixed findings of an earlier scan of the same ingest with the same tool
+// and target: two reports given one --target (or naming one target) in
+// one ingest, the later silently closing what the earlier found.
+func clobbers(earlier []model.Scan, names []string, sc model.Scan, name string) error {
+	if sc.Fixed == 0 {
+		return nil
+	}
+	for i, e := range earlier {
+		if e.Tool == sc.Tool && e.Target == sc.Target {
+			return badInput(fmt.Errorf("%s and %s are both %s reports on %s: the later would mark %d findings of the earlier fixed; ingest them separately, each with its own --target (nothing was stored)",
+				names[i], name, sc.Tool, sc.Target, sc.Fixed))
+		}
+	}
+	return nil
+}
