@@ -106,6 +106,9 @@ func (a *App) prepare(ctx context.Context, changed []string, partial bool) (*pre
 		return nil, err
 	}
 	p := &prepared{in: in, intel: intel, seq: seq, prev: prev}
+	for _, w := range Unmatched(es) {
+		a.warnf("%s", w)
+	}
 	if !hasJewel(es) {
 		// No crown jewel, no path: nothing of the exposures is read.
 		p.run = &analyze.Run{Estate: es, Input: &graph.Input{Entries: []graph.Entry{}}, Exposures: map[string]model.Exposure{}, Partial: partial}
@@ -403,12 +406,25 @@ func WeaknessName(x model.Exposure) string {
 func stepNames(p graph.Path, xs map[string]model.Exposure) map[string]string {
 	out := map[string]string{}
 	for _, s := range p.Steps {
-		if len(s.ExposureIDs) == 0 {
-			continue
-		}
-		if x, ok := xs[s.ExposureIDs[0]]; ok {
-			out[x.ID] = WeaknessName(x)
+		if id := StepWeakness(s); id != "" {
+			if x, ok := xs[id]; ok {
+				out[x.ID] = WeaknessName(x)
+			}
 		}
 	}
 	return out
+}
+
+// StepWeakness is the exposure a listing names a step by: the one whose
+// way gives the step its probability (Step.Weakness), else, for paths
+// stored before that field, the first of its exposures; "" for a step no
+// weakness enables.
+func StepWeakness(s graph.Step) string {
+	if s.Weakness != "" {
+		return s.Weakness
+	}
+	if len(s.ExposureIDs) > 0 {
+		return s.ExposureIDs[0]
+	}
+	return ""
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ctem-dev/ctem/internal/estate/k8s"
 	"github.com/ctem-dev/ctem/internal/estate/terraform"
 	"github.com/ctem-dev/ctem/internal/ingest"
 	"github.com/ctem-dev/ctem/internal/model"
@@ -81,16 +82,25 @@ func (a *App) Ingest(ctx context.Context, req IngestRequest) (*IngestResult, err
 	}
 	defer tx.Rollback()
 	res := &IngestResult{}
+	var names []string // the input each scan came from, as the user knows it
 	for _, in := range inputs {
 		target := req.Target
 		if in.Target != "" {
 			target = in.Target
 		}
-		scans, err := a.ingestOne(ctx, tx, req, ingest.Options{Target: target, SecretKey: key, Warnf: a.Warnf}, in)
+		scans, name, err := a.ingestOne(ctx, tx, req, ingest.Options{Target: target, SecretKey: key, Warnf: a.Warnf}, in)
 		if err != nil {
 			return nil, err
 		}
+		for _, sc := range scans {
+			if err := clobbers(res.Scans, names, sc, name); err != nil {
+				return nil, err
+			}
+		}
 		res.Scans = append(res.Scans, scans...)
+		for range scans {
+			names = append(names, name)
+		}
 	}
 	if t, ok := tx.(store.AssetTracker); ok {
 		ids := make([]string, len(res.Scans))
@@ -104,6 +114,12 @@ func (a *App) Ingest(ctx context.Context, req IngestRequest) (*IngestResult, err
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
+	// Only now is anything ingested: a failing input rolls back the ones
+	// before it, so nothing is reported as ingested before the commit.
+	for i, s := range res.Scans {
+		a.logf("ingested %s: %s report on %s: %d findings (%d new, %d fixed, %d reopened)", names[i], s.Tool, s.Target, s.Findings, s.New, s.Fixed, s.Reopened)
+	}
+	a.warnDefaultCluster(res.Scans, names)
 	if !req.NoAnalyze {
 		res.Reanalysis, err = a.reanalyze(ctx, res.Assets, "the ingest", since)
 		if errors.Is(err, ErrConflict) {
@@ -119,21 +135,17 @@ func (a *App) Ingest(ctx context.Context, req IngestRequest) (*IngestResult, err
 	return res, nil
 }
 
-func (a *App) ingestOne(ctx context.Context, tx store.Tx, req IngestRequest, opts ingest.Options, in Input) ([]model.Scan, error) {
+// ingestOne parses one input into tx and returns its scans and the name
+// to report them under.
+func (a *App) ingestOne(ctx context.Context, tx store.Tx, req IngestRequest, opts ingest.Options, in Input) ([]model.Scan, string, error) {
 	if in.R == nil && in.Name != "-" {
 		if st, err := os.Stat(in.Name); err == nil && st.IsDir() {
 			// A folder left by expandDirs is Terraform source: its .tf files.
 			if err := terraform.ParseDir(ctx, in.Name, opts, tx); err != nil {
-				return nil, err
+				return nil, "", err
 			}
 			scans, err := tx.EndInput(ctx, in.Name, "")
-			if err != nil {
-				return nil, err
-			}
-			for _, s := range scans {
-				a.logf("%s: %s on %s", in.Name, s.Tool, s.Target)
-			}
-			return scans, nil
+			return scans, in.Name, err
 		}
 	}
 	var src *ingest.Source
@@ -145,9 +157,9 @@ func (a *App) ingestOne(ctx context.Context, tx store.Tx, req IngestRequest, opt
 	}
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, badInput(fmt.Errorf("%s: no such file", in.Name))
+			return nil, "", badInput(fmt.Errorf("%s: no such file", in.Name))
 		}
-		return nil, err
+		return nil, "", err
 	}
 	defer src.Close()
 	var f ingest.Format
@@ -156,7 +168,7 @@ func (a *App) ingestOne(ctx context.Context, tx store.Tx, req IngestRequest, opt
 	} else {
 		f, err = a.Formats.Detect(src.Sniff())
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", src.Name, err)
+			return nil, "", fmt.Errorf("%s: %w", src.Name, err)
 		}
 	}
 	stop := func() {}
@@ -169,16 +181,10 @@ func (a *App) ingestOne(ctx context.Context, tx store.Tx, req IngestRequest, opt
 		if in.R == nil {
 			err = ingest.WithPosition(err, in.Name)
 		}
-		return nil, err
+		return nil, "", err
 	}
 	scans, err := tx.EndInput(ctx, in.Name, src.Digest())
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range scans {
-		a.logf("%s: %s report on %s: %d findings (%d new, %d fixed, %d reopened)", src.Name, s.Tool, s.Target, s.Findings, s.New, s.Fixed, s.Reopened)
-	}
-	return scans, nil
+	return scans, src.Name, err
 }
 
 // ParseSafely runs a parser and turns a panic, which would be a bug in
@@ -237,4 +243,40 @@ func expandDirs(ins []Input) ([]Input, error) {
 		}
 	}
 	return out, nil
+}
+
+// warnDefaultCluster warns once when Kubernetes manifests were read
+// without a target: their objects land in the cluster "default", whose
+// keys (k8s:default/...) no scope written for a named cluster matches.
+func (a *App) warnDefaultCluster(scans []model.Scan, names []string) {
+	var files []string
+	for i, s := range scans {
+		if s.Tool == k8s.Tool && s.Target == k8sDefaultCluster {
+			files = append(files, names[i])
+		}
+	}
+	if len(files) == 0 {
+		return
+	}
+	a.warnf("%s: Kubernetes objects ingested without --target land in the cluster %q (keys k8s:%s/NAMESPACE/KIND/NAME), which no scope selector for a named cluster matches; ingest again with --target CLUSTER to name it", strings.Join(files, ", "), k8sDefaultCluster, k8sDefaultCluster)
+}
+
+// k8sDefaultCluster is the cluster of manifests read without a target.
+const k8sDefaultCluster = "default"
+
+// clobbers returns a BadInputError when scan sc of input name marks as
+// fixed findings of an earlier scan of the same ingest with the same tool
+// and target: two reports given one --target (or naming one target) in
+// one ingest, the later silently closing what the earlier found.
+func clobbers(earlier []model.Scan, names []string, sc model.Scan, name string) error {
+	if sc.Fixed == 0 {
+		return nil
+	}
+	for i, e := range earlier {
+		if e.Tool == sc.Tool && e.Target == sc.Target {
+			return badInput(fmt.Errorf("%s and %s are both %s reports on %s: the later would mark %d findings of the earlier fixed; ingest them separately, each with its own --target (nothing was stored)",
+				names[i], name, sc.Tool, sc.Target, sc.Fixed))
+		}
+	}
+	return nil
 }

@@ -96,6 +96,10 @@ type PathQuery struct {
 	Through string
 	// Limit, when above 0, is the most paths to return.
 	Limit int
+	// Distinct shows near-identical paths once (see DistinctRoutes):
+	// the riskiest of each group, the others named in
+	// PathList.Alternatives; Limit then counts distinct routes.
+	Distinct bool
 	// Options, when not zero, asks for an analysis with these options
 	// instead of the stored one.
 	Options graph.Options
@@ -108,11 +112,31 @@ type PathList struct {
 	View  View
 	Paths []graph.Path
 	Names map[string]string
+	// Alternatives maps a path's id to the ids of the near-identical
+	// paths it stands for (with PathQuery.Distinct).
+	Alternatives map[string][]string
 }
 
 // Paths returns the open attack paths that match q, riskiest first, from
 // the stored results (or computed, see View).
 func (a *App) Paths(ctx context.Context, q PathQuery) (*PathList, error) {
+	if !q.Distinct {
+		return a.paths(ctx, q)
+	}
+	limit := q.Limit
+	q.Limit = 0
+	out, err := a.paths(ctx, q)
+	if err != nil {
+		return out, err
+	}
+	out.Paths, out.Alternatives = DistinctRoutes(out.Paths)
+	if limit > 0 && len(out.Paths) > limit {
+		out.Paths = out.Paths[:limit]
+	}
+	return out, nil
+}
+
+func (a *App) paths(ctx context.Context, q PathQuery) (*PathList, error) {
 	v, ok, err := a.view(ctx, q.Options)
 	if err != nil {
 		return nil, err
@@ -125,18 +149,29 @@ func (a *App) Paths(ctx context.Context, q PathQuery) (*PathList, error) {
 		}
 		out.View = v
 		to := run.Estate.Canonical(q.To)
+		from := entryMatcher(run.Estate, q.From)
 		for _, p := range run.Result.Paths {
 			if q.Limit > 0 && len(out.Paths) >= q.Limit {
 				break
 			}
-			if matchPath(p, to, q.From, q.Through) {
+			if matchPath(p, to, from, q.Through) {
 				out.Paths = append(out.Paths, p)
 				maps.Copy(out.Names, stepNames(p, run.Exposures))
 			}
 		}
+		if len(out.Paths) == 0 {
+			return out, unknownJewel(run.Estate, q.To)
+		}
 		return out, nil
 	}
-	if err := a.storedPaths(ctx, out, q.To, q); err != nil {
+	var es *estate.Estate
+	if q.From == string(graph.EntryInternet) || q.To != "" {
+		if es, err = a.Estate(ctx); err != nil {
+			return nil, err
+		}
+	}
+	from := entryMatcher(es, q.From)
+	if err := a.storedPaths(ctx, out, q.To, from, q); err != nil {
 		return nil, err
 	}
 	if len(out.Paths) == 0 && q.To != "" && !strings.HasSuffix(q.To, "*") {
@@ -149,25 +184,37 @@ func (a *App) Paths(ctx context.Context, q PathQuery) (*PathList, error) {
 		if slices.ContainsFunc(jr, func(j store.JewelRisk) bool { return j.Jewel == q.To }) {
 			return out, nil
 		}
-		es, err := a.Estate(ctx)
-		if err != nil {
-			return nil, err
-		}
 		if to := es.Canonical(q.To); to != q.To {
-			if err := a.storedPaths(ctx, out, to, q); err != nil {
+			if err := a.storedPaths(ctx, out, to, from, q); err != nil {
 				return nil, err
 			}
+		}
+		if len(out.Paths) == 0 {
+			return out, unknownJewel(es, q.To)
 		}
 	}
 	return out, nil
 }
 
-func (a *App) storedPaths(ctx context.Context, out *PathList, to string, q PathQuery) error {
+// unknownJewel is ErrNotFound when to names an asset key that the
+// estate does not hold (a prefix ending in * is no key), else nil: a
+// filter on a misspelt key would otherwise read as no path.
+func unknownJewel(es *estate.Estate, to string) error {
+	if to == "" || strings.HasSuffix(to, "*") || es == nil {
+		return nil
+	}
+	if _, ok := es.Assets[es.Canonical(to)]; ok {
+		return nil
+	}
+	return fmt.Errorf("--to %s: %w: no asset has this key (see 'ctem assets'; a prefix ends in *)", to, ErrNotFound)
+}
+
+func (a *App) storedPaths(ctx context.Context, out *PathList, to string, from func(string) bool, q PathQuery) error {
 	for sp, err := range a.Store.OpenPaths(ctx, store.PathFilter{Exposure: q.Through, Jewel: to}) {
 		if err != nil {
 			return err
 		}
-		if q.From != "" && !strings.Contains(sp.Entry, q.From) {
+		if !from(sp.Entry) {
 			continue
 		}
 		if q.Limit > 0 && len(out.Paths) >= q.Limit {
@@ -193,11 +240,11 @@ func decodePath(sp store.StoredPath) (graph.Path, error) {
 	return p, nil
 }
 
-func matchPath(p graph.Path, to, from, through string) bool {
+func matchPath(p graph.Path, to string, from func(string) bool, through string) bool {
 	if to != "" && !matchKey(p.Jewel, to) {
 		return false
 	}
-	if from != "" && !strings.Contains(p.Entry, from) {
+	if !from(p.Entry) {
 		return false
 	}
 	if through != "" {
@@ -504,6 +551,9 @@ type Explanation struct {
 	score.Assessment
 	Priority float64
 	Paths    []graph.Path
+	// WhyLow, when not empty, says why Priority is near zero although
+	// paths go through the exposure (see WhyLowPriority).
+	WhyLow string
 }
 
 // Explain explains the exposure whose id is or begins with id. override
@@ -562,7 +612,7 @@ func (a *App) Explain(ctx context.Context, id string, override ssvc.Inputs) (*Ex
 		}
 		out.View = cv
 		for _, p := range run.Result.Paths {
-			if matchPath(p, "", "", x.ID) {
+			if matchPath(p, "", entryMatcher(nil, ""), x.ID) {
 				out.Paths = append(out.Paths, p)
 			}
 		}
@@ -571,6 +621,7 @@ func (a *App) Explain(ctx context.Context, id string, override ssvc.Inputs) (*Ex
 				out.Priority = p.RiskRemoved
 			}
 		}
+		out.WhyLow = WhyLowPriority(x.ID, out.Priority, out.Paths)
 		return out, nil
 	}
 	out.View = v
@@ -590,6 +641,7 @@ func (a *App) Explain(ctx context.Context, id string, override ssvc.Inputs) (*Ex
 		}
 		out.Priority = p.RiskRemoved
 	}
+	out.WhyLow = WhyLowPriority(x.ID, out.Priority, out.Paths)
 	return out, nil
 }
 

@@ -3,12 +3,15 @@ package cli
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/graph"
+	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
 )
 
@@ -113,6 +116,7 @@ func newPathsCmd(e *env) *cobra.Command {
 	var af analysisFlags
 	var output, to, from string
 	var limit int
+	var all bool
 	cmd := &cobra.Command{
 		Use:   "paths",
 		Short: "Attack paths from entry points to crown jewels, most risky first",
@@ -130,7 +134,7 @@ func newPathsCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer a.Store.Close()
-			pl, err := a.Paths(cmd.Context(), app.PathQuery{To: to, From: from, Limit: limit, Options: opt})
+			pl, err := a.Paths(cmd.Context(), app.PathQuery{To: to, From: from, Limit: limit, Options: opt, Distinct: output != outJSON && !all})
 			if err != nil {
 				return err
 			}
@@ -143,11 +147,12 @@ func newPathsCmd(e *env) *cobra.Command {
 			case "mermaid":
 				return graph.WriteMermaid(e.stdout, pl.Paths)
 			}
-			writePathsTable(e.stdout, pl.Paths, pl.Names)
+			writePathsTable(e.stdout, pl.Paths, pl.Names, pl.Alternatives)
 			return nil
 		},
 	}
 	af.register(cmd)
+	cmd.Flags().BoolVar(&all, "all", false, "show near-identical paths (the same entry, jewel and weaknesses through parallel relations) each on its own; -o json always does")
 	cmd.Flags().StringVar(&to, "to", "", "only paths to this crown jewel (asset key, or a prefix ending in *)")
 	cmd.Flags().StringVar(&from, "from", "", "only paths from this entry state or asset (e.g. internet, network:KEY)")
 	cmd.Flags().IntVar(&limit, "limit", 0, "show at most this many, riskiest first (0: all)")
@@ -155,9 +160,10 @@ func newPathsCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-// writePathsTable writes paths as text; names maps the first exposure of
-// each step to the name to show.
-func writePathsTable(w io.Writer, paths []graph.Path, names map[string]string) {
+// writePathsTable writes paths as text; names maps the exposure of each
+// step to the name to show, alts a path's id to its near-identical
+// paths (nil for none).
+func writePathsTable(w io.Writer, paths []graph.Path, names map[string]string, alts map[string][]string) {
 	if len(paths) == 0 {
 		fmt.Fprintln(w, "No attack path reaches a crown jewel.")
 		return
@@ -169,10 +175,12 @@ func writePathsTable(w io.Writer, paths []graph.Path, names map[string]string) {
 		}
 		fmt.Fprintf(w, "%d. %s  risk %.2f  likelihood %.3f  to %s%s\n", i+1, p.ID, p.Risk, p.Likelihood, cell(p.Jewel, 0), mark)
 		fmt.Fprintf(w, "     %s\n", cell(p.Entry, 0))
+		if ids := alts[p.ID]; len(ids) > 0 {
+			fmt.Fprintf(w, "     (also %s: the same route through parallel relations; --all shows each)\n", strings.Join(ids, ", "))
+		}
 		for _, s := range p.Steps {
 			why := ""
-			if len(s.ExposureIDs) > 0 {
-				id := s.ExposureIDs[0]
+			if id := app.StepWeakness(s); id != "" {
 				if n, ok := names[id]; ok {
 					id = n
 				}
@@ -247,7 +255,7 @@ func writePlanTable(w io.Writer, plan graph.Plan) {
 	for i, it := range plan.Items {
 		fmt.Fprintf(w, "%2d. %s\n", i+1, cell(it.Title, 0))
 		fmt.Fprintf(w, "    owner %s; removes %.2f risk, %.2f remains  (effort %.0f, cumulative %.0f; fixes %d exposures)\n",
-			cell(orDash(it.Owner), 0), it.RiskRemoved, it.Remaining, it.Effort, it.CumulativeEffort, len(it.Exposures))
+			cell(ownerText(it.Owner), 0), it.RiskRemoved, it.Remaining, it.Effort, it.CumulativeEffort, len(it.Exposures))
 	}
 }
 
@@ -262,22 +270,31 @@ func writePlanMarkdown(w io.Writer, plan graph.Plan) {
 	fmt.Fprintln(w, "| # | Action | Owner | Risk removed | Remaining | Effort | Exposures |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
 	for i, it := range plan.Items {
-		fmt.Fprintf(w, "| %d | %s | %s | %.2f | %.2f | %.0f | %d |\n", i+1, mdEscape(it.Title), mdEscape(orDash(it.Owner)), it.RiskRemoved, it.Remaining, it.Effort, len(it.Exposures))
+		fmt.Fprintf(w, "| %d | %s | %s | %.2f | %.2f | %.0f | %d |\n", i+1, mdEscape(it.Title), mdEscape(ownerText(it.Owner)), it.RiskRemoved, it.Remaining, it.Effort, len(it.Exposures))
 	}
 }
 
 func newTopCmd(e *env) *cobra.Command {
 	var af analysisFlags
+	var ff filterFlags
 	var n int
-	var output string
 	cmd := &cobra.Command{
 		Use:   "top",
 		Short: "The exposures whose fix removes the most attack-path risk",
-		Args:  cobra.NoArgs,
+		Long: `Top lists the open exposures whose fix removes the most attack-path risk,
+then the other open ones by severity. The listing filters (--severity,
+--tool, --asset, --status, --cve, --kind) narrow it; --status replaces the
+default of open exposures.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output, outTable, outJSON, outCSV); err != nil {
+			f, err := ff.filter()
+			if err != nil {
 				return err
 			}
+			if len(f.Statuses) == 0 {
+				f.Statuses = []model.Status{model.StatusOpen}
+			}
+			f.Limit = n
 			opt, err := af.options()
 			if err != nil {
 				return err
@@ -287,18 +304,33 @@ func newTopCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer a.Store.Close()
-			v, rows, err := a.Top(cmd.Context(), n, opt)
+			v, rows, err := a.Priorities(cmd.Context(), f, opt)
 			if err != nil {
 				return err
 			}
 			e.noteView(v)
-			_, err = writeListing(e.stdout, output, seqOf(rows), priorityColumns)
+			var low []string
+			noted := func(yield func(app.Ranked, error) bool) {
+				for r, err := range rows {
+					if err == nil && r.Paths > 0 && r.Priority < 0.01 {
+						low = append(low, r.ID)
+					}
+					if !yield(r, err) {
+						return
+					}
+				}
+			}
+			_, err = writeListing(e.listOut(), ff.output, noted, priorityColumns)
+			if err == nil && len(low) > 0 {
+				e.logf("%s: on attack paths but priority near 0: other routes remain after fixing each alone; 'ctem explain ID' names them", strings.Join(low, ", "))
+			}
 			return err
 		},
 	}
 	af.register(cmd)
+	ff.register(cmd, "stacSk")
+	_ = cmd.Flags().MarkHidden("limit") // -n is top's limit
 	cmd.Flags().IntVarP(&n, "number", "n", 10, "how many to show (0: all)")
-	cmd.Flags().StringVarP(&output, "output", "o", outTable, "output format: table, json or csv")
 	return cmd
 }
 
@@ -319,8 +351,9 @@ var priorityColumns = []column[app.Ranked]{
 }
 
 func newEventsCmd(e *env) *cobra.Command {
-	var output string
+	var output, since string
 	var limit int
+	var kinds []string
 	cmd := &cobra.Command{
 		Use:   "events",
 		Short: "Attack paths opened and closed by each analysis, newest first",
@@ -329,12 +362,42 @@ func newEventsCmd(e *env) *cobra.Command {
 			if err := checkOutput(output, outTable, outJSON, outCSV); err != nil {
 				return err
 			}
+			f := store.Filter{}
+			if since != "" {
+				t, err := time.Parse(time.RFC3339, since)
+				if err != nil {
+					if t, err = time.Parse(time.DateOnly, since); err != nil {
+						return usage(fmt.Errorf("--since %q: want a date (2026-12-01) or an RFC 3339 time", since))
+					}
+				}
+				f.Since = t
+			}
+			for _, k := range kinds {
+				if k != "opened" && k != "closed" {
+					return usage(fmt.Errorf("unknown --event %q (want opened or closed)", k))
+				}
+			}
 			st, err := e.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			_, err = writeListing(e.stdout, output, st.PathEvents(cmd.Context(), store.Filter{Limit: limit}), []column[store.PathEvent]{
+			events := func(yield func(store.PathEvent, error) bool) {
+				n := 0
+				for ev, err := range st.PathEvents(cmd.Context(), f) {
+					if err == nil && len(kinds) > 0 && !slices.Contains(kinds, ev.Event) {
+						continue
+					}
+					if limit > 0 && n >= limit {
+						return
+					}
+					n++
+					if !yield(ev, err) || err != nil {
+						return
+					}
+				}
+			}
+			_, err = writeListing(e.listOut(), output, events, []column[store.PathEvent]{
 				{"TIME", 0, func(v store.PathEvent) string { return when(v.At) }},
 				{"EVENT", 0, func(v store.PathEvent) string { return v.Event }},
 				{"PATH", 0, func(v store.PathEvent) string { return v.PathID }},
@@ -346,5 +409,16 @@ func newEventsCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", outTable, "output format: table, json or csv")
 	cmd.Flags().IntVar(&limit, "limit", 0, "show at most this many (0: all)")
+	cmd.Flags().StringVar(&since, "since", "", "only events at or after this date or RFC 3339 time")
+	cmd.Flags().StringSliceVar(&kinds, "event", nil, "only these events: opened, closed")
 	return cmd
+}
+
+// ownerText names an action's owner, or says that none is set and how to
+// set one.
+func ownerText(owner string) string {
+	if owner == "" {
+		return "none set (add an ownership rule or service owner to the scope, or --codeowners)"
+	}
+	return owner
 }

@@ -34,6 +34,7 @@ type env struct {
 	scopePath  string
 	codeOwners []string
 	quiet      bool
+	wide       bool
 	cpuProfile string
 	profiling  bool
 }
@@ -44,7 +45,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
 	root := newRoot(e)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	err := cobraUsage(root.ExecuteContext(ctx))
 	if e.profiling {
 		pprof.StopCPUProfile()
 	}
@@ -52,6 +53,22 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "ctem: %s\n", oneLine(err.Error()))
 	}
 	return ExitCode(err)
+}
+
+// cobraUsage marks cobra's own errors about how ctem was called (an
+// unknown command, a required flag not set), which cobra returns as plain
+// errors, as usage errors (exit code 2).
+func cobraUsage(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, p := range []string{"unknown command ", "required flag(s) ", "unknown shorthand flag", "unknown flag", "invalid argument "} {
+		if strings.HasPrefix(msg, p) {
+			return usage(err)
+		}
+	}
+	return err
 }
 
 // oneLine keeps an error message on one line, whatever the input put
@@ -73,7 +90,7 @@ scan updates the picture and records which paths opened and closed.
 Start with 'ctem demo', or 'ctem init' to write a scope file.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       Version,
+		Version:       versionLine(),
 	}
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
@@ -82,6 +99,7 @@ Start with 'ctem demo', or 'ctem init' to write a scope file.`,
 	root.PersistentFlags().StringVar(&e.scopePath, "scope", "", "scope file (default $CTEM_SCOPE, else ./ctem.yaml if present)")
 	root.PersistentFlags().StringArrayVar(&e.codeOwners, "codeowners", nil, "REPOSITORY=PATH: a repository's CODEOWNERS file gives owners to the repository and its images (after the scope's ownership rules)")
 	root.PersistentFlags().BoolVarP(&e.quiet, "quiet", "q", false, "print nothing but data and errors")
+	root.PersistentFlags().BoolVar(&e.wide, "wide", false, "print table cells whole (by default long ones lose their middle to fit the terminal)")
 	// --cpuprofile writes a Go CPU profile of the command, for reports of
 	// slow ingests and analyses; it is hidden from the help.
 	root.PersistentFlags().StringVar(&e.cpuProfile, "cpuprofile", "", "write a CPU profile of the command to this file")
@@ -128,11 +146,19 @@ Start with 'ctem demo', or 'ctem init' to write a scope file.`,
 		newServeCmd(e),
 		newTokenCmd(e),
 		newAuditCmd(e),
+		newVersionCmd(e),
 	)
-	for _, c := range root.Commands() {
-		c.Args = wrapArgs(c.Args)
-	}
+	wrapAllArgs(root)
 	return root
+}
+
+// wrapAllArgs makes the positional-argument errors of every command
+// below c usage errors.
+func wrapAllArgs(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		sub.Args = wrapArgs(sub.Args)
+		wrapAllArgs(sub)
+	}
 }
 
 // wrapArgs makes positional-argument errors usage errors.
@@ -149,11 +175,19 @@ func wrapArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
 }
 
 // databasePath resolves --db, then $CTEM_DB, then the user data directory.
+// A database named by --db or $CTEM_DB must be in a folder that exists: a
+// misspelt folder is a usage error, not a new empty database (only the
+// default data directory is created).
 func (e *env) databasePath() (string, error) {
-	if e.dbPath != "" {
-		return e.dbPath, nil
+	p, how := e.dbPath, "--db"
+	if p == "" {
+		p, how = e.getenv("CTEM_DB"), "$CTEM_DB"
 	}
-	if p := e.getenv("CTEM_DB"); p != "" {
+	if p != "" {
+		dir := filepath.Dir(p)
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return "", usage(fmt.Errorf("%s %s: folder %s does not exist (create it, or fix the path)", how, p, dir))
+		}
 		return p, nil
 	}
 	dir, err := dataDir(e.getenv)
@@ -196,7 +230,27 @@ func (e *env) openStore(ctx context.Context) (app.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkSQLite(path); err != nil {
+		return nil, err
+	}
 	return sqlite.Open(ctx, path)
+}
+
+// checkSQLite returns a usage error when path is a file that is not an
+// SQLite database (a report passed as --db, say); a missing or empty file
+// is a new database.
+func checkSQLite(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil // missing: created; unreadable: Open says why
+	}
+	defer f.Close()
+	head := make([]byte, 16)
+	n, _ := io.ReadFull(f, head)
+	if n == 0 || string(head[:n]) == "SQLite format 3\x00" {
+		return nil
+	}
+	return usage(fmt.Errorf("database %s is not a ctem database (not an SQLite file); name the database with --db", path))
 }
 
 // newApp opens the database and returns the application layer over it

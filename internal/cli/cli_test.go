@@ -1,9 +1,12 @@
 package cli_test
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -39,4 +42,33 @@ func TestScripts(t *testing.T) {
 			"kevserver":  kevServer,
 		},
 	})
+}
+
+// TestExitCodes pins the exit codes of usage errors that transcripts,
+// which only see failure, cannot tell apart from internal errors.
+func TestExitCodes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	notDB := filepath.Join(dir, "report.json")
+	if err := os.WriteFile(notDB, []byte(`{"SchemaVersion": 2}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "ctem.db")
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"--db", db, "scans"}, cli.ExitOK},
+		{[]string{"--db", filepath.Join(dir, "missing", "ctem.db"), "scans"}, cli.ExitInput},
+		{[]string{"--db", notDB, "scans"}, cli.ExitInput},
+		{[]string{"--db", db, "nosuchcommand"}, cli.ExitInput},
+		{[]string{"--db", db, "ssvc", "--exploitation", "none"}, cli.ExitInput},
+		{[]string{"--db", db, "scans", "--nosuchflag"}, cli.ExitInput},
+		{[]string{"--db", db, "paths", "--to", "k8s:prod/ns/Deployment/none"}, cli.ExitInput},
+	} {
+		var out, errb bytes.Buffer
+		if got := cli.Run(t.Context(), tc.args, strings.NewReader(""), &out, &errb); got != tc.want {
+			t.Errorf("Run(%q) = %d, want %d (stderr %q)", tc.args, got, tc.want, errb.String())
+		}
+	}
 }

@@ -20,9 +20,20 @@ func newDemoCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run ctem on the bundled example estate, in a fresh temporary database",
-		Long: `Demo ingests the example scanner reports bundled in the binary (examples/)
-into a fresh temporary database and prints the exposures found, most severe
-first. Nothing outside the temporary directory is touched.`,
+		Long: `Demo ingests the example estate bundled in the binary (examples/: a
+Kubernetes shop, its Terraform, an inventory, Trivy and gosec reports, and a
+scope file with crown jewels) into a fresh temporary database, runs the
+attack-path analysis, and prints:
+
+  - a summary of the estate (assets by kind, what the internet reaches),
+  - the number of open exposures, attack paths and crown jewels reached,
+  - the three riskiest attack paths, step by step,
+  - the fix plan, most risk removed per effort first,
+  - the eight exposures whose fix removes the most risk.
+
+With -o json or csv it prints only the exposures by the risk their fix
+removes. Nothing outside the temporary directory is touched; --keep keeps the
+database to explore with the other commands.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output, outTable, outJSON, outCSV); err != nil {
@@ -62,14 +73,14 @@ first. Nothing outside the temporary directory is touched.`,
 				if err != nil {
 					return err
 				}
-				_, err = writeListing(e.stdout, output, seqOf(rows), priorityColumns)
+				_, err = writeListing(e.listOut(), output, seqOf(rows), priorityColumns)
 				return err
 			}
 			es := run.Estate
 			printEstateSummary(e, es)
 			fmt.Fprintf(e.stdout, "\n%d open exposures; %d attack paths reach %d crown jewels.\n", len(run.Exposures), len(run.Result.Paths), len(run.Input.Jewels))
 			fmt.Fprintln(e.stdout, "\nThe riskiest attack paths:")
-			top := run.Result.Paths
+			top, alts := app.DistinctRoutes(run.Result.Paths)
 			if len(top) > 3 {
 				top = top[:3]
 			}
@@ -77,7 +88,7 @@ first. Nothing outside the temporary directory is touched.`,
 			for _, x := range run.Exposures {
 				names[x.ID] = app.WeaknessName(x)
 			}
-			writePathsTable(e.stdout, top, names)
+			writePathsTable(e.stdout, top, names, alts)
 			fmt.Fprintln(e.stdout, "\nFix plan (most risk removed per effort first):")
 			writePlanTable(e.stdout, run.Result.Plan)
 			fmt.Fprintln(e.stdout, "\nExposures by the risk their fix removes:")
@@ -85,7 +96,7 @@ first. Nothing outside the temporary directory is touched.`,
 			if err != nil {
 				return err
 			}
-			_, err = writeListing(e.stdout, outTable, seqOf(rows), priorityColumns)
+			_, err = writeListing(e.listOut(), outTable, seqOf(rows), priorityColumns)
 			if err == nil {
 				fmt.Fprintln(e.stdout, "\nNext: ctem explain ID, ctem paths -o mermaid, ctem fixplan -o markdown (with --db on a kept demo: ctem demo --keep).")
 			}

@@ -229,7 +229,7 @@ func newAssetsCmd(e *env) *cobra.Command {
 			if f.Limit > 0 && len(rows) > f.Limit {
 				rows = rows[:f.Limit]
 			}
-			_, err = writeListing(e.stdout, ff.output, seqOf(rows), assetColumns)
+			_, err = writeListing(e.listOut(), ff.output, seqOf(rows), assetColumns)
 			return err
 		},
 	}

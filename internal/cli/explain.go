@@ -41,8 +41,9 @@ func newExplainCmd(e *env) *cobra.Command {
 					Exposure model.Exposure `json:"exposure"`
 					score.Assessment
 					Priority float64      `json:"priority"`
+					WhyLow   string       `json:"why_low_priority,omitempty"`
 					Paths    []graph.Path `json:"paths"`
-				}{ex.Exposure, a, priority, through})
+				}{ex.Exposure, a, priority, ex.WhyLow, through})
 			}
 			x := ex.Exposure
 			w := e.stdout
@@ -70,6 +71,9 @@ func newExplainCmd(e *env) *cobra.Command {
 				fmt.Fprintf(w, "\nCVSS: %s (%s)\n", cell(a.CVSS.Vector, 0), cell(a.CVSSWhy, 0))
 			}
 			fmt.Fprintf(w, "\nAttack paths through it: %d; fixing it removes %.2f of the paths' risk.\n", len(through), priority)
+			if ex.WhyLow != "" {
+				fmt.Fprintf(w, "  Why so little: %s.\n", cell(ex.WhyLow, 0))
+			}
 			for _, p := range through {
 				fmt.Fprintf(w, "  %s  risk %.2f  %s\n", p.ID, p.Risk, cell(analyze.Summary(p), 0))
 			}

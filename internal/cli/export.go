@@ -93,7 +93,7 @@ Attack paths are written by sarif and ocsf when the database has been analysed
 	_ = cmd.MarkFlagRequired("format")
 	cmd.Flags().StringVar(&author, "author", "ctem", "author of VEX statements")
 	cmd.Flags().BoolVar(&paths, "paths", true, "include attack paths (sarif and ocsf)")
-	cmd.Flags().StringVar(&ff.severities, "severity", "", "comma-separated severities to export (critical,high,medium,low,info,unknown)")
+	cmd.Flags().StringSliceVar(&ff.severities, "severity", nil, "severities to export (critical,high,medium,low,info,unknown); repeat or separate by commas")
 	cmd.Flags().StringSliceVar(&ff.tools, "tool", nil, "only exposures these tools report")
 	cmd.Flags().StringSliceVar(&ff.assets, "asset", nil, "only these asset keys (a trailing * matches a prefix); paths through them")
 	cmd.Flags().StringSliceVar(&ff.statuses, "status", nil, "only these statuses (open, fixed, accepted, not_affected, false_positive)")

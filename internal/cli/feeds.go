@@ -110,7 +110,14 @@ EPSS scores from FIRST, https://www.first.org/epss`,
 				return err
 			}
 			if output == outJSON {
-				return writeJSON(e.stdout, sts)
+				out := make([]feedStatusJSON, len(sts))
+				for i, s := range sts {
+					out[i] = feedStatusJSON{Feed: string(s.Feed), Origin: string(s.Origin), Version: s.Version, Count: s.Count,
+						DataDate: rfc3339(s.DataDate), URL: s.URL, FetchedAt: rfc3339(s.FetchedAt), CheckedAt: rfc3339(s.CheckedAt),
+						AgeSeconds: int64(s.Age.Seconds()), MaxAgeSeconds: int64(s.MaxAge.Seconds()), Stale: s.Stale,
+						Warning: s.Warning, Attribution: s.Attribution}
+				}
+				return writeJSON(e.stdout, out)
 			}
 			for _, s := range sts {
 				stale := ""
@@ -196,4 +203,31 @@ func (e *env) reanalyzeForCVEs(ctx context.Context, cves []string) error {
 	defer a.Store.Close()
 	_, err = a.AfterFeedsUpdate(ctx, cves)
 	return err
+}
+
+// feedStatusJSON is the JSON form of a feed's status, in the snake_case
+// fields and RFC 3339 times of every other listing; times the feed does
+// not have (a snapshot was never fetched) are absent.
+type feedStatusJSON struct {
+	Feed          string `json:"feed"`
+	Origin        string `json:"origin"`
+	Version       string `json:"version"`
+	Count         int    `json:"count"`
+	DataDate      string `json:"data_date,omitempty"`
+	URL           string `json:"url,omitempty"`
+	FetchedAt     string `json:"fetched_at,omitempty"`
+	CheckedAt     string `json:"checked_at,omitempty"`
+	AgeSeconds    int64  `json:"age_seconds"`
+	MaxAgeSeconds int64  `json:"max_age_seconds"`
+	Stale         bool   `json:"stale"`
+	Warning       string `json:"warning,omitempty"`
+	Attribution   string `json:"attribution,omitempty"`
+}
+
+// rfc3339 formats t in UTC as RFC 3339, "" for the zero time.
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
 }

@@ -25,7 +25,7 @@ func newFormatsCmd(e *env) *cobra.Command {
 			for _, f := range inputs.All() {
 				rows = append(rows, row{f.Name, f.Title, f.Version})
 			}
-			_, err := writeListing(e.stdout, output, seqOf(rows), []column[row]{
+			_, err := writeListing(e.listOut(), output, seqOf(rows), []column[row]{
 				{"FORMAT", 0, func(r row) string { return r.Name }},
 				{"PARSER", 0, func(r row) string { return r.Version }},
 				{"DESCRIPTION", 0, func(r row) string { return r.Title }},

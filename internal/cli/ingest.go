@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -46,12 +48,8 @@ as fixed and reopens what comes back.`,
 			}
 			defer a.Store.Close()
 			req := app.IngestRequest{Format: forced, Target: target, NoAnalyze: noAnalyze, Progress: e.progress}
-			for _, name := range args {
-				in := app.Input{Name: name}
-				if name == "-" {
-					in.R = e.stdin
-				}
-				req.Inputs = append(req.Inputs, in)
+			if req.Inputs, err = e.ingestInputs(reg, args, forced != nil); err != nil {
+				return err
 			}
 			res, err := a.Ingest(cmd.Context(), req)
 			if err != nil {
@@ -61,7 +59,7 @@ as fixed and reopens what comes back.`,
 			if e.quiet && output == outTable {
 				return nil
 			}
-			_, err = writeListing(e.stdout, output, seqOf(scans), scanColumns)
+			_, err = writeListing(e.listOut(), output, seqOf(scans), scanColumns)
 			return err
 		},
 	}
@@ -70,6 +68,57 @@ as fixed and reopens what comes back.`,
 	cmd.Flags().StringVarP(&output, "output", "o", outTable, "summary format: table, json or csv")
 	cmd.Flags().BoolVar(&noAnalyze, "no-analyze", false, "do not re-run the attack-path analysis after the ingest")
 	return cmd
+}
+
+// ingestInputs turns the command line's names into the inputs to ingest:
+// "-" is standard input; a folder is the files below it that are inputs
+// ctem reads (inputs.Folder), the others listed in one warning; a file
+// named explicitly must be an input, or the error says what it is. With
+// --format (forced) every file is read as that format, unrecognised.
+func (e *env) ingestInputs(reg ingest.Registry, args []string, forced bool) ([]app.Input, error) {
+	var ins []app.Input
+	var skipped []inputs.Verdict
+	for _, name := range args {
+		if name == "-" {
+			ins = append(ins, app.Input{Name: name, R: e.stdin})
+			continue
+		}
+		st, err := os.Stat(name)
+		if err != nil || forced {
+			// A missing file is reported by the ingest, with the others.
+			ins = append(ins, app.Input{Name: name})
+			continue
+		}
+		if !st.IsDir() {
+			v, err := inputs.Recognize(reg, name)
+			if err != nil {
+				return nil, err
+			}
+			if err := v.Err(); err != nil {
+				return nil, err
+			}
+			ins = append(ins, app.Input{Name: name})
+			continue
+		}
+		found, skip, err := inputs.Folder(reg, name)
+		if err != nil {
+			return nil, err
+		}
+		skipped = append(skipped, skip...)
+		if len(found) == 0 && len(skip) == 0 {
+			return nil, usage(fmt.Errorf("%s: no files to ingest", name))
+		}
+		if len(found) == 0 {
+			return nil, usage(fmt.Errorf("%s: no files to ingest: %s", name, inputs.SkipWarning(skip)))
+		}
+		for _, v := range found {
+			ins = append(ins, app.Input{Name: v.Path})
+		}
+	}
+	if w := inputs.SkipWarning(skipped); w != "" {
+		e.warnf("%s", w)
+	}
+	return ins, nil
 }
 
 // progress shows a progress bar on stderr for inputs over 8 MiB when

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/graph"
 	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
@@ -17,7 +18,7 @@ import (
 // filterFlags are the filters every listing takes.
 type filterFlags struct {
 	output     string
-	severities string
+	severities []string
 	tools      []string
 	assets     []string
 	statuses   []string
@@ -30,7 +31,7 @@ type filterFlags struct {
 func (f *filterFlags) register(cmd *cobra.Command, which string) {
 	cmd.Flags().StringVarP(&f.output, "output", "o", outTable, "output format: table, json or csv")
 	if strings.Contains(which, "s") {
-		cmd.Flags().StringVar(&f.severities, "severity", "", "comma-separated severities to show (critical,high,medium,low,info,unknown)")
+		cmd.Flags().StringSliceVar(&f.severities, "severity", nil, "severities to show (critical,high,medium,low,info,unknown); repeat or separate by commas")
 	}
 	if strings.Contains(which, "t") {
 		cmd.Flags().StringSliceVar(&f.tools, "tool", nil, "only findings of these tools")
@@ -54,7 +55,7 @@ func (f *filterFlags) filter() (store.Filter, error) {
 	if err := checkOutput(f.output, outTable, outJSON, outCSV); err != nil {
 		return store.Filter{}, err
 	}
-	sevs, err := model.ParseSeverityFilter(f.severities)
+	sevs, err := model.ParseSeverityFilter(strings.Join(f.severities, ","))
 	if err != nil {
 		return store.Filter{}, usage(err)
 	}
@@ -89,7 +90,7 @@ func newFindingsCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			_, err = writeListing(e.stdout, ff.output, st.Findings(cmd.Context(), f), findingColumns)
+			_, err = writeListing(e.listOut(), ff.output, st.Findings(cmd.Context(), f), findingColumns)
 			return err
 		},
 	}
@@ -128,7 +129,14 @@ func newExposuresCmd(e *env) *cobra.Command {
 			if history {
 				cols = append(cols[:len(cols):len(cols)], column[model.Exposure]{"HISTORY", 0, historyText})
 			}
-			_, err = writeListing(e.stdout, ff.output, st.Exposures(cmd.Context(), f), cols)
+			if ff.output == outCSV {
+				// The same columns as --sort priority, so that a
+				// spreadsheet reads either.
+				cols = append(cols[:len(cols):len(cols)],
+					column[model.Exposure]{"PRIORITY", 0, func(model.Exposure) string { return "" }},
+					column[model.Exposure]{"PATHS", 0, func(model.Exposure) string { return "" }})
+			}
+			_, err = writeListing(e.listOut(), ff.output, st.Exposures(cmd.Context(), f), cols)
 			return err
 		},
 	}
@@ -154,11 +162,83 @@ func newScansCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			_, err = writeListing(e.stdout, ff.output, st.Scans(cmd.Context(), f), scanColumns)
+			_, err = writeListing(e.listOut(), ff.output, st.Scans(cmd.Context(), f), scanColumns)
 			return err
 		},
 	}
 	ff.register(cmd, "ta")
+	cmd.AddCommand(newScanRmCmd(e), newScanRemovalsCmd(e))
+	return cmd
+}
+
+func newScanRmCmd(e *env) *cobra.Command {
+	var by, reason string
+	cmd := &cobra.Command{
+		Use:   "rm SCAN-ID",
+		Short: "Undo an ingest: remove a scan, its findings and events, and the exposures only it reported",
+		Long: `Rm removes a scan ingested by mistake, in one transaction: the findings it
+first reported, the exposures no other finding reports, its finding and
+status events, and the scan itself. Findings it fixed, reopened or saw again
+go back to their state before it. The removal is recorded ('ctem scans
+removed'), and when the database holds an analysis the affected components
+are re-analysed, recording the attack paths that close. Assets and relations
+that an estate input described stay.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := e.newApp(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Store.Close()
+			res, err := a.RemoveScan(cmd.Context(), args[0], by, reason)
+			if err != nil {
+				return err
+			}
+			rm := res.Removal
+			fmt.Fprintf(e.stdout, "removed scan %s (%s on %s, %s): %d findings removed, %d restored, %d exposures removed\n",
+				rm.ScanID, cell(rm.Tool, 0), cell(rm.Target, 0), cell(rm.Input, 0), rm.FindingsRemoved, rm.FindingsRestored, rm.ExposuresRemoved)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&by, "by", "", "who removes it (recorded)")
+	cmd.Flags().StringVar(&reason, "reason", "", "why (recorded)")
+	return cmd
+}
+
+func newScanRemovalsCmd(e *env) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "removed",
+		Short: "List the scans removed with 'ctem scans rm', newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output, outTable, outJSON, outCSV); err != nil {
+				return err
+			}
+			st, err := e.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			r, ok := st.(store.ScanRemover)
+			if !ok {
+				return fmt.Errorf("scan removals: %w", app.ErrUnsupported)
+			}
+			_, err = writeListing(e.listOut(), output, r.ScanRemovals(cmd.Context()), []column[store.ScanRemoval]{
+				{"TIME", 0, func(r store.ScanRemoval) string { return when(r.At) }},
+				{"SCAN", 0, func(r store.ScanRemoval) string { return r.ScanID }},
+				{"TOOL", 0, func(r store.ScanRemoval) string { return r.Tool }},
+				{"TARGET", 48, func(r store.ScanRemoval) string { return r.Target }},
+				{"FINDINGS REMOVED", 0, func(r store.ScanRemoval) string { return strconv.Itoa(r.FindingsRemoved) }},
+				{"RESTORED", 0, func(r store.ScanRemoval) string { return strconv.Itoa(r.FindingsRestored) }},
+				{"EXPOSURES REMOVED", 0, func(r store.ScanRemoval) string { return strconv.Itoa(r.ExposuresRemoved) }},
+				{"BY", 0, func(r store.ScanRemoval) string { return r.Actor }},
+				{"REASON", 60, func(r store.ScanRemoval) string { return r.Reason }},
+			})
+			return err
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", outTable, "output format: table, json or csv")
 	return cmd
 }
 
@@ -286,6 +366,27 @@ func (e *env) exposuresByPriority(cmd *cobra.Command, output string, f store.Fil
 		return err
 	}
 	e.noteView(v)
-	_, err = writeListing(e.stdout, output, rows, priorityColumns)
+	cols := priorityColumns
+	if output == outCSV {
+		cols = rankedCSVColumns(f.History)
+	}
+	_, err = writeListing(e.listOut(), output, rows, cols)
 	return err
+}
+
+// rankedCSVColumns are the CSV columns of 'exposures --sort priority':
+// those of 'exposures' (with HISTORY when asked), then PRIORITY and
+// PATHS, which the severity order leaves empty.
+func rankedCSVColumns(history bool) []column[app.Ranked] {
+	cols := exposureColumns
+	if history {
+		cols = append(cols[:len(cols):len(cols)], column[model.Exposure]{"HISTORY", 0, historyText})
+	}
+	out := make([]column[app.Ranked], 0, len(cols)+2)
+	for _, c := range cols {
+		out = append(out, column[app.Ranked]{c.header, c.width, func(r app.Ranked) string { return c.value(r.Exposure) }})
+	}
+	return append(out,
+		column[app.Ranked]{"PRIORITY", 0, func(r app.Ranked) string { return fmt.Sprintf("%.2f", r.Priority) }},
+		column[app.Ranked]{"PATHS", 0, func(r app.Ranked) string { return strconv.Itoa(r.Paths) }})
 }

@@ -67,7 +67,7 @@ func newTriageSetCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, err = writeListing(e.stdout, output, seqOf([]store.StatusChange{c}), statusChangeColumns)
+			_, err = writeListing(e.listOut(), output, seqOf([]store.StatusChange{c}), statusChangeColumns)
 			return err
 		},
 	}
@@ -107,7 +107,7 @@ func newTriageHistoryCmd(e *env) *cobra.Command {
 				}
 				f.IDs = []string{id}
 			}
-			_, err = writeListing(e.stdout, output, st.StatusHistory(ctx, f), statusChangeColumns)
+			_, err = writeListing(e.listOut(), output, st.StatusHistory(ctx, f), statusChangeColumns)
 			if errors.Is(err, store.ErrInvalid) {
 				return usage(err)
 			}
@@ -140,7 +140,7 @@ func newTriageExpireCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, err = writeListing(e.stdout, output, seqOf(changes), statusChangeColumns)
+			_, err = writeListing(e.listOut(), output, seqOf(changes), statusChangeColumns)
 			return err
 		},
 	}

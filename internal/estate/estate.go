@@ -242,6 +242,15 @@ func (e *Estate) annotate() {
 			v := an.CrownJewel.Value
 			a.CrownJewel = &v
 		}
+		if an.Public {
+			// A copy: the labels may be shared with the caller's asset.
+			labels := maps.Clone(a.Labels)
+			if labels == nil {
+				labels = map[string]string{}
+			}
+			labels[model.LabelPublicByDesign] = "true"
+			a.Labels = labels
+		}
 	}
 	for k := range e.InternetReach() {
 		if a, ok := e.Assets[k]; ok && k != InternetKey {

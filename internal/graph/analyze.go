@@ -53,7 +53,13 @@ type Step struct {
 	// ExposureIDs lists every exposure that enables the step (any one
 	// of them is enough).
 	ExposureIDs []string `json:"exposure_ids"`
-	Probability float64  `json:"probability"`
+	// Weakness is the exposure of the most likely way to take the step,
+	// the one whose evidence gives Probability; empty when no weakness
+	// enables it (a relation or a label does). A listing names the step
+	// by it, not by the first of ExposureIDs, which may be far less
+	// likely.
+	Weakness    string  `json:"weakness,omitempty"`
+	Probability float64 `json:"probability"`
 	// Evidence describes the facts of the most likely way to take the
 	// step: evidence kinds of its weakness, "epss=0.42", the relation
 	// ("relation:can(get secrets) A -> B") or label ("label:imds.v1=true").
@@ -279,6 +285,10 @@ func (g *Graph) path(rp rawPath, jewel string, value int) Path {
 			st.ExposureIDs = append(st.ExposureIDs, wy.exposures...)
 			if best < 0 || g.wayP[w] > g.wayP[best] {
 				best = int(w)
+				st.Weakness = ""
+				if len(wy.exposures) > 0 {
+					st.Weakness = wy.exposures[0]
+				}
 			}
 			validated = validated || g.wayValidated(facts)
 		}
@@ -415,8 +425,14 @@ func (g *Graph) factAction(f int32) Action {
 		case r.Type == "connects-to":
 			title = "add a network policy or rule that stops " + r.From + " reaching " + r.To
 		}
+		effort := relationEffort(r.Type, fromNet)
+		if fromNet && labelTrue(x.assets[x.relTo[i]].labels, model.LabelPublicByDesign) {
+			// The scope says this entry point is public by design: no
+			// fix closes it.
+			effort = structural
+		}
 		return Action{Key: "remove|" + string(r.Type) + "|" + r.Action + "|" + r.From + "|" + r.To, Kind: ActRemove,
-			Title: title, Effort: relationEffort(r.Type, fromNet), Owner: owner, Relations: []string{relString(r)}}
+			Title: title, Effort: effort, Owner: owner, Relations: []string{relString(r)}}
 	}
 	lf := g.labels[i]
 	a := &x.assets[lf.asset]
@@ -431,7 +447,11 @@ func (g *Graph) factAction(f int32) Action {
 	case strings.HasPrefix(lf.label, escapePrefix):
 		title = "remove the " + strings.TrimPrefix(lf.label, escapePrefix) + " setting of " + a.key
 	}
-	return Action{Key: "harden|" + a.key + "|" + lf.label, Kind: ActHarden, Title: title, Effort: 1, Owner: a.owner}
+	effort := 1.0
+	if lf.label == LabelPublic && labelTrue(a.labels, model.LabelPublicByDesign) {
+		effort = structural // public by design (see the relation case)
+	}
+	return Action{Key: "harden|" + a.key + "|" + lf.label, Kind: ActHarden, Title: title, Effort: effort, Owner: a.owner}
 }
 
 // collectActions fills cr.actions with every action its paths and cut

@@ -177,7 +177,7 @@ func TestJSONContract(t *testing.T) {
 		t.Errorf("WriteJSON() path keys (-got +want):\n%s", diff)
 	}
 	step := got[0]["steps"].([]any)[0].(map[string]any)
-	if diff := cmp.Diff(keys(step), []string{"asset", "capability", "evidence", "exposure_ids", "from", "probability", "rule", "to"}); diff != "" {
+	if diff := cmp.Diff(keys(step), []string{"asset", "capability", "evidence", "exposure_ids", "from", "probability", "rule", "to", "weakness"}); diff != "" {
 		t.Errorf("WriteJSON() step keys (-got +want):\n%s", diff)
 	}
 	if step["from"] != "network:api" || step["to"] != "read:orders" {

@@ -336,6 +336,11 @@ func (m *riskModel) plan(actions map[string]*Action) Plan {
 	}
 	h := gainHeap{}
 	for _, a := range order {
+		// An action of structural effort is none: nothing removes its
+		// fact (a relation, an entry point public by design).
+		if effort(a) >= structural {
+			continue
+		}
 		if g := gain(a); g > 1e-12 {
 			h = append(h, gainItem{rank[a], g / effort(a), 0})
 		}

@@ -24,6 +24,11 @@ const (
 	// LabelPublic marks an unauthenticated, internet-facing asset: a
 	// public bucket, registry or data store.
 	LabelPublic = "public"
+	// LabelPublicByDesign marks an asset the scope declares meant to be
+	// reachable from the internet (a storefront, with the scope's public
+	// selectors): its internet exposure is an entry point by design, and
+	// the fix plan never proposes closing it.
+	LabelPublicByDesign = "ctem.public-by-design"
 	// LabelNamespace names the Kubernetes namespace of an object.
 	LabelNamespace = "namespace"
 	// LabelEscapePrefix starts the labels that say a workload's code

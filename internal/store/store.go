@@ -207,3 +207,42 @@ type PathEvent struct {
 	Risk    float64   `json:"risk"`
 	Summary string    `json:"summary"`
 }
+
+// ScanRemoval is the record of a scan removed (see ScanRemover).
+type ScanRemoval struct {
+	// Seq is the ingest sequence the removal took: analyses see it as
+	// newer data.
+	Seq    int64  `json:"seq"`
+	ScanID string `json:"scan_id"`
+	Tool   string `json:"tool"`
+	Target string `json:"target"`
+	Input  string `json:"input"`
+	// FindingsRemoved are the findings the scan first reported, deleted;
+	// FindingsRestored those it changed (fixed, reopened or saw again),
+	// put back as they were before it.
+	FindingsRemoved  int `json:"findings_removed"`
+	FindingsRestored int `json:"findings_restored"`
+	// ExposuresRemoved are the exposures no other finding reports.
+	ExposuresRemoved int `json:"exposures_removed"`
+	// Assets are the assets whose exposures changed, for re-analysis.
+	Assets []string  `json:"assets,omitempty"`
+	Actor  string    `json:"actor,omitempty"`
+	Reason string    `json:"reason,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// ScanRemover undoes an ingest.
+type ScanRemover interface {
+	// RemoveScan removes the scan with id rm.ScanID in one transaction:
+	// the findings it first reported, the lifecycle changes it made to
+	// the others (fixed, reopened, last seen), its finding and status
+	// events, the exposures that only its findings reported, and the
+	// scan itself; and records the removal with rm's Actor, Reason and
+	// At. It returns the record, an error wrapping ErrNotFound when
+	// there is no such scan, or one wrapping ErrInvalid when a newer scan
+	// of the same tool and target exists (remove that first). Assets and
+	// relations the scan's input described stay.
+	RemoveScan(ctx context.Context, rm ScanRemoval) (ScanRemoval, error)
+	// ScanRemovals lists the removals, newest first.
+	ScanRemovals(ctx context.Context) iter.Seq2[ScanRemoval, error]
+}

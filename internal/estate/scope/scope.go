@@ -50,6 +50,10 @@ type Scope struct {
 	// EntryPoints are where attack paths start. nil (the key absent)
 	// means the internet; an empty list means no entry point.
 	EntryPoints []EntryPoint `yaml:"entry_points"`
+	// Public selects the assets meant to be reachable from the internet
+	// (a storefront, a public API): they stay entry points, but the fix
+	// plan never proposes closing their internet exposure.
+	Public []Selector `yaml:"public"`
 	// Ownership maps assets to owning teams; the first matching rule wins.
 	Ownership []OwnershipRule `yaml:"ownership"`
 	// Environments name groups of assets (production, staging); the first

@@ -133,6 +133,9 @@ type Annotation struct {
 	// CrownJewel is the most valuable crown jewel matching the asset (the
 	// first of equals), or nil when the asset is none.
 	CrownJewel *CrownJewel
+	// Public reports whether the scope declares the asset meant to be
+	// reachable from the internet (Scope.Public).
+	Public bool
 }
 
 // Apply returns what the scope says about a: owner, service, criticality,
@@ -161,6 +164,7 @@ func (s *Scope) Apply(a *model.Asset) Annotation {
 			break
 		}
 	}
+	an.Public = matchAny(s.Public, a)
 	for i := range s.CrownJewels {
 		cj := &s.CrownJewels[i]
 		if matchAny(cj.Match, a) && (an.CrownJewel == nil || cj.Value > an.CrownJewel.Value) {

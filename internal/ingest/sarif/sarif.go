@@ -433,12 +433,14 @@ func (p *parser) begin(r *run) error {
 		}
 		base = strings.TrimSuffix(strings.TrimSuffix(base, ".gz"), ".sarif")
 		base = strings.TrimSuffix(base, ".json")
-		p.in.Warn("%s: run %d names no repository (versionControlProvenance); using %q, pass --target to name it", p.in.Name, r.index, base)
 		target = base
 	}
 	asset := model.RepoKey(target)
 	if !strings.Contains(target, "/") && !strings.Contains(target, ":") {
 		asset = "repo:" + strings.ToLower(target)
+	}
+	if r.repo == "" && p.in.Target == "" {
+		p.in.Warn("%s: run %d names no repository (versionControlProvenance); using %q, so its findings land on %s, which no image or scope selector names; pass --target REPOSITORY-URL to name it", p.in.Name, r.index, target, asset)
 	}
 	if err := p.sink.Asset(model.Asset{Key: asset, Kind: model.KindRepository, Name: strings.TrimPrefix(asset, "repo:"), Source: "sarif"}); err != nil {
 		return err

@@ -23,7 +23,7 @@ var _ store.Results = (*DB)(nil)
 // IngestSeq returns the highest committed scan sequence number.
 func (s *DB) IngestSeq(ctx context.Context) (int64, error) {
 	var n int64
-	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM scans`).Scan(&n); err != nil {
+	if err := s.db.QueryRowContext(ctx, maxSeq).Scan(&n); err != nil {
 		return 0, fmt.Errorf("read ingest sequence: %w", err)
 	}
 	return n, nil

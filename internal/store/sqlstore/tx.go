@@ -97,7 +97,7 @@ func (s *DB) Begin(ctx context.Context) (store.Tx, error) {
 			return nil, fmt.Errorf("begin ingest: %w", err)
 		}
 	}
-	if err := t.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM scans`).Scan(&x.nextSeq); err != nil {
+	if err := t.QueryRowContext(ctx, `SELECT (`+maxSeq+`) + 1`).Scan(&x.nextSeq); err != nil {
 		t.Rollback()
 		return nil, fmt.Errorf("begin ingest: %w", err)
 	}
