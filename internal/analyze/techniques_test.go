@@ -586,7 +586,15 @@ estate's ARNs, AWS managed policies come from data
 NotResource are complements, conditions make a step conditional (× 0.5) and
 are shown in its evidence. A role is assumed when its trust policy names the
 caller, or names the caller's account (or anyone) and the caller's own
-policy allows sts:AssumeRole. PassRole counts only for a role that trusts
+policy allows sts:AssumeRole. This corrects DESIGN.md's "trust and
+permission both required for assumption", which holds only in part: within
+one account, a trust policy that names the caller's own ARN (a user or a
+role) is enough by itself, since a resource-based policy naming a principal
+of its own account grants without an identity-policy Allow (AWS policy
+evaluation logic); a trust policy that names the account (its root, or
+its id) delegates to the account's IAM, so the caller's identity policy
+must allow sts:AssumeRole on the role as well; across accounts both are
+always needed. An explicit Deny in either wins. PassRole counts only for a role that trusts
 the service launched. A grant of * on * is administrator of the account,
 which reaches every resource it contains.
 

@@ -263,7 +263,7 @@ func (b *builder) emit(ctx context.Context) error {
 		}
 		b.resourceAsset(r)
 	}
-	steps := []func(){b.network, b.loadBalancers, b.buckets, b.iam, b.compute, b.credentials, b.ecs}
+	steps := []func(){b.network, b.loadBalancers, b.buckets, b.iam, b.compute, b.credentials, b.ecs, b.eks}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
 			return err

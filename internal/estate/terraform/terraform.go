@@ -54,6 +54,11 @@
 //	   secret value (see credentials)
 //	ECS service, task definition, function —runs→ image
 //	ECS service, task definition —reads-env→ secret
+//	EKS (see eks): Kubernetes service account —uses-identity→ IAM role
+//	   (aws_eks_pod_identity_association); IAM principal —member-of→
+//	   Kubernetes groups (aws_eks_access_entry) and —can→ the cluster or
+//	   namespaces (aws_eks_access_policy_association); the EKS cluster
+//	   —alias-of→ the Kubernetes cluster of its name
 //	CodeBuild project —built-from→ repository: who can write the
 //	   repository runs code in the build, the supply-chain direction the
 //	   graph follows (a "deploys" edge would point the other way)
