@@ -491,7 +491,58 @@ resource "aws_iam_user_policy_attachment" "attacker" {
   policy_arn = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
 }
 `, twinNote: "IAMReadOnlyAccess instead"})
+	add(technique{name: "Permissions boundary on named resources", catalogue: "AWS policy evaluation (permissions boundary)", rule: "permission",
+		pos: boundedAttacker(`["${aws_s3_bucket.crown.arn}", "${aws_s3_bucket.crown.arn}/*"]`),
+		neg: boundedAttacker(`["${aws_s3_bucket.logs.arn}", "${aws_s3_bucket.logs.arn}/*"]`), twinNote: "the boundary names another bucket"})
+	add(technique{name: "Service control policy Deny", catalogue: "AWS policy evaluation (SCP)", rule: "permission",
+		pos: attackerUser + attackerPolicy(allow(`"s3:GetObject"`, anyRes)) + scp(`"ec2:*"`),
+		neg: attackerUser + attackerPolicy(allow(`"s3:GetObject"`, anyRes)) + scp(`"s3:GetObject"`), twinNote: "an SCP attached to the account denies s3:GetObject"})
 	return ts
+}
+
+// boundedAttacker is the attacker with AmazonS3ReadOnlyAccess within a
+// permissions boundary that allows s3:* on the resources given (an HCL
+// list), and a second bucket.
+func boundedAttacker(resources string) string {
+	return `
+resource "aws_iam_user" "attacker" {
+  name                 = "attacker"
+  permissions_boundary = aws_iam_policy.boundary.arn
+}
+resource "aws_iam_policy" "boundary" {
+  name   = "boundary"
+  policy = jsonencode({ Statement = [{ Effect = "Allow", Action = ["s3:Get*", "s3:List*"], Resource = ` + resources + ` }] })
+}
+resource "aws_iam_user_policy_attachment" "attacker" {
+  user       = aws_iam_user.attacker.name
+  policy_arn = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
+}
+resource "aws_s3_bucket" "crown" {
+  bucket = "acme-crown-jewels"
+}
+resource "aws_s3_bucket" "logs" {
+  bucket = "acme-logs"
+}
+`
+}
+
+// scp is a service control policy attached to the configuration's
+// account: FullAWSAccess with a Deny of the actions given (HCL).
+func scp(denied string) string {
+	return `
+data "aws_caller_identity" "current" {}
+resource "aws_organizations_policy" "guard" {
+  name    = "guard"
+  content = jsonencode({ Statement = [
+    { Effect = "Allow", Action = "*", Resource = "*" },
+    { Effect = "Deny", Action = [` + denied + `], Resource = "*" },
+  ] })
+}
+resource "aws_organizations_policy_attachment" "guard" {
+  policy_id = aws_organizations_policy.guard.id
+  target_id = data.aws_caller_identity.current.account_id
+}
+`
 }
 
 // analyzeHCL reads one Terraform file as the estate and analyses it with
@@ -609,9 +660,18 @@ reads it from ` + "`aws iam get-account-authorization-details`" + ` input
 (label ` + "`iam.policy_versions`" + `), tested with its twin in
 internal/estate/awsiam (TestSetDefaultPolicyVersion), with a step
 probability halved since the other version's content is not evaluated.
-Permission boundaries are applied when they are Allow statements on
-Resource "*" without conditions (others are warned about); SCPs are not
-part of either input and are not evaluated.
+Permission boundaries and service control policies
+(` + "`aws_organizations_policy`" + ` of type SERVICE_CONTROL_POLICY with its
+` + "`aws_organizations_policy_attachment`" + `) filter what identity policies grant
+(iam.FilterDenies): their Deny statements remove grants, and what their
+Allow statements leave out (actions outside them, resources outside them)
+is removed too. That is exact for Allow statements on one set of
+resources without conditions; otherwise only what lies outside every
+statement is removed, with a warning. An SCP applies when attached to
+anything but another account (an account id other than the state's, or
+an ` + "`aws_organizations_account`" + `): the root, an OU, or this account; the
+organization's management account, which SCPs do not bind, is not told
+apart. Authorization details carry no SCPs.
 
 On a real account (Cloudsplaining's copy of an account running
 iam-vulnerable, internal/estate/awsiam TestIAMVulnerable), 21 of the 32
