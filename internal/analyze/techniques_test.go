@@ -673,6 +673,15 @@ an ` + "`aws_organizations_account`" + `): the root, an OU, or this account; the
 organization's management account, which SCPs do not bind, is not told
 apart. Authorization details carry no SCPs.
 
+Ports: a security group's rules (` + "`tcp/443`" + `, ranges), a listener's port and
+a target group's port (or the attachment's, or an ECS service's container
+port) are the actions of the exposes and routes-to relations; a weakness
+that a scanner reports on a port of a host (Nmap or Nuclei on
+` + "`host:ADDR:N`" + `, an instance's private or public address from state being an
+alias of it) is reached only through relations that admit that port
+(internal/analyze TestPortsThroughLoadBalancer: a target group on 3000
+reaches an RCE on port 3000 and the instance's role; on 5000 it does not).
+
 On a real account (Cloudsplaining's copy of an account running
 iam-vulnerable, internal/estate/awsiam TestIAMVulnerable), 21 of the 32
 privesc users become administrator of the account by the expected rule,

@@ -65,6 +65,7 @@ type entryRec struct {
 // E edges of out-degree at most d. Analyze builds one Graph per connected
 // component instead; Build is for inspection and for measuring memory.
 func Build(in *Input) *Graph {
+	in = refinePorts(in)
 	x := newIndex(in, Options{}.norm())
 	all := make([]int32, 0, len(x.assets))
 	for i := range x.assets {
@@ -307,6 +308,12 @@ func (b *builder) visit(a int32) {
 		case effect.Exec:
 			if !artifact {
 				b.way(a, Network, ruleRCE, a, Exec, p, w, -1)
+				// A port's service runs on its host (see refinePorts).
+				for _, r := range b.out(a) {
+					if rels[r].Type == relPortOf {
+						b.way(a, Network, ruleRCE, to(r), Exec, p, w, -1)
+					}
+				}
 			}
 		case effect.Write, effect.Read:
 			for _, r := range b.out(a) {
@@ -354,6 +361,11 @@ func (b *builder) visit(a int32) {
 			b.way(a, Exec, ruleLocalPrivEsc, a, Admin, p, w, -1)
 		case effect.AuthBypass:
 			b.way(a, Network, ruleAuthBypass, a, Admin, p, w, -1)
+			for _, r := range b.out(a) {
+				if rels[r].Type == relPortOf {
+					b.way(a, Network, ruleAuthBypass, to(r), Admin, p, w, -1)
+				}
+			}
 		case effect.Credential:
 			if !own {
 				continue

@@ -182,7 +182,7 @@ func times(f float64) func(*Weakness) float64 {
 // catalogue (node-takeover to cloud-identity). The code that applies each
 // rule is in build.go, the Kubernetes ones' in k8s.go.
 var Rules = [numRules]Rule{
-	ruleRCE:              {"remote-code-execution", "network(A) and a weakness on A (or on an image A runs, or the repository it is built from) whose effect is exec", "exec(A)", weaknessProbability, "T1190", []string{"ENDPOINT_EXPLOIT"}},
+	ruleRCE:              {"remote-code-execution", "network(A) and a weakness on A (or on an image A runs, or the repository it is built from) whose effect is exec; a weakness on port N of a host (host:ADDR:N, as Nmap and Nuclei name it) is reached only through exposes, routes-to and connects-to relations whose ports admit N", "exec(A), and exec(H) for a port of host H", weaknessProbability, "T1190", []string{"ENDPOINT_EXPLOIT"}},
 	ruleInjection:        {"injection-into-data-store", "network(A), a write (SQL/NoSQL injection) or read effect weakness on A, and A connects-to D", "read(D), and write(D) for a write effect", weaknessProbability, "T1190", nil},
 	ruleSSRF:             {"server-side-request-forgery", "network(A) and an ssrf weakness on A", "network(B) for A connects-to or routes-to B; identity(R) for A uses-identity R when A is labelled imds.v1=true or the relation's action is imds.v1 (× 0.9)", weaknessProbability, "T1190", []string{"EC2 instance metadata (IMDSv1) credential theft (T1552.005)"}},
 	ruleFileRead:         {"file-read", "network(A) and a file-read weakness (path traversal, file disclosure) on A", "read(S) for every S that A mounts", weaknessProbability, "T1552.001", nil},

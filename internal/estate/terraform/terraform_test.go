@@ -143,8 +143,8 @@ func TestSemantics(t *testing.T) {
 		"internet -exposes-> tf:aws_lb.front [tcp/443]",
 		"internet -exposes-> tf:aws_lambda_function.api [tcp/443]",
 		"tf:aws_lb.front -routes-to-> tf:aws_lb_target_group.web",
-		"tf:aws_lb_target_group.web -routes-to-> tf:aws_instance.web",
-		"tf:aws_lb_target_group.web -routes-to-> tf:aws_ecs_service.shop",
+		"tf:aws_lb_target_group.web -routes-to-> tf:aws_instance.web [tcp/443]",      // the group's port
+		"tf:aws_lb_target_group.web -routes-to-> tf:aws_ecs_service.shop [tcp/8080]", // the container port
 		// identities of compute
 		"tf:aws_instance.web -uses-identity-> tf:aws_iam_role.web",
 		"tf:aws_lambda_function.api -uses-identity-> tf:aws_iam_role.lambda",
