@@ -331,7 +331,7 @@ func testFiles(t testing.TB) []string {
 			return filepath.SkipDir
 		}
 		// .tfvars files are read by ParseDir with their folder only.
-		if !d.IsDir() && !strings.HasSuffix(path, ".tsv") && !strings.HasSuffix(path, ".tfvars") {
+		if !d.IsDir() && !strings.HasSuffix(path, ".tsv") && !strings.HasSuffix(path, ".tfvars") && !strings.HasSuffix(path, ".tfvars.json") {
 			files = append(files, path)
 		}
 		return nil
@@ -347,7 +347,7 @@ func TestDetect(t *testing.T) {
 	reg := append(formats.All(), k8s.Format, terraform.FormatPlan, terraform.FormatHCL)
 	for _, path := range testFiles(t) {
 		want := terraform.FormatHCL.Name
-		if strings.HasSuffix(path, ".json") || strings.HasSuffix(path, ".tfstate") {
+		if (strings.HasSuffix(path, ".json") && !strings.HasSuffix(path, ".tf.json")) || strings.HasSuffix(path, ".tfstate") {
 			want = terraform.FormatPlan.Name
 		}
 		src, err := ingest.Open(path, nil)
@@ -390,6 +390,8 @@ func TestDetect(t *testing.T) {
 		"# note: see docs\nresource \"aws_s3_bucket\" \"b\" {\n  bucket = \"x\"\n}\n",
 		"provider \"aws\" {\n  region = \"eu-west-1\"\n}\n",
 		"module \"vpc\" {\n  source = \"x\"\n}\n",
+		"{\"resource\": {\"aws_s3_bucket\": {}}}", // JSON syntax (.tf.json)
+		"{\"provider\": {\"aws\": {\"region\": \"eu-west-1\"}}}",
 	} {
 		if !terraform.FormatHCL.Detect(ingest.SniffBytes([]byte(head))) {
 			t.Errorf("FormatHCL.Detect(%q) = false, want true", head)
@@ -397,7 +399,7 @@ func TestDetect(t *testing.T) {
 	}
 	for _, head := range []string{
 		"resource: aws_s3_bucket\n",
-		"{\"resource\": {\"aws_s3_bucket\": {}}}",
+		"{\"resource\": {\"google_storage_bucket\": {\"b\": {}}}}",
 		"resource \"google_storage_bucket\" \"b\" {\n}\n",
 	} {
 		if terraform.FormatHCL.Detect(ingest.SniffBytes([]byte(head))) {
@@ -504,7 +506,7 @@ func FuzzPlan(f *testing.F) {
 }
 
 func FuzzHCL(f *testing.F) {
-	ingesttest.Fuzz(f, terraform.FormatHCL, "testdata/estate/network.tf", "testdata/estate/iam.tf", "testdata/estate/data.tf", "testdata/estate/compute.tf", "testdata/unresolved.tf")
+	ingesttest.Fuzz(f, terraform.FormatHCL, "testdata/estate/network.tf", "testdata/estate/iam.tf", "testdata/estate/data.tf", "testdata/estate/compute.tf", "testdata/unresolved.tf", "testdata/syntax/json/main.tf.json")
 }
 
 // TestCredentials checks that references to credentials in places become
@@ -644,5 +646,31 @@ func TestECS(t *testing.T) {
 	}
 	if want := []string{"tf:aws_ecs_service.agent -runs-on-> tf:aws_instance.ecs"}; !cmp.Equal(runsOn, want) {
 		t.Errorf("runs-on = %v, want %v", runsOn, want)
+	}
+}
+
+// TestJSONSyntax checks that a configuration in JSON syntax (.tf.json,
+// terraform.tfvars.json) gives the assets and relations of the same
+// configuration in native syntax: references, jsonencode, a dynamic
+// block, a local, a variable set by tfvars and a template.
+func TestJSONSyntax(t *testing.T) {
+	t.Parallel()
+	native := lines(parseDir(t, "testdata/syntax/native"))
+	json := lines(parseDir(t, "testdata/syntax/json"))
+	if diff := cmp.Diff(json, native); diff != "" {
+		t.Errorf("ParseDir(syntax/json) differs from ParseDir(syntax/native) (-json +native):\n%s", diff)
+	}
+	for _, want := range []string{
+		"tf:aws_iam_role.reader -can-> tf:aws_s3_bucket.data [s3:GetObject]",
+		"internet -exposes-> tf:aws_instance.web [tcp/443]",
+	} {
+		if !slices.Contains(native, want) {
+			t.Errorf("ParseDir(syntax/native) lacks %s", want)
+		}
+	}
+	// One file, read through format detection, as ctem ingest reads it.
+	one := lines(ingesttest.Parse(t, terraform.FormatHCL, "testdata/syntax/json/main.tf.json", ingest.Options{Target: "shop"}))
+	if !slices.Contains(one, "tf:aws_iam_role.reader -can-> tf:aws_s3_bucket.data [s3:GetObject]") {
+		t.Errorf("FormatHCL.Parse(main.tf.json) lacks the role's grant: %v", one)
 	}
 }
