@@ -79,8 +79,11 @@
 //
 // HCL is evaluated without Terraform: variables take terraform.tfvars,
 // *.auto.tfvars or their defaults, locals what resolves, a count of 0 or
-// an empty for_each leaves a resource out and any other stands for one
-// instance, and references to resources (through instance keys too)
+// an empty for_each leaves a resource out, a known count up to 16 makes
+// one instance per index with count.index known ("aws_instance.web[0]";
+// a count of 1 keeps the plain address), a known for_each one instance
+// per element, any other count or for_each stands for one instance, and
+// references to resources (through instance keys too)
 // stand for those resources; what does not resolve (variables without
 // values, module outputs, unknown functions) stays unknown and is left
 // out, never failing the ingest. Module calls with a local source are

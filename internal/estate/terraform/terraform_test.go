@@ -459,8 +459,12 @@ func TestUnresolved(t *testing.T) {
 	want := map[string]string{
 		"tf:workspace/default":     "default",
 		"tf:aws_s3_bucket.dynamic": "dynamic",
-		"tf:aws_instance.app":      "app",
-		"tf:aws_iam_role.app":      "app",
+		// count = 3: three instances keyed as Terraform keys them, each
+		// named by its count.index
+		"tf:aws_instance.app[0]": "app-0",
+		"tf:aws_instance.app[1]": "app-1",
+		"tf:aws_instance.app[2]": "app-2",
+		"tf:aws_iam_role.app":    "app",
 	}
 	if diff := cmp.Diff(got, want); diff != "" {
 		t.Errorf("assets of unresolved.tf (-got +want):\n%s", diff)
@@ -672,5 +676,64 @@ func TestJSONSyntax(t *testing.T) {
 	one := lines(ingesttest.Parse(t, terraform.FormatHCL, "testdata/syntax/json/main.tf.json", ingest.Options{Target: "shop"}))
 	if !slices.Contains(one, "tf:aws_iam_role.reader -can-> tf:aws_s3_bucket.data [s3:GetObject]") {
 		t.Errorf("FormatHCL.Parse(main.tf.json) lacks the role's grant: %v", one)
+	}
+}
+
+// TestCount checks that a known small count makes one instance per index
+// with count.index known, that references to one instance stand for the
+// resource, and that an unknown count, or a count of 1, stands for one
+// instance at the resource's address.
+func TestCount(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		count string
+		want  []string
+	}{
+		{"2", []string{"tf:aws_iam_user.dev[0] dev-0", "tf:aws_iam_user.dev[1] dev-1"}},
+		{"1", []string{"tf:aws_iam_user.dev dev-0"}},
+		{"var.n", []string{"tf:aws_iam_user.dev dev-${count.index}"}},
+	}
+	for _, tt := range tests {
+		src := `variable "n" {}
+resource "aws_iam_user" "dev" {
+  count = ` + tt.count + `
+  name  = "dev-${count.index}"
+}
+resource "aws_iam_group" "g" {
+  name = "g"
+}
+resource "aws_iam_group_membership" "g" {
+  name  = "g"
+  group = aws_iam_group.g.name
+  users = [aws_iam_user.dev[0].name]
+}
+`
+		r, err := ingesttest.ParseBytes(terraform.FormatHCL, "count.tf", []byte(src), ingest.Options{})
+		if err != nil {
+			t.Fatalf("Parse(count = %s) error = %v", tt.count, err)
+		}
+		var got []string
+		members := 0
+		for _, a := range r.Assets {
+			if a.Labels["aws.type"] == "aws_iam_user" {
+				got = append(got, a.Key+" "+a.Name)
+			}
+		}
+		for _, rel := range r.Relations {
+			if rel.Type == model.RelMemberOf {
+				members++
+			}
+		}
+		if tt.count == "var.n" {
+			// An unknown name: the resource's own name stands for it.
+			if len(got) != 1 || !strings.HasPrefix(got[0], "tf:aws_iam_user.dev ") {
+				t.Errorf("Parse(count = %s) users = %v, want one at the resource's address", tt.count, got)
+			}
+		} else if diff := cmp.Diff(got, tt.want); diff != "" {
+			t.Errorf("Parse(count = %s) users (-got +want):\n%s", tt.count, diff)
+		}
+		if members != len(got) {
+			t.Errorf("Parse(count = %s) member-of relations = %d, want %d (a reference to one instance stands for the resource)", tt.count, members, len(got))
+		}
 	}
 }
