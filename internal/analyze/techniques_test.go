@@ -682,6 +682,18 @@ alias of it) is reached only through relations that admit that port
 (internal/analyze TestPortsThroughLoadBalancer: a target group on 3000
 reaches an RCE on port 3000 and the instance's role; on 5000 it does not).
 
+Access keys found elsewhere (internal/analyze TestAccessKeyIDsGrantTheirUser,
+each with a twin): Terraform state gives an ` + "`aws_iam_access_key`" + ` its id (label
+` + "`aws.access_key_id`" + `); a Kubernetes Secret whose data or stringData holds that
+id grants the key's user; a Gitleaks ` + "`aws-access-token`" + ` or TruffleHog AWS
+finding, whose secret is the key id, grants it when the finding's keyed hash
+equals the hash of the id; a verified TruffleHog AWS finding grants the user
+its ARN names. What cannot match: a finding of the secret access key alone
+(a generic high-entropy rule: the id is missing), a key id the estate does
+not know (HCL configuration learns it only on apply; authorization details
+list no access keys, ` + "`aws iam list-access-keys`" + ` does), and a Secret holding
+only the secret access key. SSH private keys are not matched to hosts.
+
 On a real account (Cloudsplaining's copy of an account running
 iam-vulnerable, internal/estate/awsiam TestIAMVulnerable), 21 of the 32
 privesc users become administrator of the account by the expected rule,

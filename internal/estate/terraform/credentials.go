@@ -19,6 +19,11 @@ import (
 func (b *builder) credentials() {
 	unlocks := map[string][]string{} // resource base address -> keys
 	for _, k := range b.of("aws_iam_access_key") {
+		// State holds the key's id: places and scanner findings that
+		// name it meet the key's user (package analyze).
+		if ids := model.AWSAccessKeyIDs(str(k.v["id"])); len(ids) == 1 && str(k.v["id"]) == ids[0] {
+			b.label(k.key, model.LabelAWSAccessKeyID, ids[0])
+		}
 		users := b.keysOf(str(k.v["user"]), "aws_iam_user")
 		unlocks[k.base] = append(unlocks[k.base], users...)
 		for _, u := range users {
