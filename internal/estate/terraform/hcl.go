@@ -145,7 +145,7 @@ func (m *module) resources(ctx context.Context, b *builder) error {
 			return err
 		}
 		typ, name := blk.Labels[0], blk.Labels[1]
-		if !strings.HasPrefix(typ, "aws_") || m.absent(blk) {
+		if !strings.HasPrefix(typ, "aws_") && typ != "kubernetes_secret" && typ != "kubernetes_secret_v1" || m.absent(blk) {
 			continue
 		}
 		addr := m.prefix + typ + "." + name

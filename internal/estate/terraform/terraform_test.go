@@ -737,3 +737,64 @@ resource "aws_iam_group_membership" "g" {
 		}
 	}
 }
+
+// TestKubernetesSecretCredentials checks that a Kubernetes Secret that
+// Terraform writes with a database's password or an access key grants
+// the database or the key's user, in the EKS cluster of the
+// configuration, and that a Secret of other values grants nothing.
+func TestKubernetesSecretCredentials(t *testing.T) {
+	t.Parallel()
+	src := func(value string) string {
+		return `
+resource "aws_eks_cluster" "main" {
+  name     = "prod"
+  role_arn = "arn:aws:iam::111122223333:role/eks"
+}
+resource "random_password" "db" {
+  length = 24
+}
+resource "aws_db_instance" "orders" {
+  identifier = "orders"
+  password   = random_password.db.result
+}
+resource "aws_iam_user" "ci" {
+  name = "ci"
+}
+resource "aws_iam_access_key" "ci" {
+  user = aws_iam_user.ci.name
+}
+resource "kubernetes_secret_v1" "app" {
+  metadata {
+    name      = "app"
+    namespace = "shop"
+  }
+  data = {
+    DB_PASSWORD = ` + value + `
+  }
+}
+`
+	}
+	tests := []struct {
+		value string
+		want  []string
+	}{
+		{"random_password.db.result", []string{"k8s:prod/shop/Secret/app -grants-> tf:aws_db_instance.orders"}},
+		{"aws_iam_access_key.ci.secret", []string{"k8s:prod/shop/Secret/app -grants-> tf:aws_iam_user.ci"}},
+		{`"not-a-reference"`, nil},
+	}
+	for _, tt := range tests {
+		r, err := ingesttest.ParseBytes(terraform.FormatHCL, "main.tf", []byte(src(tt.value)), ingest.Options{})
+		if err != nil {
+			t.Fatalf("Parse(%s) error = %v", tt.value, err)
+		}
+		var got []string
+		for _, rel := range r.Relations {
+			if rel.Type == model.RelGrants && strings.HasPrefix(rel.From, "k8s:") {
+				got = append(got, edge(rel))
+			}
+		}
+		if diff := cmp.Diff(got, tt.want); diff != "" {
+			t.Errorf("Parse(data = %s) grants of the Secret (-got +want):\n%s", tt.value, diff)
+		}
+	}
+}
