@@ -694,6 +694,16 @@ not know (HCL configuration learns it only on apply; authorization details
 list no access keys, ` + "`aws iam list-access-keys`" + ` does), and a Secret holding
 only the secret access key. SSH private keys are not matched to hosts.
 
+Application weaknesses on the compute that runs them: a container-image
+function, ECS task or pod runs its image, and the weaknesses of the image
+and of the repository it is built from act on it. A zip-deployed Lambda
+names no repository that Terraform could tell reliably (` + "`filename`" + `,
+` + "`s3_key`" + ` and ` + "`source_code_hash`" + ` name an archive), so the link is explicit: an
+inventory relation ` + "`{from: <the function>, to: repo:…, type: built-from}`" + `;
+then the repository's weaknesses act on the function (an RCE gives its role
+by workload-identity), and who writes the repository runs code in it, as in
+a CodeBuild project built from it (internal/graph TestRules, with twins).
+
 On a real account (Cloudsplaining's copy of an account running
 iam-vulnerable, internal/estate/awsiam TestIAMVulnerable), 21 of the 32
 privesc users become administrator of the account by the expected rule,

@@ -263,11 +263,18 @@ func (b *builder) weak(a int32) []int32 {
 
 // effective returns the weaknesses that act on asset a: its own, those of
 // the images it runs and those of the repositories those images are
-// built from (a SQL injection in the code is in the service).
+// built from (a SQL injection in the code is in the service), and, for a
+// function, those of the repository it is built from directly (a
+// zip-deployed Lambda, linked to its repository by an inventory).
 func (b *builder) effective(a int32) []int32 {
 	x := b.g.x
 	b.eff = append(b.eff[:0], b.weak(a)...)
+	fn := x.assets[b.g.assets[a]].kind == model.KindFunction
 	for _, r := range b.out(a) {
+		if fn && x.in.Relations[r].Type == model.RelBuiltFrom {
+			b.eff = append(b.eff, b.weak(b.g.localOf(x.relTo[r]))...)
+			continue
+		}
 		if x.in.Relations[r].Type != model.RelRuns {
 			continue
 		}
@@ -437,6 +444,12 @@ func (b *builder) visit(a int32) {
 			b.way(a, Write, ruleSupplyChain, from, Exec, pSupplyChain, -1, -1)
 			b.way(a, Admin, ruleSupplyChain, from, Exec, pSupplyChain, -1, -1)
 		case model.RelBuiltFrom:
+			if k := x.assets[g.assets[from]].kind; k == model.KindFunction || k == model.KindWorkload {
+				// Code built from a directly: a zip-deployed function,
+				// a build project.
+				b.way(a, Write, ruleSupplyChain, from, Exec, pSupplyChain, -1, -1)
+				b.way(a, Admin, ruleSupplyChain, from, Exec, pSupplyChain, -1, -1)
+			}
 			for _, r2 := range b.in(from) {
 				if rels[r2].Type == model.RelRuns {
 					w := g.localOf(x.relFrom[r2])
