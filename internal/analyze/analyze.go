@@ -81,6 +81,9 @@ func Build(ctx context.Context, st store.Store, es *estate.Estate, in score.Inte
 		xs[x.ID] = x
 		gi.Weaknesses = append(gi.Weaknesses, w)
 	}
+	if err := accessKeys(ctx, st, gi); err != nil {
+		return nil, nil, fmt.Errorf("join access keys: %w", err)
+	}
 	leakedGrants(gi)
 	gi.Entries = []graph.Entry{}
 	for _, e := range es.Scope.Entries() {

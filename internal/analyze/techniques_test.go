@@ -491,7 +491,58 @@ resource "aws_iam_user_policy_attachment" "attacker" {
   policy_arn = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
 }
 `, twinNote: "IAMReadOnlyAccess instead"})
+	add(technique{name: "Permissions boundary on named resources", catalogue: "AWS policy evaluation (permissions boundary)", rule: "permission",
+		pos: boundedAttacker(`["${aws_s3_bucket.crown.arn}", "${aws_s3_bucket.crown.arn}/*"]`),
+		neg: boundedAttacker(`["${aws_s3_bucket.logs.arn}", "${aws_s3_bucket.logs.arn}/*"]`), twinNote: "the boundary names another bucket"})
+	add(technique{name: "Service control policy Deny", catalogue: "AWS policy evaluation (SCP)", rule: "permission",
+		pos: attackerUser + attackerPolicy(allow(`"s3:GetObject"`, anyRes)) + scp(`"ec2:*"`),
+		neg: attackerUser + attackerPolicy(allow(`"s3:GetObject"`, anyRes)) + scp(`"s3:GetObject"`), twinNote: "an SCP attached to the account denies s3:GetObject"})
 	return ts
+}
+
+// boundedAttacker is the attacker with AmazonS3ReadOnlyAccess within a
+// permissions boundary that allows s3:* on the resources given (an HCL
+// list), and a second bucket.
+func boundedAttacker(resources string) string {
+	return `
+resource "aws_iam_user" "attacker" {
+  name                 = "attacker"
+  permissions_boundary = aws_iam_policy.boundary.arn
+}
+resource "aws_iam_policy" "boundary" {
+  name   = "boundary"
+  policy = jsonencode({ Statement = [{ Effect = "Allow", Action = ["s3:Get*", "s3:List*"], Resource = ` + resources + ` }] })
+}
+resource "aws_iam_user_policy_attachment" "attacker" {
+  user       = aws_iam_user.attacker.name
+  policy_arn = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
+}
+resource "aws_s3_bucket" "crown" {
+  bucket = "acme-crown-jewels"
+}
+resource "aws_s3_bucket" "logs" {
+  bucket = "acme-logs"
+}
+`
+}
+
+// scp is a service control policy attached to the configuration's
+// account: FullAWSAccess with a Deny of the actions given (HCL).
+func scp(denied string) string {
+	return `
+data "aws_caller_identity" "current" {}
+resource "aws_organizations_policy" "guard" {
+  name    = "guard"
+  content = jsonencode({ Statement = [
+    { Effect = "Allow", Action = "*", Resource = "*" },
+    { Effect = "Deny", Action = [` + denied + `], Resource = "*" },
+  ] })
+}
+resource "aws_organizations_policy_attachment" "guard" {
+  policy_id = aws_organizations_policy.guard.id
+  target_id = data.aws_caller_identity.current.account_id
+}
+`
 }
 
 // analyzeHCL reads one Terraform file as the estate and analyses it with
@@ -586,7 +637,15 @@ estate's ARNs, AWS managed policies come from data
 NotResource are complements, conditions make a step conditional (× 0.5) and
 are shown in its evidence. A role is assumed when its trust policy names the
 caller, or names the caller's account (or anyone) and the caller's own
-policy allows sts:AssumeRole. PassRole counts only for a role that trusts
+policy allows sts:AssumeRole. This corrects DESIGN.md's "trust and
+permission both required for assumption", which holds only in part: within
+one account, a trust policy that names the caller's own ARN (a user or a
+role) is enough by itself, since a resource-based policy naming a principal
+of its own account grants without an identity-policy Allow (AWS policy
+evaluation logic); a trust policy that names the account (its root, or
+its id) delegates to the account's IAM, so the caller's identity policy
+must allow sts:AssumeRole on the role as well; across accounts both are
+always needed. An explicit Deny in either wins. PassRole counts only for a role that trusts
 the service launched. A grant of * on * is administrator of the account,
 which reaches every resource it contains.
 
@@ -601,9 +660,49 @@ reads it from ` + "`aws iam get-account-authorization-details`" + ` input
 (label ` + "`iam.policy_versions`" + `), tested with its twin in
 internal/estate/awsiam (TestSetDefaultPolicyVersion), with a step
 probability halved since the other version's content is not evaluated.
-Permission boundaries are applied when they are Allow statements on
-Resource "*" without conditions (others are warned about); SCPs are not
-part of either input and are not evaluated.
+Permission boundaries and service control policies
+(` + "`aws_organizations_policy`" + ` of type SERVICE_CONTROL_POLICY with its
+` + "`aws_organizations_policy_attachment`" + `) filter what identity policies grant
+(iam.FilterDenies): their Deny statements remove grants, and what their
+Allow statements leave out (actions outside them, resources outside them)
+is removed too. That is exact for Allow statements on one set of
+resources without conditions; otherwise only what lies outside every
+statement is removed, with a warning. An SCP applies when attached to
+anything but another account (an account id other than the state's, or
+an ` + "`aws_organizations_account`" + `): the root, an OU, or this account; the
+organization's management account, which SCPs do not bind, is not told
+apart. Authorization details carry no SCPs.
+
+Ports: a security group's rules (` + "`tcp/443`" + `, ranges), a listener's port and
+a target group's port (or the attachment's, or an ECS service's container
+port) are the actions of the exposes and routes-to relations; a weakness
+that a scanner reports on a port of a host (Nmap or Nuclei on
+` + "`host:ADDR:N`" + `, an instance's private or public address from state being an
+alias of it) is reached only through relations that admit that port
+(internal/analyze TestPortsThroughLoadBalancer: a target group on 3000
+reaches an RCE on port 3000 and the instance's role; on 5000 it does not).
+
+Access keys found elsewhere (internal/analyze TestAccessKeyIDsGrantTheirUser,
+each with a twin): Terraform state gives an ` + "`aws_iam_access_key`" + ` its id (label
+` + "`aws.access_key_id`" + `); a Kubernetes Secret whose data or stringData holds that
+id grants the key's user; a Gitleaks ` + "`aws-access-token`" + ` or TruffleHog AWS
+finding, whose secret is the key id, grants it when the finding's keyed hash
+equals the hash of the id; a verified TruffleHog AWS finding grants the user
+its ARN names. What cannot match: a finding of the secret access key alone
+(a generic high-entropy rule: the id is missing), a key id the estate does
+not know (HCL configuration learns it only on apply; authorization details
+list no access keys, ` + "`aws iam list-access-keys`" + ` does), and a Secret holding
+only the secret access key. SSH private keys are not matched to hosts.
+
+Application weaknesses on the compute that runs them: a container-image
+function, ECS task or pod runs its image, and the weaknesses of the image
+and of the repository it is built from act on it. A zip-deployed Lambda
+names no repository that Terraform could tell reliably (` + "`filename`" + `,
+` + "`s3_key`" + ` and ` + "`source_code_hash`" + ` name an archive), so the link is explicit: an
+inventory relation ` + "`{from: <the function>, to: repo:…, type: built-from}`" + `;
+then the repository's weaknesses act on the function (an RCE gives its role
+by workload-identity), and who writes the repository runs code in it, as in
+a CodeBuild project built from it (internal/graph TestRules, with twins).
 
 On a real account (Cloudsplaining's copy of an account running
 iam-vulnerable, internal/estate/awsiam TestIAMVulnerable), 21 of the 32

@@ -143,6 +143,7 @@ func analyze(ctx context.Context, prev *Result, in *Input, opt Options) (*Result
 		}
 	}
 	opt = opt.norm()
+	in = refinePorts(in)
 	x := newIndex(in, opt)
 	results := make([]*compResult, len(x.comps))
 	var todo []int

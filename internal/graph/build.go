@@ -65,6 +65,7 @@ type entryRec struct {
 // E edges of out-degree at most d. Analyze builds one Graph per connected
 // component instead; Build is for inspection and for measuring memory.
 func Build(in *Input) *Graph {
+	in = refinePorts(in)
 	x := newIndex(in, Options{}.norm())
 	all := make([]int32, 0, len(x.assets))
 	for i := range x.assets {
@@ -262,11 +263,18 @@ func (b *builder) weak(a int32) []int32 {
 
 // effective returns the weaknesses that act on asset a: its own, those of
 // the images it runs and those of the repositories those images are
-// built from (a SQL injection in the code is in the service).
+// built from (a SQL injection in the code is in the service), and, for a
+// function, those of the repository it is built from directly (a
+// zip-deployed Lambda, linked to its repository by an inventory).
 func (b *builder) effective(a int32) []int32 {
 	x := b.g.x
 	b.eff = append(b.eff[:0], b.weak(a)...)
+	fn := x.assets[b.g.assets[a]].kind == model.KindFunction
 	for _, r := range b.out(a) {
+		if fn && x.in.Relations[r].Type == model.RelBuiltFrom {
+			b.eff = append(b.eff, b.weak(b.g.localOf(x.relTo[r]))...)
+			continue
+		}
 		if x.in.Relations[r].Type != model.RelRuns {
 			continue
 		}
@@ -307,6 +315,12 @@ func (b *builder) visit(a int32) {
 		case effect.Exec:
 			if !artifact {
 				b.way(a, Network, ruleRCE, a, Exec, p, w, -1)
+				// A port's service runs on its host (see refinePorts).
+				for _, r := range b.out(a) {
+					if rels[r].Type == relPortOf {
+						b.way(a, Network, ruleRCE, to(r), Exec, p, w, -1)
+					}
+				}
 			}
 		case effect.Write, effect.Read:
 			for _, r := range b.out(a) {
@@ -354,6 +368,11 @@ func (b *builder) visit(a int32) {
 			b.way(a, Exec, ruleLocalPrivEsc, a, Admin, p, w, -1)
 		case effect.AuthBypass:
 			b.way(a, Network, ruleAuthBypass, a, Admin, p, w, -1)
+			for _, r := range b.out(a) {
+				if rels[r].Type == relPortOf {
+					b.way(a, Network, ruleAuthBypass, to(r), Admin, p, w, -1)
+				}
+			}
 		case effect.Credential:
 			if !own {
 				continue
@@ -425,6 +444,12 @@ func (b *builder) visit(a int32) {
 			b.way(a, Write, ruleSupplyChain, from, Exec, pSupplyChain, -1, -1)
 			b.way(a, Admin, ruleSupplyChain, from, Exec, pSupplyChain, -1, -1)
 		case model.RelBuiltFrom:
+			if k := x.assets[g.assets[from]].kind; k == model.KindFunction || k == model.KindWorkload {
+				// Code built from a directly: a zip-deployed function,
+				// a build project.
+				b.way(a, Write, ruleSupplyChain, from, Exec, pSupplyChain, -1, -1)
+				b.way(a, Admin, ruleSupplyChain, from, Exec, pSupplyChain, -1, -1)
+			}
 			for _, r2 := range b.in(from) {
 				if rels[r2].Type == model.RelRuns {
 					w := g.localOf(x.relFrom[r2])

@@ -131,6 +131,13 @@ func TestRules(t *testing.T) {
 		{"supply-chain", Input{Relations: runs}, Input{Relations: runs[1:]}, st(Write, repo), st(Exec, wl)},
 		{"supply-chain", Input{Relations: runs[:1]}, Input{Relations: []model.Relation{rel(wl, model.RelConnectsTo, img)}}, st(Write, img), st(Exec, wl)},
 		{"supply-chain", Input{Relations: []model.Relation{rel("pipeline", model.RelDeploys, wl)}}, Input{Relations: []model.Relation{rel("pipeline", model.RelConnectsTo, wl)}}, st(Write, "pipeline"), st(Exec, wl)},
+		// A zip-deployed function built from a repository directly (an
+		// inventory's built-from): the repository's weaknesses act on it,
+		// and who writes the repository runs code in it.
+		{"remote-code-execution", Input{Assets: []model.Asset{asset("fn", model.KindFunction), asset(repo, model.KindRepository)}, Relations: []model.Relation{rel("fn", model.RelBuiltFrom, repo)}, Weaknesses: []Weakness{weak("x", repo, model.FindingCode, effect.Exec)}},
+			Input{Assets: []model.Asset{asset("fn", model.KindFunction), asset(repo, model.KindRepository)}, Relations: []model.Relation{rel("fn", model.RelConnectsTo, repo)}, Weaknesses: []Weakness{weak("x", repo, model.FindingCode, effect.Exec)}}, st(Network, "fn"), st(Exec, "fn")},
+		{"supply-chain", Input{Assets: []model.Asset{asset("fn", model.KindFunction), asset(repo, model.KindRepository)}, Relations: []model.Relation{rel("fn", model.RelBuiltFrom, repo)}},
+			Input{Assets: []model.Asset{asset("fn", model.KindFunction), asset(repo, model.KindRepository)}, Relations: []model.Relation{rel("fn", model.RelConnectsTo, repo)}}, st(Write, repo), st(Exec, "fn")},
 		{"open-data-store", Input{Assets: []model.Asset{asset("d", model.KindDatastore, LabelPublic, "true")}}, Input{Assets: []model.Asset{asset("d", model.KindDatastore)}}, st(Network, "d"), st(Read, "d")},
 		{"open-data-store", Input{Weaknesses: []Weakness{weak("CKV_AWS_20", "d", model.FindingMisconfig, effect.Exposure)}}, Input{Weaknesses: []Weakness{weak("CKV_AWS_20", "d", model.FindingMisconfig, effect.InfoOnly)}}, st(Network, "d"), st(Read, "d")},
 		{"routing", Input{Relations: []model.Relation{rel("lb", model.RelRoutesTo, wl)}}, Input{Relations: []model.Relation{rel("lb", model.RelMounts, wl)}}, st(Network, "lb"), st(Network, wl)},

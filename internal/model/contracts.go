@@ -36,6 +36,53 @@ const (
 	LabelEscapePrefix = "escape."
 )
 
+// Labels that name AWS access keys, so that the places that hold a key
+// meet the IAM user it belongs to. An access key id is an identifier, not
+// the secret: it is kept; the secret access key never is.
+const (
+	// LabelAWSAccessKeyID on an access key's asset (Terraform state's
+	// aws_iam_access_key) is its id, "AKIA…".
+	LabelAWSAccessKeyID = "aws.access_key_id"
+	// LabelAWSAccessKeyIDs on a place (a Kubernetes Secret) lists the
+	// access key ids its values hold, comma-separated.
+	LabelAWSAccessKeyIDs = "aws.access_key_ids"
+)
+
+// AWSAccessKeyIDs returns the AWS access key ids (AKIA or ASIA and 16
+// upper-case letters and digits) that s holds, at most 16, in order.
+func AWSAccessKeyIDs(s string) []string {
+	var out []string
+	for i := 0; i+20 <= len(s) && len(out) < 16; i++ {
+		if (s[i] != 'A') || (s[i:i+4] != "AKIA" && s[i:i+4] != "ASIA") || i > 0 && isKeyChar(s[i-1]) {
+			continue
+		}
+		ok := true
+		for j := i + 4; j < i+20; j++ {
+			ok = ok && isKeyChar(s[j])
+		}
+		if !ok || i+20 < len(s) && isKeyChar(s[i+20]) {
+			continue
+		}
+		id := s[i : i+20]
+		if !contains(out, id) {
+			out = append(out, id)
+		}
+		i += 19
+	}
+	return out
+}
+
+func isKeyChar(c byte) bool { return c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
+
 // ActionIMDSv1 qualifies a uses-identity relation whose identity is
 // reachable through an IMDSv1 metadata service.
 const ActionIMDSv1 = "imds.v1"

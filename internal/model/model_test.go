@@ -139,3 +139,24 @@ func TestFingerprints(t *testing.T) {
 		t.Error("Hash does not separate its parts")
 	}
 }
+
+func TestAWSAccessKeyIDs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE", []string{"AKIAIOSFODNN7EXAMPLE"}},
+		{"ASIAIOSFODNN7EXAMPLE and AKIAIOSFODNN7EXAMPLE, AKIAIOSFODNN7EXAMPLE", []string{"ASIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE"}},
+		{"XAKIAIOSFODNN7EXAMPLE", nil}, // part of a longer word
+		{"AKIAIOSFODNN7EXAMPLEX", nil}, // longer than an id
+		{"AKIAiosfodnn7example", nil},  // lower case
+		{"wJalrXUtnFEMI/K7MDENG", nil}, // a secret access key is no id
+		{"AKIAIOSFODNN7EXAMP", nil},    // too short
+	}
+	for _, tt := range tests {
+		if got := model.AWSAccessKeyIDs(tt.in); !slices.Equal(got, tt.want) {
+			t.Errorf("AWSAccessKeyIDs(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}

@@ -19,9 +19,11 @@
 // pattern and resource type (labels PatternLabel, PatternTypeLabel,
 // PatternAccountLabel, and "aws.collection"), which package analyze
 // joins with the resources other inputs describe. A permissions
-// boundary whose statements all act on Resource "*" without conditions is
-// applied as a Deny of what it does not allow; any other boundary is
-// reported as a warning and not applied. SCPs are not part of the input.
+// boundary is applied as the Deny statements of iam.FilterDenies: exact
+// for Allow statements on one set of resources without conditions,
+// otherwise an approximation that removes only what lies outside the
+// boundary, with a warning. SCPs are not part of the input (Terraform's
+// aws_organizations_policy is read by package terraform).
 package awsiam
 
 import (
@@ -372,12 +374,15 @@ func emit(ctx context.Context, in *ingest.Input, d *details, sink ingest.Sink) e
 				ok = true
 			}
 		}
-		deny, fits := iam.BoundaryDeny(bs)
-		if !ok || !fits {
-			in.Warn("aws-iam: permissions boundary %s of %s is not applied", b.PermissionsBoundaryArn, key)
+		if !ok {
+			in.Warn("aws-iam: permissions boundary %s of %s is not applied: the policy is not in the input", b.PermissionsBoundaryArn, key)
 			return sts
 		}
-		return append(slices.Clip(sts), deny)
+		denies, exact := iam.FilterDenies(bs)
+		if !exact {
+			in.Warn("aws-iam: permissions boundary %s of %s is applied approximately: its statements name different resources or hold conditions", b.PermissionsBoundaryArn, key)
+		}
+		return append(slices.Clip(sts), denies...)
 	}
 
 	perms := map[string][]iam.Statement{}

@@ -1,6 +1,7 @@
 package k8s
 
 import (
+	"encoding/base64"
 	"maps"
 	"strconv"
 
@@ -287,6 +288,9 @@ func (p *parser) add(o *object) error {
 		p.record(key, p.source, f)
 		if o.Type != "" {
 			nsLabel["secret.type"] = o.Type
+		}
+		if ids := secretKeyIDs(o); len(ids) > 0 {
+			nsLabel[model.LabelAWSAccessKeyIDs] = strings.Join(ids, ",")
 		}
 		return p.object(model.Asset{Key: key, Kind: model.KindSecret, Name: name, Labels: nsLabel}, f)
 	case "Service":
@@ -846,4 +850,34 @@ func (p *parser) serviceRelations() error {
 		}
 	}
 	return nil
+}
+
+// secretKeyIDs returns the AWS access key ids a Secret's values hold:
+// data base64-decoded, stringData as it is. Values that do not decode are
+// searched as they are; nothing else of them is kept.
+func secretKeyIDs(o *object) []string {
+	var ids []string
+	add := func(v string) {
+		for _, id := range model.AWSAccessKeyIDs(v) {
+			if !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	var data, plain map[string]string
+	if o.Data.decode(&data) == nil {
+		for _, k := range slices.Sorted(maps.Keys(data)) {
+			v := data[k]
+			if b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v)); err == nil {
+				v = string(b)
+			}
+			add(v)
+		}
+	}
+	if o.StringData.decode(&plain) == nil {
+		for _, k := range slices.Sorted(maps.Keys(plain)) {
+			add(plain[k])
+		}
+	}
+	return ids
 }

@@ -64,6 +64,7 @@ func (p *parser) networkRelations() error {
 	if err := p.clusterNetwork(classes); err != nil {
 		return err
 	}
+	egressInto, egressAll := p.egressNamespaces(classes, byNS)
 	for _, dst := range classes {
 		d := dst.rep()
 		ingress := p.selecting(d, true)
@@ -86,6 +87,22 @@ func (p *parser) networkRelations() error {
 						}
 					}
 				}
+			}
+		}
+		// Sources of other namespaces whose egress policies may reach
+		// dst's namespace: the pair is decided by their policies (and
+		// dst's, if any).
+		var added map[*podClass]bool
+		for _, list := range [][]*podClass{egressInto[dst.ns], egressAll} {
+			for _, src := range list {
+				if seenNS[src.ns] || added[src] {
+					continue
+				}
+				if added == nil {
+					added = map[*podClass]bool{}
+				}
+				added[src] = true
+				candidates = append(candidates, src)
 			}
 		}
 		if internet {
@@ -112,6 +129,49 @@ func (p *parser) networkRelations() error {
 		}
 	}
 	return nil
+}
+
+// egressNamespaces returns, of the classes that egress policies restrict,
+// those whose rules may reach pods of another namespace: by namespace
+// (a namespaceSelector peer matching it), and those with a rule of no
+// peers, which reaches every namespace. A peer of a podSelector alone
+// stays in the policy's namespace; ipBlock peers match no pod.
+func (p *parser) egressNamespaces(classes []*podClass, byNS map[string][]*podClass) (into map[string][]*podClass, all []*podClass) {
+	into = map[string][]*podClass{}
+	namespaces := slices.Sorted(maps.Keys(byNS))
+	for _, c := range classes {
+		out := c.egress(p)
+		if len(out) == 0 {
+			continue
+		}
+		every := false
+		reach := map[string]bool{}
+		for _, pol := range out {
+			for _, r := range pol.Spec.Egress {
+				if len(r.To) == 0 {
+					every = true
+				}
+				for _, pe := range r.To {
+					if pe.NamespaceSelector == nil {
+						continue
+					}
+					for _, ns := range namespaces {
+						if ns != c.ns && pe.NamespaceSelector.matches(p.namespaceLabels(ns)) {
+							reach[ns] = true
+						}
+					}
+				}
+			}
+		}
+		if every {
+			all = append(all, c)
+			continue
+		}
+		for _, ns := range slices.Sorted(maps.Keys(reach)) {
+			into[ns] = append(into[ns], c)
+		}
+	}
+	return into, all
 }
 
 // ClusterNetworkName is the name of the pod group that stands for the

@@ -11,7 +11,7 @@ import (
 )
 
 // The parts of Kubernetes objects the mapping reads. Everything else in a
-// manifest is ignored; Secret and ConfigMap data are never decoded.
+// manifest is ignored; of Secret data only AWS access key ids are kept.
 
 // object is one Kubernetes object, or a List of them. Spec is kept raw
 // and decoded by kind, since kinds give "selector" different shapes.
@@ -27,9 +27,11 @@ type object struct {
 	Subjects                     []subject    `json:"subjects" yaml:"subjects"`
 	RoleRef                      roleRef      `json:"roleRef" yaml:"roleRef"`
 	Items                        []object     `json:"items" yaml:"items"`
-	// Data is decoded for the aws-auth ConfigMap only: Secret and other
-	// ConfigMap data are never read.
-	Data raw `json:"data" yaml:"data"`
+	// Data is decoded for the aws-auth ConfigMap, and a Secret's data
+	// and stringData are searched for AWS access key ids (identifiers;
+	// nothing else of them is kept); other ConfigMap data are never read.
+	Data       raw `json:"data" yaml:"data"`
+	StringData raw `json:"stringData" yaml:"stringData"`
 
 	line int // YAML line of the object, for errors
 }

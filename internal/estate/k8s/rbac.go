@@ -23,6 +23,24 @@ var builtinRoles = map[string][]policyRule{
 	"view": {{Verbs: []string{"get", "list", "watch"}, Resources: []string{"pods", "services", "configmaps", "deployments"}}},
 }
 
+// BuiltinRoleActions returns the actions of the can relations that a
+// binding to the default ClusterRole name (cluster-admin, admin, edit,
+// view) gives, as Parse writes them; nil for another name. EKS access
+// policies stand for these roles.
+func BuiltinRoleActions(name string) []string {
+	var out []string
+	for _, r := range builtinRoles[name] {
+		for _, verb := range r.Verbs {
+			for _, res := range r.Resources {
+				if a := action(verb, res); !slices.Contains(out, a) {
+					out = append(out, a)
+				}
+			}
+		}
+	}
+	return out
+}
+
 // escalationVerbs grant escalation whatever the resource, so their action
 // is the verb alone.
 var escalationVerbs = []string{"bind", "escalate", "impersonate"}

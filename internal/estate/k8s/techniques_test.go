@@ -274,3 +274,73 @@ func TestOnlineBoutiquePoliciesBlockPaths(t *testing.T) {
 	}
 	t.Logf("paths to redis-cart: %d without policies, %d with; e.g. %s", len(open.Paths), len(closed.Paths), summary(closed.Paths[0]))
 }
+
+// TestEgressAcrossNamespaces checks that a pod whose egress policies
+// admit another namespace (by namespaceSelector) reaches the pods there
+// that no ingress policy restricts: the user dev execs into web (prod),
+// whose egress admits namespace data, moves to db (data), exploits a
+// remote code execution in db's image and reads the secret db mounts.
+// The twin's egress admits namespace other only.
+func TestEgressAcrossNamespaces(t *testing.T) {
+	t.Parallel()
+	estateOf := func(ns string) string {
+		return `apiVersion: v1
+kind: Namespace
+metadata: {name: data, labels: {team: data}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: prod, labels: {app: web}}
+spec:
+  containers: [{name: web, image: "web:1"}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-egress, namespace: prod}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Egress]
+  egress: [{to: [{namespaceSelector: {matchLabels: {team: ` + ns + `}}}]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: data, labels: {app: db}}
+spec:
+  containers: [{name: db, image: "db:1", volumeMounts: [{name: creds, mountPath: /creds}]}]
+  volumes: [{name: creds, secret: {secretName: db-creds}}]
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: db-creds, namespace: data}
+type: Opaque
+` + devCan("Role", "pods/exec", "create")
+	}
+	const jewel = "k8s:c/data/Secret/db-creds"
+	analyse := func(yaml string) *graph.Result {
+		r, err := ingesttest.ParseBytes(k8s.Format, "estate.yaml", []byte(yaml), ingest.Options{Target: "c"})
+		if err != nil {
+			t.Fatalf("Parse() error = %v", err)
+		}
+		es := estate.Build(r.Assets, r.Relations, nil)
+		in := &graph.Input{Assets: es.Sorted(), Relations: es.Relations, Jewels: []graph.Jewel{{Asset: jewel, Value: 10}},
+			Entries: []graph.Entry{{Kind: graph.EntryIdentity, Identity: "k8s:c//User/dev"}},
+			Weaknesses: []graph.Weakness{{Exposure: model.Exposure{ID: "rce", Asset: "image:docker.io/library/db:1", Kind: model.FindingVulnerability, RuleID: "CVE-0000-0003"},
+				Effect: effect.Result{Effect: effect.Exec, Confidence: effect.High}}}}
+		res, err := graph.Analyze(in, graph.Options{K: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	var got []string
+	for _, p := range analyse(estateOf("data")).Paths {
+		got = append(got, summary(p))
+	}
+	want := "exec:k8s:c/prod/Pod/web -[lateral-movement]-> network:k8s:c/data/Pod/db"
+	if len(got) == 0 || !strings.Contains(got[0], want) {
+		t.Errorf("Analyze(egress to namespace data) paths = %q, want one through %s", got, want)
+	}
+	for _, p := range analyse(estateOf("other")).Paths {
+		t.Errorf("Analyze(egress to namespace other) path %s, want none", summary(p))
+	}
+}

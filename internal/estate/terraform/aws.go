@@ -260,7 +260,7 @@ func (b *builder) emit(ctx context.Context) error {
 		}
 		b.resourceAsset(r)
 	}
-	steps := []func(){b.network, b.loadBalancers, b.buckets, b.iam, b.compute, b.credentials, b.ecs}
+	steps := []func(){b.network, b.loadBalancers, b.buckets, b.iam, b.compute, b.credentials, b.ecs, b.eks}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -461,6 +461,13 @@ func (b *builder) network() {
 			pub, set = true, true
 			b.label(r.key, "aws.public_ip", ip)
 		}
+		// The instance's addresses (known in state) are aliases of it:
+		// scanners (Nmap, Nuclei) name hosts and their ports by them.
+		for _, attr := range []string{"public_ip", "private_ip", "public_dns", "private_dns"} {
+			if ip := str(r.v[attr]); ip != "" && !strings.Contains(ip, refMark) {
+				b.rel(model.HostKey(ip, ""), r.key, model.RelAliasOf, "")
+			}
+		}
 		if !set {
 			// Unset: the subnet decides (map_public_ip_on_launch); an
 			// unknown subnet is no public address.
@@ -612,23 +619,50 @@ func (b *builder) loadBalancers() {
 			b.rel(InternetKey, r.key, model.RelExposes, a)
 		}
 	}
+	// The port a target group forwards to: the attachment's, the
+	// container's, else the group's own (Action "tcp/8080"; "" when
+	// unknown).
+	tgPort := func(tg *resource, override any) string {
+		port, ok := number(override)
+		if !ok {
+			port, ok = number(tg.v["port"])
+		}
+		if !ok || port <= 0 {
+			return ""
+		}
+		proto := "tcp"
+		if p := strings.ToLower(str(tg.v["protocol"])); p == "udp" || p == "tcp_udp" {
+			proto = "udp"
+		}
+		return proto + "/" + str(port)
+	}
 	targetTypes := []string{"aws_instance", "aws_lambda_function"}
 	for _, r := range b.of("aws_lb_target_group_attachment", "aws_alb_target_group_attachment") {
 		id := str(r.v["target_id"])
-		targets := b.keysOf(id, targetTypes...)
-		if len(targets) == 0 && net.ParseIP(id) != nil {
+		var targets, functions []string
+		for _, t := range b.lookup(id, targetTypes...) {
+			if t.typ == "aws_lambda_function" {
+				functions = append(functions, t.key) // no port: the load balancer invokes it
+			} else {
+				targets = append(targets, t.key)
+			}
+		}
+		if len(targets)+len(functions) == 0 && net.ParseIP(id) != nil {
 			targets = []string{model.HostKey(id, "")}
 		}
-		for _, tg := range b.keysOf(str(r.v["target_group_arn"]), tgTypes...) {
+		for _, tg := range b.lookup(str(r.v["target_group_arn"]), tgTypes...) {
 			for _, t := range targets {
-				b.rel(tg, t, model.RelRoutesTo, "")
+				b.rel(tg.key, t, model.RelRoutesTo, tgPort(tg, r.v["port"]))
+			}
+			for _, t := range functions {
+				b.rel(tg.key, t, model.RelRoutesTo, "")
 			}
 		}
 	}
 	for _, r := range b.of("aws_ecs_service") {
 		for _, lb := range blocks(r.v, "load_balancer") {
-			for _, tg := range b.keysOf(str(lb["target_group_arn"]), tgTypes...) {
-				b.rel(tg, r.key, model.RelRoutesTo, "")
+			for _, tg := range b.lookup(str(lb["target_group_arn"]), tgTypes...) {
+				b.rel(tg.key, r.key, model.RelRoutesTo, tgPort(tg, lb["container_port"]))
 			}
 		}
 	}

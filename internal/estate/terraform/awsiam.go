@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ctem-dev/ctem/internal/ingest"
 	"github.com/ctem-dev/ctem/internal/intel/iam"
 	"github.com/ctem-dev/ctem/internal/model"
 )
@@ -302,6 +303,7 @@ func (b *builder) permissions() {
 		}
 	}
 	bounds := b.boundaries()
+	scps := b.scps()
 	all := make([][]iam.Statement, len(ids))
 	for i, id := range ids {
 		sts := b.perms[id]
@@ -309,8 +311,9 @@ func (b *builder) permissions() {
 			sts = append(slices.Clip(sts), b.perms[g]...)
 		}
 		all[i] = b.iamStatements(sts)
-		if d, ok := bounds[id]; ok {
-			all[i] = append(all[i], d)
+		all[i] = append(all[i], bounds[id]...)
+		for _, d := range scps {
+			all[i] = append(all[i], d...)
 		}
 	}
 	if len(ids) == 0 {
@@ -355,32 +358,107 @@ func actionText(action string, conds []string) string {
 	return action + " if " + strings.Join(conds, ", ")
 }
 
-// boundaries reads the permissions boundaries of roles and users: each as
-// the Deny that iam.BoundaryDeny makes of it. A boundary that is not of
-// that form (statements on particular resources or with conditions), or
-// that cannot be read, is warned about and not applied: the principal
-// keeps what its policies give.
-func (b *builder) boundaries() map[string]iam.Statement {
-	out := map[string]iam.Statement{}
+// boundaries reads the permissions boundaries of roles and users, each
+// as the Deny statements that iam.FilterDenies makes of it. A boundary
+// that those express only approximately (statements on different
+// resources, conditions) is applied as that approximation, which takes
+// away only what lies outside the boundary, and warned about; one that
+// cannot be read is warned about and not applied.
+func (b *builder) boundaries() map[string][]iam.Statement {
+	out := map[string][]iam.Statement{}
 	for _, r := range b.of("aws_iam_role", "aws_iam_user") {
 		arn := str(r.v["permissions_boundary"])
 		if arn == "" {
 			continue
 		}
 		var sts []iam.Statement
+		found := false
 		if pols := b.lookup(arn, "aws_iam_policy"); len(pols) > 0 {
+			found = true
 			for _, p := range pols {
 				sts = append(sts, b.iamStatements(b.policy(p.v["policy"], 0))...)
 			}
 		} else if doc, _, ok := iam.ManagedPolicy(arn); ok {
+			found = true
 			sts, _ = iam.ParsePolicy([]byte(doc))
 		}
-		deny, fits := iam.BoundaryDeny(sts)
-		if !fits {
-			b.opts.Warn("terraform: the permissions boundary of %s is not applied: only boundaries of Allow statements on Resource \"*\" without conditions are", r.addr)
+		if !found {
+			b.opts.Warn("terraform: the permissions boundary of %s is not applied: its policy %q is unknown", r.addr, arn)
 			continue
 		}
-		out[r.key] = deny
+		denies, exact := iam.FilterDenies(sts)
+		if !exact {
+			b.opts.Warn("terraform: the permissions boundary of %s is applied approximately: its statements name different resources or hold conditions, and only what lies outside all of them is removed", r.addr)
+		}
+		out[r.key] = denies
 	}
 	return out
+}
+
+// scps reads the service control policies of the configuration
+// (aws_organizations_policy of type SERVICE_CONTROL_POLICY, the default)
+// and returns, for each target they are attached to
+// (aws_organizations_policy_attachment), the Deny statements that
+// iam.FilterDenies makes of them: at each level of an organization an
+// action must be allowed by some attached SCP and denied by none. Every
+// target is taken as above the account the configuration describes (the
+// organization's root, an OU, or the account itself), except another
+// account named by a literal id that is not the account the state's ARNs
+// name or a resource aws_organizations_account: SCPs do not bind
+// principals of the organization's management account, which this
+// reading cannot tell apart.
+func (b *builder) scps() [][]iam.Statement {
+	byTarget := map[string][]iam.Statement{}
+	var order []string
+	own := b.accountID()
+	for _, a := range b.of("aws_organizations_policy_attachment") {
+		target := str(a.v["target_id"])
+		if accountIDRE.MatchString(target) && own != "" && target != own || len(b.lookup(target, "aws_organizations_account")) > 0 {
+			continue
+		}
+		for _, p := range b.lookup(str(a.v["policy_id"]), "aws_organizations_policy") {
+			if t := str(p.v["type"]); t != "" && t != "SERVICE_CONTROL_POLICY" {
+				continue
+			}
+			var m map[string]any
+			content := p.v["content"]
+			if s, ok := content.(string); ok {
+				if err := ingest.UnmarshalJSON([]byte(s), &m); err != nil {
+					b.opts.Warn("terraform: %s: content is no JSON policy: %v", p.addr, err)
+					continue
+				}
+				content = m
+			}
+			if _, ok := byTarget[target]; !ok {
+				order = append(order, target)
+			}
+			byTarget[target] = append(byTarget[target], b.iamStatements(b.policy(content, 0))...)
+		}
+	}
+	var out [][]iam.Statement
+	for _, t := range order {
+		denies, exact := iam.FilterDenies(byTarget[t])
+		if !exact {
+			b.opts.Warn("terraform: the service control policies attached to %s are applied approximately: their Allow statements name different resources or hold conditions", t)
+		}
+		out = append(out, denies)
+	}
+	return out
+}
+
+// accountID is the account the ARNs of the configuration's resources
+// name, when they all name one; "" otherwise.
+func (b *builder) accountID() string {
+	id := ""
+	for _, r := range b.res {
+		f := strings.SplitN(str(r.v["arn"]), ":", 6)
+		if len(f) < 6 || f[0] != "arn" || f[4] == "" || f[4] == "aws" {
+			continue
+		}
+		if id != "" && id != f[4] {
+			return ""
+		}
+		id = f[4]
+	}
+	return id
 }

@@ -2,6 +2,7 @@ package terraform
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/ctem-dev/ctem/internal/model"
 )
@@ -13,12 +14,19 @@ import (
 // password), or to the random_password that is its password, unlocks the
 // database. The places are Lambda environment variables, CodeBuild
 // environment variables, ECS container environments, EC2 user data, SSM
-// parameter values and Secrets Manager secret values; whoever reads the
+// parameter values, Secrets Manager secret values and the data of
+// Kubernetes Secrets the kubernetes provider writes (kubernetes_secret, in
+// the one EKS cluster of the configuration); whoever reads the
 // place (or runs code in it) holds the credential. The key itself grants
 // its user. Values are never read, only the references in them.
 func (b *builder) credentials() {
 	unlocks := map[string][]string{} // resource base address -> keys
 	for _, k := range b.of("aws_iam_access_key") {
+		// State holds the key's id: places and scanner findings that
+		// name it meet the key's user (package analyze).
+		if ids := model.AWSAccessKeyIDs(str(k.v["id"])); len(ids) == 1 && str(k.v["id"]) == ids[0] {
+			b.label(k.key, model.LabelAWSAccessKeyID, ids[0])
+		}
 		users := b.keysOf(str(k.v["user"]), "aws_iam_user")
 		unlocks[k.base] = append(unlocks[k.base], users...)
 		for _, u := range users {
@@ -85,6 +93,33 @@ func (b *builder) credentials() {
 		for _, s := range b.keysOf(str(r.v["secret_id"]), "aws_secretsmanager_secret") {
 			grant(s, r.v["secret_string"])
 		}
+	}
+	// Kubernetes Secrets that Terraform writes (the kubernetes
+	// provider): the Secret of the EKS cluster the configuration
+	// describes, when it describes exactly one of known name.
+	secrets := b.of("kubernetes_secret", "kubernetes_secret_v1")
+	if len(secrets) == 0 {
+		return
+	}
+	var clusters []string
+	for _, c := range b.of("aws_eks_cluster") {
+		if n := str(c.v["name"]); n != "" && !strings.Contains(n, refMark) {
+			clusters = appendNew(clusters, n)
+		}
+	}
+	for _, r := range secrets {
+		md := block(r.v, "metadata")
+		name, ns := str(md["name"]), str(md["namespace"])
+		if ns == "" {
+			ns = "default"
+		}
+		if len(clusters) != 1 || name == "" || strings.Contains(name+ns, refMark) {
+			b.opts.Warn("terraform: %s: its cluster or name is unknown (one aws_eks_cluster of known name is needed), its credentials are not joined", r.addr)
+			continue
+		}
+		key := model.K8sKey(clusters[0], ns, "Secret", name)
+		b.asset(key, model.KindSecret, name)
+		grant(key, r.v["data"], r.v["binary_data"], r.v["string_data"])
 	}
 }
 

@@ -37,6 +37,9 @@ type module struct {
 	// each is each.key and each.value while an instance of a for_each
 	// is evaluated, cty.NilVal otherwise.
 	each cty.Value
+	// countIdx is count.index while an instance of a count is
+	// evaluated, cty.NilVal otherwise.
+	countIdx cty.Value
 	// dyn are the iterators of the dynamic blocks being expanded.
 	dyn map[string]cty.Value
 }
@@ -142,12 +145,26 @@ func (m *module) resources(ctx context.Context, b *builder) error {
 			return err
 		}
 		typ, name := blk.Labels[0], blk.Labels[1]
-		if !strings.HasPrefix(typ, "aws_") || m.absent(blk) {
+		if !strings.HasPrefix(typ, "aws_") && typ != "kubernetes_secret" && typ != "kubernetes_secret_v1" || m.absent(blk) {
 			continue
 		}
 		addr := m.prefix + typ + "." + name
 		if blk.Type == "data" {
 			addr = m.prefix + "data." + typ + "." + name
+		}
+		if n, ok := m.count(blk); ok {
+			// One instance per index, count.index known, keyed as
+			// Terraform keys them: aws_instance.web[0].
+			for i := range n {
+				m.countIdx = cty.ObjectVal(map[string]cty.Value{"index": cty.NumberIntVal(int64(i))})
+				a := addr + "[" + strconv.Itoa(i) + "]"
+				if n == 1 {
+					a = addr
+				}
+				b.add(&resource{addr: a, base: addr, data: blk.Type == "data", typ: typ, name: name, v: m.body(blk.Body, 0)})
+			}
+			m.countIdx = cty.NilVal
+			continue
 		}
 		if keys, vals, ok := m.forEach(blk); ok {
 			// One instance per element, each.key and each.value known.
@@ -165,6 +182,30 @@ func (m *module) resources(ctx context.Context, b *builder) error {
 
 // maxInstances bounds the instances one for_each makes.
 const maxInstances = 256
+
+// maxCount bounds the instances one count makes; a larger count stands
+// for one instance, as an unknown one does.
+const maxCount = 16
+
+// count returns a resource's count when it is a known whole number from
+// 1 to maxCount. A count of 1 (the usual var.create ? 1 : 0) keeps the
+// resource's address without an index, so that its key does not change
+// with the flag; 0 is absent.
+func (m *module) count(blk *hclsyntax.Block) (int, bool) {
+	a, found := blk.Body.Attributes["count"]
+	if !found {
+		return 0, false
+	}
+	v := m.value(a.Expr)
+	if !v.IsWhollyKnown() || v.IsNull() || v.Type() != cty.Number {
+		return 0, false
+	}
+	n, acc := v.AsBigFloat().Int64()
+	if acc != 0 || n < 1 || n > maxCount {
+		return 0, false
+	}
+	return int(n), true
+}
 
 // forEach returns the keys and values of a resource's for_each when it is
 // a known map, object or set of strings of at most maxInstances
@@ -400,6 +441,9 @@ func (m *module) context(ts []hcl.Traversal) *hcl.EvalContext {
 	}
 	if m.each != cty.NilVal {
 		vars["each"] = m.each
+	}
+	if m.countIdx != cty.NilVal {
+		vars["count"] = m.countIdx
 	}
 	for k, v := range m.dyn {
 		if _, taken := vars[k]; !taken {

@@ -119,7 +119,7 @@ func (m *module) readDir(ctx context.Context, dir string) error {
 	}
 	var names []string
 	for _, e := range entries {
-		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".tf") {
+		if e.Type().IsRegular() && (strings.HasSuffix(e.Name(), ".tf") || strings.HasSuffix(e.Name(), ".tf.json")) {
 			names = append(names, e.Name())
 		}
 	}
@@ -132,7 +132,7 @@ func (m *module) readDir(ctx context.Context, dir string) error {
 		if err != nil {
 			return err
 		}
-		if err := m.addFile(filepath.Join(dir, name), src); err != nil {
+		if err := m.addSource(filepath.Join(dir, name), src); err != nil {
 			return err
 		}
 	}

@@ -54,6 +54,11 @@
 //	   secret value (see credentials)
 //	ECS service, task definition, function —runs→ image
 //	ECS service, task definition —reads-env→ secret
+//	EKS (see eks): Kubernetes service account —uses-identity→ IAM role
+//	   (aws_eks_pod_identity_association); IAM principal —member-of→
+//	   Kubernetes groups (aws_eks_access_entry) and —can→ the cluster or
+//	   namespaces (aws_eks_access_policy_association); the EKS cluster
+//	   —alias-of→ the Kubernetes cluster of its name
 //	CodeBuild project —built-from→ repository: who can write the
 //	   repository runs code in the build, the supply-chain direction the
 //	   graph follows (a "deploys" edge would point the other way)
@@ -74,8 +79,11 @@
 //
 // HCL is evaluated without Terraform: variables take terraform.tfvars,
 // *.auto.tfvars or their defaults, locals what resolves, a count of 0 or
-// an empty for_each leaves a resource out and any other stands for one
-// instance, and references to resources (through instance keys too)
+// an empty for_each leaves a resource out, a known count up to 16 makes
+// one instance per index with count.index known ("aws_instance.web[0]";
+// a count of 1 keeps the plain address), a known for_each one instance
+// per element, any other count or for_each stands for one instance, and
+// references to resources (through instance keys too)
 // stand for those resources; what does not resolve (variables without
 // values, module outputs, unknown functions) stays unknown and is left
 // out, never failing the ingest. Module calls with a local source are
@@ -85,6 +93,7 @@
 package terraform
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -127,11 +136,11 @@ var FormatPlan = ingest.Format{
 	Parse:  ParsePlan,
 }
 
-// FormatHCL is one Terraform configuration file (.tf). A folder of them is
-// read with ParseDir.
+// FormatHCL is one Terraform configuration file, in native syntax (.tf)
+// or JSON syntax (.tf.json). A folder of them is read with ParseDir.
 var FormatHCL = ingest.Format{
 	Name:   nameHCL,
-	Title:  "Terraform HCL configuration (.tf)",
+	Title:  "Terraform HCL configuration (.tf, .tf.json)",
 	Detect: DetectHCL,
 	Parse:  ParseHCL,
 }
@@ -156,6 +165,18 @@ var hclBlockRE = regexp.MustCompile(`(?m)^\s*(?:(?:resource|data)\s+"aws_[a-z0-9
 // holds a resource "aws_…", data "aws_…", provider "aws" or module block
 // at the start of a line.
 func DetectHCL(s *ingest.Sniff) bool {
+	if s.Kind == ingest.SniffJSONObject {
+		// JSON syntax (.tf.json): a resource or data source of the aws
+		// provider, or the aws provider, at the top.
+		for p := range s.Paths {
+			for _, top := range []string{"resource.aws_", "data.aws_", "provider.aws"} {
+				if strings.HasPrefix(p, top) {
+					return true
+				}
+			}
+		}
+		return false
+	}
 	if s.Kind != ingest.SniffText && s.Kind != ingest.SniffYAML {
 		return false
 	}
@@ -177,6 +198,12 @@ func ParseHCL(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 		return in.Errorf(maxHCL, "HCL file larger than %d bytes", maxHCL)
 	}
 	m := newModule()
+	if t := bytes.TrimSpace(src); len(t) > 0 && t[0] == '{' {
+		// JSON syntax, whatever the file's name.
+		if src, err = jsonToNative(in.Name, src, false); err != nil {
+			return err
+		}
+	}
 	if err := m.addFile(in.Name, src); err != nil {
 		return err
 	}
@@ -211,24 +238,22 @@ func ParseDir(ctx context.Context, dir string, opts ingest.Options, sink ingest.
 	if err != nil {
 		return fmt.Errorf("read %s: %w", dir, err)
 	}
-	var names, autoVars []string
-	tfvars := false
+	var names, autoVars, tfvars []string
 	for _, e := range entries {
 		switch n := e.Name(); {
 		case !e.Type().IsRegular():
-		case strings.HasSuffix(n, ".tf"):
+		case strings.HasSuffix(n, ".tf"), strings.HasSuffix(n, ".tf.json"):
 			names = append(names, n)
-		case n == "terraform.tfvars":
-			tfvars = true
-		case strings.HasSuffix(n, ".auto.tfvars"):
+		case n == "terraform.tfvars", n == "terraform.tfvars.json":
+			tfvars = append(tfvars, n)
+		case strings.HasSuffix(n, ".auto.tfvars"), strings.HasSuffix(n, ".auto.tfvars.json"):
 			autoVars = append(autoVars, n)
 		}
 	}
 	slices.Sort(names)
 	slices.Sort(autoVars)
-	if tfvars {
-		autoVars = append([]string{"terraform.tfvars"}, autoVars...)
-	}
+	slices.Sort(tfvars)
+	autoVars = append(tfvars, autoVars...)
 	m := newModule()
 	for _, name := range names {
 		if err := ctx.Err(); err != nil {
@@ -238,7 +263,7 @@ func ParseDir(ctx context.Context, dir string, opts ingest.Options, sink ingest.
 		if err != nil {
 			return err
 		}
-		if err := m.addFile(filepath.Join(dir, name), src); err != nil {
+		if err := m.addSource(filepath.Join(dir, name), src); err != nil {
 			return err
 		}
 	}
@@ -249,7 +274,7 @@ func ParseDir(ctx context.Context, dir string, opts ingest.Options, sink ingest.
 		if err != nil {
 			return err
 		}
-		if err := m.setVars(filepath.Join(dir, name), src); err != nil {
+		if err := m.setVarsSource(filepath.Join(dir, name), src); err != nil {
 			return err
 		}
 	}

@@ -143,8 +143,8 @@ func TestSemantics(t *testing.T) {
 		"internet -exposes-> tf:aws_lb.front [tcp/443]",
 		"internet -exposes-> tf:aws_lambda_function.api [tcp/443]",
 		"tf:aws_lb.front -routes-to-> tf:aws_lb_target_group.web",
-		"tf:aws_lb_target_group.web -routes-to-> tf:aws_instance.web",
-		"tf:aws_lb_target_group.web -routes-to-> tf:aws_ecs_service.shop",
+		"tf:aws_lb_target_group.web -routes-to-> tf:aws_instance.web [tcp/443]",      // the group's port
+		"tf:aws_lb_target_group.web -routes-to-> tf:aws_ecs_service.shop [tcp/8080]", // the container port
 		// identities of compute
 		"tf:aws_instance.web -uses-identity-> tf:aws_iam_role.web",
 		"tf:aws_lambda_function.api -uses-identity-> tf:aws_iam_role.lambda",
@@ -331,7 +331,7 @@ func testFiles(t testing.TB) []string {
 			return filepath.SkipDir
 		}
 		// .tfvars files are read by ParseDir with their folder only.
-		if !d.IsDir() && !strings.HasSuffix(path, ".tsv") && !strings.HasSuffix(path, ".tfvars") {
+		if !d.IsDir() && !strings.HasSuffix(path, ".tsv") && !strings.HasSuffix(path, ".tfvars") && !strings.HasSuffix(path, ".tfvars.json") {
 			files = append(files, path)
 		}
 		return nil
@@ -347,7 +347,7 @@ func TestDetect(t *testing.T) {
 	reg := append(formats.All(), k8s.Format, terraform.FormatPlan, terraform.FormatHCL)
 	for _, path := range testFiles(t) {
 		want := terraform.FormatHCL.Name
-		if strings.HasSuffix(path, ".json") || strings.HasSuffix(path, ".tfstate") {
+		if (strings.HasSuffix(path, ".json") && !strings.HasSuffix(path, ".tf.json")) || strings.HasSuffix(path, ".tfstate") {
 			want = terraform.FormatPlan.Name
 		}
 		src, err := ingest.Open(path, nil)
@@ -390,6 +390,8 @@ func TestDetect(t *testing.T) {
 		"# note: see docs\nresource \"aws_s3_bucket\" \"b\" {\n  bucket = \"x\"\n}\n",
 		"provider \"aws\" {\n  region = \"eu-west-1\"\n}\n",
 		"module \"vpc\" {\n  source = \"x\"\n}\n",
+		"{\"resource\": {\"aws_s3_bucket\": {}}}", // JSON syntax (.tf.json)
+		"{\"provider\": {\"aws\": {\"region\": \"eu-west-1\"}}}",
 	} {
 		if !terraform.FormatHCL.Detect(ingest.SniffBytes([]byte(head))) {
 			t.Errorf("FormatHCL.Detect(%q) = false, want true", head)
@@ -397,7 +399,7 @@ func TestDetect(t *testing.T) {
 	}
 	for _, head := range []string{
 		"resource: aws_s3_bucket\n",
-		"{\"resource\": {\"aws_s3_bucket\": {}}}",
+		"{\"resource\": {\"google_storage_bucket\": {\"b\": {}}}}",
 		"resource \"google_storage_bucket\" \"b\" {\n}\n",
 	} {
 		if terraform.FormatHCL.Detect(ingest.SniffBytes([]byte(head))) {
@@ -457,8 +459,12 @@ func TestUnresolved(t *testing.T) {
 	want := map[string]string{
 		"tf:workspace/default":     "default",
 		"tf:aws_s3_bucket.dynamic": "dynamic",
-		"tf:aws_instance.app":      "app",
-		"tf:aws_iam_role.app":      "app",
+		// count = 3: three instances keyed as Terraform keys them, each
+		// named by its count.index
+		"tf:aws_instance.app[0]": "app-0",
+		"tf:aws_instance.app[1]": "app-1",
+		"tf:aws_instance.app[2]": "app-2",
+		"tf:aws_iam_role.app":    "app",
 	}
 	if diff := cmp.Diff(got, want); diff != "" {
 		t.Errorf("assets of unresolved.tf (-got +want):\n%s", diff)
@@ -504,7 +510,7 @@ func FuzzPlan(f *testing.F) {
 }
 
 func FuzzHCL(f *testing.F) {
-	ingesttest.Fuzz(f, terraform.FormatHCL, "testdata/estate/network.tf", "testdata/estate/iam.tf", "testdata/estate/data.tf", "testdata/estate/compute.tf", "testdata/unresolved.tf")
+	ingesttest.Fuzz(f, terraform.FormatHCL, "testdata/estate/network.tf", "testdata/estate/iam.tf", "testdata/estate/data.tf", "testdata/estate/compute.tf", "testdata/unresolved.tf", "testdata/syntax/json/main.tf.json")
 }
 
 // TestCredentials checks that references to credentials in places become
@@ -644,5 +650,151 @@ func TestECS(t *testing.T) {
 	}
 	if want := []string{"tf:aws_ecs_service.agent -runs-on-> tf:aws_instance.ecs"}; !cmp.Equal(runsOn, want) {
 		t.Errorf("runs-on = %v, want %v", runsOn, want)
+	}
+}
+
+// TestJSONSyntax checks that a configuration in JSON syntax (.tf.json,
+// terraform.tfvars.json) gives the assets and relations of the same
+// configuration in native syntax: references, jsonencode, a dynamic
+// block, a local, a variable set by tfvars and a template.
+func TestJSONSyntax(t *testing.T) {
+	t.Parallel()
+	native := lines(parseDir(t, "testdata/syntax/native"))
+	json := lines(parseDir(t, "testdata/syntax/json"))
+	if diff := cmp.Diff(json, native); diff != "" {
+		t.Errorf("ParseDir(syntax/json) differs from ParseDir(syntax/native) (-json +native):\n%s", diff)
+	}
+	for _, want := range []string{
+		"tf:aws_iam_role.reader -can-> tf:aws_s3_bucket.data [s3:GetObject]",
+		"internet -exposes-> tf:aws_instance.web [tcp/443]",
+	} {
+		if !slices.Contains(native, want) {
+			t.Errorf("ParseDir(syntax/native) lacks %s", want)
+		}
+	}
+	// One file, read through format detection, as ctem ingest reads it.
+	one := lines(ingesttest.Parse(t, terraform.FormatHCL, "testdata/syntax/json/main.tf.json", ingest.Options{Target: "shop"}))
+	if !slices.Contains(one, "tf:aws_iam_role.reader -can-> tf:aws_s3_bucket.data [s3:GetObject]") {
+		t.Errorf("FormatHCL.Parse(main.tf.json) lacks the role's grant: %v", one)
+	}
+}
+
+// TestCount checks that a known small count makes one instance per index
+// with count.index known, that references to one instance stand for the
+// resource, and that an unknown count, or a count of 1, stands for one
+// instance at the resource's address.
+func TestCount(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		count string
+		want  []string
+	}{
+		{"2", []string{"tf:aws_iam_user.dev[0] dev-0", "tf:aws_iam_user.dev[1] dev-1"}},
+		{"1", []string{"tf:aws_iam_user.dev dev-0"}},
+		{"var.n", []string{"tf:aws_iam_user.dev dev-${count.index}"}},
+	}
+	for _, tt := range tests {
+		src := `variable "n" {}
+resource "aws_iam_user" "dev" {
+  count = ` + tt.count + `
+  name  = "dev-${count.index}"
+}
+resource "aws_iam_group" "g" {
+  name = "g"
+}
+resource "aws_iam_group_membership" "g" {
+  name  = "g"
+  group = aws_iam_group.g.name
+  users = [aws_iam_user.dev[0].name]
+}
+`
+		r, err := ingesttest.ParseBytes(terraform.FormatHCL, "count.tf", []byte(src), ingest.Options{})
+		if err != nil {
+			t.Fatalf("Parse(count = %s) error = %v", tt.count, err)
+		}
+		var got []string
+		members := 0
+		for _, a := range r.Assets {
+			if a.Labels["aws.type"] == "aws_iam_user" {
+				got = append(got, a.Key+" "+a.Name)
+			}
+		}
+		for _, rel := range r.Relations {
+			if rel.Type == model.RelMemberOf {
+				members++
+			}
+		}
+		if tt.count == "var.n" {
+			// An unknown name: the resource's own name stands for it.
+			if len(got) != 1 || !strings.HasPrefix(got[0], "tf:aws_iam_user.dev ") {
+				t.Errorf("Parse(count = %s) users = %v, want one at the resource's address", tt.count, got)
+			}
+		} else if diff := cmp.Diff(got, tt.want); diff != "" {
+			t.Errorf("Parse(count = %s) users (-got +want):\n%s", tt.count, diff)
+		}
+		if members != len(got) {
+			t.Errorf("Parse(count = %s) member-of relations = %d, want %d (a reference to one instance stands for the resource)", tt.count, members, len(got))
+		}
+	}
+}
+
+// TestKubernetesSecretCredentials checks that a Kubernetes Secret that
+// Terraform writes with a database's password or an access key grants
+// the database or the key's user, in the EKS cluster of the
+// configuration, and that a Secret of other values grants nothing.
+func TestKubernetesSecretCredentials(t *testing.T) {
+	t.Parallel()
+	src := func(value string) string {
+		return `
+resource "aws_eks_cluster" "main" {
+  name     = "prod"
+  role_arn = "arn:aws:iam::111122223333:role/eks"
+}
+resource "random_password" "db" {
+  length = 24
+}
+resource "aws_db_instance" "orders" {
+  identifier = "orders"
+  password   = random_password.db.result
+}
+resource "aws_iam_user" "ci" {
+  name = "ci"
+}
+resource "aws_iam_access_key" "ci" {
+  user = aws_iam_user.ci.name
+}
+resource "kubernetes_secret_v1" "app" {
+  metadata {
+    name      = "app"
+    namespace = "shop"
+  }
+  data = {
+    DB_PASSWORD = ` + value + `
+  }
+}
+`
+	}
+	tests := []struct {
+		value string
+		want  []string
+	}{
+		{"random_password.db.result", []string{"k8s:prod/shop/Secret/app -grants-> tf:aws_db_instance.orders"}},
+		{"aws_iam_access_key.ci.secret", []string{"k8s:prod/shop/Secret/app -grants-> tf:aws_iam_user.ci"}},
+		{`"not-a-reference"`, nil},
+	}
+	for _, tt := range tests {
+		r, err := ingesttest.ParseBytes(terraform.FormatHCL, "main.tf", []byte(src(tt.value)), ingest.Options{})
+		if err != nil {
+			t.Fatalf("Parse(%s) error = %v", tt.value, err)
+		}
+		var got []string
+		for _, rel := range r.Relations {
+			if rel.Type == model.RelGrants && strings.HasPrefix(rel.From, "k8s:") {
+				got = append(got, edge(rel))
+			}
+		}
+		if diff := cmp.Diff(got, tt.want); diff != "" {
+			t.Errorf("Parse(data = %s) grants of the Secret (-got +want):\n%s", tt.value, diff)
+		}
 	}
 }

@@ -680,22 +680,98 @@ func resourceFits(s Statement, svc string, noRes bool) bool {
 	return hit
 }
 
-// BoundaryDeny expresses a permissions boundary as one Deny statement that
-// Evaluate can add to a principal's statements: Deny NotAction (every
-// action the boundary allows) on "*". It is exact only when every Allow of
-// the boundary acts on Resource "*" without conditions and the boundary
-// has no Deny; fits is false otherwise, and the caller should say the
-// boundary was not applied.
-func BoundaryDeny(boundary []Statement) (deny Statement, fits bool) {
-	if len(boundary) == 0 {
-		return Statement{}, false
-	}
-	deny = Statement{Allow: false, NotAction: true, Resources: []string{"*"}}
-	for _, s := range boundary {
-		if !s.Allow || s.NotAction || s.NotResource || len(s.Conditions) > 0 || !slices.Contains(s.Resources, "*") {
-			return Statement{}, false
+// FilterDenies expresses a policy that filters what identity policies
+// grant without granting anything itself — a permissions boundary, or
+// the service control policies attached at one level of an organization —
+// as Deny statements that Evaluate can add to a principal's statements.
+// An action on a resource is then granted only if the identity policies
+// allow it and the filter allows it too, and no Deny of either denies it.
+//
+// The filter's Deny statements are kept as they are. Its Allow statements
+// become the Deny of what lies outside the product of their actions and
+// their resources: Deny NotAction (the actions any of them allows) on
+// "*", and Deny "*" NotResource (the resources any of them names) when
+// none names "*". That is exact when the Allows carry no conditions and
+// name the same resources (the usual boundary: actions on "*", or on one
+// set of resources), and otherwise admits more than the filter does
+// (a pair of an action of one statement with a resource of another, a
+// condition taken as holding): exact is false then, and the caller says
+// so. An Allow with NotAction or NotResource is kept out of the product
+// (exact false) unless it is the only Allow: Allow NotAction X on R
+// gives Deny X and Deny "*" NotResource R. A filter with no Allow at all
+// denies everything, as AWS's implicit deny does.
+func FilterDenies(filter []Statement) (denies []Statement, exact bool) {
+	exact = true
+	var allows []Statement
+	for _, s := range filter {
+		if s.Never {
+			continue
 		}
-		deny.Actions = append(deny.Actions, s.Actions...)
+		if !s.Allow {
+			denies = append(denies, s)
+			continue
+		}
+		allows = append(allows, s)
 	}
-	return deny, true
+	if len(allows) == 0 {
+		return append(denies, Statement{Actions: []string{"*"}, Resources: []string{"*"}}), true
+	}
+	notResource := func(res []string) []Statement {
+		if len(res) == 0 || slices.Contains(res, "*") {
+			return nil
+		}
+		return []Statement{{Actions: []string{"*"}, NotResource: true, Resources: res}}
+	}
+	if len(allows) == 1 && (allows[0].NotAction || allows[0].NotResource) {
+		a := allows[0]
+		exact = len(a.Conditions) == 0
+		switch {
+		case a.NotAction && a.NotResource:
+			// Allowed: not X on not R. Outside: X anywhere, or anything on R.
+			denies = append(denies, Statement{Actions: a.Actions, Resources: []string{"*"}},
+				Statement{Actions: []string{"*"}, Resources: a.Resources})
+		case a.NotAction:
+			denies = append(denies, Statement{Actions: a.Actions, Resources: []string{"*"}})
+			denies = append(denies, notResource(a.Resources)...)
+		default:
+			denies = append(denies, Statement{NotAction: true, Actions: a.Actions, Resources: []string{"*"}},
+				Statement{Actions: []string{"*"}, Resources: a.Resources})
+		}
+		return denies, exact
+	}
+	var actions, resources []string
+	for i, s := range allows {
+		if s.NotAction || s.NotResource {
+			exact = false
+			continue
+		}
+		if len(s.Conditions) > 0 || i > 0 && !sameSet(s.Resources, allows[0].Resources) {
+			exact = false
+		}
+		for _, a := range s.Actions {
+			actions = appendNew(actions, a)
+		}
+		for _, r := range s.Resources {
+			resources = appendNew(resources, r)
+		}
+	}
+	if len(actions) == 0 {
+		return denies, false // only NotAction or NotResource Allows: not applied
+	}
+	if !slices.Contains(actions, "*") {
+		denies = append(denies, Statement{NotAction: true, Actions: actions, Resources: []string{"*"}})
+	}
+	return append(denies, notResource(resources)...), exact
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
 }

@@ -1,0 +1,71 @@
+package analyze_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/ctem-dev/ctem/internal/analyze"
+	"github.com/ctem-dev/ctem/internal/graph"
+	"github.com/ctem-dev/ctem/internal/intel/score"
+)
+
+// TestAccessKeyIDsGrantTheirUser checks, through the store, that an AWS
+// access key id found in a Gitleaks report (aws-access-token) or in a
+// Kubernetes Secret grants the IAM user whose aws_iam_access_key in
+// Terraform state has that id, and that the twin, whose state's key has
+// another id, gives no path.
+func TestAccessKeyIDsGrantTheirUser(t *testing.T) {
+	t.Parallel()
+	const user = "identity:arn:aws:iam::111122223333:user/ci"
+	tests := []struct {
+		name, scope string
+		inputs      []input
+		from        string // the state the leaked-credential step leaves
+		state, twin string
+		user        string
+	}{
+		{"TruffleHog verified AWS key naming its user's ARN", `version: 1
+crown_jewels:
+  - {name: crown, value: 9, match: [{key: "arn:aws:s3:::acme-crown-jewels"}]}
+entry_points: [internet]
+`, []input{{"accesskey/test_keys.trufflehog.json", "github.com/trufflesecurity/test_keys"}, {"accesskey/test-keys-inventory.yaml", ""}}, "read:repo:github.com/trufflesecurity/test_keys",
+			"accesskey/arn/state.json", "accesskey/arn-twin/state.json", "identity:arn:aws:iam::595918472158:user/canarytokens.com@@mirux23ppyky6hx3l6vclmhnj"},
+		{"gitleaks aws-access-token in a public repository", `version: 1
+crown_jewels:
+  - {name: crown, value: 9, match: [{key: "arn:aws:s3:::acme-crown-jewels"}]}
+entry_points: [internet]
+`, []input{{"accesskey/inventory.yaml", ""}, {"accesskey/app.gitleaks.json", "github.com/acme/app"}}, "read:repo:github.com/acme/app", "", "", ""},
+		{"Kubernetes Secret holding the key id", `version: 1
+crown_jewels:
+  - {name: crown, value: 9, match: [{key: "arn:aws:s3:::acme-crown-jewels"}]}
+entry_points: [{identity: "k8s:prod//User/dev"}]
+`, []input{{"accesskey/secret.yaml", "prod"}}, "read:k8s:prod/ci/Secret/ci-aws", "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			paths := func(state string) []graph.Path {
+				run := analyzeEstate(t, tt.scope, append([]input{{state, "acme"}}, tt.inputs...), score.Intel{})
+				return run.Result.Paths
+			}
+			state, twin, user := "accesskey/key/state.json", "accesskey/twin/state.json", user
+			if tt.state != "" {
+				state, twin, user = tt.state, tt.twin, tt.user
+			}
+			var found string
+			for _, p := range paths(state) {
+				if slices.ContainsFunc(p.Steps, func(s graph.Step) bool {
+					return s.Rule == "leaked-credential" && s.From == tt.from && s.To == user
+				}) {
+					found = analyze.Summary(p)
+				}
+			}
+			if found == "" {
+				t.Errorf("no path with leaked-credential %s -> %s, want one", tt.from, user)
+			}
+			for _, p := range paths(twin) {
+				t.Errorf("twin (the state's key or user is another): path %s, want none", analyze.Summary(p))
+			}
+		})
+	}
+}
