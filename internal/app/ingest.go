@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ctem-dev/ctem/internal/inputs"
 	"io"
 	"os"
 	"path/filepath"
@@ -211,7 +212,7 @@ func expandDirs(ins []Input) ([]Input, error) {
 			out = append(out, in)
 			continue
 		}
-		if tf, _ := filepath.Glob(filepath.Join(in.Name, "*.tf")); len(tf) > 0 {
+		if inputs.HasTerraform(in.Name) {
 			out = append(out, in)
 			continue
 		}

@@ -57,11 +57,11 @@ func (v Verdict) Err() error {
 func Recognize(reg ingest.Registry, path string) (Verdict, error) {
 	v := Verdict{Path: path}
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		if tf, _ := filepath.Glob(filepath.Join(path, "*.tf")); len(tf) > 0 {
+		if HasTerraform(path) {
 			v.Format = terraform.FormatHCL
 			return v, nil
 		}
-		v.Skip = "a folder without Terraform (.tf) files"
+		v.Skip = "a folder without Terraform (.tf or .tf.json) files"
 		return v, nil
 	}
 	src, err := ingest.Open(path, nil)
@@ -129,7 +129,7 @@ func whatIs(name string, s *ingest.Sniff) string {
 // holds .tf files is one Terraform input. It stops at the first error of
 // Recognize.
 func Folder(reg ingest.Registry, dir string) (inputs, skipped []Verdict, err error) {
-	if tf, _ := filepath.Glob(filepath.Join(dir, "*.tf")); len(tf) > 0 {
+	if HasTerraform(dir) {
 		v, err := Recognize(reg, dir)
 		return []Verdict{v}, nil, err
 	}
@@ -177,4 +177,16 @@ func SkipWarning(skipped []Verdict) string {
 		noun = "file that is"
 	}
 	return fmt.Sprintf("skipped %d %s not inputs ctem reads: %s", len(skipped), noun, strings.Join(parts, ", "))
+}
+
+// HasTerraform reports whether dir holds Terraform configuration in
+// either syntax: native (.tf) or JSON (.tf.json) files. Such a folder is
+// one Terraform input, read as Terraform reads a root module.
+func HasTerraform(dir string) bool {
+	for _, pat := range []string{"*.tf", "*.tf.json"} {
+		if m, _ := filepath.Glob(filepath.Join(dir, pat)); len(m) > 0 {
+			return true
+		}
+	}
+	return false
 }

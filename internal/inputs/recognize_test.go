@@ -129,3 +129,22 @@ func TestRecognizeExplicit(t *testing.T) {
 		t.Errorf("Recognize(missing) = %v, want ErrNotExist", err)
 	}
 }
+
+// TestFolderOfTerraformJSON checks that a folder holding only JSON-syntax
+// Terraform (.tf.json) is one Terraform input, as a folder of .tf files
+// is, and that a folder with neither is not.
+func TestFolderOfTerraformJSON(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	body := `{"resource": {"aws_s3_bucket": {"data": {"bucket": "data"}}}}`
+	if err := os.WriteFile(filepath.Join(dir, "main.tf.json"), []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in, skipped, err := inputs.Folder(inputs.All(), dir)
+	if err != nil || len(in) != 1 || len(skipped) != 0 || in[0].Path != dir {
+		t.Fatalf("Folder(.tf.json only) = %+v, %+v, %v; want the folder as one input", in, skipped, err)
+	}
+	if !inputs.HasTerraform(dir) || inputs.HasTerraform(t.TempDir()) {
+		t.Errorf("HasTerraform(.tf.json folder, empty folder) = %v, %v; want true, false", inputs.HasTerraform(dir), inputs.HasTerraform(t.TempDir()))
+	}
+}
