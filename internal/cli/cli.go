@@ -123,6 +123,7 @@ Start with 'ctem demo', or 'ctem init' to write a scope file.`,
 		newEventsCmd(e),
 		newFeedsCmd(e),
 		newTriageCmd(e),
+		newGateCmd(e),
 	)
 	for _, c := range root.Commands() {
 		c.Args = wrapArgs(c.Args)
