@@ -57,6 +57,11 @@ type Scope struct {
 	Environments []Environment `yaml:"environments"`
 	// SLA is the time allowed to fix a weakness, per priority.
 	SLA SLA `yaml:"sla"`
+	// Acceptance bounds risk acceptances.
+	Acceptance Acceptance `yaml:"acceptance"`
+	// Policies are rules over paths, exposures and assets written in CEL,
+	// each with an action (see package policy).
+	Policies []Policy `yaml:"policies"`
 
 	file string     // the name errors carry
 	root *yaml.Node // the document, for error positions; nil when built in code
@@ -105,13 +110,64 @@ type Environment struct {
 }
 
 // SLA is the time allowed to fix a weakness of each priority. A zero
-// duration means no SLA for that priority.
+// duration means no SLA for that priority. The bands by severity
+// (Critical to Low) apply to every open exposure; the others apply on
+// top to exposures with that property, and the shortest that applies
+// wins (see package sla).
 type SLA struct {
 	Critical Duration `yaml:"critical"`
 	High     Duration `yaml:"high"`
 	Medium   Duration `yaml:"medium"`
 	Low      Duration `yaml:"low"`
+	// KEV is the time allowed for a known exploited vulnerability (CISA
+	// KEV); KEVInternet for one on an asset reached from the internet.
+	KEV         Duration `yaml:"kev"`
+	KEVInternet Duration `yaml:"kev_internet"`
+	// Internet is the time allowed for any weakness on an asset reached
+	// from the internet.
+	Internet Duration `yaml:"internet"`
+	// CrownJewel is the time allowed for a weakness on an open attack
+	// path to a crown jewel whose value is at least CrownJewelMinValue
+	// (any crown jewel when 0).
+	CrownJewel         Duration `yaml:"crown_jewel"`
+	CrownJewelMinValue int      `yaml:"crown_jewel_min_value"`
 }
+
+// Acceptance bounds risk acceptances: Max is the longest expiry an
+// acceptance may have (none when zero).
+type Acceptance struct {
+	Max Duration `yaml:"max"`
+}
+
+// Policy actions.
+const (
+	ActionFail   = "fail"
+	ActionWarn   = "warn"
+	ActionTicket = "ticket"
+	ActionNotify = "notify"
+)
+
+// PolicyActions are the actions a policy may take.
+var PolicyActions = []string{ActionFail, ActionWarn, ActionTicket, ActionNotify}
+
+// Policy is a rule in CEL over a path, an exposure and its asset (see
+// package policy for the variables), with the action to take on a match.
+type Policy struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	// On is what the rule is evaluated over: "path" or "exposure".
+	On     string `yaml:"on"`
+	Expr   string `yaml:"expr"`
+	Action string `yaml:"action"`
+}
+
+// ExprPos returns the line and column where policy i's expression begins
+// in the file (zeros for a scope built in code), so that an error in the
+// expression can be placed in the file.
+func (s *Scope) ExprPos(i int) (line, col int) { return s.pos("policies", i, "expr") }
+
+// FileName returns the name errors about the scope carry.
+func (s *Scope) FileName() string { return s.fileName() }
 
 // For returns the SLA of a priority (critical, high, medium, low) and
 // whether one is set.
