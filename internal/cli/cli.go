@@ -124,6 +124,7 @@ Start with 'ctem demo', or 'ctem init' to write a scope file.`,
 		newFeedsCmd(e),
 		newTriageCmd(e),
 		newGateCmd(e),
+		newSLACmd(e),
 	)
 	for _, c := range root.Commands() {
 		c.Args = wrapArgs(c.Args)
