@@ -125,6 +125,8 @@ Start with 'ctem demo', or 'ctem init' to write a scope file.`,
 		newTriageCmd(e),
 		newGateCmd(e),
 		newSLACmd(e),
+		newAcceptCmd(e),
+		newFalsePositiveCmd(e),
 	)
 	for _, c := range root.Commands() {
 		c.Args = wrapArgs(c.Args)
