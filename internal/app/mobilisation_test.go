@@ -101,7 +101,9 @@ func TestAcceptRisk(t *testing.T) {
 		func(r *AcceptRequest) { r.Expires = now.Add(91 * 24 * time.Hour) },
 		func(r *AcceptRequest) { r.Expires = now.Add(-time.Hour) },
 		func(r *AcceptRequest) { r.Expires, r.Approver = now.Add(24*time.Hour), "" },
-		func(r *AcceptRequest) { r.Expires, r.Scope = now.Add(24*time.Hour), AcceptScope{VulnID: "CVE-1999-0001"} },
+		func(r *AcceptRequest) {
+			r.Expires, r.Scope = now.Add(24*time.Hour), AcceptScope{VulnID: "CVE-1999-0001"}
+		},
 		func(r *AcceptRequest) { r.Expires, r.Scope = now.Add(24*time.Hour), AcceptScope{Asset: "x"} },
 	} {
 		r := req
