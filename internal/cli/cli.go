@@ -127,6 +127,7 @@ Start with 'ctem demo', or 'ctem init' to write a scope file.`,
 		newSLACmd(e),
 		newAcceptCmd(e),
 		newFalsePositiveCmd(e),
+		newPolicyCmd(e),
 	)
 	for _, c := range root.Commands() {
 		c.Args = wrapArgs(c.Args)

@@ -161,10 +161,44 @@ type Policy struct {
 	Action string `yaml:"action"`
 }
 
-// ExprPos returns the line and column where policy i's expression begins
-// in the file (zeros for a scope built in code), so that an error in the
-// expression can be placed in the file.
-func (s *Scope) ExprPos(i int) (line, col int) { return s.pos("policies", i, "expr") }
+// ExprPos returns where policy i's expression text begins in the file:
+// the line and column of its first character (after an opening quote;
+// the line after the indicator of a block scalar), zeros for a scope
+// built in code. An error in the expression is placed in the file from
+// it.
+func (s *Scope) ExprPos(i int) (line, col int, block bool) {
+	line, col = s.pos("policies", i, "expr")
+	if s.root == nil || line == 0 {
+		return 0, 0, false
+	}
+	n := findNode(docContent(s.root), line, col)
+	if n == nil {
+		return line, col, false
+	}
+	switch n.Style {
+	case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
+		return line, col + 1, false
+	case yaml.LiteralStyle, yaml.FoldedStyle:
+		return line + 1, 0, true
+	}
+	return line, col, false
+}
+
+// findNode returns the scalar node at line and column.
+func findNode(n *yaml.Node, line, col int) *yaml.Node {
+	if n == nil {
+		return nil
+	}
+	if n.Kind == yaml.ScalarNode && n.Line == line && n.Column == col {
+		return n
+	}
+	for _, c := range n.Content {
+		if f := findNode(c, line, col); f != nil {
+			return f
+		}
+	}
+	return nil
+}
 
 // FileName returns the name errors about the scope carry.
 func (s *Scope) FileName() string { return s.fileName() }
