@@ -16,9 +16,11 @@ import (
 
 	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/estate"
+	"github.com/ctem-dev/ctem/internal/estate/scope"
 	"github.com/ctem-dev/ctem/internal/graph"
 	"github.com/ctem-dev/ctem/internal/intel/kev"
 	"github.com/ctem-dev/ctem/internal/model"
+	"github.com/ctem-dev/ctem/internal/policy"
 	"github.com/ctem-dev/ctem/internal/store"
 )
 
@@ -73,12 +75,17 @@ type Report struct {
 	// BasePaths and ChangePaths count the open paths of each side.
 	BasePaths   int `json:"base_paths"`
 	ChangePaths int `json:"change_paths"`
+	// Policies are the matches of the scope's fail policies on what the
+	// change introduced (its new paths and new open exposures); Warnings
+	// those of its warn policies.
+	Policies []policy.Match `json:"policies"`
+	Warnings []policy.Match `json:"warnings"`
 	// Inputs names the change's inputs.
 	Inputs []string `json:"inputs"`
 }
 
 // Failed reports whether the change introduced something the gate stops.
-func (r *Report) Failed() bool { return len(r.NewPaths) > 0 || len(r.NewKEV) > 0 }
+func (r *Report) Failed() bool { return len(r.NewPaths) > 0 || len(r.NewKEV) > 0 || len(r.Policies) > 0 }
 
 // Reasons says in one line each why the gate failed; none when it passed.
 func (r *Report) Reasons() []string {
@@ -88,6 +95,9 @@ func (r *Report) Reasons() []string {
 	}
 	if n := len(r.NewKEV); n > 0 {
 		out = append(out, fmt.Sprintf("%d new known exploited vulnerability exposure(s) on internet-facing assets", n))
+	}
+	if n := len(r.Policies); n > 0 {
+		out = append(out, fmt.Sprintf("%d match(es) of fail policies", n))
 	}
 	return out
 }
@@ -180,7 +190,46 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	r.Fix = fixFor(plan.Plan.Items, r.NewPaths)
+	if err := r.checkPolicies(ctx, ca, base, change, run.Run.Estate, in); err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// checkPolicies evaluates the scope's policies on what the change
+// introduced: its new paths and the open exposures the base did not have.
+func (r *Report) checkPolicies(ctx context.Context, a *app.App, base, change *sideData, es *estate.Estate, in app.Intel) error {
+	sc, err := a.ScopeInForce(ctx)
+	if err != nil {
+		return err
+	}
+	set, err := policy.Compile(sc)
+	if err != nil {
+		return &app.BadInputError{Err: err}
+	}
+	r.Policies, r.Warnings = []policy.Match{}, []policy.Match{}
+	keep := func(ms []policy.Match) {
+		for _, m := range ms {
+			switch m.Action {
+			case scope.ActionFail:
+				r.Policies = append(r.Policies, m)
+			case scope.ActionWarn:
+				r.Warnings = append(r.Warnings, m)
+			}
+		}
+	}
+	for _, p := range r.NewPaths {
+		ms, _ := set.Eval("path", p.ID, policy.PathVars(p, es))
+		keep(ms)
+	}
+	for _, x := range change.exposures {
+		if base.open[x.ID] {
+			continue
+		}
+		ms, _ := set.Eval("exposure", x.ID, policy.ExposureVars(x, es, in.KEV))
+		keep(ms)
+	}
+	return nil
 }
 
 // sideData is one side's open paths and exposures.

@@ -34,8 +34,22 @@ var loadIntel = sync.OnceValues(func() (app.Intel, error) {
 
 func newApp(st app.Store) *app.App {
 	scope, _ := examples.Files.ReadFile(examples.Scope)
+	scope = append(scope, policies...)
 	return &app.App{Store: st, Formats: inputs.All(), Intel: loadIntel, Scope: &app.ScopeFile{Name: "ctem.yaml", Data: scope}}
 }
+
+// policies are the scope's policies in the gate tests: a container
+// escape on a path fails, a new critical exposure warns.
+const policies = `policies:
+  - name: no-escape
+    on: path
+    action: fail
+    expr: "'escape' in path.rules"
+  - name: new-critical
+    on: exposure
+    action: warn
+    expr: exposure.severity == 'critical'
+`
 
 // baseDB ingests the example estate and its reports into a database, as
 // the main branch's CI would.
@@ -141,9 +155,11 @@ func TestGate(t *testing.T) {
 		wantPaths bool // new paths
 		wantKEV   string
 		wantClose bool
+		// wantPolicy: the fail policy no-escape matches.
+		wantPolicy bool
 	}{
 		{name: "unchanged", file: "k8s/shop.yaml", edit: func(s string) string { return s + "\n" }},
-		{name: "hostPath", file: "k8s/shop.yaml", edit: hostPath, wantFail: true, wantPaths: true},
+		{name: "hostPath", file: "k8s/shop.yaml", edit: hostPath, wantFail: true, wantPaths: true, wantPolicy: true},
 		{name: "wildcard", file: "terraform/main.tf", edit: wildcard, wantFail: true, wantPaths: true},
 		{name: "kev on internet", file: "reports/shop-api-image.trivy.json", edit: kevOnEdge, wantFail: true, wantPaths: true, wantKEV: "CVE-2022-22965"},
 		{name: "fix only", file: "reports/shop-api-image.trivy.json", edit: upgraded, wantClose: true},
@@ -181,6 +197,14 @@ func TestGate(t *testing.T) {
 			if got := strings.Join(kevs, ","); !strings.Contains(got, tc.wantKEV) || (tc.wantKEV == "" && got != "") {
 				t.Errorf("Run(%s) new KEV = %q, want %q", tc.name, got, tc.wantKEV)
 			}
+			if got := len(r.Policies) > 0; got != tc.wantPolicy {
+				t.Errorf("Run(%s) fail-policy matches = %v, want some: %v", tc.name, r.Policies, tc.wantPolicy)
+			}
+			for _, m := range r.Policies {
+				if m.Policy != "no-escape" || m.On != "path" {
+					t.Errorf("Run(%s) fail-policy match %+v, want no-escape on a path", tc.name, m)
+				}
+			}
 			if tc.wantClose && r.ClosedPaths == 0 {
 				t.Errorf("Run(%s) closed paths = 0, want some", tc.name)
 			}
@@ -209,7 +233,7 @@ func TestGate(t *testing.T) {
 			if err := json.Unmarshal(sb.Bytes(), &log); err != nil {
 				t.Fatal(err)
 			}
-			if got, want := len(log.Runs[0].Results), len(r.NewPaths)+len(r.NewKEV); got != want {
+			if got, want := len(log.Runs[0].Results), len(r.NewPaths)+len(r.NewKEV)+len(r.Policies); got != want {
 				t.Errorf("WriteSARIF(%s) results = %d, want %d (only what the change introduced)", tc.name, got, want)
 			}
 

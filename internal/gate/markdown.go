@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ctem-dev/ctem/internal/graph"
+	"github.com/ctem-dev/ctem/internal/policy"
 )
 
 // WriteMarkdown writes the report as a pull-request comment: the verdict,
@@ -55,6 +56,19 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 			}
 			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s |\n", cell(k.CVE), cell(k.Exposure.Asset), cell(k.Exposure.Package.Name),
 				cell(k.Exposure.Package.FixedVersion), cell(k.Via), due)
+		}
+		fmt.Fprintln(bw)
+	}
+	for _, ms := range []struct {
+		title string
+		ms    []policy.Match
+	}{{"Fail policies matched", r.Policies}, {"Warn policies matched", r.Warnings}} {
+		if len(ms.ms) == 0 {
+			continue
+		}
+		fmt.Fprintf(bw, "### %s\n\n| policy | on | subject | because |\n|---|---|---|---|\n", ms.title)
+		for _, m := range ms.ms {
+			fmt.Fprintf(bw, "| %s | %s | %s | %s |\n", cell(m.Policy), m.On, cell(m.Subject), cell(strings.Join(m.Because, ", ")))
 		}
 		fmt.Fprintln(bw)
 	}

@@ -15,6 +15,7 @@ import (
 const (
 	RuleNewPath = "ctem/new-attack-path"
 	RuleNewKEV  = "ctem/new-kev-internet"
+	RulePolicy  = "ctem/policy"
 )
 
 type sarifLog struct {
@@ -111,6 +112,11 @@ func WriteSARIF(w io.Writer, r *Report, version string) error {
 			FullDescription:  sarifMessage{"A vulnerability in CISA's Known Exploited Vulnerabilities catalog is now present on an asset reached from the internet."},
 			Help:             sarifMessage{"Upgrade the package to the fixed version, or keep the asset off the internet."},
 			Properties:       sarifProps{Tags: []string{"security", "kev"}, SecuritySeverity: "9.5"}},
+		{ID: RulePolicy, Name: "FailPolicy",
+			ShortDescription: sarifMessage{"The change makes a fail policy of the scope file match"},
+			FullDescription:  sarifMessage{"A policy written in CEL in the scope file, with action fail, matches a path or exposure the change introduced."},
+			Help:             sarifMessage{"Run 'ctem policy test' on the change to see each match and the values it read."},
+			Properties:       sarifProps{Tags: []string{"security", "policy"}, SecuritySeverity: "8.0"}},
 	}
 	fallback := "ctem"
 	if len(r.Inputs) > 0 {
@@ -150,6 +156,17 @@ func WriteSARIF(w io.Writer, r *Report, version string) error {
 				LogicalLocations: []sarifLogical{{FullyQualifiedName: k.Exposure.Asset, Kind: "resource"}},
 			}},
 			PartialFingerprints: map[string]string{"ctemExposure/v1": k.Exposure.ID},
+		})
+	}
+	for _, m := range r.Policies {
+		results = append(results, sarifResult{
+			RuleID: RulePolicy, RuleIndex: 2, Level: "error",
+			Message: sarifMessage{fmt.Sprintf("Policy %s matches %s %s: %s.", m.Policy, m.On, m.Subject, strings.Join(m.Because, ", "))},
+			Locations: []sarifLocation{{
+				PhysicalLocation: &sarifPhysical{ArtifactLocation: sarifArtifact{URI: uri(fallback)}},
+				LogicalLocations: []sarifLogical{{FullyQualifiedName: m.Subject, Kind: "resource"}},
+			}},
+			PartialFingerprints: map[string]string{"ctemPolicy/v1": m.Policy + "/" + m.Subject},
 		})
 	}
 	log := sarifLog{Schema: SARIFSchema, Version: "2.1.0", Runs: []sarifRun{{
