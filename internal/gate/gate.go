@@ -85,7 +85,9 @@ type Report struct {
 }
 
 // Failed reports whether the change introduced something the gate stops.
-func (r *Report) Failed() bool { return len(r.NewPaths) > 0 || len(r.NewKEV) > 0 || len(r.Policies) > 0 }
+func (r *Report) Failed() bool {
+	return len(r.NewPaths) > 0 || len(r.NewKEV) > 0 || len(r.Policies) > 0
+}
 
 // Reasons says in one line each why the gate failed; none when it passed.
 func (r *Report) Reasons() []string {
