@@ -128,6 +128,7 @@ Start with 'ctem demo', or 'ctem init' to write a scope file.`,
 		newAcceptCmd(e),
 		newFalsePositiveCmd(e),
 		newPolicyCmd(e),
+		newTicketsCmd(e),
 	)
 	for _, c := range root.Commands() {
 		c.Args = wrapArgs(c.Args)

@@ -95,7 +95,7 @@ func (c *Client) Do(ctx context.Context, method, url string, header http.Header,
 		resp, err := hc.Do(req)
 		wait := backoff
 		if err != nil {
-			last = fmt.Errorf("%s %s: %w", method, url, err)
+			last = err // net/http's error names the method and URL
 		} else {
 			data, rerr := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 			resp.Body.Close()

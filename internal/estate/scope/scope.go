@@ -62,6 +62,8 @@ type Scope struct {
 	// Policies are rules over paths, exposures and assets written in CEL,
 	// each with an action (see package policy).
 	Policies []Policy `yaml:"policies"`
+	// Tickets routes the tickets of remediation actions by owner.
+	Tickets Tickets `yaml:"tickets"`
 
 	file string     // the name errors carry
 	root *yaml.Node // the document, for error positions; nil when built in code
@@ -137,6 +139,22 @@ type SLA struct {
 // acceptance may have (none when zero).
 type Acceptance struct {
 	Max Duration `yaml:"max"`
+}
+
+// Tickets says where the tickets of remediation actions go.
+type Tickets struct {
+	// Routes are tried in order: the first whose team is the action's
+	// owner wins; a route without a team is the default.
+	Routes []TicketRoute `yaml:"routes"`
+}
+
+// TicketRoute sends a team's tickets to a project (a Jira project key, a
+// GitHub owner/repository), with labels and an assignee.
+type TicketRoute struct {
+	Team     string   `yaml:"team"`
+	Project  string   `yaml:"project"`
+	Labels   []string `yaml:"labels"`
+	Assignee string   `yaml:"assignee"`
 }
 
 // Policy actions.

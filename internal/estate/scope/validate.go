@@ -102,6 +102,11 @@ func (s *Scope) Validate() []error {
 	if s.Acceptance.Max < 0 {
 		bad([]any{"acceptance", "max"}, "a negative maximum")
 	}
+	for i, r := range s.Tickets.Routes {
+		if strings.TrimSpace(r.Project) == "" {
+			bad([]any{"tickets", "routes", i}, "a ticket route needs a project")
+		}
+	}
 	policies := map[string]bool{}
 	for i, p := range s.Policies {
 		at := []any{"policies", i}
