@@ -10,6 +10,7 @@ import (
 
 	"github.com/ctem-dev/ctem/internal/store"
 	"github.com/ctem-dev/ctem/internal/ticket"
+	"github.com/ctem-dev/ctem/internal/ticket/github"
 	"github.com/ctem-dev/ctem/internal/ticket/jira"
 	"github.com/ctem-dev/ctem/internal/ticket/webhook"
 )
@@ -19,7 +20,7 @@ import (
 func newTicketsCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tickets",
-		Short: "One ticket per remediation action in Jira or a signed webhook, kept in step with the fix plan",
+		Short: "One ticket per remediation action in GitHub Issues, Jira or a signed webhook, kept in step with the fix plan",
 	}
 	cmd.AddCommand(newTicketsSyncCmd(e))
 	return cmd
@@ -40,6 +41,8 @@ it would do. Routing comes from the scope file's tickets.routes.
 
 Credentials come from the environment (or a file named by the _FILE variable), and are
 never printed or stored:
+  github:   CTEM_GITHUB_TOKEN or CTEM_GITHUB_TOKEN_FILE, CTEM_GITHUB_REPO (owner/name, the
+            default; routes' projects are other repositories), CTEM_GITHUB_API_URL (Enterprise)
   jira:     CTEM_JIRA_URL, CTEM_JIRA_PROJECT, CTEM_JIRA_EMAIL (Cloud; empty for a Data
             Center personal access token), CTEM_JIRA_TOKEN or CTEM_JIRA_TOKEN_FILE
   webhook:  CTEM_WEBHOOK_URL, CTEM_WEBHOOK_SECRET or CTEM_WEBHOOK_SECRET_FILE
@@ -49,16 +52,24 @@ never printed or stored:
 			if err := checkOutput(output, outTable, outJSON, outCSV); err != nil {
 				return err
 			}
-			tr, err := e.tracker(tracker)
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
 			a, err := e.newApp(ctx)
 			if err != nil {
 				return err
 			}
 			defer a.Store.Close()
+			sc, err := a.ScopeInForce(ctx)
+			if err != nil {
+				return err
+			}
+			var projects []string
+			for _, r := range sc.Tickets.Routes {
+				projects = append(projects, r.Project)
+			}
+			tr, err := e.tracker(tracker, projects)
+			if err != nil {
+				return err
+			}
 			recs, ok := a.Store.(store.Mobilisation)
 			if !ok {
 				return fmt.Errorf("this database cannot keep ticket records")
@@ -77,7 +88,7 @@ never printed or stored:
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&tracker, "tracker", "", "jira or webhook (required)")
+	cmd.Flags().StringVar(&tracker, "tracker", "", "github, jira or webhook (required)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say what would change, change nothing")
 	cmd.Flags().StringVarP(&output, "output", "o", outTable, "output format: table, json or csv")
 	return cmd
@@ -107,7 +118,7 @@ func (e *env) secret(name string) (string, error) {
 }
 
 // tracker builds the tracker named by --tracker from the environment.
-func (e *env) tracker(name string) (ticket.Tracker, error) {
+func (e *env) tracker(name string, projects []string) (ticket.Tracker, error) {
 	need := func(k string) (string, error) {
 		v, err := e.secret(k)
 		if err == nil && v == "" {
@@ -130,6 +141,20 @@ func (e *env) tracker(name string) (ticket.Tracker, error) {
 			return nil, err
 		}
 		return jira.New(url, project, e.getenv("CTEM_JIRA_EMAIL"), token, nil), nil
+	case "github":
+		token, err := need("CTEM_GITHUB_TOKEN")
+		if err != nil {
+			return nil, err
+		}
+		repo, err := need("CTEM_GITHUB_REPO")
+		if err != nil {
+			return nil, err
+		}
+		tr, err := github.New(token, e.getenv("CTEM_GITHUB_API_URL"), repo, projects, nil)
+		if err != nil {
+			return nil, usage(err)
+		}
+		return tr, nil
 	case "webhook":
 		url, err := need("CTEM_WEBHOOK_URL")
 		if err != nil {
@@ -141,5 +166,5 @@ func (e *env) tracker(name string) (ticket.Tracker, error) {
 		}
 		return &webhook.Tracker{URL: url, Secret: []byte(secret), Client: &ticket.Client{}}, nil
 	}
-	return nil, usage(fmt.Errorf("--tracker %q: want jira or webhook", name))
+	return nil, usage(fmt.Errorf("--tracker %q: want github, jira or webhook", name))
 }
