@@ -34,7 +34,9 @@ type Run struct {
 }
 
 // Build reads the store and makes the graph input: every asset and
-// relation of the estate, every open exposure with its effect (from its
+// relation of the estate, every open or accepted exposure (an accepted
+// risk is still a step an attacker can take: it stays on its paths, and
+// leaves only the priority list) with its effect (from its
 // CWEs, CVSS vectors and rule), its evidence kinds, EPSS and KEV, and the
 // scope's entry points and crown jewels. With assets, only the exposures
 // on those asset keys are read (see PrepareAffected).
@@ -48,7 +50,7 @@ func Build(ctx context.Context, st store.Store, es *estate.Estate, in score.Inte
 		return nil, nil, err
 	}
 	xs := map[string]model.Exposure{}
-	for x, err := range st.Exposures(ctx, store.Filter{Statuses: []model.Status{model.StatusOpen}, Assets: assets, ByID: true}) {
+	for x, err := range st.Exposures(ctx, store.Filter{Statuses: []model.Status{model.StatusOpen, model.StatusAccepted}, Assets: assets, ByID: true}) {
 		if err != nil {
 			return nil, nil, err
 		}

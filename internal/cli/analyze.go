@@ -147,6 +147,9 @@ func newPathsCmd(e *env) *cobra.Command {
 			case "mermaid":
 				return graph.WriteMermaid(e.stdout, pl.Paths)
 			}
+			if err := a.MarkAccepted(cmd.Context(), pl); err != nil {
+				return err
+			}
 			writePathsTable(e.stdout, pl.Paths, pl.Names, pl.Alternatives)
 			return nil
 		},

@@ -147,6 +147,12 @@ Start with 'ctem demo', or 'ctem init' to write a scope file.`,
 		newTokenCmd(e),
 		newAuditCmd(e),
 		newVersionCmd(e),
+		newGateCmd(e),
+		newSLACmd(e),
+		newAcceptCmd(e),
+		newFalsePositiveCmd(e),
+		newPolicyCmd(e),
+		newTicketsCmd(e),
 	)
 	wrapAllArgs(root)
 	return root

@@ -150,6 +150,9 @@ read; --scope and $CTEM_SCOPE still override it for one command.`,
 			if err != nil {
 				return usage(fmt.Errorf("%s: %w", args[0], err))
 			}
+			if err := checkPolicies(args[0], data); err != nil {
+				return err
+			}
 			st, err := e.openStore(cmd.Context())
 			if err != nil {
 				return err

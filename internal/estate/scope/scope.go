@@ -61,6 +61,13 @@ type Scope struct {
 	Environments []Environment `yaml:"environments"`
 	// SLA is the time allowed to fix a weakness, per priority.
 	SLA SLA `yaml:"sla"`
+	// Acceptance bounds risk acceptances.
+	Acceptance Acceptance `yaml:"acceptance"`
+	// Policies are rules over paths, exposures and assets written in CEL,
+	// each with an action (see package policy).
+	Policies []Policy `yaml:"policies"`
+	// Tickets routes the tickets of remediation actions by owner.
+	Tickets Tickets `yaml:"tickets"`
 
 	file string     // the name errors carry
 	root *yaml.Node // the document, for error positions; nil when built in code
@@ -109,13 +116,114 @@ type Environment struct {
 }
 
 // SLA is the time allowed to fix a weakness of each priority. A zero
-// duration means no SLA for that priority.
+// duration means no SLA for that priority. The bands by severity
+// (Critical to Low) apply to every open exposure; the others apply on
+// top to exposures with that property, and the shortest that applies
+// wins (see package sla).
 type SLA struct {
 	Critical Duration `yaml:"critical"`
 	High     Duration `yaml:"high"`
 	Medium   Duration `yaml:"medium"`
 	Low      Duration `yaml:"low"`
+	// KEV is the time allowed for a known exploited vulnerability (CISA
+	// KEV); KEVInternet for one on an asset reached from the internet.
+	KEV         Duration `yaml:"kev"`
+	KEVInternet Duration `yaml:"kev_internet"`
+	// Internet is the time allowed for any weakness on an asset reached
+	// from the internet.
+	Internet Duration `yaml:"internet"`
+	// CrownJewel is the time allowed for a weakness on an open attack
+	// path to a crown jewel whose value is at least CrownJewelMinValue
+	// (any crown jewel when 0).
+	CrownJewel         Duration `yaml:"crown_jewel"`
+	CrownJewelMinValue int      `yaml:"crown_jewel_min_value"`
 }
+
+// Acceptance bounds risk acceptances: Max is the longest expiry an
+// acceptance may have (none when zero).
+type Acceptance struct {
+	Max Duration `yaml:"max"`
+}
+
+// Tickets says where the tickets of remediation actions go.
+type Tickets struct {
+	// Routes are tried in order: the first whose team is the action's
+	// owner wins; a route without a team is the default.
+	Routes []TicketRoute `yaml:"routes"`
+}
+
+// TicketRoute sends a team's tickets to a project (a Jira project key, a
+// GitHub owner/repository), with labels and an assignee.
+type TicketRoute struct {
+	Team     string   `yaml:"team"`
+	Project  string   `yaml:"project"`
+	Labels   []string `yaml:"labels"`
+	Assignee string   `yaml:"assignee"`
+}
+
+// Policy actions.
+const (
+	ActionFail   = "fail"
+	ActionWarn   = "warn"
+	ActionTicket = "ticket"
+	ActionNotify = "notify"
+)
+
+// PolicyActions are the actions a policy may take.
+var PolicyActions = []string{ActionFail, ActionWarn, ActionTicket, ActionNotify}
+
+// Policy is a rule in CEL over a path, an exposure and its asset (see
+// package policy for the variables), with the action to take on a match.
+type Policy struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	// On is what the rule is evaluated over: "path" or "exposure".
+	On     string `yaml:"on"`
+	Expr   string `yaml:"expr"`
+	Action string `yaml:"action"`
+}
+
+// ExprPos returns where policy i's expression text begins in the file:
+// the line and column of its first character (after an opening quote;
+// the line after the indicator of a block scalar), zeros for a scope
+// built in code. An error in the expression is placed in the file from
+// it.
+func (s *Scope) ExprPos(i int) (line, col int, block bool) {
+	line, col = s.pos("policies", i, "expr")
+	if s.root == nil || line == 0 {
+		return 0, 0, false
+	}
+	n := findNode(docContent(s.root), line, col)
+	if n == nil {
+		return line, col, false
+	}
+	switch n.Style {
+	case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
+		return line, col + 1, false
+	case yaml.LiteralStyle, yaml.FoldedStyle:
+		return line + 1, 0, true
+	}
+	return line, col, false
+}
+
+// findNode returns the scalar node at line and column.
+func findNode(n *yaml.Node, line, col int) *yaml.Node {
+	if n == nil {
+		return nil
+	}
+	if n.Kind == yaml.ScalarNode && n.Line == line && n.Column == col {
+		return n
+	}
+	for _, c := range n.Content {
+		if f := findNode(c, line, col); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+// FileName returns the name errors about the scope carry.
+func (s *Scope) FileName() string { return s.fileName() }
 
 // For returns the SLA of a priority (critical, high, medium, low) and
 // whether one is set.

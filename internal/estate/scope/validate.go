@@ -90,9 +90,40 @@ func (s *Scope) Validate() []error {
 	for _, pr := range []struct {
 		name string
 		d    Duration
-	}{{"critical", s.SLA.Critical}, {"high", s.SLA.High}, {"medium", s.SLA.Medium}, {"low", s.SLA.Low}} {
+	}{{"critical", s.SLA.Critical}, {"high", s.SLA.High}, {"medium", s.SLA.Medium}, {"low", s.SLA.Low},
+		{"kev", s.SLA.KEV}, {"kev_internet", s.SLA.KEVInternet}, {"internet", s.SLA.Internet}, {"crown_jewel", s.SLA.CrownJewel}} {
 		if pr.d < 0 {
 			bad([]any{"sla", pr.name}, "a negative SLA")
+		}
+	}
+	if v := s.SLA.CrownJewelMinValue; v < 0 || v > 10 {
+		bad([]any{"sla", "crown_jewel_min_value"}, "value %d is not from 0 to 10", v)
+	}
+	if s.Acceptance.Max < 0 {
+		bad([]any{"acceptance", "max"}, "a negative maximum")
+	}
+	for i, r := range s.Tickets.Routes {
+		if strings.TrimSpace(r.Project) == "" {
+			bad([]any{"tickets", "routes", i}, "a ticket route needs a project")
+		}
+	}
+	policies := map[string]bool{}
+	for i, p := range s.Policies {
+		at := []any{"policies", i}
+		if strings.TrimSpace(p.Name) == "" {
+			bad(at, "a policy needs a name")
+		} else if policies[p.Name] {
+			bad(append(at, "name"), "policy %q is defined twice", p.Name)
+		}
+		policies[p.Name] = true
+		if p.On != "path" && p.On != "exposure" {
+			bad(append(at, "on"), "on %q is not path or exposure", p.On)
+		}
+		if strings.TrimSpace(p.Expr) == "" {
+			bad(at, "a policy needs an expr")
+		}
+		if !slices.Contains(PolicyActions, p.Action) {
+			bad(append(at, "action"), "action %q is not one of %s", p.Action, strings.Join(PolicyActions, ", "))
 		}
 	}
 	return errs

@@ -1,0 +1,93 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"iter"
+
+	"github.com/ctem-dev/ctem/internal/store"
+)
+
+var _ store.Mobilisation = (*DB)(nil)
+
+// RecordBreaches stores the breaches not stored before and returns them.
+func (s *DB) RecordBreaches(ctx context.Context, bs []store.SLABreach) ([]store.SLABreach, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("record breaches: %w", err)
+	}
+	defer tx.Rollback()
+	var out []store.SLABreach
+	for _, b := range bs {
+		res, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO sla_breaches (exposure_id, due_at, rule, owner, at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (exposure_id, due_at) DO NOTHING`), b.ExposureID, micros(b.Due), b.Rule, b.Owner, micros(b.At))
+		if err != nil {
+			return nil, fmt.Errorf("record breaches: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			out = append(out, b)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("record breaches: %w", err)
+	}
+	return out, nil
+}
+
+// Breaches lists the recorded breaches, newest first.
+func (s *DB) Breaches(ctx context.Context) iter.Seq2[store.SLABreach, error] {
+	return rowsSeq(ctx, s.db, `SELECT exposure_id, due_at, rule, owner, at FROM sla_breaches ORDER BY at DESC, exposure_id, due_at`, nil,
+		func(r *sql.Rows) (store.SLABreach, error) {
+			var b store.SLABreach
+			var due, at int64
+			err := r.Scan(&b.ExposureID, &due, &b.Rule, &b.Owner, &at)
+			b.Due, b.At = fromMicros(due), fromMicros(at)
+			return b, err
+		})
+}
+
+// AddAcceptanceRule stores an acceptance rule.
+func (s *DB) AddAcceptanceRule(ctx context.Context, r store.AcceptanceRule) error {
+	_, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO acceptance_rules (id, exposure_id, vuln_id, asset, reason, actor, approver, expires_at, at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), r.ID, r.ExposureID, r.VulnID, r.Asset, r.Reason, r.By, r.Approver, micros(r.Expires), micros(r.At))
+	if err != nil {
+		return fmt.Errorf("add acceptance rule: %w", err)
+	}
+	return nil
+}
+
+// AcceptanceRules lists the acceptance rules, oldest first.
+func (s *DB) AcceptanceRules(ctx context.Context) iter.Seq2[store.AcceptanceRule, error] {
+	return rowsSeq(ctx, s.db, `SELECT id, exposure_id, vuln_id, asset, reason, actor, approver, expires_at, at FROM acceptance_rules ORDER BY at, id`, nil,
+		func(r *sql.Rows) (store.AcceptanceRule, error) {
+			var a store.AcceptanceRule
+			var exp, at int64
+			err := r.Scan(&a.ID, &a.ExposureID, &a.VulnID, &a.Asset, &a.Reason, &a.By, &a.Approver, &exp, &at)
+			a.Expires, a.At = fromMicros(exp), fromMicros(at)
+			return a, err
+		})
+}
+
+// PutTicket stores or replaces the record of a ticket.
+func (s *DB) PutTicket(ctx context.Context, t store.Ticket) error {
+	_, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO tickets (action_key, tracker, external, url, state, digest, at) VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (tracker, action_key) DO UPDATE SET external = excluded.external, url = excluded.url, state = excluded.state,
+  digest = excluded.digest, at = excluded.at`), t.ActionKey, t.Tracker, t.External, t.URL, t.State, t.Digest, micros(t.At))
+	if err != nil {
+		return fmt.Errorf("put ticket: %w", err)
+	}
+	return nil
+}
+
+// Tickets lists the tickets of one tracker, by action key.
+func (s *DB) Tickets(ctx context.Context, tracker string) iter.Seq2[store.Ticket, error] {
+	return rowsSeq(ctx, s.db, s.rebind(`SELECT action_key, tracker, external, url, state, digest, at FROM tickets WHERE tracker = ? ORDER BY action_key`), []any{tracker},
+		func(r *sql.Rows) (store.Ticket, error) {
+			var t store.Ticket
+			var at int64
+			err := r.Scan(&t.ActionKey, &t.Tracker, &t.External, &t.URL, &t.State, &t.Digest, &at)
+			t.At = fromMicros(at)
+			return t, err
+		})
+}
