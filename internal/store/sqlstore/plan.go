@@ -61,6 +61,10 @@ type term struct {
 	// (findings_asset: an asset, then severity order), so that an
 	// ordered walk keeps the term plain.
 	leads order
+	// col is the column the term is on, if one: an ordered walk keeps
+	// the term plain when the order begins with it (a severity is a range
+	// of the severity order's index, a time one of the newest order's).
+	col string
 }
 
 // listing is the plan of one page of a listing: its terms and order.
@@ -105,7 +109,8 @@ func (s *DB) choose(ctx context.Context, l *listing) error {
 func (l *listing) where() *where {
 	w := &where{}
 	for i, t := range l.terms {
-		if i == l.first || (l.first < 0 && t.leads != nil && slices.Equal(t.leads, l.o)) {
+		walk := l.first < 0 && ((t.leads != nil && slices.Equal(t.leads, l.o)) || (t.col != "" && t.col == l.o[0].col))
+		if i == l.first || walk {
 			w.add(t.plain, t.plainArgs...)
 		} else {
 			w.add(t.hidden, t.hiddenArgs...)
@@ -140,7 +145,7 @@ func inTerm(table, col string, vals []string) term {
 		}
 	}
 	in := " IN (" + placeholders(len(vals)) + ")"
-	return term{plain: col + in, hidden: hide(col) + in, plainArgs: args, hiddenArgs: args, table: table}
+	return term{plain: col + in, hidden: hide(col) + in, plainArgs: args, hiddenArgs: args, table: table, col: col}
 }
 
 // keysTerm is a match on a key column, exact or a prefix for "x*" (see

@@ -179,11 +179,11 @@ func (s *DB) Findings(ctx context.Context, f store.Filter) iter.Seq2[model.Findi
 			var p, h where
 			p.ids("id", f.IDs)
 			h.ids(hide("id"), f.IDs)
-			l.terms = append(l.terms, term{plain: p.conds[0], hidden: h.conds[0], plainArgs: p.args, hiddenArgs: h.args, table: "findings"})
+			l.terms = append(l.terms, term{plain: p.conds[0], hidden: h.conds[0], plainArgs: p.args, hiddenArgs: h.args, table: "findings", col: "id"})
 		}
 		if !f.Since.IsZero() {
 			l.terms = append(l.terms, term{plain: "first_seen >= ?", hidden: hide("first_seen") + " >= ?",
-				plainArgs: []any{micros(f.Since)}, hiddenArgs: []any{micros(f.Since)}, table: "findings"})
+				plainArgs: []any{micros(f.Since)}, hiddenArgs: []any{micros(f.Since)}, table: "findings", col: "first_seen"})
 		}
 		if f.ScanID != "" {
 			cond, args, err := s.scanCond(ctx, "findings", f.ScanID)
@@ -310,11 +310,11 @@ func (s *DB) Exposures(ctx context.Context, f store.Filter) iter.Seq2[model.Expo
 			var p, h where
 			p.ids("id", f.IDs)
 			h.ids(hide("id"), f.IDs)
-			l.terms = append(l.terms, term{plain: p.conds[0], hidden: h.conds[0], plainArgs: p.args, hiddenArgs: h.args, table: "exposures"})
+			l.terms = append(l.terms, term{plain: p.conds[0], hidden: h.conds[0], plainArgs: p.args, hiddenArgs: h.args, table: "exposures", col: "id"})
 		}
 		if !f.Since.IsZero() {
 			l.terms = append(l.terms, term{plain: "first_seen >= ?", hidden: hide("first_seen") + " >= ?",
-				plainArgs: []any{micros(f.Since)}, hiddenArgs: []any{micros(f.Since)}, table: "exposures"})
+				plainArgs: []any{micros(f.Since)}, hiddenArgs: []any{micros(f.Since)}, table: "exposures", col: "first_seen"})
 		}
 		if f.ScanID != "" {
 			cond, args, err := s.scanCond(ctx, "x", f.ScanID)
