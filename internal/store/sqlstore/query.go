@@ -171,9 +171,7 @@ func (s *DB) Findings(ctx context.Context, f store.Filter) iter.Seq2[model.Findi
 			for i, id := range f.VulnIDs {
 				args[i] = model.NormalizeVulnID(id)
 			}
-			in := " IN (SELECT finding_id FROM finding_vulns WHERE vuln_id IN (" + placeholders(len(args)) + "))"
-			l.terms = append(l.terms, term{plain: "id" + in, hidden: hide("id") + in, plainArgs: args, hiddenArgs: args,
-				table: "finding_vulns", probe: "vuln_id IN (" + placeholders(len(args)) + ")", probeArgs: args})
+			l.terms = append(l.terms, vulnTerm("", args))
 		}
 		if len(f.IDs) > 0 {
 			var p, h where
@@ -213,6 +211,20 @@ func (s *DB) Findings(ctx context.Context, f store.Filter) iter.Seq2[model.Findi
 			}
 		}
 	}
+}
+
+// vulnTerm is the match of findings (columns prefixed by p) that have
+// any of ids among their vulnerability ids: the first in their vuln_id
+// (findings_vuln), the others in finding_vulns. Its probe is the plain
+// condition on findings.
+func vulnTerm(p string, ids []any) term {
+	in := " IN (" + placeholders(len(ids)) + ")"
+	cond := func(vuln, id string) string {
+		return "(" + vuln + in + " OR " + id + " IN (SELECT finding_id FROM finding_vulns WHERE vuln_id" + in + "))"
+	}
+	args := append(append([]any{}, ids...), ids...)
+	return term{plain: cond(p+"vuln_id", p+"id"), hidden: cond(hide(p+"vuln_id"), hide(p+"id")),
+		plainArgs: args, hiddenArgs: args, table: "findings", probe: cond(p+"vuln_id", p+"id"), probeArgs: args}
 }
 
 // findingOrders are the orders of the findings listing by sort.
@@ -302,9 +314,10 @@ func (s *DB) Exposures(ctx context.Context, f store.Filter) iter.Seq2[model.Expo
 			for i, id := range f.VulnIDs {
 				args[i] = model.NormalizeVulnID(id)
 			}
-			in := " IN (SELECT x.exposure_id FROM finding_vulns v JOIN findings x ON x.id = v.finding_id WHERE v.vuln_id IN (" + placeholders(len(args)) + "))"
-			l.terms = append(l.terms, term{plain: "id" + in, hidden: hide("id") + in, plainArgs: args, hiddenArgs: args,
-				table: "finding_vulns", probe: "vuln_id IN (" + placeholders(len(args)) + ")", probeArgs: args})
+			t := vulnTerm("", args)
+			in := " IN (SELECT x.exposure_id FROM findings x WHERE " + vulnTerm("x.", args).probe + ")"
+			t.plain, t.hidden = "id"+in, hide("id")+in
+			l.terms = append(l.terms, t)
 		}
 		if len(f.IDs) > 0 {
 			var p, h where

@@ -186,7 +186,7 @@ func (x *tx) flushBatch(b *batch) {
 // execRows runs a batch's statement. For findings the statement returns
 // the rows it wrote (inserted or changed; an unchanged finding is not
 // written, see findingConflict), whose vulnerability ids then go to
-// finding_vulns.
+// finding_vulns (those after the first, which is the finding's vuln_id).
 func (x *tx) execRows(b *batch, st *sql.Stmt, args []any, _ int) {
 	if b != x.findings {
 		x.exec(st, args)
@@ -250,7 +250,14 @@ func (x *tx) execRows(b *batch, st *sql.Stmt, args []any, _ int) {
 		x.exec(x.delVulns, []any{id})
 	}
 	for _, id := range x.written {
+		// The first id is the finding's vuln_id; finding_vulns holds
+		// the others (migration 00009).
 		vs := splitList(lists[id])
+		if len(vs) < 2 {
+			continue
+		}
+		first := vs[0]
+		vs = slices.DeleteFunc(vs[1:], func(v string) bool { return v == first })
 		slices.Sort(vs)
 		for _, v := range slices.Compact(vs) {
 			x.vulnArgs = append(x.vulnArgs, id, v)
@@ -994,6 +1001,7 @@ var deferredIndexes = []struct{ name, def string }{
 	{"exposures_severity", "exposures (sev DESC, asset, vuln_id, rule_id, id)"},
 	{"finding_vulns_vuln", "finding_vulns (vuln_id, finding_id)"},
 	{"finding_vulns_finding", "finding_vulns (finding_id)"},
+	{"findings_vuln", "findings (vuln_id)"},
 	{"findings_newest", "findings (first_seen DESC, id)"},
 	{"exposures_newest", "exposures (first_seen DESC, id)"},
 	{"findings_filter", "findings (status, kind, tool)"},

@@ -1,23 +1,28 @@
 -- +goose Up
--- finding_vulns becomes a plain table with two indexes instead of a
--- WITHOUT ROWID primary key on (finding_id, vuln_id): its rows are then
--- appended, and its indexes, like every index a listing needs, can be
--- built once by sorting at the end of a first, bulk ingest (sqlstore's
--- deferredIndexes) instead of being filled at random places row by row,
--- which tripled the CPU time of a 1M-finding first ingest (40 s to
--- 115 s). The ingest writes a finding's ids once (it deletes them first
--- when a changed finding is written again), so no unique key is needed.
+-- finding_vulns keeps only a finding's vulnerability ids after the
+-- first, which findings.vuln_id holds (00005) and findings_vuln indexes:
+-- most findings have one id, and a row and two index entries for each,
+-- at random places of its WITHOUT ROWID key, tripled the CPU time of a
+-- 1M-finding first ingest (40 s to 115 s). It becomes a plain table with
+-- two indexes, which, like every index a listing needs, a first, bulk
+-- ingest builds once by sorting at its end (sqlstore's deferredIndexes)
+-- instead of filling them row by row. The ingest writes a finding's ids
+-- once (it deletes them first when a changed finding is written again),
+-- so no unique key is needed. A vulnerability id's findings are those
+-- whose vuln_id it is and those finding_vulns lists for it.
 CREATE TABLE finding_vulns_new (
   finding_id TEXT,
   vuln_id    TEXT
 );
-INSERT INTO finding_vulns_new (finding_id, vuln_id) SELECT finding_id, vuln_id FROM finding_vulns ORDER BY vuln_id, finding_id;
+INSERT INTO finding_vulns_new (finding_id, vuln_id)
+SELECT v.finding_id, v.vuln_id FROM finding_vulns v JOIN findings f ON f.id = v.finding_id
+WHERE v.vuln_id <> f.vuln_id ORDER BY v.vuln_id, v.finding_id;
 DROP TABLE finding_vulns;
 ALTER TABLE finding_vulns_new RENAME TO finding_vulns;
--- The filter: a vulnerability id's findings, without reading a row.
 CREATE INDEX finding_vulns_vuln ON finding_vulns (vuln_id, finding_id);
 -- Replacing a changed finding's ids.
 CREATE INDEX finding_vulns_finding ON finding_vulns (finding_id);
+CREATE INDEX findings_vuln ON findings (vuln_id);
 
 -- The newest-first listings (store.SortNewest): a page is an index range.
 CREATE INDEX findings_newest ON findings (first_seen DESC, id);
@@ -42,12 +47,14 @@ DROP INDEX findings_asset;
 DROP INDEX findings_filter;
 DROP INDEX exposures_newest;
 DROP INDEX findings_newest;
+DROP INDEX findings_vuln;
 CREATE TABLE finding_vulns_old (
   finding_id TEXT,
   vuln_id    TEXT,
   PRIMARY KEY (finding_id, vuln_id)
 ) WITHOUT ROWID;
-INSERT INTO finding_vulns_old (finding_id, vuln_id) SELECT DISTINCT finding_id, vuln_id FROM finding_vulns;
+INSERT INTO finding_vulns_old (finding_id, vuln_id) SELECT DISTINCT finding_id, vuln_id FROM finding_vulns
+UNION SELECT id, vuln_id FROM findings WHERE vuln_id <> '';
 DROP TABLE finding_vulns;
 ALTER TABLE finding_vulns_old RENAME TO finding_vulns;
 CREATE INDEX finding_vulns_vuln ON finding_vulns (vuln_id);
