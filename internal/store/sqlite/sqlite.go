@@ -24,8 +24,10 @@ var migrations embed.FS
 
 // Dialect is SQLite's dialect. Write transactions begin IMMEDIATE (see
 // the DSN), so concurrent ingests queue on the write lock instead of
-// failing when a reader would upgrade.
-var Dialect = sqlstore.Dialect{Name: "sqlite"}
+// failing when a reader would upgrade. A first ingest builds the listing
+// indexes at its end (sqlstore.Dialect.DeferIndexes): readers of the
+// empty store see its snapshot until the commit.
+var Dialect = sqlstore.Dialect{Name: "sqlite", DeferIndexes: true}
 
 // busyTimeoutMS is how long a writer waits for another writer to finish
 // before it gives up: long enough for a large ingest by another process.

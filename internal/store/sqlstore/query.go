@@ -106,19 +106,6 @@ func statuses(ss []model.Status) []string {
 	return out
 }
 
-// vulns adds the condition that the finding whose id is the SQL
-// expression col has any of ids (normalized) among its vulnerability ids.
-func (w *where) vulns(col string, ids []string) {
-	if len(ids) == 0 {
-		return
-	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = model.NormalizeVulnID(id)
-	}
-	w.add(col+" IN (SELECT finding_id FROM finding_vulns WHERE vuln_id IN ("+placeholders(len(ids))+"))", args...)
-}
-
 func limit(n int) string {
 	if n <= 0 {
 		return ""
@@ -154,36 +141,66 @@ func rowsSeq[T any](ctx context.Context, db *sql.DB, q string, args []any, scan 
 
 // Findings lists findings.
 func (s *DB) Findings(ctx context.Context, f store.Filter) iter.Seq2[model.Finding, error] {
-	var w where
-	w.in("sev", sevRanks(f.Severities))
-	w.in("tool", f.Tools)
-	w.keys("asset", f.Assets)
-	w.in("status", statuses(f.Statuses))
-	w.vulns("id", f.VulnIDs)
-	w.in("kind", f.Kinds)
-	w.ids("id", f.IDs)
-	if !f.Since.IsZero() {
-		w.add("first_seen >= ?", micros(f.Since))
-	}
 	sort, err := sortOf(f, "findings", store.Sorts...)
 	if err != nil {
 		return failed[model.Finding](err)
 	}
 	o := findingOrders[sort]
 	return func(yield func(model.Finding, error) bool) {
+		l := listing{o: o}
+		if len(f.Severities) > 0 {
+			l.terms = append(l.terms, inTerm("findings", "sev", sevRanks(f.Severities)))
+		}
+		ft, ok, err := s.filterTerm(ctx, "findings", statuses(f.Statuses), f.Kinds, f.Tools)
+		if err != nil {
+			yield(model.Finding{}, err)
+			return
+		}
+		if ok {
+			l.terms = append(l.terms, ft)
+		}
+		if len(f.Assets) > 0 {
+			t := keysTerm("findings", "asset", f.Assets)
+			if len(f.Assets) == 1 && !strings.HasSuffix(f.Assets[0], "*") {
+				t.leads = findingOrders[store.SortSeverity]
+			}
+			l.terms = append(l.terms, t)
+		}
+		if len(f.VulnIDs) > 0 {
+			args := make([]any, len(f.VulnIDs))
+			for i, id := range f.VulnIDs {
+				args[i] = model.NormalizeVulnID(id)
+			}
+			l.terms = append(l.terms, vulnTerm("", args))
+		}
+		if len(f.IDs) > 0 {
+			var p, h where
+			p.ids("id", f.IDs)
+			h.ids(hide("id"), f.IDs)
+			l.terms = append(l.terms, term{plain: p.conds[0], hidden: h.conds[0], plainArgs: p.args, hiddenArgs: h.args, table: "findings", col: "id"})
+		}
+		if !f.Since.IsZero() {
+			l.terms = append(l.terms, term{plain: "first_seen >= ?", hidden: hide("first_seen") + " >= ?",
+				plainArgs: []any{micros(f.Since)}, hiddenArgs: []any{micros(f.Since)}, table: "findings", col: "first_seen"})
+		}
 		if f.ScanID != "" {
 			cond, args, err := s.scanCond(ctx, "findings", f.ScanID)
 			if err != nil {
 				yield(model.Finding{}, err)
 				return
 			}
-			w.add(cond, args...)
+			l.terms = append(l.terms, plainTerm(cond, args...))
 		}
-		if err := s.page(ctx, &w, f, 'f', "findings", "id", o); err != nil {
+		if err := s.choose(ctx, &l); err != nil {
 			yield(model.Finding{}, err)
 			return
 		}
-		q := `SELECT ` + findingCols + ` FROM findings` + w.sql() + o.sql() + limit(f.Limit)
+		w, lo := l.where(), l.order()
+		if err := s.page(ctx, w, f, 'f', "findings", "id", lo); err != nil {
+			yield(model.Finding{}, err)
+			return
+		}
+		q := `SELECT ` + findingCols + ` FROM findings` + w.sql() + lo.sql() + limit(f.Limit)
 		ls := newLastSeen(s)
 		for x, err := range rowsSeq(ctx, s.db, s.rebind(q), w.args, scanFinding) {
 			if err == nil {
@@ -194,6 +211,20 @@ func (s *DB) Findings(ctx context.Context, f store.Filter) iter.Seq2[model.Findi
 			}
 		}
 	}
+}
+
+// vulnTerm is the match of findings (columns prefixed by p) that have
+// any of ids among their vulnerability ids: the first in their vuln_id
+// (findings_vuln), the others in finding_vulns. Its probe is the plain
+// condition on findings.
+func vulnTerm(p string, ids []any) term {
+	in := " IN (" + placeholders(len(ids)) + ")"
+	cond := func(vuln, id string) string {
+		return "(" + vuln + in + " OR " + id + " IN (SELECT finding_id FROM finding_vulns WHERE vuln_id" + in + "))"
+	}
+	args := append(append([]any{}, ids...), ids...)
+	return term{plain: cond(p+"vuln_id", p+"id"), hidden: cond(hide(p+"vuln_id"), hide(p+"id")),
+		plainArgs: args, hiddenArgs: args, table: "findings", probe: cond(p+"vuln_id", p+"id"), probeArgs: args}
 }
 
 // findingOrders are the orders of the findings listing by sort.
@@ -237,48 +268,85 @@ func scanFinding(r *sql.Rows) (model.Finding, error) {
 
 // Exposures lists exposures with their findings' ids, tools and aliases.
 func (s *DB) Exposures(ctx context.Context, f store.Filter) iter.Seq2[model.Exposure, error] {
-	var w where
-	w.in("sev", sevRanks(f.Severities))
-	w.keys("asset", f.Assets)
-	w.in("status", statuses(f.Statuses))
-	w.in("kind", f.Kinds)
-	w.ids("id", f.IDs)
-	if len(f.Tools) > 0 {
-		args := make([]any, len(f.Tools))
-		for i, t := range f.Tools {
-			args[i] = t
-		}
-		w.add("EXISTS (SELECT 1 FROM findings x WHERE "+ofExposure("x", "exposures.id")+" AND x.tool IN ("+placeholders(len(f.Tools))+"))", args...)
-	}
-	if len(f.VulnIDs) > 0 {
-		args := make([]any, len(f.VulnIDs))
-		for i, id := range f.VulnIDs {
-			args[i] = model.NormalizeVulnID(id)
-		}
-		w.add("id IN (SELECT x.exposure_id FROM finding_vulns v JOIN findings x ON x.id = v.finding_id WHERE v.vuln_id IN ("+placeholders(len(args))+"))", args...)
-	}
-	if !f.Since.IsZero() {
-		w.add("first_seen >= ?", micros(f.Since))
-	}
 	sort, err := sortOf(f, "exposures", store.Sorts...)
 	if err != nil {
 		return failed[model.Exposure](err)
 	}
 	o := exposureOrders[sort]
 	return func(yield func(model.Exposure, error) bool) {
+		l := listing{o: o}
+		if len(f.Severities) > 0 {
+			l.terms = append(l.terms, inTerm("exposures", "sev", sevRanks(f.Severities)))
+		}
+		xt, ok, err := s.filterTerm(ctx, "exposures", statuses(f.Statuses), f.Kinds, nil)
+		if err != nil {
+			yield(model.Exposure{}, err)
+			return
+		}
+		if ok {
+			l.terms = append(l.terms, xt)
+		}
+		if len(f.Assets) > 0 {
+			l.terms = append(l.terms, keysTerm("exposures", "asset", f.Assets))
+		}
+		if len(f.Tools) > 0 {
+			// Read first: the exposures of the findings of the tools,
+			// through findings_filter; else each exposure's findings
+			// (one range of the findings' primary key) are searched.
+			ft, _, err := s.filterTerm(ctx, "findings", nil, nil, f.Tools)
+			if err != nil {
+				yield(model.Exposure{}, err)
+				return
+			}
+			args := make([]any, len(f.Tools))
+			for i, t := range f.Tools {
+				args[i] = t
+			}
+			l.terms = append(l.terms, term{
+				plain:      "id IN (SELECT exposure_id FROM findings WHERE " + ft.plain + ")",
+				plainArgs:  ft.plainArgs,
+				hidden:     "EXISTS (SELECT 1 FROM findings x WHERE " + ofExposure("x", "exposures.id") + " AND x.tool IN (" + placeholders(len(f.Tools)) + "))",
+				hiddenArgs: args, table: "findings", probe: ft.plain, probeArgs: ft.plainArgs,
+			})
+		}
+		if len(f.VulnIDs) > 0 {
+			args := make([]any, len(f.VulnIDs))
+			for i, id := range f.VulnIDs {
+				args[i] = model.NormalizeVulnID(id)
+			}
+			t := vulnTerm("", args)
+			in := " IN (SELECT x.exposure_id FROM findings x WHERE " + vulnTerm("x.", args).probe + ")"
+			t.plain, t.hidden = "id"+in, hide("id")+in
+			l.terms = append(l.terms, t)
+		}
+		if len(f.IDs) > 0 {
+			var p, h where
+			p.ids("id", f.IDs)
+			h.ids(hide("id"), f.IDs)
+			l.terms = append(l.terms, term{plain: p.conds[0], hidden: h.conds[0], plainArgs: p.args, hiddenArgs: h.args, table: "exposures", col: "id"})
+		}
+		if !f.Since.IsZero() {
+			l.terms = append(l.terms, term{plain: "first_seen >= ?", hidden: hide("first_seen") + " >= ?",
+				plainArgs: []any{micros(f.Since)}, hiddenArgs: []any{micros(f.Since)}, table: "exposures", col: "first_seen"})
+		}
 		if f.ScanID != "" {
 			cond, args, err := s.scanCond(ctx, "x", f.ScanID)
 			if err != nil {
 				yield(model.Exposure{}, err)
 				return
 			}
-			w.add("EXISTS (SELECT 1 FROM findings x WHERE "+ofExposure("x", "exposures.id")+" AND "+cond+")", args...)
+			l.terms = append(l.terms, plainTerm("EXISTS (SELECT 1 FROM findings x WHERE "+ofExposure("x", "exposures.id")+" AND "+cond+")", args...))
 		}
-		if err := s.page(ctx, &w, f, 'x', "exposures", "id", o); err != nil {
+		if err := s.choose(ctx, &l); err != nil {
 			yield(model.Exposure{}, err)
 			return
 		}
-		q := s.rebind(`SELECT ` + exposureCols + ` FROM exposures` + w.sql() + o.sql() + limit(f.Limit))
+		w, lo := l.where(), l.order()
+		if err := s.page(ctx, w, f, 'x', "exposures", "id", lo); err != nil {
+			yield(model.Exposure{}, err)
+			return
+		}
+		q := s.rebind(`SELECT ` + exposureCols + ` FROM exposures` + w.sql() + lo.sql() + limit(f.Limit))
 		rows, err := s.db.QueryContext(ctx, q, w.args...)
 		if err != nil {
 			yield(model.Exposure{}, err)

@@ -29,6 +29,12 @@ type Dialect struct {
 	// BeginSQL, when set, is run first in every write transaction (for
 	// example to take a lock).
 	BeginSQL string
+	// DeferIndexes is true when a first ingest into an empty store may
+	// drop the listing indexes and build them again at its end (see
+	// deferredIndexes). SQLite's readers keep reading their snapshot
+	// meanwhile; PostgreSQL's DROP INDEX would lock them out, so it
+	// leaves this false.
+	DeferIndexes bool
 }
 
 // DB is a store.Store over a database/sql handle.
@@ -38,6 +44,9 @@ type DB struct {
 	// Now is the clock that stamps scans; nil means time.Now. Tests of
 	// history (KPIs over simulated weeks) set it.
 	Now func() time.Time
+	// probeCap is the count under which a listing reads a filter first
+	// (plan.go); zero means defaultProbeCap. Tests set it.
+	probeCap int
 }
 
 // now reads the store's clock.
