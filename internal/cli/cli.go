@@ -128,6 +128,8 @@ Start with 'ctem demo', or 'ctem init' to write a scope file.`,
 		newServeCmd(e),
 		newTokenCmd(e),
 		newAuditCmd(e),
+		newBlastRadiusCmd(e),
+		newWhatIfCmd(e),
 	)
 	for _, c := range root.Commands() {
 		c.Args = wrapArgs(c.Args)
