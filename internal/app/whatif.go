@@ -109,12 +109,16 @@ func (a *App) BlastRadius(ctx context.Context, asset string, opt graph.Options) 
 }
 
 // WhatIfQuery is a change to try: remediation actions taken (by the keys
-// the fix plan and choke points list) and relations removed.
+// the fix plan and choke points list), relations removed and relations
+// added.
 type WhatIfQuery struct {
 	Fixes []string
 	// Remove lists relations to take away, by From, Type and To (any
 	// name of the assets); a non-empty Action narrows to that action.
-	Remove  []model.Relation
+	Remove []model.Relation
+	// Add lists relations to add, between assets of the estate (any
+	// name of them), after the removals.
+	Add     []model.Relation
 	Options graph.Options
 }
 
@@ -165,8 +169,8 @@ func ParseRelation(s string) (model.Relation, error) {
 // a relation that matches nothing in the input is a BadInputError, so
 // that a typo does not read as "no risk removed".
 func (a *App) WhatIf(ctx context.Context, q WhatIfQuery) (*WhatIf, error) {
-	if len(q.Fixes) == 0 && len(q.Remove) == 0 {
-		return nil, badInput(errors.New("what-if: name an action to take (--fix) or a relation to remove (--remove-relation)"))
+	if len(q.Fixes) == 0 && len(q.Remove) == 0 && len(q.Add) == 0 {
+		return nil, badInput(errors.New("what-if: name an action to take (--fix) or a relation to remove (--remove-relation) or add (--add-relation)"))
 	}
 	opt, err := normOptions(q.Options)
 	if err != nil {
@@ -197,6 +201,17 @@ func (a *App) WhatIf(ctx context.Context, q WhatIfQuery) (*WhatIf, error) {
 			return nil, badInput(fmt.Errorf("what-if: no relation %s %s %s in the estate", r.From, relType(r), r.To))
 		}
 		w.Changed = append(w.Changed, fmt.Sprintf("remove %s %s %s: %d relations removed", r.From, relType(r), r.To, n))
+	}
+	for _, r := range q.Add {
+		r.From, r.To = es.Canonical(r.From), es.Canonical(r.To)
+		for _, k := range []string{r.From, r.To} {
+			if _, ok := es.Assets[k]; !ok && k != graph.InternetKey {
+				return nil, badInput(fmt.Errorf("what-if: add %s %s %s: no asset %q in the estate", r.From, relType(r), r.To, k))
+			}
+		}
+		r.Source = "whatif"
+		in.Relations = append(slices.Clip(in.Relations), r)
+		w.Changed = append(w.Changed, fmt.Sprintf("add %s %s %s", r.From, relType(r), r.To))
 	}
 	after, err := graph.AnalyzeContext(ctx, &in, opt)
 	if err != nil {

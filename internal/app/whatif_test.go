@@ -277,3 +277,43 @@ func TestBlastRadius(t *testing.T) {
 		t.Errorf("rows after BlastRadius differ (-got +want):\n%s", cmp.Diff(got, rows))
 	}
 }
+
+func TestWhatIfAddRelation(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	a, path := demoAnalysed(t)
+	rows := rowCounts(t, path)
+	// Removing a relation and adding it back changes nothing.
+	r, err := ParseRelation("k8s:prod/shop/Deployment/shop-api,uses-identity,k8s:prod/shop/ServiceAccount/shop-api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := a.WhatIf(ctx, WhatIfQuery{Remove: []model.Relation{r}, Add: []model.Relation{r}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(w.RiskRemoved) > 1e-9 || len(w.Closed) != 0 || len(w.Opened) != 0 {
+		t.Errorf("WhatIf(remove and add back %+v) = risk removed %v, %d closed, %d opened; want 0, 0, 0", r, w.RiskRemoved, len(w.Closed), len(w.Opened))
+	}
+	// Exposing the API workload to the internet opens paths that start
+	// on it, and removes no risk.
+	const api = "k8s:prod/shop/Deployment/shop-api"
+	w, err = a.WhatIf(ctx, WhatIfQuery{Add: []model.Relation{{From: "internet", Type: model.RelExposes, To: api}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(w.Opened) == 0 || w.RiskRemoved > 1e-9 {
+		t.Errorf("WhatIf(expose %s) = %d opened, risk removed %v; want some opened, none removed", api, len(w.Opened), w.RiskRemoved)
+	}
+	for _, p := range w.Opened {
+		if p.Entry != "network:"+api {
+			t.Errorf("WhatIf(expose %s) opened %s from %s, want from network:%s", api, p.ID, p.Entry, api)
+		}
+	}
+	if _, err := a.WhatIf(ctx, WhatIfQuery{Add: []model.Relation{{From: "internet", Type: model.RelExposes, To: "k8s:nowhere"}}}); !IsBadInput(err) {
+		t.Errorf("WhatIf(add to an unknown asset) = %v, want a bad input error", err)
+	}
+	if got := rowCounts(t, path); !cmp.Equal(got, rows) {
+		t.Errorf("rows after WhatIf differ (-got +want):\n%s", cmp.Diff(got, rows))
+	}
+}

@@ -14,22 +14,23 @@ import (
 func newWhatIfCmd(e *env) *cobra.Command {
 	var af analysisFlags
 	var output string
-	var fixes, removes []string
+	var fixes, removes, adds []string
 	cmd := &cobra.Command{
-		Use:   "whatif --fix ACTION_KEY... | --remove-relation FROM,TYPE,TO...",
+		Use:   "whatif --fix ACTION_KEY... | --remove-relation FROM,TYPE,TO... | --add-relation FROM,TYPE,TO...",
 		Short: "Risk and attack paths before and after remediation actions or removed relations, without changing stored data",
 		Long: `whatif runs the analysis twice in memory, on the data as stored and with the
 changes applied, and shows the risk and the paths before and after. --fix takes
 an action key of 'ctem fixplan -o json' (or a choke point's); --remove-relation
-takes FROM,TYPE,TO, where TYPE may carry an action: can(s3:GetObject). Both
-repeat. Nothing is stored.`,
+and --add-relation take FROM,TYPE,TO, where TYPE may carry an action:
+can(s3:GetObject); FROM may be "internet" to expose an asset. All repeat.
+Nothing is stored.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output, outTable, outJSON); err != nil {
 				return err
 			}
-			if len(fixes) == 0 && len(removes) == 0 {
-				return usage(fmt.Errorf("name an action to take (--fix) or a relation to remove (--remove-relation)"))
+			if len(fixes) == 0 && len(removes) == 0 && len(adds) == 0 {
+				return usage(fmt.Errorf("name an action to take (--fix) or a relation to remove (--remove-relation) or add (--add-relation)"))
 			}
 			opt, err := af.options()
 			if err != nil {
@@ -42,6 +43,13 @@ repeat. Nothing is stored.`,
 					return usage(err)
 				}
 				q.Remove = append(q.Remove, r)
+			}
+			for _, s := range adds {
+				r, err := app.ParseRelation(s)
+				if err != nil {
+					return usage(err)
+				}
+				q.Add = append(q.Add, r)
 			}
 			a, err := e.newApp(cmd.Context())
 			if err != nil {
@@ -62,6 +70,7 @@ repeat. Nothing is stored.`,
 	af.register(cmd)
 	cmd.Flags().StringArrayVar(&fixes, "fix", nil, "take this remediation action (an action key); repeats")
 	cmd.Flags().StringArrayVar(&removes, "remove-relation", nil, "remove the relation FROM,TYPE,TO; repeats")
+	cmd.Flags().StringArrayVar(&adds, "add-relation", nil, "add the relation FROM,TYPE,TO (after the removals); repeats")
 	cmd.Flags().StringVarP(&output, "output", "o", outTable, "output format: table or json")
 	return cmd
 }
