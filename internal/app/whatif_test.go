@@ -317,3 +317,35 @@ func TestWhatIfAddRelation(t *testing.T) {
 		t.Errorf("rows after WhatIf differ (-got +want):\n%s", cmp.Diff(got, rows))
 	}
 }
+
+// BenchmarkWhatIf takes the fix plan's first action on the benchmark
+// database (see benchStore): two analyses in memory.
+func BenchmarkWhatIf(b *testing.B) {
+	a, _ := benchStore(b)
+	ctx := b.Context()
+	fp, err := a.FixPlan(ctx, 0, graph.Options{})
+	if err != nil || len(fp.Plan.Items) == 0 {
+		b.Fatal(err, "no plan")
+	}
+	q := WhatIfQuery{Fixes: []string{fp.Plan.Items[0].Key}}
+	for b.Loop() {
+		if _, err := a.WhatIf(ctx, q); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkBlastRadius assumes one workload of the benchmark database
+// compromised.
+func BenchmarkBlastRadius(b *testing.B) {
+	a, _ := benchStore(b)
+	ctx := b.Context()
+	var br *BlastRadius
+	for b.Loop() {
+		var err error
+		if br, err = a.BlastRadius(ctx, "k8s:c/app7/Deployment/w0", graph.Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(br.Paths)), "paths")
+}
