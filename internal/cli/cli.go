@@ -153,6 +153,8 @@ Start with 'ctem demo', or 'ctem init' to write a scope file.`,
 		newFalsePositiveCmd(e),
 		newPolicyCmd(e),
 		newTicketsCmd(e),
+		newBlastRadiusCmd(e),
+		newWhatIfCmd(e),
 	)
 	wrapAllArgs(root)
 	return root

@@ -598,6 +598,8 @@ func (g *Graph) entriesFrom(fromNet, weaks []int32) {
 					add(int32(l)*numCaps+int32(Network), -1, true)
 				}
 			}
+		case EntryCompromised:
+			g.compromisedEntries(en, add)
 		case EntryIdentity:
 			if id, ok := x.ids[en.Identity]; ok {
 				if l := g.localOf(id); l >= 0 {

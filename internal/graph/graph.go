@@ -136,10 +136,13 @@ const (
 // labelled public=true and every asset with an exposure-effect weakness;
 // EntryInternalNetwork gives network on every workload, host, function,
 // node, endpoint, load balancer and data store; EntryIdentity gives
-// identity on Identity, a principal whose credentials are assumed stolen.
+// identity on Identity, a principal whose credentials are assumed stolen;
+// EntryCompromised gives the states CompromisedCaps names on Asset.
 type Entry struct {
 	Kind     EntryKind `json:"kind"`
 	Identity string    `json:"identity,omitempty"`
+	// Asset is the asset an EntryCompromised entry assumes compromised.
+	Asset string `json:"asset,omitempty"`
 }
 
 // String returns "internet", "internal-network" or "identity assumed
@@ -147,6 +150,9 @@ type Entry struct {
 func (e Entry) String() string {
 	if e.Kind == EntryIdentity {
 		return "identity assumed stolen: " + e.Identity
+	}
+	if e.Kind == EntryCompromised {
+		return "asset assumed compromised: " + e.Asset
 	}
 	return string(e.Kind)
 }

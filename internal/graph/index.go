@@ -102,6 +102,9 @@ func newIndex(in *Input, opt Options) *index {
 		if e.Kind == EntryIdentity {
 			x.id(e.Identity)
 		}
+		if e.Kind == EntryCompromised {
+			x.id(e.Asset)
+		}
 	}
 	if i, ok := x.ids[InternetKey]; ok {
 		x.internet = i
@@ -251,6 +254,7 @@ func (x *index) hashComponents(opt Options) {
 	for _, e := range x.entries {
 		h.str(string(e.Kind))
 		h.str(e.Identity)
+		h.str(e.Asset)
 	}
 	h.u64(uint64(opt.K))
 	h.u64(uint64(opt.MaxSteps))
