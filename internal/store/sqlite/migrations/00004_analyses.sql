@@ -35,7 +35,8 @@ ALTER TABLE paths ADD COLUMN names TEXT NOT NULL DEFAULT '{}';
 -- Open paths riskiest first, in the index's order: a page of paths
 -- reads the page, not every path.
 CREATE INDEX paths_open ON paths (status, risk DESC, id);
-CREATE INDEX paths_jewel ON paths (jewel);
+-- The open paths to one jewel, riskiest first.
+CREATE INDEX paths_jewel ON paths (jewel, status, risk DESC, id);
 
 -- Which exposures enable a step of each path, for explain.
 CREATE TABLE path_exposures (
