@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"strings"
 	"time"
 
@@ -33,6 +34,13 @@ type Run struct {
 	Partial bool
 }
 
+// analysisReader is a store that reads the open exposures in one
+// streaming pass (sqlstore.DB.AnalysisExposures): what Exposures gives
+// with ByID and the open status, without history.
+type analysisReader interface {
+	AnalysisExposures(ctx context.Context, assets []string) iter.Seq2[model.Exposure, error]
+}
+
 // Build reads the store and makes the graph input: every asset and
 // relation of the estate, every open exposure with its effect (from its
 // CWEs, CVSS vectors and rule), its evidence kinds, EPSS and KEV, and the
@@ -48,7 +56,11 @@ func Build(ctx context.Context, st store.Store, es *estate.Estate, in score.Inte
 		return nil, nil, err
 	}
 	xs := map[string]model.Exposure{}
-	for x, err := range st.Exposures(ctx, store.Filter{Statuses: []model.Status{model.StatusOpen}, Assets: assets, ByID: true}) {
+	seq := st.Exposures(ctx, store.Filter{Statuses: []model.Status{model.StatusOpen}, Assets: assets, ByID: true})
+	if ar, ok := st.(analysisReader); ok {
+		seq = ar.AnalysisExposures(ctx, assets)
+	}
+	for x, err := range seq {
 		if err != nil {
 			return nil, nil, err
 		}

@@ -13,13 +13,19 @@ import (
 // export of a million exposures made a million queries.
 type EvidenceIndex struct {
 	byFinding map[string][]int
-	byVuln    map[string][]int
-	all       []model.Evidence
+	// byVuln is keyed by vulnerability id and asset key (vulnKey): a fact
+	// about a common CVE on one asset is not among the candidates of that
+	// CVE on every other asset (a quadratic read on large estates).
+	byVuln map[vulnAsset][]int
+	all    []model.Evidence
 }
+
+// vulnAsset is a vulnerability id and an asset key.
+type vulnAsset struct{ vuln, asset string }
 
 // LoadEvidence reads every fact of st into an index.
 func LoadEvidence(ctx context.Context, st Store) (*EvidenceIndex, error) {
-	ix := &EvidenceIndex{byFinding: map[string][]int{}, byVuln: map[string][]int{}}
+	ix := &EvidenceIndex{byFinding: map[string][]int{}, byVuln: map[vulnAsset][]int{}}
 	for e, err := range st.AllEvidence(ctx) {
 		if err != nil {
 			return nil, err
@@ -30,7 +36,8 @@ func LoadEvidence(ctx context.Context, st Store) (*EvidenceIndex, error) {
 			ix.byFinding[e.FindingID] = append(ix.byFinding[e.FindingID], i)
 		}
 		if e.VulnID != "" {
-			ix.byVuln[e.VulnID] = append(ix.byVuln[e.VulnID], i)
+			k := vulnAsset{e.VulnID, e.Asset}
+			ix.byVuln[k] = append(ix.byVuln[k], i)
 		}
 	}
 	return ix, nil
@@ -70,8 +77,13 @@ func (ix *EvidenceIndex) Match(x model.Exposure) []model.Evidence {
 	for _, id := range x.FindingIDs {
 		hits = append(hits, ix.byFinding[id]...)
 	}
-	for _, v := range x.VulnIDs {
-		hits = append(hits, ix.byVuln[v]...)
+	if len(x.VulnIDs) > 0 && len(ix.byVuln) > 0 {
+		keys := EvidenceKeys(x)
+		for _, v := range x.VulnIDs {
+			for _, k := range keys {
+				hits = append(hits, ix.byVuln[vulnAsset{v, k}]...)
+			}
+		}
 	}
 	if len(hits) == 0 {
 		return nil
