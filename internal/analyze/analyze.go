@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,6 +42,12 @@ type analysisReader interface {
 	AnalysisExposures(ctx context.Context, assets []string) iter.Seq2[model.Exposure, error]
 }
 
+// evidenceReader is a store that reads the facts about given findings,
+// and vulnerability ids on given asset keys (sqlstore.DB.EvidenceAbout).
+type evidenceReader interface {
+	EvidenceAbout(ctx context.Context, findingIDs, vulnIDs, assets []string) iter.Seq2[model.Evidence, error]
+}
+
 // Build reads the store and makes the graph input: every asset and
 // relation of the estate, every open exposure with its effect (from its
 // CWEs, CVSS vectors and rule), its evidence kinds, EPSS and KEV, and the
@@ -51,15 +58,45 @@ func Build(ctx context.Context, st store.Store, es *estate.Estate, in score.Inte
 	if join := awsPatterns(gi.Assets); len(join) > 0 {
 		gi.Relations = append(gi.Relations[:len(gi.Relations):len(gi.Relations)], join...)
 	}
-	facts, err := store.LoadEvidence(ctx, st)
-	if err != nil {
-		return nil, nil, err
-	}
-	xs := map[string]model.Exposure{}
 	seq := st.Exposures(ctx, store.Filter{Statuses: []model.Status{model.StatusOpen}, Assets: assets, ByID: true})
 	if ar, ok := st.(analysisReader); ok {
 		seq = ar.AnalysisExposures(ctx, assets)
 	}
+	var facts *store.EvidenceIndex
+	if er, ok := st.(evidenceReader); ok && len(assets) > 0 {
+		// Some components: their exposures first, then the facts about
+		// them only (a full analysis reads every fact at once).
+		var read []model.Exposure
+		var findings, vulns, keys []string
+		for x, err := range seq {
+			if err != nil {
+				return nil, nil, err
+			}
+			read = append(read, x)
+			findings = append(findings, x.FindingIDs...)
+			vulns = append(vulns, x.VulnIDs...)
+			keys = append(keys, store.EvidenceKeys(x)...)
+		}
+		slices.Sort(vulns)
+		slices.Sort(keys)
+		var err error
+		if facts, err = store.IndexEvidence(er.EvidenceAbout(ctx, findings, slices.Compact(vulns), slices.Compact(keys))); err != nil {
+			return nil, nil, err
+		}
+		seq = func(yield func(model.Exposure, error) bool) {
+			for _, x := range read {
+				if !yield(x, nil) {
+					return
+				}
+			}
+		}
+	} else {
+		var err error
+		if facts, err = store.LoadEvidence(ctx, st); err != nil {
+			return nil, nil, err
+		}
+	}
+	xs := map[string]model.Exposure{}
 	for x, err := range seq {
 		if err != nil {
 			return nil, nil, err
@@ -161,7 +198,7 @@ func PrepareAffected(ctx context.Context, st store.Store, es *estate.Estate, in 
 		return nil, 0, 0, err
 	}
 	r = &Run{Estate: es, Input: gi, Exposures: xs}
-	kept, total = r.Affected(changed)
+	kept, total = r.affected(comp, changed)
 	return r, kept, total, nil
 }
 
@@ -204,7 +241,11 @@ func Record(ctx context.Context, st store.Store, r *Run, at time.Time) ([]store.
 // internet-facing component. It returns the number of components kept
 // and in all.
 func (r *Run) Affected(changed []string) (kept, total int) {
-	comp := components(r.Estate)
+	return r.affected(components(r.Estate), changed)
+}
+
+// affected is Affected with the estate's components.
+func (r *Run) affected(comp map[string]int, changed []string) (kept, total int) {
 	want := map[int]bool{}
 	for _, k := range changed {
 		if c, ok := comp[r.Estate.Canonical(k)]; ok {

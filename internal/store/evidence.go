@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"iter"
 	"slices"
 	"strings"
 
@@ -25,8 +26,15 @@ type vulnAsset struct{ vuln, asset string }
 
 // LoadEvidence reads every fact of st into an index.
 func LoadEvidence(ctx context.Context, st Store) (*EvidenceIndex, error) {
+	return IndexEvidence(st.AllEvidence(ctx))
+}
+
+// IndexEvidence reads the facts of seq, in the store's order (by kind,
+// then source), into an index. Match finds among them only, so seq must
+// hold every fact about the exposures the index is asked about.
+func IndexEvidence(seq iter.Seq2[model.Evidence, error]) (*EvidenceIndex, error) {
 	ix := &EvidenceIndex{byFinding: map[string][]int{}, byVuln: map[vulnAsset][]int{}}
-	for e, err := range st.AllEvidence(ctx) {
+	for e, err := range seq {
 		if err != nil {
 			return nil, err
 		}

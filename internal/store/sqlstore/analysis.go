@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -190,5 +191,75 @@ func packedField(b []byte, i int) []byte {
 			return b[c+1 : c+1+n]
 		}
 		b, i = b[c+1+n:], i-1
+	}
+}
+
+// evidenceChunk bounds the ids bound to one evidence query.
+const evidenceChunk = 500
+
+// EvidenceAbout lists the facts recorded for any of findingIDs, or for
+// any of vulnIDs on one of the asset keys assets (see store.EvidenceKeys),
+// by kind then source as AllEvidence gives them: every fact that may be
+// about exposures with those findings, vulnerability ids and keys (see
+// store.EvidenceMatches), so that an analysis of a few components reads
+// their evidence only.
+func (s *DB) EvidenceAbout(ctx context.Context, findingIDs, vulnIDs, assets []string) iter.Seq2[model.Evidence, error] {
+	on := make(map[string]bool, len(assets))
+	for _, a := range assets {
+		on[a] = true
+	}
+	var onSQL string
+	var onArgs []any
+	if len(on) <= evidenceChunk {
+		for a := range on {
+			onArgs = append(onArgs, a)
+		}
+		onSQL = ` AND asset IN (` + placeholders(len(onArgs)) + `)`
+	}
+	return func(yield func(model.Evidence, error) bool) {
+		type key struct{ kind, asset, vuln, finding, source string }
+		seen := map[key]bool{}
+		var out []model.Evidence
+		for _, q := range []struct {
+			col string
+			ids []string
+		}{{"finding_id", findingIDs}, {"vuln_id", vulnIDs}} {
+			for i := 0; i < len(q.ids); i += evidenceChunk {
+				chunk := q.ids[i:min(i+evidenceChunk, len(q.ids))]
+				args := make([]any, len(chunk))
+				for j, id := range chunk {
+					args[j] = id
+				}
+				sq := `SELECT kind, asset, vuln_id, finding_id, source, detail, at FROM evidence WHERE ` + q.col + ` IN (` + placeholders(len(chunk)) + `)`
+				if q.col == "vuln_id" && onSQL != "" {
+					sq += onSQL
+					args = append(args, onArgs...)
+				}
+				sq = s.rebind(sq)
+				for e, err := range rowsSeq(ctx, s.db, sq, args, scanEvidence) {
+					if err != nil {
+						yield(e, err)
+						return
+					}
+					k := key{string(e.Kind), e.Asset, e.VulnID, e.FindingID, e.Source}
+					if q.col == "vuln_id" && !on[e.Asset] {
+						continue
+					}
+					if !seen[k] {
+						seen[k] = true
+						out = append(out, e)
+					}
+				}
+			}
+		}
+		slices.SortFunc(out, func(a, b model.Evidence) int {
+			return cmp.Or(strings.Compare(string(a.Kind), string(b.Kind)), strings.Compare(a.Source, b.Source),
+				strings.Compare(a.Asset, b.Asset), strings.Compare(a.VulnID, b.VulnID), strings.Compare(a.FindingID, b.FindingID))
+		})
+		for _, e := range out {
+			if !yield(e, nil) {
+				return
+			}
+		}
 	}
 }
