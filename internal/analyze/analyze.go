@@ -27,10 +27,16 @@ import (
 // Run is one analysis: its input, its result, and the exposures it
 // considered by id.
 type Run struct {
-	Estate    *estate.Estate
-	Input     *graph.Input
-	Result    *graph.Result
-	Exposures map[string]model.Exposure
+	Estate *estate.Estate
+	Input  *graph.Input
+	Result *graph.Result
+	// Exposures are the exposures of Input's weaknesses by id, each
+	// pointing at its weakness's Exposure (one copy of a million
+	// exposures, not two). They hold what the analysis and its listings
+	// read: id, kind, rule, vulnerability ids, severity, asset, package,
+	// location, status and times; not the title, CWEs, finding ids, tools
+	// or CVSS vectors, which went into the weakness's effect and evidence.
+	Exposures map[string]*model.Exposure
 	// Partial is true when Input covers some components only.
 	Partial bool
 }
@@ -53,7 +59,7 @@ type evidenceReader interface {
 // CWEs, CVSS vectors and rule), its evidence kinds, EPSS and KEV, and the
 // scope's entry points and crown jewels. With assets, only the exposures
 // on those asset keys are read (see PrepareAffected).
-func Build(ctx context.Context, st store.Store, es *estate.Estate, in score.Intel, assets ...string) (*graph.Input, map[string]model.Exposure, error) {
+func Build(ctx context.Context, st store.Store, es *estate.Estate, in score.Intel, assets ...string) (*graph.Input, map[string]*model.Exposure, error) {
 	gi := &graph.Input{Assets: es.Sorted(), Relations: trustRelations(es.Relations)}
 	if join := awsPatterns(gi.Assets); len(join) > 0 {
 		gi.Relations = append(gi.Relations[:len(gi.Relations):len(gi.Relations)], join...)
@@ -96,7 +102,6 @@ func Build(ctx context.Context, st store.Store, es *estate.Estate, in score.Inte
 			return nil, nil, err
 		}
 	}
-	xs := map[string]model.Exposure{}
 	for x, err := range seq {
 		if err != nil {
 			return nil, nil, err
@@ -126,9 +131,15 @@ func Build(ctx context.Context, st store.Store, es *estate.Estate, in score.Inte
 		for _, e := range facts.Match(x) {
 			w.Evidence = append(w.Evidence, e.Kind)
 		}
-		x.CVSS = nil // the weakness has what it needs of them
-		xs[x.ID] = x
+		// The weakness has what it needs of these; a million exposures
+		// hold them no longer.
+		w.Exposure.CVSS, w.Exposure.Title, w.Exposure.CWEs, w.Exposure.FindingIDs, w.Exposure.Tools = nil, "", nil, nil, nil
 		gi.Weaknesses = append(gi.Weaknesses, w)
+	}
+	gi.Weaknesses = slices.Clip(gi.Weaknesses)
+	xs := make(map[string]*model.Exposure, len(gi.Weaknesses))
+	for i := range gi.Weaknesses {
+		xs[gi.Weaknesses[i].Exposure.ID] = &gi.Weaknesses[i].Exposure
 	}
 	leakedGrants(gi)
 	gi.Entries = []graph.Entry{}

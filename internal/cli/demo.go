@@ -75,7 +75,7 @@ first. Nothing outside the temporary directory is touched.`,
 			}
 			names := map[string]string{}
 			for _, x := range run.Exposures {
-				names[x.ID] = app.WeaknessName(x)
+				names[x.ID] = app.WeaknessName(*x)
 			}
 			writePathsTable(e.stdout, top, names)
 			fmt.Fprintln(e.stdout, "\nFix plan (most risk removed per effort first):")
