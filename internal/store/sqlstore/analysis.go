@@ -26,17 +26,24 @@ const maxCVSSCache = 1 << 14
 
 // AnalysisExposures streams the open exposures on the asset keys assets
 // (exact keys, or prefixes "x*"; every open exposure when assets is
-// empty), in id order, each as Exposures gives it without History: its
+// empty) whose ids are from from (inclusive) to to (exclusive; "" is no
+// bound), in id order, each as Exposures gives it without History: its
 // finding ids and tools (in tool and id order), the union of its
 // findings' vulnerability ids and CWEs, the CVSS vectors of its findings
 // that are not fixed, and when it was last seen. It is one query that
 // joins each exposure with its findings along the primary key, instead of
 // Exposures' query per 500 exposures, and it scans the finding columns
 // without copying what it does not keep.
-func (s *DB) AnalysisExposures(ctx context.Context, assets []string) iter.Seq2[model.Exposure, error] {
+func (s *DB) AnalysisExposures(ctx context.Context, assets []string, from, to string) iter.Seq2[model.Exposure, error] {
 	var w where
 	w.add("e.status = ?", string(model.StatusOpen))
 	w.keys("e.asset", assets)
+	if from != "" {
+		w.add("e.id >= ?", from)
+	}
+	if to != "" {
+		w.add("e.id < ?", to)
+	}
 	q := s.rebind(`SELECT ` + exposureReadCols + ` FROM exposures e LEFT JOIN findings f ON ` + ofExposure("f", "e.id") + w.sql() + ` ORDER BY e.id`)
 	return func(yield func(model.Exposure, error) bool) {
 		rows, err := s.db.QueryContext(ctx, q, w.args...)

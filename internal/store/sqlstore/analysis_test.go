@@ -34,7 +34,12 @@ func TestAnalysisExposuresAsListed(t *testing.T) {
 	withCVSS := 0
 	for _, assets := range [][]string{nil, {web}, {"no-such-asset"}} {
 		want := collect(t, st.Exposures(ctx, store.Filter{Statuses: []model.Status{model.StatusOpen}, Assets: assets, ByID: true}))
-		got := collect(t, st.AnalysisExposures(ctx, assets))
+		got := collect(t, st.AnalysisExposures(ctx, assets, "", ""))
+		// Read in two ranges of ids, as the analysis does.
+		halves := append(collect(t, st.AnalysisExposures(ctx, assets, "", "8")), collect(t, st.AnalysisExposures(ctx, assets, "8", ""))...)
+		if diff := cmp.Diff(halves, got, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("AnalysisExposures(%v) in two ranges differs from one read (-halves +one):\n%s", assets, diff)
+		}
 		if assets == nil && len(want) < 50 {
 			t.Fatalf("Exposures(open) = %d exposures, want a test of at least 50", len(want))
 		}
