@@ -6,10 +6,14 @@
 package analyze
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"iter"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ctem-dev/ctem/internal/estate"
@@ -25,12 +29,31 @@ import (
 // Run is one analysis: its input, its result, and the exposures it
 // considered by id.
 type Run struct {
-	Estate    *estate.Estate
-	Input     *graph.Input
-	Result    *graph.Result
-	Exposures map[string]model.Exposure
+	Estate *estate.Estate
+	Input  *graph.Input
+	Result *graph.Result
+	// Exposures are the exposures of Input's weaknesses by id, each
+	// pointing at its weakness's Exposure (one copy of a million
+	// exposures, not two). They hold what the analysis and its listings
+	// read: id, kind, rule, vulnerability ids, severity, asset, package,
+	// location, status and times; not the title, CWEs, finding ids, tools
+	// or CVSS vectors, which went into the weakness's effect and evidence.
+	Exposures map[string]*model.Exposure
 	// Partial is true when Input covers some components only.
 	Partial bool
+}
+
+// analysisReader is a store that reads the open exposures in one
+// streaming pass (sqlstore.DB.AnalysisExposures): what Exposures gives
+// with ByID and the open status, without history.
+type analysisReader interface {
+	AnalysisExposures(ctx context.Context, assets []string, from, to string) iter.Seq2[model.Exposure, error]
+}
+
+// evidenceReader is a store that reads the facts about given findings,
+// and vulnerability ids on given asset keys (sqlstore.DB.EvidenceAbout).
+type evidenceReader interface {
+	EvidenceAbout(ctx context.Context, findingIDs, vulnIDs, assets []string) iter.Seq2[model.Evidence, error]
 }
 
 // Build reads the store and makes the graph input: every asset and
@@ -40,48 +63,19 @@ type Run struct {
 // CWEs, CVSS vectors and rule), its evidence kinds, EPSS and KEV, and the
 // scope's entry points and crown jewels. With assets, only the exposures
 // on those asset keys are read (see PrepareAffected).
-func Build(ctx context.Context, st store.Store, es *estate.Estate, in score.Intel, assets ...string) (*graph.Input, map[string]model.Exposure, error) {
+func Build(ctx context.Context, st store.Store, es *estate.Estate, in score.Intel, assets ...string) (*graph.Input, map[string]*model.Exposure, error) {
 	gi := &graph.Input{Assets: es.Sorted(), Relations: trustRelations(es.Relations)}
 	if join := awsPatterns(gi.Assets); len(join) > 0 {
 		gi.Relations = append(gi.Relations[:len(gi.Relations):len(gi.Relations)], join...)
 	}
-	facts, err := store.LoadEvidence(ctx, st)
-	if err != nil {
+	var err error
+	if gi.Weaknesses, err = weaknesses(ctx, st, es, in, assets); err != nil {
 		return nil, nil, err
 	}
-	xs := map[string]model.Exposure{}
-	for x, err := range st.Exposures(ctx, store.Filter{Statuses: []model.Status{model.StatusOpen, model.StatusAccepted}, Assets: assets, ByID: true}) {
-		if err != nil {
-			return nil, nil, err
-		}
-		x.Asset = es.Canonical(x.Asset)
-		vectors := make([]string, 0, len(x.CVSS))
-		for _, c := range x.CVSS {
-			vectors = append(vectors, c.Vector)
-		}
-		w := graph.Weakness{Exposure: x}
-		w.Effect = effect.Classify(effect.Input{CWEs: x.CWEs, CVSS: vectors, Kind: x.Kind, Rule: x.RuleID, Title: x.Title})
-		if best, _ := cvss.Choose(x.CVSS); best.Vector != "" {
-			if v, err := cvss.Parse(best.Vector); err == nil {
-				w.AttackComplexity = string(v.AttackComplexity)
-			}
-		}
-		for _, id := range x.VulnIDs {
-			if in.KEV != nil && !w.KEV {
-				_, w.KEV = in.KEV.Lookup(id)
-			}
-			if in.EPSS != nil && w.EPSS == 0 {
-				if s, ok := in.EPSS.Lookup(id); ok {
-					w.EPSS = s.EPSS
-				}
-			}
-		}
-		for _, e := range facts.Match(x) {
-			w.Evidence = append(w.Evidence, e.Kind)
-		}
-		x.CVSS = nil // the weakness has what it needs of them
-		xs[x.ID] = x
-		gi.Weaknesses = append(gi.Weaknesses, w)
+	gi.Weaknesses = slices.Clip(gi.Weaknesses)
+	xs := make(map[string]*model.Exposure, len(gi.Weaknesses))
+	for i := range gi.Weaknesses {
+		xs[gi.Weaknesses[i].Exposure.ID] = &gi.Weaknesses[i].Exposure
 	}
 	if err := accessKeys(ctx, st, gi); err != nil {
 		return nil, nil, fmt.Errorf("join access keys: %w", err)
@@ -105,6 +99,116 @@ func Build(ctx context.Context, st store.Store, es *estate.Estate, in score.Inte
 		}
 	}
 	return gi, xs, nil
+}
+
+// weaknesses reads the open exposures (on assets when given) in id order
+// and makes each a weakness (see weakness). A full read of a store that
+// reads by id range runs in two halves at once, one per core.
+func weaknesses(ctx context.Context, st store.Store, es *estate.Estate, in score.Intel, assets []string) ([]graph.Weakness, error) {
+	ar, ok := st.(analysisReader)
+	if !ok {
+		facts, err := store.LoadEvidence(ctx, st)
+		if err != nil {
+			return nil, err
+		}
+		return weaknessesOf(st.Exposures(ctx, store.Filter{Statuses: []model.Status{model.StatusOpen}, Assets: assets, ByID: true}), es, in, facts)
+	}
+	if er, ok := st.(evidenceReader); ok && len(assets) > 0 {
+		// Some components: their exposures first, then the facts about
+		// them only (a full analysis reads every fact at once).
+		var read []model.Exposure
+		var findings, vulns, keys []string
+		for x, err := range ar.AnalysisExposures(ctx, assets, "", "") {
+			if err != nil {
+				return nil, err
+			}
+			read = append(read, x)
+			findings = append(findings, x.FindingIDs...)
+			vulns = append(vulns, x.VulnIDs...)
+			keys = append(keys, store.EvidenceKeys(x)...)
+			x.Asset = es.Canonical(x.Asset) // as weakness matches it
+			keys = append(keys, x.Asset)
+		}
+		slices.Sort(vulns)
+		slices.Sort(keys)
+		facts, err := store.IndexEvidence(er.EvidenceAbout(ctx, findings, slices.Compact(vulns), slices.Compact(keys)))
+		if err != nil {
+			return nil, err
+		}
+		return weaknessesOf(func(yield func(model.Exposure, error) bool) {
+			for _, x := range read {
+				if !yield(x, nil) {
+					return
+				}
+			}
+		}, es, in, facts)
+	}
+	facts, err := store.LoadEvidence(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	if len(assets) > 0 {
+		return weaknessesOf(ar.AnalysisExposures(ctx, assets, "", ""), es, in, facts)
+	}
+	// Exposure ids are hexadecimal: "8" splits them in two halves.
+	var lo, hi []graph.Weakness
+	var loErr, hiErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { hi, hiErr = weaknessesOf(ar.AnalysisExposures(ctx, nil, "8", ""), es, in, facts) })
+	lo, loErr = weaknessesOf(ar.AnalysisExposures(ctx, nil, "", "8"), es, in, facts)
+	wg.Wait()
+	if err := cmp.Or(loErr, hiErr); err != nil {
+		return nil, err
+	}
+	return append(lo, hi...), nil
+}
+
+// weaknessesOf makes a weakness of each exposure of seq.
+func weaknessesOf(seq iter.Seq2[model.Exposure, error], es *estate.Estate, in score.Intel, facts *store.EvidenceIndex) ([]graph.Weakness, error) {
+	var out []graph.Weakness
+	for x, err := range seq {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, weakness(x, es, in, facts))
+	}
+	return out, nil
+}
+
+// weakness makes exposure x a weakness: its asset's canonical key, its
+// effect (from its CWEs, CVSS vectors, rule and title), attack
+// complexity, KEV, EPSS and evidence kinds. It is safe to call from
+// several goroutines at once.
+func weakness(x model.Exposure, es *estate.Estate, in score.Intel, facts *store.EvidenceIndex) graph.Weakness {
+	x.Asset = es.Canonical(x.Asset)
+	vectors := make([]string, 0, len(x.CVSS))
+	for _, c := range x.CVSS {
+		vectors = append(vectors, c.Vector)
+	}
+	w := graph.Weakness{Exposure: x}
+	w.Effect = effect.Classify(effect.Input{CWEs: x.CWEs, CVSS: vectors, Kind: x.Kind, Rule: x.RuleID, Title: x.Title})
+	if best, _ := cvss.Choose(x.CVSS); best.Vector != "" {
+		if v, err := cvss.Parse(best.Vector); err == nil {
+			w.AttackComplexity = string(v.AttackComplexity)
+		}
+	}
+	for _, id := range x.VulnIDs {
+		if in.KEV != nil && !w.KEV {
+			_, w.KEV = in.KEV.Lookup(id)
+		}
+		if in.EPSS != nil && w.EPSS == 0 {
+			if s, ok := in.EPSS.Lookup(id); ok {
+				w.EPSS = s.EPSS
+			}
+		}
+	}
+	for _, e := range facts.Match(x) {
+		w.Evidence = append(w.Evidence, e.Kind)
+	}
+	// The weakness has what it needs of these; a million exposures hold
+	// them no longer.
+	w.Exposure.CVSS, w.Exposure.Title, w.Exposure.CWEs, w.Exposure.FindingIDs, w.Exposure.Tools = nil, "", nil, nil, nil
+	return w
 }
 
 // Prepare builds the input of a run without running it.
@@ -154,7 +258,7 @@ func PrepareAffected(ctx context.Context, st store.Store, es *estate.Estate, in 
 		return nil, 0, 0, err
 	}
 	r = &Run{Estate: es, Input: gi, Exposures: xs}
-	kept, total = r.Affected(changed)
+	kept, total = r.affected(comp, changed)
 	return r, kept, total, nil
 }
 
@@ -197,7 +301,11 @@ func Record(ctx context.Context, st store.Store, r *Run, at time.Time) ([]store.
 // internet-facing component. It returns the number of components kept
 // and in all.
 func (r *Run) Affected(changed []string) (kept, total int) {
-	comp := components(r.Estate)
+	return r.affected(components(r.Estate), changed)
+}
+
+// affected is Affected with the estate's components.
+func (r *Run) affected(comp map[string]int, changed []string) (kept, total int) {
 	want := map[int]bool{}
 	for _, k := range changed {
 		if c, ok := comp[r.Estate.Canonical(k)]; ok {

@@ -111,7 +111,7 @@ func (a *App) prepare(ctx context.Context, changed []string, partial bool) (*pre
 	}
 	if !hasJewel(es) {
 		// No crown jewel, no path: nothing of the exposures is read.
-		p.run = &analyze.Run{Estate: es, Input: &graph.Input{Entries: []graph.Entry{}}, Exposures: map[string]model.Exposure{}, Partial: partial}
+		p.run = &analyze.Run{Estate: es, Input: &graph.Input{Entries: []graph.Entry{}}, Exposures: map[string]*model.Exposure{}, Partial: partial}
 		return p, nil
 	}
 	if partial {
@@ -264,7 +264,7 @@ func (a *App) record(ctx context.Context, p *prepared, opt graph.Options, since 
 		}
 	}
 	for _, pr := range run.Result.Priorities {
-		rec.Priorities = append(rec.Priorities, store.StoredPriority{ExposureID: pr.ExposureID, Anchor: run.Exposures[pr.ExposureID].Asset,
+		rec.Priorities = append(rec.Priorities, store.StoredPriority{ExposureID: pr.ExposureID, Anchor: assetOf(run.Exposures, pr.ExposureID),
 			RiskRemoved: pr.RiskRemoved, Paths: pr.Paths})
 	}
 	for _, it := range run.Result.Plan.Items {
@@ -297,7 +297,7 @@ func (a *App) record(ctx context.Context, p *prepared, opt graph.Options, since 
 // asset of its first exposure, else the asset its relation or label is
 // on. Components share no asset, so the anchor says which component's
 // results the action is.
-func anchor(ac graph.Action, xs map[string]model.Exposure) string {
+func anchor(ac graph.Action, xs map[string]*model.Exposure) string {
 	for _, id := range ac.Exposures {
 		if x, ok := xs[id]; ok {
 			return x.Asset
@@ -325,6 +325,14 @@ func anchor(ac graph.Action, xs map[string]model.Exposure) string {
 			return parts[4]
 		}
 		return parts[3]
+	}
+	return ""
+}
+
+// assetOf returns the asset of exposure id of xs, "" when xs lacks it.
+func assetOf(xs map[string]*model.Exposure, id string) string {
+	if x, ok := xs[id]; ok {
+		return x.Asset
 	}
 	return ""
 }
@@ -403,12 +411,12 @@ func WeaknessName(x model.Exposure) string {
 }
 
 // stepNames names the first exposure of each step of p.
-func stepNames(p graph.Path, xs map[string]model.Exposure) map[string]string {
+func stepNames(p graph.Path, xs map[string]*model.Exposure) map[string]string {
 	out := map[string]string{}
 	for _, s := range p.Steps {
 		if id := StepWeakness(s); id != "" {
 			if x, ok := xs[id]; ok {
-				out[x.ID] = WeaknessName(x)
+				out[x.ID] = WeaknessName(*x)
 			}
 		}
 	}

@@ -86,7 +86,7 @@ database to explore with the other commands.`,
 			}
 			names := map[string]string{}
 			for _, x := range run.Exposures {
-				names[x.ID] = app.WeaknessName(x)
+				names[x.ID] = app.WeaknessName(*x)
 			}
 			writePathsTable(e.stdout, top, names, alts)
 			fmt.Fprintln(e.stdout, "\nFix plan (most risk removed per effort first):")

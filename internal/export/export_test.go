@@ -156,7 +156,9 @@ func buildEstate(dir string) (*estateData, error) {
 		xs := map[string]model.Exposure{}
 		for _, s := range p.Steps {
 			for _, id := range s.ExposureIDs {
-				xs[id] = run.Exposures[id]
+				if x, ok := run.Exposures[id]; ok {
+					xs[id] = *x
+				}
 			}
 		}
 		d.paths = append(d.paths, export.Path{Path: p, Exposures: xs})

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"iter"
 	"slices"
 	"strings"
 
@@ -13,14 +14,27 @@ import (
 // export of a million exposures made a million queries.
 type EvidenceIndex struct {
 	byFinding map[string][]int
-	byVuln    map[string][]int
-	all       []model.Evidence
+	// byVuln is keyed by vulnerability id and asset key (vulnKey): a fact
+	// about a common CVE on one asset is not among the candidates of that
+	// CVE on every other asset (a quadratic read on large estates).
+	byVuln map[vulnAsset][]int
+	all    []model.Evidence
 }
+
+// vulnAsset is a vulnerability id and an asset key.
+type vulnAsset struct{ vuln, asset string }
 
 // LoadEvidence reads every fact of st into an index.
 func LoadEvidence(ctx context.Context, st Store) (*EvidenceIndex, error) {
-	ix := &EvidenceIndex{byFinding: map[string][]int{}, byVuln: map[string][]int{}}
-	for e, err := range st.AllEvidence(ctx) {
+	return IndexEvidence(st.AllEvidence(ctx))
+}
+
+// IndexEvidence reads the facts of seq, in the store's order (by kind,
+// then source), into an index. Match finds among them only, so seq must
+// hold every fact about the exposures the index is asked about.
+func IndexEvidence(seq iter.Seq2[model.Evidence, error]) (*EvidenceIndex, error) {
+	ix := &EvidenceIndex{byFinding: map[string][]int{}, byVuln: map[vulnAsset][]int{}}
+	for e, err := range seq {
 		if err != nil {
 			return nil, err
 		}
@@ -30,7 +44,8 @@ func LoadEvidence(ctx context.Context, st Store) (*EvidenceIndex, error) {
 			ix.byFinding[e.FindingID] = append(ix.byFinding[e.FindingID], i)
 		}
 		if e.VulnID != "" {
-			ix.byVuln[e.VulnID] = append(ix.byVuln[e.VulnID], i)
+			k := vulnAsset{e.VulnID, e.Asset}
+			ix.byVuln[k] = append(ix.byVuln[k], i)
 		}
 	}
 	return ix, nil
@@ -70,8 +85,13 @@ func (ix *EvidenceIndex) Match(x model.Exposure) []model.Evidence {
 	for _, id := range x.FindingIDs {
 		hits = append(hits, ix.byFinding[id]...)
 	}
-	for _, v := range x.VulnIDs {
-		hits = append(hits, ix.byVuln[v]...)
+	if len(x.VulnIDs) > 0 && len(ix.byVuln) > 0 {
+		keys := EvidenceKeys(x)
+		for _, v := range x.VulnIDs {
+			for _, k := range keys {
+				hits = append(hits, ix.byVuln[vulnAsset{v, k}]...)
+			}
+		}
 	}
 	if len(hits) == 0 {
 		return nil

@@ -82,6 +82,13 @@ func TestEvidenceIndexMatchesStore(t *testing.T) {
 		slices.Sort(out)
 		return out
 	}
+	kinds := func(es []model.Evidence) []model.EvidenceKind {
+		var out []model.EvidenceKind
+		for _, e := range es {
+			out = append(out, e.Kind)
+		}
+		return out
+	}
 	matched, byFinding, byVuln, byProduct := 0, 0, 0, map[string]int{}
 	for x, err := range st.Exposures(ctx, store.Filter{}) {
 		if err != nil {
@@ -97,6 +104,15 @@ func TestEvidenceIndexMatchesStore(t *testing.T) {
 		got := ix.Match(x)
 		if !slices.Equal(key(got), key(want)) {
 			t.Errorf("exposure %s: index gives %v, store %v", x.ID, key(got), key(want))
+		}
+		// The index of the facts read about x alone (a re-analysis's
+		// read) gives the same facts, their kinds in the same order.
+		about, err := store.IndexEvidence(st.EvidenceAbout(ctx, x.FindingIDs, x.VulnIDs, store.EvidenceKeys(x)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := about.Match(x); !slices.Equal(key(a), key(want)) || !slices.Equal(kinds(a), kinds(got)) {
+			t.Errorf("exposure %s: index of EvidenceAbout gives %v (kinds %v), store %v (kinds %v)", x.ID, key(a), kinds(a), key(want), kinds(got))
 		}
 		matched += len(got)
 		for _, e := range got {

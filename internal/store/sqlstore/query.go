@@ -357,8 +357,9 @@ func (s *DB) Exposures(ctx context.Context, f store.Filter) iter.Seq2[model.Expo
 		// with one query.
 		const chunk = 500
 		batch := make([]model.Exposure, 0, chunk)
+		ls := newLastSeen(s) // one scan lookup per listing, not per chunk
 		flush := func() bool {
-			if err := s.attachFindings(ctx, batch, f.History); err != nil {
+			if err := s.attachFindingsSeen(ctx, batch, f.History, ls); err != nil {
 				yield(model.Exposure{}, err)
 				return false
 			}
@@ -412,6 +413,12 @@ func scanExposure(r *sql.Rows) (model.Exposure, error) {
 // attachFindings fills FindingIDs, Tools, the union of VulnIDs and CWEs,
 // and optionally History, for a batch of exposures.
 func (s *DB) attachFindings(ctx context.Context, batch []model.Exposure, history bool) error {
+	return s.attachFindingsSeen(ctx, batch, history, newLastSeen(s))
+}
+
+// attachFindingsSeen is attachFindings with the last sightings of scans
+// looked up through ls, which a listing keeps across its batches.
+func (s *DB) attachFindingsSeen(ctx context.Context, batch []model.Exposure, history bool, ls *lastSeen) error {
 	if len(batch) == 0 {
 		return nil
 	}
@@ -427,7 +434,6 @@ func (s *DB) attachFindings(ctx context.Context, batch []model.Exposure, history
 		return fmt.Errorf("read exposure findings: %w", err)
 	}
 	defer rows.Close()
-	ls := newLastSeen(s)
 	for rows.Next() {
 		var eid, id, tool, vulns, cwes, status, extra, scanID string
 		if err := rows.Scan(&eid, &id, &tool, &vulns, &cwes, &status, &extra, &scanID); err != nil {

@@ -1,0 +1,274 @@
+package sqlstore
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"iter"
+	"slices"
+	"strings"
+
+	"github.com/ctem-dev/ctem/internal/model"
+)
+
+// exposureReadCols are the exposure and finding columns an analysis reads.
+const exposureReadCols = `e.id, e.kind, e.rule_id, e.vuln_ids, e.cwes, e.sev, e.title, e.asset,
+  e.pkg_name, e.pkg_version, e.pkg_fixed, e.pkg_purl, e.path, e.line, e.url, e.component, e.status, e.first_seen, e.last_seen, e.fixed_at,
+  f.id, f.tool, f.vuln_ids, f.cwes, f.status, f.extra, f.scan_id`
+
+// maxCVSSCache bounds the decoded CVSS lists AnalysisExposures keeps by
+// their packed text: many findings share a vector list (one CVE on many
+// images), and decoding JSON per finding was most of the read.
+const maxCVSSCache = 1 << 14
+
+// AnalysisExposures streams the open and accepted exposures on the asset keys assets
+// (exact keys, or prefixes "x*"; every open exposure when assets is
+// empty) whose ids are from from (inclusive) to to (exclusive; "" is no
+// bound), in id order, each as Exposures gives it without History: its
+// finding ids and tools (in tool and id order), the union of its
+// findings' vulnerability ids and CWEs, the CVSS vectors of its findings
+// that are not fixed, and when it was last seen. It is one query that
+// joins each exposure with its findings along the primary key, instead of
+// Exposures' query per 500 exposures, and it scans the finding columns
+// without copying what it does not keep.
+func (s *DB) AnalysisExposures(ctx context.Context, assets []string, from, to string) iter.Seq2[model.Exposure, error] {
+	var w where
+	// Accepted risk is still a step an attacker can take: it stays on its
+	// paths and leaves only the priority list (see analyze.Build).
+	w.in("e.status", []string{string(model.StatusOpen), string(model.StatusAccepted)})
+	w.keys("e.asset", assets)
+	if from != "" {
+		w.add("e.id >= ?", from)
+	}
+	if to != "" {
+		w.add("e.id < ?", to)
+	}
+	q := s.rebind(`SELECT ` + exposureReadCols + ` FROM exposures e LEFT JOIN findings f ON ` + ofExposure("f", "e.id") + w.sql() + ` ORDER BY e.id`)
+	return func(yield func(model.Exposure, error) bool) {
+		rows, err := s.db.QueryContext(ctx, q, w.args...)
+		if err != nil {
+			yield(model.Exposure{}, fmt.Errorf("read exposures: %w", err))
+			return
+		}
+		defer rows.Close()
+		ls := newLastSeen(s)
+		cvssOf := map[string][]model.CVSS{}
+		type frow struct{ tool, id string }
+		var (
+			cur   model.Exposure
+			have  bool
+			fs    []frow
+			fvuln []string
+		)
+		// done finishes cur: its findings in the order Exposures gives
+		// them (tool, then id).
+		done := func() model.Exposure {
+			slices.SortFunc(fs, func(a, b frow) int {
+				if c := strings.Compare(a.tool, b.tool); c != 0 {
+					return c
+				}
+				return strings.Compare(a.id, b.id)
+			})
+			for _, f := range fs {
+				cur.FindingIDs = append(cur.FindingIDs, f.id)
+				if !slices.Contains(cur.Tools, f.tool) {
+					cur.Tools = append(cur.Tools, f.tool)
+				}
+			}
+			cur.VulnIDs = model.SortVulnIDs(append(cur.VulnIDs, fvuln...))
+			x := cur
+			fs, fvuln = fs[:0], fvuln[:0]
+			return x
+		}
+		var (
+			id, kind, rule, vulns, cwes, title, asset, pn, pv, pf, pp, path, url, comp, status string
+			sev, line                                                                          int
+			first, last, fixed                                                                 int64
+			fid, ftool, fstatus                                                                sql.NullString
+			fvulns, fcwes, fextra, fscan                                                       sql.RawBytes
+		)
+		for rows.Next() {
+			if err := rows.Scan(&id, &kind, &rule, &vulns, &cwes, &sev, &title, &asset, &pn, &pv, &pf, &pp, &path, &line, &url, &comp, &status,
+				&first, &last, &fixed, &fid, &ftool, &fvulns, &fcwes, &fstatus, &fextra, &fscan); err != nil {
+				yield(model.Exposure{}, fmt.Errorf("read exposure: %w", err))
+				return
+			}
+			if !have || id != cur.ID {
+				if have && !yield(done(), nil) {
+					return
+				}
+				have = true
+				cur = model.Exposure{ID: id, Kind: model.FindingKind(kind), RuleID: rule, Title: title, Asset: asset,
+					Package:  model.Package{Name: pn, Version: pv, FixedVersion: pf, PURL: pp},
+					Location: model.Location{Path: path, Line: line, URL: url, Component: comp},
+					Status:   model.Status(status), Severity: model.SeverityFromRank(sev),
+					VulnIDs: splitList(vulns), CWEs: splitList(cwes),
+					FirstSeen: fromMicros(first), LastSeen: fromMicros(last), FixedAt: fromMicros(fixed),
+					FindingIDs: []string{}, Tools: []string{}}
+			}
+			if !fid.Valid {
+				continue // an exposure with no finding
+			}
+			if fstatus.String != string(model.StatusFixed) {
+				if len(fscan) > 0 {
+					t, ok := ls.m[string(fscan)]
+					if !ok {
+						t, err = ls.of(ctx, string(fscan))
+					}
+					if err != nil {
+						yield(model.Exposure{}, err)
+						return
+					}
+					if t.After(cur.LastSeen) {
+						cur.LastSeen = t
+					}
+				}
+				if cs := s.cvssOf(cvssOf, fextra); len(cs) > 0 {
+					for _, c := range cs {
+						if !slices.Contains(cur.CVSS, c) {
+							cur.CVSS = append(cur.CVSS, c)
+						}
+					}
+				}
+			}
+			fs = append(fs, frow{tool: ftool.String, id: fid.String})
+			fvuln = append(fvuln, splitList(string(fvulns))...)
+			if len(fcwes) > 2 {
+				for _, c := range splitList(string(fcwes)) {
+					if !slices.Contains(cur.CWEs, c) {
+						cur.CWEs = append(cur.CWEs, c)
+					}
+				}
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(model.Exposure{}, fmt.Errorf("read exposures: %w", err))
+			return
+		}
+		if have {
+			yield(done(), nil)
+		}
+	}
+}
+
+// cvssOf returns the CVSS vectors packed in a finding's extra column,
+// decoded once per distinct packed text (up to maxCVSSCache of them).
+func (s *DB) cvssOf(cache map[string][]model.CVSS, extra []byte) []model.CVSS {
+	if len(extra) == 0 {
+		return nil
+	}
+	raw := packedField(extra, 1)
+	if len(raw) == 0 {
+		return nil
+	}
+	if cs, ok := cache[string(raw)]; ok {
+		return cs
+	}
+	var cs []model.CVSS
+	if json.Unmarshal(raw, &cs) != nil {
+		cs = nil
+	}
+	if len(cache) >= maxCVSSCache {
+		clear(cache)
+	}
+	cache[string(raw)] = cs
+	return cs
+}
+
+// packedField returns field i (from 0) of a value packed by packExtra
+// ("len:value" after one another), nil when it is malformed.
+func packedField(b []byte, i int) []byte {
+	for {
+		c := bytes.IndexByte(b, ':')
+		if c <= 0 {
+			return nil
+		}
+		n := 0
+		for _, d := range b[:c] {
+			if d < '0' || d > '9' || n > len(b) {
+				return nil
+			}
+			n = n*10 + int(d-'0')
+		}
+		if n > len(b)-c-1 {
+			return nil
+		}
+		if i == 0 {
+			return b[c+1 : c+1+n]
+		}
+		b, i = b[c+1+n:], i-1
+	}
+}
+
+// evidenceChunk bounds the ids bound to one evidence query.
+const evidenceChunk = 500
+
+// EvidenceAbout lists the facts recorded for any of findingIDs, or for
+// any of vulnIDs on one of the asset keys assets (see store.EvidenceKeys),
+// by kind then source as AllEvidence gives them: every fact that may be
+// about exposures with those findings, vulnerability ids and keys (see
+// store.EvidenceMatches), so that an analysis of a few components reads
+// their evidence only.
+func (s *DB) EvidenceAbout(ctx context.Context, findingIDs, vulnIDs, assets []string) iter.Seq2[model.Evidence, error] {
+	on := make(map[string]bool, len(assets))
+	for _, a := range assets {
+		on[a] = true
+	}
+	var onSQL string
+	var onArgs []any
+	if len(on) <= evidenceChunk {
+		for a := range on {
+			onArgs = append(onArgs, a)
+		}
+		onSQL = ` AND asset IN (` + placeholders(len(onArgs)) + `)`
+	}
+	return func(yield func(model.Evidence, error) bool) {
+		type key struct{ kind, asset, vuln, finding, source string }
+		seen := map[key]bool{}
+		var out []model.Evidence
+		for _, q := range []struct {
+			col string
+			ids []string
+		}{{"finding_id", findingIDs}, {"vuln_id", vulnIDs}} {
+			for i := 0; i < len(q.ids); i += evidenceChunk {
+				chunk := q.ids[i:min(i+evidenceChunk, len(q.ids))]
+				args := make([]any, len(chunk))
+				for j, id := range chunk {
+					args[j] = id
+				}
+				sq := `SELECT kind, asset, vuln_id, finding_id, source, detail, at FROM evidence WHERE ` + q.col + ` IN (` + placeholders(len(chunk)) + `)`
+				if q.col == "vuln_id" && onSQL != "" {
+					sq += onSQL
+					args = append(args, onArgs...)
+				}
+				sq = s.rebind(sq)
+				for e, err := range rowsSeq(ctx, s.db, sq, args, scanEvidence) {
+					if err != nil {
+						yield(e, err)
+						return
+					}
+					k := key{string(e.Kind), e.Asset, e.VulnID, e.FindingID, e.Source}
+					if q.col == "vuln_id" && !on[e.Asset] {
+						continue
+					}
+					if !seen[k] {
+						seen[k] = true
+						out = append(out, e)
+					}
+				}
+			}
+		}
+		slices.SortFunc(out, func(a, b model.Evidence) int {
+			return cmp.Or(strings.Compare(string(a.Kind), string(b.Kind)), strings.Compare(a.Source, b.Source),
+				strings.Compare(a.Asset, b.Asset), strings.Compare(a.VulnID, b.VulnID), strings.Compare(a.FindingID, b.FindingID))
+		})
+		for _, e := range out {
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+}
