@@ -155,6 +155,7 @@ Start with 'ctem demo', or 'ctem init' to write a scope file.`,
 		newTicketsCmd(e),
 		newBlastRadiusCmd(e),
 		newWhatIfCmd(e),
+		newRulesCmd(e),
 	)
 	wrapAllArgs(root)
 	return root

@@ -3,6 +3,7 @@ package graph
 import (
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/ctem-dev/ctem/internal/intel/effect"
@@ -405,4 +406,22 @@ func isStrongEvidence(k model.EvidenceKind) bool {
 		return true
 	}
 	return false
+}
+
+// ProbabilityModel says in words how the rule's step probability is
+// found: a constant (a fact of the estate) or the weakness model of
+// weaknessProbability (base by finding kind, raised by evidence, EPSS as
+// a floor, KEV to at least 0.95, VEX not-affected to 0). It tells the two
+// apart by evaluating the rule on two weaknesses whose models differ.
+func (r Rule) ProbabilityModel() string {
+	if r.Probability == nil {
+		return ""
+	}
+	code := &Weakness{Exposure: model.Exposure{Kind: model.FindingCode}}
+	kev := &Weakness{Exposure: model.Exposure{Kind: model.FindingVulnerability}, KEV: true}
+	a, b := r.Probability(code), r.Probability(kev)
+	if a == b {
+		return "constant " + strconv.FormatFloat(a, 'f', -1, 64)
+	}
+	return "the weakness's: base by kind (CVE 0.3, code 0.4, DAST 0.8, misconfiguration or secret 0.95), raised by evidence, EPSS as a floor, KEV at least 0.95, VEX not-affected 0"
 }
