@@ -225,7 +225,7 @@ func newAssetsCmd(e *env) *cobra.Command {
 			}
 			var rows []model.Asset
 			for _, a := range es.Sorted() {
-				if matchAsset(a, f) {
+				if f.MatchAsset(a) {
 					rows = append(rows, a)
 				}
 			}
@@ -239,30 +239,6 @@ func newAssetsCmd(e *env) *cobra.Command {
 	ff.register(cmd, "ak")
 	cmd.AddCommand(newAssetShowCmd(e))
 	return cmd
-}
-
-func matchAsset(a model.Asset, f store.Filter) bool {
-	if len(f.Kinds) > 0 && !contains(f.Kinds, string(a.Kind)) {
-		return false
-	}
-	if len(f.Assets) == 0 {
-		return true
-	}
-	for _, k := range f.Assets {
-		if p, ok := strings.CutSuffix(k, "*"); ok && strings.HasPrefix(a.Key, p) || k == a.Key {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 func newAssetShowCmd(e *env) *cobra.Command {

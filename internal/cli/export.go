@@ -157,7 +157,7 @@ func pathTouches(p graph.Path, f store.Filter) bool {
 		keys = append(keys, s.Asset)
 	}
 	for _, k := range keys {
-		if k != "" && matchAsset(model.Asset{Key: k}, store.Filter{Assets: f.Assets}) {
+		if k != "" && (store.Filter{Assets: f.Assets}).MatchAsset(model.Asset{Key: k}) {
 			return true
 		}
 	}

@@ -389,7 +389,7 @@ func (s *Server) listAssets(w http.ResponseWriter, r *http.Request) error {
 	f := store.Filter{Assets: listValues(r, "asset"), Kinds: listValues(r, "kind")}
 	seq := func(yield func(model.Asset, error) bool) {
 		for _, a := range es.Sorted() {
-			if a.Key > after && matchAsset(a, f) && !yield(a, nil) {
+			if a.Key > after && f.MatchAsset(a) && !yield(a, nil) {
 				return
 			}
 		}
@@ -399,32 +399,6 @@ func (s *Server) listAssets(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, p)
-}
-
-// matchAsset applies the command line's asset filters: kinds, and keys
-// (a trailing * matches a prefix).
-func matchAsset(a model.Asset, f store.Filter) bool {
-	if len(f.Kinds) > 0 && !containsStr(f.Kinds, string(a.Kind)) {
-		return false
-	}
-	if len(f.Assets) == 0 {
-		return true
-	}
-	for _, k := range f.Assets {
-		if p, ok := strings.CutSuffix(k, "*"); ok && strings.HasPrefix(a.Key, p) || k == a.Key {
-			return true
-		}
-	}
-	return false
-}
-
-func containsStr(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 // AssetRelation is one relation of an asset, seen from it.

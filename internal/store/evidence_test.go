@@ -158,3 +158,28 @@ func TestEvidenceMatches(t *testing.T) {
 		}
 	}
 }
+
+// TestFilterMatchAsset checks the asset filter that the CLI's and the
+// server's asset listings apply: kinds, exact keys and key prefixes.
+func TestFilterMatchAsset(t *testing.T) {
+	t.Parallel()
+	img := model.Asset{Key: "image:ghcr.io/acme/api:1.4", Kind: model.KindImage}
+	tests := []struct {
+		f    store.Filter
+		want bool
+	}{
+		{store.Filter{}, true},
+		{store.Filter{Kinds: []string{"image"}}, true},
+		{store.Filter{Kinds: []string{"workload"}}, false},
+		{store.Filter{Assets: []string{"image:ghcr.io/acme/api:1.4"}}, true},
+		{store.Filter{Assets: []string{"image:ghcr.io/acme/*"}}, true},
+		{store.Filter{Assets: []string{"image:ghcr.io/acme/api"}}, false},
+		{store.Filter{Assets: []string{"repo:*", "image:*"}, Kinds: []string{"image"}}, true},
+		{store.Filter{Assets: []string{"image:*"}, Kinds: []string{"repository"}}, false},
+	}
+	for _, tt := range tests {
+		if got := tt.f.MatchAsset(img); got != tt.want {
+			t.Errorf("%+v.MatchAsset(%s) = %v, want %v", tt.f, img.Key, got, tt.want)
+		}
+	}
+}

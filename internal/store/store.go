@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ctem-dev/ctem/internal/ingest"
@@ -245,4 +247,23 @@ type ScanRemover interface {
 	RemoveScan(ctx context.Context, rm ScanRemoval) (ScanRemoval, error)
 	// ScanRemovals lists the removals, newest first.
 	ScanRemovals(ctx context.Context) iter.Seq2[ScanRemoval, error]
+}
+
+// MatchAsset reports whether asset a passes the filter's asset fields,
+// as every listing of assets applies them: its kind is one of Kinds (when
+// any are given), and its key is one of Assets, where a trailing * matches
+// a prefix (when any are given). The zero Filter matches every asset.
+func (f Filter) MatchAsset(a model.Asset) bool {
+	if len(f.Kinds) > 0 && !slices.Contains(f.Kinds, string(a.Kind)) {
+		return false
+	}
+	if len(f.Assets) == 0 {
+		return true
+	}
+	for _, k := range f.Assets {
+		if p, ok := strings.CutSuffix(k, "*"); ok && strings.HasPrefix(a.Key, p) || k == a.Key {
+			return true
+		}
+	}
+	return false
 }
