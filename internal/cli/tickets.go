@@ -11,6 +11,7 @@ import (
 	"github.com/ctem-dev/ctem/internal/store"
 	"github.com/ctem-dev/ctem/internal/ticket"
 	"github.com/ctem-dev/ctem/internal/ticket/github"
+	"github.com/ctem-dev/ctem/internal/ticket/gitlab"
 	"github.com/ctem-dev/ctem/internal/ticket/jira"
 	"github.com/ctem-dev/ctem/internal/ticket/webhook"
 )
@@ -20,7 +21,7 @@ import (
 func newTicketsCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tickets",
-		Short: "One ticket per remediation action in GitHub Issues, Jira or a signed webhook, kept in step with the fix plan",
+		Short: "One ticket per remediation action in GitHub Issues, GitLab issues, Jira or a signed webhook, kept in step with the fix plan",
 	}
 	cmd.AddCommand(newTicketsSyncCmd(e))
 	return cmd
@@ -43,6 +44,10 @@ Credentials come from the environment (or a file named by the _FILE variable), a
 never printed or stored:
   github:   CTEM_GITHUB_TOKEN or CTEM_GITHUB_TOKEN_FILE, CTEM_GITHUB_REPO (owner/name, the
             default; routes' projects are other repositories), CTEM_GITHUB_API_URL (Enterprise)
+  gitlab:   CTEM_GITLAB_TOKEN or CTEM_GITLAB_TOKEN_FILE (sent as Private-Token),
+            CTEM_GITLAB_PROJECT (group/project, the default; routes' projects are other
+            projects), CTEM_GITLAB_URL (a self-managed instance; default gitlab.com);
+            a closed issue labelled "won't fix" (or wontfix, not planned) is won't fix
   jira:     CTEM_JIRA_URL, CTEM_JIRA_PROJECT, CTEM_JIRA_EMAIL (Cloud; empty for a Data
             Center personal access token), CTEM_JIRA_TOKEN or CTEM_JIRA_TOKEN_FILE
   webhook:  CTEM_WEBHOOK_URL, CTEM_WEBHOOK_SECRET or CTEM_WEBHOOK_SECRET_FILE
@@ -88,7 +93,7 @@ never printed or stored:
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&tracker, "tracker", "", "github, jira or webhook (required)")
+	cmd.Flags().StringVar(&tracker, "tracker", "", "github, gitlab, jira or webhook (required)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say what would change, change nothing")
 	cmd.Flags().StringVarP(&output, "output", "o", outTable, "output format: table, json or csv")
 	return cmd
@@ -155,6 +160,20 @@ func (e *env) tracker(name string, projects []string) (ticket.Tracker, error) {
 			return nil, usage(err)
 		}
 		return tr, nil
+	case "gitlab":
+		token, err := need("CTEM_GITLAB_TOKEN")
+		if err != nil {
+			return nil, err
+		}
+		project, err := need("CTEM_GITLAB_PROJECT")
+		if err != nil {
+			return nil, err
+		}
+		tr, err := gitlab.New(token, e.getenv("CTEM_GITLAB_URL"), project, projects, nil)
+		if err != nil {
+			return nil, usage(err)
+		}
+		return tr, nil
 	case "webhook":
 		url, err := need("CTEM_WEBHOOK_URL")
 		if err != nil {
@@ -166,5 +185,5 @@ func (e *env) tracker(name string, projects []string) (ticket.Tracker, error) {
 		}
 		return &webhook.Tracker{URL: url, Secret: []byte(secret), Client: &ticket.Client{}}, nil
 	}
-	return nil, usage(fmt.Errorf("--tracker %q: want github, jira or webhook", name))
+	return nil, usage(fmt.Errorf("--tracker %q: want github, gitlab, jira or webhook", name))
 }
