@@ -17,13 +17,15 @@ type SLABreach struct {
 }
 
 // AcceptanceRule is a risk acceptance by scope: one exposure (ExposureID),
-// a vulnerability on one asset (VulnID and Asset) or a vulnerability
-// everywhere (VulnID alone).
+// a vulnerability on one asset (VulnID and Asset), a vulnerability
+// everywhere (VulnID alone), or an attack path (PathID, its stable id:
+// every exposure on it, and the path itself).
 type AcceptanceRule struct {
 	ID         string    `json:"id"`
 	ExposureID string    `json:"exposure_id,omitempty"`
 	VulnID     string    `json:"vuln_id,omitempty"`
 	Asset      string    `json:"asset,omitempty"`
+	PathID     string    `json:"path_id,omitempty"`
 	Reason     string    `json:"reason"`
 	By         string    `json:"by"`
 	Approver   string    `json:"approver"`
@@ -61,4 +63,21 @@ type Mobilisation interface {
 	PutTicket(ctx context.Context, t Ticket) error
 	// Tickets lists the tickets of one tracker, by action key.
 	Tickets(ctx context.Context, tracker string) iter.Seq2[Ticket, error]
+}
+
+// Notice records that a channel was told of an event.
+type Notice struct {
+	Channel string    `json:"channel"`
+	Key     string    `json:"key"`
+	Kind    string    `json:"kind"`
+	At      time.Time `json:"at"`
+}
+
+// Notifications is implemented by stores that remember which events each
+// notification channel was told of, so a channel hears of each once.
+type Notifications interface {
+	// Notified returns which of keys channel was told of before.
+	Notified(ctx context.Context, channel string, keys []string) (map[string]bool, error)
+	// MarkNotified records the notices; one recorded before is kept.
+	MarkNotified(ctx context.Context, ns []Notice) error
 }

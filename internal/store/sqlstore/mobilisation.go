@@ -5,11 +5,15 @@ import (
 	"database/sql"
 	"fmt"
 	"iter"
+	"strings"
 
 	"github.com/ctem-dev/ctem/internal/store"
 )
 
-var _ store.Mobilisation = (*DB)(nil)
+var (
+	_ store.Mobilisation  = (*DB)(nil)
+	_ store.Notifications = (*DB)(nil)
+)
 
 // RecordBreaches stores the breaches not stored before and returns them.
 func (s *DB) RecordBreaches(ctx context.Context, bs []store.SLABreach) ([]store.SLABreach, error) {
@@ -49,8 +53,8 @@ func (s *DB) Breaches(ctx context.Context) iter.Seq2[store.SLABreach, error] {
 
 // AddAcceptanceRule stores an acceptance rule.
 func (s *DB) AddAcceptanceRule(ctx context.Context, r store.AcceptanceRule) error {
-	_, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO acceptance_rules (id, exposure_id, vuln_id, asset, reason, actor, approver, expires_at, at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), r.ID, r.ExposureID, r.VulnID, r.Asset, r.Reason, r.By, r.Approver, micros(r.Expires), micros(r.At))
+	_, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO acceptance_rules (id, exposure_id, vuln_id, asset, path_id, reason, actor, approver, expires_at, at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), r.ID, r.ExposureID, r.VulnID, r.Asset, r.PathID, r.Reason, r.By, r.Approver, micros(r.Expires), micros(r.At))
 	if err != nil {
 		return fmt.Errorf("add acceptance rule: %w", err)
 	}
@@ -59,11 +63,11 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), r.ID, r.ExposureID, r.VulnID, r.Asset, r.R
 
 // AcceptanceRules lists the acceptance rules, oldest first.
 func (s *DB) AcceptanceRules(ctx context.Context) iter.Seq2[store.AcceptanceRule, error] {
-	return rowsSeq(ctx, s.db, `SELECT id, exposure_id, vuln_id, asset, reason, actor, approver, expires_at, at FROM acceptance_rules ORDER BY at, id`, nil,
+	return rowsSeq(ctx, s.db, `SELECT id, exposure_id, vuln_id, asset, path_id, reason, actor, approver, expires_at, at FROM acceptance_rules ORDER BY at, id`, nil,
 		func(r *sql.Rows) (store.AcceptanceRule, error) {
 			var a store.AcceptanceRule
 			var exp, at int64
-			err := r.Scan(&a.ID, &a.ExposureID, &a.VulnID, &a.Asset, &a.Reason, &a.By, &a.Approver, &exp, &at)
+			err := r.Scan(&a.ID, &a.ExposureID, &a.VulnID, &a.Asset, &a.PathID, &a.Reason, &a.By, &a.Approver, &exp, &at)
 			a.Expires, a.At = fromMicros(exp), fromMicros(at)
 			return a, err
 		})
@@ -90,4 +94,46 @@ func (s *DB) Tickets(ctx context.Context, tracker string) iter.Seq2[store.Ticket
 			t.At = fromMicros(at)
 			return t, err
 		})
+}
+
+// Notified returns which of keys channel was told of before.
+func (s *DB) Notified(ctx context.Context, channel string, keys []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for i := 0; i < len(keys); i += 500 {
+		chunk := keys[i:min(i+500, len(keys))]
+		args := []any{channel}
+		for _, k := range chunk {
+			args = append(args, k)
+		}
+		q := `SELECT event_key FROM notifications WHERE channel = ? AND event_key IN (?` + strings.Repeat(", ?", len(chunk)-1) + `)`
+		for k, err := range rowsSeq(ctx, s.db, s.rebind(q), args, func(r *sql.Rows) (string, error) {
+			var k string
+			return k, r.Scan(&k)
+		}) {
+			if err != nil {
+				return nil, fmt.Errorf("read notifications: %w", err)
+			}
+			out[k] = true
+		}
+	}
+	return out, nil
+}
+
+// MarkNotified records the notices; one recorded before is kept as it was.
+func (s *DB) MarkNotified(ctx context.Context, ns []store.Notice) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("record notifications: %w", err)
+	}
+	defer tx.Rollback()
+	for _, n := range ns {
+		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO notifications (channel, event_key, kind, at) VALUES (?, ?, ?, ?)
+ON CONFLICT (channel, event_key) DO NOTHING`), n.Channel, n.Key, n.Kind, micros(n.At)); err != nil {
+			return fmt.Errorf("record notifications: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("record notifications: %w", err)
+	}
+	return nil
 }

@@ -1,0 +1,22 @@
+-- +goose Up
+-- Mobilisation, second part: notifications sent (so each channel is told
+-- of an event once) and risk acceptance of a whole attack path. SQL that
+-- SQLite and PostgreSQL both accept.
+
+-- A risk acceptance of an attack path (by its stable id): every exposure
+-- on the path is accepted, and the path itself is on record as accepted.
+ALTER TABLE acceptance_rules ADD COLUMN path_id TEXT NOT NULL DEFAULT '';
+
+-- An event a channel (slack, teams, email) was told of, by the event's
+-- stable key: the next run tells only what is new.
+CREATE TABLE notifications (
+  channel   TEXT NOT NULL,
+  event_key TEXT NOT NULL,
+  kind      TEXT NOT NULL,
+  at        BIGINT NOT NULL,
+  PRIMARY KEY (channel, event_key)
+);
+
+-- +goose Down
+DROP TABLE notifications;
+ALTER TABLE acceptance_rules DROP COLUMN path_id;
