@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,11 +26,15 @@ func (a *App) ScopeInForce(ctx context.Context) (*scope.Scope, error) {
 
 // AcceptScope selects what an acceptance covers: one exposure
 // (ExposureID, exact or a unique prefix), a vulnerability on one asset
-// (VulnID and Asset) or a vulnerability everywhere (VulnID alone).
+// (VulnID and Asset), a vulnerability everywhere (VulnID alone), or an
+// open attack path (PathID, exact or a unique prefix): every exposure on
+// its steps, and the path itself, even when no exposure enables it (a
+// path of relations only).
 type AcceptScope struct {
 	ExposureID string
 	VulnID     string
 	Asset      string
+	PathID     string
 }
 
 // AcceptRequest is a risk acceptance: its scope, why, who decided and
@@ -75,7 +80,20 @@ func (a *App) AcceptRisk(ctx context.Context, req AcceptRequest) (*AcceptResult,
 	}
 	f := store.Filter{Statuses: []model.Status{model.StatusOpen}, Sort: store.SortID}
 	s := req.Scope
+	var ids []string
 	switch {
+	case s.PathID != "" && s.ExposureID == "" && s.VulnID == "" && s.Asset == "":
+		p, err := a.FindPath(ctx, s.PathID)
+		if err != nil {
+			return nil, err
+		}
+		s.PathID = p.ID
+		if ids, err = a.openOn(ctx, pathExposures(p)); err != nil {
+			return nil, err
+		}
+		slices.Sort(ids)
+	case s.PathID != "":
+		return nil, badInput(errors.New("accept a path alone: no exposure, --cve or --asset with --path"))
 	case s.ExposureID != "" && s.VulnID == "" && s.Asset == "":
 		f.IDs = []string{s.ExposureID}
 	case s.ExposureID == "" && s.VulnID != "":
@@ -84,16 +102,20 @@ func (a *App) AcceptRisk(ctx context.Context, req AcceptRequest) (*AcceptResult,
 			f.Assets = []string{s.Asset}
 		}
 	default:
-		return nil, badInput(errors.New("accept one exposure by id, or a vulnerability (--cve) on one asset (--asset) or everywhere"))
+		return nil, badInput(errors.New("accept one exposure by id, a vulnerability (--cve) on one asset (--asset) or everywhere, or a path (--path)"))
 	}
-	var ids []string
-	for x, err := range a.Store.Exposures(ctx, f) {
-		if err != nil {
-			return nil, err
+	if s.PathID == "" {
+		for x, err := range a.Store.Exposures(ctx, f) {
+			if err != nil {
+				return nil, err
+			}
+			ids = append(ids, x.ID)
 		}
-		ids = append(ids, x.ID)
 	}
 	switch {
+	case s.PathID != "":
+		// A path is accepted with the exposures still open on it, or
+		// alone when none is.
 	case len(ids) == 0:
 		return nil, badInput(fmt.Errorf("no open exposure matches %s", describeScope(s)))
 	case s.ExposureID != "" && len(ids) > 1:
@@ -102,9 +124,9 @@ func (a *App) AcceptRisk(ctx context.Context, req AcceptRequest) (*AcceptResult,
 	if s.ExposureID != "" {
 		s.ExposureID = ids[0]
 	}
-	rule := store.AcceptanceRule{ExposureID: s.ExposureID, VulnID: s.VulnID, Asset: s.Asset, Reason: req.Reason, By: req.By,
+	rule := store.AcceptanceRule{ExposureID: s.ExposureID, VulnID: s.VulnID, Asset: s.Asset, PathID: s.PathID, Reason: req.Reason, By: req.By,
 		Approver: req.Approver, Expires: req.Expires.UTC(), At: now}
-	rule.ID = digest([]byte(fmt.Sprintf("%s\x00%s\x00%s\x00%d", rule.ExposureID, rule.VulnID, rule.Asset, now.UnixNano())))[:16]
+	rule.ID = digest([]byte(fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%d", rule.ExposureID, rule.VulnID, rule.Asset, rule.PathID, now.UnixNano())))[:16]
 	res := &AcceptResult{Rule: rule}
 	for _, id := range ids {
 		c, err := a.Store.Triage(ctx, store.Decision{ExposureID: id, Status: model.StatusAccepted, Reason: req.Reason, By: req.By,
@@ -126,6 +148,8 @@ func describeScope(s AcceptScope) string {
 	switch {
 	case s.ExposureID != "":
 		return "exposure " + s.ExposureID
+	case s.PathID != "":
+		return "path " + s.PathID
 	case s.Asset != "":
 		return s.VulnID + " on " + s.Asset
 	}
@@ -135,21 +159,26 @@ func describeScope(s AcceptScope) string {
 // ApplyAcceptanceRules accepts the open exposures that an unexpired
 // acceptance rule covers but that came after it (a rescan that finds the
 // accepted vulnerability on another image), with the rule's reason,
-// approver and expiry, and returns the changes. It does nothing when the
-// store keeps no rules.
+// approver and expiry, and returns the changes; likewise an open
+// exposure that joined a path accepted as a whole. It does nothing when
+// the store keeps no rules.
 func (a *App) ApplyAcceptanceRules(ctx context.Context) ([]store.StatusChange, error) {
 	m, ok := a.Store.(store.Mobilisation)
 	if !ok {
 		return nil, nil
 	}
 	now := a.now()
-	var rules []store.AcceptanceRule
+	var rules, pathRules []store.AcceptanceRule
 	for r, err := range m.AcceptanceRules(ctx) {
 		if err != nil {
 			return nil, err
 		}
-		if r.Expires.After(now) && r.VulnID != "" {
+		switch {
+		case !r.Expires.After(now):
+		case r.VulnID != "":
 			rules = append(rules, r)
+		case r.PathID != "":
+			pathRules = append(pathRules, r)
 		}
 	}
 	var out []store.StatusChange
@@ -174,7 +203,8 @@ func (a *App) ApplyAcceptanceRules(ctx context.Context) ([]store.StatusChange, e
 			out = append(out, c)
 		}
 	}
-	return out, nil
+	more, err := a.applyPathRules(ctx, pathRules)
+	return append(out, more...), err
 }
 
 // ExpireAcceptances reopens every exposure whose acceptance has expired
@@ -212,8 +242,21 @@ func (a *App) MarkFalsePositive(ctx context.Context, id, reason, by string) (sto
 // MarkAccepted marks in pl.Names the exposures on its paths that are
 // accepted: their name gains " (accepted)". An accepted exposure stays on
 // its paths (the analysis counts it: accepting a risk does not remove the
-// step) but leaves the priority list; listings show it marked.
+// step) but leaves the priority list; listings show it marked. The paths
+// accepted as a whole go in pl.Accepted.
 func (a *App) MarkAccepted(ctx context.Context, pl *PathList) error {
+	aps, err := a.AcceptedPaths(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range pl.Paths {
+		if r, ok := aps[p.ID]; ok {
+			if pl.Accepted == nil {
+				pl.Accepted = map[string]string{}
+			}
+			pl.Accepted[p.ID] = r.ID
+		}
+	}
 	var ids []string
 	for _, p := range pl.Paths {
 		for _, s := range p.Steps {

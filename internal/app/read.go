@@ -115,6 +115,9 @@ type PathList struct {
 	// Alternatives maps a path's id to the ids of the near-identical
 	// paths it stands for (with PathQuery.Distinct).
 	Alternatives map[string][]string
+	// Accepted maps the id of a path accepted as a whole (a path
+	// acceptance rule in force) to its rule's id; MarkAccepted fills it.
+	Accepted map[string]string `json:",omitempty"`
 }
 
 // Paths returns the open attack paths that match q, riskiest first, from

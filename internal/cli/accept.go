@@ -18,17 +18,21 @@ func newAcceptCmd(e *env) *cobra.Command {
 	var expire bool
 	cmd := &cobra.Command{
 		Use:   "accept [EXPOSURE-ID]",
-		Short: "Accept the risk of an exposure, or of a vulnerability on an asset or everywhere, until an expiry",
+		Short: "Accept the risk of an exposure, of a vulnerability on an asset or everywhere, or of an attack path, until an expiry",
 		Long: `Accept records a risk acceptance: of one exposure (by id), of a vulnerability on one
-asset (--cve and --asset) or of a vulnerability everywhere (--cve alone). It needs a
+asset (--cve and --asset), of a vulnerability everywhere (--cve alone), or of an attack
+path (--path ID from 'ctem paths': every exposure on its steps, and the path itself,
+which listings then mark accepted and notifications no longer announce). It needs a
 reason, who decides (--by), an approver and an expiry no later than the scope file's
 acceptance.max. Accepted exposures leave 'ctem top' and the priorities; each change is
 in 'ctem triage history'. An acceptance of a vulnerability also covers exposures to it
-found later (applied by 'ctem accept --expire', which also reopens the exposures whose
+found later, and an acceptance of a path the exposures that join it (applied by
+'ctem accept --expire', which also reopens the exposures whose
 acceptance has expired, recording why).`,
 		Example: `  ctem accept 7105 --reason "WAF blocks class.module" --by alice --approver ciso --expires 30d
   ctem accept --cve CVE-2019-1549 --reason "fork() is never called" --by bob --approver ciso --expires 2027-03-31
   ctem accept --cve CVE-2019-1549 --asset image:ghcr.io/org/edge:1.2 --reason ... --by bob --approver ciso --expires 60d
+  ctem accept --path 35caa479 --reason "segmented by the new firewall" --by carol --approver ciso --expires 14d
   ctem accept --expire`,
 		Args: wrapArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -42,8 +46,8 @@ acceptance has expired, recording why).`,
 			}
 			defer a.Store.Close()
 			if expire {
-				if len(args) > 0 || req.Scope.VulnID != "" {
-					return usage(errors.New("--expire takes no exposure or --cve"))
+				if len(args) > 0 || req.Scope.VulnID != "" || req.Scope.PathID != "" {
+					return usage(errors.New("--expire takes no exposure, --cve or --path"))
 				}
 				changes, err := a.ExpireAcceptances(ctx)
 				if err != nil {
@@ -77,6 +81,7 @@ acceptance has expired, recording why).`,
 	f := cmd.Flags()
 	f.StringVar(&req.Scope.VulnID, "cve", "", "accept this vulnerability (CVE, GHSA, ...) everywhere, or on --asset")
 	f.StringVar(&req.Scope.Asset, "asset", "", "with --cve: only on this asset (key; a trailing * matches a prefix)")
+	f.StringVar(&req.Scope.PathID, "path", "", "accept this attack path (its id or a unique prefix): every exposure on it, and the path")
 	f.StringVar(&req.Reason, "reason", "", "why (required)")
 	f.StringVar(&req.By, "by", "", "who decides (required)")
 	f.StringVar(&req.Approver, "approver", "", "who approved (required)")
