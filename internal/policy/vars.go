@@ -165,10 +165,14 @@ func unjoin(err error) []error {
 }
 
 // Failed returns the matches of fail policies.
-func (r *Report) Failed() []Match {
+func (r *Report) Failed() []Match { return r.WithAction("fail") }
+
+// WithAction returns the matches of the policies whose action is action
+// (fail, warn, ticket, notify).
+func (r *Report) WithAction(action string) []Match {
 	var out []Match
 	for _, m := range r.Matches {
-		if m.Action == "fail" {
+		if m.Action == action {
 			out = append(out, m)
 		}
 	}
