@@ -2,10 +2,14 @@ package ticket
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ctem-dev/ctem/internal/app"
+	"github.com/ctem-dev/ctem/internal/estate/scope"
 	"github.com/ctem-dev/ctem/internal/graph"
+	"github.com/ctem-dev/ctem/internal/policy"
 	"github.com/ctem-dev/ctem/internal/sla"
 	"github.com/ctem-dev/ctem/internal/store"
 )
@@ -13,7 +17,8 @@ import (
 // Wanted returns the tickets the current fix plan asks for: one per plan
 // item that removes risk, with the names of the exposures it closes, the
 // SLA due date of the most urgent one, routed by the scope's
-// tickets.routes.
+// tickets.routes; and one per match of a policy whose action is ticket
+// (see FromPolicyMatch).
 func Wanted(ctx context.Context, a *app.App) ([]Ticket, error) {
 	sc, err := a.ScopeInForce(ctx)
 	if err != nil {
@@ -67,5 +72,47 @@ func Wanted(ctx context.Context, a *app.App) ([]Ticket, error) {
 		}
 		out = append(out, FromPlanItem(it, names, d, routes))
 	}
+	// The matches of policies whose action is ticket: one ticket per
+	// policy and subject, closed by the sync once the policy no longer
+	// matches.
+	has := false
+	for _, p := range sc.Policies {
+		has = has || p.Action == scope.ActionTicket
+	}
+	if has {
+		r, err := policy.Test(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range r.WithAction(scope.ActionTicket) {
+			out = append(out, FromPolicyMatch(m, routes))
+		}
+	}
 	return out, nil
+}
+
+// FromPolicyMatch writes the ticket of a match of a policy whose action
+// is ticket: the policy, the path or exposure it matched and the values
+// that made it match, routed by the default route, keyed by policy and
+// subject.
+func FromPolicyMatch(m policy.Match, routes []Route) Ticket {
+	action := "policy:" + m.Policy + ":" + m.On + ":" + m.Subject
+	key := Key(action)
+	t := Ticket{Key: key, Action: action, Title: fmt.Sprintf("[ctem] policy %s: %s %s", m.Policy, m.On, m.Subject),
+		Labels: []string{Label}}
+	for _, r := range routes {
+		if r.Team == "" {
+			t.Project, t.Assignee = r.Project, r.Assignee
+			t.Labels = append([]string{Label}, r.Labels...)
+			break
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "The policy %s matched the %s %s.\n\n", m.Policy, m.On, m.Subject)
+	for _, c := range m.Because {
+		fmt.Fprintf(&b, "- %s\n", c)
+	}
+	fmt.Fprintf(&b, "\nctem closes this ticket when the policy no longer matches. See 'ctem policy test'.\n\n%s\n", marker(key))
+	t.Body = b.String()
+	return t
 }

@@ -30,7 +30,8 @@ func TestWanted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data = append(data, "tickets:\n  routes:\n    - team: team-orders\n      project: ORD\n      labels: [security]\n      assignee: alice\n    - project: SEC\n"...)
+	data = append(data, "tickets:\n  routes:\n    - team: team-orders\n      project: ORD\n      labels: [security]\n      assignee: alice\n    - project: SEC\n"+
+		"policies:\n  - name: high-on-internet\n    on: exposure\n    expr: exposure.severity in [\"critical\", \"high\"] && asset.internet_exposed\n    action: ticket\n"...)
 	if _, _, err := a.SetScope(ctx, app.ScopeFile{Name: "ctem.yaml", Data: data}); err != nil {
 		t.Fatal(err)
 	}
@@ -57,8 +58,20 @@ func TestWanted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(want) == 0 || len(want) > len(plan.Plan.Items) {
-		t.Fatalf("Wanted() = %d tickets for %d plan items", len(want), len(plan.Plan.Items))
+	var policyTickets int
+	for _, tk := range want {
+		if strings.HasPrefix(tk.Action, "policy:high-on-internet:exposure:") {
+			policyTickets++
+			if tk.Project != "SEC" || !strings.Contains(tk.Body, "asset.internet_exposed = true") {
+				t.Errorf("policy ticket = project %q body %q, want SEC and the values that matched", tk.Project, tk.Body)
+			}
+		}
+	}
+	if policyTickets == 0 {
+		t.Errorf("Wanted() has no ticket of the ticket policy")
+	}
+	if len(want) == policyTickets || len(want)-policyTickets > len(plan.Plan.Items) {
+		t.Fatalf("Wanted() = %d tickets (%d of policies) for %d plan items", len(want), policyTickets, len(plan.Plan.Items))
 	}
 	var spring *ticket.Ticket
 	for i, tk := range want {
