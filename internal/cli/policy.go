@@ -32,7 +32,9 @@ an action: fail, warn, ticket or notify. For example:
       action: warn
       expr: exposure.kev && asset.internet_exposed
 
-'ctem gate' fails a change that makes a fail policy match something it introduced.`,
+'ctem gate' fails a change that makes a fail policy match something it introduced;
+'ctem tickets sync' opens a ticket per match of a ticket policy (and closes it when the
+policy no longer matches); 'ctem notify' tells each match of a notify policy once.`,
 	}
 	cmd.AddCommand(newPolicyTestCmd(e))
 	return cmd
