@@ -50,8 +50,8 @@ type AcceptRequest struct {
 // AcceptResult is what an acceptance changed: the rule recorded and the
 // status change of each exposure it covers now.
 type AcceptResult struct {
-	Rule    store.AcceptanceRule
-	Changes []store.StatusChange
+	Rule    store.AcceptanceRule `json:"rule"`
+	Changes []store.StatusChange `json:"changes"`
 }
 
 // AcceptRisk accepts the open exposures the request's scope covers, each

@@ -33,7 +33,7 @@ var (
 // routes lists every route of the API. The authorisation test walks this
 // list with every role.
 func (s *Server) routes() []route {
-	return []route{
+	return append([]route{
 		{Name: "healthz", Method: "GET", Pattern: "/healthz", Action: ActPublic, H: s.healthz},
 		{Name: "readyz", Method: "GET", Pattern: "/readyz", Action: ActPublic, H: s.readyz},
 		{Name: "openapi", Method: "GET", Pattern: "/api/v1/openapi.json", Action: ActPublic, H: s.openapi},
@@ -65,7 +65,7 @@ func (s *Server) routes() []route {
 		{Name: "token.create", Method: "POST", Pattern: "/api/v1/tokens", Action: ActTokenAdmin, H: s.createToken},
 		{Name: "token.revoke", Method: "DELETE", Pattern: "/api/v1/tokens/{id}", Action: ActTokenAdmin, H: s.revokeToken},
 		{Name: "audit", Method: "GET", Pattern: "/api/v1/audit", Action: ActAuditRead, Params: []string{"after", "limit"}, H: s.auditLog},
-	}
+	}, s.mobilisationRoutes()...)
 }
 
 // wrap puts a route's handler behind the request id, metrics, logging,

@@ -68,6 +68,8 @@ type Config struct {
 	// RateLimit none.
 	RateLimit float64
 	RateBurst int
+	// Mobilisation configures the ticket sync route.
+	Mobilisation Mobilisation
 }
 
 // idleConns is how many database connections a server keeps open
@@ -89,6 +91,7 @@ type Server struct {
 	touch   toucher
 	limit   *limiter
 	estate  estateCache
+	mob     Mobilisation
 	wake    chan struct{}
 	ready   chan struct{}
 
@@ -109,7 +112,7 @@ func New(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.SpoolDir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool folder: %w", err)
 	}
-	s := &Server{app: cfg.App, st: cfg.Store, log: cfg.Log, spool: cfg.SpoolDir, limits: cfg.Limits, feeds: cfg.Feeds, clock: cfg.Now, maxTry: cfg.MaxAttempts,
+	s := &Server{app: cfg.App, st: cfg.Store, log: cfg.Log, spool: cfg.SpoolDir, limits: cfg.Limits, feeds: cfg.Feeds, clock: cfg.Now, maxTry: cfg.MaxAttempts, mob: cfg.Mobilisation,
 		wake: make(chan struct{}, 1), ready: make(chan struct{}), workerDone: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -93,6 +93,7 @@ func TestRoutesByRole(t *testing.T) {
 	}
 	scope, _ := examples.Files.ReadFile(examples.Scope)
 	report, _ := examples.Files.ReadFile("reports/edge-proxy-image.trivy.json")
+	mob := mobilisationCalls(t, f)
 	// The uploader's job, which every role that reads jobs may read.
 	up := f.do(t, "POST", "/api/v1/ingest?name=edge.json", "uploader", "application/json", bytes.NewReader(report))
 	if up.status != http.StatusAccepted {
@@ -114,6 +115,8 @@ func TestRoutesByRole(t *testing.T) {
 		"triage": {path: "/api/v1/exposures/" + x.ID + "/triage", ctype: "application/json", body: func() []byte {
 			return []byte(`{"status":"false_positive","reason":"test"}`)
 		}},
+		"actions": {path: mob["actions"]}, "tickets.sync": {path: mob["tickets.sync"]}, "sla": {path: mob["sla"]},
+		"accept": {path: mob["accept"], ctype: "application/json", body: func() []byte { return []byte(mob["accept.body"]) }}, "false-positive": {path: mob["false-positive"], ctype: "application/json", body: func() []byte { return []byte(`{"reason":"test"}`) }},
 		"assets": {path: "/api/v1/assets?limit=5"}, "asset": {path: "/api/v1/assets/" + url.PathEscape(x.Asset)},
 		"scans": {path: "/api/v1/scans"}, "scan": {path: "/api/v1/scans/" + sid},
 		"paths": {path: "/api/v1/paths"}, "fixplan": {path: "/api/v1/fixplan"}, "top": {path: "/api/v1/top?n=3"}, "events": {path: "/api/v1/events"},

@@ -130,6 +130,33 @@ func (e Severity) Valid() bool {
 	}
 }
 
+// Defines values for TicketChangeOp.
+const (
+	TicketChangeOpAcceptanceRequest TicketChangeOp = "acceptance-request"
+	TicketChangeOpClose             TicketChangeOp = "close"
+	TicketChangeOpCreate            TicketChangeOp = "create"
+	TicketChangeOpReopen            TicketChangeOp = "reopen"
+	TicketChangeOpUpdate            TicketChangeOp = "update"
+)
+
+// Valid indicates whether the value is a known member of the TicketChangeOp enum.
+func (e TicketChangeOp) Valid() bool {
+	switch e {
+	case TicketChangeOpAcceptanceRequest:
+		return true
+	case TicketChangeOpClose:
+		return true
+	case TicketChangeOpCreate:
+		return true
+	case TicketChangeOpReopen:
+		return true
+	case TicketChangeOpUpdate:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TokenRole.
 const (
 	TokenRoleAdmin    TokenRole = "admin"
@@ -239,6 +266,48 @@ func (e ListFindingsParamsSort) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// AcceptanceRequest defines model for AcceptanceRequest.
+type AcceptanceRequest struct {
+	Approver string    `json:"approver"`
+	Asset    *string   `json:"asset,omitempty"`
+	Expires  time.Time `json:"expires"`
+
+	// ExposureId one exposure (its id or a unique prefix)
+	ExposureId *string `json:"exposure_id,omitempty"`
+
+	// PathId an open attack path (its id or a unique prefix): every exposure on it, and the path
+	PathId *string `json:"path_id,omitempty"`
+	Reason string  `json:"reason"`
+
+	// VulnId a vulnerability, everywhere or on asset
+	VulnId *string `json:"vuln_id,omitempty"`
+}
+
+// AcceptanceResult defines model for AcceptanceResult.
+type AcceptanceResult struct {
+	Changes []StatusChange `json:"changes"`
+	Rule    AcceptanceRule `json:"rule"`
+}
+
+// AcceptanceRule defines model for AcceptanceRule.
+type AcceptanceRule struct {
+	Approver   string    `json:"approver"`
+	Asset      *string   `json:"asset,omitempty"`
+	At         time.Time `json:"at"`
+	By         string    `json:"by"`
+	Expires    time.Time `json:"expires"`
+	ExposureId *string   `json:"exposure_id,omitempty"`
+	Id         string    `json:"id"`
+	PathId     *string   `json:"path_id,omitempty"`
+	Reason     string    `json:"reason"`
+	VulnId     *string   `json:"vuln_id,omitempty"`
+}
+
+// ActionList defines model for ActionList.
+type ActionList struct {
+	Items []RemediationAction `json:"items"`
 }
 
 // Analysis defines model for Analysis.
@@ -408,6 +477,11 @@ type ExposurePage struct {
 
 // ExposureStatus defines model for ExposureStatus.
 type ExposureStatus string
+
+// FalsePositiveRequest defines model for FalsePositiveRequest.
+type FalsePositiveRequest struct {
+	Reason string `json:"reason"`
+}
 
 // Finding defines model for Finding.
 type Finding struct {
@@ -582,6 +656,54 @@ type Ranked struct {
 	VulnIds    *StringList     `json:"vuln_ids"`
 }
 
+// RemediationAction defines model for RemediationAction.
+type RemediationAction struct {
+	Effort float32 `json:"effort"`
+
+	// Exposures how many exposures it closes
+	Exposures int `json:"exposures"`
+
+	// Key the action's key in the fix plan
+	Key         string  `json:"key"`
+	Owner       *string `json:"owner,omitempty"`
+	RiskRemoved float32 `json:"risk_removed"`
+
+	// TicketKey the stable key its tickets carry (ctem-...)
+	TicketKey string         `json:"ticket_key"`
+	Tickets   []TicketRecord `json:"tickets"`
+	Title     string         `json:"title"`
+}
+
+// SLAItem defines model for SLAItem.
+type SLAItem struct {
+	Accepted     bool      `json:"accepted"`
+	AllowedHours float32   `json:"allowed_hours"`
+	Asset        string    `json:"asset"`
+	Breached     bool      `json:"breached"`
+	Due          time.Time `json:"due"`
+	ExposureId   string    `json:"exposure_id"`
+	Internet     bool      `json:"internet"`
+	JewelValue   *int      `json:"jewel_value,omitempty"`
+	Kev          bool      `json:"kev"`
+	Owner        *string   `json:"owner,omitempty"`
+
+	// PausedHours time spent accepted, which does not count
+	PausedHours *float32 `json:"paused_hours,omitempty"`
+
+	// Rule the SLA rule that set the due date (critical, kev_internet, crown_jewel, ...)
+	Rule     string         `json:"rule"`
+	Severity string         `json:"severity"`
+	Status   ExposureStatus `json:"status"`
+	Weakness string         `json:"weakness"`
+}
+
+// SLAStatus defines model for SLAStatus.
+type SLAStatus struct {
+	// Breached how many of the items are past due
+	Breached int       `json:"breached"`
+	Items    []SLAItem `json:"items"`
+}
+
 // Scan defines model for Scan.
 type Scan struct {
 	Asset         *string   `json:"asset,omitempty"`
@@ -658,6 +780,39 @@ type Step struct {
 
 // StringList defines model for StringList.
 type StringList = []string
+
+// TicketChange defines model for TicketChange.
+type TicketChange struct {
+	Id     *string        `json:"id,omitempty"`
+	Key    string         `json:"key"`
+	Op     TicketChangeOp `json:"op"`
+	Reason string         `json:"reason"`
+	Title  string         `json:"title"`
+}
+
+// TicketChangeOp defines model for TicketChange.Op.
+type TicketChangeOp string
+
+// TicketRecord defines model for TicketRecord.
+type TicketRecord struct {
+	ActionKey string    `json:"action_key"`
+	At        time.Time `json:"at"`
+	Digest    *string   `json:"digest,omitempty"`
+	External  string    `json:"external"`
+
+	// State open, closed, wontfix
+	State   string  `json:"state"`
+	Tracker string  `json:"tracker"`
+	Url     *string `json:"url,omitempty"`
+}
+
+// TicketSyncResult defines model for TicketSyncResult.
+type TicketSyncResult struct {
+	Changes   []TicketChange `json:"changes"`
+	DryRun    bool           `json:"dry_run"`
+	Tracker   string         `json:"tracker"`
+	Unchanged int            `json:"unchanged"`
+}
 
 // Token defines model for Token.
 type Token struct {
@@ -901,10 +1056,34 @@ type SetScopeParams struct {
 	Name *string `form:"name,omitempty" json:"name,omitempty"`
 }
 
+// SlaStatusParams defines parameters for SlaStatus.
+type SlaStatusParams struct {
+	// Owner only this team's exposures
+	Owner *string `form:"owner,omitempty" json:"owner,omitempty"`
+
+	// Breached only the exposures past their due date
+	Breached *bool `form:"breached,omitempty" json:"breached,omitempty"`
+
+	// DueWithin only the open exposures due within this time (7d, 2w, 36h)
+	DueWithin *string `form:"due_within,omitempty" json:"due_within,omitempty"`
+}
+
+// SyncTicketsParams defines parameters for SyncTickets.
+type SyncTicketsParams struct {
+	// DryRun say what would change, change nothing
+	DryRun *bool `form:"dry_run,omitempty" json:"dry_run,omitempty"`
+}
+
 // TopParams defines parameters for Top.
 type TopParams struct {
 	N *int `form:"n,omitempty" json:"n,omitempty"`
 }
+
+// AcceptRiskJSONRequestBody defines body for AcceptRisk for application/json ContentType.
+type AcceptRiskJSONRequestBody = AcceptanceRequest
+
+// MarkFalsePositiveJSONRequestBody defines body for MarkFalsePositive for application/json ContentType.
+type MarkFalsePositiveJSONRequestBody = FalsePositiveRequest
 
 // TriageExposureJSONRequestBody defines body for TriageExposure for application/json ContentType.
 type TriageExposureJSONRequestBody = TriageRequest
