@@ -34,7 +34,10 @@ reports, which a job queue in the database ingests. Every request carries an API
 token made with 'ctem token create'. It binds to loopback unless told otherwise,
 and refuses plain HTTP on any other address without --insecure-listen. Analyses
 read the scope and CODEOWNERS stored in the database ('ctem scope set'), never
-a file in the working directory. SIGINT or SIGTERM stops it gracefully.`,
+a file in the working directory. SIGINT or SIGTERM stops it gracefully.
+POST /api/v1/tickets/sync writes to the tracker CTEM_TICKETS_TRACKER names (github,
+gitlab, jira or webhook, with the variables 'ctem tickets sync --help' lists); without
+it the server answers dry runs only.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := server.CheckListen(lc); err != nil {
@@ -63,7 +66,7 @@ a file in the working directory. SIGINT or SIGTERM stops it gracefully.`,
 				Logf:  func(f string, args ...any) { log.Info(fmt.Sprintf(f, args...)) },
 				Warnf: func(f string, args ...any) { log.Warn(fmt.Sprintf(f, args...)) }}
 			srv, err := server.New(server.Config{App: a, Store: st, Log: log, SpoolDir: filepath.Join(filepath.Dir(path), "ctem-spool"),
-				Limits: server.Limits{MaxUpload: maxUpload}, RateLimit: rate, RateBurst: int(2 * rate),
+				Limits: server.Limits{MaxUpload: maxUpload}, RateLimit: rate, RateBurst: int(2 * rate), Mobilisation: e.serverMobilisation(),
 				Feeds: func() (any, error) {
 					cfg, err := e.feedsConfig()
 					if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ctem-dev/ctem/internal/server"
 	"github.com/ctem-dev/ctem/internal/store"
 	"github.com/ctem-dev/ctem/internal/ticket"
 	"github.com/ctem-dev/ctem/internal/ticket/github"
@@ -186,4 +187,17 @@ func (e *env) tracker(name string, projects []string) (ticket.Tracker, error) {
 		return &webhook.Tracker{URL: url, Secret: []byte(secret), Client: &ticket.Client{}}, nil
 	}
 	return nil, usage(fmt.Errorf("--tracker %q: want github, gitlab, jira or webhook", name))
+}
+
+// serverMobilisation configures the server's ticket sync from
+// CTEM_TICKETS_TRACKER (github, gitlab, jira or webhook, with that
+// tracker's variables as 'ctem tickets sync' reads them); unset, the
+// server allows dry runs only. The credentials are read at each sync, so
+// a rotated token file is picked up without a restart.
+func (e *env) serverMobilisation() server.Mobilisation {
+	name := e.getenv("CTEM_TICKETS_TRACKER")
+	if name == "" {
+		return server.Mobilisation{}
+	}
+	return server.Mobilisation{Tracker: func(projects []string) (ticket.Tracker, error) { return e.tracker(name, projects) }}
 }
