@@ -38,7 +38,9 @@ func newTicketsSyncCmd(e *env) *cobra.Command {
 the ticket carries: it creates missing tickets, updates changed ones, closes those
 whose action left the plan (fixed), reopens closed ones whose action is needed again
 (regression), and reports a ticket closed as won't fix as a risk-acceptance request
-(accept it with 'ctem accept'). Running it twice changes nothing. --dry-run says what
+(accept it with 'ctem accept'). A ticket people closed as done while its action is
+still in the plan waits for the next scan: reopened if that scan still needs the
+action, verified if the action left the plan. Running it twice changes nothing. --dry-run says what
 it would do. Routing comes from the scope file's tickets.routes.
 
 Credentials come from the environment (or a file named by the _FILE variable), and are
@@ -84,7 +86,11 @@ never printed or stored:
 			if err != nil {
 				return err
 			}
-			res, err := ticket.Sync(ctx, tr, recs, want, dryRun, time.Now().UTC())
+			latest, err := ticket.LatestScan(ctx, a)
+			if err != nil {
+				return err
+			}
+			res, err := ticket.SyncWith(ctx, tr, recs, want, ticket.Options{DryRun: dryRun, Now: time.Now().UTC(), LatestScan: latest})
 			if res != nil {
 				if _, werr := writeListing(e.stdout, output, seqOf(res.Changes), ticketChangeColumns); werr != nil && err == nil {
 					err = werr

@@ -147,7 +147,11 @@ func (s *Server) syncTickets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := ticket.Sync(ctx, tr, recs, want, dryRun, s.now())
+	latest, err := ticket.LatestScan(ctx, s.app)
+	if err != nil {
+		return err
+	}
+	res, err := ticket.SyncWith(ctx, tr, recs, want, ticket.Options{DryRun: dryRun, Now: s.now(), LatestScan: latest})
 	if res != nil && !dryRun {
 		s.audit(r, p, "tickets.sync", tr.Name(), outcome(err), fmt.Sprintf("%d changes, %d unchanged", len(res.Changes), res.Unchanged))
 	}

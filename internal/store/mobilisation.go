@@ -40,11 +40,17 @@ type Ticket struct {
 	Tracker   string `json:"tracker"`
 	External  string `json:"external"`
 	URL       string `json:"url,omitempty"`
-	// State is "open" or "closed" as ctem last left or saw it.
+	// State is "open" or "closed" as ctem last left or saw it,
+	// "wontfix" when people closed it without a fix, "verifying" when
+	// they closed it as done and the next scan is to tell.
 	State string `json:"state"`
 	// Digest is the digest of the content ctem last wrote.
 	Digest string    `json:"digest,omitempty"`
 	At     time.Time `json:"at"`
+	// VerifyScan, in state verifying, is the newest scan when people
+	// closed the ticket: a newer scan that still needs the action
+	// reopens it.
+	VerifyScan string `json:"verify_scan,omitempty"`
 }
 
 // Mobilisation stores what mobilisation decides and tracks: SLA breach

@@ -116,3 +116,16 @@ func FromPolicyMatch(m policy.Match, routes []Route) Ticket {
 	t.Body = b.String()
 	return t
 }
+
+// LatestScan returns the id of the newest scan, "" when there is none:
+// the Options.LatestScan of a sync that waits for a scan to verify a
+// ticket closed as done.
+func LatestScan(ctx context.Context, a *app.App) (string, error) {
+	for sc, err := range a.Store.Scans(ctx, store.Filter{Limit: 1}) {
+		if err != nil {
+			return "", err
+		}
+		return sc.ID, nil
+	}
+	return "", nil
+}

@@ -13,7 +13,8 @@ import (
 
 // Change is one thing a sync did (or, in a dry run, would do).
 type Change struct {
-	// Op is create, update, close, reopen or acceptance-request.
+	// Op is create, update, close, reopen, acceptance-request, verify
+	// or verified.
 	Op     string `json:"op"`
 	Key    string `json:"key"`
 	ID     string `json:"id,omitempty"`
@@ -39,8 +40,28 @@ type Result struct {
 // recs as soon as the tracker took it, so a sync that fails half-way
 // leaves ctem's records matching what exists, and running it again
 // completes it. Running it twice changes nothing the second time. With
-// dryRun nothing is written anywhere.
+// dryRun nothing is written anywhere. A ticket people closed as done is
+// reopened at once; SyncWith can wait for the next scan instead.
 func Sync(ctx context.Context, tr Tracker, recs store.Mobilisation, want []Ticket, dryRun bool, now time.Time) (*Result, error) {
+	return SyncWith(ctx, tr, recs, want, Options{DryRun: dryRun, Now: now})
+}
+
+// Options tunes SyncWith.
+type Options struct {
+	DryRun bool
+	Now    time.Time
+	// LatestScan is the id of the newest scan. When set, a ticket people
+	// closed as done while its action is still in the plan is not
+	// reopened at once: it is recorded as verifying (op "verify"), and
+	// reopened only when a newer scan still needs the action (op
+	// "reopen"); if the action leaves the plan meanwhile, the fix is
+	// verified (op "verified").
+	LatestScan string
+}
+
+// SyncWith is Sync with Options.
+func SyncWith(ctx context.Context, tr Tracker, recs store.Mobilisation, want []Ticket, opt Options) (*Result, error) {
+	dryRun, now := opt.DryRun, opt.Now
 	res := &Result{Tracker: tr.Name(), DryRun: dryRun, Changes: []Change{}}
 	local := map[string]store.Ticket{}
 	for t, err := range recs.Tickets(ctx, tr.Name()) {
@@ -101,8 +122,26 @@ func Sync(ctx context.Context, tr Tracker, recs store.Mobilisation, want []Ticke
 			if err := record(t, r, "wontfix"); err != nil {
 				return res, err
 			}
+		case !r.Open && opt.LatestScan != "" && local[t.Key].State == "open":
+			// People closed it as done: the next scan tells.
+			res.Changes = append(res.Changes, Change{Op: "verify", Key: t.Key, ID: r.ID, Title: t.Title,
+				Reason: "closed as done: the next scan verifies the fix, and reopens it if the action is still needed"})
+			if dryRun {
+				continue
+			}
+			if err := recs.PutTicket(ctx, store.Ticket{ActionKey: t.Key, Tracker: tr.Name(), External: r.ID, URL: r.URL, State: "verifying",
+				Digest: local[t.Key].Digest, At: now, VerifyScan: opt.LatestScan}); err != nil {
+				return res, err
+			}
+		case !r.Open && opt.LatestScan != "" && local[t.Key].State == "verifying" && local[t.Key].VerifyScan == opt.LatestScan:
+			// Still waiting for a scan.
+			res.Unchanged++
 		case !r.Open:
-			res.Changes = append(res.Changes, Change{Op: "reopen", Key: t.Key, ID: r.ID, Title: t.Title, Reason: "regression: the action is in the fix plan again"})
+			why := "regression: the action is in the fix plan again"
+			if local[t.Key].State == "verifying" {
+				why = "not fixed: a scan after the ticket was closed as done still needs the action"
+			}
+			res.Changes = append(res.Changes, Change{Op: "reopen", Key: t.Key, ID: r.ID, Title: t.Title, Reason: why})
 			if dryRun {
 				continue
 			}
@@ -134,6 +173,16 @@ func Sync(ctx context.Context, tr Tracker, recs store.Mobilisation, want []Ticke
 	}
 	for _, key := range slices.Sorted(maps.Keys(remote)) {
 		r := remote[key]
+		if !wanted[key] && !r.Open && local[key].State == "verifying" {
+			// Closed as done, and the action left the plan: verified.
+			res.Changes = append(res.Changes, Change{Op: "verified", Key: key, ID: r.ID, Reason: "fixed: the action left the fix plan after the ticket was closed as done"})
+			if !dryRun {
+				if err := recs.PutTicket(ctx, store.Ticket{ActionKey: key, Tracker: tr.Name(), External: r.ID, URL: r.URL, State: "closed", Digest: r.Digest, At: now}); err != nil {
+					return res, err
+				}
+			}
+			continue
+		}
 		if wanted[key] || !r.Open {
 			continue
 		}

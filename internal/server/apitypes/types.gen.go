@@ -137,6 +137,8 @@ const (
 	TicketChangeOpCreate            TicketChangeOp = "create"
 	TicketChangeOpReopen            TicketChangeOp = "reopen"
 	TicketChangeOpUpdate            TicketChangeOp = "update"
+	TicketChangeOpVerified          TicketChangeOp = "verified"
+	TicketChangeOpVerify            TicketChangeOp = "verify"
 )
 
 // Valid indicates whether the value is a known member of the TicketChangeOp enum.
@@ -151,6 +153,10 @@ func (e TicketChangeOp) Valid() bool {
 	case TicketChangeOpReopen:
 		return true
 	case TicketChangeOpUpdate:
+		return true
+	case TicketChangeOpVerified:
+		return true
+	case TicketChangeOpVerify:
 		return true
 	default:
 		return false
@@ -800,10 +806,13 @@ type TicketRecord struct {
 	Digest    *string   `json:"digest,omitempty"`
 	External  string    `json:"external"`
 
-	// State open, closed, wontfix
+	// State open, closed, wontfix, or verifying (closed as done, the next scan tells)
 	State   string  `json:"state"`
 	Tracker string  `json:"tracker"`
 	Url     *string `json:"url,omitempty"`
+
+	// VerifyScan in state verifying, the newest scan when the close was seen
+	VerifyScan *string `json:"verify_scan,omitempty"`
 }
 
 // TicketSyncResult defines model for TicketSyncResult.

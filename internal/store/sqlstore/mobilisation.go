@@ -75,9 +75,9 @@ func (s *DB) AcceptanceRules(ctx context.Context) iter.Seq2[store.AcceptanceRule
 
 // PutTicket stores or replaces the record of a ticket.
 func (s *DB) PutTicket(ctx context.Context, t store.Ticket) error {
-	_, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO tickets (action_key, tracker, external, url, state, digest, at) VALUES (?, ?, ?, ?, ?, ?, ?)
+	_, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO tickets (action_key, tracker, external, url, state, digest, at, verify_scan) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (tracker, action_key) DO UPDATE SET external = excluded.external, url = excluded.url, state = excluded.state,
-  digest = excluded.digest, at = excluded.at`), t.ActionKey, t.Tracker, t.External, t.URL, t.State, t.Digest, micros(t.At))
+  digest = excluded.digest, at = excluded.at, verify_scan = excluded.verify_scan`), t.ActionKey, t.Tracker, t.External, t.URL, t.State, t.Digest, micros(t.At), t.VerifyScan)
 	if err != nil {
 		return fmt.Errorf("put ticket: %w", err)
 	}
@@ -86,11 +86,11 @@ ON CONFLICT (tracker, action_key) DO UPDATE SET external = excluded.external, ur
 
 // Tickets lists the tickets of one tracker, by action key.
 func (s *DB) Tickets(ctx context.Context, tracker string) iter.Seq2[store.Ticket, error] {
-	return rowsSeq(ctx, s.db, s.rebind(`SELECT action_key, tracker, external, url, state, digest, at FROM tickets WHERE tracker = ? ORDER BY action_key`), []any{tracker},
+	return rowsSeq(ctx, s.db, s.rebind(`SELECT action_key, tracker, external, url, state, digest, at, verify_scan FROM tickets WHERE tracker = ? ORDER BY action_key`), []any{tracker},
 		func(r *sql.Rows) (store.Ticket, error) {
 			var t store.Ticket
 			var at int64
-			err := r.Scan(&t.ActionKey, &t.Tracker, &t.External, &t.URL, &t.State, &t.Digest, &at)
+			err := r.Scan(&t.ActionKey, &t.Tracker, &t.External, &t.URL, &t.State, &t.Digest, &at, &t.VerifyScan)
 			t.At = fromMicros(at)
 			return t, err
 		})

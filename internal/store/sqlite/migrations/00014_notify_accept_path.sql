@@ -1,6 +1,7 @@
 -- +goose Up
 -- Mobilisation, second part: notifications sent (so each channel is told
--- of an event once) and risk acceptance of a whole attack path. SQL that
+-- of an event once), risk acceptance of a whole attack path, and the
+-- verification of a ticket closed as done. SQL that
 -- SQLite and PostgreSQL both accept.
 
 -- A risk acceptance of an attack path (by its stable id): every exposure
@@ -17,6 +18,11 @@ CREATE TABLE notifications (
   PRIMARY KEY (channel, event_key)
 );
 
+-- A ticket people closed as done waits for the next scan to verify the
+-- fix: the newest scan when the close was seen.
+ALTER TABLE tickets ADD COLUMN verify_scan TEXT NOT NULL DEFAULT '';
+
 -- +goose Down
+ALTER TABLE tickets DROP COLUMN verify_scan;
 DROP TABLE notifications;
 ALTER TABLE acceptance_rules DROP COLUMN path_id;
