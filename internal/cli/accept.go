@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -73,6 +75,10 @@ acceptance has expired, recording why).`,
 			if err != nil {
 				return err
 			}
+			if err := auditMobilisation(ctx, a.Store, "accept", res.Rule.ID, fmt.Sprintf("%d exposures until %s, by %s approved by %s: %s",
+				len(res.Changes), res.Rule.Expires.Format(time.RFC3339), req.By, req.Approver, req.Reason)); err != nil {
+				return err
+			}
 			e.logf("acceptance %s: %d exposures accepted until %s", res.Rule.ID, len(res.Changes), when(res.Rule.Expires))
 			_, err = writeListing(e.stdout, output, seqOf(res.Changes), statusChangeColumns)
 			return err
@@ -116,6 +122,9 @@ finding again meets the decision and does not resurrect it. 'ctem triage set ID
 			if err != nil {
 				return err
 			}
+			if err := auditMobilisation(ctx, a.Store, "false-positive", c.ExposureID, "by "+by+": "+reason); err != nil {
+				return err
+			}
 			_, err = writeListing(e.stdout, output, seqOf([]store.StatusChange{c}), statusChangeColumns)
 			return err
 		},
@@ -124,4 +133,16 @@ finding again meets the decision and does not resurrect it. 'ctem triage set ID
 	cmd.Flags().StringVar(&by, "by", "", "who decides (required)")
 	cmd.Flags().StringVarP(&output, "output", "o", outTable, "output format: table, json or csv")
 	return cmd
+}
+
+// auditMobilisation appends a mobilisation decision made on the command
+// line to the audit log, as the server does for the same decision, when
+// the store keeps one.
+func auditMobilisation(ctx context.Context, st any, action, target, detail string) error {
+	au, ok := st.(store.Audit)
+	if !ok {
+		return nil
+	}
+	_, err := au.AppendAudit(ctx, auditEntry(action, target, detail))
+	return err
 }

@@ -91,6 +91,11 @@ never printed or stored:
 				return err
 			}
 			res, err := ticket.SyncWith(ctx, tr, recs, want, ticket.Options{DryRun: dryRun, Now: time.Now().UTC(), LatestScan: latest})
+			if res != nil && !dryRun {
+				if aerr := auditMobilisation(ctx, a.Store, "tickets.sync", res.Tracker, fmt.Sprintf("%d changes, %d unchanged", len(res.Changes), res.Unchanged)); aerr != nil && err == nil {
+					err = aerr
+				}
+			}
 			if res != nil {
 				if _, werr := writeListing(e.stdout, output, seqOf(res.Changes), ticketChangeColumns); werr != nil && err == nil {
 					err = werr
