@@ -73,17 +73,25 @@ func Digest(events []Event, max int, now time.Time) (Message, bool) {
 	if max <= 0 {
 		max = 20
 	}
-	es := slices.Clone(events)
+	// Sort indexes by (kind, rank descending, key): a total order, so
+	// the digest does not depend on the events' order; the events
+	// themselves are not moved (they are large).
 	order := func(k string) int {
 		if i := slices.Index(kindOrder, k); i >= 0 {
 			return i
 		}
 		return len(kindOrder)
 	}
-	slices.SortStableFunc(es, func(a, b Event) int {
-		if c := order(a.Kind) - order(b.Kind); c != 0 {
+	kind := make([]int, len(events))
+	idx := make([]int, len(events))
+	for i, e := range events {
+		kind[i], idx[i] = order(e.Kind), i
+	}
+	slices.SortFunc(idx, func(i, j int) int {
+		if c := kind[i] - kind[j]; c != 0 {
 			return c
 		}
+		a, b := &events[i], &events[j]
 		switch {
 		case a.Rank > b.Rank:
 			return -1
@@ -92,15 +100,14 @@ func Digest(events []Event, max int, now time.Time) (Message, bool) {
 		}
 		return strings.Compare(a.Key, b.Key)
 	})
-	m := Message{Counts: map[string]int{}, At: now}
-	for _, e := range es {
+	es := make([]Event, 0, min(len(idx), max))
+	for _, i := range idx[:min(len(idx), max)] {
+		es = append(es, events[i])
+	}
+	m := Message{Counts: map[string]int{}, At: now, Events: es, More: len(events) - len(es)}
+	for _, e := range events {
 		m.Counts[e.Kind]++
 	}
-	if len(es) > max {
-		m.More = len(es) - max
-		es = es[:max]
-	}
-	m.Events = es
 	var parts []string
 	for _, k := range kindOrder {
 		if n := m.Counts[k]; n > 0 {
