@@ -41,6 +41,9 @@ type fakeGitLab struct {
 	notes   int
 	writes  int
 	bodies  []string
+	// refuse, when above 0, refuses every create after that many
+	// issues exist with 403 (a token that lost its rights half-way).
+	refuse int
 }
 
 func (f *fakeGitLab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -125,6 +128,11 @@ func (f *fakeGitLab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if f.creates == 1 {
 			w.WriteHeader(http.StatusBadGateway)
 			fmt.Fprint(w, `<html>502 Bad Gateway</html>`)
+			return
+		}
+		if f.refuse > 0 && len(f.issues) >= f.refuse {
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprint(w, `{"message":"403 Forbidden"}`)
 			return
 		}
 		f.writes++
@@ -300,5 +308,54 @@ func TestUnauthorised(t *testing.T) {
 	_, err = tr.List(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "401") || strings.Contains(err.Error(), "wrong-token") {
 		t.Errorf("List(bad token) = %v, want a 401 error that does not repeat the token", err)
+	}
+}
+
+// TestSyncHalfWay checks that a sync the tracker stops half-way leaves
+// ctem's records matching what was created, and that running it again
+// completes it without a duplicate.
+func TestSyncHalfWay(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	fake := &fakeGitLab{lists: 1, creates: 1, refuse: 2} // no 429 or 502 here
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	tr, err := gitlab.New("glpat-test", srv.URL, "shop/api", nil, srv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ctem.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var want []ticket.Ticket
+	for _, k := range []string{"a", "b", "c", "d"} {
+		want = append(want, ticket.FromPlanItem(graph.PlanItem{Action: graph.Action{Key: k, Title: "upgrade " + k}, RiskRemoved: 1}, nil, "", nil))
+	}
+	now := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	res, err := ticket.Sync(ctx, tr, st, want, false, now)
+	if err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("Sync(refused half-way) = %v, want the 403", err)
+	}
+	recorded := 0
+	for r, err := range st.Tickets(ctx, "gitlab") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.External == "" {
+			t.Errorf("record %s has no issue id", r.ActionKey)
+		}
+		recorded++
+	}
+	if recorded != 2 || len(fake.issues) != 2 || res == nil {
+		t.Fatalf("after the refusal: %d records, %d issues; want the 2 created recorded", recorded, len(fake.issues))
+	}
+	fake.mu.Lock()
+	fake.refuse = 0
+	fake.mu.Unlock()
+	res, err = ticket.Sync(ctx, tr, st, want, false, now)
+	if err != nil || ops(res) != "create,create" || res.Unchanged != 2 || len(fake.issues) != 4 {
+		t.Errorf("Sync() again = %q, %d unchanged, %d issues, %v; want the 2 missing created, no duplicate", ops(res), res.Unchanged, len(fake.issues), err)
 	}
 }
