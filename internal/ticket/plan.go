@@ -84,8 +84,54 @@ func Wanted(ctx context.Context, a *app.App) ([]Ticket, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, m := range r.WithAction(scope.ActionTicket) {
-			out = append(out, FromPolicyMatch(m, routes))
+		ms := r.WithAction(scope.ActionTicket)
+		owners, err := matchOwners(ctx, a, ms)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			out = append(out, FromPolicyMatch(m, owners[m.On+":"+m.Subject], routes))
+		}
+	}
+	return out, nil
+}
+
+// matchOwners returns the owner of each match's subject, by "on:subject":
+// an exposure's is its asset's owner, a path's its crown jewel's.
+func matchOwners(ctx context.Context, a *app.App, ms []policy.Match) (map[string]string, error) {
+	out := map[string]string{}
+	if len(ms) == 0 {
+		return out, nil
+	}
+	es, err := a.Estate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var xids []string
+	paths := false
+	for _, m := range ms {
+		switch m.On {
+		case "exposure":
+			xids = append(xids, m.Subject)
+		case "path":
+			paths = true
+		}
+	}
+	for i := 0; i < len(xids); i += 500 {
+		for x, err := range a.Store.Exposures(ctx, store.Filter{IDs: xids[i:min(i+500, len(xids))]}) {
+			if err != nil {
+				return nil, err
+			}
+			out["exposure:"+x.ID] = es.Context(x.Asset).Owner
+		}
+	}
+	if paths {
+		pl, err := a.Paths(ctx, app.PathQuery{})
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range pl.Paths {
+			out["path:"+p.ID] = es.Context(p.Jewel).Owner
 		}
 	}
 	return out, nil
@@ -93,22 +139,20 @@ func Wanted(ctx context.Context, a *app.App) ([]Ticket, error) {
 
 // FromPolicyMatch writes the ticket of a match of a policy whose action
 // is ticket: the policy, the path or exposure it matched and the values
-// that made it match, routed by the default route, keyed by policy and
+// that made it match, routed by owner (the subject's: an exposure's
+// asset, a path's crown jewel) as a plan item is, keyed by policy and
 // subject.
-func FromPolicyMatch(m policy.Match, routes []Route) Ticket {
+func FromPolicyMatch(m policy.Match, owner string, routes []Route) Ticket {
 	action := "policy:" + m.Policy + ":" + m.On + ":" + m.Subject
 	key := Key(action)
 	t := Ticket{Key: key, Action: action, Title: fmt.Sprintf("[ctem] policy %s: %s %s", m.Policy, m.On, m.Subject),
-		Labels: []string{Label}}
-	for _, r := range routes {
-		if r.Team == "" {
-			t.Project, t.Assignee = r.Project, r.Assignee
-			t.Labels = append([]string{Label}, r.Labels...)
-			break
-		}
-	}
+		Labels: []string{Label}, Owner: owner}
+	t.route(routes)
 	var b strings.Builder
 	fmt.Fprintf(&b, "The policy %s matched the %s %s.\n\n", m.Policy, m.On, m.Subject)
+	if owner != "" {
+		fmt.Fprintf(&b, "Owner: %s\n\n", owner)
+	}
 	for _, c := range m.Because {
 		fmt.Fprintf(&b, "- %s\n", c)
 	}

@@ -106,6 +106,20 @@ type Route struct {
 	Assignee string
 }
 
+// route sets the project, labels and assignee of the ticket from the
+// route of its owner, else the default route (the first without a team).
+func (t *Ticket) route(routes []Route) {
+	for _, r := range routes {
+		if r.Team == t.Owner || (r.Team == "" && t.Project == "") {
+			t.Project, t.Assignee = r.Project, r.Assignee
+			t.Labels = append([]string{Label}, r.Labels...)
+			if r.Team == t.Owner {
+				break
+			}
+		}
+	}
+}
+
 // FromPlanItem writes the ticket of a fix-plan item: what to do, the risk
 // it removes, the exposures it closes, its owner, and the key. due, when
 // not empty, is the SLA due date of its most urgent exposure. routes pick
@@ -114,15 +128,7 @@ type Route struct {
 func FromPlanItem(it graph.PlanItem, names map[string]string, due string, routes []Route) Ticket {
 	key := Key(it.Key)
 	t := Ticket{Key: key, Action: it.Key, Title: "[ctem] " + it.Title, Labels: []string{Label}, Owner: it.Owner}
-	for _, r := range routes {
-		if r.Team == it.Owner || (r.Team == "" && t.Project == "") {
-			t.Project, t.Assignee = r.Project, r.Assignee
-			t.Labels = append([]string{Label}, r.Labels...)
-			if r.Team == it.Owner {
-				break
-			}
-		}
-	}
+	t.route(routes)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n\n", it.Title)
 	fmt.Fprintf(&b, "- Risk removed: %.2f (attack-path risk, jewel value x likelihood)\n", it.RiskRemoved)
