@@ -46,6 +46,10 @@ func Collect(ctx context.Context, a *app.App, opt CollectOptions) ([]Event, erro
 	if err != nil {
 		return nil, err
 	}
+	es, err := a.Estate(ctx)
+	if err != nil {
+		return nil, err
+	}
 	for _, p := range pl.Paths {
 		if !p.Validated || p.Jewel == "" {
 			continue
@@ -65,7 +69,8 @@ func Collect(ctx context.Context, a *app.App, opt CollectOptions) ([]Event, erro
 		if len(via) > 0 {
 			d += ", via " + strings.Join(via, ", ")
 		}
-		out = append(out, Event{Kind: KindPath, Key: "path:" + p.ID, Title: p.Entry + " reaches " + p.Target, Detail: d, Rank: p.Risk, At: now})
+		out = append(out, Event{Kind: KindPath, Key: "path:" + p.ID, Title: p.Entry + " reaches " + p.Target, Detail: d,
+			Owner: es.Context(p.Jewel).Owner, Rank: p.Risk, At: now})
 	}
 	slas, err := sla.List(ctx, a, sla.Query{Breached: true, Now: now})
 	if err != nil {
