@@ -115,7 +115,7 @@ domain's hosts) replaces the allowed hosts.`,
 		},
 	}
 	cmd.Flags().StringSliceVar(&channels, "channel", nil, "slack, teams or email (repeatable; default: every configured channel)")
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the digests, send and record nothing")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the digests; send nothing and record no notification")
 	cmd.Flags().IntVar(&limit, "max", 20, "the most events a digest lists (the rest are counted)")
 	cmd.Flags().StringVar(&expiring, "expiring-within", "7d", "announce acceptances that expire within this time")
 	cmd.Flags().StringVarP(&output, "output", "o", outTable, "output format: table or json")

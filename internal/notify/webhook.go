@@ -204,9 +204,10 @@ type Teams struct {
 func (t *Teams) Name() string { return "teams" }
 
 // teamsEscape escapes what the Adaptive Card TextBlock markdown subset
-// reads as formatting or links.
+// reads as formatting or links (a TextBlock renders no HTML, so angle
+// brackets stay as they are).
 func teamsEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "(", `\(`, ")", `\)`, "<", "&lt;", ">", "&gt;").Replace(s)
+	return strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "(", `\(`, ")", `\)`).Replace(s)
 }
 
 // TeamsPayload returns the message of m with its Adaptive Card.
