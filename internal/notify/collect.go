@@ -23,9 +23,10 @@ type CollectOptions struct {
 
 // Collect gathers the events of the current data: every validated open
 // attack path to a crown jewel that is not accepted as a whole, every
-// SLA breach of an open exposure, every acceptance rule that expires
-// within opt.ExpiringWithin, and every match of a policy whose action is
-// notify. Each event has a stable key, so a channel is told of it once
+// SLA breach of an open exposure, every acceptance that expires within
+// opt.ExpiringWithin (a rule of 'ctem accept', once for all the exposures
+// it accepted, or a single exposure's acceptance made outside a rule),
+// and every match of a policy whose action is notify. Each event has a stable key, so a channel is told of it once
 // (see Run). Policy errors at evaluation time are returned with the
 // events gathered.
 func Collect(ctx context.Context, a *app.App, opt CollectOptions) ([]Event, error) {
@@ -87,19 +88,64 @@ func Collect(ctx context.Context, a *app.App, opt CollectOptions) ([]Event, erro
 			Detail: fmt.Sprintf("due %s (%s), %d days overdue, exposure %s", it.Due.At.Format(time.DateOnly), it.Due.Rule, int(over.Hours()/24), x.ID),
 			Owner:  it.Owner, Rank: over.Hours(), At: now})
 	}
+	expiring := func(t time.Time) bool { return t.After(now) && !t.After(now.Add(within)) }
+	// A decision of a rule: the same decider, approver and expiry.
+	type decision struct {
+		by, approver string
+		expires      int64
+	}
+	ruled := map[decision]bool{}
 	if m, ok := a.Store.(store.Mobilisation); ok {
 		for r, err := range m.AcceptanceRules(ctx) {
 			if err != nil {
 				return nil, err
 			}
-			if !r.Expires.After(now) || r.Expires.After(now.Add(within)) {
+			if !expiring(r.Expires) {
 				continue
 			}
+			ruled[decision{r.By, r.Approver, r.Expires.UnixMicro()}] = true
 			out = append(out, Event{Kind: KindAcceptanceExpiring, Key: fmt.Sprintf("accept:%s:%d", r.ID, r.Expires.Unix()),
 				Title:  "the acceptance of " + ruleScope(r) + " expires " + r.Expires.Format(time.DateOnly),
 				Detail: fmt.Sprintf("%q, decided by %s, approved by %s (rule %s); renew it with 'ctem accept' or fix it", r.Reason, r.By, r.Approver, r.ID),
 				Rank:   -r.Expires.Sub(now).Hours(), At: now})
 		}
+	}
+	// Acceptances of single exposures made outside a rule ('ctem triage
+	// set --status accepted --expires'): the last decision of each
+	// exposure still accepted.
+	acceptedX := map[string]model.Exposure{}
+	var ids []string
+	for x, err := range a.Store.Exposures(ctx, store.Filter{Statuses: []model.Status{model.StatusAccepted}, Sort: store.SortID}) {
+		if err != nil {
+			return nil, err
+		}
+		acceptedX[x.ID] = x
+		ids = append(ids, x.ID)
+	}
+	last := map[string]store.StatusChange{}
+	for i := 0; i < len(ids); i += 500 {
+		for c, err := range a.Store.StatusHistory(ctx, store.Filter{IDs: ids[i:min(i+500, len(ids))]}) {
+			if err != nil {
+				return nil, err
+			}
+			if c.Seq > last[c.ExposureID].Seq {
+				last[c.ExposureID] = c
+			}
+		}
+	}
+	for _, id := range ids {
+		c, ok := last[id]
+		if !ok {
+			continue
+		}
+		if c.To != model.StatusAccepted || !expiring(c.Expires) || ruled[decision{c.By, c.Approver, c.Expires.UnixMicro()}] {
+			continue
+		}
+		x := acceptedX[id]
+		out = append(out, Event{Kind: KindAcceptanceExpiring, Key: fmt.Sprintf("accept:%s:%d", id, c.Expires.Unix()),
+			Title:  "the acceptance of " + app.WeaknessName(x) + " on " + x.Asset + " expires " + c.Expires.Format(time.DateOnly),
+			Detail: fmt.Sprintf("%q, decided by %s, approved by %s (exposure %s)", c.Reason, c.By, c.Approver, id),
+			Owner:  es.Context(x.Asset).Owner, Rank: -c.Expires.Sub(now).Hours(), At: now})
 	}
 	ms, err := policyMatches(ctx, a, scope.ActionNotify)
 	for _, m := range ms {

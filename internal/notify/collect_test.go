@@ -106,6 +106,12 @@ func TestCollectAndRun(t *testing.T) {
 		Approver: "ciso", Expires: now.Add(3 * 24 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
+	// So is one exposure's acceptance made outside a rule.
+	other := exposuresOf(t, a, store.Filter{Statuses: []model.Status{model.StatusOpen}, Sort: store.SortID, Limit: 1})[0]
+	if _, err := a.Store.Triage(ctx, store.Decision{ExposureID: other.ID, Status: model.StatusAccepted, Reason: "test fixture", By: "bob",
+		Approver: "ciso", Expires: now.Add(2 * 24 * time.Hour), At: now}); err != nil {
+		t.Fatal(err)
+	}
 	events, err := notify.Collect(ctx, a, notify.CollectOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -117,8 +123,8 @@ func TestCollectAndRun(t *testing.T) {
 			t.Errorf("Collect() has a breach of the accepted %s", springs[0].ID)
 		}
 	}
-	if kinds[notify.KindSLABreach] == 0 || kinds[notify.KindAcceptanceExpiring] != 1 || kinds[notify.KindPolicy] == 0 {
-		t.Fatalf("Collect() kinds = %v, want breaches, one expiring acceptance, policy matches", kinds)
+	if kinds[notify.KindSLABreach] == 0 || kinds[notify.KindAcceptanceExpiring] != 2 || kinds[notify.KindPolicy] == 0 {
+		t.Fatalf("Collect() kinds = %v, want breaches, two expiring acceptances (the rule's, once, and the single one), policy matches", kinds)
 	}
 	pl, err := a.Paths(ctx, app.PathQuery{})
 	if err != nil {
