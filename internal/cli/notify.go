@@ -58,6 +58,10 @@ domain's hosts) replaces the allowed hosts.`,
 			if err := checkOutput(output, outTable, outJSON); err != nil {
 				return err
 			}
+			if limit < 1 || limit > 100 {
+				// Slack takes 50 blocks and Teams about 28 kB a message.
+				return usage(fmt.Errorf("--max %d: want 1 to 100", limit))
+			}
 			within, err := scope.ParseDuration(expiring)
 			if err != nil {
 				return usage(fmt.Errorf("--expiring-within: %w", err))
@@ -116,7 +120,7 @@ domain's hosts) replaces the allowed hosts.`,
 	}
 	cmd.Flags().StringSliceVar(&channels, "channel", nil, "slack, teams or email (repeatable; default: every configured channel)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the digests; send nothing and record no notification")
-	cmd.Flags().IntVar(&limit, "max", 20, "the most events a digest lists (the rest are counted)")
+	cmd.Flags().IntVar(&limit, "max", 20, "the most events a digest lists, 1 to 100 (the rest are counted)")
 	cmd.Flags().StringVar(&expiring, "expiring-within", "7d", "announce acceptances that expire within this time")
 	cmd.Flags().StringVarP(&output, "output", "o", outTable, "output format: table or json")
 	return cmd
