@@ -33,6 +33,7 @@ func (s *Server) mobilisationRoutes() []route {
 		{Name: "actions", Method: "GET", Pattern: "/api/v1/actions", Action: ActRead, H: s.listActions},
 		{Name: "tickets.sync", Method: "POST", Pattern: "/api/v1/tickets/sync", Action: ActTriage, Params: []string{"dry_run"}, H: s.syncTickets},
 		{Name: "accept", Method: "POST", Pattern: "/api/v1/acceptances", Action: ActTriage, H: s.acceptRisk},
+		{Name: "acceptances", Method: "GET", Pattern: "/api/v1/acceptances", Action: ActRead, Params: []string{"all"}, H: s.listAcceptances},
 		{Name: "false-positive", Method: "POST", Pattern: "/api/v1/exposures/{id}/false-positive", Action: ActTriage, H: s.falsePositive},
 		{Name: "sla", Method: "GET", Pattern: "/api/v1/sla", Action: ActRead, Params: []string{"owner", "breached", "due_within"}, H: s.slaStatus},
 	}
@@ -291,6 +292,56 @@ func (s *Server) slaStatus(w http.ResponseWriter, r *http.Request) error {
 		if it.Due.Breached {
 			out.Breached++
 		}
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// listAcceptances lists the acceptance rules in force, or every rule with
+// all=true, oldest first. A team-scoped token sees the rules of its own
+// exposures and assets only.
+func (s *Server) listAcceptances(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	all := false
+	if v := r.URL.Query().Get("all"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return badParam("all", "all must be true or false")
+		}
+		all = b
+	}
+	out := struct {
+		Items []store.AcceptanceRule `json:"items"`
+	}{Items: []store.AcceptanceRule{}}
+	m, ok := s.st.(store.Mobilisation)
+	if !ok {
+		return writeJSON(w, http.StatusOK, out)
+	}
+	p := principal(ctx)
+	v, err := s.visibleTo(ctx, p)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	for rule, err := range m.AcceptanceRules(ctx) {
+		if err != nil {
+			return err
+		}
+		if !all && !rule.Expires.After(now) {
+			continue
+		}
+		if v != nil {
+			switch {
+			case rule.Asset != "" && v.asset(rule.Asset):
+			case rule.ExposureID != "":
+				x, err := s.st.Exposure(ctx, rule.ExposureID)
+				if err != nil || !v.asset(x.Asset) {
+					continue
+				}
+			default:
+				continue
+			}
+		}
+		out.Items = append(out.Items, rule)
 	}
 	return writeJSON(w, http.StatusOK, out)
 }

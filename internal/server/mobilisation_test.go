@@ -124,6 +124,17 @@ func TestMobilisationRoutes(t *testing.T) {
 		t.Errorf("accept path = %d %+v, want 201 and the path's id", res.status, ar.Rule)
 	}
 
+	// The rules on record: all of them unscoped, the team's own for a team.
+	var rules struct{ Items []store.AcceptanceRule }
+	f.do(t, "GET", "/api/v1/acceptances", "viewer", "", nil).decode(t, &rules)
+	if len(rules.Items) != 2 {
+		t.Errorf("GET /api/v1/acceptances = %d rules, want 2 (team-web's and the path's)", len(rules.Items))
+	}
+	f.do(t, "GET", "/api/v1/acceptances", webAnalyst, "", nil).decode(t, &rules)
+	if len(rules.Items) != 1 || rules.Items[0].ExposureID != mine.ID {
+		t.Errorf("GET /api/v1/acceptances as team-web = %+v, want its own rule only", rules.Items)
+	}
+
 	// A false positive of another team's exposure is not found; of one's own, recorded.
 	if res := f.do(t, "POST", "/api/v1/exposures/"+theirs.ID+"/false-positive", webAnalyst, "application/json", strings.NewReader(`{"reason":"x"}`)); res.status != http.StatusNotFound {
 		t.Errorf("false positive of another team's exposure = %d, want 404", res.status)

@@ -115,7 +115,7 @@ func TestRoutesByRole(t *testing.T) {
 		"triage": {path: "/api/v1/exposures/" + x.ID + "/triage", ctype: "application/json", body: func() []byte {
 			return []byte(`{"status":"false_positive","reason":"test"}`)
 		}},
-		"actions": {path: mob["actions"]}, "tickets.sync": {path: mob["tickets.sync"]}, "sla": {path: mob["sla"]},
+		"actions": {path: mob["actions"]}, "tickets.sync": {path: mob["tickets.sync"]}, "sla": {path: mob["sla"]}, "acceptances": {path: "/api/v1/acceptances?all=true"},
 		"accept": {path: mob["accept"], ctype: "application/json", body: func() []byte { return []byte(mob["accept.body"]) }}, "false-positive": {path: mob["false-positive"], ctype: "application/json", body: func() []byte { return []byte(`{"reason":"test"}`) }},
 		"assets": {path: "/api/v1/assets?limit=5"}, "asset": {path: "/api/v1/assets/" + url.PathEscape(x.Asset)},
 		"scans": {path: "/api/v1/scans"}, "scan": {path: "/api/v1/scans/" + sid},

@@ -311,6 +311,11 @@ type AcceptanceRule struct {
 	VulnId     *string   `json:"vuln_id,omitempty"`
 }
 
+// AcceptanceRuleList defines model for AcceptanceRuleList.
+type AcceptanceRuleList struct {
+	Items []AcceptanceRule `json:"items"`
+}
+
 // ActionList defines model for ActionList.
 type ActionList struct {
 	Items []RemediationAction `json:"items"`
@@ -912,6 +917,12 @@ type StatusParam = string
 
 // ToolParam defines model for toolParam.
 type ToolParam = string
+
+// ListAcceptancesParams defines parameters for ListAcceptances.
+type ListAcceptancesParams struct {
+	// All also the expired rules
+	All *bool `form:"all,omitempty" json:"all,omitempty"`
+}
 
 // ListAssetsParams defines parameters for ListAssets.
 type ListAssetsParams struct {
