@@ -18,6 +18,7 @@ import (
 	"github.com/ctem-dev/ctem/internal/store/sqlite"
 	"github.com/ctem-dev/ctem/internal/ticket"
 	"github.com/ctem-dev/ctem/internal/ticket/github"
+	"github.com/ctem-dev/ctem/internal/ticket/tickettest"
 )
 
 // fakeGitHub is a stand-in for the GitHub REST API's issues endpoints,
@@ -191,4 +192,48 @@ func TestSync(t *testing.T) {
 	if err != nil || ops(res) != "" {
 		t.Errorf("Sync(after people acted) again = %q, %v; want nothing", ops(res), err)
 	}
+}
+
+// people plays the people on the GitHub stand-in.
+type people struct{ f *fakeGitHub }
+
+func (p people) find(key string) map[string]any {
+	for _, is := range p.f.issues {
+		if b, _ := is["body"].(string); strings.Contains(b, "ctem-key: "+key) && is["pull_request"] == nil {
+			return is
+		}
+	}
+	return nil
+}
+
+func (p people) Close(key string, wontFix bool) {
+	p.f.mu.Lock()
+	defer p.f.mu.Unlock()
+	is := p.find(key)
+	is["state"], is["state_reason"] = "closed", "completed"
+	if wontFix {
+		is["state_reason"] = "not_planned"
+	}
+}
+
+func (p people) Open(key string) (bool, bool) {
+	p.f.mu.Lock()
+	defer p.f.mu.Unlock()
+	is := p.find(key)
+	if is == nil {
+		return false, false
+	}
+	return is["state"] == "open", true
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	fake := &fakeGitHub{lists: 1, creates: 1} // the 429 and 502 are TestSync's
+	fake.srv = httptest.NewServer(fake)
+	defer fake.srv.Close()
+	tr, err := github.New("ghp_test", fake.srv.URL, "shop/api", nil, fake.srv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tickettest.Run(t, tr, people{fake})
 }

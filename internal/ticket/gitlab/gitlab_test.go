@@ -19,6 +19,7 @@ import (
 	"github.com/ctem-dev/ctem/internal/store/sqlite"
 	"github.com/ctem-dev/ctem/internal/ticket"
 	"github.com/ctem-dev/ctem/internal/ticket/gitlab"
+	"github.com/ctem-dev/ctem/internal/ticket/tickettest"
 )
 
 // fakeGitLab is a stand-in for GitLab's REST API v4 issues endpoints,
@@ -358,4 +359,48 @@ func TestSyncHalfWay(t *testing.T) {
 	if err != nil || ops(res) != "create,create" || res.Unchanged != 2 || len(fake.issues) != 4 {
 		t.Errorf("Sync() again = %q, %d unchanged, %d issues, %v; want the 2 missing created, no duplicate", ops(res), res.Unchanged, len(fake.issues), err)
 	}
+}
+
+// people plays the people on the GitLab stand-in.
+type people struct{ f *fakeGitLab }
+
+func (p people) find(key string) map[string]any {
+	for _, is := range p.f.issues {
+		if d, _ := is["description"].(string); strings.Contains(d, "ctem-key: "+key) {
+			return is
+		}
+	}
+	return nil
+}
+
+func (p people) Close(key string, wontFix bool) {
+	p.f.mu.Lock()
+	defer p.f.mu.Unlock()
+	is := p.find(key)
+	is["state"], is["closed_by"] = "closed", map[string]any{"id": 7, "username": "alice"}
+	if wontFix {
+		is["labels"] = append(is["labels"].([]any), "won't fix")
+	}
+}
+
+func (p people) Open(key string) (bool, bool) {
+	p.f.mu.Lock()
+	defer p.f.mu.Unlock()
+	is := p.find(key)
+	if is == nil {
+		return false, false
+	}
+	return is["state"] == "opened", true
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	fake := &fakeGitLab{lists: 1, creates: 1} // the 429 and 502 are TestSync's
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	tr, err := gitlab.New("glpat-test", srv.URL, "shop/api", nil, srv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tickettest.Run(t, tr, people{fake})
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/ctem-dev/ctem/internal/store/sqlite"
 	"github.com/ctem-dev/ctem/internal/ticket"
 	"github.com/ctem-dev/ctem/internal/ticket/jira"
+	"github.com/ctem-dev/ctem/internal/ticket/tickettest"
 )
 
 // fakeJira is a stand-in for Jira's REST API v2 built from its documented
@@ -310,4 +311,45 @@ func countRecords(t testing.TB, st store.Mobilisation) int {
 		n++
 	}
 	return n
+}
+
+// people plays the people on the Jira stand-in.
+type people struct{ f *fakeJira }
+
+func (p people) find(key string) *fakeIssue {
+	for _, is := range p.f.issues {
+		if strings.Contains(is.description, "ctem-key: "+key) {
+			return is
+		}
+	}
+	return nil
+}
+
+func (p people) Close(key string, wontFix bool) {
+	p.f.mu.Lock()
+	defer p.f.mu.Unlock()
+	is := p.find(key)
+	is.status, is.category, is.resolution = "Done", "done", "Done"
+	if wontFix {
+		is.resolution = "Won't Do"
+	}
+}
+
+func (p people) Open(key string) (bool, bool) {
+	p.f.mu.Lock()
+	defer p.f.mu.Unlock()
+	is := p.find(key)
+	if is == nil {
+		return false, false
+	}
+	return is.category != "done", true
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	fake := &fakeJira{pageMax: 2, failNext: map[string]int{}, searches: 1} // the 429 is TestSync's
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	tr := jira.New(srv.URL, "OPS", "bot@example.com", "secret-token", &ticket.Client{HTTP: srv.Client()})
+	tickettest.Run(t, tr, people{fake})
 }
