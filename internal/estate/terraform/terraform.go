@@ -188,7 +188,10 @@ const maxHCL = 32 << 20
 
 // ParseHCL reads one .tf file and emits its AWS resources into sink as one
 // scan of the --target (else "default"). HCL cannot be parsed as a stream;
-// the file is read whole, up to 32 MiB.
+// the file is read whole, up to 32 MiB. When the file was read from disk
+// (in.Path), its module calls with a local source are expanded from its
+// folder, within the bounds ParseDir keeps; otherwise they are warned
+// about and left out.
 func ParseHCL(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 	src, err := io.ReadAll(io.LimitReader(in.R, maxHCL+1))
 	if err != nil {
@@ -208,8 +211,18 @@ func ParseHCL(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 		return err
 	}
 	b := newBuilder(in.Options, sink, "terraform:"+filepath.Base(in.Name), nameHCL)
-	for _, c := range m.calls {
-		in.Warn("terraform: module %q is not expanded: read its folder (ctem ingest DIR)", c.Labels[0])
+	if in.Path != "" {
+		// A file read from disk: its local modules, relative to its
+		// folder, as when the folder is read.
+		dir := filepath.Dir(in.Path)
+		n := 0
+		if err := m.expand(ctx, b, dir, moduleLimit(dir), 0, &n); err != nil {
+			return err
+		}
+	} else {
+		for _, c := range m.calls {
+			in.Warn("terraform: module %q is not expanded: read its folder (ctem ingest DIR)", c.Labels[0])
+		}
 	}
 	if err := m.resources(ctx, b); err != nil {
 		return err
@@ -286,7 +299,7 @@ func ParseDir(ctx context.Context, dir string, opts ingest.Options, sink ingest.
 	}
 	b := newBuilder(opts, sink, "terraform:"+filepath.Base(filepath.Clean(dir)), nameHCL)
 	n := 0
-	if err := m.expand(ctx, b, dir, dir, 0, &n); err != nil {
+	if err := m.expand(ctx, b, dir, moduleLimit(dir), 0, &n); err != nil {
 		return err
 	}
 	if err := m.resources(ctx, b); err != nil {

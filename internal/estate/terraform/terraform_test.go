@@ -798,3 +798,81 @@ resource "kubernetes_secret_v1" "app" {
 		}
 	}
 }
+
+// parseFile reads one .tf file as ctem ingest FILE does: from disk, with
+// its path known to the parser.
+func parseFile(t testing.TB, path string, opts ingest.Options) *ingesttest.Recorder {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	src, err := ingest.NewSource(path, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &ingesttest.Recorder{}
+	if err := terraform.FormatHCL.Parse(context.Background(), &ingest.Input{Name: path, Path: path, R: src.Reader(), Options: opts}, r); err != nil {
+		t.Fatalf("FormatHCL.Parse(%s) = %v", path, err)
+	}
+	return r
+}
+
+// TestModulesOfOneFile checks that one file read from disk has its local
+// modules expanded relative to its folder, that the same bytes read from
+// a stream (an upload) do not, and that a module beyond the repository
+// holding the file is not read.
+func TestModulesOfOneFile(t *testing.T) {
+	t.Parallel()
+	var warnings []string
+	opts := ingest.Options{Target: "shop", Warnf: func(f string, a ...any) { warnings = append(warnings, fmt.Sprintf(f, a...)) }}
+	edgesOf := func(r *ingesttest.Recorder) []string {
+		var out []string
+		for _, rel := range r.Relations {
+			out = append(out, edge(rel))
+		}
+		return out
+	}
+	want := "tf:module.deploy_role.aws_iam_role.this -trusts-> tf:aws_iam_user.ci [sts:AssumeRole]"
+	if got := edgesOf(parseFile(t, "testdata/modules/app/main.tf", opts)); !slices.Contains(got, want) {
+		t.Errorf("FormatHCL.Parse(modules/app/main.tf from disk) lacks %s; got %q", want, got)
+	}
+	streamed := ingesttest.Parse(t, terraform.FormatHCL, "testdata/modules/app/main.tf", opts)
+	if got := edgesOf(streamed); slices.Contains(got, want) {
+		t.Errorf("FormatHCL.Parse(modules/app/main.tf as a stream) has %s, want no module read", want)
+	}
+
+	// A repository whose root module calls a module outside it.
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "repo")
+	for _, d := range []string{filepath.Join(repo, ".git"), filepath.Join(repo, "live"), filepath.Join(repo, "modules", "role"), filepath.Join(dir, "outside")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	role := "variable \"name\" {}\nresource \"aws_iam_role\" \"this\" {\n  name = var.name\n}\n"
+	for _, p := range []string{filepath.Join(repo, "modules", "role", "main.tf"), filepath.Join(dir, "outside", "main.tf")} {
+		if err := os.WriteFile(p, []byte(role), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root := "module \"inside\" {\n  source = \"../modules/role\"\n  name = \"in\"\n}\nmodule \"outside\" {\n  source = \"../../outside\"\n  name = \"out\"\n}\n"
+	if err := os.WriteFile(filepath.Join(repo, "live", "main.tf"), []byte(root), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	warnings = nil
+	var keys []string
+	for _, a := range parseFile(t, filepath.Join(repo, "live", "main.tf"), opts).Assets {
+		keys = append(keys, a.Key)
+	}
+	if !slices.Contains(keys, "tf:module.inside.aws_iam_role.this") {
+		t.Errorf("assets of live/main.tf = %q, want the module inside the repository", keys)
+	}
+	if slices.Contains(keys, "tf:module.outside.aws_iam_role.this") {
+		t.Errorf("assets of live/main.tf = %q, want none from outside the repository", keys)
+	}
+	if !slices.ContainsFunc(warnings, func(w string) bool { return strings.Contains(w, `module "outside"`) }) {
+		t.Errorf("warnings = %q, want one about module outside", warnings)
+	}
+}
