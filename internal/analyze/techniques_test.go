@@ -464,6 +464,35 @@ resource "aws_ssm_parameter" "db" {
 	add(technique{name: "Database password in an SSM parameter", catalogue: "Credentials in files (T1552.001)", rule: "leaked-credential", jewel: "tf:aws_db_instance.orders",
 		pos: attackerUser + dbPassword(`random_password.db.result`) + attackerPolicy(allow(`"ssm:GetParameter"`, anyRes)),
 		neg: attackerUser + dbPassword(`"not-the-password"`) + attackerPolicy(allow(`"ssm:GetParameter"`, anyRes)), twinNote: "the parameter holds something else"})
+	sshKey := func(stored string) string {
+		return `
+resource "tls_private_key" "ops" {
+  algorithm = "ED25519"
+}
+resource "aws_key_pair" "ops" {
+  key_name   = "ops"
+  public_key = tls_private_key.ops.public_key_openssh
+}
+resource "aws_iam_instance_profile" "admin" {
+  name = "admin"
+  role = aws_iam_role.admin.name
+}
+resource "aws_instance" "ops" {
+  ami                  = "ami-123"
+  instance_type        = "t3.micro"
+  key_name             = aws_key_pair.ops.key_name
+  iam_instance_profile = aws_iam_instance_profile.admin.name
+}
+resource "aws_ssm_parameter" "ops_key" {
+  name  = "/ops/ssh-key"
+  type  = "SecureString"
+  value = tls_private_key.ops.` + stored + `
+}
+`
+	}
+	add(technique{name: "SSH private key in an SSM parameter", catalogue: "Private keys (T1552.004)", rule: "leaked-credential",
+		pos: attackerUser + adminRole("admin", trustEC2) + sshKey("private_key_openssh") + attackerPolicy(allow(`"ssm:GetParameter"`, anyRes)),
+		neg: attackerUser + adminRole("admin", trustEC2) + sshKey("public_key_openssh") + attackerPolicy(allow(`"ssm:GetParameter"`, anyRes)), twinNote: "the parameter holds the public half"})
 	add(technique{name: "Wildcard grant on every bucket", catalogue: "AWS policy evaluation (Resource *)", rule: "permission",
 		pos: attackerUser + attackerPolicy(allow(`"s3:GetObject"`, anyRes)),
 		neg: attackerUser + attackerPolicy(allow(`"s3:GetObject"`, anyRes), `{ Effect = "Deny", Action = "s3:*", Resource = "${aws_s3_bucket.crown.arn}/*" }`), twinNote: "an explicit Deny on the bucket's objects"})

@@ -551,12 +551,18 @@ func (b *builder) awsDatabase(a int32, acts *awsActions) {
 	}
 }
 
+// pNoLoginPath weighs a login credential of a host (an SSH private key)
+// whose port 22 the internet does not reach: using it needs a foothold
+// in the host's network, which the estate does not show.
+const pNoLoginPath = 0.5
+
 // grants applies the leaked-credential rule to a —grants→ t: whoever
 // reads a (or administers it) holds the credential, and so does code
 // running in a when a is compute (a function's environment, an
 // instance's user data). A credential of a principal gives its identity;
 // a database password gives the database's data, not an identity of the
-// database.
+// database; a host's login key (an SSH private key) gives exec on the
+// host, × pNoLoginPath unless the internet reaches its tcp/22.
 func (b *builder) grants(a, r, t int32) {
 	f := b.relFact(r)
 	from := []Capability{Read, Admin}
@@ -565,6 +571,17 @@ func (b *builder) grants(a, r, t int32) {
 		from = append(from, Exec)
 	}
 	for _, c := range from {
+		if b.kindOf(t) == model.KindHost {
+			// A login credential of a host (an SSH private key): a
+			// shell on it, certain when the internet reaches its
+			// port 22, else only from a foothold in its network.
+			p := pNearCertain
+			if !b.sshOpen[t] {
+				p *= pNoLoginPath
+			}
+			b.way(a, c, ruleLeakedCredential, t, Exec, p, f, -1)
+			continue
+		}
 		if b.kindOf(t) == model.KindDatastore {
 			b.way(a, c, ruleLeakedCredential, t, Read, pNearCertain, f, -1)
 			b.way(a, c, ruleLeakedCredential, t, Write, pNearCertain, f, -1)

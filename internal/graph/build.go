@@ -159,6 +159,7 @@ type builder struct {
 	eff                    []int32
 	labelStart             int
 	awsActs                awsActions
+	sshOpen                map[int32]bool // assets the internet reaches on tcp/22
 }
 
 func csr(n int, items []int32, key func(int32) int32) (off, list []int32) {
@@ -191,6 +192,12 @@ func build(x *index, assets, loc, rels, weaks []int32) *Graph {
 	for _, r := range rels {
 		if x.relFrom[r] == x.internet {
 			fromNet = append(fromNet, r)
+			if rel := &x.in.Relations[r]; rel.Type == model.RelExposes && portAdmits(rel.Action, "tcp", 22) {
+				if b.sshOpen == nil {
+					b.sshOpen = map[int32]bool{}
+				}
+				b.sshOpen[g.localOf(x.relTo[r])] = true
+			}
 		} else if x.relTo[r] != x.internet {
 			inner = append(inner, r)
 		}

@@ -527,6 +527,11 @@ func (n *tnode) value() cty.Value {
 			attrs := map[string]cty.Value{}
 			for a := range n.attrs {
 				attrs[a] = mark
+				if strings.HasPrefix(a, "public_key") && strings.Contains(n.addr, "tls_private_key.") {
+					// The public half of a key is no credential: it
+					// names the key without giving it away.
+					attrs[a] = cty.StringVal(ref(n.addr + publicHalf))
+				}
 			}
 			inst = cty.ObjectVal(attrs)
 		}

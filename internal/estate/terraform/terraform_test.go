@@ -531,7 +531,11 @@ func TestCredentials(t *testing.T) {
 		"tf:aws_ecs_service.api -grants-> tf:aws_db_instance.orders",
 		"tf:aws_ecs_task_definition.api -grants-> tf:aws_db_instance.orders",
 		"tf:aws_iam_access_key.deploy -grants-> tf:aws_iam_user.deploy",
+		"tf:aws_s3_bucket.ops -grants-> tf:aws_instance.bastion [ssh private key]",
+		"tf:aws_s3_bucket.ops -grants-> tf:aws_instance.worker [ssh private key]",
 		"tf:aws_secretsmanager_secret.db -grants-> tf:aws_db_instance.orders",
+		"tf:aws_ssm_parameter.deployer_key -grants-> tf:aws_instance.bastion [ssh private key]",
+		"tf:aws_ssm_parameter.deployer_key -grants-> tf:aws_instance.worker [ssh private key]",
 	}
 	if diff := cmp.Diff(got, want); diff != "" {
 		t.Errorf("ParseDir(testdata/credentials) grants (-got +want):\n%s", diff)
