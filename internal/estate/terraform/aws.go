@@ -773,15 +773,15 @@ func (b *builder) buckets() {
 // principals get can edges at once, anyone's actions go to public.
 func (b *builder) bucketPolicy(bucket string, pol any, public *[]string) {
 	for _, s := range b.policy(pol, 0) {
-		if !s.allow || s.notAction {
+		if !s.Allow || s.NotAction {
 			continue
 		}
-		if s.anyone && !s.cond {
-			*public = append(*public, s.actions...)
+		if s.AnyPrincipal && len(s.Conditions) == 0 {
+			*public = append(*public, s.Actions...)
 			continue
 		}
 		for _, p := range b.principalKeys(s) {
-			for _, a := range s.actions {
+			for _, a := range s.Actions {
 				b.rel(p, bucket, model.RelCan, a)
 			}
 		}
@@ -792,11 +792,11 @@ func (b *builder) bucketPolicy(bucket string, pol any, public *[]string) {
 // anyone is the internet.
 func (b *builder) principalKeys(s statement) []string {
 	var out []string
-	if s.anyone {
+	if s.AnyPrincipal {
 		out = append(out, InternetKey)
 	}
 	for _, typ := range []string{"AWS", "Federated"} {
-		for _, id := range s.principals[typ] {
+		for _, id := range s.Principals[typ] {
 			switch {
 			case accountIDRE.MatchString(id):
 				out = appendNew(out, AccountKey(id))
@@ -822,6 +822,24 @@ func (b *builder) principalKeys(s statement) []string {
 		}
 	}
 	return out
+}
+
+// principalContext is what the configuration tells of a principal as
+// the caller of a request: its ARN when its key is one, and its type.
+func (b *builder) principalContext(key string) iam.Context {
+	ctx := iam.PrincipalContext(key)
+	if a, ok := b.assets[key]; ok && ctx.Principal == "" {
+		if arn := a.Labels[LabelARN]; arn != "" {
+			ctx = iam.PrincipalContext(arn)
+		}
+		switch a.Labels[LabelType] {
+		case "aws_iam_user":
+			ctx.Type = "user"
+		case "aws_iam_role":
+			ctx.Type = "role"
+		}
+	}
+	return ctx
 }
 
 var accountIDRE = regexp.MustCompile(`^[0-9]{12}$`)
@@ -922,29 +940,39 @@ func (b *builder) trust(r *resource) {
 	var services []string
 	anyone := ""
 	for _, s := range b.policy(r.v["assume_role_policy"], 0) {
-		if !s.allow || s.notAction {
+		if !s.Allow || s.NotAction || s.Never {
 			continue
 		}
-		actions := s.actions
+		actions := s.Actions
 		if len(actions) == 0 {
 			actions = []string{"sts:AssumeRole"}
 		}
-		for _, svc := range s.principals["Service"] {
+		for _, svc := range s.Principals["Service"] {
 			services = appendNew(services, svc)
 		}
-		if s.anyone {
-			if len(s.conds) == 0 {
+		if s.AnyPrincipal {
+			if len(s.Conditions) == 0 {
 				anyone = "true"
 			} else if anyone == "" {
-				anyone = "if " + strings.Join(s.conds, ", ")
+				anyone = "if " + iam.ConditionsText(s.Conditions)
 			}
 		}
 		for _, p := range b.principalKeys(s) {
 			if p == InternetKey {
 				continue
 			}
+			// Conditions on a named principal are settled for it; on
+			// an account they depend on the caller, and the graph
+			// settles them.
+			conds, ok := s.Conditions, true
+			if !strings.HasSuffix(p, ":root") {
+				conds, ok = iam.Settle(conds, b.principalContext(p))
+			}
+			if !ok {
+				continue
+			}
 			for _, a := range actions {
-				b.rel(r.key, p, model.RelTrusts, actionText(a, s.conds))
+				b.rel(r.key, p, model.RelTrusts, actionText(a, iam.ConditionsText(conds)))
 			}
 		}
 	}

@@ -241,12 +241,12 @@ func (b *builder) patterns(p string) []string {
 func (b *builder) iamStatements(sts []statement) []iam.Statement {
 	out := make([]iam.Statement, 0, len(sts))
 	for _, s := range sts {
-		is := iam.Statement{Allow: s.allow, Actions: s.actions, NotAction: s.notAction, NotResource: s.notResource,
-			AnyPrincipal: s.anyone, Principals: s.principals, Conditions: s.conds}
-		for _, r := range s.resources {
+		is := s
+		is.Resources = nil
+		for _, r := range s.Resources {
 			is.Resources = append(is.Resources, b.patterns(r)...)
 		}
-		if len(is.Resources) == 0 && !s.notResource {
+		if len(is.Resources) == 0 && !s.NotResource {
 			// Every resource unresolved: the statement grants nothing
 			// that can be placed, and an unplaceable Deny is dropped.
 			continue
@@ -322,7 +322,9 @@ func (b *builder) permissions() {
 	x, keys, byType := b.iamIndex(literalARNs(all))
 	collections := map[string]bool{}
 	for i, id := range ids {
-		x.Evaluate(all[i], func(g iam.Grant) {
+		// Conditions settled for the principal as the caller: stolen
+		// credentials carry no MFA, the principal's own ARN is known.
+		x.Evaluate(iam.Resolve(all[i], b.principalContext(id)), func(g iam.Grant) {
 			to := AnyResourceKey
 			switch {
 			case g.Res >= 0:
@@ -331,7 +333,7 @@ func (b *builder) permissions() {
 				to = CollectionKey(g.Type)
 				collections[g.Type] = true
 			}
-			b.rel(id, to, model.RelCan, actionText(g.Action, g.Conditions))
+			b.rel(id, to, model.RelCan, actionText(g.Action, strings.Join(g.Conditions, ", ")))
 		})
 	}
 	for _, typ := range slices.Sorted(maps.Keys(collections)) {
@@ -351,11 +353,11 @@ func (b *builder) permissions() {
 
 // actionText writes a grant's action with the conditions it holds under:
 // "sts:AssumeRole if Bool aws:MultiFactorAuthPresent".
-func actionText(action string, conds []string) string {
-	if len(conds) == 0 {
+func actionText(action string, conds string) string {
+	if conds == "" {
 		return action
 	}
-	return action + " if " + strings.Join(conds, ", ")
+	return action + " if " + conds
 }
 
 // boundaries reads the permissions boundaries of roles and users, each
