@@ -282,8 +282,8 @@ resource "aws_iam_role_policy_attachment" "admin" {
 		neg:      attackerUser + condRole(`Bool = { "aws:MultiFactorAuthPresent" = "true" }`) + attackerPolicy(allow(`"sts:AssumeRole"`, onAdmin)),
 		twinNote: "the trust requires MFA, which stolen keys lack"})
 	add(technique{name: "Deny without MFA", catalogue: "AWS policy evaluation (conditions)", rule: "permission",
-		pos: attackerUser + attackerPolicy(allow(`"s3:GetObject"`, anyRes), `{ Effect = "Deny", Action = "*", Resource = "*", Condition = { Bool = { "aws:MultiFactorAuthPresent" = "false" } } }`),
-		neg: attackerUser + attackerPolicy(allow(`"s3:GetObject"`, anyRes), `{ Effect = "Deny", Action = "*", Resource = "*", Condition = { BoolIfExists = { "aws:MultiFactorAuthPresent" = "false" } } }`),
+		pos:      attackerUser + attackerPolicy(allow(`"s3:GetObject"`, anyRes), `{ Effect = "Deny", Action = "*", Resource = "*", Condition = { Bool = { "aws:MultiFactorAuthPresent" = "false" } } }`),
+		neg:      attackerUser + attackerPolicy(allow(`"s3:GetObject"`, anyRes), `{ Effect = "Deny", Action = "*", Resource = "*", Condition = { BoolIfExists = { "aws:MultiFactorAuthPresent" = "false" } } }`),
 		twinNote: "BoolIfExists: the Deny also covers long-term keys, which carry no MFA key (Bool alone does not)"})
 	instance := `
 resource "aws_iam_instance_profile" "admin" {

@@ -79,7 +79,10 @@ type builder struct {
 	seenRel   map[model.Relation]bool
 	perms     map[string][]statement // identity key -> statements
 	permOrder []string
-	lbGroups  func(key string, values []string) []string // set by network
+	// account is the AWS account the HCL configuration fixes (see
+	// module.accountID), "" when it does not.
+	account  string
+	lbGroups func(key string, values []string) []string // set by network
 }
 
 func newBuilder(opts ingest.Options, sink ingest.Sink, source, format string) *builder {
@@ -99,6 +102,13 @@ func (b *builder) add(r *resource) {
 	if r.base == "" {
 		r.base = baseAddress(r.addr)
 	}
+	if b.account != "" && !r.data && str(r.v["arn"]) == "" && accountWide[r.typ] {
+		// An IAM resource of a known account and name: its ARN, the
+		// key authorization details and cloud scanners give it.
+		if arn := strings.Replace(iamNames[r.typ].arn(r), u, b.account, 1); !strings.Contains(arn, u) && !strings.Contains(arn, refMark) {
+			r.v["arn"] = arn
+		}
+	}
 	r.key = resourceKey(r.addr, str(r.v["arn"]))
 	b.res = append(b.res, r)
 	b.byBase[r.base] = append(b.byBase[r.base], r)
@@ -107,6 +117,12 @@ func (b *builder) add(r *resource) {
 			b.index[s] = appendNew(b.index[s], r)
 		}
 	}
+}
+
+// accountWide are the resource types whose ARN needs only the account
+// and the resource's name (IAM is global: no region).
+var accountWide = map[string]bool{
+	"aws_iam_role": true, "aws_iam_user": true, "aws_iam_group": true, "aws_iam_policy": true, "aws_iam_instance_profile": true,
 }
 
 func appendNew[T comparable](s []T, v T) []T {

@@ -13,14 +13,19 @@
 // what cloud scanners (Prowler, Security Hub) report. Otherwise its key is
 // "tf:" followed by its resource address: "tf:aws_s3_bucket.customer_data",
 // "tf:module.app.aws_iam_role.task[0]". Such keys are stable across runs
-// but do not meet ARN keys of the same resource. Every asset is labelled
+// but do not meet ARN keys of the same resource. In HCL, an IAM user,
+// group, role, policy or instance profile of literal name gets its ARN,
+// and so its ARN key, when the configuration fixes the account (see
+// module.accountID: the aws provider's allowed_account_ids or
+// assume_role, or an account_id variable or local): it is then one asset
+// with what the account's authorization details say of it. Every asset is labelled
 // with "tf.address", "aws.type", "aws.arn" when known, and "tag.<name>"
 // for its tags.
 //
 // Special keys: InternetKey stands for the internet (and for anyone in a
-// bucket policy); AnyResourceKey for the AWS account the configuration
-// describes (its id unknown to HCL), the asset an administrator of the
-// account controls; CollectionKey(type) for every resource of a type in
+// bucket policy); the AWS account the configuration describes is
+// "aws:account/ID" when its id is known (as package awsiam keys it), else
+// AnyResourceKey, the asset an administrator of the account controls; CollectionKey(type) for every resource of a type in
 // it; an AWS account root "arn:aws:iam::123456789012:root" for a
 // principal of a trust policy that names an account.
 //
@@ -211,6 +216,7 @@ func ParseHCL(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 		return err
 	}
 	b := newBuilder(in.Options, sink, "terraform:"+filepath.Base(in.Name), nameHCL)
+	b.account = m.accountID()
 	if in.Path != "" {
 		// A file read from disk: its local modules, relative to its
 		// folder, as when the folder is read.
@@ -298,6 +304,7 @@ func ParseDir(ctx context.Context, dir string, opts ingest.Options, sink ingest.
 		}
 	}
 	b := newBuilder(opts, sink, "terraform:"+filepath.Base(filepath.Clean(dir)), nameHCL)
+	b.account = m.accountID()
 	n := 0
 	if err := m.expand(ctx, b, dir, moduleLimit(dir), 0, &n); err != nil {
 		return err

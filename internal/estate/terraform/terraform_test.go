@@ -880,3 +880,39 @@ func TestModulesOfOneFile(t *testing.T) {
 		t.Errorf("warnings = %q, want one about module outside", warnings)
 	}
 }
+
+// TestAccountFromConfiguration checks where HCL learns the account its
+// IAM resources live in, which makes their keys the ARNs authorization
+// details give them: the provider's allowed_account_ids or assume_role,
+// or an account_id variable or local; and that two providers of two
+// accounts, or nothing, leave the keys as addresses.
+func TestAccountFromConfiguration(t *testing.T) {
+	t.Parallel()
+	role := "resource \"aws_iam_role\" \"deploy\" {\n  name = \"deploy\"\n}\n"
+	tests := []struct {
+		name, src, want string
+	}{
+		{"allowed_account_ids", "provider \"aws\" {\n  allowed_account_ids = [\"111122223333\"]\n}\n", "arn:aws:iam::111122223333:role/deploy"},
+		{"assume_role", "provider \"aws\" {\n  assume_role {\n    role_arn = \"arn:aws:iam::444455556666:role/terraform\"\n  }\n}\n", "arn:aws:iam::444455556666:role/deploy"},
+		{"variable", "variable \"account_id\" {\n  default = \"111122223333\"\n}\n", "arn:aws:iam::111122223333:role/deploy"},
+		{"local", "locals {\n  aws_account_id = \"111122223333\"\n}\n", "arn:aws:iam::111122223333:role/deploy"},
+		{"two accounts", "provider \"aws\" {\n  allowed_account_ids = [\"111122223333\"]\n}\nprovider \"aws\" {\n  alias = \"other\"\n  allowed_account_ids = [\"444455556666\"]\n}\n", "tf:aws_iam_role.deploy"},
+		{"a variable without value", "variable \"account_id\" {}\n", "tf:aws_iam_role.deploy"},
+		{"nothing", "", "tf:aws_iam_role.deploy"},
+	}
+	for _, tt := range tests {
+		r, err := ingesttest.ParseBytes(terraform.FormatHCL, "main.tf", []byte(tt.src+role), ingest.Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		var got []string
+		for _, a := range r.Assets {
+			if a.Labels[terraform.LabelType] == "aws_iam_role" {
+				got = append(got, a.Key)
+			}
+		}
+		if !slices.Equal(got, []string{tt.want}) {
+			t.Errorf("%s: role keys = %v, want [%s]", tt.name, got, tt.want)
+		}
+	}
+}
