@@ -26,6 +26,12 @@ import (
 //     that ARN (an asset keyed by it, labelled aws.arn with it, or the
 //     one IAM user of its name).
 //
+// SSH private keys meet their hosts likewise: a secret finding whose
+// description gives the fingerprint of the key found (model.SSHKeyLine,
+// as the Gitleaks and TruffleHog readers write it) grants the hosts
+// labelled with that fingerprint (model.LabelSSHKeys, from the literal
+// public key of the key pair Terraform launches them with).
+//
 // A secret finding that holds only the secret access key (a generic
 // high-entropy rule), or whose key id the estate does not know
 // (authorization details list no access keys; Terraform configuration
@@ -54,6 +60,14 @@ func accessKeys(ctx context.Context, st store.Store, gi *graph.Input) error {
 			}
 		}
 	}
+	hosts := map[string][]string{} // SSH key fingerprint -> hosts that accept it
+	for _, a := range gi.Assets {
+		if v := a.Labels[model.LabelSSHKeys]; v != "" {
+			for fp := range strings.SplitSeq(v, ",") {
+				hosts[fp] = appendNew(hosts[fp], a.Key)
+			}
+		}
+	}
 	grants := map[string][]string{} // key id -> identities
 	for _, r := range gi.Relations {
 		if id := keyOf[r.From]; id != "" && r.Type == model.RelGrants {
@@ -77,7 +91,7 @@ func accessKeys(ctx context.Context, st store.Store, gi *graph.Input) error {
 			secretWeak[w.Exposure.ID] = append(secretWeak[w.Exposure.ID], i)
 		}
 	}
-	if len(secretWeak) == 0 || len(grants) == 0 && len(users) == 0 {
+	if len(secretWeak) == 0 || len(grants) == 0 && len(users) == 0 && len(hosts) == 0 {
 		return nil
 	}
 	byHash := map[string]string{}
@@ -104,6 +118,12 @@ func accessKeys(ctx context.Context, st store.Store, gi *graph.Input) error {
 			to = append(to, grants[id]...)
 		}
 		for line := range strings.SplitSeq(f.Description, "\n") {
+			if fp, ok := strings.CutPrefix(line, model.SSHKeyLine); ok {
+				for _, h := range hosts[fp] {
+					to = appendNew(to, h)
+				}
+				continue
+			}
 			arn, ok := strings.CutPrefix(line, "arn: ")
 			if !ok || !strings.HasPrefix(arn, "arn:aws:iam::") {
 				continue

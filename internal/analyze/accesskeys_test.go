@@ -69,3 +69,34 @@ entry_points: [{identity: "k8s:prod//User/dev"}]
 		})
 	}
 }
+
+// TestSSHKeyFindingGrantsItsHost checks, through the store, that an SSH
+// private key Gitleaks finds in a public repository gives a shell on the
+// instance whose key pair holds its public half (matched by fingerprint),
+// and through the instance's role the crown jewel; the twin, whose key
+// pair holds another key, gives no path.
+func TestSSHKeyFindingGrantsItsHost(t *testing.T) {
+	t.Parallel()
+	scope := `version: 1
+crown_jewels:
+  - {name: crown, value: 9, match: [{key: "tf:aws_s3_bucket.crown"}]}
+entry_points: [internet]
+`
+	paths := func(tf string) []graph.Path {
+		return analyzeEstate(t, scope, []input{{tf, "acme"}, {"sshkey/inventory.yaml", ""}, {"sshkey/ops.gitleaks.json", "github.com/acme/ops"}}, score.Intel{}).Result.Paths
+	}
+	found := ""
+	for _, p := range paths("sshkey/tf") {
+		if slices.ContainsFunc(p.Steps, func(s graph.Step) bool {
+			return s.Rule == "leaked-credential" && s.From == "read:repo:github.com/acme/ops" && s.To == "exec:tf:aws_instance.bastion"
+		}) {
+			found = analyze.Summary(p)
+		}
+	}
+	if found == "" {
+		t.Errorf("no path with leaked-credential read:repo:github.com/acme/ops -> exec:tf:aws_instance.bastion, want one")
+	}
+	for _, p := range paths("sshkey/twin") {
+		t.Errorf("twin (the key pair holds another key): path %s, want none", analyze.Summary(p))
+	}
+}

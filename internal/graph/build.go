@@ -387,6 +387,16 @@ func (b *builder) visit(a int32) {
 			for _, gk := range wk.Grants {
 				if id, ok := x.ids[gk]; ok {
 					if l := g.localOf(id); l >= 0 {
+						if b.kindOf(l) == model.KindHost {
+							// A host's login key: a shell on it.
+							q := p
+							if !b.sshOpen[l] {
+								q *= pNoLoginPath
+							}
+							b.way(a, Read, ruleLeakedCredential, l, Exec, q, w, -1)
+							b.way(a, Admin, ruleLeakedCredential, l, Exec, q, w, -1)
+							continue
+						}
 						b.way(a, Read, ruleLeakedCredential, l, Identity, p, w, -1)
 						b.way(a, Admin, ruleLeakedCredential, l, Identity, p, w, -1)
 					}

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ctem-dev/ctem/internal/ingest"
 	"github.com/ctem-dev/ctem/internal/model"
 )
 
@@ -158,7 +159,9 @@ const publicHalf = "#public"
 // sshKeys returns, for each tls_private_key (by base address), the
 // instances its private key logs in to: those launched with an
 // aws_key_pair whose public_key is the key's public half, by reference
-// or by the key pair's literal key_name.
+// or by the key pair's literal key_name. An instance whose key pair's
+// public key is literal is labelled with its fingerprint
+// (model.LabelSSHKeys).
 func (b *builder) sshKeys() map[string][]string {
 	pairs := b.of("aws_key_pair")
 	if len(pairs) == 0 {
@@ -180,12 +183,21 @@ func (b *builder) sshKeys() map[string][]string {
 				}
 			}
 		}
+		var fps []string
 		for _, kp := range kps {
+			if fp := ingest.SSHFingerprint(str(kp.v["public_key"])); fp != "" {
+				fps = appendNew(fps, fp)
+			}
 			for _, base := range refs(str(kp.v["public_key"])) {
 				if tls, ok := strings.CutSuffix(base, publicHalf); ok {
 					out[tls] = appendNew(out[tls], inst.key)
 				}
 			}
+		}
+		if len(fps) > 0 {
+			// A literal public key: a scanner's finding of its private
+			// half meets the instance by fingerprint (package analyze).
+			b.label(inst.key, model.LabelSSHKeys, strings.Join(fps, ","))
 		}
 	}
 	return out

@@ -225,6 +225,11 @@ func (p *parser) leak(i int) error {
 	}
 	// Every text that leaves the parser is masked: a tool may quote the
 	// secret anywhere.
+	if fp := ingest.SSHFingerprint(secret); fp != "" {
+		// The public key's fingerprint, not the key: it meets the
+		// hosts that accept the key (model.LabelSSHKeys).
+		d = append(d, model.SSHKeyLine+fp)
+	}
 	f.Description = mask(strings.Join(d, "\n"), secret, l.Match)
 	f.Title = mask(f.Title, secret, l.Match)
 	f.ToolFingerprint = mask(f.ToolFingerprint, secret, l.Match)

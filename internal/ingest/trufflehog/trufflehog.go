@@ -289,6 +289,11 @@ func (p *parser) v3(n int) error {
 			}
 		}
 	}
+	if fp := ingest.SSHFingerprint(secret); fp != "" {
+		// The public key's fingerprint, not the key: it meets the
+		// hosts that accept the key (model.LabelSSHKeys).
+		d = append(d, model.SSHKeyLine+fp)
+	}
 	f.Description = mask(strings.Join(d, "\n"), masks)
 	return p.sink.Finding(f)
 }
