@@ -460,12 +460,19 @@ func (b *builder) scps() [][]iam.Statement {
 	return out
 }
 
-// accountID is the account the HCL configuration fixes, else the one
+// accountID is the account the HCL configuration fixes, else the
+// account_id of a data.aws_caller_identity in state or plan, else the one
 // the ARNs of the state's resources name when they all name one; ""
 // otherwise.
 func (b *builder) accountID() string {
 	if b.account != "" {
 		return b.account
+	}
+	// State and plans hold the caller identity's account.
+	for _, r := range b.res {
+		if r.data && r.typ == "aws_caller_identity" && accountIDRE.MatchString(str(r.v["account_id"])) {
+			return str(r.v["account_id"])
+		}
 	}
 	id := ""
 	for _, r := range b.res {

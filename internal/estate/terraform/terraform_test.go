@@ -916,3 +916,33 @@ func TestAccountFromConfiguration(t *testing.T) {
 		}
 	}
 }
+
+// TestAccountFromCallerIdentity checks that a plan's
+// data.aws_caller_identity names the account asset, and that a plan
+// without it keeps aws:account/*.
+func TestAccountFromCallerIdentity(t *testing.T) {
+	t.Parallel()
+	plan := func(data string) string {
+		return `{"format_version":"1.2","terraform_version":"1.9.0","planned_values":{"root_module":{"resources":[` + data +
+			`{"address":"aws_iam_role.app","mode":"managed","type":"aws_iam_role","name":"app","values":{"name":"app","assume_role_policy":"{}"}},` +
+			`{"address":"aws_iam_role_policy.app","mode":"managed","type":"aws_iam_role_policy","name":"app","values":{"role":"app","policy":"{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}]}"}}]}}}`
+	}
+	for _, tt := range []struct{ data, want string }{
+		{`{"address":"data.aws_caller_identity.current","mode":"data","type":"aws_caller_identity","name":"current","values":{"account_id":"111122223333"}},`, "aws:account/111122223333"},
+		{"", terraform.AnyResourceKey},
+	} {
+		r, err := ingesttest.ParseBytes(terraform.FormatPlan, "plan.json", []byte(plan(tt.data)), ingest.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var accounts []string
+		for _, a := range r.Assets {
+			if a.Kind == model.KindAccount {
+				accounts = append(accounts, a.Key)
+			}
+		}
+		if !slices.Equal(accounts, []string{tt.want}) {
+			t.Errorf("account assets = %v, want [%s]", accounts, tt.want)
+		}
+	}
+}
