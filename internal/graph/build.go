@@ -397,6 +397,15 @@ func (b *builder) visit(a int32) {
 							b.way(a, Admin, ruleLeakedCredential, l, Exec, q, w, -1)
 							continue
 						}
+						if b.kindOf(l) == model.KindDatastore {
+							// A database password: its data, not an
+							// identity of the database.
+							for _, from := range []Capability{Read, Admin} {
+								b.way(a, from, ruleLeakedCredential, l, Read, p, w, -1)
+								b.way(a, from, ruleLeakedCredential, l, Write, p, w, -1)
+							}
+							continue
+						}
 						b.way(a, Read, ruleLeakedCredential, l, Identity, p, w, -1)
 						b.way(a, Admin, ruleLeakedCredential, l, Identity, p, w, -1)
 					}

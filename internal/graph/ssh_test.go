@@ -1,8 +1,10 @@
 package graph
 
 import (
+	"slices"
 	"testing"
 
+	"github.com/ctem-dev/ctem/internal/intel/effect"
 	"github.com/ctem-dev/ctem/internal/model"
 )
 
@@ -57,6 +59,53 @@ func TestSSHKeyGivesShell(t *testing.T) {
 		}
 		if got != tt.wantP {
 			t.Errorf("%s: Analyze() leaked-credential step probability = %v, want %v", tt.name, got, tt.wantP)
+		}
+	}
+}
+
+// TestCredentialFindingTargets checks what a secret finding that grants
+// an asset gives, by the asset's kind: a database's data (read and
+// write, never an identity of the database), a shell on a host, an
+// identity of a principal; its twin, a finding that grants nothing,
+// gives no step.
+func TestCredentialFindingTargets(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		kind   model.AssetKind
+		grants []string
+		want   []string // states the leaked-credential steps reach
+	}{
+		{model.KindDatastore, []string{"target"}, []string{"read:target", "write:target"}},
+		{model.KindHost, []string{"target"}, []string{"exec:target"}},
+		{model.KindIdentity, []string{"target"}, []string{"identity:target"}},
+		{model.KindDatastore, nil, nil},
+	}
+	for _, tt := range tests {
+		in := &Input{
+			Assets: []model.Asset{asset("user", model.KindIdentity), asset("store", model.KindDatastore), asset("target", tt.kind)},
+			Relations: []model.Relation{
+				rel("user", model.RelCan, "store", "s3:GetObject"),
+			},
+			Weaknesses: []Weakness{{Exposure: model.Exposure{ID: "leak", Kind: model.FindingSecret, Asset: "store"},
+				Effect: effect.Result{Effect: effect.Credential}, Grants: tt.grants}},
+			Entries: []Entry{{Kind: EntryIdentity, Identity: "user"}},
+			Jewels:  []Jewel{{Asset: "target", Value: 10}},
+		}
+		res, err := Analyze(in, Options{K: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, p := range res.Paths {
+			for _, s := range p.Steps {
+				if s.Rule == "leaked-credential" && !slices.Contains(got, s.To) {
+					got = append(got, s.To)
+				}
+			}
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("Analyze(finding granting a %s %v) leaked-credential steps reach %v, want %v", tt.kind, tt.grants, got, tt.want)
 		}
 	}
 }
