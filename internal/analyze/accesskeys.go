@@ -30,7 +30,10 @@ import (
 // description gives the fingerprint of the key found (model.SSHKeyLine,
 // as the Gitleaks and TruffleHog readers write it) grants the hosts
 // labelled with that fingerprint (model.LabelSSHKeys, from the literal
-// public key of the key pair Terraform launches them with).
+// public key of the key pair Terraform launches them with), and a
+// database connection string with a password (model.DBHostLine) grants
+// the databases reached at its host (model.LabelDBHosts: an RDS
+// instance's address in Terraform state).
 //
 // A secret finding that holds only the secret access key (a generic
 // high-entropy rule), or whose key id the estate does not know
@@ -61,10 +64,16 @@ func accessKeys(ctx context.Context, st store.Store, gi *graph.Input) error {
 		}
 	}
 	hosts := map[string][]string{} // SSH key fingerprint -> hosts that accept it
+	dbs := map[string][]string{}   // host name -> databases reached there
 	for _, a := range gi.Assets {
 		if v := a.Labels[model.LabelSSHKeys]; v != "" {
 			for fp := range strings.SplitSeq(v, ",") {
 				hosts[fp] = appendNew(hosts[fp], a.Key)
+			}
+		}
+		if v := a.Labels[model.LabelDBHosts]; v != "" {
+			for h := range strings.SplitSeq(v, ",") {
+				dbs[h] = appendNew(dbs[h], a.Key)
 			}
 		}
 	}
@@ -91,7 +100,7 @@ func accessKeys(ctx context.Context, st store.Store, gi *graph.Input) error {
 			secretWeak[w.Exposure.ID] = append(secretWeak[w.Exposure.ID], i)
 		}
 	}
-	if len(secretWeak) == 0 || len(grants) == 0 && len(users) == 0 && len(hosts) == 0 {
+	if len(secretWeak) == 0 || len(grants) == 0 && len(users) == 0 && len(hosts) == 0 && len(dbs) == 0 {
 		return nil
 	}
 	byHash := map[string]string{}
@@ -121,6 +130,12 @@ func accessKeys(ctx context.Context, st store.Store, gi *graph.Input) error {
 			if fp, ok := strings.CutPrefix(line, model.SSHKeyLine); ok {
 				for _, h := range hosts[fp] {
 					to = appendNew(to, h)
+				}
+				continue
+			}
+			if h, ok := strings.CutPrefix(line, model.DBHostLine); ok {
+				for _, db := range dbs[h] {
+					to = appendNew(to, db)
 				}
 				continue
 			}

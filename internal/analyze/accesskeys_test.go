@@ -100,3 +100,35 @@ entry_points: [internet]
 		t.Errorf("twin (the key pair holds another key): path %s, want none", analyze.Summary(p))
 	}
 }
+
+// TestConnectionStringFindingGrantsItsDatabase checks, through the
+// store, that a database connection string with a password that
+// TruffleHog finds in a public repository gives the data of the RDS
+// instance the Terraform state places at its host; the twin, whose
+// instance is at another host, gives no path.
+func TestConnectionStringFindingGrantsItsDatabase(t *testing.T) {
+	t.Parallel()
+	const db = "arn:aws:rds:eu-west-1:111122223333:db:orders"
+	scope := `version: 1
+crown_jewels:
+  - {name: orders, value: 9, match: [{key: "` + db + `"}]}
+entry_points: [internet]
+`
+	paths := func(state string) []graph.Path {
+		return analyzeEstate(t, scope, []input{{state, "acme"}, {"dburl/inventory.yaml", ""}, {"dburl/api.trufflehog.json", ""}}, score.Intel{}).Result.Paths
+	}
+	found := ""
+	for _, p := range paths("dburl/state/state.json") {
+		if slices.ContainsFunc(p.Steps, func(s graph.Step) bool {
+			return s.Rule == "leaked-credential" && s.From == "read:repo:github.com/acme/api" && s.To == "read:"+db
+		}) {
+			found = analyze.Summary(p)
+		}
+	}
+	if found == "" {
+		t.Errorf("no path with leaked-credential read:repo:github.com/acme/api -> read:%s, want one", db)
+	}
+	for _, p := range paths("dburl/twin/state.json") {
+		t.Errorf("twin (the database is at another host): path %s, want none", analyze.Summary(p))
+	}
+}

@@ -44,3 +44,28 @@ func FuzzSSHFingerprint(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) { SSHFingerprint(s) })
 }
+
+func TestDatabaseHost(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"postgres://app:s3cret@orders.abc123.eu-west-1.rds.amazonaws.com:5432/orders", "orders.abc123.eu-west-1.rds.amazonaws.com"},
+		{`DATABASE_URL="mysql://root:pw@DB.internal/shop"`, "db.internal"},
+		{"jdbc:postgresql://u:p@10.0.0.5:5432/x", "10.0.0.5"},
+		{"mongodb+srv://u:p@cluster0.mongodb.net/", "cluster0.mongodb.net"},
+		{"postgres://app@orders.example.com/orders", ""}, // no password
+		{"https://admin:admin@the-internet.herokuapp.com/basic_auth", ""},
+		{"postgres://", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := DatabaseHost(tt.in); got != tt.want {
+			t.Errorf("DatabaseHost(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func FuzzDatabaseHost(f *testing.F) {
+	f.Add("postgres://app:s3cret@orders.example.com:5432/orders")
+	f.Add("jdbc:mysql://u:p@[::1]:3306/x")
+	f.Fuzz(func(t *testing.T, s string) { DatabaseHost(s) })
+}

@@ -41,6 +41,18 @@ func (b *builder) credentials() {
 	}
 	for _, db := range b.of("aws_db_instance", "aws_rds_cluster") {
 		unlocks[db.base] = appendNew(unlocks[db.base], db.key)
+		// Its host names (state): a connection string a scanner finds
+		// meets the database by them (package analyze).
+		var hosts []string
+		for _, attr := range []string{"address", "endpoint", "reader_endpoint"} {
+			h, _, _ := strings.Cut(str(db.v[attr]), ":")
+			if h = strings.ToLower(h); h != "" && !strings.Contains(h, refMark) && !strings.ContainsAny(h, ", ") {
+				hosts = appendNew(hosts, h)
+			}
+		}
+		if len(hosts) > 0 {
+			b.label(db.key, model.LabelDBHosts, strings.Join(hosts, ","))
+		}
 		for _, attr := range []string{"password", "master_password"} {
 			for _, base := range refs(str(db.v[attr])) {
 				if base != db.base {

@@ -230,6 +230,11 @@ func (p *parser) leak(i int) error {
 		// hosts that accept the key (model.LabelSSHKeys).
 		d = append(d, model.SSHKeyLine+fp)
 	}
+	if h := ingest.DatabaseHost(secret); h != "" {
+		// The database's host, not the password: it meets the
+		// database reached there (model.LabelDBHosts).
+		d = append(d, model.DBHostLine+h)
+	}
 	f.Description = mask(strings.Join(d, "\n"), secret, l.Match)
 	f.Title = mask(f.Title, secret, l.Match)
 	f.ToolFingerprint = mask(f.ToolFingerprint, secret, l.Match)

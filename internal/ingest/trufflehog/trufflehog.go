@@ -294,6 +294,11 @@ func (p *parser) v3(n int) error {
 		// hosts that accept the key (model.LabelSSHKeys).
 		d = append(d, model.SSHKeyLine+fp)
 	}
+	if h := ingest.DatabaseHost(secret); h != "" {
+		// The database's host, not the password: it meets the
+		// database reached there (model.LabelDBHosts).
+		d = append(d, model.DBHostLine+h)
+	}
 	f.Description = mask(strings.Join(d, "\n"), masks)
 	return p.sink.Finding(f)
 }
