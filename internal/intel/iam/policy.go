@@ -567,8 +567,12 @@ func decide(id ActionID, sts []Statement, sets []Set, idx []int32) (ok bool, con
 			dc = appendNew(dc, Clause{Not: true, Conds: s.Conditions}.String())
 		case len(s.Conditions) == 0:
 			allowed = true
-		default:
+		case !condAllowed || len(s.Conditions) < len(ac):
+			// Any one conditional Allow suffices: the one of fewest
+			// conditions stands for them (their union would demand
+			// all at once).
 			condAllowed = true
+			ac = ac[:0]
 			for _, c := range s.Conditions {
 				ac = appendNew(ac, c.String())
 			}
