@@ -751,7 +751,26 @@ its ARN names. What cannot match: a finding of the secret access key alone
 (a generic high-entropy rule: the id is missing), a key id the estate does
 not know (HCL configuration learns it only on apply; authorization details
 list no access keys, ` + "`aws iam list-access-keys`" + ` does), and a Secret holding
-only the secret access key. SSH private keys are not matched to hosts.
+only the secret access key.
+
+SSH private keys and database connection strings (internal/analyze
+TestSSHKeyFindingGrantsItsHost and TestConnectionStringFindingGrantsItsDatabase,
+internal/graph TestSSHKeyGivesShell, each with a twin): in Terraform a
+` + "`tls_private_key`" + ` whose public half an ` + "`aws_key_pair`" + ` registers unlocks the
+instances launched with that key pair (` + "`key_name`" + `, by reference or name), and
+every place holding its private half (SSM parameters, secrets, user data,
+environments, S3 objects) grants them, a shell on each; the public half
+grants nothing. A Gitleaks or TruffleHog finding of an SSH private key keeps
+its public key's SHA256 fingerprint (OpenSSH keys, encrypted or not, and
+PEM RSA, Ed25519 and ECDSA keys), which meets the instances whose key pair's
+literal public key has it. The shell is near certain when the internet
+reaches the instance's tcp/22, × 0.5 otherwise (a foothold in its network
+is needed). A connection string with a password (postgres, mysql, mongodb,
+redis, sqlserver, …) keeps its host, which meets the RDS instance or
+cluster Terraform state places there: the database's data. Not matched:
+tokens whose target the estate cannot name (GitHub, GitLab and other SaaS
+tokens), SSH keys of instances whose key pair's public key is a reference
+or unknown, and databases reached by names the state does not give.
 
 Application weaknesses on the compute that runs them: a container-image
 function, ECS task or pod runs its image, and the weaknesses of the image
