@@ -80,9 +80,10 @@ type builder struct {
 	perms     map[string][]statement // identity key -> statements
 	permOrder []string
 	// account is the AWS account the HCL configuration fixes (see
-	// module.accountID), "" when it does not.
-	account  string
-	lbGroups func(key string, values []string) []string // set by network
+	// module.accountID), "" when it does not; region likewise the
+	// region of its aws providers (module.region).
+	account, region string
+	lbGroups        func(key string, values []string) []string // set by network
 }
 
 func newBuilder(opts ingest.Options, sink ingest.Sink, source, format string) *builder {
@@ -102,10 +103,18 @@ func (b *builder) add(r *resource) {
 	if r.base == "" {
 		r.base = baseAddress(r.addr)
 	}
-	if b.account != "" && !r.data && str(r.v["arn"]) == "" && accountWide[r.typ] {
-		// An IAM resource of a known account and name: its ARN, the
-		// key authorization details and cloud scanners give it.
-		if arn := strings.Replace(iamNames[r.typ].arn(r), u, b.account, 1); !strings.Contains(arn, u) && !strings.Contains(arn, refMark) {
+	if b.account != "" && !r.data && str(r.v["arn"]) == "" {
+		// A resource of a known account (and region) and name: its
+		// ARN, the key authorization details and cloud scanners give
+		// it. IAM is global; the others need the region.
+		arn := ""
+		switch {
+		case accountWide[r.typ]:
+			arn = strings.Replace(iamNames[r.typ].arn(r), u, b.account, 1)
+		case regional[r.typ] && b.region != "":
+			arn = strings.Replace(strings.Replace(iamNames[r.typ].arn(r), u, b.region, 1), u, b.account, 1)
+		}
+		if arn != "" && !strings.Contains(arn, u) && !strings.Contains(arn, refMark) {
 			r.v["arn"] = arn
 		}
 	}
@@ -123,6 +132,13 @@ func (b *builder) add(r *resource) {
 // and the resource's name (IAM is global: no region).
 var accountWide = map[string]bool{
 	"aws_iam_role": true, "aws_iam_user": true, "aws_iam_group": true, "aws_iam_policy": true, "aws_iam_instance_profile": true,
+}
+
+// regional are the resource types whose ARN needs the region and the
+// account besides the resource's name: "arn:aws:SERVICE:REGION:ACCOUNT:…".
+var regional = map[string]bool{
+	"aws_lambda_function": true, "aws_db_instance": true, "aws_rds_cluster": true, "aws_codebuild_project": true,
+	"aws_ssm_parameter": true, "aws_dynamodb_table": true, "aws_glue_dev_endpoint": true, "aws_sagemaker_notebook_instance": true,
 }
 
 func appendNew[T comparable](s []T, v T) []T {

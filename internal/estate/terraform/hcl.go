@@ -626,6 +626,24 @@ func instances(keys []cty.Value, inst cty.Value) cty.Value {
 	return cty.TupleVal(elems)
 }
 
+// region returns the region of the root module's aws providers when
+// they all name the same one literally, else "".
+func (m *module) region() string {
+	r := ""
+	for _, p := range m.providers {
+		a, ok := p.Body.Attributes["region"]
+		if !ok {
+			return ""
+		}
+		v := str(toGo(m.value(a.Expr), 0))
+		if v == "" || strings.Contains(v, refMark) || r != "" && v != r {
+			return ""
+		}
+		r = v
+	}
+	return r
+}
+
 // accountVars are the names of the variables and locals that, given a
 // 12-digit value, name the account a configuration describes.
 var accountVars = []string{"account_id", "aws_account_id", "account"}

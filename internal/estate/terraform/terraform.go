@@ -18,7 +18,10 @@
 // and so its ARN key, when the configuration fixes the account (see
 // module.accountID: the aws provider's allowed_account_ids or
 // assume_role, or an account_id variable or local): it is then one asset
-// with what the account's authorization details say of it. Every asset is labelled
+// with what the account's authorization details say of it. A function,
+// database, build project, parameter, table, dev endpoint or notebook of
+// literal name gets its ARN likewise when the aws providers also name one
+// region (module.region). Every asset is labelled
 // with "tf.address", "aws.type", "aws.arn" when known, and "tag.<name>"
 // for its tags.
 //
@@ -216,7 +219,7 @@ func ParseHCL(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 		return err
 	}
 	b := newBuilder(in.Options, sink, "terraform:"+filepath.Base(in.Name), nameHCL)
-	b.account = m.accountID()
+	b.account, b.region = m.accountID(), m.region()
 	if in.Path != "" {
 		// A file read from disk: its local modules, relative to its
 		// folder, as when the folder is read.
@@ -304,7 +307,7 @@ func ParseDir(ctx context.Context, dir string, opts ingest.Options, sink ingest.
 		}
 	}
 	b := newBuilder(opts, sink, "terraform:"+filepath.Base(filepath.Clean(dir)), nameHCL)
-	b.account = m.accountID()
+	b.account, b.region = m.accountID(), m.region()
 	n := 0
 	if err := m.expand(ctx, b, dir, moduleLimit(dir), 0, &n); err != nil {
 		return err

@@ -900,6 +900,27 @@ func TestAccountFromConfiguration(t *testing.T) {
 		{"a variable without value", "variable \"account_id\" {}\n", "tf:aws_iam_role.deploy"},
 		{"nothing", "", "tf:aws_iam_role.deploy"},
 	}
+	// A function needs the region as well.
+	fn := "resource \"aws_lambda_function\" \"sync\" {\n  function_name = \"sync\"\n}\n"
+	for _, tt := range []struct{ name, src, want string }{
+		{"account and region", "provider \"aws\" {\n  region = \"eu-west-1\"\n  allowed_account_ids = [\"111122223333\"]\n}\n", "arn:aws:lambda:eu-west-1:111122223333:function:sync"},
+		{"account without region", "provider \"aws\" {\n  allowed_account_ids = [\"111122223333\"]\n}\n", "tf:aws_lambda_function.sync"},
+		{"two regions", "provider \"aws\" {\n  region = \"eu-west-1\"\n  allowed_account_ids = [\"111122223333\"]\n}\nprovider \"aws\" {\n  alias = \"us\"\n  region = \"us-east-1\"\n}\n", "tf:aws_lambda_function.sync"},
+	} {
+		r, err := ingesttest.ParseBytes(terraform.FormatHCL, "main.tf", []byte(tt.src+fn), ingest.Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		var got []string
+		for _, a := range r.Assets {
+			if a.Labels[terraform.LabelType] == "aws_lambda_function" {
+				got = append(got, a.Key)
+			}
+		}
+		if !slices.Equal(got, []string{tt.want}) {
+			t.Errorf("%s: function keys = %v, want [%s]", tt.name, got, tt.want)
+		}
+	}
 	for _, tt := range tests {
 		r, err := ingesttest.ParseBytes(terraform.FormatHCL, "main.tf", []byte(tt.src+role), ingest.Options{})
 		if err != nil {
