@@ -75,8 +75,11 @@
 // against the AWS action catalogue, Resource patterns and references
 // against the ARNs of the estate's resources (their state ARN, or one
 // built from their names with unknown account and region), Deny,
-// NotAction and NotResource honoured, conditions kept in the action
-// ("s3:GetObject if Bool aws:MultiFactorAuthPresent"). AWS managed
+// NotAction and NotResource honoured, conditions settled for the
+// principal as the caller (iam.Resolve: stolen credentials carry no MFA,
+// its ARN and type are known) and those left undecided kept in the
+// action ("s3:GetObject if StringEquals aws:ResourceTag/team [\"data\"]").
+// AWS managed
 // policies come from the data of package intel/iam. A user is evaluated
 // with its groups' policies; a group keeps its own grants for whoever
 // joins it. Each principal gets at most a few can relations per resource
