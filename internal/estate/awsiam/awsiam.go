@@ -9,9 +9,9 @@
 // Relations, as package terraform writes them: user —member-of→ group;
 // principal —attached→ customer policy; role —trusts→ principal (Action
 // sts:AssumeRole… and its conditions, those on a named principal settled
-// for it); principal —can(action)→ resource (conditions settled for the
-// principal as the caller, iam.Resolve)
-// or account; account —contains→ every principal and policy. Labels:
+// for it); principal —can(action)→ resource or account (conditions
+// settled for the principal as the caller, iam.Resolve); account
+// —contains→ every principal and policy. Labels:
 // "iam.trusted_services", "iam.trust_anyone", "iam.managed_policies",
 // "iam.policy_versions" (of a customer policy), "aws.arn", "aws.type".
 //
