@@ -33,7 +33,10 @@ import (
 // public key of the key pair Terraform launches them with), and a
 // database connection string with a password (model.DBHostLine) grants
 // the databases reached at its host (model.LabelDBHosts: an RDS
-// instance's address in Terraform state).
+// instance's address in Terraform state), and a Kubernetes
+// service-account token (model.SATokenLine, from the token's claims)
+// grants the service account of that namespace and name when exactly one
+// cluster of the estate has one (a token names not its cluster).
 //
 // A secret finding that holds only the secret access key (a generic
 // high-entropy rule), or whose key id the estate does not know
@@ -65,7 +68,13 @@ func accessKeys(ctx context.Context, st store.Store, gi *graph.Input) error {
 	}
 	hosts := map[string][]string{} // SSH key fingerprint -> hosts that accept it
 	dbs := map[string][]string{}   // host name -> databases reached there
+	sas := map[string][]string{}   // NAMESPACE/NAME -> service accounts, one per cluster
 	for _, a := range gi.Assets {
+		if rest, ok := strings.CutPrefix(a.Key, "k8s:"); ok && strings.Contains(rest, "/ServiceAccount/") {
+			_, nsName, _ := strings.Cut(rest, "/")
+			ns, name, _ := strings.Cut(nsName, "/ServiceAccount/")
+			sas[ns+"/"+name] = appendNew(sas[ns+"/"+name], a.Key)
+		}
 		if v := a.Labels[model.LabelSSHKeys]; v != "" {
 			for fp := range strings.SplitSeq(v, ",") {
 				hosts[fp] = appendNew(hosts[fp], a.Key)
@@ -100,7 +109,7 @@ func accessKeys(ctx context.Context, st store.Store, gi *graph.Input) error {
 			secretWeak[w.Exposure.ID] = append(secretWeak[w.Exposure.ID], i)
 		}
 	}
-	if len(secretWeak) == 0 || len(grants) == 0 && len(users) == 0 && len(hosts) == 0 && len(dbs) == 0 {
+	if len(secretWeak) == 0 || len(grants) == 0 && len(users) == 0 && len(hosts) == 0 && len(dbs) == 0 && len(sas) == 0 {
 		return nil
 	}
 	byHash := map[string]string{}
@@ -130,6 +139,14 @@ func accessKeys(ctx context.Context, st store.Store, gi *graph.Input) error {
 			if fp, ok := strings.CutPrefix(line, model.SSHKeyLine); ok {
 				for _, h := range hosts[fp] {
 					to = appendNew(to, h)
+				}
+				continue
+			}
+			if sa, ok := strings.CutPrefix(line, model.SATokenLine); ok {
+				// The account of that name, when one cluster has it: a
+				// token says not which cluster issued it.
+				if keys := sas[sa]; len(keys) == 1 {
+					to = appendNew(to, keys[0])
 				}
 				continue
 			}

@@ -132,3 +132,34 @@ entry_points: [internet]
 		t.Errorf("twin (the database is at another host): path %s, want none", analyze.Summary(p))
 	}
 }
+
+// TestServiceAccountTokenFindingGrantsItsAccount checks, through the
+// store, that a Kubernetes service-account token Gitleaks finds in a
+// public repository (a JWT whose claims name ci/deployer) gives that
+// account's identity and through its role binding the shop's secret; the
+// twin, the token of an account the cluster lacks, gives no path.
+func TestServiceAccountTokenFindingGrantsItsAccount(t *testing.T) {
+	t.Parallel()
+	scope := `version: 1
+crown_jewels:
+  - {name: payment-keys, value: 9, match: [{key: "k8s:prod/shop/Secret/payment-keys"}]}
+entry_points: [internet]
+`
+	paths := func(report string) []graph.Path {
+		return analyzeEstate(t, scope, []input{{"satoken/cluster.yaml", "prod"}, {"satoken/inventory.yaml", ""}, {report, "github.com/acme/ops"}}, score.Intel{}).Result.Paths
+	}
+	found := ""
+	for _, p := range paths("satoken/ops.gitleaks.json") {
+		if slices.ContainsFunc(p.Steps, func(s graph.Step) bool {
+			return s.Rule == "leaked-credential" && s.From == "read:repo:github.com/acme/ops" && s.To == "identity:k8s:prod/ci/ServiceAccount/deployer"
+		}) {
+			found = analyze.Summary(p)
+		}
+	}
+	if found == "" {
+		t.Errorf("no path with leaked-credential read:repo:github.com/acme/ops -> identity:k8s:prod/ci/ServiceAccount/deployer, want one")
+	}
+	for _, p := range paths("satoken/twin.gitleaks.json") {
+		t.Errorf("twin (the token of an account the cluster lacks): path %s, want none", analyze.Summary(p))
+	}
+}

@@ -767,9 +767,13 @@ literal public key has it. The shell is near certain when the internet
 reaches the instance's tcp/22, × 0.5 otherwise (a foothold in its network
 is needed). A connection string with a password (postgres, mysql, mongodb,
 redis, sqlserver, …) keeps its host, which meets the RDS instance or
-cluster Terraform state places there: the database's data. Not matched:
+cluster Terraform state places there: the database's data. A Kubernetes
+service-account token (a JWT, alone or in a kubeconfig) keeps the account
+its claims name, which meets the service account of that namespace and
+name when one cluster of the estate has it (TestServiceAccountTokenFindingGrantsItsAccount);
+a Terraform service-account-token Secret grants its account. Not matched:
 tokens whose target the estate cannot name (GitHub, GitLab and other SaaS
-tokens), SSH keys of instances whose key pair's public key is a reference
+tokens, unless an inventory states what they grant), SSH keys of instances whose key pair's public key is a reference
 or unknown, and databases reached by names the state does not give.
 
 Application weaknesses on the compute that runs them: a container-image

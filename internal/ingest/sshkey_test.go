@@ -69,3 +69,30 @@ func FuzzDatabaseHost(f *testing.F) {
 	f.Add("jdbc:mysql://u:p@[::1]:3306/x")
 	f.Fuzz(func(t *testing.T, s string) { DatabaseHost(s) })
 }
+
+func TestServiceAccountOfToken(t *testing.T) {
+	t.Parallel()
+	const (
+		deployer = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImV4YW1wbGUifQ.eyJpc3MiOiJrdWJlcm5ldGVzL3NlcnZpY2VhY2NvdW50Iiwia3ViZXJuZXRlcy5pby9zZXJ2aWNlYWNjb3VudC9uYW1lc3BhY2UiOiJjaSIsImt1YmVybmV0ZXMuaW8vc2VydmljZWFjY291bnQvc2VydmljZS1hY2NvdW50Lm5hbWUiOiJkZXBsb3llciIsInN1YiI6InN5c3RlbTpzZXJ2aWNlYWNjb3VudDpjaTpkZXBsb3llciJ9.c2lnbmF0dXJlLW5vdC1hLXJlYWwtb25l"
+		// A user's token: no service account.
+		user = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln"
+	)
+	tests := []struct{ in, want string }{
+		{deployer, "ci/deployer"},
+		{"users:\n- name: ci\n  user:\n    token: " + deployer + "\n", "ci/deployer"},
+		{user + " " + deployer, "ci/deployer"},
+		{user, ""},
+		{"eyJ", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := ServiceAccountOfToken(tt.in); got != tt.want {
+			t.Errorf("ServiceAccountOfToken(%.40q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func FuzzServiceAccountOfToken(f *testing.F) {
+	f.Add("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6YTpiIn0.c2ln")
+	f.Fuzz(func(t *testing.T, s string) { ServiceAccountOfToken(s) })
+}

@@ -66,6 +66,10 @@ const (
 	// gives the host of the database connection string found (with a
 	// password; ingest.DatabaseHost).
 	DBHostLine = "db host: "
+	// SATokenLine begins the line of a secret finding's description that
+	// names, as NAMESPACE/NAME, the Kubernetes service account whose
+	// token was found (ingest.ServiceAccountOfToken).
+	SATokenLine = "service account: "
 )
 
 // AWSAccessKeyIDs returns the AWS access key ids (AKIA or ASIA and 16

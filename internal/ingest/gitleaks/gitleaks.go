@@ -235,6 +235,10 @@ func (p *parser) leak(i int) error {
 		// database reached there (model.LabelDBHosts).
 		d = append(d, model.DBHostLine+h)
 	}
+	if sa := ingest.ServiceAccountOfToken(secret); sa != "" {
+		// The account the token's claims name, not the token.
+		d = append(d, model.SATokenLine+sa)
+	}
 	f.Description = mask(strings.Join(d, "\n"), secret, l.Match)
 	f.Title = mask(f.Title, secret, l.Match)
 	f.ToolFingerprint = mask(f.ToolFingerprint, secret, l.Match)

@@ -299,6 +299,10 @@ func (p *parser) v3(n int) error {
 		// database reached there (model.LabelDBHosts).
 		d = append(d, model.DBHostLine+h)
 	}
+	if sa := ingest.ServiceAccountOfToken(secret); sa != "" {
+		// The account the token's claims name, not the token.
+		d = append(d, model.SATokenLine+sa)
+	}
 	f.Description = mask(strings.Join(d, "\n"), masks)
 	return p.sink.Finding(f)
 }
