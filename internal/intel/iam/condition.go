@@ -289,7 +289,7 @@ func base(op string) (name, set string, ifExists bool) {
 var negated = map[string]bool{
 	"stringnotequals": true, "stringnotequalsignorecase": true, "stringnotlike": true,
 	"arnnotequals": true, "arnnotlike": true, "numericnotequals": true, "notipaddress": true,
-	"datenotequals": true, "binarynotequals": false,
+	"datenotequals": true,
 }
 
 // inWorld evaluates c in one world: yes, no, or unknown.

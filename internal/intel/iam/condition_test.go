@@ -111,3 +111,13 @@ func TestResolve(t *testing.T) {
 		t.Errorf("Resolve() (-got +want):\n%s", diff)
 	}
 }
+
+// BenchmarkDecide measures what the graph does for each conditional step:
+// parse a condition text of three clauses and decide it for a caller.
+func BenchmarkDecide(b *testing.B) {
+	text := `Bool aws:MultiFactorAuthPresent ["true"], StringLike aws:PrincipalArn ["arn:aws:iam::111122223333:role/ci-*"], not NotIpAddress aws:SourceIp ["10.0.0.0/8"] & BoolIfExists aws:ViaAWSService ["false"]`
+	ctx := PrincipalContext("arn:aws:iam::111122223333:role/ci-deploy")
+	for b.Loop() {
+		Decide(ParseConditionText(text), ctx)
+	}
+}
