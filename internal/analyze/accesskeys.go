@@ -26,6 +26,18 @@ import (
 //     that ARN (an asset keyed by it, labelled aws.arn with it, or the
 //     one IAM user of its name).
 //
+// SSH private keys meet their hosts likewise: a secret finding whose
+// description gives the fingerprint of the key found (model.SSHKeyLine,
+// as the Gitleaks and TruffleHog readers write it) grants the hosts
+// labelled with that fingerprint (model.LabelSSHKeys, from the literal
+// public key of the key pair Terraform launches them with), and a
+// database connection string with a password (model.DBHostLine) grants
+// the databases reached at its host (model.LabelDBHosts: an RDS
+// instance's address in Terraform state), and a Kubernetes
+// service-account token (model.SATokenLine, from the token's claims)
+// grants the service account of that namespace and name when exactly one
+// cluster of the estate has one (a token names not its cluster).
+//
 // A secret finding that holds only the secret access key (a generic
 // high-entropy rule), or whose key id the estate does not know
 // (authorization details list no access keys; Terraform configuration
@@ -54,6 +66,26 @@ func accessKeys(ctx context.Context, st store.Store, gi *graph.Input) error {
 			}
 		}
 	}
+	hosts := map[string][]string{} // SSH key fingerprint -> hosts that accept it
+	dbs := map[string][]string{}   // host name -> databases reached there
+	sas := map[string][]string{}   // NAMESPACE/NAME -> service accounts, one per cluster
+	for _, a := range gi.Assets {
+		if rest, ok := strings.CutPrefix(a.Key, "k8s:"); ok && strings.Contains(rest, "/ServiceAccount/") {
+			_, nsName, _ := strings.Cut(rest, "/")
+			ns, name, _ := strings.Cut(nsName, "/ServiceAccount/")
+			sas[ns+"/"+name] = appendNew(sas[ns+"/"+name], a.Key)
+		}
+		if v := a.Labels[model.LabelSSHKeys]; v != "" {
+			for fp := range strings.SplitSeq(v, ",") {
+				hosts[fp] = appendNew(hosts[fp], a.Key)
+			}
+		}
+		if v := a.Labels[model.LabelDBHosts]; v != "" {
+			for h := range strings.SplitSeq(v, ",") {
+				dbs[h] = appendNew(dbs[h], a.Key)
+			}
+		}
+	}
 	grants := map[string][]string{} // key id -> identities
 	for _, r := range gi.Relations {
 		if id := keyOf[r.From]; id != "" && r.Type == model.RelGrants {
@@ -77,7 +109,7 @@ func accessKeys(ctx context.Context, st store.Store, gi *graph.Input) error {
 			secretWeak[w.Exposure.ID] = append(secretWeak[w.Exposure.ID], i)
 		}
 	}
-	if len(secretWeak) == 0 || len(grants) == 0 && len(users) == 0 {
+	if len(secretWeak) == 0 || len(grants) == 0 && len(users) == 0 && len(hosts) == 0 && len(dbs) == 0 && len(sas) == 0 {
 		return nil
 	}
 	byHash := map[string]string{}
@@ -104,6 +136,26 @@ func accessKeys(ctx context.Context, st store.Store, gi *graph.Input) error {
 			to = append(to, grants[id]...)
 		}
 		for line := range strings.SplitSeq(f.Description, "\n") {
+			if fp, ok := strings.CutPrefix(line, model.SSHKeyLine); ok {
+				for _, h := range hosts[fp] {
+					to = appendNew(to, h)
+				}
+				continue
+			}
+			if sa, ok := strings.CutPrefix(line, model.SATokenLine); ok {
+				// The account of that name, when one cluster has it: a
+				// token says not which cluster issued it.
+				if keys := sas[sa]; len(keys) == 1 {
+					to = appendNew(to, keys[0])
+				}
+				continue
+			}
+			if h, ok := strings.CutPrefix(line, model.DBHostLine); ok {
+				for _, db := range dbs[h] {
+					to = appendNew(to, db)
+				}
+				continue
+			}
 			arn, ok := strings.CutPrefix(line, "arn: ")
 			if !ok || !strings.HasPrefix(arn, "arn:aws:iam::") {
 				continue

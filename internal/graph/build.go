@@ -159,6 +159,7 @@ type builder struct {
 	eff                    []int32
 	labelStart             int
 	awsActs                awsActions
+	sshOpen                map[int32]bool // assets the internet reaches on tcp/22
 }
 
 func csr(n int, items []int32, key func(int32) int32) (off, list []int32) {
@@ -191,6 +192,12 @@ func build(x *index, assets, loc, rels, weaks []int32) *Graph {
 	for _, r := range rels {
 		if x.relFrom[r] == x.internet {
 			fromNet = append(fromNet, r)
+			if rel := &x.in.Relations[r]; rel.Type == model.RelExposes && portAdmits(rel.Action, "tcp", 22) {
+				if b.sshOpen == nil {
+					b.sshOpen = map[int32]bool{}
+				}
+				b.sshOpen[g.localOf(x.relTo[r])] = true
+			}
 		} else if x.relTo[r] != x.internet {
 			inner = append(inner, r)
 		}
@@ -380,6 +387,25 @@ func (b *builder) visit(a int32) {
 			for _, gk := range wk.Grants {
 				if id, ok := x.ids[gk]; ok {
 					if l := g.localOf(id); l >= 0 {
+						if b.kindOf(l) == model.KindHost {
+							// A host's login key: a shell on it.
+							q := p
+							if !b.sshOpen[l] {
+								q *= pNoLoginPath
+							}
+							b.way(a, Read, ruleLeakedCredential, l, Exec, q, w, -1)
+							b.way(a, Admin, ruleLeakedCredential, l, Exec, q, w, -1)
+							continue
+						}
+						if b.kindOf(l) == model.KindDatastore {
+							// A database password: its data, not an
+							// identity of the database.
+							for _, from := range []Capability{Read, Admin} {
+								b.way(a, from, ruleLeakedCredential, l, Read, p, w, -1)
+								b.way(a, from, ruleLeakedCredential, l, Write, p, w, -1)
+							}
+							continue
+						}
 						b.way(a, Read, ruleLeakedCredential, l, Identity, p, w, -1)
 						b.way(a, Admin, ruleLeakedCredential, l, Identity, p, w, -1)
 					}

@@ -64,6 +64,12 @@ func (o Options) Warn(format string, args ...any) {
 type Input struct {
 	Name string
 	R    *bufio.Reader
+	// Path is the file on disk the input was opened from (ctem ingest
+	// FILE), empty for standard input, uploads and readers given by the
+	// caller. Only with it may a parser read files beside the input
+	// (the local modules a Terraform file calls), and only below the
+	// input's folder as the parser bounds it.
+	Path string
 	Options
 }
 

@@ -48,6 +48,30 @@ const (
 	LabelAWSAccessKeyIDs = "aws.access_key_ids"
 )
 
+// SSH keys meet the hosts they log in to by their public key's
+// fingerprint (ingest.SSHFingerprint), which names a key without giving
+// it away; database connection strings meet their databases by host.
+const (
+	// LabelSSHKeys on a host lists, comma-separated, the fingerprints of
+	// the SSH keys it accepts (the public key of the key pair it was
+	// launched with).
+	LabelSSHKeys = "ssh.key_fingerprints"
+	// SSHKeyLine begins the line of a secret finding's description that
+	// gives the fingerprint of the SSH private key found.
+	SSHKeyLine = "ssh key: "
+	// LabelDBHosts on a database lists, comma-separated, the host names
+	// it is reached by (an RDS instance's address).
+	LabelDBHosts = "db.hosts"
+	// DBHostLine begins the line of a secret finding's description that
+	// gives the host of the database connection string found (with a
+	// password; ingest.DatabaseHost).
+	DBHostLine = "db host: "
+	// SATokenLine begins the line of a secret finding's description that
+	// names, as NAMESPACE/NAME, the Kubernetes service account whose
+	// token was found (ingest.ServiceAccountOfToken).
+	SATokenLine = "service account: "
+)
+
 // AWSAccessKeyIDs returns the AWS access key ids (AKIA or ASIA and 16
 // upper-case letters and digits) that s holds, at most 16, in order.
 func AWSAccessKeyIDs(s string) []string {

@@ -8,8 +8,10 @@
 //
 // Relations, as package terraform writes them: user —member-of→ group;
 // principal —attached→ customer policy; role —trusts→ principal (Action
-// sts:AssumeRole… and its conditions); principal —can(action)→ resource
-// or account; account —contains→ every principal and policy. Labels:
+// sts:AssumeRole… and its conditions, those on a named principal settled
+// for it); principal —can(action)→ resource or account (conditions
+// settled for the principal as the caller, iam.Resolve); account
+// —contains→ every principal and policy. Labels:
 // "iam.trusted_services", "iam.trust_anyone", "iam.managed_policies",
 // "iam.policy_versions" (of a customer policy), "aws.arn", "aws.type".
 //
@@ -529,7 +531,7 @@ func emit(ctx context.Context, in *ingest.Input, d *details, sink ingest.Sink) e
 			return err
 		}
 		acct, mine := acctOf(k), accountOf(k)
-		x.Evaluate(perms[k], func(g iam.Grant) {
+		x.Evaluate(iam.Resolve(perms[k], iam.PrincipalContext(k)), func(g iam.Grant) {
 			to := acct
 			switch {
 			case g.Res >= 0:
@@ -598,7 +600,7 @@ func (e *emitter) trust(r role) {
 	var services []string
 	anyone := ""
 	for _, s := range document(r.AssumeRolePolicyDocument) {
-		if !s.Allow || s.NotAction {
+		if !s.Allow || s.NotAction || s.Never {
 			continue
 		}
 		actions := s.Actions
@@ -610,7 +612,7 @@ func (e *emitter) trust(r role) {
 			if len(s.Conditions) == 0 {
 				anyone = "true"
 			} else if anyone == "" {
-				anyone = "if " + strings.Join(s.Conditions, ", ")
+				anyone = "if " + iam.ConditionsText(s.Conditions)
 			}
 		}
 		for _, typ := range []string{"AWS", "Federated"} {
@@ -619,9 +621,19 @@ func (e *emitter) trust(r role) {
 				if len(p) == 12 && strings.Trim(p, "0123456789") == "" {
 					key = "arn:aws:iam::" + p + ":root"
 				}
+				// Conditions on a named principal are settled for it;
+				// on an account they depend on the caller, and the
+				// graph settles them.
+				conds, ok := s.Conditions, true
+				if typ == "AWS" && !strings.HasSuffix(key, ":root") {
+					conds, ok = iam.Settle(conds, iam.PrincipalContext(key))
+				}
+				if !ok {
+					continue
+				}
 				for _, a := range actions {
-					if len(s.Conditions) > 0 {
-						a += " if " + strings.Join(s.Conditions, ", ")
+					if len(conds) > 0 {
+						a += " if " + iam.ConditionsText(conds)
 					}
 					e.rel(r.Arn, key, model.RelTrusts, a)
 				}

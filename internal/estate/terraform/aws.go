@@ -79,7 +79,11 @@ type builder struct {
 	seenRel   map[model.Relation]bool
 	perms     map[string][]statement // identity key -> statements
 	permOrder []string
-	lbGroups  func(key string, values []string) []string // set by network
+	// account is the AWS account the HCL configuration fixes (see
+	// module.accountID), "" when it does not; region likewise the
+	// region of its aws providers (module.region).
+	account, region string
+	lbGroups        func(key string, values []string) []string // set by network
 }
 
 func newBuilder(opts ingest.Options, sink ingest.Sink, source, format string) *builder {
@@ -99,6 +103,21 @@ func (b *builder) add(r *resource) {
 	if r.base == "" {
 		r.base = baseAddress(r.addr)
 	}
+	if b.account != "" && !r.data && str(r.v["arn"]) == "" {
+		// A resource of a known account (and region) and name: its
+		// ARN, the key authorization details and cloud scanners give
+		// it. IAM is global; the others need the region.
+		arn := ""
+		switch {
+		case accountWide[r.typ]:
+			arn = strings.Replace(iamNames[r.typ].arn(r), u, b.account, 1)
+		case regional[r.typ] && b.region != "":
+			arn = strings.Replace(strings.Replace(iamNames[r.typ].arn(r), u, b.region, 1), u, b.account, 1)
+		}
+		if arn != "" && !strings.Contains(arn, u) && !strings.Contains(arn, refMark) {
+			r.v["arn"] = arn
+		}
+	}
 	r.key = resourceKey(r.addr, str(r.v["arn"]))
 	b.res = append(b.res, r)
 	b.byBase[r.base] = append(b.byBase[r.base], r)
@@ -107,6 +126,19 @@ func (b *builder) add(r *resource) {
 			b.index[s] = appendNew(b.index[s], r)
 		}
 	}
+}
+
+// accountWide are the resource types whose ARN needs only the account
+// and the resource's name (IAM is global: no region).
+var accountWide = map[string]bool{
+	"aws_iam_role": true, "aws_iam_user": true, "aws_iam_group": true, "aws_iam_policy": true, "aws_iam_instance_profile": true,
+}
+
+// regional are the resource types whose ARN needs the region and the
+// account besides the resource's name: "arn:aws:SERVICE:REGION:ACCOUNT:…".
+var regional = map[string]bool{
+	"aws_lambda_function": true, "aws_db_instance": true, "aws_rds_cluster": true, "aws_codebuild_project": true,
+	"aws_ssm_parameter": true, "aws_dynamodb_table": true, "aws_glue_dev_endpoint": true, "aws_sagemaker_notebook_instance": true,
 }
 
 func appendNew[T comparable](s []T, v T) []T {
@@ -773,15 +805,15 @@ func (b *builder) buckets() {
 // principals get can edges at once, anyone's actions go to public.
 func (b *builder) bucketPolicy(bucket string, pol any, public *[]string) {
 	for _, s := range b.policy(pol, 0) {
-		if !s.allow || s.notAction {
+		if !s.Allow || s.NotAction {
 			continue
 		}
-		if s.anyone && !s.cond {
-			*public = append(*public, s.actions...)
+		if s.AnyPrincipal && len(s.Conditions) == 0 {
+			*public = append(*public, s.Actions...)
 			continue
 		}
 		for _, p := range b.principalKeys(s) {
-			for _, a := range s.actions {
+			for _, a := range s.Actions {
 				b.rel(p, bucket, model.RelCan, a)
 			}
 		}
@@ -792,11 +824,11 @@ func (b *builder) bucketPolicy(bucket string, pol any, public *[]string) {
 // anyone is the internet.
 func (b *builder) principalKeys(s statement) []string {
 	var out []string
-	if s.anyone {
+	if s.AnyPrincipal {
 		out = append(out, InternetKey)
 	}
 	for _, typ := range []string{"AWS", "Federated"} {
-		for _, id := range s.principals[typ] {
+		for _, id := range s.Principals[typ] {
 			switch {
 			case accountIDRE.MatchString(id):
 				out = appendNew(out, AccountKey(id))
@@ -822,6 +854,24 @@ func (b *builder) principalKeys(s statement) []string {
 		}
 	}
 	return out
+}
+
+// principalContext is what the configuration tells of a principal as
+// the caller of a request: its ARN when its key is one, and its type.
+func (b *builder) principalContext(key string) iam.Context {
+	ctx := iam.PrincipalContext(key)
+	if a, ok := b.assets[key]; ok && ctx.Principal == "" {
+		if arn := a.Labels[LabelARN]; arn != "" {
+			ctx = iam.PrincipalContext(arn)
+		}
+		switch a.Labels[LabelType] {
+		case "aws_iam_user":
+			ctx.Type = "user"
+		case "aws_iam_role":
+			ctx.Type = "role"
+		}
+	}
+	return ctx
 }
 
 var accountIDRE = regexp.MustCompile(`^[0-9]{12}$`)
@@ -922,29 +972,39 @@ func (b *builder) trust(r *resource) {
 	var services []string
 	anyone := ""
 	for _, s := range b.policy(r.v["assume_role_policy"], 0) {
-		if !s.allow || s.notAction {
+		if !s.Allow || s.NotAction || s.Never {
 			continue
 		}
-		actions := s.actions
+		actions := s.Actions
 		if len(actions) == 0 {
 			actions = []string{"sts:AssumeRole"}
 		}
-		for _, svc := range s.principals["Service"] {
+		for _, svc := range s.Principals["Service"] {
 			services = appendNew(services, svc)
 		}
-		if s.anyone {
-			if len(s.conds) == 0 {
+		if s.AnyPrincipal {
+			if len(s.Conditions) == 0 {
 				anyone = "true"
 			} else if anyone == "" {
-				anyone = "if " + strings.Join(s.conds, ", ")
+				anyone = "if " + iam.ConditionsText(s.Conditions)
 			}
 		}
 		for _, p := range b.principalKeys(s) {
 			if p == InternetKey {
 				continue
 			}
+			// Conditions on a named principal are settled for it; on
+			// an account they depend on the caller, and the graph
+			// settles them.
+			conds, ok := s.Conditions, true
+			if !strings.HasSuffix(p, ":root") {
+				conds, ok = iam.Settle(conds, b.principalContext(p))
+			}
+			if !ok {
+				continue
+			}
 			for _, a := range actions {
-				b.rel(r.key, p, model.RelTrusts, actionText(a, s.conds))
+				b.rel(r.key, p, model.RelTrusts, actionText(a, iam.ConditionsText(conds)))
 			}
 		}
 	}

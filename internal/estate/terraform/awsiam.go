@@ -241,12 +241,12 @@ func (b *builder) patterns(p string) []string {
 func (b *builder) iamStatements(sts []statement) []iam.Statement {
 	out := make([]iam.Statement, 0, len(sts))
 	for _, s := range sts {
-		is := iam.Statement{Allow: s.allow, Actions: s.actions, NotAction: s.notAction, NotResource: s.notResource,
-			AnyPrincipal: s.anyone, Principals: s.principals, Conditions: s.conds}
-		for _, r := range s.resources {
+		is := s
+		is.Resources = nil
+		for _, r := range s.Resources {
 			is.Resources = append(is.Resources, b.patterns(r)...)
 		}
-		if len(is.Resources) == 0 && !s.notResource {
+		if len(is.Resources) == 0 && !s.NotResource {
 			// Every resource unresolved: the statement grants nothing
 			// that can be placed, and an unplaceable Deny is dropped.
 			continue
@@ -320,22 +320,25 @@ func (b *builder) permissions() {
 		return
 	}
 	x, keys, byType := b.iamIndex(literalARNs(all))
+	acct := b.accountKey()
 	collections := map[string]bool{}
 	for i, id := range ids {
-		x.Evaluate(all[i], func(g iam.Grant) {
-			to := AnyResourceKey
+		// Conditions settled for the principal as the caller: stolen
+		// credentials carry no MFA, the principal's own ARN is known.
+		x.Evaluate(iam.Resolve(all[i], b.principalContext(id)), func(g iam.Grant) {
+			to := acct
 			switch {
 			case g.Res >= 0:
 				to = keys[g.Res]
 			case g.Res == -2:
-				to = CollectionKey(g.Type)
+				to = acct + "/" + g.Type
 				collections[g.Type] = true
 			}
-			b.rel(id, to, model.RelCan, actionText(g.Action, g.Conditions))
+			b.rel(id, to, model.RelCan, actionText(g.Action, strings.Join(g.Conditions, ", ")))
 		})
 	}
 	for _, typ := range slices.Sorted(maps.Keys(collections)) {
-		a := b.asset(CollectionKey(typ), model.KindResource, "every "+typ+" of the account")
+		a := b.asset(acct+"/"+typ, model.KindResource, "every "+typ+" of the account")
 		a.Labels[LabelCollection] = "true"
 		for _, k := range byType[typ] {
 			b.rel(a.Key, k, model.RelContains, "")
@@ -343,19 +346,30 @@ func (b *builder) permissions() {
 	}
 	// The account: what an administrator of it (a grant of * on *, or
 	// a principal that rewrites its own permissions) controls.
-	b.asset(AnyResourceKey, model.KindAccount, AccountName)
+	b.asset(acct, model.KindAccount, AccountName)
 	for _, k := range keys {
-		b.rel(AnyResourceKey, k, model.RelContains, "")
+		b.rel(acct, k, model.RelContains, "")
 	}
+}
+
+// accountKey is the key of the account the configuration describes:
+// "aws:account/" and its id when the configuration fixes it (the key the
+// authorization details of the account give it, package awsiam), else
+// AnyResourceKey.
+func (b *builder) accountKey() string {
+	if id := b.accountID(); id != "" {
+		return "aws:account/" + id
+	}
+	return AnyResourceKey
 }
 
 // actionText writes a grant's action with the conditions it holds under:
 // "sts:AssumeRole if Bool aws:MultiFactorAuthPresent".
-func actionText(action string, conds []string) string {
-	if len(conds) == 0 {
+func actionText(action string, conds string) string {
+	if conds == "" {
 		return action
 	}
-	return action + " if " + strings.Join(conds, ", ")
+	return action + " if " + conds
 }
 
 // boundaries reads the permissions boundaries of roles and users, each
@@ -446,9 +460,20 @@ func (b *builder) scps() [][]iam.Statement {
 	return out
 }
 
-// accountID is the account the ARNs of the configuration's resources
-// name, when they all name one; "" otherwise.
+// accountID is the account the HCL configuration fixes, else the
+// account_id of a data.aws_caller_identity in state or plan, else the one
+// the ARNs of the state's resources name when they all name one; ""
+// otherwise.
 func (b *builder) accountID() string {
+	if b.account != "" {
+		return b.account
+	}
+	// State and plans hold the caller identity's account.
+	for _, r := range b.res {
+		if r.data && r.typ == "aws_caller_identity" && accountIDRE.MatchString(str(r.v["account_id"])) {
+			return str(r.v["account_id"])
+		}
+	}
 	id := ""
 	for _, r := range b.res {
 		f := strings.SplitN(str(r.v["arn"]), ":", 6)

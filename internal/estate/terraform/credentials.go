@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ctem-dev/ctem/internal/ingest"
 	"github.com/ctem-dev/ctem/internal/model"
 )
 
@@ -12,13 +13,18 @@ import (
 // reference to an aws_iam_access_key (its id or secret) unlocks the key's
 // IAM user; a reference to an aws_db_instance or aws_rds_cluster (its
 // password), or to the random_password that is its password, unlocks the
-// database. The places are Lambda environment variables, CodeBuild
-// environment variables, ECS container environments, EC2 user data, SSM
-// parameter values, Secrets Manager secret values and the data of
-// Kubernetes Secrets the kubernetes provider writes (kubernetes_secret, in
-// the one EKS cluster of the configuration); whoever reads the
-// place (or runs code in it) holds the credential. The key itself grants
-// its user. Values are never read, only the references in them.
+// database; a reference to the private key of a tls_private_key whose
+// public half an aws_key_pair registers unlocks the instances launched
+// with that key pair (Action ActionSSHKey). The places are Lambda
+// environment variables, CodeBuild environment variables, ECS container
+// environments, EC2 user data, SSM parameter values, Secrets Manager
+// secret values, S3 objects (aws_s3_object content: the bucket holds
+// it) and the data of Kubernetes Secrets the kubernetes provider writes
+// (kubernetes_secret, in the one EKS cluster of the configuration; a
+// service-account token Secret grants its service account); whoever
+// reads the place (or runs code in it) holds the credential. The key
+// itself grants its user. Values are never read, only the references in
+// them.
 func (b *builder) credentials() {
 	unlocks := map[string][]string{} // resource base address -> keys
 	for _, k := range b.of("aws_iam_access_key") {
@@ -35,6 +41,18 @@ func (b *builder) credentials() {
 	}
 	for _, db := range b.of("aws_db_instance", "aws_rds_cluster") {
 		unlocks[db.base] = appendNew(unlocks[db.base], db.key)
+		// Its host names (state): a connection string a scanner finds
+		// meets the database by them (package analyze).
+		var hosts []string
+		for _, attr := range []string{"address", "endpoint", "reader_endpoint"} {
+			h, _, _ := strings.Cut(str(db.v[attr]), ":")
+			if h = strings.ToLower(h); h != "" && !strings.Contains(h, refMark) && !strings.ContainsAny(h, ", ") {
+				hosts = appendNew(hosts, h)
+			}
+		}
+		if len(hosts) > 0 {
+			b.label(db.key, model.LabelDBHosts, strings.Join(hosts, ","))
+		}
 		for _, attr := range []string{"password", "master_password"} {
 			for _, base := range refs(str(db.v[attr])) {
 				if base != db.base {
@@ -43,7 +61,8 @@ func (b *builder) credentials() {
 			}
 		}
 	}
-	if len(unlocks) == 0 {
+	sshKeys := b.sshKeys()
+	if len(unlocks) == 0 && len(sshKeys) == 0 && len(b.of("kubernetes_secret", "kubernetes_secret_v1")) == 0 {
 		return
 	}
 	grant := func(place string, values ...any) {
@@ -52,7 +71,16 @@ func (b *builder) credentials() {
 				for _, k := range unlocks[base] {
 					b.rel(place, k, model.RelGrants, "")
 				}
+				for _, k := range sshKeys[base] {
+					b.rel(place, k, model.RelGrants, ActionSSHKey)
+				}
 			}
+		}
+	}
+	// Objects a bucket holds: whoever reads the bucket reads them.
+	for _, r := range b.of("aws_s3_object", "aws_s3_bucket_object") {
+		for _, bk := range b.keysOf(str(r.v["bucket"]), "aws_s3_bucket") {
+			grant(bk, r.v["content"], r.v["content_base64"])
 		}
 	}
 	for _, r := range b.of("aws_lambda_function") {
@@ -120,7 +148,71 @@ func (b *builder) credentials() {
 		key := model.K8sKey(clusters[0], ns, "Secret", name)
 		b.asset(key, model.KindSecret, name)
 		grant(key, r.v["data"], r.v["binary_data"], r.v["string_data"])
+		// A service-account token Secret holds the account's token.
+		if str(r.v["type"]) == "kubernetes.io/service-account-token" {
+			if ann, ok := md["annotations"].(map[string]any); ok {
+				if sa := str(ann["kubernetes.io/service-account.name"]); sa != "" && !strings.Contains(sa, refMark) {
+					b.rel(key, model.K8sKey(clusters[0], ns, "ServiceAccount", sa), model.RelGrants, "")
+				}
+			}
+		}
 	}
+}
+
+// ActionSSHKey is the action of a grants relation from a place that
+// holds an SSH private key to an instance launched with its key pair:
+// whoever holds the key logs in to the instance.
+const ActionSSHKey = "ssh private key"
+
+// publicHalf marks a reference to the public key of a tls_private_key
+// (public_key_openssh, public_key_pem), which is no credential.
+const publicHalf = "#public"
+
+// sshKeys returns, for each tls_private_key (by base address), the
+// instances its private key logs in to: those launched with an
+// aws_key_pair whose public_key is the key's public half, by reference
+// or by the key pair's literal key_name. An instance whose key pair's
+// public key is literal is labelled with its fingerprint
+// (model.LabelSSHKeys).
+func (b *builder) sshKeys() map[string][]string {
+	pairs := b.of("aws_key_pair")
+	if len(pairs) == 0 {
+		return nil
+	}
+	out := map[string][]string{}
+	for _, inst := range b.of("aws_instance") {
+		kn := str(inst.v["key_name"])
+		if kn == "" {
+			continue
+		}
+		var kps []*resource
+		if len(refs(kn)) > 0 {
+			kps = b.lookup(kn, "aws_key_pair")
+		} else {
+			for _, kp := range pairs {
+				if str(kp.v["key_name"]) == kn {
+					kps = append(kps, kp)
+				}
+			}
+		}
+		var fps []string
+		for _, kp := range kps {
+			if fp := ingest.SSHFingerprint(str(kp.v["public_key"])); fp != "" {
+				fps = appendNew(fps, fp)
+			}
+			for _, base := range refs(str(kp.v["public_key"])) {
+				if tls, ok := strings.CutSuffix(base, publicHalf); ok {
+					out[tls] = appendNew(out[tls], inst.key)
+				}
+			}
+		}
+		if len(fps) > 0 {
+			// A literal public key: a scanner's finding of its private
+			// half meets the instance by fingerprint (package analyze).
+			b.label(inst.key, model.LabelSSHKeys, strings.Join(fps, ","))
+		}
+	}
+	return out
 }
 
 // deepRefs returns the resource addresses referenced anywhere in a value.

@@ -42,6 +42,8 @@ type module struct {
 	countIdx cty.Value
 	// dyn are the iterators of the dynamic blocks being expanded.
 	dyn map[string]cty.Value
+	// providers are the module's provider "aws" blocks.
+	providers []*hclsyntax.Block
 }
 
 func newModule() *module {
@@ -122,6 +124,8 @@ func (m *module) addFile(name string, src []byte) (err error) {
 			m.blocks = append(m.blocks, blk)
 		case blk.Type == "module" && len(blk.Labels) == 1:
 			m.calls = append(m.calls, blk)
+		case blk.Type == "provider" && len(blk.Labels) == 1 && blk.Labels[0] == "aws":
+			m.providers = append(m.providers, blk)
 		case blk.Type == "output" && len(blk.Labels) == 1:
 			if a, ok := blk.Body.Attributes["value"]; ok {
 				m.outputs[blk.Labels[0]] = a.Expr
@@ -527,6 +531,11 @@ func (n *tnode) value() cty.Value {
 			attrs := map[string]cty.Value{}
 			for a := range n.attrs {
 				attrs[a] = mark
+				if strings.HasPrefix(a, "public_key") && strings.Contains(n.addr, "tls_private_key.") {
+					// The public half of a key is no credential: it
+					// names the key without giving it away.
+					attrs[a] = cty.StringVal(ref(n.addr + publicHalf))
+				}
 			}
 			inst = cty.ObjectVal(attrs)
 		}
@@ -615,4 +624,71 @@ func instances(keys []cty.Value, inst cty.Value) cty.Value {
 		elems[i] = inst
 	}
 	return cty.TupleVal(elems)
+}
+
+// region returns the region of the root module's aws providers when
+// they all name the same one literally, else "".
+func (m *module) region() string {
+	r := ""
+	for _, p := range m.providers {
+		a, ok := p.Body.Attributes["region"]
+		if !ok {
+			return ""
+		}
+		v := str(toGo(m.value(a.Expr), 0))
+		if v == "" || strings.Contains(v, refMark) || r != "" && v != r {
+			return ""
+		}
+		r = v
+	}
+	return r
+}
+
+// accountVars are the names of the variables and locals that, given a
+// 12-digit value, name the account a configuration describes.
+var accountVars = []string{"account_id", "aws_account_id", "account"}
+
+// accountID returns the AWS account the root module describes, as the
+// configuration fixes it: every provider "aws" block's allowed_account_ids
+// (one id) or assume_role role_arn names the same account, else a
+// variable or local account_id, aws_account_id or account of a 12-digit
+// value. It returns "" when nothing fixes it, or when what does names
+// more than one account (several providers for several accounts: their
+// resources' accounts cannot be told apart here).
+func (m *module) accountID() string {
+	var ids []string
+	for _, p := range m.providers {
+		if a, ok := p.Body.Attributes["allowed_account_ids"]; ok {
+			if v := toGo(m.value(a.Expr), 0); v != nil {
+				for _, id := range strs(v) {
+					ids = appendNew(ids, id)
+				}
+			}
+		}
+		for _, ar := range p.Body.Blocks {
+			if ar.Type != "assume_role" {
+				continue
+			}
+			if a, ok := ar.Body.Attributes["role_arn"]; ok {
+				if f := strings.SplitN(str(toGo(m.value(a.Expr), 0)), ":", 6); len(f) == 6 && f[0] == "arn" && accountIDRE.MatchString(f[4]) {
+					ids = appendNew(ids, f[4])
+				}
+			}
+		}
+	}
+	if len(ids) == 0 {
+		for _, n := range accountVars {
+			v := m.vars[n]
+			if _, ok := m.locals[n]; ok {
+				v = m.local(n)
+			}
+			if v != cty.NilVal && v.IsWhollyKnown() && !v.IsNull() && v.Type() == cty.String && accountIDRE.MatchString(v.AsString()) {
+				ids = appendNew(ids, v.AsString())
+			}
+		}
+	}
+	if len(ids) != 1 || !accountIDRE.MatchString(ids[0]) {
+		return ""
+	}
+	return ids[0]
 }

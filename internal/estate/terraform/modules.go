@@ -14,7 +14,9 @@ import (
 
 // Bounds of module expansion: calls nest at most maxModuleDepth deep, a
 // configuration expands at most maxModules calls, and a module's folder
-// lies at most maxModuleUp folders above the folder ParseDir was given.
+// lies inside the repository that holds the folder read (the nearest
+// folder with a .git at most maxModuleUp folders above it), or, outside
+// a repository, at most maxModuleUp folders above the folder read.
 const (
 	maxModuleDepth = 4
 	maxModules     = 64
@@ -29,7 +31,7 @@ const (
 // instance. Registry and remote sources, and folders beyond the bounds,
 // are warned about and left out: their resources do not exist for the
 // analysis, and nothing is fetched.
-func (m *module) expand(ctx context.Context, b *builder, dir, top string, depth int, n *int) error {
+func (m *module) expand(ctx context.Context, b *builder, dir, limit string, depth int, n *int) error {
 	for _, call := range callOrder(m.calls) {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -50,8 +52,8 @@ func (m *module) expand(ctx context.Context, b *builder, dir, top string, depth 
 		case depth >= maxModuleDepth || *n >= maxModules:
 			b.opts.Warn("terraform: module %q is not expanded: more than %d modules or %d levels", name, maxModules, maxModuleDepth)
 			continue
-		case !within(child, top, maxModuleUp):
-			b.opts.Warn("terraform: module %q is not expanded: %s lies too far above %s", name, src, top)
+		case !within(child, limit):
+			b.opts.Warn("terraform: module %q is not expanded: %s lies outside %s", name, src, limit)
 			continue
 		case m.absent(call):
 			continue
@@ -72,7 +74,7 @@ func (m *module) expand(ctx context.Context, b *builder, dir, top string, depth 
 		if err := cm.resources(ctx, b); err != nil {
 			return err
 		}
-		if err := cm.expand(ctx, b, child, top, depth+1, n); err != nil {
+		if err := cm.expand(ctx, b, child, limit, depth+1, n); err != nil {
 			return err
 		}
 		outs := map[string]cty.Value{}
@@ -84,20 +86,42 @@ func (m *module) expand(ctx context.Context, b *builder, dir, top string, depth 
 	return nil
 }
 
-// within reports whether path lies inside the folder up levels above top.
-func within(path, top string, up int) bool {
-	base, err := filepath.Abs(top)
+// moduleLimit returns the folder that the modules a configuration in dir
+// calls must lie in: the repository holding dir (the nearest folder with
+// a .git entry, dir included, at most maxModuleUp folders above it), else
+// the folder maxModuleUp levels above dir. Links are resolved first.
+func moduleLimit(dir string) string {
+	base, err := filepath.Abs(dir)
 	if err != nil {
-		return false
+		return dir
 	}
-	for range up {
-		base = filepath.Dir(base)
+	if r, err := filepath.EvalSymlinks(base); err == nil {
+		base = r
 	}
+	up := base
+	for i := 0; ; i++ {
+		if _, err := os.Lstat(filepath.Join(up, ".git")); err == nil {
+			return up
+		}
+		if i == maxModuleUp || filepath.Dir(up) == up {
+			break
+		}
+		up = filepath.Dir(up)
+	}
+	return up
+}
+
+// within reports whether path, its links resolved, lies inside the
+// folder limit.
+func within(path, limit string) bool {
 	p, err := filepath.Abs(path)
 	if err != nil {
 		return false
 	}
-	rel, err := filepath.Rel(base, p)
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		p = r
+	}
+	rel, err := filepath.Rel(limit, p)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 

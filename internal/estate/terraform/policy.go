@@ -1,24 +1,15 @@
 package terraform
 
 import (
-	"slices"
 	"strings"
 
 	"github.com/ctem-dev/ctem/internal/ingest"
+	"github.com/ctem-dev/ctem/internal/intel/iam"
 )
 
-// statement is one IAM policy statement, as written.
-type statement struct {
-	allow       bool
-	actions     []string
-	notAction   bool
-	resources   []string
-	notResource bool
-	anyone      bool                // Principal "*" or {"AWS": "*"}
-	principals  map[string][]string // AWS, Service, Federated -> ids
-	cond        bool
-	conds       []string // "Operator key", sorted
-}
+// statement is one IAM policy statement as written: its Resource
+// patterns may still hold references, which iamStatements resolves.
+type statement = iam.Statement
 
 // maxPolicyDepth bounds policy documents that include each other.
 const maxPolicyDepth = 8
@@ -70,23 +61,21 @@ func (b *builder) documentSource(r *resource, depth int) []statement {
 		}
 	}
 	for _, st := range blocks(r.v, "statement") {
-		s := statement{allow: !strings.EqualFold(str(st["effect"]), "Deny")}
-		s.actions = strs(st["actions"])
+		s := statement{Allow: !strings.EqualFold(str(st["effect"]), "Deny")}
+		s.Actions = strs(st["actions"])
 		if na := strs(st["not_actions"]); len(na) > 0 {
-			s.actions, s.notAction = na, true
+			s.Actions, s.NotAction = na, true
 		}
-		s.resources = strs(st["resources"])
+		s.Resources = strs(st["resources"])
 		if nr := strs(st["not_resources"]); len(nr) > 0 {
-			s.resources, s.notResource = nr, true
+			s.Resources, s.NotResource = nr, true
 		}
 		for _, p := range blocks(st, "principals") {
-			s.addPrincipal(str(p["type"]), strs(p["identifiers"]))
+			s.AddPrincipal(str(p["type"]), strs(p["identifiers"]))
 		}
 		for _, c := range blocks(st, "condition") {
-			s.conds = appendNew(s.conds, str(c["test"])+" "+str(c["variable"]))
+			s.AddCondition(str(c["test"]), str(c["variable"]), strs(c["values"]))
 		}
-		slices.Sort(s.conds)
-		s.cond = len(s.conds) > 0
 		out = append(out, s)
 	}
 	for _, key := range []string{"override_policy_documents", "override_json"} {
@@ -97,69 +86,7 @@ func (b *builder) documentSource(r *resource, depth int) []statement {
 	return out
 }
 
-func (s *statement) addPrincipal(typ string, ids []string) {
-	if typ == "*" {
-		s.anyone = true
-		return
-	}
-	for _, id := range ids {
-		if id == "*" && typ == "AWS" {
-			s.anyone = true
-			continue
-		}
-		if s.principals == nil {
-			s.principals = map[string][]string{}
-		}
-		s.principals[typ] = append(s.principals[typ], id)
-	}
-}
-
 // policyDoc reads the Statement of a decoded JSON policy.
 func policyDoc(doc map[string]any) []statement {
-	var list []any
-	switch st := doc["Statement"].(type) {
-	case []any:
-		list = st
-	case map[string]any:
-		list = []any{st}
-	}
-	var out []statement
-	for _, e := range list {
-		m, ok := e.(map[string]any)
-		if !ok {
-			continue
-		}
-		s := statement{allow: !strings.EqualFold(str(m["Effect"]), "Deny")}
-		s.actions = strs(m["Action"])
-		if na := strs(m["NotAction"]); len(na) > 0 {
-			s.actions, s.notAction = na, true
-		}
-		s.resources = strs(m["Resource"])
-		if nr := strs(m["NotResource"]); len(nr) > 0 {
-			s.resources, s.notResource = nr, true
-		}
-		switch p := m["Principal"].(type) {
-		case string:
-			if p == "*" {
-				s.anyone = true
-			}
-		case map[string]any:
-			for typ, ids := range p {
-				s.addPrincipal(typ, strs(ids))
-			}
-		}
-		if c, ok := m["Condition"].(map[string]any); ok {
-			for op, kv := range c {
-				if kv, ok := kv.(map[string]any); ok {
-					for k := range kv {
-						s.conds = append(s.conds, op+" "+k)
-					}
-				}
-			}
-			slices.Sort(s.conds)
-			s.cond = len(s.conds) > 0
-		}
-		out = append(out, s)
-	}
-	return out
+	return iam.PolicyStatements(doc)
 }

@@ -13,14 +13,22 @@
 // what cloud scanners (Prowler, Security Hub) report. Otherwise its key is
 // "tf:" followed by its resource address: "tf:aws_s3_bucket.customer_data",
 // "tf:module.app.aws_iam_role.task[0]". Such keys are stable across runs
-// but do not meet ARN keys of the same resource. Every asset is labelled
+// but do not meet ARN keys of the same resource. In HCL, an IAM user,
+// group, role, policy or instance profile of literal name gets its ARN,
+// and so its ARN key, when the configuration fixes the account (see
+// module.accountID: the aws provider's allowed_account_ids or
+// assume_role, or an account_id variable or local): it is then one asset
+// with what the account's authorization details say of it. A function,
+// database, build project, parameter, table, dev endpoint or notebook of
+// literal name gets its ARN likewise when the aws providers also name one
+// region (module.region). Every asset is labelled
 // with "tf.address", "aws.type", "aws.arn" when known, and "tag.<name>"
 // for its tags.
 //
 // Special keys: InternetKey stands for the internet (and for anyone in a
-// bucket policy); AnyResourceKey for the AWS account the configuration
-// describes (its id unknown to HCL), the asset an administrator of the
-// account controls; CollectionKey(type) for every resource of a type in
+// bucket policy); the AWS account the configuration describes is
+// "aws:account/ID" when its id is known (as package awsiam keys it), else
+// AnyResourceKey, the asset an administrator of the account controls; CollectionKey(type) for every resource of a type in
 // it; an AWS account root "arn:aws:iam::123456789012:root" for a
 // principal of a trust policy that names an account.
 //
@@ -67,8 +75,11 @@
 // against the AWS action catalogue, Resource patterns and references
 // against the ARNs of the estate's resources (their state ARN, or one
 // built from their names with unknown account and region), Deny,
-// NotAction and NotResource honoured, conditions kept in the action
-// ("s3:GetObject if Bool aws:MultiFactorAuthPresent"). AWS managed
+// NotAction and NotResource honoured, conditions settled for the
+// principal as the caller (iam.Resolve: stolen credentials carry no MFA,
+// its ARN and type are known) and those left undecided kept in the
+// action ("s3:GetObject if StringEquals aws:ResourceTag/team [\"data\"]").
+// AWS managed
 // policies come from the data of package intel/iam. A user is evaluated
 // with its groups' policies; a group keeps its own grants for whoever
 // joins it. Each principal gets at most a few can relations per resource
@@ -188,7 +199,10 @@ const maxHCL = 32 << 20
 
 // ParseHCL reads one .tf file and emits its AWS resources into sink as one
 // scan of the --target (else "default"). HCL cannot be parsed as a stream;
-// the file is read whole, up to 32 MiB.
+// the file is read whole, up to 32 MiB. When the file was read from disk
+// (in.Path), its module calls with a local source are expanded from its
+// folder, within the bounds ParseDir keeps; otherwise they are warned
+// about and left out.
 func ParseHCL(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 	src, err := io.ReadAll(io.LimitReader(in.R, maxHCL+1))
 	if err != nil {
@@ -208,8 +222,19 @@ func ParseHCL(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 		return err
 	}
 	b := newBuilder(in.Options, sink, "terraform:"+filepath.Base(in.Name), nameHCL)
-	for _, c := range m.calls {
-		in.Warn("terraform: module %q is not expanded: read its folder (ctem ingest DIR)", c.Labels[0])
+	b.account, b.region = m.accountID(), m.region()
+	if in.Path != "" {
+		// A file read from disk: its local modules, relative to its
+		// folder, as when the folder is read.
+		dir := filepath.Dir(in.Path)
+		n := 0
+		if err := m.expand(ctx, b, dir, moduleLimit(dir), 0, &n); err != nil {
+			return err
+		}
+	} else {
+		for _, c := range m.calls {
+			in.Warn("terraform: module %q is not expanded: read its folder (ctem ingest DIR)", c.Labels[0])
+		}
 	}
 	if err := m.resources(ctx, b); err != nil {
 		return err
@@ -285,8 +310,9 @@ func ParseDir(ctx context.Context, dir string, opts ingest.Options, sink ingest.
 		}
 	}
 	b := newBuilder(opts, sink, "terraform:"+filepath.Base(filepath.Clean(dir)), nameHCL)
+	b.account, b.region = m.accountID(), m.region()
 	n := 0
-	if err := m.expand(ctx, b, dir, dir, 0, &n); err != nil {
+	if err := m.expand(ctx, b, dir, moduleLimit(dir), 0, &n); err != nil {
 		return err
 	}
 	if err := m.resources(ctx, b); err != nil {

@@ -531,7 +531,11 @@ func TestCredentials(t *testing.T) {
 		"tf:aws_ecs_service.api -grants-> tf:aws_db_instance.orders",
 		"tf:aws_ecs_task_definition.api -grants-> tf:aws_db_instance.orders",
 		"tf:aws_iam_access_key.deploy -grants-> tf:aws_iam_user.deploy",
+		"tf:aws_s3_bucket.ops -grants-> tf:aws_instance.bastion [ssh private key]",
+		"tf:aws_s3_bucket.ops -grants-> tf:aws_instance.worker [ssh private key]",
 		"tf:aws_secretsmanager_secret.db -grants-> tf:aws_db_instance.orders",
+		"tf:aws_ssm_parameter.deployer_key -grants-> tf:aws_instance.bastion [ssh private key]",
+		"tf:aws_ssm_parameter.deployer_key -grants-> tf:aws_instance.worker [ssh private key]",
 	}
 	if diff := cmp.Diff(got, want); diff != "" {
 		t.Errorf("ParseDir(testdata/credentials) grants (-got +want):\n%s", diff)
@@ -795,6 +799,171 @@ resource "kubernetes_secret_v1" "app" {
 		}
 		if diff := cmp.Diff(got, tt.want); diff != "" {
 			t.Errorf("Parse(data = %s) grants of the Secret (-got +want):\n%s", tt.value, diff)
+		}
+	}
+}
+
+// parseFile reads one .tf file as ctem ingest FILE does: from disk, with
+// its path known to the parser.
+func parseFile(t testing.TB, path string, opts ingest.Options) *ingesttest.Recorder {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	src, err := ingest.NewSource(path, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &ingesttest.Recorder{}
+	if err := terraform.FormatHCL.Parse(context.Background(), &ingest.Input{Name: path, Path: path, R: src.Reader(), Options: opts}, r); err != nil {
+		t.Fatalf("FormatHCL.Parse(%s) = %v", path, err)
+	}
+	return r
+}
+
+// TestModulesOfOneFile checks that one file read from disk has its local
+// modules expanded relative to its folder, that the same bytes read from
+// a stream (an upload) do not, and that a module beyond the repository
+// holding the file is not read.
+func TestModulesOfOneFile(t *testing.T) {
+	t.Parallel()
+	var warnings []string
+	opts := ingest.Options{Target: "shop", Warnf: func(f string, a ...any) { warnings = append(warnings, fmt.Sprintf(f, a...)) }}
+	edgesOf := func(r *ingesttest.Recorder) []string {
+		var out []string
+		for _, rel := range r.Relations {
+			out = append(out, edge(rel))
+		}
+		return out
+	}
+	want := "tf:module.deploy_role.aws_iam_role.this -trusts-> tf:aws_iam_user.ci [sts:AssumeRole]"
+	if got := edgesOf(parseFile(t, "testdata/modules/app/main.tf", opts)); !slices.Contains(got, want) {
+		t.Errorf("FormatHCL.Parse(modules/app/main.tf from disk) lacks %s; got %q", want, got)
+	}
+	streamed := ingesttest.Parse(t, terraform.FormatHCL, "testdata/modules/app/main.tf", opts)
+	if got := edgesOf(streamed); slices.Contains(got, want) {
+		t.Errorf("FormatHCL.Parse(modules/app/main.tf as a stream) has %s, want no module read", want)
+	}
+
+	// A repository whose root module calls a module outside it.
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "repo")
+	for _, d := range []string{filepath.Join(repo, ".git"), filepath.Join(repo, "live"), filepath.Join(repo, "modules", "role"), filepath.Join(dir, "outside")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	role := "variable \"name\" {}\nresource \"aws_iam_role\" \"this\" {\n  name = var.name\n}\n"
+	for _, p := range []string{filepath.Join(repo, "modules", "role", "main.tf"), filepath.Join(dir, "outside", "main.tf")} {
+		if err := os.WriteFile(p, []byte(role), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root := "module \"inside\" {\n  source = \"../modules/role\"\n  name = \"in\"\n}\nmodule \"outside\" {\n  source = \"../../outside\"\n  name = \"out\"\n}\n"
+	if err := os.WriteFile(filepath.Join(repo, "live", "main.tf"), []byte(root), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	warnings = nil
+	var keys []string
+	for _, a := range parseFile(t, filepath.Join(repo, "live", "main.tf"), opts).Assets {
+		keys = append(keys, a.Key)
+	}
+	if !slices.Contains(keys, "tf:module.inside.aws_iam_role.this") {
+		t.Errorf("assets of live/main.tf = %q, want the module inside the repository", keys)
+	}
+	if slices.Contains(keys, "tf:module.outside.aws_iam_role.this") {
+		t.Errorf("assets of live/main.tf = %q, want none from outside the repository", keys)
+	}
+	if !slices.ContainsFunc(warnings, func(w string) bool { return strings.Contains(w, `module "outside"`) }) {
+		t.Errorf("warnings = %q, want one about module outside", warnings)
+	}
+}
+
+// TestAccountFromConfiguration checks where HCL learns the account its
+// IAM resources live in, which makes their keys the ARNs authorization
+// details give them: the provider's allowed_account_ids or assume_role,
+// or an account_id variable or local; and that two providers of two
+// accounts, or nothing, leave the keys as addresses.
+func TestAccountFromConfiguration(t *testing.T) {
+	t.Parallel()
+	role := "resource \"aws_iam_role\" \"deploy\" {\n  name = \"deploy\"\n}\n"
+	tests := []struct {
+		name, src, want string
+	}{
+		{"allowed_account_ids", "provider \"aws\" {\n  allowed_account_ids = [\"111122223333\"]\n}\n", "arn:aws:iam::111122223333:role/deploy"},
+		{"assume_role", "provider \"aws\" {\n  assume_role {\n    role_arn = \"arn:aws:iam::444455556666:role/terraform\"\n  }\n}\n", "arn:aws:iam::444455556666:role/deploy"},
+		{"variable", "variable \"account_id\" {\n  default = \"111122223333\"\n}\n", "arn:aws:iam::111122223333:role/deploy"},
+		{"local", "locals {\n  aws_account_id = \"111122223333\"\n}\n", "arn:aws:iam::111122223333:role/deploy"},
+		{"two accounts", "provider \"aws\" {\n  allowed_account_ids = [\"111122223333\"]\n}\nprovider \"aws\" {\n  alias = \"other\"\n  allowed_account_ids = [\"444455556666\"]\n}\n", "tf:aws_iam_role.deploy"},
+		{"a variable without value", "variable \"account_id\" {}\n", "tf:aws_iam_role.deploy"},
+		{"nothing", "", "tf:aws_iam_role.deploy"},
+	}
+	// A function needs the region as well.
+	fn := "resource \"aws_lambda_function\" \"sync\" {\n  function_name = \"sync\"\n}\n"
+	for _, tt := range []struct{ name, src, want string }{
+		{"account and region", "provider \"aws\" {\n  region = \"eu-west-1\"\n  allowed_account_ids = [\"111122223333\"]\n}\n", "arn:aws:lambda:eu-west-1:111122223333:function:sync"},
+		{"account without region", "provider \"aws\" {\n  allowed_account_ids = [\"111122223333\"]\n}\n", "tf:aws_lambda_function.sync"},
+		{"two regions", "provider \"aws\" {\n  region = \"eu-west-1\"\n  allowed_account_ids = [\"111122223333\"]\n}\nprovider \"aws\" {\n  alias = \"us\"\n  region = \"us-east-1\"\n}\n", "tf:aws_lambda_function.sync"},
+	} {
+		r, err := ingesttest.ParseBytes(terraform.FormatHCL, "main.tf", []byte(tt.src+fn), ingest.Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		var got []string
+		for _, a := range r.Assets {
+			if a.Labels[terraform.LabelType] == "aws_lambda_function" {
+				got = append(got, a.Key)
+			}
+		}
+		if !slices.Equal(got, []string{tt.want}) {
+			t.Errorf("%s: function keys = %v, want [%s]", tt.name, got, tt.want)
+		}
+	}
+	for _, tt := range tests {
+		r, err := ingesttest.ParseBytes(terraform.FormatHCL, "main.tf", []byte(tt.src+role), ingest.Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		var got []string
+		for _, a := range r.Assets {
+			if a.Labels[terraform.LabelType] == "aws_iam_role" {
+				got = append(got, a.Key)
+			}
+		}
+		if !slices.Equal(got, []string{tt.want}) {
+			t.Errorf("%s: role keys = %v, want [%s]", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestAccountFromCallerIdentity checks that a plan's
+// data.aws_caller_identity names the account asset, and that a plan
+// without it keeps aws:account/*.
+func TestAccountFromCallerIdentity(t *testing.T) {
+	t.Parallel()
+	plan := func(data string) string {
+		return `{"format_version":"1.2","terraform_version":"1.9.0","planned_values":{"root_module":{"resources":[` + data +
+			`{"address":"aws_iam_role.app","mode":"managed","type":"aws_iam_role","name":"app","values":{"name":"app","assume_role_policy":"{}"}},` +
+			`{"address":"aws_iam_role_policy.app","mode":"managed","type":"aws_iam_role_policy","name":"app","values":{"role":"app","policy":"{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}]}"}}]}}}`
+	}
+	for _, tt := range []struct{ data, want string }{
+		{`{"address":"data.aws_caller_identity.current","mode":"data","type":"aws_caller_identity","name":"current","values":{"account_id":"111122223333"}},`, "aws:account/111122223333"},
+		{"", terraform.AnyResourceKey},
+	} {
+		r, err := ingesttest.ParseBytes(terraform.FormatPlan, "plan.json", []byte(plan(tt.data)), ingest.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var accounts []string
+		for _, a := range r.Assets {
+			if a.Kind == model.KindAccount {
+				accounts = append(accounts, a.Key)
+			}
+		}
+		if !slices.Equal(accounts, []string{tt.want}) {
+			t.Errorf("account assets = %v, want [%s]", accounts, tt.want)
 		}
 	}
 }

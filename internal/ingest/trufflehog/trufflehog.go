@@ -289,6 +289,20 @@ func (p *parser) v3(n int) error {
 			}
 		}
 	}
+	if fp := ingest.SSHFingerprint(secret); fp != "" {
+		// The public key's fingerprint, not the key: it meets the
+		// hosts that accept the key (model.LabelSSHKeys).
+		d = append(d, model.SSHKeyLine+fp)
+	}
+	if h := ingest.DatabaseHost(secret); h != "" {
+		// The database's host, not the password: it meets the
+		// database reached there (model.LabelDBHosts).
+		d = append(d, model.DBHostLine+h)
+	}
+	if sa := ingest.ServiceAccountOfToken(secret); sa != "" {
+		// The account the token's claims name, not the token.
+		d = append(d, model.SATokenLine+sa)
+	}
 	f.Description = mask(strings.Join(d, "\n"), masks)
 	return p.sink.Finding(f)
 }

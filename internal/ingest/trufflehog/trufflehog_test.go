@@ -153,6 +153,18 @@ func TestFieldsV3(t *testing.T) {
 		t.Errorf("git and github sources disagree: %+v vs %+v", g.Findings[0], f)
 	}
 
+	// The verified private key (encrypted OpenSSH) keeps its public
+	// half's fingerprint, and nothing of the key.
+	var key *model.Finding
+	for i := range g.Findings {
+		if g.Findings[i].RuleID == "PrivateKey" {
+			key = g.Findings[i]
+		}
+	}
+	if key == nil || !strings.Contains(key.Description, model.SSHKeyLine+"SHA256:kKHz3VlDXHUFcEW+XuGNqGI7v8c0A/LF9f48s3X1ThM") || strings.Contains(key.Description, "PRIVATE KEY") {
+		t.Errorf("Parse(v3_git.json) PrivateKey finding = %+v, want its key's fingerprint in the description", key)
+	}
+
 	in := `{"SourceMetadata":{"Data":{"Filesystem":{"file":"conf/app.env","line":7}}},"SourceName":"trufflehog - filesystem","DetectorName":"Github","Verified":false,"Raw":"ghp_abcdefghijklmnopqrstuvwxyz0123456789","Redacted":"","ExtraData":null}`
 	rr, err := ingesttest.ParseBytes(trufflehog.FormatV3, "fs.json", []byte(in), ingest.Options{Target: "/srv/app"})
 	if err != nil {

@@ -22,9 +22,9 @@ type Statement struct {
 	// Principals are the principals by type (AWS, Service, Federated,
 	// CanonicalUser) of a resource or trust policy.
 	Principals map[string][]string
-	// Conditions are the statement's conditions as "Operator key"
-	// ("Bool aws:MultiFactorAuthPresent"), sorted.
-	Conditions []string
+	// Conditions are the statement's conditions, sorted by operator and
+	// key; all must hold.
+	Conditions []Condition
 	// Never is true when a condition can no longer hold: a
 	// DateLessThan on the current time or on the time a session's token
 	// was issued, with every date in the past. Evaluate skips such a
@@ -110,18 +110,58 @@ func PolicyStatements(doc map[string]any) []Statement {
 			for op, kv := range c {
 				if kv, ok := kv.(map[string]any); ok {
 					for k, v := range kv {
-						s.Conditions = append(s.Conditions, op+" "+k)
-						if expired(op, k, texts(v)) {
-							s.Never = true
-						}
+						s.AddCondition(op, k, conditionValues(v))
 					}
 				}
 			}
-			slices.Sort(s.Conditions)
 		}
 		out = append(out, s)
 	}
 	return out
+}
+
+// AddCondition adds a condition, keeping the conditions sorted, and
+// marks the statement Never when it is a date that has passed.
+func (s *Statement) AddCondition(op, key string, values []string) {
+	c := Condition{Op: op, Key: key, Values: values}
+	i, _ := slices.BinarySearchFunc(s.Conditions, c, func(a, b Condition) int {
+		return strings.Compare(a.Op+" "+a.Key, b.Op+" "+b.Key)
+	})
+	s.Conditions = slices.Insert(s.Conditions, i, c)
+	if expired(op, key, values) {
+		s.Never = true
+	}
+}
+
+// conditionValues reads a condition's values: a string, a number or a
+// boolean, or a list of them, each as text.
+func conditionValues(v any) []string {
+	one := func(e any) (string, bool) {
+		switch e := e.(type) {
+		case string:
+			return e, true
+		case bool:
+			return strconv.FormatBool(e), true
+		case float64:
+			return strconv.FormatFloat(e, 'f', -1, 64), true
+		case json.Number:
+			return e.String(), true
+		}
+		return "", false
+	}
+	if l, ok := v.([]any); ok {
+		var out []string
+		for _, e := range l {
+			if s, ok := one(e); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	if s, ok := one(v); ok {
+		return []string{s}
+	}
+	return nil
 }
 
 // AddPrincipal adds principals of a type; "*" of type AWS (or a type "*")
@@ -280,7 +320,8 @@ func (x *Index) match(pattern string, fn func(int32)) {
 // Grant is what Evaluate finds: a principal may call Action on resource
 // Res (-1: on the account, an action that names no existing resource; -2:
 // on every resource of Type),
-// when Conditions (empty: always) hold. Action is one catalogue action,
+// when Conditions (empty: always) hold: clauses of a condition text (see
+// ParseConditionText), all of which must let the request through. Action is one catalogue action,
 // or "service:*" when every action of the service on the resource's type
 // is allowed, or "*" for an unconditional administrator.
 type Grant struct {
@@ -523,15 +564,17 @@ func decide(id ActionID, sts []Statement, sets []Set, idx []int32) (ok bool, con
 		case !s.Allow && len(s.Conditions) == 0:
 			return false, nil
 		case !s.Allow:
-			for _, c := range s.Conditions {
-				dc = appendNew(dc, "not "+c)
-			}
+			dc = appendNew(dc, Clause{Not: true, Conds: s.Conditions}.String())
 		case len(s.Conditions) == 0:
 			allowed = true
-		default:
+		case !condAllowed || len(s.Conditions) < len(ac):
+			// Any one conditional Allow suffices: the one of fewest
+			// conditions stands for them (their union would demand
+			// all at once).
 			condAllowed = true
+			ac = ac[:0]
 			for _, c := range s.Conditions {
-				ac = appendNew(ac, c)
+				ac = appendNew(ac, c.String())
 			}
 		}
 	}

@@ -1,0 +1,1 @@
+SHA256:QcQdEjg7onSSjXmG9ji+iuQDYi35cqPwuL8VAiSQMCU

@@ -1,0 +1,1 @@
+SHA256:IXR2UUilPpVGGknESjiLdljqjBa7l/Jv0JlMupcNdxE
