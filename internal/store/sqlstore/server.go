@@ -175,14 +175,14 @@ func (s *DB) AuditLog(ctx context.Context, after int64, limit int) iter.Seq2[sto
 	}
 }
 
-const jobCols = `id, kind, state, created_by, created_at, started_at, finished_at, attempts, params, result, error`
+const jobCols = `id, kind, state, created_by, created_at, started_at, finished_at, attempts, params, result, error, run_at, unique_key`
 
 func scanJob(sc interface{ Scan(...any) error }) (store.Job, error) {
 	var j store.Job
-	var c, st, f int64
+	var c, st, f, ra int64
 	var params, result string
-	err := sc.Scan(&j.ID, &j.Kind, &j.State, &j.CreatedBy, &c, &st, &f, &j.Attempts, &params, &result, &j.Error)
-	j.CreatedAt, j.StartedAt, j.FinishedAt = fromMicros(c), fromMicros(st), fromMicros(f)
+	err := sc.Scan(&j.ID, &j.Kind, &j.State, &j.CreatedBy, &c, &st, &f, &j.Attempts, &params, &result, &j.Error, &ra, &j.Key)
+	j.CreatedAt, j.StartedAt, j.FinishedAt, j.RunAt = fromMicros(c), fromMicros(st), fromMicros(f), fromMicros(ra)
 	if params != "" {
 		j.Params = json.RawMessage(params)
 	}
@@ -194,8 +194,8 @@ func scanJob(sc interface{ Scan(...any) error }) (store.Job, error) {
 
 // EnqueueJob stores a queued job.
 func (s *DB) EnqueueJob(ctx context.Context, j store.Job) error {
-	_, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO jobs (`+jobCols+`) VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?, '', '')`),
-		j.ID, j.Kind, store.JobQueued, j.CreatedBy, micros(j.CreatedAt), string(j.Params))
+	_, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO jobs (`+jobCols+`) VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?, '', '', ?, ?)`),
+		j.ID, j.Kind, store.JobQueued, j.CreatedBy, micros(j.CreatedAt), string(j.Params), micros(j.RunAt), j.Key)
 	if err != nil {
 		return fmt.Errorf("enqueue job: %w", err)
 	}
@@ -221,7 +221,7 @@ func (s *DB) ClaimJob(ctx context.Context, at time.Time) (store.Job, bool, error
 		return store.Job{}, false, fmt.Errorf("claim job: %w", err)
 	}
 	defer tx.Rollback()
-	j, err := scanJob(tx.QueryRowContext(ctx, s.rebind(`SELECT `+jobCols+` FROM jobs WHERE state = ? ORDER BY created_at, id LIMIT 1`), store.JobQueued))
+	j, err := scanJob(tx.QueryRowContext(ctx, s.rebind(`SELECT `+jobCols+` FROM jobs WHERE state = ? AND run_at <= ? ORDER BY created_at, id LIMIT 1`), store.JobQueued, micros(at)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Job{}, false, nil
 	}
