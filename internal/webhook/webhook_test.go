@@ -28,12 +28,12 @@ func TestClassify(t *testing.T) {
 		{"127.255.255.254", true},
 		{"::1", true},
 		{"::ffff:127.0.0.1", true},
-		{"64:ff9b::7f00:1", true},  // NAT64 of 127.0.0.1
-		{"64:ff9b::a00:1", true},   // NAT64 of 10.0.0.1
-		{"64:ff9b:1::1", true},     // local-use NAT64
-		{"::7f00:1", true},         // IPv4-compatible 127.0.0.1
-		{"2002:a00:1::1", true},    // 6to4 of 10.0.0.1
-		{"169.254.169.254", true},  // cloud metadata, link-local
+		{"64:ff9b::7f00:1", true}, // NAT64 of 127.0.0.1
+		{"64:ff9b::a00:1", true},  // NAT64 of 10.0.0.1
+		{"64:ff9b:1::1", true},    // local-use NAT64
+		{"::7f00:1", true},        // IPv4-compatible 127.0.0.1
+		{"2002:a00:1::1", true},   // 6to4 of 10.0.0.1
+		{"169.254.169.254", true}, // cloud metadata, link-local
 		{"::ffff:169.254.169.254", true},
 		{"fe80::1", true},
 		{"fe80::1%eth0", true},
