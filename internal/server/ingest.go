@@ -184,7 +184,6 @@ func (s *Server) work(ctx context.Context) {
 	defer close(s.workerDone)
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
-	var expired time.Time
 	for {
 		s.mu.Lock()
 		draining := s.draining
@@ -192,11 +191,7 @@ func (s *Server) work(ctx context.Context) {
 		if draining || ctx.Err() != nil {
 			return
 		}
-		if now := s.now(); now.Sub(expired) >= expiryInterval {
-			s.expireAcceptances(ctx, now)
-			expired = now
-		}
-		j, ok, err := s.st.ClaimJob(ctx, s.now())
+		j, ok, err := s.st.ClaimJobOf(ctx, s.now(), workerKinds...)
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("claim job", "err", err)
 		}
@@ -209,7 +204,11 @@ func (s *Server) work(ctx context.Context) {
 			}
 			continue
 		}
-		s.runJob(ctx, j)
+		if j.Kind == jobIngest {
+			s.runJob(ctx, j)
+		} else {
+			s.runScheduled(ctx, j)
+		}
 	}
 }
 
@@ -245,11 +244,18 @@ func (s *Server) runJob(ctx context.Context, j store.Job) {
 			n += sc.Findings
 		}
 		s.metrics.findings.Add(float64(n))
+		if d := time.Since(start).Seconds(); d > 0 {
+			s.metrics.findingsRate.Set(float64(n) / d)
+		}
 		if res.Reanalysis != nil {
+			s.observeAnalysis(ctx, res.Reanalysis, "ingest")
 			out.Analysis = res.Reanalysis.Analysis.ID
 		}
 	}
 	s.finish(j, out, err)
+	if err == nil && res != nil && res.Reanalysis != nil {
+		s.emitAnalysis(context.WithoutCancel(ctx), res.Reanalysis)
+	}
 	if err == nil {
 		log.Info("ingested", "input", p.Name, "scans", len(out.Scans), "seconds", time.Since(start).Seconds())
 	}
@@ -279,19 +285,13 @@ func (s *Server) finish(j store.Job, res *IngestResult, err error) {
 	os.Remove(s.spoolPath(j.ID))
 }
 
-// expiryInterval is how often the worker reopens the exposures whose
-// accepted risk has expired.
-const expiryInterval = time.Hour
-
 // expireAcceptances reopens the exposures whose acceptance expired, as
-// 'ctem triage expire' does, and audits each change.
-func (s *Server) expireAcceptances(ctx context.Context, now time.Time) {
+// 'ctem triage expire' does, and audits each change; it returns how many
+// it reopened.
+func (s *Server) expireAcceptances(ctx context.Context, now time.Time) (int, error) {
 	changes, err := s.st.ExpireAcceptances(ctx, now)
 	if err != nil {
-		if ctx.Err() == nil {
-			s.log.Error("expire acceptances", "err", err)
-		}
-		return
+		return 0, err
 	}
 	for _, c := range changes {
 		e := store.AuditEntry{At: now, Actor: store.Actor, Action: "triage.expire", Target: c.ExposureID, Outcome: "ok", Detail: fmt.Sprintf("%s -> %s: %s", c.From, c.To, c.Reason)}
@@ -302,4 +302,5 @@ func (s *Server) expireAcceptances(ctx context.Context, now time.Time) {
 	if len(changes) > 0 {
 		s.log.Info("expired acceptances reopened", "exposures", len(changes))
 	}
+	return len(changes), nil
 }

@@ -65,6 +65,11 @@ func (s *Server) routes() []route {
 		{Name: "token.create", Method: "POST", Pattern: "/api/v1/tokens", Action: ActTokenAdmin, H: s.createToken},
 		{Name: "token.revoke", Method: "DELETE", Pattern: "/api/v1/tokens/{id}", Action: ActTokenAdmin, H: s.revokeToken},
 		{Name: "audit", Method: "GET", Pattern: "/api/v1/audit", Action: ActAuditRead, Params: []string{"after", "limit"}, H: s.auditLog},
+
+		{Name: "webhooks", Method: "GET", Pattern: "/api/v1/webhooks", Action: ActWebhookAdmin, H: s.listWebhooks},
+		{Name: "webhook.create", Method: "POST", Pattern: "/api/v1/webhooks", Action: ActWebhookAdmin, H: s.createWebhook},
+		{Name: "webhook.delete", Method: "DELETE", Pattern: "/api/v1/webhooks/{id}", Action: ActWebhookAdmin, H: s.deleteWebhook},
+		{Name: "webhook.deliveries", Method: "GET", Pattern: "/api/v1/webhooks/{id}/deliveries", Action: ActWebhookAdmin, Params: []string{"limit"}, H: s.webhookDeliveries},
 	}
 }
 

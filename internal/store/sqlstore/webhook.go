@@ -166,3 +166,23 @@ func (s *DB) RetryJob(ctx context.Context, id string, runAt time.Time, errText s
 	}
 	return nil
 }
+
+// OpenPathsByJewel counts the open attack paths to each crown jewel (the
+// paths_jewel index answers it).
+func (s *DB) OpenPathsByJewel(ctx context.Context) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT jewel, COUNT(*) FROM paths WHERE status = 'open' GROUP BY jewel`)
+	if err != nil {
+		return nil, fmt.Errorf("paths by jewel: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var j string
+		var n int
+		if err := rows.Scan(&j, &n); err != nil {
+			return nil, fmt.Errorf("paths by jewel: %w", err)
+		}
+		out[j] = n
+	}
+	return out, rows.Err()
+}
