@@ -1,0 +1,148 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ctem-dev/ctem/examples"
+	"github.com/ctem-dev/ctem/internal/store"
+	"github.com/ctem-dev/ctem/internal/store/sqlite"
+)
+
+// TestScheduleOncePerPeriod runs the scheduler of two servers on one
+// database file (each with its own connection) at the same moments: each
+// periodic job is queued once per period, whichever server gets there
+// first.
+func TestScheduleOncePerPeriod(t *testing.T) {
+	t.Parallel()
+	f := newFixtureWith(t, Limits{}, false, func(c *Config) { c.Schedule = Schedule{Expire: -1, SLA: -1} })
+	ctx := context.Background()
+	st2, err := sqlite.Open(ctx, filepath.Join(f.dir, "ctem.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	feeds := func(context.Context) ([]string, error) { return nil, nil }
+	var servers []*Server
+	for i, st := range []Store{f.st, st2} {
+		s, err := New(Config{App: f.app, Store: st, SpoolDir: filepath.Join(f.dir, "spool", string(rune('a'+i))),
+			Schedule: Schedule{Expire: time.Hour, SLA: 2 * time.Hour, Feeds: 24 * time.Hour, UpdateFeeds: feeds}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		servers = append(servers, s)
+	}
+	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	for _, at := range []time.Duration{0, 10 * time.Minute, 59 * time.Minute, time.Hour, 90 * time.Minute, 2 * time.Hour} {
+		for _, s := range servers {
+			s.queuePeriodic(ctx, t0.Add(at))
+		}
+	}
+	got := map[string]int{}
+	for {
+		j, ok, err := f.st.ClaimJobOf(ctx, t0.Add(3*time.Hour), jobExpire, jobSLA, jobFeeds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		got[j.Kind]++
+	}
+	// Expire: periods 10:00, 11:00, 12:00; SLA: 10:00, 12:00; feeds: 00:00.
+	if got[jobExpire] != 3 || got[jobSLA] != 2 || got[jobFeeds] != 1 {
+		t.Errorf("jobs queued by two schedulers = %v, want expire 3, sla 2, feeds 1", got)
+	}
+}
+
+// TestScheduledExpiry lets a running server's scheduler queue the expiry
+// job and its worker run it: an acceptance past its expiry is reopened
+// and audited, and the job's result counts it.
+func TestScheduledExpiry(t *testing.T) {
+	t.Parallel()
+	f := newFixtureWith(t, Limits{}, true, func(c *Config) {
+		c.Schedule = Schedule{Expire: 20 * time.Millisecond, SLA: -1, Tick: 10 * time.Millisecond}
+	})
+	x := demoExposure(t, f, "team-orders")
+	at := time.Now().Add(-48 * time.Hour).UTC()
+	if _, err := f.st.Triage(context.Background(), store.Decision{ExposureID: x.ID, Status: "accepted", Reason: "r", By: "alice", Approver: "ciso", Expires: at.Add(time.Hour), At: at}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		got, err := f.st.Exposure(context.Background(), x.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status == "open" {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	got, _ := f.st.Exposure(context.Background(), x.ID)
+	if got.Status != "open" {
+		t.Fatalf("status of an expired acceptance with the scheduler running = %s, want open", got.Status)
+	}
+	var n int
+	for e, err := range f.st.AuditLog(context.Background(), 0, 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Action == "triage.expire" && e.Target == x.ID {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("audit entries triage.expire %s = %d, want 1", x.ID, n)
+	}
+}
+
+// TestAnalysisMetrics uploads a report to an analysed database: the
+// re-analysis that follows shows on /metrics with its duration, the open
+// paths by crown jewel, the findings per second and the queue depth.
+func TestAnalysisMetrics(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Limits{}, true)
+	data, err := examples.Files.ReadFile("reports/edge-proxy-image.trivy.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := f.do(t, "POST", "/api/v1/ingest?name=edge.json", "uploader", "application/json", strings.NewReader(string(data)))
+	var j store.Job
+	up.decode(t, &j)
+	if j = f.waitJob(t, j.ID, "uploader"); j.State != store.JobSucceeded {
+		t.Fatalf("job = %s %s", j.State, j.Error)
+	}
+	var paths map[string]int
+	paths, err = f.st.OpenPathsByJewel(context.Background())
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("OpenPathsByJewel() = %v, %v, want some paths", paths, err)
+	}
+	res := f.do(t, "GET", "/metrics", "viewer", "", nil)
+	if res.status != http.StatusOK {
+		t.Fatalf("GET /metrics = %d", res.status)
+	}
+	body := string(res.body)
+	want := []string{
+		`ctem_analysis_duration_seconds_count{trigger="ingest"} 1`,
+		`ctem_ingest_findings_per_second `,
+		`ctem_job_queue_depth `,
+		`ctem_ingested_findings_total `,
+	}
+	for jewel, n := range paths {
+		want = append(want, `ctem_open_paths{jewel="`+jewel+`"} `+strconv.Itoa(n))
+	}
+	for _, w := range want {
+		if !strings.Contains(body, w) {
+			t.Errorf("GET /metrics lacks %q", w)
+		}
+	}
+	if strings.Contains(body, "ctem_ingest_findings_per_second 0\n") {
+		t.Errorf("ctem_ingest_findings_per_second = 0 after an ingest of findings")
+	}
+}
