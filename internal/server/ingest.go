@@ -19,6 +19,7 @@ import (
 
 	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/ingest"
+	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
 )
 
@@ -41,20 +42,11 @@ type ingestParams struct {
 
 // IngestResult is the result of a finished ingest job.
 type IngestResult struct {
-	Scans  []jobScan `json:"scans"`
+	// Scans are the scans recorded, as 'ctem scans -o json' shows them.
+	Scans  []model.Scan `json:"scans"`
 	Assets int       `json:"assets"`
 	// Analysis is the id of the re-analysis that followed, 0 for none.
 	Analysis int64 `json:"analysis,omitempty"`
-}
-
-type jobScan struct {
-	ID       string `json:"id"`
-	Tool     string `json:"tool"`
-	Target   string `json:"target"`
-	Findings int    `json:"findings"`
-	New      int    `json:"new"`
-	Fixed    int    `json:"fixed"`
-	Reopened int    `json:"reopened"`
 }
 
 // ingest accepts an upload: it streams the body (gunzipped when its
@@ -237,10 +229,10 @@ func (s *Server) runJob(ctx context.Context, j store.Job) {
 	s.metrics.ingestSeconds.Observe(time.Since(start).Seconds())
 	var out *IngestResult
 	if res != nil {
-		out = &IngestResult{Scans: []jobScan{}, Assets: len(res.Assets)}
+		out = &IngestResult{Scans: []model.Scan{}, Assets: len(res.Assets)}
 		n := 0
 		for _, sc := range res.Scans {
-			out.Scans = append(out.Scans, jobScan{sc.ID, sc.Tool, sc.Target, sc.Findings, sc.New, sc.Fixed, sc.Reopened})
+			out.Scans = append(out.Scans, sc)
 			n += sc.Findings
 		}
 		s.metrics.findings.Add(float64(n))
