@@ -44,7 +44,7 @@ type ingestParams struct {
 type IngestResult struct {
 	// Scans are the scans recorded, as 'ctem scans -o json' shows them.
 	Scans  []model.Scan `json:"scans"`
-	Assets int       `json:"assets"`
+	Assets int          `json:"assets"`
 	// Analysis is the id of the re-analysis that followed, 0 for none.
 	Analysis int64 `json:"analysis,omitempty"`
 }
