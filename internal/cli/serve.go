@@ -16,6 +16,7 @@ import (
 	"github.com/ctem-dev/ctem/internal/inputs"
 	"github.com/ctem-dev/ctem/internal/intel/feeds"
 	"github.com/ctem-dev/ctem/internal/server"
+	"github.com/ctem-dev/ctem/internal/store"
 	"github.com/ctem-dev/ctem/internal/store/sqlite"
 )
 
@@ -116,10 +117,12 @@ a file in the working directory. SIGINT or SIGTERM stops it gracefully.`,
 	return cmd
 }
 
-// auditCLI appends a command line's change to the audit log.
-func auditCLI(ctx context.Context, st interface {
-	server.Store
-}, action, target, detail string) error {
-	_, err := st.AppendAudit(ctx, auditEntry(action, target, detail))
-	return err
+// cliAudit returns ctx with an audit note for the next change of this
+// kind (see store.WithAudit): the command line's change and its entry
+// commit in one transaction.
+func cliAudit(ctx context.Context, kind, action string, build func(result any) (target, detail string)) context.Context {
+	return store.WithAudit(ctx, kind, func(res any) []store.AuditEntry {
+		target, detail := build(res)
+		return []store.AuditEntry{auditEntry(action, target, detail)}
+	})
 }

@@ -53,12 +53,13 @@ HMAC-SHA256, under the webhook's secret, of TIMESTAMP, ".", and the raw body.`,
 			// The allow-list is the server's: here only the URL's form,
 			// and literal internal addresses, are checked.
 			check := func(u string) error { _, err := webhook.CheckSyntax(u, allowPrivate); return err }
-			h, sec, err := server.CreateWebhook(cmd.Context(), st, server.WebhookRequest{URL: args[0], Events: strings.Split(events, ","), Secret: secret, CreatedBy: cliActor()}, check, time.Now())
+			ctx := cliAudit(cmd.Context(), store.AuditWebhook, "webhook.create", func(res any) (string, string) {
+				h, _ := res.(store.Webhook)
+				return h.ID, fmt.Sprintf("url %q events %s", h.URL, strings.Join(h.Events, ","))
+			})
+			h, sec, err := server.CreateWebhook(ctx, st, server.WebhookRequest{URL: args[0], Events: strings.Split(events, ","), Secret: secret, CreatedBy: cliActor()}, check, time.Now())
 			if err != nil {
 				return usage(err)
-			}
-			if err := auditCLI(cmd.Context(), st, "webhook.create", h.ID, fmt.Sprintf("url %q events %s", h.URL, strings.Join(h.Events, ","))); err != nil {
-				return err
 			}
 			if secret == "" {
 				fmt.Fprintln(e.stdout, sec)
@@ -110,10 +111,8 @@ HMAC-SHA256, under the webhook's secret, of TIMESTAMP, ".", and the raw body.`,
 				return err
 			}
 			defer st.Close()
-			if err := st.DeleteWebhook(cmd.Context(), args[0], time.Now()); err != nil {
-				return err
-			}
-			if err := auditCLI(cmd.Context(), st, "webhook.delete", args[0], ""); err != nil {
+			ctx := cliAudit(cmd.Context(), store.AuditWebhook, "webhook.delete", func(any) (string, string) { return args[0], "" })
+			if err := st.DeleteWebhook(ctx, args[0], time.Now()); err != nil {
 				return err
 			}
 			e.logf("webhook %s removed", args[0])

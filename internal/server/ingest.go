@@ -78,12 +78,14 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) error {
 	}
 	params, _ := json.Marshal(ingestParams{Name: name, Target: q.Get("target"), Size: size})
 	job.Params = params
-	if err := s.st.EnqueueJob(r.Context(), job); err != nil {
+	ctx := s.withAudit(r, store.AuditJob, "ingest", func(any) (string, string) {
+		return job.ID, fmt.Sprintf("queued %q, %d bytes, target %q", name, size, q.Get("target"))
+	})
+	if err := s.st.EnqueueJob(ctx, job); err != nil {
 		os.Remove(s.spoolPath(job.ID))
 		return err
 	}
 	s.metrics.ingests.WithLabelValues("queued").Inc()
-	s.audit(r, principal(r.Context()), "ingest", job.ID, "ok", fmt.Sprintf("queued %q, %d bytes, target %q", name, size, q.Get("target")))
 	s.poke()
 	w.Header().Set("Location", "/api/v1/jobs/"+job.ID)
 	j, err := s.st.Job(r.Context(), job.ID)
@@ -220,7 +222,13 @@ func (s *Server) runJob(ctx context.Context, j store.Job) {
 		return
 	}
 	start := time.Now()
-	res, err := s.app.Ingest(ctx, app.IngestRequest{Inputs: []app.Input{{Name: p.Name, R: f, Target: p.Target}}, Target: p.Target})
+	// The ingest's own transaction records it in the audit log, as the
+	// principal that uploaded it.
+	actx := store.WithAudit(ctx, store.AuditIngest, func(any) []store.AuditEntry {
+		return []store.AuditEntry{{At: s.now(), Actor: j.CreatedBy, Action: "ingest.commit", Target: j.ID, Outcome: "ok",
+			Detail: fmt.Sprintf("input %q, %d bytes, target %q", p.Name, p.Size, p.Target)}}
+	})
+	res, err := s.app.Ingest(actx, app.IngestRequest{Inputs: []app.Input{{Name: p.Name, R: f, Target: p.Target}}, Target: p.Target})
 	f.Close()
 	if ctx.Err() != nil {
 		log.Warn("ingest interrupted by shutdown; queued again at the next start")
@@ -281,15 +289,17 @@ func (s *Server) finish(j store.Job, res *IngestResult, err error) {
 // 'ctem triage expire' does, and audits each change; it returns how many
 // it reopened.
 func (s *Server) expireAcceptances(ctx context.Context, now time.Time) (int, error) {
+	ctx = store.WithAudit(ctx, store.AuditExpire, func(res any) []store.AuditEntry {
+		changes, _ := res.([]store.StatusChange)
+		var out []store.AuditEntry
+		for _, c := range changes {
+			out = append(out, store.AuditEntry{At: now, Actor: store.Actor, Action: "triage.expire", Target: c.ExposureID, Outcome: "ok", Detail: fmt.Sprintf("%s -> %s: %s", c.From, c.To, c.Reason)})
+		}
+		return out
+	})
 	changes, err := s.st.ExpireAcceptances(ctx, now)
 	if err != nil {
 		return 0, err
-	}
-	for _, c := range changes {
-		e := store.AuditEntry{At: now, Actor: store.Actor, Action: "triage.expire", Target: c.ExposureID, Outcome: "ok", Detail: fmt.Sprintf("%s -> %s: %s", c.From, c.To, c.Reason)}
-		if _, err := s.st.AppendAudit(ctx, e); err != nil {
-			s.log.Error("append audit entry", "err", err)
-		}
 	}
 	if len(changes) > 0 {
 		s.log.Info("expired acceptances reopened", "exposures", len(changes))

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/ctem-dev/ctem/examples"
 	"github.com/ctem-dev/ctem/internal/store"
 	"github.com/ctem-dev/ctem/internal/store/sqlite"
@@ -144,5 +146,45 @@ func TestAnalysisMetrics(t *testing.T) {
 	}
 	if strings.Contains(body, "ctem_ingest_findings_per_second 0\n") {
 		t.Errorf("ctem_ingest_findings_per_second = 0 after an ingest of findings")
+	}
+}
+
+// TestAuditWithChanges checks what the audit log holds after changes
+// made through the API, each entry written in its change's transaction:
+// the upload (queued) and the ingest (committed) by the uploader, a
+// triage with its transition, nothing for a triage that failed, and a
+// denied request.
+func TestAuditWithChanges(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Limits{}, true)
+	data, err := examples.Files.ReadFile("reports/edge-proxy-image.trivy.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := f.do(t, "POST", "/api/v1/ingest?name=edge.json", "uploader", "application/json", strings.NewReader(string(data)))
+	var j store.Job
+	up.decode(t, &j)
+	f.waitJob(t, j.ID, "uploader")
+	x := demoExposure(t, f, "team-orders")
+	if res := f.do(t, "POST", "/api/v1/exposures/"+x.ID+"/triage", "analyst", "application/json", strings.NewReader(`{"status":"false_positive","reason":"test"}`)); res.status != http.StatusOK {
+		t.Fatalf("triage = %d %s", res.status, res.body)
+	}
+	if res := f.do(t, "POST", "/api/v1/exposures/"+x.ID+"/triage", "analyst", "application/json", strings.NewReader(`{"status":"accepted","reason":"no approver"}`)); res.status != http.StatusBadRequest {
+		t.Fatalf("triage without approver = %d %s, want 400", res.status, res.body)
+	}
+	f.do(t, "GET", "/api/v1/tokens", "viewer", "", nil)
+	var got []string
+	for e, err := range f.st.AuditLog(context.Background(), 0, 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, e.Action+" "+e.Target+" "+e.Outcome)
+	}
+	want := []string{"ingest " + j.ID + " ok", "ingest.commit " + j.ID + " ok", "triage " + x.ID + " ok", "denied tokens denied"}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("audit log (-got +want):\n%s", diff)
+	}
+	if _, _, err := store.VerifyAudit(f.st.AuditLog(context.Background(), 0, 0)); err != nil {
+		t.Errorf("VerifyAudit() = %v", err)
 	}
 }

@@ -98,14 +98,17 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) error {
 	p := principal(r.Context())
 	req.CreatedBy = p.String()
 	check := func(u string) error { _, err := s.hooks.Guard.CheckURL(u); return err }
-	h, secret, err := CreateWebhook(r.Context(), s.st, req, check, s.now())
+	ctx := s.withAudit(r, store.AuditWebhook, "webhook.create", func(res any) (string, string) {
+		h, _ := res.(store.Webhook)
+		return h.ID, fmt.Sprintf("url %q events %s", h.URL, strings.Join(h.Events, ","))
+	})
+	h, secret, err := CreateWebhook(ctx, s.st, req, check, s.now())
 	if err != nil {
 		if errors.Is(err, store.ErrInvalid) {
 			return &httpError{Status: http.StatusBadRequest, Detail: safeText(strings.TrimSuffix(err.Error(), ": "+store.ErrInvalid.Error()))}
 		}
 		return err
 	}
-	s.audit(r, p, "webhook.create", h.ID, "ok", fmt.Sprintf("url %q events %s", h.URL, strings.Join(h.Events, ",")))
 	return writeJSON(w, http.StatusCreated, CreatedWebhook{h, secret})
 }
 
@@ -119,10 +122,10 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	if err := s.st.DeleteWebhook(r.Context(), id, s.now()); err != nil {
+	ctx := s.withAudit(r, store.AuditWebhook, "webhook.delete", func(any) (string, string) { return id, "" })
+	if err := s.st.DeleteWebhook(ctx, id, s.now()); err != nil {
 		return err
 	}
-	s.audit(r, principal(r.Context()), "webhook.delete", id, "ok", "")
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -441,9 +441,13 @@ func (s *DB) SetScope(ctx context.Context, name string, data []byte, at time.Tim
 		v.Version, v.Digest, v.Name, string(v.Data), micros(v.At)); err != nil {
 		return cur, false, fmt.Errorf("set scope: %w", err)
 	}
+	if err := s.auditIn(ctx, tx, store.AuditScope, v); err != nil {
+		return cur, false, err
+	}
 	if err := tx.Commit(); err != nil {
 		return cur, false, fmt.Errorf("set scope: %w", err)
 	}
+	store.AuditUsed(ctx)
 	return v, true, nil
 }
 

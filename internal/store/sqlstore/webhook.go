@@ -21,7 +21,7 @@ const webhookCols = `id, url, events, secret, created_by, created_at, deleted_at
 // CreateWebhook stores a subscription; its events are kept as a
 // comma-separated list.
 func (s *DB) CreateWebhook(ctx context.Context, w store.Webhook) error {
-	_, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO webhooks (`+webhookCols+`) VALUES (?, ?, ?, ?, ?, ?, 0)`),
+	_, err := s.execAudited(ctx, store.AuditWebhook, func() any { return w }, s.rebind(`INSERT INTO webhooks (`+webhookCols+`) VALUES (?, ?, ?, ?, ?, ?, 0)`),
 		w.ID, w.URL, strings.Join(w.Events, ","), w.Secret, w.CreatedBy, micros(w.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("create webhook: %w", err)
@@ -57,7 +57,7 @@ func (s *DB) ListWebhooks(ctx context.Context, all bool) ([]store.Webhook, error
 
 // DeleteWebhook marks a subscription removed.
 func (s *DB) DeleteWebhook(ctx context.Context, id string, at time.Time) error {
-	res, err := s.db.ExecContext(ctx, s.rebind(`UPDATE webhooks SET deleted_at = ? WHERE id = ? AND deleted_at = 0`), micros(at), id)
+	res, err := s.execAudited(ctx, store.AuditWebhook, func() any { return id }, s.rebind(`UPDATE webhooks SET deleted_at = ? WHERE id = ? AND deleted_at = 0`), micros(at), id)
 	if err != nil {
 		return fmt.Errorf("delete webhook: %w", err)
 	}
