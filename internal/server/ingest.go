@@ -230,6 +230,7 @@ func (s *Server) runJob(ctx context.Context, j store.Job) {
 	})
 	res, err := s.app.Ingest(actx, app.IngestRequest{Inputs: []app.Input{{Name: p.Name, R: f, Target: p.Target}}, Target: p.Target})
 	f.Close()
+	s.shared.bump() // before the job's end is visible: reads that follow it see the ingest
 	if ctx.Err() != nil {
 		log.Warn("ingest interrupted by shutdown; queued again at the next start")
 		return

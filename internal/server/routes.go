@@ -86,6 +86,10 @@ func (s *Server) wrap(rt route) http.Handler {
 		rec.Header().Set("X-Request-Id", rid)
 		rec.Header().Set("Cache-Control", "no-store")
 		defer func() {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				// Whatever it changed, reads from now on compute afresh.
+				s.shared.bump()
+			}
 			s.metrics.observe(rt.Name, r.Method, rec.status, time.Since(start))
 			s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", append(logAttrs(r, rec.status), slog.Duration("duration", time.Since(start)))...)
 		}()
@@ -142,6 +146,10 @@ func (s *Server) wrap(rt route) http.Handler {
 			r.Body = http.MaxBytesReader(rec, r.Body, rt.MaxBody)
 		case rt.MaxBody == 0:
 			r.Body = http.MaxBytesReader(rec, r.Body, s.limits.MaxJSON)
+		}
+		if rt.Method == http.MethodGet && rt.Action == ActRead {
+			s.shared.serve(s.shared.key(r, principal(r.Context())), rec, r, h)
+			return
 		}
 		h.ServeHTTP(rec, r)
 	})

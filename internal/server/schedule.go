@@ -123,6 +123,7 @@ func (s *Server) runScheduled(ctx context.Context, j store.Job) {
 	default:
 		err = fmt.Errorf("unknown job kind %q", j.Kind)
 	}
+	s.shared.bump()
 	if ctx.Err() != nil {
 		return // queued again at the next start
 	}

@@ -102,6 +102,8 @@ type Server struct {
 	sched   Schedule
 
 	wakeDeliver chan struct{}
+	// shared coalesces identical reads in flight.
+	shared coalescer
 	// bg counts the delivery loop and the scheduler.
 	bg sync.WaitGroup
 
