@@ -86,8 +86,10 @@ func (s *Server) wrap(rt route) http.Handler {
 		rec.Header().Set("X-Request-Id", rid)
 		rec.Header().Set("Cache-Control", "no-store")
 		defer func() {
-			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead && rt.Action != ActIngest {
 				// Whatever it changed, reads from now on compute afresh.
+				// (An upload changes nothing read until its job ends,
+				// which bumps then.)
 				s.shared.bump()
 			}
 			s.metrics.observe(rt.Name, r.Method, rec.status, time.Since(start))
