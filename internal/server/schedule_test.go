@@ -2,10 +2,13 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"iter"
 	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -186,5 +189,72 @@ func TestAuditWithChanges(t *testing.T) {
 	}
 	if _, _, err := store.VerifyAudit(f.st.AuditLog(context.Background(), 0, 0)); err != nil {
 		t.Errorf("VerifyAudit() = %v", err)
+	}
+}
+
+// TestScheduledFeeds lets the scheduler run the feed update: the update
+// function (the configured sources) is called, and the job records how
+// many vulnerabilities changed and the re-analysis that followed.
+func TestScheduledFeeds(t *testing.T) {
+	t.Parallel()
+	x := make(chan string, 1)
+	var calls atomic.Int32
+	f := newFixtureWith(t, Limits{}, true, func(c *Config) {
+		c.Schedule = Schedule{Expire: -1, SLA: -1, Feeds: time.Hour, Tick: 10 * time.Millisecond,
+			UpdateFeeds: func(context.Context) ([]string, error) {
+				calls.Add(1)
+				return []string{<-x}, nil
+			}}
+	})
+	var vuln string
+	for e, err := range f.st.Exposures(context.Background(), store.Filter{Sort: store.SortID}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(e.VulnIDs) > 0 {
+			vuln = e.VulnIDs[0]
+			break
+		}
+	}
+	x <- vuln
+	var done store.Job
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) && done.State != store.JobSucceeded && done.State != store.JobFailed {
+		time.Sleep(20 * time.Millisecond)
+		for j, err := range jobsOf(t, f, jobFeeds) {
+			if err == nil {
+				done = j
+			}
+		}
+	}
+	if done.State != store.JobSucceeded || calls.Load() != 1 {
+		t.Fatalf("feeds job = %+v after %d updates, want succeeded after 1", done, calls.Load())
+	}
+	var res map[string]int64
+	if err := json.Unmarshal(done.Result, &res); err != nil || res["changed"] != 1 || res["analysis"] == 0 {
+		t.Errorf("feeds job result = %s, want 1 changed and the re-analysis' id", done.Result)
+	}
+}
+
+// jobsOf lists the jobs of a kind, reading the jobs table.
+func jobsOf(t *testing.T, f *fixture, kind string) iter.Seq2[store.Job, error] {
+	t.Helper()
+	rows, err := f.st.SQL().QueryContext(context.Background(), `SELECT id FROM jobs WHERE kind = ?`, kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	rows.Close()
+	return func(yield func(store.Job, error) bool) {
+		for _, id := range ids {
+			if !yield(f.st.Job(context.Background(), id)) {
+				return
+			}
+		}
 	}
 }
