@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -32,7 +33,7 @@ Each delivery has the headers X-Ctem-Event, X-Ctem-Delivery (the same on every
 retry) and X-Ctem-Signature: t=TIMESTAMP,v1=HEX, where HEX is the hex
 HMAC-SHA256, under the webhook's secret, of TIMESTAMP, ".", and the raw body.`,
 	}
-	var events, secret, output string
+	var events, secret, secretFile, output string
 	var allowPrivate bool
 	add := &cobra.Command{
 		Use:   "add URL",
@@ -41,6 +42,16 @@ HMAC-SHA256, under the webhook's secret, of TIMESTAMP, ".", and the raw body.`,
   ctem webhook add https://hooks.example.com/ctem --events sla.breach --secret "$(cat secret.txt)"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if secretFile != "" {
+				if secret != "" {
+					return usage(fmt.Errorf("give --secret or --secret-file, not both"))
+				}
+				b, err := os.ReadFile(secretFile)
+				if err != nil {
+					return usage(fmt.Errorf("--secret-file: %w", err))
+				}
+				secret = strings.TrimSpace(string(b))
+			}
 			path, err := e.databasePath()
 			if err != nil {
 				return err
@@ -72,6 +83,7 @@ HMAC-SHA256, under the webhook's secret, of TIMESTAMP, ".", and the raw body.`,
 	}
 	add.Flags().StringVar(&events, "events", "", "events to send, comma-separated: "+strings.Join(webhook.Events, ",")+" (required)")
 	add.Flags().StringVar(&secret, "secret", "", "the secret that signs deliveries (16 characters or more); one is made and printed when absent")
+	add.Flags().StringVar(&secretFile, "secret-file", "", "file holding the secret (a --secret on the command line shows in the process list)")
 	add.Flags().BoolVar(&allowPrivate, "allow-private-webhooks", false, "accept a loopback or private address, and plain http (the server must allow them too)")
 	_ = add.MarkFlagRequired("events")
 	list := &cobra.Command{

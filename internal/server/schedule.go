@@ -147,10 +147,12 @@ func (s *Server) checkSLAs(ctx context.Context) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	var out []outEvent
 	for _, b := range r.NewBreaches {
-		s.emit(ctx, webhook.SLABreach, b.ExposureID+":"+strconv.FormatInt(b.Due.UnixMicro(), 10),
-			webhook.BreachData{ExposureID: b.ExposureID, Due: b.Due, Rule: b.Rule, Owner: b.Owner})
+		out = append(out, outEvent{webhook.SLABreach, b.ExposureID + ":" + strconv.FormatInt(b.Due.UnixMicro(), 10),
+			webhook.BreachData{ExposureID: b.ExposureID, Due: b.Due, Rule: b.Rule, Owner: b.Owner}})
 	}
+	s.emitAll(ctx, out)
 	return map[string]int{"breaches": len(r.NewBreaches)}, nil
 }
 

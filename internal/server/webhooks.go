@@ -142,39 +142,61 @@ func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request) error
 	return writeJSON(w, http.StatusOK, as)
 }
 
+// outEvent is one event to send: its name, the key naming its
+// occurrence, and its data.
+type outEvent struct {
+	event, key string
+	data       any
+}
+
 // emit queues a delivery of an event to every subscription in force that
-// takes it. key names the event's occurrence: a delivery is queued once
-// per subscription and key, so a job that runs again (after a restart)
-// or a second server sending the same event queues nothing more.
+// takes it (see emitAll).
 func (s *Server) emit(ctx context.Context, event, key string, data any) {
+	s.emitAll(ctx, []outEvent{{event, key, data}})
+}
+
+// emitAll queues a delivery of each event to every subscription in force
+// that takes it. An event's key names its occurrence: a delivery is
+// queued once per subscription and key, so a job that runs again (after
+// a restart) or a second server sending the same event queues nothing
+// more.
+func (s *Server) emitAll(ctx context.Context, events []outEvent) {
+	if len(events) == 0 {
+		return
+	}
 	hooks, err := s.st.ListWebhooks(ctx, false)
 	if err != nil {
 		s.log.Error("list webhooks", "err", err)
 		return
 	}
-	raw, err := json.Marshal(data)
-	if err != nil {
-		s.log.Error("webhook event", "err", err)
+	if len(hooks) == 0 {
 		return
 	}
 	queued := 0
-	for _, h := range hooks {
-		if !contains(h.Events, event) {
-			continue
-		}
-		var id [8]byte
-		_, _ = rand.Read(id[:])
-		jobID := hex.EncodeToString(id[:])
-		body, _ := json.Marshal(webhook.Payload{ID: jobID, Event: event, At: s.now(), Data: raw})
-		params, _ := json.Marshal(deliveryParams{Webhook: h.ID, Event: event, Body: body})
-		ok, err := s.st.EnqueueJobOnce(ctx, store.Job{ID: jobID, Kind: jobWebhook, CreatedBy: "ctem", CreatedAt: s.now(), Params: params,
-			Key: "webhook:" + h.ID + ":" + event + ":" + key})
+	for _, ev := range events {
+		raw, err := json.Marshal(ev.data)
 		if err != nil {
-			s.log.Error("queue webhook delivery", "webhook", h.ID, "event", event, "err", err)
+			s.log.Error("webhook event", "err", err)
 			continue
 		}
-		if ok {
-			queued++
+		for _, h := range hooks {
+			if !contains(h.Events, ev.event) {
+				continue
+			}
+			var id [8]byte
+			_, _ = rand.Read(id[:])
+			jobID := hex.EncodeToString(id[:])
+			body, _ := json.Marshal(webhook.Payload{ID: jobID, Event: ev.event, At: s.now(), Data: raw})
+			params, _ := json.Marshal(deliveryParams{Webhook: h.ID, Event: ev.event, Body: body})
+			ok, err := s.st.EnqueueJobOnce(ctx, store.Job{ID: jobID, Kind: jobWebhook, CreatedBy: "ctem", CreatedAt: s.now(), Params: params,
+				Key: "webhook:" + h.ID + ":" + ev.event + ":" + ev.key})
+			if err != nil {
+				s.log.Error("queue webhook delivery", "webhook", h.ID, "event", ev.event, "err", err)
+				continue
+			}
+			if ok {
+				queued++
+			}
 		}
 	}
 	if queued > 0 {
@@ -209,20 +231,22 @@ func (s *Server) emitAnalysis(ctx context.Context, res *app.AnalysisResult) {
 		}
 	}
 	an := res.Analysis.ID
+	var out []outEvent
 	for _, e := range res.Events {
 		in := paths[e.PathID]
 		d := webhook.PathData{PathID: e.PathID, Entry: in.entry, Jewel: in.jewel, Risk: e.Risk, Validated: in.validated, Summary: e.Summary, Analysis: an}
 		key := e.PathID + ":" + strconv.FormatInt(e.At.UnixMicro(), 10)
 		switch e.Event {
 		case "opened":
-			s.emit(ctx, webhook.PathOpened, key, d)
+			out = append(out, outEvent{webhook.PathOpened, key, d})
 			if in.validated {
-				s.emit(ctx, webhook.PathValidated, key, d)
+				out = append(out, outEvent{webhook.PathValidated, key, d})
 			}
 		case "closed":
-			s.emit(ctx, webhook.PathClosed, key, d)
+			out = append(out, outEvent{webhook.PathClosed, key, d})
 		}
 	}
+	s.emitAll(ctx, out)
 }
 
 // pokeDeliver wakes the delivery loop.
@@ -265,8 +289,11 @@ func (s *Server) deliverOne(ctx context.Context, client *http.Client, j store.Jo
 	}
 	hooks, err := s.st.ListWebhooks(ctx, true)
 	if err != nil {
-		s.log.Error("list webhooks", "err", err)
-		return // left running: queued again at the next start
+		if ctx.Err() == nil {
+			s.log.Error("list webhooks", "err", err)
+			s.finishDelivery(j, p, 0, err, true)
+		}
+		return
 	}
 	var h *store.Webhook
 	for i := range hooks {
