@@ -71,7 +71,9 @@ func syntheticReport(tb testing.TB, i, n int) []byte {
 // reading the first page, and (distinct-*) each reading one of the first
 // 50 pages, which share no computation.
 func BenchmarkLoad(b *testing.B) {
-	f := newFixture(b, Limits{}, false)
+	// No rate limit: the 50 readers share one token, and the benchmark
+	// measures the server, not the limiter.
+	f := newFixtureWith(b, Limits{}, false, func(c *Config) { c.RateLimit = -1 })
 	ctx := context.Background()
 	images := 50
 	if v := envInt("CTEM_LOAD_IMAGES"); v > 0 {

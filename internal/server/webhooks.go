@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -180,7 +181,7 @@ func (s *Server) emitAll(ctx context.Context, events []outEvent) {
 			continue
 		}
 		for _, h := range hooks {
-			if !contains(h.Events, ev.event) {
+			if !slices.Contains(h.Events, ev.event) {
 				continue
 			}
 			var id [8]byte
@@ -202,15 +203,6 @@ func (s *Server) emitAll(ctx context.Context, events []outEvent) {
 	if queued > 0 {
 		s.pokeDeliver()
 	}
-}
-
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // emitAnalysis sends the path events of an analysis: path.opened and
@@ -301,8 +293,7 @@ func (s *Server) deliverOne(ctx context.Context, client *http.Client, j store.Jo
 			h = &hooks[i]
 		}
 	}
-	switch {
-	case h == nil || !h.DeletedAt.IsZero():
+	if h == nil || !h.DeletedAt.IsZero() {
 		s.finishDelivery(j, p, 0, errors.New("the webhook was removed"), false)
 		return
 	}
