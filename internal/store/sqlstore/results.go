@@ -423,7 +423,9 @@ func Digest(data []byte) string {
 
 // SetScope stores a new scope version unless data is the latest one.
 func (s *DB) SetScope(ctx context.Context, name string, data []byte, at time.Time) (store.ScopeVersion, bool, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	// A write transaction with the dialect's lock: the audit entry it may
+	// append must be numbered after every other.
+	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return store.ScopeVersion{}, false, fmt.Errorf("set scope: %w", err)
 	}
