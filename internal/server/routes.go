@@ -83,13 +83,18 @@ func (s *Server) wrap(rt route) http.Handler {
 		rid := newRequestID()
 		r = r.WithContext(context.WithValue(r.Context(), keyRequestID, rid))
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && rt.Action != ActIngest {
+			// A change is answered after it is made: reads that follow
+			// the answer compute afresh (see coalescer).
+			rec.beforeWrite = s.shared.bump
+		}
 		rec.Header().Set("X-Request-Id", rid)
 		rec.Header().Set("Cache-Control", "no-store")
 		defer func() {
-			if r.Method != http.MethodGet && r.Method != http.MethodHead && rt.Action != ActIngest {
-				// Whatever it changed, reads from now on compute afresh.
-				// (An upload changes nothing read until its job ends,
-				// which bumps then.)
+			if rec.beforeWrite != nil {
+				// Whatever it changed, reads from now on compute afresh
+				// (an upload changes nothing read until its job ends,
+				// which bumps then).
 				s.shared.bump()
 			}
 			s.metrics.observe(rt.Name, r.Method, rec.status, time.Since(start))
