@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ctem-dev/ctem/internal/analyze"
 	"github.com/ctem-dev/ctem/internal/estate"
@@ -36,6 +37,9 @@ type AnalysisResult struct {
 	Analysis    store.Analysis
 	Events      []store.PathEvent
 	Kept, Total int
+	// Duration is how long the analysis took, reading and recording
+	// included.
+	Duration time.Duration
 }
 
 // Opened and Closed count the result's events.
@@ -175,6 +179,7 @@ func (a *App) reanalyze(ctx context.Context, changed []string, why string, since
 }
 
 func (a *App) runAndRecord(ctx context.Context, opt graph.Options, changed []string, partial bool, since int64) (*AnalysisResult, error) {
+	start := time.Now()
 	var err error
 	for range recordAttempts {
 		var p *prepared
@@ -193,6 +198,9 @@ func (a *App) runAndRecord(ctx context.Context, opt graph.Options, changed []str
 		if errors.Is(err, ErrConflict) {
 			a.logf("analysis not recorded: %v; running it again on the newer data", err)
 			continue
+		}
+		if r != nil {
+			r.Duration = time.Since(start)
 		}
 		return r, err
 	}

@@ -157,6 +157,7 @@ Start with 'ctem demo', or 'ctem init' to write a scope file.`,
 		newBlastRadiusCmd(e),
 		newWhatIfCmd(e),
 		newRulesCmd(e),
+		newWebhookCmd(e),
 	)
 	wrapAllArgs(root)
 	return root

@@ -147,18 +147,8 @@ EPSS scores from FIRST, https://www.first.org/epss`,
 				return err
 			}
 			results, err := feeds.Update(cmd.Context(), cfg)
-			var changed []string
+			changed := changedCVEs(results)
 			for _, r := range results {
-				if r.KEV != nil {
-					changed = append(changed, r.KEV.Added...)
-					changed = append(changed, r.KEV.Removed...)
-					changed = append(changed, r.KEV.Changed...)
-				}
-				if r.EPSS != nil {
-					for _, c := range r.EPSS.Changed {
-						changed = append(changed, c.CVE)
-					}
-				}
 				line := fmt.Sprintf("%s: %s", r.Feed, r.Outcome)
 				switch {
 				case r.KEV != nil:
@@ -188,6 +178,25 @@ EPSS scores from FIRST, https://www.first.org/epss`,
 	update.Flags().BoolVar(&noAnalyze, "no-analyze", false, "do not re-run the attack-path analysis for the changed vulnerabilities")
 	cmd.AddCommand(status, update)
 	return cmd
+}
+
+// changedCVEs lists the vulnerabilities whose feed data an update
+// changed.
+func changedCVEs(results []feeds.Result) []string {
+	var changed []string
+	for _, r := range results {
+		if r.KEV != nil {
+			changed = append(changed, r.KEV.Added...)
+			changed = append(changed, r.KEV.Removed...)
+			changed = append(changed, r.KEV.Changed...)
+		}
+		if r.EPSS != nil {
+			for _, c := range r.EPSS.Changed {
+				changed = append(changed, c.CVE)
+			}
+		}
+	}
+	return changed
 }
 
 // reanalyzeForCVEs re-scores what a feed update changed: when the database

@@ -16,8 +16,8 @@ import (
 )
 
 func newIngestCmd(e *env) *cobra.Command {
-	var format, target, output string
-	var noAnalyze bool
+	var format, target, output, server, tokenFile string
+	var noAnalyze, noWait bool
 	cmd := &cobra.Command{
 		Use:   "ingest FILE...",
 		Short: "Ingest scanner reports (format detected from content; - for stdin)",
@@ -27,13 +27,40 @@ transparently; - reads standard input. All files are ingested in one
 transaction: if any is malformed, nothing is stored.
 
 A newer scan of the same tool and target marks what it no longer reports
-as fixed and reopens what comes back.`,
+as fixed and reopens what comes back.
+
+With --server, each file is uploaded (gzipped as it is read) to a 'ctem serve'
+instead, as its own job, with the token in $CTEM_TOKEN or --token-file (role
+uploader or admin); ingest waits for the jobs and prints the same summary, or
+with --no-wait prints each job's id.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output, outTable, outJSON, outCSV); err != nil {
 				return err
 			}
 			reg := inputs.All()
+			if server != "" {
+				if format != "" || noAnalyze {
+					return usage(fmt.Errorf("--format and --no-analyze are not for --server: the server detects formats and re-analyses"))
+				}
+				rm, err := e.newRemote(server, tokenFile)
+				if err != nil {
+					return err
+				}
+				ins, err := e.ingestInputs(reg, args, false)
+				if err != nil {
+					return err
+				}
+				scans, err := e.ingestRemote(cmd.Context(), rm, ins, target, noWait)
+				if err != nil || noWait || (e.quiet && output == outTable) {
+					return err
+				}
+				_, err = writeListing(e.listOut(), output, seqOf(scans), scanColumns)
+				return err
+			}
+			if tokenFile != "" || noWait {
+				return usage(fmt.Errorf("--token-file and --no-wait need --server"))
+			}
 			var forced *ingest.Format
 			if format != "" {
 				f, err := reg.Lookup(format)
@@ -67,6 +94,9 @@ as fixed and reopens what comes back.`,
 	cmd.Flags().StringVar(&target, "target", "", "name of the scanned target, for reports that do not name it")
 	cmd.Flags().StringVarP(&output, "output", "o", outTable, "summary format: table, json or csv")
 	cmd.Flags().BoolVar(&noAnalyze, "no-analyze", false, "do not re-run the attack-path analysis after the ingest")
+	cmd.Flags().StringVar(&server, "server", "", "upload to this ctem server (https://HOST[:PORT]) instead of writing the local database")
+	cmd.Flags().StringVar(&tokenFile, "token-file", "", "file holding the API token for --server (default $CTEM_TOKEN)")
+	cmd.Flags().BoolVar(&noWait, "no-wait", false, "with --server, print each upload's job id instead of waiting for it")
 	return cmd
 }
 

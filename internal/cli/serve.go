@@ -16,6 +16,7 @@ import (
 	"github.com/ctem-dev/ctem/internal/inputs"
 	"github.com/ctem-dev/ctem/internal/intel/feeds"
 	"github.com/ctem-dev/ctem/internal/server"
+	"github.com/ctem-dev/ctem/internal/store"
 	"github.com/ctem-dev/ctem/internal/store/sqlite"
 )
 
@@ -25,6 +26,8 @@ func newServeCmd(e *env) *cobra.Command {
 	var logFormat string
 	var maxUpload int64
 	var rate float64
+	var hooks server.WebhookConfig
+	var sched server.Schedule
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the REST API over the database (tokens: 'ctem token create')",
@@ -57,6 +60,21 @@ it the server answers dry runs only.`,
 				return err
 			}
 			defer st.Close()
+			if sched.Feeds > 0 {
+				cfg, err := e.feedsConfig()
+				if err != nil {
+					return err
+				}
+				// Only the sources configured here ($CTEM_KEV_URL ...),
+				// never a URL from a request.
+				if cfg.Offline || (cfg.KEV.URL == "" && cfg.EPSS.URL == "") {
+					return usage(fmt.Errorf("--feeds-interval: no feed source is configured (CTEM_OFFLINE is set, or both feeds are off)"))
+				}
+				sched.UpdateFeeds = func(ctx context.Context) ([]string, error) {
+					results, err := feeds.Update(ctx, cfg)
+					return changedCVEs(results), err
+				}
+			}
 			var h slog.Handler = slog.NewTextHandler(e.stderr, nil)
 			if logFormat == "json" {
 				h = slog.NewJSONHandler(e.stderr, nil)
@@ -67,6 +85,7 @@ it the server answers dry runs only.`,
 				Warnf: func(f string, args ...any) { log.Warn(fmt.Sprintf(f, args...)) }}
 			srv, err := server.New(server.Config{App: a, Store: st, Log: log, SpoolDir: filepath.Join(filepath.Dir(path), "ctem-spool"),
 				Limits: server.Limits{MaxUpload: maxUpload}, RateLimit: rate, RateBurst: int(2 * rate), Mobilisation: e.serverMobilisation(),
+				Webhooks: hooks, Schedule: sched,
 				Feeds: func() (any, error) {
 					cfg, err := e.feedsConfig()
 					if err != nil {
@@ -93,13 +112,20 @@ it the server answers dry runs only.`,
 	f.StringVar(&logFormat, "log-format", "text", "log format on stderr: text or json")
 	f.Float64Var(&rate, "rate-limit", 100, "requests a second each token may make on average (twice that at once); negative: no limit")
 	f.Int64Var(&maxUpload, "max-upload", server.DefaultLimits.MaxUpload, "largest upload accepted, in bytes")
+	f.StringSliceVar(&hooks.Guard.Allow, "webhook-allow", nil, "hosts webhooks may be delivered to (name, address, or *.domain); none by default")
+	f.BoolVar(&hooks.Guard.AllowPrivate, "allow-private-webhooks", false, "let webhooks reach loopback, link-local and private addresses, and plain http")
+	f.DurationVar(&sched.Expire, "expire-interval", time.Hour, "how often accepted risks past their expiry are reopened (negative: never)")
+	f.DurationVar(&sched.SLA, "sla-interval", time.Hour, "how often SLAs are checked for new breaches, sent as sla.breach (negative: never)")
+	f.DurationVar(&sched.Feeds, "feeds-interval", 0, "how often the threat-intelligence feeds are updated from their configured sources, then the paths re-analysed (0: never)")
 	return cmd
 }
 
-// auditCLI appends a command line's change to the audit log.
-func auditCLI(ctx context.Context, st interface {
-	server.Store
-}, action, target, detail string) error {
-	_, err := st.AppendAudit(ctx, auditEntry(action, target, detail))
-	return err
+// cliAudit returns ctx with an audit note for the next change of this
+// kind (see store.WithAudit): the command line's change and its entry
+// commit in one transaction.
+func cliAudit(ctx context.Context, kind, action string, build func(result any) (target, detail string)) context.Context {
+	return store.WithAudit(ctx, kind, func(res any) []store.AuditEntry {
+		target, detail := build(res)
+		return []store.AuditEntry{auditEntry(action, target, detail)}
+	})
 }

@@ -63,12 +63,13 @@ func newTokenCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			t, secret, err := server.CreateToken(cmd.Context(), st, server.TokenRequest{Name: name, Role: role, Team: team, TTL: ttl, CreatedBy: cliActor()}, time.Now())
+			ctx := cliAudit(cmd.Context(), store.AuditToken, "token.create", func(res any) (string, string) {
+				t, _ := res.(store.Token)
+				return t.ID, fmt.Sprintf("name %q role %s team %q", t.Name, t.Role, t.Team)
+			})
+			t, secret, err := server.CreateToken(ctx, st, server.TokenRequest{Name: name, Role: role, Team: team, TTL: ttl, CreatedBy: cliActor()}, time.Now())
 			if err != nil {
 				return usage(err)
-			}
-			if err := auditCLI(cmd.Context(), st, "token.create", t.ID, fmt.Sprintf("name %q role %s team %q", t.Name, t.Role, t.Team)); err != nil {
-				return err
 			}
 			fmt.Fprintln(e.stdout, secret)
 			e.logf("token %s (%s, role %s) created; it is shown this once", t.ID, t.Name, t.Role)
@@ -130,11 +131,9 @@ func newTokenCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			t, err := st.RevokeToken(cmd.Context(), args[0], time.Now())
+			ctx := cliAudit(cmd.Context(), store.AuditToken, "token.revoke", func(any) (string, string) { return args[0], "" })
+			t, err := st.RevokeToken(ctx, args[0], time.Now())
 			if err != nil {
-				return err
-			}
-			if err := auditCLI(cmd.Context(), st, "token.revoke", t.ID, fmt.Sprintf("name %q", t.Name)); err != nil {
 				return err
 			}
 			e.logf("token %s (%s) revoked", t.ID, t.Name)

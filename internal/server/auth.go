@@ -61,17 +61,20 @@ const (
 	ActAuditRead Action = "audit.read"
 	// ActMetrics reads the Prometheus metrics.
 	ActMetrics Action = "metrics"
+	// ActWebhookAdmin lists, creates and removes webhook subscriptions
+	// and reads their deliveries.
+	ActWebhookAdmin Action = "webhook.admin"
 )
 
 // Actions lists every action a token may be checked for.
-var Actions = []Action{ActRead, ActTriage, ActIngest, ActJobRead, ActScopeWrite, ActTokenAdmin, ActAuditRead, ActMetrics}
+var Actions = []Action{ActRead, ActTriage, ActIngest, ActJobRead, ActScopeWrite, ActTokenAdmin, ActAuditRead, ActMetrics, ActWebhookAdmin}
 
 // permissions is the authorisation table: the one place that says which
 // role may do which action. Whatever is not listed is refused. A
 // team-scoped principal is further limited, for the actions that read or
 // change security data, to the assets its team owns (see teamFilter).
 var permissions = map[Role][]Action{
-	RoleAdmin:    {ActRead, ActTriage, ActIngest, ActJobRead, ActScopeWrite, ActTokenAdmin, ActAuditRead, ActMetrics},
+	RoleAdmin:    {ActRead, ActTriage, ActIngest, ActJobRead, ActScopeWrite, ActTokenAdmin, ActAuditRead, ActMetrics, ActWebhookAdmin},
 	RoleAnalyst:  {ActRead, ActTriage, ActJobRead, ActMetrics},
 	RoleViewer:   {ActRead, ActJobRead, ActMetrics},
 	RoleUploader: {ActIngest, ActJobRead},

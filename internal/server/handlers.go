@@ -359,11 +359,14 @@ func (s *Server) triage(w http.ResponseWriter, r *http.Request) error {
 	if req.Expires != nil {
 		d.Expires = req.Expires.UTC()
 	}
-	c, err := s.st.Triage(r.Context(), d)
+	ctx := s.withAudit(r, store.AuditTriage, "triage", func(res any) (string, string) {
+		c, _ := res.(store.StatusChange)
+		return x.ID, fmt.Sprintf("%s -> %s: %s", c.From, c.To, req.Reason)
+	})
+	c, err := s.st.Triage(ctx, d)
 	if err != nil {
 		return err
 	}
-	s.audit(r, p, "triage", x.ID, "ok", fmt.Sprintf("%s -> %s: %s", c.From, c.To, req.Reason))
 	return writeJSON(w, http.StatusOK, c)
 }
 
@@ -645,11 +648,18 @@ func (s *Server) setScope(w http.ResponseWriter, r *http.Request) error {
 		name = "ctem.yaml"
 	}
 	p := principal(r.Context())
-	v, changed, err := s.app.SetScope(r.Context(), app.ScopeFile{Name: name, Data: data})
+	ctx := s.withAudit(r, store.AuditScope, "scope.set", func(res any) (string, string) {
+		v, _ := res.(store.ScopeVersion)
+		return fmt.Sprintf("scope version %d", v.Version), fmt.Sprintf("sha256 %s, new true", v.Digest)
+	})
+	v, changed, err := s.app.SetScope(ctx, app.ScopeFile{Name: name, Data: data})
 	if err != nil {
 		return err
 	}
-	s.audit(r, p, "scope.set", fmt.Sprintf("scope version %d", v.Version), "ok", fmt.Sprintf("sha256 %s, new %v", v.Digest, changed))
+	if !store.Audited(ctx) {
+		// The same scope again: nothing changed, but it was asked.
+		s.audit(r, p, "scope.set", fmt.Sprintf("scope version %d", v.Version), "ok", fmt.Sprintf("sha256 %s, new %v", v.Digest, changed))
+	}
 	status := http.StatusOK
 	if changed {
 		status = http.StatusCreated
@@ -695,20 +705,27 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 		return &httpError{Status: http.StatusBadRequest, Field: "expires_in_days", Detail: "expires_in_days must be from 0 to 3660"}
 	}
 	p := principal(r.Context())
-	t, secret, err := CreateToken(r.Context(), s.st, TokenRequest{Name: req.Name, Role: string(req.Role), Team: deref(req.Team), TTL: time.Duration(days) * 24 * time.Hour, CreatedBy: p.String()}, s.now())
+	ctx := s.withAudit(r, store.AuditToken, "token.create", func(res any) (string, string) {
+		t, _ := res.(store.Token)
+		return t.ID, fmt.Sprintf("name %q role %s team %q", t.Name, t.Role, t.Team)
+	})
+	t, secret, err := CreateToken(ctx, s.st, TokenRequest{Name: req.Name, Role: string(req.Role), Team: deref(req.Team), TTL: time.Duration(days) * 24 * time.Hour, CreatedBy: p.String()}, s.now())
 	if err != nil {
 		return err
 	}
-	s.audit(r, p, "token.create", t.ID, "ok", fmt.Sprintf("name %q role %s team %q", t.Name, t.Role, t.Team))
 	return writeJSON(w, http.StatusCreated, CreatedToken{t, secret})
 }
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
-	t, err := s.st.RevokeToken(r.Context(), r.PathValue("id"), s.now())
+	id := r.PathValue("id")
+	ctx := s.withAudit(r, store.AuditToken, "token.revoke", func(any) (string, string) { return id, "" })
+	t, err := s.st.RevokeToken(ctx, id, s.now())
 	if err != nil {
 		return err
 	}
-	s.audit(r, principal(r.Context()), "token.revoke", t.ID, "ok", fmt.Sprintf("name %q", t.Name))
+	if !store.Audited(ctx) {
+		s.audit(r, principal(r.Context()), "token.revoke", t.ID, "ok", fmt.Sprintf("name %q, revoked already", t.Name))
+	}
 	return writeJSON(w, http.StatusOK, t)
 }
 

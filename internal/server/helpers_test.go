@@ -29,6 +29,7 @@ import (
 	"github.com/ctem-dev/ctem/internal/store"
 	"github.com/ctem-dev/ctem/internal/store/sqlite"
 	"github.com/ctem-dev/ctem/internal/store/sqlstore"
+	"github.com/ctem-dev/ctem/internal/webhook"
 )
 
 // fixture is a real server on loopback over a real SQLite file holding
@@ -88,6 +89,14 @@ func newStore(t testing.TB, dir string) (*sqlstore.DB, *app.App) {
 
 func newFixture(t testing.TB, lim Limits, demo bool) *fixture {
 	t.Helper()
+	return newFixtureWith(t, lim, demo, nil)
+}
+
+// newFixtureWith is newFixture with the server's configuration changed
+// by edit (when not nil). By default deliveries may go to
+// hooks.example.com only, and the periodic SLA check is off.
+func newFixtureWith(t testing.TB, lim Limits, demo bool, edit func(*Config)) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	st, a := newStore(t, dir)
@@ -119,7 +128,12 @@ func newFixture(t testing.TB, lim Limits, demo bool) *fixture {
 		f.tokens[name] = secret
 	}
 	logs := &syncBuffer{}
-	srv, err := New(Config{App: a, Store: st, SpoolDir: filepath.Join(dir, "spool"), Limits: lim, Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	cfg := Config{App: a, Store: st, SpoolDir: filepath.Join(dir, "spool"), Limits: lim, Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Webhooks: WebhookConfig{Guard: webhook.Guard{Allow: []string{"hooks.example.com"}}}, Schedule: Schedule{SLA: -1}}
+	if edit != nil {
+		edit(&cfg)
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/ingest"
+	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
 )
 
@@ -41,20 +42,11 @@ type ingestParams struct {
 
 // IngestResult is the result of a finished ingest job.
 type IngestResult struct {
-	Scans  []jobScan `json:"scans"`
-	Assets int       `json:"assets"`
+	// Scans are the scans recorded, as 'ctem scans -o json' shows them.
+	Scans  []model.Scan `json:"scans"`
+	Assets int          `json:"assets"`
 	// Analysis is the id of the re-analysis that followed, 0 for none.
 	Analysis int64 `json:"analysis,omitempty"`
-}
-
-type jobScan struct {
-	ID       string `json:"id"`
-	Tool     string `json:"tool"`
-	Target   string `json:"target"`
-	Findings int    `json:"findings"`
-	New      int    `json:"new"`
-	Fixed    int    `json:"fixed"`
-	Reopened int    `json:"reopened"`
 }
 
 // ingest accepts an upload: it streams the body (gunzipped when its
@@ -86,12 +78,14 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) error {
 	}
 	params, _ := json.Marshal(ingestParams{Name: name, Target: q.Get("target"), Size: size})
 	job.Params = params
-	if err := s.st.EnqueueJob(r.Context(), job); err != nil {
+	ctx := s.withAudit(r, store.AuditJob, "ingest", func(any) (string, string) {
+		return job.ID, fmt.Sprintf("queued %q, %d bytes, target %q", name, size, q.Get("target"))
+	})
+	if err := s.st.EnqueueJob(ctx, job); err != nil {
 		os.Remove(s.spoolPath(job.ID))
 		return err
 	}
 	s.metrics.ingests.WithLabelValues("queued").Inc()
-	s.audit(r, principal(r.Context()), "ingest", job.ID, "ok", fmt.Sprintf("queued %q, %d bytes, target %q", name, size, q.Get("target")))
 	s.poke()
 	w.Header().Set("Location", "/api/v1/jobs/"+job.ID)
 	j, err := s.st.Job(r.Context(), job.ID)
@@ -184,7 +178,6 @@ func (s *Server) work(ctx context.Context) {
 	defer close(s.workerDone)
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
-	var expired time.Time
 	for {
 		s.mu.Lock()
 		draining := s.draining
@@ -192,11 +185,7 @@ func (s *Server) work(ctx context.Context) {
 		if draining || ctx.Err() != nil {
 			return
 		}
-		if now := s.now(); now.Sub(expired) >= expiryInterval {
-			s.expireAcceptances(ctx, now)
-			expired = now
-		}
-		j, ok, err := s.st.ClaimJob(ctx, s.now())
+		j, ok, err := s.st.ClaimJobOf(ctx, s.now(), workerKinds...)
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("claim job", "err", err)
 		}
@@ -209,7 +198,11 @@ func (s *Server) work(ctx context.Context) {
 			}
 			continue
 		}
-		s.runJob(ctx, j)
+		if j.Kind == jobIngest {
+			s.runJob(ctx, j)
+		} else {
+			s.runScheduled(ctx, j)
+		}
 	}
 }
 
@@ -229,8 +222,15 @@ func (s *Server) runJob(ctx context.Context, j store.Job) {
 		return
 	}
 	start := time.Now()
-	res, err := s.app.Ingest(ctx, app.IngestRequest{Inputs: []app.Input{{Name: p.Name, R: f, Target: p.Target}}, Target: p.Target})
+	// The ingest's own transaction records it in the audit log, as the
+	// principal that uploaded it.
+	actx := store.WithAudit(ctx, store.AuditIngest, func(any) []store.AuditEntry {
+		return []store.AuditEntry{{At: s.now(), Actor: j.CreatedBy, Action: "ingest.commit", Target: j.ID, Outcome: "ok",
+			Detail: fmt.Sprintf("input %q, %d bytes, target %q", p.Name, p.Size, p.Target)}}
+	})
+	res, err := s.app.Ingest(actx, app.IngestRequest{Inputs: []app.Input{{Name: p.Name, R: f, Target: p.Target}}, Target: p.Target})
 	f.Close()
+	s.shared.bump() // before the job's end is visible: reads that follow it see the ingest
 	if ctx.Err() != nil {
 		log.Warn("ingest interrupted by shutdown; queued again at the next start")
 		return
@@ -238,18 +238,25 @@ func (s *Server) runJob(ctx context.Context, j store.Job) {
 	s.metrics.ingestSeconds.Observe(time.Since(start).Seconds())
 	var out *IngestResult
 	if res != nil {
-		out = &IngestResult{Scans: []jobScan{}, Assets: len(res.Assets)}
+		out = &IngestResult{Scans: []model.Scan{}, Assets: len(res.Assets)}
 		n := 0
 		for _, sc := range res.Scans {
-			out.Scans = append(out.Scans, jobScan{sc.ID, sc.Tool, sc.Target, sc.Findings, sc.New, sc.Fixed, sc.Reopened})
+			out.Scans = append(out.Scans, sc)
 			n += sc.Findings
 		}
 		s.metrics.findings.Add(float64(n))
+		if d := time.Since(start).Seconds(); d > 0 {
+			s.metrics.findingsRate.Set(float64(n) / d)
+		}
 		if res.Reanalysis != nil {
+			s.observeAnalysis(ctx, res.Reanalysis, "ingest")
 			out.Analysis = res.Reanalysis.Analysis.ID
 		}
 	}
 	s.finish(j, out, err)
+	if err == nil && res != nil && res.Reanalysis != nil {
+		s.emitAnalysis(context.WithoutCancel(ctx), res.Reanalysis)
+	}
 	if err == nil {
 		log.Info("ingested", "input", p.Name, "scans", len(out.Scans), "seconds", time.Since(start).Seconds())
 	}
@@ -279,27 +286,24 @@ func (s *Server) finish(j store.Job, res *IngestResult, err error) {
 	os.Remove(s.spoolPath(j.ID))
 }
 
-// expiryInterval is how often the worker reopens the exposures whose
-// accepted risk has expired.
-const expiryInterval = time.Hour
-
 // expireAcceptances reopens the exposures whose acceptance expired, as
-// 'ctem triage expire' does, and audits each change.
-func (s *Server) expireAcceptances(ctx context.Context, now time.Time) {
+// 'ctem triage expire' does, and audits each change; it returns how many
+// it reopened.
+func (s *Server) expireAcceptances(ctx context.Context, now time.Time) (int, error) {
+	ctx = store.WithAudit(ctx, store.AuditExpire, func(res any) []store.AuditEntry {
+		changes, _ := res.([]store.StatusChange)
+		var out []store.AuditEntry
+		for _, c := range changes {
+			out = append(out, store.AuditEntry{At: now, Actor: store.Actor, Action: "triage.expire", Target: c.ExposureID, Outcome: "ok", Detail: fmt.Sprintf("%s -> %s: %s", c.From, c.To, c.Reason)})
+		}
+		return out
+	})
 	changes, err := s.st.ExpireAcceptances(ctx, now)
 	if err != nil {
-		if ctx.Err() == nil {
-			s.log.Error("expire acceptances", "err", err)
-		}
-		return
-	}
-	for _, c := range changes {
-		e := store.AuditEntry{At: now, Actor: store.Actor, Action: "triage.expire", Target: c.ExposureID, Outcome: "ok", Detail: fmt.Sprintf("%s -> %s: %s", c.From, c.To, c.Reason)}
-		if _, err := s.st.AppendAudit(ctx, e); err != nil {
-			s.log.Error("append audit entry", "err", err)
-		}
+		return 0, err
 	}
 	if len(changes) > 0 {
 		s.log.Info("expired acceptances reopened", "exposures", len(changes))
 	}
+	return len(changes), nil
 }

@@ -67,9 +67,13 @@ func syntheticReport(tb testing.TB, i, n int) []byte {
 // loopback for 10 s per iteration, over a database generated first
 // ($CTEM_LOAD_IMAGES images of 1,000 findings, 50 by default), and
 // reports the readers' throughput and the p50 and p99 latency of a page
-// of 100 exposures, and the uploads accepted per second.
+// of 100 exposures, and the uploads accepted per second: the readers all
+// reading the first page, and (distinct-*) each reading one of the first
+// 50 pages, which share no computation.
 func BenchmarkLoad(b *testing.B) {
-	f := newFixture(b, Limits{}, false)
+	// No rate limit: the 50 readers share one token, and the benchmark
+	// measures the server, not the limiter.
+	f := newFixtureWith(b, Limits{}, false, func(c *Config) { c.RateLimit = -1 })
 	ctx := context.Background()
 	images := 50
 	if v := envInt("CTEM_LOAD_IMAGES"); v > 0 {
@@ -100,9 +104,35 @@ func BenchmarkLoad(b *testing.B) {
 		}
 		return res.StatusCode, nil
 	}
+	// The first 50 pages' cursors: readers that read distinct pages
+	// share no computation (see coalescer).
+	const listing = "/api/v1/exposures?limit=100&severity=critical,high"
+	cursors := []string{""}
+	for len(cursors) < 50 {
+		req, _ := http.NewRequest("GET", f.url+listing+"&cursor="+cursors[len(cursors)-1], nil)
+		if cursors[len(cursors)-1] == "" {
+			req, _ = http.NewRequest("GET", f.url+listing, nil)
+		}
+		req.Header.Set("Authorization", "Bearer "+f.tokens["viewer"])
+		res, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var pg struct {
+			NextCursor string `json:"next_cursor"`
+		}
+		err = json.NewDecoder(res.Body).Decode(&pg)
+		res.Body.Close()
+		if err != nil || pg.NextCursor == "" {
+			break
+		}
+		cursors = append(cursors, pg.NextCursor)
+	}
 	// phase runs readers and uploaders for d and returns the readers'
-	// page latencies, the uploads accepted and the errors.
-	phase := func(readers, uploaders int, d time.Duration) ([]time.Duration, int64, int64) {
+	// page latencies, the uploads accepted and the errors; with distinct,
+	// reader i reads the page after the i-th cursor, else all read the
+	// first page.
+	phase := func(readers, uploaders int, d time.Duration, distinct bool) ([]time.Duration, int64, int64) {
 		var mu sync.Mutex
 		var lat []time.Duration
 		var uploads, errs atomic.Int64
@@ -127,11 +157,15 @@ func BenchmarkLoad(b *testing.B) {
 				}
 			})
 		}
-		for range readers {
+		for i := range readers {
+			path := listing
+			if distinct && cursors[i%len(cursors)] != "" {
+				path += "&cursor=" + cursors[i%len(cursors)]
+			}
 			wg.Go(func() {
 				for time.Now().Before(stop) {
 					t0 := time.Now()
-					st, err := get("/api/v1/exposures?limit=100&severity=critical,high", "viewer")
+					st, err := get(path, "viewer")
 					d := time.Since(t0)
 					if err != nil || st != http.StatusOK {
 						errs.Add(1)
@@ -152,14 +186,18 @@ func BenchmarkLoad(b *testing.B) {
 	}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	for b.Loop() {
-		one, _, _ := phase(1, 0, 3*time.Second)
+		one, _, _ := phase(1, 0, 3*time.Second, false)
 		b.ReportMetric(ms(one[len(one)/2]), "alone-p50-ms")
 		b.ReportMetric(ms(one[len(one)*99/100]), "alone-p99-ms")
-		many, _, _ := phase(50, 0, 5*time.Second)
+		many, _, _ := phase(50, 0, 5*time.Second, false)
 		b.ReportMetric(float64(len(many))/5, "readers-only-pages/s")
 		b.ReportMetric(ms(many[len(many)/2]), "readers-only-p50-ms")
 		b.ReportMetric(ms(many[len(many)*99/100]), "readers-only-p99-ms")
-		lat, uploads, errs := phase(50, 20, 10*time.Second)
+		dis, _, _ := phase(50, 20, 10*time.Second, true)
+		b.ReportMetric(float64(len(dis))/10, "distinct-pages/s")
+		b.ReportMetric(ms(dis[len(dis)/2]), "distinct-p50-ms")
+		b.ReportMetric(ms(dis[len(dis)*99/100]), "distinct-p99-ms")
+		lat, uploads, errs := phase(50, 20, 10*time.Second, false)
 		b.ReportMetric(float64(len(lat))/10, "pages/s")
 		b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
 		b.ReportMetric(ms(lat[len(lat)*99/100]), "p99-ms")

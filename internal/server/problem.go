@@ -174,11 +174,16 @@ type statusRecorder struct {
 	http.ResponseWriter
 	status int
 	wrote  bool
+	// beforeWrite, when set, runs once before the response is written.
+	beforeWrite func()
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
 	if !r.wrote {
 		r.status, r.wrote = code, true
+		if r.beforeWrite != nil {
+			r.beforeWrite()
+		}
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
@@ -186,6 +191,9 @@ func (r *statusRecorder) WriteHeader(code int) {
 func (r *statusRecorder) Write(b []byte) (int, error) {
 	if !r.wrote {
 		r.status, r.wrote = http.StatusOK, true
+		if r.beforeWrite != nil {
+			r.beforeWrite()
+		}
 	}
 	return r.ResponseWriter.Write(b)
 }

@@ -65,6 +65,11 @@ func (s *Server) routes() []route {
 		{Name: "token.create", Method: "POST", Pattern: "/api/v1/tokens", Action: ActTokenAdmin, H: s.createToken},
 		{Name: "token.revoke", Method: "DELETE", Pattern: "/api/v1/tokens/{id}", Action: ActTokenAdmin, H: s.revokeToken},
 		{Name: "audit", Method: "GET", Pattern: "/api/v1/audit", Action: ActAuditRead, Params: []string{"after", "limit"}, H: s.auditLog},
+
+		{Name: "webhooks", Method: "GET", Pattern: "/api/v1/webhooks", Action: ActWebhookAdmin, H: s.listWebhooks},
+		{Name: "webhook.create", Method: "POST", Pattern: "/api/v1/webhooks", Action: ActWebhookAdmin, H: s.createWebhook},
+		{Name: "webhook.delete", Method: "DELETE", Pattern: "/api/v1/webhooks/{id}", Action: ActWebhookAdmin, H: s.deleteWebhook},
+		{Name: "webhook.deliveries", Method: "GET", Pattern: "/api/v1/webhooks/{id}/deliveries", Action: ActWebhookAdmin, Params: []string{"limit"}, H: s.webhookDeliveries},
 	}, s.mobilisationRoutes()...)
 }
 
@@ -78,9 +83,20 @@ func (s *Server) wrap(rt route) http.Handler {
 		rid := newRequestID()
 		r = r.WithContext(context.WithValue(r.Context(), keyRequestID, rid))
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && rt.Action != ActIngest {
+			// A change is answered after it is made: reads that follow
+			// the answer compute afresh (see coalescer).
+			rec.beforeWrite = s.shared.bump
+		}
 		rec.Header().Set("X-Request-Id", rid)
 		rec.Header().Set("Cache-Control", "no-store")
 		defer func() {
+			if rec.beforeWrite != nil {
+				// Whatever it changed, reads from now on compute afresh
+				// (an upload changes nothing read until its job ends,
+				// which bumps then).
+				s.shared.bump()
+			}
 			s.metrics.observe(rt.Name, r.Method, rec.status, time.Since(start))
 			s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", append(logAttrs(r, rec.status), slog.Duration("duration", time.Since(start)))...)
 		}()
@@ -137,6 +153,10 @@ func (s *Server) wrap(rt route) http.Handler {
 			r.Body = http.MaxBytesReader(rec, r.Body, rt.MaxBody)
 		case rt.MaxBody == 0:
 			r.Body = http.MaxBytesReader(rec, r.Body, s.limits.MaxJSON)
+		}
+		if rt.Method == http.MethodGet && rt.Action == ActRead {
+			s.shared.serve(s.shared.key(r, principal(r.Context())), rec, r, h)
+			return
 		}
 		h.ServeHTTP(rec, r)
 	})

@@ -29,6 +29,8 @@ type Store interface {
 	store.Tokens
 	store.Audit
 	store.Jobs
+	store.ScheduledJobs
+	store.Webhooks
 }
 
 // Limits bound what a request may send.
@@ -70,6 +72,11 @@ type Config struct {
 	RateBurst int
 	// Mobilisation configures the ticket sync route.
 	Mobilisation Mobilisation
+	// Webhooks says where event deliveries may go and how they are
+	// retried.
+	Webhooks WebhookConfig
+	// Schedule says how often the periodic jobs run.
+	Schedule Schedule
 }
 
 // idleConns is how many database connections a server keeps open
@@ -94,6 +101,14 @@ type Server struct {
 	mob     Mobilisation
 	wake    chan struct{}
 	ready   chan struct{}
+	hooks   WebhookConfig
+	sched   Schedule
+
+	wakeDeliver chan struct{}
+	// shared coalesces identical reads in flight.
+	shared coalescer
+	// bg counts the delivery loop and the scheduler.
+	bg sync.WaitGroup
 
 	workerDone chan struct{}
 	mu         sync.Mutex
@@ -113,7 +128,18 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("spool folder: %w", err)
 	}
 	s := &Server{app: cfg.App, st: cfg.Store, log: cfg.Log, spool: cfg.SpoolDir, limits: cfg.Limits, feeds: cfg.Feeds, clock: cfg.Now, maxTry: cfg.MaxAttempts, mob: cfg.Mobilisation,
-		wake: make(chan struct{}, 1), ready: make(chan struct{}), workerDone: make(chan struct{})}
+		wake: make(chan struct{}, 1), ready: make(chan struct{}), workerDone: make(chan struct{}),
+		hooks: cfg.Webhooks, sched: cfg.Schedule, wakeDeliver: make(chan struct{}, 1)}
+	if s.hooks.Backoff <= 0 {
+		s.hooks.Backoff = 30 * time.Second
+	}
+	if s.hooks.MaxBackoff <= 0 {
+		s.hooks.MaxBackoff = time.Hour
+	}
+	if s.hooks.MaxAttempts <= 0 {
+		s.hooks.MaxAttempts = 8
+	}
+	s.sched.norm()
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -250,6 +276,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, lc ListenConfig) er
 	defer stopJobs()
 	go s.work(jobCtx)
 	go s.flushTouches(jobCtx)
+	s.bg.Go(func() { s.deliver(jobCtx) })
+	s.bg.Go(func() { s.schedule(jobCtx) })
 	errc := make(chan error, 1)
 	go func() {
 		if lc.CertFile != "" {
@@ -264,6 +292,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, lc ListenConfig) er
 	case err := <-errc:
 		stopJobs()
 		<-s.workerDone
+		s.bg.Wait()
 		return err
 	case <-ctx.Done():
 	}
@@ -284,6 +313,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, lc ListenConfig) er
 	}
 	stopJobs()
 	<-s.workerDone
+	s.bg.Wait()
 	if touched := s.touch.take(); len(touched) > 0 {
 		_ = s.st.TouchTokens(context.Background(), touched)
 	}

@@ -24,11 +24,11 @@ import (
 func TestPermissions(t *testing.T) {
 	t.Parallel()
 	want := map[Role]string{
-		// read triage ingest job.read scope.write token.admin audit.read metrics
-		RoleAdmin:    "11111111",
-		RoleAnalyst:  "11010001",
-		RoleViewer:   "10010001",
-		RoleUploader: "00110000",
+		// read triage ingest job.read scope.write token.admin audit.read metrics webhook.admin
+		RoleAdmin:    "111111111",
+		RoleAnalyst:  "110100010",
+		RoleViewer:   "100100010",
+		RoleUploader: "001100000",
 	}
 	for _, r := range Roles {
 		var got strings.Builder
@@ -128,7 +128,12 @@ func TestRoutesByRole(t *testing.T) {
 		"token.create": {path: "/api/v1/tokens", ctype: "application/json", body: func() []byte {
 			return []byte(`{"name":"x","role":"viewer"}`)
 		}},
-		"audit": {path: "/api/v1/audit"},
+		"audit":    {path: "/api/v1/audit"},
+		"webhooks": {path: "/api/v1/webhooks"},
+		"webhook.create": {path: "/api/v1/webhooks", ctype: "application/json", body: func() []byte {
+			return []byte(`{"url":"https://hooks.example.com/ctem","events":["sla.breach"]}`)
+		}},
+		"webhook.deliveries": {path: "/api/v1/webhooks/0123456789ab/deliveries?limit=5"},
 	}
 	for _, rt := range f.srv.routes() {
 		for _, who := range []string{"", "admin", "analyst", "viewer", "uploader"} {
@@ -139,6 +144,13 @@ func TestRoutesByRole(t *testing.T) {
 					t.Fatal(err)
 				}
 				c, ok = call{path: "/api/v1/tokens/" + tk.ID}, true
+			}
+			if rt.Name == "webhook.delete" {
+				h, _, err := CreateWebhook(context.Background(), f.st, WebhookRequest{URL: "https://hooks.example.com/x", Events: []string{"sla.breach"}}, func(string) error { return nil }, f.srv.now())
+				if err != nil {
+					t.Fatal(err)
+				}
+				c, ok = call{path: "/api/v1/webhooks/" + h.ID}, true
 			}
 			if !ok {
 				t.Fatalf("route %s has no call in the test", rt.Name)

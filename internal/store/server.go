@@ -148,6 +148,10 @@ type Job struct {
 	Result json.RawMessage `json:"result,omitempty"`
 	// Error is why the job failed.
 	Error string `json:"error,omitempty"`
+	// RunAt is when a queued job may run (zero: at once); Key, when set,
+	// makes the job unique (see ScheduledJobs).
+	RunAt time.Time `json:"-"`
+	Key   string    `json:"-"`
 }
 
 // Jobs is a durable queue of jobs in the database.

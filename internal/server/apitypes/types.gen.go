@@ -31,6 +31,30 @@ func (e CreatedTokenRole) Valid() bool {
 	}
 }
 
+// Defines values for CreatedWebhookEvents.
+const (
+	CreatedWebhookEventsPathClosed    CreatedWebhookEvents = "path.closed"
+	CreatedWebhookEventsPathOpened    CreatedWebhookEvents = "path.opened"
+	CreatedWebhookEventsPathValidated CreatedWebhookEvents = "path.validated"
+	CreatedWebhookEventsSlaBreach     CreatedWebhookEvents = "sla.breach"
+)
+
+// Valid indicates whether the value is a known member of the CreatedWebhookEvents enum.
+func (e CreatedWebhookEvents) Valid() bool {
+	switch e {
+	case CreatedWebhookEventsPathClosed:
+		return true
+	case CreatedWebhookEventsPathOpened:
+		return true
+	case CreatedWebhookEventsPathValidated:
+		return true
+	case CreatedWebhookEventsSlaBreach:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ExposureStatus.
 const (
 	Accepted      ExposureStatus = "accepted"
@@ -205,6 +229,54 @@ func (e TokenCreateRequestRole) Valid() bool {
 	case TokenCreateRequestRoleUploader:
 		return true
 	case TokenCreateRequestRoleViewer:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookEvents.
+const (
+	WebhookEventsPathClosed    WebhookEvents = "path.closed"
+	WebhookEventsPathOpened    WebhookEvents = "path.opened"
+	WebhookEventsPathValidated WebhookEvents = "path.validated"
+	WebhookEventsSlaBreach     WebhookEvents = "sla.breach"
+)
+
+// Valid indicates whether the value is a known member of the WebhookEvents enum.
+func (e WebhookEvents) Valid() bool {
+	switch e {
+	case WebhookEventsPathClosed:
+		return true
+	case WebhookEventsPathOpened:
+		return true
+	case WebhookEventsPathValidated:
+		return true
+	case WebhookEventsSlaBreach:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookCreateRequestEvents.
+const (
+	WebhookCreateRequestEventsPathClosed    WebhookCreateRequestEvents = "path.closed"
+	WebhookCreateRequestEventsPathOpened    WebhookCreateRequestEvents = "path.opened"
+	WebhookCreateRequestEventsPathValidated WebhookCreateRequestEvents = "path.validated"
+	WebhookCreateRequestEventsSlaBreach     WebhookCreateRequestEvents = "sla.breach"
+)
+
+// Valid indicates whether the value is a known member of the WebhookCreateRequestEvents enum.
+func (e WebhookCreateRequestEvents) Valid() bool {
+	switch e {
+	case WebhookCreateRequestEventsPathClosed:
+		return true
+	case WebhookCreateRequestEventsPathOpened:
+		return true
+	case WebhookCreateRequestEventsPathValidated:
+		return true
+	case WebhookCreateRequestEventsSlaBreach:
 		return true
 	default:
 		return false
@@ -441,6 +513,20 @@ type CreatedToken struct {
 
 // CreatedTokenRole defines model for CreatedToken.Role.
 type CreatedTokenRole string
+
+// CreatedWebhook defines model for CreatedWebhook.
+type CreatedWebhook struct {
+	CreatedAt time.Time              `json:"created_at"`
+	CreatedBy *string                `json:"created_by,omitempty"`
+	DeletedAt *time.Time             `json:"deleted_at,omitempty"`
+	Events    []CreatedWebhookEvents `json:"events"`
+	Id        string                 `json:"id"`
+	Secret    string                 `json:"secret"`
+	Url       string                 `json:"url"`
+}
+
+// CreatedWebhookEvents defines model for CreatedWebhook.Events.
+type CreatedWebhookEvents string
 
 // EventPage defines model for EventPage.
 type EventPage struct {
@@ -885,6 +971,47 @@ type View struct {
 	Waiting   bool     `json:"waiting"`
 }
 
+// Webhook defines model for Webhook.
+type Webhook struct {
+	CreatedAt time.Time       `json:"created_at"`
+	CreatedBy *string         `json:"created_by,omitempty"`
+	DeletedAt *time.Time      `json:"deleted_at,omitempty"`
+	Events    []WebhookEvents `json:"events"`
+	Id        string          `json:"id"`
+	Url       string          `json:"url"`
+}
+
+// WebhookEvents defines model for Webhook.Events.
+type WebhookEvents string
+
+// WebhookAttempt defines model for WebhookAttempt.
+type WebhookAttempt struct {
+	At      time.Time `json:"at"`
+	Attempt int       `json:"attempt"`
+
+	// Delivery the delivery's id (its job)
+	Delivery   string  `json:"delivery"`
+	DurationNs int     `json:"duration_ns"`
+	Error      *string `json:"error,omitempty"`
+	Event      string  `json:"event"`
+
+	// Status the receiver's HTTP status, 0 when none came back
+	Status  int    `json:"status"`
+	Webhook string `json:"webhook"`
+}
+
+// WebhookCreateRequest defines model for WebhookCreateRequest.
+type WebhookCreateRequest struct {
+	Events []WebhookCreateRequestEvents `json:"events"`
+
+	// Secret signs the deliveries; one is made when absent
+	Secret *string `json:"secret,omitempty"`
+	Url    string  `json:"url"`
+}
+
+// WebhookCreateRequestEvents defines model for WebhookCreateRequest.Events.
+type WebhookCreateRequestEvents string
+
 // AssetParam defines model for assetParam.
 type AssetParam = string
 
@@ -1099,6 +1226,11 @@ type TopParams struct {
 	N *int `form:"n,omitempty" json:"n,omitempty"`
 }
 
+// WebhookDeliveriesParams defines parameters for WebhookDeliveries.
+type WebhookDeliveriesParams struct {
+	Limit *LimitParam `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
 // AcceptRiskJSONRequestBody defines body for AcceptRisk for application/json ContentType.
 type AcceptRiskJSONRequestBody = AcceptanceRequest
 
@@ -1113,3 +1245,6 @@ type IngestJSONRequestBody = IngestJSONBody
 
 // CreateTokenJSONRequestBody defines body for CreateToken for application/json ContentType.
 type CreateTokenJSONRequestBody = TokenCreateRequest
+
+// CreateWebhookJSONRequestBody defines body for CreateWebhook for application/json ContentType.
+type CreateWebhookJSONRequestBody = WebhookCreateRequest

@@ -27,3 +27,23 @@ func TestPackExtraRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestExtraCVSS reads the CVSS field as unpackExtra does, and nothing
+// from damaged fields.
+func TestExtraCVSS(t *testing.T) {
+	t.Parallel()
+	for _, cvss := range []string{``, `[{"vector":"x"}]`, `a:b`} {
+		in := model.Finding{ToolSeverity: "HIGH:1", Description: "d:2"}
+		packed := packExtra(&in, cvss)
+		var out model.Finding
+		want, _ := unpackExtra(packed, &out)
+		if got := extraCVSS(packed); got != want || got != cvss {
+			t.Errorf("extraCVSS(%q) = %q, want %q", packed, got, cvss)
+		}
+	}
+	for _, bad := range []string{"", "5:ab", "x:1", "-1:", "2:ab", "2:ab9:x"} {
+		if got := extraCVSS(bad); got != "" {
+			t.Errorf("extraCVSS(%q) = %q, want empty", bad, got)
+		}
+	}
+}

@@ -434,6 +434,7 @@ func (s *DB) attachFindingsSeen(ctx context.Context, batch []model.Exposure, his
 		return fmt.Errorf("read exposure findings: %w", err)
 	}
 	defer rows.Close()
+	decoded := map[string][]model.CVSS{}
 	for rows.Next() {
 		var eid, id, tool, vulns, cwes, status, extra, scanID string
 		if err := rows.Scan(&eid, &id, &tool, &vulns, &cwes, &status, &extra, &scanID); err != nil {
@@ -447,15 +448,19 @@ func (s *DB) attachFindingsSeen(ctx context.Context, batch []model.Exposure, his
 			} else if t.After(e.LastSeen) {
 				e.LastSeen = t
 			}
-			var f model.Finding
-			cvss, err := unpackExtra(extra, &f)
-			if err == nil && cvss != "" {
-				var cs []model.CVSS
-				if json.Unmarshal([]byte(cvss), &cs) == nil {
-					for _, c := range cs {
-						if !slices.Contains(e.CVSS, c) {
-							e.CVSS = append(e.CVSS, c)
-						}
+			if cvss := extraCVSS(extra); cvss != "" {
+				// Findings of one vulnerability carry the same vectors:
+				// each distinct text is decoded once per call.
+				cs, ok := decoded[cvss]
+				if !ok {
+					if json.Unmarshal([]byte(cvss), &cs) != nil {
+						cs = nil
+					}
+					decoded[cvss] = cs
+				}
+				for _, c := range cs {
+					if !slices.Contains(e.CVSS, c) {
+						e.CVSS = append(e.CVSS, c)
 					}
 				}
 			}

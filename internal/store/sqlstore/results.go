@@ -423,7 +423,9 @@ func Digest(data []byte) string {
 
 // SetScope stores a new scope version unless data is the latest one.
 func (s *DB) SetScope(ctx context.Context, name string, data []byte, at time.Time) (store.ScopeVersion, bool, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	// A write transaction with the dialect's lock: the audit entry it may
+	// append must be numbered after every other.
+	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return store.ScopeVersion{}, false, fmt.Errorf("set scope: %w", err)
 	}
@@ -441,9 +443,13 @@ func (s *DB) SetScope(ctx context.Context, name string, data []byte, at time.Tim
 		v.Version, v.Digest, v.Name, string(v.Data), micros(v.At)); err != nil {
 		return cur, false, fmt.Errorf("set scope: %w", err)
 	}
+	if err := s.auditIn(ctx, tx, store.AuditScope, v); err != nil {
+		return cur, false, err
+	}
 	if err := tx.Commit(); err != nil {
 		return cur, false, fmt.Errorf("set scope: %w", err)
 	}
+	store.AuditUsed(ctx)
 	return v, true, nil
 }
 

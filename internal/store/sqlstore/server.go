@@ -45,7 +45,7 @@ func scanToken(sc interface{ Scan(...any) error }) (store.Token, error) {
 
 // CreateToken stores a token with the digest of its secret.
 func (s *DB) CreateToken(ctx context.Context, t store.Token, hash string) error {
-	_, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO api_tokens (`+tokenCols+`, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err := s.execAudited(ctx, store.AuditToken, func() any { return t }, s.rebind(`INSERT INTO api_tokens (`+tokenCols+`, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		t.ID, t.Name, t.Role, t.Team, t.CreatedBy, micros(t.CreatedAt), micros(t.ExpiresAt), micros(t.RevokedAt), micros(t.LastUsedAt), hash)
 	if err != nil {
 		return fmt.Errorf("create token: %w", err)
@@ -85,7 +85,7 @@ func (s *DB) ListTokens(ctx context.Context) ([]store.Token, error) {
 
 // RevokeToken revokes a token by id.
 func (s *DB) RevokeToken(ctx context.Context, id string, at time.Time) (store.Token, error) {
-	if _, err := s.db.ExecContext(ctx, s.rebind(`UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0`), micros(at), id); err != nil {
+	if _, err := s.execAudited(ctx, store.AuditToken, func() any { return id }, s.rebind(`UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0`), micros(at), id); err != nil {
 		return store.Token{}, fmt.Errorf("revoke token: %w", err)
 	}
 	t, err := scanToken(s.db.QueryRowContext(ctx, s.rebind(`SELECT `+tokenCols+` FROM api_tokens WHERE id = ?`), id))
@@ -123,9 +123,21 @@ func (s *DB) AppendAudit(ctx context.Context, e store.AuditEntry) (store.AuditEn
 		return e, fmt.Errorf("append audit: %w", err)
 	}
 	defer tx.Rollback()
+	if e, err = s.appendAuditTx(ctx, tx, e); err != nil {
+		return e, err
+	}
+	if err := tx.Commit(); err != nil {
+		return e, fmt.Errorf("append audit: %w", err)
+	}
+	return e, nil
+}
+
+// appendAuditTx numbers and chains e after the last entry inside the
+// write transaction tx.
+func (s *DB) appendAuditTx(ctx context.Context, tx *sql.Tx, e store.AuditEntry) (store.AuditEntry, error) {
 	var seq int64
 	var prev string
-	err = tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return e, fmt.Errorf("append audit: %w", err)
 	}
@@ -136,10 +148,53 @@ func (s *DB) AppendAudit(ctx context.Context, e store.AuditEntry) (store.AuditEn
 		e.Seq, micros(e.At), e.Actor, e.Remote, e.Action, e.Target, e.Outcome, e.Detail, e.PrevHash, e.Hash); err != nil {
 		return e, fmt.Errorf("append audit: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
-		return e, fmt.Errorf("append audit: %w", err)
-	}
 	return e, nil
+}
+
+// auditIn appends, inside tx, the entries the audit note of ctx for this
+// kind of change builds from result (see store.WithAudit); it does
+// nothing without a note. The caller calls store.AuditUsed after its
+// commit.
+func (s *DB) auditIn(ctx context.Context, tx *sql.Tx, kind string, result any) error {
+	f := store.AuditFor(ctx, kind)
+	if f == nil {
+		return nil
+	}
+	for _, e := range f(result) {
+		if _, err := s.appendAuditTx(ctx, tx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// execAudited runs one write statement, in a transaction with its audit
+// entries when ctx carries a note of this kind.
+func (s *DB) execAudited(ctx context.Context, kind string, result func() any, q string, args ...any) (sql.Result, error) {
+	if store.AuditFor(ctx, kind) == nil {
+		return s.db.ExecContext(ctx, q, args...)
+	}
+	tx, err := s.beginWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		if err := s.auditIn(ctx, tx, kind, result()); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		store.AuditUsed(ctx)
+	}
+	return res, nil
 }
 
 // AuditLog lists the entries after seq after, oldest first.
@@ -175,14 +230,14 @@ func (s *DB) AuditLog(ctx context.Context, after int64, limit int) iter.Seq2[sto
 	}
 }
 
-const jobCols = `id, kind, state, created_by, created_at, started_at, finished_at, attempts, params, result, error`
+const jobCols = `id, kind, state, created_by, created_at, started_at, finished_at, attempts, params, result, error, run_at, unique_key`
 
 func scanJob(sc interface{ Scan(...any) error }) (store.Job, error) {
 	var j store.Job
-	var c, st, f int64
+	var c, st, f, ra int64
 	var params, result string
-	err := sc.Scan(&j.ID, &j.Kind, &j.State, &j.CreatedBy, &c, &st, &f, &j.Attempts, &params, &result, &j.Error)
-	j.CreatedAt, j.StartedAt, j.FinishedAt = fromMicros(c), fromMicros(st), fromMicros(f)
+	err := sc.Scan(&j.ID, &j.Kind, &j.State, &j.CreatedBy, &c, &st, &f, &j.Attempts, &params, &result, &j.Error, &ra, &j.Key)
+	j.CreatedAt, j.StartedAt, j.FinishedAt, j.RunAt = fromMicros(c), fromMicros(st), fromMicros(f), fromMicros(ra)
 	if params != "" {
 		j.Params = json.RawMessage(params)
 	}
@@ -194,8 +249,8 @@ func scanJob(sc interface{ Scan(...any) error }) (store.Job, error) {
 
 // EnqueueJob stores a queued job.
 func (s *DB) EnqueueJob(ctx context.Context, j store.Job) error {
-	_, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO jobs (`+jobCols+`) VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?, '', '')`),
-		j.ID, j.Kind, store.JobQueued, j.CreatedBy, micros(j.CreatedAt), string(j.Params))
+	_, err := s.execAudited(ctx, store.AuditJob, func() any { return j }, s.rebind(`INSERT INTO jobs (`+jobCols+`) VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?, '', '', ?, ?)`),
+		j.ID, j.Kind, store.JobQueued, j.CreatedBy, micros(j.CreatedAt), string(j.Params), micros(j.RunAt), j.Key)
 	if err != nil {
 		return fmt.Errorf("enqueue job: %w", err)
 	}
@@ -221,7 +276,7 @@ func (s *DB) ClaimJob(ctx context.Context, at time.Time) (store.Job, bool, error
 		return store.Job{}, false, fmt.Errorf("claim job: %w", err)
 	}
 	defer tx.Rollback()
-	j, err := scanJob(tx.QueryRowContext(ctx, s.rebind(`SELECT `+jobCols+` FROM jobs WHERE state = ? ORDER BY created_at, id LIMIT 1`), store.JobQueued))
+	j, err := scanJob(tx.QueryRowContext(ctx, s.rebind(`SELECT `+jobCols+` FROM jobs WHERE state = ? AND run_at <= ? ORDER BY created_at, id LIMIT 1`), store.JobQueued, micros(at)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Job{}, false, nil
 	}

@@ -219,6 +219,27 @@ func unpackExtra(s string, f *model.Finding) (cvss string, err error) {
 	return cvss, err
 }
 
+// extraCVSS returns the CVSS field of packed finding fields (see
+// unpackExtra) without unpacking the others; "" when there is none or
+// the fields are damaged.
+func extraCVSS(s string) string {
+	for k := 0; k < 2; k++ {
+		i := strings.IndexByte(s, ':')
+		if i < 0 {
+			return ""
+		}
+		n, err := strconv.Atoi(s[:i])
+		if err != nil || n < 0 || n > len(s)-i-1 {
+			return ""
+		}
+		if k == 1 {
+			return s[i+1 : i+1+n]
+		}
+		s = s[i+1+n:]
+	}
+	return ""
+}
+
 // The small interfaces DB implements, each on its own so that a consumer
 // may ask for no more than it uses.
 var (

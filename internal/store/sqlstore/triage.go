@@ -71,9 +71,13 @@ ON CONFLICT (exposure_id) DO UPDATE SET status = excluded.status, reason = exclu
 	if c.Seq, err = s.recordChange(ctx, tx, c); err != nil {
 		return store.StatusChange{}, err
 	}
+	if err := s.auditIn(ctx, tx, store.AuditTriage, c); err != nil {
+		return store.StatusChange{}, err
+	}
 	if err := tx.Commit(); err != nil {
 		return store.StatusChange{}, fmt.Errorf("triage: %w", err)
 	}
+	store.AuditUsed(ctx)
 	return c, nil
 }
 
@@ -136,9 +140,15 @@ func (s *DB) ExpireAcceptances(ctx context.Context, now time.Time) ([]store.Stat
 	if err != nil {
 		return nil, err
 	}
+	if len(out) > 0 {
+		if err := s.auditIn(ctx, tx, store.AuditExpire, out); err != nil {
+			return nil, err
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("expire acceptances: %w", err)
 	}
+	store.AuditUsed(ctx)
 	return out, nil
 }
 

@@ -972,9 +972,14 @@ func (x *tx) Commit() error {
 		x.tx.Rollback()
 		return err
 	}
+	if err := x.s.auditIn(x.ctx, x.tx, store.AuditIngest, nil); err != nil {
+		x.tx.Rollback()
+		return err
+	}
 	if err := x.tx.Commit(); err != nil {
 		return fmt.Errorf("commit ingest: %w", err)
 	}
+	store.AuditUsed(x.ctx)
 	return nil
 }
 
