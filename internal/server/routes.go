@@ -57,6 +57,11 @@ func (s *Server) routes() []route {
 		{Name: "scope", Method: "GET", Pattern: "/api/v1/scope", Action: ActRead, H: s.getScope},
 		{Name: "scope.set", Method: "PUT", Pattern: "/api/v1/scope", Action: ActScopeWrite, Params: []string{"name"}, H: s.setScope},
 		{Name: "feeds", Method: "GET", Pattern: "/api/v1/feeds", Action: ActRead, H: s.feedsStatus},
+		{Name: "kpis", Method: "GET", Pattern: "/api/v1/kpis", Action: ActRead, Params: []string{"since"}, H: s.kpis},
+
+		{Name: "session.create", Method: "POST", Pattern: "/api/v1/session", Action: ActPublic, H: s.signIn},
+		{Name: "session", Method: "GET", Pattern: "/api/v1/session", Action: ActSelf, H: s.whoAmI},
+		{Name: "session.delete", Method: "DELETE", Pattern: "/api/v1/session", Action: ActSelf, H: s.signOut},
 
 		{Name: "ingest", Method: "POST", Pattern: "/api/v1/ingest", Action: ActIngest, Params: []string{"target", "name"}, MaxBody: -1, H: s.ingest},
 		{Name: "job", Method: "GET", Pattern: "/api/v1/jobs/{id}", Action: ActJobRead, H: s.getJob},

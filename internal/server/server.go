@@ -29,6 +29,7 @@ type Store interface {
 	store.Tokens
 	store.Audit
 	store.Jobs
+	store.Users
 }
 
 // Limits bound what a request may send.
@@ -68,6 +69,11 @@ type Config struct {
 	// RateLimit none.
 	RateLimit float64
 	RateBurst int
+	// UI, when set, builds the handler of every path outside the API (the
+	// dashboard) from the API's handler, which it may call in-process
+	// with the browser's session cookie, so that the pages see exactly
+	// what the API lets the same principal see.
+	UI func(api http.Handler) http.Handler
 }
 
 // idleConns is how many database connections a server keeps open
@@ -88,6 +94,7 @@ type Server struct {
 	metrics *metrics
 	touch   toucher
 	limit   *limiter
+	signins *limiter
 	estate  estateCache
 	wake    chan struct{}
 	ready   chan struct{}
@@ -138,14 +145,23 @@ func New(cfg Config) (*Server, error) {
 	case cfg.RateLimit > 0:
 		s.limit = newLimiter(cfg.RateLimit, max(cfg.RateBurst, 1))
 	}
+	// Sign-ins: 10 at once, then one every 6 s, per client address and
+	// per user name (a password guesser gets 600 tries an hour at most).
+	s.signins = newLimiter(1.0/6, 10)
 	s.metrics = newMetrics(s)
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
 		mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
 	}
-	mux.Handle("/", s.wrap(route{Name: "unknown", Action: ActPublic, H: func(w http.ResponseWriter, r *http.Request) error {
+	unknown := s.wrap(route{Name: "unknown", Action: ActPublic, H: func(w http.ResponseWriter, r *http.Request) error {
 		return errStatus(http.StatusNotFound, "no such route")
-	}}))
+	}})
+	if cfg.UI != nil {
+		mux.Handle("/api/", unknown)
+		mux.Handle("/", cfg.UI(mux))
+	} else {
+		mux.Handle("/", unknown)
+	}
 	// No CORS: a browser on another origin may not call the API. The
 	// protection refuses cross-origin unsafe requests that a browser
 	// marks (Sec-Fetch-Site, Origin), so a page elsewhere cannot make a
@@ -298,11 +314,16 @@ func (s *Server) Ready() <-chan struct{} { return s.ready }
 func (s *Server) flushTouches(ctx context.Context) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
+	var swept time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case now := <-t.C:
+			if now.Sub(swept) > 10*time.Minute {
+				s.sweepSessions(ctx, s.now())
+				swept = now
+			}
 			if m := s.touch.take(); len(m) > 0 {
 				if err := s.st.TouchTokens(ctx, m); err != nil {
 					s.log.Warn("record token use", "err", err)

@@ -24,11 +24,11 @@ import (
 func TestPermissions(t *testing.T) {
 	t.Parallel()
 	want := map[Role]string{
-		// read triage ingest job.read scope.write token.admin audit.read metrics
-		RoleAdmin:    "11111111",
-		RoleAnalyst:  "11010001",
-		RoleViewer:   "10010001",
-		RoleUploader: "00110000",
+		// read triage ingest job.read scope.write token.admin audit.read metrics self
+		RoleAdmin:    "111111111",
+		RoleAnalyst:  "110100011",
+		RoleViewer:   "100100011",
+		RoleUploader: "001100001",
 	}
 	for _, r := range Roles {
 		var got strings.Builder
@@ -101,6 +101,9 @@ func TestRoutesByRole(t *testing.T) {
 	var job store.Job
 	up.decode(t, &job)
 	f.waitJob(t, job.ID, "uploader")
+	if _, err := CreateUser(context.Background(), f.st, UserRequest{Name: "ann", Role: "viewer", Password: annPassword}, f.srv.now()); err != nil {
+		t.Fatal(err)
+	}
 
 	type call struct {
 		path, ctype string
@@ -126,6 +129,12 @@ func TestRoutesByRole(t *testing.T) {
 			return []byte(`{"name":"x","role":"viewer"}`)
 		}},
 		"audit": {path: "/api/v1/audit"},
+		"kpis":  {path: "/api/v1/kpis?since=30d"},
+		"session.create": {path: "/api/v1/session", ctype: "application/json", body: func() []byte {
+			return []byte(`{"name":"ann","password":"` + annPassword + `"}`)
+		}},
+		"session":        {path: "/api/v1/session"},
+		"session.delete": {path: "/api/v1/session"},
 	}
 	for _, rt := range f.srv.routes() {
 		for _, who := range []string{"", "admin", "analyst", "viewer", "uploader"} {
