@@ -17,6 +17,7 @@ import (
 	"github.com/ctem-dev/ctem/internal/intel/feeds"
 	"github.com/ctem-dev/ctem/internal/server"
 	"github.com/ctem-dev/ctem/internal/store/sqlite"
+	"github.com/ctem-dev/ctem/internal/web"
 )
 
 // newServeCmd builds `ctem serve`: the REST API over the database.
@@ -27,8 +28,9 @@ func newServeCmd(e *env) *cobra.Command {
 	var rate float64
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve the REST API over the database (tokens: 'ctem token create')",
-		Long: `Serve answers ctem's REST API (api/openapi.yaml, also at /api/v1/openapi.json)
+		Short: "Serve the dashboard and the REST API over the database (users: 'ctem user add', tokens: 'ctem token create')",
+		Long: `Serve answers ctem's dashboard at / (sign in with a user made by 'ctem user
+add') and its REST API (api/openapi.yaml, also at /api/v1/openapi.json)
 over the database: listings, attack paths, the fix plan, triage, and uploads of
 reports, which a job queue in the database ingests. Every request carries an API
 token made with 'ctem token create'. It binds to loopback unless told otherwise,
@@ -62,7 +64,11 @@ a file in the working directory. SIGINT or SIGTERM stops it gracefully.`,
 			a := &app.App{Store: st, Formats: inputs.All(), Intel: e.loadIntel,
 				Logf:  func(f string, args ...any) { log.Info(fmt.Sprintf(f, args...)) },
 				Warnf: func(f string, args ...any) { log.Warn(fmt.Sprintf(f, args...)) }}
-			srv, err := server.New(server.Config{App: a, Store: st, Log: log, SpoolDir: filepath.Join(filepath.Dir(path), "ctem-spool"),
+			ui, err := web.New(web.Config{Log: log, MaxUpload: maxUpload})
+			if err != nil {
+				return err
+			}
+			srv, err := server.New(server.Config{App: a, Store: st, Log: log, SpoolDir: filepath.Join(filepath.Dir(path), "ctem-spool"), UI: ui.WithAPI,
 				Limits: server.Limits{MaxUpload: maxUpload}, RateLimit: rate, RateBurst: int(2 * rate),
 				Feeds: func() (any, error) {
 					cfg, err := e.feedsConfig()

@@ -50,7 +50,7 @@ func (s *Server) routes() []route {
 		{Name: "asset", Method: "GET", Pattern: "/api/v1/assets/{key...}", Action: ActRead, H: s.getAsset},
 		{Name: "scans", Method: "GET", Pattern: "/api/v1/scans", Action: ActRead, Params: []string{"tool", "asset", "limit", "cursor"}, H: s.listScans},
 		{Name: "scan", Method: "GET", Pattern: "/api/v1/scans/{id}", Action: ActRead, H: s.getScan},
-		{Name: "paths", Method: "GET", Pattern: "/api/v1/paths", Action: ActRead, Params: []string{"to", "from", "through"}, H: s.paths},
+		{Name: "paths", Method: "GET", Pattern: "/api/v1/paths", Action: ActRead, Params: []string{"to", "from", "through", "team"}, H: s.paths},
 		{Name: "fixplan", Method: "GET", Pattern: "/api/v1/fixplan", Action: ActRead, Params: []string{"budget"}, H: s.fixPlan},
 		{Name: "top", Method: "GET", Pattern: "/api/v1/top", Action: ActRead, Params: []string{"n"}, H: s.top},
 		{Name: "events", Method: "GET", Pattern: "/api/v1/events", Action: ActRead, Params: listParams, H: s.events},
