@@ -33,7 +33,7 @@ func (h *Handler) routes() {
 	h.handle("GET /assets", h.assets)
 	h.handle("GET /assets/{key...}", h.asset)
 	h.handle("GET /scans", h.scans)
-	h.handle("POST /scans/upload", h.upload)
+	h.handle(uploadRoute, h.upload)
 	h.handle("GET /jobs/{id}", h.job)
 	h.handle("GET /audit", h.audit)
 	h.handle("/", func(w http.ResponseWriter, r *http.Request) error {

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -88,6 +89,26 @@ func TestCSRF(t *testing.T) {
 		if res.StatusCode != http.StatusForbidden {
 			t.Errorf("triage with %s CSRF token = %d, want 403", name, res.StatusCode)
 		}
+	}
+	// A multipart form, which only the upload route streams, is refused
+	// elsewhere even with its token.
+	var mp strings.Builder
+	mw := multipart.NewWriter(&mp)
+	for k, v := range map[string]string{"csrf": good, "status": "false_positive", "reason": "multipart"} {
+		_ = mw.WriteField(k, v)
+	}
+	mw.Close()
+	if res, err := admin.Post(f.url+"/exposures/"+x.ID+"/triage", mw.FormDataContentType(), strings.NewReader(mp.String())); err != nil || res.StatusCode != http.StatusForbidden {
+		t.Errorf("triage as a multipart form = %v %v, want 403", res.StatusCode, err)
+	}
+	// An upload without the token is refused before its file is read.
+	mp.Reset()
+	mw = multipart.NewWriter(&mp)
+	fw, _ := mw.CreateFormFile("report", "x.json")
+	_, _ = fw.Write([]byte("{}"))
+	mw.Close()
+	if res, err := admin.Post(f.url+"/scans/upload", mw.FormDataContentType(), strings.NewReader(mp.String())); err != nil || res.StatusCode != http.StatusForbidden {
+		t.Errorf("an upload without a CSRF token = %v %v, want 403", res.StatusCode, err)
 	}
 	if got, _ := f.st.Exposure(t.Context(), x.ID); got.Status != model.StatusOpen {
 		t.Errorf("after refused forms, status = %s, want open", got.Status)
