@@ -315,9 +315,25 @@ func TestBrowserJourney(t *testing.T) {
 	if !slices.Equal(drawn, wantSteps) {
 		t.Errorf("the path page draws steps %q, want %q", drawn, wantSteps)
 	}
-	xs1 := eval[[]float64](t, b, `Array.from(document.querySelectorAll("#pathgraph g.state rect")).map(r => r.getBBox().x)`)
-	if len(xs1) != len(riskiest.Steps)+1 || !slices.IsSorted(xs1) {
-		t.Errorf("the path's states are drawn at x %v, want %d states left to right", xs1, len(riskiest.Steps)+1)
+	// The states are drawn in reading order: left to right, and a long
+	// path goes on in the next row.
+	at := eval[[][2]float64](t, b, `Array.from(document.querySelectorAll("#pathgraph g.state rect")).map(r => [r.getBBox().y, r.getBBox().x])`)
+	inOrder := slices.IsSortedFunc(at, func(a, b [2]float64) int {
+		if a[0] != b[0] {
+			return int(a[0] - b[0])
+		}
+		return int(a[1] - b[1])
+	})
+	if len(at) != len(riskiest.Steps)+1 || !inOrder {
+		t.Errorf("the path's states are drawn at (y, x) %v, want %d states in reading order", at, len(riskiest.Steps)+1)
+	}
+	labels := eval[[]string](t, b, `Array.from(document.querySelectorAll("#pathgraph g.state title")).map(e => e.textContent)`)
+	wantLabels := []string{riskiest.Entry}
+	for _, s := range riskiest.Steps {
+		wantLabels = append(wantLabels, s.To)
+	}
+	if !slices.Equal(labels, wantLabels) {
+		t.Errorf("the path's states are %q, want %q", labels, wantLabels)
 	}
 	chokes := eval[int](t, b, `document.querySelectorAll("#pathgraph g.step.choke").length`)
 	var fp server.FixPlanBody
@@ -336,7 +352,11 @@ func TestBrowserJourney(t *testing.T) {
 	}
 	b.clean(t, "path")
 	if *update {
+		// The longest path: it shows a row that goes on below.
+		longest := slices.MaxFunc(paths.Items, func(a, b graph.Path) int { return len(a.Steps) - len(b.Steps) })
+		b.open(t, f.url+"/paths/"+longest.ID, "#pathgraph")
 		shot(t, b, "dashboard-path.png")
+		b.open(t, f.url+"/paths/"+riskiest.ID, "#pathgraph")
 	}
 
 	// Follow the first node that is an asset to its page.

@@ -68,7 +68,8 @@ func lineChart(pts []point, w, h int) chart {
 		y := top + ph*(1-p.V/maxV)
 		fmt.Fprintf(&b, "%.1f,%.1f ", x, y)
 		c.Dots = append(c.Dots, tick{x, y, fmt.Sprintf("%s: %g", p.Label, round2(p.V))})
-		if i%every == 0 || i == len(pts)-1 {
+		// Every few periods a label, and the last, without two too close.
+		if i == len(pts)-1 || i%every == 0 && len(pts)-1-i >= every {
 			c.XTicks = append(c.XTicks, tick{x, float64(h) - 6, p.Label})
 		}
 	}
@@ -128,6 +129,10 @@ type gnode struct {
 }
 
 type gedge struct {
+	// Points is the arrow's polyline; BY is the line's height where the
+	// labels below it go.
+	Points               string
+	BY                   float64
 	N                    int
 	X1, Y1, X2, Y2       float64
 	LX, LY               float64
@@ -138,24 +143,42 @@ type gedge struct {
 }
 
 const (
-	nodeW, nodeH, gapW = 170.0, 58.0, 170.0
+	nodeW, nodeH, gapW = 150.0, 58.0, 130.0
+	// perRow states fit a laptop's width (1366 px) on one row; a longer
+	// path goes on in the next row, still left to right.
+	perRow      = 5
+	rowH        = 170.0
+	marginX     = 20.0
+	marginY     = 50.0
+	wrapDrop    = 56.0
+	labelAbove  = 30.0
+	labelBelow  = 20.0
+	labelBelow2 = 34.0
 )
 
-// layoutPath places a path's states in one row, a step between each two.
+// layoutPath places a path's states left to right, perRow to a row, a
+// step between each two: on the same row a straight arrow with its
+// labels above (rule, probability) and below (evidence, exposures); from
+// a row's end to the next row's start an elbow, labelled on its
+// horizontal leg.
 func layoutPath(p graph.Path, chokes map[string]bool) pathGraph {
 	states := []string{p.Entry}
 	for _, s := range p.Steps {
 		states = append(states, s.To)
 	}
-	g := pathGraph{W: int(20 + float64(len(states))*(nodeW+gapW) - gapW + 20), H: 190}
-	y := 70.0
+	cols := min(len(states), perRow)
+	rows := (len(states) + perRow - 1) / perRow
+	g := pathGraph{W: int(2*marginX + float64(cols)*nodeW + float64(cols-1)*gapW), H: int(marginY + float64(rows)*rowH - (rowH - nodeH) + 60)}
+	pos := func(i int) (float64, float64) {
+		return marginX + float64(i%perRow)*(nodeW+gapW), marginY + float64(i/perRow)*rowH
+	}
 	for i, st := range states {
-		x := 20 + float64(i)*(nodeW+gapW)
+		x, y := pos(i)
 		capab, asset, ok := strings.Cut(st, ":")
 		if !ok {
 			capab, asset = "", st
 		}
-		n := gnode{N: i, X: x, Y: y, W: nodeW, H: nodeH, TX: x + 8, TY: y + 20, Capability: capab, Label: shortKey(asset, 24), Title: st, Class: "state"}
+		n := gnode{N: i, X: x, Y: y, W: nodeW, H: nodeH, TX: x + 8, TY: y + 20, Capability: capab, Label: shortKey(asset, 19), Title: st, Class: "state"}
 		if asset != "" && asset != "internet" && ok {
 			n.Href = "/assets/" + pathEscape(asset)
 		}
@@ -168,11 +191,23 @@ func layoutPath(p graph.Path, chokes map[string]bool) pathGraph {
 		g.Nodes = append(g.Nodes, n)
 	}
 	for i, s := range p.Steps {
-		x1 := 20 + float64(i)*(nodeW+gapW) + nodeW
-		e := gedge{N: i + 1, X1: x1, Y1: y + nodeH/2, X2: x1 + gapW - 6, Y2: y + nodeH/2, LX: x1 + gapW/2, LY: y - 30,
-			Rule: shortKey(s.Rule, 26), Prob: fmt.Sprintf("p=%.2f", s.Probability), Evidence: headOf(strings.Join(s.Evidence, ", "), 30),
+		x1, y1 := pos(i)
+		x2, y2 := pos(i + 1)
+		e := gedge{N: i + 1, Rule: shortKey(s.Rule, 24), Prob: fmt.Sprintf("p=%.2f", s.Probability), Evidence: headOf(strings.Join(s.Evidence, ", "), 22),
 			Exposures: len(s.ExposureIDs), Class: "step",
 			Title: fmt.Sprintf("step %d: %s, probability %.2f; evidence: %s; exposures: %s", i+1, s.Rule, s.Probability, strings.Join(s.Evidence, ", "), strings.Join(s.ExposureIDs, ", "))}
+		if y1 == y2 {
+			ay := y1 + nodeH/2
+			e.Points = fmt.Sprintf("%.1f,%.1f %.1f,%.1f", x1+nodeW, ay, x2-6, ay)
+			e.LX, e.LY, e.BY = x1+nodeW+gapW/2, ay-labelAbove, ay
+		} else {
+			// From the bottom of the row's last state down, left along the
+			// gap between the rows, and down into the next row's first.
+			mid := y1 + nodeH + wrapDrop
+			cx1, cx2 := x1+nodeW/2, x2+nodeW/2
+			e.Points = fmt.Sprintf("%.1f,%.1f %.1f,%.1f %.1f,%.1f %.1f,%.1f", cx1, y1+nodeH, cx1, mid, cx2, mid, cx2, y2-6)
+			e.LX, e.LY, e.BY = (cx1+cx2)/2, mid-labelAbove+4, mid
+		}
 		if chokes[s.From+" -> "+s.To] {
 			e.Class += " choke"
 		}
