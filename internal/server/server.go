@@ -95,9 +95,11 @@ type Server struct {
 	touch   toucher
 	limit   *limiter
 	signins *limiter
-	estate  estateCache
-	wake    chan struct{}
-	ready   chan struct{}
+	// kpiCache keeps recent KPI reports (see kpiTTL).
+	kpiCache kpiCache
+	estate   estateCache
+	wake     chan struct{}
+	ready    chan struct{}
 
 	workerDone chan struct{}
 	mu         sync.Mutex
