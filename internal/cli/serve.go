@@ -26,6 +26,7 @@ func newServeCmd(e *env) *cobra.Command {
 	var logFormat string
 	var maxUpload int64
 	var rate float64
+	var oidcFile string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the dashboard and the REST API over the database (users: 'ctem user add', tokens: 'ctem token create')",
@@ -64,11 +65,17 @@ a file in the working directory. SIGINT or SIGTERM stops it gracefully.`,
 			a := &app.App{Store: st, Formats: inputs.All(), Intel: e.loadIntel,
 				Logf:  func(f string, args ...any) { log.Info(fmt.Sprintf(f, args...)) },
 				Warnf: func(f string, args ...any) { log.Warn(fmt.Sprintf(f, args...)) }}
-			ui, err := web.New(web.Config{Log: log, MaxUpload: maxUpload})
+			var oc *server.OIDCConfig
+			if oidcFile != "" {
+				if oc, err = server.LoadOIDCConfig(oidcFile, e.getenv); err != nil {
+					return usage(fmt.Errorf("--oidc: %w", err))
+				}
+			}
+			ui, err := web.New(web.Config{Log: log, MaxUpload: maxUpload, OIDC: oc != nil})
 			if err != nil {
 				return err
 			}
-			srv, err := server.New(server.Config{App: a, Store: st, Log: log, SpoolDir: filepath.Join(filepath.Dir(path), "ctem-spool"), UI: ui.WithAPI,
+			srv, err := server.New(server.Config{App: a, Store: st, Log: log, SpoolDir: filepath.Join(filepath.Dir(path), "ctem-spool"), UI: ui.WithAPI, OIDC: oc,
 				Limits: server.Limits{MaxUpload: maxUpload}, RateLimit: rate, RateBurst: int(2 * rate),
 				Feeds: func() (any, error) {
 					cfg, err := e.feedsConfig()
@@ -96,6 +103,7 @@ a file in the working directory. SIGINT or SIGTERM stops it gracefully.`,
 	f.StringVar(&logFormat, "log-format", "text", "log format on stderr: text or json")
 	f.Float64Var(&rate, "rate-limit", 100, "requests a second each token may make on average (twice that at once); negative: no limit")
 	f.Int64Var(&maxUpload, "max-upload", server.DefaultLimits.MaxUpload, "largest upload accepted, in bytes")
+	f.StringVar(&oidcFile, "oidc", "", "OpenID Connect sign-in: a YAML file (issuer, client_id, redirect_url, groups: {GROUP: {role, team}}); the client secret in $CTEM_OIDC_CLIENT_SECRET or client_secret_file")
 	return cmd
 }
 

@@ -33,6 +33,23 @@ var (
 // routes lists every route of the API. The authorisation test walks this
 // list with every role.
 func (s *Server) routes() []route {
+	return append(s.coreRoutes(), s.oidcRoutes()...)
+}
+
+// oidcRoutes are the sign-in routes of an OpenID Connect provider, when
+// one is configured.
+func (s *Server) oidcRoutes() []route {
+	if s.oidc == nil {
+		return nil
+	}
+	return []route{
+		{Name: "oidc.login", Method: "GET", Pattern: "/api/v1/oidc/login", Action: ActPublic, Params: []string{"next"}, H: s.oidcLogin},
+		{Name: "oidc.callback", Method: "GET", Pattern: "/api/v1/oidc/callback", Action: ActPublic,
+			Params: []string{"code", "state", "error", "error_description", "error_uri", "iss", "session_state", "scope", "authuser", "hd", "prompt"}, H: s.oidcCallback},
+	}
+}
+
+func (s *Server) coreRoutes() []route {
 	return []route{
 		{Name: "healthz", Method: "GET", Pattern: "/healthz", Action: ActPublic, H: s.healthz},
 		{Name: "readyz", Method: "GET", Pattern: "/readyz", Action: ActPublic, H: s.readyz},

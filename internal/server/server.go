@@ -74,6 +74,8 @@ type Config struct {
 	// with the browser's session cookie, so that the pages see exactly
 	// what the API lets the same principal see.
 	UI func(api http.Handler) http.Handler
+	// OIDC, when set, offers sign-in through an OpenID Connect provider.
+	OIDC *OIDCConfig
 }
 
 // idleConns is how many database connections a server keeps open
@@ -95,6 +97,8 @@ type Server struct {
 	touch   toucher
 	limit   *limiter
 	signins *limiter
+	oidc    *OIDCConfig
+	oidcC   oidcClient
 	// kpiCache keeps recent KPI reports (see kpiTTL).
 	kpiCache kpiCache
 	estate   estateCache
@@ -150,6 +154,15 @@ func New(cfg Config) (*Server, error) {
 	// Sign-ins: 10 at once, then one every 6 s, per client address and
 	// per user name (a password guesser gets 600 tries an hour at most).
 	s.signins = newLimiter(1.0/6, 10)
+	if cfg.OIDC != nil {
+		if err := cfg.OIDC.check(); err != nil {
+			return nil, fmt.Errorf("oidc: %w", err)
+		}
+		s.oidc = cfg.OIDC
+		if s.oidc.Client == nil {
+			s.oidc.Client = &http.Client{Timeout: 10 * time.Second}
+		}
+	}
 	s.metrics = newMetrics(s)
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {

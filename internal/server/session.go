@@ -53,6 +53,11 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.now()
 	name := strings.TrimSpace(req.Name)
+	if strings.Contains(name, ":") {
+		// Names with a colon are the identity provider's users, who have
+		// no password here.
+		name = ""
+	}
 	if len(name) > 100 || len(req.Password) > 1024 {
 		return &httpError{Status: http.StatusBadRequest, Field: "name", Detail: "name or password too long"}
 	}
@@ -77,6 +82,14 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 		s.audit(r, nil, "signin", name, "denied", "unknown user, wrong password or disabled user")
 		return errStatus(http.StatusUnauthorized, "%s", errBadSignIn.Error())
 	}
+	return s.startSession(w, r, u, http.StatusCreated, "session")
+}
+
+// startSession starts a session for u, sets its cookie, audits the
+// sign-in and answers Me with status (or, when status is a redirect, sends
+// the browser on to next).
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u store.User, status int, how string, next ...string) error {
+	now := s.now()
 	var id [6]byte
 	var secret [32]byte
 	if _, err := rand.Read(id[:]); err != nil {
@@ -91,10 +104,14 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := &Principal{TokenID: "session:" + se.ID, Name: u.Name, User: u.Name, Role: Role(u.Role), Team: u.Team}
-	s.audit(r, p, "signin", u.Name, "ok", "session "+se.ID)
+	s.audit(r, p, "signin", u.Name, "ok", how+" session "+se.ID+", role "+u.Role+" team "+strconv.Quote(u.Team))
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: token, Path: "/", Expires: se.ExpiresAt, MaxAge: int(SessionTTL.Seconds()),
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
-	return writeJSON(w, http.StatusCreated, Me{Name: u.Name, Role: Role(u.Role), Team: u.Team, Kind: "session", ExpiresAt: se.ExpiresAt})
+	if status == http.StatusSeeOther && len(next) > 0 {
+		http.Redirect(w, r, next[0], status)
+		return nil
+	}
+	return writeJSON(w, status, Me{Name: u.Name, Role: Role(u.Role), Team: u.Team, Kind: "session", ExpiresAt: se.ExpiresAt})
 }
 
 // signOut ends the request's session, if any, and clears its cookie.

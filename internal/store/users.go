@@ -55,6 +55,11 @@ type Users interface {
 	// DeleteSession ends the session whose token has this digest; ending
 	// one that does not exist is not an error.
 	DeleteSession(ctx context.Context, hash string) error
+	// PutExternalUser stores a user whom an identity provider vouches
+	// for (no password: its hash is "!", which matches nothing), or
+	// updates the role and team of one stored before. It returns the user
+	// as stored, whose DisabledAt the caller checks.
+	PutExternalUser(ctx context.Context, u User) (User, error)
 	// DeleteExpiredSessions deletes the sessions expired at now and
 	// returns how many.
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)

@@ -47,6 +47,9 @@ type signInData struct {
 	Next  string
 	Name  string
 	Error string
+	// SSO is the link to sign in through the identity provider, when one
+	// is configured.
+	SSO string
 }
 
 // safeNext keeps a post-sign-in destination on this site: a path, never
@@ -66,12 +69,19 @@ func (h *Handler) signInPage(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, c)
 		r.AddCookie(c)
 	}
-	h.render(w, r, http.StatusOK, "signin", "Sign in", "", signInData{Next: safeNext(r.URL.Query().Get("next"))})
+	d := signInData{Next: safeNext(r.URL.Query().Get("next"))}
+	if h.oidc {
+		d.SSO = "/api/v1/oidc/login?next=" + url.QueryEscape(d.Next)
+	}
+	h.render(w, r, http.StatusOK, "signin", "Sign in", "", d)
 }
 
 func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	d := signInData{Next: safeNext(r.FormValue("next")), Name: r.FormValue("name")}
+	if h.oidc {
+		d.SSO = "/api/v1/oidc/login?next=" + url.QueryEscape(d.Next)
+	}
 	if !csrfOK(r) {
 		d.Error = "The form expired; please sign in again."
 		h.render(w, r, http.StatusForbidden, "signin", "Sign in", "", d)

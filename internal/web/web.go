@@ -49,6 +49,8 @@ type Config struct {
 	// MaxUpload is the most bytes an uploaded report may hold; 0 is 512
 	// MiB.
 	MaxUpload int64
+	// OIDC offers sign-in through the server's OpenID Connect provider.
+	OIDC bool
 }
 
 // Handler serves the dashboard.
@@ -58,11 +60,12 @@ type Handler struct {
 	pages     map[string]*template.Template
 	mux       *http.ServeMux
 	maxUpload int64
+	oidc      bool
 }
 
 // New returns the dashboard's handler.
 func New(cfg Config) (*Handler, error) {
-	h := &Handler{api: cfg.API, log: cfg.Log, maxUpload: cfg.MaxUpload, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
+	h := &Handler{api: cfg.API, log: cfg.Log, maxUpload: cfg.MaxUpload, oidc: cfg.OIDC, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}

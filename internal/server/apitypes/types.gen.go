@@ -969,6 +969,19 @@ type KpisParams struct {
 	Since *string `form:"since,omitempty" json:"since,omitempty"`
 }
 
+// OidcCallbackParams defines parameters for OidcCallback.
+type OidcCallbackParams struct {
+	Code  *string `form:"code,omitempty" json:"code,omitempty"`
+	State *string `form:"state,omitempty" json:"state,omitempty"`
+	Error *string `form:"error,omitempty" json:"error,omitempty"`
+}
+
+// OidcLoginParams defines parameters for OidcLogin.
+type OidcLoginParams struct {
+	// Next the path to open after sign-in (this site only)
+	Next *string `form:"next,omitempty" json:"next,omitempty"`
+}
+
 // ListPathsParams defines parameters for ListPaths.
 type ListPathsParams struct {
 	// To a crown jewel's key or name, or a prefix ending in *
@@ -979,6 +992,9 @@ type ListPathsParams struct {
 
 	// Through an exposure id that enables a step
 	Through *string `form:"through,omitempty" json:"through,omitempty"`
+
+	// Team a team: the paths that reach or cross its assets
+	Team *string `form:"team,omitempty" json:"team,omitempty"`
 }
 
 // ListScansParams defines parameters for ListScans.

@@ -145,3 +145,15 @@ func (s *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, err
 	n, _ := res.RowsAffected()
 	return int(n), nil
 }
+
+// PutExternalUser inserts a user without a password, or updates its role
+// and team.
+func (s *DB) PutExternalUser(ctx context.Context, u store.User) (store.User, error) {
+	if _, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO users (`+userCols+`, password_hash) VALUES (?, ?, ?, ?, ?, 0, 0, '!')
+ON CONFLICT (name) DO UPDATE SET role = excluded.role, team = excluded.team`),
+		u.Name, u.Role, u.Team, u.CreatedBy, micros(u.CreatedAt)); err != nil {
+		return store.User{}, fmt.Errorf("put external user: %w", err)
+	}
+	got, _, err := s.UserByName(ctx, u.Name)
+	return got, err
+}

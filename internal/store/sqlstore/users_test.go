@@ -78,6 +78,18 @@ func TestUsersAndSessions(t *testing.T) {
 	if err != nil || len(us) != 2 || us[0].Name != "ann" || us[1].Name != "bob" {
 		t.Errorf("ListUsers() = %+v, %v, want ann and bob", us, err)
 	}
+	ext := store.User{Name: "oidc:eve@example.com", Role: "viewer", Team: "team-a", CreatedBy: "oidc", CreatedAt: t0}
+	if got, err := st.PutExternalUser(ctx, ext); err != nil || got.Role != "viewer" || got.Team != "team-a" {
+		t.Errorf("PutExternalUser(new) = %+v, %v, want viewer of team-a", got, err)
+	}
+	ext.Role, ext.Team, ext.CreatedAt = "admin", "", t0.Add(time.Hour)
+	got, err := st.PutExternalUser(ctx, ext)
+	if err != nil || got.Role != "admin" || got.Team != "" || !got.CreatedAt.Equal(t0) {
+		t.Errorf("PutExternalUser(again) = %+v, %v, want admin without team, created at %v", got, err, t0)
+	}
+	if _, hash, _ := st.UserByName(ctx, ext.Name); hash != "!" {
+		t.Errorf("an external user's password hash = %q, want !", hash)
+	}
 	if err := st.DeleteSession(ctx, "nope"); err != nil {
 		t.Errorf("DeleteSession(nope) = %v, want nil", err)
 	}
