@@ -17,6 +17,7 @@ import (
 	"github.com/ctem-dev/ctem/examples"
 	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/graph"
+	"github.com/ctem-dev/ctem/internal/intel/feeds"
 	"github.com/ctem-dev/ctem/internal/inputs"
 	"github.com/ctem-dev/ctem/internal/server"
 	"github.com/ctem-dev/ctem/internal/store/sqlite"
@@ -90,7 +91,10 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{App: a, Store: st, SpoolDir: filepath.Join(dir, "spool"), UI: ui.WithAPI, RateLimit: -1})
+	srv, err := server.New(server.Config{App: a, Store: st, SpoolDir: filepath.Join(dir, "spool"), UI: ui.WithAPI, RateLimit: -1,
+		Feeds: func() (any, error) {
+			return []feeds.FeedStatus{{Feed: "kev", Origin: "embedded", Version: "2026.01.29", DataDate: time.Date(2026, 1, 29, 0, 0, 0, 0, time.UTC), Age: 50 * 24 * time.Hour, Stale: true, Warning: "the KEV catalog is 50 days old"}}, nil
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ctem-dev/ctem/internal/graph"
+	"github.com/ctem-dev/ctem/internal/intel/feeds"
 	"github.com/ctem-dev/ctem/internal/kpi"
 	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/server"
@@ -126,7 +127,7 @@ type overviewData struct {
 	PathsChart chart
 	Jewels     []jewelRow
 	Events     []store.PathEvent
-	Feeds      []map[string]any
+	Feeds      []feeds.FeedStatus
 	Paths      int
 	Validated  int
 }
@@ -314,7 +315,9 @@ var exposureFilters = []string{"severity", "status", "tool", "asset", "cve", "ki
 type exposuresData struct {
 	Q     map[string]string
 	Items []model.Exposure
-	Next  string
+	// Next and First link to the next page and, on a later page, the
+	// first, with the same filters.
+	Next, First string
 	Sorts []string
 }
 
@@ -335,12 +338,17 @@ func (h *Handler) exposures(w http.ResponseWriter, r *http.Request) error {
 	if err := h.get(r, "/api/v1/exposures", aq, &pg); err != nil {
 		return err
 	}
-	d.Items, d.Next = pg.Items, ""
-	if pg.NextCursor != "" {
-		nq := url.Values{}
-		for k, v := range d.Q {
+	d.Items = pg.Items
+	nq := url.Values{}
+	for k, v := range d.Q {
+		if k != "cursor" {
 			nq.Set(k, v)
 		}
+	}
+	if d.Q["cursor"] != "" {
+		d.First = "/exposures?" + nq.Encode()
+	}
+	if pg.NextCursor != "" {
 		nq.Set("cursor", pg.NextCursor)
 		d.Next = "/exposures?" + nq.Encode()
 	}

@@ -56,6 +56,17 @@ func TestPagesAndHeaders(t *testing.T) {
 			t.Errorf("GET %s holds inline script or style", p)
 		}
 	}
+	// The overview shows the feeds' freshness, a stale one flagged.
+	if _, _, body := get(t, c, f.url+"/"); !strings.Contains(body, "<td>kev</td><td>embedded</td><td>2026.01.29</td><td>2026-01-29</td>") || !strings.Contains(body, "50.0 d (stale)") || !strings.Contains(body, "the KEV catalog is 50 days old") {
+		t.Errorf("the overview does not show the KEV feed's version, date and staleness")
+	}
+	// A later page of exposures links back to the first with the same
+	// filters.
+	var pg1 server.Page[model.Exposure]
+	f.api(t, nil, "/api/v1/exposures?limit=5", &pg1)
+	if _, _, body := get(t, c, f.url+"/exposures?limit=50&cursor="+url.QueryEscape(pg1.NextCursor)+"&status=open"); !strings.Contains(body, `<a href="/exposures?limit=50&amp;status=open" id="first">`) {
+		t.Errorf("a later page of exposures has no link to the first page with its filters")
+	}
 	if st, _, _ := get(t, c, f.url+"/exposures/nope"); st != http.StatusNotFound {
 		t.Errorf("GET /exposures/nope = %d, want 404", st)
 	}
