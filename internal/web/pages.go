@@ -318,7 +318,7 @@ type exposuresData struct {
 	// Next and First link to the next page and, on a later page, the
 	// first, with the same filters.
 	Next, First string
-	Sorts []string
+	Sorts       []string
 }
 
 func (h *Handler) exposures(w http.ResponseWriter, r *http.Request) error {
