@@ -83,9 +83,9 @@ func TestUsersAndSessions(t *testing.T) {
 		t.Errorf("PutExternalUser(new) = %+v, %v, want viewer of team-a", got, err)
 	}
 	ext.Role, ext.Team, ext.CreatedAt = "admin", "", t0.Add(time.Hour)
-	got, err := st.PutExternalUser(ctx, ext)
-	if err != nil || got.Role != "admin" || got.Team != "" || !got.CreatedAt.Equal(t0) {
-		t.Errorf("PutExternalUser(again) = %+v, %v, want admin without team, created at %v", got, err, t0)
+	again, err := st.PutExternalUser(ctx, ext)
+	if err != nil || again.Role != "admin" || again.Team != "" || !again.CreatedAt.Equal(t0) {
+		t.Errorf("PutExternalUser(again) = %+v, %v, want admin without team, created at %v", again, err, t0)
 	}
 	if _, hash, _ := st.UserByName(ctx, ext.Name); hash != "!" {
 		t.Errorf("an external user's password hash = %q, want !", hash)
