@@ -219,3 +219,26 @@ func TestSignInLimit(t *testing.T) {
 		t.Errorf("12 bad sign-ins = %v, want 10 401s then 429s", codes)
 	}
 }
+
+// TestKPIsFollowIngests reads the KPIs, ingests a report, and reads them
+// again: the report kept for the first read is not answered for new
+// data.
+func TestKPIsFollowIngests(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Limits{}, true)
+	var before, after kpi.Report
+	f.do(t, "GET", "/api/v1/kpis", "viewer", "", nil).decode(t, &before)
+	if _, err := f.app.Ingest(context.Background(), app_IngestRequest("gen.json", syntheticReport(t, 7, 20))); err != nil {
+		t.Fatal(err)
+	}
+	f.do(t, "GET", "/api/v1/kpis", "viewer", "", nil).decode(t, &after)
+	if after.Open <= before.Open {
+		t.Errorf("open exposures after an ingest of new findings = %d, want more than %d", after.Open, before.Open)
+	}
+	// A team's figures are its own.
+	var team kpi.Report
+	f.do(t, "GET", "/api/v1/kpis", webAnalyst, "", nil).decode(t, &team)
+	if team.Open == 0 || team.Open >= after.Open {
+		t.Errorf("team-web's open exposures = %d, want some and fewer than everyone's %d", team.Open, after.Open)
+	}
+}

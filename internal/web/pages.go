@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -122,7 +123,11 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) error {
 // --- overview
 
 type overviewData struct {
-	KPI        kpi.Report
+	KPI kpi.Report
+	// Pending is true while the KPIs are first computed (minutes on a
+	// database of a million findings): the page shows the rest and
+	// refreshes.
+	Pending    bool
 	OpenChart  chart
 	PathsChart chart
 	Jewels     []jewelRow
@@ -140,7 +145,13 @@ type jewelRow struct {
 
 func (h *Handler) overview(w http.ResponseWriter, r *http.Request) error {
 	var d overviewData
-	if err := h.get(r, "/api/v1/kpis", url.Values{"since": {"90d"}}, &d.KPI); err != nil {
+	kctx, cancel := context.WithTimeout(r.Context(), kpiPatience)
+	err := h.get(r.WithContext(kctx), "/api/v1/kpis", url.Values{"since": {"90d"}}, &d.KPI)
+	cancel()
+	switch {
+	case err != nil && kctx.Err() != nil && r.Context().Err() == nil:
+		d.Pending = true
+	case err != nil:
 		return err
 	}
 	var open, paths []point
@@ -176,6 +187,10 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) error {
 	h.render(w, r, http.StatusOK, "overview", "Overview", "overview", d)
 	return nil
 }
+
+// kpiPatience is how long the overview waits for the KPIs before it
+// shows the rest and says they are being computed.
+const kpiPatience = 3 * time.Second
 
 // --- attack paths
 

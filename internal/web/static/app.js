@@ -43,8 +43,10 @@
   document.addEventListener("DOMContentLoaded", function () {
     var f = document.getElementById("upload");
     if (f) { uploadForm(f); }
-    if (document.querySelector("[data-refresh]")) {
-      window.setTimeout(function () { window.location.reload(); }, 1000);
+    var r = document.querySelector("[data-refresh]");
+    if (r) {
+      var secs = parseInt(r.getAttribute("data-refresh"), 10);
+      window.setTimeout(function () { window.location.reload(); }, (secs > 0 ? secs : 1) * 1000);
     }
   });
 })();
