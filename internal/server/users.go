@@ -56,8 +56,9 @@ var phc = regexp.MustCompile(`^\$argon2id\$v=19\$m=(\d{1,7}),t=(\d{1,2}),p=(\d{1
 
 // VerifyPassword reports whether password matches hash, comparing in
 // constant time. A hash that is not argon2id in the PHC format, or whose
-// parameters are beyond sane bounds (more than 1 GiB, 20 passes or 16
-// lanes), matches nothing.
+// parameters are beyond sane bounds (more than 256 MiB, 10 passes or 16
+// lanes, so that a tampered row cannot make a sign-in take the server's
+// memory), matches nothing.
 func VerifyPassword(hash, password string) bool {
 	m := phc.FindStringSubmatch(hash)
 	if m == nil {
@@ -67,7 +68,7 @@ func VerifyPassword(hash, password string) bool {
 	if _, err := fmt.Sscanf(m[1]+" "+m[2]+" "+m[3], "%d %d %d", &mem, &t, &p); err != nil {
 		return false
 	}
-	if mem < 8 || mem > 1<<20 || t < 1 || t > 20 || p < 1 || p > 16 {
+	if mem < 8 || mem > 256<<10 || t < 1 || t > 10 || p < 1 || p > 16 {
 		return false
 	}
 	b64 := base64.RawStdEncoding
