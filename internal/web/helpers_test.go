@@ -78,6 +78,7 @@ func newFixture(t testing.TB) *fixture {
 		{Name: "admin", Role: "admin", Password: password},
 		{Name: "web", Role: "analyst", Team: "team-web", Password: password},
 		{Name: "uploader", Role: "uploader", Password: password},
+		{Name: "viewer", Role: "viewer", Password: password},
 	} {
 		if _, err := server.CreateUser(ctx, st, u, time.Now()); err != nil {
 			t.Fatal(err)

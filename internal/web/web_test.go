@@ -209,3 +209,42 @@ func io_copy(w *strings.Builder, res *http.Response) (int64, error) {
 	defer res.Body.Close()
 	return io.Copy(w, res.Body)
 }
+
+// TestRoles checks that a viewer's pages offer no triage or upload, and
+// that a viewer's triage form, posted anyway, is refused by the API's
+// authorisation and changes nothing.
+func TestRoles(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var xs server.Page[model.Exposure]
+	f.api(t, nil, "/api/v1/exposures?limit=1&status=open", &xs)
+	x := xs.Items[0]
+	viewer, admin := f.signIn(t, "viewer"), f.signIn(t, "admin")
+	_, _, vpage := get(t, viewer, f.url+"/exposures/"+x.ID)
+	_, _, apage := get(t, admin, f.url+"/exposures/"+x.ID)
+	if strings.Contains(vpage, `id="triage"`) || !strings.Contains(apage, `id="triage"`) {
+		t.Errorf("the triage form is offered to the viewer %v and to the admin %v, want only the admin", strings.Contains(vpage, `id="triage"`), strings.Contains(apage, `id="triage"`))
+	}
+	_, _, vscans := get(t, viewer, f.url+"/scans")
+	if strings.Contains(vscans, `id="upload"`) {
+		t.Errorf("the upload form is offered to a viewer")
+	}
+	_, _, vaudit := get(t, viewer, f.url+"/")
+	if strings.Contains(vaudit, `href="/audit"`) {
+		t.Errorf("the audit log is linked for a viewer")
+	}
+	if st, _, _ := get(t, viewer, f.url+"/audit"); st != http.StatusForbidden {
+		t.Errorf("GET /audit as a viewer = %d, want 403", st)
+	}
+	res, err := viewer.PostForm(f.url+"/exposures/"+x.ID+"/triage", url.Values{"csrf": {formToken(t, vpage)}, "status": {"false_positive"}, "reason": {"not mine"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusForbidden {
+		t.Errorf("a viewer's triage = %d, want 403", res.StatusCode)
+	}
+	if got, _ := f.st.Exposure(t.Context(), x.ID); got.Status != model.StatusOpen {
+		t.Errorf("after a viewer's refused triage, status = %s, want open", got.Status)
+	}
+}
