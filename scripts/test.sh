@@ -18,5 +18,20 @@ if [ -n "$unformatted" ]; then
   echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
 
+echo "== chromium (the dashboard's browser tests)"
+chromium_bin="${CTEM_CHROMIUM:-}"
+for name in chromium chromium-browser google-chrome google-chrome-stable headless-shell; do
+  [ -n "$chromium_bin" ] && break
+  chromium_bin=$(command -v "$name" 2>/dev/null || true)
+done
+if [ -z "$chromium_bin" ]; then
+  if [ -n "${CI:-}" ]; then
+    echo "no Chromium found: CI must run the browser tests (.ci/run installs Debian's chromium)"; exit 1
+  fi
+  echo "*** NO CHROMIUM FOUND: internal/web's browser tests will be SKIPPED (apt-get install chromium, or set CTEM_CHROMIUM) ***"
+else
+  echo "$chromium_bin: $("$chromium_bin" --version 2>/dev/null || echo unknown version)"
+fi
+
 echo "== go test -race"
 go test -race -count=1 ./...

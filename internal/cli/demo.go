@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -11,12 +14,14 @@ import (
 	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/graph"
 	"github.com/ctem-dev/ctem/internal/inputs"
+	"github.com/ctem-dev/ctem/internal/server"
 	"github.com/ctem-dev/ctem/internal/store/sqlite"
+	"github.com/ctem-dev/ctem/internal/store/sqlstore"
 )
 
 func newDemoCmd(e *env) *cobra.Command {
-	var keep bool
-	var output string
+	var keep, serve bool
+	var output, addr string
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run ctem on the bundled example estate, in a fresh temporary database",
@@ -33,7 +38,9 @@ attack-path analysis, and prints:
 
 With -o json or csv it prints only the exposures by the risk their fix
 removes. Nothing outside the temporary directory is touched; --keep keeps the
-database to explore with the other commands.`,
+database to explore with the other commands. --serve then serves the demo in
+the dashboard (as 'ctem serve' does) until Ctrl-C, with an admin user "demo"
+whose random password it prints.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output, outTable, outJSON, outCSV); err != nil {
@@ -97,13 +104,18 @@ database to explore with the other commands.`,
 				return err
 			}
 			_, err = writeListing(e.listOut(), outTable, seqOf(rows), priorityColumns)
-			if err == nil {
+			if err == nil && !serve {
 				fmt.Fprintln(e.stdout, "\nNext: ctem explain ID, ctem paths -o mermaid, ctem fixplan -o markdown (with --db on a kept demo: ctem demo --keep).")
 			}
-			return err
+			if err != nil || !serve {
+				return err
+			}
+			return serveDemo(cmd, e, a, st, filepath.Join(dir, "ctem.db"), scopeData, addr)
 		},
 	}
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the demo database and print its path")
+	cmd.Flags().BoolVar(&serve, "serve", false, "then serve the demo in the dashboard until Ctrl-C")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "with --serve: the address to listen on (loopback)")
 	cmd.Flags().StringVarP(&output, "output", "o", outTable, "output format: table, json or csv")
 	return cmd
 }
@@ -127,4 +139,34 @@ func ingestExamples(cmd *cobra.Command, e *env, a *app.App) error {
 		e.logf("ingested %s (%s on %s): %d findings", s.Input, s.Tool, s.Target, s.Findings)
 	}
 	return nil
+}
+
+// serveDemo stores the demo's scope (the dashboard's analyses read the
+// stored one), analyses under it, adds an admin user "demo" with a random
+// password, and runs 'ctem serve' on the demo database.
+func serveDemo(cmd *cobra.Command, e *env, a *app.App, st *sqlstore.DB, path string, scopeData []byte, addr string) error {
+	ctx := cmd.Context()
+	if _, _, err := a.SetScope(ctx, app.ScopeFile{Name: "ctem.yaml", Data: scopeData}); err != nil {
+		return err
+	}
+	a.Scope = nil
+	if _, err := a.Analyze(ctx, graph.Options{}); err != nil {
+		return err
+	}
+	var pw [12]byte
+	if _, err := rand.Read(pw[:]); err != nil {
+		return err
+	}
+	password := base64.RawURLEncoding.EncodeToString(pw[:])
+	if _, err := server.CreateUser(ctx, st, server.UserRequest{Name: "demo", Role: "admin", Password: password, CreatedBy: cliActor()}, time.Now()); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "\nThe dashboard serves the demo at http://%s/ until Ctrl-C: sign in as demo, password %s\n", addr, password)
+	e.dbPath = path
+	sc := newServeCmd(e)
+	sc.SetContext(ctx)
+	if err := sc.ParseFlags([]string{"--addr", addr}); err != nil {
+		return err
+	}
+	return sc.RunE(sc, nil)
 }

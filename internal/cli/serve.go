@@ -18,6 +18,7 @@ import (
 	"github.com/ctem-dev/ctem/internal/server"
 	"github.com/ctem-dev/ctem/internal/store"
 	"github.com/ctem-dev/ctem/internal/store/sqlite"
+	"github.com/ctem-dev/ctem/internal/web"
 )
 
 // newServeCmd builds `ctem serve`: the REST API over the database.
@@ -28,10 +29,12 @@ func newServeCmd(e *env) *cobra.Command {
 	var rate float64
 	var hooks server.WebhookConfig
 	var sched server.Schedule
+	var oidcFile string
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve the REST API over the database (tokens: 'ctem token create')",
-		Long: `Serve answers ctem's REST API (api/openapi.yaml, also at /api/v1/openapi.json)
+		Short: "Serve the dashboard and the REST API over the database (users: 'ctem user add', tokens: 'ctem token create')",
+		Long: `Serve answers ctem's dashboard at / (sign in with a user made by 'ctem user
+add') and its REST API (api/openapi.yaml, also at /api/v1/openapi.json)
 over the database: listings, attack paths, the fix plan, triage, and uploads of
 reports, which a job queue in the database ingests. Every request carries an API
 token made with 'ctem token create'. It binds to loopback unless told otherwise,
@@ -83,7 +86,17 @@ it the server answers dry runs only.`,
 			a := &app.App{Store: st, Formats: inputs.All(), Intel: e.loadIntel,
 				Logf:  func(f string, args ...any) { log.Info(fmt.Sprintf(f, args...)) },
 				Warnf: func(f string, args ...any) { log.Warn(fmt.Sprintf(f, args...)) }}
-			srv, err := server.New(server.Config{App: a, Store: st, Log: log, SpoolDir: filepath.Join(filepath.Dir(path), "ctem-spool"),
+			var oc *server.OIDCConfig
+			if oidcFile != "" {
+				if oc, err = server.LoadOIDCConfig(oidcFile, e.getenv); err != nil {
+					return usage(fmt.Errorf("--oidc: %w", err))
+				}
+			}
+			ui, err := web.New(web.Config{Log: log, MaxUpload: maxUpload, OIDC: oc != nil})
+			if err != nil {
+				return err
+			}
+			srv, err := server.New(server.Config{App: a, Store: st, Log: log, SpoolDir: filepath.Join(filepath.Dir(path), "ctem-spool"), UI: ui.WithAPI, OIDC: oc,
 				Limits: server.Limits{MaxUpload: maxUpload}, RateLimit: rate, RateBurst: int(2 * rate), Mobilisation: e.serverMobilisation(),
 				Webhooks: hooks, Schedule: sched,
 				Feeds: func() (any, error) {
@@ -117,6 +130,7 @@ it the server answers dry runs only.`,
 	f.DurationVar(&sched.Expire, "expire-interval", time.Hour, "how often accepted risks past their expiry are reopened (negative: never)")
 	f.DurationVar(&sched.SLA, "sla-interval", time.Hour, "how often SLAs are checked for new breaches, sent as sla.breach (negative: never)")
 	f.DurationVar(&sched.Feeds, "feeds-interval", 0, "how often the threat-intelligence feeds are updated from their configured sources, then the paths re-analysed (0: never)")
+	f.StringVar(&oidcFile, "oidc", "", "OpenID Connect sign-in: a YAML file (issuer, client_id, redirect_url, groups: {GROUP: {role, team}}); the client secret in $CTEM_OIDC_CLIENT_SECRET or client_secret_file")
 	return cmd
 }
 

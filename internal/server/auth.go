@@ -64,20 +64,22 @@ const (
 	// ActWebhookAdmin lists, creates and removes webhook subscriptions
 	// and reads their deliveries.
 	ActWebhookAdmin Action = "webhook.admin"
+	// ActSelf reads who the request acts as (any principal may).
+	ActSelf Action = "self"
 )
 
 // Actions lists every action a token may be checked for.
-var Actions = []Action{ActRead, ActTriage, ActIngest, ActJobRead, ActScopeWrite, ActTokenAdmin, ActAuditRead, ActMetrics, ActWebhookAdmin}
+var Actions = []Action{ActRead, ActTriage, ActIngest, ActJobRead, ActScopeWrite, ActTokenAdmin, ActAuditRead, ActMetrics, ActWebhookAdmin, ActSelf}
 
 // permissions is the authorisation table: the one place that says which
 // role may do which action. Whatever is not listed is refused. A
 // team-scoped principal is further limited, for the actions that read or
 // change security data, to the assets its team owns (see teamFilter).
 var permissions = map[Role][]Action{
-	RoleAdmin:    {ActRead, ActTriage, ActIngest, ActJobRead, ActScopeWrite, ActTokenAdmin, ActAuditRead, ActMetrics, ActWebhookAdmin},
-	RoleAnalyst:  {ActRead, ActTriage, ActJobRead, ActMetrics},
-	RoleViewer:   {ActRead, ActJobRead, ActMetrics},
-	RoleUploader: {ActIngest, ActJobRead},
+	RoleAdmin:    {ActRead, ActTriage, ActIngest, ActJobRead, ActScopeWrite, ActTokenAdmin, ActAuditRead, ActMetrics, ActWebhookAdmin, ActSelf},
+	RoleAnalyst:  {ActRead, ActTriage, ActJobRead, ActMetrics, ActSelf},
+	RoleViewer:   {ActRead, ActJobRead, ActMetrics, ActSelf},
+	RoleUploader: {ActIngest, ActJobRead, ActSelf},
 }
 
 // Allowed reports whether role may do action.
@@ -88,20 +90,30 @@ func Allowed(role Role, action Action) bool {
 // ValidRole reports whether r is a role.
 func ValidRole(r string) bool { return slices.Contains(Roles, Role(r)) }
 
-// Principal is who a request acts as: a token's identity.
+// Principal is who a request acts as: a token's identity, or a
+// signed-in user's.
 type Principal struct {
+	// TokenID is the token's id, or "session:" and the session's id; the
+	// rate limit counts by it.
 	TokenID string
 	Name    string
 	Role    Role
 	// Team, when not empty, limits the principal to the assets its team
 	// owns in the scope.
 	Team string
+	// User names the local user of a session; empty for a token.
+	User string
+
+	expires time.Time
 }
 
 // String names the principal in logs and the audit log.
 func (p *Principal) String() string {
 	if p == nil {
 		return "anonymous"
+	}
+	if p.User != "" {
+		return "user:" + p.User
 	}
 	return "token:" + p.TokenID + ":" + p.Name
 }
@@ -168,10 +180,14 @@ func CreateToken(ctx context.Context, st store.Tokens, req TokenRequest, now tim
 var errUnauthenticated = errors.New("unauthenticated")
 
 // authenticate returns the principal of the request's bearer token, or
-// an error for a missing, unknown, revoked or expired token (all alike
-// to the client).
+// without an Authorization header of its session cookie, or an error for
+// a missing, unknown, revoked or expired token or session (all alike to
+// the client).
 func (s *Server) authenticate(r *http.Request) (*Principal, error) {
 	h := r.Header.Get("Authorization")
+	if h == "" {
+		return s.authenticateSession(r)
+	}
 	secret, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok || !strings.HasPrefix(secret, tokenPrefix) || len(secret) > 200 {
 		return nil, errUnauthenticated
@@ -188,7 +204,7 @@ func (s *Server) authenticate(r *http.Request) (*Principal, error) {
 		return nil, errUnauthenticated
 	}
 	s.touch.use(t.ID, now)
-	return &Principal{TokenID: t.ID, Name: t.Name, Role: Role(t.Role), Team: t.Team}, nil
+	return &Principal{TokenID: t.ID, Name: t.Name, Role: Role(t.Role), Team: t.Team, expires: t.ExpiresAt}, nil
 }
 
 // toucher collects the last use of tokens and writes them now and then,

@@ -502,9 +502,17 @@ func (s *Server) paths(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// team keeps the paths that reach or cross a team's assets (as that
+	// team's own scope sees them), within what the principal may see.
+	var tv scopeOf
+	if team := q.Get("team"); team != "" {
+		if tv, err = s.visibleTo(r.Context(), &Principal{Team: team}); err != nil {
+			return err
+		}
+	}
 	out := PathsBody{Items: []graph.Path{}, View: pl.View}
 	for _, p := range pl.Paths {
-		if v.path(p) {
+		if v.path(p) && (tv == nil || tv.path(p)) {
 			out.Items = append(out.Items, p)
 		}
 	}

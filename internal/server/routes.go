@@ -33,7 +33,24 @@ var (
 // routes lists every route of the API. The authorisation test walks this
 // list with every role.
 func (s *Server) routes() []route {
-	return append([]route{
+	return append(append(s.coreRoutes(), s.mobilisationRoutes()...), s.oidcRoutes()...)
+}
+
+// oidcRoutes are the sign-in routes of an OpenID Connect provider, when
+// one is configured.
+func (s *Server) oidcRoutes() []route {
+	if s.oidc == nil {
+		return nil
+	}
+	return []route{
+		{Name: "oidc.login", Method: "GET", Pattern: "/api/v1/oidc/login", Action: ActPublic, Params: []string{"next"}, H: s.oidcLogin},
+		{Name: "oidc.callback", Method: "GET", Pattern: "/api/v1/oidc/callback", Action: ActPublic,
+			Params: []string{"code", "state", "error", "error_description", "error_uri", "iss", "session_state", "scope", "authuser", "hd", "prompt"}, H: s.oidcCallback},
+	}
+}
+
+func (s *Server) coreRoutes() []route {
+	return []route{
 		{Name: "healthz", Method: "GET", Pattern: "/healthz", Action: ActPublic, H: s.healthz},
 		{Name: "readyz", Method: "GET", Pattern: "/readyz", Action: ActPublic, H: s.readyz},
 		{Name: "openapi", Method: "GET", Pattern: "/api/v1/openapi.json", Action: ActPublic, H: s.openapi},
@@ -50,13 +67,18 @@ func (s *Server) routes() []route {
 		{Name: "asset", Method: "GET", Pattern: "/api/v1/assets/{key...}", Action: ActRead, H: s.getAsset},
 		{Name: "scans", Method: "GET", Pattern: "/api/v1/scans", Action: ActRead, Params: []string{"tool", "asset", "limit", "cursor"}, H: s.listScans},
 		{Name: "scan", Method: "GET", Pattern: "/api/v1/scans/{id}", Action: ActRead, H: s.getScan},
-		{Name: "paths", Method: "GET", Pattern: "/api/v1/paths", Action: ActRead, Params: []string{"to", "from", "through"}, H: s.paths},
+		{Name: "paths", Method: "GET", Pattern: "/api/v1/paths", Action: ActRead, Params: []string{"to", "from", "through", "team"}, H: s.paths},
 		{Name: "fixplan", Method: "GET", Pattern: "/api/v1/fixplan", Action: ActRead, Params: []string{"budget"}, H: s.fixPlan},
 		{Name: "top", Method: "GET", Pattern: "/api/v1/top", Action: ActRead, Params: []string{"n"}, H: s.top},
 		{Name: "events", Method: "GET", Pattern: "/api/v1/events", Action: ActRead, Params: listParams, H: s.events},
 		{Name: "scope", Method: "GET", Pattern: "/api/v1/scope", Action: ActRead, H: s.getScope},
 		{Name: "scope.set", Method: "PUT", Pattern: "/api/v1/scope", Action: ActScopeWrite, Params: []string{"name"}, H: s.setScope},
 		{Name: "feeds", Method: "GET", Pattern: "/api/v1/feeds", Action: ActRead, H: s.feedsStatus},
+		{Name: "kpis", Method: "GET", Pattern: "/api/v1/kpis", Action: ActRead, Params: []string{"since"}, H: s.kpis},
+
+		{Name: "session.create", Method: "POST", Pattern: "/api/v1/session", Action: ActPublic, H: s.signIn},
+		{Name: "session", Method: "GET", Pattern: "/api/v1/session", Action: ActSelf, H: s.whoAmI},
+		{Name: "session.delete", Method: "DELETE", Pattern: "/api/v1/session", Action: ActSelf, H: s.signOut},
 
 		{Name: "ingest", Method: "POST", Pattern: "/api/v1/ingest", Action: ActIngest, Params: []string{"target", "name"}, MaxBody: -1, H: s.ingest},
 		{Name: "job", Method: "GET", Pattern: "/api/v1/jobs/{id}", Action: ActJobRead, H: s.getJob},
@@ -70,7 +92,7 @@ func (s *Server) routes() []route {
 		{Name: "webhook.create", Method: "POST", Pattern: "/api/v1/webhooks", Action: ActWebhookAdmin, H: s.createWebhook},
 		{Name: "webhook.delete", Method: "DELETE", Pattern: "/api/v1/webhooks/{id}", Action: ActWebhookAdmin, H: s.deleteWebhook},
 		{Name: "webhook.deliveries", Method: "GET", Pattern: "/api/v1/webhooks/{id}/deliveries", Action: ActWebhookAdmin, Params: []string{"limit"}, H: s.webhookDeliveries},
-	}, s.mobilisationRoutes()...)
+	}
 }
 
 // wrap puts a route's handler behind the request id, metrics, logging,

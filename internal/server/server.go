@@ -31,6 +31,7 @@ type Store interface {
 	store.Jobs
 	store.ScheduledJobs
 	store.Webhooks
+	store.Users
 }
 
 // Limits bound what a request may send.
@@ -77,6 +78,13 @@ type Config struct {
 	Webhooks WebhookConfig
 	// Schedule says how often the periodic jobs run.
 	Schedule Schedule
+	// UI, when set, builds the handler of every path outside the API (the
+	// dashboard) from the API's handler, which it may call in-process
+	// with the browser's session cookie, so that the pages see exactly
+	// what the API lets the same principal see.
+	UI func(api http.Handler) http.Handler
+	// OIDC, when set, offers sign-in through an OpenID Connect provider.
+	OIDC *OIDCConfig
 }
 
 // idleConns is how many database connections a server keeps open
@@ -97,12 +105,17 @@ type Server struct {
 	metrics *metrics
 	touch   toucher
 	limit   *limiter
-	estate  estateCache
-	mob     Mobilisation
-	wake    chan struct{}
-	ready   chan struct{}
-	hooks   WebhookConfig
-	sched   Schedule
+	signins *limiter
+	oidc    *OIDCConfig
+	oidcC   oidcClient
+	// kpiCache keeps recent KPI reports (see kpiTTL).
+	kpiCache kpiCache
+	estate   estateCache
+	mob      Mobilisation
+	wake     chan struct{}
+	ready    chan struct{}
+	hooks    WebhookConfig
+	sched    Schedule
 
 	wakeDeliver chan struct{}
 	// shared coalesces identical reads in flight.
@@ -167,14 +180,32 @@ func New(cfg Config) (*Server, error) {
 	case cfg.RateLimit > 0:
 		s.limit = newLimiter(cfg.RateLimit, max(cfg.RateBurst, 1))
 	}
+	// Sign-ins: 10 at once, then one every 6 s, per client address and
+	// per user name (a password guesser gets 600 tries an hour at most).
+	s.signins = newLimiter(1.0/6, 10)
+	if cfg.OIDC != nil {
+		if err := cfg.OIDC.check(); err != nil {
+			return nil, fmt.Errorf("oidc: %w", err)
+		}
+		s.oidc = cfg.OIDC
+		if s.oidc.Client == nil {
+			s.oidc.Client = &http.Client{Timeout: 10 * time.Second}
+		}
+	}
 	s.metrics = newMetrics(s)
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
 		mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
 	}
-	mux.Handle("/", s.wrap(route{Name: "unknown", Action: ActPublic, H: func(w http.ResponseWriter, r *http.Request) error {
+	unknown := s.wrap(route{Name: "unknown", Action: ActPublic, H: func(w http.ResponseWriter, r *http.Request) error {
 		return errStatus(http.StatusNotFound, "no such route")
-	}}))
+	}})
+	if cfg.UI != nil {
+		mux.Handle("/api/", unknown)
+		mux.Handle("/", cfg.UI(mux))
+	} else {
+		mux.Handle("/", unknown)
+	}
 	// No CORS: a browser on another origin may not call the API. The
 	// protection refuses cross-origin unsafe requests that a browser
 	// marks (Sec-Fetch-Site, Origin), so a page elsewhere cannot make a
@@ -331,11 +362,16 @@ func (s *Server) Ready() <-chan struct{} { return s.ready }
 func (s *Server) flushTouches(ctx context.Context) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
+	var swept time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case now := <-t.C:
+			if now.Sub(swept) > 10*time.Minute {
+				s.sweepSessions(ctx, s.now())
+				swept = now
+			}
 			if m := s.touch.take(); len(m) > 0 {
 				if err := s.st.TouchTokens(ctx, m); err != nil {
 					s.log.Warn("record token use", "err", err)

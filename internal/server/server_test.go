@@ -24,11 +24,11 @@ import (
 func TestPermissions(t *testing.T) {
 	t.Parallel()
 	want := map[Role]string{
-		// read triage ingest job.read scope.write token.admin audit.read metrics webhook.admin
-		RoleAdmin:    "111111111",
-		RoleAnalyst:  "110100010",
-		RoleViewer:   "100100010",
-		RoleUploader: "001100000",
+		// read triage ingest job.read scope.write token.admin audit.read metrics webhook.admin self
+		RoleAdmin:    "1111111111",
+		RoleAnalyst:  "1101000101",
+		RoleViewer:   "1001000101",
+		RoleUploader: "0011000001",
 	}
 	for _, r := range Roles {
 		var got strings.Builder
@@ -102,6 +102,9 @@ func TestRoutesByRole(t *testing.T) {
 	var job store.Job
 	up.decode(t, &job)
 	f.waitJob(t, job.ID, "uploader")
+	if _, err := CreateUser(context.Background(), f.st, UserRequest{Name: "ann", Role: "viewer", Password: annPassword}, f.srv.now()); err != nil {
+		t.Fatal(err)
+	}
 
 	type call struct {
 		path, ctype string
@@ -134,6 +137,12 @@ func TestRoutesByRole(t *testing.T) {
 			return []byte(`{"url":"https://hooks.example.com/ctem","events":["sla.breach"]}`)
 		}},
 		"webhook.deliveries": {path: "/api/v1/webhooks/0123456789ab/deliveries?limit=5"},
+		"kpis":               {path: "/api/v1/kpis?since=30d"},
+		"session.create": {path: "/api/v1/session", ctype: "application/json", body: func() []byte {
+			return []byte(`{"name":"ann","password":"` + annPassword + `"}`)
+		}},
+		"session":        {path: "/api/v1/session"},
+		"session.delete": {path: "/api/v1/session"},
 	}
 	for _, rt := range f.srv.routes() {
 		for _, who := range []string{"", "admin", "analyst", "viewer", "uploader"} {

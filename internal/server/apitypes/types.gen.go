@@ -106,6 +106,48 @@ func (e JobState) Valid() bool {
 	}
 }
 
+// Defines values for MeKind.
+const (
+	MeKindSession MeKind = "session"
+	MeKindToken   MeKind = "token"
+)
+
+// Valid indicates whether the value is a known member of the MeKind enum.
+func (e MeKind) Valid() bool {
+	switch e {
+	case MeKindSession:
+		return true
+	case MeKindToken:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MeRole.
+const (
+	MeRoleAdmin    MeRole = "admin"
+	MeRoleAnalyst  MeRole = "analyst"
+	MeRoleUploader MeRole = "uploader"
+	MeRoleViewer   MeRole = "viewer"
+)
+
+// Valid indicates whether the value is a known member of the MeRole enum.
+func (e MeRole) Valid() bool {
+	switch e {
+	case MeRoleAdmin:
+		return true
+	case MeRoleAnalyst:
+		return true
+	case MeRoleUploader:
+		return true
+	case MeRoleViewer:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PathEventEvent.
 const (
 	Closed PathEventEvent = "closed"
@@ -650,6 +692,36 @@ type Job struct {
 // JobState defines model for Job.State.
 type JobState string
 
+// KPIReport defines model for KPIReport.
+type KPIReport struct {
+	CriticalShare float32   `json:"critical_share"`
+	From          time.Time `json:"from"`
+	Jewels        *[]struct {
+		Jewel   string `json:"jewel"`
+		Open    []int  `json:"open"`
+		OpenNow int    `json:"open_now"`
+	} `json:"jewels,omitempty"`
+	KevOverdue     int `json:"kev_overdue"`
+	Open           int `json:"open"`
+	OpenOnCritical int `json:"open_on_critical"`
+	OpenPaths      int `json:"open_paths"`
+	Periods        []struct {
+		End         time.Time `json:"end"`
+		Fixed       int       `json:"fixed"`
+		KevOverdue  int       `json:"kev_overdue"`
+		Open        int       `json:"open"`
+		OpenPaths   int       `json:"open_paths"`
+		Opened      int       `json:"opened"`
+		PathsClosed int       `json:"paths_closed"`
+		PathsOpened int       `json:"paths_opened"`
+		Reopened    int       `json:"reopened"`
+		Start       time.Time `json:"start"`
+	} `json:"periods"`
+	Teams           *[]map[string]interface{} `json:"teams,omitempty"`
+	TimeToRemediate *[]map[string]interface{} `json:"time_to_remediate,omitempty"`
+	To              time.Time                 `json:"to"`
+}
+
 // Location defines model for Location.
 type Location struct {
 	Column    *int    `json:"column,omitempty"`
@@ -659,6 +731,21 @@ type Location struct {
 	Path      string  `json:"path"`
 	Url       *string `json:"url,omitempty"`
 }
+
+// Me defines model for Me.
+type Me struct {
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	Kind      MeKind     `json:"kind"`
+	Name      string     `json:"name"`
+	Role      MeRole     `json:"role"`
+	Team      *string    `json:"team,omitempty"`
+}
+
+// MeKind defines model for Me.Kind.
+type MeKind string
+
+// MeRole defines model for Me.Role.
+type MeRole string
 
 // Package defines model for Package.
 type Package struct {
@@ -836,6 +923,12 @@ type Scope struct {
 
 // Severity defines model for Severity.
 type Severity string
+
+// SignInRequest defines model for SignInRequest.
+type SignInRequest struct {
+	Name     string `json:"name"`
+	Password string `json:"password"`
+}
 
 // Status defines model for Status.
 type Status struct {
@@ -1172,6 +1265,25 @@ type IngestParams struct {
 	Name *string `form:"name,omitempty" json:"name,omitempty"`
 }
 
+// KpisParams defines parameters for Kpis.
+type KpisParams struct {
+	// Since how far back, in days (90d)
+	Since *string `form:"since,omitempty" json:"since,omitempty"`
+}
+
+// OidcCallbackParams defines parameters for OidcCallback.
+type OidcCallbackParams struct {
+	Code  *string `form:"code,omitempty" json:"code,omitempty"`
+	State *string `form:"state,omitempty" json:"state,omitempty"`
+	Error *string `form:"error,omitempty" json:"error,omitempty"`
+}
+
+// OidcLoginParams defines parameters for OidcLogin.
+type OidcLoginParams struct {
+	// Next the path to open after sign-in (this site only)
+	Next *string `form:"next,omitempty" json:"next,omitempty"`
+}
+
 // ListPathsParams defines parameters for ListPaths.
 type ListPathsParams struct {
 	// To a crown jewel's key or name, or a prefix ending in *
@@ -1182,6 +1294,9 @@ type ListPathsParams struct {
 
 	// Through an exposure id that enables a step
 	Through *string `form:"through,omitempty" json:"through,omitempty"`
+
+	// Team a team: the paths that reach or cross its assets
+	Team *string `form:"team,omitempty" json:"team,omitempty"`
 }
 
 // ListScansParams defines parameters for ListScans.
@@ -1242,6 +1357,9 @@ type TriageExposureJSONRequestBody = TriageRequest
 
 // IngestJSONRequestBody defines body for Ingest for application/json ContentType.
 type IngestJSONRequestBody = IngestJSONBody
+
+// SignInJSONRequestBody defines body for SignIn for application/json ContentType.
+type SignInJSONRequestBody = SignInRequest
 
 // CreateTokenJSONRequestBody defines body for CreateToken for application/json ContentType.
 type CreateTokenJSONRequestBody = TokenCreateRequest
