@@ -129,6 +129,9 @@ func (s *DB) RecordAnalysis(ctx context.Context, r *store.AnalysisRecord) (store
 	if err := s.replaceResults(ctx, tx, a.ID, r); err != nil {
 		return a, nil, err
 	}
+	if err := s.recordKPIs(ctx, tx, a, r); err != nil {
+		return a, nil, err
+	}
 	owners, _ := json.Marshal(nonNilStrings(a.CodeOwners))
 	if a.Feeds == nil {
 		a.Feeds = []store.FeedVersion{}
