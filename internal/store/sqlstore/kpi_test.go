@@ -42,8 +42,8 @@ func TestKPISnapshots(t *testing.T) {
 	// A partial analysis of db's component closes p2 and lowers x1's
 	// priority; bucket's path stays open and is still counted.
 	part := &store.AnalysisRecord{
-		Analysis:   store.Analysis{At: at.Add(24 * time.Hour), IngestSeq: 2, Partial: true},
-		Jewels:     map[string]bool{"db": true}, Covered: []string{"api", "db"},
+		Analysis: store.Analysis{At: at.Add(24 * time.Hour), IngestSeq: 2, Partial: true},
+		Jewels:   map[string]bool{"db": true}, Covered: []string{"api", "db"},
 		Paths:      []store.StoredPath{valid(path("p1", "db", 3), kev)},
 		Priorities: []store.StoredPriority{{ExposureID: "x1", Anchor: "api", RiskRemoved: 3}, {ExposureID: "x2", Anchor: "api", RiskRemoved: 2}},
 	}
