@@ -4,6 +4,8 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -170,6 +172,28 @@ func writeKPITable(w io.Writer, r *kpi.Report) {
 		}
 		tw.Flush()
 	}
+	if len(r.ByBand) > 0 {
+		fmt.Fprintln(w, "\nTime to remediate by priority band (the highest risk removed an analysis gave the exposure: p1 >= 1, p2 >= 0.1, p3 > 0):")
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "BAND\tFIXED\tMEAN\tP90\t")
+		for _, m := range r.ByBand {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t\n", m.Band, m.Fixed, days(m.Mean), days(m.P90))
+		}
+		tw.Flush()
+	}
+	if n := len(r.Snapshots); n > 0 {
+		open, valid := make([]int, n), make([]int, n)
+		for i, s := range r.Snapshots {
+			open[i], valid[i] = s.OpenPaths, s.ValidatedPaths
+		}
+		last := r.Snapshots[n-1]
+		fmt.Fprintf(w, "\nAs recorded by the %d analyses since %s: open attack paths %s (now %d), validated %s (now %d",
+			n, r.From.Format("2006-01-02"), sparkline(open), last.OpenPaths, sparkline(valid), last.ValidatedPaths)
+		for _, k := range sortedKeys(last.ValidatedBy) {
+			fmt.Fprintf(w, "; %s %d", k, last.ValidatedBy[k])
+		}
+		fmt.Fprintln(w, ").")
+	}
 	if len(r.Jewels) > 0 {
 		fmt.Fprintln(w, "\nOpen attack paths by crown jewel, week by week:")
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -192,6 +216,11 @@ func writeKPITable(w io.Writer, r *kpi.Report) {
 		}
 		tw.Flush()
 	}
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys(m map[string]int) []string {
+	return slices.Sorted(maps.Keys(m))
 }
 
 // writeKPICSV writes the weekly series, one row per week.
