@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/csv"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/kpi"
 )
 
@@ -51,28 +53,11 @@ CISA's KEV catalog past its due date. --by team adds the figures per owner,
 			if err != nil {
 				return err
 			}
-			es, err := a.Estate(ctx)
+			opt, err := e.kpiOptions(ctx, a, d)
 			if err != nil {
 				return err
 			}
-			in, err := e.loadIntel()
-			if err != nil {
-				return err
-			}
-			var kevDue func(string) (time.Time, bool)
-			if in.KEV != nil {
-				kevDue = func(cve string) (time.Time, bool) {
-					k, ok := in.KEV.Lookup(cve)
-					return k.DueDate, ok && !k.DueDate.IsZero()
-				}
-			}
-			r, err := kpi.Compute(ctx, st, kpi.Options{
-				KEVDue:   kevDue,
-				Now:      time.Now().UTC(),
-				Since:    d,
-				Owner:    func(a string) string { return es.Context(es.Canonical(a)).Owner },
-				Critical: func(a string) bool { return es.Context(es.Canonical(a)).Criticality == "critical" },
-			})
+			r, err := kpi.Compute(ctx, st, opt)
 			if err != nil {
 				return err
 			}
@@ -96,6 +81,33 @@ CISA's KEV catalog past its due date. --by team adds the figures per owner,
 	cmd.Flags().StringVar(&by, "by", "", "add figures by: team, or jewel (open attack paths per crown jewel)")
 	cmd.Flags().StringVarP(&output, "output", "o", outTable, "output format: table, json or csv")
 	return cmd
+}
+
+// kpiOptions returns the KPI options of the command line: now, since d,
+// the estate's owners and criticality, and the KEV catalog's due dates.
+func (e *env) kpiOptions(ctx context.Context, a *app.App, d time.Duration) (kpi.Options, error) {
+	es, err := a.Estate(ctx)
+	if err != nil {
+		return kpi.Options{}, err
+	}
+	in, err := e.loadIntel()
+	if err != nil {
+		return kpi.Options{}, err
+	}
+	var kevDue func(string) (time.Time, bool)
+	if in.KEV != nil {
+		kevDue = func(cve string) (time.Time, bool) {
+			k, ok := in.KEV.Lookup(cve)
+			return k.DueDate, ok && !k.DueDate.IsZero()
+		}
+	}
+	return kpi.Options{
+		KEVDue:   kevDue,
+		Now:      time.Now().UTC(),
+		Since:    d,
+		Owner:    func(a string) string { return es.Context(es.Canonical(a)).Owner },
+		Critical: func(a string) bool { return es.Context(es.Canonical(a)).Criticality == "critical" },
+	}, nil
 }
 
 // parseSince reads 90d, 12w or a Go duration.
