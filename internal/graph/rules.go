@@ -165,6 +165,12 @@ func weaknessProbability(w *Weakness) float64 {
 	if w.KEV || slices.Contains(w.Evidence, model.EvidenceKEV) {
 		p = max(p, 0.95)
 	}
+	// A probe that found the entry closed or filtered, and none that
+	// found it open, makes the step far less likely but not impossible
+	// (the probe saw the network from one place only).
+	if slices.Contains(w.Evidence, model.EvidenceProbeRefuted) && !slices.Contains(w.Evidence, model.EvidenceProbeConfirmed) {
+		p /= 4
+	}
 	return min(max(p, 0.01), 0.99)
 }
 

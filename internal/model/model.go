@@ -253,6 +253,9 @@ const (
 	EvidenceRuntimeLoaded  EvidenceKind = "runtime-loaded"
 	EvidenceDASTConfirmed  EvidenceKind = "dast-confirmed"
 	EvidenceProbeConfirmed EvidenceKind = "probe-confirmed"
+	// EvidenceProbeRefuted: a safe probe found the entry in front of the
+	// weakness closed or filtered (ctem validate).
+	EvidenceProbeRefuted EvidenceKind = "probe-refuted"
 	EvidenceVEXNotAffected EvidenceKind = "vex-not-affected"
 	EvidenceVEXAffected    EvidenceKind = "vex-affected"
 )
