@@ -255,7 +255,7 @@ const (
 	EvidenceProbeConfirmed EvidenceKind = "probe-confirmed"
 	// EvidenceProbeRefuted: a safe probe found the entry in front of the
 	// weakness closed or filtered (ctem validate).
-	EvidenceProbeRefuted EvidenceKind = "probe-refuted"
+	EvidenceProbeRefuted   EvidenceKind = "probe-refuted"
 	EvidenceVEXNotAffected EvidenceKind = "vex-not-affected"
 	EvidenceVEXAffected    EvidenceKind = "vex-affected"
 )
