@@ -3,7 +3,11 @@ package store
 import (
 	"context"
 	"iter"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/ctem-dev/ctem/internal/model"
 )
 
 // Dimensions of a KPI snapshot value.
@@ -52,4 +56,31 @@ type KPIHistory interface {
 	// PriorityPeaks returns the highest risk removed any recorded
 	// analysis gave each exposure, by exposure id.
 	PriorityPeaks(ctx context.Context) (map[string]float64, error)
+}
+
+// ValidatingKinds returns, sorted and distinct, the kinds of evidence
+// among the steps' evidence (package graph's Step.Evidence: "kev",
+// "epss=0.4", "relation:...", "label:...", "exposure:...") that validate
+// a step: the strong kinds (KEV, reachable call, runtime loaded, DAST or
+// probe confirmed), and "relation" or "label" for a step a relation or a
+// label enables.
+func ValidatingKinds(steps [][]string) []string {
+	var out []string
+	for _, ev := range steps {
+		for _, e := range ev {
+			k, _, _ := strings.Cut(e, ":")
+			switch model.EvidenceKind(k) {
+			case model.EvidenceKEV, model.EvidenceReachableCall, model.EvidenceRuntimeLoaded, model.EvidenceDASTConfirmed, model.EvidenceProbeConfirmed:
+			default:
+				if k != "relation" && k != "label" {
+					continue
+				}
+			}
+			if !slices.Contains(out, k) {
+				out = append(out, k)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/ctem-dev/ctem/internal/graph"
 	"github.com/ctem-dev/ctem/internal/inputs"
 	"github.com/ctem-dev/ctem/internal/model"
+	"github.com/ctem-dev/ctem/internal/store"
 	"github.com/ctem-dev/ctem/internal/store/sqlite"
 	"github.com/ctem-dev/ctem/internal/validate"
 )
@@ -135,6 +136,22 @@ func TestRunOpenEntryValidates(t *testing.T) {
 	after := through(paths(t, a), asset)
 	if len(after) != len(from) {
 		t.Fatalf("after probing: %d paths from %s, want %d", len(after), asset, len(from))
+	}
+	// The re-analysis's KPI snapshot counts the paths the probe validated.
+	last, probed := int64(0), -1.0
+	for v, err := range a.Store.KPISnapshots(t.Context(), time.Time{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.AnalysisID > last {
+			last, probed = v.AnalysisID, 0
+		}
+		if v.Dim == store.KPIEvidence && v.Key == string(model.EvidenceProbeConfirmed) {
+			probed = v.Value
+		}
+	}
+	if probed < float64(len(after)) {
+		t.Errorf("KPISnapshots(analysis %d): %v paths validated by probe-confirmed, want at least %d", last, probed, len(after))
 	}
 	for _, p := range after {
 		if !p.Validated {

@@ -11,37 +11,37 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
 )
 
 var _ store.KPIHistory = (*DB)(nil)
 
-// stepEvidence is what recordKPIs reads of a stored step (package
+// stepEvidence is what validatedBy reads of a stored step (package
 // graph's Step contract).
 type stepEvidence struct {
 	Evidence []string `json:"evidence"`
 }
 
-// validatingKinds returns the evidence kinds of a step's evidence that
-// validate it: the strong kinds (see graph's isStrongEvidence), and
-// "relation" or "label" for a step a relation or a label enables. A step
-// whose evidence names none of them (validated by another way than its
-// most likely one) adds nothing.
-func validatingKinds(ev []string) []string {
-	var out []string
-	for _, e := range ev {
-		k, _, _ := strings.Cut(e, ":")
-		switch model.EvidenceKind(k) {
-		case model.EvidenceKEV, model.EvidenceReachableCall, model.EvidenceRuntimeLoaded, model.EvidenceDASTConfirmed, model.EvidenceProbeConfirmed:
-			out = append(out, k)
-		default:
-			if k == "relation" || k == "label" {
-				out = append(out, k)
-			}
-		}
+// validatedBy returns the column validated_by of a path: its kinds of
+// validating evidence, comma-separated, from p.ValidatedBy or else its
+// steps; "" for a path not validated.
+func validatedBy(p store.StoredPath) string {
+	if !p.Validated {
+		return ""
 	}
-	return out
+	kinds := p.ValidatedBy
+	if kinds == nil {
+		var ss []stepEvidence
+		if json.Unmarshal([]byte(p.Steps), &ss) != nil {
+			return ""
+		}
+		evs := make([][]string, len(ss))
+		for i, st := range ss {
+			evs[i] = st.Evidence
+		}
+		kinds = store.ValidatingKinds(evs)
+	}
+	return strings.Join(kinds, ",")
 }
 
 // recordKPIs writes the analysis's KPI snapshot from the paths open
@@ -52,45 +52,44 @@ func (s *DB) recordKPIs(ctx context.Context, tx *sql.Tx, a store.Analysis, r *st
 	var whole agg
 	jewels := map[string]*agg{}
 	kinds := map[string]float64{}
-	rows, err := tx.QueryContext(ctx, `SELECT jewel, risk, validated, steps FROM paths WHERE status = 'open'`)
+	// Two aggregates over the open paths (paths_open and paths_jewel
+	// index them), not a read of every path's steps: 0.45 s at 10,000
+	// open paths when they were decoded.
+	rows, err := tx.QueryContext(ctx, `SELECT jewel, COUNT(*), SUM(validated), SUM(risk) FROM paths WHERE status = 'open' GROUP BY jewel`)
 	if err != nil {
 		return fmt.Errorf("record kpis: %w", err)
 	}
 	for rows.Next() {
-		var jewel, steps string
-		var risk float64
-		var valid int
-		if err := rows.Scan(&jewel, &risk, &valid, &steps); err != nil {
+		var jewel string
+		var g agg
+		if err := rows.Scan(&jewel, &g.open, &g.valid, &g.risk); err != nil {
 			rows.Close()
 			return fmt.Errorf("record kpis: %w", err)
 		}
-		j := jewels[jewel]
-		if j == nil {
-			j = &agg{}
-			jewels[jewel] = j
+		jewels[jewel] = &g
+		whole.open += g.open
+		whole.valid += g.valid
+		whole.risk += g.risk
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("record kpis: %w", err)
+	}
+	rows, err = tx.QueryContext(ctx, `SELECT validated_by, COUNT(*) FROM paths WHERE status = 'open' AND validated <> 0 GROUP BY validated_by`)
+	if err != nil {
+		return fmt.Errorf("record kpis: %w", err)
+	}
+	for rows.Next() {
+		var by string
+		var n float64
+		if err := rows.Scan(&by, &n); err != nil {
+			rows.Close()
+			return fmt.Errorf("record kpis: %w", err)
 		}
-		for _, g := range []*agg{&whole, j} {
-			g.open++
-			g.risk += risk
-			if valid != 0 {
-				g.valid++
+		for _, k := range strings.Split(by, ",") {
+			if k != "" {
+				kinds[k] += n
 			}
-		}
-		if valid == 0 {
-			continue
-		}
-		var ss []stepEvidence
-		if json.Unmarshal([]byte(steps), &ss) != nil {
-			continue
-		}
-		used := map[string]bool{}
-		for _, st := range ss {
-			for _, k := range validatingKinds(st.Evidence) {
-				used[k] = true
-			}
-		}
-		for k := range used {
-			kinds[k]++
 		}
 	}
 	rows.Close()

@@ -26,7 +26,13 @@ CREATE TABLE priority_peaks (
   analysis_id  BIGINT NOT NULL
 );
 
+-- The kinds of evidence that validated a validated path's steps,
+-- sorted and comma-separated, written with the path, so that the
+-- snapshot counts them without reading every open path's steps.
+ALTER TABLE paths ADD COLUMN validated_by TEXT NOT NULL DEFAULT '';
+
 -- +goose Down
+ALTER TABLE paths DROP COLUMN validated_by;
 DROP TABLE priority_peaks;
 DROP INDEX kpi_snapshots_at;
 DROP TABLE kpi_snapshots;
