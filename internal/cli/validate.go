@@ -2,12 +2,14 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/validate"
 )
 
@@ -18,7 +20,7 @@ func newValidateCmd(e *env) *cobra.Command {
 		timeout, maxAge     time.Duration
 		concurrency         int
 		allowFlags, targets []string
-		output              string
+		output, running     string
 	)
 	cmd := &cobra.Command{
 		Use:   "validate",
@@ -40,7 +42,13 @@ An open entry records probe-confirmed evidence on the exposures its paths
 reach over the network, which validates those steps; a closed or filtered one
 records probe-refuted, which lowers them (explain shows it). Each run replaces
 the previous run's evidence on those exposures; evidence older than --max-age
-expires. The analysis is re-run on what changed.`,
+expires. The analysis is re-run on what changed.
+
+--running FILE reads the live cluster's pods (kubectl get pods -A -o json) and
+records, on the open exposures on images, image-running when a running
+container runs the image (by reference or digest), or image-not-running when a
+workload of the estate in a namespace the listing covers names the image but
+nothing runs it, which lowers its steps. It contacts nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output, outTable, outJSON); err != nil {
@@ -76,6 +84,14 @@ expires. The analysis is re-run on what changed.`,
 			}
 			if err := validate.CheckTargets(ts); err != nil {
 				return usage(err)
+			}
+			if running != "" {
+				if err := e.recordRunning(cmd, a, running, output); err != nil {
+					return err
+				}
+				if len(ts) == 0 {
+					return nil
+				}
 			}
 			if len(ts) == 0 {
 				return usage(fmt.Errorf("no target: list them under validation.targets in the scope file, or pass --target ASSET=HOST:PORT"))
@@ -126,8 +142,32 @@ expires. The analysis is re-run on what changed.`,
 	cmd.Flags().DurationVar(&maxAge, "max-age", validate.DefaultMaxAge, "probe evidence older than this expires")
 	cmd.Flags().StringArrayVar(&allowFlags, "allow", nil, "also allow this IP address or CIDR prefix (repeatable)")
 	cmd.Flags().StringArrayVar(&targets, "target", nil, "also probe ASSET=HOST:PORT[,tls][,http] (repeatable)")
+	cmd.Flags().StringVar(&running, "running", "", "also read the cluster's running pods from this file (kubectl get pods -A -o json)")
 	cmd.Flags().StringVarP(&output, "output", "o", outTable, "output format: table or json")
 	return cmd
+}
+
+// recordRunning reads a pod listing and records what runs.
+func (e *env) recordRunning(cmd *cobra.Command, a *app.App, file, output string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return usage(fmt.Errorf("read pods: %w", err))
+	}
+	defer f.Close()
+	rs, err := validate.ParsePods(file, f)
+	if err != nil {
+		return usage(err)
+	}
+	out, err := validate.RecordRunning(cmd.Context(), a, rs)
+	if err != nil {
+		return err
+	}
+	if output == outJSON {
+		return writeJSON(e.stdout, out)
+	}
+	fmt.Fprintf(e.stdout, "%d running containers: %d exposures on images that run, %d on images the estate names but nothing runs; %d facts recorded, %d earlier ones replaced.\n",
+		len(rs), len(out.Running), len(out.NotRunning), out.Recorded, out.Removed)
+	return nil
 }
 
 // parseTarget reads ASSET=HOST:PORT[,tls][,http].

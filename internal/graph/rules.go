@@ -171,6 +171,11 @@ func weaknessProbability(w *Weakness) float64 {
 	if slices.Contains(w.Evidence, model.EvidenceProbeRefuted) && !slices.Contains(w.Evidence, model.EvidenceProbeConfirmed) {
 		p /= 4
 	}
+	// Likewise an image the live cluster does not run: the manifests
+	// name it, but no container of theirs runs it now.
+	if slices.Contains(w.Evidence, model.EvidenceImageNotRunning) && !slices.Contains(w.Evidence, model.EvidenceImageRunning) {
+		p /= 4
+	}
 	return min(max(p, 0.01), 0.99)
 }
 

@@ -255,9 +255,15 @@ const (
 	EvidenceProbeConfirmed EvidenceKind = "probe-confirmed"
 	// EvidenceProbeRefuted: a safe probe found the entry in front of the
 	// weakness closed or filtered (ctem validate).
-	EvidenceProbeRefuted   EvidenceKind = "probe-refuted"
-	EvidenceVEXNotAffected EvidenceKind = "vex-not-affected"
-	EvidenceVEXAffected    EvidenceKind = "vex-affected"
+	EvidenceProbeRefuted EvidenceKind = "probe-refuted"
+	// EvidenceImageRunning: the live cluster runs the image the weakness
+	// is on (kubectl's container statuses); EvidenceImageNotRunning: a
+	// workload of the estate names the image, but nothing in the
+	// namespaces listed runs it.
+	EvidenceImageRunning    EvidenceKind = "image-running"
+	EvidenceImageNotRunning EvidenceKind = "image-not-running"
+	EvidenceVEXNotAffected  EvidenceKind = "vex-not-affected"
+	EvidenceVEXAffected     EvidenceKind = "vex-affected"
 )
 
 // Evidence is one fact about a vulnerability on an asset. It joins to
