@@ -15,7 +15,7 @@ import (
 
 func newValidateCmd(e *env) *cobra.Command {
 	var (
-		dryRun              bool
+		dryRun, dast        bool
 		rate                float64
 		timeout, maxAge     time.Duration
 		concurrency         int
@@ -48,7 +48,14 @@ expires. The analysis is re-run on what changed.
 records, on the open exposures on images, image-running when a running
 container runs the image (by reference or digest), or image-not-running when a
 workload of the estate in a namespace the listing covers names the image but
-nothing runs it, which lowers its steps. It contacts nothing.`,
+nothing runs it, which lowers its steps. It contacts nothing.
+
+--dast, instead of probing, ties the DAST and network-scanner hits already
+ingested (Nuclei, ZAP) to the workloads behind the entries they were made
+against: a hit at a target's address confirms, on the paths from the target's
+asset, the exposure reached over the network that names the same
+vulnerability (dast-confirmed evidence, which validates the step). A hit at an
+address no target names confirms nothing. It contacts nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output, outTable, outJSON); err != nil {
@@ -93,6 +100,18 @@ nothing runs it, which lowers its steps. It contacts nothing.`,
 					return nil
 				}
 			}
+			if dast {
+				out, err := validate.ConfirmDAST(ctx, a, ts)
+				if err != nil {
+					return err
+				}
+				if output == outJSON {
+					return writeJSON(e.stdout, out)
+				}
+				fmt.Fprintf(e.stdout, "%d exposures on attack paths confirmed by DAST hits at the targets' addresses; %d facts recorded, %d earlier ones replaced.\n",
+					len(out.Confirmed), out.Recorded, out.Removed)
+				return nil
+			}
 			if len(ts) == 0 {
 				return usage(fmt.Errorf("no target: list them under validation.targets in the scope file, or pass --target ASSET=HOST:PORT"))
 			}
@@ -136,6 +155,7 @@ nothing runs it, which lowers its steps. It contacts nothing.`,
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "list what would be contacted; contact and record nothing")
+	cmd.Flags().BoolVar(&dast, "dast", false, "instead of probing, tie the ingested DAST hits at the targets' addresses to the workloads behind them")
 	cmd.Flags().Float64Var(&rate, "rate", validate.DefaultRate, "probes started per second, at most")
 	cmd.Flags().IntVar(&concurrency, "concurrency", validate.DefaultConcurrency, "probes in flight, at most")
 	cmd.Flags().DurationVar(&timeout, "timeout", validate.DefaultTimeout, "time allowed to each probe")
