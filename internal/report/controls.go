@@ -16,8 +16,8 @@ type Control struct {
 	// Supports says what of the control ctem's evidence shows.
 	Supports string `json:"supports"`
 	// Sections are the report's sections that hold the evidence
-	// (anchors: summary, paths, plan, teams, remediation, scans, intel,
-	// decisions, analyses, audit).
+	// (anchors: summary, paths, validation, plan, teams, remediation,
+	// scans, intel, decisions, analyses, audit).
 	Sections []string `json:"sections"`
 }
 
@@ -34,13 +34,13 @@ var Controls = []Control{
 		Sections: []string{"scans", "plan", "remediation", "decisions"}},
 	{Framework: "ISO/IEC 27001:2022", ID: "A.8.8", Title: "Management of technical vulnerabilities",
 		Supports: "vulnerabilities are identified, their exposure evaluated on attack paths to crown jewels, and remediation or acceptance (with approver and expiry) recorded",
-		Sections: []string{"scans", "paths", "plan", "remediation", "decisions", "audit"}},
+		Sections: []string{"scans", "paths", "validation", "plan", "remediation", "decisions", "audit"}},
 	{Framework: "SOC 2 (2017 TSC)", ID: "CC7.1", Title: "Detection and monitoring procedures identify new vulnerabilities and configuration changes",
 		Supports: "recurring scans and estate ingests, each analysis recording the attack paths it opened and closed",
 		Sections: []string{"scans", "analyses", "audit"}},
 	{Framework: "NIST CSF 2.0", ID: "ID.RA", Title: "Risk Assessment",
 		Supports: "vulnerabilities identified and validated (ID.RA-01), threat intelligence received (ID.RA-02), likelihood and impact of attack paths (ID.RA-04, ID.RA-05), risk responses planned and tracked (ID.RA-06)",
-		Sections: []string{"intel", "paths", "analyses", "plan", "decisions"}},
+		Sections: []string{"intel", "paths", "validation", "analyses", "plan", "decisions"}},
 }
 
 // ControlEvidence is a control with the facts of this report that
@@ -81,6 +81,13 @@ func mapControls(r *Report) []ControlEvidence {
 			feeds = []string{"no feed"}
 		}
 		facts["intel"] = "the latest analysis used " + strings.Join(feeds, ", ")
+	}
+	if len(r.Validation) > 0 {
+		var parts []string
+		for _, v := range r.Validation {
+			parts = append(parts, fmt.Sprintf("%d %s from %s", v.Facts, v.Kind, v.Source))
+		}
+		facts["validation"] = "evidence on steps: " + strings.Join(parts, ", ")
 	}
 	if r.Audit.Available {
 		switch {

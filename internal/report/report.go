@@ -79,6 +79,10 @@ type Report struct {
 	Decisions      []store.StatusChange
 	DecisionsTotal int
 	Audit          AuditState
+	// Validation counts the evidence that validates or refutes steps,
+	// by source and kind (probes, runtime state, DAST matches, KEV and
+	// reachability facts from scanners), by source then kind.
+	Validation []EvidenceCount
 	// Controls map the report's evidence to the controls it supports.
 	Controls []ControlEvidence
 }
@@ -93,6 +97,21 @@ type Progress struct {
 	StartValidated     int
 	EndValidated       int
 }
+
+// EvidenceCount is how many facts of one kind a source recorded, and
+// when it last did.
+type EvidenceCount struct {
+	Source string
+	Kind   model.EvidenceKind
+	Facts  int
+	Last   time.Time
+}
+
+// validationKinds are the kinds of evidence the appendix counts: those
+// that validate a step, and those that refute or lower one.
+var validationKinds = []model.EvidenceKind{model.EvidenceKEV, model.EvidenceReachableCall, model.EvidenceRuntimeLoaded,
+	model.EvidenceDASTConfirmed, model.EvidenceProbeConfirmed, model.EvidenceProbeRefuted, model.EvidenceImageRunning,
+	model.EvidenceImageNotRunning, model.EvidenceVEXNotAffected}
 
 // ToolUse is how often a tool scanned in the window, and when it last did.
 type ToolUse struct {
@@ -182,6 +201,30 @@ func Gather(ctx context.Context, a *app.App, opt Options) (*Report, error) {
 		if len(r.Decisions) < MaxRows {
 			r.Decisions = append(r.Decisions, c)
 		}
+	}
+	counts := map[[2]string]*EvidenceCount{}
+	for e, err := range a.Store.AllEvidence(ctx) {
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(validationKinds, e.Kind) {
+			continue
+		}
+		k := [2]string{e.Source, string(e.Kind)}
+		c := counts[k]
+		if c == nil {
+			c = &EvidenceCount{Source: e.Source, Kind: e.Kind}
+			counts[k] = c
+		}
+		c.Facts++
+		if e.At.After(c.Last) {
+			c.Last = e.At
+		}
+	}
+	for _, k := range slices.SortedFunc(maps.Keys(counts), func(a, b [2]string) int {
+		return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1]))
+	}) {
+		r.Validation = append(r.Validation, *counts[k])
 	}
 	if au, ok := a.Store.(store.Audit); ok {
 		r.Audit.Available = true

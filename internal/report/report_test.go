@@ -121,6 +121,10 @@ func demoReport(t testing.TB) (*report.Report, app.Store) {
 	if _, err := st.AppendAudit(ctx, store.AuditEntry{At: now, Actor: "cli:alice", Action: "triage", Target: dismissed, Outcome: "ok"}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := st.ReplaceEvidence(ctx, "ctem-validate", nil, []model.Evidence{{Kind: model.EvidenceProbeConfirmed, FindingID: "f1", At: now},
+		{Kind: model.EvidenceProbeConfirmed, FindingID: "f2", At: now.Add(time.Minute)}}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
 	r, err := report.Gather(ctx, a, report.Options{KPI: kpi.Options{Now: now.Add(time.Hour), Since: 30 * 24 * time.Hour}})
 	if err != nil {
 		t.Fatal(err)
@@ -197,13 +201,16 @@ func TestReportContents(t *testing.T) {
 	if len(r.Paths) == 0 || len(r.Plan.Items) == 0 || len(r.KPI.Snapshots) != 1 {
 		t.Fatalf("Gather() = %d paths, %d plan items, %d snapshots; want paths, a plan and one analysis", len(r.Paths), len(r.Plan.Items), len(r.KPI.Snapshots))
 	}
+	if len(r.Validation) != 1 || r.Validation[0].Facts != 2 || !r.Validation[0].Last.Equal(time.Date(2026, 3, 9, 12, 1, 0, 0, time.UTC)) {
+		t.Errorf("Gather().Validation = %+v, want 2 probe-confirmed facts, the last at 12:01", r.Validation)
+	}
 	if !r.Audit.Available || r.Audit.Broken != "" || r.Audit.Entries != 1 || len(r.Audit.Head) != 64 {
 		t.Errorf("Gather().Audit = %+v, want an intact log", r.Audit)
 	}
 	want := map[string]string{
 		"6.3.1": fmt.Sprintf("%d scans since", scans),
 		"A.8.8": fmt.Sprintf("%d attack paths to crown jewels open", r.KPI.Snapshots[0].OpenPaths),
-		"ID.RA": "the latest analysis used",
+		"ID.RA": "2 probe-confirmed from ctem-validate",
 		"CC7.1": "1 analyses recorded their figures",
 		"11.3":  "1 triage decisions by people",
 	}
@@ -221,7 +228,7 @@ func TestReportContents(t *testing.T) {
 	if err := report.HTML(&h, r); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{`id="summary"`, `id="paths"`, `id="plan"`, `id="teams"`, `id="controls"`, `id="scans"`, `id="decisions"`, `id="audit"`, "CVE-2022-22965", r.Audit.Head} {
+	for _, s := range []string{`id="summary"`, `id="paths"`, `id="plan"`, `id="teams"`, `id="controls"`, `id="scans"`, `id="decisions"`, `id="validation"`, `id="audit"`, "CVE-2022-22965", r.Audit.Head} {
 		if !strings.Contains(h.String(), s) {
 			t.Errorf("HTML(report) lacks %q", s)
 		}
