@@ -61,6 +61,14 @@ CISA's KEV catalog past its due date. --by team adds the figures per owner,
 			if err != nil {
 				return err
 			}
+			for i := range r.Snapshots {
+				if by != "team" {
+					r.Snapshots[i].Teams = nil
+				}
+				if by != "jewel" {
+					r.Snapshots[i].Jewels = nil
+				}
+			}
 			if by != "team" {
 				r.Teams = nil
 			}
@@ -218,13 +226,18 @@ func writeKPITable(w io.Writer, r *kpi.Report) {
 	if len(r.Teams) > 0 {
 		fmt.Fprintln(w, "\nBy team:")
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TEAM\tOPEN\tOPENED\tFIXED\tMEAN TTR\tP90 TTR\t")
+		fmt.Fprintln(tw, "TEAM\tOPEN\tOPENED\tFIXED\tMEAN TTR\tP90 TTR\tPATHS\tVALIDATED\t")
+		var last map[string]kpi.JewelSnapshot
+		if n := len(r.Snapshots); n > 0 {
+			last = r.Snapshots[n-1].Teams
+		}
 		for _, t := range r.Teams {
 			mean, p90 := "-", "-"
 			if t.Remediation.Fixed > 0 {
 				mean, p90 = days(t.Remediation.Mean), days(t.Remediation.P90)
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t\n", cell(t.Team, 40), t.Open, t.Opened, t.Fixed, mean, p90)
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%d\t%d\t\n", cell(t.Team, 40), t.Open, t.Opened, t.Fixed, mean, p90,
+				last[t.Team].OpenPaths, last[t.Team].ValidatedPaths)
 		}
 		tw.Flush()
 	}

@@ -176,6 +176,9 @@ type Snapshot struct {
 	PathExposures  int            `json:"path_exposures"`
 	// Jewels are the figures per crown jewel, by asset key.
 	Jewels map[string]JewelSnapshot `json:"jewels,omitempty"`
+	// Teams sums Jewels by the team that owns each jewel now
+	// (Options.Owner); empty without owners.
+	Teams map[string]JewelSnapshot `json:"teams,omitempty"`
 }
 
 // JewelSnapshot is one crown jewel's figures in a Snapshot.
@@ -183,6 +186,20 @@ type JewelSnapshot struct {
 	OpenPaths      int     `json:"open_paths"`
 	ValidatedPaths int     `json:"validated_paths"`
 	Risk           float64 `json:"risk"`
+}
+
+// byTeam sums a snapshot's jewel figures by their owner.
+func byTeam(s *Snapshot, owner func(string) string) {
+	for j, f := range s.Jewels {
+		if s.Teams == nil {
+			s.Teams = map[string]JewelSnapshot{}
+		}
+		t := s.Teams[owner(j)]
+		t.OpenPaths += f.OpenPaths
+		t.ValidatedPaths += f.ValidatedPaths
+		t.Risk += f.Risk
+		s.Teams[owner(j)] = t
+	}
 }
 
 // snapshots reads the recorded figures from since on into snapshots.
@@ -342,6 +359,11 @@ func Compute(ctx context.Context, st store.Store, opt Options) (*Report, error) 
 		}
 		if r.Snapshots, err = snapshots(ctx, hist, from); err != nil {
 			return nil, err
+		}
+		if opt.Owner != nil {
+			for i := range r.Snapshots {
+				byTeam(&r.Snapshots[i], opt.Owner)
+			}
 		}
 	}
 	bandDurs := map[string][]time.Duration{}

@@ -140,7 +140,9 @@ func TestSnapshotsAndBands(t *testing.T) {
 		}
 		want = append(want, kpi.Remediation{Band: bd, Fixed: len(ds), Mean: sum / time.Duration(len(ds)), P90: p90})
 	}
-	got, err := kpi.Compute(ctx, st, kpi.Options{Now: now, Since: 30 * day})
+	// One team owns both jewels; their figures add up.
+	owner := func(string) string { return "team-shop" }
+	got, err := kpi.Compute(ctx, st, kpi.Options{Now: now, Since: 30 * day, Owner: owner})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,10 +154,12 @@ func TestSnapshotsAndBands(t *testing.T) {
 	}
 	wantSnaps := []kpi.Snapshot{
 		{AnalysisID: 1, At: analyses[0].at, OpenPaths: 3, ValidatedPaths: 1, ValidatedBy: map[string]int{"reachable-call": 1}, Risk: 5.35,
-			Jewels: map[string]kpi.JewelSnapshot{"db": {OpenPaths: 2, ValidatedPaths: 1, Risk: 5.3}, "bucket": {OpenPaths: 1, Risk: 0.05}}},
+			Jewels: map[string]kpi.JewelSnapshot{"db": {OpenPaths: 2, ValidatedPaths: 1, Risk: 5.3}, "bucket": {OpenPaths: 1, Risk: 0.05}},
+			Teams:  map[string]kpi.JewelSnapshot{"team-shop": {OpenPaths: 3, ValidatedPaths: 1, Risk: 5.35}}},
 		// A full analysis: p2 and p3 close.
 		{AnalysisID: 2, At: analyses[1].at, OpenPaths: 2, ValidatedPaths: 2, ValidatedBy: map[string]int{"reachable-call": 2}, Risk: 0.7,
-			Jewels: map[string]kpi.JewelSnapshot{"db": {OpenPaths: 1, ValidatedPaths: 1, Risk: 0.5}, "bucket": {OpenPaths: 1, ValidatedPaths: 1, Risk: 0.2}}},
+			Jewels: map[string]kpi.JewelSnapshot{"db": {OpenPaths: 1, ValidatedPaths: 1, Risk: 0.5}, "bucket": {OpenPaths: 1, ValidatedPaths: 1, Risk: 0.2}},
+			Teams:  map[string]kpi.JewelSnapshot{"team-shop": {OpenPaths: 2, ValidatedPaths: 2, Risk: 0.7}}},
 	}
 	approx := cmp.Comparer(func(x, y float64) bool { return math.Abs(x-y) < 1e-9 })
 	if diff := cmp.Diff(got.Snapshots, wantSnaps, approx); diff != "" {
