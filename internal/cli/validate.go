@@ -21,6 +21,7 @@ func newValidateCmd(e *env) *cobra.Command {
 		concurrency         int
 		allowFlags, targets []string
 		output, running     string
+		falco               string
 	)
 	cmd := &cobra.Command{
 		Use:   "validate",
@@ -49,6 +50,12 @@ records, on the open exposures on images, image-running when a running
 container runs the image (by reference or digest), or image-not-running when a
 workload of the estate in a namespace the listing covers names the image but
 nothing runs it, which lowers its steps. It contacts nothing.
+
+--falco FILE reads Falco's JSON alerts (json_output: true), and an alert of
+the execution tactic (a shell in a container: mitre_execution, T1059) in a
+container of image I, in namespace N, records runtime-exec evidence on the
+steps that give code execution on the estate's workloads that run I in N,
+which validates them. It contacts nothing.
 
 --dast, instead of probing, ties the DAST and network-scanner hits already
 ingested (Nuclei, ZAP) to the workloads behind the entries they were made
@@ -91,6 +98,14 @@ address no target names confirms nothing. It contacts nothing.`,
 			}
 			if err := validate.CheckTargets(ts); err != nil {
 				return usage(err)
+			}
+			if falco != "" {
+				if err := e.recordFalco(cmd, a, falco, output); err != nil {
+					return err
+				}
+				if len(ts) == 0 && running == "" {
+					return nil
+				}
 			}
 			if running != "" {
 				if err := e.recordRunning(cmd, a, running, output); err != nil {
@@ -162,9 +177,33 @@ address no target names confirms nothing. It contacts nothing.`,
 	cmd.Flags().DurationVar(&maxAge, "max-age", validate.DefaultMaxAge, "probe evidence older than this expires")
 	cmd.Flags().StringArrayVar(&allowFlags, "allow", nil, "also allow this IP address or CIDR prefix (repeatable)")
 	cmd.Flags().StringArrayVar(&targets, "target", nil, "also probe ASSET=HOST:PORT[,tls][,http] (repeatable)")
+	cmd.Flags().StringVar(&falco, "falco", "", "also read Falco's JSON alerts from this file")
 	cmd.Flags().StringVar(&running, "running", "", "also read the cluster's running pods from this file (kubectl get pods -A -o json)")
 	cmd.Flags().StringVarP(&output, "output", "o", outTable, "output format: table or json")
 	return cmd
+}
+
+// recordFalco reads Falco alerts and records what they show.
+func (e *env) recordFalco(cmd *cobra.Command, a *app.App, file, output string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return usage(fmt.Errorf("read falco alerts: %w", err))
+	}
+	defer f.Close()
+	al, err := validate.ParseFalco(file, f)
+	if err != nil {
+		return usage(err)
+	}
+	out, err := validate.RecordFalco(cmd.Context(), a, al)
+	if err != nil {
+		return err
+	}
+	if output == outJSON {
+		return writeJSON(e.stdout, out)
+	}
+	fmt.Fprintf(e.stdout, "%d Falco alerts (%d not of code execution in a container): %d exposures on attack paths confirmed; %d facts recorded, %d earlier ones replaced.\n",
+		len(al), out.Ignored, len(out.Confirmed), out.Recorded, out.Removed)
+	return nil
 }
 
 // recordRunning reads a pod listing and records what runs.

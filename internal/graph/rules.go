@@ -139,7 +139,7 @@ func weaknessProbability(w *Weakness) float64 {
 		switch e {
 		case model.EvidencePublicExploit:
 			p = max(p, 0.7)
-		case model.EvidenceDASTConfirmed, model.EvidenceProbeConfirmed:
+		case model.EvidenceDASTConfirmed, model.EvidenceProbeConfirmed, model.EvidenceRuntimeExec:
 			p = max(p, 0.9)
 		}
 	}
@@ -413,7 +413,8 @@ func ruleOr(e *model.Exposure) string {
 // probe-confirmed).
 func isStrongEvidence(k model.EvidenceKind) bool {
 	switch k {
-	case model.EvidenceKEV, model.EvidenceReachableCall, model.EvidenceDASTConfirmed, model.EvidenceProbeConfirmed, model.EvidenceRuntimeLoaded:
+	case model.EvidenceKEV, model.EvidenceReachableCall, model.EvidenceDASTConfirmed, model.EvidenceProbeConfirmed, model.EvidenceRuntimeLoaded,
+		model.EvidenceRuntimeExec:
 		return true
 	}
 	return false

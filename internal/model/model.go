@@ -262,8 +262,12 @@ const (
 	// namespaces listed runs it.
 	EvidenceImageRunning    EvidenceKind = "image-running"
 	EvidenceImageNotRunning EvidenceKind = "image-not-running"
-	EvidenceVEXNotAffected  EvidenceKind = "vex-not-affected"
-	EvidenceVEXAffected     EvidenceKind = "vex-affected"
+	// EvidenceRuntimeExec: a runtime detector (Falco) saw code run in a
+	// container of the workload (a shell, an execution technique), so
+	// the step that gives code execution there was taken.
+	EvidenceRuntimeExec    EvidenceKind = "runtime-exec"
+	EvidenceVEXNotAffected EvidenceKind = "vex-not-affected"
+	EvidenceVEXAffected    EvidenceKind = "vex-affected"
 )
 
 // Evidence is one fact about a vulnerability on an asset. It joins to

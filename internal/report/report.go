@@ -111,7 +111,7 @@ type EvidenceCount struct {
 // that validate a step, and those that refute or lower one.
 var validationKinds = []model.EvidenceKind{model.EvidenceKEV, model.EvidenceReachableCall, model.EvidenceRuntimeLoaded,
 	model.EvidenceDASTConfirmed, model.EvidenceProbeConfirmed, model.EvidenceProbeRefuted, model.EvidenceImageRunning,
-	model.EvidenceImageNotRunning, model.EvidenceVEXNotAffected}
+	model.EvidenceImageNotRunning, model.EvidenceRuntimeExec, model.EvidenceVEXNotAffected}
 
 // ToolUse is how often a tool scanned in the window, and when it last did.
 type ToolUse struct {

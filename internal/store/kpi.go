@@ -70,7 +70,8 @@ func ValidatingKinds(steps [][]string) []string {
 		for _, e := range ev {
 			k, _, _ := strings.Cut(e, ":")
 			switch model.EvidenceKind(k) {
-			case model.EvidenceKEV, model.EvidenceReachableCall, model.EvidenceRuntimeLoaded, model.EvidenceDASTConfirmed, model.EvidenceProbeConfirmed:
+			case model.EvidenceKEV, model.EvidenceReachableCall, model.EvidenceRuntimeLoaded, model.EvidenceDASTConfirmed, model.EvidenceProbeConfirmed,
+				model.EvidenceRuntimeExec:
 			default:
 				if k != "relation" && k != "label" {
 					continue

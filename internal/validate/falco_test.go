@@ -1,0 +1,134 @@
+package validate_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ctem-dev/ctem/internal/graph"
+	"github.com/ctem-dev/ctem/internal/model"
+	"github.com/ctem-dev/ctem/internal/validate"
+)
+
+// TestParseFalco: the real alerts parse, one per line, with their rule,
+// time and tags; they ran outside any container.
+func TestParseFalco(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("testdata/falco-cat-write.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	al, err := validate.ParseFalco("falco.json", bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Count(strings.TrimSpace(string(raw)), "\n") + 1
+	if len(al) != lines || al[0].Rule != "open_from_cat" || al[0].Time.IsZero() || !slices.Contains(al[0].Tags, "filesystem") || al[0].Image != "" {
+		t.Errorf("ParseFalco() = %d alerts, first %+v; want %d of open_from_cat, in no container", len(al), al[0], lines)
+	}
+	for _, c := range []struct{ in, want string }{
+		{"{\"rule\": \"x\"}\nnot json\n", "falco.json:2:"},
+		{`{"priority": "Warning"}`, "falco.json:1: a Falco alert names its rule"},
+	} {
+		if _, err := validate.ParseFalco("falco.json", strings.NewReader(c.in)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ParseFalco(%q) = %v, want an error with %q", c.in, err, c.want)
+		}
+	}
+}
+
+func FuzzParseFalco(f *testing.F) {
+	raw, err := os.ReadFile("testdata/falco-cat-write.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(raw)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		al, err := validate.ParseFalco("fuzz.json", bytes.NewReader(b))
+		if err != nil && al != nil {
+			t.Errorf("ParseFalco = %d alerts and error %v", len(al), err)
+		}
+	})
+}
+
+// shellAlert is the first real Falco alert as Falco writes it for a
+// shell in a container of the demo's API image in namespace ns.
+func shellAlert(t *testing.T, ns string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile("testdata/falco-cat-write.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := bytes.Cut(raw, []byte("\n"))
+	var d map[string]any
+	if err := json.Unmarshal(first, &d); err != nil {
+		t.Fatal(err)
+	}
+	d["rule"], d["priority"] = "Terminal shell in container", "Notice"
+	d["tags"] = []any{"container", "shell", "mitre_execution", "T1059"}
+	of := d["output_fields"].(map[string]any)
+	of["container.image.repository"], of["container.image.tag"] = "ghcr.io/aquasecurity/trivy-test-images", "spring4shell-jre11"
+	of["k8s.ns.name"], of["k8s.pod.name"], of["proc.cmdline"] = ns, "shop-api-6d9f7c-abcde", "bash"
+	b, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(b, '\n')
+}
+
+// TestRecordFalco: a shell alert in the API's container validates every
+// path through the API's remote code execution; the same alert in
+// another namespace, or the real alert outside containers, does not.
+func TestRecordFalco(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("testdata/falco-cat-write.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		input []byte
+		want  bool
+	}{
+		{"shell in shop", shellAlert(t, "shop"), true},
+		{"shell elsewhere", shellAlert(t, "staging"), false},
+		{"no container", raw, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			a := demo(t)
+			al, err := validate.ParseFalco("falco.json", bytes.NewReader(c.input))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := validate.RecordFalco(t.Context(), a, al)
+			if err != nil {
+				t.Fatal(err)
+			}
+			through := 0
+			for _, p := range paths(t, a) {
+				rce := slices.ContainsFunc(p.Steps, func(s graph.Step) bool {
+					return s.Asset == "k8s:prod/shop/Deployment/shop-api" && s.Capability == "exec"
+				})
+				if !rce {
+					continue
+				}
+				through++
+				evidenced := slices.ContainsFunc(p.Steps, func(s graph.Step) bool {
+					return slices.Contains(s.Evidence, string(model.EvidenceRuntimeExec))
+				})
+				if evidenced != c.want || p.Validated != c.want {
+					t.Errorf("path %s: runtime-exec evidence %v, validated %v; want %v", p.ID, evidenced, p.Validated, c.want)
+				}
+			}
+			if through == 0 {
+				t.Fatal("no path through code execution on the API")
+			}
+			if (len(out.Confirmed) > 0) != c.want {
+				t.Errorf("RecordFalco() confirmed %v, want some: %v", out.Confirmed, c.want)
+			}
+		})
+	}
+}
