@@ -11,6 +11,7 @@ import (
 
 	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/validate"
+	"github.com/ctem-dev/ctem/internal/validate/observe"
 )
 
 func newValidateCmd(e *env) *cobra.Command {
@@ -190,7 +191,7 @@ func (e *env) recordFalco(cmd *cobra.Command, a *app.App, file, output string) e
 		return usage(fmt.Errorf("read falco alerts: %w", err))
 	}
 	defer f.Close()
-	al, err := validate.ParseFalco(file, f)
+	al, err := observe.ParseFalco(file, f)
 	if err != nil {
 		return usage(err)
 	}
@@ -213,7 +214,7 @@ func (e *env) recordRunning(cmd *cobra.Command, a *app.App, file, output string)
 		return usage(fmt.Errorf("read pods: %w", err))
 	}
 	defer f.Close()
-	rs, err := validate.ParsePods(file, f)
+	rs, err := observe.ParsePods(file, f)
 	if err != nil {
 		return usage(err)
 	}

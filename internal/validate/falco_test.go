@@ -5,59 +5,19 @@ import (
 	"encoding/json"
 	"os"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/ctem-dev/ctem/internal/graph"
 	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/validate"
+	"github.com/ctem-dev/ctem/internal/validate/observe"
 )
-
-// TestParseFalco: the real alerts parse, one per line, with their rule,
-// time and tags; they ran outside any container.
-func TestParseFalco(t *testing.T) {
-	t.Parallel()
-	raw, err := os.ReadFile("testdata/falco-cat-write.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	al, err := validate.ParseFalco("falco.json", bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Count(strings.TrimSpace(string(raw)), "\n") + 1
-	if len(al) != lines || al[0].Rule != "open_from_cat" || al[0].Time.IsZero() || !slices.Contains(al[0].Tags, "filesystem") || al[0].Image != "" {
-		t.Errorf("ParseFalco() = %d alerts, first %+v; want %d of open_from_cat, in no container", len(al), al[0], lines)
-	}
-	for _, c := range []struct{ in, want string }{
-		{"{\"rule\": \"x\"}\nnot json\n", "falco.json:2:"},
-		{`{"priority": "Warning"}`, "falco.json:1: a Falco alert names its rule"},
-	} {
-		if _, err := validate.ParseFalco("falco.json", strings.NewReader(c.in)); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("ParseFalco(%q) = %v, want an error with %q", c.in, err, c.want)
-		}
-	}
-}
-
-func FuzzParseFalco(f *testing.F) {
-	raw, err := os.ReadFile("testdata/falco-cat-write.json")
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(raw)
-	f.Fuzz(func(t *testing.T, b []byte) {
-		al, err := validate.ParseFalco("fuzz.json", bytes.NewReader(b))
-		if err != nil && al != nil {
-			t.Errorf("ParseFalco = %d alerts and error %v", len(al), err)
-		}
-	})
-}
 
 // shellAlert is the first real Falco alert as Falco writes it for a
 // shell in a container of the demo's API image in namespace ns.
 func shellAlert(t *testing.T, ns string) []byte {
 	t.Helper()
-	raw, err := os.ReadFile("testdata/falco-cat-write.json")
+	raw, err := os.ReadFile("observe/testdata/falco-cat-write.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +43,7 @@ func shellAlert(t *testing.T, ns string) []byte {
 // another namespace, or the real alert outside containers, does not.
 func TestRecordFalco(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile("testdata/falco-cat-write.json")
+	raw, err := os.ReadFile("observe/testdata/falco-cat-write.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +59,7 @@ func TestRecordFalco(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			a := demo(t)
-			al, err := validate.ParseFalco("falco.json", bytes.NewReader(c.input))
+			al, err := observe.ParseFalco("falco.json", bytes.NewReader(c.input))
 			if err != nil {
 				t.Fatal(err)
 			}

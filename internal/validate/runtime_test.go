@@ -5,108 +5,18 @@ import (
 	"encoding/json"
 	"os"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/validate"
+	"github.com/ctem-dev/ctem/internal/validate/observe"
 )
-
-var podFiles = []string{"testdata/k9s-po.json", "testdata/kubectl-neat-list1-raw.json", "testdata/kubehound-pods.json"}
-
-// TestParsePods: the running containers of real kubectl output, as a
-// generic decode of the same files counts them.
-func TestParsePods(t *testing.T) {
-	t.Parallel()
-	for _, f := range podFiles {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := validate.ParsePods(f, bytes.NewReader(raw))
-		if err != nil {
-			t.Fatalf("ParsePods(%s): %v", f, err)
-		}
-		var doc map[string]any
-		if err := json.Unmarshal(raw, &doc); err != nil {
-			t.Fatal(err)
-		}
-		items := []any{doc}
-		if its, ok := doc["items"].([]any); ok {
-			items = its
-		}
-		var want []string
-		for _, it := range items {
-			p := it.(map[string]any)
-			st, _ := p["status"].(map[string]any)
-			cs, _ := st["containerStatuses"].([]any)
-			for _, c := range cs {
-				c := c.(map[string]any)
-				if state, _ := c["state"].(map[string]any); state["running"] != nil {
-					want = append(want, c["image"].(string))
-				}
-			}
-		}
-		var images []string
-		for _, r := range got {
-			images = append(images, r.Image)
-		}
-		if !slices.Equal(images, want) {
-			t.Errorf("ParsePods(%s) images = %q, want %q", f, images, want)
-		}
-	}
-}
-
-// TestParsePodsErrors: bad input names the input and where.
-func TestParsePodsErrors(t *testing.T) {
-	t.Parallel()
-	for _, c := range []struct{ in, want string }{
-		{`{"kind": "Pod", "metadata": {`, "pods.json: offset"},
-		{`{"kind": "Deployment"}`, `kind "Deployment"`},
-		{`{"kind": "List", "items": [{"kind": "Pod", "status": 3}]}`, "items[0]"},
-		{`{"kind": "Pod"} {"kind": "Pod"}`, "more than one JSON document"},
-	} {
-		_, err := validate.ParsePods("pods.json", strings.NewReader(c.in))
-		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "pods.json") {
-			t.Errorf("ParsePods(%q) = %v, want an error naming pods.json and %q", c.in, err, c.want)
-		}
-	}
-}
-
-// TestImageKeys: a container's keys are its reference's and the digest's.
-func TestImageKeys(t *testing.T) {
-	t.Parallel()
-	r := validate.Running{Image: "nginx:alpine", ImageID: "docker-pullable://nginx@sha256:482ead44b2203fa32b3390abdaf97cbdc8ad15c07fb03a3e68d7c35a19ad7595"}
-	want := []string{model.ImageKey("nginx:alpine"), model.ImageKey("nginx@sha256:482ead44b2203fa32b3390abdaf97cbdc8ad15c07fb03a3e68d7c35a19ad7595")}
-	if got := r.ImageKeys(); !slices.Equal(got, want) {
-		t.Errorf("ImageKeys() = %q, want %q", got, want)
-	}
-}
-
-func FuzzParsePods(f *testing.F) {
-	for _, p := range podFiles {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		rs, err := validate.ParsePods("fuzz.json", bytes.NewReader(b))
-		if err != nil && rs != nil {
-			t.Errorf("ParsePods = %d containers and error %v", len(rs), err)
-		}
-		for _, r := range rs {
-			_ = r.ImageKeys()
-		}
-	})
-}
 
 // runningEdgeProxy is the real k9s pod listing made to run the demo's
 // edge-proxy image in namespace shop, and nothing else.
-func runningEdgeProxy(t *testing.T) []validate.Running {
+func runningEdgeProxy(t *testing.T) []observe.Running {
 	t.Helper()
-	raw, err := os.ReadFile("testdata/k9s-po.json")
+	raw, err := os.ReadFile("observe/testdata/k9s-po.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +32,7 @@ func runningEdgeProxy(t *testing.T) []validate.Running {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs, err := validate.ParsePods("pods.json", bytes.NewReader(b))
+	rs, err := observe.ParsePods("pods.json", bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +93,7 @@ func TestRecordRunning(t *testing.T) {
 		t.Error("RecordRunning: no path names image-not-running evidence")
 	}
 	// A listing that runs the API image too takes the mark back.
-	rs := append(runningEdgeProxy(t), validate.Running{Namespace: "shop", Pod: "shop-api-1", Container: "api", Image: "ghcr.io/aquasecurity/trivy-test-images:spring4shell-jre11"})
+	rs := append(runningEdgeProxy(t), observe.Running{Namespace: "shop", Pod: "shop-api-1", Container: "api", Image: "ghcr.io/aquasecurity/trivy-test-images:spring4shell-jre11"})
 	out, err = validate.RecordRunning(t.Context(), a, rs)
 	if err != nil {
 		t.Fatal(err)
