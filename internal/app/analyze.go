@@ -251,8 +251,16 @@ func (a *App) record(ctx context.Context, p *prepared, opt graph.Options, since 
 		if err != nil {
 			return nil, err
 		}
-		rec.Paths = append(rec.Paths, store.StoredPath{ID: path.ID, Entry: path.Entry, Target: path.Target, Jewel: path.Jewel,
-			Likelihood: path.Likelihood, Risk: path.Risk, Validated: path.Validated, Steps: string(steps), Summary: analyze.Summary(path)})
+		sp := store.StoredPath{ID: path.ID, Entry: path.Entry, Target: path.Target, Jewel: path.Jewel,
+			Likelihood: path.Likelihood, Risk: path.Risk, Validated: path.Validated, Steps: string(steps), Summary: analyze.Summary(path)}
+		if path.Validated {
+			evs := make([][]string, len(path.Steps))
+			for i, s := range path.Steps {
+				evs[i] = s.Evidence
+			}
+			sp.ValidatedBy = store.ValidatingKinds(evs)
+		}
+		rec.Paths = append(rec.Paths, sp)
 		var xs []string
 		for _, s := range path.Steps {
 			xs = append(xs, s.ExposureIDs...)

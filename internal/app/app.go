@@ -61,6 +61,7 @@ func IsBadInput(err error) bool {
 type Store interface {
 	store.Store
 	store.Results
+	store.KPIHistory
 }
 
 // Intel is the threat intelligence an analysis scores with, and the

@@ -116,7 +116,7 @@ func newPathsCmd(e *env) *cobra.Command {
 	var af analysisFlags
 	var output, to, from string
 	var limit int
-	var all bool
+	var all, onlyValidated bool
 	cmd := &cobra.Command{
 		Use:   "paths",
 		Short: "Attack paths from entry points to crown jewels, most risky first",
@@ -137,6 +137,9 @@ func newPathsCmd(e *env) *cobra.Command {
 			pl, err := a.Paths(cmd.Context(), app.PathQuery{To: to, From: from, Limit: limit, Options: opt, Distinct: output != outJSON && !all})
 			if err != nil {
 				return err
+			}
+			if onlyValidated {
+				pl.Paths = slices.DeleteFunc(pl.Paths, func(p graph.Path) bool { return !p.Validated })
 			}
 			e.noteView(pl.View)
 			switch output {
@@ -159,6 +162,7 @@ func newPathsCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&to, "to", "", "only paths to this crown jewel (asset key, or a prefix ending in *)")
 	cmd.Flags().StringVar(&from, "from", "", "only paths from this entry state or asset (e.g. internet, network:KEY)")
 	cmd.Flags().IntVar(&limit, "limit", 0, "show at most this many, riskiest first (0: all)")
+	cmd.Flags().BoolVar(&onlyValidated, "validated", false, "only validated paths (every step evidenced)")
 	cmd.Flags().StringVarP(&output, "output", "o", outTable, "output format: table, json, dot or mermaid")
 	return cmd
 }
@@ -171,7 +175,15 @@ func writePathsTable(w io.Writer, paths []graph.Path, names map[string]string, a
 		fmt.Fprintln(w, "No attack path reaches a crown jewel.")
 		return
 	}
+	validated := 0
+	defer func() {
+		fmt.Fprintf(w, "\n%d paths, %d validated (every step evidenced: relations by their source, weaknesses by KEV, reachability, runtime, DAST or a probe).\n",
+			len(paths), validated)
+	}()
 	for i, p := range paths {
+		if p.Validated {
+			validated++
+		}
 		mark := ""
 		if p.Validated {
 			mark = "  [validated]"

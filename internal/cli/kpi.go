@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"context"
 	"encoding/csv"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/kpi"
 )
 
@@ -49,30 +53,21 @@ CISA's KEV catalog past its due date. --by team adds the figures per owner,
 			if err != nil {
 				return err
 			}
-			es, err := a.Estate(ctx)
+			opt, err := e.kpiOptions(ctx, a, d)
 			if err != nil {
 				return err
 			}
-			in, err := e.loadIntel()
+			r, err := kpi.Compute(ctx, st, opt)
 			if err != nil {
 				return err
 			}
-			var kevDue func(string) (time.Time, bool)
-			if in.KEV != nil {
-				kevDue = func(cve string) (time.Time, bool) {
-					k, ok := in.KEV.Lookup(cve)
-					return k.DueDate, ok && !k.DueDate.IsZero()
+			for i := range r.Snapshots {
+				if by != "team" {
+					r.Snapshots[i].Teams = nil
 				}
-			}
-			r, err := kpi.Compute(ctx, st, kpi.Options{
-				KEVDue:   kevDue,
-				Now:      time.Now().UTC(),
-				Since:    d,
-				Owner:    func(a string) string { return es.Context(es.Canonical(a)).Owner },
-				Critical: func(a string) bool { return es.Context(es.Canonical(a)).Criticality == "critical" },
-			})
-			if err != nil {
-				return err
+				if by != "jewel" {
+					r.Snapshots[i].Jewels = nil
+				}
 			}
 			if by != "team" {
 				r.Teams = nil
@@ -94,6 +89,33 @@ CISA's KEV catalog past its due date. --by team adds the figures per owner,
 	cmd.Flags().StringVar(&by, "by", "", "add figures by: team, or jewel (open attack paths per crown jewel)")
 	cmd.Flags().StringVarP(&output, "output", "o", outTable, "output format: table, json or csv")
 	return cmd
+}
+
+// kpiOptions returns the KPI options of the command line: now, since d,
+// the estate's owners and criticality, and the KEV catalog's due dates.
+func (e *env) kpiOptions(ctx context.Context, a *app.App, d time.Duration) (kpi.Options, error) {
+	es, err := a.Estate(ctx)
+	if err != nil {
+		return kpi.Options{}, err
+	}
+	in, err := e.loadIntel()
+	if err != nil {
+		return kpi.Options{}, err
+	}
+	var kevDue func(string) (time.Time, bool)
+	if in.KEV != nil {
+		kevDue = func(cve string) (time.Time, bool) {
+			k, ok := in.KEV.Lookup(cve)
+			return k.DueDate, ok && !k.DueDate.IsZero()
+		}
+	}
+	return kpi.Options{
+		KEVDue:   kevDue,
+		Now:      time.Now().UTC(),
+		Since:    d,
+		Owner:    func(a string) string { return es.Context(es.Canonical(a)).Owner },
+		Critical: func(a string) bool { return es.Context(es.Canonical(a)).Criticality == "critical" },
+	}, nil
 }
 
 // parseSince reads 90d, 12w or a Go duration.
@@ -170,6 +192,28 @@ func writeKPITable(w io.Writer, r *kpi.Report) {
 		}
 		tw.Flush()
 	}
+	if len(r.ByBand) > 0 {
+		fmt.Fprintln(w, "\nTime to remediate by priority band (the highest risk removed an analysis gave the exposure: p1 >= 1, p2 >= 0.1, p3 > 0):")
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "BAND\tFIXED\tMEAN\tP90\t")
+		for _, m := range r.ByBand {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t\n", m.Band, m.Fixed, days(m.Mean), days(m.P90))
+		}
+		tw.Flush()
+	}
+	if n := len(r.Snapshots); n > 0 {
+		open, valid := make([]int, n), make([]int, n)
+		for i, s := range r.Snapshots {
+			open[i], valid[i] = s.OpenPaths, s.ValidatedPaths
+		}
+		last := r.Snapshots[n-1]
+		fmt.Fprintf(w, "\nAs recorded by the %d analyses since %s: open attack paths %s (now %d), validated %s (now %d",
+			n, r.From.Format("2006-01-02"), sparkline(open), last.OpenPaths, sparkline(valid), last.ValidatedPaths)
+		for _, k := range sortedKeys(last.ValidatedBy) {
+			fmt.Fprintf(w, "; %s %d", k, last.ValidatedBy[k])
+		}
+		fmt.Fprintln(w, ").")
+	}
 	if len(r.Jewels) > 0 {
 		fmt.Fprintln(w, "\nOpen attack paths by crown jewel, week by week:")
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -182,16 +226,26 @@ func writeKPITable(w io.Writer, r *kpi.Report) {
 	if len(r.Teams) > 0 {
 		fmt.Fprintln(w, "\nBy team:")
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TEAM\tOPEN\tOPENED\tFIXED\tMEAN TTR\tP90 TTR\t")
+		fmt.Fprintln(tw, "TEAM\tOPEN\tOPENED\tFIXED\tMEAN TTR\tP90 TTR\tPATHS\tVALIDATED\t")
+		var last map[string]kpi.JewelSnapshot
+		if n := len(r.Snapshots); n > 0 {
+			last = r.Snapshots[n-1].Teams
+		}
 		for _, t := range r.Teams {
 			mean, p90 := "-", "-"
 			if t.Remediation.Fixed > 0 {
 				mean, p90 = days(t.Remediation.Mean), days(t.Remediation.P90)
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t\n", cell(t.Team, 40), t.Open, t.Opened, t.Fixed, mean, p90)
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%d\t%d\t\n", cell(t.Team, 40), t.Open, t.Opened, t.Fixed, mean, p90,
+				last[t.Team].OpenPaths, last[t.Team].ValidatedPaths)
 		}
 		tw.Flush()
 	}
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys(m map[string]int) []string {
+	return slices.Sorted(maps.Keys(m))
 }
 
 // writeKPICSV writes the weekly series, one row per week.

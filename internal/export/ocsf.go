@@ -163,7 +163,6 @@ type ocsfEvent struct {
 	RiskScore       *int                `json:"risk_score,omitempty"`
 	RiskLevelID     *int                `json:"risk_level_id,omitempty"`
 	RiskLevel       string              `json:"risk_level,omitempty"`
-	IsAlert         *bool               `json:"is_alert,omitempty"`
 	StartTime       int64               `json:"start_time,omitempty"`
 	EndTime         int64               `json:"end_time,omitempty"`
 }
@@ -378,8 +377,8 @@ func (o *OCSF) Path(p *Path) error {
 	}
 	lvl, lvlName := riskLevel(sev)
 	ev.RiskLevelID, ev.RiskLevel = &lvl, lvlName
-	alert := true
-	ev.IsAlert = &alert
+	// No is_alert: Detection Finding has it from OCSF 1.4.0 on, and these
+	// events are 1.3.0.
 	return o.write(&ev)
 }
 

@@ -31,8 +31,8 @@ type Path struct {
 	Risk       float64 `json:"risk"`
 	// Validated reports whether every step is evidenced: relation and
 	// label steps by their source, weakness steps by kev,
-	// reachable-call, runtime-loaded, dast-confirmed or probe-confirmed
-	// evidence.
+	// reachable-call, runtime-loaded, runtime-exec, dast-confirmed or
+	// probe-confirmed evidence.
 	Validated bool   `json:"validated"`
 	Steps     []Step `json:"steps"`
 	// Impact is the jewel's value and Jewel its asset key.

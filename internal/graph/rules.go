@@ -139,7 +139,7 @@ func weaknessProbability(w *Weakness) float64 {
 		switch e {
 		case model.EvidencePublicExploit:
 			p = max(p, 0.7)
-		case model.EvidenceDASTConfirmed, model.EvidenceProbeConfirmed:
+		case model.EvidenceDASTConfirmed, model.EvidenceProbeConfirmed, model.EvidenceRuntimeExec:
 			p = max(p, 0.9)
 		}
 	}
@@ -164,6 +164,17 @@ func weaknessProbability(w *Weakness) float64 {
 	p = max(p, w.EPSS)
 	if w.KEV || slices.Contains(w.Evidence, model.EvidenceKEV) {
 		p = max(p, 0.95)
+	}
+	// A probe that found the entry closed or filtered, and none that
+	// found it open, makes the step far less likely but not impossible
+	// (the probe saw the network from one place only).
+	if slices.Contains(w.Evidence, model.EvidenceProbeRefuted) && !slices.Contains(w.Evidence, model.EvidenceProbeConfirmed) {
+		p /= 4
+	}
+	// Likewise an image the live cluster does not run: the manifests
+	// name it, but no container of theirs runs it now.
+	if slices.Contains(w.Evidence, model.EvidenceImageNotRunning) && !slices.Contains(w.Evidence, model.EvidenceImageRunning) {
+		p /= 4
 	}
 	return min(max(p, 0.01), 0.99)
 }
@@ -402,7 +413,8 @@ func ruleOr(e *model.Exposure) string {
 // probe-confirmed).
 func isStrongEvidence(k model.EvidenceKind) bool {
 	switch k {
-	case model.EvidenceKEV, model.EvidenceReachableCall, model.EvidenceDASTConfirmed, model.EvidenceProbeConfirmed, model.EvidenceRuntimeLoaded:
+	case model.EvidenceKEV, model.EvidenceReachableCall, model.EvidenceDASTConfirmed, model.EvidenceProbeConfirmed, model.EvidenceRuntimeLoaded,
+		model.EvidenceRuntimeExec:
 		return true
 	}
 	return false

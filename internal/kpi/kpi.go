@@ -1,8 +1,12 @@
 // Package kpi computes a CTEM programme's key figures over time from what
 // the store already records: when each exposure was first seen, the
 // status changes of its findings (fixed, reopened) and the attack paths
-// each analysis opened and closed. Nothing is recorded for KPIs alone, so
-// the same figures come out of any existing database.
+// each analysis opened and closed, so the same figures come out of any
+// existing database. What history cannot give back is read from what
+// each analysis recorded when the store keeps it (store.KPIHistory): the
+// validated paths and the figures per crown jewel at every analysis
+// (Report.Snapshots), and the priority each exposure had, which sorts
+// its time to remediate into a priority band (Report.ByBand).
 package kpi
 
 import (
@@ -70,6 +74,7 @@ type Period struct {
 // window, from first seen to fixed.
 type Remediation struct {
 	Severity model.Severity `json:"severity,omitempty"`
+	Band     string         `json:"band,omitempty"`
 	Team     string         `json:"team,omitempty"`
 	Fixed    int            `json:"fixed"`
 	Mean     time.Duration  `json:"mean_ns"`
@@ -94,6 +99,13 @@ type Report struct {
 	// BySeverity is the time to remediate per severity, most severe
 	// first; severities without a fix in the window are left out.
 	BySeverity []Remediation `json:"time_to_remediate"`
+	// ByBand is the time to remediate per priority band (see BandOf), in
+	// the order of Bands; bands without a fix in the window are left out.
+	// It is empty when the store records no priorities.
+	ByBand []Remediation `json:"time_to_remediate_by_band,omitempty"`
+	// Snapshots are the figures each analysis in the window recorded,
+	// oldest first; empty when the store records none.
+	Snapshots []Snapshot `json:"snapshots,omitempty"`
 	// Open and OpenOnCritical count the exposures open at To, and of them
 	// those on business-critical assets; CriticalShare is their ratio
 	// (0 when nothing is open).
@@ -120,6 +132,124 @@ type Jewel struct {
 	// order of Report.Periods), OpenNow those open at Report.To.
 	Open    []int `json:"open"`
 	OpenNow int   `json:"open_now"`
+}
+
+// Priority bands: the highest priority (risk removed by fixing it, the
+// likelihood of the paths it is on times their crown jewels' value, 1 to
+// 10) any analysis gave an exposure. A jewel of value 10 on a path of
+// likelihood 0.1 is P1; an exposure on no recorded path is off-path.
+const (
+	BandP1      = "p1"       // risk removed >= 1
+	BandP2      = "p2"       // risk removed >= 0.1
+	BandP3      = "p3"       // risk removed > 0
+	BandOffPath = "off-path" // on no attack path any analysis recorded
+)
+
+// Bands lists the priority bands, highest first.
+var Bands = []string{BandP1, BandP2, BandP3, BandOffPath}
+
+// BandOf returns the priority band of a risk removed.
+func BandOf(riskRemoved float64) string {
+	switch {
+	case riskRemoved >= 1:
+		return BandP1
+	case riskRemoved >= 0.1:
+		return BandP2
+	case riskRemoved > 0:
+		return BandP3
+	}
+	return BandOffPath
+}
+
+// Snapshot is what one analysis recorded of the paths open after it.
+type Snapshot struct {
+	AnalysisID int64     `json:"analysis_id"`
+	At         time.Time `json:"at"`
+	OpenPaths  int       `json:"open_paths"`
+	// ValidatedPaths counts the open paths whose every step is
+	// evidenced; ValidatedBy counts them by a kind of evidence that
+	// validated one of their steps ("kev", "probe-confirmed", ...,
+	// "relation", "label").
+	ValidatedPaths int            `json:"validated_paths"`
+	ValidatedBy    map[string]int `json:"validated_by,omitempty"`
+	Risk           float64        `json:"risk"`
+	PathExposures  int            `json:"path_exposures"`
+	// Jewels are the figures per crown jewel, by asset key.
+	Jewels map[string]JewelSnapshot `json:"jewels,omitempty"`
+	// Teams sums Jewels by the team that owns each jewel now
+	// (Options.Owner); empty without owners.
+	Teams map[string]JewelSnapshot `json:"teams,omitempty"`
+}
+
+// JewelSnapshot is one crown jewel's figures in a Snapshot.
+type JewelSnapshot struct {
+	OpenPaths      int     `json:"open_paths"`
+	ValidatedPaths int     `json:"validated_paths"`
+	Risk           float64 `json:"risk"`
+}
+
+// byTeam sums a snapshot's jewel figures by their owner.
+func byTeam(s *Snapshot, owner func(string) string) {
+	for j, f := range s.Jewels {
+		if s.Teams == nil {
+			s.Teams = map[string]JewelSnapshot{}
+		}
+		t := s.Teams[owner(j)]
+		t.OpenPaths += f.OpenPaths
+		t.ValidatedPaths += f.ValidatedPaths
+		t.Risk += f.Risk
+		s.Teams[owner(j)] = t
+	}
+}
+
+// snapshots reads the recorded figures from since on into snapshots.
+func snapshots(ctx context.Context, h store.KPIHistory, since time.Time) ([]Snapshot, error) {
+	var out []Snapshot
+	for v, err := range h.KPISnapshots(ctx, since) {
+		if err != nil {
+			return nil, err
+		}
+		if len(out) == 0 || out[len(out)-1].AnalysisID != v.AnalysisID {
+			out = append(out, Snapshot{AnalysisID: v.AnalysisID, At: v.At})
+		}
+		s := &out[len(out)-1]
+		n := int(math.Round(v.Value))
+		switch v.Dim {
+		case store.KPIWhole:
+			switch v.Metric {
+			case store.MetricOpenPaths:
+				s.OpenPaths = n
+			case store.MetricValidatedPaths:
+				s.ValidatedPaths = n
+			case store.MetricRisk:
+				s.Risk = v.Value
+			case store.MetricPathExposures:
+				s.PathExposures = n
+			}
+		case store.KPIEvidence:
+			if v.Metric == store.MetricValidatedPaths {
+				if s.ValidatedBy == nil {
+					s.ValidatedBy = map[string]int{}
+				}
+				s.ValidatedBy[v.Key] = n
+			}
+		case store.KPIJewel:
+			if s.Jewels == nil {
+				s.Jewels = map[string]JewelSnapshot{}
+			}
+			j := s.Jewels[v.Key]
+			switch v.Metric {
+			case store.MetricOpenPaths:
+				j.OpenPaths = n
+			case store.MetricValidatedPaths:
+				j.ValidatedPaths = n
+			case store.MetricRisk:
+				j.Risk = v.Value
+			}
+			s.Jewels[v.Key] = j
+		}
+	}
+	return out, nil
 }
 
 // transition is an exposure becoming fixed (fixed true) or coming back.
@@ -220,6 +350,23 @@ func Compute(ctx context.Context, st store.Store, opt Options) (*Report, error) 
 			break
 		}
 	}
+	var peaks map[string]float64
+	hist, recorded := st.(store.KPIHistory)
+	if recorded {
+		var err error
+		if peaks, err = hist.PriorityPeaks(ctx); err != nil {
+			return nil, err
+		}
+		if r.Snapshots, err = snapshots(ctx, hist, from); err != nil {
+			return nil, err
+		}
+		if opt.Owner != nil {
+			for i := range r.Snapshots {
+				byTeam(&r.Snapshots[i], opt.Owner)
+			}
+		}
+	}
+	bandDurs := map[string][]time.Duration{}
 	owner := opt.Owner
 	if owner == nil {
 		owner = func(string) string { return "" }
@@ -275,6 +422,10 @@ func Compute(ctx context.Context, st store.Store, opt Options) (*Report, error) 
 			if ts[i].fixed && within(ts[i].at, from, now.Add(time.Nanosecond)) {
 				d := ts[i].at.Sub(x.FirstSeen)
 				durs[x.Severity] = append(durs[x.Severity], d)
+				if recorded {
+					b := BandOf(peaks[x.ID])
+					bandDurs[b] = append(bandDurs[b], d)
+				}
 				teamDurs[tm.Team] = append(teamDurs[tm.Team], d)
 				break
 			}
@@ -296,6 +447,13 @@ func Compute(ctx context.Context, st store.Store, opt Options) (*Report, error) 
 	for _, sev := range model.Severities {
 		if ds := durs[sev]; len(ds) > 0 {
 			r.BySeverity = append(r.BySeverity, remediation(ds, sev, ""))
+		}
+	}
+	for _, b := range Bands {
+		if ds := bandDurs[b]; len(ds) > 0 {
+			m := remediation(ds, "", "")
+			m.Band = b
+			r.ByBand = append(r.ByBand, m)
 		}
 	}
 	for _, t := range teams {

@@ -253,6 +253,19 @@ const (
 	EvidenceRuntimeLoaded  EvidenceKind = "runtime-loaded"
 	EvidenceDASTConfirmed  EvidenceKind = "dast-confirmed"
 	EvidenceProbeConfirmed EvidenceKind = "probe-confirmed"
+	// EvidenceProbeRefuted: a safe probe found the entry in front of the
+	// weakness closed or filtered (ctem validate).
+	EvidenceProbeRefuted EvidenceKind = "probe-refuted"
+	// EvidenceImageRunning: the live cluster runs the image the weakness
+	// is on (kubectl's container statuses); EvidenceImageNotRunning: a
+	// workload of the estate names the image, but nothing in the
+	// namespaces listed runs it.
+	EvidenceImageRunning    EvidenceKind = "image-running"
+	EvidenceImageNotRunning EvidenceKind = "image-not-running"
+	// EvidenceRuntimeExec: a runtime detector (Falco) saw code run in a
+	// container of the workload (a shell, an execution technique), so
+	// the step that gives code execution there was taken.
+	EvidenceRuntimeExec    EvidenceKind = "runtime-exec"
 	EvidenceVEXNotAffected EvidenceKind = "vex-not-affected"
 	EvidenceVEXAffected    EvidenceKind = "vex-affected"
 )

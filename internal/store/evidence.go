@@ -5,6 +5,7 @@ import (
 	"iter"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ctem-dev/ctem/internal/model"
 )
@@ -106,4 +107,15 @@ func (ix *EvidenceIndex) Match(x model.Exposure) []model.Evidence {
 		}
 	}
 	return out
+}
+
+// EvidenceReplacer replaces what one source of evidence recorded, for
+// sources whose newest observation supersedes the older ones (a probe
+// that found a port open and now finds it closed).
+type EvidenceReplacer interface {
+	// ReplaceEvidence deletes, in one transaction, the facts of source
+	// about any of findingIDs and, when expire is not zero, every fact of
+	// source recorded before expire; then it records evs, each with
+	// Source set to source. It returns how many facts it deleted.
+	ReplaceEvidence(ctx context.Context, source string, findingIDs []string, evs []model.Evidence, expire time.Time) (int, error)
 }

@@ -197,8 +197,12 @@ type StoredPath struct {
 	Likelihood float64 `json:"likelihood"`
 	Risk       float64 `json:"risk"`
 	Validated  bool    `json:"validated"`
-	Steps      string  `json:"-"`
-	Summary    string  `json:"summary"`
+	// ValidatedBy lists, for a validated path, the kinds of evidence
+	// that validated its steps (see ValidatingKinds); when nil the store
+	// finds them in Steps.
+	ValidatedBy []string `json:"validated_by,omitempty"`
+	Steps       string   `json:"-"`
+	Summary     string   `json:"summary"`
 }
 
 // PathEvent records an attack path opening or closing.

@@ -68,6 +68,8 @@ type Scope struct {
 	Policies []Policy `yaml:"policies"`
 	// Tickets routes the tickets of remediation actions by owner.
 	Tickets Tickets `yaml:"tickets"`
+	// Validation says what ctem validate may probe (nothing by default).
+	Validation Validation `yaml:"validation"`
 
 	file string     // the name errors carry
 	root *yaml.Node // the document, for error positions; nil when built in code
@@ -143,6 +145,24 @@ type SLA struct {
 // acceptance may have (none when zero).
 type Acceptance struct {
 	Max Duration `yaml:"max"`
+}
+
+// Validation is what the safe probes of ctem validate may contact.
+type Validation struct {
+	// Allow lists the addresses probes may contact, as IP addresses or
+	// CIDR prefixes; nothing outside them is ever contacted.
+	Allow []string `yaml:"allow"`
+	// Targets name the address in front of each entry asset.
+	Targets []ValidationTarget `yaml:"targets"`
+}
+
+// ValidationTarget is the address (host:port) at which an entry asset is
+// reachable, and what to ask it beyond a TCP connect.
+type ValidationTarget struct {
+	Asset   string `yaml:"asset"`
+	Address string `yaml:"address"`
+	TLS     bool   `yaml:"tls"`
+	HTTP    bool   `yaml:"http"`
 }
 
 // Tickets says where the tickets of remediation actions go.

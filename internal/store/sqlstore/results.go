@@ -129,6 +129,9 @@ func (s *DB) RecordAnalysis(ctx context.Context, r *store.AnalysisRecord) (store
 	if err := s.replaceResults(ctx, tx, a.ID, r); err != nil {
 		return a, nil, err
 	}
+	if err := s.recordKPIs(ctx, tx, a, r); err != nil {
+		return a, nil, err
+	}
 	owners, _ := json.Marshal(nonNilStrings(a.CodeOwners))
 	if a.Feeds == nil {
 		a.Feeds = []store.FeedVersion{}
@@ -203,7 +206,7 @@ func (s *DB) recordPaths(ctx context.Context, tx *sql.Tx, a store.Analysis, r *s
 		if err != nil || string(names) == "null" {
 			names = []byte("{}")
 		}
-		pathRows = append(pathRows, []any{p.ID, p.Entry, p.Target, p.Jewel, p.Likelihood, p.Risk, valid, p.Steps, "open", now, now, a.ID, string(names)})
+		pathRows = append(pathRows, []any{p.ID, p.Entry, p.Target, p.Jewel, p.Likelihood, p.Risk, valid, p.Steps, "open", now, now, a.ID, string(names), validatedBy(p)})
 		xs := slices.Clone(r.PathExposures[p.ID])
 		slices.Sort(xs)
 		for _, x := range slices.Compact(xs) {
@@ -213,9 +216,10 @@ func (s *DB) recordPaths(ctx context.Context, tx *sql.Tx, a store.Analysis, r *s
 			events = append(events, store.PathEvent{PathID: p.ID, Event: "opened", At: a.At, Risk: p.Risk, Summary: p.Summary})
 		}
 	}
-	if err := s.insertRows(ctx, tx, `INSERT INTO paths (id, entry, target, jewel, likelihood, risk, validated, steps, status, first_seen, last_seen, analysis_id, names) VALUES `,
+	if err := s.insertRows(ctx, tx, `INSERT INTO paths (id, entry, target, jewel, likelihood, risk, validated, steps, status, first_seen, last_seen, analysis_id, names, validated_by) VALUES `,
 		pathRows, ` ON CONFLICT (id) DO UPDATE SET likelihood = excluded.likelihood, risk = excluded.risk, validated = excluded.validated,
-  steps = excluded.steps, status = 'open', last_seen = excluded.last_seen, closed_at = 0, analysis_id = excluded.analysis_id, names = excluded.names`); err != nil {
+  steps = excluded.steps, status = 'open', last_seen = excluded.last_seen, closed_at = 0, analysis_id = excluded.analysis_id, names = excluded.names,
+  validated_by = excluded.validated_by`); err != nil {
 		return nil, fmt.Errorf("record paths: %w", err)
 	}
 	if err := s.insertRows(ctx, tx, `INSERT INTO path_exposures (exposure_id, path_id) VALUES `, expRows, ` ON CONFLICT DO NOTHING`); err != nil {

@@ -1,0 +1,87 @@
+package store
+
+import (
+	"context"
+	"iter"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ctem-dev/ctem/internal/model"
+)
+
+// Dimensions of a KPI snapshot value.
+const (
+	// KPIWhole is the whole estate (Key "").
+	KPIWhole = ""
+	// KPIJewel is one crown jewel (Key: its asset key).
+	KPIJewel = "jewel"
+	// KPIEvidence is one kind of evidence (Key: the kind, "relation"
+	// or "label" for steps a relation or label enables) that
+	// validated a step of a validated path.
+	KPIEvidence = "evidence"
+)
+
+// Metrics of a KPI snapshot value.
+const (
+	// MetricOpenPaths counts the attack paths open after the analysis.
+	MetricOpenPaths = "open_paths"
+	// MetricValidatedPaths counts those of them whose every step is
+	// evidenced (graph.Path.Validated).
+	MetricValidatedPaths = "validated_paths"
+	// MetricRisk sums the risk of the open paths.
+	MetricRisk = "risk"
+	// MetricPathExposures counts the distinct exposures that enable a
+	// step of an open path.
+	MetricPathExposures = "path_exposures"
+)
+
+// KPIValue is one figure an analysis recorded.
+type KPIValue struct {
+	AnalysisID int64     `json:"analysis_id"`
+	At         time.Time `json:"at"`
+	Dim        string    `json:"dim,omitempty"`
+	Key        string    `json:"key,omitempty"`
+	Metric     string    `json:"metric"`
+	Value      float64   `json:"value"`
+}
+
+// KPIHistory reads the figures that analyses recorded (sqlstore records
+// them in RecordAnalysis's transaction, over every open path after the
+// analysis, so a partial analysis records whole-estate figures too).
+type KPIHistory interface {
+	// KPISnapshots lists the figures recorded at or after since, by
+	// analysis, then dimension, key and metric.
+	KPISnapshots(ctx context.Context, since time.Time) iter.Seq2[KPIValue, error]
+	// PriorityPeaks returns the highest risk removed any recorded
+	// analysis gave each exposure, by exposure id.
+	PriorityPeaks(ctx context.Context) (map[string]float64, error)
+}
+
+// ValidatingKinds returns, sorted and distinct, the kinds of evidence
+// among the steps' evidence (package graph's Step.Evidence: "kev",
+// "epss=0.4", "relation:...", "label:...", "exposure:...") that validate
+// a step: the strong kinds (KEV, reachable call, runtime loaded, DAST or
+// probe confirmed), and "relation" or "label" for a step a relation or a
+// label enables.
+func ValidatingKinds(steps [][]string) []string {
+	var out []string
+	for _, ev := range steps {
+		for _, e := range ev {
+			k, _, _ := strings.Cut(e, ":")
+			switch model.EvidenceKind(k) {
+			case model.EvidenceKEV, model.EvidenceReachableCall, model.EvidenceRuntimeLoaded, model.EvidenceDASTConfirmed, model.EvidenceProbeConfirmed,
+				model.EvidenceRuntimeExec:
+			default:
+				if k != "relation" && k != "label" {
+					continue
+				}
+			}
+			if !slices.Contains(out, k) {
+				out = append(out, k)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}

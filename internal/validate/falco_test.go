@@ -1,0 +1,94 @@
+package validate_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"slices"
+	"testing"
+
+	"github.com/ctem-dev/ctem/internal/graph"
+	"github.com/ctem-dev/ctem/internal/model"
+	"github.com/ctem-dev/ctem/internal/validate"
+	"github.com/ctem-dev/ctem/internal/validate/observe"
+)
+
+// shellAlert is the first real Falco alert as Falco writes it for a
+// shell in a container of the demo's API image in namespace ns.
+func shellAlert(t *testing.T, ns string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile("observe/testdata/falco-cat-write.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := bytes.Cut(raw, []byte("\n"))
+	var d map[string]any
+	if err := json.Unmarshal(first, &d); err != nil {
+		t.Fatal(err)
+	}
+	d["rule"], d["priority"] = "Terminal shell in container", "Notice"
+	d["tags"] = []any{"container", "shell", "mitre_execution", "T1059"}
+	of := d["output_fields"].(map[string]any)
+	of["container.image.repository"], of["container.image.tag"] = "ghcr.io/aquasecurity/trivy-test-images", "spring4shell-jre11"
+	of["k8s.ns.name"], of["k8s.pod.name"], of["proc.cmdline"] = ns, "shop-api-6d9f7c-abcde", "bash"
+	b, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(b, '\n')
+}
+
+// TestRecordFalco: a shell alert in the API's container validates every
+// path through the API's remote code execution; the same alert in
+// another namespace, or the real alert outside containers, does not.
+func TestRecordFalco(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("observe/testdata/falco-cat-write.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		input []byte
+		want  bool
+	}{
+		{"shell in shop", shellAlert(t, "shop"), true},
+		{"shell elsewhere", shellAlert(t, "staging"), false},
+		{"no container", raw, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			a := demo(t)
+			al, err := observe.ParseFalco("falco.json", bytes.NewReader(c.input))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := validate.RecordFalco(t.Context(), a, al)
+			if err != nil {
+				t.Fatal(err)
+			}
+			through := 0
+			for _, p := range paths(t, a) {
+				rce := slices.ContainsFunc(p.Steps, func(s graph.Step) bool {
+					return s.Asset == "k8s:prod/shop/Deployment/shop-api" && s.Capability == "exec"
+				})
+				if !rce {
+					continue
+				}
+				through++
+				evidenced := slices.ContainsFunc(p.Steps, func(s graph.Step) bool {
+					return slices.Contains(s.Evidence, string(model.EvidenceRuntimeExec))
+				})
+				if evidenced != c.want || p.Validated != c.want {
+					t.Errorf("path %s: runtime-exec evidence %v, validated %v; want %v", p.ID, evidenced, p.Validated, c.want)
+				}
+			}
+			if through == 0 {
+				t.Fatal("no path through code execution on the API")
+			}
+			if (len(out.Confirmed) > 0) != c.want {
+				t.Errorf("RecordFalco() confirmed %v, want some: %v", out.Confirmed, c.want)
+			}
+		})
+	}
+}
