@@ -215,13 +215,24 @@ func (s *DB) Job(ctx context.Context, id string) (store.Job, error) {
 }
 
 // ClaimJob marks the oldest queued job running and returns it.
+// Where the dialect allows it (PostgreSQL), the job's row is locked
+// and rows other claimers hold are skipped, so that several processes
+// share the queue without waiting on each other or the write lock.
 func (s *DB) ClaimJob(ctx context.Context, at time.Time) (store.Job, bool, error) {
-	tx, err := s.beginWrite(ctx)
+	var tx *sql.Tx
+	var err error
+	lock := ""
+	if s.d.SkipLocked {
+		tx, err = s.db.BeginTx(ctx, nil)
+		lock = " FOR UPDATE SKIP LOCKED"
+	} else {
+		tx, err = s.beginWrite(ctx)
+	}
 	if err != nil {
 		return store.Job{}, false, fmt.Errorf("claim job: %w", err)
 	}
 	defer tx.Rollback()
-	j, err := scanJob(tx.QueryRowContext(ctx, s.rebind(`SELECT `+jobCols+` FROM jobs WHERE state = ? ORDER BY created_at, id LIMIT 1`), store.JobQueued))
+	j, err := scanJob(tx.QueryRowContext(ctx, s.rebind(`SELECT `+jobCols+` FROM jobs WHERE state = ? ORDER BY created_at, id LIMIT 1`+lock), store.JobQueued))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Job{}, false, nil
 	}

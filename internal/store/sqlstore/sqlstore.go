@@ -35,6 +35,15 @@ type Dialect struct {
 	// meanwhile; PostgreSQL's DROP INDEX would lock them out, so it
 	// leaves this false.
 	DeferIndexes bool
+	// SkipLocked is true when the database accepts SELECT ... FOR UPDATE
+	// SKIP LOCKED (PostgreSQL): several processes then claim jobs from
+	// one queue without waiting for each other, each job going to one.
+	SkipLocked bool
+	// CopyFrom, when set, writes rows into table through the driver
+	// connection dc (database/sql's Conn.Raw) in bulk (PostgreSQL's
+	// COPY), inside the transaction open on it, and returns the count
+	// written.
+	CopyFrom func(ctx context.Context, dc any, table string, cols []string, rows [][]any) (int64, error)
 }
 
 // DB is a store.Store over a database/sql handle.
@@ -64,6 +73,13 @@ func New(db *sql.DB, d Dialect) *DB { return &DB{db: db, d: d} }
 
 // SQL returns the underlying handle.
 func (s *DB) SQL() *sql.DB { return s.db }
+
+// Dialect returns the dialect the store was opened with.
+func (s *DB) Dialect() Dialect { return s.d }
+
+// Rebind rewrites the ? placeholders of q for the store's database, for
+// SQL written outside this package (tests, ctem migrate).
+func (s *DB) Rebind(q string) string { return s.rebind(q) }
 
 // Close closes the database.
 func (s *DB) Close() error { return s.db.Close() }
