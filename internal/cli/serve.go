@@ -16,7 +16,7 @@ import (
 	"github.com/ctem-dev/ctem/internal/inputs"
 	"github.com/ctem-dev/ctem/internal/intel/feeds"
 	"github.com/ctem-dev/ctem/internal/server"
-	"github.com/ctem-dev/ctem/internal/store/sqlite"
+	"github.com/ctem-dev/ctem/internal/store/open"
 )
 
 // newServeCmd builds `ctem serve`: the REST API over the database.
@@ -25,6 +25,7 @@ func newServeCmd(e *env) *cobra.Command {
 	var logFormat string
 	var maxUpload int64
 	var rate float64
+	var spool string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the REST API over the database (tokens: 'ctem token create')",
@@ -49,7 +50,7 @@ a file in the working directory. SIGINT or SIGTERM stops it gracefully.`,
 			if err != nil {
 				return err
 			}
-			st, err := sqlite.Open(ctx, path)
+			st, err := e.openDB(ctx, path)
 			if err != nil {
 				return err
 			}
@@ -62,7 +63,17 @@ a file in the working directory. SIGINT or SIGTERM stops it gracefully.`,
 			a := &app.App{Store: st, Formats: inputs.All(), Intel: e.loadIntel,
 				Logf:  func(f string, args ...any) { log.Info(fmt.Sprintf(f, args...)) },
 				Warnf: func(f string, args ...any) { log.Warn(fmt.Sprintf(f, args...)) }}
-			srv, err := server.New(server.Config{App: a, Store: st, Log: log, SpoolDir: filepath.Join(filepath.Dir(path), "ctem-spool"),
+			if spool == "" {
+				spool = filepath.Join(filepath.Dir(path), "ctem-spool")
+				if open.IsPostgres(path) {
+					dir, err := dataDir(e.getenv)
+					if err != nil {
+						return usage(fmt.Errorf("no --spool given and no data directory: %w", err))
+					}
+					spool = filepath.Join(dir, "ctem", "spool")
+				}
+			}
+			srv, err := server.New(server.Config{App: a, Store: st, Log: log, SpoolDir: spool,
 				Limits: server.Limits{MaxUpload: maxUpload}, RateLimit: rate, RateBurst: int(2 * rate),
 				Feeds: func() (any, error) {
 					cfg, err := e.feedsConfig()
@@ -90,6 +101,7 @@ a file in the working directory. SIGINT or SIGTERM stops it gracefully.`,
 	f.StringVar(&logFormat, "log-format", "text", "log format on stderr: text or json")
 	f.Float64Var(&rate, "rate-limit", 100, "requests a second each token may make on average (twice that at once); negative: no limit")
 	f.Int64Var(&maxUpload, "max-upload", server.DefaultLimits.MaxUpload, "largest upload accepted, in bytes")
+	f.StringVar(&spool, "spool", "", "folder holding uploads until their job ingests them (default ctem-spool beside a SQLite database, else ctem/spool in the user data directory); instances sharing a PostgreSQL database must share it")
 	return cmd
 }
 

@@ -75,38 +75,59 @@ func Name(t testing.TB) string {
 	if admin == "" {
 		return filepath.Join(t.TempDir(), "ctem.db")
 	}
-	ctx := context.Background()
-	db, err := adminDB(admin)
+	name, err := create(admin, t.Cleanup)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return name
+}
+
+// NameFor is Name for callers without a testing.TB of their own (a
+// testscript's Setup): the database is dropped by cleanup, and an error
+// is returned rather than reported.
+func NameFor(dir string, cleanup func(func())) (string, error) {
+	announce.Do(func() { fmt.Fprintf(os.Stderr, "storetest: store tests run on %s\n", Backend()) })
+	admin := os.Getenv(EnvPostgres)
+	if admin == "" {
+		return filepath.Join(dir, "ctem.db"), nil
+	}
+	return create(admin, cleanup)
+}
+
+// create makes a new database from the template and returns its
+// connection URL.
+func create(admin string, cleanup func(func())) (string, error) {
+	ctx := context.Background()
+	db, err := adminDB(admin)
+	if err != nil {
+		return "", err
+	}
 	tmpl, err := template(ctx, db, admin)
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	b := make([]byte, 8)
 	rand.Read(b)
 	name := "ctem_test_" + hex.EncodeToString(b)
 	if _, err := db.ExecContext(ctx, `CREATE DATABASE `+name+` TEMPLATE `+tmpl); err != nil {
-		t.Fatalf("create test database: %v", err)
+		return "", fmt.Errorf("create test database: %w", err)
 	}
-	t.Cleanup(func() {
+	cleanup(func() {
 		if _, err := db.ExecContext(context.Background(), `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
+			fmt.Fprintf(os.Stderr, "storetest: drop test database %s: %v\n", name, err)
 		}
 	})
-	return withDatabase(t, admin, name)
+	return withDatabase(admin, name)
 }
 
 // withDatabase returns the connection URL dsn with its database replaced.
-func withDatabase(t testing.TB, dsn, name string) string {
-	t.Helper()
+func withDatabase(dsn, name string) (string, error) {
 	u, err := url.Parse(dsn)
 	if err != nil {
-		t.Fatalf("%s: %v", EnvPostgres, err)
+		return "", fmt.Errorf("%s: %w", EnvPostgres, err)
 	}
 	u.Path = "/" + name
-	return u.String()
+	return u.String(), nil
 }
 
 var (
@@ -177,12 +198,11 @@ func template(ctx context.Context, db *sql.DB, admin string) (string, error) {
 		if _, err := conn.ExecContext(ctx, `CREATE DATABASE `+build+` TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`); err != nil {
 			return "", fmt.Errorf("create template database: %w", err)
 		}
-		u, err := url.Parse(admin)
+		dsn, err := withDatabase(admin, build)
 		if err != nil {
 			return "", err
 		}
-		u.Path = "/" + build
-		st, err := postgres.Open(ctx, u.String(), postgres.Options{PoolSize: 1})
+		st, err := postgres.Open(ctx, dsn, postgres.Options{PoolSize: 1})
 		if err != nil {
 			return "", err
 		}
