@@ -215,24 +215,18 @@ func (s *DB) Job(ctx context.Context, id string) (store.Job, error) {
 }
 
 // ClaimJob marks the oldest queued job running and returns it.
-// Where the dialect allows it (PostgreSQL), the job's row is locked
-// and rows other claimers hold are skipped, so that several processes
-// share the queue without waiting on each other or the write lock.
+// Where several processes share the queue (Dialect.SkipLocked), see
+// claimShared.
 func (s *DB) ClaimJob(ctx context.Context, at time.Time) (store.Job, bool, error) {
-	var tx *sql.Tx
-	var err error
-	lock := ""
 	if s.d.SkipLocked {
-		tx, err = s.db.BeginTx(ctx, nil)
-		lock = " FOR UPDATE SKIP LOCKED"
-	} else {
-		tx, err = s.beginWrite(ctx)
+		return s.claimShared(ctx, at)
 	}
+	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return store.Job{}, false, fmt.Errorf("claim job: %w", err)
 	}
 	defer tx.Rollback()
-	j, err := scanJob(tx.QueryRowContext(ctx, s.rebind(`SELECT `+jobCols+` FROM jobs WHERE state = ? ORDER BY created_at, id LIMIT 1`+lock), store.JobQueued))
+	j, err := scanJob(tx.QueryRowContext(ctx, s.rebind(`SELECT `+jobCols+` FROM jobs WHERE state = ? ORDER BY created_at, id LIMIT 1`), store.JobQueued))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Job{}, false, nil
 	}
@@ -257,11 +251,17 @@ func (s *DB) FinishJob(ctx context.Context, id, state string, result json.RawMes
 	if err != nil {
 		return fmt.Errorf("finish job %s: %w", id, err)
 	}
+	if s.d.SkipLocked {
+		s.release(id)
+	}
 	return nil
 }
 
 // RequeueRunning queues again the jobs an earlier process left running.
 func (s *DB) RequeueRunning(ctx context.Context, maxAttempts int, at time.Time) (int, error) {
+	if s.d.SkipLocked {
+		return s.requeueShared(ctx, maxAttempts, at)
+	}
 	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("requeue jobs: %w", err)

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ctem-dev/ctem/internal/model"
@@ -35,9 +36,10 @@ type Dialect struct {
 	// meanwhile; PostgreSQL's DROP INDEX would lock them out, so it
 	// leaves this false.
 	DeferIndexes bool
-	// SkipLocked is true when the database accepts SELECT ... FOR UPDATE
-	// SKIP LOCKED (PostgreSQL): several processes then claim jobs from
-	// one queue without waiting for each other, each job going to one.
+	// SkipLocked is true when several processes share the job queue
+	// (PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED and advisory
+	// locks, see sharedqueue.go): each job goes to one process, in
+	// upload order, and the jobs of a process that died are taken over.
 	SkipLocked bool
 	// CopyFrom, when set, writes rows into table through the driver
 	// connection dc (database/sql's Conn.Raw) in bulk (PostgreSQL's
@@ -56,6 +58,13 @@ type DB struct {
 	// probeCap is the count under which a listing reads a filter first
 	// (plan.go); zero means defaultProbeCap. Tests set it.
 	probeCap int
+
+	// The jobs this process runs from a shared queue, each holding its
+	// connection (sharedqueue.go), and the attempts before an orphaned
+	// job fails.
+	qmu         sync.Mutex
+	held        map[string]*sql.Conn
+	maxAttempts int
 }
 
 // now reads the store's clock.
