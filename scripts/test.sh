@@ -54,3 +54,4 @@ if [ -z "${CTEM_TEST_POSTGRES:-}" ] && ! start_postgres; then
   exit 0
 fi
 run_tests "PostgreSQL" -count=1 ./internal/store/... ./internal/app/... ./internal/cli/...
+run_tests "PostgreSQL, two servers" -count=1 -run 'TestTwoServersOneDatabase' ./internal/server

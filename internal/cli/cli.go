@@ -162,6 +162,7 @@ Start with 'ctem demo', or 'ctem init' to write a scope file.`,
 		newBlastRadiusCmd(e),
 		newWhatIfCmd(e),
 		newRulesCmd(e),
+		newMigrateCmd(e),
 	)
 	wrapAllArgs(root)
 	return root
