@@ -136,3 +136,4 @@ func copyFrom(ctx context.Context, dc any, table string, cols []string, rows [][
 	}
 	return c.Conn().CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
 }
+
