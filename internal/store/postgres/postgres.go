@@ -136,4 +136,3 @@ func copyFrom(ctx context.Context, dc any, table string, cols []string, rows [][
 	}
 	return c.Conn().CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
 }
-
