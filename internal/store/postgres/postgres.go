@@ -74,10 +74,17 @@ func IsDSN(name string) bool {
 // migrates it to the latest schema. Migrations of several processes
 // starting at once run one at a time (a session advisory lock).
 func Open(ctx context.Context, dsn string, o Options) (*sqlstore.DB, error) {
-	db, err := sql.Open("pgx", dsn)
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
 	}
+	// No JIT compilation unless the URL asks for it: ctem's queries
+	// are short, and compiling cost 50 to 100 ms on listings whose
+	// estimated cost crossed the threshold.
+	if _, ok := cfg.RuntimeParams["jit"]; !ok {
+		cfg.RuntimeParams["jit"] = "off"
+	}
+	db := stdlib.OpenDB(*cfg)
 	n := o.PoolSize
 	if n <= 0 {
 		n = DefaultPoolSize

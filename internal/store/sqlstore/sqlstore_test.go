@@ -248,6 +248,7 @@ func TestConcurrentIngests(t *testing.T) {
 	dir := t.TempDir()
 	// Create the schema once, as the first command would.
 	dbPath := storetest.Name(t)
+	storetest.OpenName(t, dbPath)
 	const writers = 4
 	var wg sync.WaitGroup
 	errs := make([]error, writers)
