@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: vet, staticcheck, formatting, and every test with
-# the race detector. The README's test command; .ci/run calls it.
+# The whole test suite: vet, staticcheck, formatting, every test with the
+# race detector on SQLite, then the store, application and CLI tests on
+# PostgreSQL when it is installed (or CTEM_TEST_POSTGRES names a server).
+# The README's test command; .ci/run calls it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,5 +35,39 @@ else
   echo "$chromium_bin: $("$chromium_bin" --version 2>/dev/null || echo unknown version)"
 fi
 
-echo "== go test -race"
-go test -race -count=1 ./...
+
+# run_tests LABEL ARGS...: go test -v into a log; on failure the failing
+# tests' output; the count of tests passed is printed either way.
+run_tests() {
+  local label=$1 log rc=0; shift
+  log=$(mktemp)
+  go test -v "$@" >"$log" 2>&1 || rc=$?
+  if [ "$rc" != 0 ]; then
+    grep -v -E '^(=== (RUN|PAUSE|CONT|NAME)|\s*--- (PASS|SKIP)|PASS$)' "$log" | grep -v -E '^\s+\w+_test\.go:[0-9]+: ' | tail -300
+  fi
+  local passed skipped failed
+  passed=$(grep -c -E '^\s*--- PASS' "$log" || true)
+  skipped=$(grep -c -E '^\s*--- SKIP' "$log" || true)
+  failed=$(grep -c -E '^\s*--- FAIL' "$log" || true)
+  echo "$label: $passed tests passed, $skipped skipped, $failed failed"
+  rm -f "$log"
+  return "$rc"
+}
+
+echo "== go test -race (SQLite)"
+run_tests "SQLite" -race -count=1 ./...
+
+# The store, application and CLI tests again on PostgreSQL (storetest):
+# the server named by CTEM_TEST_POSTGRES, else a throwaway one when
+# PostgreSQL is installed. No race detector here, to keep CI's time.
+echo "== go test (PostgreSQL)"
+. scripts/postgres.sh
+if [ -z "${CTEM_TEST_POSTGRES:-}" ] && ! start_postgres; then
+  if [ "${CI:-}" = true ]; then
+    echo "PostgreSQL not found: CI must run the PostgreSQL tests (.ci/run installs it)"; exit 1
+  fi
+  echo "PostgreSQL not found: skipped (install Debian's postgresql, or set CTEM_TEST_POSTGRES to a server's URL)"
+  exit 0
+fi
+run_tests "PostgreSQL" -count=1 ./internal/store/... ./internal/app/... ./internal/cli/...
+run_tests "PostgreSQL, two servers" -count=1 -run 'TestTwoServersOneDatabase' ./internal/server

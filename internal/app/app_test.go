@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"iter"
-	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -18,7 +17,7 @@ import (
 	"github.com/ctem-dev/ctem/internal/intel/ssvc"
 	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
-	"github.com/ctem-dev/ctem/internal/store/sqlite"
+	"github.com/ctem-dev/ctem/internal/store/storetest"
 )
 
 // The demo estate's remote code execution: Spring4Shell on the API image.
@@ -31,12 +30,7 @@ const (
 // openDB opens a fresh SQLite database file.
 func openDB(t testing.TB, path string) Store {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
+	return storetest.OpenName(t, path)
 }
 
 // newApp returns an App over st with the demo's scope stored.
@@ -99,7 +93,7 @@ func openPathIDs(t testing.TB, st Store) []string {
 func TestLifecycle(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	st := openDB(t, filepath.Join(t.TempDir(), "ctem.db"))
+	st := openDB(t, storetest.Name(t))
 	a := newApp(t, st)
 
 	ing, err := a.Ingest(ctx, IngestRequest{Inputs: demoInputs(t)})
@@ -261,7 +255,7 @@ func (c *countingStore) Exposures(ctx context.Context, f store.Filter) iter.Seq2
 func TestNoCrownJewel(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	st := &countingStore{Store: openDB(t, filepath.Join(t.TempDir(), "ctem.db"))}
+	st := &countingStore{Store: openDB(t, storetest.Name(t))}
 	a := &App{Store: st, Formats: inputs.All()}
 	if _, err := a.Ingest(ctx, IngestRequest{Inputs: demoInputs(t)}); err != nil {
 		t.Fatal(err)
@@ -278,7 +272,7 @@ func TestNoCrownJewel(t *testing.T) {
 // TestCancel: a cancelled context stops the analysis with its error.
 func TestCancel(t *testing.T) {
 	t.Parallel()
-	st := openDB(t, filepath.Join(t.TempDir(), "ctem.db"))
+	st := openDB(t, storetest.Name(t))
 	a := newApp(t, st)
 	if _, err := a.Ingest(t.Context(), IngestRequest{Inputs: demoInputs(t)}); err != nil {
 		t.Fatal(err)

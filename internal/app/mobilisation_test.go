@@ -3,7 +3,6 @@ package app
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,7 +13,7 @@ import (
 	"github.com/ctem-dev/ctem/internal/inputs"
 	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
-	"github.com/ctem-dev/ctem/internal/store/sqlite"
+	"github.com/ctem-dev/ctem/internal/store/storetest"
 )
 
 // mobilApp returns an App over a new database holding the analysed
@@ -23,11 +22,7 @@ import (
 func mobilApp(t testing.TB, now *time.Time) *App {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ctem.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storetest.Open(t)
 	a := &App{Store: st, Formats: inputs.All(), Now: func() time.Time { return *now }}
 	data, err := examples.Files.ReadFile(examples.Scope)
 	if err != nil {

@@ -3,7 +3,6 @@ package app
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/ctem-dev/ctem/internal/graph"
 	"github.com/ctem-dev/ctem/internal/store"
+	"github.com/ctem-dev/ctem/internal/store/storetest"
 )
 
 // TestOlderAnalysisRejected forces two analyses to interleave on one
@@ -24,7 +24,7 @@ import (
 func TestOlderAnalysisRejected(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "ctem.db")
+	path := storetest.Name(t)
 	older := newApp(t, openDB(t, path))
 	newer := &App{Store: openDB(t, path), Formats: older.Formats}
 	if _, err := older.Ingest(ctx, IngestRequest{Inputs: demoInputs(t, apiScan)}); err != nil {
@@ -109,7 +109,7 @@ func TestOlderAnalysisRejected(t *testing.T) {
 func TestStaleFeedsDropped(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "ctem.db")
+	path := storetest.Name(t)
 	feedsOf := func(day int) func() (Intel, error) {
 		return func() (Intel, error) {
 			return Intel{Feeds: []store.FeedVersion{{Feed: "kev", DataDate: time.Date(2026, 1, day, 0, 0, 0, 0, time.UTC)}}}, nil

@@ -2,9 +2,7 @@ package app
 
 import (
 	"context"
-	"database/sql"
 	"math"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,13 +11,15 @@ import (
 
 	"github.com/ctem-dev/ctem/internal/graph"
 	"github.com/ctem-dev/ctem/internal/model"
+	"github.com/ctem-dev/ctem/internal/store/open"
+	"github.com/ctem-dev/ctem/internal/store/storetest"
 )
 
 // demoAnalysed returns an App over a fresh database file holding the
 // demo, analysed, and the file's path.
 func demoAnalysed(t testing.TB) (*App, string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "ctem.db")
+	path := storetest.Name(t)
 	a := newApp(t, openDB(t, path))
 	if _, err := a.Ingest(context.Background(), IngestRequest{Inputs: demoInputs(t)}); err != nil {
 		t.Fatal(err)
@@ -30,30 +30,17 @@ func demoAnalysed(t testing.TB) (*App, string) {
 	return a, path
 }
 
-// rowCounts counts the rows of every table of the SQLite file at path,
+// rowCounts counts the rows of every table of the database named path,
 // through a connection of its own.
 func rowCounts(t testing.TB, path string) map[string]int {
 	t.Helper()
-	db, err := sql.Open("sqlite", path)
+	st, err := open.Open(context.Background(), path, open.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		tables = append(tables, n)
-	}
-	if err := rows.Close(); err != nil {
-		t.Fatal(err)
-	}
+	defer st.Close()
+	db := st.SQL()
+	tables := storetest.Tables(t, db, st.Dialect().Name)
 	out := map[string]int{}
 	for _, tb := range tables {
 		var n int

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ctem-dev/ctem/internal/store"
-	"github.com/ctem-dev/ctem/internal/store/sqlite"
 )
 
 // newAuditCmd builds `ctem audit`: check and export the audit log.
@@ -28,7 +27,7 @@ leaves a shorter chain that still holds.`,
 			if err != nil {
 				return err
 			}
-			st, err := sqlite.Open(cmd.Context(), path)
+			st, err := e.openDB(cmd.Context(), path)
 			if err != nil {
 				return err
 			}
@@ -54,7 +53,7 @@ leaves a shorter chain that still holds.`,
 			if err != nil {
 				return err
 			}
-			st, err := sqlite.Open(cmd.Context(), path)
+			st, err := e.openDB(cmd.Context(), path)
 			if err != nil {
 				return err
 			}

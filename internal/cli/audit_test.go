@@ -3,11 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/ctem-dev/ctem/internal/store/sqlite"
+	"github.com/ctem-dev/ctem/internal/store/storetest"
 )
 
 // TestAuditVerify checks that token changes are audited and that `ctem
@@ -15,7 +14,7 @@ import (
 // deletion.
 func TestAuditVerify(t *testing.T) {
 	t.Parallel()
-	db := filepath.Join(t.TempDir(), "ctem.db")
+	db := storetest.Name(t)
 	run := func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
 		code := Run(context.Background(), append([]string{"--db", db}, args...), strings.NewReader(""), &out, &errb)
@@ -32,11 +31,7 @@ func TestAuditVerify(t *testing.T) {
 	if code, out, _ := run("audit", "export"); code != 0 || strings.Count(out, "\n") != 3 || !strings.Contains(out, `"action":"token.create"`) {
 		t.Errorf("audit export = %d %q, want 3 JSON lines of token.create", code, out)
 	}
-	st, err := sqlite.Open(context.Background(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.OpenName(t, db)
 	for _, tc := range []struct{ sql, want string }{
 		{`UPDATE audit_log SET actor = 'someone else' WHERE seq = 3`, "entry 3"},
 		{`DELETE FROM audit_log WHERE seq = 2`, "entry 2"},

@@ -11,13 +11,17 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/inputs"
+	"github.com/ctem-dev/ctem/internal/store/open"
+	"github.com/ctem-dev/ctem/internal/store/postgres"
 	"github.com/ctem-dev/ctem/internal/store/sqlite"
+	"github.com/ctem-dev/ctem/internal/store/sqlstore"
 )
 
 // Version is set at build time with -ldflags "-X ...cli.Version=...".
@@ -31,6 +35,7 @@ type env struct {
 	getenv         func(string) string
 
 	dbPath     string
+	dbPool     int
 	scopePath  string
 	codeOwners []string
 	quiet      bool
@@ -95,7 +100,8 @@ Start with 'ctem demo', or 'ctem init' to write a scope file.`,
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
 	root.SetIn(e.stdin)
-	root.PersistentFlags().StringVar(&e.dbPath, "db", "", "database file (default $CTEM_DB, else ctem.db in the user data directory)")
+	root.PersistentFlags().StringVar(&e.dbPath, "db", "", "database file, or a postgres:// URL (default $CTEM_DB, else ctem.db in the user data directory)")
+	root.PersistentFlags().IntVar(&e.dbPool, "db-pool", 0, fmt.Sprintf("most connections to PostgreSQL this process opens (default $CTEM_DB_POOL, else %d)", postgres.DefaultPoolSize))
 	root.PersistentFlags().StringVar(&e.scopePath, "scope", "", "scope file (default $CTEM_SCOPE, else ./ctem.yaml if present)")
 	root.PersistentFlags().StringArrayVar(&e.codeOwners, "codeowners", nil, "REPOSITORY=PATH: a repository's CODEOWNERS file gives owners to the repository and its images (after the scope's ownership rules)")
 	root.PersistentFlags().BoolVarP(&e.quiet, "quiet", "q", false, "print nothing but data and errors")
@@ -161,6 +167,7 @@ Start with 'ctem demo', or 'ctem init' to write a scope file.`,
 		newWhatIfCmd(e),
 		newRulesCmd(e),
 		newWebhookCmd(e),
+		newMigrateCmd(e),
 	)
 	wrapAllArgs(root)
 	return root
@@ -196,6 +203,9 @@ func (e *env) databasePath() (string, error) {
 	p, how := e.dbPath, "--db"
 	if p == "" {
 		p, how = e.getenv("CTEM_DB"), "$CTEM_DB"
+	}
+	if open.IsPostgres(p) {
+		return p, nil
 	}
 	if p != "" {
 		dir := filepath.Dir(p)
@@ -243,6 +253,30 @@ func (e *env) openStore(ctx context.Context) (app.Store, error) {
 	path, err := e.databasePath()
 	if err != nil {
 		return nil, err
+	}
+	st, err := e.openDB(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// openDB opens the store named by path (see databasePath), SQLite or
+// PostgreSQL, with the connection pool --db-pool or $CTEM_DB_POOL asks.
+func (e *env) openDB(ctx context.Context, path string) (*sqlstore.DB, error) {
+	if open.IsPostgres(path) {
+		pool := e.dbPool
+		if v := e.getenv("CTEM_DB_POOL"); pool == 0 && v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return nil, usage(fmt.Errorf("$CTEM_DB_POOL %q: want a positive number", v))
+			}
+			pool = n
+		}
+		if pool < 0 {
+			return nil, usage(fmt.Errorf("--db-pool %d: want a positive number", pool))
+		}
+		return open.Open(ctx, path, open.Options{PoolSize: pool})
 	}
 	if err := checkSQLite(path); err != nil {
 		return nil, err

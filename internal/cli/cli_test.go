@@ -12,6 +12,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/ctem-dev/ctem/internal/cli"
+	"github.com/ctem-dev/ctem/internal/store/storetest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden transcripts in testdata/script")
@@ -23,14 +24,21 @@ func TestMain(m *testing.M) {
 }
 
 // TestScripts runs the CLI transcripts in testdata/script: real commands
-// on a real database file in each script's work directory.
+// on a real database, a file in each script's work directory or a
+// PostgreSQL database of its own (storetest).
 func TestScripts(t *testing.T) {
 	t.Parallel()
 	testscript.Run(t, testscript.Params{
 		Dir:           "testdata/script",
 		UpdateScripts: *update,
 		Setup: func(e *testscript.Env) error {
-			e.Setenv("CTEM_DB", e.WorkDir+"/ctem.db")
+			// A file in the work directory, or a new PostgreSQL
+			// database when CTEM_TEST_POSTGRES is set (storetest).
+			db, err := storetest.NameFor(e.WorkDir, e.Defer)
+			if err != nil {
+				return err
+			}
+			e.Setenv("CTEM_DB", db)
 			e.Setenv("HOME", e.WorkDir+"/home")
 			return copyReports(e.WorkDir)
 		},

@@ -12,7 +12,6 @@ import (
 
 	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/gate"
-	"github.com/ctem-dev/ctem/internal/store/sqlite"
 )
 
 // newGateCmd builds `ctem gate`: the CI gate on a change's reports and
@@ -53,7 +52,13 @@ scanning. See docs/ci.md for GitHub Actions and GitLab CI.`,
 			for _, a := range args {
 				cfg.Inputs = append(cfg.Inputs, app.Input{Name: a, Target: targets[a]})
 			}
-			cfg.Open = func(ctx context.Context, path string) (app.Store, error) { return sqlite.Open(ctx, path) }
+			cfg.Open = func(ctx context.Context, path string) (app.Store, error) {
+				st, err := e.openDB(ctx, path)
+				if err != nil {
+					return nil, err
+				}
+				return st, nil
+			}
 			var appErr error
 			cfg.NewApp = func(st app.Store) *app.App {
 				a, err := e.appOver(ctx, st)

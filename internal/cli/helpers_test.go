@@ -15,6 +15,8 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 	_ "modernc.org/sqlite"
+
+	"github.com/ctem-dev/ctem/internal/store/open"
 )
 
 // readArg reads "stdout", "stderr" or a file of the script.
@@ -130,7 +132,12 @@ func dbSum(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 1 {
 		ts.Fatalf("usage: dbsum FILE")
 	}
-	db, err := sql.Open("sqlite", "file:"+ts.Getenv("CTEM_DB")+"?mode=ro")
+	name := ts.Getenv("CTEM_DB")
+	driver, dsn := "sqlite", "file:"+name+"?mode=ro"
+	if open.IsPostgres(name) {
+		driver, dsn = "pgx", name
+	}
+	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		ts.Fatalf("%v", err)
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/ctem-dev/ctem/internal/intel/feeds"
 	"github.com/ctem-dev/ctem/internal/server"
 	"github.com/ctem-dev/ctem/internal/store"
-	"github.com/ctem-dev/ctem/internal/store/sqlite"
+	"github.com/ctem-dev/ctem/internal/store/open"
 	"github.com/ctem-dev/ctem/internal/web"
 )
 
@@ -30,6 +30,7 @@ func newServeCmd(e *env) *cobra.Command {
 	var hooks server.WebhookConfig
 	var sched server.Schedule
 	var oidcFile string
+	var spool string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the dashboard and the REST API over the database (users: 'ctem user add', tokens: 'ctem token create')",
@@ -58,7 +59,7 @@ it the server answers dry runs only.`,
 			if err != nil {
 				return err
 			}
-			st, err := sqlite.Open(ctx, path)
+			st, err := e.openDB(ctx, path)
 			if err != nil {
 				return err
 			}
@@ -96,7 +97,17 @@ it the server answers dry runs only.`,
 			if err != nil {
 				return err
 			}
-			srv, err := server.New(server.Config{App: a, Store: st, Log: log, SpoolDir: filepath.Join(filepath.Dir(path), "ctem-spool"), UI: ui.WithAPI, OIDC: oc,
+			if spool == "" {
+				spool = filepath.Join(filepath.Dir(path), "ctem-spool")
+				if open.IsPostgres(path) {
+					dir, err := dataDir(e.getenv)
+					if err != nil {
+						return usage(fmt.Errorf("no --spool given and no data directory: %w", err))
+					}
+					spool = filepath.Join(dir, "ctem", "spool")
+				}
+			}
+			srv, err := server.New(server.Config{App: a, Store: st, Log: log, SpoolDir: spool, UI: ui.WithAPI, OIDC: oc,
 				Limits: server.Limits{MaxUpload: maxUpload}, RateLimit: rate, RateBurst: int(2 * rate), Mobilisation: e.serverMobilisation(),
 				Webhooks: hooks, Schedule: sched,
 				Feeds: func() (any, error) {
@@ -131,6 +142,7 @@ it the server answers dry runs only.`,
 	f.DurationVar(&sched.SLA, "sla-interval", time.Hour, "how often SLAs are checked for new breaches, sent as sla.breach (negative: never)")
 	f.DurationVar(&sched.Feeds, "feeds-interval", 0, "how often the threat-intelligence feeds are updated from their configured sources, then the paths re-analysed (0: never)")
 	f.StringVar(&oidcFile, "oidc", "", "OpenID Connect sign-in: a YAML file (issuer, client_id, redirect_url, groups: {GROUP: {role, team}}); the client secret in $CTEM_OIDC_CLIENT_SECRET or client_secret_file")
+	f.StringVar(&spool, "spool", "", "folder holding uploads until their job ingests them (default ctem-spool beside a SQLite database, else ctem/spool in the user data directory); instances sharing a PostgreSQL database must share it")
 	return cmd
 }
 

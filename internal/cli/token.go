@@ -11,7 +11,6 @@ import (
 
 	"github.com/ctem-dev/ctem/internal/server"
 	"github.com/ctem-dev/ctem/internal/store"
-	"github.com/ctem-dev/ctem/internal/store/sqlite"
 )
 
 // cliActor names the person at the command line in the audit log.
@@ -58,7 +57,7 @@ func newTokenCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := sqlite.Open(cmd.Context(), path)
+			st, err := e.openDB(cmd.Context(), path)
 			if err != nil {
 				return err
 			}
@@ -94,7 +93,7 @@ func newTokenCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := sqlite.Open(cmd.Context(), path)
+			st, err := e.openDB(cmd.Context(), path)
 			if err != nil {
 				return err
 			}
@@ -126,7 +125,7 @@ func newTokenCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := sqlite.Open(cmd.Context(), path)
+			st, err := e.openDB(cmd.Context(), path)
 			if err != nil {
 				return err
 			}

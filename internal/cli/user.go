@@ -15,7 +15,6 @@ import (
 
 	"github.com/ctem-dev/ctem/internal/server"
 	"github.com/ctem-dev/ctem/internal/store"
-	"github.com/ctem-dev/ctem/internal/store/sqlite"
 	"github.com/ctem-dev/ctem/internal/store/sqlstore"
 )
 
@@ -58,7 +57,7 @@ func newUserCmd(e *env) *cobra.Command {
 		if err != nil {
 			return nil, err
 		}
-		return sqlite.Open(cmd.Context(), path)
+		return e.openDB(cmd.Context(), path)
 	}
 	add := &cobra.Command{
 		Use:   "add NAME",

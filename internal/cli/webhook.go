@@ -11,7 +11,6 @@ import (
 
 	"github.com/ctem-dev/ctem/internal/server"
 	"github.com/ctem-dev/ctem/internal/store"
-	"github.com/ctem-dev/ctem/internal/store/sqlite"
 	"github.com/ctem-dev/ctem/internal/webhook"
 )
 
@@ -56,7 +55,7 @@ HMAC-SHA256, under the webhook's secret, of TIMESTAMP, ".", and the raw body.`,
 			if err != nil {
 				return err
 			}
-			st, err := sqlite.Open(cmd.Context(), path)
+			st, err := e.openDB(cmd.Context(), path)
 			if err != nil {
 				return err
 			}
@@ -176,5 +175,5 @@ func (e *env) openServerStore(cmd *cobra.Command) (interface {
 	if err != nil {
 		return nil, err
 	}
-	return sqlite.Open(cmd.Context(), path)
+	return e.openDB(cmd.Context(), path)
 }

@@ -14,8 +14,8 @@ import (
 	"github.com/ctem-dev/ctem/internal/ingest"
 	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
-	"github.com/ctem-dev/ctem/internal/store/sqlite"
 	"github.com/ctem-dev/ctem/internal/store/sqlstore"
+	"github.com/ctem-dev/ctem/internal/store/storetest"
 )
 
 // TestKey is the secret-hashing key tests use.
@@ -133,15 +133,12 @@ func ParseBytesOrFail(t testing.TB, f ingest.Format, name string, data []byte, o
 	return r
 }
 
-// OpenStore opens a fresh SQLite store in a temporary directory.
+// OpenStore opens a fresh store on the backend under test (see
+// storetest: a SQLite file in a temporary directory, or a new
+// PostgreSQL database when CTEM_TEST_POSTGRES is set).
 func OpenStore(t testing.TB) *sqlstore.DB {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "ctem.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
+	return storetest.Open(t)
 }
 
 // Ingest parses the files with format into st in one transaction, as

@@ -26,9 +26,15 @@ func TestDeferredIndexesMatchSchema(t *testing.T) {
 		got := map[string]string{}
 		for name := range want {
 			var def string
-			if err := st.SQL().QueryRow(`SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?`, name).Scan(&def); err != nil {
+			q := `SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?`
+			if st.Dialect().Name == "postgres" {
+				q = `SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ?`
+			}
+			if err := st.SQL().QueryRow(st.Rebind(q), name).Scan(&def); err != nil {
 				t.Fatalf("index %s: %v", name, err)
 			}
+			// PostgreSQL's definition names the schema and the method.
+			def = strings.NewReplacer(" ON public.", " ON ", " USING btree ", " ").Replace(def)
 			got[name] = strings.Join(strings.Fields(def), " ")
 		}
 		return got

@@ -11,19 +11,20 @@ import (
 	"github.com/ctem-dev/ctem/internal/ingest/trivy"
 	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
-	"github.com/ctem-dev/ctem/internal/store/sqlite"
+	"github.com/ctem-dev/ctem/internal/store/open"
 	"github.com/ctem-dev/ctem/internal/store/sqlstore"
 	"github.com/ctem-dev/ctem/internal/synth"
 )
 
 // benchStore opens the database of CTEM_BENCH_DB (made by
 // `ctem-synth -findings 1000000 | ctem ingest --no-analyze`, the issue's
-// size), or else a generated database of 100,000 findings.
+// size; a file or a postgres:// URL), or else a generated database of
+// 100,000 findings.
 func benchStore(b *testing.B) *sqlstore.DB {
 	b.Helper()
 	ctx := context.Background()
 	if p := os.Getenv("CTEM_BENCH_DB"); p != "" {
-		st, err := sqlite.Open(ctx, p)
+		st, err := open.Open(ctx, p, open.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -171,7 +171,7 @@ func (s *DB) Findings(ctx context.Context, f store.Filter) iter.Seq2[model.Findi
 			for i, id := range f.VulnIDs {
 				args[i] = model.NormalizeVulnID(id)
 			}
-			l.terms = append(l.terms, vulnTerm("", args))
+			l.terms = append(l.terms, vulnTerm("", args, s.d.Name == "postgres"))
 		}
 		if len(f.IDs) > 0 {
 			var p, h where
@@ -216,10 +216,16 @@ func (s *DB) Findings(ctx context.Context, f store.Filter) iter.Seq2[model.Findi
 // vulnTerm is the match of findings (columns prefixed by p) that have
 // any of ids among their vulnerability ids: the first in their vuln_id
 // (findings_vuln), the others in finding_vulns. Its probe is the plain
-// condition on findings.
-func vulnTerm(p string, ids []any) term {
+// condition on findings. With union (PostgreSQL) the two are one list
+// of ids: PostgreSQL's planner does not search two indexes for an OR
+// whose one side is a subquery, and walked the whole listing index
+// instead (16 s for a CVE at 1M findings, 0.3 ms as a union).
+func vulnTerm(p string, ids []any, union bool) term {
 	in := " IN (" + placeholders(len(ids)) + ")"
 	cond := func(vuln, id string) string {
+		if union {
+			return "(" + id + " IN (SELECT id FROM findings WHERE vuln_id" + in + " UNION ALL SELECT finding_id FROM finding_vulns WHERE vuln_id" + in + "))"
+		}
 		return "(" + vuln + in + " OR " + id + " IN (SELECT finding_id FROM finding_vulns WHERE vuln_id" + in + "))"
 	}
 	args := append(append([]any{}, ids...), ids...)
@@ -314,8 +320,9 @@ func (s *DB) Exposures(ctx context.Context, f store.Filter) iter.Seq2[model.Expo
 			for i, id := range f.VulnIDs {
 				args[i] = model.NormalizeVulnID(id)
 			}
-			t := vulnTerm("", args)
-			in := " IN (SELECT x.exposure_id FROM findings x WHERE " + vulnTerm("x.", args).probe + ")"
+			union := s.d.Name == "postgres"
+			t := vulnTerm("", args, union)
+			in := " IN (SELECT x.exposure_id FROM findings x WHERE " + vulnTerm("x.", args, union).probe + ")"
 			t.plain, t.hidden = "id"+in, hide("id")+in
 			l.terms = append(l.terms, t)
 		}

@@ -37,7 +37,7 @@ func TestUnchangedRescanWritesNoFinding(t *testing.T) {
 		t.Errorf("unchanged rescan = %d findings, %d new, %d fixed, %d reopened; want 200, 0, 0, 0", second.Findings, second.New, second.Fixed, second.Reopened)
 	}
 	var written int
-	if err := st.SQL().QueryRow(`SELECT COUNT(*) FROM findings WHERE scan_id = ? OR last_seen = ?`, second.ID, second.StartedAt.UnixMicro()).Scan(&written); err != nil {
+	if err := st.SQL().QueryRow(st.Rebind(`SELECT COUNT(*) FROM findings WHERE scan_id = ? OR last_seen = ?`), second.ID, second.StartedAt.UnixMicro()).Scan(&written); err != nil {
 		t.Fatal(err)
 	}
 	if written != 0 {

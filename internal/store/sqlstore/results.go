@@ -58,7 +58,15 @@ func (s *DB) latestAnalysis(ctx context.Context, q queryer) (store.Analysis, boo
 		return a, false, fmt.Errorf("read latest analysis: %w", err)
 	}
 	if a.Scope.Source == "file" {
-		a.Scope.Name, _, _ = strings.Cut(a.Scope.Digest, "\x00")
+		// name, newline, digest (a NUL before, which PostgreSQL's text
+		// refuses); a digest holds no newline.
+		if name, _, ok := strings.Cut(a.Scope.Digest, "\x00"); ok {
+			a.Scope.Name = name
+		} else if i := strings.LastIndexByte(a.Scope.Digest, '\n'); i >= 0 {
+			a.Scope.Name = a.Scope.Digest[:i]
+		} else {
+			a.Scope.Name = a.Scope.Digest
+		}
 	}
 	return a, true, nil
 }
@@ -139,7 +147,7 @@ func (s *DB) RecordAnalysis(ctx context.Context, r *store.AnalysisRecord) (store
 	feeds, _ := json.Marshal(a.Feeds)
 	digest := a.Scope.Digest
 	if a.Scope.Source == "file" {
-		digest = a.Scope.Name + "\x00" + a.Scope.Digest
+		digest = a.Scope.Name + "\n" + a.Scope.Digest
 	}
 	partial := 0
 	if a.Partial {

@@ -2,7 +2,6 @@ package sqlstore_test
 
 import (
 	"errors"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -10,17 +9,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ctem-dev/ctem/internal/store"
-	"github.com/ctem-dev/ctem/internal/store/sqlite"
+	"github.com/ctem-dev/ctem/internal/store/storetest"
 )
 
 func openResults(t *testing.T) store.Results {
 	t.Helper()
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "ctem.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
+	return storetest.Open(t)
 }
 
 func path(id, jewel string, risk float64) store.StoredPath {

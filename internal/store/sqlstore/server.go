@@ -270,7 +270,12 @@ func (s *DB) Job(ctx context.Context, id string) (store.Job, error) {
 }
 
 // ClaimJob marks the oldest queued job running and returns it.
+// Where several processes share the queue (Dialect.SkipLocked), see
+// claimShared.
 func (s *DB) ClaimJob(ctx context.Context, at time.Time) (store.Job, bool, error) {
+	if s.d.SkipLocked {
+		return s.claimShared(ctx, at)
+	}
 	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return store.Job{}, false, fmt.Errorf("claim job: %w", err)
@@ -301,11 +306,17 @@ func (s *DB) FinishJob(ctx context.Context, id, state string, result json.RawMes
 	if err != nil {
 		return fmt.Errorf("finish job %s: %w", id, err)
 	}
+	if s.d.SkipLocked {
+		s.release(id)
+	}
 	return nil
 }
 
 // RequeueRunning queues again the jobs an earlier process left running.
 func (s *DB) RequeueRunning(ctx context.Context, maxAttempts int, at time.Time) (int, error) {
+	if s.d.SkipLocked {
+		return s.requeueShared(ctx, maxAttempts, at)
+	}
 	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("requeue jobs: %w", err)

@@ -3,25 +3,19 @@ package sqlstore_test
 import (
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ctem-dev/ctem/internal/store"
-	"github.com/ctem-dev/ctem/internal/store/sqlite"
 	"github.com/ctem-dev/ctem/internal/store/sqlstore"
+	"github.com/ctem-dev/ctem/internal/store/storetest"
 )
 
 func openServerDB(t *testing.T) *sqlstore.DB {
 	t.Helper()
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "ctem.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
+	return storetest.Open(t)
 }
 
 // TestJobQueue claims jobs oldest first, finishes them, and at a restart

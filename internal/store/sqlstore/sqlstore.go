@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ctem-dev/ctem/internal/model"
@@ -35,6 +36,16 @@ type Dialect struct {
 	// meanwhile; PostgreSQL's DROP INDEX would lock them out, so it
 	// leaves this false.
 	DeferIndexes bool
+	// SkipLocked is true when several processes share the job queue
+	// (PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED and advisory
+	// locks, see sharedqueue.go): each job goes to one process, in
+	// upload order, and the jobs of a process that died are taken over.
+	SkipLocked bool
+	// CopyFrom, when set, writes rows into table through the driver
+	// connection dc (database/sql's Conn.Raw) in bulk (PostgreSQL's
+	// COPY), inside the transaction open on it, and returns the count
+	// written.
+	CopyFrom func(ctx context.Context, dc any, table string, cols []string, rows [][]any) (int64, error)
 }
 
 // DB is a store.Store over a database/sql handle.
@@ -47,6 +58,13 @@ type DB struct {
 	// probeCap is the count under which a listing reads a filter first
 	// (plan.go); zero means defaultProbeCap. Tests set it.
 	probeCap int
+
+	// The jobs this process runs from a shared queue, each holding its
+	// connection (sharedqueue.go), and the attempts before an orphaned
+	// job fails.
+	qmu         sync.Mutex
+	held        map[string]*sql.Conn
+	maxAttempts int
 }
 
 // now reads the store's clock.
@@ -64,6 +82,13 @@ func New(db *sql.DB, d Dialect) *DB { return &DB{db: db, d: d} }
 
 // SQL returns the underlying handle.
 func (s *DB) SQL() *sql.DB { return s.db }
+
+// Dialect returns the dialect the store was opened with.
+func (s *DB) Dialect() Dialect { return s.d }
+
+// Rebind rewrites the ? placeholders of q for the store's database, for
+// SQL written outside this package (tests, ctem migrate).
+func (s *DB) Rebind(q string) string { return s.rebind(q) }
 
 // Close closes the database.
 func (s *DB) Close() error { return s.db.Close() }

@@ -19,7 +19,8 @@ import (
 	"github.com/ctem-dev/ctem/internal/ingest/trivy"
 	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
-	"github.com/ctem-dev/ctem/internal/store/sqlite"
+	"github.com/ctem-dev/ctem/internal/store/open"
+	"github.com/ctem-dev/ctem/internal/store/storetest"
 	"github.com/ctem-dev/ctem/internal/synth"
 )
 
@@ -194,13 +195,8 @@ func TestCrossToolMerge(t *testing.T) {
 
 // checksum digests every row of every table, so that "nothing changed"
 // means nothing at all.
-func checksum(t testing.TB, path string) string {
+func checksum(t testing.TB, db *sql.DB) string {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	h := sha256.New()
 	for _, table := range []string{"assets", "relations", "scans", "findings", "exposures", "finding_events", "evidence", "meta"} {
 		rows, err := db.Query("SELECT * FROM " + table + " ORDER BY 1, 2")
@@ -227,27 +223,22 @@ func checksum(t testing.TB, path string) string {
 func TestFailedIngestChangesNothing(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	dbPath := filepath.Join(dir, "ctem.db")
-	st, err := sqlite.Open(context.Background(), dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.Open(t)
 	good := writeTrivy(t, dir, "good.json", synth.Trivy{Image: "shop/api:1", Findings: 50})
 	if _, err := ingesttest.Ingest(st, trivy.Format, ingest.Options{}, good); err != nil {
 		t.Fatal(err)
 	}
-	before := checksum(t, dbPath)
+	before := checksum(t, st.SQL())
 	// A good file, then a truncated one, in one ingest: neither lands.
 	data, _ := os.ReadFile(good)
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, data[:len(data)/2], 0o600)
 	later := writeTrivy(t, dir, "later.json", synth.Trivy{Image: "shop/api:1", Findings: 50, Drop: 2})
-	_, err = ingesttest.Ingest(st, trivy.Format, ingest.Options{}, later, bad)
+	_, err := ingesttest.Ingest(st, trivy.Format, ingest.Options{}, later, bad)
 	if _, ok := err.(*ingest.InputError); !ok {
 		t.Fatalf("ingest of a truncated file = %v, want an input error", err)
 	}
-	if after := checksum(t, dbPath); after != before {
+	if after := checksum(t, st.SQL()); after != before {
 		t.Error("a failed ingest changed the database")
 	}
 }
@@ -255,13 +246,9 @@ func TestFailedIngestChangesNothing(t *testing.T) {
 func TestConcurrentIngests(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	dbPath := filepath.Join(dir, "ctem.db")
 	// Create the schema once, as the first command would.
-	st0, err := sqlite.Open(context.Background(), dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st0.Close()
+	dbPath := storetest.Name(t)
+	storetest.OpenName(t, dbPath)
 	const writers = 4
 	var wg sync.WaitGroup
 	errs := make([]error, writers)
@@ -270,7 +257,7 @@ func TestConcurrentIngests(t *testing.T) {
 		wg.Go(func() {
 			// Each writer has its own connection pool, as separate
 			// processes would.
-			st, err := sqlite.Open(context.Background(), dbPath)
+			st, err := open.Open(context.Background(), dbPath, open.Options{})
 			if err != nil {
 				errs[i] = err
 				return
@@ -285,11 +272,7 @@ func TestConcurrentIngests(t *testing.T) {
 			t.Errorf("writer %d: %v", i, err)
 		}
 	}
-	st, err := sqlite.Open(context.Background(), dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.OpenName(t, dbPath)
 	if c := ingesttest.Count(t, st); c.Findings != writers*300 || c.Scans != writers {
 		t.Errorf("after %d concurrent ingests: %+v, want %d findings and %d scans", writers, c, writers*300, writers)
 	}

@@ -35,9 +35,12 @@ func (x *tx) TouchedAssets(ctx context.Context, scanIDs []string) ([]string, err
 		case e.VulnID != "":
 			// The exposures the fact is about: as applyVEX and the
 			// evidence index match them.
+			// A purl with qualifiers or a subpath is a prefix range
+			// (substr, not LIKE: no wildcards in the key, and the same
+			// case-sensitive meaning in both databases).
 			q = `SELECT DISTINCT asset FROM exposures WHERE vuln_id = ?
-  AND (? = '' OR asset = ? OR pkg_purl = ? OR (pkg_purl <> '' AND pkg_purl LIKE ? || '?%'))`
-			args = []any{e.VulnID, e.Asset, e.Asset, e.Asset, e.Asset}
+  AND (? = '' OR asset = ? OR pkg_purl = ? OR (pkg_purl <> '' AND (substr(pkg_purl, 1, length(CAST(? AS TEXT))) = ? OR substr(pkg_purl, 1, length(CAST(? AS TEXT))) = ?)))`
+			args = []any{e.VulnID, e.Asset, e.Asset, e.Asset, e.Asset + "?", e.Asset + "?", e.Asset + "#", e.Asset + "#"}
 		default:
 			continue
 		}

@@ -25,6 +25,10 @@ type tx struct {
 	s   *DB
 	ctx context.Context
 	tx  *sql.Tx
+	// conn is the connection tx runs on when the dialect copies rows
+	// (copy.go), and staged is true once the staging table exists.
+	conn   *sql.Conn
+	staged bool
 
 	cur      *model.Scan   // the scan findings go to
 	fShared  []any         // cur's values shared by every finding row: target, scan id, time
@@ -83,36 +87,41 @@ type batch struct {
 	args      []any
 	keys      map[any]bool
 	rows      int
+	max       int // rows a statement writes at most
 }
 
 var _ store.Tx = (*tx)(nil)
 
 // Begin starts an ingest transaction.
 func (s *DB) Begin(ctx context.Context) (store.Tx, error) {
-	t, err := s.db.BeginTx(ctx, nil)
+	c, t, err := s.beginConn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("begin ingest: %w", err)
 	}
-	x := &tx{s: s, ctx: ctx, tx: t, assets: map[string]bool{}}
+	x := &tx{s: s, ctx: ctx, tx: t, conn: c, assets: map[string]bool{}}
+	fail := func(err error) (store.Tx, error) {
+		t.Rollback()
+		x.release()
+		return nil, err
+	}
 	if s.d.BeginSQL != "" {
 		if _, err := t.ExecContext(ctx, s.d.BeginSQL); err != nil {
-			t.Rollback()
-			return nil, fmt.Errorf("begin ingest: %w", err)
+			return fail(fmt.Errorf("begin ingest: %w", err))
 		}
 	}
 	if err := t.QueryRowContext(ctx, `SELECT (`+maxSeq+`) + 1`).Scan(&x.nextSeq); err != nil {
-		t.Rollback()
-		return nil, fmt.Errorf("begin ingest: %w", err)
+		return fail(fmt.Errorf("begin ingest: %w", err))
 	}
 	if err := x.deferIndexes(); err != nil {
-		t.Rollback()
-		return nil, err
+		return fail(err)
 	}
 	if err := x.prepare(); err != nil {
-		t.Rollback()
-		return nil, err
+		return fail(err)
 	}
-	x.findings = &batch{one: x.insFinding, many: x.insFindingN, tmpl: findingRow, keys: map[any]bool{}}
+	x.findings = &batch{one: x.insFinding, many: x.insFindingN, tmpl: findingRow, keys: map[any]bool{}, max: batchRows}
+	if s.d.CopyFrom != nil {
+		x.findings.max = copyBatchRows
+	}
 	x.seen = map[string]*seenSet{}
 	x.jobs = make(chan job, 4096)
 	x.writer.Go(x.write)
@@ -149,7 +158,7 @@ func (x *tx) addRow(b *batch, shared, args []any) {
 	b.args = append(b.args, args...)
 	b.keys[args[0]] = true
 	b.rows++
-	if b.rows == batchRows {
+	if b.rows == b.max {
 		x.flushBatch(b)
 	}
 }
@@ -167,7 +176,11 @@ func (x *tx) exec(st *sql.Stmt, args []any) {
 // flushBatch writes a batch's rows: one multi-row statement when full,
 // row by row otherwise.
 func (x *tx) flushBatch(b *batch) {
-	if b.rows == batchRows {
+	if b == x.findings && x.s.d.CopyFrom != nil {
+		if b.rows > 0 {
+			x.execRows(b, nil, b.args, 0)
+		}
+	} else if b.rows == batchRows {
 		x.execRows(b, b.many, b.args, 0)
 	} else if b.rows > 0 {
 		k := len(sharedArgs(nil, b.tmpl, b.shared))
@@ -187,6 +200,7 @@ func (x *tx) flushBatch(b *batch) {
 // the rows it wrote (inserted or changed; an unchanged finding is not
 // written, see findingConflict), whose vulnerability ids then go to
 // finding_vulns (those after the first, which is the finding's vuln_id).
+// A nil statement copies the batch instead (copyFindings).
 func (x *tx) execRows(b *batch, st *sql.Stmt, args []any, _ int) {
 	if b != x.findings {
 		x.exec(st, args)
@@ -195,7 +209,13 @@ func (x *tx) execRows(b *batch, st *sql.Stmt, args []any, _ int) {
 	if x.failed.Load() {
 		return
 	}
-	rows, err := st.QueryContext(x.ctx, args...)
+	var rows *sql.Rows
+	var err error
+	if st == nil {
+		rows, args, err = x.copyFindings(b)
+	} else {
+		rows, err = st.QueryContext(x.ctx, args...)
+	}
 	if err != nil {
 		x.werr = err
 		x.failed.Store(true)
@@ -443,6 +463,32 @@ SELECT f.exposure_id, f.kind, f.rule_id,
 FROM findings f WHERE f.scan_id = ? ORDER BY f.exposure_id
 ` + exposureConflict
 
+// exposuresOfGrouped is exposuresOf for PostgreSQL, which refuses an
+// upsert that touches a row twice: one row per exposure, that of its
+// first finding by id, with the aggregates that the successive updates
+// of exposureConflict give (the highest severity, open when a finding
+// is, the first title and package URL, a fixed version), so that the
+// conflict clause then applies once.
+const exposuresOfGrouped = `INSERT INTO exposures (` + exposureCols + `)
+SELECT DISTINCT ON (f.exposure_id) f.exposure_id, f.kind, f.rule_id,
+  f.vuln_id,
+  f.vuln_ids, f.cwes, MAX(f.sev) OVER w, COALESCE(MIN(NULLIF(f.title, '')) OVER w, ''), f.asset, f.pkg_name, f.pkg_version,
+  COALESCE(MAX(NULLIF(f.pkg_fixed, '')) OVER w, ''), COALESCE(MIN(NULLIF(f.pkg_purl, '')) OVER w, ''),
+  f.path, f.line, f.url, f.component,
+  CASE WHEN MAX(CASE WHEN f.reported_status = 'open' THEN 1 ELSE 0 END) OVER w = 1 THEN 'open' ELSE f.reported_status END,
+  CAST(? AS BIGINT), CAST(? AS BIGINT), 0
+FROM findings f WHERE f.scan_id = ? WINDOW w AS (PARTITION BY f.exposure_id) ORDER BY f.exposure_id, f.id
+` + exposureConflict
+
+// exposuresOf returns the dialect's statement recording a scan's
+// exposures.
+func (s *DB) exposuresOf() string {
+	if s.d.Name == "postgres" {
+		return exposuresOfGrouped
+	}
+	return exposuresOf
+}
+
 // batchRows is how many rows one multi-row INSERT writes: fewer, larger
 // statements cut the per-statement cost of database/sql and SQLite.
 const batchRows = 32
@@ -502,8 +548,10 @@ func (x *tx) prepare() error {
 		st, err = x.tx.PrepareContext(x.ctx, x.s.rebind(q))
 		return st
 	}
-	x.insFinding = prep(upsert("findings", findingInsertCols, findingRow, 1, findingConflict))
-	x.insFindingN = prep(upsert("findings", findingInsertCols, findingRow, batchRows, findingConflict))
+	if x.s.d.CopyFrom == nil {
+		x.insFinding = prep(upsert("findings", findingInsertCols, findingRow, 1, findingConflict))
+		x.insFindingN = prep(upsert("findings", findingInsertCols, findingRow, batchRows, findingConflict))
+	}
 	x.insVulns = prep(`INSERT INTO finding_vulns (finding_id, vuln_id) VALUES (?, ?)`)
 	x.insVulnsN = prep(`INSERT INTO finding_vulns (finding_id, vuln_id) VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?), ", batchRows), ", "))
 	x.delVulns = prep(`DELETE FROM finding_vulns WHERE finding_id = ?`)
@@ -862,7 +910,7 @@ func (x *tx) lifecycle(ctx context.Context, s *model.Scan) error {
 		return x.tx.ExecContext(ctx, x.s.rebind(query), args...)
 	}
 	now := micros(s.StartedAt)
-	if _, err := q(exposuresOf, now, now, s.ID); err != nil {
+	if _, err := q(x.s.exposuresOf(), now, now, s.ID); err != nil {
 		return fmt.Errorf("record exposures: %w", err)
 	}
 	// Reopen what an earlier scan had fixed.
@@ -968,6 +1016,7 @@ func (x *tx) Commit() error {
 	}
 	x.stop()
 	x.done = true
+	defer x.release()
 	if err := x.buildIndexes(); err != nil {
 		x.tx.Rollback()
 		return err
@@ -983,6 +1032,14 @@ func (x *tx) Commit() error {
 	return nil
 }
 
+// release returns the connection of a copying ingest to the pool.
+func (x *tx) release() {
+	if x.conn != nil {
+		x.conn.Close()
+		x.conn = nil
+	}
+}
+
 // Rollback discards the ingest. It is safe to call after Commit.
 func (x *tx) Rollback() error {
 	if x.done {
@@ -990,6 +1047,7 @@ func (x *tx) Rollback() error {
 	}
 	x.stop()
 	x.done = true
+	defer x.release()
 	return x.tx.Rollback()
 }
 

@@ -1,0 +1,145 @@
+// Package postgres opens ctem's shared store: a PostgreSQL database,
+// through pgx's database/sql driver, migrated to the schema embedded in
+// the binary. Several ctem processes may share one database.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/ctem-dev/ctem/internal/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations holds the schema's goose migrations, one file each.
+var Migrations = must(fs.Sub(migrations, "migrations"))
+
+func must(f fs.FS, err error) fs.FS {
+	if err != nil {
+		panic(err) // the embedded folder exists at build time
+	}
+	return f
+}
+
+// writeLock is the key of the advisory lock every write transaction
+// takes first (Dialect.BeginSQL): writers queue on it as they queue on
+// SQLite's write lock, so that the sequences handed out as the last
+// value plus one (scan seq, analysis id, audit seq) never collide
+// between processes, re-analyses record one at a time and ingests of one
+// (tool, target) never interleave. Readers never wait for it.
+const writeLock = 0x6374656d // "ctem"
+
+// Dialect is PostgreSQL's dialect: numbered placeholders, the write lock
+// taken at the start of every write transaction, the job queue claimed
+// with FOR UPDATE SKIP LOCKED, and bulk rows written with COPY.
+var Dialect = sqlstore.Dialect{
+	Name:       "postgres",
+	Numbered:   true,
+	BeginSQL:   fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", writeLock),
+	SkipLocked: true,
+	CopyFrom:   copyFrom,
+}
+
+// DefaultPoolSize is how many connections one process opens at most
+// when Options.PoolSize is zero.
+const DefaultPoolSize = 10
+
+// Options tune a connection.
+type Options struct {
+	// PoolSize caps the process's open connections (DefaultPoolSize
+	// when zero). Each ctem serve instance holds up to this many, so
+	// instances times PoolSize must stay under the server's
+	// max_connections.
+	PoolSize int
+}
+
+// IsDSN reports whether name is a PostgreSQL connection URL
+// (postgres:// or postgresql://) rather than a file path.
+func IsDSN(name string) bool {
+	return strings.HasPrefix(name, "postgres://") || strings.HasPrefix(name, "postgresql://")
+}
+
+// Open connects to the database named by the connection URL dsn and
+// migrates it to the latest schema. Migrations of several processes
+// starting at once run one at a time (a session advisory lock).
+func Open(ctx context.Context, dsn string, o Options) (*sqlstore.DB, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
+	}
+	// No JIT compilation unless the URL asks for it: ctem's queries
+	// are short, and compiling cost 50 to 100 ms on listings whose
+	// estimated cost crossed the threshold.
+	if _, ok := cfg.RuntimeParams["jit"]; !ok {
+		cfg.RuntimeParams["jit"] = "off"
+	}
+	db := stdlib.OpenDB(*cfg)
+	n := o.PoolSize
+	if n <= 0 {
+		n = DefaultPoolSize
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
+	}
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate database %s: %w", Redact(dsn), err)
+	}
+	return sqlstore.New(db, Dialect), nil
+}
+
+// Redact returns dsn with its password replaced by "xxxxx", for
+// messages.
+func Redact(dsn string) string {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil || cfg.Password == "" {
+		return dsn
+	}
+	return strings.Replace(dsn, ":"+cfg.Password+"@", ":xxxxx@", 1)
+}
+
+func provider(db *sql.DB) (*goose.Provider, error) {
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return nil, err
+	}
+	return goose.NewProvider(goose.DialectPostgres, db, Migrations, goose.WithSessionLocker(locker))
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	p, err := provider(db)
+	if err != nil {
+		return err
+	}
+	cur, target, err := p.GetVersions(ctx)
+	if err == nil && cur == target {
+		return nil
+	}
+	_, err = p.Up(ctx)
+	return err
+}
+
+// copyFrom writes rows into table with COPY over the driver connection
+// dc (database/sql's Conn.Raw), inside whatever transaction is open on
+// it.
+func copyFrom(ctx context.Context, dc any, table string, cols []string, rows [][]any) (int64, error) {
+	c, ok := dc.(*stdlib.Conn)
+	if !ok {
+		return 0, fmt.Errorf("copy into %s: connection is a %T, not pgx's", table, dc)
+	}
+	return c.Conn().CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
+}
