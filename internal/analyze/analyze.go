@@ -196,8 +196,9 @@ func readWeaknesses(ctx context.Context, tr tableReader, es *estate.Estate, in s
 	half := len(ws) / 2
 	var wg sync.WaitGroup
 	conv := func(part []graph.Weakness) {
+		c := classifier{}
 		for i := range part {
-			part[i] = weakness(part[i].Exposure, es, in, facts)
+			part[i] = weakness(part[i].Exposure, es, in, facts, c)
 		}
 	}
 	wg.Go(func() { conv(ws[half:]) })
@@ -211,11 +212,22 @@ func readWeaknesses(ctx context.Context, tr tableReader, es *estate.Estate, in s
 // moves each weakness once along the cycles of that permutation, instead
 // of swapping weaknesses of some 600 bytes O(n log n) times.
 func sortByID(ws []graph.Weakness) {
-	perm := make([]int32, len(ws))
-	for i := range perm {
-		perm[i] = int32(i)
+	// The ids are sorted beside their positions, not through them: one
+	// pass over the weaknesses instead of a cache miss per comparison.
+	type idAt struct {
+		id string
+		at int32
 	}
-	slices.SortFunc(perm, func(a, b int32) int { return strings.Compare(ws[a].Exposure.ID, ws[b].Exposure.ID) })
+	ids := make([]idAt, len(ws))
+	for i := range ws {
+		ids[i] = idAt{ws[i].Exposure.ID, int32(i)}
+	}
+	slices.SortFunc(ids, func(a, b idAt) int { return strings.Compare(a.id, b.id) })
+	perm := make([]int32, len(ws))
+	for i, x := range ids {
+		perm[i] = x.at
+	}
+	ids = nil
 	// The weakness at position i goes from position perm[i]; a done
 	// position is marked -1.
 	for i := range perm {
@@ -241,11 +253,12 @@ func sortByID(ws []graph.Weakness) {
 // weaknessesOf makes a weakness of each exposure of seq.
 func weaknessesOf(seq iter.Seq2[model.Exposure, error], es *estate.Estate, in score.Intel, facts *store.EvidenceIndex) ([]graph.Weakness, error) {
 	var out []graph.Weakness
+	c := classifier{}
 	for x, err := range seq {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, weakness(x, es, in, facts))
+		out = append(out, weakness(x, es, in, facts, c))
 	}
 	return out, nil
 }
@@ -253,15 +266,15 @@ func weaknessesOf(seq iter.Seq2[model.Exposure, error], es *estate.Estate, in sc
 // weakness makes exposure x a weakness: its asset's canonical key, its
 // effect (from its CWEs, CVSS vectors, rule and title), attack
 // complexity, KEV, EPSS and evidence kinds. It is safe to call from
-// several goroutines at once.
-func weakness(x model.Exposure, es *estate.Estate, in score.Intel, facts *store.EvidenceIndex) graph.Weakness {
+// several goroutines at once, each with its own classifier.
+func weakness(x model.Exposure, es *estate.Estate, in score.Intel, facts *store.EvidenceIndex, c classifier) graph.Weakness {
 	x.Asset = es.Canonical(x.Asset)
 	vectors := make([]string, 0, len(x.CVSS))
 	for _, c := range x.CVSS {
 		vectors = append(vectors, c.Vector)
 	}
 	w := graph.Weakness{Exposure: x}
-	w.Effect = effect.Classify(effect.Input{CWEs: x.CWEs, CVSS: vectors, Kind: x.Kind, Rule: x.RuleID, Title: x.Title})
+	w.Effect = c.classify(effect.Input{CWEs: x.CWEs, CVSS: vectors, Kind: x.Kind, Rule: x.RuleID, Title: x.Title})
 	if best, _ := cvss.Choose(x.CVSS); best.Vector != "" {
 		if v, err := cvss.Parse(best.Vector); err == nil {
 			w.AttackComplexity = string(v.AttackComplexity)
@@ -284,6 +297,40 @@ func weakness(x model.Exposure, es *estate.Estate, in score.Intel, facts *store.
 	// them no longer.
 	w.Exposure.CVSS, w.Exposure.Title, w.Exposure.CWEs, w.Exposure.FindingIDs, w.Exposure.Tools = nil, "", nil, nil, nil
 	return w
+}
+
+// classifier is effect.Classify with a memory of the results that a
+// finding kind, rule and CWEs decide alone (the first three of Classify's
+// steps, before the title and the CVSS vectors): a million exposures
+// share a few thousand of them, and classifying each again (normalising
+// its CWEs, formatting the reason) was a tenth of an analysis.
+type classifier map[string]effect.Result
+
+// maxClassified bounds a classifier's memory.
+const maxClassified = 1 << 16
+
+func (c classifier) classify(in effect.Input) effect.Result {
+	if len(in.Tags) > 0 || in.Kind == model.FindingMisconfig {
+		// Tags add CWEs; a misconfiguration's step 4 decides with
+		// no title.
+		return effect.Classify(in)
+	}
+	key := string(in.Kind) + "\x00" + in.Rule + "\x00" + strings.Join(in.CWEs, "\x00")
+	if r, ok := c[key]; ok {
+		return r
+	}
+	// With no title, tag or vector, steps 4 and 5 find nothing: a result
+	// other than unknown is that of the first three steps, which the
+	// title and vectors cannot change.
+	r := effect.Classify(effect.Input{Kind: in.Kind, Rule: in.Rule, CWEs: in.CWEs})
+	if r.Effect == effect.Unknown {
+		return effect.Classify(in)
+	}
+	if len(c) >= maxClassified {
+		clear(c)
+	}
+	c[key] = r
+	return r
 }
 
 // Prepare builds the input of a run without running it.

@@ -42,16 +42,72 @@ func (s *DB) AnalysisExposures(ctx context.Context, assets []string, from, to st
 	// Accepted risk is still a step an attacker can take: it stays on its
 	// paths and leaves only the priority list (see analyze.Build).
 	w.in("e.status", []string{string(model.StatusOpen), string(model.StatusAccepted)})
-	w.keys("e.asset", assets)
+	exact := exactKeys(assets)
+	from0 := `exposures e`
+	var args []any
+	if exact != nil {
+		// The exposures of a few components (a re-analysis): each key
+		// searched in the asset index. Written as a filter, the planner
+		// walked every exposure in id order, or every open one by the
+		// status index, to keep those on the keys.
+		from0 = `a JOIN exposures e ON e.asset = a.k`
+		for _, k := range exact {
+			args = append(args, k)
+		}
+	} else {
+		w.keys("e.asset", assets)
+	}
 	if from != "" {
 		w.add("e.id >= ?", from)
 	}
 	if to != "" {
 		w.add("e.id < ?", to)
 	}
-	q := s.rebind(`SELECT ` + exposureReadCols + ` FROM exposures e LEFT JOIN findings f ON ` + ofExposure("f", "e.id") + w.sql() + ` ORDER BY e.id`)
+	q := `SELECT ` + exposureReadCols + ` FROM ` + from0 + ` LEFT JOIN findings f ON ` + ofExposure("f", "e.id") + w.sql()
+	if exact != nil {
+		q = `WITH a (k) AS (VALUES ` + strings.TrimSuffix(strings.Repeat("(?), ", len(exact)), ", ") + `) ` + q
+		seq := s.analysisExposures(ctx, s.rebind(q), append(args, w.args...))
+		return func(yield func(model.Exposure, error) bool) {
+			var xs []model.Exposure
+			for x, err := range seq {
+				if err != nil {
+					yield(x, err)
+					return
+				}
+				xs = append(xs, x)
+			}
+			slices.SortFunc(xs, func(a, b model.Exposure) int { return strings.Compare(a.ID, b.ID) })
+			for _, x := range xs {
+				if !yield(x, nil) {
+					return
+				}
+			}
+		}
+	}
+	return s.analysisExposures(ctx, s.rebind(q+` ORDER BY e.id`), w.args)
+}
+
+// exactKeys returns the distinct keys of assets, sorted, when there are
+// some and none is a prefix ("x*"); else nil.
+func exactKeys(assets []string) []string {
+	if len(assets) == 0 {
+		return nil
+	}
+	for _, a := range assets {
+		if strings.HasSuffix(a, "*") {
+			return nil
+		}
+	}
+	out := slices.Clone(assets)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// analysisExposures runs AnalysisExposures' query q: each exposure's rows
+// (one per finding) come together.
+func (s *DB) analysisExposures(ctx context.Context, q string, args []any) iter.Seq2[model.Exposure, error] {
 	return func(yield func(model.Exposure, error) bool) {
-		rows, err := s.db.QueryContext(ctx, q, w.args...)
+		rows, err := s.db.QueryContext(ctx, q, args...)
 		if err != nil {
 			yield(model.Exposure{}, fmt.Errorf("read exposures: %w", err))
 			return

@@ -112,6 +112,19 @@ func TestReadAnalysisExposuresAsStreamed(t *testing.T) {
 	if sink.grown != len(want) {
 		t.Errorf("ReadAnalysisExposures: Grow(%d), want Grow(%d)", sink.grown, len(want))
 	}
+	// The streaming read of some assets by exact key (a re-analysis),
+	// keys repeated and out of order, gives those exposures in id order.
+	keys := []string{img, want[len(want)-1].Asset, img, open[3].Asset}
+	var onKeys []model.Exposure
+	for _, x := range want {
+		if slices.Contains(keys, x.Asset) {
+			onKeys = append(onKeys, x)
+		}
+	}
+	if diff := cmp.Diff(collect(t, st.AnalysisExposures(ctx, keys, "", "")), onKeys); diff != "" || len(onKeys) < 2 {
+		t.Errorf("AnalysisExposures(%q) differs from the exposures of all on those keys (-got +want):\n%s", keys, diff)
+	}
+
 	var merged, accepted bool
 	for _, x := range got {
 		merged = merged || (len(x.FindingIDs) == 3 && len(x.CWEs) == 3 && len(x.CVSS) == 2)

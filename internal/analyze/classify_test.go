@@ -1,0 +1,48 @@
+package analyze
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ctem-dev/ctem/internal/intel/effect"
+	"github.com/ctem-dev/ctem/internal/model"
+)
+
+// TestClassifierAsClassify checks that the classifier's memory gives what
+// effect.Classify gives, in an order where each input follows others of
+// the same kind, rule and CWEs that a title, a tag or a vector would
+// decide differently.
+func TestClassifierAsClassify(t *testing.T) {
+	t.Parallel()
+	rce := "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
+	dos := "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"
+	ins := []effect.Input{
+		{Kind: model.FindingVulnerability, Rule: "CVE-1", CWEs: []string{"CWE-94"}, Title: "a"},
+		{Kind: model.FindingVulnerability, Rule: "CVE-1", CWEs: []string{"CWE-94"}, Title: "denial of service", CVSS: []string{dos}},
+		{Kind: model.FindingVulnerability, Rule: "CVE-2", Title: "remote code execution"},
+		{Kind: model.FindingVulnerability, Rule: "CVE-2", Title: "information disclosure"},
+		{Kind: model.FindingVulnerability, Rule: "CVE-2", CVSS: []string{rce}},
+		{Kind: model.FindingVulnerability, Rule: "CVE-2", CVSS: []string{dos}},
+		{Kind: model.FindingVulnerability, Rule: "CVE-3", CWEs: []string{"CWE-1021"}, Title: "server-side request forgery"},
+		{Kind: model.FindingVulnerability, Rule: "CVE-3", CWEs: []string{"CWE-1021"}, Title: "clickjacking"},
+		{Kind: model.FindingMisconfig, Rule: "KSV001", Title: "privileged container"},
+		{Kind: model.FindingMisconfig, Rule: "KSV001", Title: "nothing to say"},
+		{Kind: model.FindingSecret, Rule: "aws-access-key-id", Title: "a"},
+		{Kind: model.FindingCode, Rule: "go/sql-injection", CWEs: []string{"CWE-89"}, Tags: []string{"CWE-78"}},
+		{Kind: model.FindingCode, Rule: "go/sql-injection", CWEs: []string{"CWE-89"}},
+		{Kind: model.FindingVulnerability, Rule: "CVE-4", CWEs: []string{"CWE-400"}, CVSS: []string{rce}},
+		{Kind: model.FindingVulnerability, Rule: "CVE-4", CWEs: []string{"CWE-400"}},
+	}
+	c := classifier{}
+	for range 2 {
+		for _, in := range ins {
+			if diff := cmp.Diff(c.classify(in), effect.Classify(in)); diff != "" {
+				t.Errorf("classifier.classify(%+v) differs from effect.Classify (-got +want):\n%s", in, diff)
+			}
+		}
+	}
+	if len(c) == 0 {
+		t.Errorf("classifier kept no result; the test should have some its CWEs decide")
+	}
+}
