@@ -212,22 +212,7 @@ func readWeaknesses(ctx context.Context, tr tableReader, es *estate.Estate, in s
 // moves each weakness once along the cycles of that permutation, instead
 // of swapping weaknesses of some 600 bytes O(n log n) times.
 func sortByID(ws []graph.Weakness) {
-	// The ids are sorted beside their positions, not through them: one
-	// pass over the weaknesses instead of a cache miss per comparison.
-	type idAt struct {
-		id string
-		at int32
-	}
-	ids := make([]idAt, len(ws))
-	for i := range ws {
-		ids[i] = idAt{ws[i].Exposure.ID, int32(i)}
-	}
-	slices.SortFunc(ids, func(a, b idAt) int { return strings.Compare(a.id, b.id) })
-	perm := make([]int32, len(ws))
-	for i, x := range ids {
-		perm[i] = x.at
-	}
-	ids = nil
+	perm := sortedPositions(ws)
 	// The weakness at position i goes from position perm[i]; a done
 	// position is marked -1.
 	for i := range perm {
@@ -248,6 +233,68 @@ func sortByID(ws []graph.Weakness) {
 			j = k
 		}
 	}
+}
+
+// sortedPositions returns the positions of ws in exposure id order. The
+// ids are sorted beside their positions, not through them (a cache miss
+// per comparison), and as numbers when they are all sixteen lowercase
+// hexadecimal digits, as the store makes them, whose numeric order is
+// their string order: a third of the time of sorting a million strings.
+func sortedPositions(ws []graph.Weakness) []int32 {
+	perm := make([]int32, len(ws))
+	type numAt struct {
+		id uint64
+		at int32
+	}
+	nums := make([]numAt, len(ws))
+	for i := range ws {
+		n, ok := hex16(ws[i].Exposure.ID)
+		if !ok {
+			nums = nil
+			break
+		}
+		nums[i] = numAt{n, int32(i)}
+	}
+	if nums != nil {
+		slices.SortFunc(nums, func(a, b numAt) int { return cmp.Compare(a.id, b.id) })
+		for i, x := range nums {
+			perm[i] = x.at
+		}
+		return perm
+	}
+	type idAt struct {
+		id string
+		at int32
+	}
+	ids := make([]idAt, len(ws))
+	for i := range ws {
+		ids[i] = idAt{ws[i].Exposure.ID, int32(i)}
+	}
+	slices.SortFunc(ids, func(a, b idAt) int { return strings.Compare(a.id, b.id) })
+	for i, x := range ids {
+		perm[i] = x.at
+	}
+	return perm
+}
+
+// hex16 parses sixteen lowercase hexadecimal digits.
+func hex16(s string) (uint64, bool) {
+	if len(s) != 16 {
+		return 0, false
+	}
+	var n uint64
+	for i := 0; i < 16; i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			n = n<<4 | uint64(c-'0')
+		case c >= 'a' && c <= 'f':
+			n = n<<4 | uint64(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return n, true
 }
 
 // weaknessesOf makes a weakness of each exposure of seq.

@@ -1,10 +1,13 @@
 package analyze
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/ctem-dev/ctem/internal/graph"
 	"github.com/ctem-dev/ctem/internal/intel/effect"
 	"github.com/ctem-dev/ctem/internal/model"
 )
@@ -44,5 +47,35 @@ func TestClassifierAsClassify(t *testing.T) {
 	}
 	if len(c) == 0 {
 		t.Errorf("classifier kept no result; the test should have some its CWEs decide")
+	}
+}
+
+// TestSortByID checks that sortByID puts weaknesses in id order, by
+// number when every id is sixteen hexadecimal digits and by string when
+// one is not.
+func TestSortByID(t *testing.T) {
+	t.Parallel()
+	for _, ids := range [][]string{
+		{"ffff000000000000", "0000000000000001", "a000000000000000", "0a00000000000000", "9fffffffffffffff", "0000000000000000"},
+		{"ffff000000000000", "0000000000000001", "A000000000000000", "x", "9fffffffffffffff", "", "00000000000000001"},
+		{},
+	} {
+		ws := make([]graph.Weakness, len(ids))
+		for i, id := range ids {
+			ws[i] = graph.Weakness{Exposure: model.Exposure{ID: id, RuleID: "r" + id}, EPSS: float64(i)}
+		}
+		sortByID(ws)
+		want := slices.Clone(ids)
+		slices.Sort(want)
+		var got []string
+		for _, w := range ws {
+			got = append(got, w.Exposure.ID)
+			if w.Exposure.RuleID != "r"+w.Exposure.ID || ids[int(w.EPSS)] != w.Exposure.ID {
+				t.Errorf("sortByID moved %q apart from the rest of its weakness", w.Exposure.ID)
+			}
+		}
+		if diff := cmp.Diff(got, want, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("sortByID(%q) order (-got +want):\n%s", ids, diff)
+		}
 	}
 }

@@ -418,12 +418,14 @@ func (s *DB) analysisExposureRows(ctx context.Context, sink store.ExposureSink, 
 	defer rows.Close()
 	slot := make(map[string]int32, n)
 	var (
-		id, rule, vulns, cwes, title, asset, pn, pv, pf, pp, path, url, comp string
-		kind, status                                                         sql.RawBytes
-		sev, line                                                            int
-		first, last, fixed                                                   int64
+		id, title                                                               string
+		kind, status, rule, vulns, cwes, asset, pn, pv, pf, pp, path, url, comp sql.RawBytes
+		sev, line                                                               int
+		first, last, fixed                                                      int64
 	)
-	kinds := map[string]model.FindingKind{}
+	// The asset, package and rule of an exposure repeat across a million
+	// of them: one string each, not one per exposure.
+	in := interner{}
 	for rows.Next() {
 		if err := rows.Scan(&id, &kind, &rule, &vulns, &cwes, &sev, &title, &asset, &pn, &pv, &pf, &pp, &path, &line, &url, &comp, &status,
 			&first, &last, &fixed); err != nil {
@@ -438,16 +440,11 @@ func (s *DB) analysisExposureRows(ctx context.Context, sink store.ExposureSink, 
 		default:
 			continue
 		}
-		k, ok := kinds[string(kind)]
-		if !ok {
-			k = model.FindingKind(kind)
-			kinds[string(k)] = k
-		}
-		slot[id] = int32(sink.Add(model.Exposure{ID: id, Kind: k, RuleID: rule, Title: title, Asset: asset,
-			Package:  model.Package{Name: pn, Version: pv, FixedVersion: pf, PURL: pp},
-			Location: model.Location{Path: path, Line: line, URL: url, Component: comp},
+		slot[id] = int32(sink.Add(model.Exposure{ID: id, Kind: model.FindingKind(in.of(kind)), RuleID: in.of(rule), Title: title, Asset: in.of(asset),
+			Package:  model.Package{Name: in.of(pn), Version: in.of(pv), FixedVersion: in.of(pf), PURL: in.of(pp)},
+			Location: model.Location{Path: in.of(path), Line: line, URL: in.of(url), Component: in.of(comp)},
 			Status:   st, Severity: model.SeverityFromRank(sev),
-			VulnIDs: splitList(vulns), CWEs: splitList(cwes),
+			VulnIDs: splitList(in.of(vulns)), CWEs: splitList(in.of(cwes)),
 			FirstSeen: fromMicros(first), LastSeen: fromMicros(last), FixedAt: fromMicros(fixed),
 			FindingIDs: []string{}, Tools: []string{}}))
 	}
@@ -455,6 +452,24 @@ func (s *DB) analysisExposureRows(ctx context.Context, sink store.ExposureSink, 
 		return nil, fmt.Errorf("read exposures: %w", err)
 	}
 	return slot, nil
+}
+
+// interner gives one string for equal byte strings.
+type interner map[string]string
+
+// maxInterned bounds an interner's memory.
+const maxInterned = 1 << 18
+
+func (in interner) of(b []byte) string {
+	if v, ok := in[string(b)]; ok {
+		return v
+	}
+	if len(in) >= maxInterned {
+		clear(in)
+	}
+	v := string(b)
+	in[v] = v
+	return v
 }
 
 // analysisFindings reads what an analysis needs of every finding (about n).
