@@ -7,6 +7,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/ctem-dev/ctem/internal/estate"
+	"github.com/ctem-dev/ctem/internal/estate/scope"
 	"github.com/ctem-dev/ctem/internal/graph"
 	"github.com/ctem-dev/ctem/internal/intel/effect"
 	"github.com/ctem-dev/ctem/internal/model"
@@ -76,6 +78,47 @@ func TestSortByID(t *testing.T) {
 		}
 		if diff := cmp.Diff(got, want, cmpopts.EquateEmpty()); diff != "" {
 			t.Errorf("sortByID(%q) order (-got +want):\n%s", ids, diff)
+		}
+	}
+}
+
+// TestComponents checks the connected components of an estate: the
+// relations join assets whatever their direction, the internet joins
+// nothing, and a key only a relation names is in its component.
+func TestComponents(t *testing.T) {
+	t.Parallel()
+	assets := []model.Asset{
+		{Key: "workload:a", Kind: model.AssetKind("workload")}, {Key: "db:a", Kind: model.AssetKind("datastore")},
+		{Key: "workload:b", Kind: model.AssetKind("workload")}, {Key: "db:b", Kind: model.AssetKind("datastore")},
+		{Key: "workload:c", Kind: model.AssetKind("workload")},
+	}
+	rels := []model.Relation{
+		{From: "workload:a", To: "db:a", Type: model.RelationType("connects")},
+		{From: "db:b", To: "workload:b", Type: model.RelationType("connects")},
+		{From: "workload:b", To: "identity:only-here", Type: model.RelationType("uses-identity")},
+		{From: estate.InternetKey, To: "workload:a", Type: model.RelationType("exposes")},
+		{From: estate.InternetKey, To: "workload:b", Type: model.RelationType("exposes")},
+	}
+	es := estate.Build(assets, rels, scope.Default())
+	comp := components(es)
+	same := func(a, b string) bool {
+		ca, oka := comp[es.Canonical(a)]
+		cb, okb := comp[es.Canonical(b)]
+		return oka && okb && ca == cb
+	}
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"workload:a", "db:a", true},
+		{"workload:b", "db:b", true},
+		{"db:b", "identity:only-here", true},
+		{"workload:a", "workload:b", false},
+		{"workload:c", "workload:a", false},
+		{"workload:c", "db:b", false},
+	} {
+		if got := same(c.a, c.b); got != c.want {
+			t.Errorf("components: %s and %s together = %v, want %v", c.a, c.b, got, c.want)
 		}
 	}
 }
