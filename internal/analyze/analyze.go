@@ -70,7 +70,12 @@ type evidenceReader interface {
 // scope's entry points and crown jewels. With assets, only the exposures
 // on those asset keys are read (see PrepareAffected).
 func Build(ctx context.Context, st store.Store, es *estate.Estate, in score.Intel, assets ...string) (*graph.Input, map[string]*model.Exposure, error) {
-	gi := &graph.Input{Assets: es.Sorted(), Relations: trustRelations(es.Relations)}
+	return build(ctx, st, es, es.Sorted(), in, assets)
+}
+
+// build is Build with the estate's assets in key order (es.Sorted()).
+func build(ctx context.Context, st store.Store, es *estate.Estate, sorted []model.Asset, in score.Intel, assets []string) (*graph.Input, map[string]*model.Exposure, error) {
+	gi := &graph.Input{Assets: sorted, Relations: trustRelations(es.Relations)}
 	if join := awsPatterns(gi.Assets); len(join) > 0 {
 		gi.Relations = append(gi.Relations[:len(gi.Relations):len(gi.Relations)], join...)
 	}
@@ -399,7 +404,10 @@ const maxScopedKeys = 2000
 // that re-analysing after an ingest costs what the ingest touched, not
 // the whole database.
 func PrepareAffected(ctx context.Context, st store.Store, es *estate.Estate, in score.Intel, changed []string) (r *Run, kept, total int, err error) {
-	comp := components(es)
+	// The assets in key order, made once for the components and the
+	// input (a copy of each asset, a tenth of a re-analysis twice over).
+	sorted := es.Sorted()
+	comp := componentsOf(es, sorted)
 	want := map[int]bool{}
 	for _, k := range changed {
 		if c, ok := comp[es.Canonical(k)]; ok {
@@ -422,7 +430,7 @@ func PrepareAffected(ctx context.Context, st store.Store, es *estate.Estate, in 
 	if len(keys) > maxScopedKeys {
 		keys = nil
 	}
-	gi, xs, err := Build(ctx, st, es, in, keys...)
+	gi, xs, err := build(ctx, st, es, sorted, in, keys)
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -513,7 +521,10 @@ func (r *Run) affected(comp map[string]int, changed []string) (kept, total int) 
 
 // components numbers the weakly connected components of the estate's
 // relations, the internet left out (union-find, near-linear).
-func components(es *estate.Estate) map[string]int {
+func components(es *estate.Estate) map[string]int { return componentsOf(es, es.Sorted()) }
+
+// componentsOf is components with the estate's assets in key order.
+func componentsOf(es *estate.Estate, sorted []model.Asset) map[string]int {
 	// Union-find over numbers, each key numbered once: over the keys
 	// themselves, every step of a find was a map lookup (a quarter of a
 	// re-analysis at 100k assets).
@@ -540,7 +551,7 @@ func components(es *estate.Estate) map[string]int {
 	}
 	// The relations of the estate, and those joining an account's IAM
 	// patterns with other inputs' resources (awsPatterns).
-	for _, rel := range append(es.Relations[:len(es.Relations):len(es.Relations)], awsPatterns(es.Sorted())...) {
+	for _, rel := range append(es.Relations[:len(es.Relations):len(es.Relations)], awsPatterns(sorted)...) {
 		if rel.From == estate.InternetKey || rel.To == estate.InternetKey {
 			continue
 		}
