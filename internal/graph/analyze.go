@@ -485,6 +485,11 @@ func (g *Graph) collectActions(cr *compResult, weaks []int32) {
 	}
 	seenRel := map[string]bool{}
 	addFact := func(f int32) {
+		if k, i := g.factKind(f); k == 'w' && !need[actionKey(&x.in.Weaknesses[i])] {
+			// Most weaknesses' actions are in no result: their keys
+			// alone say so, without a title and owner each.
+			return
+		}
 		a := g.factAction(f)
 		if !need[a.Key] {
 			return
