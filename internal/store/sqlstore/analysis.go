@@ -487,8 +487,8 @@ func (s *DB) analysisFindings(ctx context.Context, n int) ([]analysisFinding, er
 	cvssOf := map[string][]model.CVSS{}
 	tools := map[string]string{}
 	var (
-		eid, fid                                     string
-		ftool, fvulns, fcwes, fstatus, fextra, fscan sql.RawBytes
+		fid                                               string
+		eid, ftool, fvulns, fcwes, fstatus, fextra, fscan sql.RawBytes
 	)
 	for rows.Next() {
 		if err := rows.Scan(&eid, &fid, &ftool, &fvulns, &fcwes, &fstatus, &fextra, &fscan); err != nil {
@@ -499,7 +499,10 @@ func (s *DB) analysisFindings(ctx context.Context, n int) ([]analysisFinding, er
 			t = string(ftool)
 			tools[t] = t
 		}
-		f := analysisFinding{exposure: eid, id: fid, tool: t, vulns: string(fvulns), cwes: string(fcwes)}
+		if len(eid) == 0 {
+			continue // a finding of no exposure, which no join could give
+		}
+		f := analysisFinding{exposure: string(eid), id: fid, tool: t, vulns: string(fvulns), cwes: string(fcwes)}
 		if string(fstatus) != string(model.StatusFixed) {
 			f.notFixed = true
 			if len(fscan) > 0 {
