@@ -86,10 +86,13 @@ func (s *DB) allRelations(ctx context.Context) ([]model.Relation, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read relations: %w", err)
 	}
-	slices.SortFunc(out, func(a, b model.Relation) int {
+	byKey := func(a, b model.Relation) int {
 		return cmp.Or(strings.Compare(a.From, b.From), strings.Compare(string(a.Type), string(b.Type)), strings.Compare(a.To, b.To),
 			strings.Compare(a.Action, b.Action), strings.Compare(a.Source, b.Source))
-	})
+	}
+	if !slices.IsSortedFunc(out, byKey) {
+		slices.SortFunc(out, byKey)
+	}
 	return out, nil
 }
 
@@ -109,7 +112,7 @@ func sortedBy[T any](xs []T, key func(*T) string) []T {
 	for i := range xs {
 		keys[i] = at{key(&xs[i]), int32(i)}
 	}
-	slices.SortStableFunc(keys, func(a, b at) int { return strings.Compare(a.k, b.k) })
+	slices.SortFunc(keys, func(a, b at) int { return cmp.Or(strings.Compare(a.k, b.k), cmp.Compare(a.i, b.i)) })
 	out := make([]T, len(xs))
 	for i, k := range keys {
 		out[i] = xs[k.i]
