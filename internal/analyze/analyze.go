@@ -50,6 +50,12 @@ type analysisReader interface {
 	AnalysisExposures(ctx context.Context, assets []string, from, to string) iter.Seq2[model.Exposure, error]
 }
 
+// tableReader is a store that reads every open exposure in one bulk
+// read into the caller's records (sqlstore.DB.ReadAnalysisExposures).
+type tableReader interface {
+	ReadAnalysisExposures(ctx context.Context, sink store.ExposureSink) error
+}
+
 // evidenceReader is a store that reads the facts about given findings,
 // and vulnerability ids on given asset keys (sqlstore.DB.EvidenceAbout).
 type evidenceReader interface {
@@ -64,7 +70,12 @@ type evidenceReader interface {
 // scope's entry points and crown jewels. With assets, only the exposures
 // on those asset keys are read (see PrepareAffected).
 func Build(ctx context.Context, st store.Store, es *estate.Estate, in score.Intel, assets ...string) (*graph.Input, map[string]*model.Exposure, error) {
-	gi := &graph.Input{Assets: es.Sorted(), Relations: trustRelations(es.Relations)}
+	return build(ctx, st, es, es.Sorted(), in, assets)
+}
+
+// build is Build with the estate's assets in key order (es.Sorted()).
+func build(ctx context.Context, st store.Store, es *estate.Estate, sorted []model.Asset, in score.Intel, assets []string) (*graph.Input, map[string]*model.Exposure, error) {
+	gi := &graph.Input{Assets: sorted, Relations: trustRelations(es.Relations)}
 	if join := awsPatterns(gi.Assets); len(join) > 0 {
 		gi.Relations = append(gi.Relations[:len(gi.Relations):len(gi.Relations)], join...)
 	}
@@ -150,6 +161,9 @@ func weaknesses(ctx context.Context, st store.Store, es *estate.Estate, in score
 	if len(assets) > 0 {
 		return weaknessesOf(ar.AnalysisExposures(ctx, assets, "", ""), es, in, facts)
 	}
+	if tr, ok := st.(tableReader); ok {
+		return readWeaknesses(ctx, tr, es, in, facts)
+	}
 	// Exposure ids are hexadecimal: "8" splits them in two halves.
 	var lo, hi []graph.Weakness
 	var loErr, hiErr error
@@ -163,14 +177,140 @@ func weaknesses(ctx context.Context, st store.Store, es *estate.Estate, in score
 	return append(lo, hi...), nil
 }
 
+// weaknessSink keeps the exposures of a bulk read as weaknesses.
+type weaknessSink struct{ ws []graph.Weakness }
+
+func (s *weaknessSink) Grow(n int) { s.ws = slices.Grow(s.ws, n) }
+
+func (s *weaknessSink) Add(x model.Exposure) int {
+	s.ws = append(s.ws, graph.Weakness{Exposure: x})
+	return len(s.ws) - 1
+}
+
+func (s *weaknessSink) At(i int) *model.Exposure { return &s.ws[i].Exposure }
+
+// readWeaknesses reads every open exposure in one bulk read, makes each a
+// weakness (see weakness; two halves at once, one per core) and puts
+// them in id order, as the streaming read gives them.
+func readWeaknesses(ctx context.Context, tr tableReader, es *estate.Estate, in score.Intel, facts *store.EvidenceIndex) ([]graph.Weakness, error) {
+	var sink weaknessSink
+	if err := tr.ReadAnalysisExposures(ctx, &sink); err != nil {
+		return nil, err
+	}
+	ws := sink.ws
+	half := len(ws) / 2
+	var wg sync.WaitGroup
+	conv := func(part []graph.Weakness) {
+		c := classifier{}
+		for i := range part {
+			part[i] = weakness(part[i].Exposure, es, in, facts, c)
+		}
+	}
+	wg.Go(func() { conv(ws[half:]) })
+	conv(ws[:half])
+	wg.Wait()
+	sortByID(ws)
+	return ws, nil
+}
+
+// sortByID puts ws in exposure id order: it sorts their positions, then
+// moves each weakness once along the cycles of that permutation, instead
+// of swapping weaknesses of some 600 bytes O(n log n) times.
+func sortByID(ws []graph.Weakness) {
+	perm := sortedPositions(ws)
+	// The weakness at position i goes from position perm[i]; a done
+	// position is marked -1.
+	for i := range perm {
+		if perm[i] < 0 || int(perm[i]) == i {
+			perm[i] = -1
+			continue
+		}
+		tmp := ws[i]
+		j := i
+		for {
+			k := int(perm[j])
+			perm[j] = -1
+			if k == i {
+				ws[j] = tmp
+				break
+			}
+			ws[j] = ws[k]
+			j = k
+		}
+	}
+}
+
+// sortedPositions returns the positions of ws in exposure id order. The
+// ids are sorted beside their positions, not through them (a cache miss
+// per comparison), and as numbers when they are all sixteen lowercase
+// hexadecimal digits, as the store makes them, whose numeric order is
+// their string order: a third of the time of sorting a million strings.
+func sortedPositions(ws []graph.Weakness) []int32 {
+	perm := make([]int32, len(ws))
+	type numAt struct {
+		id uint64
+		at int32
+	}
+	nums := make([]numAt, len(ws))
+	for i := range ws {
+		n, ok := hex16(ws[i].Exposure.ID)
+		if !ok {
+			nums = nil
+			break
+		}
+		nums[i] = numAt{n, int32(i)}
+	}
+	if nums != nil {
+		slices.SortFunc(nums, func(a, b numAt) int { return cmp.Compare(a.id, b.id) })
+		for i, x := range nums {
+			perm[i] = x.at
+		}
+		return perm
+	}
+	type idAt struct {
+		id string
+		at int32
+	}
+	ids := make([]idAt, len(ws))
+	for i := range ws {
+		ids[i] = idAt{ws[i].Exposure.ID, int32(i)}
+	}
+	slices.SortFunc(ids, func(a, b idAt) int { return strings.Compare(a.id, b.id) })
+	for i, x := range ids {
+		perm[i] = x.at
+	}
+	return perm
+}
+
+// hex16 parses sixteen lowercase hexadecimal digits.
+func hex16(s string) (uint64, bool) {
+	if len(s) != 16 {
+		return 0, false
+	}
+	var n uint64
+	for i := 0; i < 16; i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			n = n<<4 | uint64(c-'0')
+		case c >= 'a' && c <= 'f':
+			n = n<<4 | uint64(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return n, true
+}
+
 // weaknessesOf makes a weakness of each exposure of seq.
 func weaknessesOf(seq iter.Seq2[model.Exposure, error], es *estate.Estate, in score.Intel, facts *store.EvidenceIndex) ([]graph.Weakness, error) {
 	var out []graph.Weakness
+	c := classifier{}
 	for x, err := range seq {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, weakness(x, es, in, facts))
+		out = append(out, weakness(x, es, in, facts, c))
 	}
 	return out, nil
 }
@@ -178,15 +318,15 @@ func weaknessesOf(seq iter.Seq2[model.Exposure, error], es *estate.Estate, in sc
 // weakness makes exposure x a weakness: its asset's canonical key, its
 // effect (from its CWEs, CVSS vectors, rule and title), attack
 // complexity, KEV, EPSS and evidence kinds. It is safe to call from
-// several goroutines at once.
-func weakness(x model.Exposure, es *estate.Estate, in score.Intel, facts *store.EvidenceIndex) graph.Weakness {
+// several goroutines at once, each with its own classifier.
+func weakness(x model.Exposure, es *estate.Estate, in score.Intel, facts *store.EvidenceIndex, c classifier) graph.Weakness {
 	x.Asset = es.Canonical(x.Asset)
 	vectors := make([]string, 0, len(x.CVSS))
 	for _, c := range x.CVSS {
 		vectors = append(vectors, c.Vector)
 	}
 	w := graph.Weakness{Exposure: x}
-	w.Effect = effect.Classify(effect.Input{CWEs: x.CWEs, CVSS: vectors, Kind: x.Kind, Rule: x.RuleID, Title: x.Title})
+	w.Effect = c.classify(effect.Input{CWEs: x.CWEs, CVSS: vectors, Kind: x.Kind, Rule: x.RuleID, Title: x.Title})
 	if best, _ := cvss.Choose(x.CVSS); best.Vector != "" {
 		if v, err := cvss.Parse(best.Vector); err == nil {
 			w.AttackComplexity = string(v.AttackComplexity)
@@ -211,6 +351,40 @@ func weakness(x model.Exposure, es *estate.Estate, in score.Intel, facts *store.
 	return w
 }
 
+// classifier is effect.Classify with a memory of the results that a
+// finding kind, rule and CWEs decide alone (the first three of Classify's
+// steps, before the title and the CVSS vectors): a million exposures
+// share a few thousand of them, and classifying each again (normalising
+// its CWEs, formatting the reason) was a tenth of an analysis.
+type classifier map[string]effect.Result
+
+// maxClassified bounds a classifier's memory.
+const maxClassified = 1 << 16
+
+func (c classifier) classify(in effect.Input) effect.Result {
+	if len(in.Tags) > 0 || in.Kind == model.FindingMisconfig {
+		// Tags add CWEs; a misconfiguration's step 4 decides with
+		// no title.
+		return effect.Classify(in)
+	}
+	key := string(in.Kind) + "\x00" + in.Rule + "\x00" + strings.Join(in.CWEs, "\x00")
+	if r, ok := c[key]; ok {
+		return r
+	}
+	// With no title, tag or vector, steps 4 and 5 find nothing: a result
+	// other than unknown is that of the first three steps, which the
+	// title and vectors cannot change.
+	r := effect.Classify(effect.Input{Kind: in.Kind, Rule: in.Rule, CWEs: in.CWEs})
+	if r.Effect == effect.Unknown {
+		return effect.Classify(in)
+	}
+	if len(c) >= maxClassified {
+		clear(c)
+	}
+	c[key] = r
+	return r
+}
+
 // Prepare builds the input of a run without running it.
 func Prepare(ctx context.Context, st store.Store, es *estate.Estate, in score.Intel) (*Run, error) {
 	gi, xs, err := Build(ctx, st, es, in)
@@ -230,7 +404,10 @@ const maxScopedKeys = 2000
 // that re-analysing after an ingest costs what the ingest touched, not
 // the whole database.
 func PrepareAffected(ctx context.Context, st store.Store, es *estate.Estate, in score.Intel, changed []string) (r *Run, kept, total int, err error) {
-	comp := components(es)
+	// The assets in key order, made once for the components and the
+	// input (a copy of each asset, a tenth of a re-analysis twice over).
+	sorted := es.Sorted()
+	comp := componentsOf(es, sorted)
 	want := map[int]bool{}
 	for _, k := range changed {
 		if c, ok := comp[es.Canonical(k)]; ok {
@@ -253,7 +430,7 @@ func PrepareAffected(ctx context.Context, st store.Store, es *estate.Estate, in 
 	if len(keys) > maxScopedKeys {
 		keys = nil
 	}
-	gi, xs, err := Build(ctx, st, es, in, keys...)
+	gi, xs, err := build(ctx, st, es, sorted, in, keys)
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -344,40 +521,55 @@ func (r *Run) affected(comp map[string]int, changed []string) (kept, total int) 
 
 // components numbers the weakly connected components of the estate's
 // relations, the internet left out (union-find, near-linear).
-func components(es *estate.Estate) map[string]int {
-	parent := map[string]string{}
-	find := func(k string) string {
-		if _, ok := parent[k]; !ok {
-			parent[k] = k
+func components(es *estate.Estate) map[string]int { return componentsOf(es, es.Sorted()) }
+
+// componentsOf is components with the estate's assets in key order.
+func componentsOf(es *estate.Estate, sorted []model.Asset) map[string]int {
+	// Union-find over numbers, each key numbered once: over the keys
+	// themselves, every step of a find was a map lookup (a quarter of a
+	// re-analysis at 100k assets).
+	num := make(map[string]int32, len(es.Keys))
+	var parent []int32
+	id := func(k string) int32 {
+		if i, ok := num[k]; ok {
+			return i
 		}
-		for parent[k] != k {
-			parent[k] = parent[parent[k]]
-			k = parent[k]
+		i := int32(len(parent))
+		num[k] = i
+		parent = append(parent, i)
+		return i
+	}
+	find := func(i int32) int32 {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
 		}
-		return k
+		return i
 	}
 	for _, k := range es.Keys {
-		find(k)
+		id(k)
 	}
 	// The relations of the estate, and those joining an account's IAM
 	// patterns with other inputs' resources (awsPatterns).
-	for _, rel := range append(es.Relations[:len(es.Relations):len(es.Relations)], awsPatterns(es.Sorted())...) {
+	for _, rel := range append(es.Relations[:len(es.Relations):len(es.Relations)], awsPatterns(sorted)...) {
 		if rel.From == estate.InternetKey || rel.To == estate.InternetKey {
 			continue
 		}
-		a, b := find(rel.From), find(rel.To)
+		a, b := find(id(rel.From)), find(id(rel.To))
 		if a != b {
 			parent[a] = b
 		}
 	}
-	ids := map[string]int{}
-	out := map[string]int{}
-	for k := range parent {
-		root := find(k)
-		if _, ok := ids[root]; !ok {
-			ids[root] = len(ids)
+	ids := map[int32]int{}
+	out := make(map[string]int, len(num))
+	for k, i := range num {
+		root := find(i)
+		c, ok := ids[root]
+		if !ok {
+			c = len(ids)
+			ids[root] = c
 		}
-		out[k] = ids[root]
+		out[k] = c
 	}
 	return out
 }

@@ -145,6 +145,13 @@ func (a *App) Estate(ctx context.Context) (*estate.Estate, error) {
 }
 
 func (a *App) estate(ctx context.Context, in *analysisInputs) (*estate.Estate, error) {
+	if er, ok := a.Store.(estateReader); ok {
+		assets, rels, err := er.Estate(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return estate.Build(assets, rels, in.scope), nil
+	}
 	var assets []model.Asset
 	for x, err := range a.Store.Assets(ctx, store.Filter{}) {
 		if err != nil {
@@ -160,6 +167,12 @@ func (a *App) estate(ctx context.Context, in *analysisInputs) (*estate.Estate, e
 		rels = append(rels, r)
 	}
 	return estate.Build(assets, rels, in.scope), nil
+}
+
+// estateReader is a store that reads every asset and relation in one go,
+// as its listings give them (sqlstore.DB.Estate).
+type estateReader interface {
+	Estate(ctx context.Context) ([]model.Asset, []model.Relation, error)
 }
 
 // digest is the hex SHA-256 of data, as the store records it.

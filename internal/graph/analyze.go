@@ -485,6 +485,19 @@ func (g *Graph) collectActions(cr *compResult, weaks []int32) {
 	}
 	seenRel := map[string]bool{}
 	addFact := func(f int32) {
+		if k, i := g.factKind(f); k == 'w' {
+			// A weakness's key alone says whether its action is in the
+			// result and whether it is already collected; the title and
+			// owner are built once an action, not once a weakness.
+			key := actionKey(&x.in.Weaknesses[i])
+			if !need[key] {
+				return
+			}
+			if cur, ok := cr.actions[key]; ok {
+				cur.Exposures = append(cur.Exposures, x.in.Weaknesses[i].Exposure.ID)
+				return
+			}
+		}
 		a := g.factAction(f)
 		if !need[a.Key] {
 			return

@@ -382,19 +382,43 @@ func relationEffort(t model.RelationType, fromInternet bool) float64 {
 // fixing a misconfiguration (1) or fixing the code (2).
 func DefaultAction(w *Weakness) (key, kind, title string, effort float64) {
 	e := &w.Exposure
+	key = defaultKey(e)
 	switch {
 	case e.Kind == model.FindingSecret:
-		return "rotate|" + e.Asset + "|" + e.ID, ActRotate, "rotate the secret " + ruleOr(e) + " found in " + e.Asset, 1
+		return key, ActRotate, "rotate the secret " + ruleOr(e) + " found in " + e.Asset, 1
 	case e.Package.Name != "":
 		t := "upgrade " + e.Package.Name + " " + e.Package.Version
 		if e.Package.FixedVersion != "" {
 			t += " to " + e.Package.FixedVersion
 		}
-		return "upgrade|" + e.Asset + "|" + e.Package.Name + "@" + e.Package.Version, ActUpgrade, t + " in " + e.Asset, 1
+		return key, ActUpgrade, t + " in " + e.Asset, 1
 	case e.Kind == model.FindingMisconfig:
-		return "fix|" + e.Asset + "|" + ruleOr(e), ActFix, "fix " + ruleOr(e) + " on " + e.Asset, 1
+		return key, ActFix, "fix " + ruleOr(e) + " on " + e.Asset, 1
 	}
-	return "fix|" + e.Asset + "|" + ruleOr(e) + "|" + e.Location.Path, ActFix, "fix " + ruleOr(e) + " in " + e.Asset, 2
+	return key, ActFix, "fix " + ruleOr(e) + " in " + e.Asset, 2
+}
+
+// defaultKey is the key of DefaultAction for exposure e.
+func defaultKey(e *model.Exposure) string {
+	switch {
+	case e.Kind == model.FindingSecret:
+		return "rotate|" + e.Asset + "|" + e.ID
+	case e.Package.Name != "":
+		return "upgrade|" + e.Asset + "|" + e.Package.Name + "@" + e.Package.Version
+	case e.Kind == model.FindingMisconfig:
+		return "fix|" + e.Asset + "|" + ruleOr(e)
+	}
+	return "fix|" + e.Asset + "|" + ruleOr(e) + "|" + e.Location.Path
+}
+
+// actionKey is the key of the action factAction gives weakness w: its own
+// Action, else DefaultAction's, without the title and owner that only
+// the actions a result names need.
+func actionKey(w *Weakness) string {
+	if w.Action != "" {
+		return w.Action
+	}
+	return defaultKey(&w.Exposure)
 }
 
 func ruleOr(e *model.Exposure) string {

@@ -10,8 +10,11 @@ import (
 	"iter"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/ctem-dev/ctem/internal/model"
+	"github.com/ctem-dev/ctem/internal/store"
 )
 
 // exposureReadCols are the exposure and finding columns an analysis reads.
@@ -39,16 +42,72 @@ func (s *DB) AnalysisExposures(ctx context.Context, assets []string, from, to st
 	// Accepted risk is still a step an attacker can take: it stays on its
 	// paths and leaves only the priority list (see analyze.Build).
 	w.in("e.status", []string{string(model.StatusOpen), string(model.StatusAccepted)})
-	w.keys("e.asset", assets)
+	exact := exactKeys(assets)
+	from0 := `exposures e`
+	var args []any
+	if exact != nil {
+		// The exposures of a few components (a re-analysis): each key
+		// searched in the asset index. Written as a filter, the planner
+		// walked every exposure in id order, or every open one by the
+		// status index, to keep those on the keys.
+		from0 = `a JOIN exposures e ON e.asset = a.k`
+		for _, k := range exact {
+			args = append(args, k)
+		}
+	} else {
+		w.keys("e.asset", assets)
+	}
 	if from != "" {
 		w.add("e.id >= ?", from)
 	}
 	if to != "" {
 		w.add("e.id < ?", to)
 	}
-	q := s.rebind(`SELECT ` + exposureReadCols + ` FROM exposures e LEFT JOIN findings f ON ` + ofExposure("f", "e.id") + w.sql() + ` ORDER BY e.id`)
+	q := `SELECT ` + exposureReadCols + ` FROM ` + from0 + ` LEFT JOIN findings f ON ` + ofExposure("f", "e.id") + w.sql()
+	if exact != nil {
+		q = `WITH a (k) AS (VALUES ` + strings.TrimSuffix(strings.Repeat("(?), ", len(exact)), ", ") + `) ` + q
+		seq := s.analysisExposures(ctx, s.rebind(q), append(args, w.args...))
+		return func(yield func(model.Exposure, error) bool) {
+			var xs []model.Exposure
+			for x, err := range seq {
+				if err != nil {
+					yield(x, err)
+					return
+				}
+				xs = append(xs, x)
+			}
+			slices.SortFunc(xs, func(a, b model.Exposure) int { return strings.Compare(a.ID, b.ID) })
+			for _, x := range xs {
+				if !yield(x, nil) {
+					return
+				}
+			}
+		}
+	}
+	return s.analysisExposures(ctx, s.rebind(q+` ORDER BY e.id`), w.args)
+}
+
+// exactKeys returns the distinct keys of assets, sorted, when there are
+// some and none is a prefix ("x*"); else nil.
+func exactKeys(assets []string) []string {
+	if len(assets) == 0 {
+		return nil
+	}
+	for _, a := range assets {
+		if strings.HasSuffix(a, "*") {
+			return nil
+		}
+	}
+	out := slices.Clone(assets)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// analysisExposures runs AnalysisExposures' query q: each exposure's rows
+// (one per finding) come together.
+func (s *DB) analysisExposures(ctx context.Context, q string, args []any) iter.Seq2[model.Exposure, error] {
 	return func(yield func(model.Exposure, error) bool) {
-		rows, err := s.db.QueryContext(ctx, q, w.args...)
+		rows, err := s.db.QueryContext(ctx, q, args...)
 		if err != nil {
 			yield(model.Exposure{}, fmt.Errorf("read exposures: %w", err))
 			return
@@ -271,4 +330,239 @@ func (s *DB) EvidenceAbout(ctx context.Context, findingIDs, vulnIDs, assets []st
 			}
 		}
 	}
+}
+
+// analysisFinding is what an analysis reads of one finding, kept until its
+// exposure's findings are all read (see ReadAnalysisExposures).
+type analysisFinding struct {
+	exposure    string
+	id, tool    string
+	vulns, cwes string
+	cvss        []model.CVSS
+	seen        time.Time // the last sighting of a finding that is not fixed
+	notFixed    bool
+}
+
+// ReadAnalysisExposures reads every open and accepted exposure, each as
+// AnalysisExposures gives it, into sink, in no particular order.
+//
+// It is two sequential scans, of the exposures and of the findings, run at
+// once and joined in memory by exposure id, where AnalysisExposures walks
+// the exposures in id order and looks up each one's findings: on a million
+// exposures the B-tree descents per row were most of an analysis. Its
+// memory is the exposures themselves, a map of their ids, and what is read
+// of each finding until the join is done.
+func (s *DB) ReadAnalysisExposures(ctx context.Context, sink store.ExposureSink) error {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM exposures WHERE status IN ('open', 'accepted')`).Scan(&n); err != nil {
+		return fmt.Errorf("count exposures: %w", err)
+	}
+	sink.Grow(n)
+	var (
+		slot       map[string]int32
+		fs         []analysisFinding
+		xErr, fErr error
+		wg         sync.WaitGroup
+	)
+	wg.Go(func() { fs, fErr = s.analysisFindings(ctx, n) })
+	slot, xErr = s.analysisExposureRows(ctx, sink, n)
+	wg.Wait()
+	if err := cmp.Or(xErr, fErr); err != nil {
+		return err
+	}
+
+	// An exposure's first finding is kept by slot; its further findings go
+	// to more. All are merged in id order, as AnalysisExposures merges them.
+	first := make([]int32, len(slot))
+	for i := range first {
+		first[i] = -1
+	}
+	more := map[int32][]int32{}
+	for k := range fs {
+		i, ok := slot[fs[k].exposure]
+		if !ok {
+			continue // a finding of an exposure that is not open
+		}
+		if first[i] < 0 {
+			first[i] = int32(k)
+		} else {
+			more[i] = append(more[i], int32(k))
+		}
+	}
+	clear(slot)
+	var mine []analysisFinding
+	for i, k := range first {
+		mine = mine[:0]
+		if k >= 0 {
+			mine = append(mine, fs[k])
+			if m, ok := more[int32(i)]; ok {
+				for _, k := range m {
+					mine = append(mine, fs[k])
+				}
+				slices.SortFunc(mine, func(a, b analysisFinding) int { return strings.Compare(a.id, b.id) })
+			}
+		}
+		mergeFindings(sink.At(i), mine)
+	}
+	return nil
+}
+
+// analysisExposureRows reads the open and accepted exposures into sink and
+// returns the number sink gave each id.
+func (s *DB) analysisExposureRows(ctx context.Context, sink store.ExposureSink, n int) (map[string]int32, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, kind, rule_id, vuln_ids, cwes, sev, title, asset, pkg_name, pkg_version, pkg_fixed, pkg_purl,
+  path, line, url, component, status, first_seen, last_seen, fixed_at FROM exposures`)
+	if err != nil {
+		return nil, fmt.Errorf("read exposures: %w", err)
+	}
+	defer rows.Close()
+	slot := make(map[string]int32, n)
+	var (
+		id, title                                                               string
+		kind, status, rule, vulns, cwes, asset, pn, pv, pf, pp, path, url, comp sql.RawBytes
+		sev, line                                                               int
+		first, last, fixed                                                      int64
+	)
+	// The asset, package and rule of an exposure repeat across a million
+	// of them: one string each, not one per exposure.
+	in := interner{}
+	for rows.Next() {
+		if err := rows.Scan(&id, &kind, &rule, &vulns, &cwes, &sev, &title, &asset, &pn, &pv, &pf, &pp, &path, &line, &url, &comp, &status,
+			&first, &last, &fixed); err != nil {
+			return nil, fmt.Errorf("read exposure: %w", err)
+		}
+		var st model.Status
+		switch string(status) {
+		case string(model.StatusOpen):
+			st = model.StatusOpen
+		case string(model.StatusAccepted):
+			st = model.StatusAccepted
+		default:
+			continue
+		}
+		slot[id] = int32(sink.Add(model.Exposure{ID: id, Kind: model.FindingKind(in.of(kind)), RuleID: in.of(rule), Title: title, Asset: in.of(asset),
+			Package:  model.Package{Name: in.of(pn), Version: in.of(pv), FixedVersion: in.of(pf), PURL: in.of(pp)},
+			Location: model.Location{Path: in.of(path), Line: line, URL: in.of(url), Component: in.of(comp)},
+			Status:   st, Severity: model.SeverityFromRank(sev),
+			VulnIDs: splitList(in.of(vulns)), CWEs: splitList(in.of(cwes)),
+			FirstSeen: fromMicros(first), LastSeen: fromMicros(last), FixedAt: fromMicros(fixed),
+			FindingIDs: []string{}, Tools: []string{}}))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read exposures: %w", err)
+	}
+	return slot, nil
+}
+
+// interner gives one string for equal byte strings.
+type interner map[string]string
+
+// maxInterned bounds an interner's memory.
+const maxInterned = 1 << 18
+
+func (in interner) of(b []byte) string {
+	if v, ok := in[string(b)]; ok {
+		return v
+	}
+	if len(in) >= maxInterned {
+		clear(in)
+	}
+	v := string(b)
+	in[v] = v
+	return v
+}
+
+// analysisFindings reads what an analysis needs of every finding (about n).
+func (s *DB) analysisFindings(ctx context.Context, n int) ([]analysisFinding, error) {
+	ls := newLastSeen(s)
+	if err := ls.loadAll(ctx); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT exposure_id, id, tool, vuln_ids, cwes, status, extra, scan_id FROM findings`)
+	if err != nil {
+		return nil, fmt.Errorf("read findings: %w", err)
+	}
+	defer rows.Close()
+	out := make([]analysisFinding, 0, n)
+	cvssOf := map[string][]model.CVSS{}
+	tools := map[string]string{}
+	var (
+		fid                                               string
+		eid, ftool, fvulns, fcwes, fstatus, fextra, fscan sql.RawBytes
+	)
+	for rows.Next() {
+		if err := rows.Scan(&eid, &fid, &ftool, &fvulns, &fcwes, &fstatus, &fextra, &fscan); err != nil {
+			return nil, fmt.Errorf("read finding: %w", err)
+		}
+		t, ok := tools[string(ftool)]
+		if !ok {
+			t = string(ftool)
+			tools[t] = t
+		}
+		if len(eid) == 0 {
+			continue // a finding of no exposure, which no join could give
+		}
+		f := analysisFinding{exposure: string(eid), id: fid, tool: t, vulns: string(fvulns), cwes: string(fcwes)}
+		if string(fstatus) != string(model.StatusFixed) {
+			f.notFixed = true
+			if len(fscan) > 0 {
+				seen, ok := ls.m[string(fscan)]
+				if !ok {
+					if seen, err = ls.of(ctx, string(fscan)); err != nil {
+						return nil, err
+					}
+				}
+				f.seen = seen
+			}
+			f.cvss = s.cvssOf(cvssOf, fextra)
+		}
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read findings: %w", err)
+	}
+	return out, nil
+}
+
+// mergeFindings completes x with its findings fs (in id order), as
+// AnalysisExposures does.
+func mergeFindings(x *model.Exposure, fs []analysisFinding) {
+	if len(fs) == 0 {
+		x.VulnIDs = model.SortVulnIDs(x.VulnIDs)
+		return
+	}
+	var fvuln []string
+	for _, f := range fs {
+		if f.notFixed {
+			if f.seen.After(x.LastSeen) {
+				x.LastSeen = f.seen
+			}
+			for _, c := range f.cvss {
+				if !slices.Contains(x.CVSS, c) {
+					x.CVSS = append(x.CVSS, c)
+				}
+			}
+		}
+		fvuln = append(fvuln, splitList(f.vulns)...)
+		if len(f.cwes) > 2 {
+			for _, c := range splitList(f.cwes) {
+				if !slices.Contains(x.CWEs, c) {
+					x.CWEs = append(x.CWEs, c)
+				}
+			}
+		}
+	}
+	if len(fs) > 1 {
+		fs = slices.Clone(fs)
+		slices.SortFunc(fs, func(a, b analysisFinding) int {
+			return cmp.Or(strings.Compare(a.tool, b.tool), strings.Compare(a.id, b.id))
+		})
+	}
+	for _, f := range fs {
+		x.FindingIDs = append(x.FindingIDs, f.id)
+		if !slices.Contains(x.Tools, f.tool) {
+			x.Tools = append(x.Tools, f.tool)
+		}
+	}
+	x.VulnIDs = model.SortVulnIDs(append(x.VulnIDs, fvuln...))
 }

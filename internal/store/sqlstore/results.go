@@ -542,24 +542,55 @@ WHERE c.version = (SELECT MAX(version) FROM codeowners d WHERE d.repo = c.repo) 
 // rows (head ends in VALUES, tail is the conflict clause), rather than
 // one statement per row: an analysis records tens of thousands.
 func (s *DB) insertRows(ctx context.Context, tx *sql.Tx, head string, rows [][]any, tail string) error {
-	for i := 0; i < len(rows); i += 100 {
-		chunk := rows[i:min(i+100, len(rows))]
-		var b strings.Builder
-		b.WriteString(head)
+	// Every full chunk is the same statement: prepared once, not parsed
+	// again for each hundred rows (a fifth of recording a 1M-exposure
+	// analysis).
+	var full *sql.Stmt
+	defer func() {
+		if full != nil {
+			full.Close()
+		}
+	}()
+	for i := 0; i < len(rows); i += insertChunk {
+		chunk := rows[i:min(i+insertChunk, len(rows))]
 		args := make([]any, 0, len(chunk)*len(chunk[0]))
-		for j, r := range chunk {
-			if j > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(" + placeholders(len(r)) + ")")
+		for _, r := range chunk {
 			args = append(args, r...)
 		}
-		b.WriteString(tail)
-		if _, err := tx.ExecContext(ctx, s.rebind(b.String()), args...); err != nil {
+		if len(chunk) == insertChunk && len(rows) > insertChunk {
+			if full == nil {
+				var err error
+				if full, err = tx.PrepareContext(ctx, s.rebind(insertSQL(head, chunk, tail))); err != nil {
+					return err
+				}
+			}
+			if _, err := full.ExecContext(ctx, args...); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(insertSQL(head, chunk, tail)), args...); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// insertChunk is how many rows one statement of insertRows writes.
+const insertChunk = 100
+
+// insertSQL is the INSERT of insertRows for the rows of chunk.
+func insertSQL(head string, chunk [][]any, tail string) string {
+	var b strings.Builder
+	b.WriteString(head)
+	for j, r := range chunk {
+		if j > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(" + placeholders(len(r)) + ")")
+	}
+	b.WriteString(tail)
+	return b.String()
 }
 
 // AssetContextOf returns the stored context of the asset named key.

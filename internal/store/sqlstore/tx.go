@@ -865,28 +865,56 @@ WHERE e.kind = 'vex-not-affected' AND e.vuln_id <> '' AND x.status = 'open'`)
 // the pending scans reported open again (reconcile then records why): an
 // unchanged finding's row is not written, so nothing else would.
 func (x *tx) disproveFixes(ctx context.Context) error {
-	rows, err := x.tx.QueryContext(ctx, `SELECT t.exposure_id, f.id FROM triage t JOIN findings f ON `+ofExposure("f", "t.exposure_id")+`
-WHERE t.status = 'fixed' AND f.reported_status = 'open'`)
+	// The decisions first, then each one's findings along the primary
+	// key: joined in one statement, SQLite's planner read every finding
+	// and looked each up among the decisions, a walk through the whole
+	// table at the end of every scan (most of a first ingest of many
+	// scans, O(scans × findings)).
+	rows, err := x.tx.QueryContext(ctx, `SELECT exposure_id FROM triage WHERE status = 'fixed'`)
 	if err != nil {
 		return fmt.Errorf("read fixed decisions: %w", err)
 	}
-	var open []string
+	var fixed []string
 	for rows.Next() {
-		var eid, fid string
-		if err := rows.Scan(&eid, &fid); err != nil {
+		var eid string
+		if err := rows.Scan(&eid); err != nil {
 			rows.Close()
 			return fmt.Errorf("read fixed decisions: %w", err)
 		}
-		for _, p := range x.pending {
-			if set := x.seen[p.ID]; set != nil && set.has(fid) {
-				open = append(open, eid)
-				break
-			}
-		}
+		fixed = append(fixed, eid)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read fixed decisions: %w", err)
+	}
+	var open []string
+	q := x.s.rebind(`SELECT f.id FROM findings f WHERE ` + ofExposure("f", "?") + ` AND f.reported_status = 'open'`)
+	for _, eid := range fixed {
+		fids, err := x.tx.QueryContext(ctx, q, eid, eid, eid)
+		if err != nil {
+			return fmt.Errorf("read fixed decisions: %w", err)
+		}
+		hit := false
+		for fids.Next() && !hit {
+			var fid string
+			if err := fids.Scan(&fid); err != nil {
+				fids.Close()
+				return fmt.Errorf("read fixed decisions: %w", err)
+			}
+			for _, p := range x.pending {
+				if set := x.seen[p.ID]; set != nil && set.has(fid) {
+					hit = true
+					break
+				}
+			}
+		}
+		fids.Close()
+		if err := fids.Err(); err != nil {
+			return fmt.Errorf("read fixed decisions: %w", err)
+		}
+		if hit {
+			open = append(open, eid)
+		}
 	}
 	for _, eid := range open {
 		if _, err := x.tx.ExecContext(ctx, x.s.rebind(`UPDATE exposures SET status = 'open' WHERE id = ? AND status = 'fixed'`), eid); err != nil {
