@@ -55,7 +55,7 @@ run_tests() {
 }
 
 echo "== go test -race (SQLite)"
-run_tests "SQLite" -race -count=1 ./...
+CTEM_TEST_POSTGRES= run_tests "SQLite" -race -count=1 ./...
 
 # The store, application and CLI tests again on PostgreSQL (storetest):
 # the server named by CTEM_TEST_POSTGRES, else a throwaway one when

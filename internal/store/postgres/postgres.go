@@ -135,11 +135,21 @@ func migrate(ctx context.Context, db *sql.DB) error {
 
 // copyFrom writes rows into table with COPY over the driver connection
 // dc (database/sql's Conn.Raw), inside whatever transaction is open on
-// it.
+// it. PostgreSQL's text cannot hold a NUL, which a report's strings may
+// (JSON's \u0000): it becomes ASCII SUB (0x1a, one byte, so that the
+// packed fields' lengths hold), so that such a report ingests as it
+// does into SQLite rather than failing.
 func copyFrom(ctx context.Context, dc any, table string, cols []string, rows [][]any) (int64, error) {
 	c, ok := dc.(*stdlib.Conn)
 	if !ok {
 		return 0, fmt.Errorf("copy into %s: connection is a %T, not pgx's", table, dc)
+	}
+	for _, r := range rows {
+		for i, v := range r {
+			if s, ok := v.(string); ok && strings.IndexByte(s, 0) >= 0 {
+				r[i] = strings.ReplaceAll(s, "\x00", "\x1a")
+			}
+		}
 	}
 	return c.Conn().CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
 }
