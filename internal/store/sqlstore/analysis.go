@@ -84,7 +84,15 @@ func (s *DB) AnalysisExposures(ctx context.Context, assets []string, from, to st
 			}
 		}
 	}
-	return s.analysisExposures(ctx, s.rebind(q+` ORDER BY e.id`), w.args)
+	// An exposure's findings come in id order: SQLite's range over the
+	// findings' primary key gives them so; PostgreSQL's join gives them in
+	// any order unless asked, and their order decides the order of the
+	// merged CWEs and CVSS vectors.
+	order := ` ORDER BY e.id`
+	if s.d.Name == "postgres" {
+		order += `, f.id`
+	}
+	return s.analysisExposures(ctx, s.rebind(q+order), w.args)
 }
 
 // exactKeys returns the distinct keys of assets, sorted, when there are

@@ -629,7 +629,7 @@ func (s *DB) Relations(ctx context.Context, f store.Filter) iter.Seq2[model.Rela
 		b.keys("to_key", f.Assets)
 		w.add("("+strings.Join(a.conds, "")+" OR "+strings.Join(b.conds, "")+")", append(a.args, b.args...)...)
 	}
-	q := `SELECT from_key, to_key, type, action, source FROM relations` + w.sql() + ` ORDER BY from_key, type, to_key` + limit(f.Limit)
+	q := `SELECT from_key, to_key, type, action, source FROM relations` + w.sql() + ` ORDER BY from_key, type, to_key, action, source` + limit(f.Limit)
 	return rowsSeq(ctx, s.db, s.rebind(q), w.args, func(r *sql.Rows) (model.Relation, error) {
 		var rel model.Relation
 		var typ string
