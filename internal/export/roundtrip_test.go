@@ -11,14 +11,18 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/ingest/openvex"
+	"github.com/ctem-dev/ctem/internal/inputs"
 	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
 	"github.com/ctem-dev/ctem/internal/store/sqlite"
 )
 
 // reingest writes out to a file named name and ingests it into a fresh
-// database, returning the database.
+// SQLite database through the application's ingest use case, as
+// `ctem ingest` does (format detected from the file), returning the
+// database.
 func reingest(t *testing.T, name string, out []byte) store.Store {
 	t.Helper()
 	dir := t.TempDir()
@@ -31,8 +35,13 @@ func reingest(t *testing.T, name string, out []byte) store.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	if err := ingestPath(st, p, ""); err != nil {
+	a := &app.App{Store: st, Formats: inputs.All()}
+	res, err := a.Ingest(context.Background(), app.IngestRequest{Inputs: []app.Input{{Name: p}}})
+	if err != nil {
 		t.Fatalf("ingest the %s export: %v", name, err)
+	}
+	if len(res.Scans) != 1 {
+		t.Fatalf("ingest the %s export: %d scans recorded, want 1", name, len(res.Scans))
 	}
 	return st
 }

@@ -13,6 +13,9 @@ import (
 
 // schemas maps each schema file in testdata/schema to the URL it is known
 // by (its $id, so that the references between them resolve offline).
+// All are the published schemas but for OCSF's: OCSF publishes JSON
+// Schema only through its server, so ocsf-1.3.0-findings is ctem's own
+// reading of the class definitions (see testdata/SOURCES.tsv).
 var schemas = map[string]string{
 	"sarif-schema-2.1.0.json":         "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json",
 	"bom-1.6.schema.json":             "http://cyclonedx.org/schema/bom-1.6.schema.json",

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -241,9 +242,72 @@ func browser(t *testing.T) string {
 	t.Helper()
 	b, err := report.Browser()
 	if err != nil {
-		t.Skipf("browser tests need Chromium: %v", err)
+		need(t, fmt.Sprintf("browser tests need Chromium: %v", err))
 	}
 	return b
+}
+
+// need fails the test under CI=true, where .ci/run installs every tool
+// the tests use, and skips it, loudly, elsewhere.
+func need(t *testing.T, msg string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	fmt.Fprintln(os.Stderr, "\n*** "+msg+" ***")
+	t.Skip(msg)
+}
+
+// poppler returns the path of poppler-utils' tool name (pdftotext,
+// pdfinfo), failing under CI=true and skipping elsewhere without it.
+func poppler(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		need(t, fmt.Sprintf("the PDF test needs %s from Debian's poppler-utils (apt-get install poppler-utils): %v", name, err))
+	}
+	return p
+}
+
+// pdfText runs pdftotext on pdf and returns its text, one string per
+// page (pdftotext ends each page with a form feed).
+func pdfText(t *testing.T, pdf []byte) []string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "report.pdf")
+	if err := os.WriteFile(file, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.CommandContext(t.Context(), poppler(t, "pdftotext"), "-enc", "UTF-8", file, "-").Output()
+	if err != nil {
+		t.Fatalf("pdftotext %s: %v", file, err)
+	}
+	pages := strings.Split(string(out), "\f")
+	if n := len(pages); n > 0 && strings.TrimSpace(pages[n-1]) == "" {
+		pages = pages[:n-1]
+	}
+	return pages
+}
+
+// pdfPages returns the page count pdfinfo reads from pdf.
+func pdfPages(t *testing.T, pdf []byte) int {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "report.pdf")
+	if err := os.WriteFile(file, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.CommandContext(t.Context(), poppler(t, "pdfinfo"), file).Output()
+	if err != nil {
+		t.Fatalf("pdfinfo %s: %v", file, err)
+	}
+	m := regexp.MustCompile(`(?m)^Pages:\s+(\d+)$`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("pdfinfo %s: no page count in %q", file, out)
+	}
+	n, err := strconv.Atoi(string(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // TestPDF: headless Chromium prints the report; the PDF has pages.
@@ -262,7 +326,39 @@ func TestPDF(t *testing.T) {
 	if !bytes.HasPrefix(pdf, []byte("%PDF-")) || pages < 2 {
 		t.Errorf("PDF(report) = %d bytes beginning %q with %d pages, want a PDF of several pages", len(pdf), pdf[:min(len(pdf), 8)], pages)
 	}
-	t.Logf("PDF: %d bytes, %d pages", len(pdf), pages)
+	// poppler reads the PDF as a viewer would: its page count agrees,
+	// and the text of the report is in it, in order, the hostile
+	// scanner text shown as text.
+	info := pdfPages(t, pdf)
+	text := pdfText(t, pdf)
+	if info != pages || len(text) != pages {
+		t.Errorf("PDF(report): pdfinfo reads %d pages and pdftotext %d, want the %d page objects", info, len(text), pages)
+	}
+	all := strings.Join(text, "\n")
+	// pdftotext may break a long line where the page wraps it; compare
+	// with all white space removed.
+	flat := strings.Join(strings.Fields(all), "")
+	if !strings.Contains(text[0], r.Title) || !strings.Contains(text[0], "Executive summary") {
+		t.Errorf("PDF(report) page 1 lacks the title %q and the executive summary:\n%.600s", r.Title, text[0])
+	}
+	last := -1
+	for _, s := range []string{"Executive summary", "Top attack paths", "Fix plan", "State per team", "Controls supported", "Evidence appendix"} {
+		i := strings.Index(all, s)
+		if i < 0 {
+			t.Errorf("PDF(report) text lacks the section %q", s)
+			continue
+		}
+		if i < last {
+			t.Errorf("PDF(report) text: section %q out of order", s)
+		}
+		last = i
+	}
+	for _, s := range []string{"CVE-2022-22965", "PCI DSS 4.0 6.3.1", "ISO/IEC 27001:2022 A.8.8", "NIST CSF 2.0 ID.RA", r.Audit.Head, `<script>document.title="pwned"</script>`} {
+		if !strings.Contains(flat, strings.Join(strings.Fields(s), "")) {
+			t.Errorf("PDF(report) text lacks %q", s)
+		}
+	}
+	t.Logf("PDF: %d bytes, %d pages, %d characters of text", len(pdf), pages, len(all))
 }
 
 // dumpDOM loads page in headless Chromium and returns the DOM after its
