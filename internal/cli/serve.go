@@ -143,6 +143,19 @@ digest of what is new after each analysis the server runs and every --notify-int
 	return cmd
 }
 
+// cliAuditExpire returns ctx with an audit note for an expiry of
+// acceptances: one entry per exposure reopened, as the server's.
+func cliAuditExpire(ctx context.Context) context.Context {
+	return store.WithAudit(ctx, store.AuditExpire, func(res any) []store.AuditEntry {
+		changes, _ := res.([]store.StatusChange)
+		out := make([]store.AuditEntry, 0, len(changes))
+		for _, c := range changes {
+			out = append(out, auditEntry("triage.expire", c.ExposureID, fmt.Sprintf("%s -> %s: %s", c.From, c.To, c.Reason)))
+		}
+		return out
+	})
+}
+
 // cliAudit returns ctx with an audit note for the next change of this
 // kind (see store.WithAudit): the command line's change and its entry
 // commit in one transaction.

@@ -140,7 +140,7 @@ func newTriageExpireCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			changes, err := st.ExpireAcceptances(ctx, time.Now().UTC())
+			changes, err := st.ExpireAcceptances(cliAuditExpire(ctx), time.Now().UTC())
 			if err != nil {
 				return err
 			}
