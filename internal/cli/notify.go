@@ -175,7 +175,7 @@ func (e *env) notifiers(names []string) ([]notify.Sender, error) {
 			return nil, err
 		}
 		if url == "" {
-			if len(names) > 0 {
+			if len(names) > 0 && !e.routesKind(ch.name) {
 				return nil, usage(fmt.Errorf("--channel %s: %s is not set", ch.name, ch.env))
 			}
 			continue

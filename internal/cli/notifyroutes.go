@@ -90,3 +90,14 @@ func (e *env) routedNotifiers(want func(string) bool, base netguard.Policy, host
 	}
 	return out, nil
 }
+
+// routesKind reports whether CTEM_NOTIFY_ROUTES lists a channel of kind,
+// which --channel kind then names without the unrestricted one.
+func (e *env) routesKind(kind string) bool {
+	for entry := range strings.SplitSeq(e.getenv("CTEM_NOTIFY_ROUTES"), ",") {
+		if _, dest, ok := strings.Cut(entry, "="); ok && strings.HasPrefix(strings.TrimSpace(dest), kind+":") {
+			return true
+		}
+	}
+	return false
+}

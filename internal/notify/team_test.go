@@ -79,3 +79,30 @@ func TestForTeam(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCollectRun is the server's digest job on the example estate,
+// 40 days on: Collect, then Run (a dry run, so every iteration does the
+// same work) to one unrestricted channel and one channel per team.
+func BenchmarkCollectRun(b *testing.B) {
+	ctx := b.Context()
+	now := time.Now().UTC().Truncate(time.Second)
+	a := exampleApp(b, &now, "")
+	now = now.Add(40 * 24 * time.Hour)
+	senders := []notify.Sender{&recorder{name: "slack"}}
+	for _, team := range []string{"team-platform", "team-data", "team-orders", "team-web"} {
+		senders = append(senders, notify.ForTeam(&recorder{name: "slack"}, team))
+	}
+	recs := a.Store.(store.Notifications)
+	n := 0
+	for b.Loop() {
+		events, err := notify.Collect(ctx, a, notify.CollectOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := notify.Run(ctx, recs, senders, events, 20, true, now); err != nil {
+			b.Fatal(err)
+		}
+		n = len(events)
+	}
+	b.ReportMetric(float64(n), "events")
+}
