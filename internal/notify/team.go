@@ -17,11 +17,3 @@ func (t *teamSender) Name() string { return t.Sender.Name() + ":" + t.team }
 
 // Wants reports whether the channel is to hear of e.
 func (t *teamSender) Wants(e Event) bool { return e.Owner == t.team }
-
-// Team returns the team a channel is limited to, "" for none.
-func Team(s Sender) string {
-	if t, ok := s.(*teamSender); ok {
-		return t.team
-	}
-	return ""
-}
