@@ -51,7 +51,7 @@ acceptance has expired, recording why).`,
 				if len(args) > 0 || req.Scope.VulnID != "" || req.Scope.PathID != "" {
 					return usage(errors.New("--expire takes no exposure, --cve or --path"))
 				}
-				changes, err := a.ExpireAcceptances(ctx)
+				changes, err := a.ExpireAcceptances(cliAuditExpire(ctx))
 				if err != nil {
 					return err
 				}

@@ -159,7 +159,11 @@ read; --scope and $CTEM_SCOPE still override it for one command.`,
 			}
 			defer st.Close()
 			a := &app.App{Store: st}
-			v, changed, err := a.SetScope(cmd.Context(), app.ScopeFile{Name: args[0], Data: data})
+			ctx := cliAudit(cmd.Context(), store.AuditScope, "scope.set", func(res any) (string, string) {
+				v, _ := res.(store.ScopeVersion)
+				return fmt.Sprintf("scope version %d", v.Version), fmt.Sprintf("%s, sha256 %s", v.Name, v.Digest)
+			})
+			v, changed, err := a.SetScope(ctx, app.ScopeFile{Name: args[0], Data: data})
 			if err != nil {
 				return err
 			}
@@ -186,7 +190,11 @@ read; --scope and $CTEM_SCOPE still override it for one command.`,
 			}
 			defer st.Close()
 			a := &app.App{Store: st}
-			v, changed, err := a.SetCodeOwners(cmd.Context(), app.CodeOwnersFile{Repo: args[0], Name: args[1], Data: data})
+			ctx := cliAudit(cmd.Context(), store.AuditCodeOwners, "codeowners.set", func(res any) (string, string) {
+				v, _ := res.(store.CodeOwnersVersion)
+				return fmt.Sprintf("codeowners of %s version %d", v.Repo, v.Version), fmt.Sprintf("%s, sha256 %s", v.Name, v.Digest)
+			})
+			v, changed, err := a.SetCodeOwners(ctx, app.CodeOwnersFile{Repo: args[0], Name: args[1], Data: data})
 			if err != nil {
 				return err
 			}

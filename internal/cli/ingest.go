@@ -13,6 +13,7 @@ import (
 	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/ingest"
 	"github.com/ctem-dev/ctem/internal/inputs"
+	"github.com/ctem-dev/ctem/internal/store"
 )
 
 func newIngestCmd(e *env) *cobra.Command {
@@ -78,7 +79,16 @@ with --no-wait prints each job's id.`,
 			if req.Inputs, err = e.ingestInputs(reg, args, forced != nil); err != nil {
 				return err
 			}
-			res, err := a.Ingest(cmd.Context(), req)
+			// The entry names the first inputs (a folder may hold
+			// thousands) and counts them all.
+			var names []string
+			for _, in := range req.Inputs[:min(len(req.Inputs), 20)] {
+				names = append(names, in.Name)
+			}
+			ctx := cliAudit(cmd.Context(), store.AuditIngest, "ingest.commit", func(any) (string, string) {
+				return "local", fmt.Sprintf("%d inputs %q, target %q", len(req.Inputs), names, target)
+			})
+			res, err := a.Ingest(ctx, req)
 			if err != nil {
 				return err
 			}

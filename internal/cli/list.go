@@ -190,7 +190,12 @@ that an estate input described stay.`,
 				return err
 			}
 			defer a.Store.Close()
-			res, err := a.RemoveScan(cmd.Context(), args[0], by, reason)
+			ctx := cliAudit(cmd.Context(), store.AuditScanRemove, "scan.remove", func(res any) (string, string) {
+				rm, _ := res.(store.ScanRemoval)
+				return rm.ScanID, fmt.Sprintf("%s on %s (%s): %d findings removed, %d restored, %d exposures removed; by %q: %s",
+					rm.Tool, rm.Target, rm.Input, rm.FindingsRemoved, rm.FindingsRestored, rm.ExposuresRemoved, by, reason)
+			})
+			res, err := a.RemoveScan(ctx, args[0], by, reason)
 			if err != nil {
 				return err
 			}

@@ -50,7 +50,10 @@ variable names); secrets are never printed:
           CTEM_SMTP_ALLOW_PLAIN=1 to send to a relay that offers no STARTTLS
 Outbound rules: https only, and no private, loopback or link-local address, unless
 CTEM_NOTIFY_ALLOW_PRIVATE=1; CTEM_NOTIFY_ALLOW_HOSTS (comma-separated, *.domain for a
-domain's hosts) replaces the allowed hosts.`,
+domain's hosts) replaces the allowed hosts.
+Channels of one team (told only of its own paths, SLA breaches and acceptances):
+CTEM_NOTIFY_ROUTES=TEAM=slack:VARIABLE,TEAM=teams:VARIABLE,TEAM=email:ADDRESS[;ADDRESS]
+where VARIABLE names the variable holding the webhook's URL (docs/mobilisation.md).`,
 		Example: `  ctem notify --dry-run
   CTEM_SLACK_WEBHOOK_URL_FILE=/run/secrets/slack ctem notify --channel slack`,
 		Args: wrapArgs(cobra.NoArgs),
@@ -172,7 +175,7 @@ func (e *env) notifiers(names []string) ([]notify.Sender, error) {
 			return nil, err
 		}
 		if url == "" {
-			if len(names) > 0 {
+			if len(names) > 0 && !e.routesKind(ch.name) {
 				return nil, usage(fmt.Errorf("--channel %s: %s is not set", ch.name, ch.env))
 			}
 			continue
@@ -189,24 +192,43 @@ func (e *env) notifiers(names []string) ([]notify.Sender, error) {
 		if addr == "" && len(names) > 0 {
 			return nil, usage(fmt.Errorf("--channel email: CTEM_SMTP_ADDR is not set"))
 		}
+		var to []string
+		for t := range strings.SplitSeq(e.getenv("CTEM_SMTP_TO"), ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				to = append(to, t)
+			}
+		}
 		if addr != "" {
-			pw, err := e.secret("CTEM_SMTP_PASSWORD")
+			m, err := e.smtpNotifier(base, hosts, to)
 			if err != nil {
 				return nil, err
 			}
-			var to []string
-			for t := range strings.SplitSeq(e.getenv("CTEM_SMTP_TO"), ",") {
-				if t = strings.TrimSpace(t); t != "" {
-					to = append(to, t)
-				}
-			}
-			pol := base
-			if v := e.getenv("CTEM_NOTIFY_ALLOW_HOSTS"); v != "" {
-				pol.AllowHosts = hosts(nil)
-			}
-			out = append(out, &notify.Email{Addr: addr, From: e.getenv("CTEM_SMTP_FROM"), To: to, Username: e.getenv("CTEM_SMTP_USERNAME"),
-				Password: pw, Policy: pol, AllowPlain: e.getenv("CTEM_SMTP_ALLOW_PLAIN") == "1"})
+			out = append(out, m)
 		}
 	}
+	routed, err := e.routedNotifiers(want, base, hosts)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, routed...)
 	return out, nil
+}
+
+// smtpNotifier returns the e-mail channel to the recipients to through the
+// CTEM_SMTP_* relay, nil when CTEM_SMTP_ADDR is not set.
+func (e *env) smtpNotifier(base netguard.Policy, hosts func([]string) []string, to []string) (*notify.Email, error) {
+	addr := e.getenv("CTEM_SMTP_ADDR")
+	if addr == "" {
+		return nil, nil
+	}
+	pw, err := e.secret("CTEM_SMTP_PASSWORD")
+	if err != nil {
+		return nil, err
+	}
+	pol := base
+	if v := e.getenv("CTEM_NOTIFY_ALLOW_HOSTS"); v != "" {
+		pol.AllowHosts = hosts(nil)
+	}
+	return &notify.Email{Addr: addr, From: e.getenv("CTEM_SMTP_FROM"), To: to, Username: e.getenv("CTEM_SMTP_USERNAME"),
+		Password: pw, Policy: pol, AllowPlain: e.getenv("CTEM_SMTP_ALLOW_PLAIN") == "1"}, nil
 }

@@ -31,6 +31,7 @@ func newServeCmd(e *env) *cobra.Command {
 	var sched server.Schedule
 	var oidcFile string
 	var spool string
+	var notifyAfter bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the dashboard and the REST API over the database (users: 'ctem user add', tokens: 'ctem token create')",
@@ -44,7 +45,9 @@ read the scope and CODEOWNERS stored in the database ('ctem scope set'), never
 a file in the working directory. SIGINT or SIGTERM stops it gracefully.
 POST /api/v1/tickets/sync writes to the tracker CTEM_TICKETS_TRACKER names (github,
 gitlab, jira or webhook, with the variables 'ctem tickets sync --help' lists); without
-it the server answers dry runs only.`,
+it the server answers dry runs only. The channels 'ctem notify --help' describes
+(CTEM_SLACK_WEBHOOK_URL, CTEM_TEAMS_WEBHOOK_URL, CTEM_SMTP_*), when configured, get a
+digest of what is new after each analysis the server runs and every --notify-interval.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := server.CheckListen(lc); err != nil {
@@ -79,6 +82,10 @@ it the server answers dry runs only.`,
 					return changedCVEs(results), err
 				}
 			}
+			senders, err := e.notifiers(nil)
+			if err != nil {
+				return err
+			}
 			var h slog.Handler = slog.NewTextHandler(e.stderr, nil)
 			if logFormat == "json" {
 				h = slog.NewJSONHandler(e.stderr, nil)
@@ -109,7 +116,7 @@ it the server answers dry runs only.`,
 			}
 			srv, err := server.New(server.Config{App: a, Store: st, Log: log, SpoolDir: spool, UI: ui.WithAPI, OIDC: oc,
 				Limits: server.Limits{MaxUpload: maxUpload}, RateLimit: rate, RateBurst: int(2 * rate), Mobilisation: e.serverMobilisation(),
-				Webhooks: hooks, Schedule: sched,
+				Webhooks: hooks, Schedule: sched, Notify: server.Notifications{Senders: senders, AfterAnalysis: notifyAfter},
 				Feeds: func() (any, error) {
 					cfg, err := e.feedsConfig()
 					if err != nil {
@@ -141,9 +148,24 @@ it the server answers dry runs only.`,
 	f.DurationVar(&sched.Expire, "expire-interval", time.Hour, "how often accepted risks past their expiry are reopened (negative: never)")
 	f.DurationVar(&sched.SLA, "sla-interval", time.Hour, "how often SLAs are checked for new breaches, sent as sla.breach (negative: never)")
 	f.DurationVar(&sched.Feeds, "feeds-interval", 0, "how often the threat-intelligence feeds are updated from their configured sources, then the paths re-analysed (0: never)")
+	f.DurationVar(&sched.Notify, "notify-interval", 0, "how often a digest of what is new is sent to the configured channels (see 'ctem notify --help'), once per period across servers (0: only after analyses)")
+	f.BoolVar(&notifyAfter, "notify-after-analysis", true, "send a digest of what is new to the configured channels after each analysis the server runs")
 	f.StringVar(&oidcFile, "oidc", "", "OpenID Connect sign-in: a YAML file (issuer, client_id, redirect_url, groups: {GROUP: {role, team}}); the client secret in $CTEM_OIDC_CLIENT_SECRET or client_secret_file")
 	f.StringVar(&spool, "spool", "", "folder holding uploads until their job ingests them (default ctem-spool beside a SQLite database, else ctem/spool in the user data directory); instances sharing a PostgreSQL database must share it")
 	return cmd
+}
+
+// cliAuditExpire returns ctx with an audit note for an expiry of
+// acceptances: one entry per exposure reopened, as the server's.
+func cliAuditExpire(ctx context.Context) context.Context {
+	return store.WithAudit(ctx, store.AuditExpire, func(res any) []store.AuditEntry {
+		changes, _ := res.([]store.StatusChange)
+		out := make([]store.AuditEntry, 0, len(changes))
+		for _, c := range changes {
+			out = append(out, auditEntry("triage.expire", c.ExposureID, fmt.Sprintf("%s -> %s: %s", c.From, c.To, c.Reason)))
+		}
+		return out
+	})
 }
 
 // cliAudit returns ctx with an audit note for the next change of this

@@ -60,7 +60,11 @@ func newTriageSetCmd(e *env) *cobra.Command {
 			if d.ExposureID, err = exposureID(cmd, st, args[0]); err != nil {
 				return err
 			}
-			c, err := st.Triage(ctx, d)
+			id := d.ExposureID
+			c, err := st.Triage(cliAudit(ctx, store.AuditTriage, "triage", func(res any) (string, string) {
+				c, _ := res.(store.StatusChange)
+				return id, fmt.Sprintf("%s -> %s: %s (by %q)", c.From, c.To, d.Reason, d.By)
+			}), d)
 			if errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrNotFound) {
 				return usage(err)
 			}
@@ -136,7 +140,7 @@ func newTriageExpireCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			changes, err := st.ExpireAcceptances(ctx, time.Now().UTC())
+			changes, err := st.ExpireAcceptances(cliAuditExpire(ctx), time.Now().UTC())
 			if err != nil {
 				return err
 			}

@@ -104,7 +104,11 @@ func Collect(ctx context.Context, a *app.App, opt CollectOptions) ([]Event, erro
 				continue
 			}
 			ruled[decision{r.By, r.Approver, r.Expires.UnixMicro()}] = true
-			out = append(out, Event{Kind: KindAcceptanceExpiring, Key: fmt.Sprintf("accept:%s:%d", r.ID, r.Expires.Unix()),
+			owner := ""
+			if r.Asset != "" {
+				owner = es.Context(r.Asset).Owner
+			}
+			out = append(out, Event{Owner: owner, Kind: KindAcceptanceExpiring, Key: fmt.Sprintf("accept:%s:%d", r.ID, r.Expires.Unix()),
 				Title:  "the acceptance of " + ruleScope(r) + " expires " + r.Expires.Format(time.DateOnly),
 				Detail: fmt.Sprintf("%q, decided by %s, approved by %s (rule %s); renew it with 'ctem accept' or fix it", r.Reason, r.By, r.Approver, r.ID),
 				Rank:   -r.Expires.Sub(now).Hours(), At: now})

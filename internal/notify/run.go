@@ -20,7 +20,8 @@ type Outcome struct {
 	Error   string   `json:"error,omitempty"`
 }
 
-// Run tells each sender, in one digest listing at most max events, the
+// Run tells each sender (of the events it wants, for a channel limited
+// to a team: see ForTeam), in one digest listing at most max events, the
 // events it was not told of before (recs, when not nil, remembers), and
 // records them once the sender took the message: a channel that failed
 // is told again on the next run, the others are not. With dryRun nothing
@@ -50,7 +51,11 @@ func Run(ctx context.Context, recs store.Notifications, senders []Sender, events
 			}
 		}
 		var fresh []Event
+		w, routed := s.(interface{ Wants(Event) bool })
 		for _, e := range uniq {
+			if routed && !w.Wants(e) {
+				continue
+			}
 			if told[e.Key] {
 				o.Already++
 			} else {

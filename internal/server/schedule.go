@@ -24,7 +24,7 @@ const (
 
 // workerKinds are the jobs the worker runs, one at a time (deliveries
 // have their own loop: a slow receiver never holds up an ingest).
-var workerKinds = []string{jobIngest, jobExpire, jobFeeds, jobSLA}
+var workerKinds = []string{jobIngest, jobExpire, jobFeeds, jobSLA, jobNotify}
 
 // Schedule says how often the server runs its periodic jobs. Each runs
 // once per period however many servers share the database: the period's
@@ -44,6 +44,9 @@ type Schedule struct {
 	// UpdateFeeds downloads the feeds from their configured sources and
 	// returns the vulnerabilities whose data changed.
 	UpdateFeeds func(ctx context.Context) ([]string, error)
+	// Notify is how often the notification digests are sent (see
+	// Config.Notify); 0 or negative never, and never without a channel.
+	Notify time.Duration
 	// Tick is how often the scheduler looks for a period to queue; 0 is
 	// 30 s.
 	Tick time.Duration
@@ -85,8 +88,8 @@ func (s *Server) queuePeriodic(ctx context.Context, now time.Time) {
 	for _, p := range []struct {
 		kind  string
 		every time.Duration
-	}{{jobExpire, s.sched.Expire}, {jobSLA, s.sched.SLA}, {jobFeeds, s.sched.Feeds}} {
-		if p.every <= 0 {
+	}{{jobExpire, s.sched.Expire}, {jobSLA, s.sched.SLA}, {jobFeeds, s.sched.Feeds}, {jobNotify, s.sched.Notify}} {
+		if p.every <= 0 || (p.kind == jobNotify && len(s.notify.Senders) == 0) {
 			continue
 		}
 		period := now.Truncate(p.every)
@@ -120,6 +123,8 @@ func (s *Server) runScheduled(ctx context.Context, j store.Job) {
 		res, err = s.checkSLAs(ctx)
 	case jobFeeds:
 		res, err = s.updateFeeds(ctx)
+	case jobNotify:
+		res, err = s.sendNotifications(ctx)
 	default:
 		err = fmt.Errorf("unknown job kind %q", j.Kind)
 	}
@@ -173,6 +178,7 @@ func (s *Server) updateFeeds(ctx context.Context) (any, error) {
 	if res != nil {
 		s.observeAnalysis(ctx, res, "feeds")
 		s.emitAnalysis(ctx, res)
+		s.notifyAfter(ctx, res.Analysis.ID)
 		out["analysis"], out["opened"], out["closed"] = res.Analysis.ID, int64(res.Opened()), int64(res.Closed())
 	}
 	return out, nil

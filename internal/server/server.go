@@ -78,6 +78,8 @@ type Config struct {
 	Webhooks WebhookConfig
 	// Schedule says how often the periodic jobs run.
 	Schedule Schedule
+	// Notify configures the notification digests the server sends.
+	Notify Notifications
 	// UI, when set, builds the handler of every path outside the API (the
 	// dashboard) from the API's handler, which it may call in-process
 	// with the browser's session cookie, so that the pages see exactly
@@ -116,6 +118,7 @@ type Server struct {
 	ready    chan struct{}
 	hooks    WebhookConfig
 	sched    Schedule
+	notify   Notifications
 
 	wakeDeliver chan struct{}
 	// shared coalesces identical reads in flight.
@@ -142,7 +145,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{app: cfg.App, st: cfg.Store, log: cfg.Log, spool: cfg.SpoolDir, limits: cfg.Limits, feeds: cfg.Feeds, clock: cfg.Now, maxTry: cfg.MaxAttempts, mob: cfg.Mobilisation,
 		wake: make(chan struct{}, 1), ready: make(chan struct{}), workerDone: make(chan struct{}),
-		hooks: cfg.Webhooks, sched: cfg.Schedule, wakeDeliver: make(chan struct{}, 1)}
+		hooks: cfg.Webhooks, sched: cfg.Schedule, notify: cfg.Notify, wakeDeliver: make(chan struct{}, 1)}
 	if s.hooks.Backoff <= 0 {
 		s.hooks.Backoff = 30 * time.Second
 	}

@@ -14,11 +14,15 @@ const (
 	AuditToken   = "token"   // CreateToken, RevokeToken
 	AuditJob     = "job"     // EnqueueJob
 	AuditWebhook = "webhook" // CreateWebhook, DeleteWebhook
+	// AuditCodeOwners is SetCodeOwners; AuditScanRemove is RemoveScan.
+	AuditCodeOwners = "codeowners"
+	AuditScanRemove = "scan-remove"
 )
 
 // AuditFunc builds the audit entries of a change from its result: a
 // StatusChange (triage), a []StatusChange (expiry), a ScopeVersion, a
-// Token, a Job, a Webhook or its id, nil for an ingest.
+// Token, a Job, a Webhook or its id, a CodeOwnersVersion, a ScanRemoval,
+// nil for an ingest.
 type AuditFunc func(result any) []AuditEntry
 
 // auditNote is an AuditFunc waiting for the change of its kind.

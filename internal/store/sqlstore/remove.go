@@ -182,9 +182,13 @@ WHERE id`+in, args...); err != nil {
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, rm.Seq, rm.ScanID, rm.Tool, rm.Target, rm.Input, rm.FindingsRemoved, rm.FindingsRestored, rm.ExposuresRemoved, rm.Actor, rm.Reason, micros(rm.At)); err != nil {
 		return rm, err
 	}
+	if err := s.auditIn(ctx, tx, store.AuditScanRemove, rm); err != nil {
+		return rm, err
+	}
 	if err := tx.Commit(); err != nil {
 		return rm, fmt.Errorf("remove scan %s: %w", rm.ScanID, err)
 	}
+	store.AuditUsed(ctx)
 	return rm, nil
 }
 

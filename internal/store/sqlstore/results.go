@@ -488,7 +488,8 @@ func (s *DB) LatestScope(ctx context.Context) (store.ScopeVersion, bool, error) 
 // SetCodeOwners stores a new CODEOWNERS version of repo unless data is
 // the latest one.
 func (s *DB) SetCodeOwners(ctx context.Context, repo, name string, data []byte, at time.Time) (store.CodeOwnersVersion, bool, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	// A write transaction with the dialect's lock, as SetScope's.
+	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return store.CodeOwnersVersion{}, false, fmt.Errorf("set codeowners: %w", err)
 	}
@@ -508,9 +509,13 @@ func (s *DB) SetCodeOwners(ctx context.Context, repo, name string, data []byte, 
 		v.Repo, v.Version, v.Digest, v.Name, string(v.Data), micros(v.At)); err != nil {
 		return cur, false, fmt.Errorf("set codeowners: %w", err)
 	}
+	if err := s.auditIn(ctx, tx, store.AuditCodeOwners, v); err != nil {
+		return cur, false, err
+	}
 	if err := tx.Commit(); err != nil {
 		return cur, false, fmt.Errorf("set codeowners: %w", err)
 	}
+	store.AuditUsed(ctx)
 	return v, true, nil
 }
 
