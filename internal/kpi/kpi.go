@@ -264,11 +264,15 @@ type transition struct {
 // exposure's first sighting, so a fix of the only finding seen so far
 // while a later tool's finding is yet to come is not counted as a fix.
 func timeline(x *model.Exposure) []transition {
-	n := len(x.FindingIDs)
+	return timelineOf(len(x.FindingIDs), x.History)
+}
+
+// timelineOf is timeline of an exposure of n findings and history h.
+func timelineOf(n int, h []model.Event) []transition {
 	if n == 0 {
 		return nil
 	}
-	evs := slices.Clone(x.History)
+	evs := slices.Clone(h)
 	slices.SortStableFunc(evs, func(a, b model.Event) int { return a.At.Compare(b.At) })
 	fixed := map[string]bool{}
 	was := false
@@ -383,6 +387,14 @@ func Compute(ctx context.Context, st store.Store, opt Options) (*Report, error) 
 		return t
 	}
 	endOf := func(p Period) time.Time { return p.until.Add(-time.Nanosecond) }
+	if facts, ok := st.(store.KPIFacts); ok {
+		c := &counter{r: r, opt: opt, now: now, from: from, team: team, owner: owner, endOf: endOf,
+			durs: durs, teamDurs: teamDurs, bandDurs: bandDurs, peaks: peaks, recorded: recorded}
+		if err := c.run(ctx, facts); err != nil {
+			return nil, err
+		}
+		goto summed
+	}
 	for x, err := range st.Exposures(ctx, store.Filter{History: true, ByID: true}) {
 		if err != nil {
 			return nil, err
@@ -441,6 +453,7 @@ func Compute(ctx context.Context, st store.Store, opt Options) (*Report, error) 
 			}
 		}
 	}
+summed:
 	if r.Open > 0 {
 		r.CriticalShare = float64(r.OpenOnCritical) / float64(r.Open)
 	}
