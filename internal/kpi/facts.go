@@ -33,12 +33,20 @@ type counter struct {
 
 // run reads the groups and the changed exposures into the report.
 func (c *counter) run(ctx context.Context, facts store.KPIFacts) error {
-	q := store.KPIQuery{From: c.from, Now: c.now, Week: Week, Vulns: c.opt.KEVDue != nil}
+	q := store.KPIQuery{From: c.from, Now: c.now, Week: Week}
 	for g, err := range facts.KPIGroups(ctx, q) {
 		if err != nil {
 			return err
 		}
-		c.add(g.Asset, g.Triaged, g.VulnIDs, g.Bucket, nil, g.Count)
+		c.add(g.Asset, g.Triaged, nil, g.Bucket, nil, g.Count)
+	}
+	if c.opt.KEVDue != nil {
+		for g, err := range facts.KPIVulns(ctx, q) {
+			if err != nil {
+				return err
+			}
+			c.kev(g.VulnIDs, g.Bucket, g.Count)
+		}
 	}
 	for x, err := range facts.KPIChanges(ctx) {
 		if err != nil {
@@ -91,6 +99,23 @@ func (c *counter) isCritical(asset string) bool {
 		c.critical[asset], c.hasCritSet[asset] = c.opt.Critical(asset), true
 	}
 	return c.critical[asset]
+}
+
+// kev counts n untriaged exposures on vulnerabilities vulns, first seen
+// in period b, as never fixed, into the figures on the KEV catalog.
+func (c *counter) kev(vulns []string, b, n int) {
+	due, kev := kevDue(&model.Exposure{VulnIDs: vulns}, c.opt.KEVDue)
+	if !kev {
+		return
+	}
+	for i := max(b, 0); i < len(c.r.Periods); i++ {
+		if due.Before(c.endOf(c.r.Periods[i])) {
+			c.r.Periods[i].KEVOverdue += n
+		}
+	}
+	if due.Before(c.now) {
+		c.r.KEVOverdue += n
+	}
 }
 
 // add counts n exposures (n < 0 takes them back) of one asset, triage

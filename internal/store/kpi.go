@@ -92,13 +92,12 @@ func ValidatingKinds(steps [][]string) []string {
 type KPIQuery struct {
 	From, Now time.Time
 	Week      time.Duration
-	// Vulns groups by the exposures' vulnerability ids too.
-	Vulns bool
 }
 
-// KPIGroup counts the exposures of one asset, one triage state, one
-// list of vulnerability ids (when asked) and one week of first sighting
-// (Bucket: the week's index from KPIQuery.From, -1 before it).
+// KPIGroup counts the exposures of one asset, one triage state and one
+// week of first sighting (Bucket: the week's index from KPIQuery.From,
+// -1 before it); KPIFacts.KPIVulns gives each untriaged exposure's
+// vulnerability ids instead of its asset.
 type KPIGroup struct {
 	Asset   string
 	Triaged bool // accepted, not affected or false positive
@@ -126,6 +125,10 @@ type KPIChanged struct {
 type KPIFacts interface {
 	// KPIGroups counts every exposure, as if none had ever been fixed.
 	KPIGroups(ctx context.Context, q KPIQuery) iter.Seq2[KPIGroup, error]
+	// KPIVulns lists the untriaged exposures' vulnerability ids and
+	// weeks (Count 1 each, in no order), for the figures on the KEV
+	// catalog: a scan, not a sort of a million lists.
+	KPIVulns(ctx context.Context, q KPIQuery) iter.Seq2[KPIGroup, error]
 	// KPIChanges lists the exposures with a fix or a reopening in their
 	// history, by id.
 	KPIChanges(ctx context.Context) iter.Seq2[KPIChanged, error]

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strings"
 
 	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
@@ -13,35 +14,46 @@ import (
 
 var _ store.KPIFacts = (*DB)(nil)
 
-// KPIGroups counts the exposures by asset, triage state, vulnerability
-// ids (when asked) and week of first sighting, in one aggregate over the
-// exposures table: integer division, CASE and GROUP BY are the same in
-// SQLite and PostgreSQL.
+const (
+	// kpiTriaged is 1 for an exposure triaged out of the open count.
+	kpiTriaged = `CASE WHEN status IN ('accepted', 'not_affected', 'false_positive') THEN 1 ELSE 0 END`
+	// kpiBucket is the week of first sighting (parameters: from, from,
+	// the week in microseconds), -1 before from: integer division and
+	// CASE are the same in SQLite and PostgreSQL.
+	kpiBucket = `CASE WHEN first_seen < ? THEN -1 ELSE (first_seen - ?) / ? END`
+)
+
+// KPIGroups counts the exposures by asset, triage state and week of
+// first sighting in one aggregate over the exposures table.
 func (s *DB) KPIGroups(ctx context.Context, q store.KPIQuery) iter.Seq2[store.KPIGroup, error] {
-	vulns := "''"
-	if q.Vulns {
-		vulns = "vuln_ids"
-	}
-	triaged := `CASE WHEN status IN ('` + string(model.StatusAccepted) + `', '` + string(model.StatusNotAffected) + `', '` + string(model.StatusFalsePositive) + `') THEN 1 ELSE 0 END`
-	bucket := `CASE WHEN first_seen < ? THEN -1 ELSE (first_seen - ?) / ? END`
-	group := "asset, " + triaged + ", " + bucket
-	if q.Vulns {
-		group += ", vuln_ids"
-	}
 	from, week := micros(q.From), q.Week.Microseconds()
 	// The bucket's parameters appear in the SELECT list and again in the
 	// GROUP BY (PostgreSQL groups by expressions, not by the ordinals of
 	// parameterised ones).
-	query := s.rebind(`SELECT asset, ` + triaged + `, ` + vulns + `, ` + bucket + `, COUNT(*) FROM exposures WHERE first_seen <= ? GROUP BY ` + group)
+	query := s.rebind(`SELECT asset, ` + kpiTriaged + `, ` + kpiBucket + `, COUNT(*) FROM exposures WHERE first_seen <= ? GROUP BY asset, ` + kpiTriaged + `, ` + kpiBucket)
 	args := []any{from, from, week, micros(q.Now), from, from, week}
 	return rowsSeq(ctx, s.db, query, args, func(rows *sql.Rows) (store.KPIGroup, error) {
 		var g store.KPIGroup
 		var tri int
-		var vs string
-		if err := rows.Scan(&g.Asset, &tri, &vs, &g.Bucket, &g.Count); err != nil {
+		if err := rows.Scan(&g.Asset, &tri, &g.Bucket, &g.Count); err != nil {
 			return g, fmt.Errorf("read kpi groups: %w", err)
 		}
-		g.Triaged, g.VulnIDs = tri != 0, splitList(vs)
+		g.Triaged = tri != 0
+		return g, nil
+	})
+}
+
+// KPIVulns lists the untriaged exposures' vulnerability ids and weeks.
+func (s *DB) KPIVulns(ctx context.Context, q store.KPIQuery) iter.Seq2[store.KPIGroup, error] {
+	from, week := micros(q.From), q.Week.Microseconds()
+	query := s.rebind(`SELECT vuln_ids, ` + kpiBucket + ` FROM exposures WHERE first_seen <= ? AND ` + kpiTriaged + ` = 0`)
+	return rowsSeq(ctx, s.db, query, []any{from, from, week, micros(q.Now)}, func(rows *sql.Rows) (store.KPIGroup, error) {
+		g := store.KPIGroup{Count: 1}
+		var vs string
+		if err := rows.Scan(&vs, &g.Bucket); err != nil {
+			return g, fmt.Errorf("read kpi vulnerabilities: %w", err)
+		}
+		g.VulnIDs = splitList(vs)
 		return g, nil
 	})
 }
@@ -56,7 +68,7 @@ func (s *DB) KPIChanges(ctx context.Context) iter.Seq2[store.KPIChanged, error] 
 		evs := map[string][]model.Event{}
 		fixed := string(model.StatusFixed)
 		for v, err := range rowsSeq(ctx, s.db, s.rebind(`SELECT f.exposure_id, e.finding_id, e.from_status, e.to_status, e.at, e.scan_id
-FROM finding_events e JOIN findings f ON f.id = e.finding_id WHERE e.to_status = ? OR e.from_status = ? ORDER BY e.at, e.finding_id`), []any{fixed, fixed}, scanKPIEvent) {
+FROM finding_events e JOIN findings f ON f.id = e.finding_id WHERE e.to_status = ? OR e.from_status = ?`), []any{fixed, fixed}, scanKPIEvent) {
 			if err != nil {
 				yield(store.KPIChanged{}, err)
 				return
@@ -72,8 +84,22 @@ FROM status_events WHERE to_status = ? OR from_status = ? ORDER BY seq`), []any{
 			evs[v.id] = append(evs[v.id], v.ev)
 		}
 		ids := make([]string, 0, len(evs))
-		for id := range evs {
+		for id, h := range evs {
 			ids = append(ids, id)
+			// The finding events came unsorted (a sort of every event
+			// in the database costs more than these small ones): in time
+			// order, then by finding, as Exposures orders them; the
+			// status changes after them in their order (seq).
+			n := 0
+			for n < len(h) && h[n].FindingID != "" {
+				n++
+			}
+			slices.SortFunc(h[:n], func(a, b model.Event) int {
+				if c := a.At.Compare(b.At); c != 0 {
+					return c
+				}
+				return strings.Compare(a.FindingID, b.FindingID)
+			})
 		}
 		slices.Sort(ids)
 		const chunk = 500
@@ -82,7 +108,7 @@ FROM status_events WHERE to_status = ? OR from_status = ? ORDER BY seq`), []any{
 			for i, id := range part {
 				args[i] = id
 			}
-			q := s.rebind(`SELECT x.id, x.asset, x.status, x.sev, x.first_seen, x.vuln_ids, (SELECT COUNT(*) FROM findings f WHERE `+ofExposure("f", "x.id")+`)
+			q := s.rebind(`SELECT x.id, x.asset, x.status, x.sev, x.first_seen, x.vuln_ids, (SELECT COUNT(*) FROM findings f WHERE ` + ofExposure("f", "x.id") + `)
 FROM exposures x WHERE x.id IN (` + placeholders(len(part)) + `) ORDER BY x.id`)
 			for c, err := range rowsSeq(ctx, s.db, q, args, func(rows *sql.Rows) (store.KPIChanged, error) {
 				var c store.KPIChanged
@@ -125,4 +151,3 @@ func scanKPIEvent(rows *sql.Rows) (kpiEvent, error) {
 	v.ev.From, v.ev.To, v.ev.At = model.Status(from), model.Status(to), fromMicros(at)
 	return v, nil
 }
-
