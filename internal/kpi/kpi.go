@@ -176,6 +176,12 @@ type Snapshot struct {
 	PathExposures  int            `json:"path_exposures"`
 	// Jewels are the figures per crown jewel, by asset key.
 	Jewels map[string]JewelSnapshot `json:"jewels,omitempty"`
+	// Derived marks a snapshot computed back from the path events, for an
+	// analysis made before the store recorded snapshots (see
+	// derivedSnapshots): only OpenPaths, the jewels' OpenPaths and Teams
+	// are known; AnalysisID is 0 and the validated paths, the risk and
+	// the path exposures are left at zero.
+	Derived bool `json:"derived,omitempty"`
 	// Teams sums Jewels by the team that owns each jewel now
 	// (Options.Owner); empty without owners.
 	Teams map[string]JewelSnapshot `json:"teams,omitempty"`
@@ -476,14 +482,15 @@ summed:
 		r.Teams = append(r.Teams, *t)
 	}
 	slices.SortFunc(r.Teams, func(a, b Team) int { return cmp.Compare(a.Team, b.Team) })
-	if err := r.paths(ctx, st); err != nil {
+	if err := r.paths(ctx, st, opt.Owner); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
-// paths replays every path event, oldest first, into the periods.
-func (r *Report) paths(ctx context.Context, st store.Store) error {
+// paths replays every path event, oldest first, into the periods, and
+// puts the snapshots derived from them before the recorded ones.
+func (r *Report) paths(ctx context.Context, st store.Store, owner func(string) string) error {
 	var evs []store.PathEvent
 	for e, err := range st.PathEvents(ctx, store.Filter{}) {
 		if err != nil {
@@ -492,6 +499,14 @@ func (r *Report) paths(ctx context.Context, st store.Store) error {
 		evs = append(evs, e)
 	}
 	slices.SortStableFunc(evs, func(a, b store.PathEvent) int { return a.At.Compare(b.At) })
+	if d := derivedSnapshots(evs, r.From, r.To, r.Snapshots); len(d) > 0 {
+		if owner != nil {
+			for i := range d {
+				byTeam(&d[i], owner)
+			}
+		}
+		r.Snapshots = append(d, r.Snapshots...)
+	}
 	open := map[string]string{} // path id -> jewel
 	jewels := map[string]*Jewel{}
 	seen := func(j string) {
@@ -546,6 +561,44 @@ func (r *Report) paths(ctx context.Context, st store.Store) error {
 	}
 	slices.SortFunc(r.Jewels, func(a, b Jewel) int { return cmp.Compare(a.Jewel, b.Jewel) })
 	return nil
+}
+
+// derivedSnapshots computes back the open paths after each analysis in
+// [from, to] older than the first recorded snapshot (every analysis when
+// none is recorded, as in a database made before snapshots were), from
+// the path events evs (sorted by time): an analysis's events share its
+// time, so each distinct time of an event is one analysis. It is
+// approximate where the events say nothing: an analysis that opened and
+// closed no path has no snapshot, and the crown jewel is the one the
+// event's summary names (JewelOf).
+func derivedSnapshots(evs []store.PathEvent, from, to time.Time, recorded []Snapshot) []Snapshot {
+	var out []Snapshot
+	open := map[string]string{} // path id -> jewel
+	for i := 0; i < len(evs); {
+		at := evs[i].At
+		for ; i < len(evs) && evs[i].At.Equal(at); i++ {
+			switch e := evs[i]; e.Event {
+			case "opened":
+				open[e.PathID] = JewelOf(e.Summary)
+			case "closed":
+				delete(open, e.PathID)
+			}
+		}
+		if at.Before(from) || at.After(to) || (len(recorded) > 0 && !at.Before(recorded[0].At)) {
+			continue
+		}
+		s := Snapshot{At: at, OpenPaths: len(open), Derived: true}
+		for _, j := range open {
+			if s.Jewels == nil {
+				s.Jewels = map[string]JewelSnapshot{}
+			}
+			f := s.Jewels[j]
+			f.OpenPaths++
+			s.Jewels[j] = f
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // JewelOf returns the crown jewel of a path event: the asset of the
