@@ -160,3 +160,67 @@ func (c *counter) add(asset string, tri bool, vulns []string, b int, ts []transi
 		}
 	}
 }
+
+// each computes the exposure figures from every exposure with its
+// history, for a store without aggregates (store.KPIFacts).
+func (c *counter) each(ctx context.Context, st store.Store) error {
+	for x, err := range st.Exposures(ctx, store.Filter{History: true, ByID: true}) {
+		if err != nil {
+			return err
+		}
+		if x.FirstSeen.After(c.now) {
+			continue
+		}
+		ts := timeline(&x)
+		tm := c.team(c.owner(x.Asset))
+		due, kev := kevDue(&x, c.opt.KEVDue)
+		for i := range c.r.Periods {
+			p := &c.r.Periods[i]
+			if within(x.FirstSeen, p.Start, p.until) {
+				p.Opened++
+				tm.Opened++
+			}
+			for _, tr := range ts {
+				if !within(tr.at, p.Start, p.until) {
+					continue
+				}
+				if tr.fixed {
+					p.Fixed++
+					tm.Fixed++
+				} else {
+					p.Reopened++
+				}
+			}
+			if !triaged(x.Status) && !x.FirstSeen.After(c.endOf(*p)) && !stateAt(ts, c.endOf(*p)) {
+				p.Open++
+				if kev && due.Before(c.endOf(*p)) {
+					p.KEVOverdue++
+				}
+			}
+		}
+		// Time to remediate: the last fix in the window, from first seen.
+		for i := len(ts) - 1; i >= 0; i-- {
+			if ts[i].fixed && within(ts[i].at, c.from, c.now.Add(time.Nanosecond)) {
+				d := ts[i].at.Sub(x.FirstSeen)
+				c.durs[x.Severity] = append(c.durs[x.Severity], d)
+				if c.recorded {
+					b := BandOf(c.peaks[x.ID])
+					c.bandDurs[b] = append(c.bandDurs[b], d)
+				}
+				c.teamDurs[tm.Team] = append(c.teamDurs[tm.Team], d)
+				break
+			}
+		}
+		if !triaged(x.Status) && !stateAt(ts, c.now) {
+			c.r.Open++
+			tm.Open++
+			if c.opt.Critical != nil && c.opt.Critical(x.Asset) {
+				c.r.OpenOnCritical++
+			}
+			if kev && due.Before(c.now) {
+				c.r.KEVOverdue++
+			}
+		}
+	}
+	return nil
+}

@@ -333,8 +333,11 @@ func within(t, from, to time.Time) bool {
 }
 
 // Compute reads the history of st and computes the KPIs of the window
-// that ends at opt.Now. It reads every exposure with its history once,
-// keeping per exposure only its transitions, and every path event.
+// that ends at opt.Now. From a store with aggregates (store.KPIFacts) it
+// reads the exposures grouped by asset and week and only those with a fix
+// or a reopening one by one (see counter); from another it reads every
+// exposure with its history once, keeping per exposure only its
+// transitions. It reads every path event.
 func Compute(ctx context.Context, st store.Store, opt Options) (*Report, error) {
 	if opt.Now.IsZero() {
 		return nil, fmt.Errorf("kpi: no time given")
@@ -393,73 +396,17 @@ func Compute(ctx context.Context, st store.Store, opt Options) (*Report, error) 
 		return t
 	}
 	endOf := func(p Period) time.Time { return p.until.Add(-time.Nanosecond) }
+	c := &counter{r: r, opt: opt, now: now, from: from, team: team, owner: owner, endOf: endOf,
+		durs: durs, teamDurs: teamDurs, bandDurs: bandDurs, peaks: peaks, recorded: recorded}
+	var err error
 	if facts, ok := st.(store.KPIFacts); ok {
-		c := &counter{r: r, opt: opt, now: now, from: from, team: team, owner: owner, endOf: endOf,
-			durs: durs, teamDurs: teamDurs, bandDurs: bandDurs, peaks: peaks, recorded: recorded}
-		if err := c.run(ctx, facts); err != nil {
-			return nil, err
-		}
-		goto summed
+		err = c.run(ctx, facts)
+	} else {
+		err = c.each(ctx, st)
 	}
-	for x, err := range st.Exposures(ctx, store.Filter{History: true, ByID: true}) {
-		if err != nil {
-			return nil, err
-		}
-		if x.FirstSeen.After(now) {
-			continue
-		}
-		ts := timeline(&x)
-		tm := team(owner(x.Asset))
-		due, kev := kevDue(&x, opt.KEVDue)
-		for i := range r.Periods {
-			p := &r.Periods[i]
-			if within(x.FirstSeen, p.Start, p.until) {
-				p.Opened++
-				tm.Opened++
-			}
-			for _, tr := range ts {
-				if !within(tr.at, p.Start, p.until) {
-					continue
-				}
-				if tr.fixed {
-					p.Fixed++
-					tm.Fixed++
-				} else {
-					p.Reopened++
-				}
-			}
-			if !triaged(x.Status) && !x.FirstSeen.After(endOf(*p)) && !stateAt(ts, endOf(*p)) {
-				p.Open++
-				if kev && due.Before(endOf(*p)) {
-					p.KEVOverdue++
-				}
-			}
-		}
-		// Time to remediate: the last fix in the window, from first seen.
-		for i := len(ts) - 1; i >= 0; i-- {
-			if ts[i].fixed && within(ts[i].at, from, now.Add(time.Nanosecond)) {
-				d := ts[i].at.Sub(x.FirstSeen)
-				durs[x.Severity] = append(durs[x.Severity], d)
-				if recorded {
-					b := BandOf(peaks[x.ID])
-					bandDurs[b] = append(bandDurs[b], d)
-				}
-				teamDurs[tm.Team] = append(teamDurs[tm.Team], d)
-				break
-			}
-		}
-		if !triaged(x.Status) && !stateAt(ts, now) {
-			r.Open++
-			tm.Open++
-			if opt.Critical != nil && opt.Critical(x.Asset) {
-				r.OpenOnCritical++
-			}
-			if kev && due.Before(now) {
-				r.KEVOverdue++
-			}
-		}
+	if err != nil {
+		return nil, err
 	}
-summed:
 	if r.Open > 0 {
 		r.CriticalShare = float64(r.OpenOnCritical) / float64(r.Open)
 	}
