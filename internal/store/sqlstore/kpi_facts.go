@@ -27,11 +27,11 @@ const (
 // first sighting in one aggregate over the exposures table.
 func (s *DB) KPIGroups(ctx context.Context, q store.KPIQuery) iter.Seq2[store.KPIGroup, error] {
 	from, week := micros(q.From), q.Week.Microseconds()
-	// The bucket's parameters appear in the SELECT list and again in the
-	// GROUP BY (PostgreSQL groups by expressions, not by the ordinals of
-	// parameterised ones).
-	query := s.rebind(`SELECT asset, ` + kpiTriaged + `, ` + kpiBucket + `, COUNT(*) FROM exposures WHERE first_seen <= ? GROUP BY asset, ` + kpiTriaged + `, ` + kpiBucket)
-	args := []any{from, from, week, micros(q.Now), from, from, week}
+	// Grouped over a derived table: PostgreSQL takes two parameterised
+	// expressions for different ones, so the bucket is named once.
+	query := s.rebind(`SELECT asset, tri, b, COUNT(*) FROM (SELECT asset, ` + kpiTriaged + ` AS tri, ` + kpiBucket + ` AS b
+FROM exposures WHERE first_seen <= ?) g GROUP BY asset, tri, b`)
+	args := []any{from, from, week, micros(q.Now)}
 	return rowsSeq(ctx, s.db, query, args, func(rows *sql.Rows) (store.KPIGroup, error) {
 		var g store.KPIGroup
 		var tri int
