@@ -6,14 +6,17 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/ctem-dev/ctem/internal/ingest"
 	"github.com/ctem-dev/ctem/internal/ingest/grype"
 	"github.com/ctem-dev/ctem/internal/ingest/ingesttest"
+	"github.com/ctem-dev/ctem/internal/ingest/trivy"
 	"github.com/ctem-dev/ctem/internal/kpi"
 	"github.com/ctem-dev/ctem/internal/store/sqlite"
+	"github.com/ctem-dev/ctem/internal/synth"
 )
 
 // grypeReport writes a Grype report of n matches made from the real
@@ -93,4 +96,62 @@ func BenchmarkCompute(b *testing.B) {
 		b.Fatalf("Compute() fixed %d, want about %d", fixed, want)
 	}
 	b.ReportMetric(n, "exposures")
+}
+
+// BenchmarkComputeSynth measures the KPIs of a synthetic database: an
+// image of $CTEM_KPI_BENCH_FINDINGS Trivy findings (100,000 by default;
+// 1000000 for the size) scanned in week 0, rescanned in week 3
+// with every tenth fixed, and in week 6 with all back (reopened). The
+// database is kept at $CTEM_KPI_BENCH_DB when set (made once, reused).
+func BenchmarkComputeSynth(b *testing.B) {
+	total := 100_000
+	if v, err := strconv.Atoi(os.Getenv("CTEM_KPI_BENCH_FINDINGS")); err == nil && v > 0 {
+		total = v
+	}
+	ctx := context.Background()
+	dir := b.TempDir()
+	path := os.Getenv("CTEM_KPI_BENCH_DB")
+	if path == "" {
+		path = filepath.Join(dir, "ctem.db")
+	}
+	_, statErr := os.Stat(path)
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	if statErr != nil {
+		var clock time.Time
+		st.Now = func() time.Time { return clock }
+		for i, drop := range []int{0, 10, 0} {
+			clock = base.AddDate(0, 0, 7*3*i+1)
+			p := filepath.Join(dir, fmt.Sprintf("scan%d.json", i))
+			f, err := os.Create(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := synth.WriteTrivy(f, synth.Trivy{Image: "registry.example.com/bench/app:1.0", Results: 10, Findings: total, Drop: drop}); err != nil {
+				b.Fatal(err)
+			}
+			f.Close()
+			if _, err := ingesttest.Ingest(st, trivy.Format, ingest.Options{}, p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	now := base.AddDate(0, 0, 7*8)
+	var r *kpi.Report
+	for b.Loop() {
+		if r, err = kpi.Compute(ctx, st, kpi.Options{Now: now, Since: 10 * kpi.Week, KEVDue: func(string) (time.Time, bool) { return time.Time{}, false }}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	fixed := 0
+	for _, p := range r.Periods {
+		fixed += p.Fixed
+	}
+	if fixed == 0 || r.Open == 0 {
+		b.Fatalf("Compute() fixed %d, open %d: want some of each", fixed, r.Open)
+	}
+	b.ReportMetric(float64(r.Open), "open")
 }

@@ -176,6 +176,12 @@ type Snapshot struct {
 	PathExposures  int            `json:"path_exposures"`
 	// Jewels are the figures per crown jewel, by asset key.
 	Jewels map[string]JewelSnapshot `json:"jewels,omitempty"`
+	// Derived marks a snapshot computed back from the path events, for an
+	// analysis made before the store recorded snapshots (see
+	// derivedSnapshots): only OpenPaths, the jewels' OpenPaths and Teams
+	// are known; AnalysisID is 0 and the validated paths, the risk and
+	// the path exposures are left at zero.
+	Derived bool `json:"derived,omitempty"`
 	// Teams sums Jewels by the team that owns each jewel now
 	// (Options.Owner); empty without owners.
 	Teams map[string]JewelSnapshot `json:"teams,omitempty"`
@@ -264,11 +270,15 @@ type transition struct {
 // exposure's first sighting, so a fix of the only finding seen so far
 // while a later tool's finding is yet to come is not counted as a fix.
 func timeline(x *model.Exposure) []transition {
-	n := len(x.FindingIDs)
+	return timelineOf(len(x.FindingIDs), x.History)
+}
+
+// timelineOf is timeline of an exposure of n findings and history h.
+func timelineOf(n int, h []model.Event) []transition {
 	if n == 0 {
 		return nil
 	}
-	evs := slices.Clone(x.History)
+	evs := slices.Clone(h)
 	slices.SortStableFunc(evs, func(a, b model.Event) int { return a.At.Compare(b.At) })
 	fixed := map[string]bool{}
 	was := false
@@ -323,8 +333,11 @@ func within(t, from, to time.Time) bool {
 }
 
 // Compute reads the history of st and computes the KPIs of the window
-// that ends at opt.Now. It reads every exposure with its history once,
-// keeping per exposure only its transitions, and every path event.
+// that ends at opt.Now. From a store with aggregates (store.KPIFacts) it
+// reads the exposures grouped by asset and week and only those with a fix
+// or a reopening one by one (see counter); from another it reads every
+// exposure with its history once, keeping per exposure only its
+// transitions. It reads every path event.
 func Compute(ctx context.Context, st store.Store, opt Options) (*Report, error) {
 	if opt.Now.IsZero() {
 		return nil, fmt.Errorf("kpi: no time given")
@@ -383,63 +396,16 @@ func Compute(ctx context.Context, st store.Store, opt Options) (*Report, error) 
 		return t
 	}
 	endOf := func(p Period) time.Time { return p.until.Add(-time.Nanosecond) }
-	for x, err := range st.Exposures(ctx, store.Filter{History: true, ByID: true}) {
-		if err != nil {
-			return nil, err
-		}
-		if x.FirstSeen.After(now) {
-			continue
-		}
-		ts := timeline(&x)
-		tm := team(owner(x.Asset))
-		due, kev := kevDue(&x, opt.KEVDue)
-		for i := range r.Periods {
-			p := &r.Periods[i]
-			if within(x.FirstSeen, p.Start, p.until) {
-				p.Opened++
-				tm.Opened++
-			}
-			for _, tr := range ts {
-				if !within(tr.at, p.Start, p.until) {
-					continue
-				}
-				if tr.fixed {
-					p.Fixed++
-					tm.Fixed++
-				} else {
-					p.Reopened++
-				}
-			}
-			if !triaged(x.Status) && !x.FirstSeen.After(endOf(*p)) && !stateAt(ts, endOf(*p)) {
-				p.Open++
-				if kev && due.Before(endOf(*p)) {
-					p.KEVOverdue++
-				}
-			}
-		}
-		// Time to remediate: the last fix in the window, from first seen.
-		for i := len(ts) - 1; i >= 0; i-- {
-			if ts[i].fixed && within(ts[i].at, from, now.Add(time.Nanosecond)) {
-				d := ts[i].at.Sub(x.FirstSeen)
-				durs[x.Severity] = append(durs[x.Severity], d)
-				if recorded {
-					b := BandOf(peaks[x.ID])
-					bandDurs[b] = append(bandDurs[b], d)
-				}
-				teamDurs[tm.Team] = append(teamDurs[tm.Team], d)
-				break
-			}
-		}
-		if !triaged(x.Status) && !stateAt(ts, now) {
-			r.Open++
-			tm.Open++
-			if opt.Critical != nil && opt.Critical(x.Asset) {
-				r.OpenOnCritical++
-			}
-			if kev && due.Before(now) {
-				r.KEVOverdue++
-			}
-		}
+	c := &counter{r: r, opt: opt, now: now, from: from, team: team, owner: owner, endOf: endOf,
+		durs: durs, teamDurs: teamDurs, bandDurs: bandDurs, peaks: peaks, recorded: recorded}
+	var err error
+	if facts, ok := st.(store.KPIFacts); ok {
+		err = c.run(ctx, facts)
+	} else {
+		err = c.each(ctx, st)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if r.Open > 0 {
 		r.CriticalShare = float64(r.OpenOnCritical) / float64(r.Open)
@@ -463,14 +429,15 @@ func Compute(ctx context.Context, st store.Store, opt Options) (*Report, error) 
 		r.Teams = append(r.Teams, *t)
 	}
 	slices.SortFunc(r.Teams, func(a, b Team) int { return cmp.Compare(a.Team, b.Team) })
-	if err := r.paths(ctx, st); err != nil {
+	if err := r.paths(ctx, st, opt.Owner); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
-// paths replays every path event, oldest first, into the periods.
-func (r *Report) paths(ctx context.Context, st store.Store) error {
+// paths replays every path event, oldest first, into the periods, and
+// puts the snapshots derived from them before the recorded ones.
+func (r *Report) paths(ctx context.Context, st store.Store, owner func(string) string) error {
 	var evs []store.PathEvent
 	for e, err := range st.PathEvents(ctx, store.Filter{}) {
 		if err != nil {
@@ -479,6 +446,14 @@ func (r *Report) paths(ctx context.Context, st store.Store) error {
 		evs = append(evs, e)
 	}
 	slices.SortStableFunc(evs, func(a, b store.PathEvent) int { return a.At.Compare(b.At) })
+	if d := derivedSnapshots(evs, r.From, r.To, r.Snapshots); len(d) > 0 {
+		if owner != nil {
+			for i := range d {
+				byTeam(&d[i], owner)
+			}
+		}
+		r.Snapshots = append(d, r.Snapshots...)
+	}
 	open := map[string]string{} // path id -> jewel
 	jewels := map[string]*Jewel{}
 	seen := func(j string) {
@@ -533,6 +508,44 @@ func (r *Report) paths(ctx context.Context, st store.Store) error {
 	}
 	slices.SortFunc(r.Jewels, func(a, b Jewel) int { return cmp.Compare(a.Jewel, b.Jewel) })
 	return nil
+}
+
+// derivedSnapshots computes back the open paths after each analysis in
+// [from, to] older than the first recorded snapshot (every analysis when
+// none is recorded, as in a database made before snapshots were), from
+// the path events evs (sorted by time): an analysis's events share its
+// time, so each distinct time of an event is one analysis. It is
+// approximate where the events say nothing: an analysis that opened and
+// closed no path has no snapshot, and the crown jewel is the one the
+// event's summary names (JewelOf).
+func derivedSnapshots(evs []store.PathEvent, from, to time.Time, recorded []Snapshot) []Snapshot {
+	var out []Snapshot
+	open := map[string]string{} // path id -> jewel
+	for i := 0; i < len(evs); {
+		at := evs[i].At
+		for ; i < len(evs) && evs[i].At.Equal(at); i++ {
+			switch e := evs[i]; e.Event {
+			case "opened":
+				open[e.PathID] = JewelOf(e.Summary)
+			case "closed":
+				delete(open, e.PathID)
+			}
+		}
+		if at.Before(from) || at.After(to) || (len(recorded) > 0 && !at.Before(recorded[0].At)) {
+			continue
+		}
+		s := Snapshot{At: at, OpenPaths: len(open), Derived: true}
+		for _, j := range open {
+			if s.Jewels == nil {
+				s.Jewels = map[string]JewelSnapshot{}
+			}
+			f := s.Jewels[j]
+			f.OpenPaths++
+			s.Jewels[j] = f
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // JewelOf returns the crown jewel of a path event: the asset of the

@@ -85,3 +85,51 @@ func ValidatingKinds(steps [][]string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// KPIQuery says how KPIFacts.KPIGroups buckets exposures: by the week
+// (of length Week, from From on) in which they were first seen, leaving
+// out those first seen after Now.
+type KPIQuery struct {
+	From, Now time.Time
+	Week      time.Duration
+}
+
+// KPIGroup counts the exposures of one asset, one triage state and one
+// week of first sighting (Bucket: the week's index from KPIQuery.From,
+// -1 before it); KPIFacts.KPIVulns gives each untriaged exposure's
+// vulnerability ids instead of its asset.
+type KPIGroup struct {
+	Asset   string
+	Triaged bool // accepted, not affected or false positive
+	VulnIDs []string
+	Bucket  int
+	Count   int
+}
+
+// KPIChanged is an exposure whose history holds a fix or a reopening:
+// its figures, its number of findings and only the events of its
+// history that fix a finding or reopen a fixed one.
+type KPIChanged struct {
+	ID        string
+	Asset     string
+	Status    model.Status
+	Severity  model.Severity
+	FirstSeen time.Time
+	VulnIDs   []string
+	Findings  int
+	History   []model.Event
+}
+
+// KPIFacts aggregates the exposures for package kpi in the database,
+// so that the KPIs of a million exposures read a few thousand rows.
+type KPIFacts interface {
+	// KPIGroups counts every exposure, as if none had ever been fixed.
+	KPIGroups(ctx context.Context, q KPIQuery) iter.Seq2[KPIGroup, error]
+	// KPIVulns lists the untriaged exposures' vulnerability ids and
+	// weeks (Count 1 each, in no order), for the figures on the KEV
+	// catalog: a scan, not a sort of a million lists.
+	KPIVulns(ctx context.Context, q KPIQuery) iter.Seq2[KPIGroup, error]
+	// KPIChanges lists the exposures with a fix or a reopening in their
+	// history, by id.
+	KPIChanges(ctx context.Context) iter.Seq2[KPIChanged, error]
+}
