@@ -69,5 +69,5 @@ if [ -z "${CTEM_TEST_POSTGRES:-}" ] && ! start_postgres; then
   echo "PostgreSQL not found: skipped (install Debian's postgresql, or set CTEM_TEST_POSTGRES to a server's URL)"
   exit 0
 fi
-run_tests "PostgreSQL" -count=1 ./internal/store/... ./internal/app/... ./internal/cli/...
+run_tests "PostgreSQL" -count=1 ./internal/store/... ./internal/app/... ./internal/kpi/... ./internal/cli/...
 run_tests "PostgreSQL, two servers" -count=1 -run 'TestTwoServersOneDatabase' ./internal/server

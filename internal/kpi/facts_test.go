@@ -1,7 +1,6 @@
 package kpi_test
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,7 +12,7 @@ import (
 	"github.com/ctem-dev/ctem/internal/kpi"
 	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
-	"github.com/ctem-dev/ctem/internal/store/sqlite"
+	"github.com/ctem-dev/ctem/internal/store/storetest"
 )
 
 // perExposure is the SQLite store without its aggregates
@@ -31,11 +30,7 @@ type perExposure struct {
 func TestAggregatesEqualPerExposure(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ctem.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.Open(t)
 	var clock time.Time
 	st.Now = func() time.Time { return clock }
 	day := 24 * time.Hour

@@ -26,7 +26,7 @@ import (
 	"github.com/ctem-dev/ctem/internal/kpi"
 	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
-	"github.com/ctem-dev/ctem/internal/store/sqlite"
+	"github.com/ctem-dev/ctem/internal/store/storetest"
 )
 
 // catalog is the KEV catalog snapshot ctem embeds.
@@ -100,11 +100,7 @@ func TestKPIsOverSimulatedWeeks(t *testing.T) {
 	}
 	now := base.Add(40*day + 12*time.Hour)
 
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "ctem.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.Open(t)
 	var clock time.Time
 	st.Now = func() time.Time { return clock }
 	m := &modelState{latest: map[string]map[string]model.Status{}, vulns: map[string][]string{}, asset: map[string]string{}, first: map[string]time.Time{}, severity: map[string]model.Severity{},
