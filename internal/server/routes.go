@@ -33,7 +33,7 @@ var (
 // routes lists every route of the API. The authorisation test walks this
 // list with every role.
 func (s *Server) routes() []route {
-	return append(append(s.coreRoutes(), s.mobilisationRoutes()...), s.oidcRoutes()...)
+	return append(append(append(s.coreRoutes(), s.mobilisationRoutes()...), s.dashboardRoutes()...), s.oidcRoutes()...)
 }
 
 // oidcRoutes are the sign-in routes of an OpenID Connect provider, when

@@ -127,6 +127,7 @@ func TestRoutesByRole(t *testing.T) {
 		"feeds":  {path: "/api/v1/feeds"},
 		"ingest": {path: "/api/v1/ingest", ctype: "application/json", body: func() []byte { return report }},
 		"job":    {path: "/api/v1/jobs/" + job.ID},
+		"jobs":   {path: "/api/v1/jobs?kind=ingest&limit=5"}, "sla.owners": {path: "/api/v1/sla/owners?due_within=7d"},
 		"tokens": {path: "/api/v1/tokens"},
 		"token.create": {path: "/api/v1/tokens", ctype: "application/json", body: func() []byte {
 			return []byte(`{"name":"x","role":"viewer"}`)

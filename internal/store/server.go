@@ -172,4 +172,18 @@ type Jobs interface {
 	RequeueRunning(ctx context.Context, maxAttempts int, at time.Time) (int, error)
 	// QueueDepth returns how many jobs are queued or running.
 	QueueDepth(ctx context.Context) (int, error)
+	// RecentJobs returns the jobs q selects, newest first.
+	RecentJobs(ctx context.Context, q JobQuery) ([]Job, error)
+}
+
+// JobQuery selects jobs for a listing, newest first. Empty fields select
+// every job.
+type JobQuery struct {
+	Kind, State, CreatedBy string
+	// BeforeAt and BeforeID, when BeforeID is set, continue a listing
+	// after the job created then with that id.
+	BeforeAt time.Time
+	BeforeID string
+	// Limit is the most jobs returned; 0 or less means 100.
+	Limit int
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -25,6 +26,7 @@ import (
 	"github.com/ctem-dev/ctem/internal/kpi"
 	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/server"
+	"github.com/ctem-dev/ctem/internal/store"
 )
 
 var update = flag.Bool("update", false, "rewrite the dashboard screenshots in docs/")
@@ -270,6 +272,29 @@ func TestBrowserJourney(t *testing.T) {
 	if n := eval[int](t, b, `document.querySelectorAll("svg.chart polyline").length`); n != 2 {
 		t.Errorf("overview draws %d trend charts, want 2", n)
 	}
+	// The SLA adherence by owner: the API's SLA listing counted by owner.
+	var slas, soon struct{ Items []server.SLAItem }
+	f.api(t, nil, "/api/v1/sla", &slas)
+	f.api(t, nil, "/api/v1/sla?due_within=7d", &soon)
+	wantSLA := map[string][3]int{}
+	for _, it := range slas.Items {
+		c := wantSLA[it.Owner]
+		c[0]++
+		if it.Breached {
+			c[1]++
+		}
+		wantSLA[it.Owner] = c
+	}
+	for _, it := range soon.Items {
+		if c := wantSLA[it.Owner]; !it.Breached {
+			c[2]++
+			wantSLA[it.Owner] = c
+		}
+	}
+	gotSLA := eval[map[string][3]int](t, b, `Object.fromEntries(Array.from(document.querySelectorAll("#sla tr[data-owner]")).map(r => [r.dataset.owner, ["total", "breached", "due_soon"].map(k => Number(r.querySelector("[data-sla=" + k + "]").textContent))]))`)
+	if len(wantSLA) == 0 || !reflect.DeepEqual(gotSLA, wantSLA) {
+		t.Errorf("overview SLA by owner (total, breached, due within 7 days) = %v, want the API's %v", gotSLA, wantSLA)
+	}
 	b.clean(t, "overview")
 	if *update {
 		shot(t, b, "dashboard-overview.png")
@@ -390,6 +415,32 @@ func TestBrowserJourney(t *testing.T) {
 	}
 	b.clean(t, "upload")
 
+	// A truncated report: its job fails, and the scans page lists it with
+	// its error as text.
+	cut := filepath.Join(t.TempDir(), "cut<b>short<i>x.trivy.json")
+	if err := os.WriteFile(cut, report[:len(report)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b.open(t, f.url+"/scans", "#upload")
+	b.do(t, "upload a truncated report", chromedp.SetUploadFiles(chromedp.ID("report"), []string{cut}), chromedp.Click(chromedp.ID("upload-submit")))
+	b.until(t, "the failed job's page", `location.pathname.startsWith("/jobs/") && document.getElementById("job-state") !== null`)
+	b.until(t, "the job fails", `document.getElementById("job-state") !== null && document.getElementById("job-state").textContent === "failed"`)
+	jobID := strings.TrimPrefix(eval[string](t, b, `location.pathname`), "/jobs/")
+	var failed server.Page[store.Job]
+	f.api(t, nil, "/api/v1/jobs?state=failed", &failed)
+	if len(failed.Items) == 0 || failed.Items[0].ID != jobID || failed.Items[0].Error == "" {
+		t.Fatalf("GET /api/v1/jobs?state=failed = %+v, want job %s first with its error", failed.Items, jobID)
+	}
+	b.open(t, f.url+"/scans", "#jobs")
+	row := eval[[]string](t, b, `Array.from(document.querySelectorAll("#jobs tr[data-job='`+jobID+`'] td")).map(e => e.textContent)`)
+	if len(row) != 10 || row[1] != "cut<b>short<i>x.trivy.json" || row[3] != "failed" || row[9] != failed.Items[0].Error {
+		t.Errorf("the scans page's row of the failed job = %q, want its name, state failed and error %q as text", row, failed.Items[0].Error)
+	}
+	if n := eval[int](t, b, `document.querySelectorAll("#jobs b, #jobs i").length`); n != 0 {
+		t.Errorf("the scans page made %d elements of a report's name", n)
+	}
+	b.clean(t, "failed upload")
+
 	// Sign out: the session ends, and a page sends to the sign-in form.
 	b.do(t, "sign out", chromedp.Click(chromedp.ID("signout")), chromedp.WaitVisible(chromedp.ID("signin")))
 	b.open(t, f.url+"/exposures", "#signin")
@@ -492,6 +543,10 @@ func TestBrowserXSS(t *testing.T) {
 		case p == "/scans":
 			if !strings.Contains(text, `evil<script>alert("tool")</script>`) {
 				t.Errorf("%s does not show the tool's name literally", p)
+			}
+			// Chromium sends the file name's quotes as %22.
+			if !strings.Contains(text, "Recent uploads") || !strings.Contains(text, `evil<img src=x onerror=alert(%22file%22)>.sarif	user:admin	succeeded`) {
+				t.Errorf("%s does not list the upload with its file name literally", p)
 			}
 		}
 		b.clean(t, p)

@@ -135,6 +135,10 @@ type overviewData struct {
 	Feeds      []feeds.FeedStatus
 	Paths      int
 	Validated  int
+	// SLA is the SLA adherence by owner; SLAPending is true when it took
+	// longer than the page waits.
+	SLA        server.SLAOwners
+	SLAPending bool
 }
 
 type jewelRow struct {
@@ -183,6 +187,15 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) error {
 		if p.Validated {
 			d.Validated++
 		}
+	}
+	sctx, cancel := context.WithTimeout(r.Context(), kpiPatience)
+	err = h.get(r.WithContext(sctx), "/api/v1/sla/owners", url.Values{"due_within": {"7d"}}, &d.SLA)
+	cancel()
+	switch {
+	case err != nil && sctx.Err() != nil && r.Context().Err() == nil:
+		d.SLAPending = true
+	case err != nil:
+		return err
 	}
 	h.render(w, r, http.StatusOK, "overview", "Overview", "overview", d)
 	return nil
@@ -492,6 +505,41 @@ type scansData struct {
 	Next   string
 	Upload bool
 	Tool   string
+	// Jobs are the recent ingests, newest first, when the principal may
+	// read jobs (an uploader sees its own).
+	Jobs     []jobRow
+	ReadJobs bool
+}
+
+// jobRow is an ingest job as the scans page lists it: its input's name
+// and the counts of its result.
+type jobRow struct {
+	store.Job
+	Name                                string
+	Scans, Findings, New, Fixed, Assets int
+}
+
+// recentJobs is how many ingests the scans page lists.
+const recentJobs = 20
+
+func ingestRow(j store.Job) jobRow {
+	row := jobRow{Job: j}
+	var p struct {
+		Name string `json:"name"`
+	}
+	if json.Unmarshal(j.Params, &p) == nil {
+		row.Name = p.Name
+	}
+	var res server.IngestResult
+	if len(j.Result) > 0 && json.Unmarshal(j.Result, &res) == nil {
+		row.Scans, row.Assets = len(res.Scans), res.Assets
+		for _, sc := range res.Scans {
+			row.Findings += sc.Findings
+			row.New += sc.New
+			row.Fixed += sc.Fixed
+		}
+	}
+	return row
 }
 
 func (h *Handler) scans(w http.ResponseWriter, r *http.Request) error {
@@ -518,6 +566,16 @@ func (h *Handler) scans(w http.ResponseWriter, r *http.Request) error {
 	}
 	me, _ := r.Context().Value(ctxKey{}).(*server.Me)
 	d.Upload = me != nil && server.Allowed(me.Role, server.ActIngest)
+	d.ReadJobs = me != nil && server.Allowed(me.Role, server.ActJobRead)
+	if d.ReadJobs {
+		var jobs server.Page[store.Job]
+		if err := h.get(r, "/api/v1/jobs", url.Values{"kind": {"ingest"}, "limit": {fmt.Sprint(recentJobs)}}, &jobs); err != nil {
+			return err
+		}
+		for _, j := range jobs.Items {
+			d.Jobs = append(d.Jobs, ingestRow(j))
+		}
+	}
 	h.render(w, r, http.StatusOK, "scans", "Scans", "scans", d)
 	return nil
 }

@@ -84,22 +84,22 @@ func (e ExposureStatus) Valid() bool {
 
 // Defines values for JobState.
 const (
-	Failed    JobState = "failed"
-	Queued    JobState = "queued"
-	Running   JobState = "running"
-	Succeeded JobState = "succeeded"
+	JobStateFailed    JobState = "failed"
+	JobStateQueued    JobState = "queued"
+	JobStateRunning   JobState = "running"
+	JobStateSucceeded JobState = "succeeded"
 )
 
 // Valid indicates whether the value is a known member of the JobState enum.
 func (e JobState) Valid() bool {
 	switch e {
-	case Failed:
+	case JobStateFailed:
 		return true
-	case Queued:
+	case JobStateQueued:
 		return true
-	case Running:
+	case JobStateRunning:
 		return true
-	case Succeeded:
+	case JobStateSucceeded:
 		return true
 	default:
 		return false
@@ -382,6 +382,30 @@ func (e ListFindingsParamsSort) Valid() bool {
 	case ListFindingsParamsSortNewest:
 		return true
 	case ListFindingsParamsSortSeverity:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListJobsParamsState.
+const (
+	ListJobsParamsStateFailed    ListJobsParamsState = "failed"
+	ListJobsParamsStateQueued    ListJobsParamsState = "queued"
+	ListJobsParamsStateRunning   ListJobsParamsState = "running"
+	ListJobsParamsStateSucceeded ListJobsParamsState = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the ListJobsParamsState enum.
+func (e ListJobsParamsState) Valid() bool {
+	switch e {
+	case ListJobsParamsStateFailed:
+		return true
+	case ListJobsParamsStateQueued:
+		return true
+	case ListJobsParamsStateRunning:
+		return true
+	case ListJobsParamsStateSucceeded:
 		return true
 	default:
 		return false
@@ -692,6 +716,12 @@ type Job struct {
 // JobState defines model for Job.State.
 type JobState string
 
+// JobPage defines model for JobPage.
+type JobPage struct {
+	Items      []Job   `json:"items"`
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
 // KPIReport defines model for KPIReport.
 type KPIReport struct {
 	CriticalShare float32   `json:"critical_share"`
@@ -746,6 +776,26 @@ type MeKind string
 
 // MeRole defines model for Me.Role.
 type MeRole string
+
+// OwnerSLA defines model for OwnerSLA.
+type OwnerSLA struct {
+	Accepted int `json:"accepted"`
+
+	// Breached how many are past due
+	Breached int `json:"breached"`
+
+	// DueSoon how many more, not accepted, fall due within the window
+	DueSoon int `json:"due_soon"`
+
+	// Owner the team that owns the assets; empty for none
+	Owner string `json:"owner"`
+
+	// Total open or accepted exposures with an SLA
+	Total int `json:"total"`
+
+	// WithinSla the share not past due, from 0 to 1
+	WithinSla float32 `json:"within_sla"`
+}
 
 // Package defines model for Package.
 type Package struct {
@@ -879,6 +929,12 @@ type SLAItem struct {
 	Severity string         `json:"severity"`
 	Status   ExposureStatus `json:"status"`
 	Weakness string         `json:"weakness"`
+}
+
+// SLAOwners defines model for SLAOwners.
+type SLAOwners struct {
+	DueWithinHours float32    `json:"due_within_hours"`
+	Items          []OwnerSLA `json:"items"`
 }
 
 // SLAStatus defines model for SLAStatus.
@@ -1265,6 +1321,22 @@ type IngestParams struct {
 	Name *string `form:"name,omitempty" json:"name,omitempty"`
 }
 
+// ListJobsParams defines parameters for ListJobs.
+type ListJobsParams struct {
+	// Kind only jobs of this kind (ingest, sla, expire, feeds, delivery)
+	Kind *string `form:"kind,omitempty" json:"kind,omitempty"`
+
+	// State only jobs in this state
+	State *ListJobsParamsState `form:"state,omitempty" json:"state,omitempty"`
+	Limit *LimitParam          `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor the next_cursor of the page before
+	Cursor *CursorParam `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListJobsParamsState defines parameters for ListJobs.
+type ListJobsParamsState string
+
 // KpisParams defines parameters for Kpis.
 type KpisParams struct {
 	// Since how far back, in days (90d)
@@ -1327,6 +1399,12 @@ type SlaStatusParams struct {
 	Breached *bool `form:"breached,omitempty" json:"breached,omitempty"`
 
 	// DueWithin only the open exposures due within this time (7d, 2w, 36h)
+	DueWithin *string `form:"due_within,omitempty" json:"due_within,omitempty"`
+}
+
+// SlaByOwnerParams defines parameters for SlaByOwner.
+type SlaByOwnerParams struct {
+	// DueWithin the window of due_soon (default 7d)
 	DueWithin *string `form:"due_within,omitempty" json:"due_within,omitempty"`
 }
 

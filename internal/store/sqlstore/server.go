@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"strings"
 	"time"
 
 	"github.com/ctem-dev/ctem/internal/store"
@@ -332,6 +333,42 @@ func (s *DB) RequeueRunning(ctx context.Context, maxAttempts int, at time.Time) 
 	}
 	n, _ := res.RowsAffected()
 	return int(n), tx.Commit()
+}
+
+// RecentJobs lists the jobs q selects, newest first (by creation time,
+// then id).
+func (s *DB) RecentJobs(ctx context.Context, q store.JobQuery) ([]store.Job, error) {
+	where, args := []string{"1 = 1"}, []any{}
+	for _, c := range []struct{ col, v string }{{"kind", q.Kind}, {"state", q.State}, {"created_by", q.CreatedBy}} {
+		if c.v != "" {
+			where, args = append(where, c.col+" = ?"), append(args, c.v)
+		}
+	}
+	if q.BeforeID != "" {
+		at := micros(q.BeforeAt)
+		where, args = append(where, "(created_at < ? OR (created_at = ? AND id < ?))"), append(args, at, at, q.BeforeID)
+	}
+	if q.Limit <= 0 {
+		q.Limit = 100
+	}
+	args = append(args, q.Limit)
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT `+jobCols+` FROM jobs WHERE `+strings.Join(where, " AND ")+` ORDER BY created_at DESC, id DESC LIMIT ?`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	defer rows.Close()
+	out := []store.Job{}
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list jobs: %w", err)
+		}
+		out = append(out, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	return out, nil
 }
 
 // QueueDepth counts queued and running jobs.

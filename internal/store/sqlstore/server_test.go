@@ -124,3 +124,59 @@ func TestTokens(t *testing.T) {
 		t.Errorf("RevokeToken(zz) = %v, want ErrNotFound", err)
 	}
 }
+
+// TestRecentJobs lists jobs newest first, by kind, state and creator,
+// and pages through them with the last job's time and id.
+func TestRecentJobs(t *testing.T) {
+	t.Parallel()
+	st := openServerDB(t)
+	ctx := t.Context()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	jobs := []store.Job{
+		{ID: "j1", Kind: "ingest", CreatedBy: "user:ann", CreatedAt: t0},
+		{ID: "j2", Kind: "ingest", CreatedBy: "user:bob", CreatedAt: t0.Add(time.Second)},
+		{ID: "j3", Kind: "sla", CreatedAt: t0.Add(time.Second)},
+		{ID: "j4", Kind: "ingest", CreatedBy: "user:ann", CreatedAt: t0.Add(2 * time.Second)},
+	}
+	for _, j := range jobs {
+		if err := st.EnqueueJob(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.FinishJob(ctx, "j1", store.JobFailed, nil, "cut short", t0); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(q store.JobQuery) []string {
+		t.Helper()
+		js, err := st.RecentJobs(ctx, q)
+		if err != nil {
+			t.Fatalf("RecentJobs(%+v): %v", q, err)
+		}
+		out := []string{}
+		for _, j := range js {
+			out = append(out, j.ID)
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		q    store.JobQuery
+		want []string
+	}{
+		{"all", store.JobQuery{}, []string{"j4", "j3", "j2", "j1"}},
+		{"kind", store.JobQuery{Kind: "ingest"}, []string{"j4", "j2", "j1"}},
+		{"creator", store.JobQuery{CreatedBy: "user:ann"}, []string{"j4", "j1"}},
+		{"state", store.JobQuery{State: store.JobFailed}, []string{"j1"}},
+		{"limit", store.JobQuery{Limit: 2}, []string{"j4", "j3"}},
+		{"after j3", store.JobQuery{BeforeAt: t0.Add(time.Second), BeforeID: "j3", Limit: 2}, []string{"j2", "j1"}},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(ids(tt.q), tt.want); diff != "" {
+			t.Errorf("RecentJobs(%s) (-got +want):\n%s", tt.name, diff)
+		}
+	}
+	js, err := st.RecentJobs(ctx, store.JobQuery{State: store.JobFailed})
+	if err != nil || len(js) != 1 || js[0].Error != "cut short" {
+		t.Errorf("RecentJobs(failed) = %+v, %v, want j1 with its error", js, err)
+	}
+}
