@@ -37,32 +37,23 @@ type Policy struct {
 	AllowHTTP bool
 }
 
-// blocked are the ranges refused besides what netip classifies
-// (loopback, private, link-local, multicast, unspecified).
-var blocked = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),      // "this network"
-	netip.MustParsePrefix("100.64.0.0/10"),  // shared address space (carrier-grade NAT)
-	netip.MustParsePrefix("192.0.0.0/24"),   // IETF protocol assignments
-	netip.MustParsePrefix("198.18.0.0/15"),  // benchmarking
-	netip.MustParsePrefix("240.0.0.0/4"),    // reserved, and broadcast
-	netip.MustParsePrefix("64:ff9b::/96"),   // NAT64: embeds any IPv4 address
-	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64
-	netip.MustParsePrefix("2002::/16"),      // 6to4: embeds any IPv4 address
-	netip.MustParsePrefix("fec0::/10"),      // deprecated site-local
-}
+// translated are the IPv6 prefixes that carry an IPv4 address to a
+// translator. Classify refuses them when the address inside is internal;
+// a Policy refuses them whole, since the translator's own reach is
+// unknown.
+var translated = []netip.Prefix{nat64, nat64L, sixToFour}
 
 // Internal reports whether ip is an address ctem does not send to by
-// default: loopback, private (RFC 1918, unique local), link-local (where
-// cloud metadata services listen), multicast, unspecified, and the other
-// special-purpose ranges above. An IPv4-mapped IPv6 address is judged as
-// its IPv4 address.
+// default: whatever Classify names (loopback, private, link-local where
+// cloud metadata services listen, multicast, unspecified, broadcast and
+// the other special-purpose ranges, IPv4 inside IPv6 judged as itself),
+// and any NAT64 or 6to4 address.
 func Internal(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	if !ip.IsValid() || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() {
+	if Classify(ip) != "" {
 		return true
 	}
-	for _, p := range blocked {
+	ip = ip.Unmap().WithZone("")
+	for _, p := range translated {
 		if p.Contains(ip) {
 			return true
 		}
