@@ -14,6 +14,7 @@ import (
 
 	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/store"
+	"github.com/ctem-dev/ctem/internal/store/postgres"
 )
 
 // handlerFunc is an HTTP handler that returns its error instead of
@@ -85,6 +86,8 @@ func classify(err error) (status int, detail, field string, internal bool) {
 		return 499, "the request was cancelled", "", false
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "the request took too long", "", true
+	case postgres.Unavailable(err):
+		return http.StatusServiceUnavailable, "the database cannot be reached; retry shortly", "", true
 	}
 	return http.StatusInternalServerError, "internal error; the server's log has the cause under this request id", "", true
 }
@@ -120,6 +123,9 @@ func writeProblem(w http.ResponseWriter, r *http.Request, status int, detail, fi
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(p)
 }
