@@ -23,11 +23,7 @@ entries and the last hash: keep them elsewhere, since deleting the newest entrie
 leaves a shorter chain that still holds.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			path, err := e.databasePath()
-			if err != nil {
-				return err
-			}
-			st, err := e.openDB(cmd.Context(), path)
+			st, err := e.openSQL(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -49,11 +45,7 @@ leaves a shorter chain that still holds.`,
 		Short: "Write the audit log as JSON lines, oldest first (for a SIEM)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			path, err := e.databasePath()
-			if err != nil {
-				return err
-			}
-			st, err := e.openDB(cmd.Context(), path)
+			st, err := e.openSQL(cmd.Context())
 			if err != nil {
 				return err
 			}

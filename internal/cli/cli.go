@@ -250,15 +250,21 @@ func dataDir(getenv func(string) string) (string, error) {
 
 // openStore opens the database named by the flags.
 func (e *env) openStore(ctx context.Context) (app.Store, error) {
-	path, err := e.databasePath()
-	if err != nil {
-		return nil, err
-	}
-	st, err := e.openDB(ctx, path)
+	st, err := e.openSQL(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return st, nil
+}
+
+// openSQL opens the database named by the flags as the SQL store, for
+// the commands that use more than the application layer's Store.
+func (e *env) openSQL(ctx context.Context) (*sqlstore.DB, error) {
+	path, err := e.databasePath()
+	if err != nil {
+		return nil, err
+	}
+	return e.openDB(ctx, path)
 }
 
 // openDB opens the store named by path (see databasePath), SQLite or

@@ -53,11 +53,7 @@ func newTokenCmd(e *env) *cobra.Command {
 			if err != nil {
 				return usage(err)
 			}
-			path, err := e.databasePath()
-			if err != nil {
-				return err
-			}
-			st, err := e.openDB(cmd.Context(), path)
+			st, err := e.openSQL(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -89,11 +85,7 @@ func newTokenCmd(e *env) *cobra.Command {
 			if err := checkOutput(output, outTable, outJSON, outCSV); err != nil {
 				return err
 			}
-			path, err := e.databasePath()
-			if err != nil {
-				return err
-			}
-			st, err := e.openDB(cmd.Context(), path)
+			st, err := e.openSQL(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -121,11 +113,7 @@ func newTokenCmd(e *env) *cobra.Command {
 		Short: "Revoke a token: requests with it are refused from now on",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path, err := e.databasePath()
-			if err != nil {
-				return err
-			}
-			st, err := e.openDB(cmd.Context(), path)
+			st, err := e.openSQL(cmd.Context())
 			if err != nil {
 				return err
 			}

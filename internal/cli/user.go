@@ -53,11 +53,7 @@ func newUserCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "user", Short: "Add, list and disable the local users who sign in to the dashboard"}
 	var role, team, output string
 	open := func(cmd *cobra.Command) (*sqlstore.DB, error) {
-		path, err := e.databasePath()
-		if err != nil {
-			return nil, err
-		}
-		return e.openDB(cmd.Context(), path)
+		return e.openSQL(cmd.Context())
 	}
 	add := &cobra.Command{
 		Use:   "add NAME",

@@ -51,11 +51,7 @@ HMAC-SHA256, under the webhook's secret, of TIMESTAMP, ".", and the raw body.`,
 				}
 				secret = strings.TrimSpace(string(b))
 			}
-			path, err := e.databasePath()
-			if err != nil {
-				return err
-			}
-			st, err := e.openDB(cmd.Context(), path)
+			st, err := e.openSQL(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -171,9 +167,5 @@ func (e *env) openServerStore(cmd *cobra.Command) (interface {
 	server.Store
 	Close() error
 }, error) {
-	path, err := e.databasePath()
-	if err != nil {
-		return nil, err
-	}
-	return e.openDB(cmd.Context(), path)
+	return e.openSQL(cmd.Context())
 }
