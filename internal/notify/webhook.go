@@ -9,11 +9,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ctem-dev/ctem/internal/netguard"
+	"github.com/ctem-dev/ctem/internal/retry"
 )
 
 // Poster sends a JSON payload to an incoming webhook through a client
@@ -49,20 +49,6 @@ func (e *HTTPError) Error() string {
 	return fmt.Sprintf("%s webhook at %s: %d %s", e.Channel, e.Host, e.Status, e.Body)
 }
 
-func (p *Poster) sleep(ctx context.Context, d time.Duration) error {
-	if p.Sleep != nil {
-		return p.Sleep(ctx, d)
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // Post sends payload as JSON; channel names the webhook in errors.
 func (p *Poster) Post(ctx context.Context, channel string, payload any) error {
 	u, err := p.Policy.CheckURL(p.URL)
@@ -77,50 +63,32 @@ func (p *Poster) Post(ctx context.Context, channel string, payload any) error {
 	if c == nil {
 		c = p.Policy.Client(30 * time.Second)
 	}
-	attempts, maxWait := p.Attempts, p.MaxWait
-	if attempts <= 0 {
-		attempts = 3
-	}
-	if maxWait <= 0 {
-		maxWait = 30 * time.Second
-	}
-	backoff := time.Second
-	for try := 1; ; try++ {
+	pol := retry.Policy{Attempts: p.Attempts, MaxWait: p.MaxWait, Sleep: p.Sleep}
+	return pol.Do(ctx, 3, 30*time.Second, func(bool) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
 		if err != nil {
 			return fmt.Errorf("%s webhook at %s: %w", channel, u.Hostname(), redact(err))
 		}
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := c.Do(req)
-		wait := backoff
-		var last error
 		if err != nil {
-			last = fmt.Errorf("%s webhook at %s: %w", channel, u.Hostname(), redact(err))
+			err = fmt.Errorf("%s webhook at %s: %w", channel, u.Hostname(), redact(err))
 			if errors.Is(err, netguard.ErrBlocked) {
-				return last
+				return err
 			}
-		} else {
-			data, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-			resp.Body.Close()
-			if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-				return nil
-			}
-			last = &HTTPError{Channel: channel, Host: u.Hostname(), Status: resp.StatusCode, Body: clip(oneLine(string(data)), 200)}
-			if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode < 500 {
-				return last
-			}
-			if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
-				wait = time.Duration(s) * time.Second
-			}
+			return &retry.Again{Err: err}
 		}
-		if try >= attempts {
-			return last
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+			return nil
 		}
-		if err := p.sleep(ctx, min(wait, maxWait)); err != nil {
-			return err
+		herr := &HTTPError{Channel: channel, Host: u.Hostname(), Status: resp.StatusCode, Body: clip(oneLine(string(data)), 200)}
+		if !retry.Retryable(resp.StatusCode) {
+			return herr
 		}
-		backoff *= 2
-	}
+		return &retry.Again{Err: herr, After: retry.After(resp.Header.Get("Retry-After"))}
+	})
 }
 
 // redact drops the URL from net/http's *url.Error, keeping its cause.

@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
+
+	"github.com/ctem-dev/ctem/internal/retry"
 )
 
 // maxBody bounds what ctem reads of a tracker's response.
@@ -41,46 +42,25 @@ func (e *HTTPError) Error() string {
 	return fmt.Sprintf("%s %s: %d %s", e.Method, e.URL, e.Status, e.Body)
 }
 
-func (c *Client) sleep(ctx context.Context, d time.Duration) error {
-	if c.Sleep != nil {
-		return c.Sleep(ctx, d)
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // Do sends a request with body (nil for none) and returns the response
 // body of a 2xx answer, retrying as the Client says; another answer is an
 // *HTTPError.
 func (c *Client) Do(ctx context.Context, method, url string, header http.Header, body []byte) ([]byte, http.Header, error) {
-	attempts := c.Attempts
-	if attempts <= 0 {
-		attempts = 4
-	}
-	maxWait := c.MaxWait
-	if maxWait <= 0 {
-		maxWait = time.Minute
-	}
 	hc := c.HTTP
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
-	backoff := time.Second
-	var last error
-	for try := 1; ; try++ {
+	var data []byte
+	var got http.Header
+	pol := retry.Policy{Attempts: c.Attempts, MaxWait: c.MaxWait, Sleep: c.Sleep}
+	err := pol.Do(ctx, 4, time.Minute, func(bool) error {
 		var rd io.Reader
 		if body != nil {
 			rd = bytes.NewReader(body)
 		}
 		req, err := http.NewRequestWithContext(ctx, method, url, rd)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		for k, vs := range header {
 			req.Header[k] = vs
@@ -93,49 +73,28 @@ func (c *Client) Do(ctx context.Context, method, url string, header http.Header,
 			c.Auth(req)
 		}
 		resp, err := hc.Do(req)
-		wait := backoff
 		if err != nil {
-			last = err // net/http's error names the method and URL
-		} else {
-			data, rerr := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-			resp.Body.Close()
-			switch {
-			case rerr != nil:
-				last = fmt.Errorf("%s %s: %w", method, url, rerr)
-			case resp.StatusCode >= 200 && resp.StatusCode < 300:
-				return data, resp.Header, nil
-			default:
-				last = &HTTPError{Method: method, URL: url, Status: resp.StatusCode, Body: snippet(data)}
-				if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode < 500 {
-					return nil, nil, last
-				}
-				if ra := retryAfter(resp.Header.Get("Retry-After")); ra > 0 {
-					wait = ra
-				}
-			}
+			return &retry.Again{Err: err} // net/http's error names the method and URL
 		}
-		if try >= attempts {
-			return nil, nil, last
+		b, rerr := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+		resp.Body.Close()
+		switch {
+		case rerr != nil:
+			return &retry.Again{Err: fmt.Errorf("%s %s: %w", method, url, rerr)}
+		case resp.StatusCode >= 200 && resp.StatusCode < 300:
+			data, got = b, resp.Header
+			return nil
 		}
-		if err := c.sleep(ctx, min(wait, maxWait)); err != nil {
-			return nil, nil, err
+		herr := &HTTPError{Method: method, URL: url, Status: resp.StatusCode, Body: snippet(b)}
+		if !retry.Retryable(resp.StatusCode) {
+			return herr
 		}
-		backoff *= 2
+		return &retry.Again{Err: herr, After: retry.After(resp.Header.Get("Retry-After"))}
+	})
+	if err != nil {
+		return nil, nil, err
 	}
-}
-
-// retryAfter reads Retry-After in seconds or as an HTTP date.
-func retryAfter(v string) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return time.Until(t)
-	}
-	return 0
+	return data, got, nil
 }
 
 func snippet(b []byte) string {

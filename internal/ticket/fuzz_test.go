@@ -20,11 +20,3 @@ func FuzzKeyOf(f *testing.F) {
 		}
 	})
 }
-
-// FuzzRetryAfter reads arbitrary Retry-After values: no panic.
-func FuzzRetryAfter(f *testing.F) {
-	for _, s := range []string{"2", "0", "-1", "Wed, 21 Oct 2015 07:28:00 GMT", "99999999999999999999", ""} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, v string) { _ = retryAfter(v) })
-}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/ctem-dev/ctem/internal/retry"
 )
 
 // Transport is an http.RoundTripper that retries as Client does (429 or
@@ -24,53 +26,49 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	c := &Client{Attempts: t.Attempts, MaxWait: t.MaxWait, Sleep: t.Sleep}
-	attempts := c.Attempts
-	if attempts <= 0 {
-		attempts = 4
-	}
-	maxWait := c.MaxWait
-	if maxWait <= 0 {
-		maxWait = time.Minute
-	}
-	backoff := time.Second
-	for try := 1; ; try++ {
+	var resp *http.Response
+	first := true
+	pol := retry.Policy{Attempts: t.Attempts, MaxWait: t.MaxWait, Sleep: t.Sleep}
+	err := pol.Do(req.Context(), 4, time.Minute, func(last bool) error {
 		r := req
-		if try > 1 {
+		if !first {
 			if req.Body != nil && req.GetBody == nil {
-				return nil, errNoReplay
+				return errNoReplay
 			}
 			r = req.Clone(req.Context())
 			if req.GetBody != nil {
 				b, err := req.GetBody()
 				if err != nil {
-					return nil, err
+					return err
 				}
 				r.Body = b
 			}
 		}
-		resp, err := base.RoundTrip(r)
-		wait := backoff
-		retry := err != nil
-		if err == nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500) {
-			retry = true
-			if ra := retryAfter(resp.Header.Get("Retry-After")); ra > 0 {
-				wait = ra
-			}
+		first = false
+		var err error
+		resp, err = base.RoundTrip(r)
+		switch {
+		case err != nil && last:
+			return err
+		case err != nil:
+			return &retry.Again{Err: err}
+		case last || !retry.Retryable(resp.StatusCode):
+			return nil
 		}
-		if !retry || try >= attempts {
-			return resp, err
-		}
-		if resp != nil {
-			io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
-			resp.Body.Close()
-		}
-		if err := c.sleep(req.Context(), min(wait, maxWait)); err != nil {
-			return nil, err
-		}
-		backoff *= 2
+		io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
+		resp.Body.Close()
+		return &retry.Again{Err: errStatus(resp.StatusCode), After: retry.After(resp.Header.Get("Retry-After"))}
+	})
+	if err != nil {
+		return nil, err
 	}
+	return resp, nil
 }
+
+// errStatus is a retried answer's status, as the error between tries.
+type errStatus int
+
+func (e errStatus) Error() string { return http.StatusText(int(e)) }
 
 type replayError struct{}
 
