@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -85,6 +86,20 @@ func WalkObject(dec *jsontext.Decoder, fn func(name string) error) error {
 	}
 	_, err = dec.ReadToken()
 	return err
+}
+
+// WalkItems is WalkArray for a report's list of results: fn gets each
+// element's index (for its position in errors and keys), and the walk
+// stops with ctx's error once ctx is done.
+func WalkItems(ctx context.Context, dec *jsontext.Decoder, fn func(i int) error) error {
+	i := 0
+	return WalkArray(dec, func() error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		i++
+		return fn(i - 1)
+	})
 }
 
 // WalkArray reads the next value of dec, which must be an array or null,

@@ -187,12 +187,7 @@ func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 
 func (p *parser) parse(ctx context.Context) error {
 	list := func(prefix string) error {
-		i := 0
-		return ingest.WalkArray(p.dec, func() error {
-			defer func() { i++ }()
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		return ingest.WalkItems(ctx, p.dec, func(i int) error {
 			var f finding
 			if err := ingest.DecodeJSON(p.dec, &f); err != nil {
 				return err

@@ -190,12 +190,7 @@ func (p *parser) parseJSON(ctx context.Context, dec *jsontext.Decoder) error {
 				return p.jsonComponents(ctx, []jsonComponent{c})
 			})
 		case "vulnerabilities":
-			i := 0
-			return ingest.WalkArray(dec, func() error {
-				defer func() { i++ }()
-				if err := ctx.Err(); err != nil {
-					return err
-				}
+			return ingest.WalkItems(ctx, dec, func(i int) error {
 				var v jsonVuln
 				if err := ingest.DecodeJSON(dec, &v); err != nil {
 					return err

@@ -170,12 +170,7 @@ func parseJSON(ctx context.Context, in *ingest.Input, dec *jsontext.Decoder, sin
 			if err := e.begin(project, version, nameJSON); err != nil {
 				return err
 			}
-			i := 0
-			return ingest.WalkArray(dec, func() error {
-				defer func() { i++ }()
-				if err := ctx.Err(); err != nil {
-					return err
-				}
+			return ingest.WalkItems(ctx, dec, func(i int) error {
 				return jsonDependency(dec, e, i)
 			})
 		}

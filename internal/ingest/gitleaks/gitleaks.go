@@ -121,12 +121,7 @@ func (p *parser) parse(ctx context.Context) error {
 	if err := ingest.ExpectStart(p.in, p.dec, '[', "a Gitleaks report"); err != nil {
 		return err
 	}
-	i := 0
-	err := ingest.WalkArray(p.dec, func() error {
-		defer func() { i++ }()
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	err := ingest.WalkItems(ctx, p.dec, func(i int) error {
 		return p.leak(i)
 	})
 	if err != nil {

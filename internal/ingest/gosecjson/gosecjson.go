@@ -96,12 +96,7 @@ func (p *parser) parse(ctx context.Context) error {
 			if err := p.begin(); err != nil {
 				return err
 			}
-			i := 0
-			return ingest.WalkArray(p.dec, func() error {
-				defer func() { i++ }()
-				if err := ctx.Err(); err != nil {
-					return err
-				}
+			return ingest.WalkItems(ctx, p.dec, func(i int) error {
 				return p.issue(i)
 			})
 		}

@@ -255,12 +255,7 @@ func (p *parser) object(ctx context.Context) error {
 		case "Vulns":
 			p.messages++
 			p.legacy = true
-			i := 0
-			return ingest.WalkArray(p.dec, func() error {
-				defer func() { i++ }()
-				if err := ctx.Err(); err != nil {
-					return err
-				}
+			return ingest.WalkItems(ctx, p.dec, func(i int) error {
 				var v legacyVuln
 				if err := ingest.DecodeJSON(p.dec, &v); err != nil {
 					return err

@@ -80,12 +80,7 @@ func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 			if err := p.beginScan(version); err != nil {
 				return err
 			}
-			i := 0
-			return ingest.WalkArray(p.dec, func() error {
-				defer func() { i++ }()
-				if err := ctx.Err(); err != nil {
-					return err
-				}
+			return ingest.WalkItems(ctx, p.dec, func(i int) error {
 				var q query
 				if err := ingest.DecodeJSON(p.dec, &q); err != nil {
 					return err

@@ -178,12 +178,7 @@ func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 func (p *parser) parse(ctx context.Context) error {
 	switch p.dec.PeekKind() {
 	case '[':
-		i := 0
-		if err := ingest.WalkArray(p.dec, func() error {
-			defer func() { i++ }()
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		if err := ingest.WalkItems(ctx, p.dec, func(i int) error {
 			return p.result("/" + strconv.Itoa(i))
 		}); err != nil {
 			return err

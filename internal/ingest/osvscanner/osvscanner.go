@@ -150,12 +150,7 @@ func (p *parser) parse(ctx context.Context) error {
 			if name != "results" {
 				return p.dec.SkipValue()
 			}
-			i := 0
-			return ingest.WalkArray(p.dec, func() error {
-				defer func() { i++ }()
-				if err := ctx.Err(); err != nil {
-					return err
-				}
+			return ingest.WalkItems(ctx, p.dec, func(i int) error {
 				return p.result(ctx, i)
 			})
 		}); err != nil {

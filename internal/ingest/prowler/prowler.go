@@ -285,12 +285,7 @@ func newParser(in *ingest.Input, sink ingest.Sink, format string) *parser {
 // ParseOCSF reads a Prowler OCSF array from in and emits its findings.
 func ParseOCSF(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 	p := newParser(in, sink, "prowler-ocsf")
-	i := 0
-	err := ingest.WalkArray(p.dec, func() error {
-		defer func() { i++ }()
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	err := ingest.WalkItems(ctx, p.dec, func(i int) error {
 		var o ocsfFinding
 		if err := ingest.DecodeJSON(p.dec, &o); err != nil {
 			return err
@@ -362,12 +357,7 @@ func (p *parser) parseJSON(ctx context.Context) error {
 		}
 		return nil
 	case '[':
-		i := 0
-		err := ingest.WalkArray(p.dec, func() error {
-			defer func() { i++ }()
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		err := ingest.WalkItems(ctx, p.dec, func(i int) error {
 			return decodeOne(fmt.Sprintf("/%d", i))
 		})
 		if err != nil {

@@ -253,9 +253,7 @@ func Parse(ctx context.Context, in *ingest.Input, sink ingest.Sink) error {
 			}
 			return nil
 		case "runs":
-			i := 0
-			return ingest.WalkArray(p.dec, func() error {
-				defer func() { i++ }()
+			return ingest.WalkItems(ctx, p.dec, func(i int) error {
 				return p.run(ctx, i)
 			})
 		}

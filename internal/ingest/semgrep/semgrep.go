@@ -199,12 +199,7 @@ func (p *parser) parse(ctx context.Context) error {
 			if err := p.beginCode(); err != nil {
 				return err
 			}
-			i := 0
-			return ingest.WalkArray(p.dec, func() error {
-				defer func() { i++ }()
-				if err := ctx.Err(); err != nil {
-					return err
-				}
+			return ingest.WalkItems(ctx, p.dec, func(i int) error {
 				return p.result(i)
 			})
 		case "vulns":
@@ -212,12 +207,7 @@ func (p *parser) parse(ctx context.Context) error {
 			if err := p.beginSCA(); err != nil {
 				return err
 			}
-			i := 0
-			return ingest.WalkArray(p.dec, func() error {
-				defer func() { i++ }()
-				if err := ctx.Err(); err != nil {
-					return err
-				}
+			return ingest.WalkItems(ctx, p.dec, func(i int) error {
 				return p.vuln(i)
 			})
 		}

@@ -157,12 +157,7 @@ func (p *parser) parse(ctx context.Context) error {
 			return err
 		}
 	case '[':
-		i := 0
-		if err := ingest.WalkArray(p.dec, func() error {
-			defer func() { i++ }()
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		if err := ingest.WalkItems(ctx, p.dec, func(i int) error {
 			return p.top(ctx, fmt.Sprintf("/%d", i))
 		}); err != nil {
 			return err
@@ -216,9 +211,7 @@ func (p *parser) project(ctx context.Context, ptr string, top bool) (*project, e
 			pr.container = true
 			return p.dec.SkipValue()
 		case "applications":
-			i := 0
-			return ingest.WalkArray(p.dec, func() error {
-				defer func() { i++ }()
+			return ingest.WalkItems(ctx, p.dec, func(i int) error {
 				// An application's vulnerabilities join the spool of
 				// its project, in a list of their own.
 				_, err := p.project(ctx, fmt.Sprintf("%s/applications/%d", ptr, i), false)

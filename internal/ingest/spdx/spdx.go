@@ -211,12 +211,7 @@ func (p *parser) top(ctx context.Context, name string) error {
 	case "documentDescribes":
 		return ingest.DecodeJSON(p.dec, &p.describes)
 	case "packages":
-		i := 0
-		return ingest.WalkArray(p.dec, func() error {
-			defer func() { i++ }()
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		return ingest.WalkItems(ctx, p.dec, func(i int) error {
 			var jp jsonPackage
 			if err := ingest.DecodeJSON(p.dec, &jp); err != nil {
 				return err

@@ -108,12 +108,7 @@ func parse(ctx context.Context, in *ingest.Input, sink ingest.Sink, dec *jsontex
 		if err := begin(); err != nil {
 			return err
 		}
-		i := 0
-		return ingest.WalkArray(dec, func() error {
-			defer func() { i++ }()
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		return ingest.WalkItems(ctx, dec, func(i int) error {
 			var r result
 			if err := ingest.DecodeJSON(dec, &r); err != nil {
 				return err

@@ -157,12 +157,7 @@ func (p *parser) parse(ctx context.Context) error {
 		if err := p.beginScan(); err != nil {
 			return err
 		}
-		i := 0
-		if err := ingest.WalkArray(p.dec, func() error {
-			defer func() { i++ }()
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		if err := ingest.WalkItems(ctx, p.dec, func(i int) error {
 			return p.result(ctx, fmt.Sprintf("/%d", i), "")
 		}); err != nil {
 			return err
@@ -221,12 +216,7 @@ func (p *parser) top(ctx context.Context, name string) error {
 		if err := p.beginScan(); err != nil {
 			return err
 		}
-		i := 0
-		return ingest.WalkArray(p.dec, func() error {
-			defer func() { i++ }()
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		return ingest.WalkItems(ctx, p.dec, func(i int) error {
 			return p.result(ctx, fmt.Sprintf("/Results/%d", i), "")
 		})
 	case "Resources", "Vulnerabilities", "Misconfigurations":
@@ -234,9 +224,7 @@ func (p *parser) top(ctx context.Context, name string) error {
 		if err := p.beginScan(); err != nil {
 			return err
 		}
-		i := 0
-		return ingest.WalkArray(p.dec, func() error {
-			defer func() { i++ }()
+		return ingest.WalkItems(ctx, p.dec, func(i int) error {
 			return p.resource(ctx, fmt.Sprintf("/%s/%d", name, i))
 		})
 	}
@@ -361,7 +349,6 @@ func looksLikeRepoURL(s string) bool {
 func (p *parser) resource(ctx context.Context, ptr string) error {
 	var ns, kind, name string
 	var workload string
-	i := 0
 	return ingest.WalkObject(p.dec, func(field string) error {
 		switch field {
 		case "Namespace":
@@ -375,11 +362,7 @@ func (p *parser) resource(ctx context.Context, ptr string) error {
 			if err := p.sink.Asset(model.Asset{Key: workload, Kind: model.KindOfKey(workload), Name: kind + "/" + name, Labels: nsLabel(ns), Source: Tool}); err != nil {
 				return err
 			}
-			return ingest.WalkArray(p.dec, func() error {
-				defer func() { i++ }()
-				if err := ctx.Err(); err != nil {
-					return err
-				}
+			return ingest.WalkItems(ctx, p.dec, func(i int) error {
 				return p.result(ctx, fmt.Sprintf("%s/Results/%d", ptr, i), workload)
 			})
 		}

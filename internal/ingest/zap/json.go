@@ -58,9 +58,7 @@ func parseJSON(ctx context.Context, in *ingest.Input, dec *jsontext.Decoder, sin
 			version = v.String()
 			return nil
 		case "site":
-			i := 0
-			return ingest.WalkArray(dec, func() error {
-				defer func() { i++ }()
+			return ingest.WalkItems(ctx, dec, func(i int) error {
 				began = true
 				return jsonSite(ctx, in, dec, sink, version, fmt.Sprintf("/site/%d", i))
 			})
@@ -109,12 +107,7 @@ func jsonSite(ctx context.Context, in *ingest.Input, dec *jsontext.Decoder, sink
 			if err := begin(); err != nil {
 				return err
 			}
-			i := 0
-			return ingest.WalkArray(dec, func() error {
-				defer func() { i++ }()
-				if err := ctx.Err(); err != nil {
-					return err
-				}
+			return ingest.WalkItems(ctx, dec, func(i int) error {
 				var a alert
 				if err := ingest.DecodeJSON(dec, &a); err != nil {
 					return err
