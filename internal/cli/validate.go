@@ -41,10 +41,10 @@ allowed addresses are dialled. Nothing is allowed by default. Probes are paced
 --dry-run lists what would be contacted and contacts nothing (no DNS either).
 
 An open entry records probe-confirmed evidence on the exposures its paths
-reach over the network, which validates those steps; a closed or filtered one
-records probe-refuted, which lowers them (explain shows it). Each run replaces
-the previous run's evidence on those exposures; evidence older than --max-age
-expires. The analysis is re-run on what changed.
+reach over the network, which validates those steps; a closed, filtered (no
+answer in time) or unreachable (no route) one records probe-refuted, which
+lowers them (explain shows it). Each run replaces the previous run's evidence
+on those exposures; evidence older than --max-age expires. The analysis is re-run on what changed.
 
 --running FILE reads the live cluster's pods (kubectl get pods -A -o json) and
 records, on the open exposures on images, image-running when a running
