@@ -42,6 +42,9 @@ type Target struct {
 	Address string `json:"address"`
 	TLS     bool   `json:"tls,omitempty"`
 	HTTP    bool   `json:"http,omitempty"`
+	// Reason says where the target comes from: the scope, the command
+	// line, or the estate's endpoint of the asset.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Allow is the set of addresses probes may contact.
