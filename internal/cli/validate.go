@@ -16,7 +16,7 @@ import (
 
 func newValidateCmd(e *env) *cobra.Command {
 	var (
-		dryRun, dast        bool
+		dryRun, dast, noEst bool
 		rate                float64
 		timeout, maxAge     time.Duration
 		concurrency         int
@@ -34,6 +34,14 @@ TLS handshake (version, certificate subject, expiry) and sends one HTTP HEAD
 request (status, Server banner, redirect target; no redirect is followed, no
 body is read). Nothing else is ever sent.
 
+Besides those targets, the estate's endpoints of its internet-exposed assets
+are targets (unless --no-estate-targets): Ingress TLS and rule hosts and their
+load balancer's address, LoadBalancer services' status addresses on their
+ports, AWS load balancers' DNS names on their listeners, instances' public
+addresses and Elastic IPs on the ports their security groups open, and the
+net.endpoints label an inventory sets. --dry-run lists each with its asset and
+the reason it is a target.
+
 Only addresses in the allow list (the scope's validation.allow, and --allow: IP
 addresses or CIDR prefixes) are contacted: a host name is resolved and only its
 allowed addresses are dialled. Nothing is allowed by default. Probes are paced
@@ -41,10 +49,10 @@ allowed addresses are dialled. Nothing is allowed by default. Probes are paced
 --dry-run lists what would be contacted and contacts nothing (no DNS either).
 
 An open entry records probe-confirmed evidence on the exposures its paths
-reach over the network, which validates those steps; a closed or filtered one
-records probe-refuted, which lowers them (explain shows it). Each run replaces
-the previous run's evidence on those exposures; evidence older than --max-age
-expires. The analysis is re-run on what changed.
+reach over the network, which validates those steps; a closed, filtered (no
+answer in time) or unreachable (no route) one records probe-refuted, which
+lowers them (explain shows it). Each run replaces the previous run's evidence
+on those exposures; evidence older than --max-age expires. The analysis is re-run on what changed.
 
 --running FILE reads the live cluster's pods (kubectl get pods -A -o json) and
 records, on the open exposures on images, image-running when a running
@@ -59,11 +67,14 @@ steps that give code execution on the estate's workloads that run I in N,
 which validates them. It contacts nothing.
 
 --dast, instead of probing, ties the DAST and network-scanner hits already
-ingested (Nuclei, ZAP) to the workloads behind the entries they were made
-against: a hit at a target's address confirms, on the paths from the target's
-asset, the exposure reached over the network that names the same
-vulnerability (dast-confirmed evidence, which validates the step). A hit at an
-address no target names confirms nothing. It contacts nothing.`,
+ingested (Nuclei, ZAP) to the workloads that serve the URL they were made at:
+its host and port name an entry (a target's address, or an endpoint of the
+estate), and for an Ingress the rule for its host and path names the Service
+and the workloads it selects. On the paths from the entry, the step on those
+workloads whose exposure names the same vulnerability is confirmed
+(dast-confirmed evidence, which validates it). A hit at an address nothing
+serves, or that no rule routes, confirms nothing and is listed as a loose URL.
+It contacts nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output, outTable, outJSON); err != nil {
@@ -88,17 +99,26 @@ address no target names confirms nothing. It contacts nothing.`,
 			}
 			var ts []validate.Target
 			for _, t := range sc.Validation.Targets {
-				ts = append(ts, validate.Target{Asset: t.Asset, Address: t.Address, TLS: t.TLS, HTTP: t.HTTP})
+				ts = append(ts, validate.Target{Asset: t.Asset, Address: t.Address, TLS: t.TLS, HTTP: t.HTTP, Reason: "the scope's validation.targets"})
 			}
 			for _, f := range targets {
 				t, err := parseTarget(f)
 				if err != nil {
 					return usage(err)
 				}
+				t.Reason = "--target"
 				ts = append(ts, t)
 			}
 			if err := validate.CheckTargets(ts); err != nil {
 				return usage(err)
+			}
+			// The DAST matching reads the estate's endpoints itself.
+			if !noEst && !dast {
+				est, err := validate.EstateTargets(ctx, a.Store)
+				if err != nil {
+					return err
+				}
+				ts = validate.MergeTargets(ts, est)
 			}
 			if falco != "" {
 				if err := e.recordFalco(cmd, a, falco, output); err != nil {
@@ -124,12 +144,15 @@ address no target names confirms nothing. It contacts nothing.`,
 				if output == outJSON {
 					return writeJSON(e.stdout, out)
 				}
-				fmt.Fprintf(e.stdout, "%d exposures on attack paths confirmed by DAST hits at the targets' addresses; %d facts recorded, %d earlier ones replaced.\n",
+				fmt.Fprintf(e.stdout, "%d exposures on attack paths confirmed by DAST hits at the entries that serve them; %d facts recorded, %d earlier ones replaced.\n",
 					len(out.Confirmed), out.Recorded, out.Removed)
+				for _, l := range out.Loose {
+					fmt.Fprintf(e.stdout, "  %s (%s): %s\n", cell(l.URL, 100), l.Exposure, l.Reason)
+				}
 				return nil
 			}
 			if len(ts) == 0 {
-				return usage(fmt.Errorf("no target: list them under validation.targets in the scope file, or pass --target ASSET=HOST:PORT"))
+				return usage(fmt.Errorf("no target: the estate names no endpoint of an internet-exposed asset; list them under validation.targets in the scope file, or pass --target ASSET=HOST:PORT"))
 			}
 			if len(allow) == 0 {
 				e.warnf("nothing is allowed (validation.allow in the scope file, or --allow): no target will be contacted")
@@ -143,13 +166,13 @@ address no target names confirms nothing. It contacts nothing.`,
 				return writeJSON(e.stdout, out)
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ASSET\tADDRESS\tSTATE\tEXPOSURES\tDETAIL\t")
+			fmt.Fprintln(tw, "ASSET\tADDRESS\tSTATE\tEXPOSURES\tDETAIL\tREASON\t")
 			for _, r := range out.Results {
 				addr := r.Target.Address
 				if r.Addr.IsValid() {
 					addr += " (" + r.Addr.String() + ")"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t\n", cell(r.Target.Asset, 60), cell(addr, 50), r.State, len(out.Exposures[r.Target.Asset]), cell(r.Detail, 100))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t\n", cell(r.Target.Asset, 60), cell(addr, 50), r.State, len(out.Exposures[r.Target.Asset]), cell(r.Detail, 100), cell(r.Target.Reason, 100))
 			}
 			tw.Flush()
 			if dryRun {
@@ -171,6 +194,7 @@ address no target names confirms nothing. It contacts nothing.`,
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "list what would be contacted; contact and record nothing")
+	cmd.Flags().BoolVar(&noEst, "no-estate-targets", false, "probe only the scope's and --target's targets, not the endpoints the estate names")
 	cmd.Flags().BoolVar(&dast, "dast", false, "instead of probing, tie the ingested DAST hits at the targets' addresses to the workloads behind them")
 	cmd.Flags().Float64Var(&rate, "rate", validate.DefaultRate, "probes started per second, at most")
 	cmd.Flags().IntVar(&concurrency, "concurrency", validate.DefaultConcurrency, "probes in flight, at most")

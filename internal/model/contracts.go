@@ -175,3 +175,31 @@ func ParseK8sKey(key string) (cluster, ns, kind, name string, ok bool) {
 	}
 	return rest[:i], rest[i+1:], kind, name, true
 }
+
+// Where an entry answers from outside, so that ctem validate can probe
+// it and DAST hits meet the workloads behind it.
+const (
+	// LabelEndpoints on an entry asset lists, comma-separated, where it
+	// answers from outside: https://HOST[:PORT] or http://HOST[:PORT] for
+	// an HTTP entry, tcp://HOST:PORT, or a bare HOST (a name or an IP
+	// address) whose ports are those of its internet exposure (the
+	// exposes relations' actions, tcp/N). The estate sets it from Ingress
+	// hosts and status, LoadBalancer services' status, AWS load
+	// balancers' DNS names, instances' public addresses and Elastic IPs;
+	// an inventory may set it on any asset.
+	LabelEndpoints = "net.endpoints"
+	// LabelHTTPRoutes on an Ingress holds its routing rules as a JSON
+	// array of HTTPRoute, in the order the Ingress lists them.
+	LabelHTTPRoutes = "http.routes"
+)
+
+// HTTPRoute is one rule of an HTTP router (an Ingress): requests for
+// Host (any host when empty; "*.example.com" matches one label) whose
+// path matches Path go to the Service (its asset key). PathType is
+// "Exact", or "Prefix" (path elements; also ImplementationSpecific).
+type HTTPRoute struct {
+	Host     string `json:"host,omitempty"`
+	Path     string `json:"path,omitempty"`
+	PathType string `json:"type,omitempty"`
+	Service  string `json:"service"`
+}

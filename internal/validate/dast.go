@@ -2,6 +2,7 @@ package validate
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ctem-dev/ctem/internal/app"
+	"github.com/ctem-dev/ctem/internal/graph"
 	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
 )
@@ -22,7 +24,12 @@ const DASTSource = "ctem-dast-match"
 type DASTOutcome struct {
 	// Confirmed maps a path exposure's id to the DAST exposures that
 	// confirm it.
-	Confirmed  map[string][]string `json:"confirmed"`
+	Confirmed map[string][]string `json:"confirmed"`
+	// Workloads maps a confirmed exposure to the assets of the steps the
+	// hits confirmed it on: the workloads that serve the URL.
+	Workloads map[string][]string `json:"workloads"`
+	// Loose lists the hits tied to no workload, and why.
+	Loose      []LooseHit          `json:"loose,omitempty"`
 	Recorded   int                 `json:"recorded"`
 	Removed    int                 `json:"removed"`
 	Reanalysis *app.AnalysisResult `json:"-"`
@@ -57,14 +64,36 @@ func hostPort(loc string) (string, string, bool) {
 	return strings.ToLower(h), p, true
 }
 
-// ConfirmDAST ties DAST and network-scanner hits to the workloads behind
-// the entries they were made against: a hit whose URL (or host:port) is a
-// target's address was made through that target's entry asset, so on the
-// paths from that asset, an exposure reached over the network that names
-// one of the hit's vulnerability ids is confirmed by it (dast-confirmed
-// evidence on its findings). A hit at an address no target names
-// confirms nothing: a loose URL is not a workload. It contacts nothing,
-// replaces the previous run's evidence and re-analyses what changed.
+// entry is an asset that answers at an address: a target's, or the
+// estate's (model.LabelEndpoints), with the routes of an Ingress.
+type entry struct {
+	asset  string
+	routes []model.HTTPRoute
+}
+
+// LooseHit is a DAST hit that no workload of the estate could be tied to,
+// and why: it stays a fact about a URL.
+type LooseHit struct {
+	Exposure string `json:"exposure"`
+	URL      string `json:"url"`
+	Reason   string `json:"reason"`
+}
+
+// ConfirmDAST ties DAST and network-scanner hits to the workloads that
+// serve the URL they were made at. A hit's host and port are those of
+// an entry: a target's address, or an endpoint the estate names for an
+// internet-exposed asset (an Ingress's hosts, a load balancer's address).
+// When the entry is an Ingress, its rule for the hit's host and path (the
+// most specific: an exact path, else the longest prefix, a named host
+// before a wildcard before any host) names the Service, and the Service
+// the workloads it routes to; only steps on those workloads are
+// confirmed. Otherwise every step reached over the network from the entry
+// is a candidate. On the paths from the entry, a candidate step's
+// exposure that names one of the hit's vulnerability ids is confirmed
+// (dast-confirmed evidence on its findings). A hit no entry answers for,
+// or that no rule routes, confirms nothing and is listed as loose, with
+// the reason. It contacts nothing, replaces the previous run's evidence
+// and re-analyses what changed.
 func ConfirmDAST(ctx context.Context, a *app.App, ts []Target) (*DASTOutcome, error) {
 	if err := CheckTargets(ts); err != nil {
 		return nil, err
@@ -73,23 +102,35 @@ func ConfirmDAST(ctx context.Context, a *app.App, ts []Target) (*DASTOutcome, er
 	if !ok {
 		return nil, ErrNoEvidenceStore
 	}
-	entries := map[string][]string{} // "host:port" -> entry assets
-	for _, t := range ts {
+	est, err := EstateTargets(ctx, a.Store)
+	if err != nil {
+		return nil, err
+	}
+	entries := map[string][]entry{} // "host:port" -> entries
+	for _, t := range MergeTargets(ts, est) {
 		h, p, _ := net.SplitHostPort(t.Address)
 		k := strings.ToLower(h) + ":" + p
-		if !slices.Contains(entries[k], t.Asset) {
-			entries[k] = append(entries[k], t.Asset)
+		if slices.ContainsFunc(entries[k], func(e entry) bool { return e.asset == t.Asset }) {
+			continue
 		}
+		e := entry{asset: t.Asset}
+		if as, err := a.Store.Asset(ctx, t.Asset); err == nil {
+			if raw := as.Labels[model.LabelHTTPRoutes]; raw != "" && json.Unmarshal([]byte(raw), &e.routes) != nil {
+				e.routes = nil
+			}
+		}
+		entries[k] = append(entries[k], e)
 	}
 	pl, err := a.Paths(ctx, app.PathQuery{})
 	if err != nil {
 		return nil, err
 	}
-	out := &DASTOutcome{Confirmed: map[string][]string{}}
+	out := &DASTOutcome{Confirmed: map[string][]string{}, Workloads: map[string][]string{}}
 	var findings []string
 	var evs []model.Evidence
 	changed := map[string]bool{}
 	seen := map[string]bool{}
+	served := map[string][]string{} // service -> workloads it routes to
 	for hit, err := range a.Store.Exposures(ctx, store.Filter{Statuses: []model.Status{model.StatusOpen},
 		Kinds: []string{string(model.FindingDAST), string(model.FindingNetwork)}}) {
 		if err != nil {
@@ -102,9 +143,37 @@ func ConfirmDAST(ctx context.Context, a *app.App, ts []Target) (*DASTOutcome, er
 		if !ok {
 			continue
 		}
-		for _, asset := range entries[h+":"+p] {
-			for _, id := range EntryExposures(pl.Paths, asset) {
-				x, err := a.Store.Exposure(ctx, id)
+		es := entries[h+":"+p]
+		if len(es) == 0 {
+			out.Loose = append(out.Loose, LooseHit{Exposure: hit.ID, URL: hit.Location.URL,
+				Reason: "nothing the estate or the targets name answers at " + net.JoinHostPort(h, p) + ": a loose URL, tied to no workload"})
+			continue
+		}
+		path := urlPath(hit.Location.URL)
+		for _, e := range es {
+			var on []string // the workloads the hit reached; nil: any step from the entry
+			via := e.asset
+			if len(e.routes) > 0 {
+				r, ok := matchRoute(e.routes, h, path)
+				if !ok {
+					out.Loose = append(out.Loose, LooseHit{Exposure: hit.ID, URL: hit.Location.URL,
+						Reason: fmt.Sprintf("%s has no rule for host %s and path %s: tied to no workload", e.asset, h, path)})
+					continue
+				}
+				ws, ok := served[r.Service]
+				if !ok {
+					if ws, err = routesTo(ctx, a.Store, r.Service); err != nil {
+						return nil, err
+					}
+					served[r.Service] = ws
+				}
+				on, via = append(ws, r.Service), fmt.Sprintf("%s (rule %s%s to %s)", e.asset, r.Host, r.Path, r.Service)
+			}
+			for _, c := range entrySteps(pl.Paths, e.asset) {
+				if on != nil && !slices.Contains(on, c.asset) {
+					continue
+				}
+				x, err := a.Store.Exposure(ctx, c.exposure)
 				if err != nil {
 					return nil, err
 				}
@@ -119,24 +188,22 @@ func ConfirmDAST(ctx context.Context, a *app.App, ts []Target) (*DASTOutcome, er
 						break
 					}
 				}
-				if shared == "" || slices.Contains(out.Confirmed[x.ID], hit.ID) {
+				if shared == "" {
+					continue
+				}
+				if !slices.Contains(out.Workloads[x.ID], c.asset) {
+					out.Workloads[x.ID] = append(out.Workloads[x.ID], c.asset)
+				}
+				if slices.Contains(out.Confirmed[x.ID], hit.ID) {
 					continue
 				}
 				out.Confirmed[x.ID] = append(out.Confirmed[x.ID], hit.ID)
 				changed[x.Asset] = true
 				for _, f := range x.FindingIDs {
 					evs = append(evs, model.Evidence{Kind: model.EvidenceDASTConfirmed, Asset: x.Asset, FindingID: f,
-						Detail: fmt.Sprintf("%s reports %s at %s, served through %s (exposure %s)", strings.Join(hit.Tools, ", "), shared, hit.Location.URL, asset, hit.ID)})
+						Detail: fmt.Sprintf("%s reports %s at %s, served through %s by %s (exposure %s)", strings.Join(hit.Tools, ", "), shared, hit.Location.URL, via, c.asset, hit.ID)})
 				}
 			}
-		}
-	}
-	for e, err := range a.Store.AllEvidence(ctx) {
-		if err != nil {
-			return nil, err
-		}
-		if e.Source == DASTSource && e.Asset != "" {
-			changed[e.Asset] = true
 		}
 	}
 	// Every earlier match goes: the hits and targets of this run are the
@@ -148,6 +215,9 @@ func ConfirmDAST(ctx context.Context, a *app.App, ts []Target) (*DASTOutcome, er
 		}
 		if e.Source == DASTSource {
 			all = append(all, e.FindingID)
+			if e.Asset != "" {
+				changed[e.Asset] = true
+			}
 		}
 	}
 	n, err := rep.ReplaceEvidence(ctx, DASTSource, slices.Concat(findings, all), evs, time.Time{})
@@ -165,4 +235,104 @@ func ConfirmDAST(ctx context.Context, a *app.App, ts []Target) (*DASTOutcome, er
 	slices.Sort(assets)
 	out.Reanalysis, err = a.Reanalyze(ctx, assets, "DAST hits tied to their workloads")
 	return out, err
+}
+
+// stepOn is an exposure on a step and the asset the step is on.
+type stepOn struct{ exposure, asset string }
+
+// entrySteps returns, as EntryExposures does, the exposures of the steps
+// taken from network states on the paths from network access to asset,
+// each with the asset of its step.
+func entrySteps(paths []graph.Path, asset string) []stepOn {
+	var out []stepOn
+	for _, p := range paths {
+		if p.Entry != "network:"+asset {
+			continue
+		}
+		for _, s := range p.Steps {
+			if !strings.HasPrefix(s.From, "network:") {
+				break
+			}
+			for _, id := range s.ExposureIDs {
+				if c := (stepOn{id, s.Asset}); !slices.Contains(out, c) {
+					out = append(out, c)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// routesTo returns the assets service routes to.
+func routesTo(ctx context.Context, st store.Store, service string) ([]string, error) {
+	var out []string
+	for r, err := range st.Relations(ctx, store.Filter{Assets: []string{service}}) {
+		if err != nil {
+			return nil, err
+		}
+		if r.From == service && r.Type == model.RelRoutesTo && !slices.Contains(out, r.To) {
+			out = append(out, r.To)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// urlPath returns the path of a URL, "/" when it has none.
+func urlPath(loc string) string {
+	u, err := url.Parse(loc)
+	if err != nil || u.Path == "" {
+		return "/"
+	}
+	return u.Path
+}
+
+// matchRoute returns the Ingress rule that serves host and path, as
+// Kubernetes chooses it: rules of the exact host before wildcard hosts
+// ("*.example.com" matches one label) before rules of any host; among
+// them an Exact path before the longest Prefix (matched element by
+// element: /api matches /api and /api/orders, not /apis).
+func matchRoute(routes []model.HTTPRoute, host, path string) (model.HTTPRoute, bool) {
+	best, bestScore := model.HTTPRoute{}, -1
+	for _, r := range routes {
+		hs := 0
+		switch {
+		case r.Host == "":
+			hs = 1
+		case strings.EqualFold(r.Host, host):
+			hs = 3
+		case strings.HasPrefix(r.Host, "*.") && strings.Count(host, ".") == strings.Count(r.Host, ".") && strings.HasSuffix(strings.ToLower(host), strings.ToLower(r.Host[1:])):
+			hs = 2
+		default:
+			continue
+		}
+		rp := r.Path
+		if rp == "" {
+			rp = "/"
+		}
+		ps := -1
+		if r.PathType == "Exact" {
+			if path == rp {
+				ps = 1 << 20
+			}
+		} else if prefixMatch(rp, path) {
+			ps = len(strings.TrimSuffix(rp, "/"))
+		}
+		if ps < 0 {
+			continue
+		}
+		if score := hs<<21 | ps; score > bestScore {
+			best, bestScore = r, score
+		}
+	}
+	return best, bestScore >= 0
+}
+
+// prefixMatch reports whether path is under prefix element by element.
+func prefixMatch(prefix, path string) bool {
+	prefix = strings.TrimSuffix(prefix, "/")
+	if prefix == "" {
+		return true
+	}
+	return path == prefix || strings.HasPrefix(path, prefix+"/")
 }

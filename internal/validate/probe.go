@@ -42,6 +42,9 @@ type Target struct {
 	Address string `json:"address"`
 	TLS     bool   `json:"tls,omitempty"`
 	HTTP    bool   `json:"http,omitempty"`
+	// Reason says where the target comes from: the scope, the command
+	// line, or the estate's endpoint of the asset.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Allow is the set of addresses probes may contact.
@@ -142,7 +145,8 @@ type Result struct {
 	// Open reports a completed TCP connect.
 	Open bool `json:"open"`
 	// State is "open", "closed" (refused), "filtered" (no answer in
-	// time), "not-allowed", "unresolved", "dry-run" or "error".
+	// time), "unreachable" (no route to it), "not-allowed",
+	// "unresolved", "dry-run" or "error".
 	State string `json:"state"`
 	// Detail says what the probe saw, in words.
 	Detail string    `json:"detail,omitempty"`
@@ -171,13 +175,17 @@ type HTTPInfo struct {
 
 // States of a Result.
 const (
-	StateOpen       = "open"
-	StateClosed     = "closed"
-	StateFiltered   = "filtered"
-	StateNotAllowed = "not-allowed"
-	StateUnresolved = "unresolved"
-	StateDryRun     = "dry-run"
-	StateError      = "error"
+	StateOpen     = "open"
+	StateClosed   = "closed"
+	StateFiltered = "filtered"
+	// StateUnreachable is a connect that failed at once because no
+	// route leads to the address (network or host unreachable): the
+	// entry does not answer from where the probe runs.
+	StateUnreachable = "unreachable"
+	StateNotAllowed  = "not-allowed"
+	StateUnresolved  = "unresolved"
+	StateDryRun      = "dry-run"
+	StateError       = "error"
 )
 
 // Resolved returns the addresses of t's host that opt allows (an IP
@@ -412,12 +420,14 @@ func head(c net.Conn, host string, secure bool) *HTTPInfo {
 }
 
 // connState names why a connect failed: refused is closed, a timeout is
-// filtered.
+// filtered, no route to the network or host is unreachable.
 func connState(err error) string {
 	var ne net.Error
 	switch {
 	case errors.Is(err, errRefused()):
 		return StateClosed
+	case isUnreachable(err):
+		return StateUnreachable
 	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
 		return StateFiltered
 	}

@@ -77,8 +77,8 @@ func EntryExposures(paths []graph.Path, asset string) []string {
 
 // Run probes the targets whose asset starts an open attack path, records
 // the results as evidence on the exposures each entry leads to
-// (probe-confirmed for an open entry, probe-refuted for a closed or
-// filtered one; an error records nothing), expires older probe evidence,
+// (probe-confirmed for an open entry, probe-refuted for a closed,
+// filtered or unreachable one; an error records nothing), expires older probe evidence,
 // and re-analyses what changed. A dry run contacts nothing and records
 // nothing.
 func Run(ctx context.Context, a *app.App, ts []Target, opt RunOptions) (*Outcome, error) {
@@ -138,7 +138,7 @@ func record(ctx context.Context, a *app.App, out *Outcome, opt RunOptions) error
 		switch r.State {
 		case StateOpen:
 			kind = model.EvidenceProbeConfirmed
-		case StateClosed, StateFiltered:
+		case StateClosed, StateFiltered, StateUnreachable:
 			kind = model.EvidenceProbeRefuted
 		default:
 			continue

@@ -315,6 +315,9 @@ func (p *parser) add(o *object) error {
 		kind := model.KindEndpoint
 		if s.Internet {
 			kind = model.KindLoadBalancer
+			if eps := serviceEndpoints(o, s); len(eps) > 0 {
+				nsLabel[model.LabelEndpoints] = strings.Join(eps, ",")
+			}
 		}
 		nsLabel["service.type"] = typ
 		return p.object(model.Asset{Key: key, Kind: kind, Name: name, Labels: nsLabel}, f)
@@ -341,6 +344,17 @@ func (p *parser) add(o *object) error {
 		}
 		f := &facts{Ingress: ing}
 		p.record(key, p.source, f)
+		routes, eps := p.ingressRoutes(o, ns, &spec)
+		if len(routes) > 0 {
+			b, err := json.Marshal(routes, json.Deterministic(true))
+			if err != nil {
+				return err
+			}
+			nsLabel[model.LabelHTTPRoutes] = string(b)
+		}
+		if len(eps) > 0 {
+			nsLabel[model.LabelEndpoints] = strings.Join(eps, ",")
+		}
 		return p.object(model.Asset{Key: key, Kind: model.KindLoadBalancer, Name: name, Labels: nsLabel}, f)
 	case "Role", "ClusterRole":
 		f := &facts{Rules: o.Rules, Role: true}

@@ -3,6 +3,7 @@ package k8s
 import (
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
 	"go.yaml.in/yaml/v3"
@@ -32,6 +33,9 @@ type object struct {
 	// nothing else of them is kept); other ConfigMap data are never read.
 	Data       raw `json:"data" yaml:"data"`
 	StringData raw `json:"stringData" yaml:"stringData"`
+	// Status is read for the addresses of LoadBalancer services and
+	// Ingresses (status.loadBalancer.ingress), nothing else.
+	Status raw `json:"status" yaml:"status"`
 
 	line int // YAML line of the object, for errors
 }
@@ -294,12 +298,42 @@ type ingressSpec struct {
 	DefaultBackend *backend `json:"defaultBackend" yaml:"defaultBackend"`
 	Backend        *backend `json:"backend" yaml:"backend"`
 	Rules          []struct {
+		Host string `json:"host" yaml:"host"`
 		HTTP *struct {
 			Paths []struct {
-				Backend backend `json:"backend" yaml:"backend"`
+				Path     string  `json:"path" yaml:"path"`
+				PathType string  `json:"pathType" yaml:"pathType"`
+				Backend  backend `json:"backend" yaml:"backend"`
 			} `json:"paths" yaml:"paths"`
 		} `json:"http" yaml:"http"`
 	} `json:"rules" yaml:"rules"`
+	TLS []struct {
+		Hosts []string `json:"hosts" yaml:"hosts"`
+	} `json:"tls" yaml:"tls"`
+}
+
+// lbStatus is the status of a LoadBalancer service or an Ingress: the
+// addresses the load balancer in front of it answers at.
+type lbStatus struct {
+	LoadBalancer struct {
+		Ingress []struct {
+			IP       string `json:"ip" yaml:"ip"`
+			Hostname string `json:"hostname" yaml:"hostname"`
+		} `json:"ingress" yaml:"ingress"`
+	} `json:"loadBalancer" yaml:"loadBalancer"`
+}
+
+// addresses returns the status's IP addresses and host names.
+func (s *lbStatus) addresses() []string {
+	var out []string
+	for _, in := range s.LoadBalancer.Ingress {
+		for _, a := range []string{in.IP, in.Hostname} {
+			if a = strings.TrimSpace(a); a != "" && !slices.Contains(out, a) {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
 }
 
 type policyRule struct {

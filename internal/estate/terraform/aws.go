@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"net"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
@@ -512,6 +513,33 @@ func (b *builder) network() {
 		if set {
 			b.label(r.key, LabelPublicIP, boolText(pub))
 		}
+		// Its public addresses (known in state), and those of the Elastic
+		// IPs associated with it, probed on the ports its exposure names.
+		var eps []string
+		for _, attr := range []string{"public_ip", "public_dns"} {
+			if v := str(r.v[attr]); validEndpointHost(v) {
+				eps = appendNew(eps, v)
+			}
+		}
+		for _, e := range b.of("aws_eip") {
+			inst := str(e.v["instance"])
+			for _, as := range b.of("aws_eip_association") {
+				if slices.Contains(b.keysOf(str(as.v["allocation_id"]), "aws_eip"), e.key) {
+					inst = str(as.v["instance_id"])
+				}
+			}
+			if inst == "" || !slices.Contains(b.keysOf(inst, "aws_instance"), r.key) {
+				continue
+			}
+			for _, attr := range []string{"public_ip", "public_dns"} {
+				if v := str(e.v[attr]); validEndpointHost(v) {
+					eps = appendNew(eps, v)
+				}
+			}
+		}
+		if len(eps) > 0 {
+			b.label(r.key, model.LabelEndpoints, strings.Join(eps, ","))
+		}
 		var sgs []string
 		sgs = append(sgs, strs(r.v["vpc_security_group_ids"])...)
 		sgs = append(sgs, strs(r.v["security_groups"])...)
@@ -601,9 +629,26 @@ func (b *builder) loadBalancers() {
 		return out
 	}
 	listenerLBs := map[*resource][]string{}
+	schemes := map[string][]string{} // lb key -> "https://:443", "tcp://:22": its listeners
 	for _, l := range b.of("aws_lb_listener", "aws_alb_listener") {
 		lbs := b.keysOf(str(l.v["load_balancer_arn"]), lbTypes...)
 		listenerLBs[l] = lbs
+		if port, ok := number(l.v["port"]); ok {
+			scheme := "tcp"
+			switch strings.ToUpper(str(l.v["protocol"])) {
+			case "HTTPS":
+				scheme = "https"
+			case "HTTP":
+				scheme = "http"
+			case "UDP", "TCP_UDP":
+				scheme = ""
+			}
+			for _, lb := range lbs {
+				if scheme != "" {
+					schemes[lb] = appendNew(schemes[lb], scheme+"://:"+str(port))
+				}
+			}
+		}
 		proto := "tcp"
 		if p := strings.ToLower(str(l.v["protocol"])); p == "udp" || p == "tcp_udp" {
 			proto = "udp"
@@ -633,6 +678,19 @@ func (b *builder) loadBalancers() {
 	for _, r := range b.of(lbTypes...) {
 		internal := isTrue(r.v["internal"])
 		b.label(r.key, LabelInternetFacing, boolText(!internal))
+		// Its DNS name (known in state) on each listener's scheme and
+		// port, or bare (the exposure's ports) when no listener is known.
+		if dns := str(r.v["dns_name"]); !internal && validEndpointHost(dns) {
+			var eps []string
+			for _, sp := range schemes[r.key] {
+				scheme, port, _ := strings.Cut(sp, "://:")
+				eps = append(eps, scheme+"://"+dns+":"+port)
+			}
+			if len(eps) == 0 {
+				eps = []string{dns}
+			}
+			b.label(r.key, model.LabelEndpoints, strings.Join(eps, ","))
+		}
 		if t := str(r.v["load_balancer_type"]); t != "" {
 			b.label(r.key, "aws.lb_type", t)
 		}
@@ -1205,4 +1263,22 @@ func anyMaps(v any) []map[string]any {
 		}
 	}
 	return out
+}
+
+// validEndpointHost reports whether v is a known IP address or DNS name
+// (no reference to another resource, no wildcard or separator), so that
+// an endpoint built from it names one host.
+func validEndpointHost(v string) bool {
+	if v == "" || strings.Contains(v, refMark) || len(v) > 253 {
+		return false
+	}
+	if _, err := netip.ParseAddr(v); err == nil {
+		return true
+	}
+	for _, c := range v {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return !strings.HasPrefix(v, ".") && !strings.HasSuffix(v, ".")
 }
