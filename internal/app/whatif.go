@@ -120,6 +120,11 @@ type WhatIfQuery struct {
 	// name of them), after the removals.
 	Add     []model.Relation
 	Options graph.Options
+	// Keep, when not nil, limits the outcome to the paths for which it
+	// returns true (a team's view): the risk and path counts of both
+	// sides are those of the kept paths, and only kept paths are listed
+	// as closed or opened.
+	Keep func(graph.Path) bool
 }
 
 // WhatIfSide is the risk and the paths on one side of a what-if.
@@ -217,8 +222,8 @@ func (a *App) WhatIf(ctx context.Context, q WhatIfQuery) (*WhatIf, error) {
 	if err != nil {
 		return nil, fmt.Errorf("what-if: %w", err)
 	}
-	w.Before = side(p.run.Input.Jewels, before)
-	w.After = side(in.Jewels, after)
+	w.Before = side(p.run.Input.Jewels, before, q.Keep)
+	w.After = side(in.Jewels, after, q.Keep)
 	w.RiskRemoved = w.Before.Risk - w.After.Risk
 	was, is := map[string]bool{}, map[string]bool{}
 	for _, path := range before.Paths {
@@ -226,13 +231,13 @@ func (a *App) WhatIf(ctx context.Context, q WhatIfQuery) (*WhatIf, error) {
 	}
 	for _, path := range after.Paths {
 		is[path.ID] = true
-		if !was[path.ID] {
+		if !was[path.ID] && (q.Keep == nil || q.Keep(path)) {
 			w.Opened = append(w.Opened, path)
 			maps.Copy(w.Names, stepNames(path, p.run.Exposures))
 		}
 	}
 	for _, path := range before.Paths {
-		if !is[path.ID] {
+		if !is[path.ID] && (q.Keep == nil || q.Keep(path)) {
 			w.Closed = append(w.Closed, path)
 			maps.Copy(w.Names, stepNames(path, p.run.Exposures))
 		}
@@ -240,10 +245,25 @@ func (a *App) WhatIf(ctx context.Context, q WhatIfQuery) (*WhatIf, error) {
 	return w, nil
 }
 
-func side(jewels []graph.Jewel, res *graph.Result) WhatIfSide {
-	s := WhatIfSide{Risk: res.Risk, Paths: len(res.Paths), Jewels: map[string]float64{}}
-	for _, jr := range jewelRisks(jewels, res.Paths) {
+// side sums one side of a what-if: all of res, or with keep its kept
+// paths only (their jewels' risks, as jewelRisks combines them).
+func side(jewels []graph.Jewel, res *graph.Result, keep func(graph.Path) bool) WhatIfSide {
+	paths := res.Paths
+	if keep != nil {
+		paths = slices.DeleteFunc(slices.Clone(paths), func(p graph.Path) bool { return !keep(p) })
+	}
+	s := WhatIfSide{Risk: res.Risk, Paths: len(paths), Jewels: map[string]float64{}}
+	if keep != nil {
+		s.Risk = 0
+	}
+	for _, jr := range jewelRisks(jewels, paths) {
+		if keep != nil && jr.Risk == 0 {
+			continue
+		}
 		s.Jewels[jr.Jewel] = jr.Risk
+		if keep != nil {
+			s.Risk += jr.Risk
+		}
 	}
 	return s
 }

@@ -64,6 +64,10 @@ type Step struct {
 	// step: evidence kinds of its weakness, "epss=0.42", the relation
 	// ("relation:can(get secrets) A -> B") or label ("label:imds.v1=true").
 	Evidence []string `json:"evidence"`
+	// Validated reports whether one of the ways to take the step is
+	// evidenced (the rule of Path.Validated, step by step); a path is
+	// validated when all its steps are.
+	Validated bool `json:"validated,omitempty"`
 
 	ways []way
 }
@@ -298,6 +302,7 @@ func (g *Graph) path(rp rawPath, jewel string, value int) Path {
 		if best >= 0 {
 			st.Evidence = g.evidence(g.facts[g.factOff[best]:g.factOff[best+1]])
 		}
+		st.Validated = validated
 		p.Validated = p.Validated && validated
 		like *= st.Probability
 		fmt.Fprintf(h, "%s|%s|%s\n", st.Rule, st.From, st.To)

@@ -29,6 +29,7 @@ import (
 	"github.com/ctem-dev/ctem/internal/store"
 	"github.com/ctem-dev/ctem/internal/store/sqlite"
 	"github.com/ctem-dev/ctem/internal/store/sqlstore"
+	"github.com/ctem-dev/ctem/internal/store/storetest"
 	"github.com/ctem-dev/ctem/internal/webhook"
 )
 
@@ -73,6 +74,14 @@ func newStore(t testing.TB, dir string) (*sqlstore.DB, *app.App) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return demoScope(t, st)
+}
+
+// demoScope stores the demo's scope in st, with the edge proxy's image
+// given to team-web, and returns st with its App.
+func demoScope(t testing.TB, st *sqlstore.DB) (*sqlstore.DB, *app.App) {
+	t.Helper()
+	ctx := context.Background()
 	a := &app.App{Store: st, Formats: inputs.All()}
 	data, err := examples.Files.ReadFile(examples.Scope)
 	if err != nil {
@@ -87,6 +96,13 @@ func newStore(t testing.TB, dir string) (*sqlstore.DB, *app.App) {
 	return st, a
 }
 
+// newStoreTest is newStore over storetest's database: a fresh SQLite
+// file, or a fresh PostgreSQL database when CTEM_TEST_POSTGRES is set.
+func newStoreTest(t testing.TB, dir string) (*sqlstore.DB, *app.App) {
+	t.Helper()
+	return demoScope(t, storetest.Open(t))
+}
+
 func newFixture(t testing.TB, lim Limits, demo bool) *fixture {
 	t.Helper()
 	return newFixtureWith(t, lim, demo, nil)
@@ -97,9 +113,16 @@ func newFixture(t testing.TB, lim Limits, demo bool) *fixture {
 // hooks.example.com only, and the periodic SLA check is off.
 func newFixtureWith(t testing.TB, lim Limits, demo bool, edit func(*Config)) *fixture {
 	t.Helper()
+	return newFixtureOn(t, lim, demo, edit, newStore)
+}
+
+// newFixtureOn is newFixtureWith over the store that open makes in a
+// directory (newStore: a SQLite file; newStoreTest: storetest's).
+func newFixtureOn(t testing.TB, lim Limits, demo bool, edit func(*Config), open func(testing.TB, string) (*sqlstore.DB, *app.App)) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	st, a := newStore(t, dir)
+	st, a := open(t, dir)
 	if demo {
 		if _, err := a.Ingest(ctx, app.IngestRequest{Inputs: demoInputs(t)}); err != nil {
 			t.Fatal(err)

@@ -33,7 +33,7 @@ var (
 // routes lists every route of the API. The authorisation test walks this
 // list with every role.
 func (s *Server) routes() []route {
-	return append(append(append(s.coreRoutes(), s.mobilisationRoutes()...), s.dashboardRoutes()...), s.oidcRoutes()...)
+	return append(append(append(append(s.coreRoutes(), s.mobilisationRoutes()...), s.dashboardRoutes()...), s.oidcRoutes()...), s.validationRoutes()...)
 }
 
 // oidcRoutes are the sign-in routes of an OpenID Connect provider, when
@@ -105,9 +105,10 @@ func (s *Server) wrap(rt route) http.Handler {
 		rid := newRequestID()
 		r = r.WithContext(context.WithValue(r.Context(), keyRequestID, rid))
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		if r.Method != http.MethodGet && r.Method != http.MethodHead && rt.Action != ActIngest {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && rt.Action != ActIngest && rt.Action != ActRead {
 			// A change is answered after it is made: reads that follow
-			// the answer compute afresh (see coalescer).
+			// the answer compute afresh (see coalescer). A POST that only
+			// reads (a what-if) changes nothing.
 			rec.beforeWrite = s.shared.bump
 		}
 		rec.Header().Set("X-Request-Id", rid)

@@ -94,6 +94,7 @@ func TestRoutesByRole(t *testing.T) {
 	scope, _ := examples.Files.ReadFile(examples.Scope)
 	report, _ := examples.Files.ReadFile("reports/edge-proxy-image.trivy.json")
 	mob := mobilisationCalls(t, f)
+	val := validationCalls(t, f)
 	// The uploader's job, which every role that reads jobs may read.
 	up := f.do(t, "POST", "/api/v1/ingest?name=edge.json", "uploader", "application/json", bytes.NewReader(report))
 	if up.status != http.StatusAccepted {
@@ -144,6 +145,8 @@ func TestRoutesByRole(t *testing.T) {
 		}},
 		"session":        {path: "/api/v1/session"},
 		"session.delete": {path: "/api/v1/session"},
+		"blast-radius":   {path: val["blast-radius"]}, "evidence": {path: val["evidence"]},
+		"whatif": {path: val["whatif"], ctype: "application/json", body: func() []byte { return []byte(val["whatif.body"]) }},
 	}
 	for _, rt := range f.srv.routes() {
 		for _, who := range []string{"", "admin", "analyst", "viewer", "uploader"} {
@@ -161,6 +164,9 @@ func TestRoutesByRole(t *testing.T) {
 					t.Fatal(err)
 				}
 				c, ok = call{path: "/api/v1/webhooks/" + h.ID}, true
+			}
+			if rt.Name == "path.evidence" {
+				c, ok = call{path: "/api/v1/paths/" + currentPath(t, f) + "/evidence"}, true
 			}
 			if !ok {
 				t.Fatalf("route %s has no call in the test", rt.Name)

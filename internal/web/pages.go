@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/graph"
 	"github.com/ctem-dev/ctem/internal/intel/feeds"
 	"github.com/ctem-dev/ctem/internal/kpi"
@@ -38,6 +39,7 @@ func (h *Handler) routes() {
 	h.handle(uploadRoute, h.upload)
 	h.handle("GET /jobs/{id}", h.job)
 	h.handle("GET /audit", h.audit)
+	h.handle("GET /blast-radius", h.blastRadius)
 	h.handle("/", func(w http.ResponseWriter, r *http.Request) error {
 		return &apiError{Status: http.StatusNotFound, Detail: "there is no such page"}
 	})
@@ -265,12 +267,19 @@ type pathData struct {
 	Graph  pathGraph
 	Steps  []stepRow
 	Chokes []graph.ChokePoint
+	// ValidatedBy are the kinds of evidence that validate a validated
+	// path's steps.
+	ValidatedBy []string
 }
 
 type stepRow struct {
 	N int
 	graph.Step
 	Choke bool
+	// Kinds are the kinds of evidence that validate the step, Facts the
+	// stored facts about its exposures (GET /api/v1/paths/{id}/evidence).
+	Kinds []string
+	Facts []app.Fact
 }
 
 func (h *Handler) path(w http.ResponseWriter, r *http.Request) error {
@@ -303,8 +312,17 @@ func (h *Handler) path(w http.ResponseWriter, r *http.Request) error {
 			d.Chokes = append(d.Chokes, c)
 		}
 	}
+	var pe app.PathEvidence
+	if err := h.get(r, "/api/v1/paths/"+url.PathEscape(id)+"/evidence", nil, &pe); err != nil {
+		return err
+	}
+	d.ValidatedBy = pe.ValidatedBy
 	for n, s := range p.Steps {
-		d.Steps = append(d.Steps, stepRow{N: n + 1, Step: s, Choke: chokes[s.From+" -> "+s.To]})
+		row := stepRow{N: n + 1, Step: s, Choke: chokes[s.From+" -> "+s.To]}
+		if n < len(pe.Steps) && pe.Steps[n].From == s.From && pe.Steps[n].To == s.To {
+			row.Validated, row.Kinds, row.Facts = pe.Steps[n].Validated, pe.Steps[n].Kinds, pe.Steps[n].Facts
+		}
+		d.Steps = append(d.Steps, row)
 	}
 	d.Graph = layoutPath(p, chokes)
 	h.render(w, r, http.StatusOK, "path", "Attack path", "paths", d)
@@ -316,6 +334,10 @@ func (h *Handler) path(w http.ResponseWriter, r *http.Request) error {
 type fixPlanData struct {
 	Plan  server.FixPlanBody
 	Curve chart
+	// WhatIf is the what-if of the action the form names (the plan's
+	// first by default), when asked; Action is its key.
+	WhatIf *app.WhatIf
+	Action string
 }
 
 func (h *Handler) fixPlan(w http.ResponseWriter, r *http.Request) error {
@@ -328,6 +350,9 @@ func (h *Handler) fixPlan(w http.ResponseWriter, r *http.Request) error {
 		pts = append(pts, point{num1(it.CumulativeEffort), it.Remaining})
 	}
 	d.Curve = lineChart(pts, 560, 180)
+	if err := h.whatIf(r, &d); err != nil {
+		return err
+	}
 	h.render(w, r, http.StatusOK, "fixplan", "Fix plan", "fixplan", d)
 	return nil
 }

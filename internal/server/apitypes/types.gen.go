@@ -550,6 +550,27 @@ type AuditPage struct {
 	NextCursor *string      `json:"next_cursor,omitempty"`
 }
 
+// BlastJewel defines model for BlastJewel.
+type BlastJewel struct {
+	// Direct the compromised asset is the jewel itself
+	Direct *bool   `json:"direct,omitempty"`
+	Jewel  string  `json:"jewel"`
+	Name   *string `json:"name,omitempty"`
+	Paths  int     `json:"paths"`
+	Risk   float32 `json:"risk"`
+	Value  int     `json:"value"`
+}
+
+// BlastRadius defines model for BlastRadius.
+type BlastRadius struct {
+	Asset   string       `json:"asset"`
+	Entries *StringList  `json:"entries"`
+	Jewels  []BlastJewel `json:"jewels"`
+	Kind    string       `json:"kind"`
+	Paths   []Path       `json:"paths"`
+	Risk    float32      `json:"risk"`
+}
+
 // CVSS defines model for CVSS.
 type CVSS struct {
 	Score  *float32 `json:"score,omitempty"`
@@ -600,6 +621,26 @@ type EventPage struct {
 	NextCursor *string     `json:"next_cursor,omitempty"`
 }
 
+// Evidence defines model for Evidence.
+type Evidence struct {
+	Asset     *string   `json:"asset,omitempty"`
+	At        time.Time `json:"at"`
+	Detail    *string   `json:"detail,omitempty"`
+	FindingId *string   `json:"finding_id,omitempty"`
+
+	// Kind kev, reachable-call, probe-confirmed, probe-refuted, image-running, image-not-running, runtime-exec, dast-confirmed, vex-not-affected, ...
+	Kind   string  `json:"kind"`
+	Source string  `json:"source"`
+	VulnId *string `json:"vuln_id,omitempty"`
+}
+
+// EvidencePage defines model for EvidencePage.
+type EvidencePage struct {
+	Items         []Fact  `json:"items"`
+	MaxAgeSeconds float32 `json:"max_age_seconds"`
+	NextCursor    *string `json:"next_cursor,omitempty"`
+}
+
 // Explanation defines model for Explanation.
 type Explanation struct {
 	Exposure Exposure `json:"exposure"`
@@ -640,6 +681,29 @@ type ExposurePage struct {
 
 // ExposureStatus defines model for ExposureStatus.
 type ExposureStatus string
+
+// Fact defines model for Fact.
+type Fact struct {
+	AgeSeconds float32   `json:"age_seconds"`
+	Asset      *string   `json:"asset,omitempty"`
+	At         time.Time `json:"at"`
+	Detail     *string   `json:"detail,omitempty"`
+
+	// Exposure the exposure the fact is about (in a path's reading)
+	Exposure  *string `json:"exposure,omitempty"`
+	FindingId *string `json:"finding_id,omitempty"`
+
+	// Kind kev, reachable-call, probe-confirmed, probe-refuted, image-running, image-not-running, runtime-exec, dast-confirmed, vex-not-affected, ...
+	Kind   string `json:"kind"`
+	Source string `json:"source"`
+
+	// Stale older than the reading's max_age
+	Stale bool `json:"stale"`
+
+	// Validating its kind validates a step
+	Validating bool    `json:"validating"`
+	VulnId     *string `json:"vuln_id,omitempty"`
+}
 
 // FalsePositiveRequest defines model for FalsePositiveRequest.
 type FalsePositiveRequest struct {
@@ -827,6 +891,22 @@ type PathEvent struct {
 
 // PathEventEvent defines model for PathEvent.Event.
 type PathEventEvent string
+
+// PathEvidence defines model for PathEvidence.
+type PathEvidence struct {
+	Entry         string         `json:"entry"`
+	Id            string         `json:"id"`
+	Likelihood    float32        `json:"likelihood"`
+	MaxAgeSeconds float32        `json:"max_age_seconds"`
+	Risk          float32        `json:"risk"`
+	Steps         []StepEvidence `json:"steps"`
+	Target        string         `json:"target"`
+	Validated     bool           `json:"validated"`
+	ValidatedBy   []string       `json:"validated_by"`
+
+	// View which analysis a reading shows, and whether newer data waits for one
+	View View `json:"view"`
+}
 
 // Paths defines model for Paths.
 type Paths struct {
@@ -1022,6 +1102,29 @@ type Step struct {
 	Probability float32     `json:"probability"`
 	Rule        string      `json:"rule"`
 	To          string      `json:"to"`
+
+	// Validated one way to take the step is evidenced (absent: false, or an analysis older than the flag)
+	Validated *bool `json:"validated,omitempty"`
+}
+
+// StepEvidence defines model for StepEvidence.
+type StepEvidence struct {
+	Asset       string      `json:"asset"`
+	Capability  string      `json:"capability"`
+	Evidence    *StringList `json:"evidence"`
+	ExposureIds *StringList `json:"exposure_ids"`
+	Facts       []Fact      `json:"facts"`
+	From        string      `json:"from"`
+
+	// Kinds kinds of evidence that validate the step's most likely way (relation or label for a fact of the estate)
+	Kinds       []string `json:"kinds"`
+	N           int      `json:"n"`
+	Probability float32  `json:"probability"`
+	Rule        string   `json:"rule"`
+	To          string   `json:"to"`
+
+	// Validated one way to take the step is evidenced (absent: false, or an analysis older than the flag)
+	Validated *bool `json:"validated,omitempty"`
 }
 
 // StringList defines model for StringList.
@@ -1161,6 +1264,45 @@ type WebhookCreateRequest struct {
 // WebhookCreateRequestEvents defines model for WebhookCreateRequest.Events.
 type WebhookCreateRequestEvents string
 
+// WhatIf defines model for WhatIf.
+type WhatIf struct {
+	After       WhatIfSide `json:"after"`
+	Before      WhatIfSide `json:"before"`
+	Changed     []string   `json:"changed"`
+	Closed      []Path     `json:"closed"`
+	Opened      []Path     `json:"opened"`
+	RiskRemoved float32    `json:"risk_removed"`
+}
+
+// WhatIfRelation defines model for WhatIfRelation.
+type WhatIfRelation struct {
+	// Action the action of a can relation (s3:GetObject)
+	Action *string `json:"action,omitempty"`
+
+	// From an asset's key or name, or internet
+	From string `json:"from"`
+	To   string `json:"to"`
+
+	// Type a relation type (uses-identity, can, routes-to, ...)
+	Type string `json:"type"`
+}
+
+// WhatIfRequest defines model for WhatIfRequest.
+type WhatIfRequest struct {
+	Add *[]WhatIfRelation `json:"add,omitempty"`
+
+	// Fix remediation action keys of the fix plan or choke points
+	Fix    *[]string         `json:"fix,omitempty"`
+	Remove *[]WhatIfRelation `json:"remove,omitempty"`
+}
+
+// WhatIfSide defines model for WhatIfSide.
+type WhatIfSide struct {
+	Jewels map[string]float32 `json:"jewels"`
+	Paths  int                `json:"paths"`
+	Risk   float32            `json:"risk"`
+}
+
 // AssetParam defines model for assetParam.
 type AssetParam = string
 
@@ -1178,6 +1320,9 @@ type KindParam = string
 
 // LimitParam defines model for limitParam.
 type LimitParam = int
+
+// MaxAgeParam defines model for maxAgeParam.
+type MaxAgeParam = string
 
 // ScanParam defines model for scanParam.
 type ScanParam = string
@@ -1223,6 +1368,25 @@ type AuditLogParams struct {
 // ListEventsParams defines parameters for ListEvents.
 type ListEventsParams struct {
 	Limit *LimitParam `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor the next_cursor of the page before
+	Cursor *CursorParam `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListEvidenceParams defines parameters for ListEvidence.
+type ListEvidenceParams struct {
+	// Kind comma-separated kinds
+	Kind *KindParam `form:"kind,omitempty" json:"kind,omitempty"`
+
+	// Source comma-separated sources (ctem-validate, kubectl-runtime, falco, ctem-dast-match, ...)
+	Source *string `form:"source,omitempty" json:"source,omitempty"`
+
+	// Asset comma-separated asset keys (a trailing * matches a prefix)
+	Asset *AssetParam `form:"asset,omitempty" json:"asset,omitempty"`
+
+	// MaxAge a fact older than this duration (30d, 2w, 36h) is stale; 30d by default
+	MaxAge *MaxAgeParam `form:"max_age,omitempty" json:"max_age,omitempty"`
+	Limit  *LimitParam  `form:"limit,omitempty" json:"limit,omitempty"`
 
 	// Cursor the next_cursor of the page before
 	Cursor *CursorParam `form:"cursor,omitempty" json:"cursor,omitempty"`
@@ -1371,6 +1535,12 @@ type ListPathsParams struct {
 	Team *string `form:"team,omitempty" json:"team,omitempty"`
 }
 
+// PathEvidenceParams defines parameters for PathEvidence.
+type PathEvidenceParams struct {
+	// MaxAge a fact older than this duration (30d, 2w, 36h) is stale; 30d by default
+	MaxAge *MaxAgeParam `form:"max_age,omitempty" json:"max_age,omitempty"`
+}
+
 // ListScansParams defines parameters for ListScans.
 type ListScansParams struct {
 	// Tool comma-separated tools
@@ -1444,3 +1614,6 @@ type CreateTokenJSONRequestBody = TokenCreateRequest
 
 // CreateWebhookJSONRequestBody defines body for CreateWebhook for application/json ContentType.
 type CreateWebhookJSONRequestBody = WebhookCreateRequest
+
+// WhatIfJSONRequestBody defines body for WhatIf for application/json ContentType.
+type WhatIfJSONRequestBody = WhatIfRequest
