@@ -60,11 +60,15 @@ container runs the image (by reference or digest), or image-not-running when a
 workload of the estate in a namespace the listing covers names the image but
 nothing runs it, which lowers its steps. It contacts nothing.
 
---falco FILE reads Falco's JSON alerts (json_output: true), and an alert of
-the execution tactic (a shell in a container: mitre_execution, T1059) in a
-container of image I, in namespace N, records runtime-exec evidence on the
-steps that give code execution on the estate's workloads that run I in N,
-which validates them. It contacts nothing.
+--falco FILE reads Falco's JSON alerts (json_output: true). An alert in a
+container of image I, in namespace N, is about the estate's workloads that run
+I in N: a shell (mitre_execution, T1059) or a write below /etc, /root or a
+binary directory shows code execution on them; a sensitive file read shows
+the step from there to the secrets they read, a contact with the API server
+the step to their service account, a privileged or sensitive mount container
+the step to their node. Steps that rest on exposures get runtime-exec
+evidence, which validates them; configuration steps are listed as observed.
+It contacts nothing.
 
 --dast, instead of probing, ties the DAST and network-scanner hits already
 ingested (Nuclei, ZAP) to the workloads that serve the URL they were made at:
@@ -226,8 +230,8 @@ func (e *env) recordFalco(cmd *cobra.Command, a *app.App, file, output string) e
 	if output == outJSON {
 		return writeJSON(e.stdout, out)
 	}
-	fmt.Fprintf(e.stdout, "%d Falco alerts (%d not of code execution in a container): %d exposures on attack paths confirmed; %d facts recorded, %d earlier ones replaced.\n",
-		len(al), out.Ignored, len(out.Confirmed), out.Recorded, out.Removed)
+	fmt.Fprintf(e.stdout, "%d Falco alerts (%d outside containers or of no mapped technique): %d exposures on attack paths confirmed, %d configuration steps observed; %d facts recorded, %d earlier ones replaced.\n",
+		len(al), out.Ignored, len(out.Confirmed), len(out.Observed), out.Recorded, out.Removed)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -100,7 +101,7 @@ func endpointTargets(a model.Asset, ep string, ports []int) ([]Target, bool) {
 		t.Address = net.JoinHostPort(u.Hostname(), port)
 		return []Target{t}, CheckTargets([]Target{t}) == nil
 	}
-	if ep == "" || strings.ContainsAny(ep, "/:?#@ ") && !strings.Contains(ep, "::") {
+	if _, err := netip.ParseAddr(ep); err != nil && (ep == "" || strings.ContainsAny(ep, "/:?#@ \t[]")) {
 		return nil, false
 	}
 	var out []Target

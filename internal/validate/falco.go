@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ctem-dev/ctem/internal/app"
+	"github.com/ctem-dev/ctem/internal/graph"
 	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
 	"github.com/ctem-dev/ctem/internal/validate/observe"
@@ -21,19 +22,38 @@ const FalcoSource = "falco"
 type FalcoOutcome struct {
 	// Confirmed maps an exposure to the workloads whose code execution
 	// step it enables and an alert showed.
-	Confirmed  map[string][]string `json:"confirmed"`
+	Confirmed map[string][]string `json:"confirmed"`
+	// Observed lists the steps an alert showed that hold no exposure
+	// (configuration steps, evidenced by the estate already): nothing is
+	// recorded for them.
+	Observed   []FalcoObserved     `json:"observed,omitempty"`
 	Ignored    int                 `json:"ignored"`
 	Recorded   int                 `json:"recorded"`
 	Removed    int                 `json:"removed"`
 	Reanalysis *app.AnalysisResult `json:"-"`
 }
 
-// RecordFalco records runtime-exec evidence from execution alerts: an
-// alert in a container of image I (in namespace N when Falco names one)
-// confirms, on the open paths, every step that gives code execution on a
-// workload of the estate that runs I (in N), on the exposures that enable
-// it. Alerts without a container or of other tactics confirm nothing
-// (Ignored). It replaces the previous run's evidence and re-analyses.
+// FalcoObserved is a step an alert showed: its rule, states and the
+// alert's rule.
+type FalcoObserved struct {
+	Rule  string `json:"rule"`
+	From  string `json:"from"`
+	Asset string `json:"asset"`
+	Alert string `json:"alert"`
+}
+
+// RecordFalco records runtime-exec evidence from Falco alerts. An alert
+// in a container of image I (in namespace N when Falco names one) is
+// about the estate's workloads W that run I (in N); by its technique
+// (observe.Technique) it shows, on the open paths, the steps that give
+// code execution on W (a shell, a write below /etc), or that lead from
+// code execution on W to a secret it reads (a sensitive file read), to
+// its identity (the API server contacted) or to its node (a privileged
+// or sensitive mount container). Those of them that rest on exposures are
+// confirmed (runtime-exec evidence on their findings); the others are
+// listed as Observed. Alerts without a container or of other techniques
+// confirm nothing (Ignored). It replaces the previous run's evidence and
+// re-analyses.
 func RecordFalco(ctx context.Context, a *app.App, alerts []observe.FalcoAlert) (*FalcoOutcome, error) {
 	rep, ok := a.Store.(store.EvidenceReplacer)
 	if !ok {
@@ -42,7 +62,7 @@ func RecordFalco(ctx context.Context, a *app.App, alerts []observe.FalcoAlert) (
 	var hits []observe.FalcoAlert
 	out := &FalcoOutcome{Confirmed: map[string][]string{}}
 	for _, al := range alerts {
-		if al.Image == "" || !al.Execution() {
+		if al.Image == "" || al.Technique() == "" {
 			out.Ignored++
 			continue
 		}
@@ -58,16 +78,48 @@ func RecordFalco(ctx context.Context, a *app.App, alerts []observe.FalcoAlert) (
 			runs[rel.To] = append(runs[rel.To], rel.From)
 		}
 	}
-	shown := map[string]observe.FalcoAlert{} // workload -> an alert in it
+	type shownKey struct {
+		workload string
+		tech     observe.Technique
+	}
+	shown := map[shownKey]observe.FalcoAlert{} // an alert of each technique in each workload
 	for _, al := range hits {
 		for _, w := range runs[model.ImageKey(al.Image)] {
 			if ns, ok := k8sNamespace(w); al.Namespace != "" && ok && ns != al.Namespace {
 				continue
 			}
-			if _, ok := shown[w]; !ok {
-				shown[w] = al
+			if _, ok := shown[shownKey{w, al.Technique()}]; !ok {
+				shown[shownKey{w, al.Technique()}] = al
 			}
 		}
+	}
+	// match returns the alert that shows step s: code execution on the
+	// workload, or from code execution on it, a read of a secret (a
+	// sensitive file read), its identity (the API server contacted) or
+	// execution on its node (a sensitive mount).
+	match := func(s graph.Step) (observe.FalcoAlert, bool) {
+		if s.Capability == "exec" {
+			if al, ok := shown[shownKey{s.Asset, observe.TechExec}]; ok {
+				return al, true
+			}
+		}
+		w, ok := strings.CutPrefix(s.From, "exec:")
+		if !ok {
+			return observe.FalcoAlert{}, false
+		}
+		var tech observe.Technique
+		switch {
+		case s.Capability == "read":
+			tech = observe.TechReadSecret
+		case s.Capability == "identity":
+			tech = observe.TechAPIServer
+		case s.Capability == "exec" && s.Asset != w:
+			tech = observe.TechEscape
+		default:
+			return observe.FalcoAlert{}, false
+		}
+		al, ok := shown[shownKey{w, tech}]
+		return al, ok
 	}
 	pl, err := a.Paths(ctx, app.PathQuery{})
 	if err != nil {
@@ -79,11 +131,17 @@ func RecordFalco(ctx context.Context, a *app.App, alerts []observe.FalcoAlert) (
 	done := map[string]bool{}
 	for _, p := range pl.Paths {
 		for _, s := range p.Steps {
-			if s.Capability != "exec" {
+			al, ok := match(s)
+			if !ok {
 				continue
 			}
-			al, ok := shown[s.Asset]
-			if !ok {
+			if len(s.ExposureIDs) == 0 {
+				// A step of configuration (a mounted secret, a bound
+				// identity) holds no finding to carry evidence: say so.
+				o := FalcoObserved{Rule: s.Rule, From: s.From, Asset: s.Asset, Alert: al.Rule}
+				if !slices.Contains(out.Observed, o) {
+					out.Observed = append(out.Observed, o)
+				}
 				continue
 			}
 			for _, id := range s.ExposureIDs {
@@ -103,7 +161,7 @@ func RecordFalco(ctx context.Context, a *app.App, alerts []observe.FalcoAlert) (
 					done[f+s.Asset] = true
 					findings = append(findings, f)
 					evs = append(evs, model.Evidence{Kind: model.EvidenceRuntimeExec, Asset: x.Asset, FindingID: f, At: al.Time,
-						Detail: fmt.Sprintf("Falco %q (%s) in %s/%s running %s: code ran on %s", al.Rule, al.Priority, al.Namespace, al.Pod, al.Image, s.Asset)})
+						Detail: fmt.Sprintf("Falco %q (%s, %s) in %s/%s running %s: step %s to %s seen", al.Rule, al.Priority, al.Technique(), al.Namespace, al.Pod, al.Image, s.Rule, s.Asset)})
 				}
 			}
 		}

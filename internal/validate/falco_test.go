@@ -17,6 +17,14 @@ import (
 // shell in a container of the demo's API image in namespace ns.
 func shellAlert(t *testing.T, ns string) []byte {
 	t.Helper()
+	return falcoAlert(t, ns, "Terminal shell in container", "Notice", "container", "shell", "mitre_execution", "T1059")
+}
+
+// falcoAlert is the first real Falco alert rewritten as Falco writes
+// rule (its priority and tags as falcosecurity/rules' falco_rules.yaml
+// gives them) for the demo's API container in namespace ns.
+func falcoAlert(t *testing.T, ns, rule, priority string, tags ...string) []byte {
+	t.Helper()
 	raw, err := os.ReadFile("observe/testdata/falco-cat-write.json")
 	if err != nil {
 		t.Fatal(err)
@@ -26,8 +34,12 @@ func shellAlert(t *testing.T, ns string) []byte {
 	if err := json.Unmarshal(first, &d); err != nil {
 		t.Fatal(err)
 	}
-	d["rule"], d["priority"] = "Terminal shell in container", "Notice"
-	d["tags"] = []any{"container", "shell", "mitre_execution", "T1059"}
+	d["rule"], d["priority"] = rule, priority
+	var ts []any
+	for _, tg := range tags {
+		ts = append(ts, tg)
+	}
+	d["tags"] = ts
 	of := d["output_fields"].(map[string]any)
 	of["container.image.repository"], of["container.image.tag"] = "ghcr.io/aquasecurity/trivy-test-images", "spring4shell-jre11"
 	of["k8s.ns.name"], of["k8s.pod.name"], of["proc.cmdline"] = ns, "shop-api-6d9f7c-abcde", "bash"
@@ -53,6 +65,7 @@ func TestRecordFalco(t *testing.T) {
 		want  bool
 	}{
 		{"shell in shop", shellAlert(t, "shop"), true},
+		{"write below etc in shop", falcoAlert(t, "shop", "Write below etc", "Error", "maturity_stable", "host", "container", "filesystem", "mitre_persistence", "T1037.004"), true},
 		{"shell elsewhere", shellAlert(t, "staging"), false},
 		{"no container", raw, false},
 	} {
@@ -88,6 +101,56 @@ func TestRecordFalco(t *testing.T) {
 			}
 			if (len(out.Confirmed) > 0) != c.want {
 				t.Errorf("RecordFalco() confirmed %v, want some: %v", out.Confirmed, c.want)
+			}
+		})
+	}
+}
+
+// TestRecordFalcoConfigurationSteps: a sensitive file read and a contact
+// with the API server in the API's container show the steps from code
+// execution there to its mounted secret and to its service account;
+// those steps rest on configuration, not exposures, so they are listed as
+// observed and no evidence is recorded, and the paths through the RCE
+// are not validated by them.
+func TestRecordFalcoConfigurationSteps(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		rule, priority string
+		tags           []string
+		capability     string
+	}{
+		{"Read sensitive file untrusted", "Warning", []string{"T1555", "container", "filesystem", "host", "maturity_stable", "mitre_credential_access"}, "read"},
+		{"Contact K8S API Server From Container", "Notice", []string{"T1565", "container", "k8s", "maturity_stable", "mitre_discovery", "network"}, "identity"},
+	} {
+		t.Run(c.rule, func(t *testing.T) {
+			t.Parallel()
+			a := demo(t)
+			al, err := observe.ParseFalco("falco.json", bytes.NewReader(falcoAlert(t, "shop", c.rule, c.priority, c.tags...)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := validate.RecordFalco(t.Context(), a, al)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.Recorded != 0 || out.Ignored != 0 {
+				t.Errorf("RecordFalco(%s) recorded %d, ignored %d; want 0 and 0", c.rule, out.Recorded, out.Ignored)
+			}
+			want := false
+			for _, p := range paths(t, a) {
+				for _, s := range p.Steps {
+					if s.From == "exec:k8s:prod/shop/Deployment/shop-api" && s.Capability == c.capability {
+						want = true
+						if !slices.ContainsFunc(out.Observed, func(o validate.FalcoObserved) bool {
+							return o.From == s.From && o.Asset == s.Asset && o.Alert == c.rule
+						}) {
+							t.Errorf("RecordFalco(%s).Observed = %+v, want the step %s to %s", c.rule, out.Observed, s.Rule, s.Asset)
+						}
+					}
+				}
+			}
+			if !want {
+				t.Fatalf("no step from code execution on the API to %s: the test shows nothing", c.capability)
 			}
 		})
 	}

@@ -19,8 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
+	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/graph"
 	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/validate"
@@ -328,6 +330,57 @@ func netnsChild(t *testing.T, srv string) {
 			}
 		}
 		time.Sleep(200 * time.Millisecond)
+	})
+	t.Run("estate targets, allowed addresses only", func(t *testing.T) {
+		a := demo(t)
+		// The Ingress's load balancer answers at an allowed address and
+		// at one outside the allow list.
+		const ing = `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: shop, namespace: shop}
+spec:
+  tls: [{hosts: [shop.example.com]}]
+  rules:
+  - host: shop.example.com
+    http: {paths: [{path: /api, pathType: Prefix, backend: {service: {name: shop-api, port: {number: 80}}}}]}
+status: {loadBalancer: {ingress: [{ip: 10.77.0.2}, {ip: 10.77.0.3}]}}
+`
+		if _, err := a.Ingest(t.Context(), app.IngestRequest{Inputs: []app.Input{{Name: "ingress.yaml", R: strings.NewReader(ing), Target: "prod"}}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Analyze(t.Context(), graph.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		ts, err := validate.EstateTargets(t.Context(), a.Store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n0 := len(open.accepted())
+		out, err := validate.Run(t.Context(), a, ts, validate.RunOptions{Options: opts(5 * time.Second)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, r := range out.Results {
+			got[r.Target.Address] = r.State
+			if r.Target.Reason == "" || r.Target.Asset != "k8s:prod/shop/Ingress/shop" {
+				t.Errorf("Run(estate targets): %+v, want the Ingress's target with a reason", r.Target)
+			}
+			if strings.HasPrefix(r.Target.Address, "10.77.0.3:") && r.Contacted {
+				t.Errorf("Run(estate targets) contacted %s, outside the allow list", r.Target.Address)
+			}
+		}
+		want := map[string]string{
+			netnsOpen: validate.StateOpen, "10.77.0.2:80": validate.StateClosed,
+			netnsOutside: validate.StateNotAllowed, "10.77.0.3:80": validate.StateNotAllowed,
+			"shop.example.com:443": validate.StateUnresolved,
+		}
+		if diff := cmp.Diff(got, want); diff != "" {
+			t.Errorf("Run(estate targets) states (-got +want):\n%s", diff)
+		}
+		if n := len(open.waitAccepted(n0+1)) - n0; n != 1 {
+			t.Errorf("Run(estate targets): the allowed listener saw %d connections, want 1", n)
+		}
 	})
 	// Each lowers the paths from the entry; independent demos, in
 	// parallel.

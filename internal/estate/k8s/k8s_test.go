@@ -601,7 +601,7 @@ func TestKubectlJSON(t *testing.T) {
 
 func testdataFiles(t testing.TB) []string {
 	t.Helper()
-	files := append(policyFiles(t), manifests, "testdata/estate.yaml", "testdata/list.json", "testdata/pod.json")
+	files := append(policyFiles(t), manifests, "testdata/estate.yaml", "testdata/list.json", "testdata/pod.json", "testdata/endpoints.yaml")
 	live, err := filepath.Glob("testdata/kubehound/*.json")
 	if err != nil {
 		t.Fatal(err)

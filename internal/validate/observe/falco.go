@@ -78,12 +78,66 @@ func field(m map[string]any, k string) string {
 	return s
 }
 
-// Execution reports whether the alert shows code run in the container:
-// a rule tagged with ATT&CK's execution tactic (mitre_execution) or
-// technique T1059 (command and scripting interpreter), as Falco's rules
-// for a shell in a container are.
-func (a FalcoAlert) Execution() bool {
-	return slices.ContainsFunc(a.Tags, func(t string) bool {
-		return t == "mitre_execution" || t == "T1059" || strings.HasPrefix(t, "T1059.")
-	})
+// Technique is what an alert shows an attacker did in a container, as
+// far as attack-path steps go.
+type Technique string
+
+// The techniques of Falco's default rules (falcosecurity/rules,
+// falco_rules.yaml) that validate steps.
+const (
+	// TechExec: code ran in the container: a shell (Terminal shell in
+	// container, tags mitre_execution, T1059), or a process wrote below
+	// /etc, /root or a binary directory (Write below etc, Write below
+	// root, Write below binary dir; mitre_persistence), which takes
+	// code running there.
+	TechExec Technique = "exec"
+	// TechReadSecret: a process read a sensitive file (Read sensitive
+	// file untrusted, Read sensitive file trusted after startup;
+	// mitre_credential_access, T1555): the secrets in reach of the
+	// workload were read.
+	TechReadSecret Technique = "read-sensitive-file"
+	// TechAPIServer: a process contacted the Kubernetes API server
+	// (Contact K8S API Server From Container; mitre_discovery): the
+	// workload's service account identity is in use.
+	TechAPIServer Technique = "contact-k8s-api"
+	// TechEscape: a container started privileged or with a sensitive
+	// host mount (Launch Privileged Container, Launch Sensitive Mount
+	// Container; T1610, T1611): the way to the node is open.
+	TechEscape Technique = "sensitive-mount"
+)
+
+// falcoRules maps the default rules' names to their techniques.
+var falcoRules = map[string]Technique{
+	"Terminal shell in container":               TechExec,
+	"Run shell untrusted":                       TechExec,
+	"Write below etc":                           TechExec,
+	"Write below root":                          TechExec,
+	"Write below binary dir":                    TechExec,
+	"Read sensitive file untrusted":             TechReadSecret,
+	"Read sensitive file trusted after startup": TechReadSecret,
+	"Contact K8S API Server From Container":     TechAPIServer,
+	"Launch Privileged Container":               TechEscape,
+	"Launch Sensitive Mount Container":          TechEscape,
 }
+
+// Technique returns what the alert shows, by its rule's name, else by
+// its tags (mitre_execution or T1059 is code execution, T1611 an escape
+// to the host); "" when it shows none of them.
+func (a FalcoAlert) Technique() Technique {
+	if t, ok := falcoRules[a.Rule]; ok {
+		return t
+	}
+	switch {
+	case slices.ContainsFunc(a.Tags, func(t string) bool {
+		return t == "mitre_execution" || t == "T1059" || strings.HasPrefix(t, "T1059.")
+	}):
+		return TechExec
+	case slices.Contains(a.Tags, "T1611"):
+		return TechEscape
+	}
+	return ""
+}
+
+// Execution reports whether the alert shows code run in the container
+// (TechExec).
+func (a FalcoAlert) Execution() bool { return a.Technique() == TechExec }

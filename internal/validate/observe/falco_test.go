@@ -49,3 +49,25 @@ func FuzzParseFalco(f *testing.F) {
 		}
 	})
 }
+
+// TestFalcoTechnique: the default rules map to their techniques by name,
+// other rules by their ATT&CK tags, the rest to none.
+func TestFalcoTechnique(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		rule string
+		tags []string
+		want observe.Technique
+	}{
+		{"Write below etc", []string{"filesystem", "mitre_persistence"}, observe.TechExec},
+		{"Read sensitive file untrusted", []string{"T1555", "mitre_credential_access"}, observe.TechReadSecret},
+		{"Contact K8S API Server From Container", []string{"mitre_discovery"}, observe.TechAPIServer},
+		{"Launch Sensitive Mount Container", nil, observe.TechEscape},
+		{"my shell rule", []string{"T1059.004"}, observe.TechExec},
+		{"open_from_cat", []string{"filesystem", "process", "testing"}, ""},
+	} {
+		if got := (observe.FalcoAlert{Rule: c.rule, Tags: c.tags}).Technique(); got != c.want {
+			t.Errorf("FalcoAlert{%q, %v}.Technique() = %q, want %q", c.rule, c.tags, got, c.want)
+		}
+	}
+}
