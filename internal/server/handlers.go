@@ -428,6 +428,10 @@ func (s *Server) getAsset(w http.ResponseWriter, r *http.Request) error {
 	}
 	key := es.Canonical(r.PathValue("key"))
 	a, ok := es.Assets[key]
+	if name, blast := strings.CutSuffix(r.PathValue("key"), blastSuffix); !ok && blast {
+		// A key with unencoded slashes, then /blast-radius.
+		return s.blastRadiusOf(w, r, name)
+	}
 	v, verr := s.visibleTo(r.Context(), principal(r.Context()))
 	if verr != nil {
 		return verr

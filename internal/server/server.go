@@ -123,6 +123,8 @@ type Server struct {
 	wakeDeliver chan struct{}
 	// shared coalesces identical reads in flight.
 	shared coalescer
+	// heavy bounds the in-memory analyses of blast radius and what-if.
+	heavy heavyGate
 	// bg counts the delivery loop and the scheduler.
 	bg sync.WaitGroup
 

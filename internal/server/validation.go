@@ -1,9 +1,11 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ctem-dev/ctem/internal/app"
@@ -28,6 +30,30 @@ func (s *Server) validationRoutes() []route {
 	}
 }
 
+// maxHeavy is how many in-memory analyses (blast radius, what-if) a
+// server runs at once: each is a whole analysis (a what-if two), seconds
+// of CPU on a large estate, and any reader may ask for one.
+const maxHeavy = 2
+
+// heavyGate bounds the in-memory analyses in flight; its zero value is
+// ready to use.
+type heavyGate struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+// enter waits for a place, or for ctx to end, and returns the function
+// that gives the place back.
+func (g *heavyGate) enter(ctx context.Context) (func(), error) {
+	g.once.Do(func() { g.ch = make(chan struct{}, maxHeavy) })
+	select {
+	case g.ch <- struct{}{}:
+		return func() { <-g.ch }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // maxAge reads the max_age parameter, a duration (30d, 2w, 36h); 0 when
 // absent.
 func maxAge(r *http.Request) (time.Duration, error) {
@@ -48,18 +74,33 @@ func maxAge(r *http.Request) (time.Duration, error) {
 // asset, so the team sees them whole, as it sees the paths that cross
 // its assets.
 func (s *Server) blastRadius(w http.ResponseWriter, r *http.Request) error {
+	return s.blastRadiusOf(w, r, r.PathValue("key"))
+}
+
+// blastSuffix ends the path of an asset's blast radius.
+const blastSuffix = "/blast-radius"
+
+// blastRadiusOf answers the blast radius of the asset named name: for
+// the route, and for GET /api/v1/assets/KEY/blast-radius with the key's
+// slashes not encoded, which the asset route receives (see getAsset).
+func (s *Server) blastRadiusOf(w http.ResponseWriter, r *http.Request, name string) error {
 	es, _, err := s.estateNow(r.Context())
 	if err != nil {
 		return err
 	}
-	key := es.Canonical(r.PathValue("key"))
+	key := es.Canonical(name)
 	v, err := s.visibleTo(r.Context(), principal(r.Context()))
 	if err != nil {
 		return err
 	}
 	if _, ok := es.Assets[key]; !ok || !v.asset(key) {
-		return fmt.Errorf("no asset %q: %w", r.PathValue("key"), store.ErrNotFound)
+		return fmt.Errorf("no asset %q: %w", name, store.ErrNotFound)
 	}
+	leave, err := s.heavy.enter(r.Context())
+	if err != nil {
+		return err
+	}
+	defer leave()
 	br, err := s.app.BlastRadius(r.Context(), key, graph.Options{})
 	if err != nil {
 		return err
@@ -109,6 +150,11 @@ func (s *Server) whatIf(w http.ResponseWriter, r *http.Request) error {
 		}
 		q.Keep = v.path
 	}
+	leave, err := s.heavy.enter(r.Context())
+	if err != nil {
+		return err
+	}
+	defer leave()
 	out, err := s.app.WhatIf(r.Context(), q)
 	if err != nil {
 		return err

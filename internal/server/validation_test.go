@@ -18,6 +18,7 @@ import (
 	"github.com/ctem-dev/ctem/internal/graph"
 	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
+	"github.com/ctem-dev/ctem/internal/validate"
 )
 
 // The demo's relation that gives the shop API its service account: the
@@ -183,6 +184,25 @@ func TestValidationTeamScope(t *testing.T) {
 		}
 		if res.status == 404 && strings.Contains(string(res.body), `"jewels"`) {
 			t.Errorf("GET blast-radius of %s as %q: a 404 holds data: %s", tc.asset, tc.token, res.body)
+		}
+	}
+	// A key whose slashes are not encoded reaches the same answer, and
+	// the same refusal (the asset route receives it).
+	for asset, status := range map[string]int{mine.Asset: 200, theirs.Asset: 404} {
+		req, err := http.NewRequest("GET", f.url+"/api/v1/assets/"+asset+"/blast-radius", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+f.tokens[tok])
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var br app.BlastRadius
+		err = json.NewDecoder(res.Body).Decode(&br)
+		res.Body.Close()
+		if res.StatusCode != status || (status == 200 && (err != nil || br.Asset != asset)) {
+			t.Errorf("GET blast-radius of %s unencoded as %s = %d (asset %q), want %d", asset, team, res.StatusCode, br.Asset, status)
 		}
 	}
 	// The API's blast radius is the application's.
@@ -433,5 +453,39 @@ func TestPathEvidence(t *testing.T) {
 		if res := f.do(t, "GET", "/api/v1/evidence?"+q, "viewer", "", nil); res.status != 400 {
 			t.Errorf("GET /api/v1/evidence?%s = %d, want 400", q, res.status)
 		}
+	}
+}
+
+// TestHeavyGate checks the bound on in-memory analyses: a third waits
+// until a place is given back, or gives up when its context ends.
+func TestHeavyGate(t *testing.T) {
+	t.Parallel()
+	var g heavyGate
+	var leaves []func()
+	for range maxHeavy {
+		leave, err := g.enter(context.Background())
+		if err != nil {
+			t.Fatalf("enter() = %v, want a place", err)
+		}
+		leaves = append(leaves, leave)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := g.enter(ctx); err == nil {
+		t.Errorf("enter() with %d in flight = nil, want the context's error", maxHeavy)
+	}
+	leaves[0]()
+	if _, err := g.enter(context.Background()); err != nil {
+		t.Errorf("enter() after a leave = %v, want a place", err)
+	}
+}
+
+// TestEvidenceMaxAge checks that a reading calls stale what ctem
+// validate expires: the two defaults are one figure (package app cannot
+// import package validate, which imports it).
+func TestEvidenceMaxAge(t *testing.T) {
+	t.Parallel()
+	if app.DefaultEvidenceMaxAge != validate.DefaultMaxAge {
+		t.Errorf("app.DefaultEvidenceMaxAge = %v, want validate.DefaultMaxAge %v", app.DefaultEvidenceMaxAge, validate.DefaultMaxAge)
 	}
 }

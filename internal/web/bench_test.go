@@ -51,6 +51,11 @@ func BenchmarkPages(b *testing.B) {
 	if len(xs.Items) == 0 || len(paths.Items) == 0 {
 		b.Fatalf("%d critical exposures, %d paths: want some", len(xs.Items), len(paths.Items))
 	}
+	var fp server.FixPlanBody
+	f.api(b, nil, "/api/v1/fixplan", &fp)
+	if len(fp.Items) == 0 {
+		b.Fatal("the fix plan is empty: want an action for the what-if")
+	}
 	// The first overview computes the KPIs (the server then keeps them
 	// for a while): its time is reported apart.
 	start := time.Now()
@@ -69,6 +74,8 @@ func BenchmarkPages(b *testing.B) {
 		{"paths", "/paths"},
 		{"path", "/paths/" + paths.Items[0].ID},
 		{"fixplan", "/fixplan"},
+		{"fixplan-whatif", "/fixplan?whatif=" + url.QueryEscape(fp.Items[0].Key)},
+		{"blast-radius", "/blast-radius?asset=" + url.QueryEscape("k8s:prod/shop/Deployment/shop-api")},
 		{"assets", "/assets"},
 		{"asset", "/assets/" + url.PathEscape(xs.Items[0].Asset)},
 		{"scans", "/scans"},

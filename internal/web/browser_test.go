@@ -515,6 +515,7 @@ func TestBrowserXSS(t *testing.T) {
 	pages := []string{
 		"/exposures?limit=500", "/exposures?tool=" + url.QueryEscape(x.Tools[0]), "/exposures/" + x.ID,
 		"/assets/" + url.PathEscape(x.Asset), "/scans", "/audit", "/", "/fixplan", "/paths",
+		"/blast-radius?asset=" + url.QueryEscape(x.Asset),
 	}
 	for _, p := range pages {
 		b.open(t, f.url+p, "main")
