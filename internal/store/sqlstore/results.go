@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -123,7 +124,7 @@ func (s *DB) RecordAnalysis(ctx context.Context, r *store.AnalysisRecord) (store
 	}
 	a.ID = last.ID + 1
 	now := micros(a.At)
-	events, err := s.recordPaths(ctx, tx, a, r)
+	events, nx, err := s.recordPaths(ctx, tx, a, r)
 	if err != nil {
 		return a, nil, err
 	}
@@ -137,7 +138,7 @@ func (s *DB) RecordAnalysis(ctx context.Context, r *store.AnalysisRecord) (store
 	if err := s.replaceResults(ctx, tx, a.ID, r); err != nil {
 		return a, nil, err
 	}
-	if err := s.recordKPIs(ctx, tx, a, r); err != nil {
+	if err := s.recordKPIs(ctx, tx, a, r, nx); err != nil {
 		return a, nil, err
 	}
 	owners, _ := json.Marshal(nonNilStrings(a.CodeOwners))
@@ -176,31 +177,66 @@ func nonNilStrings(xs []string) []string {
 }
 
 // recordPaths opens and closes paths as RecordPaths does, with the events
-// in a stable order: opened in the order given, closed by path id.
-func (s *DB) recordPaths(ctx context.Context, tx *sql.Tx, a store.Analysis, r *store.AnalysisRecord) ([]store.PathEvent, error) {
+// in a stable order: opened in the order given, closed by path id. A path
+// found as it is stored is not written again: only its last_seen and
+// analysis_id move on. A full analysis reads the stored links of paths to
+// exposures and inserts only the missing ones; it then also returns the
+// number of exposures on the open paths (which recordKPIs would otherwise
+// count in the database), else -1.
+func (s *DB) recordPaths(ctx context.Context, tx *sql.Tx, a store.Analysis, r *store.AnalysisRecord) ([]store.PathEvent, int, error) {
 	now := micros(a.At)
-	open := map[string]store.StoredPath{}
-	rows, err := tx.QueryContext(ctx, `SELECT id, risk, entry, target, jewel FROM paths WHERE status = 'open'`)
+	type openPath struct {
+		p     store.StoredPath
+		names string
+		by    string
+	}
+	open := map[string]openPath{}
+	rows, err := tx.QueryContext(ctx, `SELECT id, risk, entry, target, jewel, likelihood, validated, steps, names, validated_by FROM paths WHERE status = 'open'`)
 	if err != nil {
-		return nil, fmt.Errorf("record paths: %w", err)
+		return nil, 0, fmt.Errorf("record paths: %w", err)
 	}
 	for rows.Next() {
-		var p store.StoredPath
-		if err := rows.Scan(&p.ID, &p.Risk, &p.Entry, &p.Target, &p.Jewel); err != nil {
+		var o openPath
+		var valid int
+		if err := rows.Scan(&o.p.ID, &o.p.Risk, &o.p.Entry, &o.p.Target, &o.p.Jewel, &o.p.Likelihood, &valid, &o.p.Steps, &o.names, &o.by); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("record paths: %w", err)
+			return nil, 0, fmt.Errorf("record paths: %w", err)
 		}
-		if r.Jewels == nil || r.Jewels[p.Jewel] {
-			open[p.ID] = p
+		o.p.Validated = valid != 0
+		if r.Jewels == nil || r.Jewels[o.p.Jewel] {
+			open[o.p.ID] = o
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("record paths: %w", err)
+		return nil, 0, fmt.Errorf("record paths: %w", err)
+	}
+	// The stored links, read whole for a full analysis; a partial one
+	// inserts its few with ON CONFLICT DO NOTHING.
+	var links map[[2]string]bool
+	if r.Jewels == nil {
+		links = map[[2]string]bool{}
+		rows, err := tx.QueryContext(ctx, `SELECT exposure_id, path_id FROM path_exposures`)
+		if err != nil {
+			return nil, 0, fmt.Errorf("record paths: %w", err)
+		}
+		for rows.Next() {
+			var l [2]string
+			if err := rows.Scan(&l[0], &l[1]); err != nil {
+				rows.Close()
+				return nil, 0, fmt.Errorf("record paths: %w", err)
+			}
+			links[l] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, 0, fmt.Errorf("record paths: %w", err)
+		}
 	}
 	var events []store.PathEvent
 	seen := map[string]bool{}
 	var pathRows, expRows [][]any
+	var same []string
 	for _, p := range r.Paths {
 		if seen[p.ID] {
 			continue
@@ -214,13 +250,27 @@ func (s *DB) recordPaths(ctx context.Context, tx *sql.Tx, a store.Analysis, r *s
 		if err != nil || string(names) == "null" {
 			names = []byte("{}")
 		}
-		pathRows = append(pathRows, []any{p.ID, p.Entry, p.Target, p.Jewel, p.Likelihood, p.Risk, valid, p.Steps, "open", now, now, a.ID, string(names), validatedBy(p)})
+		by := validatedBy(p)
+		o, was := open[p.ID]
+		if was && o.p.Entry == p.Entry && o.p.Target == p.Target && o.p.Jewel == p.Jewel && o.p.Likelihood == p.Likelihood && o.p.Risk == p.Risk &&
+			o.p.Validated == p.Validated && o.p.Steps == p.Steps && o.names == string(names) && o.by == by {
+			same = append(same, p.ID)
+		} else {
+			pathRows = append(pathRows, []any{p.ID, p.Entry, p.Target, p.Jewel, p.Likelihood, p.Risk, valid, p.Steps, "open", now, now, a.ID, string(names), by})
+		}
 		xs := slices.Clone(r.PathExposures[p.ID])
 		slices.Sort(xs)
 		for _, x := range slices.Compact(xs) {
+			if links != nil {
+				l := [2]string{x, p.ID}
+				if links[l] {
+					continue
+				}
+				links[l] = true
+			}
 			expRows = append(expRows, []any{x, p.ID})
 		}
-		if _, was := open[p.ID]; !was {
+		if !was {
 			events = append(events, store.PathEvent{PathID: p.ID, Event: "opened", At: a.At, Risk: p.Risk, Summary: p.Summary})
 		}
 	}
@@ -228,10 +278,16 @@ func (s *DB) recordPaths(ctx context.Context, tx *sql.Tx, a store.Analysis, r *s
 		pathRows, ` ON CONFLICT (id) DO UPDATE SET likelihood = excluded.likelihood, risk = excluded.risk, validated = excluded.validated,
   steps = excluded.steps, status = 'open', last_seen = excluded.last_seen, closed_at = 0, analysis_id = excluded.analysis_id, names = excluded.names,
   validated_by = excluded.validated_by`); err != nil {
-		return nil, fmt.Errorf("record paths: %w", err)
+		return nil, 0, fmt.Errorf("record paths: %w", err)
+	}
+	for chunk := range slices.Chunk(same, 500) {
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE paths SET last_seen = ?, analysis_id = ? WHERE id IN (`+placeholders(len(chunk))+`)`),
+			append([]any{now, a.ID}, anyOf(chunk)...)...); err != nil {
+			return nil, 0, fmt.Errorf("record paths: %w", err)
+		}
 	}
 	if err := s.insertRows(ctx, tx, `INSERT INTO path_exposures (exposure_id, path_id) VALUES `, expRows, ` ON CONFLICT DO NOTHING`); err != nil {
-		return nil, fmt.Errorf("record paths: %w", err)
+		return nil, 0, fmt.Errorf("record paths: %w", err)
 	}
 	var closed []string
 	for id := range open {
@@ -241,24 +297,41 @@ func (s *DB) recordPaths(ctx context.Context, tx *sql.Tx, a store.Analysis, r *s
 	}
 	slices.Sort(closed)
 	for _, id := range closed {
-		p := open[id]
+		p := open[id].p
 		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE paths SET status = 'closed', closed_at = ?, analysis_id = ? WHERE id = ?`), now, a.ID, id); err != nil {
-			return nil, fmt.Errorf("close path: %w", err)
+			return nil, 0, fmt.Errorf("close path: %w", err)
 		}
 		events = append(events, store.PathEvent{PathID: id, Event: "closed", At: a.At, Risk: p.Risk, Summary: p.Entry + " => " + p.Target})
 	}
 	for _, e := range events {
 		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO path_events (path_id, event, at, risk, summary, analysis_id) VALUES (?, ?, ?, ?, ?, ?)`),
 			e.PathID, e.Event, now, e.Risk, e.Summary, a.ID); err != nil {
-			return nil, fmt.Errorf("record path event: %w", err)
+			return nil, 0, fmt.Errorf("record path event: %w", err)
 		}
 	}
-	return events, nil
+	nx := -1
+	if links != nil {
+		// After a full analysis the open paths are exactly those it
+		// found: the exposures linked to one of them.
+		xs := map[string]bool{}
+		for l := range links {
+			if seen[l[1]] {
+				xs[l[0]] = true
+			}
+		}
+		nx = len(xs)
+	}
+	return events, nx, nil
 }
 
 // replaceResults replaces the stored priorities, actions and jewel risks:
 // all of them for a full analysis, those anchored in the covered
-// components (and the covered jewels') for a partial one.
+// components (and the covered jewels') for a partial one. Priorities and
+// asset contexts, a row per exposure on a path and per asset that holds
+// one, are compared with what is stored: only the rows that changed are
+// written and only those that went are deleted (their analysis_id is that
+// of the analysis that last changed them), so that an analysis that finds
+// what the last one found writes next to nothing of them.
 func (s *DB) replaceResults(ctx context.Context, tx *sql.Tx, id int64, r *store.AnalysisRecord) error {
 	exec := func(q string, args ...any) error {
 		if _, err := tx.ExecContext(ctx, s.rebind(q), args...); err != nil {
@@ -266,73 +339,177 @@ func (s *DB) replaceResults(ctx context.Context, tx *sql.Tx, id int64, r *store.
 		}
 		return nil
 	}
-	if !r.Analysis.Partial {
-		for _, t := range []string{"analysis_priorities", "analysis_actions", "analysis_jewels", "asset_contexts"} {
-			if err := exec(`DELETE FROM ` + t); err != nil {
+	// The stored rows of a table that this analysis replaces: every row,
+	// or those anchored in the covered components.
+	stored := func(cols, table string, scan func(*sql.Rows) error) error {
+		read := func(q string, args ...any) error {
+			rows, err := tx.QueryContext(ctx, s.rebind(q), args...)
+			if err != nil {
 				return err
 			}
-		}
-	} else {
-		for i := 0; i < len(r.Covered); i += 500 {
-			chunk := r.Covered[i:min(i+500, len(r.Covered))]
-			marks := strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")
-			args := make([]any, len(chunk))
-			for j, k := range chunk {
-				args[j] = k
-			}
-			for _, t := range []string{"analysis_priorities", "analysis_actions", "asset_contexts"} {
-				if err := exec(`DELETE FROM `+t+` WHERE anchor IN (`+marks+`)`, args...); err != nil {
+			defer rows.Close()
+			for rows.Next() {
+				if err := scan(rows); err != nil {
 					return err
 				}
 			}
+			return rows.Err()
 		}
-		for j := range r.Jewels {
-			if err := exec(`DELETE FROM analysis_jewels WHERE jewel = ?`, j); err != nil {
+		q := `SELECT ` + cols + ` FROM ` + table
+		if !r.Analysis.Partial {
+			return read(q)
+		}
+		for chunk := range slices.Chunk(r.Covered, 500) {
+			if err := read(q+` WHERE anchor IN (`+placeholders(len(chunk))+`)`, anyOf(chunk)...); err != nil {
 				return err
 			}
 		}
+		return nil
+	}
+	// deleteKeys deletes the rows of table whose column col is one of keys.
+	deleteKeys := func(table, col string, keys []string) error {
+		slices.Sort(keys)
+		for chunk := range slices.Chunk(keys, 500) {
+			if err := exec(`DELETE FROM `+table+` WHERE `+col+` IN (`+placeholders(len(chunk))+`)`, anyOf(chunk)...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+
+	type priority struct {
+		anchor string
+		risk   float64
+		paths  int
+	}
+	old := map[string]priority{}
+	if err := stored(`exposure_id, anchor, risk_removed, paths`, `analysis_priorities`, func(rows *sql.Rows) error {
+		var x string
+		var p priority
+		if err := rows.Scan(&x, &p.anchor, &p.risk, &p.paths); err != nil {
+			return err
+		}
+		old[x] = p
+		return nil
+	}); err != nil {
+		return fmt.Errorf("record analysis results: read priorities: %w", err)
 	}
 	var rows [][]any
 	seen := map[string]bool{}
 	for _, p := range r.Priorities {
-		if !seen[p.ExposureID] {
-			seen[p.ExposureID] = true
-			rows = append(rows, []any{p.ExposureID, p.Anchor, p.RiskRemoved, p.Paths, id})
+		if seen[p.ExposureID] {
+			continue
 		}
+		seen[p.ExposureID] = true
+		if o, ok := old[p.ExposureID]; ok && o == (priority{p.Anchor, p.RiskRemoved, p.Paths}) {
+			continue
+		}
+		rows = append(rows, []any{p.ExposureID, p.Anchor, p.RiskRemoved, p.Paths, id})
+	}
+	var gone []string
+	for x := range old {
+		if !seen[x] {
+			gone = append(gone, x)
+		}
+	}
+	if err := deleteKeys("analysis_priorities", "exposure_id", gone); err != nil {
+		return err
 	}
 	if err := s.insertRows(ctx, tx, `INSERT INTO analysis_priorities (exposure_id, anchor, risk_removed, paths, analysis_id) VALUES `, rows,
 		` ON CONFLICT (exposure_id) DO UPDATE SET anchor = excluded.anchor, risk_removed = excluded.risk_removed, paths = excluded.paths, analysis_id = excluded.analysis_id`); err != nil {
 		return fmt.Errorf("record analysis results: %w", err)
 	}
+
+	if !r.Analysis.Partial {
+		for _, t := range []string{"analysis_actions", "analysis_jewels"} {
+			if err := exec(`DELETE FROM ` + t); err != nil {
+				return err
+			}
+		}
+	} else {
+		for chunk := range slices.Chunk(r.Covered, 500) {
+			if err := exec(`DELETE FROM analysis_actions WHERE anchor IN (`+placeholders(len(chunk))+`)`, anyOf(chunk)...); err != nil {
+				return err
+			}
+		}
+		if err := deleteKeys("analysis_jewels", "jewel", slices.Collect(maps.Keys(r.Jewels))); err != nil {
+			return err
+		}
+	}
+	rows = rows[:0]
 	for _, k := range []struct {
 		kind string
 		xs   []store.StoredAction
 	}{{store.ActionPlan, r.Plan}, {store.ActionChoke, r.Chokes}} {
 		for i, x := range k.xs {
-			if err := exec(`INSERT INTO analysis_actions (kind, analysis_id, pos, anchor, data) VALUES (?, ?, ?, ?, ?)`, k.kind, id, i, x.Anchor, x.Data); err != nil {
-				return err
-			}
+			rows = append(rows, []any{k.kind, id, i, x.Anchor, x.Data})
 		}
+	}
+	if err := s.insertRows(ctx, tx, `INSERT INTO analysis_actions (kind, analysis_id, pos, anchor, data) VALUES `, rows, ``); err != nil {
+		return fmt.Errorf("record analysis results: %w", err)
+	}
+
+	type assetContext struct{ anchor, data string }
+	oldCtx := map[string]assetContext{}
+	if err := stored(`key, anchor, data`, `asset_contexts`, func(rows *sql.Rows) error {
+		var k string
+		var c assetContext
+		if err := rows.Scan(&k, &c.anchor, &c.data); err != nil {
+			return err
+		}
+		oldCtx[k] = c
+		return nil
+	}); err != nil {
+		return fmt.Errorf("record analysis results: read asset contexts: %w", err)
 	}
 	rows = rows[:0]
 	clear(seen)
 	for _, c := range r.Contexts {
-		if !seen[c.Key] {
-			seen[c.Key] = true
-			rows = append(rows, []any{c.Key, c.Anchor, c.Data, id})
+		if seen[c.Key] {
+			continue
 		}
+		seen[c.Key] = true
+		if o, ok := oldCtx[c.Key]; ok && o == (assetContext{c.Anchor, c.Data}) {
+			continue
+		}
+		rows = append(rows, []any{c.Key, c.Anchor, c.Data, id})
+	}
+	gone = gone[:0]
+	for k := range oldCtx {
+		if !seen[k] {
+			gone = append(gone, k)
+		}
+	}
+	if err := deleteKeys("asset_contexts", "key", gone); err != nil {
+		return err
 	}
 	if err := s.insertRows(ctx, tx, `INSERT INTO asset_contexts (key, anchor, data, analysis_id) VALUES `, rows,
 		` ON CONFLICT (key) DO UPDATE SET anchor = excluded.anchor, data = excluded.data, analysis_id = excluded.analysis_id`); err != nil {
 		return fmt.Errorf("record analysis results: %w", err)
 	}
+
+	rows = rows[:0]
+	clear(seen)
 	for _, j := range r.JewelRisks {
-		if err := exec(`INSERT INTO analysis_jewels (jewel, value, risk, analysis_id) VALUES (?, ?, ?, ?)
-ON CONFLICT (jewel) DO UPDATE SET value = excluded.value, risk = excluded.risk, analysis_id = excluded.analysis_id`, j.Jewel, j.Value, j.Risk, id); err != nil {
-			return err
+		if !seen[j.Jewel] {
+			seen[j.Jewel] = true
+			rows = append(rows, []any{j.Jewel, j.Value, j.Risk, id})
 		}
 	}
+	if err := s.insertRows(ctx, tx, `INSERT INTO analysis_jewels (jewel, value, risk, analysis_id) VALUES `, rows,
+		` ON CONFLICT (jewel) DO UPDATE SET value = excluded.value, risk = excluded.risk, analysis_id = excluded.analysis_id`); err != nil {
+		return fmt.Errorf("record analysis results: %w", err)
+	}
 	return nil
+}
+
+// anyOf returns ss as query arguments.
+func anyOf(ss []string) []any {
+	args := make([]any, len(ss))
+	for i, v := range ss {
+		args[i] = v
+	}
+	return args
 }
 
 // OpenPaths lists the open paths that match q, riskiest first.

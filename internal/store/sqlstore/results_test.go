@@ -191,3 +191,106 @@ func TestScopeVersions(t *testing.T) {
 		t.Errorf("CodeOwners() = %+v, %v; want repo's version 2", cos, err)
 	}
 }
+
+// TestRecordAnalysisWritesChangesOnly: an analysis rewrites only the
+// stored results that changed since the last one (an unchanged priority
+// or asset context keeps the analysis that wrote it), deletes those that
+// went, moves an unchanged path's analysis on, and counts the exposures
+// on open paths (a stored link of an earlier analysis included) as the
+// database does.
+func TestRecordAnalysisWritesChangesOnly(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := storetest.Open(t)
+	db := st.SQL()
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	scope := store.ScopeRef{Source: "stored", Version: 1, Digest: "d"}
+	rec := func(n int64, partial bool, paths []store.StoredPath, links map[string][]string, prios []store.StoredPriority, ctxs []store.AssetContext) {
+		t.Helper()
+		r := &store.AnalysisRecord{Analysis: store.Analysis{At: at.Add(time.Duration(n) * time.Hour), IngestSeq: n, Partial: partial, Scope: scope},
+			Paths: paths, PathExposures: links, Priorities: prios, Contexts: ctxs}
+		if partial {
+			r.Jewels, r.Covered = map[string]bool{"bucket": true}, []string{"worker", "bucket"}
+		}
+		if a, _, err := st.RecordAnalysis(ctx, r); err != nil || a.ID != n {
+			t.Fatalf("RecordAnalysis #%d = %d, %v; want analysis %d", n, a.ID, err, n)
+		}
+	}
+	rec(1, false, []store.StoredPath{path("p1", "db", 9), path("p2", "db", 5)}, map[string][]string{"p1": {"x2", "x1"}, "p2": {"x3"}},
+		[]store.StoredPriority{{ExposureID: "x1", Anchor: "api", RiskRemoved: 9, Paths: 1}, {ExposureID: "x2", Anchor: "api", RiskRemoved: 3, Paths: 1},
+			{ExposureID: "x3", Anchor: "api", RiskRemoved: 1, Paths: 1}},
+		[]store.AssetContext{{Key: "api", Anchor: "api", Data: "a"}, {Key: "worker", Anchor: "worker", Data: "w"}})
+	// p2 changes (its exposure x3 is no longer on it, but its stored link
+	// stays), p3 opens; x1 and api's context are unchanged, x2 and
+	// worker's context change, x3 goes, x4 comes.
+	rec(2, false, []store.StoredPath{path("p1", "db", 9), path("p2", "db", 6), path("p3", "bucket", 2)}, map[string][]string{"p1": {"x1", "x2"}, "p2": {"x1"}, "p3": {"x4"}},
+		[]store.StoredPriority{{ExposureID: "x1", Anchor: "api", RiskRemoved: 9, Paths: 2}, {ExposureID: "x2", Anchor: "api", RiskRemoved: 4, Paths: 1},
+			{ExposureID: "x4", Anchor: "worker", RiskRemoved: 2, Paths: 1}},
+		[]store.AssetContext{{Key: "api", Anchor: "api", Data: "a"}, {Key: "worker", Anchor: "worker", Data: "w2"}})
+
+	type row struct {
+		Key  string
+		ID   int64
+		Risk float64
+	}
+	rows := func(q string) []row {
+		t.Helper()
+		rs, err := db.QueryContext(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rs.Close()
+		var out []row
+		for rs.Next() {
+			var r row
+			if err := rs.Scan(&r.Key, &r.ID, &r.Risk); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, r)
+		}
+		if err := rs.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	// x1 is unchanged but for its paths count: rewritten. p1 is as it
+	// was: not rewritten, but last seen by analysis 2.
+	for _, tt := range []struct {
+		q    string
+		want []row
+	}{
+		{`SELECT exposure_id, analysis_id, risk_removed FROM analysis_priorities ORDER BY exposure_id`, []row{{"x1", 2, 9}, {"x2", 2, 4}, {"x4", 2, 2}}},
+		{`SELECT key, analysis_id, 0.0 FROM asset_contexts ORDER BY key`, []row{{"api", 1, 0}, {"worker", 2, 0}}},
+		{`SELECT id, analysis_id, risk FROM paths ORDER BY id`, []row{{"p1", 2, 9}, {"p2", 2, 6}, {"p3", 2, 2}}},
+		{`SELECT id, last_seen, 0.0 FROM paths WHERE id = 'p1'`, []row{{"p1", at.Add(2 * time.Hour).UnixMicro(), 0}}},
+	} {
+		if diff := cmp.Diff(rows(tt.q), tt.want); diff != "" {
+			t.Errorf("%s after a second analysis (-got +want):\n%s", tt.q, diff)
+		}
+	}
+	// The same results again rewrite no priority or context.
+	prios := []store.StoredPriority{{ExposureID: "x1", Anchor: "api", RiskRemoved: 9, Paths: 2}, {ExposureID: "x2", Anchor: "api", RiskRemoved: 4, Paths: 1},
+		{ExposureID: "x4", Anchor: "worker", RiskRemoved: 2, Paths: 1}}
+	rec(3, false, []store.StoredPath{path("p1", "db", 9), path("p2", "db", 6), path("p3", "bucket", 2)}, map[string][]string{"p1": {"x1", "x2"}, "p2": {"x1"}, "p3": {"x4"}},
+		prios, []store.AssetContext{{Key: "api", Anchor: "api", Data: "a"}, {Key: "worker", Anchor: "worker", Data: "w2"}})
+	if diff := cmp.Diff(rows(`SELECT exposure_id, analysis_id, risk_removed FROM analysis_priorities ORDER BY exposure_id`), []row{{"x1", 2, 9}, {"x2", 2, 4}, {"x4", 2, 2}}); diff != "" {
+		t.Errorf("priorities after the same analysis again (-got +want):\n%s", diff)
+	}
+	// A partial analysis of the worker's component counts in the
+	// database what the full ones counted from the links they read.
+	rec(4, true, []store.StoredPath{path("p3", "bucket", 2)}, map[string][]string{"p3": {"x4"}}, prios[2:], nil)
+	counts := map[int64]float64{}
+	for v, err := range st.KPISnapshots(ctx, time.Time{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Dim == store.KPIWhole && v.Metric == store.MetricPathExposures {
+			counts[v.AnalysisID] = v.Value
+		}
+	}
+	// After 1: x1, x2, x3; after 2 to 4: x1, x2, x3 (p2's link of
+	// analysis 1), x4.
+	if diff := cmp.Diff(counts, map[int64]float64{1: 3, 2: 4, 3: 4, 4: 4}); diff != "" {
+		t.Errorf("exposures on open paths by analysis (-got +want):\n%s", diff)
+	}
+}
