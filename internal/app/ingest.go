@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ctem-dev/ctem/internal/estate/k8s"
 	"github.com/ctem-dev/ctem/internal/estate/terraform"
@@ -70,49 +71,25 @@ func (a *App) Ingest(ctx context.Context, req IngestRequest) (*IngestResult, err
 	if err != nil {
 		return nil, err
 	}
-	// What was ingested before this ingest, for the re-analysis (see
-	// reanalyze); a concurrent ingest committing between this read and
-	// Begin is counted as before.
-	since, err := a.Store.IngestSeq(ctx)
+	var res *IngestResult
+	var names []string
+	var since int64
+	for attempt := 1; ; attempt++ {
+		res, names, since, err = a.ingestTx(ctx, req, inputs, key)
+		if err == nil || !store.Retryable(err) || attempt == ingestAttempts || !rewind(inputs) {
+			break
+		}
+		// The database broke a deadlock with another ingest (one that
+		// shares assets or exposures with this one) by aborting this
+		// transaction, which left nothing: run it again.
+		a.logf("ingest aborted by the database (%v); running it again (attempt %d of %d)", err, attempt+1, ingestAttempts)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Duration(attempt*attempt) * 50 * time.Millisecond):
+		}
+	}
 	if err != nil {
-		return nil, err
-	}
-	tx, err := a.Store.Begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	res := &IngestResult{}
-	var names []string // the input each scan came from, as the user knows it
-	for _, in := range inputs {
-		target := req.Target
-		if in.Target != "" {
-			target = in.Target
-		}
-		scans, name, err := a.ingestOne(ctx, tx, req, ingest.Options{Target: target, SecretKey: key, Warnf: a.Warnf}, in)
-		if err != nil {
-			return nil, err
-		}
-		for _, sc := range scans {
-			if err := clobbers(res.Scans, names, sc, name); err != nil {
-				return nil, err
-			}
-		}
-		res.Scans = append(res.Scans, scans...)
-		for range scans {
-			names = append(names, name)
-		}
-	}
-	if t, ok := tx.(store.AssetTracker); ok {
-		ids := make([]string, len(res.Scans))
-		for i, s := range res.Scans {
-			ids[i] = s.ID
-		}
-		if res.Assets, err = t.TouchedAssets(ctx, ids); err != nil {
-			return nil, err
-		}
-	}
-	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
 	// Only now is anything ingested: a failing input rolls back the ones
@@ -134,6 +111,92 @@ func (a *App) Ingest(ctx context.Context, req IngestRequest) (*IngestResult, err
 		}
 	}
 	return res, nil
+}
+
+// ingestAttempts is how often an ingest that the database aborted to
+// break a deadlock (store.Retryable) is run in all.
+const ingestAttempts = 5
+
+// rewind makes every input readable again from its start, and reports
+// whether it could: an input read from a file is opened again, one read
+// from a reader must be able to seek.
+func rewind(ins []Input) bool {
+	for _, in := range ins {
+		if in.R == nil {
+			if in.Name == "-" {
+				return false
+			}
+			continue
+		}
+		sk, ok := in.R.(io.Seeker)
+		if !ok {
+			return false
+		}
+		if _, err := sk.Seek(0, io.SeekStart); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// ingestTx runs one attempt of an ingest: every input in one
+// transaction, committed. It returns what was ingested, the input each
+// scan came from, and the ingest sequence before the ingest's own (for
+// the re-analysis, see reanalyze).
+func (a *App) ingestTx(ctx context.Context, req IngestRequest, inputs []Input, key []byte) (*IngestResult, []string, int64, error) {
+	// What was ingested before this ingest, for the re-analysis (see
+	// reanalyze); a store that numbers scans at commit says it exactly
+	// once committed (below).
+	since, err := a.Store.IngestSeq(ctx)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	tx, err := a.Store.Begin(ctx)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	defer tx.Rollback()
+	res := &IngestResult{}
+	var names []string // the input each scan came from, as the user knows it
+	for _, in := range inputs {
+		target := req.Target
+		if in.Target != "" {
+			target = in.Target
+		}
+		scans, name, err := a.ingestOne(ctx, tx, req, ingest.Options{Target: target, SecretKey: key, Warnf: a.Warnf}, in)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		for _, sc := range scans {
+			if err := clobbers(res.Scans, names, sc, name); err != nil {
+				return nil, nil, 0, err
+			}
+		}
+		res.Scans = append(res.Scans, scans...)
+		for range scans {
+			names = append(names, name)
+		}
+	}
+	if t, ok := tx.(store.AssetTracker); ok {
+		ids := make([]string, len(res.Scans))
+		for i, s := range res.Scans {
+			ids[i] = s.ID
+		}
+		if res.Assets, err = t.TouchedAssets(ctx, ids); err != nil {
+			return nil, nil, 0, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, nil, 0, err
+	}
+	// Ingests that commit in parallel are numbered in commit order: what
+	// came before this one is what committed before it, not what had
+	// when it began (an analysis of that would miss the ingests that
+	// committed meanwhile, see record).
+	if r, ok := tx.(store.SeqReporter); ok && r.FirstSeq() > 0 {
+		since = r.FirstSeq() - 1
+	}
+	return res, names, since, nil
 }
 
 // ingestOne parses one input into tx and returns its scans and the name

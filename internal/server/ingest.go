@@ -38,6 +38,9 @@ type ingestParams struct {
 	Name   string `json:"name"`
 	Target string `json:"target,omitempty"`
 	Size   int64  `json:"size"`
+	// Scan is the (tool, target) of the upload's first scan, read
+	// ahead at upload (app.FirstScanKey); zero when it could not be.
+	Scan store.ScanKey `json:"scan,omitzero"`
 }
 
 // IngestResult is the result of a finished ingest job.
@@ -71,13 +74,19 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) error {
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	job := store.Job{ID: hex.EncodeToString(id[:]), Kind: "ingest", CreatedBy: principal(r.Context()).String(), CreatedAt: s.now()}
-	size, err := s.spoolUpload(job.ID, body, r.Header.Get("Content-Encoding"))
+	size, key, err := s.spoolUpload(r.Context(), job.ID, body, r.Header.Get("Content-Encoding"), q.Get("target"))
 	if err != nil {
 		os.Remove(s.spoolPath(job.ID))
 		return err
 	}
-	params, _ := json.Marshal(ingestParams{Name: name, Target: q.Get("target"), Size: size})
+	params, _ := json.Marshal(ingestParams{Name: name, Target: q.Get("target"), Size: size, Scan: key})
 	job.Params = params
+	// Ingests of one (tool, target) run in upload order, one at a
+	// time; of different ones, at once where the store allows it.
+	job.Lane = key.Lane()
+	if job.Lane == "" {
+		job.Lane = "*"
+	}
 	ctx := s.withAudit(r, store.AuditJob, "ingest", func(any) (string, string) {
 		return job.ID, fmt.Sprintf("queued %q, %d bytes, target %q", name, size, q.Get("target"))
 	})
@@ -96,8 +105,10 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) error {
 }
 
 // spoolUpload writes the decompressed body to the job's spool file and
-// checks its format; it returns the decompressed size.
-func (s *Server) spoolUpload(id string, body io.Reader, encoding string) (int64, error) {
+// checks its format; it returns the decompressed size and the (tool,
+// target) of its first scan (see app.FirstScanKey), target being the
+// upload's parameter.
+func (s *Server) spoolUpload(ctx context.Context, id string, body io.Reader, encoding, target string) (int64, store.ScanKey, error) {
 	br := bufio.NewReaderSize(body, 64<<10)
 	var in io.Reader = br
 	magic, _ := br.Peek(2)
@@ -105,16 +116,16 @@ func (s *Server) spoolUpload(id string, body io.Reader, encoding string) (int64,
 	case enc == "gzip" || (len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b):
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return 0, errStatus(http.StatusBadRequest, "the body is not gzip: %s", safeText(err.Error()))
+			return 0, store.ScanKey{}, errStatus(http.StatusBadRequest, "the body is not gzip: %s", safeText(err.Error()))
 		}
 		defer zr.Close()
 		in = zr
 	case enc != "" && enc != "identity":
-		return 0, errStatus(http.StatusUnsupportedMediaType, "unknown Content-Encoding %q (want gzip or none)", encoding)
+		return 0, store.ScanKey{}, errStatus(http.StatusUnsupportedMediaType, "unknown Content-Encoding %q (want gzip or none)", encoding)
 	}
 	f, err := os.OpenFile(s.spoolPath(id), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
-		return 0, err
+		return 0, store.ScanKey{}, err
 	}
 	n, err := io.Copy(f, io.LimitReader(in, s.limits.MaxInput+1))
 	if cerr := f.Close(); err == nil {
@@ -123,31 +134,33 @@ func (s *Server) spoolUpload(id string, body io.Reader, encoding string) (int64,
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		return 0, err
+		return 0, store.ScanKey{}, err
 	case err != nil && (errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF)):
-		return 0, errStatus(http.StatusBadRequest, "the gzip stream is damaged or cut short: %s", safeText(err.Error()))
+		return 0, store.ScanKey{}, errStatus(http.StatusBadRequest, "the gzip stream is damaged or cut short: %s", safeText(err.Error()))
 	case err != nil:
-		return 0, err
+		return 0, store.ScanKey{}, err
 	case n > s.limits.MaxInput:
-		return 0, errStatus(http.StatusRequestEntityTooLarge, "the upload is larger than %d bytes once decompressed", s.limits.MaxInput)
+		return 0, store.ScanKey{}, errStatus(http.StatusRequestEntityTooLarge, "the upload is larger than %d bytes once decompressed", s.limits.MaxInput)
 	case n == 0:
-		return 0, errStatus(http.StatusBadRequest, "the body is empty")
+		return 0, store.ScanKey{}, errStatus(http.StatusBadRequest, "the body is empty")
 	}
 	// The format must be one ctem reads: detected as the ingest will.
 	sf, err := os.Open(s.spoolPath(id))
 	if err != nil {
-		return 0, err
+		return 0, store.ScanKey{}, err
 	}
 	defer sf.Close()
 	src, err := ingest.NewSource("upload", sf)
 	if err != nil {
-		return 0, err
+		return 0, store.ScanKey{}, err
 	}
 	defer src.Close()
-	if _, err := s.app.Formats.Detect(src.Sniff()); err != nil {
-		return 0, &httpError{Status: http.StatusUnsupportedMediaType, Detail: safeText(err.Error())}
+	format, err := s.app.Formats.Detect(src.Sniff())
+	if err != nil {
+		return 0, store.ScanKey{}, &httpError{Status: http.StatusUnsupportedMediaType, Detail: safeText(err.Error())}
 	}
-	return n, nil
+	key := app.FirstScanKey(ctx, format, "upload", src.Reader(), ingest.Options{Target: target, SecretKey: []byte("read ahead")})
+	return n, key, nil
 }
 
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
@@ -228,6 +241,9 @@ func (s *Server) runJob(ctx context.Context, j store.Job) {
 		return []store.AuditEntry{{At: s.now(), Actor: j.CreatedBy, Action: "ingest.commit", Target: j.ID, Outcome: "ok",
 			Detail: fmt.Sprintf("input %q, %d bytes, target %q", p.Name, p.Size, p.Target)}}
 	})
+	// The ingest takes the lock of its (tool, target) first, before
+	// anything else it locks (see sqlstore's parallel ingests).
+	actx = store.WithScanKeys(actx, p.Scan)
 	res, err := s.app.Ingest(actx, app.IngestRequest{Inputs: []app.Input{{Name: p.Name, R: f, Target: p.Target}}, Target: p.Target})
 	f.Close()
 	s.shared.bump() // before the job's end is visible: reads that follow it see the ingest

@@ -25,6 +25,7 @@ import (
 	"github.com/ctem-dev/ctem/internal/inputs"
 	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
+	"github.com/ctem-dev/ctem/internal/store/sqlstore"
 	"github.com/ctem-dev/ctem/internal/store/storetest"
 	"github.com/ctem-dev/ctem/internal/synth"
 )
@@ -36,6 +37,12 @@ import (
 // each job runs once, two scans of one image are applied in upload order
 // although each went to another server, and each path's events alternate
 // opened, closed, opened (an event recorded by both servers would repeat).
+// Each ingest's time between its scan's start and its commit is
+// recorded: on PostgreSQL, ingests of different (tool, target)s must
+// overlap (the first ingest waits, inside its transaction, until another
+// key's has begun: were ingests serialised it would wait in vain), and
+// on both databases those of one (tool, target) never overlap, and on
+// SQLite none do (one writer).
 func TestTwoServersOneDatabase(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -43,8 +50,10 @@ func TestTwoServersOneDatabase(t *testing.T) {
 	spool := t.TempDir()
 	var urls []string
 	var st0 store.Store
+	var sts []*sqlstore.DB
 	for i := range 2 {
 		st := storetest.OpenName(t, name)
+		sts = append(sts, st)
 		a := &app.App{Store: st, Formats: inputs.All()}
 		if i == 0 {
 			st0 = a.Store
@@ -91,6 +100,11 @@ func TestTwoServersOneDatabase(t *testing.T) {
 		})
 		<-srv.Ready()
 		urls = append(urls, "http://"+ln.Addr().String())
+	}
+	parallel := sts[0].Dialect().IngestBeginSQL != ""
+	rec := &ingestLog{parallel: parallel, met: make(chan struct{})}
+	for _, st := range sts {
+		st.IngestHook = rec.hook
 	}
 	_, token, err := CreateToken(ctx, st0.(store.Tokens), TokenRequest{Name: "ci", Role: "uploader"}, time.Now())
 	if err != nil {
@@ -140,7 +154,7 @@ func TestTwoServersOneDatabase(t *testing.T) {
 	dir := t.TempDir()
 	type upl struct{ name, path string }
 	var clients [][]upl
-	wantFixed := map[string]int{}
+	wantFixed, wantAll := map[string]int{}, map[string]int{}
 	for i := range images {
 		img := fmt.Sprintf("shop/svc%d:1", i)
 		v1 := filepath.Join(dir, fmt.Sprintf("svc%d-v1.json", i))
@@ -165,6 +179,12 @@ func TestTwoServersOneDatabase(t *testing.T) {
 		for id := range before {
 			if !after[id] {
 				wantFixed[img]++
+			}
+		}
+		wantAll[img] = len(before)
+		for id := range after {
+			if !before[id] {
+				wantAll[img]++
 			}
 		}
 		clients = append(clients, []upl{{filepath.Base(v1), v1}, {filepath.Base(v2), v2}})
@@ -219,6 +239,7 @@ func TestTwoServersOneDatabase(t *testing.T) {
 	if t.Failed() {
 		return
 	}
+	rec.check(t)
 	// Upload order held for each image: the later scan fixed what it no
 	// longer reports.
 	for i := range images {
@@ -234,6 +255,28 @@ func TestTwoServersOneDatabase(t *testing.T) {
 		}
 		if counts[model.StatusFixed] != wantFixed[img] || counts[model.StatusOpen] == 0 {
 			t.Errorf("findings of %s = %v, want %d fixed by the later scan and the rest open", img, counts, wantFixed[img])
+		}
+		if n := counts[model.StatusFixed] + counts[model.StatusOpen]; n != wantAll[img] {
+			t.Errorf("findings of %s = %d, want %d, each finding of the two scans once", img, n, wantAll[img])
+		}
+		// The scans, newest first: the later upload's scan has the
+		// higher sequence number and the later start.
+		var scans []model.Scan
+		for sc, err := range st0.Scans(ctx, store.Filter{}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(sc.Target, img) {
+				scans = append(scans, sc)
+			}
+		}
+		want := []string{fmt.Sprintf("svc%d-v2.json", i), fmt.Sprintf("svc%d-v1.json", i)}
+		var got []string
+		for _, sc := range scans {
+			got = append(got, sc.Input)
+		}
+		if !slices.Equal(got, want) || !scans[0].StartedAt.After(scans[1].StartedAt) {
+			t.Errorf("scans of %s, newest first = %v (started %v), want %v, one after the other", img, got, scanTimes(scans), want)
 		}
 	}
 	c, err := st0.Counts(ctx)
@@ -267,6 +310,108 @@ func TestTwoServersOneDatabase(t *testing.T) {
 	if opened == 0 {
 		t.Error("no path opened: the uploads of the demo's images should open some")
 	}
+}
+
+// ingestLog records, through sqlstore.DB.IngestHook, when each ingest's
+// scan began and when its transaction committed.
+type ingestLog struct {
+	parallel bool
+	mu       sync.Mutex
+	spans    []ingestSpan
+	inflight map[store.ScanKey]int
+	waited   bool          // the first ingest waited for another key
+	met      chan struct{} // closed once two keys were in flight at once
+	overlap  bool
+}
+
+type ingestSpan struct {
+	key          store.ScanKey
+	begin, end   time.Time
+	ended, first bool
+}
+
+func (l *ingestLog) hook(event string, k store.ScanKey) {
+	l.mu.Lock()
+	if l.inflight == nil {
+		l.inflight = map[store.ScanKey]int{}
+	}
+	now := time.Now()
+	switch event {
+	case "begin":
+		l.spans = append(l.spans, ingestSpan{key: k, begin: now})
+		l.inflight[k]++
+		if len(l.inflight) >= 2 && !l.overlap {
+			l.overlap = true
+			close(l.met)
+		}
+		wait := l.parallel && !l.waited && !l.overlap
+		if wait {
+			l.waited = true
+			l.spans[len(l.spans)-1].first = true
+		}
+		l.mu.Unlock()
+		if wait {
+			// Inside the transaction, holding this key's lock: another
+			// key's ingest can begin only if ingests run in parallel.
+			select {
+			case <-l.met:
+			case <-time.After(time.Minute):
+			}
+		}
+		return
+	case "commit":
+		for i := len(l.spans) - 1; i >= 0; i-- {
+			if l.spans[i].key == k && !l.spans[i].ended {
+				l.spans[i].end, l.spans[i].ended = now, true
+				break
+			}
+		}
+		if l.inflight[k]--; l.inflight[k] == 0 {
+			delete(l.inflight, k)
+		}
+	}
+	l.mu.Unlock()
+}
+
+// check asserts what the spans show: no two ingests of one key
+// overlapped, and ingests of different keys did on PostgreSQL and did
+// not on SQLite.
+func (l *ingestLog) check(t *testing.T) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	apart := 0
+	for i, a := range l.spans {
+		if !a.ended {
+			t.Errorf("ingest of %v begun at %v never committed", a.key, a.begin)
+			continue
+		}
+		for _, b := range l.spans[i+1:] {
+			if !b.ended || !(a.begin.Before(b.end) && b.begin.Before(a.end)) {
+				continue
+			}
+			switch {
+			case a.key == b.key:
+				t.Errorf("ingests of %v overlapped: %v to %v and %v to %v; want one after the other", a.key, a.begin, a.end, b.begin, b.end)
+			case !l.parallel:
+				t.Errorf("ingests of %v and %v overlapped on a single-writer store", a.key, b.key)
+			default:
+				apart++
+			}
+		}
+	}
+	if l.parallel && (!l.overlap || apart == 0) {
+		t.Errorf("no two ingests of different (tool, target)s overlapped (%d overlapping pairs among %d ingests); want them in parallel", apart, len(l.spans))
+	}
+	t.Logf("%d ingests, %d overlapping pairs of different (tool, target)s", len(l.spans), apart)
+}
+
+func scanTimes(scans []model.Scan) []time.Time {
+	var out []time.Time
+	for _, s := range scans {
+		out = append(out, s.StartedAt)
+	}
+	return out
 }
 
 func writeFile(t testing.TB, path string, data []byte) {

@@ -152,6 +152,11 @@ type Job struct {
 	// makes the job unique (see ScheduledJobs).
 	RunAt time.Time `json:"-"`
 	Key   string    `json:"-"`
+	// Lane, when set, orders the job among others (ClaimJobOf): jobs of
+	// one lane run one at a time in creation order, "*" waits for every
+	// older job with a lane and holds back every newer one. An ingest's
+	// lane is the (tool, target) of its upload (store.ScanKey.Lane).
+	Lane string `json:"-"`
 }
 
 // Jobs is a durable queue of jobs in the database.

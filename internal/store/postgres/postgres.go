@@ -35,20 +35,34 @@ func must(f fs.FS, err error) fs.FS {
 // writeLock is the key of the advisory lock every write transaction
 // takes first (Dialect.BeginSQL): writers queue on it as they queue on
 // SQLite's write lock, so that the sequences handed out as the last
-// value plus one (scan seq, analysis id, audit seq) never collide
-// between processes, re-analyses record one at a time and ingests of one
-// (tool, target) never interleave. Readers never wait for it.
+// value plus one (analysis id, removal seq) never collide between
+// processes and re-analyses record one at a time. Ingests take it shared
+// (Dialect.IngestBeginSQL): they run beside each other, not beside the
+// other writers. Readers never wait for it.
 const writeLock = 0x6374656d // "ctem"
 
+// commitLock is the key of the advisory lock held from the numbering of
+// what is numbered in commit order (scan seq, audit seq) to the commit.
+const commitLock = 0x6374656e
+
+// keyLock is the first key of the advisory locks of (tool, target)s,
+// the second being the hash of the lane (store.ScanKey.Lane). A hash
+// collision serialises two keys, which costs time, never correctness.
+const keyLock = 7413
+
 // Dialect is PostgreSQL's dialect: numbered placeholders, the write lock
-// taken at the start of every write transaction, the job queue claimed
+// taken at the start of every write transaction (shared by ingests, which
+// run in parallel, serialised per (tool, target)), the job queue claimed
 // with FOR UPDATE SKIP LOCKED, and bulk rows written with COPY.
 var Dialect = sqlstore.Dialect{
-	Name:       "postgres",
-	Numbered:   true,
-	BeginSQL:   fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", writeLock),
-	SkipLocked: true,
-	CopyFrom:   copyFrom,
+	Name:           "postgres",
+	Numbered:       true,
+	BeginSQL:       fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", writeLock),
+	IngestBeginSQL: fmt.Sprintf("SELECT pg_advisory_xact_lock_shared(%d)", writeLock),
+	KeyLockSQL:     fmt.Sprintf("SELECT pg_advisory_xact_lock(%d, hashtext(?))", keyLock),
+	CommitLockSQL:  fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", commitLock),
+	SkipLocked:     true,
+	CopyFrom:       copyFrom,
 }
 
 // DefaultPoolSize is how many connections one process opens at most

@@ -57,10 +57,10 @@ func BenchmarkReingestTrivy(b *testing.B) {
 // (tool, target)), into a fresh database: "one" ingests them one after
 // the other through one store, "two" at once through two stores opened on
 // the same database, as two ctem serve instances would. On SQLite the
-// single writer serialises them; on PostgreSQL (CTEM_TEST_POSTGRES) the
-// write lock of Dialect.BeginSQL does too, so "two" shows what running a
-// second instance gains (or costs) for ingest. Divide ns/op by 200,000
-// for the cost of one finding.
+// single writer serialises them; on PostgreSQL (CTEM_TEST_POSTGRES) they
+// run in parallel (Dialect.IngestBeginSQL: a lock per (tool, target)), so
+// "two" shows what running a second instance gains for ingest. Divide
+// ns/op by 200,000 for the cost of one finding.
 func BenchmarkIngestTwoInstances(b *testing.B) {
 	dir := b.TempDir()
 	paths := []string{

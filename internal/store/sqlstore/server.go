@@ -34,6 +34,18 @@ func (s *DB) beginWrite(ctx context.Context) (*sql.Tx, error) {
 	return tx, nil
 }
 
+// beginLight starts a write transaction that needs no more than the
+// order of the audit log (appendAuditTx takes the commit lock) and the
+// rows it writes: where ingests run in parallel it does not wait for
+// them (as beginWrite, whose lock ingests hold shared, would); elsewhere
+// it is beginWrite.
+func (s *DB) beginLight(ctx context.Context) (*sql.Tx, error) {
+	if s.d.IngestBeginSQL == "" {
+		return s.beginWrite(ctx)
+	}
+	return s.db.BeginTx(ctx, nil)
+}
+
 const tokenCols = `id, name, role, team, created_by, created_at, expires_at, revoked_at, last_used_at`
 
 func scanToken(sc interface{ Scan(...any) error }) (store.Token, error) {
@@ -101,7 +113,7 @@ func (s *DB) TouchTokens(ctx context.Context, used map[string]time.Time) error {
 	if len(used) == 0 {
 		return nil
 	}
-	tx, err := s.beginWrite(ctx)
+	tx, err := s.beginLight(ctx)
 	if err != nil {
 		return fmt.Errorf("touch tokens: %w", err)
 	}
@@ -119,7 +131,7 @@ const auditCols = `seq, at, actor, remote, action, target, outcome, detail, prev
 // AppendAudit numbers and chains e after the last entry, in one write
 // transaction (SQLite's write lock, or BeginSQL's, serialises appends).
 func (s *DB) AppendAudit(ctx context.Context, e store.AuditEntry) (store.AuditEntry, error) {
-	tx, err := s.beginWrite(ctx)
+	tx, err := s.beginLight(ctx)
 	if err != nil {
 		return e, fmt.Errorf("append audit: %w", err)
 	}
@@ -136,6 +148,11 @@ func (s *DB) AppendAudit(ctx context.Context, e store.AuditEntry) (store.AuditEn
 // appendAuditTx numbers and chains e after the last entry inside the
 // write transaction tx.
 func (s *DB) appendAuditTx(ctx context.Context, tx *sql.Tx, e store.AuditEntry) (store.AuditEntry, error) {
+	if s.d.CommitLockSQL != "" {
+		if _, err := tx.ExecContext(ctx, s.d.CommitLockSQL); err != nil {
+			return e, fmt.Errorf("append audit: %w", err)
+		}
+	}
 	var seq int64
 	var prev string
 	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
@@ -172,10 +189,15 @@ func (s *DB) auditIn(ctx context.Context, tx *sql.Tx, kind string, result any) e
 // execAudited runs one write statement, in a transaction with its audit
 // entries when ctx carries a note of this kind.
 func (s *DB) execAudited(ctx context.Context, kind string, result func() any, q string, args ...any) (sql.Result, error) {
+	return s.execAuditedWith(ctx, s.beginWrite, kind, result, q, args...)
+}
+
+// execAuditedWith is execAudited with the transaction begun by begin.
+func (s *DB) execAuditedWith(ctx context.Context, begin func(context.Context) (*sql.Tx, error), kind string, result func() any, q string, args ...any) (sql.Result, error) {
 	if store.AuditFor(ctx, kind) == nil {
 		return s.db.ExecContext(ctx, q, args...)
 	}
-	tx, err := s.beginWrite(ctx)
+	tx, err := begin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -231,13 +253,13 @@ func (s *DB) AuditLog(ctx context.Context, after int64, limit int) iter.Seq2[sto
 	}
 }
 
-const jobCols = `id, kind, state, created_by, created_at, started_at, finished_at, attempts, params, result, error, run_at, unique_key`
+const jobCols = `id, kind, state, created_by, created_at, started_at, finished_at, attempts, params, result, error, run_at, unique_key, lane`
 
 func scanJob(sc interface{ Scan(...any) error }) (store.Job, error) {
 	var j store.Job
 	var c, st, f, ra int64
 	var params, result string
-	err := sc.Scan(&j.ID, &j.Kind, &j.State, &j.CreatedBy, &c, &st, &f, &j.Attempts, &params, &result, &j.Error, &ra, &j.Key)
+	err := sc.Scan(&j.ID, &j.Kind, &j.State, &j.CreatedBy, &c, &st, &f, &j.Attempts, &params, &result, &j.Error, &ra, &j.Key, &j.Lane)
 	j.CreatedAt, j.StartedAt, j.FinishedAt, j.RunAt = fromMicros(c), fromMicros(st), fromMicros(f), fromMicros(ra)
 	if params != "" {
 		j.Params = json.RawMessage(params)
@@ -250,8 +272,8 @@ func scanJob(sc interface{ Scan(...any) error }) (store.Job, error) {
 
 // EnqueueJob stores a queued job.
 func (s *DB) EnqueueJob(ctx context.Context, j store.Job) error {
-	_, err := s.execAudited(ctx, store.AuditJob, func() any { return j }, s.rebind(`INSERT INTO jobs (`+jobCols+`) VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?, '', '', ?, ?)`),
-		j.ID, j.Kind, store.JobQueued, j.CreatedBy, micros(j.CreatedAt), string(j.Params), micros(j.RunAt), j.Key)
+	_, err := s.execAuditedWith(ctx, s.beginLight, store.AuditJob, func() any { return j }, s.rebind(`INSERT INTO jobs (`+jobCols+`) VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?, '', '', ?, ?, ?)`),
+		j.ID, j.Kind, store.JobQueued, j.CreatedBy, micros(j.CreatedAt), string(j.Params), micros(j.RunAt), j.Key, j.Lane)
 	if err != nil {
 		return fmt.Errorf("enqueue job: %w", err)
 	}

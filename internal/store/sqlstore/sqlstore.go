@@ -30,6 +30,24 @@ type Dialect struct {
 	// BeginSQL, when set, is run first in every write transaction (for
 	// example to take a lock).
 	BeginSQL string
+	// IngestBeginSQL, when set, begins an ingest instead of BeginSQL,
+	// and ingests run in parallel: it takes BeginSQL's lock in a shared
+	// mode (ingests exclude the other writers, not each other), and
+	// KeyLockSQL serialises the ingests of one (tool, target). Scans then
+	// take their sequence numbers at commit, under CommitLockSQL, in
+	// commit order (so that whoever reads the highest committed sequence
+	// has every lower one), and assets and relations are written in the
+	// order of their keys when an input ends, so that two ingests that
+	// share them lock their rows in one order.
+	IngestBeginSQL string
+	// KeyLockSQL takes, until the transaction ends, the lock of one
+	// (tool, target), given as one parameter (store.ScanKey.Lane).
+	KeyLockSQL string
+	// CommitLockSQL takes, until the transaction ends, the lock that
+	// serialises what is numbered in commit order: scan sequence numbers
+	// of parallel ingests and audit log entries. It is held only from
+	// numbering to commit.
+	CommitLockSQL string
 	// DeferIndexes is true when a first ingest into an empty store may
 	// drop the listing indexes and build them again at its end (see
 	// deferredIndexes). SQLite's readers keep reading their snapshot
@@ -55,6 +73,12 @@ type DB struct {
 	// Now is the clock that stamps scans; nil means time.Now. Tests of
 	// history (KPIs over simulated weeks) set it.
 	Now func() time.Time
+	// IngestHook, when set, is called by an ingest transaction with
+	// "begin" and a scan's (tool, target) once the scan has begun (and,
+	// in a parallel ingest, holds its lock), and with "commit" and each
+	// of its scans' keys once it committed. Tests use it to see which
+	// ingests ran at once; it may block the ingest that calls it.
+	IngestHook func(event string, key store.ScanKey)
 	// probeCap is the count under which a listing reads a filter first
 	// (plan.go); zero means defaultProbeCap. Tests set it.
 	probeCap int

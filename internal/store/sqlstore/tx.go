@@ -66,6 +66,17 @@ type tx struct {
 	failed  atomic.Bool
 	werr    error // the writer's first error; read after flush
 	stopped bool
+
+	// scanIDs are the scans begun in this transaction, in order, and
+	// firstSeq the sequence number of the first (see FirstSeq).
+	scanIDs  []string
+	keys     []store.ScanKey
+	firstSeq int64
+	// Parallel ingests (Dialect.IngestBeginSQL, see parallel.go): the
+	// (tool, target) locks held, and the assets and relations held back
+	// until the input ends.
+	par  bool
+	held *heldRows
 }
 
 // job is one statement for the writer, or a barrier to close.
@@ -104,13 +115,20 @@ func (s *DB) Begin(ctx context.Context) (store.Tx, error) {
 		x.release()
 		return nil, err
 	}
-	if s.d.BeginSQL != "" {
+	switch {
+	case s.d.IngestBeginSQL != "":
+		if err := x.beginParallel(); err != nil {
+			return fail(err)
+		}
+	case s.d.BeginSQL != "":
 		if _, err := t.ExecContext(ctx, s.d.BeginSQL); err != nil {
 			return fail(fmt.Errorf("begin ingest: %w", err))
 		}
 	}
-	if err := t.QueryRowContext(ctx, `SELECT (`+maxSeq+`) + 1`).Scan(&x.nextSeq); err != nil {
-		return fail(fmt.Errorf("begin ingest: %w", err))
+	if !x.par {
+		if err := t.QueryRowContext(ctx, `SELECT (`+maxSeq+`) + 1`).Scan(&x.nextSeq); err != nil {
+			return fail(fmt.Errorf("begin ingest: %w", err))
+		}
 	}
 	if err := x.deferIndexes(); err != nil {
 		return fail(err)
@@ -591,10 +609,27 @@ func (x *tx) BeginScan(s model.Scan) error {
 			return nil
 		}
 	}
+	if x.par {
+		// Before the scan's time is taken: an ingest of the same
+		// (tool, target) that holds the lock commits first, and this
+		// scan comes after it.
+		if err := x.lockKey(store.ScanKey{Tool: s.Tool, Target: s.Target}.Lane()); err != nil {
+			return err
+		}
+	}
 	s.StartedAt = x.scanTime()
 	s.ID = model.Hash("scan", s.Tool, s.Target, s.StartedAt.Format(time.RFC3339Nano))[:16]
-	seq := x.nextSeq
-	x.nextSeq++
+	// A parallel ingest's scans take their sequence numbers at commit
+	// (numberScans); 0 until then, seen by no other transaction.
+	var seq int64
+	if !x.par {
+		seq = x.nextSeq
+		x.nextSeq++
+		if len(x.scanIDs) == 0 {
+			x.firstSeq = seq
+		}
+	}
+	x.scanIDs = append(x.scanIDs, s.ID)
 	if s.Asset != "" {
 		if err := x.ensureAsset(s.Asset, s.StartedAt); err != nil {
 			return err
@@ -608,6 +643,10 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), s.ID, seq, s.Tool, s.ToolVersion, s.
 	sc := s
 	x.setCur(&sc)
 	x.pending = append(x.pending, &sc)
+	x.keys = append(x.keys, store.ScanKey{Tool: s.Tool, Target: s.Target})
+	if h := x.s.IngestHook; h != nil {
+		h("begin", x.keys[len(x.keys)-1])
+	}
 	return nil
 }
 
@@ -622,15 +661,25 @@ func (x *tx) ensureAsset(key string, at time.Time) error {
 	if x.assets[key] {
 		return nil
 	}
-	name := key
-	if _, rest, ok := strings.Cut(key, ":"); ok && !strings.HasPrefix(key, "arn:") && !strings.HasPrefix(key, "pkg:") {
-		name = rest
+	if x.par {
+		x.held.touch(key, micros(at))
+		x.assets[key] = true
+		return nil
 	}
-	if err := x.enqueue(x.touchAsset, key, string(model.KindOfKey(key)), name, micros(at), micros(at)); err != nil {
+	if err := x.enqueue(x.touchAsset, key, string(model.KindOfKey(key)), assetName(key), micros(at), micros(at)); err != nil {
 		return fmt.Errorf("record asset %s: %w", key, err)
 	}
 	x.assets[key] = true
 	return nil
+}
+
+// assetName is the name of an asset known only by its key: the key
+// without its kind's prefix (ARNs and package URLs whole).
+func assetName(key string) string {
+	if _, rest, ok := strings.Cut(key, ":"); ok && !strings.HasPrefix(key, "arn:") && !strings.HasPrefix(key, "pkg:") {
+		return rest
+	}
+	return key
 }
 
 // Asset records an asset; non-empty fields override what is stored, and
@@ -652,6 +701,17 @@ func (x *tx) Asset(a model.Asset) error {
 	if x.cur != nil {
 		now = x.cur.StartedAt
 	}
+	x.assets[a.Key] = true
+	if x.par {
+		x.held.asset(a, micros(now))
+		return nil
+	}
+	return x.writeAsset(a, micros(now), micros(now))
+}
+
+// writeAsset upserts an asset (see Asset): first is its first sighting
+// when it is new, last its last.
+func (x *tx) writeAsset(a model.Asset, first, last int64) error {
 	labels := "{}"
 	if len(a.Labels) > 0 {
 		var old string
@@ -674,11 +734,10 @@ ON CONFLICT (key) DO UPDATE SET
   criticality = CASE WHEN excluded.criticality <> '' THEN excluded.criticality ELSE assets.criticality END,
   source = CASE WHEN excluded.source <> '' THEN excluded.source ELSE assets.source END,
   last_seen = excluded.last_seen`),
-		a.Key, string(a.Kind), a.Name, labels, a.Environment, a.Owner, a.Criticality, a.Source, micros(now), micros(now))
+		a.Key, string(a.Kind), a.Name, labels, a.Environment, a.Owner, a.Criticality, a.Source, first, last)
 	if err != nil {
 		return fmt.Errorf("record asset %s: %w", a.Key, err)
 	}
-	x.assets[a.Key] = true
 	return nil
 }
 
@@ -698,6 +757,10 @@ func (x *tx) Relation(r model.Relation) error {
 		if err := x.ensureAsset(k, now); err != nil {
 			return err
 		}
+	}
+	if x.par {
+		x.held.relation(r, micros(now))
+		return nil
 	}
 	_, err := x.tx.ExecContext(x.ctx, x.s.rebind(`INSERT INTO relations (from_key, to_key, type, action, source, first_seen, last_seen)
 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (from_key, to_key, type, action, source) DO UPDATE SET last_seen = excluded.last_seen`),
@@ -788,6 +851,9 @@ func cleanList(xs []string) []string {
 // EndInput closes the pending scans: lifecycle, counts, input name.
 func (x *tx) EndInput(ctx context.Context, input, digest string) ([]model.Scan, error) {
 	if err := x.flush(); err != nil {
+		return nil, err
+	}
+	if err := x.writeHeld(ctx); err != nil {
 		return nil, err
 	}
 	var out []model.Scan
@@ -1045,7 +1111,15 @@ func (x *tx) Commit() error {
 	x.stop()
 	x.done = true
 	defer x.release()
+	if err := x.writeHeld(x.ctx); err != nil {
+		x.tx.Rollback()
+		return err
+	}
 	if err := x.buildIndexes(); err != nil {
+		x.tx.Rollback()
+		return err
+	}
+	if err := x.numberScans(); err != nil {
 		x.tx.Rollback()
 		return err
 	}
@@ -1057,6 +1131,11 @@ func (x *tx) Commit() error {
 		return fmt.Errorf("commit ingest: %w", err)
 	}
 	store.AuditUsed(x.ctx)
+	if h := x.s.IngestHook; h != nil {
+		for _, k := range x.keys {
+			h("commit", k)
+		}
+	}
 	return nil
 }
 

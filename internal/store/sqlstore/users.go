@@ -70,7 +70,7 @@ func (s *DB) ListUsers(ctx context.Context) ([]store.User, error) {
 // DisableUser disables a user and deletes its sessions in one
 // transaction.
 func (s *DB) DisableUser(ctx context.Context, name string, at time.Time) (store.User, error) {
-	tx, err := s.beginWrite(ctx)
+	tx, err := s.beginLight(ctx)
 	if err != nil {
 		return store.User{}, fmt.Errorf("disable user: %w", err)
 	}
@@ -93,7 +93,7 @@ func (s *DB) DisableUser(ctx context.Context, name string, at time.Time) (store.
 
 // CreateSession stores a session and the user's sign-in time.
 func (s *DB) CreateSession(ctx context.Context, se store.Session, hash string) error {
-	tx, err := s.beginWrite(ctx)
+	tx, err := s.beginLight(ctx)
 	if err != nil {
 		return fmt.Errorf("create session: %w", err)
 	}

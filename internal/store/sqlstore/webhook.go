@@ -108,9 +108,9 @@ func (s *DB) EnqueueJobOnce(ctx context.Context, j store.Job) (bool, error) {
 	if j.Key == "" {
 		return false, fmt.Errorf("enqueue job %s: a unique job needs a key", j.ID)
 	}
-	res, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO jobs (`+jobCols+`) VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?, '', '', ?, ?)
+	res, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO jobs (`+jobCols+`) VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?, '', '', ?, ?, ?)
 		ON CONFLICT (unique_key) WHERE unique_key <> '' DO NOTHING`),
-		j.ID, j.Kind, store.JobQueued, j.CreatedBy, micros(j.CreatedAt), string(j.Params), micros(j.RunAt), j.Key)
+		j.ID, j.Kind, store.JobQueued, j.CreatedBy, micros(j.CreatedAt), string(j.Params), micros(j.RunAt), j.Key, j.Lane)
 	if err != nil {
 		return false, fmt.Errorf("enqueue job %s: %w", j.Key, err)
 	}
@@ -120,21 +120,38 @@ func (s *DB) EnqueueJobOnce(ctx context.Context, j store.Job) (bool, error) {
 
 // ClaimJobOf claims the first due queued job of one of kinds. The update
 // is conditional on the job still being queued, so that of two servers
-// that read the same job only one claims it.
+// that read the same job only one claims it. A job with a lane
+// (store.Job.Lane) is held back while an older job of its lane, or of
+// lane "*", is queued or running (any older job with a lane, for a job
+// of lane "*"): ingests of one (tool, target) then start in upload
+// order, one at a time, whichever server claims them, while those of
+// different ones run at once.
 func (s *DB) ClaimJobOf(ctx context.Context, at time.Time, kinds ...string) (store.Job, bool, error) {
 	if len(kinds) == 0 {
 		return store.Job{}, false, nil
 	}
-	tx, err := s.beginWrite(ctx)
+	tx, err := s.beginLight(ctx)
 	if err != nil {
 		return store.Job{}, false, fmt.Errorf("claim job: %w", err)
 	}
 	defer tx.Rollback()
+	if s.d.IngestBeginSQL != "" {
+		// Claims one at a time, so that two servers do not both see
+		// a lane free; ingests running meanwhile are not waited for.
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, 0)`, queueLock)); err != nil {
+			return store.Job{}, false, fmt.Errorf("claim job: %w", err)
+		}
+	}
 	args := []any{store.JobQueued, micros(at)}
 	for _, k := range kinds {
 		args = append(args, k)
 	}
-	q := `SELECT ` + jobCols + ` FROM jobs WHERE state = ? AND run_at <= ? AND kind IN (?` + strings.Repeat(", ?", len(kinds)-1) + `) ORDER BY run_at, created_at, id LIMIT 1`
+	args = append(args, store.JobQueued, store.JobRunning)
+	q := `SELECT ` + jobCols + ` FROM jobs WHERE state = ? AND run_at <= ? AND kind IN (?` + strings.Repeat(", ?", len(kinds)-1) + `)
+  AND (lane = '' OR NOT EXISTS (SELECT 1 FROM jobs r WHERE r.state IN (?, ?) AND r.lane <> ''
+    AND (r.created_at < jobs.created_at OR (r.created_at = jobs.created_at AND r.id < jobs.id))
+    AND (r.lane = jobs.lane OR r.lane = '*' OR jobs.lane = '*')))
+ORDER BY run_at, created_at, id LIMIT 1`
 	j, err := scanJob(tx.QueryRowContext(ctx, s.rebind(q), args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Job{}, false, nil
