@@ -16,6 +16,7 @@ import (
 
 	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/kpi"
+	"github.com/ctem-dev/ctem/internal/sla"
 )
 
 func newKPICmd(e *env) *cobra.Command {
@@ -29,7 +30,9 @@ open at the week's end, and the attack paths the analyses opened, closed and
 left open; the time to remediate (first seen to fixed) by severity, mean and
 90th percentile; the share of open exposures on business-critical assets
 (criticality "critical" in the scope); and the exposures open on a CVE of
-CISA's KEV catalog past its due date. --by team adds the figures per owner,
+CISA's KEV catalog past its due date. --by team adds the figures per owner
+and, under the scope's SLA policy, each owner's SLA adherence week by week
+(fixes made by their due date, exposures open past it),
 --by jewel the attack paths open to each crown jewel, week by week.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -56,6 +59,12 @@ CISA's KEV catalog past its due date. --by team adds the figures per owner,
 			opt, err := e.kpiOptions(ctx, a, d)
 			if err != nil {
 				return err
+			}
+			if by == "team" {
+				// The SLA adherence by owner reads every exposure.
+				if opt.SLA, err = sla.KPIDue(ctx, a); err != nil {
+					return err
+				}
 			}
 			r, err := kpi.Compute(ctx, st, opt)
 			if err != nil {
@@ -103,7 +112,9 @@ func (e *env) kpiOptions(ctx context.Context, a *app.App, d time.Duration) (kpi.
 		return kpi.Options{}, err
 	}
 	var kevDue func(string) (time.Time, bool)
+	var kevCVEs []string
 	if in.KEV != nil {
+		kevCVEs = in.KEV.CVEs()
 		kevDue = func(cve string) (time.Time, bool) {
 			k, ok := in.KEV.Lookup(cve)
 			return k.DueDate, ok && !k.DueDate.IsZero()
@@ -111,6 +122,7 @@ func (e *env) kpiOptions(ctx context.Context, a *app.App, d time.Duration) (kpi.
 	}
 	return kpi.Options{
 		KEVDue:   kevDue,
+		KEVCVEs:  kevCVEs,
 		Now:      time.Now().UTC(),
 		Since:    d,
 		Owner:    func(a string) string { return es.Context(es.Canonical(a)).Owner },
@@ -238,6 +250,28 @@ func writeKPITable(w io.Writer, r *kpi.Report) {
 			}
 			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%d\t%d\t\n", cell(t.Team, 40), t.Open, t.Opened, t.Fixed, mean, p90,
 				last[t.Team].OpenPaths, last[t.Team].ValidatedPaths)
+		}
+		tw.Flush()
+	}
+	if len(r.SLA) > 0 {
+		fmt.Fprintln(w, "\nSLA adherence by team (fixes made by their due date; exposures open past it at each week's end):")
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TEAM\tFIXED\tIN TIME\tOPEN\tPAST DUE\tPAST DUE WEEKS\t")
+		for _, o := range r.SLA {
+			fixed, inTime := 0, 0
+			past := make([]int, len(o.Weeks))
+			for i, wk := range o.Weeks {
+				fixed, inTime, past[i] = fixed+wk.Fixed, inTime+wk.FixedInTime, wk.PastDue
+			}
+			share := "-"
+			if fixed > 0 {
+				share = fmt.Sprintf("%d (%.0f%%)", inTime, 100*float64(inTime)/float64(fixed))
+			}
+			var last kpi.SLAWeek
+			if n := len(o.Weeks); n > 0 {
+				last = o.Weeks[n-1]
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%s\t\n", cell(o.Owner, 40), fixed, share, last.Open, last.PastDue, sparkline(past))
 		}
 		tw.Flush()
 	}

@@ -29,6 +29,49 @@ type counter struct {
 	recorded   bool
 	critical   map[string]bool
 	hasCritSet map[string]bool
+	sla        map[string]*OwnerSLA
+}
+
+// slaOf counts one exposure's SLA adherence into its owner's weeks: each
+// fix in a period, in time when made by the due date as of the fix, and
+// the period's end if the exposure is open then, past due when its due
+// date as of that end has passed (breached, as package sla says: the
+// end is after the due date).
+func (c *counter) slaOf(x *model.Exposure, owner string, ts []transition) {
+	o := c.sla[owner]
+	if o == nil {
+		if c.sla == nil {
+			c.sla = map[string]*OwnerSLA{}
+		}
+		o = &OwnerSLA{Owner: owner, Weeks: make([]SLAWeek, len(c.r.Periods))}
+		for i, p := range c.r.Periods {
+			o.Weeks[i].Start = p.Start
+		}
+		c.sla[owner] = o
+	}
+	for i, p := range c.r.Periods {
+		w := &o.Weeks[i]
+		for _, tr := range ts {
+			if !tr.fixed || !within(tr.at, p.Start, p.until) {
+				continue
+			}
+			if due, ok := c.opt.SLA(x, tr.at); ok {
+				w.Fixed++
+				if !tr.at.After(due) {
+					w.FixedInTime++
+				}
+			}
+		}
+		end := c.endOf(p)
+		if !triaged(x.Status) && !x.FirstSeen.After(end) && !stateAt(ts, end) {
+			if due, ok := c.opt.SLA(x, end); ok {
+				w.Open++
+				if end.After(due) {
+					w.PastDue++
+				}
+			}
+		}
+	}
 }
 
 // run reads the groups and the changed exposures into the report.
@@ -41,7 +84,11 @@ func (c *counter) run(ctx context.Context, facts store.KPIFacts) error {
 		c.add(g.Asset, g.Triaged, nil, g.Bucket, nil, g.Count)
 	}
 	if c.opt.KEVDue != nil {
-		for g, err := range facts.KPIVulns(ctx, q) {
+		vulns := facts.KPIVulns(ctx, q)
+		if on, ok := facts.(store.KPIKEVFacts); ok && c.opt.KEVCVEs != nil {
+			vulns = on.KPIVulnsOn(ctx, q, c.opt.KEVCVEs)
+		}
+		for g, err := range vulns {
 			if err != nil {
 				return err
 			}
@@ -173,6 +220,9 @@ func (c *counter) each(ctx context.Context, st store.Store) error {
 		}
 		ts := timeline(&x)
 		tm := c.team(c.owner(x.Asset))
+		if c.opt.SLA != nil {
+			c.slaOf(&x, tm.Team, ts)
+		}
 		due, kev := kevDue(&x, c.opt.KEVDue)
 		for i := range c.r.Periods {
 			p := &c.r.Periods[i]

@@ -1,6 +1,7 @@
 package kpi_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -71,8 +72,28 @@ func TestAggregatesEqualPerExposure(t *testing.T) {
 	ingestAt(base.Add(18*day), report, b)
 	ingestAt(base.Add(30*day), clean, a)
 	now := base.Add(33*day + 5*time.Hour)
-	for _, since := range []time.Duration{90 * day, 14 * day, day} {
-		opt := kpi.Options{Now: now, Since: since, Owner: teamOf, Critical: critical, KEVDue: func(cve string) (time.Time, bool) {
+	// The test's catalog: every id of even length; KEVCVEs lists them for
+	// the store's indexed reading (KPIVulnsOn), nil reads every exposure.
+	var kevList []string
+	for x, err := range st.Exposures(ctx, store.Filter{ByID: true}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range x.VulnIDs {
+			if len(id)%2 == 0 && !slices.Contains(kevList, id) {
+				kevList = append(kevList, id)
+			}
+		}
+	}
+	if len(kevList) == 0 {
+		t.Fatal("no vulnerability id of even length: the KEV figures would test nothing")
+	}
+	for _, c := range []struct {
+		since time.Duration
+		kev   []string
+	}{{90 * day, nil}, {90 * day, kevList}, {14 * day, nil}, {14 * day, kevList}, {day, kevList}} {
+		since := c.since
+		opt := kpi.Options{Now: now, Since: since, Owner: teamOf, Critical: critical, KEVCVEs: c.kev, KEVDue: func(cve string) (time.Time, bool) {
 			return base.Add(12 * day), len(cve)%2 == 0
 		}}
 		got, err := kpi.Compute(ctx, st, opt)
@@ -84,7 +105,7 @@ func TestAggregatesEqualPerExposure(t *testing.T) {
 			t.Fatal(err)
 		}
 		if diff := cmp.Diff(got, want, cmpopts.IgnoreUnexported(kpi.Period{})); diff != "" {
-			t.Errorf("Compute(since %v) from aggregates (-got +want per exposure):\n%s", since, diff)
+			t.Errorf("Compute(since %v, %d KEV ids) from aggregates (-got +want per exposure):\n%s", since, len(c.kev), diff)
 		}
 		if since == 90*day {
 			var fixed, reopened, kevs int

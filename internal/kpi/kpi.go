@@ -42,6 +42,41 @@ type Options struct {
 	// catalog sets for a CVE, and false when the CVE is not in it; nil
 	// means no catalog.
 	KEVDue func(cve string) (time.Time, bool)
+	// KEVCVEs lists the catalog's CVE ids (those KEVDue knows), so that a
+	// store with an index of vulnerability ids (store.KPIKEVFacts) reads
+	// only the exposures on them; nil reads every untriaged exposure's ids.
+	KEVCVEs []string
+	// SLA returns an exposure's due date under the SLA policy as of at
+	// (at is when it was fixed, or the end of a period), and false when
+	// no rule applies to it. Nil leaves Report.SLA empty; set, it makes
+	// Compute read every exposure with its history (the SLA depends on
+	// each exposure's facts), not the store's aggregates.
+	SLA func(x *model.Exposure, at time.Time) (time.Time, bool)
+}
+
+// SLAWeek is one owner's SLA adherence in one period, over the exposures
+// the SLA policy gives a due date.
+type SLAWeek struct {
+	Start time.Time `json:"start"`
+	// Fixed counts the fixes in the period (as Period.Fixed does), and
+	// FixedInTime those made by the exposure's due date.
+	Fixed       int `json:"fixed"`
+	FixedInTime int `json:"fixed_in_time"`
+	// Open counts the exposures open at the period's end (as Period.Open
+	// does), and PastDue those whose due date had passed.
+	Open    int `json:"open"`
+	PastDue int `json:"past_due"`
+	// InTimeShare is FixedInTime / Fixed and PastDueShare PastDue / Open;
+	// each is 0 when its denominator is.
+	InTimeShare  float64 `json:"in_time_share"`
+	PastDueShare float64 `json:"past_due_share"`
+}
+
+// OwnerSLA is one owner's (team's) SLA adherence, week by week.
+type OwnerSLA struct {
+	Owner string `json:"owner"`
+	// Weeks are in the order of Report.Periods.
+	Weeks []SLAWeek `json:"weeks"`
 }
 
 // Period is one week of the series.
@@ -123,6 +158,9 @@ type Report struct {
 	// jewel a path to which was open at a period's end or opened or
 	// closed in the window.
 	Jewels []Jewel `json:"jewels,omitempty"`
+	// SLA is the SLA adherence by owner (Options.Owner), by owner name;
+	// empty without Options.SLA.
+	SLA []OwnerSLA `json:"sla,omitempty"`
 }
 
 // Jewel is the series of attack paths open to one crown jewel.
@@ -399,7 +437,7 @@ func Compute(ctx context.Context, st store.Store, opt Options) (*Report, error) 
 	c := &counter{r: r, opt: opt, now: now, from: from, team: team, owner: owner, endOf: endOf,
 		durs: durs, teamDurs: teamDurs, bandDurs: bandDurs, peaks: peaks, recorded: recorded}
 	var err error
-	if facts, ok := st.(store.KPIFacts); ok {
+	if facts, ok := st.(store.KPIFacts); ok && opt.SLA == nil {
 		err = c.run(ctx, facts)
 	} else {
 		err = c.each(ctx, st)
@@ -429,6 +467,19 @@ func Compute(ctx context.Context, st store.Store, opt Options) (*Report, error) 
 		r.Teams = append(r.Teams, *t)
 	}
 	slices.SortFunc(r.Teams, func(a, b Team) int { return cmp.Compare(a.Team, b.Team) })
+	for _, o := range c.sla {
+		for i := range o.Weeks {
+			w := &o.Weeks[i]
+			if w.Fixed > 0 {
+				w.InTimeShare = float64(w.FixedInTime) / float64(w.Fixed)
+			}
+			if w.Open > 0 {
+				w.PastDueShare = float64(w.PastDue) / float64(w.Open)
+			}
+		}
+		r.SLA = append(r.SLA, *o)
+	}
+	slices.SortFunc(r.SLA, func(a, b OwnerSLA) int { return cmp.Compare(a.Owner, b.Owner) })
 	if err := r.paths(ctx, st, opt.Owner); err != nil {
 		return nil, err
 	}

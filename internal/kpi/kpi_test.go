@@ -148,7 +148,33 @@ func TestKPIsOverSimulatedWeeks(t *testing.T) {
 		for _, p := range got.Periods {
 			t.Logf("  %s opened %d fixed %d reopened %d open %d kev-overdue %d | paths +%d -%d open %d", p.Start.Format("2006-01-02"), p.Opened, p.Fixed, p.Reopened, p.Open, p.KEVOverdue, p.PathsOpened, p.PathsClosed, p.OpenPaths)
 		}
+		// SLA adherence by owner under the test's policy (due a number
+		// of days after first seen by severity), against the model.
+		withSLA, err := kpi.Compute(ctx, st, kpi.Options{Now: now, Since: since, Owner: teamOf, SLA: func(x *model.Exposure, _ time.Time) (time.Time, bool) {
+			d, ok := slaAllowed[x.Severity]
+			return x.FirstSeen.Add(d), ok
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(withSLA.SLA, m.sla(now, since)); diff != "" {
+			t.Errorf("Compute(since %v).SLA (-got +want):\n%s", since, diff)
+		}
 		if since == 60*day {
+			var slaFixed, inTime, pastDue int
+			for _, o := range withSLA.SLA {
+				for _, w := range o.Weeks {
+					slaFixed, inTime, pastDue = slaFixed+w.Fixed, inTime+w.FixedInTime, pastDue+w.PastDue
+				}
+			}
+			if inTime == 0 || inTime == slaFixed || pastDue == 0 || len(withSLA.SLA) < 2 {
+				t.Errorf("Compute(since 60d).SLA: %d fixed, %d in time, %d past due, %d owners: the script exercises too little", slaFixed, inTime, pastDue, len(withSLA.SLA))
+			}
+			for _, o := range withSLA.SLA {
+				for _, w := range o.Weeks {
+					t.Logf("SLA %s %s: fixed %d (in time %d, %.2f), open %d (past due %d, %.2f)", o.Owner, w.Start.Format("2006-01-02"), w.Fixed, w.FixedInTime, w.InTimeShare, w.Open, w.PastDue, w.PastDueShare)
+				}
+			}
 			// The script must exercise what it claims to.
 			var fixed, reopened, opened, closed int
 			for _, p := range got.Periods {
@@ -444,6 +470,82 @@ func (m *modelState) report(now time.Time, since time.Duration) *kpi.Report {
 		r.CriticalShare = float64(r.OpenOnCritical) / float64(r.Open)
 	}
 	return r
+}
+
+// slaAllowed is the test's SLA policy: the time allowed from first seen,
+// by severity; low and unknown have none.
+var slaAllowed = map[model.Severity]time.Duration{
+	model.SeverityCritical: 10 * 24 * time.Hour,
+	model.SeverityHigh:     12 * 24 * time.Hour,
+	model.SeverityMedium:   20 * 24 * time.Hour,
+}
+
+// sla computes the expected SLA adherence by owner from the model: in
+// each week, the fixes of exposures with an SLA (in time when at or
+// before first seen + allowed) and the exposures open at the week's last
+// instant (past due when that instant is after the due date).
+func (m *modelState) sla(now time.Time, since time.Duration) []kpi.OwnerSLA {
+	want := m.report(now, since)
+	by := map[string]*kpi.OwnerSLA{}
+	for id, first := range m.first {
+		allowed, ok := slaAllowed[m.severity[id]]
+		if !ok || first.After(now) {
+			continue
+		}
+		due := first.Add(allowed)
+		owner := teamOf(m.asset[id])
+		o := by[owner]
+		if o == nil {
+			o = &kpi.OwnerSLA{Owner: owner}
+			for _, p := range want.Periods {
+				o.Weeks = append(o.Weeks, kpi.SLAWeek{Start: p.Start})
+			}
+			by[owner] = o
+		}
+		for k, p := range want.Periods {
+			last := k == len(want.Periods)-1
+			w := &o.Weeks[k]
+			for _, fx := range m.fixes[id] {
+				if !fx.Before(p.Start) && (fx.Before(p.End) || last && fx.Equal(p.End)) {
+					w.Fixed++
+					if !fx.After(due) {
+						w.FixedInTime++
+					}
+				}
+			}
+			end := p.End
+			if !last {
+				end = end.Add(-time.Nanosecond)
+			}
+			var snap openSnapshot
+			for _, s := range m.openAt {
+				if !s.at.After(end) {
+					snap = s
+				}
+			}
+			if snap.ids[id] {
+				w.Open++
+				if end.After(due) {
+					w.PastDue++
+				}
+			}
+		}
+	}
+	var out []kpi.OwnerSLA
+	for _, o := range by {
+		for i := range o.Weeks {
+			w := &o.Weeks[i]
+			if w.Fixed > 0 {
+				w.InTimeShare = float64(w.FixedInTime) / float64(w.Fixed)
+			}
+			if w.Open > 0 {
+				w.PastDueShare = float64(w.PastDue) / float64(w.Open)
+			}
+		}
+		out = append(out, *o)
+	}
+	slices.SortFunc(out, func(a, b kpi.OwnerSLA) int { return strings.Compare(a.Owner, b.Owner) })
+	return out
 }
 
 // teamOf is the test's owner of an asset: its kind of key ("image",

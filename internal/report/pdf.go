@@ -12,6 +12,11 @@ import (
 	"time"
 )
 
+// CSP is the Content-Security-Policy of the HTML report, which its page
+// declares in a meta element and the API sends as a header: no script,
+// no load of any kind, only the page's own inline style.
+const CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
 // ErrNoBrowser is returned by PDF when no Chromium is found.
 var ErrNoBrowser = errors.New("no Chromium found to print the PDF: install Debian's chromium package or set CTEM_CHROMIUM to the browser's path (or write --format html and print it)")
 

@@ -145,6 +145,10 @@ func TestReportEscapesScannerText(t *testing.T) {
 	if err := report.Markdown(&m, r); err != nil {
 		t.Fatal(err)
 	}
+	// The page declares the policy the API sends as its header.
+	if meta := `<meta http-equiv="Content-Security-Policy" content="` + report.CSP + `">`; !strings.Contains(h.String(), meta) {
+		t.Errorf("HTML(report) lacks %s", meta)
+	}
 	for _, c := range []struct {
 		name, out string
 		bad, want []string

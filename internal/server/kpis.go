@@ -13,6 +13,7 @@ import (
 	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/kpi"
 	"github.com/ctem-dev/ctem/internal/model"
+	"github.com/ctem-dev/ctem/internal/sla"
 	"github.com/ctem-dev/ctem/internal/store"
 )
 
@@ -37,12 +38,20 @@ func (s *Server) kpis(w http.ResponseWriter, r *http.Request) error {
 		}
 		since = time.Duration(n) * 24 * time.Hour
 	}
+	withSLA := false
+	if v := r.URL.Query().Get("sla"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return badParam("sla", "sla must be true or false")
+		}
+		withSLA = b
+	}
 	p := principal(r.Context())
 	inputs, err := s.inputsKey(r.Context())
 	if err != nil {
 		return err
 	}
-	key := fmt.Sprintf("%s|%d", p.Team, since)
+	key := fmt.Sprintf("%s|%d|%v", p.Team, since, withSLA)
 	c := &s.kpiCache
 	c.mu.Lock()
 	if c.m == nil {
@@ -67,7 +76,7 @@ func (s *Server) kpis(w http.ResponseWriter, r *http.Request) error {
 		e.running = done
 		ctx := context.WithoutCancel(r.Context())
 		go func() {
-			rep, err := s.computeKPIs(ctx, p, since)
+			rep, err := s.computeKPIs(ctx, p, since, withSLA)
 			c.mu.Lock()
 			if err == nil {
 				e.rep, e.inputs, e.at = rep, inputs, now
@@ -100,22 +109,39 @@ func (s *Server) kpis(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, rep)
 }
 
-// computeKPIs computes the report for p's view.
-func (s *Server) computeKPIs(ctx context.Context, p *Principal, since time.Duration) (*kpi.Report, error) {
-	es, _, err := s.estateNow(ctx)
+// computeKPIs computes the report for p's view, with the SLA adherence
+// by owner under the scope's policy when withSLA is set.
+func (s *Server) computeKPIs(ctx context.Context, p *Principal, since time.Duration, withSLA bool) (*kpi.Report, error) {
+	st, opt, err := s.kpiOptions(ctx, p, since)
 	if err != nil {
 		return nil, err
 	}
+	if withSLA {
+		if opt.SLA, err = sla.KPIDue(ctx, s.app); err != nil {
+			return nil, err
+		}
+	}
+	return kpi.Compute(ctx, st, opt)
+}
+
+// kpiOptions returns the store of p's view (its team's exposures and
+// paths) and the KPI options of the window since: the estate's owners
+// and criticality, and the KEV catalog's due dates.
+func (s *Server) kpiOptions(ctx context.Context, p *Principal, since time.Duration) (store.Store, kpi.Options, error) {
+	es, _, err := s.estateNow(ctx)
+	if err != nil {
+		return nil, kpi.Options{}, err
+	}
 	v, err := s.visibleTo(ctx, p)
 	if err != nil {
-		return nil, err
+		return nil, kpi.Options{}, err
 	}
 	var st store.Store = s.st
 	if v != nil {
 		ids := map[string]bool{}
 		pl, err := s.app.Paths(ctx, app.PathQuery{})
 		if err != nil {
-			return nil, err
+			return nil, kpi.Options{}, err
 		}
 		for _, p := range pl.Paths {
 			if v.path(p) {
@@ -132,13 +158,14 @@ func (s *Server) computeKPIs(ctx context.Context, p *Principal, since time.Durat
 	}
 	if s.app.Intel != nil {
 		if in, err := s.app.Intel(); err == nil && in.KEV != nil {
+			opt.KEVCVEs = in.KEV.CVEs()
 			opt.KEVDue = func(cve string) (time.Time, bool) {
 				k, ok := in.KEV.Lookup(cve)
 				return k.DueDate, ok && !k.DueDate.IsZero()
 			}
 		}
 	}
-	return kpi.Compute(ctx, st, opt)
+	return st, opt, nil
 }
 
 // kpiTTL is how long a KPI report is answered again for the same data;

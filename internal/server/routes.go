@@ -33,7 +33,7 @@ var (
 // routes lists every route of the API. The authorisation test walks this
 // list with every role.
 func (s *Server) routes() []route {
-	return append(append(append(append(s.coreRoutes(), s.mobilisationRoutes()...), s.dashboardRoutes()...), s.oidcRoutes()...), s.validationRoutes()...)
+	return append(append(append(append(append(s.coreRoutes(), s.mobilisationRoutes()...), s.dashboardRoutes()...), s.oidcRoutes()...), s.validationRoutes()...), s.reportRoutes()...)
 }
 
 // oidcRoutes are the sign-in routes of an OpenID Connect provider, when
@@ -74,7 +74,7 @@ func (s *Server) coreRoutes() []route {
 		{Name: "scope", Method: "GET", Pattern: "/api/v1/scope", Action: ActRead, H: s.getScope},
 		{Name: "scope.set", Method: "PUT", Pattern: "/api/v1/scope", Action: ActScopeWrite, Params: []string{"name"}, H: s.setScope},
 		{Name: "feeds", Method: "GET", Pattern: "/api/v1/feeds", Action: ActRead, H: s.feedsStatus},
-		{Name: "kpis", Method: "GET", Pattern: "/api/v1/kpis", Action: ActRead, Params: []string{"since"}, H: s.kpis},
+		{Name: "kpis", Method: "GET", Pattern: "/api/v1/kpis", Action: ActRead, Params: []string{"since", "sla"}, H: s.kpis},
 
 		{Name: "session.create", Method: "POST", Pattern: "/api/v1/session", Action: ActPublic, H: s.signIn},
 		{Name: "session", Method: "GET", Pattern: "/api/v1/session", Action: ActSelf, H: s.whoAmI},

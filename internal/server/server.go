@@ -112,6 +112,8 @@ type Server struct {
 	oidcC   oidcClient
 	// kpiCache keeps recent KPI reports (see kpiTTL).
 	kpiCache kpiCache
+	// printing holds a token while a report is printed as PDF.
+	printing chan struct{}
 	estate   estateCache
 	mob      Mobilisation
 	wake     chan struct{}
@@ -146,7 +148,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("spool folder: %w", err)
 	}
 	s := &Server{app: cfg.App, st: cfg.Store, log: cfg.Log, spool: cfg.SpoolDir, limits: cfg.Limits, feeds: cfg.Feeds, clock: cfg.Now, maxTry: cfg.MaxAttempts, mob: cfg.Mobilisation,
-		wake: make(chan struct{}, 1), ready: make(chan struct{}), workerDone: make(chan struct{}),
+		wake: make(chan struct{}, 1), printing: make(chan struct{}, 1), ready: make(chan struct{}), workerDone: make(chan struct{}),
 		hooks: cfg.Webhooks, sched: cfg.Schedule, notify: cfg.Notify, wakeDeliver: make(chan struct{}, 1)}
 	if s.hooks.Backoff <= 0 {
 		s.hooks.Backoff = 30 * time.Second

@@ -139,7 +139,8 @@ func TestRoutesByRole(t *testing.T) {
 			return []byte(`{"url":"https://hooks.example.com/ctem","events":["sla.breach"]}`)
 		}},
 		"webhook.deliveries": {path: "/api/v1/webhooks/0123456789ab/deliveries?limit=5"},
-		"kpis":               {path: "/api/v1/kpis?since=30d"},
+		"kpis":               {path: "/api/v1/kpis?since=30d&sla=true"},
+		"report":             {path: "/api/v1/report?format=markdown&since=30d"},
 		"session.create": {path: "/api/v1/session", ctype: "application/json", body: func() []byte {
 			return []byte(`{"name":"ann","password":"` + annPassword + `"}`)
 		}},

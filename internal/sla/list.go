@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ctem-dev/ctem/internal/app"
+	"github.com/ctem-dev/ctem/internal/estate"
 	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/store"
 )
@@ -55,44 +56,11 @@ func List(ctx context.Context, a *app.App, q Query) (*Result, error) {
 			now = a.Now().UTC()
 		}
 	}
-	sc, err := a.ScopeInForce(ctx)
+	f, err := gather(ctx, a)
 	if err != nil {
 		return nil, err
 	}
-	pol := FromScope(sc.SLA)
-	es, err := a.Estate(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var intel app.Intel
-	if a.Intel != nil {
-		if intel, err = a.Intel(); err != nil {
-			return nil, err
-		}
-	}
-	paths, err := a.Paths(ctx, app.PathQuery{})
-	if err != nil {
-		return nil, err
-	}
-	jewel := map[string]int{}
-	for _, p := range paths.Paths {
-		v := 0
-		if as, ok := es.Assets[p.Jewel]; ok && as.CrownJewel != nil {
-			v = *as.CrownJewel
-		}
-		for _, s := range p.Steps {
-			for _, id := range s.ExposureIDs {
-				jewel[id] = max(jewel[id], v)
-			}
-		}
-	}
-	history := map[string][]store.StatusChange{}
-	for c, err := range a.Store.StatusHistory(ctx, store.Filter{}) {
-		if err != nil {
-			return nil, err
-		}
-		history[c.ExposureID] = append(history[c.ExposureID], c)
-	}
+	pol, es, intel, jewel, history := f.pol, f.es, f.intel, f.jewel, f.history
 	res := &Result{Items: []Item{}, NewBreaches: []store.SLABreach{}}
 	var breaches []store.SLABreach
 	for x, err := range a.Store.Exposures(ctx, store.Filter{Statuses: []model.Status{model.StatusOpen, model.StatusAccepted}, Sort: store.SortID}) {
@@ -141,4 +109,97 @@ func List(ctx context.Context, a *app.App, q Query) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// facts are what List and KPIDue read once for every exposure: the
+// scope's policy, the estate, the threat intelligence, the highest crown
+// jewel value an open path through each exposure reaches, and each
+// exposure's status changes.
+type facts struct {
+	pol     Policy
+	es      *estate.Estate
+	intel   app.Intel
+	jewel   map[string]int
+	history map[string][]store.StatusChange
+}
+
+func gather(ctx context.Context, a *app.App) (*facts, error) {
+	sc, err := a.ScopeInForce(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f := &facts{pol: FromScope(sc.SLA)}
+	es, err := a.Estate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var intel app.Intel
+	if a.Intel != nil {
+		if intel, err = a.Intel(); err != nil {
+			return nil, err
+		}
+	}
+	paths, err := a.Paths(ctx, app.PathQuery{})
+	if err != nil {
+		return nil, err
+	}
+	jewel := map[string]int{}
+	for _, p := range paths.Paths {
+		v := 0
+		if as, ok := es.Assets[p.Jewel]; ok && as.CrownJewel != nil {
+			v = *as.CrownJewel
+		}
+		for _, s := range p.Steps {
+			for _, id := range s.ExposureIDs {
+				jewel[id] = max(jewel[id], v)
+			}
+		}
+	}
+	history := map[string][]store.StatusChange{}
+	for c, err := range a.Store.StatusHistory(ctx, store.Filter{}) {
+		if err != nil {
+			return nil, err
+		}
+		history[c.ExposureID] = append(history[c.ExposureID], c)
+	}
+	f.es, f.intel, f.jewel, f.history = es, intel, jewel, history
+	return f, nil
+}
+
+// KPIDue returns the due date of an exposure under the scope's SLA
+// policy as of at, for the SLA adherence series of package kpi
+// (kpi.Options.SLA), and nil when the policy sets no rule. The facts are
+// today's (owner, internet exposure, KEV, the jewels of the paths open
+// now); the clock's pauses are those of the status changes made by at,
+// the exposure accepted at at when the last of them accepted it.
+func KPIDue(ctx context.Context, a *app.App) (func(x *model.Exposure, at time.Time) (time.Time, bool), error) {
+	f, err := gather(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	if f.pol.Empty() {
+		return nil, nil
+	}
+	return func(x *model.Exposure, at time.Time) (time.Time, bool) {
+		var h []store.StatusChange
+		status := model.StatusOpen
+		for _, c := range f.history[x.ID] {
+			if !c.At.After(at) {
+				h = append(h, c)
+				status = c.To
+			}
+		}
+		kev := false
+		if f.intel.KEV != nil {
+			for _, id := range x.VulnIDs {
+				if _, ok := f.intel.KEV.Lookup(id); ok {
+					kev = true
+					break
+				}
+			}
+		}
+		d, ok := f.pol.Evaluate(Facts{Severity: x.Severity, KEV: kev, Internet: f.es.Context(x.Asset).InternetExposed, JewelValue: f.jewel[x.ID],
+			FirstSeen: x.FirstSeen, History: h, Status: status}, at)
+		return d.At, ok
+	}, nil
 }

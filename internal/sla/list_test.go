@@ -170,3 +170,66 @@ func TestList(t *testing.T) {
 		t.Errorf("List(team-web, within 7d of +85d) = none, want the edge image's medium exposures (due +90d)")
 	}
 }
+
+// TestKPIDue: the due date KPIDue gives an exposure as of a time is the
+// one List gives at that time, and as of a time before an acceptance it
+// does not count the pause the acceptance later made.
+func TestKPIDue(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	a := exampleApp(t, "sla:\n  critical: 30d\n  medium: 90d\n  kev_internet: 7d\n")
+	due, err := sla.KPIDue(ctx, a)
+	if err != nil || due == nil {
+		t.Fatalf("KPIDue() = %v, %v; want a function", due != nil, err)
+	}
+	res, err := sla.List(ctx, a, sla.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spring, ok := item(t, res.Items, "CVE-2022-22965", "spring4shell")
+	if !ok {
+		t.Fatal("List() has no Spring4Shell exposure")
+	}
+	first := spring.Exposure.FirstSeen
+	if _, err := a.Store.Triage(ctx, store.Decision{ExposureID: spring.Exposure.ID, Status: model.StatusAccepted, Reason: "WAF rule", By: "alice",
+		Approver: "ciso", Expires: first.Add(60 * day), At: first.Add(1 * day)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Store.Triage(ctx, store.Decision{ExposureID: spring.Exposure.ID, Status: model.StatusOpen, Reason: "WAF removed", By: "alice",
+		At: first.Add(3 * day)}); err != nil {
+		t.Fatal(err)
+	}
+	if due, err = sla.KPIDue(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []time.Duration{4 * day, 40 * day} {
+		now := first.Add(at)
+		res, err := sla.List(ctx, a, sla.Query{Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Items) < 2 {
+			t.Fatalf("List(+%v) = %d items, want several", at, len(res.Items))
+		}
+		for _, it := range res.Items {
+			x := it.Exposure
+			got, ok := due(&x, now)
+			if !ok || !got.Equal(it.Due.At) {
+				t.Errorf("KPIDue()(%s, +%v) = %v, %v, want %v as List says", x.ID, at, got, ok, it.Due.At)
+			}
+		}
+	}
+	// Before the acceptance, no pause: due first seen + 7 days.
+	x := spring.Exposure
+	if got, ok := due(&x, first.Add(12*time.Hour)); !ok || !got.Equal(first.Add(7*day)) {
+		t.Errorf("KPIDue()(Spring4Shell, +12h) = %v, %v, want %v", got, ok, first.Add(7*day))
+	}
+	// Accepted at +2d: paused since +1d.
+	if got, ok := due(&x, first.Add(2*day)); !ok || !got.Equal(first.Add(8*day)) {
+		t.Errorf("KPIDue()(Spring4Shell, +2d) = %v, %v, want %v (paused a day)", got, ok, first.Add(8*day))
+	}
+	none := exampleApp(t, "sla: {}\n")
+	if f, err := sla.KPIDue(ctx, none); err != nil || f != nil {
+		t.Errorf("KPIDue() without rules = %v, %v, want nil", f != nil, err)
+	}
+}

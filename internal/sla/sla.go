@@ -46,6 +46,16 @@ func FromScope(s scope.SLA) Policy {
 	}
 }
 
+// Empty reports whether the policy sets no rule.
+func (p Policy) Empty() bool {
+	for _, d := range p.Bands {
+		if d > 0 {
+			return false
+		}
+	}
+	return p.KEV <= 0 && p.KEVInternet <= 0 && p.Internet <= 0 && p.CrownJewel <= 0
+}
+
 // Facts are what the policy looks at about one exposure.
 type Facts struct {
 	Severity model.Severity

@@ -133,3 +133,12 @@ type KPIFacts interface {
 	// history, by id.
 	KPIChanges(ctx context.Context) iter.Seq2[KPIChanged, error]
 }
+
+// KPIKEVFacts is implemented by a store that finds the exposures on given
+// vulnerability ids through an index, for the figures on the KEV catalog
+// without a scan of every exposure.
+type KPIKEVFacts interface {
+	// KPIVulnsOn is KPIFacts.KPIVulns restricted to the exposures one of
+	// whose vulnerability ids is in ids.
+	KPIVulnsOn(ctx context.Context, q KPIQuery, ids []string) iter.Seq2[KPIGroup, error]
+}

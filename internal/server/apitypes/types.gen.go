@@ -412,6 +412,27 @@ func (e ListJobsParamsState) Valid() bool {
 	}
 }
 
+// Defines values for ReportParamsFormat.
+const (
+	Html     ReportParamsFormat = "html"
+	Markdown ReportParamsFormat = "markdown"
+	Pdf      ReportParamsFormat = "pdf"
+)
+
+// Valid indicates whether the value is a known member of the ReportParamsFormat enum.
+func (e ReportParamsFormat) Valid() bool {
+	switch e {
+	case Html:
+		return true
+	case Markdown:
+		return true
+	case Pdf:
+		return true
+	default:
+		return false
+	}
+}
+
 // AcceptanceRequest defines model for AcceptanceRequest.
 type AcceptanceRequest struct {
 	Approver string    `json:"approver"`
@@ -811,6 +832,9 @@ type KPIReport struct {
 		Reopened    int       `json:"reopened"`
 		Start       time.Time `json:"start"`
 	} `json:"periods"`
+
+	// Sla the SLA adherence by owner (with sla=true), by owner name
+	Sla             *[]OwnerSLASeries         `json:"sla,omitempty"`
 	Teams           *[]map[string]interface{} `json:"teams,omitempty"`
 	TimeToRemediate *[]map[string]interface{} `json:"time_to_remediate,omitempty"`
 	To              time.Time                 `json:"to"`
@@ -859,6 +883,33 @@ type OwnerSLA struct {
 
 	// WithinSla the share not past due, from 0 to 1
 	WithinSla float32 `json:"within_sla"`
+}
+
+// OwnerSLASeries defines model for OwnerSLASeries.
+type OwnerSLASeries struct {
+	Owner string `json:"owner"`
+
+	// Weeks one per period of the report, in order
+	Weeks []struct {
+		// Fixed fixes in the week of exposures with an SLA
+		Fixed int `json:"fixed"`
+
+		// FixedInTime of them, made by the exposure's due date
+		FixedInTime int `json:"fixed_in_time"`
+
+		// InTimeShare fixed_in_time / fixed, 0 without a fix
+		InTimeShare float32 `json:"in_time_share"`
+
+		// Open exposures with an SLA open at the week's end
+		Open int `json:"open"`
+
+		// PastDue of them, past their due date
+		PastDue int `json:"past_due"`
+
+		// PastDueShare past_due / open, 0 when none is open
+		PastDueShare float32   `json:"past_due_share"`
+		Start        time.Time `json:"start"`
+	} `json:"weeks"`
 }
 
 // Package defines model for Package.
@@ -1505,6 +1556,9 @@ type ListJobsParamsState string
 type KpisParams struct {
 	// Since how far back, in days (90d)
 	Since *string `form:"since,omitempty" json:"since,omitempty"`
+
+	// Sla add the SLA adherence by owner, week by week, under the scope's SLA policy (reads every exposure)
+	Sla *bool `form:"sla,omitempty" json:"sla,omitempty"`
 }
 
 // OidcCallbackParams defines parameters for OidcCallback.
@@ -1540,6 +1594,21 @@ type PathEvidenceParams struct {
 	// MaxAge a fact older than this duration (30d, 2w, 36h) is stale; 30d by default
 	MaxAge *MaxAgeParam `form:"max_age,omitempty" json:"max_age,omitempty"`
 }
+
+// ReportParams defines parameters for Report.
+type ReportParams struct {
+	// Format html (the default), markdown or pdf
+	Format *ReportParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+
+	// Since the window, in days (90d)
+	Since *string `form:"since,omitempty" json:"since,omitempty"`
+
+	// Title the report's title
+	Title *string `form:"title,omitempty" json:"title,omitempty"`
+}
+
+// ReportParamsFormat defines parameters for Report.
+type ReportParamsFormat string
 
 // ListScansParams defines parameters for ListScans.
 type ListScansParams struct {

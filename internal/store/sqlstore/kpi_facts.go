@@ -12,7 +12,10 @@ import (
 	"github.com/ctem-dev/ctem/internal/store"
 )
 
-var _ store.KPIFacts = (*DB)(nil)
+var (
+	_ store.KPIFacts    = (*DB)(nil)
+	_ store.KPIKEVFacts = (*DB)(nil)
+)
 
 const (
 	// kpiTriaged is 1 for an exposure triaged out of the open count.
@@ -23,16 +26,22 @@ const (
 	kpiBucket = `CASE WHEN first_seen < ? THEN -1 ELSE (first_seen - ?) / ? END`
 )
 
+// Weeks of the kpi_weeks table (migration 00018): weekEpoch is the
+// first Monday after the Unix epoch, in microseconds, weekMicros a week.
+const (
+	weekEpoch  = 345600000000
+	weekMicros = 604800000000
+)
+
 // KPIGroups counts the exposures by asset, triage state and week of
-// first sighting in one aggregate over the exposures table.
+// first sighting. When the weeks are kpi_weeks' (seven days from a
+// Monday 00:00 UTC) it reads that table, which triggers keep, for the
+// weeks before the one holding q.Now, and the exposures of that week
+// (an index range of exposures_newest); otherwise it aggregates the
+// exposures table.
 func (s *DB) KPIGroups(ctx context.Context, q store.KPIQuery) iter.Seq2[store.KPIGroup, error] {
-	from, week := micros(q.From), q.Week.Microseconds()
-	// Grouped over a derived table: PostgreSQL takes two parameterised
-	// expressions for different ones, so the bucket is named once.
-	query := s.rebind(`SELECT asset, tri, b, COUNT(*) FROM (SELECT asset, ` + kpiTriaged + ` AS tri, ` + kpiBucket + ` AS b
-FROM exposures WHERE first_seen <= ?) g GROUP BY asset, tri, b`)
-	args := []any{from, from, week, micros(q.Now)}
-	return rowsSeq(ctx, s.db, query, args, func(rows *sql.Rows) (store.KPIGroup, error) {
+	from, week, now := micros(q.From), q.Week.Microseconds(), micros(q.Now)
+	scan := func(rows *sql.Rows) (store.KPIGroup, error) {
 		var g store.KPIGroup
 		var tri int
 		if err := rows.Scan(&g.Asset, &tri, &g.Bucket, &g.Count); err != nil {
@@ -40,22 +49,103 @@ FROM exposures WHERE first_seen <= ?) g GROUP BY asset, tri, b`)
 		}
 		g.Triaged = tri != 0
 		return g, nil
-	})
+	}
+	if week != weekMicros || (from-weekEpoch)%weekMicros != 0 || from < weekEpoch || now < from {
+		// Grouped over a derived table: PostgreSQL takes two parameterised
+		// expressions for different ones, so the bucket is named once.
+		query := s.rebind(`SELECT asset, tri, b, COUNT(*) FROM (SELECT asset, ` + kpiTriaged + ` AS tri, ` + kpiBucket + ` AS b
+FROM exposures WHERE first_seen <= ?) g GROUP BY asset, tri, b`)
+		return rowsSeq(ctx, s.db, query, []any{from, from, week, now}, scan)
+	}
+	fromWeek, nowWeek := (from-weekEpoch)/weekMicros, (now-weekEpoch)/weekMicros
+	return func(yield func(store.KPIGroup, error) bool) {
+		past := s.rebind(`SELECT asset, tri, b, SUM(n) FROM (SELECT asset, tri, CASE WHEN week < ? THEN -1 ELSE week - ? END AS b, n
+FROM kpi_weeks WHERE week < ? AND n <> 0) g GROUP BY asset, tri, b`)
+		for g, err := range rowsSeq(ctx, s.db, past, []any{fromWeek, fromWeek, nowWeek}, scan) {
+			if !yield(g, err) || err != nil {
+				return
+			}
+		}
+		start := weekEpoch + nowWeek*weekMicros
+		current := s.rebind(`SELECT asset, tri, ` + fmt.Sprint(nowWeek-fromWeek) + `, COUNT(*) FROM (SELECT COALESCE(asset, '') AS asset, ` + kpiTriaged + ` AS tri
+FROM exposures WHERE first_seen >= ? AND first_seen <= ?) g GROUP BY asset, tri`)
+		for g, err := range rowsSeq(ctx, s.db, current, []any{start, now}, scan) {
+			if !yield(g, err) || err != nil {
+				return
+			}
+		}
+	}
 }
 
 // KPIVulns lists the untriaged exposures' vulnerability ids and weeks.
 func (s *DB) KPIVulns(ctx context.Context, q store.KPIQuery) iter.Seq2[store.KPIGroup, error] {
 	from, week := micros(q.From), q.Week.Microseconds()
 	query := s.rebind(`SELECT vuln_ids, ` + kpiBucket + ` FROM exposures WHERE first_seen <= ? AND ` + kpiTriaged + ` = 0`)
-	return rowsSeq(ctx, s.db, query, []any{from, from, week, micros(q.Now)}, func(rows *sql.Rows) (store.KPIGroup, error) {
-		g := store.KPIGroup{Count: 1}
-		var vs string
-		if err := rows.Scan(&vs, &g.Bucket); err != nil {
-			return g, fmt.Errorf("read kpi vulnerabilities: %w", err)
+	return rowsSeq(ctx, s.db, query, []any{from, from, week, micros(q.Now)}, scanKPIVulns)
+}
+
+func scanKPIVulns(rows *sql.Rows) (store.KPIGroup, error) {
+	g := store.KPIGroup{Count: 1}
+	var vs string
+	if err := rows.Scan(&vs, &g.Bucket); err != nil {
+		return g, fmt.Errorf("read kpi vulnerabilities: %w", err)
+	}
+	g.VulnIDs = splitList(vs)
+	return g, nil
+}
+
+// KPIVulnsOn finds the exposures on one of ids through the indexes of
+// the findings' vulnerability ids (findings_vuln, finding_vulns_vuln) and
+// the exposures' (exposures_vuln), then reads the untriaged ones by id.
+func (s *DB) KPIVulnsOn(ctx context.Context, q store.KPIQuery, ids []string) iter.Seq2[store.KPIGroup, error] {
+	return func(yield func(store.KPIGroup, error) bool) {
+		const chunk = 500
+		seen := map[string]bool{}
+		var xs []string
+		for part := range slices.Chunk(ids, chunk) {
+			in := placeholders(len(part))
+			args := make([]any, 0, 3*len(part))
+			for range 3 {
+				for _, id := range part {
+					args = append(args, id)
+				}
+			}
+			query := s.rebind(`SELECT exposure_id FROM findings WHERE vuln_id IN (` + in + `)
+UNION SELECT f.exposure_id FROM finding_vulns v JOIN findings f ON f.id = v.finding_id WHERE v.vuln_id IN (` + in + `)
+UNION SELECT id FROM exposures WHERE vuln_id IN (` + in + `)`)
+			for id, err := range rowsSeq(ctx, s.db, query, args, func(rows *sql.Rows) (string, error) {
+				var id sql.NullString
+				if err := rows.Scan(&id); err != nil {
+					return "", fmt.Errorf("read kpi exposures on vulnerabilities: %w", err)
+				}
+				return id.String, nil
+			}) {
+				if err != nil {
+					yield(store.KPIGroup{}, err)
+					return
+				}
+				if id != "" && !seen[id] {
+					seen[id] = true
+					xs = append(xs, id)
+				}
+			}
 		}
-		g.VulnIDs = splitList(vs)
-		return g, nil
-	})
+		slices.Sort(xs)
+		from, week := micros(q.From), q.Week.Microseconds()
+		for part := range slices.Chunk(xs, chunk) {
+			args := []any{from, from, week}
+			for _, id := range part {
+				args = append(args, id)
+			}
+			args = append(args, micros(q.Now))
+			query := s.rebind(`SELECT vuln_ids, ` + kpiBucket + ` FROM exposures WHERE id IN (` + placeholders(len(part)) + `) AND first_seen <= ? AND ` + kpiTriaged + ` = 0`)
+			for g, err := range rowsSeq(ctx, s.db, query, args, scanKPIVulns) {
+				if !yield(g, err) || err != nil {
+					return
+				}
+			}
+		}
+	}
 }
 
 // KPIChanges reads the events that fix a finding or reopen a fixed one
