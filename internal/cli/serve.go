@@ -7,6 +7,7 @@ import (
 	"net"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -32,6 +33,7 @@ func newServeCmd(e *env) *cobra.Command {
 	var oidcFile string
 	var spool string
 	var notifyAfter bool
+	var retention, failedRetention string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the dashboard and the REST API over the database (users: 'ctem user add', tokens: 'ctem token create')",
@@ -55,6 +57,13 @@ digest of what is new after each analysis the server runs and every --notify-int
 			}
 			if logFormat != "text" && logFormat != "json" {
 				return usage(fmt.Errorf("--log-format %q: want text or json", logFormat))
+			}
+			var err error
+			if sched.JobRetention, err = parseRetention("--job-retention", retention); err != nil {
+				return usage(err)
+			}
+			if sched.FailedJobRetention, err = parseRetention("--failed-job-retention", failedRetention); err != nil {
+				return usage(err)
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
@@ -149,6 +158,9 @@ digest of what is new after each analysis the server runs and every --notify-int
 	f.DurationVar(&sched.SLA, "sla-interval", time.Hour, "how often SLAs are checked for new breaches, sent as sla.breach (negative: never)")
 	f.DurationVar(&sched.Feeds, "feeds-interval", 0, "how often the threat-intelligence feeds are updated from their configured sources, then the paths re-analysed (0: never)")
 	f.DurationVar(&sched.Notify, "notify-interval", 0, "how often a digest of what is new is sent to the configured channels (see 'ctem notify --help'), once per period across servers (0: only after analyses)")
+	f.StringVar(&retention, "job-retention", "7d", "how long finished jobs (ingests, deliveries, scheduled jobs) are kept: days (7d), weeks (2w), a Go duration, or never")
+	f.StringVar(&failedRetention, "failed-job-retention", "30d", "how long failed jobs are kept: days (30d), weeks, a Go duration, or never")
+	f.DurationVar(&sched.Purge, "purge-interval", time.Hour, "how often finished jobs past their retention are deleted, once per period across servers (negative: never)")
 	f.BoolVar(&notifyAfter, "notify-after-analysis", true, "send a digest of what is new to the configured channels after each analysis the server runs")
 	f.StringVar(&oidcFile, "oidc", "", "OpenID Connect sign-in: a YAML file (issuer, client_id, redirect_url, groups: {GROUP: {role, team}}); the client secret in $CTEM_OIDC_CLIENT_SECRET or client_secret_file")
 	f.StringVar(&spool, "spool", "", "folder holding uploads until their job ingests them (default ctem-spool beside a SQLite database, else ctem/spool in the user data directory); instances sharing a PostgreSQL database must share it")
@@ -176,4 +188,17 @@ func cliAudit(ctx context.Context, kind, action string, build func(result any) (
 		target, detail := build(res)
 		return []store.AuditEntry{auditEntry(action, target, detail)}
 	})
+}
+
+// parseRetention reads a retention flag: days (7d), weeks (2w), a Go
+// duration, or never (returned as -1).
+func parseRetention(flag, s string) (time.Duration, error) {
+	if strings.TrimSpace(s) == "never" {
+		return -1, nil
+	}
+	d, err := parseSince(s)
+	if err != nil {
+		return 0, fmt.Errorf("%s %q: want e.g. 7d, 2w, 168h or never", flag, s)
+	}
+	return d, nil
 }

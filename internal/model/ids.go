@@ -20,6 +20,11 @@ var (
 // trims space. Other ids are returned trimmed.
 func NormalizeVulnID(id string) string {
 	id = strings.TrimSpace(id)
+	if strings.HasPrefix(id, "CVE-") && upperASCII(id) {
+		// Upper case already: whether or not the rest is a CVE id, the
+		// answer is id (listings normalise every id they read).
+		return id
+	}
 	switch {
 	case cveRE.MatchString(id) && len(id) >= 4 && strings.EqualFold(id[:4], "CVE-"):
 		return strings.ToUpper(id)
@@ -27,6 +32,16 @@ func NormalizeVulnID(id string) string {
 		return "GHSA-" + strings.ToLower(id[5:])
 	}
 	return id
+}
+
+// upperASCII reports whether s is ASCII without a lower-case letter.
+func upperASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 || ('a' <= c && c <= 'z') {
+			return false
+		}
+	}
+	return true
 }
 
 // ExtractVulnIDs finds CVE, GHSA and GO- ids in free text, in order of first

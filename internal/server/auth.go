@@ -192,14 +192,20 @@ func (s *Server) authenticate(r *http.Request) (*Principal, error) {
 	if !ok || !strings.HasPrefix(secret, tokenPrefix) || len(secret) > 200 {
 		return nil, errUnauthenticated
 	}
-	t, err := s.st.TokenByHash(r.Context(), HashToken(secret))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, errUnauthenticated
-	}
-	if err != nil {
-		return nil, err
-	}
 	now := s.now()
+	hash := HashToken(secret)
+	t, ok, gen := s.tokens.get(hash, now)
+	if !ok {
+		var err error
+		t, err = s.st.TokenByHash(r.Context(), hash)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errUnauthenticated
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.tokens.put(hash, t, now, gen)
+	}
 	if !t.RevokedAt.IsZero() || (!t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt)) {
 		return nil, errUnauthenticated
 	}

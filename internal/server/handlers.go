@@ -732,6 +732,8 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	ctx := s.withAudit(r, store.AuditToken, "token.revoke", func(any) (string, string) { return id, "" })
 	t, err := s.st.RevokeToken(ctx, id, s.now())
+	// Whatever the outcome, the token is read afresh from now on.
+	s.tokens.invalidate()
 	if err != nil {
 		return err
 	}

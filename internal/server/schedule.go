@@ -20,11 +20,12 @@ const (
 	jobExpire = "expire"
 	jobFeeds  = "feeds"
 	jobSLA    = "sla"
+	jobPurge  = "purge"
 )
 
 // workerKinds are the jobs the worker runs, one at a time (deliveries
 // have their own loop: a slow receiver never holds up an ingest).
-var workerKinds = []string{jobIngest, jobExpire, jobFeeds, jobSLA, jobNotify}
+var workerKinds = []string{jobIngest, jobExpire, jobFeeds, jobSLA, jobNotify, jobPurge}
 
 // Schedule says how often the server runs its periodic jobs. Each runs
 // once per period however many servers share the database: the period's
@@ -50,7 +51,24 @@ type Schedule struct {
 	// Tick is how often the scheduler looks for a period to queue; 0 is
 	// 30 s.
 	Tick time.Duration
+	// Purge is how often finished jobs past their retention are deleted;
+	// 0 is an hour, negative never.
+	Purge time.Duration
+	// JobRetention is how long a job that succeeded is kept after it
+	// finished (GET /api/v1/jobs/{id} answers 404 after); 0 is
+	// DefaultJobRetention, negative forever.
+	JobRetention time.Duration
+	// FailedJobRetention is how long a failed job is kept, longer by
+	// default so that failures can be looked into; 0 is
+	// DefaultFailedJobRetention, negative forever.
+	FailedJobRetention time.Duration
 }
+
+// Default retentions of finished jobs.
+const (
+	DefaultJobRetention       = 7 * 24 * time.Hour
+	DefaultFailedJobRetention = 30 * 24 * time.Hour
+)
 
 func (sc *Schedule) norm() {
 	if sc.Expire == 0 {
@@ -64,6 +82,18 @@ func (sc *Schedule) norm() {
 	}
 	if sc.Tick <= 0 {
 		sc.Tick = 30 * time.Second
+	}
+	if sc.Purge == 0 {
+		sc.Purge = time.Hour
+	}
+	if sc.JobRetention == 0 {
+		sc.JobRetention = DefaultJobRetention
+	}
+	if sc.FailedJobRetention == 0 {
+		sc.FailedJobRetention = DefaultFailedJobRetention
+	}
+	if sc.JobRetention < 0 && sc.FailedJobRetention < 0 {
+		sc.Purge = -1
 	}
 }
 
@@ -88,7 +118,7 @@ func (s *Server) queuePeriodic(ctx context.Context, now time.Time) {
 	for _, p := range []struct {
 		kind  string
 		every time.Duration
-	}{{jobExpire, s.sched.Expire}, {jobSLA, s.sched.SLA}, {jobFeeds, s.sched.Feeds}, {jobNotify, s.sched.Notify}} {
+	}{{jobExpire, s.sched.Expire}, {jobSLA, s.sched.SLA}, {jobFeeds, s.sched.Feeds}, {jobNotify, s.sched.Notify}, {jobPurge, s.sched.Purge}} {
 		if p.every <= 0 || (p.kind == jobNotify && len(s.notify.Senders) == 0) {
 			continue
 		}
@@ -125,6 +155,8 @@ func (s *Server) runScheduled(ctx context.Context, j store.Job) {
 		res, err = s.updateFeeds(ctx)
 	case jobNotify:
 		res, err = s.sendNotifications(ctx)
+	case jobPurge:
+		res, err = s.purgeJobs(ctx, s.now())
 	default:
 		err = fmt.Errorf("unknown job kind %q", j.Kind)
 	}
@@ -182,4 +214,24 @@ func (s *Server) updateFeeds(ctx context.Context) (any, error) {
 		out["analysis"], out["opened"], out["closed"] = res.Analysis.ID, int64(res.Opened()), int64(res.Closed())
 	}
 	return out, nil
+}
+
+// purgeJobs deletes the finished jobs past their retention. The purge's
+// own job is younger than any retention, so it is kept.
+func (s *Server) purgeJobs(ctx context.Context, now time.Time) (any, error) {
+	var ok, failed time.Time
+	if s.sched.JobRetention > 0 {
+		ok = now.Add(-s.sched.JobRetention)
+	}
+	if s.sched.FailedJobRetention > 0 {
+		failed = now.Add(-s.sched.FailedJobRetention)
+	}
+	n, m, err := s.st.PurgeJobs(ctx, ok, failed)
+	if err != nil {
+		return nil, err
+	}
+	if n+m > 0 {
+		s.log.Info("finished jobs purged", "succeeded", n, "failed", m)
+	}
+	return map[string]int64{"succeeded": n, "failed": m}, nil
 }

@@ -258,3 +258,61 @@ func jobsOf(t *testing.T, f *fixture, kind string) iter.Seq2[store.Job, error] {
 		}
 	}
 }
+
+// TestScheduledPurge lets a running server's scheduler queue the purge
+// job and its worker run it: a success older than the retention is
+// deleted, a younger one and an old failure (kept longer) stay, and the
+// purge job's result counts what it deleted.
+func TestScheduledPurge(t *testing.T) {
+	t.Parallel()
+	f := newFixtureWith(t, Limits{}, false, func(c *Config) {
+		c.Schedule = Schedule{Expire: -1, SLA: -1, Purge: 20 * time.Millisecond, Tick: 10 * time.Millisecond,
+			JobRetention: 7 * 24 * time.Hour, FailedJobRetention: 30 * 24 * time.Hour}
+	})
+	ctx := context.Background()
+	now := time.Now()
+	for _, j := range []struct {
+		id, state string
+		age       time.Duration
+	}{
+		{"old-ok", store.JobSucceeded, 8 * 24 * time.Hour},
+		{"new-ok", store.JobSucceeded, 6 * 24 * time.Hour},
+		{"old-failed", store.JobFailed, 8 * 24 * time.Hour},
+	} {
+		at := now.Add(-j.age)
+		if err := f.st.EnqueueJob(ctx, store.Job{ID: j.id, Kind: "retention-test", CreatedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, err := f.st.ClaimJobOf(ctx, at, "retention-test"); err != nil || !ok {
+			t.Fatalf("ClaimJobOf(%s) = %v, %v", j.id, ok, err)
+		}
+		if err := f.st.FinishJob(ctx, j.id, j.state, nil, "", at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var purge store.Job
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) && purge.Result == nil {
+		for j, err := range jobsOf(t, f, jobPurge) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j.State == store.JobSucceeded && strings.Contains(string(j.Result), `"succeeded":1`) {
+				purge = j
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if purge.Result == nil {
+		t.Fatal("no purge job deleted a job within 20 s")
+	}
+	if diff := cmp.Diff(string(purge.Result), `{"failed":0,"succeeded":1}`); diff != "" {
+		t.Errorf("purge job's result (-got +want):\n%s", diff)
+	}
+	for id, want := range map[string]bool{"old-ok": false, "new-ok": true, "old-failed": true} {
+		_, err := f.st.Job(ctx, id)
+		if got := err == nil; got != want {
+			t.Errorf("Job(%s) after the purge: found = %v (%v), want %v", id, got, err, want)
+		}
+	}
+}

@@ -87,6 +87,12 @@ type Config struct {
 	UI func(api http.Handler) http.Handler
 	// OIDC, when set, offers sign-in through an OpenID Connect provider.
 	OIDC *OIDCConfig
+	// TokenCacheTTL is how long an API token read from the database is
+	// trusted before it is read again: 0 is DefaultTokenCacheTTL,
+	// negative no cache. A revocation through this server applies at
+	// once; one by another process sharing the database within this
+	// time.
+	TokenCacheTTL time.Duration
 }
 
 // idleConns is how many database connections a server keeps open
@@ -106,6 +112,7 @@ type Server struct {
 	handler http.Handler
 	metrics *metrics
 	touch   toucher
+	tokens  tokenCache
 	limit   *limiter
 	signins *limiter
 	oidc    *OIDCConfig
@@ -160,6 +167,12 @@ func New(cfg Config) (*Server, error) {
 		s.hooks.MaxAttempts = 8
 	}
 	s.sched.norm()
+	switch {
+	case cfg.TokenCacheTTL == 0:
+		s.tokens.ttl = DefaultTokenCacheTTL
+	case cfg.TokenCacheTTL > 0:
+		s.tokens.ttl = cfg.TokenCacheTTL
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

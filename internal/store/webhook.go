@@ -66,4 +66,10 @@ type ScheduledJobs interface {
 	// RetryJob queues a running job again, to run at runAt, keeping why
 	// the last attempt failed.
 	RetryJob(ctx context.Context, id string, runAt time.Time, errText string) error
+	// PurgeJobs deletes the jobs that succeeded before succeededBefore
+	// and those that failed before failedBefore (a zero time deletes
+	// none of that state), and returns how many of each it deleted.
+	// Queued and running jobs are never deleted. A purged unique job's
+	// key is free again.
+	PurgeJobs(ctx context.Context, succeededBefore, failedBefore time.Time) (succeeded, failed int64, err error)
 }

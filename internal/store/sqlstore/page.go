@@ -82,7 +82,7 @@ func (s *DB) cursorKey(ctx context.Context, c string, kind byte, table, keyCol s
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
-	err = s.db.QueryRowContext(ctx, s.rebind(`SELECT `+o.cols()+` FROM `+table+` WHERE `+keyCol+` = ?`), id).Scan(ptrs...)
+	err = s.queryRow(ctx, s.rebind(`SELECT `+o.cols()+` FROM `+table+` WHERE `+keyCol+` = ?`), id).Scan(ptrs...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("cursor %q names no record of this listing: %w", c, store.ErrInvalid)
 	}

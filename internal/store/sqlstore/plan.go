@@ -102,7 +102,7 @@ func (s *DB) choose(ctx context.Context, l *listing) error {
 			cond, args = t.probe, t.probeArgs
 		}
 		args = append(append([]any{}, args...), limit)
-		if err := s.db.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM (SELECT 1 FROM `+t.table+` WHERE `+cond+` LIMIT ?) p`), args...).Scan(&n); err != nil {
+		if err := s.queryRow(ctx, s.rebind(`SELECT COUNT(*) FROM (SELECT 1 FROM `+t.table+` WHERE `+cond+` LIMIT ?) p`), args...).Scan(&n); err != nil {
 			return fmt.Errorf("plan listing: %w", err)
 		}
 		if n < best {

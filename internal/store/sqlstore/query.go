@@ -354,7 +354,7 @@ func (s *DB) Exposures(ctx context.Context, f store.Filter) iter.Seq2[model.Expo
 			return
 		}
 		q := s.rebind(`SELECT ` + exposureCols + ` FROM exposures` + w.sql() + lo.sql() + limit(f.Limit))
-		rows, err := s.db.QueryContext(ctx, q, w.args...)
+		rows, err := s.query(ctx, q, w.args...)
 		if err != nil {
 			yield(model.Exposure{}, err)
 			return
@@ -436,7 +436,7 @@ func (s *DB) attachFindingsSeen(ctx context.Context, batch []model.Exposure, his
 		args[i] = e.ID
 	}
 	ids := `(VALUES ` + strings.TrimSuffix(strings.Repeat("(?), ", len(batch)), ", ") + `) v`
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT f.exposure_id, f.id, f.tool, f.vuln_ids, f.cwes, f.status, f.extra, f.scan_id FROM `+ids+` JOIN findings f ON `+ofExposure("f", "v.column1")+` ORDER BY f.tool, f.id`), args...)
+	rows, err := s.query(ctx, s.rebind(`SELECT f.exposure_id, f.id, f.tool, f.vuln_ids, f.cwes, f.status, f.extra, f.scan_id FROM `+ids+` JOIN findings f ON `+ofExposure("f", "v.column1")+` ORDER BY f.tool, f.id`), args...)
 	if err != nil {
 		return fmt.Errorf("read exposure findings: %w", err)
 	}

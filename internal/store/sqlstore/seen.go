@@ -30,7 +30,7 @@ func (l *lastSeen) of(ctx context.Context, scanID string) (time.Time, error) {
 		return t, nil
 	}
 	var at sql.NullInt64
-	err := l.s.db.QueryRowContext(ctx, l.s.rebind(`SELECT MAX(b.started_at) FROM scans a JOIN scans b ON b.tool = a.tool AND b.target = a.target WHERE a.id = ?`), scanID).Scan(&at)
+	err := l.s.queryRow(ctx, l.s.rebind(`SELECT MAX(b.started_at) FROM scans a JOIN scans b ON b.tool = a.tool AND b.target = a.target WHERE a.id = ?`), scanID).Scan(&at)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("read last scan: %w", err)
 	}

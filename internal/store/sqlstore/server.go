@@ -68,7 +68,7 @@ func (s *DB) CreateToken(ctx context.Context, t store.Token, hash string) error 
 
 // TokenByHash returns the token whose secret has this digest.
 func (s *DB) TokenByHash(ctx context.Context, hash string) (store.Token, error) {
-	t, err := scanToken(s.db.QueryRowContext(ctx, s.rebind(`SELECT `+tokenCols+` FROM api_tokens WHERE hash = ?`), hash))
+	t, err := scanToken(s.queryRow(ctx, s.rebind(`SELECT `+tokenCols+` FROM api_tokens WHERE hash = ?`), hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, fmt.Errorf("token: %w", store.ErrNotFound)
 	}

@@ -89,6 +89,9 @@ type DB struct {
 	qmu         sync.Mutex
 	held        map[string]*sql.Conn
 	maxAttempts int
+
+	// stmts keeps the hot reads prepared (stmts.go).
+	stmts stmtCache
 }
 
 // now reads the store's clock.
@@ -115,7 +118,10 @@ func (s *DB) Dialect() Dialect { return s.d }
 func (s *DB) Rebind(q string) string { return s.rebind(q) }
 
 // Close closes the database.
-func (s *DB) Close() error { return s.db.Close() }
+func (s *DB) Close() error {
+	s.closeStmts()
+	return s.db.Close()
+}
 
 // rebind rewrites ? placeholders to $n for numbered dialects. Queries
 // here never hold a literal question mark.

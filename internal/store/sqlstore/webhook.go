@@ -184,6 +184,41 @@ func (s *DB) RetryJob(ctx context.Context, id string, runAt time.Time, errText s
 	return nil
 }
 
+// purgeBatch is how many jobs one purge statement deletes: a purge of a
+// long backlog holds the write lock for many short moments, not one long
+// one.
+const purgeBatch = 1000
+
+// PurgeJobs deletes finished jobs older than their state's bound, in
+// batches. Finished jobs are found through jobs_state (state,
+// created_at): a job finishes after it is created, so created_at bounds
+// the range read.
+func (s *DB) PurgeJobs(ctx context.Context, succeededBefore, failedBefore time.Time) (succeeded, failed int64, err error) {
+	purge := func(state string, before time.Time) (int64, error) {
+		if before.IsZero() {
+			return 0, nil
+		}
+		var total int64
+		for {
+			res, err := s.db.ExecContext(ctx, s.rebind(`DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state = ? AND created_at < ? AND finished_at < ? LIMIT ?)`),
+				state, micros(before), micros(before), purgeBatch)
+			if err != nil {
+				return total, fmt.Errorf("purge %s jobs: %w", state, err)
+			}
+			n, _ := res.RowsAffected()
+			total += n
+			if n < purgeBatch {
+				return total, nil
+			}
+		}
+	}
+	if succeeded, err = purge(store.JobSucceeded, succeededBefore); err != nil {
+		return succeeded, 0, err
+	}
+	failed, err = purge(store.JobFailed, failedBefore)
+	return succeeded, failed, err
+}
+
 // OpenPathsByJewel counts the open attack paths to each crown jewel (the
 // paths_jewel index answers it).
 func (s *DB) OpenPathsByJewel(ctx context.Context) (map[string]int, error) {

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -97,5 +98,76 @@ func TestWebhookRecords(t *testing.T) {
 	}
 	if got, _ := st.ListWebhooks(ctx, true); len(got) != 1 || got[0].DeletedAt.IsZero() {
 		t.Errorf("ListWebhooks(true) after delete = %v, want h1 with its deletion time", got)
+	}
+}
+
+// TestPurgeJobs deletes finished jobs past their state's bound, in
+// batches larger than one statement's, and keeps the younger ones, the
+// queued and running ones, and every failed one when failures are kept;
+// a purged unique job's key may be queued again.
+func TestPurgeJobs(t *testing.T) {
+	t.Parallel()
+	st := openServerDB(t)
+	ctx := t.Context()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	type job struct {
+		id, state string
+		age       time.Duration
+	}
+	jobs := []job{
+		{"ok-old", store.JobSucceeded, 10 * 24 * time.Hour},
+		{"ok-new", store.JobSucceeded, 24 * time.Hour},
+		{"failed-old", store.JobFailed, 10 * 24 * time.Hour},
+		{"failed-older", store.JobFailed, 40 * 24 * time.Hour},
+		{"queued-old", store.JobQueued, 40 * 24 * time.Hour},
+		{"running-old", store.JobRunning, 40 * 24 * time.Hour},
+	}
+	// More old successes than one purge statement deletes.
+	for i := range 1100 {
+		jobs = append(jobs, job{"bulk-" + strconv.Itoa(i), store.JobSucceeded, 20 * 24 * time.Hour})
+	}
+	for _, j := range jobs {
+		at := t0.Add(-j.age)
+		kind := "purge-test"
+		if j.state == store.JobQueued {
+			kind = "idle" // never claimed below
+		}
+		if err := st.EnqueueJob(ctx, store.Job{ID: j.id, Kind: kind, CreatedAt: at, Key: "k:" + j.id}); err != nil {
+			t.Fatal(err)
+		}
+		if j.state == store.JobQueued {
+			continue
+		}
+		if _, ok, err := st.ClaimJobOf(ctx, at, "purge-test"); err != nil || !ok {
+			t.Fatalf("ClaimJobOf(%s) = %v, %v", j.id, ok, err)
+		}
+		if j.state == store.JobRunning {
+			continue
+		}
+		if err := st.FinishJob(ctx, j.id, j.state, nil, "", at.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, m, err := st.PurgeJobs(ctx, t0.Add(-7*24*time.Hour), t0.Add(-30*24*time.Hour))
+	if err != nil || n != 1101 || m != 1 {
+		t.Errorf("PurgeJobs(7 d, 30 d) = %d, %d, %v, want 1101, 1", n, m, err)
+	}
+	var left []string
+	for _, j := range jobs {
+		if _, err := st.Job(ctx, j.id); err == nil {
+			left = append(left, j.id)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			t.Fatal(err)
+		}
+	}
+	if diff := cmp.Diff(left, []string{"ok-new", "failed-old", "queued-old", "running-old"}); diff != "" {
+		t.Errorf("jobs left after the purge (-got +want):\n%s", diff)
+	}
+	if ok, err := st.EnqueueJobOnce(ctx, store.Job{ID: "again", Kind: "purge-test", CreatedAt: t0, Key: "k:ok-old"}); err != nil || !ok {
+		t.Errorf("EnqueueJobOnce(key of a purged job) = %v, %v, want true", ok, err)
+	}
+	n, m, err = st.PurgeJobs(ctx, t0, time.Time{})
+	if err != nil || n != 1 || m != 0 {
+		t.Errorf("PurgeJobs(now, never) = %d, %d, %v, want 1, 0 (ok-new; failures kept)", n, m, err)
 	}
 }
