@@ -167,7 +167,7 @@ func ConfirmDAST(ctx context.Context, a *app.App, ts []Target) (*DASTOutcome, er
 					}
 					served[r.Service] = ws
 				}
-				on, via = append(ws, r.Service), fmt.Sprintf("%s (rule %s%s to %s)", e.asset, r.Host, r.Path, r.Service)
+				on, via = slices.Concat(ws, []string{r.Service}), fmt.Sprintf("%s (rule %s%s to %s)", e.asset, r.Host, r.Path, r.Service)
 			}
 			for _, c := range entrySteps(pl.Paths, e.asset) {
 				if on != nil && !slices.Contains(on, c.asset) {
