@@ -343,6 +343,13 @@ func weakness(x model.Exposure, es *estate.Estate, in score.Intel, facts *store.
 		}
 	}
 	for _, e := range facts.Match(x) {
+		if scopedEvidence(e, x) {
+			if w.EvidenceOn == nil {
+				w.EvidenceOn = map[string][]model.EvidenceKind{}
+			}
+			w.EvidenceOn[e.Asset] = append(w.EvidenceOn[e.Asset], e.Kind)
+			continue
+		}
 		w.Evidence = append(w.Evidence, e.Kind)
 	}
 	// The weakness has what it needs of these; a million exposures hold
@@ -651,4 +658,17 @@ func (r *Run) RunContext(ctx context.Context, opt graph.Options) error {
 	}
 	r.Result = res
 	return nil
+}
+
+// scopedEvidence reports whether fact e about exposure x holds on one
+// asset only: runtime or DAST evidence recorded for x's findings but
+// naming another asset (the workload that runs x's image and that the
+// alert or the hit was seen on). It counts on that asset's steps only
+// (graph.Weakness.EvidenceOn), not on every workload of the image.
+func scopedEvidence(e model.Evidence, x model.Exposure) bool {
+	switch e.Kind {
+	case model.EvidenceRuntimeExec, model.EvidenceDASTConfirmed:
+		return e.FindingID != "" && e.Asset != "" && !slices.Contains(store.EvidenceKeys(x), e.Asset)
+	}
+	return false
 }

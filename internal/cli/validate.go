@@ -116,14 +116,6 @@ It contacts nothing.`,
 			if err := validate.CheckTargets(ts); err != nil {
 				return usage(err)
 			}
-			// The DAST matching reads the estate's endpoints itself.
-			if !noEst && !dast {
-				est, err := validate.EstateTargets(ctx, a.Store)
-				if err != nil {
-					return err
-				}
-				ts = validate.MergeTargets(ts, est)
-			}
 			if falco != "" {
 				if err := e.recordFalco(cmd, a, falco, output); err != nil {
 					return err
@@ -154,6 +146,15 @@ It contacts nothing.`,
 					fmt.Fprintf(e.stdout, "  %s (%s): %s\n", cell(l.URL, 100), l.Exposure, l.Reason)
 				}
 				return nil
+			}
+			// The estate's endpoints join the probes (the DAST matching
+			// above reads them itself).
+			if !noEst {
+				est, err := validate.EstateTargets(ctx, a.Store)
+				if err != nil {
+					return err
+				}
+				ts = validate.MergeTargets(ts, est)
 			}
 			if len(ts) == 0 {
 				return usage(fmt.Errorf("no target: the estate names no endpoint of an internet-exposed asset; list them under validation.targets in the scope file, or pass --target ASSET=HOST:PORT"))

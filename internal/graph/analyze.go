@@ -295,12 +295,12 @@ func (g *Graph) path(rp rawPath, jewel string, value int) Path {
 					st.Weakness = wy.exposures[0]
 				}
 			}
-			validated = validated || g.wayValidated(facts)
+			validated = validated || g.wayValidated(facts, g.State(from).Asset)
 		}
 		slices.Sort(st.ExposureIDs)
 		st.ExposureIDs = slices.Compact(st.ExposureIDs)
 		if best >= 0 {
-			st.Evidence = g.evidence(g.facts[g.factOff[best]:g.factOff[best+1]])
+			st.Evidence = g.evidence(g.facts[g.factOff[best]:g.factOff[best+1]], g.State(from).Asset)
 		}
 		st.Validated = validated
 		p.Validated = p.Validated && validated
@@ -343,7 +343,10 @@ func (g *Graph) factWay(p float64, facts []int32) way {
 	return w
 }
 
-func (g *Graph) wayValidated(facts []int32) bool {
+// wayValidated reports whether every weakness of a way has strong
+// evidence, counting the evidence seen on the way's source asset src
+// (Weakness.EvidenceOn).
+func (g *Graph) wayValidated(facts []int32, src string) bool {
 	for _, f := range facts {
 		k, i := g.factKind(f)
 		if k != 'w' {
@@ -354,6 +357,9 @@ func (g *Graph) wayValidated(facts []int32) bool {
 		for _, e := range w.Evidence {
 			ok = ok || isStrongEvidence(e)
 		}
+		for _, e := range w.EvidenceOn[src] {
+			ok = ok || isStrongEvidence(e)
+		}
 		if !ok {
 			return false
 		}
@@ -361,7 +367,7 @@ func (g *Graph) wayValidated(facts []int32) bool {
 	return true
 }
 
-func (g *Graph) evidence(facts []int32) []string {
+func (g *Graph) evidence(facts []int32, src string) []string {
 	out := []string{}
 	for _, f := range facts {
 		k, i := g.factKind(f)
@@ -370,6 +376,11 @@ func (g *Graph) evidence(facts []int32) []string {
 			w := &g.x.in.Weaknesses[i]
 			for _, e := range w.Evidence {
 				out = append(out, string(e))
+			}
+			for _, e := range w.EvidenceOn[src] {
+				if !slices.Contains(out, string(e)) {
+					out = append(out, string(e))
+				}
 			}
 			if w.KEV && !slices.Contains(out, "kev") {
 				out = append(out, "kev")

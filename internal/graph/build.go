@@ -313,6 +313,13 @@ func (b *builder) visit(a int32) {
 	for _, w := range b.effective(a) {
 		wk := &x.in.Weaknesses[w]
 		p := float64(x.weakP[w])
+		if on := wk.EvidenceOn[rec.key]; len(on) > 0 {
+			// Evidence seen on this asset only (one of the workloads
+			// that run the image) raises this asset's ways only.
+			scoped := *wk
+			scoped.Evidence = append(slices.Clone(wk.Evidence), on...)
+			p = weaknessProbability(&scoped)
+		}
 		e := wk.Effect.Effect
 		own := x.weakAt[w] == ga
 		if artifact && e != effect.Credential && !own {

@@ -103,6 +103,11 @@ type Weakness struct {
 	Effect effect.Result
 	// Evidence lists the evidence kinds present for the exposure.
 	Evidence []model.EvidenceKind
+	// EvidenceOn lists, by asset key, evidence kinds that hold only where
+	// the weakness is reached through that asset: runtime or DAST evidence
+	// seen on one workload of an image that several run. It adds to
+	// Evidence on the ways whose source is that asset.
+	EvidenceOn map[string][]model.EvidenceKind
 	// EPSS is the EPSS probability (0 when unknown) and KEV whether the
 	// vulnerability is in CISA's Known Exploited Vulnerabilities.
 	EPSS float64

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"hash/maphash"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -303,6 +304,12 @@ func (x *index) hashComponents(opt Options) {
 			h.str(string(w.Effect.Confidence))
 			for _, ev := range w.Evidence {
 				h.str(string(ev))
+			}
+			for _, k := range slices.Sorted(maps.Keys(w.EvidenceOn)) {
+				h.str(k)
+				for _, ev := range w.EvidenceOn[k] {
+					h.str(string(ev))
+				}
 			}
 			h.u64(math.Float64bits(w.EPSS))
 			if w.KEV {

@@ -129,7 +129,7 @@ func ConfirmDAST(ctx context.Context, a *app.App, ts []Target) (*DASTOutcome, er
 	var findings []string
 	var evs []model.Evidence
 	changed := map[string]bool{}
-	seen := map[string]bool{}
+	seen, done := map[string]bool{}, map[string]bool{}
 	served := map[string][]string{} // service -> workloads it routes to
 	for hit, err := range a.Store.Exposures(ctx, store.Filter{Statuses: []model.Status{model.StatusOpen},
 		Kinds: []string{string(model.FindingDAST), string(model.FindingNetwork)}}) {
@@ -167,7 +167,7 @@ func ConfirmDAST(ctx context.Context, a *app.App, ts []Target) (*DASTOutcome, er
 					}
 					served[r.Service] = ws
 				}
-				on, via = append(ws, r.Service), fmt.Sprintf("%s (rule %s%s to %s)", e.asset, r.Host, r.Path, r.Service)
+				on, via = slices.Concat(ws, []string{r.Service}), fmt.Sprintf("%s (rule %s%s to %s)", e.asset, r.Host, r.Path, r.Service)
 			}
 			for _, c := range entrySteps(pl.Paths, e.asset) {
 				if on != nil && !slices.Contains(on, c.asset) {
@@ -194,13 +194,20 @@ func ConfirmDAST(ctx context.Context, a *app.App, ts []Target) (*DASTOutcome, er
 				if !slices.Contains(out.Workloads[x.ID], c.asset) {
 					out.Workloads[x.ID] = append(out.Workloads[x.ID], c.asset)
 				}
-				if slices.Contains(out.Confirmed[x.ID], hit.ID) {
+				if !slices.Contains(out.Confirmed[x.ID], hit.ID) {
+					out.Confirmed[x.ID] = append(out.Confirmed[x.ID], hit.ID)
+				}
+				key := x.ID + " " + c.asset
+				if done[key] {
 					continue
 				}
-				out.Confirmed[x.ID] = append(out.Confirmed[x.ID], hit.ID)
-				changed[x.Asset] = true
+				done[key] = true
+				changed[x.Asset], changed[c.asset] = true, true
+				// The evidence names the workload that served the hit:
+				// it counts there only, not on every workload of the
+				// image.
 				for _, f := range x.FindingIDs {
-					evs = append(evs, model.Evidence{Kind: model.EvidenceDASTConfirmed, Asset: x.Asset, FindingID: f,
+					evs = append(evs, model.Evidence{Kind: model.EvidenceDASTConfirmed, Asset: c.asset, FindingID: f,
 						Detail: fmt.Sprintf("%s reports %s at %s, served through %s by %s (exposure %s)", strings.Join(hit.Tools, ", "), shared, hit.Location.URL, via, c.asset, hit.ID)})
 				}
 			}
@@ -237,12 +244,13 @@ func ConfirmDAST(ctx context.Context, a *app.App, ts []Target) (*DASTOutcome, er
 	return out, err
 }
 
-// stepOn is an exposure on a step and the asset the step is on.
+// stepOn is an exposure on a step and the asset the step starts from
+// (network access to it: the workload that serves the request).
 type stepOn struct{ exposure, asset string }
 
 // entrySteps returns, as EntryExposures does, the exposures of the steps
 // taken from network states on the paths from network access to asset,
-// each with the asset of its step.
+// each with the asset its step starts from.
 func entrySteps(paths []graph.Path, asset string) []stepOn {
 	var out []stepOn
 	for _, p := range paths {
@@ -253,8 +261,9 @@ func entrySteps(paths []graph.Path, asset string) []stepOn {
 			if !strings.HasPrefix(s.From, "network:") {
 				break
 			}
+			src := strings.TrimPrefix(s.From, "network:")
 			for _, id := range s.ExposureIDs {
-				if c := (stepOn{id, s.Asset}); !slices.Contains(out, c) {
+				if c := (stepOn{id, src}); !slices.Contains(out, c) {
 					out = append(out, c)
 				}
 			}

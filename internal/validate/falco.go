@@ -84,10 +84,7 @@ func RecordFalco(ctx context.Context, a *app.App, alerts []observe.FalcoAlert) (
 	}
 	shown := map[shownKey]observe.FalcoAlert{} // an alert of each technique in each workload
 	for _, al := range hits {
-		for _, w := range runs[model.ImageKey(al.Image)] {
-			if ns, ok := k8sNamespace(w); al.Namespace != "" && ok && ns != al.Namespace {
-				continue
-			}
+		for _, w := range alertWorkloads(al, runs[model.ImageKey(al.Image)]) {
 			if _, ok := shown[shownKey{w, al.Technique()}]; !ok {
 				shown[shownKey{w, al.Technique()}] = al
 			}
@@ -154,13 +151,18 @@ func RecordFalco(ctx context.Context, a *app.App, alerts []observe.FalcoAlert) (
 					return nil, err
 				}
 				changed[x.Asset] = true
+				// The evidence names the workload the step starts from
+				// (the one the alert was seen in): it counts there only,
+				// not on every workload of the image.
+				_, src, _ := strings.Cut(s.From, ":")
+				changed[src] = true
 				for _, f := range x.FindingIDs {
-					if done[f+s.Asset] {
+					if done[f+" "+src] {
 						continue
 					}
-					done[f+s.Asset] = true
+					done[f+" "+src] = true
 					findings = append(findings, f)
-					evs = append(evs, model.Evidence{Kind: model.EvidenceRuntimeExec, Asset: x.Asset, FindingID: f, At: al.Time,
+					evs = append(evs, model.Evidence{Kind: model.EvidenceRuntimeExec, Asset: src, FindingID: f, At: al.Time,
 						Detail: fmt.Sprintf("Falco %q (%s, %s) in %s/%s running %s: step %s to %s seen", al.Rule, al.Priority, al.Technique(), al.Namespace, al.Pod, al.Image, s.Rule, s.Asset)})
 				}
 			}
@@ -193,4 +195,33 @@ func RecordFalco(ctx context.Context, a *app.App, alerts []observe.FalcoAlert) (
 	slices.Sort(assets)
 	out.Reanalysis, err = a.Reanalyze(ctx, assets, "Falco alerts")
 	return out, err
+}
+
+// alertWorkloads returns the workloads among ws (those that run the
+// alert's image) the alert was seen in: those of its namespace, and of
+// them, when Falco names the pod, the one whose pods are named after it
+// (a Deployment's "NAME-…-…", a DaemonSet's "NAME-…", a Pod's "NAME"; the
+// longest such name), else all of the namespace.
+func alertWorkloads(al observe.FalcoAlert, ws []string) []string {
+	var inNS []string
+	for _, w := range ws {
+		if ns, ok := k8sNamespace(w); al.Namespace != "" && ok && ns != al.Namespace {
+			continue
+		}
+		inNS = append(inNS, w)
+	}
+	if al.Pod == "" {
+		return inNS
+	}
+	best, n := "", 0
+	for _, w := range inNS {
+		_, _, _, name, ok := model.ParseK8sKey(w)
+		if ok && (al.Pod == name || strings.HasPrefix(al.Pod, name+"-")) && len(name) > n {
+			best, n = w, len(name)
+		}
+	}
+	if best == "" {
+		return inNS
+	}
+	return []string{best}
 }

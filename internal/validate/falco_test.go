@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/graph"
 	"github.com/ctem-dev/ctem/internal/model"
 	"github.com/ctem-dev/ctem/internal/validate"
@@ -153,5 +155,59 @@ func TestRecordFalcoConfigurationSteps(t *testing.T) {
 				t.Fatalf("no step from code execution on the API to %s: the test shows nothing", c.capability)
 			}
 		})
+	}
+}
+
+// TestRecordFalcoPerWorkload: with a second workload running the API's
+// image (a canary the API's service also routes to), a shell alert in a
+// pod of shop-api validates the paths through shop-api's code execution
+// only: the evidence names the workload, not the image, and the
+// canary's paths are not validated by it.
+func TestRecordFalcoPerWorkload(t *testing.T) {
+	t.Parallel()
+	a := demo(t)
+	const canary = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: shop-api-canary, namespace: shop}
+spec:
+  selector: {matchLabels: {app: shop-api, track: canary}}
+  template:
+    metadata: {labels: {app: shop-api, track: canary, tier: backend}}
+    spec:
+      containers:
+        - name: api
+          image: ghcr.io/aquasecurity/trivy-test-images:spring4shell-jre11
+`
+	if _, err := a.Ingest(t.Context(), app.IngestRequest{Inputs: []app.Input{{Name: "canary.yaml", R: strings.NewReader(canary), Target: "prod"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Analyze(t.Context(), graph.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	al, err := observe.ParseFalco("falco.json", bytes.NewReader(shellAlert(t, "shop")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := validate.RecordFalco(t.Context(), a, al); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, p := range paths(t, a) {
+		for _, s := range p.Steps {
+			if s.Capability != "exec" || len(s.ExposureIDs) == 0 {
+				continue
+			}
+			seen[s.Asset]++
+			want := s.Asset == "k8s:prod/shop/Deployment/shop-api"
+			if got := slices.Contains(s.Evidence, string(model.EvidenceRuntimeExec)); got != want {
+				t.Errorf("path %s: step %s on %s has runtime-exec %v, want %v", p.ID, s.Rule, s.Asset, got, want)
+			}
+			if !want && p.Validated {
+				t.Errorf("path %s through the canary's code execution is validated by an alert in shop-api", p.ID)
+			}
+		}
+	}
+	if seen["k8s:prod/shop/Deployment/shop-api"] == 0 || seen["k8s:prod/shop/Deployment/shop-api-canary"] == 0 {
+		t.Fatalf("paths through code execution: %v; want some on shop-api and on the canary", seen)
 	}
 }
