@@ -270,3 +270,18 @@ func BenchmarkExplain(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPathEvidence reads the riskiest path's validation.
+func BenchmarkPathEvidence(b *testing.B) {
+	a, _ := benchStore(b)
+	ctx := b.Context()
+	pl, err := a.Paths(ctx, PathQuery{Limit: 1})
+	if err != nil || len(pl.Paths) == 0 {
+		b.Fatal(err, "want a path")
+	}
+	for b.Loop() {
+		if _, err := a.PathEvidence(ctx, PathEvidenceQuery{ID: pl.Paths[0].ID}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -307,6 +307,12 @@ func TestValidationTeamScope(t *testing.T) {
 			t.Errorf("GET /api/v1/evidence as %s: facts on %v, want on %v", who, assets, wantAssets)
 		}
 	}
+	// Asking by the other team's asset lists nothing.
+	var pg app.EvidencePage
+	f.do(t, "GET", "/api/v1/evidence?asset="+url.QueryEscape(theirs.Asset), tok, "", nil).decode(t, &pg)
+	if len(pg.Items) != 0 {
+		t.Errorf("GET /api/v1/evidence?asset=%s as %s = %d facts, want none", theirs.Asset, team, len(pg.Items))
+	}
 }
 
 // recordFacts records a fact of kind from source, at time at, on every

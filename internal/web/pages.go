@@ -40,6 +40,7 @@ func (h *Handler) routes() {
 	h.handle("GET /jobs/{id}", h.job)
 	h.handle("GET /audit", h.audit)
 	h.handle("GET /blast-radius", h.blastRadius)
+	h.handle("GET /evidence", h.evidence)
 	h.handle("/", func(w http.ResponseWriter, r *http.Request) error {
 		return &apiError{Status: http.StatusNotFound, Detail: "there is no such page"}
 	})

@@ -44,3 +44,41 @@ func (h *Handler) blastRadius(w http.ResponseWriter, r *http.Request) error {
 	h.render(w, r, http.StatusOK, "blastradius", "Blast radius of "+d.B.Asset, "assets", d)
 	return nil
 }
+
+type evidenceData struct {
+	Q     map[string]string
+	Items []app.Fact
+	Next  string
+	// MaxAgeDays is the age in days beyond which a fact reads as stale.
+	MaxAgeDays float64
+}
+
+// evidence lists the stored facts of evidence (GET /api/v1/evidence)
+// with their age and staleness, filtered by kind, source and asset as in
+// the URL.
+func (h *Handler) evidence(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	d := evidenceData{Q: map[string]string{}}
+	aq := url.Values{"limit": {"100"}}
+	for _, k := range []string{"kind", "source", "asset", "max_age", "cursor"} {
+		if v := strings.TrimSpace(q.Get(k)); v != "" {
+			aq.Set(k, v)
+			d.Q[k] = v
+		}
+	}
+	var pg app.EvidencePage
+	if err := h.get(r, "/api/v1/evidence", aq, &pg); err != nil {
+		return err
+	}
+	d.Items, d.MaxAgeDays = pg.Items, pg.MaxAgeSeconds/86400
+	if pg.NextCursor != "" {
+		nq := url.Values{}
+		for k, v := range d.Q {
+			nq.Set(k, v)
+		}
+		nq.Set("cursor", pg.NextCursor)
+		d.Next = "/evidence?" + nq.Encode()
+	}
+	h.render(w, r, http.StatusOK, "evidence", "Evidence", "evidence", d)
+	return nil
+}

@@ -130,8 +130,34 @@ func TestValidationPages(t *testing.T) {
 		t.Errorf("GET /fixplan?whatif=no-such-action = %d, want 400", status)
 	}
 
-	// team-web's analyst: another team's asset is not found.
+	// The evidence page lists the facts, escaped, with their staleness.
+	status, _, page = get(t, c, f.url+"/evidence?source="+url.QueryEscape(evilSource))
+	if n := strings.Count(page, `data-asset="`+html.EscapeString(x.Asset)+`"`); status != http.StatusOK || n != len(x.FindingIDs) {
+		t.Errorf("GET /evidence?source=... = %d with %d facts on %s, want %d (one per finding)", status, n, x.Asset, len(x.FindingIDs))
+	}
+	if strings.Contains(page, "<script>alert") || !strings.Contains(page, "evil&lt;script&gt;") || !strings.Contains(page, `<span class="badge">validates</span>`) {
+		t.Errorf("GET /evidence does not show the hostile source escaped and the fact as validating")
+	}
+
+	// team-web's analyst: another team's asset is not found, and its
+	// facts are not listed.
 	w := f.signIn(t, "web")
+	_, _, page = get(t, w, f.url+"/evidence")
+	es, err := f.app.Estate(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := es.Assets[es.Canonical(x.Asset)] != nil && es.Assets[es.Canonical(x.Asset)].Owner == "team-web"
+	if got := strings.Contains(page, `data-asset="`+html.EscapeString(x.Asset)+`"`); got != mine {
+		t.Errorf("GET /evidence as team-web lists the facts on %s: %v, want %v (team-web's: %v)", x.Asset, got, mine, mine)
+	}
+	for _, part := range strings.Split(page, `data-asset="`)[1:] {
+		k, _, _ := strings.Cut(part, `"`)
+		k = html.UnescapeString(k)
+		if a := es.Assets[es.Canonical(k)]; a == nil || a.Owner != "team-web" {
+			t.Errorf("GET /evidence as team-web lists a fact on %s, not team-web's", k)
+		}
+	}
 	status, _, page = get(t, w, f.url+link)
 	if status != http.StatusNotFound || strings.Contains(page, "blast_risk") {
 		t.Errorf("GET %s as team-web = %d, want 404 without figures", link, status)
@@ -191,6 +217,15 @@ func TestBrowserValidation(t *testing.T) {
 		t.Errorf("what-if of the plan's first action removes %s, want the plan's %.1f", got, fp.Items[0].RiskRemoved)
 	}
 	b.clean(t, "/fixplan?whatif")
+
+	b.open(t, f.url+"/evidence", "#facts")
+	if text := eval[string](t, b, `document.getElementById("facts").innerText`); !strings.Contains(text, evilSource) || !strings.Contains(text, `<script>alert("detail")</script>`) {
+		t.Errorf("/evidence does not show the hostile fact literally")
+	}
+	if n := eval[int](t, b, created); n != 0 {
+		t.Errorf("/evidence: %d elements from the fact's markup were created", n)
+	}
+	b.clean(t, "/evidence")
 
 	b.setQuiet(true)
 	b.open(t, f.url+"/blast-radius?asset="+url.QueryEscape(`<img src=x onerror=alert("asset")>`), "main")
