@@ -149,16 +149,16 @@ UNION SELECT id FROM exposures WHERE vuln_id IN (` + in + `)`)
 }
 
 // KPIChanges reads the events that fix a finding or reopen a fixed one
-// (finding events, then the status changes people made, each exposure's
-// in time order as Exposures gives its History), then the exposures they
-// belong to in batches. Memory grows with the exposures that changed,
+// (the finding events, as kpi_fixes keeps them with their exposure, then
+// the status changes people made, each exposure's in time order as
+// Exposures gives its History), then the exposures they belong to in
+// batches. Memory grows with the exposures that changed,
 // not with the whole table.
 func (s *DB) KPIChanges(ctx context.Context) iter.Seq2[store.KPIChanged, error] {
 	return func(yield func(store.KPIChanged, error) bool) {
 		evs := map[string][]model.Event{}
 		fixed := string(model.StatusFixed)
-		for v, err := range rowsSeq(ctx, s.db, s.rebind(`SELECT f.exposure_id, e.finding_id, e.from_status, e.to_status, e.at, e.scan_id
-FROM finding_events e JOIN findings f ON f.id = e.finding_id WHERE e.to_status = ? OR e.from_status = ?`), []any{fixed, fixed}, scanKPIEvent) {
+		for v, err := range rowsSeq(ctx, s.db, `SELECT exposure_id, finding_id, from_status, to_status, at, scan_id FROM kpi_fixes`, nil, scanKPIEvent) {
 			if err != nil {
 				yield(store.KPIChanged{}, err)
 				return
