@@ -32,7 +32,8 @@ left open; the time to remediate (first seen to fixed) by severity, mean and
 (criticality "critical" in the scope); and the exposures open on a CVE of
 CISA's KEV catalog past its due date. --by team adds the figures per owner
 and, under the scope's SLA policy, each owner's SLA adherence week by week
-(fixes made by their due date, exposures open past it),
+(fixes made by their due date, exposures open past it; this reads every
+exposure, slower on a large database),
 --by jewel the attack paths open to each crown jewel, week by week.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -37,12 +37,14 @@ func TestAggregatesEqualPerExposure(t *testing.T) {
 	day := 24 * time.Hour
 	report, clean := "testdata/check_all_fields.json", "testdata/no_vuln.json"
 	a, b := "registry.example.com/shop/a:1", "registry.example.com/shop/b:1"
-	ingestAt := func(at time.Time, file, target string) {
+	ingestAt := func(at time.Time, file, target string) []model.Scan {
 		t.Helper()
 		clock = at
-		if _, err := ingesttest.Ingest(st, detect(t, file), ingest.Options{Target: target}, file); err != nil {
+		scans, err := ingesttest.Ingest(st, detect(t, file), ingest.Options{Target: target}, file)
+		if err != nil {
 			t.Fatalf("ingest %s: %v", file, err)
 		}
+		return scans
 	}
 	ingestAt(base.Add(-20*day), report, a)
 	ingestAt(base.Add(day), report, b)
@@ -70,7 +72,7 @@ func TestAggregatesEqualPerExposure(t *testing.T) {
 	ingestAt(base.Add(10*day), clean, a)
 	ingestAt(base.Add(17*day), report, a)
 	ingestAt(base.Add(18*day), report, b)
-	ingestAt(base.Add(30*day), clean, a)
+	last := ingestAt(base.Add(30*day), clean, a)
 	now := base.Add(33*day + 5*time.Hour)
 	// The test's catalog: every id of even length; KEVCVEs lists them for
 	// the store's indexed reading (KPIVulnsOn), nil reads every exposure.
@@ -116,5 +118,32 @@ func TestAggregatesEqualPerExposure(t *testing.T) {
 				t.Errorf("Compute(since 90d): fixed %d, reopened %d, KEV overdue %d, open %d: the script exercises too little", fixed, reopened, kevs, got.Open)
 			}
 		}
+	}
+	// Removing the last scan takes its fixes back: the aggregates kept by
+	// triggers (kpi_fixes) lose its events as the events table does.
+	opt := kpi.Options{Now: now, Since: 90 * day, Owner: teamOf}
+	before, err := kpi.Compute(ctx, st, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(last) != 1 {
+		t.Fatalf("the last ingest made %d scans, want 1", len(last))
+	}
+	if _, err := st.RemoveScan(ctx, store.ScanRemoval{ScanID: last[0].ID, Actor: "test", At: now}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := kpi.Compute(ctx, st, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := kpi.Compute(ctx, perExposure{st, st}, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(got, want, cmpopts.IgnoreUnexported(kpi.Period{})); diff != "" {
+		t.Errorf("Compute() after RemoveScan from aggregates (-got +want per exposure):\n%s", diff)
+	}
+	if got.Open <= before.Open {
+		t.Errorf("Compute() after removing the scan that fixed them: open %d, want more than %d", got.Open, before.Open)
 	}
 }

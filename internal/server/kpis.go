@@ -20,6 +20,8 @@ import (
 // kpis answers the programme's key figures (the command line's kpi -o
 // json with --by team and jewel). A team-scoped principal's figures are
 // computed over its team's exposures and the paths it may see only.
+// With sla=true the report adds each owner's SLA adherence, week by week
+// (kpi.Report.SLA), which reads every exposure.
 //
 // Computing them reads every exposure with its history: 6.5 s for 100,000
 // findings and 2 minutes for 1,000,000 on the reference machine. So a

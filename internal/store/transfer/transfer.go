@@ -84,11 +84,11 @@ func Copy(ctx context.Context, dst, src *sqlstore.DB, progress func(Table)) ([]T
 	defer tx.Rollback()
 	var out []Table
 	for _, t := range tables {
-		if t == "kpi_weeks" {
-			// Triggers filled it as the exposures were copied (migration
-			// 00018); the source's rows replace theirs, so the checksums
-			// compare the same rows.
-			if _, err := tx.ExecContext(ctx, `DELETE FROM kpi_weeks`); err != nil {
+		if t == "kpi_weeks" || t == "kpi_fixes" {
+			// Triggers filled them as the exposures and events were
+			// copied (migration 00018); the source's rows replace theirs,
+			// so the checksums compare the same rows.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+t); err != nil {
 				return nil, fmt.Errorf("copy %s: %w", t, err)
 			}
 		}

@@ -68,7 +68,56 @@ CREATE TRIGGER kpi_weeks_update AFTER UPDATE OF asset, status, first_seen ON exp
     OR (COALESCE(OLD.first_seen, 0) - 345600000000) / 604800000000 <> (COALESCE(NEW.first_seen, 0) - 345600000000) / 604800000000)
   EXECUTE FUNCTION kpi_weeks_move();
 
+-- The events that fix a finding or reopen a fixed one, with the
+-- finding's exposure, kept by triggers as events are written and
+-- removed (with their scan, or with the finding), so that KPIChanges
+-- reads them without a lookup of each finding.
+CREATE TABLE kpi_fixes (
+  exposure_id TEXT COLLATE "C" NOT NULL,
+  finding_id  TEXT COLLATE "C" NOT NULL,
+  from_status TEXT COLLATE "C" NOT NULL,
+  to_status   TEXT COLLATE "C" NOT NULL,
+  at          BIGINT NOT NULL,
+  scan_id     TEXT COLLATE "C" NOT NULL
+);
+CREATE INDEX kpi_fixes_finding ON kpi_fixes (finding_id);
+INSERT INTO kpi_fixes (exposure_id, finding_id, from_status, to_status, at, scan_id)
+SELECT f.exposure_id, e.finding_id, e.from_status, e.to_status, e.at, e.scan_id
+FROM finding_events e JOIN findings f ON f.id = e.finding_id
+WHERE (e.to_status = 'fixed' OR e.from_status = 'fixed') AND f.exposure_id IS NOT NULL;
+
+-- +goose StatementBegin
+CREATE FUNCTION kpi_fixes_count() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO kpi_fixes (exposure_id, finding_id, from_status, to_status, at, scan_id)
+    SELECT f.exposure_id, e.finding_id, e.from_status, e.to_status, e.at, e.scan_id
+    FROM kpi_new_events e JOIN findings f ON f.id = e.finding_id
+    WHERE (e.to_status = 'fixed' OR e.from_status = 'fixed') AND f.exposure_id IS NOT NULL;
+  ELSIF TG_TABLE_NAME = 'finding_events' THEN
+    DELETE FROM kpi_fixes k USING kpi_old_events e
+    WHERE k.finding_id = e.finding_id AND k.scan_id = e.scan_id AND k.at = e.at
+      AND k.from_status = e.from_status AND k.to_status = e.to_status;
+  ELSE
+    DELETE FROM kpi_fixes k USING kpi_old_findings f WHERE k.finding_id = f.id;
+  END IF;
+  RETURN NULL;
+END $$;
+-- +goose StatementEnd
+
+CREATE TRIGGER kpi_fixes_insert AFTER INSERT ON finding_events REFERENCING NEW TABLE AS kpi_new_events
+  FOR EACH STATEMENT EXECUTE FUNCTION kpi_fixes_count();
+CREATE TRIGGER kpi_fixes_delete AFTER DELETE ON finding_events REFERENCING OLD TABLE AS kpi_old_events
+  FOR EACH STATEMENT EXECUTE FUNCTION kpi_fixes_count();
+CREATE TRIGGER kpi_fixes_finding AFTER DELETE ON findings REFERENCING OLD TABLE AS kpi_old_findings
+  FOR EACH STATEMENT EXECUTE FUNCTION kpi_fixes_count();
+
 -- +goose Down
+DROP TRIGGER kpi_fixes_finding ON findings;
+DROP TRIGGER kpi_fixes_delete ON finding_events;
+DROP TRIGGER kpi_fixes_insert ON finding_events;
+DROP FUNCTION kpi_fixes_count();
+DROP TABLE kpi_fixes;
 DROP TRIGGER kpi_weeks_update ON exposures;
 DROP TRIGGER kpi_weeks_delete ON exposures;
 DROP TRIGGER kpi_weeks_insert ON exposures;

@@ -55,7 +55,49 @@ BEGIN
 END;
 -- +goose StatementEnd
 
+-- The events that fix a finding or reopen a fixed one, with the
+-- finding's exposure, kept by triggers as events are written and
+-- removed (with their scan, or with the finding), so that KPIChanges
+-- reads them without a lookup of each finding.
+CREATE TABLE kpi_fixes (
+  exposure_id TEXT NOT NULL,
+  finding_id  TEXT NOT NULL,
+  from_status TEXT NOT NULL,
+  to_status   TEXT NOT NULL,
+  at          BIGINT NOT NULL,
+  scan_id     TEXT NOT NULL
+);
+CREATE INDEX kpi_fixes_finding ON kpi_fixes (finding_id);
+INSERT INTO kpi_fixes (exposure_id, finding_id, from_status, to_status, at, scan_id)
+SELECT f.exposure_id, e.finding_id, e.from_status, e.to_status, e.at, e.scan_id
+FROM finding_events e JOIN findings f ON f.id = e.finding_id
+WHERE (e.to_status = 'fixed' OR e.from_status = 'fixed') AND f.exposure_id IS NOT NULL;
+
+-- +goose StatementBegin
+CREATE TRIGGER kpi_fixes_insert AFTER INSERT ON finding_events WHEN NEW.to_status = 'fixed' OR NEW.from_status = 'fixed' BEGIN
+  INSERT INTO kpi_fixes (exposure_id, finding_id, from_status, to_status, at, scan_id)
+  SELECT exposure_id, NEW.finding_id, NEW.from_status, NEW.to_status, NEW.at, NEW.scan_id FROM findings WHERE id = NEW.finding_id AND exposure_id IS NOT NULL;
+END;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
+CREATE TRIGGER kpi_fixes_delete AFTER DELETE ON finding_events WHEN OLD.to_status = 'fixed' OR OLD.from_status = 'fixed' BEGIN
+  DELETE FROM kpi_fixes WHERE finding_id = OLD.finding_id AND scan_id = OLD.scan_id AND at = OLD.at
+    AND from_status = OLD.from_status AND to_status = OLD.to_status;
+END;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
+CREATE TRIGGER kpi_fixes_finding AFTER DELETE ON findings BEGIN
+  DELETE FROM kpi_fixes WHERE finding_id = OLD.id;
+END;
+-- +goose StatementEnd
+
 -- +goose Down
+DROP TRIGGER kpi_fixes_finding;
+DROP TRIGGER kpi_fixes_delete;
+DROP TRIGGER kpi_fixes_insert;
+DROP TABLE kpi_fixes;
 DROP TRIGGER kpi_weeks_update;
 DROP TRIGGER kpi_weeks_delete;
 DROP TRIGGER kpi_weeks_insert;
