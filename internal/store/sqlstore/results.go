@@ -500,13 +500,17 @@ func (s *DB) replaceResults(ctx context.Context, tx *sql.Tx, id int64, r *store.
 		return fmt.Errorf("record analysis results: %w", err)
 	}
 
+	// One row per jewel, the last given winning as the upsert of each in
+	// turn had it.
 	rows = rows[:0]
-	clear(seen)
+	at := map[string]int{}
 	for _, j := range r.JewelRisks {
-		if !seen[j.Jewel] {
-			seen[j.Jewel] = true
-			rows = append(rows, []any{j.Jewel, j.Value, j.Risk, id})
+		if i, ok := at[j.Jewel]; ok {
+			rows[i] = []any{j.Jewel, j.Value, j.Risk, id}
+			continue
 		}
+		at[j.Jewel] = len(rows)
+		rows = append(rows, []any{j.Jewel, j.Value, j.Risk, id})
 	}
 	if err := s.insertRows(ctx, tx, `INSERT INTO analysis_jewels (jewel, value, risk, analysis_id) VALUES `, rows,
 		` ON CONFLICT (jewel) DO UPDATE SET value = excluded.value, risk = excluded.risk, analysis_id = excluded.analysis_id`); err != nil {
