@@ -35,9 +35,12 @@ type Run struct {
 	// Exposures are the exposures of Input's weaknesses by id, each
 	// pointing at its weakness's Exposure (one copy of a million
 	// exposures, not two). They hold what the analysis and its listings
-	// read: id, kind, rule, vulnerability ids, severity, asset, package,
-	// location, status and times; not the title, CWEs, finding ids, tools
-	// or CVSS vectors, which went into the weakness's effect and evidence.
+	// read: id, kind, rule, vulnerability ids, asset, package, location
+	// path and status; not the title, CWEs, finding ids, tools or CVSS
+	// vectors, which went into the weakness's effect and evidence. A full
+	// run over an SQL store (sqlstore.DB.ReadAnalysisExposures) leaves the
+	// severity, the line, URL and component and the times zero too: no
+	// step reads them, and a listing reads them from the store.
 	Exposures map[string]*model.Exposure
 	// Partial is true when Input covers some components only.
 	Partial bool

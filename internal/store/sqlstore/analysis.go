@@ -422,31 +422,29 @@ func (s *DB) ReadAnalysisExposures(ctx context.Context, sink store.ExposureSink)
 // returns the number sink gave each id.
 func (s *DB) analysisExposureRows(ctx context.Context, sink store.ExposureSink, n int) (map[string]int32, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, kind, rule_id, vuln_ids, cwes, title, asset, pkg_name, pkg_version, pkg_fixed, pkg_purl,
-  path, status FROM exposures WHERE status IN ('open', 'accepted')`)
+  path, CASE WHEN status = 'accepted' THEN 1 ELSE 0 END FROM exposures WHERE status IN ('open', 'accepted')`)
 	if err != nil {
 		return nil, fmt.Errorf("read exposures: %w", err)
 	}
 	defer rows.Close()
 	slot := make(map[string]int32, n)
 	var (
-		id, title                                                    string
-		kind, status, rule, vulns, cwes, asset, pn, pv, pf, pp, path sql.RawBytes
+		id, title                                            string
+		kind, rule, vulns, cwes, asset, pn, pv, pf, pp, path sql.RawBytes
+		accepted                                             int
 	)
 	// The asset, package and rule of an exposure repeat across a million
 	// of them: one string each, not one per exposure.
 	in := interner{}
 	for rows.Next() {
-		if err := rows.Scan(&id, &kind, &rule, &vulns, &cwes, &title, &asset, &pn, &pv, &pf, &pp, &path, &status); err != nil {
+		if err := rows.Scan(&id, &kind, &rule, &vulns, &cwes, &title, &asset, &pn, &pv, &pf, &pp, &path, &accepted); err != nil {
 			return nil, fmt.Errorf("read exposure: %w", err)
 		}
-		var st model.Status
-		switch string(status) {
-		case string(model.StatusOpen):
-			st = model.StatusOpen
-		case string(model.StatusAccepted):
+		// The status as a number: a text column is a string the driver
+		// allocates.
+		st := model.StatusOpen
+		if accepted != 0 {
 			st = model.StatusAccepted
-		default:
-			continue
 		}
 		slot[id] = int32(sink.Add(model.Exposure{ID: id, Kind: model.FindingKind(in.of(kind)), RuleID: in.of(rule), Title: title, Asset: in.of(asset),
 			Package:  model.Package{Name: in.of(pn), Version: in.of(pv), FixedVersion: in.of(pf), PURL: in.of(pp)},
@@ -479,7 +477,7 @@ func (in interner) of(b []byte) string {
 
 // analysisFindings reads what an analysis needs of every finding (about n).
 func (s *DB) analysisFindings(ctx context.Context, n int) ([]analysisFinding, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT exposure_id, id, vuln_ids, cwes, status, extra FROM findings`)
+	rows, err := s.db.QueryContext(ctx, `SELECT exposure_id, id, vuln_ids, cwes, CASE WHEN status = 'fixed' THEN 0 ELSE 1 END, extra FROM findings`)
 	if err != nil {
 		return nil, fmt.Errorf("read findings: %w", err)
 	}
@@ -487,18 +485,19 @@ func (s *DB) analysisFindings(ctx context.Context, n int) ([]analysisFinding, er
 	out := make([]analysisFinding, 0, n)
 	cvssOf := map[string][]model.CVSS{}
 	var (
-		fid                                 string
-		eid, fvulns, fcwes, fstatus, fextra sql.RawBytes
+		fid                        string
+		eid, fvulns, fcwes, fextra sql.RawBytes
+		notFixed                   int
 	)
 	for rows.Next() {
-		if err := rows.Scan(&eid, &fid, &fvulns, &fcwes, &fstatus, &fextra); err != nil {
+		if err := rows.Scan(&eid, &fid, &fvulns, &fcwes, &notFixed, &fextra); err != nil {
 			return nil, fmt.Errorf("read finding: %w", err)
 		}
 		if len(eid) == 0 {
 			continue // a finding of no exposure, which no join could give
 		}
 		f := analysisFinding{exposure: string(eid), id: fid, vulns: string(fvulns), cwes: string(fcwes)}
-		if string(fstatus) != string(model.StatusFixed) {
+		if notFixed != 0 {
 			f.notFixed = true
 			f.cvss = s.cvssOf(cvssOf, fextra)
 		}

@@ -190,26 +190,38 @@ func (s *DB) recordPaths(ctx context.Context, tx *sql.Tx, a store.Analysis, r *s
 		names string
 		by    string
 	}
+	// The open paths this analysis may close: all, or those to the
+	// jewels a partial one covered (paths_jewel indexes them), each with
+	// what a path found again is compared on.
 	open := map[string]openPath{}
-	rows, err := tx.QueryContext(ctx, `SELECT id, risk, entry, target, jewel, likelihood, validated, steps, names, validated_by FROM paths WHERE status = 'open'`)
-	if err != nil {
-		return nil, 0, fmt.Errorf("record paths: %w", err)
-	}
-	for rows.Next() {
-		var o openPath
-		var valid int
-		if err := rows.Scan(&o.p.ID, &o.p.Risk, &o.p.Entry, &o.p.Target, &o.p.Jewel, &o.p.Likelihood, &valid, &o.p.Steps, &o.names, &o.by); err != nil {
-			rows.Close()
-			return nil, 0, fmt.Errorf("record paths: %w", err)
+	readOpen := func(q string, args ...any) error {
+		rows, err := tx.QueryContext(ctx, s.rebind(q), args...)
+		if err != nil {
+			return err
 		}
-		o.p.Validated = valid != 0
-		if r.Jewels == nil || r.Jewels[o.p.Jewel] {
+		defer rows.Close()
+		for rows.Next() {
+			var o openPath
+			var valid int
+			if err := rows.Scan(&o.p.ID, &o.p.Risk, &o.p.Entry, &o.p.Target, &o.p.Jewel, &o.p.Likelihood, &valid, &o.p.Steps, &o.names, &o.by); err != nil {
+				return err
+			}
+			o.p.Validated = valid != 0
 			open[o.p.ID] = o
 		}
+		return rows.Err()
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("record paths: %w", err)
+	const openSQL = `SELECT id, risk, entry, target, jewel, likelihood, validated, steps, names, validated_by FROM paths WHERE status = 'open'`
+	if r.Jewels == nil {
+		if err := readOpen(openSQL); err != nil {
+			return nil, 0, fmt.Errorf("record paths: %w", err)
+		}
+	} else {
+		for chunk := range slices.Chunk(slices.Sorted(maps.Keys(r.Jewels)), 500) {
+			if err := readOpen(openSQL+` AND jewel IN (`+placeholders(len(chunk))+`)`, anyOf(chunk)...); err != nil {
+				return nil, 0, fmt.Errorf("record paths: %w", err)
+			}
+		}
 	}
 	// The stored links, read whole for a full analysis; a partial one
 	// inserts its few with ON CONFLICT DO NOTHING.
@@ -488,13 +500,17 @@ func (s *DB) replaceResults(ctx context.Context, tx *sql.Tx, id int64, r *store.
 		return fmt.Errorf("record analysis results: %w", err)
 	}
 
+	// One row per jewel, the last given winning as the upsert of each in
+	// turn had it.
 	rows = rows[:0]
-	clear(seen)
+	at := map[string]int{}
 	for _, j := range r.JewelRisks {
-		if !seen[j.Jewel] {
-			seen[j.Jewel] = true
-			rows = append(rows, []any{j.Jewel, j.Value, j.Risk, id})
+		if i, ok := at[j.Jewel]; ok {
+			rows[i] = []any{j.Jewel, j.Value, j.Risk, id}
+			continue
 		}
+		at[j.Jewel] = len(rows)
+		rows = append(rows, []any{j.Jewel, j.Value, j.Risk, id})
 	}
 	if err := s.insertRows(ctx, tx, `INSERT INTO analysis_jewels (jewel, value, risk, analysis_id) VALUES `, rows,
 		` ON CONFLICT (jewel) DO UPDATE SET value = excluded.value, risk = excluded.risk, analysis_id = excluded.analysis_id`); err != nil {

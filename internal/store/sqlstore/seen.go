@@ -39,38 +39,6 @@ func (l *lastSeen) of(ctx context.Context, scanID string) (time.Time, error) {
 	return t, nil
 }
 
-// loadAll looks up the latest scan of every scan's (tool, target) in one
-// query, for a read that meets most scans (an analysis).
-func (l *lastSeen) loadAll(ctx context.Context) error {
-	rows, err := l.s.db.QueryContext(ctx, `SELECT id, tool, target, started_at FROM scans`)
-	if err != nil {
-		return fmt.Errorf("read scans: %w", err)
-	}
-	defer rows.Close()
-	type tt struct{ tool, target string }
-	of := map[string]tt{}
-	latest := map[tt]int64{}
-	for rows.Next() {
-		var id string
-		var k tt
-		var at int64
-		if err := rows.Scan(&id, &k.tool, &k.target, &at); err != nil {
-			return fmt.Errorf("read scans: %w", err)
-		}
-		of[id] = k
-		if v, ok := latest[k]; !ok || at > v {
-			latest[k] = at
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read scans: %w", err)
-	}
-	for id, k := range of {
-		l.m[id] = fromMicros(latest[k])
-	}
-	return nil
-}
-
 // finding sets f.LastSeen when f is not fixed.
 func (l *lastSeen) finding(ctx context.Context, f *model.Finding) error {
 	if f.Status == model.StatusFixed || f.ScanID == "" {
