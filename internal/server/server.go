@@ -32,6 +32,7 @@ type Store interface {
 	store.ScheduledJobs
 	store.Webhooks
 	store.Users
+	store.Outbox
 }
 
 // Limits bound what a request may send.
@@ -128,6 +129,8 @@ type Server struct {
 	notify   Notifications
 
 	wakeDeliver chan struct{}
+	// outboxMu lets one pump of the webhook outbox run at a time.
+	outboxMu sync.Mutex
 	// shared coalesces identical reads in flight.
 	shared coalescer
 	// bg counts the delivery loop and the scheduler.
