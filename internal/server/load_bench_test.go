@@ -222,7 +222,8 @@ func BenchmarkLoad(b *testing.B) {
 				var in sync.WaitGroup
 				for due.Before(stop) {
 					time.Sleep(time.Until(due))
-					in.Go(func() { read(path, due) })
+					at := due // due moves on before the request ends
+					in.Go(func() { read(path, at) })
 					due = due.Add(every + time.Duration(rng.Int64N(int64(every))))
 				}
 				in.Wait()
