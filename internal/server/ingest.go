@@ -271,7 +271,7 @@ func (s *Server) runJob(ctx context.Context, j store.Job) {
 	}
 	s.finish(j, out, err)
 	if err == nil && res != nil && res.Reanalysis != nil {
-		s.emitAnalysis(context.WithoutCancel(ctx), res.Reanalysis)
+		s.pumpOutbox(context.WithoutCancel(ctx))
 		s.notifyAfter(context.WithoutCancel(ctx), res.Reanalysis.Analysis.ID)
 	}
 	if err == nil {

@@ -209,7 +209,7 @@ func (s *Server) updateFeeds(ctx context.Context) (any, error) {
 	}
 	if res != nil {
 		s.observeAnalysis(ctx, res, "feeds")
-		s.emitAnalysis(ctx, res)
+		s.pumpOutbox(ctx)
 		s.notifyAfter(ctx, res.Analysis.ID)
 		out["analysis"], out["opened"], out["closed"] = res.Analysis.ID, int64(res.Opened()), int64(res.Closed())
 	}

@@ -32,6 +32,7 @@ type Store interface {
 	store.ScheduledJobs
 	store.Webhooks
 	store.Users
+	store.Outbox
 }
 
 // Limits bound what a request may send.
@@ -130,6 +131,8 @@ type Server struct {
 	notify   Notifications
 
 	wakeDeliver chan struct{}
+	// outboxMu lets one pump of the webhook outbox run at a time.
+	outboxMu sync.Mutex
 	// shared coalesces identical reads in flight.
 	shared coalescer
 	// heavy bounds the in-memory analyses of blast radius and what-if.

@@ -109,3 +109,44 @@ func TestTokenCacheGeneration(t *testing.T) {
 }
 
 func tokenOf(id string) store.Token { return store.Token{ID: id} }
+
+// TestReadsWhileWriting: with another connection holding SQLite's write
+// lock (an ingest's transaction), reads still answer, authentication
+// included (the token is not cached yet): readers use their own
+// connections and never wait for the writer. A read that waited would
+// wait for the busy timeout, minutes; the bound here is generous.
+func TestReadsWhileWriting(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Limits{}, true)
+	ctx := context.Background()
+	tx, err := f.st.SQL().BeginTx(ctx, nil) // BEGIN IMMEDIATE: the write lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE jobs SET error = error WHERE id = ''`); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/api/v1/exposures?limit=100", "/api/v1/paths", "/api/v1/scans"} {
+		done := make(chan int, 1)
+		go func() {
+			req, _ := http.NewRequest("GET", f.url+path, nil)
+			req.Header.Set("Authorization", "Bearer "+f.tokens["analyst"])
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				done <- 0
+				return
+			}
+			res.Body.Close()
+			done <- res.StatusCode
+		}()
+		select {
+		case st := <-done:
+			if st != http.StatusOK {
+				t.Errorf("GET %s while a writer holds the lock = %d, want 200", path, st)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatalf("GET %s waited for the writer", path)
+		}
+	}
+}

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/store"
 	"github.com/ctem-dev/ctem/internal/webhook"
 )
@@ -170,10 +169,27 @@ func (s *Server) emitAll(ctx context.Context, events []outEvent) {
 		s.log.Error("list webhooks", "err", err)
 		return
 	}
-	if len(hooks) == 0 {
-		return
-	}
 	queued := 0
+	for _, j := range s.deliveryJobs(hooks, events) {
+		ok, err := s.st.EnqueueJobOnce(ctx, j)
+		if err != nil {
+			s.log.Error("queue webhook delivery", "key", j.Key, "err", err)
+			continue
+		}
+		if ok {
+			queued++
+		}
+	}
+	if queued > 0 {
+		s.pokeDeliver()
+	}
+}
+
+// deliveryJobs returns the delivery jobs of events to the subscriptions
+// among hooks that take them, each keyed by subscription, event and the
+// event's key.
+func (s *Server) deliveryJobs(hooks []store.Webhook, events []outEvent) []store.Job {
+	var out []store.Job
 	for _, ev := range events {
 		raw, err := json.Marshal(ev.data)
 		if err != nil {
@@ -189,57 +205,86 @@ func (s *Server) emitAll(ctx context.Context, events []outEvent) {
 			jobID := hex.EncodeToString(id[:])
 			body, _ := json.Marshal(webhook.Payload{ID: jobID, Event: ev.event, At: s.now(), Data: raw})
 			params, _ := json.Marshal(deliveryParams{Webhook: h.ID, Event: ev.event, Body: body})
-			ok, err := s.st.EnqueueJobOnce(ctx, store.Job{ID: jobID, Kind: jobWebhook, CreatedBy: "ctem", CreatedAt: s.now(), Params: params,
+			out = append(out, store.Job{ID: jobID, Kind: jobWebhook, CreatedBy: "ctem", CreatedAt: s.now(), Params: params,
 				Key: "webhook:" + h.ID + ":" + ev.event + ":" + ev.key})
-			if err != nil {
-				s.log.Error("queue webhook delivery", "webhook", h.ID, "event", ev.event, "err", err)
-				continue
-			}
-			if ok {
-				queued++
-			}
 		}
 	}
-	if queued > 0 {
-		s.pokeDeliver()
-	}
+	return out
 }
 
-// emitAnalysis sends the path events of an analysis: path.opened and
-// path.closed for each, and path.validated for an opened path whose
-// every step is evidenced (paths always end at a crown jewel).
-func (s *Server) emitAnalysis(ctx context.Context, res *app.AnalysisResult) {
-	if res == nil || len(res.Events) == 0 {
-		return
-	}
-	type info struct {
-		entry, jewel string
-		validated    bool
-	}
-	paths := map[string]info{}
-	if res.Run != nil && res.Run.Result != nil {
-		for _, p := range res.Run.Result.Paths {
-			paths[p.ID] = info{p.Entry, p.Jewel, p.Validated}
-		}
-	}
-	an := res.Analysis.ID
+// pathEvents returns the webhook events of recorded path events:
+// path.opened and path.closed for each, and path.validated for an opened
+// path whose every step is evidenced (paths always end at a crown jewel).
+func pathEvents(events []store.OutboxEvent) []outEvent {
 	var out []outEvent
-	for _, e := range res.Events {
-		in := paths[e.PathID]
-		d := webhook.PathData{PathID: e.PathID, Entry: in.entry, Jewel: in.jewel, Risk: e.Risk, Validated: in.validated, Summary: e.Summary, Analysis: an}
+	for _, e := range events {
+		d := webhook.PathData{PathID: e.PathID, Entry: e.Entry, Jewel: e.Jewel, Risk: e.Risk, Validated: e.Validated, Summary: e.Summary, Analysis: e.Analysis}
 		key := e.PathID + ":" + strconv.FormatInt(e.At.UnixMicro(), 10)
 		switch e.Event {
 		case "opened":
 			out = append(out, outEvent{webhook.PathOpened, key, d})
-			if in.validated {
+			if e.Validated {
 				out = append(out, outEvent{webhook.PathValidated, key, d})
 			}
 		case "closed":
 			out = append(out, outEvent{webhook.PathClosed, key, d})
 		}
 	}
-	s.emitAll(ctx, out)
+	return out
 }
+
+// outboxCursor names the outbox cursor of webhook deliveries.
+const outboxCursor = "webhooks"
+
+// outboxAnalyses is how many analyses one turn of the outbox reads.
+const outboxAnalyses = 20
+
+// pumpOutbox turns the path events recorded since the outbox cursor into
+// deliveries, whichever process recorded them: this server's jobs, or
+// 'ctem analyze' and 'ctem ingest' on the same database. The deliveries
+// are queued in the transaction that moves the cursor, so each event is
+// turned once however many servers pump (the cursor moves from where it
+// was read, or not at all). Subscriptions get the events recorded while
+// they are in force.
+func (s *Server) pumpOutbox(ctx context.Context) {
+	s.outboxMu.Lock()
+	defer s.outboxMu.Unlock()
+	for ctx.Err() == nil {
+		pos, upTo, events, err := s.st.OutboxEvents(ctx, outboxCursor, outboxAnalyses)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("read webhook outbox", "err", err)
+			}
+			return
+		}
+		if upTo == pos {
+			return
+		}
+		var jobs []store.Job
+		if len(events) > 0 {
+			hooks, err := s.st.ListWebhooks(ctx, false)
+			if err != nil {
+				s.log.Error("list webhooks", "err", err)
+				return
+			}
+			jobs = s.deliveryJobs(hooks, pathEvents(events))
+		}
+		ok, err := s.st.CommitOutbox(ctx, outboxCursor, pos, upTo, jobs)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("queue webhook deliveries", "err", err)
+			}
+			return
+		}
+		if ok && len(jobs) > 0 {
+			s.pokeDeliver()
+		}
+	}
+}
+
+// outboxEvery is how often the delivery loop looks for path events
+// recorded by other processes (a server's own analyses pump at once).
+const outboxEvery = time.Second
 
 // pokeDeliver wakes the delivery loop.
 func (s *Server) pokeDeliver() {
@@ -255,7 +300,12 @@ func (s *Server) deliver(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	client := s.hooks.Guard.Client(s.hooks.Timeout)
+	var pumped time.Time
 	for ctx.Err() == nil {
+		if time.Since(pumped) >= outboxEvery {
+			s.pumpOutbox(ctx)
+			pumped = time.Now()
+		}
 		j, ok, err := s.st.ClaimJobOf(ctx, s.now(), jobWebhook)
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("claim delivery", "err", err)

@@ -73,3 +73,31 @@ type ScheduledJobs interface {
 	// key is free again.
 	PurgeJobs(ctx context.Context, succeededBefore, failedBefore time.Time) (succeeded, failed int64, err error)
 }
+
+// OutboxEvent is a path event an analysis recorded, with what a webhook
+// says of its path.
+type OutboxEvent struct {
+	// Analysis is the id of the analysis that recorded the event.
+	Analysis int64
+	PathEvent
+	Entry, Jewel string
+	// Validated is whether every step of the path is evidenced now.
+	Validated bool
+}
+
+// Outbox turns the path events that analyses record, in any process
+// sharing the database, into webhook deliveries exactly once: a cursor
+// names the last analysis whose events were turned, and moves in the
+// transaction that queues their deliveries.
+type Outbox interface {
+	// OutboxEvents returns the position of the cursor name, the path
+	// events of the first analyses after it (at most analyses of them),
+	// oldest first, and the id of the last of those analyses: the
+	// position to move to (pos when there is none).
+	OutboxEvents(ctx context.Context, name string, analyses int) (pos, upTo int64, events []OutboxEvent, err error)
+	// CommitOutbox queues jobs, each unless a job with its key exists,
+	// and moves the cursor name from from to to, in one transaction. It
+	// reports false and queues nothing when the cursor is no longer at
+	// from (another process moved it).
+	CommitOutbox(ctx context.Context, name string, from, to int64, jobs []Job) (bool, error)
+}

@@ -171,3 +171,52 @@ func TestPurgeJobs(t *testing.T) {
 		t.Errorf("PurgeJobs(now, never) = %d, %d, %v, want 1, 0 (ok-new; failures kept)", n, m, err)
 	}
 }
+
+// TestCommitOutbox moves a cursor only from where it was read, queuing
+// the deliveries in the same transaction, each once by key; a commit
+// from a stale position queues nothing.
+func TestCommitOutbox(t *testing.T) {
+	t.Parallel()
+	st := openServerDB(t)
+	ctx := t.Context()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	pos, upTo, events, err := st.OutboxEvents(ctx, "webhooks", 10)
+	if err != nil || pos != 0 || upTo != 0 || len(events) != 0 {
+		t.Fatalf("OutboxEvents(fresh) = %d, %d, %d events, %v, want 0, 0, none", pos, upTo, len(events), err)
+	}
+	job := func(id, key string) store.Job {
+		return store.Job{ID: id, Kind: "webhook", CreatedAt: t0, Key: key}
+	}
+	for _, c := range []struct {
+		name     string
+		from, to int64
+		jobs     []store.Job
+		want     bool
+	}{
+		{"first", 0, 3, []store.Job{job("a", "k1"), job("b", "k2")}, true},
+		{"stale", 0, 4, []store.Job{job("c", "k3")}, false},
+		{"next, a key queued already", 3, 5, []store.Job{job("d", "k1"), job("e", "k4")}, true},
+		{"another cursor", 0, 2, nil, true},
+	} {
+		name := "webhooks"
+		if c.name == "another cursor" {
+			name = "other"
+		}
+		ok, err := st.CommitOutbox(ctx, name, c.from, c.to, c.jobs)
+		if err != nil || ok != c.want {
+			t.Errorf("CommitOutbox(%s: %s, %d -> %d) = %v, %v, want %v", c.name, name, c.from, c.to, ok, err, c.want)
+		}
+	}
+	if pos, _, _, err := st.OutboxEvents(ctx, "webhooks", 10); err != nil || pos != 5 {
+		t.Errorf("cursor after the commits = %d, %v, want 5", pos, err)
+	}
+	var queued []string
+	for _, id := range []string{"a", "b", "c", "d", "e"} {
+		if _, err := st.Job(ctx, id); err == nil {
+			queued = append(queued, id)
+		}
+	}
+	if diff := cmp.Diff(queued, []string{"a", "b", "e"}); diff != "" {
+		t.Errorf("jobs queued by the commits (-got +want):\n%s", diff)
+	}
+}
