@@ -59,7 +59,7 @@ func multiChart(labels []string, ss []series, w, h int) mchart {
 	if maxV == 0 {
 		maxV = 1
 	}
-	const left, right, top, bottom, legendH = 40.0, 10.0, 10.0, 22.0, 18.0
+	const left, right, top, bottom, legendH = 40.0, 22.0, 10.0, 22.0, 18.0
 	rows := (len(ss) + 2) / 3
 	c.H = h + int(legendH)*rows
 	pw, ph := float64(w)-left-right, float64(h)-top-bottom
