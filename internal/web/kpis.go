@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -127,18 +128,19 @@ func (d *kpisData) build(sla kpi.Report) {
 	}
 	// The validated paths at a period's end are those of the latest
 	// analysis that recorded them (a derived snapshot does not know them).
+	// The snapshots are oldest first, the derived ones before the
+	// recorded (kpi.Report.Snapshots).
 	snapAt := func(until time.Time, recorded bool) *kpi.Snapshot {
-		var last *kpi.Snapshot
-		for i := range k.Snapshots {
-			s := &k.Snapshots[i]
-			if !s.At.Before(until) {
-				break
+		i, _ := slices.BinarySearchFunc(k.Snapshots, until, func(s kpi.Snapshot, t time.Time) int {
+			if s.At.Before(t) {
+				return -1
 			}
-			if !recorded || !s.Derived {
-				last = s
-			}
+			return 1
+		})
+		if i == 0 || recorded && k.Snapshots[i-1].Derived {
+			return nil
 		}
-		return last
+		return &k.Snapshots[i-1]
 	}
 	var open, opened, fixed, validated, kev []float64
 	for i, p := range k.Periods {

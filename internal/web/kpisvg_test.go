@@ -2,6 +2,7 @@ package web
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -75,5 +76,47 @@ func TestRemediationBars(t *testing.T) {
 	}
 	if e := remediationBars(nil, nil); !e.Empty {
 		t.Errorf("remediationBars(nil) = %+v, want empty", e)
+	}
+}
+
+// TestKPIsBuild checks the validated paths week by week: those of the
+// latest analysis that recorded them by the week's end, unknown (-1)
+// before the first (a snapshot derived from the path events does not
+// know them), and the open paths by team from the latest snapshot of
+// any kind.
+func TestKPIsBuild(t *testing.T) {
+	t.Parallel()
+	mon := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+	wk := func(n int) time.Time { return mon.Add(time.Duration(n) * kpi.Week) }
+	snap := func(at time.Time, derived bool, open, validated int) kpi.Snapshot {
+		return kpi.Snapshot{At: at, Derived: derived, OpenPaths: open, ValidatedPaths: validated,
+			Teams: map[string]kpi.JewelSnapshot{"team-data": {OpenPaths: open, ValidatedPaths: validated}}}
+	}
+	d := kpisData{KPI: kpi.Report{
+		From: mon, To: wk(3).Add(-time.Hour),
+		Periods: []kpi.Period{{Start: wk(0), End: wk(1)}, {Start: wk(1), End: wk(2)}, {Start: wk(2), End: wk(3).Add(-time.Hour)}},
+		Snapshots: []kpi.Snapshot{
+			snap(wk(0).Add(time.Hour), true, 3, 0),
+			snap(wk(1).Add(time.Hour), false, 4, 2),
+			snap(wk(1).Add(2*time.Hour), false, 5, 1),
+			snap(wk(3).Add(-time.Hour), false, 6, 5), // at the report's time: in the last week
+		},
+	}}
+	d.build(kpi.Report{})
+	var got []int
+	for _, w := range d.Weeks {
+		got = append(got, w.Validated)
+	}
+	if want := []int{-1, 1, 5}; !slices.Equal(got, want) {
+		t.Errorf("build: validated paths by week = %v, want %v", got, want)
+	}
+	if !d.HasValidated || d.Validated != 5 {
+		t.Errorf("build: latest validated = %d (%v), want 5", d.Validated, d.HasValidated)
+	}
+	if len(d.Teams) != 1 || d.Teams[0].Series != "3,5,6" || d.Teams[0].OpenNow != 6 || d.Teams[0].Validated != 5 {
+		t.Errorf("build: teams = %+v, want team-data with open paths 3,5,6, 6 now, 5 validated", d.Teams)
+	}
+	if n := len(d.PathsChart.Lines[1].Dots); n != 2 {
+		t.Errorf("build: the validated line has %d points, want 2 (the first week unknown)", n)
 	}
 }
