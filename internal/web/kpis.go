@@ -57,13 +57,15 @@ type kpiWeek struct {
 }
 
 // kpiBreakdown is one crown jewel's or team's attack paths: open at each
-// period's end (Series), open and validated now.
+// period's end (Series) and validated (ValidatedSeries, "–" where no
+// analysis recorded them), drawn in Trend; open and validated now.
 type kpiBreakdown struct {
-	Key       string
-	Series    string
-	Spark     chart
-	OpenNow   int
-	Validated int
+	Key             string
+	Series          string
+	ValidatedSeries string
+	Trend           mchart
+	OpenNow         int
+	Validated       int
 }
 
 // kpiOwner is one owner's SLA adherence, week by week.
@@ -167,9 +169,27 @@ func (d *kpisData) build(sla kpi.Report) {
 	d.PathsChart = multiChart(labels, []series{{"Open paths", open}, {"Validated paths", validated}}, 560, 180)
 	d.BurnChart = multiChart(labels, []series{{"Opened", opened}, {"Fixed", fixed}}, 560, 180)
 	d.KEVChart = multiChart(labels, []series{{"KEV past due", kev}}, 560, 140)
+	// validatedBy is a jewel's or team's validated paths at each period's
+	// end (NaN where no analysis recorded them).
+	validatedBy := func(of func(*kpi.Snapshot) int) []float64 {
+		var v []float64
+		for i, p := range k.Periods {
+			until := p.End
+			if i == len(k.Periods)-1 {
+				until = k.To.Add(time.Nanosecond)
+			}
+			f := math.NaN()
+			if s := snapAt(until, true); s != nil {
+				f = float64(of(s))
+			}
+			v = append(v, f)
+		}
+		return v
+	}
 	for _, j := range k.Jewels {
 		b := kpiBreakdown{Key: j.Jewel, OpenNow: j.OpenNow, Validated: -1, Series: joinInts(j.Open)}
-		b.Spark = sparkline(points(labels, j.Open), 120, 24)
+		val := validatedBy(func(s *kpi.Snapshot) int { return s.Jewels[j.Jewel].ValidatedPaths })
+		b.ValidatedSeries, b.Trend = joinKnown(val), sparkChart(ints(j.Open), val, 140, 26)
 		if last != nil {
 			b.Validated = last.Jewels[j.Jewel].ValidatedPaths
 		}
@@ -203,7 +223,8 @@ func (d *kpisData) build(sla kpi.Report) {
 		if last != nil {
 			b.Validated = last.Teams[t].ValidatedPaths
 		}
-		b.Series, b.Spark = joinInts(n), sparkline(points(labels, n), 120, 24)
+		val := validatedBy(func(s *kpi.Snapshot) int { return s.Teams[t].ValidatedPaths })
+		b.Series, b.ValidatedSeries, b.Trend = joinInts(n), joinKnown(val), sparkChart(ints(n), val, 140, 26)
 		d.Teams = append(d.Teams, b)
 	}
 	d.BandBars = remediationBars(k.ByBand, func(m kpi.Remediation) string { return m.Band })
@@ -231,16 +252,25 @@ func (d *kpisData) build(sla kpi.Report) {
 	d.SLAChart = multiChart(labels, shares, 560, 180)
 }
 
-func points(labels []string, n []int) []point {
-	var pts []point
+func ints(n []int) []float64 {
+	f := make([]float64, len(n))
 	for i, v := range n {
-		l := fmt.Sprint(i)
-		if i < len(labels) {
-			l = labels[i]
-		}
-		pts = append(pts, point{l, float64(v)})
+		f[i] = float64(v)
 	}
-	return pts
+	return f
+}
+
+// joinKnown writes values as the page's data attributes do: "–" for an
+// unknown one.
+func joinKnown(v []float64) string {
+	s := make([]string, len(v))
+	for i, f := range v {
+		s[i] = "–"
+		if !math.IsNaN(f) {
+			s[i] = fmt.Sprint(f)
+		}
+	}
+	return strings.Join(s, ",")
 }
 
 func joinInts(n []int) string {

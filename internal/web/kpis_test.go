@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -159,17 +160,30 @@ func TestKPIsPage(t *testing.T) {
 			t.Errorf("the KPI page's last week as %s shows %s validated paths, want the latest analysis's %s", user, rows[len(rows)-1].Cells["validated_paths"], validated)
 		}
 
-		type jewel struct{ Key, Series, OpenNow string }
+		type jewel struct{ Key, Series, Validated, OpenNow string }
 		var gotJ, wantJ []jewel
 		for _, r := range kpiTable(t, jewelPage, "kpi-breakdown") {
-			gotJ = append(gotJ, jewel{r.Attrs["key"], r.Attrs["series"], r.Cells["open_now"]})
+			gotJ = append(gotJ, jewel{r.Attrs["key"], r.Attrs["series"], r.Attrs["validated"], r.Cells["open_now"]})
 		}
 		for _, j := range k.Jewels {
 			s := make([]string, len(j.Open))
+			v := make([]string, len(j.Open))
 			for i, n := range j.Open {
 				s[i] = fmt.Sprint(n)
+				// The validated paths of the latest analysis that recorded
+				// them before the week's end (the last week includes To).
+				end := k.Periods[i].End
+				if i == len(k.Periods)-1 {
+					end = k.To.Add(time.Nanosecond)
+				}
+				v[i] = "–"
+				for _, sn := range k.Snapshots {
+					if !sn.Derived && sn.At.Before(end) {
+						v[i] = fmt.Sprint(sn.Jewels[j.Jewel].ValidatedPaths)
+					}
+				}
 			}
-			wantJ = append(wantJ, jewel{j.Jewel, strings.Join(s, ","), fmt.Sprint(j.OpenNow)})
+			wantJ = append(wantJ, jewel{j.Jewel, strings.Join(s, ","), strings.Join(v, ","), fmt.Sprint(j.OpenNow)})
 		}
 		if len(wantJ) == 0 || !cmp.Equal(gotJ, wantJ) {
 			t.Errorf("the KPI page's paths by crown jewel as %s = %v, want the API's %v", user, gotJ, wantJ)

@@ -180,3 +180,38 @@ func sortedKeys(m map[string]bool) []string {
 	slices.Sort(out)
 	return out
 }
+
+// sparkChart is a small chart without axes of a breakdown's open paths
+// (class s0) and validated paths (class s1, NaN values left out), on the
+// same scale.
+func sparkChart(open, validated []float64, w, h int) mchart {
+	c := mchart{W: w, H: h}
+	maxV, known := 0.0, false
+	for _, v := range slices.Concat(open, validated) {
+		if !math.IsNaN(v) {
+			maxV, known = math.Max(maxV, v), true
+		}
+	}
+	if !known {
+		c.Empty = true
+		return c
+	}
+	if maxV == 0 {
+		maxV = 1
+	}
+	for n, vs := range [][]float64{open, validated} {
+		var b strings.Builder
+		for i, v := range vs {
+			if math.IsNaN(v) {
+				continue
+			}
+			x := 2.0
+			if len(vs) > 1 {
+				x += float64(w-4) * float64(i) / float64(len(vs)-1)
+			}
+			fmt.Fprintf(&b, "%.1f,%.1f ", x, 2+float64(h-4)*(1-v/maxV))
+		}
+		c.Lines = append(c.Lines, mline{Class: fmt.Sprintf("s%d", n), Name: [...]string{"open", "validated"}[n], Points: strings.TrimSpace(b.String())})
+	}
+	return c
+}

@@ -113,8 +113,11 @@ func TestKPIsBuild(t *testing.T) {
 	if !d.HasValidated || d.Validated != 5 {
 		t.Errorf("build: latest validated = %d (%v), want 5", d.Validated, d.HasValidated)
 	}
-	if len(d.Teams) != 1 || d.Teams[0].Series != "3,5,6" || d.Teams[0].OpenNow != 6 || d.Teams[0].Validated != 5 {
-		t.Errorf("build: teams = %+v, want team-data with open paths 3,5,6, 6 now, 5 validated", d.Teams)
+	if len(d.Teams) != 1 || d.Teams[0].Series != "3,5,6" || d.Teams[0].ValidatedSeries != "–,1,5" || d.Teams[0].OpenNow != 6 || d.Teams[0].Validated != 5 {
+		t.Errorf("build: teams = %+v, want team-data with open paths 3,5,6, validated –,1,5, 6 now, 5 validated", d.Teams)
+	}
+	if tr := d.Teams[0].Trend; len(tr.Lines) != 2 || len(strings.Fields(tr.Lines[0].Points)) != 3 || len(strings.Fields(tr.Lines[1].Points)) != 2 {
+		t.Errorf("build: team-data's trend = %+v, want 3 open and 2 validated points", tr)
 	}
 	if n := len(d.PathsChart.Lines[1].Dots); n != 2 {
 		t.Errorf("build: the validated line has %d points, want 2 (the first week unknown)", n)
