@@ -514,7 +514,7 @@ func TestBrowserXSS(t *testing.T) {
 	x := xs.Items[i]
 	pages := []string{
 		"/exposures?limit=500", "/exposures?tool=" + url.QueryEscape(x.Tools[0]), "/exposures/" + x.ID,
-		"/assets/" + url.PathEscape(x.Asset), "/scans", "/audit", "/", "/fixplan", "/paths",
+		"/assets/" + url.PathEscape(x.Asset), "/scans", "/audit", "/", "/fixplan", "/paths", "/kpis?by=team",
 		"/blast-radius?asset=" + url.QueryEscape(x.Asset),
 	}
 	for _, p := range pages {

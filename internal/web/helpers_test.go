@@ -41,6 +41,13 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
+	return newFixtureScope(t, nil)
+}
+
+// newFixtureScope is newFixture with the demo's scope file changed by
+// edit (when not nil) before it is set.
+func newFixtureScope(t testing.TB, edit func([]byte) []byte) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "ctem.db"))
@@ -56,6 +63,9 @@ func newFixture(t testing.TB) *fixture {
 	// The demo's scope, with the edge proxy's image given to team-web, so
 	// that two teams own exposures.
 	data = bytes.Replace(data, []byte("\nenvironments:"), []byte("\n  - team: team-web\n    match:\n      - key: \"*alpine*\"\nenvironments:"), 1)
+	if edit != nil {
+		data = edit(data)
+	}
 	if _, _, err := a.SetScope(ctx, app.ScopeFile{Name: "ctem.yaml", Data: data}); err != nil {
 		t.Fatal(err)
 	}

@@ -41,6 +41,7 @@ func (h *Handler) routes() {
 	h.handle("GET /audit", h.audit)
 	h.handle("GET /blast-radius", h.blastRadius)
 	h.handle("GET /evidence", h.evidence)
+	h.handle("GET /kpis", h.kpis)
 	h.handle("/", func(w http.ResponseWriter, r *http.Request) error {
 		return &apiError{Status: http.StatusNotFound, Detail: "there is no such page"}
 	})
