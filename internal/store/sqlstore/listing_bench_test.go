@@ -115,7 +115,9 @@ func BenchmarkListingLatency(b *testing.B) {
 						slices.Sort(d)
 						p99 := d[(len(d)*99+99)/100-1]
 						name := fmt.Sprintf("%s sort=%s filter=%s deep=%v", what, s, fc.name, deep)
-						b.Logf("%-55s p50 %6.1f ms  p99 %6.1f ms  max %6.1f ms", name, ms(d[len(d)/2]), ms(p99), ms(d[len(d)-1]))
+						// Printed as each case ends: a slow case shows before
+						// the whole run does.
+						fmt.Fprintf(os.Stderr, "%-55s p50 %7.1f ms  p99 %7.1f ms  max %7.1f ms\n", name, ms(d[len(d)/2]), ms(p99), ms(d[len(d)-1]))
 						if p99 > worst {
 							worst, worstName = p99, name
 						}

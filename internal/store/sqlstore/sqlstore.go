@@ -76,8 +76,10 @@ type DB struct {
 	// IngestHook, when set, is called by an ingest transaction with
 	// "begin" and a scan's (tool, target) once the scan has begun (and,
 	// in a parallel ingest, holds its lock), and with "commit" and each
-	// of its scans' keys once it committed. Tests use it to see which
-	// ingests ran at once; it may block the ingest that calls it.
+	// of its scans' keys just before it commits, still holding its
+	// locks (so that an ingest waiting for them begins after). Tests use
+	// it to see which ingests ran at once; it may block the ingest that
+	// calls it.
 	IngestHook func(event string, key store.ScanKey)
 	// probeCap is the count under which a listing reads a filter first
 	// (plan.go); zero means defaultProbeCap. Tests set it.

@@ -915,6 +915,8 @@ WHERE e.kind = 'vex-not-affected' AND e.vuln_id <> '' AND x.status = 'open'`)
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("apply VEX: %w", err)
 	}
+	// In id order, as every writer of shared rows (see parallel.go).
+	slices.Sort(hit)
 	for c := range slices.Chunk(hit, 500) {
 		args := make([]any, len(c))
 		for i, id := range c {
@@ -982,6 +984,7 @@ func (x *tx) disproveFixes(ctx context.Context) error {
 			open = append(open, eid)
 		}
 	}
+	slices.Sort(open) // in id order, see parallel.go
 	for _, eid := range open {
 		if _, err := x.tx.ExecContext(ctx, x.s.rebind(`UPDATE exposures SET status = 'open' WHERE id = ? AND status = 'fixed'`), eid); err != nil {
 			return fmt.Errorf("reopen %s: %w", eid, err)
@@ -1127,15 +1130,15 @@ func (x *tx) Commit() error {
 		x.tx.Rollback()
 		return err
 	}
-	if err := x.tx.Commit(); err != nil {
-		return fmt.Errorf("commit ingest: %w", err)
-	}
-	store.AuditUsed(x.ctx)
 	if h := x.s.IngestHook; h != nil {
 		for _, k := range x.keys {
 			h("commit", k)
 		}
 	}
+	if err := x.tx.Commit(); err != nil {
+		return fmt.Errorf("commit ingest: %w", err)
+	}
+	store.AuditUsed(x.ctx)
 	return nil
 }
 
