@@ -1180,6 +1180,7 @@ var deferredIndexes = []struct{ name, def string }{
 	{"findings_filter", "findings (status, kind, tool)"},
 	{"findings_asset", "findings (asset, sev DESC, rule_id, id)"},
 	{"exposures_filter", "exposures (status, kind)"},
+	{"exposures_asset_sev", "exposures (asset, sev DESC, vuln_id, rule_id, id)"},
 }
 
 // deferIndexes drops the deferred indexes when the store holds no

@@ -7,5 +7,11 @@
 -- (scheduled jobs, deliveries) has no order.
 ALTER TABLE jobs ADD COLUMN lane TEXT NOT NULL DEFAULT '';
 
+-- The exposures of one asset in severity order: at 10M exposures a page
+-- of an asset's 100,000 read them all through exposures_asset and sorted
+-- them (190 to 280 ms on PostgreSQL); this index reads the page only.
+CREATE INDEX exposures_asset_sev ON exposures (asset, sev DESC, vuln_id, rule_id, id);
+
 -- +goose Down
+DROP INDEX exposures_asset_sev;
 ALTER TABLE jobs DROP COLUMN lane;
