@@ -26,6 +26,9 @@ type ocsfAttr struct {
 	Profile     string                     `json:"profile"`
 	ObjectType  string                     `json:"object_type"`
 	Enum        map[string]json.RawMessage `json:"enum"`
+	// Deprecated is the official deprecation note ({message, since}),
+	// absent for attributes that are not deprecated.
+	Deprecated json.RawMessage `json:"deprecated"`
 }
 
 // ocsfDef is a class or an object of the schema export.
@@ -71,7 +74,8 @@ func (s *ocsfSchema) classByUID(uid string) (ocsfDef, bool) {
 // ocsfValidator checks events against an OCSF schema export: every
 // required attribute present, no attribute the class or object does not
 // define (attributes of a profile count only when metadata.profiles names
-// it), scalar types, arrays where is_array, and enumerated values. Objects
+// it), no deprecated attribute, scalar types, arrays where is_array, and
+// enumerated values. Objects
 // the schema holds are checked recursively; an attribute whose object
 // type the schema lacks must still be a JSON object (or an array of them),
 // and the object type is recorded in unchecked.
@@ -130,6 +134,9 @@ func (v *ocsfValidator) object(path string, attrs map[string]ocsfAttr, obj map[s
 		if !ok || !applies(a) {
 			*errs = append(*errs, fmt.Errorf("%s.%s: attribute unknown to the schema", path, k))
 			continue
+		}
+		if len(a.Deprecated) > 0 && string(a.Deprecated) != "null" {
+			*errs = append(*errs, fmt.Errorf("%s.%s: attribute deprecated (%s)", path, k, a.Deprecated))
 		}
 		val := obj[k]
 		if a.IsArray {
@@ -235,99 +242,177 @@ func TestOCSFExcerptIsReadable(t *testing.T) {
 	if s.Version != export.OCSFVersion {
 		t.Errorf("OCSF excerpt version %q, want %q", s.Version, export.OCSFVersion)
 	}
-	c, ok := s.classByUID("2004")
-	if !ok || c.Name != "detection_finding" || c.UID != export.OCSFDetectionFinding {
-		t.Fatalf("OCSF excerpt class 2004 = %q (uid %d), want detection_finding", c.Name, c.UID)
-	}
-	for name, a := range c.Attributes {
-		if a.ObjectType == "" {
-			if _, ok := scalarKinds[a.Type]; !ok {
-				t.Errorf("detection_finding.%s: type %s unknown to the validator", name, a.Type)
-			}
+	for _, want := range []struct {
+		uid  int
+		name string
+	}{
+		{export.OCSFVulnerabilityFinding, "vulnerability_finding"},
+		{export.OCSFDetectionFinding, "detection_finding"},
+	} {
+		c, ok := s.classByUID(fmt.Sprint(want.uid))
+		if !ok || c.Name != want.name || c.UID != want.uid {
+			t.Errorf("OCSF excerpt class %d = %q (uid %d), want %s", want.uid, c.Name, c.UID, want.name)
+			continue
 		}
-		if !slices.Contains([]string{"required", "recommended", "optional"}, a.Requirement) {
-			t.Errorf("detection_finding.%s: requirement %q", name, a.Requirement)
+		for name, a := range c.Attributes {
+			if a.ObjectType == "" {
+				if _, ok := scalarKinds[a.Type]; !ok {
+					t.Errorf("%s.%s: type %s unknown to the validator", c.Name, name, a.Type)
+				}
+			}
+			if !slices.Contains([]string{"required", "recommended", "optional"}, a.Requirement) {
+				t.Errorf("%s.%s: requirement %q", c.Name, name, a.Requirement)
+			}
 		}
 	}
 }
 
-// TestOCSFDetectionFindingsMatchOfficialSchema validates every Detection
-// Finding the export writes for the real estate (exposures without a CVE
-// or CWE, and every attack path) against the class definition of OCSF's
-// own 1.3.0 schema export. Vulnerability Findings are not in the excerpt
-// (see testdata/ocsf/SOURCES.tsv); TestExportsValidateAgainstSchemas still
-// checks them against ctem's own reading of the class.
-func TestOCSFDetectionFindingsMatchOfficialSchema(t *testing.T) {
-	t.Parallel()
-	d := realEstate(t)
-	v := &ocsfValidator{schema: loadOCSFExcerpt(t), unchecked: map[string]bool{}}
-	out := write(t, "ocsf", d.exposures, d.paths)
-	checked := map[string]int{}
-	for i, line := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
+// ocsfLine is one exported event and what it came from.
+type ocsfLine struct {
+	n    int    // line number, from 1
+	kind string // "exposure" or "path"
+	ev   map[string]any
+}
+
+// ocsfLines exports the real estate's exposures and paths as OCSF and
+// returns the events of class uid.
+func ocsfLines(t *testing.T, d *estateData, uid string) []ocsfLine {
+	t.Helper()
+	var ls []ocsfLine
+	for i, line := range bytes.Split(bytes.TrimSpace(write(t, "ocsf", d.exposures, d.paths)), []byte("\n")) {
 		ev := decodeEvent(t, line)
-		if ev["class_uid"] != json.Number("2004") {
+		if ev["class_uid"] != json.Number(uid) {
 			continue
 		}
 		kind := "exposure"
 		if i >= len(d.exposures) {
 			kind = "path"
 		}
-		checked[kind]++
-		for _, err := range v.validate(ev) {
-			t.Errorf("OCSF line %d (%s): %v", i+1, kind, err)
-		}
+		ls = append(ls, ocsfLine{n: i + 1, kind: kind, ev: ev})
 	}
-	if checked["exposure"] == 0 || checked["path"] == 0 {
-		t.Fatalf("Detection Findings checked %v, want exposures and paths", checked)
+	return ls
+}
+
+// TestOCSFFindingsMatchOfficialSchema validates every event the export
+// writes for the real estate against the class definitions of OCSF's own
+// 1.3.0 schema export: Vulnerability Findings (exposures with a CVE or a
+// CWE) and Detection Findings (the other exposures, and every attack
+// path). The objects inside the events are not in the excerpt (see
+// testdata/ocsf/SOURCES.tsv); TestExportsValidateAgainstSchemas still
+// checks them against ctem's own reading of OCSF.
+func TestOCSFFindingsMatchOfficialSchema(t *testing.T) {
+	t.Parallel()
+	d := realEstate(t)
+	tests := []struct {
+		uid       string
+		kinds     []string // the sources that must each give at least one event
+		unchecked []string // object types the excerpt does not define
+	}{
+		{"2002", []string{"exposure"}, []string{"finding_info", "metadata", "resource_details", "vulnerability"}},
+		{"2004", []string{"exposure", "path"}, []string{"finding_info", "metadata", "resource_details"}},
 	}
-	// The objects the excerpt does not define: their attributes go
-	// unchecked here, only their being objects is.
-	var unchecked []string
-	for o := range v.unchecked {
-		unchecked = append(unchecked, o)
-	}
-	sort.Strings(unchecked)
-	if diff := cmp.Diff([]string{"finding_info", "metadata", "resource_details"}, unchecked); diff != "" {
-		t.Errorf("object types not in the excerpt (-want +got):\n%s", diff)
+	for _, tt := range tests {
+		t.Run(tt.uid, func(t *testing.T) {
+			t.Parallel()
+			v := &ocsfValidator{schema: loadOCSFExcerpt(t), unchecked: map[string]bool{}}
+			checked := map[string]int{}
+			for _, l := range ocsfLines(t, d, tt.uid) {
+				checked[l.kind]++
+				for _, err := range v.validate(l.ev) {
+					t.Errorf("OCSF line %d (%s): %v", l.n, l.kind, err)
+				}
+			}
+			for _, k := range tt.kinds {
+				if checked[k] == 0 {
+					t.Fatalf("class %s events checked %v, want some from each of %v", tt.uid, checked, tt.kinds)
+				}
+			}
+			// The objects the excerpt does not define: their attributes
+			// go unchecked here, only their being objects is.
+			var unchecked []string
+			for o := range v.unchecked {
+				unchecked = append(unchecked, o)
+			}
+			sort.Strings(unchecked)
+			if diff := cmp.Diff(tt.unchecked, unchecked); diff != "" {
+				t.Errorf("class %s: object types not in the excerpt (-want +got):\n%s", tt.uid, diff)
+			}
+		})
 	}
 }
 
 // TestOCSFValidatorRejectsBrokenEvents makes sure the validator would
-// catch an export that breaks the official class definition.
+// catch an export that breaks the official class definitions.
 func TestOCSFValidatorRejectsBrokenEvents(t *testing.T) {
 	t.Parallel()
 	d := realEstate(t)
 	v := &ocsfValidator{schema: loadOCSFExcerpt(t), unchecked: map[string]bool{}}
+	first := map[string][]byte{} // class uid -> the first event of the class
+	for _, line := range bytes.Split(bytes.TrimSpace(write(t, "ocsf", d.exposures, d.paths)), []byte("\n")) {
+		uid := decodeEvent(t, line)["class_uid"].(json.Number).String()
+		if _, ok := first[uid]; !ok {
+			first[uid] = line
+		}
+	}
 	var path []byte
 	for _, line := range bytes.Split(bytes.TrimSpace(write(t, "ocsf", nil, d.paths)), []byte("\n")) {
 		path = line
 		break
 	}
-	if errs := v.validate(decodeEvent(t, path)); len(errs) != 0 {
-		t.Fatalf("validate(attack path event) = %v, want no error", errs)
+	events := map[string][]byte{"2002": first["2002"], "2004": first["2004"], "path": path}
+	for name, ev := range events {
+		if ev == nil {
+			t.Fatalf("no %s event in the real estate's export", name)
+		}
+		if errs := v.validate(decodeEvent(t, ev)); len(errs) != 0 {
+			t.Fatalf("validate(%s event) = %v, want no error", name, errs)
+		}
 	}
 	tests := []struct {
 		name  string
+		event string // a key of events
 		edit  func(m map[string]any)
 		wants string
 	}{
-		{"required finding_info removed", func(m map[string]any) { delete(m, "finding_info") }, "detection_finding.finding_info: required attribute missing"},
-		{"required time removed", func(m map[string]any) { delete(m, "time") }, "detection_finding.time: required attribute missing"},
-		{"unknown attribute", func(m map[string]any) { m["exposure_score"] = json.Number("7") }, "detection_finding.exposure_score: attribute unknown"},
-		{"profile attribute without the profile", func(m map[string]any) { m["cloud"] = map[string]any{} }, "detection_finding.cloud: attribute unknown"},
-		{"status_id not enumerated", func(m map[string]any) { m["status_id"] = json.Number("7") }, "detection_finding.status_id: 7 is not a value"},
-		{"type_uid of another class", func(m map[string]any) { m["type_uid"] = json.Number("200201") }, "detection_finding.type_uid: 200201 is not a value"},
-		{"time as a string", func(m map[string]any) { m["time"] = "2026-03-01T12:00:00Z" }, "detection_finding.time: string 2026-03-01T12:00:00Z, want an integer"},
-		{"message as a number", func(m map[string]any) { m["message"] = json.Number("1") }, "detection_finding.message: json.Number, want a string"},
-		{"risk_score fractional", func(m map[string]any) { m["risk_score"] = json.Number("7.5") }, "detection_finding.risk_score: json.Number 7.5, want an integer"},
-		{"resources not an array", func(m map[string]any) { m["resources"] = map[string]any{"uid": "x"} }, "detection_finding.resources: map[string]interface {}, want an array"},
-		{"metadata not an object", func(m map[string]any) { m["metadata"] = "ctem" }, "detection_finding.metadata: string, want an object metadata"},
-		{"class_uid of a class the excerpt lacks", func(m map[string]any) { m["class_uid"] = json.Number("2002") }, "class_uid 2002 is not a class"},
+		{"required finding_info removed", "path", func(m map[string]any) { delete(m, "finding_info") }, "detection_finding.finding_info: required attribute missing"},
+		{"required time removed", "path", func(m map[string]any) { delete(m, "time") }, "detection_finding.time: required attribute missing"},
+		{"unknown attribute", "path", func(m map[string]any) { m["exposure_score"] = json.Number("7") }, "detection_finding.exposure_score: attribute unknown"},
+		{"profile attribute without the profile", "path", func(m map[string]any) { m["cloud"] = map[string]any{} }, "detection_finding.cloud: attribute unknown"},
+		{"status_id not enumerated", "path", func(m map[string]any) { m["status_id"] = json.Number("7") }, "detection_finding.status_id: 7 is not a value"},
+		{"type_uid of another class", "path", func(m map[string]any) { m["type_uid"] = json.Number("200201") }, "detection_finding.type_uid: 200201 is not a value"},
+		{"time as a string", "path", func(m map[string]any) { m["time"] = "2026-03-01T12:00:00Z" }, "detection_finding.time: string 2026-03-01T12:00:00Z, want an integer"},
+		{"message as a number", "path", func(m map[string]any) { m["message"] = json.Number("1") }, "detection_finding.message: json.Number, want a string"},
+		{"risk_score fractional", "path", func(m map[string]any) { m["risk_score"] = json.Number("7.5") }, "detection_finding.risk_score: json.Number 7.5, want an integer"},
+		{"resources not an array", "path", func(m map[string]any) { m["resources"] = map[string]any{"uid": "x"} }, "detection_finding.resources: map[string]interface {}, want an array"},
+		{"metadata not an object", "path", func(m map[string]any) { m["metadata"] = "ctem" }, "detection_finding.metadata: string, want an object metadata"},
+		{"class_uid of a class the excerpt lacks", "path", func(m map[string]any) { m["class_uid"] = json.Number("2003") }, "class_uid 2003 is not a class"},
+		{"detection exposure as a vulnerability finding", "2004", func(m map[string]any) { m["class_uid"] = json.Number("2002") }, "vulnerability_finding.vulnerabilities: required attribute missing"},
+
+		{"vulnerability finding: vulnerabilities removed", "2002", func(m map[string]any) { delete(m, "vulnerabilities") }, "vulnerability_finding.vulnerabilities: required attribute missing"},
+		{"vulnerability finding: vulnerabilities not an array", "2002", func(m map[string]any) {
+			m["vulnerabilities"] = m["vulnerabilities"].([]any)[0]
+		}, "vulnerability_finding.vulnerabilities: map[string]interface {}, want an array"},
+		{"vulnerability finding: vulnerability not an object", "2002", func(m map[string]any) {
+			m["vulnerabilities"] = []any{"CVE-2021-44228"}
+		}, "vulnerability_finding.vulnerabilities[0]: string, want an object vulnerability"},
+		{"vulnerability finding: required metadata removed", "2002", func(m map[string]any) { delete(m, "metadata") }, "vulnerability_finding.metadata: required attribute missing"},
+		{"vulnerability finding: required severity_id removed", "2002", func(m map[string]any) { delete(m, "severity_id") }, "vulnerability_finding.severity_id: required attribute missing"},
+		{"vulnerability finding: risk_score (a Detection Finding attribute)", "2002", func(m map[string]any) { m["risk_score"] = json.Number("70") }, "vulnerability_finding.risk_score: attribute unknown"},
+		{"vulnerability finding: deprecated resource", "2002", func(m map[string]any) {
+			m["resource"] = m["resources"].([]any)[0]
+		}, "vulnerability_finding.resource: attribute deprecated"},
+		{"vulnerability finding: device without the host profile", "2002", func(m map[string]any) { m["device"] = map[string]any{} }, "vulnerability_finding.device: attribute unknown"},
+		{"vulnerability finding: type_uid of Detection Finding", "2002", func(m map[string]any) { m["type_uid"] = json.Number("200401") }, "vulnerability_finding.type_uid: 200401 is not a value"},
+		{"vulnerability finding: activity_id not enumerated", "2002", func(m map[string]any) { m["activity_id"] = json.Number("4") }, "vulnerability_finding.activity_id: 4 is not a value"},
+		{"vulnerability finding: severity_id not enumerated", "2002", func(m map[string]any) { m["severity_id"] = json.Number("7") }, "vulnerability_finding.severity_id: 7 is not a value"},
+		{"vulnerability finding: category_uid of another category", "2002", func(m map[string]any) { m["category_uid"] = json.Number("5") }, "vulnerability_finding.category_uid: 5 is not a value"},
+		{"vulnerability finding: start_time as a string", "2002", func(m map[string]any) { m["start_time"] = "2026-03-01T12:00:00Z" }, "vulnerability_finding.start_time: string 2026-03-01T12:00:00Z, want an integer"},
+		{"vulnerability finding: status_detail as a number", "2002", func(m map[string]any) { m["status_detail"] = json.Number("1") }, "vulnerability_finding.status_detail: json.Number, want a string"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ev := decodeEvent(t, path)
+			ev := decodeEvent(t, events[tt.event])
 			tt.edit(ev)
 			errs := v.validate(ev)
 			found := slices.ContainsFunc(errs, func(err error) bool { return strings.Contains(err.Error(), tt.wants) })
@@ -336,13 +421,22 @@ func TestOCSFValidatorRejectsBrokenEvents(t *testing.T) {
 			}
 		})
 	}
-	// With the cloud profile declared, cloud is known and required.
-	ev := decodeEvent(t, path)
-	ev["metadata"].(map[string]any)["profiles"] = []any{"cloud"}
-	errs := v.validate(ev)
-	if !slices.ContainsFunc(errs, func(err error) bool {
-		return strings.Contains(err.Error(), "detection_finding.cloud: required attribute missing")
-	}) {
-		t.Errorf("validate(cloud profile without cloud) = %v, want cloud required", errs)
+	// With the cloud profile declared, cloud is known and required, in
+	// both classes; with the host profile, device is known.
+	for _, name := range []string{"path", "2002"} {
+		ev := decodeEvent(t, events[name])
+		ev["metadata"].(map[string]any)["profiles"] = []any{"cloud"}
+		errs := v.validate(ev)
+		if !slices.ContainsFunc(errs, func(err error) bool {
+			return strings.Contains(err.Error(), ".cloud: required attribute missing")
+		}) {
+			t.Errorf("validate(%s event, cloud profile without cloud) = %v, want cloud required", name, errs)
+		}
+	}
+	ev := decodeEvent(t, events["2002"])
+	ev["metadata"].(map[string]any)["profiles"] = []any{"host"}
+	ev["device"] = map[string]any{"hostname": "web-1"}
+	if errs := v.validate(ev); len(errs) != 0 {
+		t.Errorf("validate(vulnerability finding, host profile with device) = %v, want no error", errs)
 	}
 }
