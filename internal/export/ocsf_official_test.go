@@ -36,6 +36,9 @@ type ocsfDef struct {
 	Name       string              `json:"name"`
 	UID        int                 `json:"uid"`
 	Attributes map[string]ocsfAttr `json:"attributes"`
+	// Constraints maps a kind (at_least_one, just_one) to the attributes
+	// it constrains.
+	Constraints map[string][]string `json:"constraints"`
 }
 
 // ocsfSchema is the part of the OCSF server's schema export the validator
@@ -74,14 +77,17 @@ func (s *ocsfSchema) classByUID(uid string) (ocsfDef, bool) {
 // ocsfValidator checks events against an OCSF schema export: every
 // required attribute present, no attribute the class or object does not
 // define (attributes of a profile count only when metadata.profiles names
-// it), no deprecated attribute, scalar types, arrays where is_array, and
-// enumerated values. Objects
+// it), no deprecated attribute, the at_least_one and just_one
+// constraints, scalar types, arrays where is_array, and enumerated
+// values. Objects
 // the schema holds are checked recursively; an attribute whose object
 // type the schema lacks must still be a JSON object (or an array of them),
-// and the object type is recorded in unchecked.
+// and the object type is recorded in unchecked; the object types checked
+// against their definition are recorded in checked (when not nil).
 type ocsfValidator struct {
 	schema    *ocsfSchema
 	unchecked map[string]bool
+	checked   map[string]bool
 }
 
 // scalarKinds maps OCSF's scalar types (the "types" of the schema) to the
@@ -118,11 +124,12 @@ func (v *ocsfValidator) validate(ev map[string]any) []error {
 		}
 	}
 	var errs []error
-	v.object(class.Name, class.Attributes, ev, profiles, &errs)
+	v.object(class.Name, class, ev, profiles, &errs)
 	return errs
 }
 
-func (v *ocsfValidator) object(path string, attrs map[string]ocsfAttr, obj map[string]any, profiles map[string]bool, errs *[]error) {
+func (v *ocsfValidator) object(path string, def ocsfDef, obj map[string]any, profiles map[string]bool, errs *[]error) {
+	attrs := def.Attributes
 	applies := func(a ocsfAttr) bool { return a.Profile == "" || profiles[a.Profile] }
 	names := make([]string, 0, len(obj))
 	for k := range obj {
@@ -159,6 +166,22 @@ func (v *ocsfValidator) object(path string, attrs map[string]ocsfAttr, obj map[s
 			}
 		}
 	}
+	for kind, names := range def.Constraints {
+		n := 0
+		for _, k := range names {
+			if _, ok := obj[k]; ok {
+				n++
+			}
+		}
+		switch {
+		case kind == "at_least_one" && n == 0:
+			*errs = append(*errs, fmt.Errorf("%s: none of %v, want at least one (constraint at_least_one)", path, names))
+		case kind == "just_one" && n != 1:
+			*errs = append(*errs, fmt.Errorf("%s: %d of %v, want just one (constraint just_one)", path, n, names))
+		case kind != "at_least_one" && kind != "just_one":
+			*errs = append(*errs, fmt.Errorf("%s: constraint %s unknown to the validator", path, kind))
+		}
+	}
 }
 
 func (v *ocsfValidator) value(path string, a ocsfAttr, val any, profiles map[string]bool, errs *[]error) {
@@ -176,7 +199,10 @@ func (v *ocsfValidator) value(path string, a ocsfAttr, val any, profiles map[str
 			v.unchecked[a.ObjectType] = true
 			return
 		}
-		v.object(path, def.Attributes, m, profiles, errs)
+		if v.checked != nil {
+			v.checked[a.ObjectType] = true
+		}
+		v.object(path, def, m, profiles, errs)
 		return
 	}
 	kind, ok := scalarKinds[a.Type]
@@ -265,6 +291,22 @@ func TestOCSFExcerptIsReadable(t *testing.T) {
 			}
 		}
 	}
+	for key, o := range s.Objects {
+		if o.Name != key || len(o.Attributes) == 0 {
+			t.Errorf("OCSF excerpt object %s: name %q, %d attributes", key, o.Name, len(o.Attributes))
+		}
+		for name, a := range o.Attributes {
+			if _, ok := scalarKinds[a.Type]; !ok && a.ObjectType == "" {
+				t.Errorf("%s.%s: type %s unknown to the validator", key, name, a.Type)
+			}
+			if a.ObjectType != "" && a.ObjectType != a.Type {
+				t.Errorf("%s.%s: object_type %s, type %s", key, name, a.ObjectType, a.Type)
+			}
+			if !slices.Contains([]string{"required", "recommended", "optional"}, a.Requirement) {
+				t.Errorf("%s.%s: requirement %q", key, name, a.Requirement)
+			}
+		}
+	}
 }
 
 // ocsfLine is one exported event and what it came from.
@@ -307,14 +349,16 @@ func TestOCSFFindingsMatchOfficialSchema(t *testing.T) {
 		uid       string
 		kinds     []string // the sources that must each give at least one event
 		unchecked []string // object types the excerpt does not define
+		checked   []string // object types validated against the excerpt
 	}{
-		{"2002", []string{"exposure"}, []string{"finding_info", "metadata", "resource_details", "vulnerability"}},
-		{"2004", []string{"exposure", "path"}, []string{"finding_info", "metadata", "resource_details"}},
+		{"2002", []string{"exposure"}, []string{"finding_info", "resource_details"},
+			[]string{"affected_code", "affected_package", "cve", "cvss", "cwe", "file", "metadata", "product", "remediation", "vulnerability"}},
+		{"2004", []string{"exposure", "path"}, []string{"finding_info", "resource_details"}, []string{"metadata", "product"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.uid, func(t *testing.T) {
 			t.Parallel()
-			v := &ocsfValidator{schema: loadOCSFExcerpt(t), unchecked: map[string]bool{}}
+			v := &ocsfValidator{schema: loadOCSFExcerpt(t), unchecked: map[string]bool{}, checked: map[string]bool{}}
 			checked := map[string]int{}
 			for _, l := range ocsfLines(t, d, tt.uid) {
 				checked[l.kind]++
@@ -337,6 +381,14 @@ func TestOCSFFindingsMatchOfficialSchema(t *testing.T) {
 			if diff := cmp.Diff(tt.unchecked, unchecked); diff != "" {
 				t.Errorf("class %s: object types not in the excerpt (-want +got):\n%s", tt.uid, diff)
 			}
+			var objs []string
+			for o := range v.checked {
+				objs = append(objs, o)
+			}
+			sort.Strings(objs)
+			if diff := cmp.Diff(tt.checked, objs); diff != "" {
+				t.Errorf("class %s: object types checked against the excerpt (-want +got):\n%s", tt.uid, diff)
+			}
 		})
 	}
 }
@@ -346,12 +398,22 @@ func TestOCSFFindingsMatchOfficialSchema(t *testing.T) {
 func TestOCSFValidatorRejectsBrokenEvents(t *testing.T) {
 	t.Parallel()
 	d := realEstate(t)
-	v := &ocsfValidator{schema: loadOCSFExcerpt(t), unchecked: map[string]bool{}}
-	first := map[string][]byte{} // class uid -> the first event of the class
+	schema := loadOCSFExcerpt(t)
+	v := &ocsfValidator{schema: schema, unchecked: map[string]bool{}}
+	first := map[string][]byte{} // class uid or content -> the first such event
 	for _, line := range bytes.Split(bytes.TrimSpace(write(t, "ocsf", d.exposures, d.paths)), []byte("\n")) {
 		uid := decodeEvent(t, line)["class_uid"].(json.Number).String()
-		if _, ok := first[uid]; !ok {
-			first[uid] = line
+		keys := []string{uid}
+		if uid == "2002" && bytes.Contains(line, []byte(`"cvss"`)) && bytes.Contains(line, []byte(`"remediation"`)) && bytes.Contains(line, []byte(`"cwe"`)) {
+			keys = append(keys, "package")
+		}
+		if uid == "2002" && bytes.Contains(line, []byte(`"affected_code"`)) {
+			keys = append(keys, "code")
+		}
+		for _, k := range keys {
+			if _, ok := first[k]; !ok {
+				first[k] = line
+			}
 		}
 	}
 	var path []byte
@@ -359,7 +421,14 @@ func TestOCSFValidatorRejectsBrokenEvents(t *testing.T) {
 		path = line
 		break
 	}
-	events := map[string][]byte{"2002": first["2002"], "2004": first["2004"], "path": path}
+	events := map[string][]byte{"2002": first["2002"], "2004": first["2004"], "path": path, "package": first["package"], "code": first["code"]}
+	vuln := func(m map[string]any) map[string]any { return m["vulnerabilities"].([]any)[0].(map[string]any) }
+	child := func(m map[string]any, k string) map[string]any {
+		if xs, ok := m[k].([]any); ok {
+			return xs[0].(map[string]any)
+		}
+		return m[k].(map[string]any)
+	}
 	for name, ev := range events {
 		if ev == nil {
 			t.Fatalf("no %s event in the real estate's export", name)
@@ -408,10 +477,33 @@ func TestOCSFValidatorRejectsBrokenEvents(t *testing.T) {
 		{"vulnerability finding: category_uid of another category", "2002", func(m map[string]any) { m["category_uid"] = json.Number("5") }, "vulnerability_finding.category_uid: 5 is not a value"},
 		{"vulnerability finding: start_time as a string", "2002", func(m map[string]any) { m["start_time"] = "2026-03-01T12:00:00Z" }, "vulnerability_finding.start_time: string 2026-03-01T12:00:00Z, want an integer"},
 		{"vulnerability finding: status_detail as a number", "2002", func(m map[string]any) { m["status_detail"] = json.Number("1") }, "vulnerability_finding.status_detail: json.Number, want a string"},
+
+		// Inside the objects the excerpt defines.
+		{"vulnerability: neither cve nor cwe", "package", func(m map[string]any) { delete(vuln(m), "cve"); delete(vuln(m), "cwe") }, "vulnerability_finding.vulnerabilities[0]: none of [cve cwe], want at least one"},
+		{"vulnerability: unknown attribute", "package", func(m map[string]any) { vuln(m)["exploitability"] = "high" }, "vulnerability_finding.vulnerabilities[0].exploitability: attribute unknown"},
+		{"vulnerability: deprecated fix_available", "package", func(m map[string]any) { vuln(m)["fix_available"] = true }, "vulnerability_finding.vulnerabilities[0].fix_available: attribute deprecated"},
+		{"vulnerability: is_fix_available as a string", "package", func(m map[string]any) { vuln(m)["is_fix_available"] = "yes" }, "vulnerability_finding.vulnerabilities[0].is_fix_available: string, want a boolean"},
+		{"vulnerability: references not an array", "package", func(m map[string]any) { vuln(m)["references"] = "https://nvd.nist.gov/" }, "vulnerability_finding.vulnerabilities[0].references: string, want an array"},
+		{"cve: uid removed", "package", func(m map[string]any) { delete(child(vuln(m), "cve"), "uid") }, "vulnerability_finding.vulnerabilities[0].cve.uid: required attribute missing"},
+		{"cve: deprecated cwe_uid", "package", func(m map[string]any) { child(vuln(m), "cve")["cwe_uid"] = "CWE-79" }, "vulnerability_finding.vulnerabilities[0].cve.cwe_uid: attribute deprecated"},
+		{"cvss: base_score as a string", "package", func(m map[string]any) { child(child(vuln(m), "cve"), "cvss")["base_score"] = "9.8" }, "vulnerability_finding.vulnerabilities[0].cve.cvss[0].base_score: string 9.8, want a number"},
+		{"cvss: version removed", "package", func(m map[string]any) { delete(child(child(vuln(m), "cve"), "cvss"), "version") }, "vulnerability_finding.vulnerabilities[0].cve.cvss[0].version: required attribute missing"},
+		{"cvss: depth not enumerated", "package", func(m map[string]any) { child(child(vuln(m), "cve"), "cvss")["depth"] = "Total" }, "vulnerability_finding.vulnerabilities[0].cve.cvss[0].depth: Total is not a value"},
+		{"cwe: uid removed", "package", func(m map[string]any) { delete(child(vuln(m), "cwe"), "uid") }, "vulnerability_finding.vulnerabilities[0].cwe.uid: required attribute missing"},
+		{"affected_package: version removed", "package", func(m map[string]any) { delete(child(vuln(m), "affected_packages"), "version") }, "vulnerability_finding.vulnerabilities[0].affected_packages[0].version: required attribute missing"},
+		{"affected_package: unknown attribute", "package", func(m map[string]any) { child(vuln(m), "affected_packages")["fixed_version"] = "1.2" }, "vulnerability_finding.vulnerabilities[0].affected_packages[0].fixed_version: attribute unknown"},
+		{"remediation: desc removed", "package", func(m map[string]any) { delete(child(vuln(m), "remediation"), "desc") }, "vulnerability_finding.vulnerabilities[0].remediation.desc: required attribute missing"},
+		{"affected_code: start_line as a string", "code", func(m map[string]any) { child(vuln(m), "affected_code")["start_line"] = "37" }, "vulnerability_finding.vulnerabilities[0].affected_code[0].start_line: string 37, want an integer"},
+		{"file: name removed", "code", func(m map[string]any) { delete(child(child(vuln(m), "affected_code"), "file"), "name") }, "vulnerability_finding.vulnerabilities[0].affected_code[0].file.name: required attribute missing"},
+		{"file: type_id not enumerated", "code", func(m map[string]any) { child(child(vuln(m), "affected_code"), "file")["type_id"] = json.Number("8") }, "vulnerability_finding.vulnerabilities[0].affected_code[0].file.type_id: 8 is not a value"},
+		{"metadata: version removed", "2002", func(m map[string]any) { delete(child(m, "metadata"), "version") }, "vulnerability_finding.metadata.version: required attribute missing"},
+		{"product: vendor_name removed", "path", func(m map[string]any) { delete(child(child(m, "metadata"), "product"), "vendor_name") }, "detection_finding.metadata.product.vendor_name: required attribute missing"},
+		{"product: neither name nor uid", "path", func(m map[string]any) { delete(child(child(m, "metadata"), "product"), "name") }, "detection_finding.metadata.product: none of [name uid], want at least one"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
+			v := &ocsfValidator{schema: schema, unchecked: map[string]bool{}}
 			ev := decodeEvent(t, events[tt.event])
 			tt.edit(ev)
 			errs := v.validate(ev)

@@ -19,9 +19,10 @@ import (
 // class-level checks are now redundant: TestOCSFFindingsMatchOfficialSchema
 // checks every Vulnerability Finding and Detection Finding against the
 // official class definitions (an excerpt of OCSF's own schema export in
-// testdata/ocsf). It stays for what that excerpt lacks: the objects inside
-// events (metadata, finding_info, resource_details, vulnerability and the
-// cve, cwe, cvss, affected_package and affected_code inside it).
+// testdata/ocsf), recursing into the objects the excerpt holds
+// (metadata, product, vulnerability, cve, cvss, cwe, affected_package,
+// affected_code, file, remediation). It stays for what that excerpt
+// lacks: the finding_info and resource_details objects.
 var schemas = map[string]string{
 	"sarif-schema-2.1.0.json":         "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json",
 	"bom-1.6.schema.json":             "http://cyclonedx.org/schema/bom-1.6.schema.json",
