@@ -339,9 +339,8 @@ func ocsfLines(t *testing.T, d *estateData, uid string) []ocsfLine {
 // writes for the real estate against the class definitions of OCSF's own
 // 1.3.0 schema export: Vulnerability Findings (exposures with a CVE or a
 // CWE) and Detection Findings (the other exposures, and every attack
-// path). The objects inside the events are not in the excerpt (see
-// testdata/ocsf/SOURCES.tsv); TestExportsValidateAgainstSchemas still
-// checks them against ctem's own reading of OCSF.
+// path), recursing into every object the events contain: the excerpt
+// holds each of them (see testdata/ocsf/SOURCES.tsv).
 func TestOCSFFindingsMatchOfficialSchema(t *testing.T) {
 	t.Parallel()
 	d := realEstate(t)
@@ -351,9 +350,9 @@ func TestOCSFFindingsMatchOfficialSchema(t *testing.T) {
 		unchecked []string // object types the excerpt does not define
 		checked   []string // object types validated against the excerpt
 	}{
-		{"2002", []string{"exposure"}, []string{"finding_info", "resource_details"},
-			[]string{"affected_code", "affected_package", "cve", "cvss", "cwe", "file", "metadata", "product", "remediation", "vulnerability"}},
-		{"2004", []string{"exposure", "path"}, []string{"finding_info", "resource_details"}, []string{"metadata", "product"}},
+		{"2002", []string{"exposure"}, nil, []string{"affected_code", "affected_package", "cve", "cvss", "cwe", "file",
+			"finding_info", "metadata", "product", "remediation", "resource_details", "vulnerability"}},
+		{"2004", []string{"exposure", "path"}, nil, []string{"analytic", "finding_info", "metadata", "product", "resource_details"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.uid, func(t *testing.T) {
@@ -498,6 +497,16 @@ func TestOCSFValidatorRejectsBrokenEvents(t *testing.T) {
 		{"file: type_id not enumerated", "code", func(m map[string]any) { child(child(vuln(m), "affected_code"), "file")["type_id"] = json.Number("8") }, "vulnerability_finding.vulnerabilities[0].affected_code[0].file.type_id: 8 is not a value"},
 		{"metadata: version removed", "2002", func(m map[string]any) { delete(child(m, "metadata"), "version") }, "vulnerability_finding.metadata.version: required attribute missing"},
 		{"product: vendor_name removed", "path", func(m map[string]any) { delete(child(child(m, "metadata"), "product"), "vendor_name") }, "detection_finding.metadata.product.vendor_name: required attribute missing"},
+		{"finding_info: title removed", "2002", func(m map[string]any) { delete(child(m, "finding_info"), "title") }, "vulnerability_finding.finding_info.title: required attribute missing"},
+		{"finding_info: types not an array", "2002", func(m map[string]any) { child(m, "finding_info")["types"] = "vulnerability" }, "vulnerability_finding.finding_info.types: string, want an array"},
+		{"analytic: type_id not enumerated", "path", func(m map[string]any) { child(child(m, "finding_info"), "analytic")["type_id"] = json.Number("12") }, "detection_finding.finding_info.analytic.type_id: 12 is not a value"},
+		{"analytic: neither name nor uid", "path", func(m map[string]any) { delete(child(child(m, "finding_info"), "analytic"), "name") }, "detection_finding.finding_info.analytic: none of [name uid], want at least one"},
+		{"resource_details: neither name nor uid", "2002", func(m map[string]any) {
+			r := child(m, "resources")
+			delete(r, "name")
+			delete(r, "uid")
+		}, "vulnerability_finding.resources[0]: none of [name uid], want at least one"},
+		{"resource_details: cloud-profile region without the profile", "2002", func(m map[string]any) { child(m, "resources")["region"] = "eu-west-1" }, "vulnerability_finding.resources[0].region: attribute unknown"},
 		{"product: neither name nor uid", "path", func(m map[string]any) { delete(child(child(m, "metadata"), "product"), "name") }, "detection_finding.metadata.product: none of [name uid], want at least one"},
 	}
 	for _, tt := range tests {

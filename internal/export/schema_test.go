@@ -15,14 +15,11 @@ import (
 // by (its $id, so that the references between them resolve offline).
 // All are the published schemas but for OCSF's: OCSF publishes JSON
 // Schema only through its server, so ocsf-1.3.0-findings is ctem's own
-// reading of the class definitions (see testdata/SOURCES.tsv). Its
-// class-level checks are now redundant: TestOCSFFindingsMatchOfficialSchema
-// checks every Vulnerability Finding and Detection Finding against the
-// official class definitions (an excerpt of OCSF's own schema export in
-// testdata/ocsf), recursing into the objects the excerpt holds
-// (metadata, product, vulnerability, cve, cvss, cwe, affected_package,
-// affected_code, file, remediation). It stays for what that excerpt
-// lacks: the finding_info and resource_details objects.
+// reading of the class definitions (see testdata/SOURCES.tsv). It is now
+// redundant: TestOCSFFindingsMatchOfficialSchema checks every Vulnerability
+// Finding and Detection Finding, and every object inside them, against
+// the official definitions (an excerpt of OCSF's own schema export in
+// testdata/ocsf). It stays as a second, independent reading.
 var schemas = map[string]string{
 	"sarif-schema-2.1.0.json":         "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json",
 	"bom-1.6.schema.json":             "http://cyclonedx.org/schema/bom-1.6.schema.json",
