@@ -15,11 +15,11 @@ import (
 // by (its $id, so that the references between them resolve offline).
 // All are the published schemas but for OCSF's: OCSF publishes JSON
 // Schema only through its server, so ocsf-1.3.0-findings is ctem's own
-// reading of the class definitions (see testdata/SOURCES.tsv). It stays
-// for what the excerpt of OCSF's official schema export in testdata/ocsf
-// lacks: the Vulnerability Finding class and the objects inside events
-// (TestOCSFDetectionFindingsMatchOfficialSchema checks Detection Findings
-// against the official class definition).
+// reading of the class definitions (see testdata/SOURCES.tsv). It is now
+// redundant: TestOCSFFindingsMatchOfficialSchema checks every Vulnerability
+// Finding and Detection Finding, and every object inside them, against
+// the official definitions (an excerpt of OCSF's own schema export in
+// testdata/ocsf). It stays as a second, independent reading.
 var schemas = map[string]string{
 	"sarif-schema-2.1.0.json":         "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json",
 	"bom-1.6.schema.json":             "http://cyclonedx.org/schema/bom-1.6.schema.json",
