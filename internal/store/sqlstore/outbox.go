@@ -83,9 +83,7 @@ func (s *DB) CommitOutbox(ctx context.Context, name string, from, to int64, jobs
 		if j.Key == "" {
 			return false, fmt.Errorf("commit outbox: job %s has no key", j.ID)
 		}
-		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO jobs (`+jobCols+`) VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?, '', '', ?, ?)
-		ON CONFLICT (unique_key) WHERE unique_key <> '' DO NOTHING`),
-			j.ID, j.Kind, store.JobQueued, j.CreatedBy, micros(j.CreatedAt), string(j.Params), micros(j.RunAt), j.Key); err != nil {
+		if _, err := tx.ExecContext(ctx, s.rebind(insertJob+` ON CONFLICT (unique_key) WHERE unique_key <> '' DO NOTHING`), jobArgs(j)...); err != nil {
 			return false, fmt.Errorf("commit outbox: queue %s: %w", j.Key, err)
 		}
 	}

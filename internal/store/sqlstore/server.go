@@ -255,6 +255,14 @@ func (s *DB) AuditLog(ctx context.Context, after int64, limit int) iter.Seq2[sto
 
 const jobCols = `id, kind, state, created_by, created_at, started_at, finished_at, attempts, params, result, error, run_at, unique_key, lane`
 
+// insertJob queues a job: its values are jobArgs.
+const insertJob = `INSERT INTO jobs (` + jobCols + `) VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?, '', '', ?, ?, ?)`
+
+// jobArgs are insertJob's values for j.
+func jobArgs(j store.Job) []any {
+	return []any{j.ID, j.Kind, store.JobQueued, j.CreatedBy, micros(j.CreatedAt), string(j.Params), micros(j.RunAt), j.Key, j.Lane}
+}
+
 func scanJob(sc interface{ Scan(...any) error }) (store.Job, error) {
 	var j store.Job
 	var c, st, f, ra int64
@@ -272,8 +280,7 @@ func scanJob(sc interface{ Scan(...any) error }) (store.Job, error) {
 
 // EnqueueJob stores a queued job.
 func (s *DB) EnqueueJob(ctx context.Context, j store.Job) error {
-	_, err := s.execAuditedWith(ctx, s.beginLight, store.AuditJob, func() any { return j }, s.rebind(`INSERT INTO jobs (`+jobCols+`) VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?, '', '', ?, ?, ?)`),
-		j.ID, j.Kind, store.JobQueued, j.CreatedBy, micros(j.CreatedAt), string(j.Params), micros(j.RunAt), j.Key, j.Lane)
+	_, err := s.execAuditedWith(ctx, s.beginLight, store.AuditJob, func() any { return j }, s.rebind(insertJob), jobArgs(j)...)
 	if err != nil {
 		return fmt.Errorf("enqueue job: %w", err)
 	}

@@ -108,9 +108,7 @@ func (s *DB) EnqueueJobOnce(ctx context.Context, j store.Job) (bool, error) {
 	if j.Key == "" {
 		return false, fmt.Errorf("enqueue job %s: a unique job needs a key", j.ID)
 	}
-	res, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO jobs (`+jobCols+`) VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?, '', '', ?, ?, ?)
-		ON CONFLICT (unique_key) WHERE unique_key <> '' DO NOTHING`),
-		j.ID, j.Kind, store.JobQueued, j.CreatedBy, micros(j.CreatedAt), string(j.Params), micros(j.RunAt), j.Key, j.Lane)
+	res, err := s.db.ExecContext(ctx, s.rebind(insertJob+` ON CONFLICT (unique_key) WHERE unique_key <> '' DO NOTHING`), jobArgs(j)...)
 	if err != nil {
 		return false, fmt.Errorf("enqueue job %s: %w", j.Key, err)
 	}
