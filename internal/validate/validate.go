@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/ctem-dev/ctem/internal/app"
@@ -60,16 +59,8 @@ type Outcome struct {
 // the first step taken from another capability. Sorted and distinct.
 func EntryExposures(paths []graph.Path, asset string) []string {
 	var out []string
-	for _, p := range paths {
-		if p.Entry != "network:"+asset {
-			continue
-		}
-		for _, s := range p.Steps {
-			if !strings.HasPrefix(s.From, "network:") {
-				break
-			}
-			out = append(out, s.ExposureIDs...)
-		}
+	for _, s := range entrySteps(paths, asset) {
+		out = append(out, s.exposure)
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
