@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/graph"
@@ -215,32 +214,8 @@ func ConfirmDAST(ctx context.Context, a *app.App, ts []Target) (*DASTOutcome, er
 	}
 	// Every earlier match goes: the hits and targets of this run are the
 	// whole truth.
-	var all []string
-	for e, err := range a.Store.AllEvidence(ctx) {
-		if err != nil {
-			return nil, err
-		}
-		if e.Source == DASTSource {
-			all = append(all, e.FindingID)
-			if e.Asset != "" {
-				changed[e.Asset] = true
-			}
-		}
-	}
-	n, err := rep.ReplaceEvidence(ctx, DASTSource, slices.Concat(findings, all), evs, time.Time{})
-	if err != nil {
-		return nil, err
-	}
-	out.Recorded, out.Removed = len(evs), n
-	if len(changed) == 0 {
-		return out, nil
-	}
-	assets := make([]string, 0, len(changed))
-	for k := range changed {
-		assets = append(assets, k)
-	}
-	slices.Sort(assets)
-	out.Reanalysis, err = a.Reanalyze(ctx, assets, "DAST hits tied to their workloads")
+	out.Recorded = len(evs)
+	out.Removed, out.Reanalysis, err = replaceSource(ctx, a, rep, DASTSource, findings, evs, changed, true, "DAST hits tied to their workloads")
 	return out, err
 }
 

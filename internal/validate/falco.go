@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/ctem-dev/ctem/internal/app"
 	"github.com/ctem-dev/ctem/internal/graph"
@@ -168,32 +167,8 @@ func RecordFalco(ctx context.Context, a *app.App, alerts []observe.FalcoAlert) (
 			}
 		}
 	}
-	var all []string
-	for e, err := range a.Store.AllEvidence(ctx) {
-		if err != nil {
-			return nil, err
-		}
-		if e.Source == FalcoSource {
-			all = append(all, e.FindingID)
-			if e.Asset != "" {
-				changed[e.Asset] = true
-			}
-		}
-	}
-	n, err := rep.ReplaceEvidence(ctx, FalcoSource, slices.Concat(findings, all), evs, time.Time{})
-	if err != nil {
-		return nil, err
-	}
-	out.Recorded, out.Removed = len(evs), n
-	if len(changed) == 0 {
-		return out, nil
-	}
-	assets := make([]string, 0, len(changed))
-	for k := range changed {
-		assets = append(assets, k)
-	}
-	slices.Sort(assets)
-	out.Reanalysis, err = a.Reanalyze(ctx, assets, "Falco alerts")
+	out.Recorded = len(evs)
+	out.Removed, out.Reanalysis, err = replaceSource(ctx, a, rep, FalcoSource, findings, evs, changed, true, "Falco alerts")
 	return out, err
 }
 

@@ -87,30 +87,10 @@ func RecordRunning(ctx context.Context, a *app.App, rs []observe.Running) (*Runt
 			evs = append(evs, model.Evidence{Kind: kind, Asset: x.Asset, FindingID: f, Detail: detail})
 		}
 	}
-	// The assets whose earlier runtime facts go.
-	for e, err := range a.Store.AllEvidence(ctx) {
-		if err != nil {
-			return nil, err
-		}
-		if e.Source == RuntimeSource && e.Asset != "" {
-			changed[e.Asset] = true
-		}
-	}
 	// No expiry by age: each listing replaces the last.
-	n, err := rep.ReplaceEvidence(ctx, RuntimeSource, findings, evs, time.Time{})
-	if err != nil {
-		return nil, err
-	}
-	out.Recorded, out.Removed = len(evs), n
-	if len(changed) == 0 {
-		return out, nil
-	}
-	assets := make([]string, 0, len(changed))
-	for k := range changed {
-		assets = append(assets, k)
-	}
-	slices.Sort(assets)
-	out.Reanalysis, err = a.Reanalyze(ctx, assets, "the cluster's running images")
+	var err error
+	out.Recorded = len(evs)
+	out.Removed, out.Reanalysis, err = replaceSource(ctx, a, rep, RuntimeSource, findings, evs, changed, false, "the cluster's running images")
 	return out, err
 }
 
@@ -126,4 +106,42 @@ func k8sNamespace(key string) (string, bool) {
 		return "", false
 	}
 	return parts[1], true
+}
+
+// replaceSource stores evs as the whole evidence of source: the facts
+// about findings (and, with dropPrior, about every finding the source
+// named before) are replaced. It then re-analyses the assets in changed
+// and those of the source's earlier facts, whose validation may have
+// changed, and returns how many facts went and the re-analysis (nil when
+// no asset changed).
+func replaceSource(ctx context.Context, a *app.App, rep store.EvidenceReplacer, source string, findings []string, evs []model.Evidence, changed map[string]bool, dropPrior bool, reason string) (int, *app.AnalysisResult, error) {
+	var prior []string
+	for e, err := range a.Store.AllEvidence(ctx) {
+		if err != nil {
+			return 0, nil, err
+		}
+		if e.Source != source {
+			continue
+		}
+		if dropPrior {
+			prior = append(prior, e.FindingID)
+		}
+		if e.Asset != "" {
+			changed[e.Asset] = true
+		}
+	}
+	n, err := rep.ReplaceEvidence(ctx, source, slices.Concat(findings, prior), evs, time.Time{})
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(changed) == 0 {
+		return n, nil, nil
+	}
+	assets := make([]string, 0, len(changed))
+	for k := range changed {
+		assets = append(assets, k)
+	}
+	slices.Sort(assets)
+	re, err := a.Reanalyze(ctx, assets, reason)
+	return n, re, err
 }
