@@ -586,6 +586,7 @@ func componentsOf(es *estate.Estate, sorted []model.Asset) map[string]int {
 
 // Run runs the analysis of r.Input.
 func (r *Run) Run(opt graph.Options) error {
+	opt.NoReuse = true // a Run is never reanalysed in memory
 	res, err := graph.Analyze(r.Input, opt)
 	if err != nil {
 		return fmt.Errorf("analyze: %w", err)
@@ -655,6 +656,7 @@ func leakedGrants(gi *graph.Input) {
 // RunContext runs the analysis of r.Input, stopping with ctx's error when
 // ctx is done (checked between components).
 func (r *Run) RunContext(ctx context.Context, opt graph.Options) error {
+	opt.NoReuse = true // a Run is never reanalysed in memory
 	res, err := graph.AnalyzeContext(ctx, r.Input, opt)
 	if err != nil {
 		return fmt.Errorf("analyze: %w", err)

@@ -147,6 +147,9 @@ func analyze(ctx context.Context, prev *Result, in *Input, opt Options) (*Result
 		}
 	}
 	opt = opt.norm()
+	if prev != nil {
+		opt.NoReuse = false // the components are compared by hash
+	}
 	in = refinePorts(in)
 	x := newIndex(in, opt)
 	results := make([]*compResult, len(x.comps))
@@ -194,7 +197,7 @@ func analyze(ctx context.Context, prev *Result, in *Input, opt Options) (*Result
 		return nil, nil, err
 	}
 
-	res := aggregate(results)
+	res := aggregate(results, !opt.NoReuse)
 	if prev != nil || diff.Recomputed > 0 {
 		old := map[string]bool{}
 		if prev != nil {

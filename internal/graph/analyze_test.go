@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/ctem-dev/ctem/internal/intel/effect"
 	"github.com/ctem-dev/ctem/internal/model"
@@ -270,5 +271,34 @@ func TestInternalNetworkEntry(t *testing.T) {
 	}
 	if got := res.Paths[0].Entry; got != "network:api" && got != "network:orders" {
 		t.Errorf("Analyze(internal-network) entry = %s, want network:api or network:orders", got)
+	}
+}
+
+// TestNoReuseSameResult checks that an analysis that does not hash its
+// components (Options.NoReuse) finds what one that does finds, and that a
+// Reanalyze from its result recomputes every component.
+func TestNoReuseSameResult(t *testing.T) {
+	t.Parallel()
+	in := Synthesize(SynthConfig{Seed: 3, Apps: 40, WeaknessesPerImage: 30})
+	want, err := Analyze(in, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Analyze(in, Options{NoReuse: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want.Paths) == 0 {
+		t.Fatal("Analyze(synthetic estate) found no path, want some to compare")
+	}
+	if diff := cmp.Diff(got, want, cmpopts.IgnoreUnexported(Result{}, Path{}, Step{})); diff != "" {
+		t.Errorf("Analyze(NoReuse) differs (-got +want):\n%s", diff)
+	}
+	_, d, err := Reanalyze(got, in, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Reused != 0 || d.Recomputed == 0 || len(d.Opened)+len(d.Closed) != 0 {
+		t.Errorf("Reanalyze(NoReuse result, same input) = %+v, want every component recomputed, no change", d)
 	}
 }

@@ -180,6 +180,11 @@ type Options struct {
 	// Workers is the number of components analysed at once; 0 means
 	// GOMAXPROCS.
 	Workers int
+	// NoReuse says that the result will not be passed to Reanalyze as
+	// its prev: the components are not hashed (a second at a million
+	// weaknesses), and a Reanalyze from the result recomputes every
+	// component. Paths, cuts and the plan are the same.
+	NoReuse bool
 }
 
 func (o Options) norm() Options {

@@ -210,7 +210,9 @@ func newIndex(in *Input, opt Options) *index {
 			x.comps[c].jewels = append(x.comps[c].jewels, int32(i))
 		}
 	}
-	x.hashComponents(opt)
+	if !opt.NoReuse {
+		x.hashComponents(opt)
+	}
 	return x
 }
 

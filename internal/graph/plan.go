@@ -375,14 +375,17 @@ func (m *riskModel) plan(actions map[string]*Action) Plan {
 	return p
 }
 
-// aggregate joins component results into a Result.
-func aggregate(results []*compResult) *Result {
+// aggregate joins component results into a Result, keeping them by hash
+// for a later Reanalyze when reusable (their hashes computed).
+func aggregate(results []*compResult, reusable bool) *Result {
 	res := &Result{Actions: map[string]*Action{}, comps: map[uint64]*compResult{}}
 	for _, cr := range results {
 		if cr == nil {
 			continue
 		}
-		res.comps[cr.hash] = cr
+		if reusable {
+			res.comps[cr.hash] = cr
+		}
 		res.Paths = append(res.Paths, cr.paths...)
 		res.ChokePoints = append(res.ChokePoints, cr.chokes...)
 		for k, a := range cr.actions {

@@ -342,7 +342,7 @@ func (s *DB) EvidenceAbout(ctx context.Context, findingIDs, vulnIDs, assets []st
 // analysisFinding is what an analysis reads of one finding, kept until its
 // exposure's findings are all read (see ReadAnalysisExposures).
 type analysisFinding struct {
-	exposure    string
+	exposure    exposureKey
 	id          string
 	vulns, cwes string
 	cvss        []model.CVSS
@@ -370,7 +370,7 @@ func (s *DB) ReadAnalysisExposures(ctx context.Context, sink store.ExposureSink)
 	}
 	sink.Grow(n)
 	var (
-		slot       map[string]int32
+		slot       exposureSlots
 		fs         []analysisFinding
 		xErr, fErr error
 		wg         sync.WaitGroup
@@ -384,13 +384,13 @@ func (s *DB) ReadAnalysisExposures(ctx context.Context, sink store.ExposureSink)
 
 	// An exposure's first finding is kept by slot; its further findings go
 	// to more. All are merged in id order, as AnalysisExposures merges them.
-	first := make([]int32, len(slot))
+	first := make([]int32, slot.n)
 	for i := range first {
 		first[i] = -1
 	}
 	more := map[int32][]int32{}
 	for k := range fs {
-		i, ok := slot[fs[k].exposure]
+		i, ok := slot.of(fs[k].exposure)
 		if !ok {
 			continue // a finding of an exposure that is not open
 		}
@@ -400,7 +400,7 @@ func (s *DB) ReadAnalysisExposures(ctx context.Context, sink store.ExposureSink)
 			more[i] = append(more[i], int32(k))
 		}
 	}
-	clear(slot)
+	slot = exposureSlots{}
 	var mine []analysisFinding
 	for i, k := range first {
 		mine = mine[:0]
@@ -418,16 +418,81 @@ func (s *DB) ReadAnalysisExposures(ctx context.Context, sink store.ExposureSink)
 	return nil
 }
 
+// exposureKey is an exposure id as a join key: as a number when it is
+// sixteen lowercase hexadecimal digits, as the store makes ids (a map of
+// numbers is a third of the time of a map of strings, and holds no
+// pointer for the collector to scan), else as itself.
+type exposureKey struct {
+	num uint64
+	str string // the id when it is not sixteen hexadecimal digits
+	hex bool
+}
+
+// keyOf returns id's join key.
+func keyOf(id []byte) exposureKey {
+	if n, ok := hex16(id); ok {
+		return exposureKey{num: n, hex: true}
+	}
+	return exposureKey{str: string(id)}
+}
+
+// hex16 parses sixteen lowercase hexadecimal digits.
+func hex16(b []byte) (uint64, bool) {
+	if len(b) != 16 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			n = n<<4 | uint64(c-'0')
+		case c >= 'a' && c <= 'f':
+			n = n<<4 | uint64(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return n, true
+}
+
+// exposureSlots numbers exposures by their join key.
+type exposureSlots struct {
+	nums map[uint64]int32
+	strs map[string]int32
+	n    int
+}
+
+func (s *exposureSlots) set(k exposureKey, i int32) {
+	if k.hex {
+		s.nums[k.num] = i
+	} else {
+		if s.strs == nil {
+			s.strs = map[string]int32{}
+		}
+		s.strs[k.str] = i
+	}
+	s.n++
+}
+
+func (s *exposureSlots) of(k exposureKey) (int32, bool) {
+	if k.hex {
+		i, ok := s.nums[k.num]
+		return i, ok
+	}
+	i, ok := s.strs[k.str]
+	return i, ok
+}
+
 // analysisExposureRows reads the open and accepted exposures into sink and
 // returns the number sink gave each id.
-func (s *DB) analysisExposureRows(ctx context.Context, sink store.ExposureSink, n int) (map[string]int32, error) {
+func (s *DB) analysisExposureRows(ctx context.Context, sink store.ExposureSink, n int) (exposureSlots, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, kind, rule_id, vuln_ids, cwes, title, asset, pkg_name, pkg_version, pkg_fixed, pkg_purl,
   path, CASE WHEN status = 'accepted' THEN 1 ELSE 0 END FROM exposures WHERE status IN ('open', 'accepted')`)
 	if err != nil {
-		return nil, fmt.Errorf("read exposures: %w", err)
+		return exposureSlots{}, fmt.Errorf("read exposures: %w", err)
 	}
 	defer rows.Close()
-	slot := make(map[string]int32, n)
+	slot := exposureSlots{nums: make(map[uint64]int32, n)}
 	var (
 		id, title                                            string
 		kind, rule, vulns, cwes, asset, pn, pv, pf, pp, path sql.RawBytes
@@ -438,7 +503,7 @@ func (s *DB) analysisExposureRows(ctx context.Context, sink store.ExposureSink, 
 	in := interner{}
 	for rows.Next() {
 		if err := rows.Scan(&id, &kind, &rule, &vulns, &cwes, &title, &asset, &pn, &pv, &pf, &pp, &path, &accepted); err != nil {
-			return nil, fmt.Errorf("read exposure: %w", err)
+			return exposureSlots{}, fmt.Errorf("read exposure: %w", err)
 		}
 		// The status as a number: a text column is a string the driver
 		// allocates.
@@ -446,13 +511,14 @@ func (s *DB) analysisExposureRows(ctx context.Context, sink store.ExposureSink, 
 		if accepted != 0 {
 			st = model.StatusAccepted
 		}
-		slot[id] = int32(sink.Add(model.Exposure{ID: id, Kind: model.FindingKind(in.of(kind)), RuleID: in.of(rule), Title: title, Asset: in.of(asset),
+		x := int32(sink.Add(model.Exposure{ID: id, Kind: model.FindingKind(in.of(kind)), RuleID: in.of(rule), Title: title, Asset: in.of(asset),
 			Package:  model.Package{Name: in.of(pn), Version: in.of(pv), FixedVersion: in.of(pf), PURL: in.of(pp)},
 			Location: model.Location{Path: in.of(path)}, Status: st,
 			VulnIDs: splitList(in.of(vulns)), CWEs: splitList(in.of(cwes)), FindingIDs: []string{}}))
+		slot.set(keyOf([]byte(id)), x)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read exposures: %w", err)
+		return exposureSlots{}, fmt.Errorf("read exposures: %w", err)
 	}
 	return slot, nil
 }
@@ -496,7 +562,7 @@ func (s *DB) analysisFindings(ctx context.Context, n int) ([]analysisFinding, er
 		if len(eid) == 0 {
 			continue // a finding of no exposure, which no join could give
 		}
-		f := analysisFinding{exposure: string(eid), id: fid, vulns: string(fvulns), cwes: string(fcwes)}
+		f := analysisFinding{exposure: keyOf(eid), id: fid, vulns: string(fvulns), cwes: string(fcwes)}
 		if notFixed != 0 {
 			f.notFixed = true
 			f.cvss = s.cvssOf(cvssOf, fextra)
