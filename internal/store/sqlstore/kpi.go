@@ -99,11 +99,12 @@ func (s *DB) recordKPIs(ctx context.Context, tx *sql.Tx, a store.Analysis, r *st
 		return fmt.Errorf("record kpis: %w", err)
 	}
 	if nx < 0 {
-		// Grouped in the order of path_exposures' primary key, open paths
-		// looked up in a list of their ids: where a join read each link's
-		// path row (steps and all), a second a count at 200k links.
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT exposure_id FROM path_exposures
-WHERE path_id IN (SELECT id FROM paths WHERE status = 'open') GROUP BY exposure_id) g`).Scan(&nx); err != nil {
+		// path_exposures holds the links of open paths only (a path's are
+		// deleted when it closes, migration 00022): grouped in the order
+		// of its primary key, with no look-up of each link's path, which
+		// was 0.6 s of a re-analysis at 200k links (and a second more when
+		// a join read each path's row).
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT exposure_id FROM path_exposures GROUP BY exposure_id) g`).Scan(&nx); err != nil {
 			return fmt.Errorf("record kpis: %w", err)
 		}
 	}

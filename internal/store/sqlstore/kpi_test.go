@@ -9,6 +9,7 @@ import (
 
 	"github.com/ctem-dev/ctem/internal/store"
 	"github.com/ctem-dev/ctem/internal/store/sqlite"
+	"github.com/ctem-dev/ctem/internal/store/storetest"
 )
 
 // TestKPISnapshots: every recorded analysis writes the figures of all
@@ -94,5 +95,64 @@ func TestKPISnapshots(t *testing.T) {
 	}
 	if diff := cmp.Diff(peaks, map[string]float64{"x1": 6, "x2": 2, "x3": 1}); diff != "" {
 		t.Errorf("PriorityPeaks() (-got +want):\n%s", diff)
+	}
+}
+
+// TestPathExposuresKPIAfterClose: the exposures on an open path that a
+// partial analysis counts leave out those of paths a full analysis
+// closed, and count again those of a path that reopened (path_exposures
+// keeps the links of open paths only).
+func TestPathExposuresKPIAfterClose(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := storetest.Open(t)
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	seq := int64(0)
+	record := func(r *store.AnalysisRecord) store.Analysis {
+		t.Helper()
+		seq++
+		r.Analysis.At, r.Analysis.IngestSeq = at.Add(time.Duration(seq)*time.Hour), seq
+		a, _, err := st.RecordAnalysis(ctx, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	both := func() *store.AnalysisRecord {
+		return &store.AnalysisRecord{Paths: []store.StoredPath{path("p1", "a", 2), path("p2", "b", 1)},
+			PathExposures: map[string][]string{"p1": {"x1"}, "p2": {"x2", "x3"}}}
+	}
+	partial := func() store.Analysis {
+		return record(&store.AnalysisRecord{Analysis: store.Analysis{Partial: true}, Jewels: map[string]bool{"a": true}, Covered: []string{"a"},
+			Paths: []store.StoredPath{path("p1", "a", 2)}, PathExposures: map[string][]string{"p1": {"x1"}}})
+	}
+	counted := func(id int64) float64 {
+		t.Helper()
+		for v, err := range st.KPISnapshots(ctx, time.Time{}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.AnalysisID == id && v.Dim == store.KPIWhole && v.Metric == store.MetricPathExposures {
+				return v.Value
+			}
+		}
+		t.Fatalf("KPISnapshots: no %s of analysis %d", store.MetricPathExposures, id)
+		return 0
+	}
+	for _, c := range []struct {
+		name string
+		full *store.AnalysisRecord
+		want float64
+	}{
+		{"both open", both(), 3},
+		{"p2 closed", &store.AnalysisRecord{Paths: []store.StoredPath{path("p1", "a", 2)}, PathExposures: map[string][]string{"p1": {"x1"}}}, 1},
+		{"p2 reopened", both(), 3},
+	} {
+		if got := counted(record(c.full).ID); got != c.want {
+			t.Errorf("%s: full analysis counted %v exposures on open paths, want %v", c.name, got, c.want)
+		}
+		if got := counted(partial().ID); got != c.want {
+			t.Errorf("%s: partial analysis of a counted %v exposures on open paths, want %v", c.name, got, c.want)
+		}
 	}
 }

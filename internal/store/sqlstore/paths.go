@@ -67,6 +67,10 @@ ON CONFLICT (id) DO UPDATE SET likelihood = excluded.likelihood, risk = excluded
 		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE paths SET status = 'closed', closed_at = ? WHERE id = ?`), now, id); err != nil {
 			return nil, fmt.Errorf("close path: %w", err)
 		}
+		// Only open paths keep their links (see recordKPIs).
+		if _, err := tx.ExecContext(ctx, s.rebind(`DELETE FROM path_exposures WHERE path_id = ?`), id); err != nil {
+			return nil, fmt.Errorf("close path: %w", err)
+		}
 		events = append(events, store.PathEvent{PathID: id, Event: "closed", At: at, Risk: p.Risk, Summary: p.Entry + " => " + p.Target})
 	}
 	for _, e := range events {

@@ -313,6 +313,11 @@ func (s *DB) recordPaths(ctx context.Context, tx *sql.Tx, a store.Analysis, r *s
 		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE paths SET status = 'closed', closed_at = ?, analysis_id = ? WHERE id = ?`), now, a.ID, id); err != nil {
 			return nil, 0, fmt.Errorf("close path: %w", err)
 		}
+		// Only open paths keep their links (see recordKPIs); the links
+		// read above of a path that closes are not counted below either.
+		if _, err := tx.ExecContext(ctx, s.rebind(`DELETE FROM path_exposures WHERE path_id = ?`), id); err != nil {
+			return nil, 0, fmt.Errorf("close path: %w", err)
+		}
 		events = append(events, store.PathEvent{PathID: id, Event: "closed", At: a.At, Risk: p.Risk, Summary: p.Entry + " => " + p.Target})
 	}
 	for _, e := range events {
