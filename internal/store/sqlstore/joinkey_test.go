@@ -1,28 +1,26 @@
 package sqlstore
 
-import "testing"
+import (
+	"testing"
 
-// TestExposureSlots checks that the join of the bulk read finds each
-// exposure by its id, whether the id is sixteen hexadecimal digits (kept
-// as a number) or anything else (kept as a string), and no other.
-func TestExposureSlots(t *testing.T) {
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestExposureKeys checks that the join keys of the bulk read keep ids of
+// sixteen lowercase hexadecimal digits as their numbers and every other
+// id as itself, so that no two ids share a key.
+func TestExposureKeys(t *testing.T) {
 	t.Parallel()
-	ids := []string{"00000000000000ff", "ffffffffffffffff", "0123456789abcdef", "0123456789ABCDEF", "ff", "00000000000000ff0", "zz", ""}
-	s := exposureSlots{nums: map[uint64]int32{}}
-	for i, id := range ids {
-		s.set(keyOf([]byte(id)), int32(i))
+	var k exposureKeys
+	for i, id := range []string{"00000000000000ff", "ffffffffffffffff", "0123456789abcdef", "0123456789ABCDEF", "ff", "00000000000000ff0", "zz", "000000000000000g"} {
+		k.add([]byte(id), int32(i))
 	}
-	if s.n != len(ids) {
-		t.Errorf("exposureSlots.n = %d, want %d", s.n, len(ids))
+	wantNums := []numAt{{0xff, 0}, {0xffffffffffffffff, 1}, {0x0123456789abcdef, 2}}
+	wantStrs := map[string]int32{"0123456789ABCDEF": 3, "ff": 4, "00000000000000ff0": 5, "zz": 6, "000000000000000g": 7}
+	if diff := cmp.Diff(k.nums, wantNums, cmp.AllowUnexported(numAt{})); diff != "" {
+		t.Errorf("exposureKeys.nums (-got +want):\n%s", diff)
 	}
-	for i, id := range ids {
-		if got, ok := s.of(keyOf([]byte(id))); !ok || got != int32(i) {
-			t.Errorf("of(keyOf(%q)) = %d, %v, want %d, true", id, got, ok, i)
-		}
-	}
-	for _, id := range []string{"00000000000000fe", "0ff", "fF", "00000000000000FF"} {
-		if got, ok := s.of(keyOf([]byte(id))); ok {
-			t.Errorf("of(keyOf(%q)) = %d, true, want not found", id, got)
-		}
+	if diff := cmp.Diff(k.strs, wantStrs); diff != "" {
+		t.Errorf("exposureKeys.strs (-got +want):\n%s", diff)
 	}
 }
