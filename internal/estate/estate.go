@@ -27,14 +27,15 @@ type Estate struct {
 	Keys []string
 	// Relations are the relations between canonical keys, without
 	// aliases and without repeats (the first source of an edge is kept;
-	// Sources lists them all).
+	// EdgeSources lists them all).
 	Relations []model.Relation
-	// Sources maps an edge ("from\x00type\x00action\x00to") to every
-	// input that reported it.
-	Sources map[string][]string
 	// Scope is the scope applied (Default when none was given).
 	Scope *scope.Scope
 
+	// sources maps an edge to every input that reported it: keyed by its
+	// fields, not by their concatenation (a string made per relation, a
+	// tenth of loading an estate of 300k relations).
+	sources  map[edge][]string
 	alias    map[string]string
 	incoming map[string][]int // relation indexes by To, built on first use
 }
@@ -48,7 +49,7 @@ func Build(assets []model.Asset, rels []model.Relation, sc *scope.Scope) *Estate
 	if sc == nil {
 		sc = scope.Default()
 	}
-	e := &Estate{Assets: map[string]*model.Asset{}, Sources: map[string][]string{}, Scope: sc, alias: map[string]string{}}
+	e := &Estate{Assets: map[string]*model.Asset{}, sources: make(map[edge][]string, len(rels)), Scope: sc, alias: map[string]string{}}
 	assets, rels = joinKubernetes(assets, rels)
 	// Aliases first: union of alias-of edges, the target being canonical.
 	for _, r := range rels {
@@ -83,14 +84,14 @@ func Build(assets []model.Asset, rels []model.Relation, sc *scope.Scope) *Estate
 		if r.From == r.To {
 			continue
 		}
-		id := string(r.From) + "\x00" + string(r.Type) + "\x00" + r.Action + "\x00" + r.To
-		if srcs, seen := e.Sources[id]; seen {
+		id := edgeOf(r)
+		if srcs, seen := e.sources[id]; seen {
 			if !slices.Contains(srcs, r.Source) {
-				e.Sources[id] = append(srcs, r.Source)
+				e.sources[id] = append(srcs, r.Source)
 			}
 			continue
 		}
-		e.Sources[id] = []string{r.Source}
+		e.sources[id] = []string{r.Source}
 		e.Relations = append(e.Relations, r)
 		for _, k := range []string{r.From, r.To} {
 			if _, ok := e.Assets[k]; !ok {
@@ -314,8 +315,17 @@ func (e *Estate) Neighbours(key string) (out, in []model.Relation) {
 
 // EdgeSources returns every input that reported r.
 func (e *Estate) EdgeSources(r model.Relation) []string {
-	return e.Sources[r.From+"\x00"+string(r.Type)+"\x00"+r.Action+"\x00"+r.To]
+	return e.sources[edgeOf(r)]
 }
+
+// edge is a relation without its source.
+type edge struct {
+	from, to string
+	typ      model.RelationType
+	action   string
+}
+
+func edgeOf(r model.Relation) edge { return edge{r.From, r.To, r.Type, r.Action} }
 
 // Components returns the number of weakly connected components among the
 // assets that take part in relations, for checking that an estate forms
