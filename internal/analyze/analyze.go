@@ -499,11 +499,18 @@ func (r *Run) affected(comp map[string]int, changed []string) (kept, total int) 
 			want[c] = true
 		}
 	}
+	// The keys of the wanted components, in a set of their own: the
+	// input's every asset and relation is looked up in it, a few hundred
+	// thousand look-ups that in a map of every key each missed the cache.
 	ids := map[int]bool{}
-	for _, c := range comp {
+	inWanted := map[string]bool{}
+	for k, c := range comp {
 		ids[c] = true
+		if want[c] {
+			inWanted[k] = true
+		}
 	}
-	in := func(k string) bool { c, ok := comp[k]; return ok && want[c] }
+	in := func(k string) bool { return inWanted[k] }
 	gi := &graph.Input{Entries: r.Input.Entries}
 	for _, a := range r.Input.Assets {
 		if in(a.Key) || a.Key == estate.InternetKey {
