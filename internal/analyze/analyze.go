@@ -418,15 +418,15 @@ func PrepareAffected(ctx context.Context, st store.Store, es *estate.Estate, in 
 	// input (a copy of each asset, a tenth of a re-analysis twice over).
 	sorted := es.Sorted()
 	comp := componentsOf(es, sorted)
-	want := map[int]bool{}
+	want := map[int32]bool{}
 	for _, k := range changed {
-		if c, ok := comp[es.Canonical(k)]; ok {
+		if c, ok := comp.of(es.Canonical(k)); ok {
 			want[c] = true
 		}
 	}
 	var keys []string
-	for k, c := range comp {
-		if !want[c] {
+	for i, k := range comp.keys {
+		if !want[comp.comp[i]] {
 			continue
 		}
 		keys = append(keys, k)
@@ -488,25 +488,23 @@ func Record(ctx context.Context, st store.Store, r *Run, at time.Time) ([]store.
 // internet-facing component. It returns the number of components kept
 // and in all.
 func (r *Run) Affected(changed []string) (kept, total int) {
-	return r.affected(components(r.Estate), changed)
+	return r.affected(componentsOf(r.Estate, r.Estate.Sorted()), changed)
 }
 
 // affected is Affected with the estate's components.
-func (r *Run) affected(comp map[string]int, changed []string) (kept, total int) {
-	want := map[int]bool{}
+func (r *Run) affected(comp *compIndex, changed []string) (kept, total int) {
+	want := map[int32]bool{}
 	for _, k := range changed {
-		if c, ok := comp[r.Estate.Canonical(k)]; ok {
+		if c, ok := comp.of(r.Estate.Canonical(k)); ok {
 			want[c] = true
 		}
 	}
 	// The keys of the wanted components, in a set of their own: the
 	// input's every asset and relation is looked up in it, a few hundred
 	// thousand look-ups that in a map of every key each missed the cache.
-	ids := map[int]bool{}
 	inWanted := map[string]bool{}
-	for k, c := range comp {
-		ids[c] = true
-		if want[c] {
+	for i, k := range comp.keys {
+		if want[comp.comp[i]] {
 			inWanted[k] = true
 		}
 	}
@@ -533,26 +531,54 @@ func (r *Run) affected(comp map[string]int, changed []string) (kept, total int) 
 		}
 	}
 	r.Input, r.Partial = gi, true
-	return len(want), len(ids)
+	return len(want), comp.n
 }
 
 // components numbers the weakly connected components of the estate's
 // relations, the internet left out (union-find, near-linear).
-func components(es *estate.Estate) map[string]int { return componentsOf(es, es.Sorted()) }
+func components(es *estate.Estate) map[string]int {
+	cs := componentsOf(es, es.Sorted())
+	out := make(map[string]int, len(cs.keys))
+	for i, k := range cs.keys {
+		out[k] = int(cs.comp[i])
+	}
+	return out
+}
 
-// componentsOf is components with the estate's assets in key order.
-func componentsOf(es *estate.Estate, sorted []model.Asset) map[string]int {
+// compIndex is the component of each key: keys[i] is in component
+// comp[i], of n; num gives a key's i.
+type compIndex struct {
+	num  map[string]int32
+	keys []string
+	comp []int32
+	n    int
+}
+
+// of returns the component of key k.
+func (c *compIndex) of(k string) (int32, bool) {
+	i, ok := c.num[k]
+	if !ok {
+		return 0, false
+	}
+	return c.comp[i], true
+}
+
+// componentsOf is components with the estate's assets in key order, as a
+// compIndex: walked as two slices and looked up through the numbering the
+// union-find makes anyway, not copied into a second map of every key.
+func componentsOf(es *estate.Estate, sorted []model.Asset) *compIndex {
 	// Union-find over numbers, each key numbered once: over the keys
 	// themselves, every step of a find was a map lookup (a quarter of a
 	// re-analysis at 100k assets).
-	num := make(map[string]int32, len(es.Keys))
+	cs := &compIndex{num: make(map[string]int32, len(es.Keys)), keys: make([]string, 0, len(es.Keys))}
 	var parent []int32
 	id := func(k string) int32 {
-		if i, ok := num[k]; ok {
+		if i, ok := cs.num[k]; ok {
 			return i
 		}
 		i := int32(len(parent))
-		num[k] = i
+		cs.num[k] = i
+		cs.keys = append(cs.keys, k)
 		parent = append(parent, i)
 		return i
 	}
@@ -577,18 +603,21 @@ func componentsOf(es *estate.Estate, sorted []model.Asset) map[string]int {
 			parent[a] = b
 		}
 	}
-	ids := map[int32]int{}
-	out := make(map[string]int, len(num))
-	for k, i := range num {
-		root := find(i)
-		c, ok := ids[root]
-		if !ok {
-			c = len(ids)
-			ids[root] = c
-		}
-		out[k] = c
+	// Dense component numbers, by root.
+	dense := make([]int32, len(parent))
+	for i := range dense {
+		dense[i] = -1
 	}
-	return out
+	cs.comp = make([]int32, len(parent))
+	for i := range parent {
+		root := find(int32(i))
+		if dense[root] < 0 {
+			dense[root] = int32(cs.n)
+			cs.n++
+		}
+		cs.comp[i] = dense[root]
+	}
+	return cs
 }
 
 // Run runs the analysis of r.Input.
