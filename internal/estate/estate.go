@@ -49,8 +49,10 @@ func Build(assets []model.Asset, rels []model.Relation, sc *scope.Scope) *Estate
 	if sc == nil {
 		sc = scope.Default()
 	}
-	e := &Estate{Assets: map[string]*model.Asset{}, sources: make(map[edge][]string, len(rels)), Scope: sc, alias: map[string]string{}}
 	assets, rels = joinKubernetes(assets, rels)
+	// Sized for the input: growing them was a tenth of loading an estate.
+	e := &Estate{Assets: make(map[string]*model.Asset, len(assets)), Keys: make([]string, 0, len(assets)),
+		Relations: make([]model.Relation, 0, len(rels)), sources: make(map[edge][]string, len(rels)), Scope: sc, alias: map[string]string{}}
 	// Aliases first: union of alias-of edges, the target being canonical.
 	for _, r := range rels {
 		if r.Type == model.RelAliasOf && r.From != r.To {
