@@ -180,8 +180,14 @@ func weaknesses(ctx context.Context, st store.Store, es *estate.Estate, in score
 	return append(lo, hi...), nil
 }
 
-// weaknessSink keeps the exposures of a bulk read as weaknesses.
-type weaknessSink struct{ ws []graph.Weakness }
+// weaknessSink keeps the exposures of a bulk read as weaknesses, and
+// their id order when the store gives it (store.ExposureOrderer).
+type weaknessSink struct {
+	ws    []graph.Weakness
+	order []int32
+}
+
+func (s *weaknessSink) Order(byID []int32) { s.order = byID }
 
 func (s *weaknessSink) Grow(n int) { s.ws = slices.Grow(s.ws, n) }
 
@@ -212,15 +218,22 @@ func readWeaknesses(ctx context.Context, tr tableReader, es *estate.Estate, in s
 	wg.Go(func() { conv(ws[half:]) })
 	conv(ws[:half])
 	wg.Wait()
-	sortByID(ws)
+	if len(sink.order) == len(ws) {
+		permute(ws, sink.order)
+	} else {
+		sortByID(ws)
+	}
 	return ws, nil
 }
 
 // sortByID puts ws in exposure id order: it sorts their positions, then
 // moves each weakness once along the cycles of that permutation, instead
 // of swapping weaknesses of some 600 bytes O(n log n) times.
-func sortByID(ws []graph.Weakness) {
-	perm := sortedPositions(ws)
+func sortByID(ws []graph.Weakness) { permute(ws, sortedPositions(ws)) }
+
+// permute puts the weakness at position perm[i] at position i, for
+// every i; perm is a permutation of the positions of ws, and is used up.
+func permute(ws []graph.Weakness, perm []int32) {
 	// The weakness at position i goes from position perm[i]; a done
 	// position is marked -1.
 	for i := range perm {

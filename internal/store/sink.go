@@ -15,3 +15,13 @@ type ExposureSink interface {
 	// after its last Add, to complete the exposures it added.
 	At(i int) *model.Exposure
 }
+
+// ExposureOrderer is an ExposureSink that a store may tell the order of
+// the exposures' ids, when it sorted them anyway, so that the sink need
+// not sort them again.
+type ExposureOrderer interface {
+	// Order says that byID[k] is the number (see Add) of the exposure
+	// whose id is k-th in id order. It is called at most once, after the
+	// last Add, with one number per exposure added.
+	Order(byID []int32)
+}

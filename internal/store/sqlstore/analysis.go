@@ -392,6 +392,14 @@ func (s *DB) ReadAnalysisExposures(ctx context.Context, sink store.ExposureSink)
 	// finding id order, as AnalysisExposures merges them.
 	byID := func(a, b numAt) int { return cmp.Or(cmp.Compare(a.num, b.num), cmp.Compare(a.at, b.at)) }
 	slices.SortFunc(keys.nums, byID)
+	if o, ok := sink.(store.ExposureOrderer); ok && len(keys.strs) == 0 {
+		// Sixteen lowercase hexadecimal digits sort as their numbers.
+		order := make([]int32, len(keys.nums))
+		for k, x := range keys.nums {
+			order[k] = x.at
+		}
+		o.Order(order)
+	}
 	fnums := make([]numAt, 0, len(fs))
 	var fstrs map[int32][]int32 // by slot, the findings of exposures with other ids
 	for k := range fs {

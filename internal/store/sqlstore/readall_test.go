@@ -22,7 +22,15 @@ type sliceSink struct {
 	xs    []model.Exposure
 	grown int
 	atted bool
+	order []int32
 	t     *testing.T
+}
+
+func (s *sliceSink) Order(byID []int32) {
+	if s.order != nil {
+		s.t.Errorf("ReadAnalysisExposures called Order twice")
+	}
+	s.order = byID
 }
 
 func (s *sliceSink) Grow(n int) { s.grown = n }
@@ -105,6 +113,18 @@ func TestReadAnalysisExposuresAsStreamed(t *testing.T) {
 		t.Fatalf("ReadAnalysisExposures = %v", err)
 	}
 	got := sink.xs
+	// The order it gives is the exposures' id order.
+	var ordered []string
+	for _, i := range sink.order {
+		ordered = append(ordered, got[i].ID)
+	}
+	var ids []string
+	for _, x := range got {
+		ids = append(ids, x.ID)
+	}
+	if slices.Sort(ids); !slices.Equal(ordered, ids) {
+		t.Errorf("ReadAnalysisExposures: Order gave the ids %v..., want %v...", ordered[:min(3, len(ordered))], ids[:min(3, len(ids))])
+	}
 	slices.SortFunc(got, func(a, b model.Exposure) int { return strings.Compare(a.ID, b.ID) })
 	// What the bulk read leaves out: severity, line, URL, component,
 	// times and tools; its finding ids are in id order.
