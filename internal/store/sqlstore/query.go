@@ -296,23 +296,20 @@ func (s *DB) Exposures(ctx context.Context, f store.Filter) iter.Seq2[model.Expo
 			l.terms = append(l.terms, keysTerm("exposures", "asset", f.Assets))
 		}
 		if len(f.Tools) > 0 {
-			// Read first: the exposures of the findings of the tools,
-			// through findings_filter; else each exposure's findings
-			// (one range of the findings' primary key) are searched.
-			ft, _, err := s.filterTerm(ctx, "findings", nil, nil, f.Tools)
-			if err != nil {
-				yield(model.Exposure{}, err)
-				return
-			}
+			// The tools of each exposure are rows of exposure_tools
+			// (migration 00021), keyed (tool, exposure): read first, a
+			// tool's exposures are a range of the key; else each
+			// exposure is checked with a lookup per tool asked.
 			args := make([]any, len(f.Tools))
 			for i, t := range f.Tools {
 				args[i] = t
 			}
+			in := " IN (" + placeholders(len(f.Tools)) + ")"
 			l.terms = append(l.terms, term{
-				plain:      "id IN (SELECT exposure_id FROM findings WHERE " + ft.plain + ")",
-				plainArgs:  ft.plainArgs,
-				hidden:     "EXISTS (SELECT 1 FROM findings x WHERE " + ofExposure("x", "exposures.id") + " AND x.tool IN (" + placeholders(len(f.Tools)) + "))",
-				hiddenArgs: args, table: "findings", probe: ft.plain, probeArgs: ft.plainArgs,
+				plain:      "id IN (SELECT exposure_id FROM exposure_tools WHERE tool" + in + ")",
+				plainArgs:  args,
+				hidden:     "EXISTS (SELECT 1 FROM exposure_tools t WHERE t.tool" + in + " AND t.exposure_id = exposures.id)",
+				hiddenArgs: args, table: "exposure_tools", probe: "tool" + in, probeArgs: args,
 			})
 		}
 		if len(f.VulnIDs) > 0 {

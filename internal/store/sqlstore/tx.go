@@ -498,6 +498,14 @@ SELECT DISTINCT ON (f.exposure_id) f.exposure_id, f.kind, f.rule_id,
 FROM findings f WHERE f.scan_id = ? WINDOW w AS (PARTITION BY f.exposure_id) ORDER BY f.exposure_id, f.id
 ` + exposureConflict
 
+// exposureToolsOf records that the scan's tool reports the exposures of
+// the findings the scan wrote (migration 00021's exposure_tools, which
+// the exposures listing's tool filter reads). A scan's findings are all
+// of its tool; the rows go in key order, and those already there stay.
+const exposureToolsOf = `INSERT INTO exposure_tools (tool, exposure_id)
+SELECT CAST(? AS TEXT), d.e FROM (SELECT DISTINCT f.exposure_id AS e FROM findings f WHERE f.scan_id = ? AND f.exposure_id <> '') d ORDER BY d.e
+ON CONFLICT (tool, exposure_id) DO NOTHING`
+
 // exposuresOf returns the dialect's statement recording a scan's
 // exposures.
 func (s *DB) exposuresOf() string {
@@ -1009,6 +1017,9 @@ func (x *tx) lifecycle(ctx context.Context, s *model.Scan) error {
 	now := micros(s.StartedAt)
 	if _, err := q(x.s.exposuresOf(), now, now, s.ID); err != nil {
 		return fmt.Errorf("record exposures: %w", err)
+	}
+	if _, err := q(exposureToolsOf, s.Tool, s.ID); err != nil {
+		return fmt.Errorf("record exposure tools: %w", err)
 	}
 	// Reopen what an earlier scan had fixed.
 	if _, err := q(`INSERT INTO finding_events (finding_id, from_status, to_status, at, scan_id)
