@@ -184,12 +184,17 @@ func (s *DB) Findings(ctx context.Context, f store.Filter) iter.Seq2[model.Findi
 				plainArgs: []any{micros(f.Since)}, hiddenArgs: []any{micros(f.Since)}, table: "findings", col: "first_seen"})
 		}
 		if f.ScanID != "" {
-			cond, args, err := s.scanCond(ctx, "findings", f.ScanID)
+			cond, args, err := s.scanCond(ctx, "findings", f.ScanID, false)
 			if err != nil {
 				yield(model.Finding{}, err)
 				return
 			}
-			l.terms = append(l.terms, plainTerm(cond, args...))
+			hcond, _, err := s.scanCond(ctx, "findings", f.ScanID, true)
+			if err != nil {
+				yield(model.Finding{}, err)
+				return
+			}
+			l.terms = append(l.terms, term{plain: cond, hidden: hcond, plainArgs: args, hiddenArgs: args, table: "findings"})
 		}
 		if err := s.choose(ctx, &l); err != nil {
 			yield(model.Finding{}, err)
@@ -334,12 +339,24 @@ func (s *DB) Exposures(ctx context.Context, f store.Filter) iter.Seq2[model.Expo
 				plainArgs: []any{micros(f.Since)}, hiddenArgs: []any{micros(f.Since)}, table: "exposures", col: "first_seen"})
 		}
 		if f.ScanID != "" {
-			cond, args, err := s.scanCond(ctx, "x", f.ScanID)
+			// Read first, the exposures of the scan's findings
+			// (findings_scan); else each exposure's findings are
+			// searched.
+			cond, args, err := s.scanCond(ctx, "x", f.ScanID, false)
 			if err != nil {
 				yield(model.Exposure{}, err)
 				return
 			}
-			l.terms = append(l.terms, plainTerm("EXISTS (SELECT 1 FROM findings x WHERE "+ofExposure("x", "exposures.id")+" AND "+cond+")", args...))
+			probe, _, err := s.scanCond(ctx, "findings", f.ScanID, false)
+			if err != nil {
+				yield(model.Exposure{}, err)
+				return
+			}
+			l.terms = append(l.terms, term{
+				plain: "id IN (SELECT x.exposure_id FROM findings x WHERE " + cond + ")", plainArgs: args,
+				hidden: "EXISTS (SELECT 1 FROM findings x WHERE " + ofExposure("x", "exposures.id") + " AND " + cond + ")", hiddenArgs: args,
+				table: "findings", probe: probe, probeArgs: args,
+			})
 		}
 		if err := s.choose(ctx, &l); err != nil {
 			yield(model.Exposure{}, err)
