@@ -56,8 +56,8 @@ func grypeAgrees(t *testing.T, st *sqlstore.DB) model.Scan {
 }
 
 // exposureTools reads the rows of exposure_tools, and the rows the
-// findings imply (each exposure with each tool of its findings), as
-// "tool exposure" lines.
+// findings imply (each exposure with each tool of its findings, and the
+// exposure's first sighting), as "tool exposure first-seen" lines.
 func exposureTools(t *testing.T, st *sqlstore.DB) (got, want []string) {
 	t.Helper()
 	read := func(q string) []string {
@@ -69,18 +69,19 @@ func exposureTools(t *testing.T, st *sqlstore.DB) (got, want []string) {
 		var out []string
 		for rows.Next() {
 			var tool, id string
-			if err := rows.Scan(&tool, &id); err != nil {
+			var first int64
+			if err := rows.Scan(&tool, &id, &first); err != nil {
 				t.Fatal(err)
 			}
-			out = append(out, tool+" "+id)
+			out = append(out, fmt.Sprint(tool, " ", id, " ", first))
 		}
 		if err := rows.Err(); err != nil {
 			t.Fatal(err)
 		}
 		return out
 	}
-	return read(`SELECT tool, exposure_id FROM exposure_tools ORDER BY tool, exposure_id`),
-		read(`SELECT DISTINCT tool, exposure_id FROM findings ORDER BY tool, exposure_id`)
+	return read(`SELECT tool, exposure_id, exposure_first_seen FROM exposure_tools ORDER BY tool, exposure_id`),
+		read(`SELECT DISTINCT f.tool, f.exposure_id, x.first_seen FROM findings f JOIN exposures x ON x.id = f.exposure_id ORDER BY f.tool, f.exposure_id`)
 }
 
 // TestToolFilter checks the exposures listing's tool filter, which

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/ctem-dev/ctem/internal/model"
@@ -286,6 +287,7 @@ func (s *DB) Exposures(ctx context.Context, f store.Filter) iter.Seq2[model.Expo
 	o := exposureOrders[sort]
 	return func(yield func(model.Exposure, error) bool) {
 		l := listing{o: o}
+		toolTerm := -1
 		if len(f.Severities) > 0 {
 			l.terms = append(l.terms, inTerm("exposures", "sev", sevRanks(f.Severities)))
 		}
@@ -310,6 +312,7 @@ func (s *DB) Exposures(ctx context.Context, f store.Filter) iter.Seq2[model.Expo
 				args[i] = t
 			}
 			in := " IN (" + placeholders(len(f.Tools)) + ")"
+			toolTerm = len(l.terms)
 			l.terms = append(l.terms, term{
 				plain:      "id IN (SELECT exposure_id FROM exposure_tools WHERE tool" + in + ")",
 				plainArgs:  args,
@@ -362,13 +365,20 @@ func (s *DB) Exposures(ctx context.Context, f store.Filter) iter.Seq2[model.Expo
 			yield(model.Exposure{}, err)
 			return
 		}
-		w, lo := l.where(), l.order()
-		if err := s.page(ctx, w, f, 'x', "exposures", "id", lo); err != nil {
+		var q string
+		var args []any
+		if toolTerm >= 0 && l.first < 0 && toolOrders[sort] != nil {
+			q, args, err = s.byTools(ctx, f, &l, toolTerm, sort)
+		} else {
+			w, lo := l.where(), l.order()
+			err = s.page(ctx, w, f, 'x', "exposures", "id", lo)
+			q, args = `SELECT `+exposureCols+` FROM exposures`+w.sql()+lo.sql()+limit(f.Limit), w.args
+		}
+		if err != nil {
 			yield(model.Exposure{}, err)
 			return
 		}
-		q := s.rebind(`SELECT ` + exposureCols + ` FROM exposures` + w.sql() + lo.sql() + limit(f.Limit))
-		rows, err := s.query(ctx, q, w.args...)
+		rows, err := s.query(ctx, s.rebind(q), args...)
 		if err != nil {
 			yield(model.Exposure{}, err)
 			return
@@ -411,6 +421,50 @@ func (s *DB) Exposures(ctx context.Context, f store.Filter) iter.Seq2[model.Expo
 			flush()
 		}
 	}
+}
+
+// toolOrders are the orders of exposure_tools' keys (migration 00021)
+// that are the exposures listing's orders, by sort: the newest first
+// (exposure_tools_newest) and by id (its primary key).
+var toolOrders = map[store.Sort]order{
+	store.SortNewest: {{"et.exposure_first_seen", true}, {"et.exposure_id", false}},
+	store.SortID:     {{"et.exposure_id", false}},
+}
+
+// byTools returns the query of a page of exposures whose tool filter
+// (term ti of l) keeps many rows and no term few, in an order of
+// toolOrders: each tool's exposures are walked in that order through
+// exposure_tools, joined to their rows and filtered by the other terms,
+// a page from each tool, and the union (an exposure of two tools
+// counted once) cut to a page. Walking exposures_newest instead reads
+// the other tools' exposures too, which need not be spread evenly
+// through the order (a tool's scans come when they come).
+func (s *DB) byTools(ctx context.Context, f store.Filter, l *listing, ti int, sort store.Sort) (string, []any, error) {
+	rest := *l
+	rest.terms = slices.Delete(slices.Clone(l.terms), ti, ti+1)
+	w := rest.where()
+	to := toolOrders[sort]
+	if f.After != "" {
+		vals, err := s.cursorKey(ctx, f.After, 'x', "exposures", "id", l.o)
+		if err != nil {
+			return "", nil, err
+		}
+		w.after(to, vals)
+	}
+	and := ""
+	if len(w.conds) > 0 {
+		and = " AND " + strings.Join(w.conds, " AND ")
+	}
+	cols := "exposures." + strings.ReplaceAll(strings.Join(strings.Fields(exposureCols), " "), ", ", ", exposures.")
+	tools := slices.Compact(slices.Sorted(slices.Values(f.Tools)))
+	arms := make([]string, len(tools))
+	var args []any
+	for i, tool := range tools {
+		arms[i] = `SELECT * FROM (SELECT ` + cols + ` FROM exposure_tools et JOIN exposures ON exposures.id = et.exposure_id
+WHERE et.tool = ?` + and + to.sql() + limit(f.Limit) + `) a` + strconv.Itoa(i)
+		args = append(append(args, tool), w.args...)
+	}
+	return `SELECT ` + exposureCols + ` FROM (` + strings.Join(arms, " UNION ") + `) u` + l.o.sql() + limit(f.Limit), args, nil
 }
 
 func scanExposure(r *sql.Rows) (model.Exposure, error) {

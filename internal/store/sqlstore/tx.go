@@ -500,10 +500,13 @@ FROM findings f WHERE f.scan_id = ? WINDOW w AS (PARTITION BY f.exposure_id) ORD
 
 // exposureToolsOf records that the scan's tool reports the exposures of
 // the findings the scan wrote (migration 00021's exposure_tools, which
-// the exposures listing's tool filter reads). A scan's findings are all
-// of its tool; the rows go in key order, and those already there stay.
-const exposureToolsOf = `INSERT INTO exposure_tools (tool, exposure_id)
-SELECT CAST(? AS TEXT), d.e FROM (SELECT DISTINCT f.exposure_id AS e FROM findings f WHERE f.scan_id = ? AND f.exposure_id <> '') d ORDER BY d.e
+// the exposures listing's tool filter reads), with their first
+// sighting. A scan's findings are all of its tool; the rows go in key
+// order, and those already there stay. It runs after exposuresOf, which
+// writes the exposures.
+const exposureToolsOf = `INSERT INTO exposure_tools (tool, exposure_id, exposure_first_seen)
+SELECT CAST(? AS TEXT), x.id, x.first_seen FROM exposures x
+WHERE x.id IN (SELECT f.exposure_id FROM findings f WHERE f.scan_id = ?) ORDER BY x.id
 ON CONFLICT (tool, exposure_id) DO NOTHING`
 
 // exposuresOf returns the dialect's statement recording a scan's

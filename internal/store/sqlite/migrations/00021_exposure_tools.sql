@@ -11,13 +11,25 @@
 -- of the findings a scan writes, in the scan's transaction; removing a
 -- scan deletes those no finding supports any more. A finding's tool and
 -- exposure never change (both are part of its id).
+--
+-- Each row also holds its exposure's first sighting, which never changes
+-- either: exposure_tools_newest orders a tool's exposures newest first,
+-- as exposures_newest orders all, so that a page of a tool's exposures
+-- in that order is a range of it. A tool's exposures are not spread
+-- evenly through the newest order (a tool's scans come when they come):
+-- at 10M exposures, a page of one tool's newest exposures walked
+-- exposures_newest through 600,000 exposures of other tools first.
 CREATE TABLE exposure_tools (
   tool        TEXT NOT NULL,
   exposure_id TEXT NOT NULL,
+  exposure_first_seen BIGINT,
   PRIMARY KEY (tool, exposure_id)
 ) WITHOUT ROWID;
-INSERT INTO exposure_tools (tool, exposure_id)
-SELECT DISTINCT tool, exposure_id FROM findings WHERE exposure_id <> '' ORDER BY tool, exposure_id;
+INSERT INTO exposure_tools (tool, exposure_id, exposure_first_seen)
+SELECT t.tool, t.exposure_id, x.first_seen
+FROM (SELECT DISTINCT tool, exposure_id FROM findings WHERE exposure_id <> '') t JOIN exposures x ON x.id = t.exposure_id
+ORDER BY t.tool, t.exposure_id;
+CREATE INDEX exposure_tools_newest ON exposure_tools (tool, exposure_first_seen DESC, exposure_id);
 
 -- +goose Down
 DROP TABLE exposure_tools;
