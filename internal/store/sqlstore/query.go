@@ -355,9 +355,17 @@ func (s *DB) Exposures(ctx context.Context, f store.Filter) iter.Seq2[model.Expo
 				yield(model.Exposure{}, err)
 				return
 			}
+			// Checked for each exposure, the scan is hidden: SQLite's
+			// planner would read the scan's findings (findings_scan) for
+			// each exposure instead of the exposure's (a key range).
+			hcond, _, err := s.scanCond(ctx, "x", f.ScanID, true)
+			if err != nil {
+				yield(model.Exposure{}, err)
+				return
+			}
 			l.terms = append(l.terms, term{
 				plain: "id IN (SELECT x.exposure_id FROM findings x WHERE " + cond + ")", plainArgs: args,
-				hidden: "EXISTS (SELECT 1 FROM findings x WHERE " + ofExposure("x", "exposures.id") + " AND " + cond + ")", hiddenArgs: args,
+				hidden: "EXISTS (SELECT 1 FROM findings x WHERE " + ofExposure("x", "exposures.id") + " AND " + hcond + ")", hiddenArgs: args,
 				table: "findings", probe: probe, probeArgs: args,
 			})
 		}

@@ -31,5 +31,11 @@ FROM (SELECT DISTINCT tool, exposure_id FROM findings WHERE exposure_id <> '') t
 ORDER BY t.tool, t.exposure_id;
 CREATE INDEX exposure_tools_newest ON exposure_tools (tool, exposure_first_seen DESC, exposure_id);
 
+-- A tool's findings newest first: findings_newest holds the tools' in
+-- the order their scans came, and a page of a tool whose scans are
+-- older than others' walked the others' first.
+CREATE INDEX findings_tool_newest ON findings (tool, first_seen DESC, id);
+
 -- +goose Down
+DROP INDEX findings_tool_newest;
 DROP TABLE exposure_tools;
