@@ -132,6 +132,27 @@ func TestToolFilter(t *testing.T) {
 					}
 				}
 			}
+			// The findings listing's tool filter, too.
+			var wantF []string
+			for _, f := range allF {
+				if slices.Contains(tools, f.Tool) {
+					wantF = append(wantF, f.ID)
+				}
+			}
+			slices.Sort(wantF)
+			for _, s := range store.Sorts {
+				for _, capped := range []int{0, 1} {
+					for _, n := range []int{0, 7} {
+						sqlstore.SetProbeCap(st, capped)
+						fs := readAll(t, func(f store.Filter) func(func(model.Finding, error) bool) { return st.Findings(ctx, f) },
+							func(f model.Finding) string { return f.ID }, store.Filter{Tools: tools, Sort: s}, n)
+						if got := slices.Sorted(slices.Values(fs)); !slices.Equal(got, wantF) {
+							t.Errorf("%s: Findings(tools %v, sort %s, probe cap %d, pages of %d) = %d findings, want %d",
+								stage, tools, s, capped, n, len(got), len(wantF))
+						}
+					}
+				}
+			}
 			sqlstore.SetProbeCap(st, 0)
 			for _, x := range collect(t, st.Exposures(ctx, store.Filter{Tools: tools})) {
 				if !slices.ContainsFunc(x.Tools, func(tool string) bool { return slices.Contains(tools, tool) }) {

@@ -206,9 +206,23 @@ func (s *DB) Findings(ctx context.Context, f store.Filter) iter.Seq2[model.Findi
 			yield(model.Finding{}, err)
 			return
 		}
-		q := `SELECT ` + findingCols + ` FROM findings` + w.sql() + lo.sql() + limit(f.Limit)
+		q, args := `SELECT `+findingCols+` FROM findings`+w.sql()+lo.sql()+limit(f.Limit), w.args
+		if tools := slices.Compact(slices.Sorted(slices.Values(f.Tools))); len(tools) > 1 && l.first < 0 && sort == store.SortNewest {
+			// Several tools, none rare, newest first: a page of each
+			// tool's findings from findings_tool_newest (one range
+			// each), and the union, disjoint (a finding has one tool),
+			// cut to a page; PostgreSQL sorted every finding of the
+			// tools instead (1.8 s at 10M findings for two tools).
+			arms := make([]string, len(tools))
+			args = nil
+			for i, tool := range tools {
+				arms[i] = `SELECT * FROM (SELECT ` + findingCols + ` FROM findings` + w.sql() + ` AND tool = ?` + lo.sql() + limit(f.Limit) + `) a` + strconv.Itoa(i)
+				args = append(append(args, w.args...), tool)
+			}
+			q = `SELECT ` + findingCols + ` FROM (` + strings.Join(arms, " UNION ALL ") + `) u` + l.o.sql() + limit(f.Limit)
+		}
 		ls := newLastSeen(s)
-		for x, err := range rowsSeq(ctx, s.db, s.rebind(q), w.args, scanFinding) {
+		for x, err := range rowsSeq(ctx, s.db, s.rebind(q), args, scanFinding) {
 			if err == nil {
 				err = ls.finding(ctx, &x)
 			}
