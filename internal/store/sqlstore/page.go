@@ -44,10 +44,22 @@ func (o order) cols() string {
 // after adds the condition that a row comes after the row whose sort key
 // is vals, in order o: (k1 < v1) OR (k1 = v1 AND (k2 > v2 OR ...)) with
 // < for descending columns. It is written out rather than as a row-value
-// comparison, which cannot mix directions.
+// comparison, which cannot mix directions. With two columns or more it
+// begins with the bound k1 <= v1 (>= ascending), which the disjunction
+// implies and which PostgreSQL's planner can start an index range at:
+// without it, a page after a cursor walked the order's index from its
+// start, through every row before the cursor.
 func (w *where) after(o order, vals []any) {
 	var b strings.Builder
 	var args []any
+	if len(o) > 1 {
+		op := " >= ?"
+		if o[0].desc {
+			op = " <= ?"
+		}
+		b.WriteString(o[0].col + op + " AND ")
+		args = append(args, vals[0])
+	}
 	for i, k := range o {
 		op := " > ?"
 		if k.desc {

@@ -166,11 +166,6 @@ func keysTerm(table, col string, vals []string) term {
 	return term{plain: p.conds[0], hidden: h.conds[0], plainArgs: p.args, hiddenArgs: h.args, table: table}
 }
 
-// plainTerm is a condition with no index of its own to read first.
-func plainTerm(cond string, args ...any) term {
-	return term{plain: cond, hidden: cond, plainArgs: args, hiddenArgs: args}
-}
-
 // filterTerm is the match of the statuses, kinds and (for findings)
 // tools asked, any of them empty for any, on table's index (status,
 // kind[, tool]) (findings_filter, exposures_filter). Read first, the

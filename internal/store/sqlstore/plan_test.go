@@ -35,7 +35,7 @@ func TestExposureFindingsPlan(t *testing.T) {
 	db := st.SQL()
 	for name, q := range map[string]string{
 		"exposure listing": `SELECT f.id FROM (VALUES ('0123456789abcdef'), ('fedcba9876543210')) v JOIN findings f ON ` + sqlstore.OfExposure("f", "v.column1"),
-		"tool filter":      `SELECT id FROM exposures WHERE EXISTS (SELECT 1 FROM findings x WHERE ` + sqlstore.OfExposure("x", "exposures.id") + ` AND x.tool IN ('trivy'))`,
+		"scan filter":      `SELECT id FROM exposures WHERE EXISTS (SELECT 1 FROM findings x WHERE ` + sqlstore.OfExposure("x", "exposures.id") + ` AND (x.scan_id || '') IN (SELECT id FROM scans WHERE tool = 'trivy' AND target = 'shop/api:1') AND (x.status <> 'fixed' OR x.last_seen = 0))`,
 		"lifecycle":        `SELECT (SELECT MAX(f.sev) FROM findings f WHERE ` + sqlstore.OfExposure("f", "exposures.id") + `) FROM exposures WHERE id = '0123456789abcdef'`,
 	} {
 		rows, err := db.Query("EXPLAIN QUERY PLAN " + q)

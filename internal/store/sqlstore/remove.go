@@ -163,6 +163,12 @@ WHERE id IN (SELECT finding_id FROM finding_events WHERE scan_id = ? AND from_st
 			return rm, err
 		}
 		rm.ExposuresRemoved += int(n)
+		// The scan's tool no longer reports an exposure that none of
+		// the tool's findings does.
+		if _, err := exec("delete exposure tools", `DELETE FROM exposure_tools WHERE tool = ? AND exposure_id`+in+`
+  AND NOT EXISTS (SELECT 1 FROM findings f WHERE `+ofExposure("f", "exposure_tools.exposure_id")+` AND f.tool = exposure_tools.tool)`, append([]any{rm.Tool}, args...)...); err != nil {
+			return rm, err
+		}
 		if _, err := exec("update exposures", `UPDATE exposures SET (status, sev, last_seen, fixed_at) = (
   SELECT CASE
       WHEN MAX(CASE WHEN f.status = 'open' THEN 1 ELSE 0 END) = 1 THEN 'open'

@@ -57,8 +57,14 @@ func (l *lastSeen) finding(ctx context.Context, f *model.Finding) error {
 // scanCond returns the condition that a finding (aliased a) was last
 // seen by scan id: when the scan is the latest of its (tool, target),
 // the findings of that (tool, target) that are not fixed; otherwise those
-// it was the last to report before they were fixed.
-func (s *DB) scanCond(ctx context.Context, a, id string) (string, []any, error) {
+// it was the last to report before they were fixed. The findings of a
+// (tool, target) are those whose scan_id is one of its scans (a
+// finding's scan_id is the last scan that changed it, of its own tool
+// and target), so that the condition is a search of findings_scan for
+// each scan of the (tool, target), not a read of every finding of the
+// tool (findings have no index on their target). With hidden, scan_id
+// is written so that no index is searched for it (plan.go).
+func (s *DB) scanCond(ctx context.Context, a, id string, hidden bool) (string, []any, error) {
 	var tool, target string
 	var at, latest int64
 	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT a.tool, a.target, a.started_at, MAX(b.started_at) FROM scans a JOIN scans b ON b.tool = a.tool AND b.target = a.target WHERE a.id = ? GROUP BY a.tool, a.target, a.started_at`), id).Scan(&tool, &target, &at, &latest)
@@ -68,9 +74,13 @@ func (s *DB) scanCond(ctx context.Context, a, id string) (string, []any, error) 
 	if err != nil {
 		return "", nil, fmt.Errorf("read scan %s: %w", id, err)
 	}
-	cond := a + ".tool = ? AND " + a + ".target = ? AND " + a + ".status = 'fixed' AND " + a + ".last_seen = ?"
+	scanID := a + ".scan_id"
+	if hidden {
+		scanID = hide(scanID)
+	}
+	cond := scanID + " IN (SELECT id FROM scans WHERE tool = ? AND target = ?) AND " + a + ".status = 'fixed' AND " + a + ".last_seen = ?"
 	if at == latest {
-		cond = a + ".tool = ? AND " + a + ".target = ? AND (" + a + ".status <> 'fixed' OR " + a + ".last_seen = ?)"
+		cond = scanID + " IN (SELECT id FROM scans WHERE tool = ? AND target = ?) AND (" + a + ".status <> 'fixed' OR " + a + ".last_seen = ?)"
 	}
 	return cond, []any{tool, target, at}, nil
 }

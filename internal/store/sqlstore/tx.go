@@ -498,6 +498,17 @@ SELECT DISTINCT ON (f.exposure_id) f.exposure_id, f.kind, f.rule_id,
 FROM findings f WHERE f.scan_id = ? WINDOW w AS (PARTITION BY f.exposure_id) ORDER BY f.exposure_id, f.id
 ` + exposureConflict
 
+// exposureToolsOf records that the scan's tool reports the exposures of
+// the findings the scan wrote (migration 00021's exposure_tools, which
+// the exposures listing's tool filter reads), with their first
+// sighting. A scan's findings are all of its tool; the rows go in key
+// order, and those already there stay. It runs after exposuresOf, which
+// writes the exposures.
+const exposureToolsOf = `INSERT INTO exposure_tools (tool, exposure_id, exposure_first_seen)
+SELECT CAST(? AS TEXT), x.id, x.first_seen FROM exposures x
+WHERE x.id IN (SELECT f.exposure_id FROM findings f WHERE f.scan_id = ?) ORDER BY x.id
+ON CONFLICT (tool, exposure_id) DO NOTHING`
+
 // exposuresOf returns the dialect's statement recording a scan's
 // exposures.
 func (s *DB) exposuresOf() string {
@@ -1010,6 +1021,9 @@ func (x *tx) lifecycle(ctx context.Context, s *model.Scan) error {
 	if _, err := q(x.s.exposuresOf(), now, now, s.ID); err != nil {
 		return fmt.Errorf("record exposures: %w", err)
 	}
+	if _, err := q(exposureToolsOf, s.Tool, s.ID); err != nil {
+		return fmt.Errorf("record exposure tools: %w", err)
+	}
 	// Reopen what an earlier scan had fixed.
 	if _, err := q(`INSERT INTO finding_events (finding_id, from_status, to_status, at, scan_id)
 SELECT id, 'fixed', reported_status, ?, ? FROM findings WHERE scan_id = ? AND status = 'fixed' AND reported_status <> 'fixed'`, now, s.ID, s.ID); err != nil {
@@ -1163,10 +1177,10 @@ func (x *tx) Rollback() error {
 
 // deferredIndexes are the secondary indexes of findings, exposures and
 // finding_vulns that no query of the ingest itself needs (migrations
-// 00005 and 00009 define them; TestDeferredIndexesMatchSchema keeps the
-// two alike). Their keys do not follow the order rows are written in, so
-// filled row by row during a bulk ingest each row lands at a random
-// place of each index: at 1M findings that took the first ingest from
+// 00005, 00009, 00019 and 00021 define them;
+// TestDeferredIndexesMatchSchema keeps the two alike). Their keys do not
+// follow the order rows are written in, so filled row by row during a
+// bulk ingest each row lands at a random place of each index: at 1M findings that took the first ingest from
 // 40 s to 115 s of CPU. Built at the end of a first ingest, each is one
 // sort.
 var deferredIndexes = []struct{ name, def string }{
@@ -1181,6 +1195,7 @@ var deferredIndexes = []struct{ name, def string }{
 	{"findings_asset", "findings (asset, sev DESC, rule_id, id)"},
 	{"exposures_filter", "exposures (status, kind)"},
 	{"exposures_asset_sev", "exposures (asset, sev DESC, vuln_id, rule_id, id)"},
+	{"findings_tool_newest", "findings (tool, first_seen DESC, id)"},
 }
 
 // deferIndexes drops the deferred indexes when the store holds no
