@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/ctem-dev/ctem/examples"
 	"github.com/ctem-dev/ctem/internal/app"
+	"github.com/ctem-dev/ctem/internal/store/sqlite"
+	"github.com/ctem-dev/ctem/internal/store/sqlstore"
 )
 
 // syntheticReport returns a Trivy report of the demo's API image renamed
@@ -33,7 +36,17 @@ func syntheticReport(tb testing.TB, i, n int) []byte {
 	if err := json.Unmarshal(raw, &d); err != nil {
 		tb.Fatal(err)
 	}
-	d["ArtifactName"] = fmt.Sprintf("registry.example/load/app-%d:1.0", i)
+	// The image is named by its reference (the asset's key): the demo
+	// report's own reference would make every generated report a rescan
+	// of one image, and a database of 1,000 findings however many were
+	// ingested.
+	ref := fmt.Sprintf("registry.example/load/app-%d:1.0", i)
+	d["ArtifactName"] = ref
+	meta := d["Metadata"].(map[string]any)
+	meta["Reference"] = ref
+	meta["RepoTags"] = []any{ref}
+	delete(meta, "RepoDigests")
+	delete(meta, "ImageID")
 	for _, r := range d["Results"].([]any) {
 		rm := r.(map[string]any)
 		vs, _ := rm["Vulnerabilities"].([]any)
@@ -97,7 +110,6 @@ func syntheticReport(tb testing.TB, i, n int) []byte {
 func BenchmarkLoad(b *testing.B) {
 	// No rate limit: the 50 readers share one token, and the benchmark
 	// measures the server, not the limiter.
-	f := newFixtureWith(b, Limits{}, false, func(c *Config) { c.RateLimit = -1 })
 	ctx := context.Background()
 	images := 50
 	if v := envInt("CTEM_LOAD_IMAGES"); v > 0 {
@@ -107,13 +119,17 @@ func BenchmarkLoad(b *testing.B) {
 	if v := envInt("CTEM_LOAD_EVERY_MS"); v > 0 {
 		every = time.Duration(v) * time.Millisecond
 	}
-	for i := range images {
-		rep := syntheticReport(b, i, 1000)
-		if _, err := f.app.Ingest(ctx, app.IngestRequest{Inputs: []app.Input{{Name: "gen.json", R: bytes.NewReader(rep)}}, NoAnalyze: true}); err != nil {
-			b.Fatal(err)
-		}
+	template := loadTemplate(b, images)
+	f := newFixtureOn(b, Limits{}, false, func(c *Config) { c.RateLimit = -1 }, func(tb testing.TB, dir string) (*sqlstore.DB, *app.App) {
+		copyFile(tb, template, filepath.Join(dir, "ctem.db"))
+		return newStore(tb, dir)
+	})
+	// Each uploader rescans an image of its own (200 findings), as 20
+	// pipelines would.
+	var uploadBodies [][]byte
+	for u := range 20 {
+		uploadBodies = append(uploadBodies, syntheticReport(b, 100000+u, 200))
 	}
-	upload := syntheticReport(b, 100000, 200)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 200}}
 	// get reads a page and checks it is one: the body is read whole but
 	// not decoded (decoding 50 readers' pages cost the load generator
@@ -178,7 +194,8 @@ func BenchmarkLoad(b *testing.B) {
 		var uploads, errs atomic.Int64
 		stop := time.Now().Add(d)
 		var wg sync.WaitGroup
-		for range uploaders {
+		for u := range uploaders {
+			upload := uploadBodies[u%len(uploadBodies)]
 			wg.Go(func() {
 				for time.Now().Before(stop) {
 					req, _ := http.NewRequest("POST", f.url+"/api/v1/ingest?name=load.json", bytes.NewReader(upload))
@@ -282,6 +299,78 @@ func BenchmarkLoad(b *testing.B) {
 	}
 	b.ReportMetric(loadBefore, "load1-before")
 	b.ReportMetric(load1(), "load1-after")
+}
+
+// loadTemplate returns the path of a database of images generated
+// images of 1,000 findings each (with the tests' scope, no token), for a
+// benchmark to copy: $CTEM_LOAD_DB when set (made there when missing, and
+// reused by later runs; its name should say how many images it holds,
+// as nothing checks it), else a file in a temporary folder. A million
+// findings take long to ingest; a copy of the file takes seconds.
+func loadTemplate(b *testing.B, images int) string {
+	b.Helper()
+	path := os.Getenv("CTEM_LOAD_DB")
+	if path != "" {
+		if _, err := os.Stat(path); err == nil {
+			b.Logf("database of generated findings: %s (reused)", path)
+			return path
+		}
+	} else {
+		path = filepath.Join(b.TempDir(), "template.db")
+	}
+	ctx := context.Background()
+	dir := b.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "ctem.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, a := demoScope(b, st)
+	start := time.Now()
+	// A few images per ingest: one transaction for several reports is
+	// cheaper than one each, and stores the same findings.
+	const batch = 10
+	for i := 0; i < images; i += batch {
+		var in []app.Input
+		for k := i; k < min(images, i+batch); k++ {
+			in = append(in, app.Input{Name: fmt.Sprintf("gen-%d.json", k), R: bytes.NewReader(syntheticReport(b, k, 1000))})
+		}
+		if _, err := a.Ingest(ctx, app.IngestRequest{Inputs: in, NoAnalyze: true}); err != nil {
+			b.Fatal(err)
+		}
+		if (i/batch)%10 == 9 {
+			b.Logf("generated %d images in %v", i+batch, time.Since(start).Round(time.Second))
+		}
+	}
+	if err := st.Close(); err != nil {
+		b.Fatal(err)
+	}
+	copyFile(b, filepath.Join(dir, "ctem.db"), path+".tmp")
+	if err := os.Rename(path+".tmp", path); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("generated %d images of 1,000 findings in %v: %s", images, time.Since(start).Round(time.Second), path)
+	return path
+}
+
+// copyFile copies the file from to the file to.
+func copyFile(tb testing.TB, from, to string) {
+	tb.Helper()
+	src, err := os.Open(from)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.Create(to)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		tb.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // load1 returns the one-minute load average, or -1 where /proc/loadavg
