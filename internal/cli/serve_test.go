@@ -25,3 +25,16 @@ func TestServeRefusesPlainHTTPBeyondLoopback(t *testing.T) {
 		}
 	}
 }
+
+// TestServeNoAPIWithoutJobs checks that ctem serve refuses to run neither
+// the API nor the jobs.
+func TestServeNoAPIWithoutJobs(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "ctem.db")
+	args := []string{"--db", db, "serve", "--no-api", "--jobs=false"}
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), args, strings.NewReader(""), &out, &errb)
+	if code != ExitInput || !strings.Contains(errb.String(), "--no-api") {
+		t.Errorf("ctem %v = %d %q, want %d and a message naming --no-api", args, code, errb.String(), ExitInput)
+	}
+}
