@@ -149,9 +149,9 @@ type Server struct {
 
 	workerDone chan struct{}
 	// noJobs: see Config.NoJobs.
-	noJobs bool
-	mu     sync.Mutex
-	draining   bool
+	noJobs   bool
+	mu       sync.Mutex
+	draining bool
 }
 
 // New returns a Server. It does not listen: see Serve, or Handler for a

@@ -52,7 +52,9 @@ func TestAPIServerAndWorker(t *testing.T) {
 	}
 	sctx, stop := context.WithCancel(ctx)
 	served := make(chan error, 1)
-	go func() { served <- second.Serve(sctx, ln, ListenConfig{Addr: ln.Addr().String(), ShutdownGrace: 5 * time.Second}) }()
+	go func() {
+		served <- second.Serve(sctx, ln, ListenConfig{Addr: ln.Addr().String(), ShutdownGrace: 5 * time.Second})
+	}()
 	<-second.Ready()
 	if j, err := f.st.Job(ctx, queued.ID); err != nil || j.State != store.JobRunning {
 		t.Errorf("Job(%s) after an API server's start = %q, %v, want %q", queued.ID, j.State, err, store.JobRunning)
