@@ -33,7 +33,7 @@ func newServeCmd(e *env) *cobra.Command {
 	var oidcFile string
 	var spool string
 	var notifyAfter bool
-	var retention, failedRetention string
+	var retention, failedRetention, attemptRetention string
 	var jobs, noAPI bool
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -67,6 +67,9 @@ digest of what is new after each analysis the server runs and every --notify-int
 				return usage(err)
 			}
 			if sched.FailedJobRetention, err = parseRetention("--failed-job-retention", failedRetention); err != nil {
+				return usage(err)
+			}
+			if sched.AttemptRetention, err = parseRetention("--webhook-attempt-retention", attemptRetention); err != nil {
 				return usage(err)
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
@@ -167,7 +170,8 @@ digest of what is new after each analysis the server runs and every --notify-int
 	f.DurationVar(&sched.Notify, "notify-interval", 0, "how often a digest of what is new is sent to the configured channels (see 'ctem notify --help'), once per period across servers (0: only after analyses)")
 	f.StringVar(&retention, "job-retention", "7d", "how long finished jobs (ingests, deliveries, scheduled jobs) are kept: days (7d), weeks (2w), a Go duration, or never")
 	f.StringVar(&failedRetention, "failed-job-retention", "30d", "how long failed jobs are kept: days (30d), weeks, a Go duration, or never")
-	f.DurationVar(&sched.Purge, "purge-interval", time.Hour, "how often finished jobs past their retention are deleted, once per period across servers (negative: never)")
+	f.StringVar(&attemptRetention, "webhook-attempt-retention", "30d", "how long webhook delivery attempts are kept: days, weeks, a Go duration, or never")
+	f.DurationVar(&sched.Purge, "purge-interval", time.Hour, "how often finished jobs and webhook attempts past their retention are deleted, once per period across servers (negative: never)")
 	f.BoolVar(&notifyAfter, "notify-after-analysis", true, "send a digest of what is new to the configured channels after each analysis the server runs")
 	f.StringVar(&oidcFile, "oidc", "", "OpenID Connect sign-in: a YAML file (issuer, client_id, redirect_url, groups: {GROUP: {role, team}}); the client secret in $CTEM_OIDC_CLIENT_SECRET or client_secret_file")
 	f.StringVar(&spool, "spool", "", "folder holding uploads until their job ingests them (default ctem-spool beside a SQLite database, else ctem/spool in the user data directory); instances sharing a PostgreSQL database must share it")

@@ -9,12 +9,17 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -107,9 +112,27 @@ func syntheticReport(tb testing.TB, i, n int) []byte {
 // the same machine) per page read by 50 closed-loop readers of distinct
 // pages without uploads (distinct-only); the load average is reported as
 // load1-before and load1-after.
+//
+// alone-ingest-* is one closed-loop reader while the uploads run: what
+// the jobs cost a read, without readers queueing behind each other.
+//
+// Two deployments: single (one process serves and runs the jobs) and
+// split (an API server that runs none, and a worker process under nice,
+// as 'ctem serve --jobs=false' beside 'nice ctem serve --no-api').
+// $CTEM_LOAD_DB keeps the generated database for later runs (see
+// loadTemplate); $CTEM_LOAD_PROFILE a folder for profiles of the
+// open-slow phase (see startProfile).
 func BenchmarkLoad(b *testing.B) {
-	// No rate limit: the 50 readers share one token, and the benchmark
-	// measures the server, not the limiter.
+	b.Run("single", func(b *testing.B) { benchLoad(b, false) })
+	b.Run("split", func(b *testing.B) { benchLoad(b, true) })
+}
+
+// benchLoad is BenchmarkLoad over one process that serves and runs the
+// jobs, or with split over an API server that runs none (NoJobs) and a
+// worker process (this test binary, see TestMain) that runs them under
+// nice -n $CTEM_LOAD_NICE (10 by default); the worker's CPU time is
+// reported apart (worker-cpu-s).
+func benchLoad(b *testing.B, split bool) {
 	ctx := context.Background()
 	images := 50
 	if v := envInt("CTEM_LOAD_IMAGES"); v > 0 {
@@ -120,10 +143,33 @@ func BenchmarkLoad(b *testing.B) {
 		every = time.Duration(v) * time.Millisecond
 	}
 	template := loadTemplate(b, images)
-	f := newFixtureOn(b, Limits{}, false, func(c *Config) { c.RateLimit = -1 }, func(tb testing.TB, dir string) (*sqlstore.DB, *app.App) {
+	// No rate limit: the 50 readers share one token, and the benchmark
+	// measures the server, not the limiter.
+	f := newFixtureOn(b, Limits{}, false, func(c *Config) { c.RateLimit = -1; c.NoJobs = split }, func(tb testing.TB, dir string) (*sqlstore.DB, *app.App) {
 		copyFile(tb, template, filepath.Join(dir, "ctem.db"))
 		return newStore(tb, dir)
 	})
+	var worker *exec.Cmd
+	if split {
+		nice := "10"
+		if v := os.Getenv("CTEM_LOAD_NICE"); v != "" {
+			nice = v
+		}
+		exe, err := os.Executable()
+		if err != nil {
+			b.Fatal(err)
+		}
+		worker = exec.Command("nice", "-n", nice, exe, "-test.run=^$")
+		worker.Env = append(os.Environ(), "CTEM_TEST_WORKER_DIR="+f.dir)
+		worker.Stderr = os.Stderr
+		if err := worker.Start(); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() {
+			_ = worker.Process.Signal(syscall.SIGTERM)
+			_ = worker.Wait()
+		})
+	}
 	// Each uploader rescans an image of its own (200 findings), as 20
 	// pipelines would.
 	var uploadBodies [][]byte
@@ -260,6 +306,11 @@ func BenchmarkLoad(b *testing.B) {
 		one, _, _ := phase(1, 0, 3*time.Second, false, false)
 		b.ReportMetric(pct(one, 50), "alone-p50-ms")
 		b.ReportMetric(pct(one, 99), "alone-p99-ms")
+		// One reader while the uploads' ingests run: what the jobs cost a
+		// read, without the readers queueing behind each other.
+		oneIn, _, _ := phase(1, 20, 5*time.Second, false, false)
+		b.ReportMetric(pct(oneIn, 50), "alone-ingest-p50-ms")
+		b.ReportMetric(pct(oneIn, 99), "alone-ingest-p99-ms")
 		many, _, _ := phase(50, 0, 5*time.Second, false, false)
 		b.ReportMetric(float64(len(many))/5, "readers-only-pages/s")
 		b.ReportMetric(pct(many, 50), "readers-only-p50-ms")
@@ -288,7 +339,9 @@ func BenchmarkLoad(b *testing.B) {
 		// below what a loaded 2-core machine serves, where the open
 		// loop's latency is the server's, not a backlog's.
 		every *= 10
+		endProfile := startProfile(b)
 		slow, _, serrs := phase(50, 20, 10*time.Second, true, true)
+		endProfile()
 		every /= 10
 		b.ReportMetric(float64(len(slow))/10, "open-slow-pages/s")
 		b.ReportMetric(pct(slow, 50), "open-slow-p50-ms")
@@ -299,6 +352,62 @@ func BenchmarkLoad(b *testing.B) {
 	}
 	b.ReportMetric(loadBefore, "load1-before")
 	b.ReportMetric(load1(), "load1-after")
+	if worker != nil {
+		// The worker's CPU: stop it first (its jobs are cancelled).
+		_ = worker.Process.Signal(syscall.SIGTERM)
+		if err := worker.Wait(); err != nil {
+			b.Errorf("worker: %v", err)
+		}
+		if ps := worker.ProcessState; ps != nil {
+			b.ReportMetric((ps.UserTime() + ps.SystemTime()).Seconds(), "worker-cpu-s")
+		}
+	}
+}
+
+// startProfile, when $CTEM_LOAD_PROFILE names a folder, starts a CPU
+// profile and an execution trace (its first 3 s) of this process, and
+// block and mutex profiling, written there (cpu.pprof, trace.out,
+// block.pprof, mutex.pprof) by the function it returns.
+func startProfile(b *testing.B) func() {
+	dir := os.Getenv("CTEM_LOAD_PROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	create := func(name string) *os.File {
+		f, err := os.Create(filepath.Join(dir, b.Name()[strings.LastIndex(b.Name(), "/")+1:]+"-"+name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return f
+	}
+	cpu, tr := create("cpu.pprof"), create("trace.out")
+	if err := pprof.StartCPUProfile(cpu); err != nil {
+		b.Fatal(err)
+	}
+	if err := trace.Start(tr); err != nil {
+		b.Fatal(err)
+	}
+	traced := make(chan struct{})
+	stopTrace := time.AfterFunc(3*time.Second, func() { trace.Stop(); close(traced) })
+	runtime.SetBlockProfileRate(int(time.Millisecond))
+	runtime.SetMutexProfileFraction(10)
+	return func() {
+		if stopTrace.Stop() {
+			trace.Stop()
+		} else {
+			<-traced
+		}
+		pprof.StopCPUProfile()
+		cpu.Close()
+		tr.Close()
+		for _, name := range []string{"block", "mutex"} {
+			f := create(name + ".pprof")
+			_ = pprof.Lookup(name).WriteTo(f, 0)
+			f.Close()
+		}
+		runtime.SetBlockProfileRate(0)
+		runtime.SetMutexProfileFraction(0)
+	}
 }
 
 // loadTemplate returns the path of a database of images generated
