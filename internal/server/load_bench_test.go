@@ -249,7 +249,13 @@ func benchLoad(b *testing.B, split bool) {
 					req.Header.Set("Content-Type", "application/json")
 					res, err := client.Do(req)
 					if err != nil || res.StatusCode != http.StatusAccepted {
-						errs.Add(1)
+						if errs.Add(1) == 1 {
+							st := 0
+							if res != nil {
+								st = res.StatusCode
+							}
+							b.Logf("first failed upload: %d %v", st, err)
+						}
 					} else {
 						uploads.Add(1)
 					}
@@ -264,7 +270,9 @@ func benchLoad(b *testing.B, split bool) {
 			st, err := get(path, "viewer")
 			d := time.Since(due)
 			if err != nil || st != http.StatusOK {
-				errs.Add(1)
+				if errs.Add(1) == 1 {
+					b.Logf("first failed read: %d %v", st, err)
+				}
 				return
 			}
 			mu.Lock()
@@ -352,6 +360,11 @@ func benchLoad(b *testing.B, split bool) {
 	}
 	b.ReportMetric(loadBefore, "load1-before")
 	b.ReportMetric(load1(), "load1-after")
+	var done int
+	if err := f.st.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE kind = 'ingest' AND state = 'succeeded'`).Scan(&done); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(done), "ingests-done")
 	if worker != nil {
 		// The worker's CPU: stop it first (its jobs are cancelled).
 		_ = worker.Process.Signal(syscall.SIGTERM)
@@ -359,7 +372,11 @@ func benchLoad(b *testing.B, split bool) {
 			b.Errorf("worker: %v", err)
 		}
 		if ps := worker.ProcessState; ps != nil {
-			b.ReportMetric((ps.UserTime() + ps.SystemTime()).Seconds(), "worker-cpu-s")
+			cpu := ps.UserTime() + ps.SystemTime()
+			b.ReportMetric(cpu.Seconds(), "worker-cpu-s")
+			if done > 0 {
+				b.ReportMetric(ms(cpu)/float64(done), "worker-cpu-ms/ingest")
+			}
 		}
 	}
 }
