@@ -54,7 +54,10 @@ func workerChild(dir string) error {
 	}
 	defer st.Close()
 	a := &app.App{Store: st, Formats: inputs.All()}
-	srv, err := New(Config{App: a, Store: st, SpoolDir: filepath.Join(dir, "spool"), Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	// The periodic SLA check off, as in the fixture of the one-process
+	// deployment.
+	srv, err := New(Config{App: a, Store: st, SpoolDir: filepath.Join(dir, "spool"), Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Schedule: Schedule{SLA: -1}})
 	if err != nil {
 		return err
 	}
