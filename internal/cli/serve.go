@@ -33,7 +33,8 @@ func newServeCmd(e *env) *cobra.Command {
 	var oidcFile string
 	var spool string
 	var notifyAfter bool
-	var retention, failedRetention string
+	var retention, failedRetention, attemptRetention string
+	var jobs, noAPI bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the dashboard and the REST API over the database (users: 'ctem user add', tokens: 'ctem token create')",
@@ -55,6 +56,9 @@ digest of what is new after each analysis the server runs and every --notify-int
 			if err := server.CheckListen(lc); err != nil {
 				return usage(err)
 			}
+			if noAPI && !jobs {
+				return usage(fmt.Errorf("--no-api with --jobs=false would do nothing"))
+			}
 			if logFormat != "text" && logFormat != "json" {
 				return usage(fmt.Errorf("--log-format %q: want text or json", logFormat))
 			}
@@ -63,6 +67,9 @@ digest of what is new after each analysis the server runs and every --notify-int
 				return usage(err)
 			}
 			if sched.FailedJobRetention, err = parseRetention("--failed-job-retention", failedRetention); err != nil {
+				return usage(err)
+			}
+			if sched.AttemptRetention, err = parseRetention("--webhook-attempt-retention", attemptRetention); err != nil {
 				return usage(err)
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
@@ -125,7 +132,7 @@ digest of what is new after each analysis the server runs and every --notify-int
 			}
 			srv, err := server.New(server.Config{App: a, Store: st, Log: log, SpoolDir: spool, UI: ui.WithAPI, OIDC: oc,
 				Limits: server.Limits{MaxUpload: maxUpload}, RateLimit: rate, RateBurst: int(2 * rate), Mobilisation: e.serverMobilisation(),
-				Webhooks: hooks, Schedule: sched, Notify: server.Notifications{Senders: senders, AfterAnalysis: notifyAfter},
+				Webhooks: hooks, Schedule: sched, Notify: server.Notifications{Senders: senders, AfterAnalysis: notifyAfter}, NoJobs: !jobs,
 				Feeds: func() (any, error) {
 					cfg, err := e.feedsConfig()
 					if err != nil {
@@ -135,6 +142,9 @@ digest of what is new after each analysis the server runs and every --notify-int
 				}})
 			if err != nil {
 				return err
+			}
+			if noAPI {
+				return srv.RunJobs(ctx, lc.ShutdownGrace)
 			}
 			ln, err := net.Listen("tcp", lc.Addr)
 			if err != nil {
@@ -160,10 +170,13 @@ digest of what is new after each analysis the server runs and every --notify-int
 	f.DurationVar(&sched.Notify, "notify-interval", 0, "how often a digest of what is new is sent to the configured channels (see 'ctem notify --help'), once per period across servers (0: only after analyses)")
 	f.StringVar(&retention, "job-retention", "7d", "how long finished jobs (ingests, deliveries, scheduled jobs) are kept: days (7d), weeks (2w), a Go duration, or never")
 	f.StringVar(&failedRetention, "failed-job-retention", "30d", "how long failed jobs are kept: days (30d), weeks, a Go duration, or never")
-	f.DurationVar(&sched.Purge, "purge-interval", time.Hour, "how often finished jobs past their retention are deleted, once per period across servers (negative: never)")
+	f.StringVar(&attemptRetention, "webhook-attempt-retention", "30d", "how long webhook delivery attempts are kept: days, weeks, a Go duration, or never")
+	f.DurationVar(&sched.Purge, "purge-interval", time.Hour, "how often finished jobs and webhook attempts past their retention are deleted, once per period across servers (negative: never)")
 	f.BoolVar(&notifyAfter, "notify-after-analysis", true, "send a digest of what is new to the configured channels after each analysis the server runs")
 	f.StringVar(&oidcFile, "oidc", "", "OpenID Connect sign-in: a YAML file (issuer, client_id, redirect_url, groups: {GROUP: {role, team}}); the client secret in $CTEM_OIDC_CLIENT_SECRET or client_secret_file")
 	f.StringVar(&spool, "spool", "", "folder holding uploads until their job ingests them (default ctem-spool beside a SQLite database, else ctem/spool in the user data directory); instances sharing a PostgreSQL database must share it")
+	f.BoolVar(&jobs, "jobs", true, "run the queued jobs (ingests, re-analyses, scheduled jobs, webhook deliveries) in this process; false: serve the API only, and run one 'ctem serve --no-api' process over the same database")
+	f.BoolVar(&noAPI, "no-api", false, "run the queued jobs only, serving no HTTP: the worker beside API servers started with --jobs=false (e.g. under nice, so that reads win the CPU)")
 	return cmd
 }
 

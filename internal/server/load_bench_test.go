@@ -9,16 +9,24 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ctem-dev/ctem/examples"
 	"github.com/ctem-dev/ctem/internal/app"
+	"github.com/ctem-dev/ctem/internal/store/sqlite"
+	"github.com/ctem-dev/ctem/internal/store/sqlstore"
 )
 
 // syntheticReport returns a Trivy report of the demo's API image renamed
@@ -33,7 +41,17 @@ func syntheticReport(tb testing.TB, i, n int) []byte {
 	if err := json.Unmarshal(raw, &d); err != nil {
 		tb.Fatal(err)
 	}
-	d["ArtifactName"] = fmt.Sprintf("registry.example/load/app-%d:1.0", i)
+	// The image is named by its reference (the asset's key): the demo
+	// report's own reference would make every generated report a rescan
+	// of one image, and a database of 1,000 findings however many were
+	// ingested.
+	ref := fmt.Sprintf("registry.example/load/app-%d:1.0", i)
+	d["ArtifactName"] = ref
+	meta := d["Metadata"].(map[string]any)
+	meta["Reference"] = ref
+	meta["RepoTags"] = []any{ref}
+	delete(meta, "RepoDigests")
+	delete(meta, "ImageID")
 	for _, r := range d["Results"].([]any) {
 		rm := r.(map[string]any)
 		vs, _ := rm["Vulnerabilities"].([]any)
@@ -94,10 +112,27 @@ func syntheticReport(tb testing.TB, i, n int) []byte {
 // the same machine) per page read by 50 closed-loop readers of distinct
 // pages without uploads (distinct-only); the load average is reported as
 // load1-before and load1-after.
+//
+// alone-ingest-* is one closed-loop reader while the uploads run: what
+// the jobs cost a read, without readers queueing behind each other.
+//
+// Two deployments: single (one process serves and runs the jobs) and
+// split (an API server that runs none, and a worker process under nice,
+// as 'ctem serve --jobs=false' beside 'nice ctem serve --no-api').
+// $CTEM_LOAD_DB keeps the generated database for later runs (see
+// loadTemplate); $CTEM_LOAD_PROFILE a folder for profiles of the
+// open-slow phase (see startProfile).
 func BenchmarkLoad(b *testing.B) {
-	// No rate limit: the 50 readers share one token, and the benchmark
-	// measures the server, not the limiter.
-	f := newFixtureWith(b, Limits{}, false, func(c *Config) { c.RateLimit = -1 })
+	b.Run("single", func(b *testing.B) { benchLoad(b, false) })
+	b.Run("split", func(b *testing.B) { benchLoad(b, true) })
+}
+
+// benchLoad is BenchmarkLoad over one process that serves and runs the
+// jobs, or with split over an API server that runs none (NoJobs) and a
+// worker process (this test binary, see TestMain) that runs them under
+// nice -n $CTEM_LOAD_NICE (10 by default); the worker's CPU time is
+// reported apart (worker-cpu-s).
+func benchLoad(b *testing.B, split bool) {
 	ctx := context.Background()
 	images := 50
 	if v := envInt("CTEM_LOAD_IMAGES"); v > 0 {
@@ -107,13 +142,40 @@ func BenchmarkLoad(b *testing.B) {
 	if v := envInt("CTEM_LOAD_EVERY_MS"); v > 0 {
 		every = time.Duration(v) * time.Millisecond
 	}
-	for i := range images {
-		rep := syntheticReport(b, i, 1000)
-		if _, err := f.app.Ingest(ctx, app.IngestRequest{Inputs: []app.Input{{Name: "gen.json", R: bytes.NewReader(rep)}}, NoAnalyze: true}); err != nil {
+	template := loadTemplate(b, images)
+	// No rate limit: the 50 readers share one token, and the benchmark
+	// measures the server, not the limiter.
+	f := newFixtureOn(b, Limits{}, false, func(c *Config) { c.RateLimit = -1; c.NoJobs = split }, func(tb testing.TB, dir string) (*sqlstore.DB, *app.App) {
+		copyFile(tb, template, filepath.Join(dir, "ctem.db"))
+		return newStore(tb, dir)
+	})
+	var worker *exec.Cmd
+	if split {
+		nice := "10"
+		if v := os.Getenv("CTEM_LOAD_NICE"); v != "" {
+			nice = v
+		}
+		exe, err := os.Executable()
+		if err != nil {
 			b.Fatal(err)
 		}
+		worker = exec.Command("nice", "-n", nice, exe, "-test.run=^$")
+		worker.Env = append(os.Environ(), "CTEM_TEST_WORKER_DIR="+f.dir)
+		worker.Stderr = os.Stderr
+		if err := worker.Start(); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() {
+			_ = worker.Process.Signal(syscall.SIGTERM)
+			_ = worker.Wait()
+		})
 	}
-	upload := syntheticReport(b, 100000, 200)
+	// Each uploader rescans an image of its own (200 findings), as 20
+	// pipelines would.
+	var uploadBodies [][]byte
+	for u := range 20 {
+		uploadBodies = append(uploadBodies, syntheticReport(b, 100000+u, 200))
+	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 200}}
 	// get reads a page and checks it is one: the body is read whole but
 	// not decoded (decoding 50 readers' pages cost the load generator
@@ -178,7 +240,8 @@ func BenchmarkLoad(b *testing.B) {
 		var uploads, errs atomic.Int64
 		stop := time.Now().Add(d)
 		var wg sync.WaitGroup
-		for range uploaders {
+		for u := range uploaders {
+			upload := uploadBodies[u%len(uploadBodies)]
 			wg.Go(func() {
 				for time.Now().Before(stop) {
 					req, _ := http.NewRequest("POST", f.url+"/api/v1/ingest?name=load.json", bytes.NewReader(upload))
@@ -186,7 +249,13 @@ func BenchmarkLoad(b *testing.B) {
 					req.Header.Set("Content-Type", "application/json")
 					res, err := client.Do(req)
 					if err != nil || res.StatusCode != http.StatusAccepted {
-						errs.Add(1)
+						if errs.Add(1) == 1 {
+							st := 0
+							if res != nil {
+								st = res.StatusCode
+							}
+							b.Logf("first failed upload: %d %v", st, err)
+						}
 					} else {
 						uploads.Add(1)
 					}
@@ -201,7 +270,9 @@ func BenchmarkLoad(b *testing.B) {
 			st, err := get(path, "viewer")
 			d := time.Since(due)
 			if err != nil || st != http.StatusOK {
-				errs.Add(1)
+				if errs.Add(1) == 1 {
+					b.Logf("first failed read: %d %v", st, err)
+				}
 				return
 			}
 			mu.Lock()
@@ -253,6 +324,12 @@ func BenchmarkLoad(b *testing.B) {
 		own, _, _ := phase(50, 0, 5*time.Second, true, false)
 		b.ReportMetric(ms(cpuTime()-cpu0)/float64(len(own)), "cpu-ms/page")
 		b.ReportMetric(float64(len(own))/5, "distinct-only-pages/s")
+		// One reader while the uploads' ingests run: what the jobs cost a
+		// read, without the readers queueing behind each other. After
+		// the phases without uploads: the jobs queued here outlast it.
+		oneIn, _, _ := phase(1, 20, 5*time.Second, false, false)
+		b.ReportMetric(pct(oneIn, 50), "alone-ingest-p50-ms")
+		b.ReportMetric(pct(oneIn, 99), "alone-ingest-p99-ms")
 		dis, _, _ := phase(50, 20, 10*time.Second, true, false)
 		b.ReportMetric(float64(len(dis))/10, "distinct-pages/s")
 		b.ReportMetric(pct(dis, 50), "distinct-p50-ms")
@@ -271,7 +348,9 @@ func BenchmarkLoad(b *testing.B) {
 		// below what a loaded 2-core machine serves, where the open
 		// loop's latency is the server's, not a backlog's.
 		every *= 10
+		endProfile := startProfile(b)
 		slow, _, serrs := phase(50, 20, 10*time.Second, true, true)
+		endProfile()
 		every /= 10
 		b.ReportMetric(float64(len(slow))/10, "open-slow-pages/s")
 		b.ReportMetric(pct(slow, 50), "open-slow-p50-ms")
@@ -282,6 +361,143 @@ func BenchmarkLoad(b *testing.B) {
 	}
 	b.ReportMetric(loadBefore, "load1-before")
 	b.ReportMetric(load1(), "load1-after")
+	var done int
+	if err := f.st.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE kind = 'ingest' AND state = 'succeeded'`).Scan(&done); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(done), "ingests-done")
+	if worker != nil {
+		// The worker's CPU: stop it first (its jobs are cancelled).
+		_ = worker.Process.Signal(syscall.SIGTERM)
+		if err := worker.Wait(); err != nil {
+			b.Errorf("worker: %v", err)
+		}
+		if ps := worker.ProcessState; ps != nil {
+			cpu := ps.UserTime() + ps.SystemTime()
+			b.ReportMetric(cpu.Seconds(), "worker-cpu-s")
+			if done > 0 {
+				b.ReportMetric(ms(cpu)/float64(done), "worker-cpu-ms/ingest")
+			}
+		}
+	}
+}
+
+// startProfile, when $CTEM_LOAD_PROFILE names a folder, starts a CPU
+// profile and an execution trace (its first 3 s) of this process, and
+// block and mutex profiling, written there (cpu.pprof, trace.out,
+// block.pprof, mutex.pprof) by the function it returns.
+func startProfile(b *testing.B) func() {
+	dir := os.Getenv("CTEM_LOAD_PROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	create := func(name string) *os.File {
+		f, err := os.Create(filepath.Join(dir, b.Name()[strings.LastIndex(b.Name(), "/")+1:]+"-"+name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return f
+	}
+	cpu, tr := create("cpu.pprof"), create("trace.out")
+	if err := pprof.StartCPUProfile(cpu); err != nil {
+		b.Fatal(err)
+	}
+	if err := trace.Start(tr); err != nil {
+		b.Fatal(err)
+	}
+	traced := make(chan struct{})
+	stopTrace := time.AfterFunc(3*time.Second, func() { trace.Stop(); close(traced) })
+	runtime.SetBlockProfileRate(int(time.Millisecond))
+	runtime.SetMutexProfileFraction(10)
+	return func() {
+		if stopTrace.Stop() {
+			trace.Stop()
+		} else {
+			<-traced
+		}
+		pprof.StopCPUProfile()
+		cpu.Close()
+		tr.Close()
+		for _, name := range []string{"block", "mutex"} {
+			f := create(name + ".pprof")
+			_ = pprof.Lookup(name).WriteTo(f, 0)
+			f.Close()
+		}
+		runtime.SetBlockProfileRate(0)
+		runtime.SetMutexProfileFraction(0)
+	}
+}
+
+// loadTemplate returns the path of a database of images generated
+// images of 1,000 findings each (with the tests' scope, no token), for a
+// benchmark to copy: $CTEM_LOAD_DB when set (made there when missing, and
+// reused by later runs; its name should say how many images it holds,
+// as nothing checks it), else a file in a temporary folder. A million
+// findings take long to ingest; a copy of the file takes seconds.
+func loadTemplate(b *testing.B, images int) string {
+	b.Helper()
+	path := os.Getenv("CTEM_LOAD_DB")
+	if path != "" {
+		if _, err := os.Stat(path); err == nil {
+			b.Logf("database of generated findings: %s (reused)", path)
+			return path
+		}
+	} else {
+		path = filepath.Join(b.TempDir(), "template.db")
+	}
+	ctx := context.Background()
+	dir := b.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "ctem.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, a := demoScope(b, st)
+	start := time.Now()
+	// A few images per ingest: one transaction for several reports is
+	// cheaper than one each, and stores the same findings.
+	const batch = 10
+	for i := 0; i < images; i += batch {
+		var in []app.Input
+		for k := i; k < min(images, i+batch); k++ {
+			in = append(in, app.Input{Name: fmt.Sprintf("gen-%d.json", k), R: bytes.NewReader(syntheticReport(b, k, 1000))})
+		}
+		if _, err := a.Ingest(ctx, app.IngestRequest{Inputs: in, NoAnalyze: true}); err != nil {
+			b.Fatal(err)
+		}
+		if (i/batch)%10 == 9 {
+			b.Logf("generated %d images in %v", i+batch, time.Since(start).Round(time.Second))
+		}
+	}
+	if err := st.Close(); err != nil {
+		b.Fatal(err)
+	}
+	copyFile(b, filepath.Join(dir, "ctem.db"), path+".tmp")
+	if err := os.Rename(path+".tmp", path); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("generated %d images of 1,000 findings in %v: %s", images, time.Since(start).Round(time.Second), path)
+	return path
+}
+
+// copyFile copies the file from to the file to.
+func copyFile(tb testing.TB, from, to string) {
+	tb.Helper()
+	src, err := os.Open(from)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.Create(to)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		tb.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // load1 returns the one-minute load average, or -1 where /proc/loadavg

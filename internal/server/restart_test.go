@@ -33,7 +33,35 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if dir := os.Getenv("CTEM_TEST_WORKER_DIR"); dir != "" {
+		if err := workerChild(dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
 	os.Exit(m.Run())
+}
+
+// workerChild runs the jobs of the database in dir (RunJobs) until
+// SIGTERM or SIGINT: the worker process of BenchmarkLoad/split.
+func workerChild(dir string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "ctem.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	a := &app.App{Store: st, Formats: inputs.All()}
+	// The periodic SLA check off, as in the fixture of the one-process
+	// deployment.
+	srv, err := New(Config{App: a, Store: st, SpoolDir: filepath.Join(dir, "spool"), Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Schedule: Schedule{SLA: -1}})
+	if err != nil {
+		return err
+	}
+	return srv.RunJobs(ctx, 5*time.Second)
 }
 
 func serveChild(dir, addr string) error {

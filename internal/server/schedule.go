@@ -62,12 +62,19 @@ type Schedule struct {
 	// default so that failures can be looked into; 0 is
 	// DefaultFailedJobRetention, negative forever.
 	FailedJobRetention time.Duration
+	// AttemptRetention is how long a webhook delivery attempt is kept
+	// (GET /api/v1/webhooks/{id}/attempts lists it until then); 0 is
+	// DefaultAttemptRetention, negative forever.
+	AttemptRetention time.Duration
 }
 
 // Default retentions of finished jobs.
 const (
 	DefaultJobRetention       = 7 * 24 * time.Hour
 	DefaultFailedJobRetention = 30 * 24 * time.Hour
+	// DefaultAttemptRetention is how long webhook delivery attempts are
+	// kept.
+	DefaultAttemptRetention = 30 * 24 * time.Hour
 )
 
 func (sc *Schedule) norm() {
@@ -92,7 +99,10 @@ func (sc *Schedule) norm() {
 	if sc.FailedJobRetention == 0 {
 		sc.FailedJobRetention = DefaultFailedJobRetention
 	}
-	if sc.JobRetention < 0 && sc.FailedJobRetention < 0 {
+	if sc.AttemptRetention == 0 {
+		sc.AttemptRetention = DefaultAttemptRetention
+	}
+	if sc.JobRetention < 0 && sc.FailedJobRetention < 0 && sc.AttemptRetention < 0 {
 		sc.Purge = -1
 	}
 }
@@ -230,8 +240,14 @@ func (s *Server) purgeJobs(ctx context.Context, now time.Time) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n+m > 0 {
-		s.log.Info("finished jobs purged", "succeeded", n, "failed", m)
+	var a int64
+	if s.sched.AttemptRetention > 0 {
+		if a, err = s.st.PurgeWebhookAttempts(ctx, now.Add(-s.sched.AttemptRetention)); err != nil {
+			return nil, err
+		}
 	}
-	return map[string]int64{"succeeded": n, "failed": m}, nil
+	if n+m+a > 0 {
+		s.log.Info("finished jobs purged", "succeeded", n, "failed", m, "webhook_attempts", a)
+	}
+	return map[string]int64{"succeeded": n, "failed": m, "webhook_attempts": a}, nil
 }

@@ -261,16 +261,22 @@ func jobsOf(t *testing.T, f *fixture, kind string) iter.Seq2[store.Job, error] {
 
 // TestScheduledPurge lets a running server's scheduler queue the purge
 // job and its worker run it: a success older than the retention is
-// deleted, a younger one and an old failure (kept longer) stay, and the
-// purge job's result counts what it deleted.
+// deleted, a younger one and an old failure (kept longer) stay, a
+// webhook delivery attempt older than its retention is deleted and a
+// younger one stays, and the purge job's result counts what it deleted.
 func TestScheduledPurge(t *testing.T) {
 	t.Parallel()
 	f := newFixtureWith(t, Limits{}, false, func(c *Config) {
 		c.Schedule = Schedule{Expire: -1, SLA: -1, Purge: 20 * time.Millisecond, Tick: 10 * time.Millisecond,
-			JobRetention: 7 * 24 * time.Hour, FailedJobRetention: 30 * 24 * time.Hour}
+			JobRetention: 7 * 24 * time.Hour, FailedJobRetention: 30 * 24 * time.Hour, AttemptRetention: 10 * 24 * time.Hour}
 	})
 	ctx := context.Background()
 	now := time.Now()
+	for i, age := range []time.Duration{11 * 24 * time.Hour, 9 * 24 * time.Hour} {
+		if err := f.st.RecordWebhookAttempt(ctx, store.WebhookAttempt{JobID: "delivery-" + strconv.Itoa(i), Attempt: 1, WebhookID: "hook", Event: "path.opened", At: now.Add(-age), Status: 200}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, j := range []struct {
 		id, state string
 		age       time.Duration
@@ -306,8 +312,12 @@ func TestScheduledPurge(t *testing.T) {
 	if purge.Result == nil {
 		t.Fatal("no purge job deleted a job within 20 s")
 	}
-	if diff := cmp.Diff(string(purge.Result), `{"failed":0,"succeeded":1}`); diff != "" {
+	if diff := cmp.Diff(string(purge.Result), `{"failed":0,"succeeded":1,"webhook_attempts":1}`); diff != "" {
 		t.Errorf("purge job's result (-got +want):\n%s", diff)
+	}
+	attempts, err := f.st.WebhookAttempts(ctx, "hook", 10)
+	if err != nil || len(attempts) != 1 || attempts[0].JobID != "delivery-1" {
+		t.Errorf("WebhookAttempts(hook) after the purge = %v, %v, want delivery-1's only", attempts, err)
 	}
 	for id, want := range map[string]bool{"old-ok": false, "new-ok": true, "old-failed": true} {
 		_, err := f.st.Job(ctx, id)

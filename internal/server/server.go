@@ -94,6 +94,13 @@ type Config struct {
 	// once; one by another process sharing the database within this
 	// time.
 	TokenCacheTTL time.Duration
+	// NoJobs makes the server an API only: it queues uploads but runs no
+	// job, scheduled job or webhook delivery, and leaves the jobs found
+	// running at its start alone. A worker process over the same database
+	// (RunJobs; 'ctem serve --no-api') runs them, at a lower priority if
+	// need be, so that the jobs' CPU and allocation do not slow the
+	// API's reads.
+	NoJobs bool
 }
 
 // idleConns is how many database connections a server keeps open
@@ -141,8 +148,10 @@ type Server struct {
 	bg sync.WaitGroup
 
 	workerDone chan struct{}
-	mu         sync.Mutex
-	draining   bool
+	// noJobs: see Config.NoJobs.
+	noJobs   bool
+	mu       sync.Mutex
+	draining bool
 }
 
 // New returns a Server. It does not listen: see Serve, or Handler for a
@@ -159,7 +168,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{app: cfg.App, st: cfg.Store, log: cfg.Log, spool: cfg.SpoolDir, limits: cfg.Limits, feeds: cfg.Feeds, clock: cfg.Now, maxTry: cfg.MaxAttempts, mob: cfg.Mobilisation,
 		wake: make(chan struct{}, 1), printing: make(chan struct{}, 1), ready: make(chan struct{}), workerDone: make(chan struct{}),
-		hooks: cfg.Webhooks, sched: cfg.Schedule, notify: cfg.Notify, wakeDeliver: make(chan struct{}, 1)}
+		hooks: cfg.Webhooks, sched: cfg.Schedule, notify: cfg.Notify, wakeDeliver: make(chan struct{}, 1), noJobs: cfg.NoJobs}
 	if s.hooks.Backoff <= 0 {
 		s.hooks.Backoff = 30 * time.Second
 	}
@@ -303,10 +312,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, lc ListenConfig) er
 	if grace <= 0 {
 		grace = 30 * time.Second
 	}
-	if n, err := s.st.RequeueRunning(ctx, s.maxTry, s.now()); err != nil {
-		return err
-	} else if n > 0 {
-		s.log.Info("jobs interrupted by the last stop queued again", "jobs", n)
+	if !s.noJobs {
+		if err := s.requeue(ctx); err != nil {
+			return err
+		}
 	}
 	rht := lc.ReadHeaderTimeout
 	if rht <= 0 {
@@ -328,10 +337,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, lc ListenConfig) er
 	}
 	jobCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopJobs()
-	go s.work(jobCtx)
 	go s.flushTouches(jobCtx)
-	s.bg.Go(func() { s.deliver(jobCtx) })
-	s.bg.Go(func() { s.schedule(jobCtx) })
+	if s.noJobs {
+		close(s.workerDone)
+	} else {
+		s.startJobs(jobCtx)
+	}
 	errc := make(chan error, 1)
 	go func() {
 		if lc.CertFile != "" {
@@ -376,6 +387,67 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, lc ListenConfig) er
 		return nil
 	}
 	return err
+}
+
+// requeue queues again the jobs that the last stop of the process
+// running them interrupted.
+func (s *Server) requeue(ctx context.Context) error {
+	n, err := s.st.RequeueRunning(ctx, s.maxTry, s.now())
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		s.log.Info("jobs interrupted by the last stop queued again", "jobs", n)
+	}
+	return nil
+}
+
+// startJobs starts the job worker, the webhook deliveries and the
+// scheduler, until ctx is done.
+func (s *Server) startJobs(ctx context.Context) {
+	go s.work(ctx)
+	s.bg.Go(func() { s.deliver(ctx) })
+	s.bg.Go(func() { s.schedule(ctx) })
+}
+
+// RunJobs runs the server's jobs without serving HTTP: the queued
+// ingests and re-analyses, the scheduled jobs and the webhook
+// deliveries, until ctx is done. Then it lets the running job finish
+// within grace (0 is 30 s), else cancels it: a cancelled ingest leaves
+// nothing and is queued again at the next start. It is the worker
+// process beside API servers made with Config.NoJobs over the same
+// database; at most one such worker may run over a SQLite database, as
+// its start queues again every job found running. Ready is closed once
+// it runs.
+func (s *Server) RunJobs(ctx context.Context, grace time.Duration) error {
+	if grace <= 0 {
+		grace = 30 * time.Second
+	}
+	if err := s.requeue(ctx); err != nil {
+		return err
+	}
+	jobCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopJobs()
+	s.startJobs(jobCtx)
+	close(s.ready)
+	s.log.Info("running jobs")
+	<-ctx.Done()
+	s.log.Info("stopping", "grace", grace)
+	s.mu.Lock()
+	s.draining = true
+	s.mu.Unlock()
+	s.poke()
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-s.workerDone:
+	case <-t.C:
+		stopJobs()
+		<-s.workerDone
+	}
+	stopJobs()
+	s.bg.Wait()
+	return nil
 }
 
 // Ready is closed once Serve accepts requests.

@@ -46,6 +46,9 @@ type Webhooks interface {
 	DeleteWebhook(ctx context.Context, id string, at time.Time) error
 	// RecordWebhookAttempt stores an attempt.
 	RecordWebhookAttempt(ctx context.Context, a WebhookAttempt) error
+	// PurgeWebhookAttempts deletes the delivery attempts made before
+	// before and returns how many it deleted.
+	PurgeWebhookAttempts(ctx context.Context, before time.Time) (int64, error)
 	// WebhookAttempts lists a webhook's attempts, newest first; limit 0
 	// is no limit.
 	WebhookAttempts(ctx context.Context, webhookID string, limit int) ([]WebhookAttempt, error)

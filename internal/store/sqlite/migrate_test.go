@@ -157,4 +157,13 @@ func TestNewDatabasePageSize(t *testing.T) {
 	if size != 16384 || mode != "wal" {
 		t.Errorf("Open(new database): page_size %d, journal_mode %s; want 16384, wal", size, mode)
 	}
+	// Reads map the file (SQLite bounds the size it was asked for by
+	// its compile-time maximum, 2 GiB by default).
+	var mmap int64
+	if err := st.SQL().QueryRow(`PRAGMA mmap_size`).Scan(&mmap); err != nil {
+		t.Fatal(err)
+	}
+	if mmap < 1<<30 {
+		t.Errorf("Open(new database): mmap_size %d, want at least 1 GiB", mmap)
+	}
 }

@@ -77,6 +77,24 @@ func (s *DB) RecordWebhookAttempt(ctx context.Context, a store.WebhookAttempt) e
 	return nil
 }
 
+// PurgeWebhookAttempts deletes the attempts made before before, a batch
+// at a time (each its own statement, so that no writer waits long).
+func (s *DB) PurgeWebhookAttempts(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	for {
+		res, err := s.db.ExecContext(ctx, s.rebind(`DELETE FROM webhook_attempts WHERE (job_id, attempt) IN (SELECT job_id, attempt FROM webhook_attempts WHERE at < ? LIMIT ?)`),
+			micros(before), purgeBatch)
+		if err != nil {
+			return total, fmt.Errorf("purge webhook attempts: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+		if n < purgeBatch {
+			return total, nil
+		}
+	}
+}
+
 // WebhookAttempts lists a webhook's attempts, newest first.
 func (s *DB) WebhookAttempts(ctx context.Context, webhookID string, limit int) ([]store.WebhookAttempt, error) {
 	q := `SELECT job_id, attempt, webhook_id, event, at, status, error, duration_us FROM webhook_attempts WHERE webhook_id = ? ORDER BY at DESC, job_id, attempt DESC`

@@ -172,6 +172,43 @@ func TestPurgeJobs(t *testing.T) {
 	}
 }
 
+// TestPurgeWebhookAttempts deletes the attempts made before the bound,
+// in batches larger than one statement's, and keeps the later ones.
+func TestPurgeWebhookAttempts(t *testing.T) {
+	t.Parallel()
+	st := openServerDB(t)
+	ctx := t.Context()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const old = 1100
+	for i := range old + 2 {
+		at := t0.Add(-40 * 24 * time.Hour)
+		if i >= old {
+			at = t0.Add(-time.Duration(i-old) * time.Hour) // t0 itself, and an hour before
+		}
+		if err := st.RecordWebhookAttempt(ctx, store.WebhookAttempt{JobID: "job-" + strconv.Itoa(i), Attempt: 1, WebhookID: "h", Event: "path.opened", At: at, Status: 500}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := st.PurgeWebhookAttempts(ctx, t0.Add(-30*24*time.Hour))
+	if err != nil || n != old {
+		t.Errorf("PurgeWebhookAttempts(30 d ago) = %d, %v, want %d", n, err, old)
+	}
+	left, err := st.WebhookAttempts(ctx, "h", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, a := range left {
+		ids = append(ids, a.JobID)
+	}
+	if diff := cmp.Diff(ids, []string{"job-1100", "job-1101"}); diff != "" {
+		t.Errorf("attempts left (-got +want):\n%s", diff)
+	}
+	if n, err := st.PurgeWebhookAttempts(ctx, t0); err != nil || n != 1 {
+		t.Errorf("PurgeWebhookAttempts(t0) = %d, %v, want 1 (the one an hour before)", n, err)
+	}
+}
+
 // TestCommitOutbox moves a cursor only from where it was read, queuing
 // the deliveries in the same transaction, each once by key; a commit
 // from a stale position queues nothing.
