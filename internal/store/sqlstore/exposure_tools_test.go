@@ -16,20 +16,31 @@ import (
 
 // grypeAgrees ingests, as a Grype scan of the first Trivy image of
 // mixedStore, every other vulnerability Trivy reported there, so that
-// some exposures are reported by two tools and some by one. It returns
-// the scan.
+// some exposures are reported by two tools and some by one; every
+// other one of those Grype reports as critical, which raises its
+// exposure's severity. It returns the scan.
 func grypeAgrees(t *testing.T, st *sqlstore.DB) model.Scan {
 	t.Helper()
-	ctx := context.Background()
 	var fs []model.Finding
-	for i, f := range collect(t, st.Findings(ctx, store.Filter{Tools: []string{"trivy"}, Sort: store.SortID})) {
+	for i, f := range collect(t, st.Findings(context.Background(), store.Filter{Tools: []string{"trivy"}, Sort: store.SortID})) {
 		if i%2 == 0 && f.Kind == model.FindingVulnerability && strings.Contains(f.Asset, "shop/api:1") {
+			if len(fs)%2 == 0 {
+				f.Severity = model.SeverityCritical
+			}
 			fs = append(fs, f)
 		}
 	}
 	if len(fs) < 5 {
 		t.Fatalf("%d Trivy vulnerabilities of shop/api:1 to report again, want 5 or more", len(fs))
 	}
+	return grypeScan(t, st, fs)
+}
+
+// grypeScan ingests fs, findings of one asset, as one Grype scan of
+// shop/api:1 and returns the scan.
+func grypeScan(t *testing.T, st *sqlstore.DB, fs []model.Finding) model.Scan {
+	t.Helper()
+	ctx := context.Background()
 	tx, err := st.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +68,8 @@ func grypeAgrees(t *testing.T, st *sqlstore.DB) model.Scan {
 
 // exposureTools reads the rows of exposure_tools, and the rows the
 // findings imply (each exposure with each tool of its findings, and the
-// exposure's first sighting), as "tool exposure first-seen" lines.
+// exposure's first sighting, severity, asset, vulnerability and rule),
+// as lines.
 func exposureTools(t *testing.T, st *sqlstore.DB) (got, want []string) {
 	t.Helper()
 	read := func(q string) []string {
@@ -68,30 +80,33 @@ func exposureTools(t *testing.T, st *sqlstore.DB) (got, want []string) {
 		defer rows.Close()
 		var out []string
 		for rows.Next() {
-			var tool, id string
-			var first int64
-			if err := rows.Scan(&tool, &id, &first); err != nil {
+			var tool, id, asset, vuln, rule string
+			var first, sev int64
+			if err := rows.Scan(&tool, &id, &first, &sev, &asset, &vuln, &rule); err != nil {
 				t.Fatal(err)
 			}
-			out = append(out, fmt.Sprint(tool, " ", id, " ", first))
+			out = append(out, fmt.Sprint(tool, " ", id, " ", first, " ", sev, " ", asset, " ", vuln, " ", rule))
 		}
 		if err := rows.Err(); err != nil {
 			t.Fatal(err)
 		}
 		return out
 	}
-	return read(`SELECT tool, exposure_id, exposure_first_seen FROM exposure_tools ORDER BY tool, exposure_id`),
-		read(`SELECT DISTINCT f.tool, f.exposure_id, x.first_seen FROM findings f JOIN exposures x ON x.id = f.exposure_id ORDER BY f.tool, f.exposure_id`)
+	return read(`SELECT tool, exposure_id, exposure_first_seen, exposure_sev, exposure_asset, exposure_vuln_id, exposure_rule_id FROM exposure_tools ORDER BY tool, exposure_id`),
+		read(`SELECT DISTINCT f.tool, f.exposure_id, x.first_seen, x.sev, x.asset, x.vuln_id, x.rule_id FROM findings f JOIN exposures x ON x.id = f.exposure_id ORDER BY f.tool, f.exposure_id`)
 }
 
 // TestToolFilter checks the exposures listing's tool filter, which
-// reads exposure_tools (migration 00021): after real ingests of three
-// tools, two of which report some exposures together, each tool filter
-// selects exactly the exposures of that tool's findings, in every sort
-// order, read whole or by pages through the cursor, with the filter read
-// first or the order walked; the table holds exactly the pairs the
-// findings imply after the ingests and after a scan's removal, when the
-// removed tool's exposures leave the filter.
+// reads exposure_tools (migrations 00021 and 00024): after real ingests
+// of three tools, two of which report some exposures together (some
+// with a higher severity), each tool filter selects exactly the
+// exposures of that tool's findings, in every sort order and in that
+// order (the unfiltered listing's, less the other exposures), read whole
+// or by pages through the cursor, with the filter read first or the
+// order walked; the table holds exactly the rows the findings and
+// exposures imply after the ingests, after a rescan that fixes some
+// findings (lowering their exposures' severity) and after the scans'
+// removal, when the removed tool's exposures leave the filter.
 func TestToolFilter(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -110,22 +125,20 @@ func TestToolFilter(t *testing.T) {
 					wantSet[f.ExposureID] = true
 				}
 			}
-			want := slices.Sorted(func(yield func(string) bool) {
-				for id := range wantSet {
-					if !yield(id) {
-						return
+			for _, s := range store.Sorts {
+				var want []string
+				for _, x := range collect(t, st.Exposures(ctx, store.Filter{Sort: s})) {
+					if wantSet[x.ID] {
+						want = append(want, x.ID)
 					}
 				}
-			})
-			for _, s := range store.Sorts {
 				for _, capped := range []int{0, 1} {
 					for _, n := range []int{0, 1, 7} {
 						sqlstore.SetProbeCap(st, capped)
 						f := store.Filter{Tools: tools, Sort: s}
 						xs := readAll(t, func(f store.Filter) func(func(model.Exposure, error) bool) { return st.Exposures(ctx, f) },
 							func(x model.Exposure) string { return x.ID }, f, n)
-						got := slices.Sorted(slices.Values(xs))
-						if !slices.Equal(got, want) {
+						if got := xs; !slices.Equal(got, want) {
 							t.Errorf("%s: Exposures(tools %v, sort %s, probe cap %d, pages of %d) = %d exposures, want %d (-got +want):\n%s",
 								stage, tools, s, capped, n, len(got), len(want), cmp.Diff(got, want))
 						}
@@ -171,8 +184,19 @@ func TestToolFilter(t *testing.T) {
 		t.Fatalf("%d exposures reported by Grype and Trivy, want 5 or more", both)
 	}
 	check("after the ingests")
-	if _, err := st.RemoveScan(ctx, store.ScanRemoval{ScanID: grype.ID, Actor: "t", Reason: "test"}); err != nil {
-		t.Fatal(err)
+	// A rescan reporting the first half of the vulnerabilities fixes the
+	// others: an exposure Grype had raised to critical falls back to
+	// Trivy's severity.
+	reported := collect(t, st.Findings(ctx, store.Filter{ScanID: grype.ID, Sort: store.SortID}))
+	rescan := grypeScan(t, st, reported[:len(reported)/2])
+	if rescan.Fixed == 0 {
+		t.Fatalf("Grype rescan fixed no finding, want %d", len(reported)-len(reported)/2)
+	}
+	check("after a Grype rescan")
+	for _, id := range []string{rescan.ID, grype.ID} {
+		if _, err := st.RemoveScan(ctx, store.ScanRemoval{ScanID: id, Actor: "t", Reason: "test"}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if n := len(collect(t, st.Exposures(ctx, store.Filter{Tools: []string{"grype"}}))); n != 0 {
 		t.Errorf("after removing the Grype scan, Exposures(tool grype) = %d exposures, want none", n)

@@ -447,10 +447,12 @@ func (s *DB) Exposures(ctx context.Context, f store.Filter) iter.Seq2[model.Expo
 
 // toolOrders are the orders of exposure_tools' keys (migration 00021)
 // that are the exposures listing's orders, by sort: the newest first
-// (exposure_tools_newest) and by id (its primary key).
+// (exposure_tools_newest), by severity (exposure_tools_severity,
+// migration 00024) and by id (its primary key).
 var toolOrders = map[store.Sort]order{
-	store.SortNewest: {{"et.exposure_first_seen", true}, {"et.exposure_id", false}},
-	store.SortID:     {{"et.exposure_id", false}},
+	store.SortSeverity: {{"et.exposure_sev", true}, {"et.exposure_asset", false}, {"et.exposure_vuln_id", false}, {"et.exposure_rule_id", false}, {"et.exposure_id", false}},
+	store.SortNewest:   {{"et.exposure_first_seen", true}, {"et.exposure_id", false}},
+	store.SortID:       {{"et.exposure_id", false}},
 }
 
 // byTools returns the query of a page of exposures whose tool filter

@@ -501,11 +501,12 @@ FROM findings f WHERE f.scan_id = ? WINDOW w AS (PARTITION BY f.exposure_id) ORD
 // exposureToolsOf records that the scan's tool reports the exposures of
 // the findings the scan wrote (migration 00021's exposure_tools, which
 // the exposures listing's tool filter reads), with their first
-// sighting. A scan's findings are all of its tool; the rows go in key
-// order, and those already there stay. It runs after exposuresOf, which
-// writes the exposures.
-const exposureToolsOf = `INSERT INTO exposure_tools (tool, exposure_id, exposure_first_seen)
-SELECT CAST(? AS TEXT), x.id, x.first_seen FROM exposures x
+// sighting and their keys of the severity order (migration 00024). A
+// scan's findings are all of its tool; the rows go in key order, and
+// those already there stay (a trigger keeps their severity). It runs
+// after exposuresOf, which writes the exposures.
+const exposureToolsOf = `INSERT INTO exposure_tools (tool, exposure_id, exposure_first_seen, exposure_sev, exposure_asset, exposure_vuln_id, exposure_rule_id)
+SELECT CAST(? AS TEXT), x.id, x.first_seen, x.sev, x.asset, x.vuln_id, x.rule_id FROM exposures x
 WHERE x.id IN (SELECT f.exposure_id FROM findings f WHERE f.scan_id = ?) ORDER BY x.id
 ON CONFLICT (tool, exposure_id) DO NOTHING`
 
@@ -1185,8 +1186,9 @@ func (x *tx) Rollback() error {
 }
 
 // deferredIndexes are the secondary indexes of findings, exposures and
-// finding_vulns that no query of the ingest itself needs (migrations
-// 00005, 00009, 00019 and 00021 define them;
+// finding_vulns, and exposure_tools_severity, that no query of the
+// ingest itself needs (migrations 00005, 00009, 00019, 00021 and 00024
+// define them;
 // TestDeferredIndexesMatchSchema keeps the two alike). Their keys do not
 // follow the order rows are written in, so filled row by row during a
 // bulk ingest each row lands at a random place of each index: at 1M findings that took the first ingest from
@@ -1205,6 +1207,7 @@ var deferredIndexes = []struct{ name, def string }{
 	{"exposures_filter", "exposures (status, kind)"},
 	{"exposures_asset_sev", "exposures (asset, sev DESC, vuln_id, rule_id, id)"},
 	{"findings_tool_newest", "findings (tool, first_seen DESC, id)"},
+	{"exposure_tools_severity", "exposure_tools (tool, exposure_sev DESC, exposure_asset, exposure_vuln_id, exposure_rule_id, exposure_id)"},
 }
 
 // deferIndexes drops the deferred indexes when the store holds no
