@@ -55,7 +55,10 @@ run_tests() {
 }
 
 echo "== go test -race (SQLite)"
-CTEM_TEST_POSTGRES= run_tests "SQLite" -race -count=1 ./...
+# -timeout above go test's 10 minutes: internal/cli's transcripts take about
+# 9 minutes under -race on a loaded 2-core machine, and testscript stops its
+# commands at the test's deadline.
+CTEM_TEST_POSTGRES= run_tests "SQLite" -race -count=1 -timeout 40m ./...
 
 # The store, application and CLI tests again on PostgreSQL (storetest):
 # the server named by CTEM_TEST_POSTGRES, else a throwaway one when
@@ -69,5 +72,5 @@ if [ -z "${CTEM_TEST_POSTGRES:-}" ] && ! start_postgres; then
   echo "PostgreSQL not found: skipped (install Debian's postgresql, or set CTEM_TEST_POSTGRES to a server's URL)"
   exit 0
 fi
-run_tests "PostgreSQL" -count=1 ./internal/store/... ./internal/app/... ./internal/kpi/... ./internal/cli/...
-run_tests "PostgreSQL, two servers" -count=1 -run 'TestTwoServersOneDatabase' ./internal/server
+run_tests "PostgreSQL" -count=1 -timeout 30m ./internal/store/... ./internal/app/... ./internal/kpi/... ./internal/cli/...
+run_tests "PostgreSQL, two servers" -count=1 -timeout 20m -run 'TestTwoServersOneDatabase' ./internal/server
