@@ -300,8 +300,9 @@ SELECT substr(md5(f.id || ':' || k.k), 1, 16), f.kind, f.rule_id, f.vuln_id,
   ` + at("f.first_seen", "f.g") + `, ` + at("f.last_seen", "f.g") + ` + CASE WHEN k.twice AND f.g % 2 = 0 THEN 1 ELSE 0 END,
   CASE WHEN ` + fixed + ` THEN ` + at("f.last_seen", "f.g") + ` + 2 ELSE 0 END
 FROM seed_x f, fill_k k`)
-	exec(`INSERT INTO exposure_tools (tool, exposure_id, exposure_first_seen)
-SELECT t.tool, substr(md5(x.id || ':' || k.k), 1, 16), ` + at("x.first_seen", "x.g") + `
+	exec(`INSERT INTO exposure_tools (tool, exposure_id, exposure_first_seen, exposure_sev, exposure_asset, exposure_vuln_id, exposure_rule_id)
+SELECT t.tool, substr(md5(x.id || ':' || k.k), 1, 16), ` + at("x.first_seen", "x.g") + `,
+  x.sev, ` + img("x.asset", "x.g") + `, x.vuln_id, x.rule_id
 FROM seed_x x, fill_k k, LATERAL (SELECT k.tool UNION SELECT 'grype' WHERE k.twice AND x.g % 2 = 0) t(tool)`)
 	exec(`SET LOCAL max_parallel_maintenance_workers = 1`)
 	for _, k := range keys {
@@ -327,6 +328,9 @@ FROM seed_x x, fill_k k, LATERAL (SELECT k.tool UNION SELECT 'grype' WHERE k.twi
   UNION ALL (SELECT tool, exposure_id FROM findings EXCEPT SELECT tool, exposure_id FROM exposure_tools)) d`},
 		{"exposure_tools rows whose first sighting is not their exposure's",
 			`SELECT COUNT(*) FROM exposure_tools t JOIN exposures x ON x.id = t.exposure_id WHERE t.exposure_first_seen <> x.first_seen`},
+		{"exposure_tools rows whose severity order's keys are not their exposure's (migration 00024)",
+			`SELECT COUNT(*) FROM exposure_tools t JOIN exposures x ON x.id = t.exposure_id
+  WHERE t.exposure_sev IS DISTINCT FROM x.sev OR t.exposure_asset IS DISTINCT FROM x.asset OR t.exposure_vuln_id IS DISTINCT FROM x.vuln_id OR t.exposure_rule_id IS DISTINCT FROM x.rule_id`},
 		{"exposures open without an open finding or fixed with one", `SELECT COUNT(*) FROM exposures x WHERE (x.status = 'fixed') = EXISTS (SELECT 1 FROM findings f WHERE f.exposure_id = x.id AND f.status <> 'fixed')`},
 	} {
 		t := time.Now()

@@ -1187,8 +1187,8 @@ func (x *tx) Rollback() error {
 
 // deferredIndexes are the secondary indexes of findings, exposures and
 // finding_vulns, and exposure_tools_severity, that no query of the
-// ingest itself needs (migrations 00005, 00009, 00019, 00021 and 00024
-// define them;
+// ingest itself needs (migrations 00005, 00009, 00019, 00021, 00024 and
+// 00026 define them;
 // TestDeferredIndexesMatchSchema keeps the two alike). Their keys do not
 // follow the order rows are written in, so filled row by row during a
 // bulk ingest each row lands at a random place of each index: at 1M findings that took the first ingest from
@@ -1208,6 +1208,7 @@ var deferredIndexes = []struct{ name, def string }{
 	{"exposures_asset_sev", "exposures (asset, sev DESC, vuln_id, rule_id, id)"},
 	{"findings_tool_newest", "findings (tool, first_seen DESC, id)"},
 	{"exposure_tools_severity", "exposure_tools (tool, exposure_sev DESC, exposure_asset, exposure_vuln_id, exposure_rule_id, exposure_id)"},
+	{"findings_tool_severity", "findings (tool, sev DESC, asset, rule_id, id)"},
 }
 
 // deferIndexes drops the deferred indexes when the store holds no
