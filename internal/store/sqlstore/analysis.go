@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"fmt"
 	"iter"
@@ -497,15 +498,56 @@ func hex16(b []byte) (uint64, bool) {
 	return n, true
 }
 
+// scanQuery runs the read q that goes once through a whole table, on a
+// connection of its own set for it by the dialect's ScanSQL (see
+// Dialect.ScanSQL). done closes the rows and puts the connection back,
+// set as it was (ScanEndSQL), or closes it when that fails.
+func (s *DB) scanQuery(ctx context.Context, q string, args ...any) (rows *sql.Rows, done func(), err error) {
+	if len(s.d.ScanSQL) == 0 {
+		rows, err := s.db.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, nil, err
+		}
+		return rows, func() { rows.Close() }, nil
+	}
+	c, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	// end puts the connection back as the others are, with no caller's
+	// context (a read that was cancelled still restores it); one that
+	// cannot be restored is closed rather than reused.
+	end := func() {
+		for _, q := range s.d.ScanEndSQL {
+			if _, err := c.ExecContext(context.WithoutCancel(ctx), q); err != nil {
+				c.Raw(func(any) error { return driver.ErrBadConn })
+				break
+			}
+		}
+		c.Close()
+	}
+	for _, q := range s.d.ScanSQL {
+		if _, err := c.ExecContext(ctx, q); err != nil {
+			end()
+			return nil, nil, err
+		}
+	}
+	if rows, err = c.QueryContext(ctx, q, args...); err != nil {
+		end()
+		return nil, nil, err
+	}
+	return rows, func() { rows.Close(); end() }, nil
+}
+
 // analysisExposureRows reads the open and accepted exposures into sink and
 // returns the number sink gave each id.
 func (s *DB) analysisExposureRows(ctx context.Context, sink store.ExposureSink, n int) (exposureKeys, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, kind, rule_id, vuln_ids, cwes, title, asset, pkg_name, pkg_version, pkg_fixed, pkg_purl,
+	rows, done, err := s.scanQuery(ctx, `SELECT id, kind, rule_id, vuln_ids, cwes, title, asset, pkg_name, pkg_version, pkg_fixed, pkg_purl,
   path, CASE WHEN status = 'accepted' THEN 1 ELSE 0 END FROM exposures WHERE status IN ('open', 'accepted')`)
 	if err != nil {
 		return exposureKeys{}, fmt.Errorf("read exposures: %w", err)
 	}
-	defer rows.Close()
+	defer done()
 	keys := exposureKeys{nums: make([]numAt, 0, n)}
 	var (
 		id, title                                            string
@@ -557,11 +599,11 @@ func (in interner) of(b []byte) string {
 
 // analysisFindings reads what an analysis needs of every finding (about n).
 func (s *DB) analysisFindings(ctx context.Context, n int) ([]analysisFinding, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT exposure_id, id, vuln_ids, cwes, CASE WHEN status = 'fixed' THEN 0 ELSE 1 END, extra FROM findings`)
+	rows, done, err := s.scanQuery(ctx, `SELECT exposure_id, id, vuln_ids, cwes, CASE WHEN status = 'fixed' THEN 0 ELSE 1 END, extra FROM findings`)
 	if err != nil {
 		return nil, fmt.Errorf("read findings: %w", err)
 	}
-	defer rows.Close()
+	defer done()
 	out := make([]analysisFinding, 0, n)
 	cvssOf := map[string][]model.CVSS{}
 	var (
