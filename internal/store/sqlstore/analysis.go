@@ -436,6 +436,7 @@ func (s *DB) ReadAnalysisExposures(ctx context.Context, sink store.ExposureSink)
 		runs[x.at] = run{int32(start), int32(j - start)}
 	}
 	var mine []analysisFinding
+	lists := listCache{}
 	for i, r := range runs {
 		mine = mine[:0]
 		for _, f := range fnums[r.start : r.start+r.n] {
@@ -447,7 +448,7 @@ func (s *DB) ReadAnalysisExposures(ctx context.Context, sink store.ExposureSink)
 		if len(mine) > 1 {
 			slices.SortFunc(mine, func(a, b analysisFinding) int { return strings.Compare(a.id, b.id) })
 		}
-		mergeFindings(sink.At(i), mine)
+		mergeFindings(sink.At(i), mine, lists)
 	}
 	return nil
 }
@@ -686,6 +687,8 @@ func (s *DB) analysisFindings(ctx context.Context, n int) ([]analysisFinding, er
 	defer done()
 	out := make([]analysisFinding, 0, n)
 	cvssOf := map[string][]model.CVSS{}
+	// Findings of one vulnerability on many images share their lists.
+	in := interner{}
 	var (
 		fid                        string
 		eid, fvulns, fcwes, fextra sql.RawBytes
@@ -698,7 +701,7 @@ func (s *DB) analysisFindings(ctx context.Context, n int) ([]analysisFinding, er
 		if len(eid) == 0 {
 			continue // a finding of no exposure, which no join could give
 		}
-		f := analysisFinding{id: fid, vulns: string(fvulns), cwes: string(fcwes)}
+		f := analysisFinding{id: fid, vulns: in.of(fvulns), cwes: in.of(fcwes)}
 		if n, ok := hex16(eid); ok {
 			f.xnum = n
 		} else {
@@ -718,8 +721,8 @@ func (s *DB) analysisFindings(ctx context.Context, n int) ([]analysisFinding, er
 
 // mergeFindings completes x with its findings fs (in id order), as
 // AnalysisExposures does but for the last sighting and the tools (see
-// ReadAnalysisExposures).
-func mergeFindings(x *model.Exposure, fs []analysisFinding) {
+// ReadAnalysisExposures). lists splits the findings' lists.
+func mergeFindings(x *model.Exposure, fs []analysisFinding, lists listCache) {
 	if len(fs) == 0 {
 		x.VulnIDs = model.SortVulnIDs(x.VulnIDs)
 		return
@@ -733,9 +736,9 @@ func mergeFindings(x *model.Exposure, fs []analysisFinding) {
 				}
 			}
 		}
-		fvuln = append(fvuln, splitList(f.vulns)...)
+		fvuln = append(fvuln, lists.split(f.vulns)...)
 		if len(f.cwes) > 2 {
-			for _, c := range splitList(f.cwes) {
+			for _, c := range lists.split(f.cwes) {
 				if !slices.Contains(x.CWEs, c) {
 					x.CWEs = append(x.CWEs, c)
 				}
@@ -746,4 +749,21 @@ func mergeFindings(x *model.Exposure, fs []analysisFinding) {
 		x.FindingIDs = append(x.FindingIDs, f.id)
 	}
 	x.VulnIDs = model.SortVulnIDs(append(x.VulnIDs, fvuln...))
+}
+
+// listCache splits stored lists (see splitList), each once: the lists
+// of a million findings are a few thousand. The slices it returns are
+// shared: they are read, never changed.
+type listCache map[string][]string
+
+func (c listCache) split(s string) []string {
+	if v, ok := c[s]; ok {
+		return v
+	}
+	if len(c) >= maxInterned {
+		clear(c)
+	}
+	v := slices.Clip(splitList(s))
+	c[s] = v
+	return v
 }
