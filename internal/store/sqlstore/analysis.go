@@ -350,8 +350,7 @@ type analysisFinding struct {
 	xstr        string
 	id          string
 	vulns, cwes string
-	cvss        []model.CVSS
-	notFixed    bool
+	cvss        []model.CVSS // of a finding that is not fixed
 }
 
 // ReadAnalysisExposures reads every open and accepted exposure into sink,
@@ -680,7 +679,9 @@ func (in interner) of(b []byte) string {
 
 // analysisFindings reads what an analysis needs of every finding (about n).
 func (s *DB) analysisFindings(ctx context.Context, n int) ([]analysisFinding, error) {
-	rows, done, err := s.scanQuery(ctx, `SELECT exposure_id, id, vuln_ids, cwes, CASE WHEN status = 'fixed' THEN 0 ELSE 1 END, extra FROM findings`)
+	// The packed fields only of the findings that are not fixed (their
+	// CVSS vectors count): a NULL costs the driver no string.
+	rows, done, err := s.scanQuery(ctx, `SELECT exposure_id, id, vuln_ids, cwes, CASE WHEN status = 'fixed' THEN NULL ELSE extra END FROM findings`)
 	if err != nil {
 		return nil, fmt.Errorf("read findings: %w", err)
 	}
@@ -692,10 +693,9 @@ func (s *DB) analysisFindings(ctx context.Context, n int) ([]analysisFinding, er
 	var (
 		fid                        string
 		eid, fvulns, fcwes, fextra sql.RawBytes
-		notFixed                   int
 	)
 	for rows.Next() {
-		if err := rows.Scan(&eid, &fid, &fvulns, &fcwes, &notFixed, &fextra); err != nil {
+		if err := rows.Scan(&eid, &fid, &fvulns, &fcwes, &fextra); err != nil {
 			return nil, fmt.Errorf("read finding: %w", err)
 		}
 		if len(eid) == 0 {
@@ -707,10 +707,7 @@ func (s *DB) analysisFindings(ctx context.Context, n int) ([]analysisFinding, er
 		} else {
 			f.xstr = string(eid)
 		}
-		if notFixed != 0 {
-			f.notFixed = true
-			f.cvss = s.cvssOf(cvssOf, fextra)
-		}
+		f.cvss = s.cvssOf(cvssOf, fextra)
 		out = append(out, f)
 	}
 	if err := rows.Err(); err != nil {
@@ -729,11 +726,9 @@ func mergeFindings(x *model.Exposure, fs []analysisFinding, lists listCache) {
 	}
 	var fvuln []string
 	for _, f := range fs {
-		if f.notFixed {
-			for _, c := range f.cvss {
-				if !slices.Contains(x.CVSS, c) {
-					x.CVSS = append(x.CVSS, c)
-				}
+		for _, c := range f.cvss {
+			if !slices.Contains(x.CVSS, c) {
+				x.CVSS = append(x.CVSS, c)
 			}
 		}
 		fvuln = append(fvuln, lists.split(f.vulns)...)
