@@ -27,7 +27,23 @@ var migrations embed.FS
 // failing when a reader would upgrade. A first ingest builds the listing
 // indexes at its end (sqlstore.Dialect.DeferIndexes): readers of the
 // empty store see its snapshot until the commit.
-var Dialect = sqlstore.Dialect{Name: "sqlite", DeferIndexes: true}
+//
+// A bulk read of a whole table (sqlstore.Dialect.ScanSQL) runs with no
+// memory map and a small page cache: each page is read once, and what a
+// connection maps or caches stays resident in the process until the
+// connection lets it go (2.1 GB of the 4.3 GB peak RSS of an analysis
+// of a 1.7 GB database of 1M findings).
+var Dialect = sqlstore.Dialect{Name: "sqlite", DeferIndexes: true,
+	ScanSQL:    []string{"PRAGMA mmap_size = 0", fmt.Sprintf("PRAGMA cache_size = %d", scanCacheKiB)},
+	ScanEndSQL: []string{fmt.Sprintf("PRAGMA mmap_size = %d", mmapSize), fmt.Sprintf("PRAGMA cache_size = %d", cacheKiB)},
+}
+
+// cacheKiB is each connection's page cache, in KiB as a negative
+// cache_size (see Open), and scanCacheKiB that of a bulk read.
+const (
+	cacheKiB     = -65536
+	scanCacheKiB = -2048
+)
 
 // busyTimeoutMS is how long a writer waits for another writer to finish
 // before it gives up: long enough for a large ingest by another process.
@@ -59,7 +75,7 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 	q.Add("_pragma", "foreign_keys(1)")
 	// A 64 MiB page cache per connection (the default is 2 MiB): bulk
 	// ingests into large tables spend most of their time in index b-trees.
-	q.Add("_pragma", "cache_size(-65536)")
+	q.Add("_pragma", fmt.Sprintf("cache_size(%d)", cacheKiB))
 	// Temporary tables and sorts stay in files (the default), not in
 	// memory: the end of a large ingest sorts every exposure of the scan
 	// (sqlstore's exposuresOf), a few hundred MB for a million findings.

@@ -59,12 +59,21 @@ func (s *DB) allAssets(ctx context.Context) ([]model.Asset, error) {
 }
 
 func (s *DB) allRelations(ctx context.Context) ([]model.Relation, error) {
+	// Counted first: growing the slice row by row was a fifth of the
+	// read at 150k relations.
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM relations`).Scan(&n); err != nil {
+		return nil, fmt.Errorf("count relations: %w", err)
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT from_key, to_key, type, action, source FROM relations`)
 	if err != nil {
 		return nil, fmt.Errorf("read relations: %w", err)
 	}
 	defer rows.Close()
-	var out []model.Relation
+	var out []model.Relation // nil when there is none, as before
+	if n > 0 {
+		out = make([]model.Relation, 0, n)
+	}
 	// Types, actions and sources repeat: one string each.
 	intern := map[string]string{}
 	in := func(b sql.RawBytes) string {

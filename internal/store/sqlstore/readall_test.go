@@ -89,6 +89,18 @@ func TestReadAnalysisExposuresAsStreamed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A finding whose rule, package and path hold the byte that joins an
+	// exposure's fields in the bulk read (read again column by column).
+	if err := tx.BeginScan(model.Scan{Tool: "semgrep", Target: "repo", Asset: "repo:sep", Format: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Finding(&model.Finding{Kind: model.FindingCode, RuleID: "rule\x1fone", CWEs: []string{"CWE-89"}, Title: "sep",
+		Asset: "repo:sep", Package: model.Package{Name: "p\x1f\x1fq"}, Location: model.Location{Path: "a\x1fb.go", Line: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.EndInput(ctx, "semgrep.json", "sha256:semgrep"); err != nil {
+		t.Fatal(err)
+	}
 	if err := tx.BeginScan(model.Scan{Tool: "osv", Target: "nginx:1.25", Asset: img, Format: "test"}); err != nil {
 		t.Fatal(err)
 	}
@@ -154,12 +166,14 @@ func TestReadAnalysisExposuresAsStreamed(t *testing.T) {
 		t.Errorf("AnalysisExposures(%q) differs from the exposures of all on those keys (-got +want):\n%s", keys, diff)
 	}
 
-	var merged, accepted bool
+	var merged, accepted, sep bool
 	for _, x := range got {
 		merged = merged || (len(x.FindingIDs) == 3 && len(x.CWEs) == 3 && len(x.CVSS) == 2)
 		accepted = accepted || x.Status == model.StatusAccepted
+		sep = sep || (x.RuleID == "rule\x1fone" && x.Package.Name == "p\x1f\x1fq" && x.Location.Path == "a\x1fb.go")
 	}
-	if !merged || !accepted {
-		t.Errorf("ReadAnalysisExposures: an exposure of three findings, one fixed = %v, an accepted one = %v; want both in the test", merged, accepted)
+	if !merged || !accepted || !sep {
+		t.Errorf("ReadAnalysisExposures: an exposure of three findings, one fixed = %v, an accepted one = %v, one whose fields hold \\x1f = %v; want all in the test",
+			merged, accepted, sep)
 	}
 }

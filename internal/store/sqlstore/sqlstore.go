@@ -64,6 +64,14 @@ type Dialect struct {
 	// COPY), inside the transaction open on it, and returns the count
 	// written.
 	CopyFrom func(ctx context.Context, dc any, table string, cols []string, rows [][]any) (int64, error)
+	// ScanSQL, when set, is run on a connection before it reads a whole
+	// table once in bulk (the analysis's read of every exposure and
+	// finding), and ScanEndSQL after, to put the connection back as it
+	// was. SQLite's turn off the memory map and shrink the page cache for
+	// the read: a scan of a 1.7 GB database otherwise leaves every page
+	// it read resident in the process, mapped or cached, though it is
+	// read once.
+	ScanSQL, ScanEndSQL []string
 }
 
 // DB is a store.Store over a database/sql handle.
