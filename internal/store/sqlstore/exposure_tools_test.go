@@ -125,22 +125,26 @@ func TestToolFilter(t *testing.T) {
 					wantSet[f.ExposureID] = true
 				}
 			}
-			for _, s := range store.Sorts {
-				var want []string
-				for _, x := range collect(t, st.Exposures(ctx, store.Filter{Sort: s})) {
-					if wantSet[x.ID] {
-						want = append(want, x.ID)
+			// With and without a severity filter (which bounds the walk
+			// of exposure_tools_severity too).
+			for _, sevs := range [][]model.Severity{nil, {model.SeverityHigh}, {model.SeverityCritical, model.SeverityLow}} {
+				for _, s := range store.Sorts {
+					var want []string
+					for _, x := range collect(t, st.Exposures(ctx, store.Filter{Sort: s})) {
+						if wantSet[x.ID] && (sevs == nil || slices.Contains(sevs, x.Severity)) {
+							want = append(want, x.ID)
+						}
 					}
-				}
-				for _, capped := range []int{0, 1} {
-					for _, n := range []int{0, 1, 7} {
-						sqlstore.SetProbeCap(st, capped)
-						f := store.Filter{Tools: tools, Sort: s}
-						xs := readAll(t, func(f store.Filter) func(func(model.Exposure, error) bool) { return st.Exposures(ctx, f) },
-							func(x model.Exposure) string { return x.ID }, f, n)
-						if got := xs; !slices.Equal(got, want) {
-							t.Errorf("%s: Exposures(tools %v, sort %s, probe cap %d, pages of %d) = %d exposures, want %d (-got +want):\n%s",
-								stage, tools, s, capped, n, len(got), len(want), cmp.Diff(got, want))
+					for _, capped := range []int{0, 1} {
+						for _, n := range []int{0, 1, 7} {
+							sqlstore.SetProbeCap(st, capped)
+							f := store.Filter{Tools: tools, Severities: sevs, Sort: s}
+							xs := readAll(t, func(f store.Filter) func(func(model.Exposure, error) bool) { return st.Exposures(ctx, f) },
+								func(x model.Exposure) string { return x.ID }, f, n)
+							if got := xs; !slices.Equal(got, want) {
+								t.Errorf("%s: Exposures(tools %v, severities %v, sort %s, probe cap %d, pages of %d) = %d exposures, want %d (-got +want):\n%s",
+									stage, tools, sevs, s, capped, n, len(got), len(want), cmp.Diff(got, want))
+							}
 						}
 					}
 				}
