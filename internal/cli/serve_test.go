@@ -54,9 +54,23 @@ func TestServeNoAPI(t *testing.T) {
 	dir := t.TempDir()
 	args := []string{"--db", filepath.Join(dir, "ctem.db"), "serve", "--no-api", "--addr", ln.Addr().String(), "--shutdown-grace", "5s"}
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb bytes.Buffer
+	defer cancel()
+	var out, errb lockedBuffer
 	done := make(chan int, 1)
 	go func() { done <- Run(ctx, args, strings.NewReader(""), &out, &errb) }()
+	// Running once it logs so (opening and migrating the database
+	// first can take seconds under -race on a loaded machine), and still
+	// running half a second later.
+	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(errb.String(), "running jobs"); {
+		select {
+		case code := <-done:
+			t.Fatalf("ctem %v = %d %q before it was stopped, want it running", args, code, errb.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ctem %v: no log of running jobs within 60 s: %q", args, errb.String())
+		}
+	}
 	select {
 	case code := <-done:
 		t.Fatalf("ctem %v = %d %q before it was stopped, want it running", args, code, errb.String())
