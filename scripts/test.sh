@@ -44,6 +44,9 @@ run_tests() {
   go test -v "$@" >"$log" 2>&1 || rc=$?
   if [ "$rc" != 0 ]; then
     grep -v -E '^(=== (RUN|PAUSE|CONT|NAME)|\s*--- (PASS|SKIP)|PASS$)' "$log" | grep -v -E '^\s+\w+_test\.go:[0-9]+: ' | tail -300
+    # The failed tests' names last (run one alone with go test -run to see
+    # its messages): the output above may have cut them.
+    echo "failed tests:"; grep -E '^\s*--- FAIL' "$log" || true
   fi
   local passed skipped failed
   passed=$(grep -c -E '^\s*--- PASS' "$log" || true)
