@@ -269,7 +269,7 @@ func sortedPositions(ws []graph.Weakness) []int32 {
 	}
 	nums := make([]numAt, len(ws))
 	for i := range ws {
-		n, ok := hex16(ws[i].Exposure.ID)
+		n, ok := model.HexID16(ws[i].Exposure.ID)
 		if !ok {
 			nums = nil
 			break
@@ -296,26 +296,6 @@ func sortedPositions(ws []graph.Weakness) []int32 {
 		perm[i] = x.at
 	}
 	return perm
-}
-
-// hex16 parses sixteen lowercase hexadecimal digits.
-func hex16(s string) (uint64, bool) {
-	if len(s) != 16 {
-		return 0, false
-	}
-	var n uint64
-	for i := 0; i < 16; i++ {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9':
-			n = n<<4 | uint64(c-'0')
-		case c >= 'a' && c <= 'f':
-			n = n<<4 | uint64(c-'a'+10)
-		default:
-			return 0, false
-		}
-	}
-	return n, true
 }
 
 // weaknessesOf makes a weakness of each exposure of seq.

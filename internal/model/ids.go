@@ -154,3 +154,24 @@ func Hash(parts ...string) string {
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
+
+// HexID16 parses an id of sixteen lowercase hexadecimal digits (the form
+// of exposure and finding ids) into its number, for sorting and joining
+// ids as integers; ok is false for any other text.
+func HexID16[T ~string | ~[]byte](id T) (n uint64, ok bool) {
+	if len(id) != 16 {
+		return 0, false
+	}
+	for i := 0; i < 16; i++ {
+		c := id[i]
+		switch {
+		case c >= '0' && c <= '9':
+			n = n<<4 | uint64(c-'0')
+		case c >= 'a' && c <= 'f':
+			n = n<<4 | uint64(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return n, true
+}

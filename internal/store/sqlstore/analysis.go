@@ -470,7 +470,7 @@ type exposureKeys struct {
 
 // add records that the exposure of id is number i.
 func (k *exposureKeys) add(id []byte, i int32) {
-	if n, ok := hex16(id); ok {
+	if n, ok := model.HexID16(id); ok {
 		k.nums = append(k.nums, numAt{n, i})
 		return
 	}
@@ -478,25 +478,6 @@ func (k *exposureKeys) add(id []byte, i int32) {
 		k.strs = map[string]int32{}
 	}
 	k.strs[string(id)] = i
-}
-
-// hex16 parses sixteen lowercase hexadecimal digits.
-func hex16(b []byte) (uint64, bool) {
-	if len(b) != 16 {
-		return 0, false
-	}
-	var n uint64
-	for _, c := range b {
-		switch {
-		case c >= '0' && c <= '9':
-			n = n<<4 | uint64(c-'0')
-		case c >= 'a' && c <= 'f':
-			n = n<<4 | uint64(c-'a'+10)
-		default:
-			return 0, false
-		}
-	}
-	return n, true
 }
 
 // scanQuery runs the read q that goes once through a whole table, on a
@@ -702,7 +683,7 @@ func (s *DB) analysisFindings(ctx context.Context, n int) ([]analysisFinding, er
 			continue // a finding of no exposure, which no join could give
 		}
 		f := analysisFinding{id: fid, vulns: in.of(fvulns), cwes: in.of(fcwes)}
-		if n, ok := hex16(eid); ok {
+		if n, ok := model.HexID16(eid); ok {
 			f.xnum = n
 		} else {
 			f.xstr = string(eid)
